@@ -1,0 +1,174 @@
+//! The datasets embedded in the library (gzip-compressed CSV), so that oneproxy works from any
+//! directory on a fresh machine. Provenance and licences: `crates/oneproxy/data/README.md`.
+//!
+//! Each space's bundle is decompressed and parsed once per process, on first use.
+
+use crate::accuracy::AccuracyTable;
+use crate::error::{Error, Origin, Result};
+use crate::manifest::InputFile;
+use crate::space::{Arch, OfaMbv3, SpaceId};
+use crate::table::{parse_latency_csv, DeviceSource, LatencyTable};
+use std::io::Read;
+use std::path::Path;
+use std::sync::OnceLock;
+
+struct Embedded {
+    name: &'static str,
+    gz: &'static [u8],
+}
+
+macro_rules! embed {
+    ($name:literal) => {
+        Embedded { name: $name, gz: include_bytes!(concat!("../data/", $name, ".gz")) }
+    };
+}
+
+const NB201_ARCHS: Embedded = embed!("nasbench201/archs.csv");
+const NB201_LATENCY: Embedded = embed!("nasbench201/latency.csv");
+const NB201_EDGE: Embedded = embed!("nasbench201/latency_edge_subset.csv");
+const FBNET_ARCHS: Embedded = embed!("fbnet/archs.csv");
+const FBNET_LATENCY: Embedded = embed!("fbnet/latency.csv");
+const OFA_ARCHS: Embedded = embed!("ofa_mbv3/archs.csv");
+const OFA_LATENCY: Embedded = embed!("ofa_mbv3/latency.csv");
+
+/// The HELP paper's 10 reference ("hardware embedding") architectures of NB201, as bundled
+/// row indices. Used by `--sample-set help10`.
+pub const HELP10_NB201: [usize; 10] = [11982, 431, 55, 9, 14451, 8636, 9881, 13479, 6196, 1462];
+
+/// Everything bundled for one space.
+#[derive(Debug)]
+pub struct Bundle {
+    /// Architectures in the order of the dataset's `index` column.
+    pub archs: Vec<Arch>,
+    /// Latencies of every bundled device.
+    pub latency: LatencyTable,
+    /// Accuracy tables (NB201 only): `cifar10`, `cifar100`, `imagenet16-120`.
+    pub accuracy: Vec<AccuracyTable>,
+}
+
+impl Bundle {
+    /// An accuracy table by name.
+    pub fn accuracy(&self, name: &str) -> Option<&AccuracyTable> {
+        self.accuracy.iter().find(|a| a.name() == name)
+    }
+}
+
+fn inflate(e: &Embedded) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(e.gz)
+        .read_to_end(&mut out)
+        .map_err(|err| Error::io(format!("bundled:{}", e.name), err))?;
+    Ok(out)
+}
+
+/// The bundled data of a space (parsed on first call, then shared).
+pub fn bundle(space: SpaceId) -> Result<&'static Bundle> {
+    static CELLS: [OnceLock<std::result::Result<Bundle, String>>; 3] =
+        [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    let i = SpaceId::ALL.iter().position(|&s| s == space).expect("every space is in ALL");
+    CELLS[i]
+        .get_or_init(|| load(space).map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|e| Error::InvalidParameter(format!("bundled data for {space} is corrupt: {e}")))
+}
+
+fn load(space: SpaceId) -> Result<Bundle> {
+    let (archs_file, latency_files): (&Embedded, &[&Embedded]) = match space {
+        SpaceId::Nb201 => (&NB201_ARCHS, &[&NB201_LATENCY, &NB201_EDGE]),
+        SpaceId::Fbnet => (&FBNET_ARCHS, &[&FBNET_LATENCY]),
+        SpaceId::OfaMbv3 => (&OFA_ARCHS, &[&OFA_LATENCY]),
+    };
+    let archs_csv = inflate(archs_file)?;
+    let (archs, accuracy) = parse_archs(space, archs_file.name, &archs_csv)?;
+    let mut latency = LatencyTable::new(space);
+    for arch in &archs {
+        latency.ensure_row(arch);
+    }
+    latency.push_input(InputFile::from_bytes(format!("bundled:{}", archs_file.name), &archs_csv));
+    for file in latency_files {
+        let bytes = inflate(file)?;
+        let label = format!("bundled:{}", file.name);
+        let csv = parse_latency_csv(&bytes, Path::new(&label), space.space(), Some(&archs))?;
+        latency.merge(csv, DeviceSource::Bundled(file.name))?;
+    }
+    Ok(Bundle { archs, latency, accuracy })
+}
+
+fn parse_archs(space: SpaceId, name: &str, bytes: &[u8]) -> Result<(Vec<Arch>, Vec<AccuracyTable>)> {
+    let path = Path::new(name);
+    let mut reader = csv::ReaderBuilder::new().from_reader(bytes);
+    let mut archs = Vec::new();
+    let mut acc: [Vec<f64>; 3] = Default::default();
+    for (i, rec) in reader.records().enumerate() {
+        let rec = rec.map_err(|source| Error::Csv { path: path.into(), source })?;
+        let origin = Origin::File { path: path.into(), line: i as u64 + 2 };
+        if rec[0].parse::<usize>().ok() != Some(i) {
+            return Err(Error::BadValue {
+                origin,
+                column: "index".into(),
+                value: rec[0].into(),
+                reason: "bundled indices must be 0, 1, 2, ...".into(),
+            });
+        }
+        let arch = match space {
+            SpaceId::OfaMbv3 => {
+                let list = |s: &str| s.split(';').map(|v| v.parse::<u8>().unwrap_or(0)).collect::<Vec<u8>>();
+                let res = rec[1].parse().unwrap_or(0);
+                OfaMbv3::from_parts(res, &list(&rec[2]), &list(&rec[3]), &list(&rec[4])).map_err(|reason| {
+                    Error::BadArch { origin, space: space.name(), value: rec.iter().collect::<Vec<_>>().join(","), reason }
+                })?
+            }
+            _ => space.space().parse_at(&rec[1], origin)?,
+        };
+        if space == SpaceId::Nb201 {
+            for (k, a) in acc.iter_mut().enumerate() {
+                a.push(rec[2 + k].parse().unwrap_or(f64::NAN));
+            }
+        }
+        archs.push(arch);
+    }
+    let accuracy = if space == SpaceId::Nb201 {
+        ["cifar10", "cifar100", "imagenet16-120"]
+            .iter()
+            .zip(acc)
+            .map(|(n, values)| AccuracyTable::new(n, archs.iter().cloned().zip(values)))
+            .collect::<Result<Vec<_>>>()?
+    } else {
+        Vec::new()
+    };
+    Ok((archs, accuracy))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nb201_bundle_is_complete() {
+        let b = bundle(SpaceId::Nb201).unwrap();
+        assert_eq!(b.archs.len(), 15625);
+        assert_eq!(b.latency.len(), 15625);
+        assert_eq!(b.latency.devices().len(), 29);
+        let pixel3 = b.latency.device_index("pixel3").unwrap();
+        assert_eq!(b.latency.measured_count(pixel3), 15625);
+        let edgetpu = b.latency.device_index("edgetpu").unwrap();
+        assert_eq!(b.latency.measured_count(edgetpu), 1999 - 259);
+        // Row 0 of the shared data: pixel3 = 3.60585 ms.
+        assert_eq!(b.latency.get(0, pixel3), Some(3.60585));
+        let c100 = b.accuracy("cifar100").unwrap();
+        assert_eq!(c100.get(&b.archs[0]), Some(52.9133));
+        let mut sorted = b.archs.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), 15625, "bundled archs are distinct");
+    }
+
+    #[test]
+    fn other_bundles_load() {
+        let f = bundle(SpaceId::Fbnet).unwrap();
+        assert_eq!((f.archs.len(), f.latency.devices().len()), (5000, 27));
+        let o = bundle(SpaceId::OfaMbv3).unwrap();
+        assert_eq!((o.archs.len(), o.latency.devices().len()), (5000, 12));
+        assert!(o.accuracy.is_empty());
+    }
+}

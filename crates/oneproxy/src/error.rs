@@ -1,0 +1,150 @@
+//! The library's one error type.
+//!
+//! Every variant carries what a user needs to fix the input: the file, the line, the column and
+//! the offending value where there is one. The CLI prints these with `{:#}` and exits non-zero.
+
+use std::path::PathBuf;
+
+/// Result alias used throughout the library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Where a bad value came from: a file and a 1-based line, or a command-line/API argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A line of a CSV file (1-based, the header is line 1).
+    File {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: u64,
+    },
+    /// A value given directly (an `--arch` argument, an API call).
+    Argument,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::File { path, line } => write!(f, "{}:{}", path.display(), line),
+            Origin::Argument => write!(f, "argument"),
+        }
+    }
+}
+
+/// Everything that can go wrong in the library.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Reading or writing a file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The CSV reader itself failed (bad quoting, ragged rows, invalid UTF-8).
+    #[error("{}: malformed CSV: {source}", path.display())]
+    Csv {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error (it names the line).
+        source: csv::Error,
+    },
+    /// A cell holds a value that is not allowed there.
+    #[error("{origin}: column '{column}': invalid value '{value}': {reason}")]
+    BadValue {
+        /// File and line.
+        origin: Origin,
+        /// Column name.
+        column: String,
+        /// The cell as written.
+        value: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// An architecture string does not parse in the space.
+    #[error("{origin}: invalid {space} architecture '{value}': {reason}")]
+    BadArch {
+        /// File and line, or argument.
+        origin: Origin,
+        /// The space's name.
+        space: &'static str,
+        /// The string as written.
+        value: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The same architecture appears twice in one file.
+    #[error("{}:{line}: duplicate row for architecture '{arch}' (first seen on line {first_line})", path.display())]
+    DuplicateArch {
+        /// The file.
+        path: PathBuf,
+        /// Line of the second occurrence.
+        line: u64,
+        /// Line of the first occurrence.
+        first_line: u64,
+        /// The architecture.
+        arch: String,
+    },
+    /// A device name appears twice (in one header, or in a file and the bundled data).
+    #[error("{}: device '{device}' is already defined ({previous})", path.display())]
+    DuplicateDevice {
+        /// The file whose header repeats it.
+        path: PathBuf,
+        /// The device.
+        device: String,
+        /// Where it was first defined.
+        previous: String,
+    },
+    /// The file's header is unusable.
+    #[error("{}: {reason}", path.display())]
+    BadHeader {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A device name that is not in the loaded tables.
+    #[error("unknown device '{name}'; known devices: {known}")]
+    UnknownDevice {
+        /// The name asked for.
+        name: String,
+        /// Comma-separated list of the devices that exist.
+        known: String,
+    },
+    /// A search-space name that does not exist.
+    #[error("unknown search space '{0}'; known: nb201, fbnet, ofa-mbv3")]
+    UnknownSpace(String),
+    /// Not enough data for what was asked.
+    #[error("{0}")]
+    TooFewSamples(String),
+    /// An invalid parameter (out of range, inconsistent with the others).
+    #[error("invalid parameter: {0}")]
+    InvalidParameter(String),
+    /// A numerical solver did not reach a solution.
+    #[error("solver did not converge: {0}")]
+    NotConverged(String),
+    /// A JSON document could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: serde_json::Error,
+    },
+    /// Drawing a plot failed.
+    #[error("plot {}: {reason}", path.display())]
+    Plot {
+        /// The output file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+}

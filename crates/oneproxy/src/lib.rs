@@ -1,0 +1,36 @@
+//! # oneproxy
+//!
+//! Hardware-aware neural architecture search across many devices at the cost of one, after
+//! Lu et al., *One Proxy Device Is Enough for Hardware-Aware NAS* (SIGMETRICS 2022).
+//!
+//! Architecture latency **rankings** are strongly correlated across devices ("latency
+//! monotonicity", measured by Spearman's rank correlation). Where a proxy device ranks like the
+//! target, the architectures found with the proxy's latency are (almost) optimal on the target;
+//! where it does not, the proxy's additive latency predictor is adapted to the target with a few
+//! target measurements (AdaProxy).
+//!
+//! Layout, one job per module:
+//! * [`space`]: search spaces (NB201, FBNet, OFA-MobileNetV3): parse, format, sample, encode;
+//! * [`table`]: [`LatencyTable`], latencies from the [`bundled`] data and user CSV files;
+//! * [`accuracy`]: accuracy tables;
+//! * [`stats`]: Spearman, Kendall tau-b, Pearson, and the device correlation matrix;
+//! * [`manifest`]: provenance attached to every JSON result;
+//! * `plot` (feature `plot`): heatmaps and Pareto plots.
+#![deny(missing_docs)]
+
+pub mod accuracy;
+pub mod bundled;
+pub mod error;
+pub mod manifest;
+#[cfg(feature = "plot")]
+pub mod plot;
+pub mod space;
+pub mod stats;
+pub mod table;
+pub mod util;
+
+pub use accuracy::AccuracyTable;
+pub use error::{Error, Result};
+pub use manifest::Manifest;
+pub use space::{Arch, SearchSpace, SpaceId};
+pub use table::LatencyTable;

@@ -1,0 +1,298 @@
+//! Search spaces: what an architecture is, how it is written, sampled and encoded.
+//!
+//! Every space describes an architecture as a short vector of *genes* (small integers, one per
+//! decision: an op on an edge, a block choice in a layer, a kernel size in a slot). One genotype
+//! representation for all spaces keeps the layers above simple: tables key rows by [`Arch`],
+//! evolutionary search mutates and crosses genes, and the additive predictors read the
+//! space's [feature encoding](SearchSpace::encode_into).
+//!
+//! The canonical string form of each space is documented on its type ([`Nb201`], [`Fbnet`],
+//! [`OfaMbv3`]); `format(parse(s)) == s` holds for every canonical string.
+
+mod fbnet;
+mod nb201;
+mod ofa;
+
+pub use fbnet::Fbnet;
+pub use nb201::Nb201;
+pub use ofa::OfaMbv3;
+
+use crate::error::{Error, Origin, Result};
+use rand::Rng;
+use std::fmt;
+use std::str::FromStr;
+
+/// The seeded random generator used everywhere randomness is needed.
+pub type SeededRng = rand_chacha::ChaCha8Rng;
+
+/// Build the library's random generator from a user seed.
+pub fn seeded_rng(seed: u64) -> SeededRng {
+    use rand::SeedableRng;
+    SeededRng::seed_from_u64(seed)
+}
+
+/// One architecture of a search space, as its genes.
+///
+/// The meaning of each gene belongs to the space; an `Arch` is only meaningful together with
+/// the [`SearchSpace`] that made it. Two archs are equal iff they are the same network (spaces
+/// canonicalise genes that do not matter, such as unused block slots).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Arch(Box<[u8]>);
+
+impl Arch {
+    /// Wrap raw genes. Callers must pass genes that the space considers canonical.
+    pub fn from_genes(genes: impl Into<Box<[u8]>>) -> Self {
+        Arch(genes.into())
+    }
+
+    /// The genes.
+    pub fn genes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Arch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Arch{:?}", &self.0)
+    }
+}
+
+/// The search spaces oneproxy knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum SpaceId {
+    /// NAS-Bench-201 cell space (15625 architectures).
+    #[serde(rename = "nb201")]
+    Nb201,
+    /// FBNet: 22 layers x 9 block choices.
+    #[serde(rename = "fbnet")]
+    Fbnet,
+    /// Once-for-All MobileNetV3.
+    #[serde(rename = "ofa-mbv3")]
+    OfaMbv3,
+}
+
+impl SpaceId {
+    /// All spaces.
+    pub const ALL: [SpaceId; 3] = [SpaceId::Nb201, SpaceId::Fbnet, SpaceId::OfaMbv3];
+
+    /// The short name used on the command line and in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            SpaceId::Nb201 => "nb201",
+            SpaceId::Fbnet => "fbnet",
+            SpaceId::OfaMbv3 => "ofa-mbv3",
+        }
+    }
+
+    /// The space's implementation.
+    pub fn space(self) -> &'static dyn SearchSpace {
+        match self {
+            SpaceId::Nb201 => &Nb201,
+            SpaceId::Fbnet => &Fbnet,
+            SpaceId::OfaMbv3 => &OfaMbv3,
+        }
+    }
+}
+
+impl fmt::Display for SpaceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for SpaceId {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "nb201" | "nasbench201" | "nas-bench-201" => Ok(SpaceId::Nb201),
+            "fbnet" => Ok(SpaceId::Fbnet),
+            "ofa-mbv3" | "ofa_mbv3" | "ofa" => Ok(SpaceId::OfaMbv3),
+            _ => Err(Error::UnknownSpace(s.to_string())),
+        }
+    }
+}
+
+/// A named group of encoding features that share a kind (e.g. every `nor_conv_3x3` edge in
+/// NB201). Structured adaptation shares one correction per group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeatureGroup {
+    /// The kind, e.g. `nor_conv_3x3`.
+    pub name: String,
+    /// Indices into the feature vector.
+    pub features: Vec<usize>,
+}
+
+/// A family of architectures.
+///
+/// Implementations are stateless unit structs; get one from [`SpaceId::space`].
+pub trait SearchSpace: Send + Sync + fmt::Debug {
+    /// Which space this is.
+    fn id(&self) -> SpaceId;
+
+    /// Number of values each gene can take (the genotype's shape).
+    fn gene_cardinalities(&self) -> &[u8];
+
+    /// Parse a canonical (or accepted alternative) architecture string; `Err` carries the reason.
+    fn parse_str(&self, s: &str) -> std::result::Result<Arch, String>;
+
+    /// The canonical string of an architecture.
+    fn format(&self, arch: &Arch) -> String;
+
+    /// Make genes canonical in place (e.g. reset genes that do not affect the network).
+    fn canonicalize(&self, _genes: &mut [u8]) {}
+
+    /// Every architecture, for spaces small enough to enumerate.
+    fn enumerate(&self) -> Option<Vec<Arch>> {
+        None
+    }
+
+    /// Number of features of the additive-predictor encoding (without the intercept).
+    fn num_features(&self) -> usize;
+
+    /// Human-readable name of each feature, `num_features()` long.
+    fn feature_names(&self) -> Vec<String>;
+
+    /// Write the encoding of `arch` into `out` (`num_features()` long).
+    fn encode_into(&self, arch: &Arch, out: &mut [f64]);
+
+    /// Features grouped by kind, for structured adaptation. Groups are disjoint; features in
+    /// no group are adapted by the global scale only.
+    fn feature_groups(&self) -> Vec<FeatureGroup>;
+
+    /// Parse with an origin for the error message.
+    fn parse_at(&self, s: &str, origin: Origin) -> Result<Arch> {
+        self.parse_str(s.trim()).map_err(|reason| Error::BadArch {
+            origin,
+            space: self.id().name(),
+            value: s.to_string(),
+            reason,
+        })
+    }
+
+    /// Parse an architecture given directly (a command-line argument).
+    fn parse(&self, s: &str) -> Result<Arch> {
+        self.parse_at(s, Origin::Argument)
+    }
+
+    /// The encoding of `arch` as a new vector.
+    fn encode(&self, arch: &Arch) -> Vec<f64> {
+        let mut out = vec![0.0; self.num_features()];
+        self.encode_into(arch, &mut out);
+        out
+    }
+
+    /// Draw one architecture uniformly over the genes (then canonicalise).
+    ///
+    /// For NB201 and FBNet this is uniform over architectures; for OFA it is OFA's own sampler
+    /// (uniform resolution, depth per stage, kernel and expand per block).
+    fn sample(&self, rng: &mut SeededRng) -> Arch {
+        let mut genes: Vec<u8> =
+            self.gene_cardinalities().iter().map(|&k| rng.random_range(0..k)).collect();
+        self.canonicalize(&mut genes);
+        Arch::from_genes(genes)
+    }
+
+    /// Change one gene that matters to a different value (evolutionary mutation).
+    fn mutate(&self, arch: &Arch, rng: &mut SeededRng) -> Arch {
+        let card = self.gene_cardinalities();
+        for _ in 0..64 {
+            let mut genes = arch.genes().to_vec();
+            let g = rng.random_range(0..genes.len());
+            if card[g] < 2 {
+                continue;
+            }
+            let shift = rng.random_range(1..card[g]);
+            genes[g] = (genes[g] + shift) % card[g];
+            self.canonicalize(&mut genes);
+            let child = Arch::from_genes(genes);
+            if &child != arch {
+                return child;
+            }
+        }
+        self.sample(rng)
+    }
+
+    /// Uniform crossover of two parents, gene by gene.
+    fn crossover(&self, a: &Arch, b: &Arch, rng: &mut SeededRng) -> Arch {
+        let mut genes: Vec<u8> = a
+            .genes()
+            .iter()
+            .zip(b.genes())
+            .map(|(&x, &y)| if rng.random_bool(0.5) { x } else { y })
+            .collect();
+        self.canonicalize(&mut genes);
+        Arch::from_genes(genes)
+    }
+}
+
+/// The encodings of many architectures as one row-major matrix (`rows x num_features`).
+pub fn encode_all(space: &dyn SearchSpace, archs: &[Arch]) -> Vec<f64> {
+    let d = space.num_features();
+    let mut out = vec![0.0; archs.len() * d];
+    for (arch, row) in archs.iter().zip(out.chunks_mut(d.max(1))) {
+        space.encode_into(arch, row);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn space_names_round_trip() {
+        for id in SpaceId::ALL {
+            assert_eq!(id.name().parse::<SpaceId>().unwrap(), id);
+            assert_eq!(id.space().id(), id);
+        }
+        assert!("resnet".parse::<SpaceId>().is_err());
+    }
+
+    #[test]
+    fn sampling_is_seeded_and_canonical() {
+        for id in SpaceId::ALL {
+            let s = id.space();
+            let a: Vec<Arch> = (0..20).scan(seeded_rng(7), |r, _| Some(s.sample(r))).collect();
+            let b: Vec<Arch> = (0..20).scan(seeded_rng(7), |r, _| Some(s.sample(r))).collect();
+            assert_eq!(a, b);
+            for arch in &a {
+                let text = s.format(arch);
+                assert_eq!(&s.parse(&text).unwrap(), arch, "{text}");
+                let enc = s.encode(arch);
+                assert_eq!(enc.len(), s.num_features());
+                assert!(enc.iter().all(|v| v.is_finite()));
+            }
+        }
+    }
+
+    #[test]
+    fn mutation_changes_the_network_and_crossover_mixes_parents() {
+        for id in SpaceId::ALL {
+            let s = id.space();
+            let mut rng = seeded_rng(3);
+            for _ in 0..50 {
+                let a = s.sample(&mut rng);
+                let b = s.sample(&mut rng);
+                let m = s.mutate(&a, &mut rng);
+                assert_ne!(m, a);
+                let c = s.crossover(&a, &b, &mut rng);
+                assert_eq!(s.parse(&s.format(&c)).unwrap(), c);
+            }
+        }
+    }
+
+    #[test]
+    fn feature_groups_are_disjoint_and_in_range() {
+        for id in SpaceId::ALL {
+            let s = id.space();
+            let mut seen = vec![false; s.num_features()];
+            for g in s.feature_groups() {
+                for &f in &g.features {
+                    assert!(!seen[f], "{id}: feature {f} in two groups");
+                    seen[f] = true;
+                }
+            }
+            assert_eq!(s.feature_names().len(), s.num_features());
+        }
+    }
+}

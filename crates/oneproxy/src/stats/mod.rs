@@ -1,0 +1,7 @@
+//! Rank statistics and the device-by-device correlation matrix.
+
+mod matrix;
+mod rank;
+
+pub use matrix::{correlation_matrix, CorrelationMatrix, ProxyRecommendation};
+pub use rank::{average_ranks, kendall_tau_b, pearson, spearman, Metric};

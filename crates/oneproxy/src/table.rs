@@ -1,0 +1,453 @@
+//! Latency tables: architectures x devices, milliseconds, missing cells allowed.
+//!
+//! A [`LatencyTable`] is keyed by [`Arch`]; devices are columns. Tables come from the bundled
+//! datasets ([`crate::bundled`]) and from user CSV files ([`LatencyTable::merge_csv`]) in one
+//! format: a header row; an `arch` column (canonical string of the space) or an `index` column
+//! (row index of the bundled dataset); one column per device, in milliseconds; an empty cell
+//! means "not measured". Every value is checked: a bad cell is an error naming the file, line,
+//! column and value, never a silent NaN.
+
+use crate::error::{Error, Origin, Result};
+use crate::manifest::InputFile;
+use crate::space::{Arch, SearchSpace, SpaceId};
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Where a device's column came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceSource {
+    /// Embedded dataset (name of the bundled file).
+    Bundled(&'static str),
+    /// A user CSV file.
+    File(PathBuf),
+    /// Computed in memory (measurements, predictions).
+    Computed(String),
+}
+
+impl std::fmt::Display for DeviceSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeviceSource::Bundled(name) => write!(f, "bundled:{name}"),
+            DeviceSource::File(p) => write!(f, "{}", p.display()),
+            DeviceSource::Computed(what) => write!(f, "{what}"),
+        }
+    }
+}
+
+/// One column of a table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Device {
+    /// Device name (unique within a table).
+    pub name: String,
+    /// Where its measurements came from.
+    pub source: DeviceSource,
+}
+
+/// Latencies of architectures on devices, in milliseconds per image.
+#[derive(Debug, Clone)]
+pub struct LatencyTable {
+    space: SpaceId,
+    archs: Vec<Arch>,
+    rows: HashMap<Arch, usize>,
+    devices: Vec<Device>,
+    /// Column-major values; NaN marks a missing cell (never exposed as a value).
+    columns: Vec<Vec<f64>>,
+    inputs: Vec<InputFile>,
+}
+
+/// The parsed content of a latency CSV before it is merged into a table.
+#[derive(Debug, Clone)]
+pub struct LatencyCsv {
+    /// Device names from the header.
+    pub devices: Vec<String>,
+    /// One row per architecture, in file order, with one value per device (NaN = missing).
+    pub rows: Vec<(Arch, Vec<f64>)>,
+    /// The file's name and hash.
+    pub input: InputFile,
+}
+
+impl LatencyTable {
+    /// An empty table for a space.
+    pub fn new(space: SpaceId) -> Self {
+        LatencyTable {
+            space,
+            archs: Vec::new(),
+            rows: HashMap::new(),
+            devices: Vec::new(),
+            columns: Vec::new(),
+            inputs: Vec::new(),
+        }
+    }
+
+    /// The space of every architecture in the table.
+    pub fn space(&self) -> SpaceId {
+        self.space
+    }
+
+    /// Row keys.
+    pub fn archs(&self) -> &[Arch] {
+        &self.archs
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.archs.len()
+    }
+
+    /// Whether the table has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.archs.is_empty()
+    }
+
+    /// Columns.
+    pub fn devices(&self) -> &[Device] {
+        &self.devices
+    }
+
+    /// Device names, in column order.
+    pub fn device_names(&self) -> Vec<String> {
+        self.devices.iter().map(|d| d.name.clone()).collect()
+    }
+
+    /// The input files that fed the table, with their hashes.
+    pub fn inputs(&self) -> &[InputFile] {
+        &self.inputs
+    }
+
+    /// Column index of a device, or an error listing the known devices.
+    pub fn device_index(&self, name: &str) -> Result<usize> {
+        self.devices.iter().position(|d| d.name == name).ok_or_else(|| Error::UnknownDevice {
+            name: name.to_string(),
+            known: self.device_names().join(", "),
+        })
+    }
+
+    /// Row index of an architecture.
+    pub fn row_of(&self, arch: &Arch) -> Option<usize> {
+        self.rows.get(arch).copied()
+    }
+
+    /// Raw column: NaN marks missing cells.
+    pub fn column(&self, device: usize) -> &[f64] {
+        &self.columns[device]
+    }
+
+    /// One cell.
+    pub fn get(&self, row: usize, device: usize) -> Option<f64> {
+        let v = self.columns[device][row];
+        (!v.is_nan()).then_some(v)
+    }
+
+    /// Latency of an architecture on a device, if measured.
+    pub fn latency(&self, arch: &Arch, device: usize) -> Option<f64> {
+        self.row_of(arch).and_then(|r| self.get(r, device))
+    }
+
+    /// Rows measured on a device.
+    pub fn measured_rows(&self, device: usize) -> Vec<usize> {
+        self.columns[device].iter().enumerate().filter(|(_, v)| !v.is_nan()).map(|(i, _)| i).collect()
+    }
+
+    /// Number of measured cells of a device.
+    pub fn measured_count(&self, device: usize) -> usize {
+        self.columns[device].iter().filter(|v| !v.is_nan()).count()
+    }
+
+    /// The row of `arch`, added (all cells missing) if absent.
+    pub fn ensure_row(&mut self, arch: &Arch) -> usize {
+        if let Some(&r) = self.rows.get(arch) {
+            return r;
+        }
+        let r = self.archs.len();
+        self.archs.push(arch.clone());
+        self.rows.insert(arch.clone(), r);
+        for c in &mut self.columns {
+            c.push(f64::NAN);
+        }
+        r
+    }
+
+    /// Add a device column from (architecture, latency) pairs. Values must be finite and > 0;
+    /// the name must be new.
+    pub fn add_device(
+        &mut self,
+        name: &str,
+        source: DeviceSource,
+        values: impl IntoIterator<Item = (Arch, f64)>,
+    ) -> Result<usize> {
+        if let Some(prev) = self.devices.iter().find(|d| d.name == name) {
+            let path = match &source {
+                DeviceSource::File(p) => p.clone(),
+                other => PathBuf::from(other.to_string()),
+            };
+            return Err(Error::DuplicateDevice {
+                path,
+                device: name.to_string(),
+                previous: prev.source.to_string(),
+            });
+        }
+        let d = self.devices.len();
+        self.devices.push(Device { name: name.to_string(), source });
+        self.columns.push(vec![f64::NAN; self.archs.len()]);
+        for (arch, v) in values {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(Error::InvalidParameter(format!(
+                    "device '{name}': latency {v} is not a positive finite number"
+                )));
+            }
+            let r = self.ensure_row(&arch);
+            self.columns[d][r] = v;
+        }
+        Ok(d)
+    }
+
+    /// Merge a parsed CSV: its devices become new columns (names must be new).
+    pub fn merge(&mut self, csv: LatencyCsv, source: DeviceSource) -> Result<()> {
+        let path = match &source {
+            DeviceSource::File(p) => p.clone(),
+            other => PathBuf::from(other.to_string()),
+        };
+        for name in &csv.devices {
+            if let Some(prev) = self.devices.iter().find(|d| &d.name == name) {
+                return Err(Error::DuplicateDevice {
+                    path,
+                    device: name.clone(),
+                    previous: prev.source.to_string(),
+                });
+            }
+        }
+        let first = self.devices.len();
+        for name in &csv.devices {
+            self.devices.push(Device { name: name.clone(), source: source.clone() });
+            self.columns.push(vec![f64::NAN; self.archs.len()]);
+        }
+        for (arch, values) in csv.rows {
+            let r = self.ensure_row(&arch);
+            for (k, v) in values.into_iter().enumerate() {
+                self.columns[first + k][r] = v;
+            }
+        }
+        self.inputs.push(csv.input);
+        Ok(())
+    }
+
+    /// Read a user CSV file and add its devices. `index` columns refer to `bundled_archs`.
+    pub fn merge_csv(&mut self, path: &Path, bundled_archs: Option<&[Arch]>) -> Result<()> {
+        let csv = read_latency_csv(path, self.space.space(), bundled_archs)?;
+        self.merge(csv, DeviceSource::File(path.to_path_buf()))
+    }
+
+    /// Record an input (used by the bundled loader).
+    pub(crate) fn push_input(&mut self, input: InputFile) {
+        self.inputs.push(input);
+    }
+
+    /// Rows where both devices are measured, and the two value vectors.
+    pub fn paired(&self, a: usize, b: usize) -> (Vec<f64>, Vec<f64>) {
+        let (ca, cb) = (&self.columns[a], &self.columns[b]);
+        ca.iter().zip(cb).filter(|(x, y)| !x.is_nan() && !y.is_nan()).map(|(x, y)| (*x, *y)).unzip()
+    }
+}
+
+/// Parse a latency CSV file (see the module docs for the format).
+pub fn read_latency_csv(
+    path: &Path,
+    space: &dyn SearchSpace,
+    bundled_archs: Option<&[Arch]>,
+) -> Result<LatencyCsv> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_to_end(&mut bytes))
+        .map_err(|e| Error::io(path, e))?;
+    parse_latency_csv(&bytes, path, space, bundled_archs)
+}
+
+/// Parse latency CSV bytes; `path` is used in messages and in the manifest.
+pub fn parse_latency_csv(
+    bytes: &[u8],
+    path: &Path,
+    space: &dyn SearchSpace,
+    bundled_archs: Option<&[Arch]>,
+) -> Result<LatencyCsv> {
+    let input = InputFile::from_bytes(path.display().to_string(), bytes);
+    let csv_err = |source| Error::Csv { path: path.to_path_buf(), source };
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(bytes);
+    let header: Vec<String> = reader.headers().map_err(csv_err)?.iter().map(str::to_string).collect();
+    let bad_header = |reason: String| Error::BadHeader { path: path.to_path_buf(), reason };
+    if header.iter().all(|h| h.is_empty()) {
+        return Err(bad_header("empty file: expected a header row".into()));
+    }
+    let arch_col = header.iter().position(|h| h == "arch");
+    let index_col = header.iter().position(|h| h == "index");
+    if arch_col.is_none() && index_col.is_none() {
+        return Err(bad_header("no 'arch' (or 'index') column in the header".into()));
+    }
+    if index_col.is_some() && arch_col.is_none() && bundled_archs.is_none() {
+        return Err(bad_header(format!(
+            "an 'index' column needs a bundled dataset for space {}; use an 'arch' column",
+            space.id()
+        )));
+    }
+    let mut device_cols = Vec::new();
+    let mut names: HashMap<&str, usize> = HashMap::new();
+    for (i, h) in header.iter().enumerate() {
+        if Some(i) == arch_col || Some(i) == index_col {
+            continue;
+        }
+        if h.is_empty() {
+            return Err(bad_header(format!("column {} has an empty name", i + 1)));
+        }
+        if let Some(prev) = names.insert(h, i) {
+            return Err(Error::DuplicateDevice {
+                path: path.to_path_buf(),
+                device: h.clone(),
+                previous: format!("column {} of the same header", prev + 1),
+            });
+        }
+        device_cols.push(i);
+    }
+    if device_cols.is_empty() {
+        return Err(bad_header("no device column: expected at least one latency column after 'arch'".into()));
+    }
+
+    let mut rows = Vec::new();
+    let mut seen: HashMap<Arch, u64> = HashMap::new();
+    for record in reader.records() {
+        let record = record.map_err(csv_err)?;
+        let line = record.position().map_or(0, |p| p.line());
+        let origin = || Origin::File { path: path.to_path_buf(), line };
+        let arch = match (arch_col, index_col) {
+            (Some(c), _) => space.parse_at(&record[c], origin())?,
+            (None, Some(c)) => {
+                let raw = &record[c];
+                let archs = bundled_archs.expect("checked above");
+                let idx: usize = raw.parse().map_err(|_| Error::BadValue {
+                    origin: origin(),
+                    column: "index".into(),
+                    value: raw.to_string(),
+                    reason: "not a non-negative integer".into(),
+                })?;
+                archs.get(idx).cloned().ok_or_else(|| Error::BadValue {
+                    origin: origin(),
+                    column: "index".into(),
+                    value: raw.to_string(),
+                    reason: format!("out of range: the bundled {} data has {} architectures", space.id(), archs.len()),
+                })?
+            }
+            (None, None) => unreachable!("checked above"),
+        };
+        if let Some(&first_line) = seen.get(&arch) {
+            return Err(Error::DuplicateArch {
+                path: path.to_path_buf(),
+                line,
+                first_line,
+                arch: space.format(&arch),
+            });
+        }
+        seen.insert(arch.clone(), line);
+        let mut values = Vec::with_capacity(device_cols.len());
+        for &c in &device_cols {
+            values.push(parse_latency(&record[c]).map_err(|reason| Error::BadValue {
+                origin: origin(),
+                column: header[c].clone(),
+                value: record[c].to_string(),
+                reason,
+            })?);
+        }
+        rows.push((arch, values));
+    }
+    if rows.is_empty() {
+        return Err(bad_header("no data rows".into()));
+    }
+    Ok(LatencyCsv { devices: device_cols.iter().map(|&c| header[c].clone()).collect(), rows, input })
+}
+
+/// One latency cell: empty = missing (NaN); otherwise a finite number > 0.
+pub fn parse_latency(cell: &str) -> std::result::Result<f64, String> {
+    if cell.is_empty() {
+        return Ok(f64::NAN);
+    }
+    let v: f64 = cell.parse().map_err(|_| "not a number".to_string())?;
+    if v.is_nan() {
+        return Err("NaN is not a latency; leave the cell empty for 'not measured'".into());
+    }
+    if !v.is_finite() {
+        return Err("latency must be finite".into());
+    }
+    if v <= 0.0 {
+        return Err("latency must be > 0 ms".into());
+    }
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::space::Nb201;
+
+    const A: &str = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|";
+    const B: &str = "|none~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|";
+
+    fn parse(text: &str) -> Result<LatencyCsv> {
+        parse_latency_csv(text.as_bytes(), Path::new("my.csv"), &Nb201, None)
+    }
+
+    #[test]
+    fn reads_arch_rows_and_missing_cells() {
+        let csv = parse(&format!("arch,dev1,dev2\n{A},1.5,\n{B},2,3\n")).unwrap();
+        assert_eq!(csv.devices, vec!["dev1", "dev2"]);
+        assert_eq!(csv.rows.len(), 2);
+        assert!(csv.rows[0].1[1].is_nan());
+        assert_eq!(csv.rows[1].1, vec![2.0, 3.0]);
+    }
+
+    #[test]
+    fn errors_name_file_line_column_and_value() {
+        let cases = [
+            (format!("arch,dev\n{A},abc\n"), "my.csv:2: column 'dev': invalid value 'abc'"),
+            (format!("arch,dev\n{A},1\n{B},NaN\n"), "my.csv:3: column 'dev': invalid value 'NaN'"),
+            (format!("arch,dev\n{A},-1\n"), "must be > 0"),
+            (format!("arch,dev\n{A},0\n"), "must be > 0"),
+            (format!("arch,dev\n{A},inf\n"), "finite"),
+            (format!("arch,dev\n{A},1\n{A},2\n"), "my.csv:3: duplicate row"),
+            (format!("arch,dev,dev\n{A},1,2\n"), "device 'dev' is already defined"),
+            (format!("arch\n{A}\n"), "no device column"),
+            ("dev\n1\n".to_string(), "no 'arch'"),
+            ("arch,dev\n|bogus|,1\n".to_string(), "my.csv:2: invalid nb201 architecture"),
+            (format!("arch,dev\n{A},1,2\n"), "malformed CSV"),
+            ("".to_string(), "empty file"),
+            ("arch,dev\n".to_string(), "no data rows"),
+            ("index,dev\n0,1\n".to_string(), "needs a bundled dataset"),
+        ];
+        for (text, want) in cases {
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(err.contains(want), "{text:?}: got '{err}', want '{want}'");
+        }
+    }
+
+    #[test]
+    fn merge_adds_rows_and_refuses_duplicate_devices() {
+        let mut t = LatencyTable::new(SpaceId::Nb201);
+        t.merge(parse(&format!("arch,d1\n{A},1\n")).unwrap(), DeviceSource::Computed("x".into())).unwrap();
+        t.merge(parse(&format!("arch,d2\n{B},2\n{A},4\n")).unwrap(), DeviceSource::Computed("y".into())).unwrap();
+        assert_eq!(t.len(), 2);
+        let a = Nb201.parse(A).unwrap();
+        let b = Nb201.parse(B).unwrap();
+        assert_eq!(t.latency(&a, 1), Some(4.0));
+        assert_eq!(t.latency(&b, 0), None);
+        assert_eq!(t.paired(0, 1), (vec![1.0], vec![4.0]));
+        let err = t.merge(parse(&format!("arch,d1\n{A},1\n")).unwrap(), DeviceSource::File("z.csv".into()));
+        assert!(err.unwrap_err().to_string().contains("device 'd1' is already defined (x)"));
+        assert!(t.device_index("nope").unwrap_err().to_string().contains("known devices: d1, d2"));
+    }
+
+    #[test]
+    fn index_column_maps_to_bundled_archs() {
+        let archs = vec![Nb201.parse(A).unwrap(), Nb201.parse(B).unwrap()];
+        let csv = parse_latency_csv(b"index,d\n1,3\n", Path::new("f.csv"), &Nb201, Some(&archs)).unwrap();
+        assert_eq!(csv.rows[0].0, archs[1]);
+        let err = parse_latency_csv(b"index,d\n2,3\n", Path::new("f.csv"), &Nb201, Some(&archs)).unwrap_err();
+        assert!(err.to_string().contains("f.csv:2: column 'index': invalid value '2': out of range"));
+    }
+}
