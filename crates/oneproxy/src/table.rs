@@ -238,6 +238,19 @@ impl LatencyTable {
         self.merge(csv, DeviceSource::File(path.to_path_buf()))
     }
 
+    /// The bundled table of a space plus the devices of user files (`--latency F`).
+    ///
+    /// User rows are matched to bundled rows by architecture; architectures that the bundled
+    /// data does not have become new rows. A user device may not reuse a bundled name.
+    pub fn bundled_with(space: SpaceId, files: &[PathBuf]) -> Result<Self> {
+        let bundle = crate::bundled::bundle(space)?;
+        let mut table = bundle.latency.clone();
+        for f in files {
+            table.merge_csv(f, Some(&bundle.archs))?;
+        }
+        Ok(table)
+    }
+
     /// Record an input (used by the bundled loader).
     pub(crate) fn push_input(&mut self, input: InputFile) {
         self.inputs.push(input);

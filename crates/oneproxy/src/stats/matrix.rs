@@ -1,6 +1,6 @@
 //! The device-by-device correlation matrix of a latency table ("latency monotonicity").
 
-use super::rank::{average_ranks, pearson, Metric};
+use super::rank::{average_ranks, dot, standardize, Metric};
 use crate::error::{Error, Result};
 use crate::table::LatencyTable;
 use rayon::prelude::*;
@@ -32,7 +32,7 @@ pub struct CorrelationMatrix {
 
 impl CorrelationMatrix {
     /// The device maximising its mean correlation to the others, ties broken by the minimum.
-    /// `None` with fewer than two devices.
+    /// On a full tie the device listed first wins. `None` with fewer than two devices.
     pub fn recommended_proxy(&self) -> Option<ProxyRecommendation> {
         let n = self.devices.len();
         if n < 2 {
@@ -49,7 +49,10 @@ impl CorrelationMatrix {
                 let min = vals.iter().cloned().fold(f64::INFINITY, f64::min);
                 Some(ProxyRecommendation { device: self.devices[i].clone(), mean, min })
             })
-            .max_by(|a, b| a.mean.total_cmp(&b.mean).then(a.min.total_cmp(&b.min)))
+            // On a full tie the device listed first wins (`max_by` would pick the last).
+            .reduce(|best, c| {
+                if c.mean.total_cmp(&best.mean).then(c.min.total_cmp(&best.min)).is_gt() { c } else { best }
+            })
     }
 
     /// Correlation between two named devices.
@@ -79,17 +82,21 @@ pub fn correlation_matrix(table: &LatencyTable, devices: &[String], metric: Metr
         cols.push(c);
     }
     let full: Vec<bool> = cols.iter().map(|&c| table.measured_count(c) == table.len()).collect();
-    let ranks: Vec<Option<Vec<f64>>> = cols
+    // Some(Some(z)): standardised ranks of a full column; Some(None): a constant full column.
+    let ranks: Vec<Option<Option<Vec<f64>>>> = cols
         .par_iter()
         .zip(&full)
-        .map(|(&c, &f)| (f && metric == Metric::Spearman).then(|| average_ranks(table.column(c))))
+        .map(|(&c, &f)| {
+            (f && metric == Metric::Spearman).then(|| standardize(&average_ranks(table.column(c))))
+        })
         .collect();
     let n = cols.len();
     let pairs: Vec<(usize, usize)> = (0..n).flat_map(|i| (i + 1..n).map(move |j| (i, j))).collect();
     let results: Vec<(f64, usize)> = pairs
         .par_iter()
         .map(|&(i, j)| match (&ranks[i], &ranks[j]) {
-            (Some(ri), Some(rj)) => (pearson(ri, rj), table.len()),
+            (Some(Some(zi)), Some(Some(zj))) => (dot(zi, zj).clamp(-1.0, 1.0), table.len()),
+            (Some(None), Some(_)) | (Some(_), Some(None)) => (f64::NAN, table.len()),
             _ => {
                 let (x, y) = table.paired(cols[i], cols[j]);
                 (metric.compute(&x, &y), x.len())

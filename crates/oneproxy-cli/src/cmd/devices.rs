@@ -1,0 +1,45 @@
+//! `oneproxy devices`: which devices a space has, how many architectures each measured.
+
+use crate::args::DevicesArgs;
+use crate::report::{print, print_json, TextTable};
+use oneproxy::{Manifest, SpaceId};
+use serde::Serialize;
+
+#[derive(Serialize)]
+struct DeviceRow {
+    name: String,
+    archs_measured: usize,
+    source: String,
+}
+
+#[derive(Serialize)]
+struct Output {
+    manifest: Manifest,
+    space: String,
+    architectures: usize,
+    devices: Vec<DeviceRow>,
+}
+
+pub fn run(args: DevicesArgs) -> anyhow::Result<()> {
+    let table = super::load_table(&args.data)?;
+    let space: SpaceId = args.data.space.into();
+    let devices: Vec<DeviceRow> = table
+        .devices()
+        .iter()
+        .enumerate()
+        .map(|(i, d)| DeviceRow { name: d.name.clone(), archs_measured: table.measured_count(i), source: d.source.to_string() })
+        .collect();
+    if args.json {
+        return print_json(&Output {
+            manifest: Manifest::new(space, None, table.inputs().to_vec()),
+            space: space.name().into(),
+            architectures: table.len(),
+            devices,
+        });
+    }
+    let mut t = TextTable::new(["device", "archs", "source"]);
+    for d in &devices {
+        t.row([d.name.clone(), d.archs_measured.to_string(), d.source.clone()]);
+    }
+    print(&format!("space {space}: {} architectures, {} devices\n\n{}", table.len(), devices.len(), t.render()))
+}
