@@ -22,6 +22,7 @@ pub mod accuracy;
 pub mod bundled;
 pub mod error;
 pub mod manifest;
+pub mod predictor;
 #[cfg(feature = "plot")]
 pub mod plot;
 pub mod space;
