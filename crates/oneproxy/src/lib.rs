@@ -21,7 +21,9 @@
 pub mod accuracy;
 pub mod bundled;
 pub mod error;
+pub mod evaluate;
 pub mod manifest;
+pub mod plan;
 pub mod predictor;
 #[cfg(feature = "plot")]
 pub mod plot;

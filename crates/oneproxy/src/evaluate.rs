@@ -1,0 +1,241 @@
+//! Evaluation of AdaProxy against full target tables (`oneproxy evaluate adapt`).
+//!
+//! For each target device, draw K architectures it measured (or a fixed set such as HELP's 10
+//! reference architectures), adapt the proxy's predictor with them, and score the adapted
+//! predictor by Spearman's rho against *every* architecture measured on the target.
+
+use crate::error::{Error, Result};
+use crate::predictor::{adapt, AdaptParams, Adapted, AdditivePredictor, Form};
+use crate::space::{seeded_rng, Arch};
+use crate::stats::spearman;
+use crate::table::LatencyTable;
+use rand::seq::index::sample;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// Which proxy to adapt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ProxyChoice {
+    /// One named device.
+    Device(String),
+    /// The pool member whose adapted predictor cross-validates best on the target samples.
+    Auto {
+        /// Candidate proxies (the target itself is always excluded).
+        pool: Vec<String>,
+    },
+}
+
+/// Which target architectures are measured for the adaptation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SampleSet {
+    /// `trials` independent draws of `k` architectures measured on the target, seeded.
+    Random {
+        /// Samples per trial.
+        k: usize,
+        /// Number of trials.
+        trials: usize,
+        /// Seed of the first trial (trial t uses seed + t, and the target's position).
+        seed: u64,
+    },
+    /// A fixed list of architectures (e.g. HELP's 10 for NB201); one trial.
+    Fixed(Vec<Arch>),
+}
+
+/// Fits additive predictors of proxy devices once and keeps them.
+#[derive(Debug, Default)]
+pub struct ProxyPredictors {
+    fitted: HashMap<String, AdditivePredictor>,
+}
+
+impl ProxyPredictors {
+    /// The additive predictor of a device, fitted on all its measurements.
+    pub fn get(&mut self, table: &LatencyTable, device: &str) -> Result<&AdditivePredictor> {
+        if !self.fitted.contains_key(device) {
+            let col = table.device_index(device)?;
+            let rows = table.measured_rows(col);
+            let space = table.space().space();
+            let min = space.num_features().min(30) + 1;
+            if rows.len() < min {
+                return Err(Error::TooFewSamples(format!(
+                    "proxy '{device}' has {} measurements; an additive predictor for {} needs at least {min}",
+                    rows.len(),
+                    table.space()
+                )));
+            }
+            let archs: Vec<Arch> = rows.iter().map(|&r| table.archs()[r].clone()).collect();
+            let y: Vec<f64> = rows.iter().map(|&r| table.column(col)[r]).collect();
+            let p = AdditivePredictor::fit(space, device, &archs, &y, 1e-6)?;
+            self.fitted.insert(device.to_string(), p);
+        }
+        Ok(&self.fitted[device])
+    }
+}
+
+/// Adapt the best proxy of `candidates` (lowest cross-validated error) to target samples.
+pub fn adapt_best(
+    candidates: &[&AdditivePredictor],
+    archs: &[Arch],
+    y: &[f64],
+    params: &AdaptParams,
+) -> Result<Adapted> {
+    let results: Vec<Result<Adapted>> = candidates.par_iter().map(|p| adapt(p, archs, y, params)).collect();
+    let mut best: Option<Adapted> = None;
+    for r in results {
+        let a = r?;
+        if best.as_ref().is_none_or(|b| a.report.cv_error < b.report.cv_error) {
+            best = Some(a);
+        }
+    }
+    best.ok_or_else(|| Error::InvalidParameter("the proxy pool is empty".into()))
+}
+
+/// One adaptation trial.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trial {
+    /// Proxy used.
+    pub proxy: String,
+    /// Form chosen.
+    pub form: Form,
+    /// Lambda chosen.
+    pub lambda: f64,
+    /// Spearman of the unadapted proxy predictor on the target's measured architectures.
+    pub spearman_before: f64,
+    /// Spearman of the adapted predictor on the target's measured architectures.
+    pub spearman: f64,
+    /// Cross-validated Spearman on the samples.
+    pub cv_spearman: f64,
+}
+
+/// Results for one target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetResult {
+    /// Target device.
+    pub target: String,
+    /// Proxy (the most frequently chosen one with `auto`).
+    pub proxy: String,
+    /// Form (the most frequently chosen one).
+    pub form: Form,
+    /// Mean Spearman of the unadapted proxy predictor.
+    pub spearman_before: f64,
+    /// Mean Spearman of the adapted predictor over trials.
+    pub spearman_after: f64,
+    /// Architectures the target measured (the scoring set).
+    pub scored_on: usize,
+    /// Per-trial results.
+    pub trials: Vec<Trial>,
+}
+
+/// A whole evaluation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdaptEvaluation {
+    /// Per target.
+    pub targets: Vec<TargetResult>,
+    /// Mean over targets of `spearman_before`.
+    pub mean_before: f64,
+    /// Mean over targets of `spearman_after`.
+    pub mean_after: f64,
+}
+
+fn most_frequent<T: Clone + Eq + std::hash::Hash>(items: impl Iterator<Item = T>) -> Option<T> {
+    let mut counts: Vec<(T, usize)> = Vec::new();
+    for it in items {
+        match counts.iter_mut().find(|(k, _)| *k == it) {
+            Some((_, c)) => *c += 1,
+            None => counts.push((it, 1)),
+        }
+    }
+    counts.iter().fold(None::<&(T, usize)>, |b, c| if b.is_none_or(|b| c.1 > b.1) { Some(c) } else { b }).map(|c| c.0.clone())
+}
+
+/// Run the evaluation.
+pub fn evaluate_adapt(
+    table: &LatencyTable,
+    targets: &[String],
+    proxy: &ProxyChoice,
+    samples: &SampleSet,
+    params: &AdaptParams,
+) -> Result<AdaptEvaluation> {
+    if targets.is_empty() {
+        return Err(Error::InvalidParameter("no target device given".into()));
+    }
+    let mut cache = ProxyPredictors::default();
+    let pool: Vec<String> = match proxy {
+        ProxyChoice::Device(d) => vec![d.clone()],
+        ProxyChoice::Auto { pool } => pool.clone(),
+    };
+    for p in &pool {
+        cache.get(table, p)?;
+    }
+    let mut results = Vec::new();
+    for (ti, target) in targets.iter().enumerate() {
+        let col = table.device_index(target)?;
+        let rows = table.measured_rows(col);
+        let all_archs: Vec<Arch> = rows.iter().map(|&r| table.archs()[r].clone()).collect();
+        let truth: Vec<f64> = rows.iter().map(|&r| table.column(col)[r]).collect();
+        let candidates: Vec<&AdditivePredictor> =
+            pool.iter().filter(|p| *p != target).map(|p| &cache.fitted[p]).collect();
+        if candidates.is_empty() {
+            return Err(Error::InvalidParameter(format!("no proxy left for target '{target}' (a device cannot be its own proxy)")));
+        }
+        let draws: Vec<Vec<Arch>> = match samples {
+            SampleSet::Random { k, trials, seed } => {
+                if *k > rows.len() {
+                    return Err(Error::TooFewSamples(format!(
+                        "target '{target}' measured {} architectures, fewer than the {k} samples asked for",
+                        rows.len()
+                    )));
+                }
+                (0..*trials)
+                    .map(|t| {
+                        let mut rng = seeded_rng(seed.wrapping_add(t as u64).wrapping_mul(1000).wrapping_add(ti as u64));
+                        sample(&mut rng, rows.len(), *k).into_iter().map(|i| all_archs[i].clone()).collect()
+                    })
+                    .collect()
+            }
+            SampleSet::Fixed(list) => vec![list.clone()],
+        };
+        let trials: Vec<Trial> = draws
+            .par_iter()
+            .map(|archs| {
+                let y: Vec<f64> = archs
+                    .iter()
+                    .map(|a| {
+                        table.latency(a, col).ok_or_else(|| {
+                            Error::TooFewSamples(format!(
+                                "target '{target}' has no measurement for sample architecture {}",
+                                table.space().space().format(a)
+                            ))
+                        })
+                    })
+                    .collect::<Result<_>>()?;
+                let ad = adapt_best(&candidates, archs, &y, params)?;
+                let proxy_pred = candidates.iter().find(|p| p.device == ad.report.proxy).expect("chosen from candidates");
+                Ok(Trial {
+                    proxy: ad.report.proxy.clone(),
+                    form: ad.report.form,
+                    lambda: ad.report.lambda,
+                    spearman_before: spearman(&proxy_pred.predict_all(&all_archs), &truth),
+                    spearman: spearman(&ad.predictor.predict_all(&all_archs), &truth),
+                    cv_spearman: ad.report.cv_spearman,
+                })
+            })
+            .collect::<Result<_>>()?;
+        let mean = |f: fn(&Trial) -> f64| trials.iter().map(f).sum::<f64>() / trials.len() as f64;
+        results.push(TargetResult {
+            target: target.clone(),
+            proxy: most_frequent(trials.iter().map(|t| t.proxy.clone())).unwrap_or_default(),
+            form: most_frequent(trials.iter().map(|t| t.form)).unwrap_or(Form::PerFeature),
+            spearman_before: mean(|t| t.spearman_before),
+            spearman_after: mean(|t| t.spearman),
+            scored_on: rows.len(),
+            trials,
+        });
+    }
+    let n = results.len() as f64;
+    Ok(AdaptEvaluation {
+        mean_before: results.iter().map(|r| r.spearman_before).sum::<f64>() / n,
+        mean_after: results.iter().map(|r| r.spearman_after).sum::<f64>() / n,
+        targets: results,
+    })
+}

@@ -1,0 +1,112 @@
+//! Which architectures should a new device's owner measure? (`oneproxy plan`)
+//!
+//! A good sample set makes the adaptation well-posed and informative: it covers every encoding
+//! feature (otherwise that feature's correction is unidentifiable) and it spans the proxy's
+//! latency range (a ranking is learned from differences). The plan spreads `budget` latency
+//! targets evenly over the proxy's predicted range and, among the candidates nearest each
+//! target, picks the one
+//! that adds the most information to the design, greedy D-optimal: the largest
+//! `x^T M^-1 x`, where `M = eps I + sum of x x^T` over the picks so far and `x` is the encoding
+//! with an intercept. With a one-hot encoding this first fills uncovered features.
+
+use crate::error::{Error, Result};
+use crate::predictor::AdditivePredictor;
+use crate::space::{seeded_rng, Arch, SearchSpace};
+use nalgebra::{DMatrix, DVector};
+use rand::seq::SliceRandom;
+
+/// Candidates examined per bin (a seeded random subset when a bin has more).
+const PER_BIN: usize = 400;
+
+/// Pick `budget` architectures from `candidates` to measure on a new device.
+pub fn plan(
+    space: &dyn SearchSpace,
+    proxy: &AdditivePredictor,
+    candidates: &[Arch],
+    budget: usize,
+    seed: u64,
+) -> Result<Vec<Arch>> {
+    if budget == 0 {
+        return Err(Error::InvalidParameter("the budget must be at least 1".into()));
+    }
+    if budget > candidates.len() {
+        return Err(Error::InvalidParameter(format!(
+            "budget {budget} exceeds the {} candidate architectures",
+            candidates.len()
+        )));
+    }
+    let mut rng = seeded_rng(seed);
+    let pred = proxy.predict_all(candidates);
+    let mut order: Vec<usize> = (0..candidates.len()).collect();
+    order.sort_by(|&a, &b| pred[a].total_cmp(&pred[b]).then(a.cmp(&b)));
+    let (lat_lo, lat_hi) = (pred[order[0]], pred[order[order.len() - 1]]);
+    let d = space.num_features() + 1;
+    let mut m_inv = DMatrix::<f64>::identity(d, d) * 1e3; // (eps I)^-1 with eps = 1e-3
+    let mut picked: Vec<usize> = Vec::with_capacity(budget);
+    let mut x = vec![0.0; d];
+    for bin in 0..budget {
+        // Evenly spaced latency targets over the proxy's range, and the candidates nearest each.
+        let target = lat_lo + (bin as f64 + 0.5) / budget as f64 * (lat_hi - lat_lo);
+        let at = order.partition_point(|&i| pred[i] < target);
+        let from = at.saturating_sub(PER_BIN / 2);
+        let to = (from + PER_BIN).min(order.len());
+        let from = to.saturating_sub(PER_BIN);
+        let mut members: Vec<usize> = order[from..to].iter().copied().filter(|i| !picked.contains(i)).collect();
+        members.shuffle(&mut rng);
+        let mut best: Option<(f64, usize, DVector<f64>)> = None;
+        for &i in &members {
+            space.encode_into(&candidates[i], &mut x[..d - 1]);
+            x[d - 1] = 1.0;
+            let v = DVector::from_column_slice(&x);
+            let mv = &m_inv * &v;
+            let gain = v.dot(&mv);
+            if best.as_ref().is_none_or(|b| gain > b.0) {
+                best = Some((gain, i, mv));
+            }
+        }
+        let Some((gain, i, mv)) = best else { continue };
+        // Sherman-Morrison: (M + v v^T)^-1 = M^-1 - (M^-1 v)(M^-1 v)^T / (1 + v^T M^-1 v).
+        m_inv -= &mv * mv.transpose() / (1.0 + gain);
+        picked.push(i);
+    }
+    Ok(picked.into_iter().map(|i| candidates[i].clone()).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::space::Nb201;
+
+    #[test]
+    fn plan_covers_every_feature_and_spans_latency() {
+        let all = Nb201.enumerate().unwrap();
+        let w: Vec<f64> = (0..30).map(|j| (j % 5) as f64 + 0.1).collect();
+        let proxy = AdditivePredictor {
+            space: crate::SpaceId::Nb201,
+            encoding_version: 1,
+            device: "p".into(),
+            weights: w,
+            intercept: 1.0,
+            provenance: serde_json::Value::Null,
+        };
+        let picks = plan(&Nb201, &proxy, &all, 10, 0).unwrap();
+        assert_eq!(picks.len(), 10);
+        let mut covered = vec![false; 30];
+        for a in &picks {
+            for (j, v) in Nb201.encode(a).iter().enumerate() {
+                covered[j] |= *v > 0.0;
+            }
+        }
+        assert!(covered.iter().all(|c| *c), "{covered:?}");
+        let lat = proxy.predict_all(&picks);
+        let all_lat = proxy.predict_all(&all);
+        let (lo, hi) = (all_lat.iter().cloned().fold(f64::INFINITY, f64::min), all_lat.iter().cloned().fold(0.0, f64::max));
+        assert!(lat.iter().any(|v| *v < lo + 0.25 * (hi - lo)) && lat.iter().any(|v| *v > hi - 0.25 * (hi - lo)));
+        assert_eq!(plan(&Nb201, &proxy, &all, 10, 0).unwrap(), picks, "seeded");
+        let mut dedup = picks.clone();
+        dedup.sort();
+        dedup.dedup();
+        assert_eq!(dedup.len(), 10);
+        assert!(plan(&Nb201, &proxy, &all[..5], 10, 0).is_err());
+    }
+}
