@@ -22,6 +22,179 @@ pub enum Command {
     Devices(DevicesArgs),
     /// Latency monotonicity: rank correlation between every pair of devices, and the best proxy.
     Monotonicity(MonotonicityArgs),
+    /// AdaProxy: adapt a proxy device's latency predictor to a target from a few measurements.
+    Adapt(AdaptArgs),
+    /// Predict latencies with a saved predictor (from `adapt --out`).
+    Predict(PredictArgs),
+    /// Choose which architectures a new device should measure (a CSV ready to fill in).
+    Plan(PlanArgs),
+    /// Score methods against full device tables.
+    #[command(subcommand)]
+    Evaluate(EvaluateCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvaluateCommand {
+    /// Adapt a proxy to each target with K samples; Spearman against all the target's archs.
+    Adapt(EvalAdaptArgs),
+}
+
+/// Penalty on the per-feature corrections b.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum NormArg {
+    /// ||b||_1
+    #[value(name = "1")]
+    L1,
+    /// ||b||_2 (the paper's default)
+    #[value(name = "2")]
+    L2,
+    /// ||b||_inf
+    Inf,
+    /// ||b||_2^2, closed form
+    Ridge,
+}
+
+/// Shape of the correction.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FormArg {
+    /// Per-feature or grouped, whichever cross-validates better
+    Auto,
+    /// One correction per encoding feature (the paper)
+    PerFeature,
+    /// One correction per feature kind (op type / block choice), shared across positions
+    Grouped,
+}
+
+/// Options of the adaptation itself, shared by `adapt` and `evaluate adapt`.
+#[derive(Debug, Clone, Args)]
+pub struct AdaptOptions {
+    /// Penalty on the corrections.
+    #[arg(long, value_enum, default_value = "2")]
+    pub norm: NormArg,
+    /// Penalty weight on the scaled problem (latencies divided by their mean), or `auto` to
+    /// choose it by cross-validation over a log grid.
+    #[arg(long, default_value = "auto")]
+    pub lambda: String,
+    /// Form of the correction.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub form: FormArg,
+    /// Cross-validation folds for the automatic choices (0 = leave-one-out).
+    #[arg(long, default_value_t = 0)]
+    pub folds: usize,
+}
+
+/// The proxy device and its candidates.
+#[derive(Debug, Clone, Args)]
+pub struct ProxyArgs {
+    /// Proxy device, or `auto` to pick the pool member that cross-validates best on the target.
+    #[arg(long, default_value = "auto")]
+    pub proxy: String,
+    /// Candidate proxies for `--proxy auto` (comma-separated); default: every device with data
+    /// except the target.
+    #[arg(long, value_delimiter = ',')]
+    pub pool: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AdaptArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub proxy: ProxyArgs,
+    /// The target's measurements: a latency CSV (`arch` or `index` column, device columns).
+    #[arg(long, value_name = "FILE")]
+    pub samples: PathBuf,
+    /// Which device column of the samples file is the target (needed if it has several).
+    #[arg(long)]
+    pub target: Option<String>,
+    #[command(flatten)]
+    pub options: AdaptOptions,
+    /// Save the adapted predictor as JSON (for `oneproxy predict` and `search --predictor`).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Print JSON instead of a summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[group(id = "which", required = true, multiple = false)]
+pub struct PredictArgs {
+    /// A predictor JSON file (from `adapt --out`).
+    #[arg(long, value_name = "FILE")]
+    pub predictor: PathBuf,
+    /// One architecture string.
+    #[arg(long, group = "which")]
+    pub arch: Option<String>,
+    /// A CSV file with an `arch` column.
+    #[arg(long, value_name = "FILE", group = "which")]
+    pub archs: Option<PathBuf>,
+    /// Every architecture of the space (NB201) or of its bundled dataset.
+    #[arg(long, group = "which")]
+    pub all: bool,
+    /// Write the CSV here instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Number of architectures to measure.
+    #[arg(long)]
+    pub budget: usize,
+    /// Proxy whose latency range the plan spans; default: the recommended proxy.
+    #[arg(long)]
+    pub proxy: Option<String>,
+    /// Seed of the random choices.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Name of the (empty) latency column to fill in.
+    #[arg(long, default_value = "my_device")]
+    pub device_name: String,
+    /// Write the CSV here instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// Which target architectures the evaluation adapts with.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum SampleSetArg {
+    /// K random architectures measured on the target, per trial
+    Random,
+    /// HELP's 10 reference architectures (nb201 only)
+    Help10,
+    /// The architectures `oneproxy plan` would choose (budget K)
+    Plan,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalAdaptArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Target devices (comma-separated).
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub targets: Vec<String>,
+    #[command(flatten)]
+    pub proxy: ProxyArgs,
+    /// Samples per target (ignored with --sample-set help10).
+    #[arg(long, default_value_t = 10)]
+    pub samples: usize,
+    /// Trials of random samples.
+    #[arg(long, default_value_t = 1)]
+    pub trials: usize,
+    /// Seed of the sample draws.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Which architectures are measured on the target.
+    #[arg(long, value_enum, default_value = "random")]
+    pub sample_set: SampleSetArg,
+    #[command(flatten)]
+    pub options: AdaptOptions,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// The search space argument.

@@ -40,6 +40,17 @@ pub enum SampleSet {
     },
     /// A fixed list of architectures (e.g. HELP's 10 for NB201); one trial.
     Fixed(Vec<Arch>),
+    /// `trials` plans ([`crate::plan::plan`]) of `k` architectures among those the target
+    /// measured, seeded, spanning the latency range of the proxy (with `auto`, the pool's
+    /// recommended proxy).
+    Plan {
+        /// Samples per trial.
+        k: usize,
+        /// Number of trials.
+        trials: usize,
+        /// Seed of the first trial.
+        seed: u64,
+    },
 }
 
 /// Fits additive predictors of proxy devices once and keeps them.
@@ -49,6 +60,11 @@ pub struct ProxyPredictors {
 }
 
 impl ProxyPredictors {
+    /// A predictor fitted earlier by [`ProxyPredictors::get`].
+    pub fn get_fitted(&self, device: &str) -> Option<&AdditivePredictor> {
+        self.fitted.get(device)
+    }
+
     /// The additive predictor of a device, fitted on all its measurements.
     pub fn get(&mut self, table: &LatencyTable, device: &str) -> Result<&AdditivePredictor> {
         if !self.fitted.contains_key(device) {
@@ -194,6 +210,20 @@ pub fn evaluate_adapt(
                     .collect()
             }
             SampleSet::Fixed(list) => vec![list.clone()],
+            SampleSet::Plan { k, trials, seed } => {
+                let planner = match proxy {
+                    ProxyChoice::Device(d) => d.clone(),
+                    ProxyChoice::Auto { .. } => {
+                        let names: Vec<String> = pool.iter().filter(|p| *p != target).cloned().collect();
+                        let m = crate::stats::correlation_matrix(table, &names, crate::stats::Metric::Spearman)?;
+                        m.recommended_proxy().map_or_else(|| names[0].clone(), |r| r.device)
+                    }
+                };
+                let planner = &cache.fitted[&planner];
+                (0..*trials)
+                    .map(|t| crate::plan::plan(table.space().space(), planner, &all_archs, *k, seed.wrapping_add(t as u64)))
+                    .collect::<Result<_>>()?
+            }
         };
         let trials: Vec<Trial> = draws
             .par_iter()

@@ -1,0 +1,118 @@
+//! `oneproxy adapt`: AdaProxy on the user's target samples.
+
+use crate::args::AdaptArgs;
+use crate::report::{fmt3, print, print_json};
+use anyhow::{bail, Context};
+use oneproxy::bundled::bundle;
+use oneproxy::evaluate::{adapt_best, ProxyPredictors};
+use oneproxy::predictor::{AdaptReport, AdditivePredictor};
+use oneproxy::stats::spearman;
+use oneproxy::table::read_latency_csv;
+use oneproxy::{Arch, Manifest, SpaceId};
+use serde::Serialize;
+
+#[derive(Serialize)]
+struct Output {
+    manifest: Manifest,
+    target: String,
+    proxy: String,
+    form: String,
+    norm: String,
+    lambda: f64,
+    cv_spearman: f64,
+    cv_error: f64,
+    spearman_samples_before: f64,
+    samples: usize,
+    solves: usize,
+    solve_seconds: f64,
+    status: String,
+    candidates: Vec<String>,
+    predictor_file: Option<String>,
+    report: AdaptReport,
+}
+
+pub fn run(args: AdaptArgs) -> anyhow::Result<()> {
+    let space: SpaceId = args.data.space.into();
+    let table = super::load_table(&args.data)?;
+    let bundled = bundle(space)?;
+    let csv = read_latency_csv(&args.samples, space.space(), Some(&bundled.archs))?;
+    let target = match (&args.target, csv.devices.as_slice()) {
+        (Some(t), devs) if devs.contains(t) => t.clone(),
+        (Some(t), devs) => bail!("{}: no column '{t}' (columns: {})", args.samples.display(), devs.join(", ")),
+        (None, [only]) => only.clone(),
+        (None, devs) => bail!(
+            "{}: several device columns ({}); choose the target with --target",
+            args.samples.display(),
+            devs.join(", ")
+        ),
+    };
+    let col = csv.devices.iter().position(|d| *d == target).expect("checked");
+    let (archs, y): (Vec<Arch>, Vec<f64>) =
+        csv.rows.iter().filter(|(_, v)| !v[col].is_nan()).map(|(a, v)| (a.clone(), v[col])).unzip();
+    let candidates = super::proxy_candidates(&table, &args.proxy, &target)?;
+    let mut cache = ProxyPredictors::default();
+    for c in &candidates {
+        cache.get(&table, c)?;
+    }
+    let preds: Vec<&AdditivePredictor> =
+        candidates.iter().map(|c| cache.get_fitted(c).expect("fitted above")).collect();
+    let params = super::adapt_params(&args.options)?;
+    let adapted = adapt_best(&preds, &archs, &y, &params)
+        .with_context(|| format!("adapting to '{target}' with {} samples from {}", y.len(), args.samples.display()))?;
+    let report = adapted.report.clone();
+    let proxy_pred = cache.get_fitted(&report.proxy).expect("chosen from candidates");
+    let before = spearman(&proxy_pred.predict_all(&archs), &y);
+    let mut predictor = adapted.predictor;
+    predictor.device = target.clone();
+    let mut inputs = table.inputs().to_vec();
+    inputs.push(csv.input.clone());
+    predictor.provenance = serde_json::json!({
+        "manifest": Manifest::new(space, None, inputs.clone()),
+        "adaproxy": &report,
+        "target": target,
+    });
+    if let Some(out) = &args.out {
+        predictor.save(out)?;
+    }
+    if args.json {
+        return print_json(&Output {
+            manifest: Manifest::new(space, None, inputs),
+            target,
+            proxy: report.proxy.clone(),
+            form: report.form.name().into(),
+            norm: report.penalty.name().into(),
+            lambda: report.lambda,
+            cv_spearman: report.cv_spearman,
+            cv_error: report.cv_error,
+            spearman_samples_before: before,
+            samples: y.len(),
+            solves: report.solves,
+            solve_seconds: report.solve_seconds,
+            status: report.status.clone(),
+            candidates,
+            predictor_file: args.out.as_ref().map(|p| p.display().to_string()),
+            report,
+        });
+    }
+    let mut text = format!(
+        "target {target}: adapted proxy {} with {} samples ({} candidate proxies)\n\
+         form {}, norm {}, lambda {:.3e}, {} solves in {:.3} s, status {}\n\
+         Spearman on the samples: proxy {} -> adapted (cross-validated) {}\n",
+        report.proxy,
+        y.len(),
+        candidates.len(),
+        report.form.name(),
+        report.penalty.name(),
+        report.lambda,
+        report.solves,
+        report.solve_seconds,
+        report.status,
+        fmt3(before),
+        fmt3(report.cv_spearman),
+    );
+    match &args.out {
+        Some(p) => text.push_str(&format!("predictor written to {}\n", p.display())),
+        None => text.push_str("(use --out FILE to save the predictor)\n"),
+    }
+    print(&text)
+}

@@ -1,0 +1,29 @@
+//! `oneproxy predict`: latencies from a saved predictor, as a latency CSV.
+
+use crate::args::PredictArgs;
+use anyhow::Context;
+use oneproxy::bundled::bundle;
+use oneproxy::predictor::AdditivePredictor;
+use oneproxy::Arch;
+
+pub fn run(args: PredictArgs) -> anyhow::Result<()> {
+    let p = AdditivePredictor::load(&args.predictor)
+        .with_context(|| format!("loading predictor {}", args.predictor.display()))?;
+    let space = p.space.space();
+    let archs: Vec<Arch> = if let Some(a) = &args.arch {
+        vec![space.parse(a)?]
+    } else if let Some(f) = &args.archs {
+        super::read_arch_list(f, space)?
+    } else {
+        match space.enumerate() {
+            Some(all) => all,
+            None => bundle(p.space)?.archs.clone(),
+        }
+    };
+    let device = if p.device.is_empty() { "predicted".to_string() } else { p.device.clone() };
+    let mut out = format!("arch,{device}\n");
+    for (a, v) in archs.iter().zip(p.predict_all(&archs)) {
+        out.push_str(&format!("{},{v:.6}\n", super::csv_field(&space.format(a))));
+    }
+    super::emit(&out, args.out.as_deref())
+}
