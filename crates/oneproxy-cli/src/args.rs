@@ -73,7 +73,7 @@ pub struct AdaptOptions {
     pub norm: NormArg,
     /// Penalty weight on the scaled problem (latencies divided by their mean), or `auto` to
     /// choose it by cross-validation over a log grid.
-    #[arg(long, default_value = "auto")]
+    #[arg(long, default_value = "auto", allow_hyphen_values = true)]
     pub lambda: String,
     /// Form of the correction.
     #[arg(long, value_enum, default_value = "auto")]
@@ -118,7 +118,7 @@ pub struct AdaptArgs {
 }
 
 #[derive(Debug, Args)]
-#[group(id = "which", required = true, multiple = false)]
+#[command(group(clap::ArgGroup::new("which").required(true).multiple(false)))]
 pub struct PredictArgs {
     /// A predictor JSON file (from `adapt --out`).
     #[arg(long, value_name = "FILE")]

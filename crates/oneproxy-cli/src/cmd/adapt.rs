@@ -33,6 +33,7 @@ struct Output {
 
 pub fn run(args: AdaptArgs) -> anyhow::Result<()> {
     let space: SpaceId = args.data.space.into();
+    let params = super::adapt_params(&args.options)?;
     let table = super::load_table(&args.data)?;
     let bundled = bundle(space)?;
     let csv = read_latency_csv(&args.samples, space.space(), Some(&bundled.archs))?;
@@ -56,7 +57,6 @@ pub fn run(args: AdaptArgs) -> anyhow::Result<()> {
     }
     let preds: Vec<&AdditivePredictor> =
         candidates.iter().map(|c| cache.get_fitted(c).expect("fitted above")).collect();
-    let params = super::adapt_params(&args.options)?;
     let adapted = adapt_best(&preds, &archs, &y, &params)
         .with_context(|| format!("adapting to '{target}' with {} samples from {}", y.len(), args.samples.display()))?;
     let report = adapted.report.clone();
