@@ -57,19 +57,23 @@ pub enum NormArg {
 /// Shape of the correction.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum FormArg {
-    /// Per-feature or grouped, whichever cross-validates better
+    /// Every form below; the best cross-validated one wins
     Auto,
-    /// One correction per encoding feature (the paper)
+    /// Target weights = proxy weights * (a + b), one b per encoding feature (the paper)
     PerFeature,
-    /// One correction per feature kind (op type / block choice), shared across positions
+    /// One multiplicative correction per feature kind (op type / block choice)
     Grouped,
+    /// Proxy's measured latency plus a cost per feature kind (op counts)
+    MeasuredCounts,
+    /// Proxy's additive prediction plus a cost per encoding feature
+    AdditiveOnehot,
 }
 
 /// Options of the adaptation itself, shared by `adapt` and `evaluate adapt`.
 #[derive(Debug, Clone, Args)]
 pub struct AdaptOptions {
-    /// Penalty on the corrections.
-    #[arg(long, value_enum, default_value = "2")]
+    /// Penalty on the corrections (the paper uses 2).
+    #[arg(long, value_enum, default_value = "ridge")]
     pub norm: NormArg,
     /// Penalty weight on the scaled problem (latencies divided by their mean), or `auto` to
     /// choose it by cross-validation over a log grid.
@@ -81,6 +85,9 @@ pub struct AdaptOptions {
     /// Cross-validation folds for the automatic choices (0 = leave-one-out).
     #[arg(long, default_value_t = 0)]
     pub folds: usize,
+    /// With several candidate proxies, average this many best candidates (1 = take the best).
+    #[arg(long, default_value_t = 3)]
+    pub ensemble: usize,
 }
 
 /// The proxy device and its candidates.
@@ -135,6 +142,10 @@ pub struct PredictArgs {
     /// Write the CSV here instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Latency files holding the proxy's measurements, if the predictor builds on a proxy
+    /// device that is not bundled. Repeatable.
+    #[arg(long = "latency", value_name = "FILE")]
+    pub latency: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -5,7 +5,7 @@
 //! predictor by Spearman's rho against *every* architecture measured on the target.
 
 use crate::error::{Error, Result};
-use crate::predictor::{adapt, AdaptParams, Adapted, AdditivePredictor, Form};
+use crate::predictor::{adapt_pool, AdaptParams, AdditivePredictor, Form, Proxy};
 use crate::space::{seeded_rng, Arch};
 use crate::stats::spearman;
 use crate::table::LatencyTable;
@@ -88,29 +88,13 @@ impl ProxyPredictors {
     }
 }
 
-/// Adapt the best proxy of `candidates` (lowest cross-validated error) to target samples.
-pub fn adapt_best(
-    candidates: &[&AdditivePredictor],
-    archs: &[Arch],
-    y: &[f64],
-    params: &AdaptParams,
-) -> Result<Adapted> {
-    let results: Vec<Result<Adapted>> = candidates.par_iter().map(|p| adapt(p, archs, y, params)).collect();
-    let mut best: Option<Adapted> = None;
-    for r in results {
-        let a = r?;
-        if best.as_ref().is_none_or(|b| a.report.cv_error < b.report.cv_error) {
-            best = Some(a);
-        }
-    }
-    best.ok_or_else(|| Error::InvalidParameter("the proxy pool is empty".into()))
-}
-
 /// One adaptation trial.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Trial {
-    /// Proxy used.
+    /// Proxy of the best candidate.
     pub proxy: String,
+    /// Every candidate averaged into the predictor (proxy, form, lambda).
+    pub members: Vec<crate::predictor::Member>,
     /// Form chosen.
     pub form: Form,
     /// Lambda chosen.
@@ -191,8 +175,11 @@ pub fn evaluate_adapt(
         let rows = table.measured_rows(col);
         let all_archs: Vec<Arch> = rows.iter().map(|&r| table.archs()[r].clone()).collect();
         let truth: Vec<f64> = rows.iter().map(|&r| table.column(col)[r]).collect();
-        let candidates: Vec<&AdditivePredictor> =
-            pool.iter().filter(|p| *p != target).map(|p| &cache.fitted[p]).collect();
+        let candidates: Vec<Proxy> = pool
+            .iter()
+            .filter(|p| *p != target)
+            .map(|p| Proxy::with_table(&cache.fitted[p], table))
+            .collect::<Result<_>>()?;
         if candidates.is_empty() {
             return Err(Error::InvalidParameter(format!("no proxy left for target '{target}' (a device cannot be its own proxy)")));
         }
@@ -241,14 +228,15 @@ pub fn evaluate_adapt(
                         })
                     })
                     .collect::<Result<_>>()?;
-                let ad = adapt_best(&candidates, archs, &y, params)?;
-                let proxy_pred = candidates.iter().find(|p| p.device == ad.report.proxy).expect("chosen from candidates");
+                let ad = adapt_pool(&candidates, archs, &y, params)?;
+                let proxy_pred = &cache.fitted[&ad.report.proxy];
                 Ok(Trial {
                     proxy: ad.report.proxy.clone(),
+                    members: ad.report.members.clone(),
                     form: ad.report.form,
                     lambda: ad.report.lambda,
                     spearman_before: spearman(&proxy_pred.predict_all(&all_archs), &truth),
-                    spearman: spearman(&ad.predictor.predict_all(&all_archs), &truth),
+                    spearman: spearman(&ad.predictor.predict_with(&all_archs, table)?, &truth),
                     cv_spearman: ad.report.cv_spearman,
                     status: ad.report.status.clone(),
                 })

@@ -87,6 +87,7 @@ mod tests {
             device: "p".into(),
             weights: w,
             intercept: 1.0,
+            proxy_terms: Vec::new(),
             provenance: serde_json::Value::Null,
         };
         let picks = plan(&Nb201, &proxy, &all, 10, 0).unwrap();

@@ -4,8 +4,8 @@ use crate::args::AdaptArgs;
 use crate::report::{fmt3, print, print_json};
 use anyhow::{bail, Context};
 use oneproxy::bundled::bundle;
-use oneproxy::evaluate::{adapt_best, ProxyPredictors};
-use oneproxy::predictor::{AdaptReport, AdditivePredictor};
+use oneproxy::evaluate::ProxyPredictors;
+use oneproxy::predictor::{adapt_pool, AdaptReport, Proxy};
 use oneproxy::stats::spearman;
 use oneproxy::table::read_latency_csv;
 use oneproxy::{Arch, Manifest, SpaceId};
@@ -55,9 +55,11 @@ pub fn run(args: AdaptArgs) -> anyhow::Result<()> {
     for c in &candidates {
         cache.get(&table, c)?;
     }
-    let preds: Vec<&AdditivePredictor> =
-        candidates.iter().map(|c| cache.get_fitted(c).expect("fitted above")).collect();
-    let adapted = adapt_best(&preds, &archs, &y, &params)
+    let proxies: Vec<Proxy> = candidates
+        .iter()
+        .map(|c| Proxy::with_table(cache.get_fitted(c).expect("fitted above"), &table))
+        .collect::<Result<_, _>>()?;
+    let adapted = adapt_pool(&proxies, &archs, &y, &params)
         .with_context(|| format!("adapting to '{target}' with {} samples from {}", y.len(), args.samples.display()))?;
     let report = adapted.report.clone();
     let proxy_pred = cache.get_fitted(&report.proxy).expect("chosen from candidates");

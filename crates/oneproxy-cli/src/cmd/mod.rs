@@ -42,9 +42,11 @@ pub fn adapt_params(o: &AdaptOptions) -> anyhow::Result<AdaptParams> {
         FormArg::Auto => FormChoice::Auto,
         FormArg::PerFeature => FormChoice::Fixed(Form::PerFeature),
         FormArg::Grouped => FormChoice::Fixed(Form::Grouped),
+        FormArg::MeasuredCounts => FormChoice::Fixed(Form::MeasuredCounts),
+        FormArg::AdditiveOnehot => FormChoice::Fixed(Form::AdditiveOneHot),
     };
     let lambda = if o.lambda == "auto" {
-        LambdaChoice::Auto { grid: 41 }
+        LambdaChoice::Auto { grid: 25 }
     } else {
         let v: f64 = o.lambda.parse().ok().filter(|v: &f64| *v >= 0.0 && v.is_finite()).with_context(|| {
             format!("--lambda must be 'auto' or a number >= 0, got '{}'", o.lambda)
@@ -52,7 +54,7 @@ pub fn adapt_params(o: &AdaptOptions) -> anyhow::Result<AdaptParams> {
         LambdaChoice::Fixed(v)
     };
     let validation = if o.folds == 0 { Validation::LeaveOneOut } else { Validation::KFold(o.folds) };
-    Ok(AdaptParams { penalty, form, lambda, validation })
+    Ok(AdaptParams { penalty, form, lambda, validation, ensemble: o.ensemble })
 }
 
 /// The proxy candidates for a target: the named proxy, the given pool, or every other device.

@@ -20,9 +20,16 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
             None => bundle(p.space)?.archs.clone(),
         }
     };
+    let values = if p.needs_table() {
+        // Proxy terms look the proxy's measurements up: bundled data plus --latency files.
+        let table = oneproxy::LatencyTable::bundled_with(p.space, &args.latency)?;
+        p.predict_with(&archs, &table).context("the predictor builds on a proxy's measured latencies")?
+    } else {
+        p.predict_all(&archs)
+    };
     let device = if p.device.is_empty() { "predicted".to_string() } else { p.device.clone() };
     let mut out = format!("arch,{device}\n");
-    for (a, v) in archs.iter().zip(p.predict_all(&archs)) {
+    for (a, v) in archs.iter().zip(values) {
         out.push_str(&format!("{},{v:.6}\n", super::csv_field(&space.format(a))));
     }
     super::emit(&out, args.out.as_deref())

@@ -14,7 +14,24 @@ use std::path::Path;
 /// predictor is never applied to a different encoding.
 pub const ENCODING_VERSION: u32 = 1;
 
-/// latency(arch) = encode(arch) . weights + intercept, in milliseconds.
+/// A term `coefficient * latency_on(device, arch)` of an adapted predictor.
+///
+/// AdaProxy may build on the proxy's measured latencies, which rank architectures better than
+/// the proxy's own additive model; for an architecture the proxy has not measured, the proxy's
+/// additive model (`fallback_*`) stands in for the measurement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProxyTerm {
+    /// The proxy device (a bundled device or one from a `--latency` file).
+    pub device: String,
+    /// Multiplier of its latency (ms per ms).
+    pub coefficient: f64,
+    /// The proxy's additive weights, used where it has no measurement.
+    pub fallback_weights: Vec<f64>,
+    /// The proxy's additive intercept.
+    pub fallback_intercept: f64,
+}
+
+/// latency(arch) = encode(arch) . weights + intercept (+ proxy terms), in milliseconds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AdditivePredictor {
     /// Space of the encoding.
@@ -27,6 +44,10 @@ pub struct AdditivePredictor {
     pub weights: Vec<f64>,
     /// Fixed cost (ms).
     pub intercept: f64,
+    /// Terms proportional to a proxy device's *measured* latency (empty for a plain additive
+    /// predictor). See [`ProxyTerm`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub proxy_terms: Vec<ProxyTerm>,
     /// How the predictor was made (free-form, for people and the manifest).
     #[serde(default)]
     pub provenance: serde_json::Value,
@@ -34,9 +55,9 @@ pub struct AdditivePredictor {
 
 impl AdditivePredictor {
     /// Least-squares fit on measurements, with a ridge term `ridge * mean(diag(X^T X))` on the
-    /// weights (not the intercept). A tiny ridge (the default 1e-6) only resolves the
-    /// collinearity of one-hot encodings (every edge's one-hots sum to 1, like the intercept),
-    /// picking the minimum-norm split of cost between the intercept and the features.
+    /// weights (not the intercept). The space's [reference features](SearchSpace::reference_features)
+    /// are pinned to 0, which removes the collinearity of one-hot encodings with the intercept;
+    /// a tiny ridge (1e-6) guards against what remains (e.g. choices never measured).
     pub fn fit(space: &dyn SearchSpace, device: &str, archs: &[Arch], latency: &[f64], ridge: f64) -> Result<Self> {
         if archs.len() != latency.len() {
             return Err(Error::InvalidParameter("one latency per architecture".into()));
@@ -50,9 +71,13 @@ impl AdditivePredictor {
         if !(ridge >= 0.0 && ridge.is_finite()) {
             return Err(Error::InvalidParameter(format!("ridge must be >= 0, got {ridge}")));
         }
-        let d = space.num_features();
+        let d_all = space.num_features();
         let n = archs.len();
-        let x = DMatrix::from_row_slice(n, d, &crate::space::encode_all(space, archs));
+        let pinned = space.reference_features();
+        let free: Vec<usize> = (0..d_all).filter(|j| !pinned.contains(j)).collect();
+        let d = free.len();
+        let x_all = DMatrix::from_row_slice(n, d_all, &crate::space::encode_all(space, archs));
+        let x = DMatrix::from_fn(n, d, |i, j| x_all[(i, free[j])]);
         let mean_x: Vec<f64> = (0..d).map(|j| x.column(j).mean()).collect();
         let mean_y = latency.iter().sum::<f64>() / n as f64;
         let xc = DMatrix::from_fn(n, d, |i, j| x[(i, j)] - mean_x[j]);
@@ -69,35 +94,77 @@ impl AdditivePredictor {
             .ok_or_else(|| Error::NotConverged("normal equations are not positive definite".into()))?
             .solve(&rhs);
         let intercept = mean_y - (0..d).map(|j| mean_x[j] * w[j]).sum::<f64>();
+        let mut weights = vec![0.0; d_all];
+        for (j, &f) in free.iter().enumerate() {
+            weights[f] = w[j];
+        }
         Ok(AdditivePredictor {
             space: space.id(),
             encoding_version: ENCODING_VERSION,
             device: device.to_string(),
-            weights: w.iter().copied().collect(),
+            weights,
             intercept,
+            proxy_terms: Vec::new(),
             provenance: serde_json::json!({"fit": "least squares", "ridge": ridge, "samples": n}),
         })
     }
 
-    /// Predicted latency of an encoded architecture.
+    /// Predicted latency of an encoded architecture (additive part only).
     pub fn predict_encoded(&self, features: &[f64]) -> f64 {
         crate::stats::dot(features, &self.weights) + self.intercept
     }
 
-    /// Predicted latency of an architecture.
-    pub fn predict(&self, arch: &Arch) -> f64 {
-        self.predict_encoded(&self.space.space().encode(arch))
+    /// Whether predictions need a latency table (the predictor has proxy terms).
+    pub fn needs_table(&self) -> bool {
+        !self.proxy_terms.is_empty()
     }
 
-    /// Predicted latencies of many architectures.
+    /// Predicted latency of an architecture; proxy terms use their fallback model.
+    pub fn predict(&self, arch: &Arch) -> f64 {
+        self.predict_all(std::slice::from_ref(arch))[0]
+    }
+
+    /// Predicted latencies; proxy terms use the fallback (additive) model of their proxy.
     pub fn predict_all(&self, archs: &[Arch]) -> Vec<f64> {
+        self.predict_impl(archs, &[])
+    }
+
+    /// Predicted latencies, looking proxy terms up in `table` (measured cells; the fallback
+    /// model elsewhere). Errors if a proxy term's device is not in the table.
+    pub fn predict_with(&self, archs: &[Arch], table: &crate::table::LatencyTable) -> Result<Vec<f64>> {
+        let cols = self
+            .proxy_terms
+            .iter()
+            .map(|t| table.device_index(&t.device).map(Some))
+            .collect::<Result<Vec<_>>>()?;
+        let rows: Vec<Option<usize>> = archs.iter().map(|a| table.row_of(a)).collect();
+        let lookups: Vec<Vec<f64>> = cols
+            .iter()
+            .map(|c| rows.iter().map(|r| r.and_then(|r| c.and_then(|c| table.get(r, c))).unwrap_or(f64::NAN)).collect())
+            .collect();
+        Ok(self.predict_impl(archs, &lookups))
+    }
+
+    /// `lookups[t][i]`: measured latency of arch i for proxy term t (NaN = use the fallback).
+    fn predict_impl(&self, archs: &[Arch], lookups: &[Vec<f64>]) -> Vec<f64> {
         let space = self.space.space();
         let mut buf = vec![0.0; space.num_features()];
         archs
             .iter()
-            .map(|a| {
+            .enumerate()
+            .map(|(i, a)| {
                 space.encode_into(a, &mut buf);
-                self.predict_encoded(&buf)
+                let mut v = self.predict_encoded(&buf);
+                for (t, term) in self.proxy_terms.iter().enumerate() {
+                    let measured = lookups.get(t).map_or(f64::NAN, |l| l[i]);
+                    let base = if measured.is_nan() {
+                        crate::stats::dot(&buf, &term.fallback_weights) + term.fallback_intercept
+                    } else {
+                        measured
+                    };
+                    v += term.coefficient * base;
+                }
+                v
             })
             .collect()
     }
@@ -117,6 +184,11 @@ impl AdditivePredictor {
                 self.weights.len(),
                 self.space
             )));
+        }
+        for t in &self.proxy_terms {
+            if t.fallback_weights.len() != d || !t.coefficient.is_finite() || !t.fallback_intercept.is_finite() {
+                return Err(Error::InvalidParameter(format!("proxy term '{}' is malformed", t.device)));
+            }
         }
         if !self.weights.iter().chain([&self.intercept]).all(|w| w.is_finite()) {
             return Err(Error::InvalidParameter("predictor has non-finite weights".into()));

@@ -5,6 +5,6 @@ pub mod adapt;
 mod additive;
 pub mod solver;
 
-pub use adapt::{adapt, AdaptParams, AdaptReport, Adapted, Form, FormChoice, LambdaChoice, Validation};
-pub use additive::{AdditivePredictor, ENCODING_VERSION};
+pub use adapt::{adapt, adapt_pool, AdaptParams, AdaptReport, Adapted, Form, FormChoice, LambdaChoice, Member, Proxy, Validation};
+pub use additive::{AdditivePredictor, ProxyTerm, ENCODING_VERSION};
 pub use solver::Penalty;

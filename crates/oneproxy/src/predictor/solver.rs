@@ -109,7 +109,17 @@ impl Problem {
     pub fn objective(&self, s: &Solution, penalty: Penalty, lambda: f64) -> f64 {
         let pred = self.predict(s);
         let mse = pred.iter().zip(&self.y).map(|(p, y)| (p - y).powi(2)).sum::<f64>() / self.n() as f64;
-        mse + lambda * penalty.value(&s.b)
+        let pen = penalty.value(&s.b);
+        if pen == 0.0 { mse } else { mse + lambda * pen }
+    }
+
+    /// The solution with `b = 0` (infinite lambda): least squares on [z, 1].
+    pub fn uncorrected(&self) -> Solution {
+        let b = vec![0.0; self.c.ncols()];
+        let (a, intercept) = self.fit_scale_and_intercept(&b);
+        let mut s = Solution { a, intercept, b, objective: 0.0, status: "exact".into(), iterations: 0 };
+        s.objective = self.objective(&s, Penalty::Ridge, 0.0);
+        s
     }
 
     /// `a` and `c` minimising the squared error for a fixed `b` (least squares on [z, 1]).

@@ -69,6 +69,10 @@ impl SearchSpace for Fbnet {
         }
     }
 
+    fn reference_features(&self) -> Vec<usize> {
+        (0..FBNET_LAYERS).map(|l| 9 * l + 8).collect()
+    }
+
     fn feature_groups(&self) -> Vec<FeatureGroup> {
         FBNET_CHOICES
             .iter()

@@ -159,6 +159,15 @@ pub trait SearchSpace: Send + Sync + fmt::Debug {
     /// no group are adapted by the global scale only.
     fn feature_groups(&self) -> Vec<FeatureGroup>;
 
+    /// Features whose weight additive fits pin to zero. One-hot encodings are collinear with the
+    /// intercept (each position's one-hots sum to a constant), so the split of cost between the
+    /// intercept and the features is arbitrary; AdaProxy multiplies the proxy's weights, so that
+    /// split matters. Pinning one reference choice per position (NB201: `none`, which costs
+    /// nothing; FBNet: `skip`) makes weights mean "extra cost over the cheapest choice".
+    fn reference_features(&self) -> Vec<usize> {
+        Vec::new()
+    }
+
     /// Parse with an origin for the error message.
     fn parse_at(&self, s: &str, origin: Origin) -> Result<Arch> {
         self.parse_str(s.trim()).map_err(|reason| Error::BadArch {

@@ -122,6 +122,10 @@ impl SearchSpace for Nb201 {
         }
     }
 
+    fn reference_features(&self) -> Vec<usize> {
+        (0..6).map(|e| 5 * e).collect()
+    }
+
     fn feature_groups(&self) -> Vec<FeatureGroup> {
         NB201_OPS
             .iter()

@@ -228,6 +228,12 @@ impl SearchSpace for OfaMbv3 {
         out[OFA_STAGES * OFA_SLOTS * 6] = scale;
     }
 
+    fn reference_features(&self) -> Vec<usize> {
+        // Within an active slot the kernel one-hots and the expand one-hots both sum to the
+        // slot's scale: pin expand 3 so the expand weights are costs relative to it.
+        (0..OFA_STAGES * OFA_SLOTS).map(|s| 6 * s + 3).collect()
+    }
+
     fn feature_groups(&self) -> Vec<FeatureGroup> {
         let slots = OFA_STAGES * OFA_SLOTS;
         let mut groups: Vec<FeatureGroup> = OFA_KERNELS
