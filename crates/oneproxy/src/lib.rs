@@ -15,6 +15,7 @@
 //! * [`accuracy`]: accuracy tables;
 //! * [`stats`]: Spearman, Kendall tau-b, Pearson, and the device correlation matrix;
 //! * [`manifest`]: provenance attached to every JSON result;
+//! * [`search`]: Pareto fronts, latency-constrained picks, hypervolume, NSGA-II search;
 //! * `plot` (feature `plot`): heatmaps and Pareto plots.
 #![deny(missing_docs)]
 
@@ -27,6 +28,7 @@ pub mod plan;
 pub mod predictor;
 #[cfg(feature = "plot")]
 pub mod plot;
+pub mod search;
 pub mod space;
 pub mod stats;
 pub mod table;
