@@ -31,12 +31,159 @@ pub enum Command {
     /// Score methods against full device tables.
     #[command(subcommand)]
     Evaluate(EvaluateCommand),
+    /// Pareto search: accuracy against a device's measured or predicted latency.
+    Search(SearchArgs),
+    /// The main job: one-proxy NAS for every bundled device, with a report folder.
+    Run(RunArgs),
+}
+
+/// Search method.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum MethodArg {
+    /// Evaluate every candidate (NB201, or every architecture with an accuracy)
+    Exhaustive,
+    /// NSGA-II over the space (for spaces too large to enumerate)
+    Evolution,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("latency_source").required(true).multiple(false)))]
+pub struct SearchArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub accuracy: AccuracyArgs,
+    /// Use this device's measured latencies.
+    #[arg(long, group = "latency_source")]
+    pub device: Option<String>,
+    /// Use a saved predictor (from `adapt --out`).
+    #[arg(long, value_name = "FILE", group = "latency_source")]
+    pub predictor: Option<PathBuf>,
+    /// Latency constraint in ms (repeatable): report the best architecture within each.
+    #[arg(long = "constraint", value_name = "MS")]
+    pub constraints: Vec<f64>,
+    /// Search method.
+    #[arg(long, value_enum, default_value = "exhaustive")]
+    pub method: MethodArg,
+    /// Evolution: generations.
+    #[arg(long, default_value_t = 40)]
+    pub generations: usize,
+    /// Evolution: population size.
+    #[arg(long, default_value_t = 300)]
+    pub population: usize,
+    /// Evolution: seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Draw the Pareto front (.svg or .png).
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub accuracy: AccuracyArgs,
+    /// Proxy device (default: the recommended proxy of the monotonicity analysis), or `auto`.
+    #[arg(long)]
+    pub proxy: Option<String>,
+    /// Candidate proxies for `--proxy auto` (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub pool: Vec<String>,
+    /// Target devices (default: every other device with data).
+    #[arg(long, value_delimiter = ',')]
+    pub targets: Vec<String>,
+    /// Initial samples per target.
+    #[arg(long, default_value_t = 10)]
+    pub samples: usize,
+    /// Which architectures are measured first on each target.
+    #[arg(long, value_enum, default_value = "random")]
+    pub sample_set: SampleSetArg,
+    /// Seed of the sample draws.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub flow: FlowArgs,
+    #[command(flatten)]
+    pub options: AdaptOptions,
+    /// Report folder (JSON + SVG plots); replaced atomically.
+    #[arg(long, value_name = "DIR", default_value = "oneproxy-report")]
+    pub out: PathBuf,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum EvaluateCommand {
     /// Adapt a proxy to each target with K samples; Spearman against all the target's archs.
     Adapt(EvalAdaptArgs),
+    /// The one-proxy NAS flow per target (reuse or adapt), scored against the true front.
+    Nas(EvalNasArgs),
+}
+
+/// Where accuracies come from.
+#[derive(Debug, Clone, Args)]
+pub struct AccuracyArgs {
+    /// Bundled accuracy table (nb201: cifar10, cifar100, imagenet16-120).
+    #[arg(long, conflicts_with = "accuracy_file")]
+    pub accuracy: Option<String>,
+    /// A CSV with columns `arch,accuracy` (any space).
+    #[arg(long, value_name = "FILE")]
+    pub accuracy_file: Option<PathBuf>,
+}
+
+/// Options of the one-proxy NAS flow.
+#[derive(Debug, Clone, Args)]
+pub struct FlowArgs {
+    /// Latency constraint in target milliseconds (repeatable).
+    #[arg(long = "constraint", value_name = "MS")]
+    pub constraints: Vec<f64>,
+    /// Spearman on the samples at or above which the proxy's result is reused as is.
+    #[arg(long, default_value_t = 0.9)]
+    pub threshold: f64,
+    /// Most target samples the adaptation may measure.
+    #[arg(long, default_value_t = 30)]
+    pub max_samples: usize,
+    /// Pareto layers of the predicted front to measure on the target (1 = the front only).
+    #[arg(long, default_value_t = 2)]
+    pub layers: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalNasArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Target devices (comma-separated).
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub targets: Vec<String>,
+    #[command(flatten)]
+    pub proxy: ProxyArgs,
+    #[command(flatten)]
+    pub accuracy: AccuracyArgs,
+    /// Initial samples per target (ignored with --sample-set help10).
+    #[arg(long, default_value_t = 10)]
+    pub samples: usize,
+    /// Trials of random samples.
+    #[arg(long, default_value_t = 1)]
+    pub trials: usize,
+    /// Seed of the sample draws.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Which architectures are measured first on each target.
+    #[arg(long, value_enum, default_value = "random")]
+    pub sample_set: SampleSetArg,
+    #[command(flatten)]
+    pub flow: FlowArgs,
+    #[command(flatten)]
+    pub options: AdaptOptions,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Penalty on the per-feature corrections b.

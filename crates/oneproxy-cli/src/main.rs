@@ -5,6 +5,7 @@
 
 mod args;
 mod cmd;
+mod progress;
 mod report;
 
 use clap::Parser;

@@ -82,6 +82,13 @@ impl AccuracyTable {
         self.values.get(arch).copied()
     }
 
+    /// Every architecture with an accuracy, in a stable (sorted) order.
+    pub fn archs(&self) -> Vec<Arch> {
+        let mut v: Vec<Arch> = self.values.keys().cloned().collect();
+        v.sort();
+        v
+    }
+
     /// Number of architectures.
     pub fn len(&self) -> usize {
         self.values.len()

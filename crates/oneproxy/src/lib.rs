@@ -24,6 +24,7 @@ pub mod bundled;
 pub mod error;
 pub mod evaluate;
 pub mod manifest;
+pub mod nas;
 pub mod plan;
 pub mod predictor;
 #[cfg(feature = "plot")]

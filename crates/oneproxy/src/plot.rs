@@ -114,3 +114,113 @@ fn draw_heatmap<DB: DrawingBackend>(
     area.draw(&Text::new(format!("{lo:.2}"), (sx + 20, y0 + n as i32 * c - 10), value_font)).map_err(err)?;
     Ok(())
 }
+
+/// A point series of a Pareto plot.
+#[derive(Debug, Clone, Copy)]
+pub struct Series<'a> {
+    /// Legend label.
+    pub label: &'a str,
+    /// (latency ms, accuracy %) points.
+    pub points: &'a [(f64, f64)],
+}
+
+/// Accuracy against latency: every architecture (grey), the true front (line), and the chosen
+/// set (red), with vertical lines at the latency constraints.
+pub fn pareto(
+    path: &Path,
+    title: &str,
+    all: Series,
+    front: Series,
+    chosen: Option<Series>,
+    constraints: &[f64],
+) -> Result<()> {
+    register_font();
+    let tmp = temp_path(path);
+    let size = (900, 600);
+    let result = if is_png(path)? {
+        let area = BitMapBackend::new(&tmp, size).into_drawing_area();
+        draw_pareto(&area, title, all, front, chosen, constraints).and_then(|_| area.present().map_err(|e| plot_err(path, e)))
+    } else {
+        let area = SVGBackend::new(&tmp, size).into_drawing_area();
+        draw_pareto(&area, title, all, front, chosen, constraints).and_then(|_| area.present().map_err(|e| plot_err(path, e)))
+    };
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(match e {
+            Error::Plot { reason, .. } => plot_err(path, reason),
+            other => other,
+        });
+    }
+    finish(&tmp, path)
+}
+
+fn draw_pareto<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+    all: Series,
+    front: Series,
+    chosen: Option<Series>,
+    constraints: &[f64],
+) -> Result<()> {
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| Error::Plot { path: "pareto".into(), reason: e.to_string() };
+    area.fill(&WHITE).map_err(err)?;
+    let pts = all.points.iter().chain(front.points).chain(chosen.iter().flat_map(|c| c.points.iter()));
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
+    for &(x, y) in pts.filter(|(x, y)| x.is_finite() && y.is_finite()) {
+        x0 = x0.min(x);
+        x1 = x1.max(x);
+        y0 = y0.min(y);
+        y1 = y1.max(y);
+    }
+    if !x0.is_finite() {
+        return Err(Error::Plot { path: "pareto".into(), reason: "nothing to plot".into() });
+    }
+    let pad = |a: f64, b: f64| ((b - a) * 0.03).max(1e-9);
+    let (px, py) = (pad(x0, x1), pad(y0, y1));
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(55)
+        .build_cartesian_2d((x0 - px)..(x1 + px), (y0 - py)..(y1 + py))
+        .map_err(err)?;
+    chart.configure_mesh().x_desc("latency (ms)").y_desc("accuracy (%)").draw().map_err(err)?;
+    chart
+        .draw_series(all.points.iter().map(|&(x, y)| Circle::new((x, y), 1, RGBColor(170, 170, 170).filled())))
+        .map_err(err)?
+        .label(all.label)
+        .legend(|(x, y)| Circle::new((x, y), 3, RGBColor(170, 170, 170).filled()));
+    // A front is a staircase: the best accuracy reachable stays flat until the next point.
+    let mut steps = Vec::with_capacity(2 * front.points.len());
+    for (k, &(x, y)) in front.points.iter().enumerate() {
+        if k > 0 {
+            steps.push((x, front.points[k - 1].1));
+        }
+        steps.push((x, y));
+    }
+    chart
+        .draw_series(LineSeries::new(steps, BLUE.stroke_width(2)))
+        .map_err(err)?
+        .label(front.label)
+        .legend(|(x, y)| PathElement::new(vec![(x - 8, y), (x + 8, y)], BLUE.stroke_width(2)));
+    if let Some(c) = chosen {
+        chart
+            .draw_series(c.points.iter().map(|&(x, y)| Cross::new((x, y), 4, RED.stroke_width(2))))
+            .map_err(err)?
+            .label(c.label)
+            .legend(|(x, y)| Cross::new((x, y), 4, RED.stroke_width(2)));
+    }
+    for &c in constraints.iter().filter(|c| c.is_finite() && **c >= x0 - px && **c <= x1 + px) {
+        chart
+            .draw_series(LineSeries::new(vec![(c, y0 - py), (c, y1 + py)], RGBColor(230, 140, 0).stroke_width(1)))
+            .map_err(err)?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)?;
+    Ok(())
+}

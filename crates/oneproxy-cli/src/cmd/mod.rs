@@ -4,8 +4,11 @@ mod adapt;
 mod devices;
 mod evaluate;
 mod monotonicity;
+mod nas;
 mod plan;
 mod predict;
+mod run;
+mod search;
 
 use crate::args::{AdaptOptions, Cli, Command, DataArgs, EvaluateCommand, FormArg, NormArg, ProxyArgs};
 use anyhow::{bail, Context};
@@ -21,6 +24,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Predict(a) => predict::run(a),
         Command::Plan(a) => plan::run(a),
         Command::Evaluate(EvaluateCommand::Adapt(a)) => evaluate::run_adapt(a),
+        Command::Evaluate(EvaluateCommand::Nas(a)) => nas::run(a),
+        Command::Search(a) => search::run(a),
+        Command::Run(a) => run::run(a),
     }
 }
 
@@ -120,4 +126,47 @@ pub fn emit(text: &str, out: Option<&Path>) -> anyhow::Result<()> {
         }
         None => crate::report::print(text),
     }
+}
+
+/// Draw a Pareto plot (feature `plot`).
+#[cfg(feature = "plot")]
+fn plot_pareto(
+    path: &Path,
+    title: &str,
+    points: &[impl PointLike],
+    front: &[impl PointLike],
+    chosen: Option<&[(f64, f64)]>,
+    constraints: &[f64],
+) -> anyhow::Result<()> {
+    use oneproxy::plot::{pareto, Series};
+    let all: Vec<(f64, f64)> = points.iter().map(|p| p.xy()).collect();
+    let fr: Vec<(f64, f64)> = front.iter().map(|p| p.xy()).collect();
+    pareto(
+        path,
+        title,
+        Series { label: "evaluated architectures", points: &all },
+        Series { label: "Pareto front", points: &fr },
+        chosen.map(|c| Series { label: "chosen", points: c }),
+        constraints,
+    )?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
+}
+
+#[cfg(not(feature = "plot"))]
+fn plot_pareto(
+    _: &Path,
+    _: &str,
+    _: &[impl PointLike],
+    _: &[impl PointLike],
+    _: Option<&[(f64, f64)]>,
+    _: &[f64],
+) -> anyhow::Result<()> {
+    anyhow::bail!("this oneproxy was built without the `plot` feature")
+}
+
+/// Something with a (latency, accuracy) position.
+pub trait PointLike {
+    /// (latency, accuracy).
+    fn xy(&self) -> (f64, f64);
 }
