@@ -1,0 +1,138 @@
+//! End-to-end tests of search, evaluate nas and run (issue 4).
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+const TARGETS: &str = "titan_rtx_256,gold_6226,fpga,pixel2,raspi4,eyeriss";
+
+fn oneproxy() -> Command {
+    Command::cargo_bin("oneproxy").unwrap()
+}
+
+fn json(args: &[&str]) -> Value {
+    let out = oneproxy().args(args).assert().success().get_output().stdout.clone();
+    serde_json::from_slice(&out).expect("stdout is JSON")
+}
+
+#[test]
+fn issue4_goal_pixel3_help10_hv_ratio() {
+    let v = json(&["evaluate", "nas", "--space", "nb201", "--proxy", "pixel3", "--targets", TARGETS, "--samples", "10", "--sample-set", "help10", "--accuracy", "cifar100", "--constraint", "5", "--constraint", "10", "--json"]);
+    let hv = v["mean_hv_ratio"].as_f64().unwrap();
+    assert!(hv >= 0.99, "mean hv_ratio {hv}");
+    assert_eq!(v["violations"], 0);
+    for t in v["targets"].as_array().unwrap() {
+        for key in ["target", "action", "spearman_samples", "measurements", "hv_ratio", "constraints"] {
+            assert!(!t[key].is_null(), "{key}");
+        }
+        assert!(["reuse", "adapt"].contains(&t["action"].as_str().unwrap()));
+        for c in t["constraints"].as_array().unwrap() {
+            for key in ["constraint", "arch", "accuracy", "latency", "optimal_accuracy", "violated"] {
+                assert!(c.get(key).is_some(), "{key}");
+            }
+        }
+    }
+}
+
+/// HELP + MetaD2A (NeurIPS 2021, Table 4): per target, constraints and HELP's accuracy, and
+/// whether HELP's own pick was within its constraint by true latency.
+#[test]
+fn issue4_goal_beats_help_metad2a_at_its_constraints() {
+    let help: [(&str, [(f64, f64, bool); 3]); 5] = [
+        ("titan_rtx_256", [(18.0, 69.7, true), (21.0, 71.5, true), (25.0, 71.8, true)]),
+        ("gold_6226", [(8.0, 67.3, true), (11.0, 70.2, true), (14.0, 72.1, false)]),
+        ("pixel2", [(14.0, 69.7, true), (18.0, 71.8, false), (22.0, 73.2, false)]),
+        ("eyeriss", [(5.0, 71.5, true), (7.0, 71.8, true), (9.0, 73.5, false)]),
+        ("fpga", [(4.0, 70.2, true), (5.0, 71.8, true), (6.0, 73.5, false)]),
+    ];
+    let mut gaps = Vec::new();
+    for (target, picks) in help {
+        let mut args: Vec<String> = ["evaluate", "nas", "--proxy", "pixel3", "--targets", target, "--sample-set", "help10", "--accuracy", "cifar100", "--json"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        for (c, _, _) in picks {
+            args.push("--constraint".into());
+            args.push(c.to_string());
+        }
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let v = json(&argv);
+        for (got, (c, help_acc, help_ok)) in v["targets"][0]["constraints"].as_array().unwrap().iter().zip(picks) {
+            assert_eq!(got["violated"], false, "{target} @{c}");
+            let acc = got["accuracy"].as_f64().unwrap();
+            if help_ok {
+                assert!(acc >= help_acc, "{target} @{c}: {acc} < HELP {help_acc}");
+            }
+            gaps.push(got["optimal_accuracy"].as_f64().unwrap() - acc);
+        }
+    }
+    let mean_gap = gaps.iter().sum::<f64>() / gaps.len() as f64;
+    assert!(mean_gap <= 0.3, "mean gap {mean_gap}");
+}
+
+fn front_set(v: &Value) -> BTreeSet<String> {
+    v["front"].as_array().unwrap().iter().map(|p| p["arch"].as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn evolution_recovers_the_exhaustive_front_and_is_seeded() {
+    let exact = json(&["search", "--accuracy", "cifar100", "--device", "pixel3", "--json"]);
+    assert_eq!(exact["evaluated"], 15625);
+    let evo = json(&["search", "--accuracy", "cifar100", "--device", "pixel3", "--method", "evolution", "--seed", "0", "--json"]);
+    assert_eq!(front_set(&evo), front_set(&exact));
+    assert!(evo["evaluated"].as_u64().unwrap() < 15625);
+    let again = json(&["search", "--accuracy", "cifar100", "--device", "pixel3", "--method", "evolution", "--seed", "0", "--json"]);
+    assert_eq!(evo["front"], again["front"]);
+    assert_eq!(evo["manifest"]["seed"], 0);
+}
+
+#[test]
+fn search_with_an_adapted_predictor_and_constraints() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = dir.path().join("s.csv");
+    std::fs::write(&samples, "index,board\n11982,5.1\n431,7.9\n55,3.2\n9,6.6\n14451,4.4\n8636,9.1\n").unwrap();
+    let pred = dir.path().join("p.json");
+    oneproxy().args(["adapt", "--proxy", "raspi4", "--samples"]).arg(&samples).arg("--out").arg(&pred).assert().success();
+    let plot = dir.path().join("front.svg");
+    let v = json(&["search", "--accuracy", "cifar100", "--predictor", pred.to_str().unwrap(), "--constraint", "5", "--plot", plot.to_str().unwrap(), "--json"]);
+    assert!(v["front"].as_array().unwrap().len() > 5);
+    let pick = &v["constraints"][0];
+    assert!(pick["latency"].as_f64().unwrap() <= 5.0);
+    assert!(std::fs::metadata(&plot).unwrap().len() > 1000);
+}
+
+#[test]
+fn search_errors_are_clear() {
+    let out = oneproxy().args(["search", "--space", "fbnet", "--device", "pixel3"]).assert().failure().get_output().clone();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--accuracy-file"));
+    let out = oneproxy().args(["search", "--accuracy", "cifar1000", "--device", "pixel3"]).assert().failure().get_output().clone();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown accuracy table 'cifar1000'"));
+    oneproxy().args(["search", "--accuracy", "cifar100"]).assert().failure();
+}
+
+#[test]
+fn run_writes_a_report_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report");
+    let text = oneproxy()
+        .current_dir(dir.path())
+        .args(["run", "--targets", "raspi4,eyeriss,edgegpu", "--out"])
+        .arg(&out)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(text).unwrap();
+    assert!(text.contains("hv_ratio") && text.contains("eyeriss"));
+    let report: Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["targets"].as_array().unwrap().len(), 3);
+    assert!(report["mean_hv_ratio"].as_f64().unwrap() > 0.9);
+    for f in ["heatmap.svg", "pareto-raspi4.svg", "pareto-eyeriss.svg", "pareto-edgegpu.svg"] {
+        assert!(out.join(f).exists(), "{f}");
+    }
+    // Re-running replaces the folder; nothing temporary is left beside it.
+    oneproxy().args(["run", "--targets", "raspi4", "--out"]).arg(&out).assert().success();
+    let names: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(names, vec!["report".to_string()]);
+}
