@@ -165,18 +165,8 @@ pub struct EvalNasArgs {
     pub proxy: ProxyArgs,
     #[command(flatten)]
     pub accuracy: AccuracyArgs,
-    /// Initial samples per target (ignored with --sample-set help10).
-    #[arg(long, default_value_t = 10)]
-    pub samples: usize,
-    /// Trials of random samples.
-    #[arg(long, default_value_t = 1)]
-    pub trials: usize,
-    /// Seed of the sample draws.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// Which architectures are measured first on each target.
-    #[arg(long, value_enum, default_value = "random")]
-    pub sample_set: SampleSetArg,
+    #[command(flatten)]
+    pub draw: SampleArgs,
     #[command(flatten)]
     pub flow: FlowArgs,
     #[command(flatten)]
@@ -316,6 +306,23 @@ pub struct PlanArgs {
     pub out: Option<PathBuf>,
 }
 
+/// Which target samples an evaluation draws, how many, how often.
+#[derive(Debug, Clone, Args)]
+pub struct SampleArgs {
+    /// Samples per target (ignored with --sample-set help10).
+    #[arg(long, default_value_t = 10)]
+    pub samples: usize,
+    /// Trials of random samples.
+    #[arg(long, default_value_t = 1)]
+    pub trials: usize,
+    /// Seed of the sample draws.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Which architectures are measured first on each target.
+    #[arg(long, value_enum, default_value = "random")]
+    pub sample_set: SampleSetArg,
+}
+
 /// Which target architectures the evaluation adapts with.
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum SampleSetArg {
@@ -336,18 +343,8 @@ pub struct EvalAdaptArgs {
     pub targets: Vec<String>,
     #[command(flatten)]
     pub proxy: ProxyArgs,
-    /// Samples per target (ignored with --sample-set help10).
-    #[arg(long, default_value_t = 10)]
-    pub samples: usize,
-    /// Trials of random samples.
-    #[arg(long, default_value_t = 1)]
-    pub trials: usize,
-    /// Seed of the sample draws.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// Which architectures are measured on the target.
-    #[arg(long, value_enum, default_value = "random")]
-    pub sample_set: SampleSetArg,
+    #[command(flatten)]
+    pub draw: SampleArgs,
     #[command(flatten)]
     pub options: AdaptOptions,
     /// Print JSON instead of a table.

@@ -1,24 +1,11 @@
 //! End-to-end tests of AdaProxy commands (issue 3).
 
-use assert_cmd::Command;
-use serde_json::Value;
+mod common;
+
+use common::*;
 
 const POOL: &str = "1080ti_1,1080ti_32,1080ti_256,silver_4114,silver_4210r,samsung_a50,pixel3,essential_ph_1,samsung_s7,titanx_1,titanx_32,titanx_256,gold_6240";
 const TARGETS: &str = "titan_rtx_256,gold_6226,fpga,pixel2,raspi4,eyeriss";
-
-fn oneproxy() -> Command {
-    Command::cargo_bin("oneproxy").unwrap()
-}
-
-fn json(args: &[&str]) -> Value {
-    let out = oneproxy().args(args).assert().success().get_output().stdout.clone();
-    serde_json::from_slice(&out).expect("stdout is JSON")
-}
-
-fn stderr_of(args: &[&str]) -> String {
-    let out = oneproxy().args(args).assert().failure().get_output().clone();
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 /// A user samples file: `plan` picks 12 architectures, filled in with bundled raspi4 latencies
 /// under a new device name (as a user would after measuring).

@@ -1,17 +1,10 @@
 //! End-to-end tests of the `oneproxy` binary.
 
-use assert_cmd::Command;
+mod common;
+
+use common::*;
 use serde_json::Value;
 use std::path::Path;
-
-fn oneproxy() -> Command {
-    Command::cargo_bin("oneproxy").unwrap()
-}
-
-fn json(args: &[&str]) -> Value {
-    let out = oneproxy().args(args).assert().success().get_output().stdout.clone();
-    serde_json::from_slice(&out).expect("stdout is JSON")
-}
 
 fn cell(v: &Value, a: &str, b: &str) -> f64 {
     let devs: Vec<&str> = v["devices"].as_array().unwrap().iter().map(|d| d.as_str().unwrap()).collect();

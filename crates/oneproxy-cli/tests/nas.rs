@@ -1,19 +1,12 @@
 //! End-to-end tests of search, evaluate nas and run (issue 4).
 
-use assert_cmd::Command;
+mod common;
+
+use common::*;
 use serde_json::Value;
 use std::collections::BTreeSet;
 
 const TARGETS: &str = "titan_rtx_256,gold_6226,fpga,pixel2,raspi4,eyeriss";
-
-fn oneproxy() -> Command {
-    Command::cargo_bin("oneproxy").unwrap()
-}
-
-fn json(args: &[&str]) -> Value {
-    let out = oneproxy().args(args).assert().success().get_output().stdout.clone();
-    serde_json::from_slice(&out).expect("stdout is JSON")
-}
 
 #[test]
 fn issue4_goal_pixel3_help10_hv_ratio() {

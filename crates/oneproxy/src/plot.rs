@@ -38,6 +38,32 @@ fn temp_path(path: &Path) -> std::path::PathBuf {
     path.with_file_name(format!(".{name}.{}.tmp.{}", std::process::id(), if is_png(path).unwrap_or(false) { "png" } else { "svg" }))
 }
 
+/// Draw into a temporary file with the backend the extension asks for, then move it into place.
+/// (A macro because the drawing function is generic over the backend type.)
+macro_rules! render {
+    ($path:expr, $size:expr, |$area:ident| $draw:expr) => {{
+        let path: &Path = $path;
+        let tmp = temp_path(path);
+        let result = if is_png(path)? {
+            let root = BitMapBackend::new(&tmp, $size).into_drawing_area();
+            let $area = &root;
+            $draw.and_then(|_| root.present().map_err(|e| plot_err(path, e)))
+        } else {
+            let root = SVGBackend::new(&tmp, $size).into_drawing_area();
+            let $area = &root;
+            $draw.and_then(|_| root.present().map_err(|e| plot_err(path, e)))
+        };
+        if let Err(e) = result {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(match e {
+                Error::Plot { reason, .. } => plot_err(path, reason),
+                other => other,
+            });
+        }
+        finish(&tmp, path)?;
+    }};
+}
+
 fn finish(tmp: &Path, path: &Path) -> Result<()> {
     std::fs::rename(tmp, path).map_err(|e| {
         let _ = std::fs::remove_file(tmp);
@@ -52,22 +78,8 @@ pub fn heatmap(m: &CorrelationMatrix, title: &str, path: &Path) -> Result<()> {
     let cell = if n > 20 { 34 } else { 56 };
     let side = (n as u32) * cell + 170;
     let size = (side + 60, side + 40);
-    let tmp = temp_path(path);
-    let result = if is_png(path)? {
-        let area = BitMapBackend::new(&tmp, size).into_drawing_area();
-        draw_heatmap(&area, m, title, cell).and_then(|_| area.present().map_err(|e| plot_err(path, e)))
-    } else {
-        let area = SVGBackend::new(&tmp, size).into_drawing_area();
-        draw_heatmap(&area, m, title, cell).and_then(|_| area.present().map_err(|e| plot_err(path, e)))
-    };
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(match e {
-            Error::Plot { reason, .. } => plot_err(path, reason),
-            other => other,
-        });
-    }
-    finish(&tmp, path)
+    render!(path, size, |area| draw_heatmap(area, m, title, cell));
+    Ok(())
 }
 
 fn draw_heatmap<DB: DrawingBackend>(
@@ -135,23 +147,9 @@ pub fn pareto(
     constraints: &[f64],
 ) -> Result<()> {
     register_font();
-    let tmp = temp_path(path);
     let size = (900, 600);
-    let result = if is_png(path)? {
-        let area = BitMapBackend::new(&tmp, size).into_drawing_area();
-        draw_pareto(&area, title, all, front, chosen, constraints).and_then(|_| area.present().map_err(|e| plot_err(path, e)))
-    } else {
-        let area = SVGBackend::new(&tmp, size).into_drawing_area();
-        draw_pareto(&area, title, all, front, chosen, constraints).and_then(|_| area.present().map_err(|e| plot_err(path, e)))
-    };
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(match e {
-            Error::Plot { reason, .. } => plot_err(path, reason),
-            other => other,
-        });
-    }
-    finish(&tmp, path)
+    render!(path, size, |area| draw_pareto(area, title, all, front, chosen, constraints));
+    Ok(())
 }
 
 fn draw_pareto<DB: DrawingBackend>(

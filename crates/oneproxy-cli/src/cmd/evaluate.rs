@@ -21,28 +21,23 @@ struct Output<'a> {
 pub fn run_adapt(args: EvalAdaptArgs) -> anyhow::Result<()> {
     let space: SpaceId = args.data.space.into();
     let table = super::load_table(&args.data)?;
-    let samples = match args.sample_set {
+    let samples = match args.draw.sample_set {
         SampleSetArg::Help10 => {
             if space != SpaceId::Nb201 {
                 bail!("--sample-set help10 exists for nb201 only");
             }
             SampleSet::Fixed(HELP10_NB201.iter().map(|&i| bundle(space).map(|b| b.archs[i].clone())).collect::<Result<_, _>>()?)
         }
-        SampleSetArg::Random => SampleSet::Random { k: args.samples, trials: args.trials, seed: args.seed },
-        SampleSetArg::Plan => SampleSet::Plan { k: args.samples, trials: args.trials, seed: args.seed },
+        SampleSetArg::Random => SampleSet::Random { k: args.draw.samples, trials: args.draw.trials, seed: args.draw.seed },
+        SampleSetArg::Plan => SampleSet::Plan { k: args.draw.samples, trials: args.draw.trials, seed: args.draw.seed },
     };
-    let n_samples = if let SampleSet::Fixed(v) = &samples { v.len() } else { args.samples };
-    if args.trials == 0 {
+    let n_samples = if let SampleSet::Fixed(v) = &samples { v.len() } else { args.draw.samples };
+    if args.draw.trials == 0 {
         bail!("--trials must be at least 1");
-    }
-    let mut pools = Vec::new();
-    for t in &args.targets {
-        table.device_index(t)?;
-        pools.push(super::proxy_candidates(&table, &args.proxy, t)?);
     }
     // One pool for every target: the union, minus each target at evaluation time.
     let mut pool: Vec<String> = Vec::new();
-    for p in pools.into_iter().flatten() {
+    for p in super::pools_for(&table, &args.proxy, &args.targets)?.into_iter().flatten() {
         if !pool.contains(&p) {
             pool.push(p);
         }
@@ -54,13 +49,13 @@ pub fn run_adapt(args: EvalAdaptArgs) -> anyhow::Result<()> {
     };
     let params = super::adapt_params(&args.options)?;
     let eval = evaluate_adapt(&table, &args.targets, &choice, &samples, &params)?;
-    let set = match args.sample_set {
+    let set = match args.draw.sample_set {
         SampleSetArg::Help10 => "help10",
         SampleSetArg::Random => "random",
         SampleSetArg::Plan => "plan",
     };
     if args.json {
-        let seed = (args.sample_set != SampleSetArg::Help10).then_some(args.seed);
+        let seed = (args.draw.sample_set != SampleSetArg::Help10).then_some(args.draw.seed);
         return print_json(&Output {
             manifest: Manifest::new(space, seed, table.inputs().to_vec()),
             space: space.name(),

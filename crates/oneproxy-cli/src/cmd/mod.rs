@@ -63,6 +63,29 @@ pub fn adapt_params(o: &AdaptOptions) -> anyhow::Result<AdaptParams> {
     Ok(AdaptParams { penalty, form, lambda, validation, ensemble: o.ensemble })
 }
 
+/// Parameters of the one-proxy NAS flow from its flags.
+pub fn flow_params(flow: &crate::args::FlowArgs, options: &AdaptOptions, seed: u64) -> anyhow::Result<oneproxy::nas::NasParams> {
+    Ok(oneproxy::nas::NasParams {
+        threshold: flow.threshold,
+        max_samples: flow.max_samples,
+        constraints: flow.constraints.clone(),
+        adapt: adapt_params(options)?,
+        seed,
+        layers: flow.layers,
+    })
+}
+
+/// The proxy candidates of every target (each target must exist).
+pub fn pools_for(table: &LatencyTable, p: &ProxyArgs, targets: &[String]) -> anyhow::Result<Vec<Vec<String>>> {
+    targets
+        .iter()
+        .map(|t| {
+            table.device_index(t)?;
+            proxy_candidates(table, p, t)
+        })
+        .collect()
+}
+
 /// The proxy candidates for a target: the named proxy, the given pool, or every other device.
 pub fn proxy_candidates(table: &LatencyTable, p: &ProxyArgs, target: &str) -> anyhow::Result<Vec<String>> {
     let list: Vec<String> = if p.proxy != "auto" {

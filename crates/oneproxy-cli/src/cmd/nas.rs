@@ -165,24 +165,13 @@ pub fn run(args: EvalNasArgs) -> anyhow::Result<()> {
     let space: SpaceId = args.data.space.into();
     let table = super::load_table(&args.data)?;
     let acc = accuracy_table(space, &args.accuracy)?;
-    if args.trials == 0 {
+    if args.draw.trials == 0 {
         bail!("--trials must be at least 1");
     }
-    let mut pools = Vec::new();
-    for t in &args.targets {
-        table.device_index(t)?;
-        pools.push(super::proxy_candidates(&table, &args.proxy, t)?);
-    }
-    let params = NasParams {
-        threshold: args.flow.threshold,
-        max_samples: args.flow.max_samples,
-        constraints: args.flow.constraints.clone(),
-        adapt: super::adapt_params(&args.options)?,
-        seed: args.seed,
-        layers: args.flow.layers,
-    };
-    let rows = run_flow(&table, &acc, &args.targets, &pools, args.sample_set, args.samples, args.trials, args.seed, &params)?;
-    let set = match args.sample_set {
+    let pools = super::pools_for(&table, &args.proxy, &args.targets)?;
+    let params = super::flow_params(&args.flow, &args.options, args.draw.seed)?;
+    let rows = run_flow(&table, &acc, &args.targets, &pools, args.draw.sample_set, args.draw.samples, args.draw.trials, args.draw.seed, &params)?;
+    let set = match args.draw.sample_set {
         SampleSetArg::Help10 => "help10",
         SampleSetArg::Random => "random",
         SampleSetArg::Plan => "random",
@@ -191,7 +180,7 @@ pub fn run(args: EvalNasArgs) -> anyhow::Result<()> {
         let mut inputs = table.inputs().to_vec();
         inputs.extend(acc.input().cloned());
         return print_json(&Output {
-            manifest: Manifest::new(space, (args.sample_set != SampleSetArg::Help10).then_some(args.seed), inputs),
+            manifest: Manifest::new(space, (args.draw.sample_set != SampleSetArg::Help10).then_some(args.draw.seed), inputs),
             space: space.name(),
             accuracy: acc.name(),
             sample_set: set,

@@ -4,7 +4,7 @@
 use crate::args::{RunArgs, SampleSetArg};
 use crate::report::{fmt3, print, print_json, TextTable};
 use anyhow::{bail, Context};
-use oneproxy::nas::{target_candidates, NasParams};
+use oneproxy::nas::target_candidates;
 use oneproxy::stats::{correlation_matrix, Metric};
 use oneproxy::{Manifest, SpaceId};
 use serde::Serialize;
@@ -62,14 +62,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     if kept.is_empty() {
         bail!("no target device with enough measured architectures");
     }
-    let params = NasParams {
-        threshold: args.flow.threshold,
-        max_samples: args.flow.max_samples,
-        constraints: args.flow.constraints.clone(),
-        adapt: super::adapt_params(&args.options)?,
-        seed: args.seed,
-        layers: args.flow.layers,
-    };
+    let params = super::flow_params(&args.flow, &args.options, args.seed)?;
     let rows = super::nas::run_flow(&table, &acc, &kept, &pools, args.sample_set, args.samples, 1, args.seed, &params)?;
     let set = if args.sample_set == SampleSetArg::Help10 { "help10" } else { "random" };
     let mut inputs = table.inputs().to_vec();
