@@ -158,6 +158,18 @@ pub fn evaluate_adapt(
     samples: &SampleSet,
     params: &AdaptParams,
 ) -> Result<AdaptEvaluation> {
+    evaluate_adapt_with_progress(table, targets, proxy, samples, params, &|| {})
+}
+
+/// [`evaluate_adapt`], calling `on_trial` after every finished trial (for progress bars).
+pub fn evaluate_adapt_with_progress(
+    table: &LatencyTable,
+    targets: &[String],
+    proxy: &ProxyChoice,
+    samples: &SampleSet,
+    params: &AdaptParams,
+    on_trial: &(dyn Fn() + Sync),
+) -> Result<AdaptEvaluation> {
     if targets.is_empty() {
         return Err(Error::InvalidParameter("no target device given".into()));
     }
@@ -230,6 +242,7 @@ pub fn evaluate_adapt(
                     .collect::<Result<_>>()?;
                 let ad = adapt_pool(&candidates, archs, &y, params)?;
                 let proxy_pred = &cache.fitted[&ad.report.proxy];
+                on_trial();
                 Ok(Trial {
                     proxy: ad.report.proxy.clone(),
                     members: ad.report.members.clone(),

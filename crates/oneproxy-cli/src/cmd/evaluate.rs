@@ -4,7 +4,7 @@ use crate::args::{EvalAdaptArgs, SampleSetArg};
 use crate::report::{fmt3, print, print_json, TextTable};
 use anyhow::bail;
 use oneproxy::bundled::{bundle, HELP10_NB201};
-use oneproxy::evaluate::{evaluate_adapt, AdaptEvaluation, ProxyChoice, SampleSet};
+use oneproxy::evaluate::{evaluate_adapt_with_progress, AdaptEvaluation, ProxyChoice, SampleSet};
 use oneproxy::{Manifest, SpaceId};
 use serde::Serialize;
 
@@ -48,7 +48,10 @@ pub fn run_adapt(args: EvalAdaptArgs) -> anyhow::Result<()> {
         ProxyChoice::Device(args.proxy.proxy.clone())
     };
     let params = super::adapt_params(&args.options)?;
-    let eval = evaluate_adapt(&table, &args.targets, &choice, &samples, &params)?;
+    let trials = if matches!(samples, SampleSet::Fixed(_)) { 1 } else { args.draw.trials };
+    let bar = crate::progress::bar((args.targets.len() * trials) as u64, "trials");
+    let eval = evaluate_adapt_with_progress(&table, &args.targets, &choice, &samples, &params, &|| bar.inc(1))?;
+    bar.finish_and_clear();
     let set = match args.draw.sample_set {
         SampleSetArg::Help10 => "help10",
         SampleSetArg::Random => "random",

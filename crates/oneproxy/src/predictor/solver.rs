@@ -17,7 +17,8 @@
 //! * [`Spectral`]: exact and much faster for the 2-norm and the squared 2-norm. `a` and `c` are
 //!   unpenalised, so they are eliminated by projecting onto the complement of span{z, 1}; what
 //!   is left is `min (1/n)||P C b - P y||^2 + lambda pen(b)`. With the eigendecomposition
-//!   `G = (2/n) (PC)^T PC = V diag(s) V^T` and `g = (2/n) (PC)^T P y`, the ridge solution is
+//!   `G = (2/n) (PC)^T PC = V diag(s) V^T` (from a thin SVD of `PC`) and
+//!   `g = (2/n) (PC)^T P y`, the ridge solution is
 //!   `b = V diag(1 / (s + 2 lambda)) V^T g`, and the 2-norm solution is `b = 0` when
 //!   `||g|| <= lambda`, otherwise `b = (G + mu I)^-1 g` where `mu > 0` solves the scalar
 //!   equation `mu ||b(mu)|| = lambda` (increasing in mu, found by bracketing and bisection).
@@ -26,7 +27,7 @@
 use crate::error::{Error, Result};
 use clarabel::algebra::CscMatrix;
 use clarabel::solver::{DefaultSettingsBuilder, DefaultSolver, IPSolver, SolverStatus, SupportedConeT};
-use nalgebra::{DMatrix, DVector, SymmetricEigen};
+use nalgebra::{DMatrix, DVector};
 use serde::{Deserialize, Serialize};
 
 /// The penalty on the correction vector `b`.
@@ -271,13 +272,18 @@ impl Spectral {
             pc.set_column(j, &project(problem.c.column(j).into_owned()));
         }
         let py = project(DVector::from_column_slice(&problem.y));
+        // Thin SVD of the projected corrections, PC = U S W^T (n x k, rank <= min(n, k)):
+        // G = (2/n) W S^2 W^T and g = (2/n) W S U^T P y, so one small SVD gives the whole
+        // spectrum, however many features (198 for FBNet) and however few samples.
         let scale = 2.0 / n as f64;
-        let gram = pc.transpose() * &pc * scale;
-        let g = pc.transpose() * py * scale;
-        let eig = SymmetricEigen::new(gram);
-        let gamma = (eig.eigenvectors.transpose() * &g).iter().copied().collect();
-        let values = eig.eigenvalues.iter().map(|v| v.max(0.0)).collect();
-        Spectral { problem, vectors: eig.eigenvectors, values, gamma, g_norm: g.norm() }
+        let svd = pc.svd(true, true);
+        let u = svd.u.expect("requested U");
+        let w_t = svd.v_t.expect("requested V^T");
+        let uy = u.transpose() * &py;
+        let values: Vec<f64> = svd.singular_values.iter().map(|sv| scale * sv * sv).collect();
+        let gamma: Vec<f64> = svd.singular_values.iter().zip(uy.iter()).map(|(sv, v)| scale * sv * v).collect();
+        let g_norm = gamma.iter().map(|v| v * v).sum::<f64>().sqrt();
+        Spectral { problem, vectors: w_t.transpose(), values, gamma, g_norm }
     }
 
     /// The problem being solved.
@@ -314,7 +320,7 @@ impl Spectral {
             Penalty::Ridge => self.b_for_shift(2.0 * lambda),
             Penalty::L2 => {
                 if self.g_norm <= lambda {
-                    vec![0.0; self.gamma.len()]
+                    vec![0.0; self.vectors.nrows()]
                 } else {
                     // Bracket the root of mu ||b(mu)|| = lambda, then bisect in log space.
                     let (mut lo, mut hi) = (1e-300f64.max(lambda * 1e-12), lambda.max(1e-12));
