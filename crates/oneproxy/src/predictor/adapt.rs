@@ -77,7 +77,8 @@ impl Form {
 pub enum FormChoice {
     /// Always this form.
     Fixed(Form),
-    /// Every form; the one with the lowest cross-validated error wins.
+    /// Every form that suits the space (per-kind forms only where kinds share cost); the one
+    /// with the lowest cross-validated error wins.
     Auto,
 }
 
@@ -539,7 +540,9 @@ pub fn adapt_pool(proxies: &[Proxy], archs: &[Arch], y: &[f64], params: &AdaptPa
     let scale = y.iter().sum::<f64>() / y.len() as f64;
     let forms: Vec<Form> = match params.form {
         FormChoice::Fixed(f) => vec![f],
-        FormChoice::Auto => Form::ALL.to_vec(),
+        // Per-kind forms only where a kind costs the same everywhere (see `kinds_share_cost`).
+        FormChoice::Auto if space.space().kinds_share_cost() => Form::ALL.to_vec(),
+        FormChoice::Auto => vec![Form::PerFeature, Form::AdditiveOneHot],
     };
     let jobs: Vec<(usize, Form)> = (0..proxies.len()).flat_map(|p| forms.iter().map(move |&f| (p, f))).collect();
     let mut candidates: Vec<Candidate> = jobs

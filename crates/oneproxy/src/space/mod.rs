@@ -168,6 +168,14 @@ pub trait SearchSpace: Send + Sync + fmt::Debug {
         Vec::new()
     }
 
+    /// Whether a feature kind costs about the same wherever it sits, so that per-kind
+    /// corrections and op counts are meaningful. True for NB201, whose one cell is repeated
+    /// through the network; false for FBNet and OFA, whose layers differ in resolution and
+    /// width (measured: per-kind forms lose 0.1 Spearman there).
+    fn kinds_share_cost(&self) -> bool {
+        false
+    }
+
     /// Parse with an origin for the error message.
     fn parse_at(&self, s: &str, origin: Origin) -> Result<Arch> {
         self.parse_str(s.trim()).map_err(|reason| Error::BadArch {

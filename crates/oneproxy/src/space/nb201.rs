@@ -122,6 +122,10 @@ impl SearchSpace for Nb201 {
         }
     }
 
+    fn kinds_share_cost(&self) -> bool {
+        true
+    }
+
     fn reference_features(&self) -> Vec<usize> {
         (0..6).map(|e| 5 * e).collect()
     }
