@@ -272,10 +272,18 @@ impl Spectral {
             pc.set_column(j, &project(problem.c.column(j).into_owned()));
         }
         let py = project(DVector::from_column_slice(&problem.y));
-        // Thin SVD of the projected corrections, PC = U S W^T (n x k, rank <= min(n, k)):
-        // G = (2/n) W S^2 W^T and g = (2/n) W S U^T P y, so one small SVD gives the whole
-        // spectrum, however many features (198 for FBNet) and however few samples.
         let scale = 2.0 / n as f64;
+        if k <= n {
+            // Few features: eigendecompose the k x k Gram matrix G = (2/n) (PC)^T PC.
+            let gram = pc.transpose() * &pc * scale;
+            let g = pc.transpose() * py * scale;
+            let eig = nalgebra::SymmetricEigen::new(gram);
+            let gamma: Vec<f64> = (eig.eigenvectors.transpose() * &g).iter().copied().collect();
+            let values = eig.eigenvalues.iter().map(|v| v.max(0.0)).collect();
+            return Spectral { problem, vectors: eig.eigenvectors, values, gamma, g_norm: g.norm() };
+        }
+        // More features than samples (198 for FBNet): a thin SVD PC = U S W^T (rank <= n) gives
+        // G = (2/n) W S^2 W^T and g = (2/n) W S U^T P y at the cost of an n x k factorisation.
         let svd = pc.svd(true, true);
         let u = svd.u.expect("requested U");
         let w_t = svd.v_t.expect("requested V^T");
