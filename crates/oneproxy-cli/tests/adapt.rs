@@ -164,3 +164,23 @@ fn issue3_goal_edgetpu_auto_20_samples() {
     let s = v["targets"][0]["spearman_after"].as_f64().unwrap();
     assert!(s >= 0.90, "edgetpu {s}");
 }
+
+#[test]
+fn user_devices_can_be_targets_and_proxies() {
+    // raspi4's bundled column saved as a user file under a new name.
+    let b = oneproxy::bundled::bundle(oneproxy::SpaceId::Nb201).unwrap();
+    let col = b.latency.device_index("raspi4").unwrap();
+    let mut text = String::from("index,my_pi\n");
+    for i in (0..15625).step_by(7) {
+        text.push_str(&format!("{i},{}\n", b.latency.get(i, col).unwrap()));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("pi.csv");
+    std::fs::write(&f, text).unwrap();
+    let f = f.to_str().unwrap();
+    let v = json(&["evaluate", "adapt", "--latency", f, "--targets", "my_pi", "--proxy", "pixel3", "--trials", "2", "--json"]);
+    assert_eq!(v["targets"][0]["scored_on"], 2233);
+    assert!(v["targets"][0]["spearman_after"].as_f64().unwrap() > 0.9);
+    let v = json(&["evaluate", "adapt", "--latency", f, "--targets", "pixel3", "--proxy", "my_pi", "--trials", "2", "--json"]);
+    assert_eq!(v["targets"][0]["proxy"], "my_pi");
+}

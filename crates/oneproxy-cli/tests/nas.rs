@@ -129,3 +129,26 @@ fn run_writes_a_report_folder() {
     let names: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     assert_eq!(names, vec!["report".to_string()]);
 }
+
+#[test]
+fn accuracy_file_makes_any_space_searchable() {
+    // Accuracies for the first 300 bundled FBNet architectures (a made-up but deterministic
+    // score), then an exhaustive search against pixel3's measured latency.
+    let b = oneproxy::bundled::bundle(oneproxy::SpaceId::Fbnet).unwrap();
+    let space = oneproxy::SpaceId::Fbnet.space();
+    let mut text = String::from("arch,accuracy\n");
+    for (i, a) in b.archs.iter().take(300).enumerate() {
+        text.push_str(&format!("{},{}\n", space.format(a), 50.0 + (i * 37 % 101) as f64 / 4.0));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("acc.csv");
+    std::fs::write(&f, text).unwrap();
+    let v = json(&["search", "--space", "fbnet", "--accuracy-file", f.to_str().unwrap(), "--device", "pixel3", "--json"]);
+    assert_eq!(v["evaluated"], 300);
+    let front = v["front"].as_array().unwrap();
+    assert!(!front.is_empty());
+    for w in front.windows(2) {
+        assert!(w[0]["latency"].as_f64() < w[1]["latency"].as_f64());
+        assert!(w[0]["accuracy"].as_f64() < w[1]["accuracy"].as_f64());
+    }
+}
