@@ -362,7 +362,6 @@ mod tests {
 
     /// Robustness of [`finds_the_exact_nb201_front`] over seeds (about 0.7 s in release).
     #[test]
-    #[ignore]
     fn exact_nb201_front_for_many_seeds() {
         let exact = exact_nb201_front();
         for seed in 0..20 {
