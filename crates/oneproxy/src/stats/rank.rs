@@ -49,29 +49,21 @@ fn total_cmp(a: &f64, b: &f64) -> Ordering {
     a.total_cmp(b)
 }
 
-/// 1-based ranks with ties given the average of the ranks they span.
+/// 1-based ranks with ties given the average of the ranks they span (ties are exact equality;
+/// NaNs rank last).
 pub fn average_ranks(x: &[f64]) -> Vec<f64> {
-    // The key maps every float (NaN last) to an order-preserving u64, so ties are exact equality.
-    let key = |v: f64| {
-        let b = v.to_bits();
-        if b >> 63 == 1 { !b } else { b | (1 << 63) }
-    };
-    let mut order: Vec<(u64, u32)> = x.iter().enumerate().map(|(i, &v)| (key(v), i as u32)).collect();
-    if x.iter().all(|v| v.is_finite()) {
-        bucket_sort(x, &mut order);
-    } else {
-        order.sort_unstable();
-    }
+    let order = sorted_indices(x);
     let mut ranks = vec![0.0; x.len()];
     let mut i = 0;
     while i < order.len() {
+        let v = x[order[i] as usize];
         let mut j = i + 1;
-        while j < order.len() && order[j].0 == order[i].0 {
+        while j < order.len() && (x[order[j] as usize] == v || x[order[j] as usize].to_bits() == v.to_bits()) {
             j += 1;
         }
         // Positions i..j (0-based) share ranks i+1..=j; their mean is (i + j + 1) / 2.
         let r = (i + j + 1) as f64 / 2.0;
-        for &(_, k) in &order[i..j] {
+        for &k in &order[i..j] {
             ranks[k as usize] = r;
         }
         i = j;
@@ -79,51 +71,64 @@ pub fn average_ranks(x: &[f64]) -> Vec<f64> {
     ranks
 }
 
-/// Sort (key, index) pairs by key, where keys are the order-preserving bits of the finite
-/// values `x`: a distribution (bucket) sort on the values, exact because the bucket index is a
-/// non-decreasing function of the value and each bucket is then sorted by key. Latency columns
-/// spread well over ~n/2 buckets, so this runs in about linear time; an overfull bucket falls
-/// back to pattern-defeating quicksort, so the worst case stays O(n log n).
-fn bucket_sort(x: &[f64], v: &mut Vec<(u64, u32)>) {
-    let n = v.len();
-    let (lo, hi) = x.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &a| (l.min(a), h.max(a)));
-    if n < 512 || !(hi > lo) || !(hi - lo).is_finite() {
-        v.sort_unstable();
-        return;
+/// Indices of `x` in ascending order (`total_cmp`, so NaNs last).
+///
+/// For long finite inputs: an LSD radix sort of the values rounded to `f32` (order-preserving
+/// bits packed with the index into one u64; 8 bits per pass, passes where every item shares the
+/// digit skipped), then runs that share an `f32` are put in exact `f64` order. Rounding to `f32`
+/// is monotone, so the order is exact; it costs a few linear passes over buffers small enough to
+/// be reused by the allocator, instead of a comparison sort.
+fn sorted_indices(x: &[f64]) -> Vec<u32> {
+    let n = x.len();
+    let by_value = |a: &u32, b: &u32| x[*a as usize].total_cmp(&x[*b as usize]);
+    if n < 512 || n > u32::MAX as usize || !x.iter().all(|v| v.is_finite()) {
+        let mut idx: Vec<u32> = (0..n as u32).collect();
+        idx.sort_unstable_by(by_value);
+        return idx;
     }
-    let buckets = n / 2;
-    let scale = (buckets - 1) as f64 / (hi - lo);
-    let bucket = |a: f64| (((a - lo) * scale) as usize).min(buckets - 1);
-    let mut start = vec![0u32; buckets + 1];
-    for &a in x {
-        start[bucket(a) + 1] += 1;
-    }
-    for b in 0..buckets {
-        start[b + 1] += start[b];
-    }
-    let mut fill = start.clone();
-    let mut out = vec![(0u64, 0u32); n];
-    for &item in v.iter() {
-        let b = bucket(x[item.1 as usize]);
-        out[fill[b] as usize] = item;
-        fill[b] += 1;
-    }
-    for b in 0..buckets {
-        let s = &mut out[start[b] as usize..start[b + 1] as usize];
-        if s.len() > 32 {
-            s.sort_unstable();
-        } else {
-            // Insertion sort: buckets hold a handful of items.
-            for i in 1..s.len() {
-                let mut j = i;
-                while j > 0 && s[j - 1].0 > s[j].0 {
-                    s.swap(j - 1, j);
-                    j -= 1;
-                }
-            }
+    let key32 = |a: f64| {
+        let b = (a as f32).to_bits();
+        if b >> 31 == 1 { !b } else { b | (1 << 31) }
+    };
+    let mut items: Vec<u64> = (0..n).map(|i| ((key32(x[i]) as u64) << 32) | i as u64).collect();
+    let mut buf = vec![0u64; n];
+    for pass in 0..4 {
+        let shift = 32 + 8 * pass;
+        let mut count = [0usize; 256];
+        for &it in &items {
+            count[((it >> shift) & 0xff) as usize] += 1;
         }
+        if count.iter().any(|&c| c == n) {
+            continue;
+        }
+        let mut pos = [0usize; 256];
+        let mut sum = 0;
+        for (p, c) in pos.iter_mut().zip(count) {
+            *p = sum;
+            sum += c;
+        }
+        for &it in &items {
+            let d = ((it >> shift) & 0xff) as usize;
+            buf[pos[d]] = it;
+            pos[d] += 1;
+        }
+        std::mem::swap(&mut items, &mut buf);
     }
-    *v = out;
+    let mut idx: Vec<u32> = items.iter().map(|it| (it & 0xffff_ffff) as u32).collect();
+    // Exact order inside runs of equal f32 keys (rare and short).
+    let mut i = 0;
+    while i < n {
+        let k = items[i] >> 32;
+        let mut j = i + 1;
+        while j < n && items[j] >> 32 == k {
+            j += 1;
+        }
+        if j - i > 1 {
+            idx[i..j].sort_unstable_by(by_value);
+        }
+        i = j;
+    }
+    idx
 }
 
 /// `x` centred and scaled to unit norm, so that Pearson's r of two such vectors is their dot
