@@ -3,6 +3,8 @@
 mod adapt;
 mod devices;
 mod evaluate;
+mod export;
+mod measure;
 mod monotonicity;
 mod plan;
 mod predict;
@@ -21,13 +23,23 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Predict(a) => predict::run(a),
         Command::Plan(a) => plan::run(a),
         Command::Evaluate(EvaluateCommand::Adapt(a)) => evaluate::run_adapt(a),
+        Command::Export(a) => export::run(a),
+        Command::Measure(a) => measure::run(a),
     }
 }
 
 /// The bundled table of the space plus the user's `--latency` files.
 pub fn load_table(data: &DataArgs) -> anyhow::Result<LatencyTable> {
     let space: SpaceId = data.space.into();
-    LatencyTable::bundled_with(space, &data.latency).with_context(|| format!("loading latency data for space {space}"))
+    let table = LatencyTable::bundled_with(space, &data.latency)
+        .with_context(|| format!("loading latency data for space {space}"))?;
+    if table.devices().is_empty() {
+        bail!(
+            "space {space} has no bundled latency data: measure architectures with `oneproxy measure --space {space}` \
+             (or another runtime) and pass the CSV with --latency"
+        );
+    }
+    Ok(table)
 }
 
 /// Library parameters from the adaptation flags.
