@@ -89,7 +89,8 @@ pub enum Op {
     Add,
     /// Elementwise product of a feature map and a `c x 1 x 1` gate (broadcast).
     Mul,
-    /// The input times zero (NAS-Bench-201's `none` operation, computed as PyTorch does).
+    /// Zeros of the input's shape, computed from the input (NAS-Bench-201's `none` operation,
+    /// which PyTorch computes as `x * 0`; exported as `x - x`, which engines do not fold away).
     Zero,
 }
 
