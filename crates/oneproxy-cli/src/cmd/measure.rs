@@ -218,7 +218,7 @@ fn measure_all(
                 Ok(m) => {
                     let per_image = m.summary.median_ms / a.batch as f64;
                     for w in &m.warnings {
-                        bar.println(format!("warning: {text}: {w}"));
+                        bar.suspend(|| eprintln!("warning: {text}: {w}"));
                     }
                     rows.push((arch.clone(), format!("{per_image:.6}")));
                     oneproxy::util::write_atomic(&a.out, render_csv(device, rows, space).as_bytes())
@@ -226,7 +226,7 @@ fn measure_all(
                     measured.push(Row { arch: text, latency_ms: per_image, measurement: m });
                 }
                 Err(e) => {
-                    bar.println(format!("error: {text}: {e:#}"));
+                    bar.suspend(|| eprintln!("error: {text}: {e:#}"));
                     failed.push(Failure { arch: text, error: format!("{e:#}") });
                 }
             }
