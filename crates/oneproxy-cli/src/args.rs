@@ -35,6 +35,10 @@ pub enum Command {
     Search(SearchArgs),
     /// The main job: one-proxy NAS for every bundled device, with a report folder.
     Run(RunArgs),
+    /// Write an architecture as an ONNX model (seeded random weights) for any runtime.
+    Export(ExportArgs),
+    /// Measure latencies on this machine (tract) or through an external runner; writes a latency CSV.
+    Measure(MeasureArgs),
 }
 
 /// Search method.
@@ -117,6 +121,90 @@ pub struct RunArgs {
     #[arg(long)]
     pub json: bool,
 }
+
+// ---- issue 5: export and measure ----
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Search space.
+    #[arg(long, value_enum)]
+    pub space: SpaceArg,
+    /// The architecture (canonical string of the space).
+    #[arg(long)]
+    pub arch: String,
+    /// The ONNX file to write.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Images per inference (the model's fixed batch dimension).
+    #[arg(long, default_value_t = 1)]
+    pub batch: usize,
+    /// Seed of the random weights.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Also run the model with tract on a seeded input (`--seed`) and write input and output as
+    /// JSON (`input_shape`, `input`, `output_shape`, `output`) to compare runtimes. Needs the
+    /// `tract` feature.
+    #[arg(long, value_name = "FILE")]
+    pub dump_io: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).multiple(false)))]
+pub struct MeasureArgs {
+    /// Search space.
+    #[arg(long, value_enum)]
+    pub space: SpaceArg,
+    /// One architecture string.
+    #[arg(long, group = "which")]
+    pub arch: Option<String>,
+    /// A CSV file with an `arch` column (e.g. the output of `plan`).
+    #[arg(long, value_name = "FILE", group = "which")]
+    pub archs: Option<PathBuf>,
+    /// Measure N architectures sampled with --seed.
+    #[arg(long, value_name = "N", group = "which")]
+    pub sample: Option<usize>,
+    /// Seed of --sample (and of the model weights and inputs).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Timed runs per architecture at most (at least min(5, R) are made; fewer than R when they
+    /// take more than --max-time).
+    #[arg(long, default_value_t = 30)]
+    pub runs: usize,
+    /// Warm-up runs per architecture (not recorded; stopped after 1 s).
+    #[arg(long, default_value_t = 5)]
+    pub warmup: usize,
+    /// Time budget of the timed runs of one architecture, in seconds.
+    #[arg(long, default_value_t = 5.0)]
+    pub max_time: f64,
+    /// Images per inference; the CSV reports ms per image (batch latency / B).
+    #[arg(long, default_value_t = 1)]
+    pub batch: usize,
+    /// Threads for tract's matrix products (ignored by --runner-cmd).
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// Name of the device column; default: derived from the engine and the CPU model.
+    #[arg(long)]
+    pub device_name: Option<String>,
+    /// The latency CSV to write (`arch,<device>`), rewritten after every architecture.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Continue an interrupted run: keep the rows already in --out and skip their architectures.
+    #[arg(long)]
+    pub resume: bool,
+    /// Print every measurement (all samples, summary, warnings, environment) as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Measure with an external program instead of tract: a shell command template where
+    /// `{model}` is the exported ONNX path; it must print a latency in ms (see --runner-regex).
+    #[arg(long, value_name = "TEMPLATE")]
+    pub runner_cmd: Option<String>,
+    /// Regex extracting the latency (ms) from the runner's output: its first capture group, or
+    /// the whole match. Default: the last number printed.
+    #[arg(long, value_name = "RE", requires = "runner_cmd")]
+    pub runner_regex: Option<String>,
+}
+
+// ---- end issue 5 ----
 
 #[derive(Debug, Subcommand)]
 pub enum EvaluateCommand {
@@ -362,6 +450,10 @@ pub enum SpaceArg {
     /// Once-for-All MobileNetV3
     #[value(name = "ofa-mbv3")]
     OfaMbv3,
+    /// MobileNetV2-style elastic space (no bundled data)
+    Mbv2,
+    /// ProxylessNAS-style elastic space (no bundled data)
+    Proxyless,
 }
 
 impl From<SpaceArg> for SpaceId {
@@ -370,6 +462,8 @@ impl From<SpaceArg> for SpaceId {
             SpaceArg::Nb201 => SpaceId::Nb201,
             SpaceArg::Fbnet => SpaceId::Fbnet,
             SpaceArg::OfaMbv3 => SpaceId::OfaMbv3,
+            SpaceArg::Mbv2 => SpaceId::Mbv2,
+            SpaceArg::Proxyless => SpaceId::Proxyless,
         }
     }
 }

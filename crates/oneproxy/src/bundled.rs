@@ -63,8 +63,8 @@ fn inflate(e: &Embedded) -> Result<Vec<u8>> {
 
 /// The bundled data of a space (parsed on first call, then shared).
 pub fn bundle(space: SpaceId) -> Result<&'static Bundle> {
-    static CELLS: [OnceLock<std::result::Result<Bundle, String>>; 3] =
-        [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    static CELLS: [OnceLock<std::result::Result<Bundle, String>>; SpaceId::ALL.len()] =
+        [const { OnceLock::new() }; SpaceId::ALL.len()];
     let i = SpaceId::ALL.iter().position(|&s| s == space).expect("every space is in ALL");
     CELLS[i]
         .get_or_init(|| load(space).map_err(|e| e.to_string()))
@@ -77,6 +77,10 @@ fn load(space: SpaceId) -> Result<Bundle> {
         SpaceId::Nb201 => (&NB201_ARCHS, &[&NB201_LATENCY, &NB201_EDGE]),
         SpaceId::Fbnet => (&FBNET_ARCHS, &[&FBNET_LATENCY]),
         SpaceId::OfaMbv3 => (&OFA_ARCHS, &[&OFA_LATENCY]),
+        // Spaces without a dataset: no architectures, no devices (measure your own).
+        SpaceId::Mbv2 | SpaceId::Proxyless => {
+            return Ok(Bundle { archs: Vec::new(), latency: LatencyTable::new(space), accuracy: Vec::new() })
+        }
     };
     let archs_csv = inflate(archs_file)?;
     let (archs, accuracy) = parse_archs(space, archs_file.name, &archs_csv)?;
@@ -170,5 +174,13 @@ mod tests {
         let o = bundle(SpaceId::OfaMbv3).unwrap();
         assert_eq!((o.archs.len(), o.latency.devices().len()), (5000, 12));
         assert!(o.accuracy.is_empty());
+    }
+
+    #[test]
+    fn spaces_without_data_have_empty_bundles() {
+        for s in [SpaceId::Mbv2, SpaceId::Proxyless] {
+            let b = bundle(s).unwrap();
+            assert!(b.archs.is_empty() && b.latency.is_empty() && b.latency.devices().is_empty());
+        }
     }
 }

@@ -114,7 +114,7 @@ pub enum Error {
         known: String,
     },
     /// A search-space name that does not exist.
-    #[error("unknown search space '{0}'; known: nb201, fbnet, ofa-mbv3")]
+    #[error("unknown search space '{0}'; known: nb201, fbnet, ofa-mbv3, mbv2, proxyless")]
     UnknownSpace(String),
     /// Not enough data for what was asked.
     #[error("{0}")]
@@ -133,6 +133,9 @@ pub enum Error {
         /// The underlying error.
         source: serde_json::Error,
     },
+    /// An inference engine (tract, an external runner) failed on a model.
+    #[error("engine error: {0}")]
+    Engine(String),
     /// Drawing a plot failed.
     #[error("plot {}: {reason}", path.display())]
     Plot {

@@ -10,7 +10,11 @@
 //! target measurements (AdaProxy).
 //!
 //! Layout, one job per module:
-//! * [`space`]: search spaces (NB201, FBNet, OFA-MobileNetV3): parse, format, sample, encode;
+//! * [`space`]: search spaces (NB201, FBNet, OFA-MobileNetV3, MobileNetV2, ProxylessNAS): parse,
+//!   format, sample, encode;
+//! * [`network`]: the layers of every architecture, its FLOPs and parameters;
+//! * `onnx` (feature `onnx`): ONNX export of every architecture;
+//! * [`measure`]: latency measurement (tract with feature `tract`, or an external runner);
 //! * [`table`]: [`LatencyTable`], latencies from the [`bundled`] data and user CSV files;
 //! * [`accuracy`]: accuracy tables;
 //! * [`stats`]: Spearman, Kendall tau-b, Pearson, and the device correlation matrix;
@@ -25,6 +29,10 @@ pub mod error;
 pub mod evaluate;
 pub mod manifest;
 pub mod nas;
+pub mod measure;
+pub mod network;
+#[cfg(feature = "onnx")]
+pub mod onnx;
 pub mod plan;
 pub mod predictor;
 #[cfg(feature = "plot")]

@@ -105,6 +105,13 @@ impl LatencyTable {
         &self.devices
     }
 
+    /// Names of the devices with real measurements (bundled or from files), leaving out the
+    /// computed pseudo-devices (`flops`, `params`): the default set wherever "every device" is
+    /// meant. Pseudo-devices are still accepted when named.
+    pub fn measured_device_names(&self) -> Vec<String> {
+        self.devices.iter().filter(|d| !matches!(d.source, DeviceSource::Computed(_))).map(|d| d.name.clone()).collect()
+    }
+
     /// Device names, in column order.
     pub fn device_names(&self) -> Vec<String> {
         self.devices.iter().map(|d| d.name.clone()).collect()
@@ -248,7 +255,28 @@ impl LatencyTable {
         for f in files {
             table.merge_csv(f, Some(&bundle.archs))?;
         }
+        table.add_cost_devices()?;
         Ok(table)
+    }
+
+    /// Add the pseudo-devices `flops` (multiply-adds, in millions) and `params` (millions),
+    /// computed from each architecture's network ([`crate::network`]) for every row: the
+    /// zero-measurement baseline, usable wherever a device is (monotonicity, proxy, pool).
+    /// Their values are not milliseconds; only their rankings are meaningful.
+    pub fn add_cost_devices(&mut self) -> Result<()> {
+        if self.archs.is_empty() {
+            return Ok(());
+        }
+        let space = self.space;
+        let costs: Vec<crate::network::Cost> = {
+            use rayon::prelude::*;
+            self.archs.par_iter().map(|a| crate::network::cost(space, a)).collect()
+        };
+        let archs = self.archs.clone();
+        let source = |what: &str| DeviceSource::Computed(format!("computed: {what} of the {space} network"));
+        self.add_device("flops", source("multiply-adds"), archs.iter().cloned().zip(costs.iter().map(|c| c.flops as f64 / 1e6)))?;
+        self.add_device("params", source("parameters"), archs.into_iter().zip(costs.iter().map(|c| c.params as f64 / 1e6)))?;
+        Ok(())
     }
 
     /// Record an input (used by the bundled loader).

@@ -3,6 +3,8 @@
 mod adapt;
 mod devices;
 mod evaluate;
+mod export;
+mod measure;
 mod monotonicity;
 mod nas;
 mod plan;
@@ -27,13 +29,23 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Evaluate(EvaluateCommand::Nas(a)) => nas::run(a),
         Command::Search(a) => search::run(a),
         Command::Run(a) => run::run(a),
+        Command::Export(a) => export::run(a),
+        Command::Measure(a) => measure::run(a),
     }
 }
 
 /// The bundled table of the space plus the user's `--latency` files.
 pub fn load_table(data: &DataArgs) -> anyhow::Result<LatencyTable> {
     let space: SpaceId = data.space.into();
-    LatencyTable::bundled_with(space, &data.latency).with_context(|| format!("loading latency data for space {space}"))
+    let table = LatencyTable::bundled_with(space, &data.latency)
+        .with_context(|| format!("loading latency data for space {space}"))?;
+    if table.devices().is_empty() {
+        bail!(
+            "space {space} has no bundled latency data: measure architectures with `oneproxy measure --space {space}` \
+             (or another runtime) and pass the CSV with --latency"
+        );
+    }
+    Ok(table)
 }
 
 /// Library parameters from the adaptation flags.
@@ -95,10 +107,10 @@ pub fn proxy_candidates(table: &LatencyTable, p: &ProxyArgs, target: &str) -> an
         vec![p.proxy.clone()]
     } else if p.pool.is_empty() {
         let space_min = table.space().space().num_features().min(30) + 1;
-        (0..table.devices().len())
-            .filter(|&i| table.measured_count(i) >= space_min)
-            .map(|i| table.devices()[i].name.clone())
-            .filter(|d| d != target)
+        table
+            .measured_device_names()
+            .into_iter()
+            .filter(|d| d != target && table.device_index(d).is_ok_and(|i| table.measured_count(i) >= space_min))
             .collect()
     } else {
         p.pool.iter().filter(|d| *d != target).cloned().collect()

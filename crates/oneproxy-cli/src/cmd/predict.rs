@@ -17,6 +17,9 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     } else {
         match space.enumerate() {
             Some(all) => all,
+            None if bundle(p.space)?.archs.is_empty() => {
+                anyhow::bail!("--all: space {} has no bundled architectures; pass --archs FILE", p.space)
+            }
             None => bundle(p.space)?.archs.clone(),
         }
     };

@@ -30,11 +30,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let table = super::load_table(&args.data)?;
     let acc = super::nas::accuracy_table(space, &args.accuracy)?;
     // Devices with a full table rank every architecture: they are the monotonicity panel.
-    let full: Vec<String> = (0..table.devices().len())
-        .filter(|&i| table.measured_count(i) == table.len())
-        .map(|i| table.devices()[i].name.clone())
+    let measured = table.measured_device_names();
+    let full: Vec<String> = measured
+        .iter()
+        .filter(|d| table.device_index(d).is_ok_and(|i| table.measured_count(i) == table.len()))
+        .cloned()
         .collect();
-    let panel = if full.len() >= 2 { full } else { table.device_names() };
+    let panel = if full.len() >= 2 { full } else { measured.clone() };
     let matrix = correlation_matrix(&table, &panel, Metric::Spearman)?;
     let rec = matrix.recommended_proxy();
     let proxy = match (&args.proxy, &rec) {
@@ -43,7 +45,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         (None, None) => bail!("need at least two devices to choose a proxy"),
     };
     let targets: Vec<String> = if args.targets.is_empty() {
-        table.device_names().into_iter().filter(|d| *d != proxy).collect()
+        measured.iter().filter(|d| **d != proxy).cloned().collect()
     } else {
         args.targets.clone()
     };

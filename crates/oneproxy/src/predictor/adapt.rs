@@ -258,7 +258,7 @@ struct Reference {
 }
 
 fn reference(space: &dyn SearchSpace) -> &'static Reference {
-    static CELLS: [OnceLock<Reference>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    static CELLS: [OnceLock<Reference>; SpaceId::ALL.len()] = [const { OnceLock::new() }; SpaceId::ALL.len()];
     let i = SpaceId::ALL.iter().position(|&s| s == space.id()).expect("every space is in ALL");
     CELLS[i].get_or_init(|| {
         let archs = space.enumerate().unwrap_or_else(|| {

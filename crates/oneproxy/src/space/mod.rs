@@ -7,15 +7,16 @@
 //! space's [feature encoding](SearchSpace::encode_into).
 //!
 //! The canonical string form of each space is documented on its type ([`Nb201`], [`Fbnet`],
-//! [`OfaMbv3`]); `format(parse(s)) == s` holds for every canonical string.
+//! [`OfaMbv3`], [`Mbv2`], [`Proxyless`]); `format(parse(s)) == s` holds for every canonical string.
 
-mod fbnet;
-mod nb201;
-mod ofa;
+pub mod elastic;
+pub(crate) mod fbnet;
+pub(crate) mod nb201;
+pub(crate) mod ofa;
 
 pub use fbnet::Fbnet;
 pub use nb201::Nb201;
-pub use ofa::OfaMbv3;
+pub use ofa::{Mbv2, OfaMbv3, Proxyless};
 
 use crate::error::{Error, Origin, Result};
 use rand::Rng;
@@ -69,11 +70,17 @@ pub enum SpaceId {
     /// Once-for-All MobileNetV3.
     #[serde(rename = "ofa-mbv3")]
     OfaMbv3,
+    /// MobileNetV2-style elastic MBConv space (no bundled data).
+    #[serde(rename = "mbv2")]
+    Mbv2,
+    /// ProxylessNAS-style elastic MBConv space (no bundled data).
+    #[serde(rename = "proxyless")]
+    Proxyless,
 }
 
 impl SpaceId {
     /// All spaces.
-    pub const ALL: [SpaceId; 3] = [SpaceId::Nb201, SpaceId::Fbnet, SpaceId::OfaMbv3];
+    pub const ALL: [SpaceId; 5] = [SpaceId::Nb201, SpaceId::Fbnet, SpaceId::OfaMbv3, SpaceId::Mbv2, SpaceId::Proxyless];
 
     /// The short name used on the command line and in JSON.
     pub fn name(self) -> &'static str {
@@ -81,6 +88,8 @@ impl SpaceId {
             SpaceId::Nb201 => "nb201",
             SpaceId::Fbnet => "fbnet",
             SpaceId::OfaMbv3 => "ofa-mbv3",
+            SpaceId::Mbv2 => "mbv2",
+            SpaceId::Proxyless => "proxyless",
         }
     }
 
@@ -90,6 +99,8 @@ impl SpaceId {
             SpaceId::Nb201 => &Nb201,
             SpaceId::Fbnet => &Fbnet,
             SpaceId::OfaMbv3 => &OfaMbv3,
+            SpaceId::Mbv2 => &Mbv2,
+            SpaceId::Proxyless => &Proxyless,
         }
     }
 }
@@ -107,6 +118,8 @@ impl FromStr for SpaceId {
             "nb201" | "nasbench201" | "nas-bench-201" => Ok(SpaceId::Nb201),
             "fbnet" => Ok(SpaceId::Fbnet),
             "ofa-mbv3" | "ofa_mbv3" | "ofa" => Ok(SpaceId::OfaMbv3),
+            "mbv2" | "mobilenetv2" => Ok(SpaceId::Mbv2),
+            "proxyless" | "proxylessnas" => Ok(SpaceId::Proxyless),
             _ => Err(Error::UnknownSpace(s.to_string())),
         }
     }

@@ -1,254 +1,43 @@
-//! Once-for-All MobileNetV3 space.
+//! Once-for-All MobileNetV3 and the MobileNetV2 / ProxylessNAS elastic spaces: three
+//! [elastic MBConv spaces](super::elastic) that share one implementation and differ in their
+//! expand ratios (and in their networks, [`crate::network::mobilenet`]).
 
+use super::elastic::{cardinalities, elastic_space, ElasticSpec, ELASTIC_GENES};
 use super::{Arch, FeatureGroup, SearchSpace, SpaceId};
 
-/// Input resolutions: 128, 132, ..., 224.
-pub const OFA_RESOLUTIONS: std::ops::RangeInclusive<u32> = 128..=224;
-/// Blocks per stage.
-pub const OFA_DEPTHS: [u8; 3] = [2, 3, 4];
-/// Depthwise kernel sizes.
-pub const OFA_KERNELS: [u8; 3] = [3, 5, 7];
-/// Inverted-bottleneck expand ratios.
+/// OFA-MobileNetV3 inverted-bottleneck expand ratios.
 pub const OFA_EXPANDS: [u8; 3] = [3, 4, 6];
-/// Elastic stages.
-pub const OFA_STAGES: usize = 5;
-/// Block slots per stage (the maximum depth).
-pub const OFA_SLOTS: usize = 4;
+/// MobileNetV2-space expand ratios.
+pub const MBV2_EXPANDS: [u8; 3] = [3, 4, 6];
+/// ProxylessNAS-space expand ratios.
+pub const PROXYLESS_EXPANDS: [u8; 2] = [3, 6];
 
-const N_RES: u8 = 25;
-const CARD: [u8; 1 + OFA_STAGES + 2 * OFA_STAGES * OFA_SLOTS] = {
-    let mut c = [3u8; 1 + OFA_STAGES + 2 * OFA_STAGES * OFA_SLOTS];
-    c[0] = N_RES;
-    c
-};
-const K0: usize = 1 + OFA_STAGES;
-const E0: usize = K0 + OFA_STAGES * OFA_SLOTS;
+const CARD3: [u8; ELASTIC_GENES] = cardinalities(3);
+const CARD2: [u8; ELASTIC_GENES] = cardinalities(2);
 
-/// Once-for-All MobileNetV3: resolution, 5 stages of 2-4 blocks, each block with its own kernel
-/// size and expand ratio.
-///
-/// **String**: `r<res>_k<stage1>-<stage2>-..-<stage5>_e<stage1>-..-<stage5>`, where each stage
-/// lists one digit per *active* block (its kernel size, resp. expand ratio), so the stage depth is
-/// the number of digits. Example: `r204_k75-55-77-57-573_e64-46-63-43-336` is resolution 204,
-/// depths 2,2,2,2,3. Unused slots are not part of the network and not part of the string.
-///
-/// **Encoding** (121 features): per block slot (stage-major, 20 slots) a one-hot kernel size (3)
-/// and a one-hot expand ratio (3), set only for active slots and multiplied by `(res/224)^2`
-/// because a block's work grows with the number of pixels; then one feature `(res/224)^2` for the
-/// fixed stem and head.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct OfaMbv3;
+elastic_space!(
+    /// Once-for-All MobileNetV3: resolution, 5 stages of 2-4 blocks, each block with its own
+    /// kernel size (3, 5, 7) and expand ratio (3, 4, 6). String, genes and encoding
+    /// (121 features): see [the elastic spaces](super::elastic).
+    OfaMbv3,
+    &ElasticSpec { id: SpaceId::OfaMbv3, expands: &OFA_EXPANDS, card: &CARD3 }
+);
 
-impl OfaMbv3 {
-    /// Resolution in pixels of an architecture.
-    pub fn resolution(arch: &Arch) -> u32 {
-        128 + 4 * arch.genes()[0] as u32
-    }
+elastic_space!(
+    /// MobileNetV2-style elastic space: OFA's elastic depth (2-4 per stage), kernel (3, 5, 7),
+    /// expand (3, 4, 6) and resolution on MobileNetV2's macro network. Same string form as
+    /// [`OfaMbv3`]; 121 features. No bundled latency data.
+    Mbv2,
+    &ElasticSpec { id: SpaceId::Mbv2, expands: &MBV2_EXPANDS, card: &CARD3 }
+);
 
-    /// Depth of each stage.
-    pub fn depths(arch: &Arch) -> [u8; OFA_STAGES] {
-        std::array::from_fn(|s| OFA_DEPTHS[arch.genes()[1 + s] as usize])
-    }
-
-    /// Build from explicit values (as in the bundled table: all 20 slots given, unused ignored).
-    pub fn from_parts(
-        resolution: u32,
-        depths: &[u8],
-        kernels: &[u8],
-        expands: &[u8],
-    ) -> Result<Arch, String> {
-        if !OFA_RESOLUTIONS.contains(&resolution) || resolution % 4 != 0 {
-            return Err(format!("resolution {resolution} is not one of 128, 132, ..., 224"));
-        }
-        if depths.len() != OFA_STAGES {
-            return Err(format!("expected {OFA_STAGES} stage depths, found {}", depths.len()));
-        }
-        let n = OFA_STAGES * OFA_SLOTS;
-        if kernels.len() != n || expands.len() != n {
-            return Err(format!("expected {n} kernel sizes and {n} expand ratios"));
-        }
-        let mut genes = vec![0u8; CARD.len()];
-        genes[0] = ((resolution - 128) / 4) as u8;
-        for (s, &d) in depths.iter().enumerate() {
-            genes[1 + s] = pos(&OFA_DEPTHS, d, "depth")?;
-        }
-        for i in 0..n {
-            genes[K0 + i] = pos(&OFA_KERNELS, kernels[i], "kernel size")?;
-            genes[E0 + i] = pos(&OFA_EXPANDS, expands[i], "expand ratio")?;
-        }
-        OfaMbv3.canonicalize(&mut genes);
-        Ok(Arch::from_genes(genes))
-    }
-}
-
-fn pos(choices: &[u8], v: u8, what: &str) -> Result<u8, String> {
-    choices
-        .iter()
-        .position(|&c| c == v)
-        .map(|p| p as u8)
-        .ok_or_else(|| format!("{what} {v} is not one of {choices:?}"))
-}
-
-fn digits(part: &str, what: &str, choices: &[u8]) -> Result<Vec<Vec<u8>>, String> {
-    let stages: Vec<&str> = part.split('-').collect();
-    if stages.len() != OFA_STAGES {
-        return Err(format!("{what}: expected {OFA_STAGES} '-'-separated stages, found {}", stages.len()));
-    }
-    stages
-        .iter()
-        .enumerate()
-        .map(|(s, st)| {
-            if !(2..=4).contains(&st.len()) {
-                return Err(format!("{what}: stage {} has {} blocks, must be 2 to 4", s + 1, st.len()));
-            }
-            st.chars()
-                .map(|c| {
-                    let v = c.to_digit(10).ok_or_else(|| format!("{what}: '{c}' is not a digit"))?;
-                    pos(choices, v as u8, what)
-                })
-                .collect()
-        })
-        .collect()
-}
-
-impl SearchSpace for OfaMbv3 {
-    fn id(&self) -> SpaceId {
-        SpaceId::OfaMbv3
-    }
-
-    fn gene_cardinalities(&self) -> &[u8] {
-        &CARD
-    }
-
-    fn parse_str(&self, s: &str) -> Result<Arch, String> {
-        let parts: Vec<&str> = s.split('_').collect();
-        let [r, k, e] = parts.as_slice() else {
-            return Err("expected 'r<res>_k<kernels>_e<expands>'".into());
-        };
-        let res: u32 = r
-            .strip_prefix('r')
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| format!("'{r}' is not 'r<resolution>'"))?;
-        let k = digits(k.strip_prefix('k').ok_or("kernel part must start with 'k'")?, "kernel size", &OFA_KERNELS)?;
-        let e = digits(e.strip_prefix('e').ok_or("expand part must start with 'e'")?, "expand ratio", &OFA_EXPANDS)?;
-        if !OFA_RESOLUTIONS.contains(&res) || res % 4 != 0 {
-            return Err(format!("resolution {res} is not one of 128, 132, ..., 224"));
-        }
-        let mut genes = vec![0u8; CARD.len()];
-        genes[0] = ((res - 128) / 4) as u8;
-        for s in 0..OFA_STAGES {
-            if k[s].len() != e[s].len() {
-                return Err(format!("stage {}: {} kernel sizes but {} expand ratios", s + 1, k[s].len(), e[s].len()));
-            }
-            genes[1 + s] = (k[s].len() - 2) as u8;
-            for j in 0..k[s].len() {
-                genes[K0 + s * OFA_SLOTS + j] = k[s][j];
-                genes[E0 + s * OFA_SLOTS + j] = e[s][j];
-            }
-        }
-        Ok(Arch::from_genes(genes))
-    }
-
-    fn format(&self, arch: &Arch) -> String {
-        let g = arch.genes();
-        let depths = Self::depths(arch);
-        let stage = |base: usize, table: &[u8; 3]| {
-            (0..OFA_STAGES)
-                .map(|s| {
-                    (0..depths[s] as usize)
-                        .map(|j| char::from(b'0' + table[g[base + s * OFA_SLOTS + j] as usize]))
-                        .collect::<String>()
-                })
-                .collect::<Vec<_>>()
-                .join("-")
-        };
-        format!("r{}_k{}_e{}", Self::resolution(arch), stage(K0, &OFA_KERNELS), stage(E0, &OFA_EXPANDS))
-    }
-
-    fn canonicalize(&self, genes: &mut [u8]) {
-        for s in 0..OFA_STAGES {
-            let depth = OFA_DEPTHS[genes[1 + s] as usize] as usize;
-            for j in depth..OFA_SLOTS {
-                genes[K0 + s * OFA_SLOTS + j] = 0;
-                genes[E0 + s * OFA_SLOTS + j] = 0;
-            }
-        }
-    }
-
-    fn mutate(&self, arch: &Arch, rng: &mut super::SeededRng) -> Arch {
-        // Only genes of active slots (and resolution/depths) matter: mutate among those.
-        use rand::Rng;
-        let depths = Self::depths(arch);
-        let mut live: Vec<usize> = (0..K0).collect();
-        for s in 0..OFA_STAGES {
-            for j in 0..depths[s] as usize {
-                live.push(K0 + s * OFA_SLOTS + j);
-                live.push(E0 + s * OFA_SLOTS + j);
-            }
-        }
-        let mut genes = arch.genes().to_vec();
-        let g = live[rng.random_range(0..live.len())];
-        genes[g] = (genes[g] + rng.random_range(1..CARD[g])) % CARD[g];
-        self.canonicalize(&mut genes);
-        Arch::from_genes(genes)
-    }
-
-    fn num_features(&self) -> usize {
-        OFA_STAGES * OFA_SLOTS * 6 + 1
-    }
-
-    fn feature_names(&self) -> Vec<String> {
-        let mut names = Vec::with_capacity(self.num_features());
-        for s in 0..OFA_STAGES {
-            for j in 0..OFA_SLOTS {
-                for k in OFA_KERNELS {
-                    names.push(format!("s{}b{}:k{k}", s + 1, j + 1));
-                }
-                for e in OFA_EXPANDS {
-                    names.push(format!("s{}b{}:e{e}", s + 1, j + 1));
-                }
-            }
-        }
-        names.push("resolution^2".into());
-        names
-    }
-
-    fn encode_into(&self, arch: &Arch, out: &mut [f64]) {
-        out.fill(0.0);
-        let g = arch.genes();
-        let scale = (Self::resolution(arch) as f64 / 224.0).powi(2);
-        let depths = Self::depths(arch);
-        for s in 0..OFA_STAGES {
-            for j in 0..depths[s] as usize {
-                let slot = s * OFA_SLOTS + j;
-                out[6 * slot + g[K0 + slot] as usize] = scale;
-                out[6 * slot + 3 + g[E0 + slot] as usize] = scale;
-            }
-        }
-        out[OFA_STAGES * OFA_SLOTS * 6] = scale;
-    }
-
-    fn reference_features(&self) -> Vec<usize> {
-        // Within an active slot the kernel one-hots and the expand one-hots both sum to the
-        // slot's scale: pin expand 3 so the expand weights are costs relative to it.
-        (0..OFA_STAGES * OFA_SLOTS).map(|s| 6 * s + 3).collect()
-    }
-
-    fn feature_groups(&self) -> Vec<FeatureGroup> {
-        let slots = OFA_STAGES * OFA_SLOTS;
-        let mut groups: Vec<FeatureGroup> = OFA_KERNELS
-            .iter()
-            .enumerate()
-            .map(|(i, k)| FeatureGroup { name: format!("k{k}"), features: (0..slots).map(|s| 6 * s + i).collect() })
-            .collect();
-        groups.extend(OFA_EXPANDS.iter().enumerate().map(|(i, e)| FeatureGroup {
-            name: format!("e{e}"),
-            features: (0..slots).map(|s| 6 * s + 3 + i).collect(),
-        }));
-        groups.push(FeatureGroup { name: "resolution".into(), features: vec![slots * 6] });
-        groups
-    }
-}
+elastic_space!(
+    /// ProxylessNAS-style elastic space: elastic depth (2-4 per stage), kernel (3, 5, 7),
+    /// expand (3, 6) and resolution on ProxylessNAS's macro network. Same string form as
+    /// [`OfaMbv3`]; 101 features. No bundled latency data.
+    Proxyless,
+    &ElasticSpec { id: SpaceId::Proxyless, expands: &PROXYLESS_EXPANDS, card: &CARD2 }
+);
 
 #[cfg(test)]
 mod tests {
@@ -274,6 +63,17 @@ mod tests {
         let enc = OfaMbv3.encode(&a);
         let scale = (204.0f64 / 224.0).powi(2);
         assert!((enc.iter().sum::<f64>() - 23.0 * scale).abs() < 1e-12);
+    }
+
+    #[test]
+    fn proxyless_has_two_expand_ratios() {
+        let s = "r160_k35-753-7777-33-55_e36-663-3333-66-36";
+        let a = Proxyless.parse(s).unwrap();
+        assert_eq!(Proxyless.format(&a), s);
+        assert_eq!(Proxyless.num_features(), 101);
+        assert!(Proxyless.parse("r160_k35-753-7777-33-55_e34-663-3333-66-36").is_err(), "4 is not a proxyless expand ratio");
+        assert_eq!(Mbv2.format(&Mbv2.parse("r160_k35-753-7777-33-55_e34-663-3333-66-36").unwrap()), "r160_k35-753-7777-33-55_e34-663-3333-66-36");
+        assert_eq!(Mbv2.num_features(), 121);
     }
 
     #[test]

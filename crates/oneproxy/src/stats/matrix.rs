@@ -63,13 +63,13 @@ impl CorrelationMatrix {
     }
 }
 
-/// Correlation of every pair of `devices` (all the table's devices when empty).
+/// Correlation of every pair of `devices` (every measured device of the table when empty).
 ///
 /// Spearman over fully measured columns reuses one ranking per device, so the 27 x 27 NB201
 /// matrix costs 27 sorts and 351 dot products; pairs with missing cells are ranked on their
 /// common architectures. Pairs run in parallel.
 pub fn correlation_matrix(table: &LatencyTable, devices: &[String], metric: Metric) -> Result<CorrelationMatrix> {
-    let names: Vec<String> = if devices.is_empty() { table.device_names() } else { devices.to_vec() };
+    let names: Vec<String> = if devices.is_empty() { table.measured_device_names() } else { devices.to_vec() };
     let mut cols = Vec::with_capacity(names.len());
     for name in &names {
         let c = table.device_index(name)?;

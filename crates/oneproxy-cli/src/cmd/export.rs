@@ -1,0 +1,59 @@
+//! `oneproxy export`: an architecture as an ONNX model; optionally tract's output on a seeded
+//! input, for comparing runtimes (`scripts/onnx_interop.py`).
+
+use crate::args::ExportArgs;
+#[cfg(feature = "onnx")]
+use anyhow::Context;
+use oneproxy::SpaceId;
+
+#[cfg(not(feature = "onnx"))]
+pub fn run(_: ExportArgs) -> anyhow::Result<()> {
+    anyhow::bail!("this oneproxy was built without the `onnx` feature: rebuild with `--features onnx`")
+}
+
+#[cfg(feature = "onnx")]
+pub fn run(a: ExportArgs) -> anyhow::Result<()> {
+    let space: SpaceId = a.space.into();
+    let arch = space.space().parse(&a.arch)?;
+    anyhow::ensure!(a.batch >= 1, "--batch must be at least 1");
+    let bytes = oneproxy::onnx::export(space, &arch, a.batch, a.seed);
+    oneproxy::util::write_atomic(&a.out, &bytes).context("writing the model")?;
+    let cost = oneproxy::network::cost(space, &arch);
+    eprintln!(
+        "wrote {} ({} bytes; {:.2} MFLOPs, {:.3} M parameters per image)",
+        a.out.display(),
+        bytes.len(),
+        cost.flops as f64 / 1e6,
+        cost.params as f64 / 1e6
+    );
+    if let Some(path) = &a.dump_io {
+        dump_io(space, &arch, &bytes, a.batch, a.seed, path)?;
+    }
+    Ok(())
+}
+
+#[cfg(all(feature = "onnx", not(feature = "tract")))]
+fn dump_io(_: SpaceId, _: &oneproxy::Arch, _: &[u8], _: usize, _: u64, _: &std::path::Path) -> anyhow::Result<()> {
+    anyhow::bail!("--dump-io runs the model with tract: rebuild oneproxy with `--features tract`")
+}
+
+#[cfg(feature = "tract")]
+fn dump_io(space: SpaceId, arch: &oneproxy::Arch, bytes: &[u8], batch: usize, seed: u64, path: &std::path::Path) -> anyhow::Result<()> {
+    let shape = oneproxy::onnx::input_shape(space, arch, batch);
+    let input = oneproxy::onnx::seeded_input(shape, seed);
+    let mut model = oneproxy::measure::tract::TractModel::load(bytes, shape, &input, 1)?;
+    let (output_shape, output) = model.run()?;
+    let doc = serde_json::json!({
+        "space": space.name(),
+        "arch": space.space().format(arch),
+        "seed": seed,
+        "engine": format!("tract-onnx {}", oneproxy::measure::tract::TRACT_VERSION),
+        "input_shape": shape,
+        "input": input,
+        "output_shape": output_shape,
+        "output": output,
+    });
+    oneproxy::util::write_atomic(path, serde_json::to_string(&doc)?.as_bytes())?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
+}
