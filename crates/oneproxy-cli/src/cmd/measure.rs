@@ -14,6 +14,10 @@ struct Row {
     arch: String,
     /// Median latency per image (batch latency / batch), ms: the CSV value.
     latency_ms: f64,
+    /// Multiply-adds per image (the network definition's count).
+    flops: u64,
+    /// Parameters.
+    params: u64,
     measurement: Measurement,
 }
 
@@ -223,7 +227,8 @@ fn measure_all(
                     rows.push((arch.clone(), format!("{per_image:.6}")));
                     oneproxy::util::write_atomic(&a.out, render_csv(device, rows, space).as_bytes())
                         .context("writing --out")?;
-                    measured.push(Row { arch: text, latency_ms: per_image, measurement: m });
+                    let cost = oneproxy::network::cost(space_id, arch);
+                    measured.push(Row { arch: text, latency_ms: per_image, flops: cost.flops, params: cost.params, measurement: m });
                 }
                 Err(e) => {
                     bar.suspend(|| eprintln!("error: {text}: {e:#}"));
