@@ -112,3 +112,14 @@ fn other_spaces_load() {
         assert!(v["devices"].as_array().unwrap().len() >= 12);
     }
 }
+
+#[test]
+fn flops_and_params_are_pseudo_devices() {
+    let v = json(&["monotonicity", "--devices", "flops,params,pixel3", "--json"]);
+    let r = cell(&v, "flops", "pixel3");
+    assert!(r > 0.7 && r < 1.0, "{r}");
+    // Not part of "every device" by default.
+    let all = json(&["monotonicity", "--json"]);
+    let names: Vec<&str> = all["devices"].as_array().unwrap().iter().map(|d| d.as_str().unwrap()).collect();
+    assert!(!names.contains(&"flops") && names.contains(&"pixel3"));
+}
