@@ -1,6 +1,6 @@
 //! The device-by-device correlation matrix of a latency table ("latency monotonicity").
 
-use super::rank::{average_ranks, dot, standardize, Metric};
+use super::rank::{dot, standardized_ranks, Metric};
 use crate::error::{Error, Result};
 use crate::table::LatencyTable;
 use rayon::prelude::*;
@@ -71,9 +71,12 @@ impl CorrelationMatrix {
 pub fn correlation_matrix(table: &LatencyTable, devices: &[String], metric: Metric) -> Result<CorrelationMatrix> {
     let names: Vec<String> = if devices.is_empty() { table.measured_device_names() } else { devices.to_vec() };
     let mut cols = Vec::with_capacity(names.len());
+    let mut counts = Vec::with_capacity(names.len());
     for name in &names {
         let c = table.device_index(name)?;
-        if table.measured_count(c) == 0 {
+        let count = table.measured_count(c);
+        counts.push(count);
+        if count == 0 {
             return Err(Error::TooFewSamples(format!("device '{name}' has no measurements")));
         }
         if cols.contains(&c) {
@@ -81,13 +84,13 @@ pub fn correlation_matrix(table: &LatencyTable, devices: &[String], metric: Metr
         }
         cols.push(c);
     }
-    let full: Vec<bool> = cols.iter().map(|&c| table.measured_count(c) == table.len()).collect();
+    let full: Vec<bool> = counts.iter().map(|&k| k == table.len()).collect();
     // Some(Some(z)): standardised ranks of a full column; Some(None): a constant full column.
     let ranks: Vec<Option<Option<Vec<f64>>>> = cols
         .par_iter()
         .zip(&full)
         .map(|(&c, &f)| {
-            (f && metric == Metric::Spearman).then(|| standardize(&average_ranks(table.column(c))))
+            (f && metric == Metric::Spearman).then(|| standardized_ranks(table.column(c)))
         })
         .collect();
     let n = cols.len();
@@ -105,8 +108,8 @@ pub fn correlation_matrix(table: &LatencyTable, devices: &[String], metric: Metr
         .collect();
     let mut matrix = vec![vec![1.0; n]; n];
     let mut pairs_measured = vec![vec![0; n]; n];
-    for (i, &c) in cols.iter().enumerate() {
-        pairs_measured[i][i] = table.measured_count(c);
+    for (i, &k) in counts.iter().enumerate() {
+        pairs_measured[i][i] = k;
     }
     for (&(i, j), &(v, m)) in pairs.iter().zip(&results) {
         matrix[i][j] = v;

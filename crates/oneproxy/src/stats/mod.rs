@@ -4,4 +4,4 @@ mod matrix;
 mod rank;
 
 pub use matrix::{correlation_matrix, CorrelationMatrix, ProxyRecommendation};
-pub use rank::{average_ranks, dot, kendall_tau_b, pearson, spearman, standardize, Metric};
+pub use rank::{average_ranks, sorted_indices, standardized_ranks, dot, kendall_tau_b, pearson, spearman, standardize, Metric};
