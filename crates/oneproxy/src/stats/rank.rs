@@ -54,21 +54,39 @@ fn total_cmp(a: &f64, b: &f64) -> Ordering {
 pub fn average_ranks(x: &[f64]) -> Vec<f64> {
     let order = sorted_indices(x);
     let mut ranks = vec![0.0; x.len()];
-    let mut i = 0;
-    while i < order.len() {
-        let v = x[order[i] as usize];
-        let mut j = i + 1;
-        while j < order.len() && (x[order[j] as usize] == v || x[order[j] as usize].to_bits() == v.to_bits()) {
-            j += 1;
-        }
+    for (i, j) in tie_groups(x, &order) {
         // Positions i..j (0-based) share ranks i+1..=j; their mean is (i + j + 1) / 2.
         let r = (i + j + 1) as f64 / 2.0;
         for &k in &order[i..j] {
             ranks[k as usize] = r;
         }
-        i = j;
     }
     ranks
+}
+
+/// Maximal runs `[i, j)` of positions `0..n` where `same(i, k)` holds for every `k` in the run.
+fn runs(n: usize, same: impl Fn(usize, usize) -> bool) -> impl Iterator<Item = (usize, usize)> {
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        if i >= n {
+            return None;
+        }
+        let start = i;
+        i += 1;
+        while i < n && same(start, i) {
+            i += 1;
+        }
+        Some((start, i))
+    })
+}
+
+/// Runs of tied values along `order` (ascending indices of `x`): exact equality, or identical
+/// bits (so that identical NaNs tie).
+fn tie_groups<'a>(x: &'a [f64], order: &'a [u32]) -> impl Iterator<Item = (usize, usize)> + 'a {
+    runs(order.len(), move |a, b| {
+        let (u, v) = (x[order[a] as usize], x[order[b] as usize]);
+        u == v || u.to_bits() == v.to_bits()
+    })
 }
 
 /// Average ranks of `x`, centred and scaled to unit norm (so that Spearman's rho of two columns
@@ -84,19 +102,12 @@ pub fn standardized_ranks(x: &[f64]) -> Option<Vec<f64>> {
     let mean = (n + 1) as f64 / 2.0;
     let mut z = vec![0.0; n];
     let mut ss = 0.0;
-    let mut i = 0;
-    while i < n {
-        let v = x[order[i] as usize];
-        let mut j = i + 1;
-        while j < n && (x[order[j] as usize] == v || x[order[j] as usize].to_bits() == v.to_bits()) {
-            j += 1;
-        }
+    for (i, j) in tie_groups(x, &order) {
         let d = (i + j + 1) as f64 / 2.0 - mean;
         ss += (j - i) as f64 * d * d;
         for &k in &order[i..j] {
             z[k as usize] = d;
         }
-        i = j;
     }
     if ss == 0.0 {
         return None;
@@ -155,17 +166,10 @@ pub fn sorted_indices(x: &[f64]) -> Vec<u32> {
     }
     let mut idx: Vec<u32> = items.iter().map(|it| (it & 0xffff_ffff) as u32).collect();
     // Exact order inside runs of equal keys (rare and short).
-    let mut i = 0;
-    while i < n {
-        let k = items[i] >> 32;
-        let mut j = i + 1;
-        while j < n && items[j] >> 32 == k {
-            j += 1;
-        }
+    for (i, j) in runs(n, |a, b| items[a] >> 32 == items[b] >> 32) {
         if j - i > 1 {
             idx[i..j].sort_unstable_by(by_value);
         }
-        i = j;
     }
     idx
 }
