@@ -5,7 +5,9 @@
     oneproxy measure --space nb201 --sample 5 --runs 5 --warmup 1 --device-name ort_cpu \
         --runner-cmd 'python3 scripts/ort_latency.py {model}' --out ort.csv
 
-Only the inference is timed (not Python's start-up or the session creation).
+Only the inference is timed (not Python's start-up or the session creation). The output follows
+oneproxy's runner protocol: one line `latency_ms: <x>` (other lines are ignored, so warnings that
+ONNX Runtime prints cannot be misread as a latency); failures exit non-zero.
 """
 import sys
 import time

@@ -166,14 +166,15 @@ pub struct MeasureArgs {
     /// Seed of --sample (and of the model weights and inputs).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Timed runs per architecture at most (at least min(5, R) are made; fewer than R when they
-    /// take more than --max-time).
+    /// Timed runs per architecture at most (min(5, R) are wanted; fewer than R when they take
+    /// more than --max-time, with a warning if fewer than the minimum fit).
     #[arg(long, default_value_t = 30)]
     pub runs: usize,
     /// Warm-up runs per architecture (not recorded; stopped after 1 s).
     #[arg(long, default_value_t = 5)]
     pub warmup: usize,
-    /// Time budget of the timed runs of one architecture, in seconds.
+    /// Wall-clock budget of the timed runs of one architecture, in seconds: no run starts after
+    /// it, and a --runner-cmd run still going when it runs out is stopped.
     #[arg(long, default_value_t = 5.0)]
     pub max_time: f64,
     /// Images per inference; the CSV reports ms per image (batch latency / B).
@@ -195,13 +196,18 @@ pub struct MeasureArgs {
     #[arg(long)]
     pub json: bool,
     /// Measure with an external program instead of tract: a shell command template where
-    /// `{model}` is the exported ONNX path; it must print a latency in ms (see --runner-regex).
+    /// `{model}` is the exported ONNX path. It must print its latency in ms as a line
+    /// `latency_ms: <x>`, or as a bare number alone on its last line (else see --runner-regex).
     #[arg(long, value_name = "TEMPLATE")]
     pub runner_cmd: Option<String>,
-    /// Regex extracting the latency (ms) from the runner's output: its first capture group, or
-    /// the whole match. Default: the last number printed.
+    /// Regex extracting the latency (ms) from the runner's output, for tools whose output
+    /// cannot follow the protocol: its first capture group, or the whole match.
     #[arg(long, value_name = "RE", requires = "runner_cmd")]
     pub runner_regex: Option<String>,
+    /// Time limit of one --runner-cmd run, in seconds: a runner still going is killed with its
+    /// child processes, and the architecture fails.
+    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    pub runner_timeout: f64,
 }
 
 // ---- end issue 5 ----

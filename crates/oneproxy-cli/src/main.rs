@@ -13,6 +13,10 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
+    // Temporary files and runner processes are cleaned up on Ctrl-C and SIGTERM too.
+    if let Err(e) = oneproxy::output::install_signal_handlers() {
+        eprintln!("warning: {e}");
+    }
     match cmd::dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

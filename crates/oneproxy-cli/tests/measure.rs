@@ -51,7 +51,7 @@ fn issue5_export_errors_are_clear() {
 /// A fake runtime: succeeds with 2.5 ms unless the model is an all-conv3x3 one (its doc string
 /// holds the architecture).
 fn fake_runner() -> &'static str {
-    "if grep -q 'nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1' {model}; then echo boom >&2; exit 3; fi; echo 'mean latency 2.5 ms'"
+    "if grep -q 'nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1' {model}; then echo boom >&2; exit 3; fi; echo 'latency_ms: 2.5'"
 }
 
 #[test]
@@ -116,7 +116,7 @@ fn issue5_measure_input_errors() {
     let e = stderr_of(oneproxy().args(["measure", "--space", "nb201", "--arch", NONE, "--runner-cmd", "echo 1 {model}", "--out", "/nonexistent/x.csv"]));
     assert!(e.contains("/nonexistent/x.csv"), "{e}");
     let e = stderr_of(oneproxy().args(["measure", "--space", "nb201", "--arch", NONE, "--runner-cmd", "echo none {model}", "--runner-regex", "ms=([0-9.]+)", "--out"]).arg(&out));
-    assert!(e.contains("printed no latency"), "{e}");
+    assert!(e.contains("did not report a latency") && e.contains("--runner-regex"), "{e}");
 }
 
 #[cfg(not(feature = "tract"))]

@@ -136,6 +136,38 @@ pub enum Error {
     /// An inference engine (tract, an external runner) failed on a model.
     #[error("engine error: {0}")]
     Engine(String),
+    /// An output path names something oneproxy must not replace (a directory, a device node, a
+    /// FIFO, a socket, or a folder it did not write); `reason` says what it is and what to do.
+    #[error("{}: {reason}", path.display())]
+    Refused {
+        /// The output path as given.
+        path: PathBuf,
+        /// What the path is, why it is left alone, and what to do instead.
+        reason: String,
+    },
+    /// Another process holds the lock on an output file.
+    #[error("another oneproxy {purpose} is writing {} ({}); wait for it to finish or choose another output", path.display(), pid.map_or("pid unknown".to_string(), |p| format!("pid {p}")))]
+    Locked {
+        /// The output file.
+        path: PathBuf,
+        /// What the other process is doing (e.g. `measure`), as it recorded it.
+        purpose: String,
+        /// The other process, when it recorded itself.
+        pid: Option<u32>,
+    },
+    /// An external program did not finish in time and was killed with its process group.
+    #[error("`{command}` did not finish within {seconds} s and was killed (with its child processes){hint}")]
+    Timeout {
+        /// The command line.
+        command: String,
+        /// The time limit, seconds.
+        seconds: f64,
+        /// What to do about it (may be empty).
+        hint: String,
+    },
+    /// The SIGINT/SIGTERM handler could not be installed.
+    #[error("cannot install the SIGINT/SIGTERM handler: {0}")]
+    Signals(String),
     /// Drawing a plot failed.
     #[error("plot {}: {reason}", path.display())]
     Plot {

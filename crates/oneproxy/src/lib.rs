@@ -19,6 +19,8 @@
 //! * [`accuracy`]: accuracy tables;
 //! * [`stats`]: Spearman, Kendall tau-b, Pearson, and the device correlation matrix;
 //! * [`manifest`]: provenance attached to every JSON result;
+//! * [`output`]: everything written to disk: atomic files, report folders, locks, cleanup on
+//!   error and on SIGINT/SIGTERM;
 //! * [`search`]: Pareto fronts, latency-constrained picks, hypervolume, NSGA-II search;
 //! * `plot` (feature `plot`): heatmaps and Pareto plots.
 #![deny(missing_docs)]
@@ -33,6 +35,7 @@ pub mod measure;
 pub mod network;
 #[cfg(feature = "onnx")]
 pub mod onnx;
+pub mod output;
 pub mod plan;
 pub mod predictor;
 #[cfg(feature = "plot")]

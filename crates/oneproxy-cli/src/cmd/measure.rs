@@ -37,6 +37,8 @@ struct Report {
     params: MeasureParams,
     /// Architectures already in --out (with --resume), not measured again.
     skipped: usize,
+    /// What did not go as asked (e.g. fewer architectures than --sample), in words.
+    warnings: Vec<String>,
     measured: Vec<Row>,
     failed: Vec<Failure>,
 }
@@ -57,8 +59,10 @@ fn tract_timer(threads: usize) -> anyhow::Result<Box<dyn Timer>> {
     }
 }
 
-/// The architectures to measure, in order, without repeats.
-fn arch_list(a: &MeasureArgs, space: &dyn SearchSpace) -> anyhow::Result<Vec<Arch>> {
+/// The architectures to measure, in order, without repeats, and warnings when --sample cannot
+/// be met (the space is smaller, or too few distinct architectures were drawn).
+fn arch_list(a: &MeasureArgs, space: &dyn SearchSpace) -> anyhow::Result<(Vec<Arch>, Vec<String>)> {
+    let mut warnings = Vec::new();
     let list = if let Some(s) = &a.arch {
         vec![space.parse(s)?]
     } else if let Some(f) = &a.archs {
@@ -66,22 +70,39 @@ fn arch_list(a: &MeasureArgs, space: &dyn SearchSpace) -> anyhow::Result<Vec<Arc
     } else {
         let n = a.sample.unwrap_or(0);
         anyhow::ensure!(n >= 1, "--sample must be at least 1");
+        let want = match space.enumerate().map(|all| all.len()) {
+            Some(size) if n > size => {
+                warnings.push(format!(
+                    "--sample {n}: the {} space has only {size} architectures; measuring all {size}",
+                    space.id().name()
+                ));
+                size
+            }
+            _ => n,
+        };
         let mut rng = oneproxy::space::seeded_rng(a.seed);
         let mut seen = std::collections::HashSet::new();
         let mut out = Vec::new();
-        for _ in 0..n * 100 {
+        let tries = want.saturating_mul(100);
+        for _ in 0..tries {
             let arch = space.sample(&mut rng);
             if seen.insert(arch.clone()) {
                 out.push(arch);
             }
-            if out.len() == n {
+            if out.len() == want {
                 break;
             }
+        }
+        if out.len() < want {
+            warnings.push(format!(
+                "--sample {n}: only {} distinct architectures were drawn in {tries} tries; measuring those",
+                out.len()
+            ));
         }
         out
     };
     let mut seen = std::collections::HashSet::new();
-    Ok(list.into_iter().filter(|x| seen.insert(x.clone())).collect())
+    Ok((list.into_iter().filter(|x| seen.insert(x.clone())).collect(), warnings))
 }
 
 /// Rows of an existing output file (for --resume): (canonical arch, value as written).
@@ -102,8 +123,21 @@ fn read_existing(path: &Path, device: &str, space: &dyn SearchSpace) -> anyhow::
     for rec in reader.records() {
         let rec = rec.with_context(|| format!("{}: malformed CSV", path.display()))?;
         let line = rec.position().map_or(0, |p| p.line());
-        let arch = space.parse_at(&rec[0], oneproxy::error::Origin::File { path: path.into(), line })?;
-        rows.push((arch, rec[1].to_string()));
+        let origin = || oneproxy::error::Origin::File { path: path.into(), line };
+        let arch = space.parse_at(rec.get(0).unwrap_or(""), origin())?;
+        // An empty value is measured again; anything else must be a usable latency.
+        let value = rec.get(1).unwrap_or("");
+        if !value.is_empty() && !value.parse::<f64>().is_ok_and(|v| v.is_finite() && v > 0.0) {
+            let shown: String = value.chars().take(60).collect();
+            return Err(oneproxy::Error::BadValue {
+                origin: origin(),
+                column: device.to_string(),
+                value: if shown.len() < value.len() { format!("{shown}...") } else { shown },
+                reason: "a latency must be a positive number of ms; correct it, or empty the cell to measure it again".into(),
+            }
+            .into());
+        }
+        rows.push((arch, value.to_string()));
     }
     Ok(rows)
 }
@@ -121,18 +155,30 @@ pub fn run(a: MeasureArgs) -> anyhow::Result<()> {
     let space = space_id.space();
     anyhow::ensure!(a.batch >= 1, "--batch must be at least 1");
     anyhow::ensure!(a.threads >= 1, "--threads must be at least 1");
-    anyhow::ensure!(a.max_time.is_finite() && a.max_time > 0.0, "--max-time must be a positive number of seconds");
     let params = MeasureParams {
         warmup: a.warmup,
         warmup_time: Duration::from_secs(1),
         min_runs: a.runs.min(5),
         max_runs: a.runs,
-        max_time: Duration::from_secs_f64(a.max_time),
+        max_time: seconds(a.max_time, "--max-time")?,
     };
     params.check()?;
-    let archs = arch_list(&a, space)?;
+    let runner_timeout = seconds(a.runner_timeout, "--runner-timeout")?;
+    let (archs, warnings) = arch_list(&a, space)?;
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    // One writer per output: a second `measure` on the same file would rewrite it from its own
+    // rows and lose the first one's.
+    oneproxy::output::check_output_file(&a.out).context("--out")?;
+    let _lock = oneproxy::output::OutputLock::acquire(&a.out, "measure")
+        .with_context(|| format!("locking --out {}", a.out.display()))?;
+    let (_, existing) = oneproxy::output::check_output_file(&a.out).context("--out")?;
     let (mut timer, prefix): (Box<dyn Timer>, &str) = match &a.runner_cmd {
-        Some(t) => (Box::new(oneproxy::measure::runner::CommandTimer::new(t, a.runner_regex.as_deref())?), "runner"),
+        Some(t) => {
+            let runner = oneproxy::measure::runner::CommandTimer::new(t, a.runner_regex.as_deref())?.timeout(runner_timeout)?;
+            (Box::new(runner), "runner")
+        }
         None => (tract_timer(a.threads)?, "tract"),
     };
     let device = a.device_name.clone().unwrap_or_else(|| oneproxy::measure::host_device_name(prefix));
@@ -140,7 +186,7 @@ pub fn run(a: MeasureArgs) -> anyhow::Result<()> {
         !device.is_empty() && !device.contains([',', '"', '\n']) && device != "arch",
         "--device-name '{device}' cannot be a CSV column name"
     );
-    let mut rows = if a.out.exists() {
+    let mut rows = if existing.is_some() {
         if !a.resume {
             bail!(
                 "{} exists: pass --resume to keep its rows and measure only the missing architectures, or remove it",
@@ -151,7 +197,7 @@ pub fn run(a: MeasureArgs) -> anyhow::Result<()> {
     } else {
         Vec::new()
     };
-    let done: std::collections::HashSet<Arch> = rows.iter().map(|(x, _)| x.clone()).collect();
+    let done: std::collections::HashSet<Arch> = rows.iter().filter(|(_, v)| !v.is_empty()).map(|(x, _)| x.clone()).collect();
     let todo: Vec<Arch> = archs.into_iter().filter(|x| !done.contains(x)).collect();
     let skipped = done.len();
     // Fail early on an unwritable output, before any measurement.
@@ -167,6 +213,7 @@ pub fn run(a: MeasureArgs) -> anyhow::Result<()> {
         environment,
         params,
         skipped,
+        warnings,
         measured,
         failed,
     };
@@ -224,7 +271,11 @@ fn measure_all(
                     for w in &m.warnings {
                         bar.suspend(|| eprintln!("warning: {text}: {w}"));
                     }
-                    rows.push((arch.clone(), format!("{per_image:.6}")));
+                    let value = format!("{per_image:.6}");
+                    match rows.iter_mut().find(|(x, _)| x == arch) {
+                        Some(row) => row.1 = value,
+                        None => rows.push((arch.clone(), value)),
+                    }
                     oneproxy::util::write_atomic(&a.out, render_csv(device, rows, space).as_bytes())
                         .context("writing --out")?;
                     let cost = oneproxy::network::cost(space_id, arch);
@@ -239,6 +290,14 @@ fn measure_all(
         }
         bar.finish_and_clear();
         Ok((measured, failed))
+    }
+}
+
+/// A positive number of seconds as a duration (a flag's value).
+fn seconds(v: f64, flag: &str) -> anyhow::Result<Duration> {
+    match Duration::try_from_secs_f64(v) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        _ => bail!("{flag} must be a positive number of seconds, got {v}"),
     }
 }
 

@@ -119,51 +119,40 @@ fn write_report(
     acc: &oneproxy::AccuracyTable,
     constraints: &[f64],
 ) -> anyhow::Result<()> {
-    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "report".into());
-    let tmp = out.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    let result = (|| -> anyhow::Result<()> {
-        let json = serde_json::to_vec_pretty(report)?;
-        oneproxy::util::write_atomic(&tmp.join("report.json"), &json)?;
-        #[cfg(feature = "plot")]
-        {
-            oneproxy::plot::heatmap(matrix, "Spearman correlation of latencies", &tmp.join("heatmap.svg"))?;
-            let space = table.space().space();
-            for r in rows {
-                let col = table.device_index(&r.result.target)?;
-                let cands = target_candidates(table, col, acc);
-                let all: Vec<(f64, f64)> =
-                    cands.iter().map(|a| (table.latency(a, col).unwrap_or(f64::NAN), acc.get(a).unwrap_or(f64::NAN))).collect();
-                let lat: Vec<f64> = all.iter().map(|p| p.0).collect();
-                let accs: Vec<f64> = all.iter().map(|p| p.1).collect();
-                let front: Vec<(f64, f64)> = oneproxy::search::pareto_front(&lat, &accs)?.into_iter().map(|i| all[i]).collect();
-                let chosen: Vec<(f64, f64)> = r.result.chosen.iter().map(|c| (c.latency, c.accuracy)).collect();
-                let file = tmp.join(format!("pareto-{}.svg", sanitize(&r.result.target)));
-                let title = format!("{}: {} (hv_ratio {:.4})", r.result.target, r.result.action, r.result.hv_ratio);
-                oneproxy::plot::pareto(
-                    &file,
-                    &title,
-                    oneproxy::plot::Series { label: "all architectures", points: &all },
-                    oneproxy::plot::Series { label: "true Pareto front", points: &front },
-                    Some(oneproxy::plot::Series { label: "oneproxy's choice (measured)", points: &chosen }),
-                    constraints,
-                )?;
-                let _ = space;
-            }
+    // Built aside and swapped in whole; an existing folder is replaced only if oneproxy wrote it.
+    // Dropping `dir` on an error removes the temporary folder.
+    let dir = oneproxy::output::ReportDir::create(out).context("--out")?;
+    let json = serde_json::to_vec_pretty(report)?;
+    dir.write("report.json", &json)?;
+    #[cfg(feature = "plot")]
+    {
+        oneproxy::plot::heatmap(matrix, "Spearman correlation of latencies", &dir.file("heatmap.svg")?)?;
+        let space = table.space().space();
+        for r in rows {
+            let col = table.device_index(&r.result.target)?;
+            let cands = target_candidates(table, col, acc);
+            let all: Vec<(f64, f64)> =
+                cands.iter().map(|a| (table.latency(a, col).unwrap_or(f64::NAN), acc.get(a).unwrap_or(f64::NAN))).collect();
+            let lat: Vec<f64> = all.iter().map(|p| p.0).collect();
+            let accs: Vec<f64> = all.iter().map(|p| p.1).collect();
+            let front: Vec<(f64, f64)> = oneproxy::search::pareto_front(&lat, &accs)?.into_iter().map(|i| all[i]).collect();
+            let chosen: Vec<(f64, f64)> = r.result.chosen.iter().map(|c| (c.latency, c.accuracy)).collect();
+            let file = dir.file(&format!("pareto-{}.svg", sanitize(&r.result.target)))?;
+            let title = format!("{}: {} (hv_ratio {:.4})", r.result.target, r.result.action, r.result.hv_ratio);
+            oneproxy::plot::pareto(
+                &file,
+                &title,
+                oneproxy::plot::Series { label: "all architectures", points: &all },
+                oneproxy::plot::Series { label: "true Pareto front", points: &front },
+                Some(oneproxy::plot::Series { label: "oneproxy's choice (measured)", points: &chosen }),
+                constraints,
+            )?;
+            let _ = space;
         }
-        #[cfg(not(feature = "plot"))]
-        let _ = (matrix, rows, table, acc, constraints);
-        Ok(())
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_dir_all(&tmp);
-        return Err(e);
     }
-    if out.exists() {
-        std::fs::remove_dir_all(out).with_context(|| format!("replacing {}", out.display()))?;
-    }
-    std::fs::rename(&tmp, out).with_context(|| format!("moving the report to {}", out.display()))?;
+    #[cfg(not(feature = "plot"))]
+    let _ = (matrix, rows, table, acc, constraints);
+    dir.commit().context("--out")?;
     Ok(())
 }
 

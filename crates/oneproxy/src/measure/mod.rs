@@ -17,7 +17,7 @@ pub mod runner;
 pub mod tract;
 
 use crate::error::Result;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// An engine that runs one loaded model at a time.
 pub trait Timer {
@@ -26,6 +26,13 @@ pub trait Timer {
     fn load(&mut self, model: &[u8], input_shape: [usize; 4]) -> Result<()>;
     /// Run the loaded model once on its input; the latency in milliseconds.
     fn run(&mut self) -> Result<f64>;
+    /// Run once, giving up after `limit` of wall-clock time: `Ok(None)` when the run was cut
+    /// off (it is then not a sample). Engines that cannot be interrupted (in-process ones) run
+    /// to completion, which is the default.
+    fn run_within(&mut self, limit: Duration) -> Result<Option<f64>> {
+        let _ = limit;
+        self.run().map(Some)
+    }
     /// The engine and its version, for the record.
     fn engine(&self) -> String;
 }
@@ -35,13 +42,19 @@ pub trait Timer {
 /// | field | default | meaning |
 /// |---|---|---|
 /// | `warmup` | 5 | warm-up runs (not recorded), stopped early after `warmup_time` |
-/// | `warmup_time` | 1 s | time bound of the warm-up |
-/// | `min_runs` | 5 | timed runs made whatever the time |
+/// | `warmup_time` | 1 s | wall-clock bound of the warm-up |
+/// | `min_runs` | 5 | timed runs wanted at least; fewer only when `max_time` runs out first, with a warning |
 /// | `max_runs` | 30 | timed runs at most |
-/// | `max_time` | 5 s | no new timed run starts after this much time in timed runs (once `min_runs` are done) |
+/// | `max_time` | 5 s | wall-clock bound of the timed runs |
 ///
-/// Times are the sums of the reported latencies (the engine's time, not the loop's), which keeps
-/// the bounds deterministic for a deterministic timer.
+/// The time bounds are wall-clock bounds of the loop, so that they hold whatever the engine
+/// reports (an external runner spends most of its time outside the part it times): no run
+/// starts once the budget is spent, and a run that can be interrupted ([`Timer::run_within`]:
+/// an external runner) is stopped when it runs out and not counted. An in-process engine's run
+/// cannot be stopped, so it may overrun the budget by at most one run. The budget wins over
+/// `min_runs`: overrunning by seconds to reach the minimum would make `--max-time` meaningless,
+/// so the measurement keeps the runs that fit and says that they are fewer than the minimum; it
+/// fails only when not a single run fits.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct MeasureParams {
     /// Warm-up runs.
@@ -148,23 +161,49 @@ pub struct Measurement {
 pub fn measure(timer: &mut dyn Timer, p: &MeasureParams) -> Result<Measurement> {
     p.check()?;
     let mut warmup_ms = Vec::new();
-    let mut spent = 0.0;
-    while warmup_ms.len() < p.warmup && spent < p.warmup_time.as_secs_f64() * 1e3 {
-        let t = timer.run()?;
-        spent += t;
-        warmup_ms.push(t);
+    let start = Instant::now();
+    while warmup_ms.len() < p.warmup {
+        let Some(left) = remaining(p.warmup_time, start) else { break };
+        match timer.run_within(left)? {
+            Some(t) => warmup_ms.push(t),
+            None => break,
+        }
     }
     let mut samples_ms = Vec::new();
-    let mut spent = 0.0;
-    while samples_ms.len() < p.max_runs && (samples_ms.len() < p.min_runs.max(1) || spent < p.max_time.as_secs_f64() * 1e3) {
-        let t = timer.run()?;
+    let mut cut_off = false;
+    let start = Instant::now();
+    while samples_ms.len() < p.max_runs {
+        let Some(left) = remaining(p.max_time, start) else { break };
+        let Some(t) = timer.run_within(left)? else {
+            cut_off = true;
+            break;
+        };
         if !t.is_finite() || t < 0.0 {
             return Err(crate::Error::Engine(format!("the timer reported an invalid latency {t}")));
         }
-        spent += t;
         samples_ms.push(t);
     }
-    Ok(judge(samples_ms, warmup_ms))
+    let budget = p.max_time.as_secs_f64();
+    if samples_ms.is_empty() {
+        return Err(crate::Error::TooFewSamples(format!(
+            "no timed run finished within the time budget of {budget} s (--max-time); raise it"
+        )));
+    }
+    let mut m = judge(samples_ms, warmup_ms);
+    if m.samples_ms.len() < p.min_runs {
+        m.warnings.push(format!(
+            "only {} of the minimum {} timed runs fit in the time budget of {budget} s{}; the value is less reliable: raise --max-time",
+            m.samples_ms.len(),
+            p.min_runs,
+            if cut_off { " (the last run was stopped when it ran out)" } else { "" }
+        ));
+    }
+    Ok(m)
+}
+
+/// What is left of `budget` since `start`, if anything.
+fn remaining(budget: Duration, start: Instant) -> Option<Duration> {
+    budget.checked_sub(start.elapsed()).filter(|d| !d.is_zero())
 }
 
 /// Summarise samples and flag what looks wrong.
@@ -297,15 +336,56 @@ mod tests {
         assert!(!m.unstable && m.warnings.is_empty());
     }
 
+    /// Takes `each` of wall-clock time per run, or is cut off by a shorter limit; records the
+    /// limits it was given.
+    struct Slow {
+        each: Duration,
+        limits: Vec<Duration>,
+    }
+
+    impl Timer for Slow {
+        fn load(&mut self, _: &[u8], _: [usize; 4]) -> Result<()> {
+            Ok(())
+        }
+        fn run(&mut self) -> Result<f64> {
+            std::thread::sleep(self.each);
+            Ok(self.each.as_secs_f64() * 1e3)
+        }
+        fn run_within(&mut self, limit: Duration) -> Result<Option<f64>> {
+            self.limits.push(limit);
+            if limit < self.each {
+                std::thread::sleep(limit);
+                return Ok(None);
+            }
+            self.run().map(Some)
+        }
+        fn engine(&self) -> String {
+            "slow".into()
+        }
+    }
+
     #[test]
-    fn time_bounds_the_runs_after_the_minimum() {
-        // 400 ms per run: the 1 s budget is spent after 3 runs, but 5 are required.
-        let p = MeasureParams { warmup: 10, warmup_time: Duration::from_millis(500), min_runs: 5, max_runs: 100, max_time: Duration::from_secs(1) };
-        let m = measure(&mut mock(&[400.0]), &p).unwrap();
-        assert_eq!(m.warmup_ms.len(), 2);
-        assert_eq!(m.samples_ms.len(), 5);
-        let p = MeasureParams { min_runs: 1, ..p };
-        assert_eq!(measure(&mut mock(&[400.0]), &p).unwrap().samples_ms.len(), 3);
+    fn the_time_budget_bounds_the_runs_started_even_below_the_minimum() {
+        // 30 ms per run and a 100 ms budget: runs start at 0, >= 30, >= 60 and >= 90 ms at the
+        // latest, the fourth with at most 10 ms left, so it is cut off; 5 runs are not reached.
+        let p = MeasureParams { warmup: 0, min_runs: 5, max_runs: 100, max_time: Duration::from_millis(100), ..Default::default() };
+        let mut t = Slow { each: Duration::from_millis(30), limits: Vec::new() };
+        let m = measure(&mut t, &p).unwrap();
+        assert!(t.limits.len() <= 4, "{} runs started", t.limits.len());
+        assert!((1..=3).contains(&m.samples_ms.len()), "{} samples", m.samples_ms.len());
+        assert!(t.limits.iter().all(|l| *l <= p.max_time), "each run is bounded by what is left");
+        assert!(t.limits.windows(2).all(|w| w[1] < w[0]), "and what is left shrinks: {:?}", t.limits);
+        assert!(m.warnings.iter().any(|w| w.contains("of the minimum 5 timed runs fit")), "{:?}", m.warnings);
+        // The warm-up has its own bound.
+        let p = MeasureParams { warmup: 10, warmup_time: Duration::from_millis(50), min_runs: 1, max_runs: 1, ..Default::default() };
+        let mut t = Slow { each: Duration::from_millis(30), limits: Vec::new() };
+        let m = measure(&mut t, &p).unwrap();
+        assert!(m.warmup_ms.len() <= 2, "{} warm-up runs", m.warmup_ms.len());
+        assert_eq!(m.samples_ms.len(), 1);
+        // Not even one run fits: an error that names the flag.
+        let p = MeasureParams { warmup: 0, max_time: Duration::from_millis(20), ..Default::default() };
+        let e = measure(&mut Slow { each: Duration::from_millis(50), limits: Vec::new() }, &p).unwrap_err().to_string();
+        assert!(e.contains("--max-time"), "{e}");
     }
 
     #[test]

@@ -1,24 +1,59 @@
 //! External runners: any program that runs an ONNX model and prints its latency.
 //!
 //! The command template is run by `sh -c` once per run, with `{model}` replaced by the path of the
-//! exported model (shell-quoted). Its standard output gives the latency in milliseconds: the
-//! first capture group of `regex` (or the whole match if the regex has no group), or by default
-//! the last number printed. A non-zero exit status or no latency in the output is an error that
-//! quotes the command's output.
+//! exported model (shell-quoted), in a process group of its own.
+//!
+//! **Output protocol.** Free text is easy to misread ("4.20 ms, 238.1 FPS" is not 238.1 ms,
+//! "1,234.5" is not 234.5, an exit-0 "Error at node 17" is not 17 ms), so the latency in
+//! milliseconds must be printed in one of two unambiguous ways:
+//!
+//! * a line `latency_ms: <x>` (anywhere in the output, exactly once), or
+//! * a bare number alone on the last non-empty line;
+//!
+//! or, for tools whose output cannot be changed, `--runner-regex` extracts it (its first capture
+//! group, or the whole match). Anything else, a non-zero exit status, or a latency that is not a
+//! positive finite number is an error quoting the (truncated) output.
+//!
+//! **Time.** Each run is bounded by a timeout (default [`DEFAULT_TIMEOUT`]); a run that exceeds
+//! it is killed with its whole process group (children included) and reported as an error. The
+//! measurement loop also bounds a run by what remains of its time budget
+//! ([`Timer::run_within`]): such a run is killed and not counted.
+//!
+//! **Files.** Models are written to a private folder `oneproxy-runner-<pid>-<n>` in the system's
+//! temporary folder, removed at the end, on error and on SIGINT/SIGTERM (see
+//! [`crate::output::cleanup`]); folders of dead processes (after a SIGKILL) are removed by the
+//! next runner.
 
 use super::Timer;
 use crate::error::{Error, Result};
-use std::path::PathBuf;
-use std::process::Command;
+use crate::output::cleanup::{self, TempPath};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Per-run time limit unless [`CommandTimer::timeout`] sets another.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Most bytes of a runner's output kept (the rest is read and dropped).
+const MAX_OUTPUT: usize = 1 << 20;
+
+/// Characters of output quoted in an error.
+const QUOTED: usize = 300;
+
+const DIR_PREFIX: &str = "oneproxy-runner-";
 
 /// Runs an external command per timed run.
 #[derive(Debug)]
 pub struct CommandTimer {
     template: String,
     regex: Option<regex::Regex>,
-    dir: PathBuf,
+    dir: TempPath,
     model: Option<PathBuf>,
     count: usize,
+    timeout: Duration,
 }
 
 impl CommandTimer {
@@ -33,9 +68,26 @@ impl CommandTimer {
         let regex = regex
             .map(|r| regex::Regex::new(r).map_err(|e| Error::InvalidParameter(format!("--runner-regex '{r}': {e}"))))
             .transpose()?;
-        let dir = std::env::temp_dir().join(format!("oneproxy-runner-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        Ok(CommandTimer { template: template.into(), regex, dir, model: None, count: 0 })
+        let tmp = std::env::temp_dir();
+        sweep_stale_dirs(&tmp);
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        let name = format!("{DIR_PREFIX}{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
+        let dir = cleanup::create_dir(&tmp.join(name))?;
+        Ok(CommandTimer { template: template.into(), regex, dir, model: None, count: 0, timeout: DEFAULT_TIMEOUT })
+    }
+
+    /// Set the per-run time limit (more than zero).
+    pub fn timeout(mut self, limit: Duration) -> Result<Self> {
+        if limit.is_zero() {
+            return Err(Error::InvalidParameter("the runner timeout must be more than 0 s".into()));
+        }
+        self.timeout = limit;
+        Ok(self)
+    }
+
+    /// The private folder the models are written to.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
     }
 
     /// The command line for the loaded model.
@@ -45,63 +97,198 @@ impl CommandTimer {
         Some(self.template.replace("{model}", &quoted))
     }
 
-    /// The latency in an output, by the regex or as the last number.
-    pub fn extract(&self, output: &str) -> Option<f64> {
-        match &self.regex {
+    /// The latency in an output (see the module documentation), or why there is none.
+    pub fn extract(&self, output: &str) -> std::result::Result<f64, String> {
+        let text = match &self.regex {
             Some(re) => {
-                let caps = re.captures(output)?;
-                caps.get(1).or_else(|| caps.get(0))?.as_str().trim().parse().ok()
+                let caps = re.captures(output).ok_or_else(|| format!("nothing matches --runner-regex '{re}'"))?;
+                caps.get(1).or_else(|| caps.get(0)).map_or("", |m| m.as_str()).trim().to_string()
             }
-            None => output
-                .split(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == 'e' || c == 'E' || c == '+'))
-                .filter_map(|w| w.parse::<f64>().ok())
-                .filter(|v| v.is_finite())
-                .last(),
+            None => {
+                let tagged: Vec<&str> =
+                    output.lines().filter_map(|l| l.trim().strip_prefix("latency_ms:")).map(str::trim).collect();
+                match tagged.as_slice() {
+                    [one] => one.to_string(),
+                    [] => {
+                        let last = output.lines().map(str::trim).rfind(|l| !l.is_empty()).unwrap_or("");
+                        if last.parse::<f64>().is_err() {
+                            return Err(format!(
+                                "no line 'latency_ms: <ms>', and the last line '{}' is not a bare number",
+                                cut(last)
+                            ));
+                        }
+                        last.to_string()
+                    }
+                    many => return Err(format!("{} lines 'latency_ms:' (one is needed)", many.len())),
+                }
+            }
+        };
+        match text.parse::<f64>() {
+            Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+            Ok(v) => Err(format!("the latency {v} is not a positive number of ms")),
+            Err(_) => Err(format!("'{}' is not a number", cut(&text))),
+        }
+    }
+
+    /// One run, killed after `limit`: the output, or `None` if it was killed.
+    fn run_bounded(&self, cmd: &str, limit: Duration) -> Result<Option<(std::process::ExitStatus, String, String)>> {
+        let mut command = Command::new("sh");
+        command.arg("-c").arg(cmd).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let (mut child, group) = cleanup::spawn_group(&mut command)
+            .map_err(|e| Error::Engine(format!("runner: cannot start `sh -c {cmd}`: {e}")))?;
+        let stdout = child.stdout.take().map(drain);
+        let stderr = child.stderr.take().map(drain);
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait());
+        });
+        let status = match rx.recv_timeout(limit) {
+            Ok(status) => status.map_err(|e| Error::Engine(format!("runner `{cmd}`: {e}")))?,
+            Err(_) => {
+                group.kill();
+                // Reap it (SIGKILL cannot be ignored; the bound only guards against the absurd).
+                let _ = rx.recv_timeout(Duration::from_secs(5));
+                return Ok(None);
+            }
+        };
+        // Background jobs the runner left behind hold the pipes open: kill them, then read.
+        drop(group);
+        let collect = |r: Option<mpsc::Receiver<Vec<u8>>>| {
+            let bytes = r.and_then(|r| r.recv_timeout(Duration::from_secs(2)).ok()).unwrap_or_default();
+            String::from_utf8_lossy(&bytes).into_owned()
+        };
+        Ok(Some((status, collect(stdout), collect(stderr))))
+    }
+
+    fn run_once(&mut self, limit: Duration) -> Result<Option<f64>> {
+        let cmd = self.command_line().ok_or_else(|| Error::Engine("runner: no model loaded".into()))?;
+        let wait = limit.min(self.timeout);
+        let Some((status, stdout, stderr)) = self.run_bounded(&cmd, wait)? else {
+            if limit < self.timeout {
+                return Ok(None);
+            }
+            return Err(Error::Timeout {
+                command: cmd,
+                seconds: self.timeout.as_secs_f64(),
+                hint: "; if the model needs longer, raise --runner-timeout".into(),
+            });
+        };
+        if !status.success() {
+            return Err(Error::Engine(format!("runner `{cmd}` failed ({status}): {}", quote(&format!("{stdout}{stderr}")))));
+        }
+        match self.extract(&stdout) {
+            Ok(v) => Ok(Some(v)),
+            Err(why) => Err(Error::Engine(format!(
+                "runner `{cmd}` did not report a latency: {why}. The runner must print a line 'latency_ms: <ms>' or a \
+                 bare number alone on its last line (or pass --runner-regex); its output: {}",
+                quote(&stdout)
+            ))),
         }
     }
 }
 
-impl Drop for CommandTimer {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+/// Read a pipe to its end on a thread of its own, keeping at most [`MAX_OUTPUT`] bytes.
+fn drain(mut pipe: impl Read + Send + 'static) -> mpsc::Receiver<Vec<u8>> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut kept = Vec::new();
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = pipe.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            let room = MAX_OUTPUT.saturating_sub(kept.len());
+            kept.extend_from_slice(&buf[..n.min(room)]);
+        }
+        let _ = tx.send(kept);
+    });
+    rx
+}
+
+/// A value cut to a readable length for a message.
+fn cut(s: &str) -> String {
+    match s.char_indices().nth(80) {
+        Some((i, _)) => format!("{}...", &s[..i]),
+        None => s.to_string(),
     }
+}
+
+/// The end of an output, quoted, marked when cut.
+fn quote(s: &str) -> String {
+    let s = s.trim();
+    if s.is_empty() {
+        return "(nothing)".into();
+    }
+    match s.char_indices().rev().nth(QUOTED) {
+        Some((i, _)) => format!("\"...{}\"", &s[i..]),
+        None => format!("\"{s}\""),
+    }
+}
+
+/// Remove runner folders of dead processes from `tmp`: ours by name, owned by this user, and
+/// holding nothing but models and oneproxy temporary files. Once per process.
+fn sweep_stale_dirs(tmp: &Path) {
+    static DONE: std::sync::Once = std::sync::Once::new();
+    DONE.call_once(|| {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(entries) = std::fs::read_dir(tmp) else { return };
+        let uid = rustix::process::getuid().as_raw();
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let Some(pid) = name.to_str().and_then(runner_dir_owner) else { continue };
+            let path = e.path();
+            let ours = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir() && m.uid() == uid);
+            if !ours || !crate::output::temp::is_dead(pid) {
+                continue;
+            }
+            let only_models = std::fs::read_dir(&path).is_ok_and(|rd| {
+                rd.flatten().all(|f| {
+                    let n = f.file_name();
+                    let n = n.to_string_lossy();
+                    f.file_type().is_ok_and(|t| t.is_file()) && (is_model_name(&n) || crate::output::temp::owner_of(&n).is_some())
+                })
+            });
+            if only_models {
+                let _ = std::fs::remove_dir_all(&path);
+            }
+        }
+    });
+}
+
+/// The pid in `oneproxy-runner-<pid>` or `oneproxy-runner-<pid>-<n>`.
+fn runner_dir_owner(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix(DIR_PREFIX)?;
+    let (pid, seq) = rest.split_once('-').unwrap_or((rest, "0"));
+    if seq.is_empty() || !seq.bytes().all(|b| b.is_ascii_digit()) || !pid.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    pid.parse().ok()
+}
+
+fn is_model_name(n: &str) -> bool {
+    n.strip_prefix("model").and_then(|r| r.strip_suffix(".onnx")).is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
 }
 
 impl Timer for CommandTimer {
     fn load(&mut self, model: &[u8], _input_shape: [usize; 4]) -> Result<()> {
         self.count += 1;
-        let path = self.dir.join(format!("model{}.onnx", self.count));
+        let path = self.dir.path().join(format!("model{}.onnx", self.count));
         if let Some(old) = self.model.take() {
             let _ = std::fs::remove_file(old);
         }
-        crate::util::write_atomic(&path, model)?;
+        crate::output::write_atomic(&path, model)?;
         self.model = Some(path);
         Ok(())
     }
 
     fn run(&mut self) -> Result<f64> {
-        let cmd = self.command_line().ok_or_else(|| Error::Engine("runner: no model loaded".into()))?;
-        let out = Command::new("sh")
-            .arg("-c")
-            .arg(&cmd)
-            .output()
-            .map_err(|e| Error::Engine(format!("runner: cannot start `sh -c {cmd}`: {e}")))?;
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        if !out.status.success() {
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            return Err(Error::Engine(format!(
-                "runner `{cmd}` failed ({}): {}",
-                out.status,
-                tail(&format!("{stdout}{stderr}"))
-            )));
-        }
-        self.extract(&stdout).ok_or_else(|| {
-            Error::Engine(format!(
-                "runner `{cmd}` printed no latency{}: {}",
-                self.regex.as_ref().map(|r| format!(" matching --runner-regex '{r}'")).unwrap_or_default(),
-                tail(&stdout)
-            ))
-        })
+        let limit = self.timeout;
+        // With the limit equal to the timeout, running out of time is an error, never `None`.
+        self.run_once(limit)?.ok_or_else(|| Error::Engine("runner: cut off without a timeout error".into()))
+    }
+
+    fn run_within(&mut self, limit: Duration) -> Result<Option<f64>> {
+        self.run_once(limit)
     }
 
     fn engine(&self) -> String {
@@ -109,35 +296,121 @@ impl Timer for CommandTimer {
     }
 }
 
-fn tail(s: &str) -> String {
-    let s = s.trim();
-    let start = s.char_indices().rev().nth(300).map_or(0, |(i, _)| i);
-    s[start..].to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn plain() -> CommandTimer {
+        CommandTimer::new("x {model}", None).unwrap()
+    }
+
     #[test]
-    fn extracts_latencies() {
-        let t = CommandTimer::new("echo {model}", None).unwrap();
-        assert_eq!(t.extract("loaded in 3 s\nlatency: 12.5 ms\n"), Some(12.5));
+    fn the_protocol_reads_only_unambiguous_output() {
+        let t = plain();
+        assert_eq!(t.extract("loading\nlatency_ms: 12.5\ndone, 3 files\n"), Ok(12.5));
+        assert_eq!(t.extract("warm-up 3 runs\n  4.25  \n\n"), Ok(4.25));
+        assert_eq!(t.extract("1e-3\n"), Ok(0.001));
+        for bad in [
+            "4.20 ms, 238.1 FPS",
+            "1,234.5",
+            "Error: unsupported op at node 17",
+            "latency 12.5 ms",
+            "",
+            "latency_ms: 1\nlatency_ms: 2",
+            "latency_ms: 4.2 ms",
+            "latency_ms: -3",
+            "0",
+            "NaN",
+            "inf",
+        ] {
+            assert!(t.extract(bad).is_err(), "{bad:?} must be refused, got {:?}", t.extract(bad));
+        }
+        let e = t.extract("4.20 ms, 238.1 FPS").unwrap_err();
+        assert!(e.contains("'4.20 ms, 238.1 FPS' is not a bare number"), "{e}");
         let t = CommandTimer::new("x {model}", Some(r"avg=([0-9.]+)")).unwrap();
-        assert_eq!(t.extract("min=1.0 avg=2.25 max=9"), Some(2.25));
-        assert_eq!(t.extract("nothing"), None);
+        assert_eq!(t.extract("min=1.0 avg=2.25 max=9"), Ok(2.25));
+        assert!(t.extract("nothing").unwrap_err().contains("--runner-regex"));
         assert!(CommandTimer::new("no placeholder", None).is_err());
         assert!(CommandTimer::new("x {model}", Some("(")).is_err());
     }
 
     #[test]
-    fn runs_a_command_per_sample() {
-        let mut t = CommandTimer::new("test -s {model} && echo 'took 4.5 ms'", None).unwrap();
+    fn runs_a_command_per_sample_and_quotes_failures() {
+        let mut t = CommandTimer::new("test -s {model} && echo 'model ok' && echo 'latency_ms: 4.5'", None).unwrap();
         t.load(b"onnx bytes", [1, 3, 32, 32]).unwrap();
         assert_eq!(t.run().unwrap(), 4.5);
         let mut bad = CommandTimer::new("echo oops; false {model}", None).unwrap();
         bad.load(b"x", [1, 3, 32, 32]).unwrap();
         let e = bad.run().unwrap_err().to_string();
         assert!(e.contains("failed") && e.contains("oops"), "{e}");
+        let mut noisy = CommandTimer::new("echo 'Error ... node 17'; : {model}", None).unwrap();
+        noisy.load(b"x", [1, 3, 32, 32]).unwrap();
+        let e = noisy.run().unwrap_err().to_string();
+        assert!(e.contains("did not report a latency") && e.contains("\"Error ... node 17\""), "{e}");
+        let mut long = CommandTimer::new("yes abcdefgh | head -c 100000; : {model}", None).unwrap();
+        long.load(b"x", [1, 3, 32, 32]).unwrap();
+        let e = long.run().unwrap_err().to_string();
+        assert!(e.len() < 1200, "the quoted output is cut: {} bytes", e.len());
+    }
+
+    /// Processes of a group that are still running (zombies waiting for a reaper do not count).
+    fn live_in_group(pgid: u32) -> usize {
+        let Ok(procs) = std::fs::read_dir("/proc") else { return 0 };
+        procs
+            .flatten()
+            .filter_map(|p| std::fs::read_to_string(p.path().join("stat")).ok())
+            .filter(|stat| {
+                // Fields after the parenthesised command: state, ppid, pgrp.
+                let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+                let f: Vec<&str> = rest.split_whitespace().collect();
+                f.len() > 2 && f[0] != "Z" && f[2] == pgid.to_string()
+            })
+            .count()
+    }
+
+    #[test]
+    fn a_hanging_runner_is_killed_with_its_children() {
+        let dir = tempfile::tempdir().unwrap();
+        let pg = dir.path().join("pgid");
+        let template = format!("echo $$ > '{}'; sleep 100; echo 1; : {{model}}", pg.display());
+        let mut t = CommandTimer::new(&template, None).unwrap().timeout(Duration::from_secs(1)).unwrap();
+        t.load(b"x", [1, 3, 32, 32]).unwrap();
+        let e = t.run().unwrap_err();
+        assert!(matches!(e, Error::Timeout { .. }), "{e}");
+        assert!(e.to_string().contains("--runner-timeout"), "{e}");
+        let pgid: u32 = std::fs::read_to_string(&pg).unwrap().trim().parse().unwrap();
+        assert_eq!(live_in_group(pgid), 0, "sh and its sleep are gone");
+        // Cut off by the budget rather than the timeout: not an error, no sample.
+        let mut t = CommandTimer::new("sleep 100; : {model}", None).unwrap();
+        t.load(b"x", [1, 3, 32, 32]).unwrap();
+        assert!(t.run_within(Duration::from_millis(100)).unwrap().is_none());
+        assert!(CommandTimer::new("x {model}", None).unwrap().timeout(Duration::ZERO).is_err());
+    }
+
+    #[test]
+    fn background_jobs_do_not_hold_the_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let pg = dir.path().join("pgid");
+        let template = format!("echo $$ > '{}'; sleep 100 & echo 2.5; : {{model}}", pg.display());
+        let mut t = CommandTimer::new(&template, None).unwrap();
+        t.load(b"x", [1, 3, 32, 32]).unwrap();
+        assert_eq!(t.run().unwrap(), 2.5);
+        let pgid: u32 = std::fs::read_to_string(&pg).unwrap().trim().parse().unwrap();
+        assert_eq!(live_in_group(pgid), 0, "the background sleep was killed");
+    }
+
+    #[test]
+    fn the_model_folder_is_removed_and_stale_ones_are_recognised() {
+        let t = CommandTimer::new("x {model}", None).unwrap();
+        let dir = t.dir().to_path_buf();
+        assert!(dir.is_dir());
+        drop(t);
+        assert!(!dir.exists());
+        assert_eq!(runner_dir_owner("oneproxy-runner-123"), Some(123));
+        assert_eq!(runner_dir_owner("oneproxy-runner-123-4"), Some(123));
+        for other in ["oneproxy-runner-", "oneproxy-runner-12x", "oneproxy-runner-1-", "my-oneproxy-runner-1"] {
+            assert_eq!(runner_dir_owner(other), None, "{other}");
+        }
+        assert!(is_model_name("model12.onnx") && !is_model_name("model.onnx") && !is_model_name("notes.txt"));
     }
 }
