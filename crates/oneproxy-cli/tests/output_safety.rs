@@ -80,6 +80,10 @@ fn hanging_runner(dir: &Path) -> String {
     format!("echo $$ > '{}/pgid'; sleep 30; echo 1; : {{model}}", dir.display())
 }
 
+/// `run` computes for about a second before it writes: only the two destructive cases of the
+/// issue run end to end here; links, files, `./sub/..`, `/` and the home folder are refused by
+/// the same check, tested in `oneproxy::output::report_dir`, and replacing a report folder
+/// oneproxy wrote is tested in `tests/nas.rs`.
 #[test]
 fn issue8_run_never_replaces_a_folder_it_did_not_write() {
     let dir = tempfile::tempdir().unwrap();
@@ -88,7 +92,6 @@ fn issue8_run_never_replaces_a_folder_it_did_not_write() {
     let results = d.join("results");
     std::fs::create_dir(&results).unwrap();
     std::fs::write(results.join("notes.txt"), "mine").unwrap();
-    std::fs::create_dir(d.join("sub")).unwrap();
     let run = |out: &str| {
         let mut c = oneproxy();
         c.current_dir(d).args(["run", "--targets", "raspi4", "--out", out]);
@@ -96,24 +99,11 @@ fn issue8_run_never_replaces_a_folder_it_did_not_write() {
     };
     let e = failure(&mut run("."));
     assert!(e.contains("is the current folder"), "{e}");
-    let e = failure(&mut run("./sub/.."));
-    assert!(e.contains("is the current folder"), "{e}");
     let e = failure(&mut run("results"));
     assert!(e.contains("results") && e.contains("not written by oneproxy") && e.contains("move it away"), "{e}");
-    std::os::unix::fs::symlink("results", d.join("link")).unwrap();
-    let e = failure(&mut run("link"));
-    assert!(e.contains("symbolic link"), "{e}");
-    let e = failure(&mut run("thesis.tex"));
-    assert!(e.contains("not a folder"), "{e}");
     assert_eq!(std::fs::read_to_string(d.join("thesis.tex")).unwrap(), "years of work");
-    assert_eq!(names(&results), ["notes.txt"]);
-    assert_eq!(names(d), ["link", "results", "sub", "thesis.tex"], "no temporary folder left");
-    // A report folder is replaced by the next run; the marker lists what oneproxy wrote.
-    run("report").assert().success();
-    run("report").assert().success();
-    let marker: serde_json::Value = serde_json::from_slice(&std::fs::read(d.join("report/.oneproxy-report.json")).unwrap()).unwrap();
-    let listed: Vec<&str> = marker["files"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
-    assert_eq!(listed, ["heatmap.svg", "pareto-raspi4.svg", "report.json"]);
+    assert_eq!(std::fs::read_to_string(results.join("notes.txt")).unwrap(), "mine");
+    assert_eq!(names(d), ["results", "thesis.tex"], "no temporary folder left");
 }
 
 #[test]
