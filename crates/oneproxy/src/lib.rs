@@ -20,7 +20,9 @@
 //! * [`stats`]: Spearman, Kendall tau-b, Pearson, and the device correlation matrix;
 //! * [`manifest`]: provenance attached to every JSON result;
 //! * [`search`]: Pareto fronts, latency-constrained picks, hypervolume, NSGA-II search;
-//! * `plot` (feature `plot`): heatmaps and Pareto plots.
+//! * `plot` (feature `plot`): heatmaps and Pareto plots;
+//! * [`workflow`]: the flows (one-proxy NAS on a device, evaluations, the main job), driven by
+//!   measurement oracles.
 #![deny(missing_docs)]
 
 pub mod accuracy;
@@ -28,7 +30,6 @@ pub mod bundled;
 pub mod error;
 pub mod evaluate;
 pub mod manifest;
-pub mod nas;
 pub mod measure;
 pub mod network;
 #[cfg(feature = "onnx")]
@@ -42,6 +43,7 @@ pub mod space;
 pub mod stats;
 pub mod table;
 pub mod util;
+pub mod workflow;
 
 pub use accuracy::AccuracyTable;
 pub use error::{Error, Result};

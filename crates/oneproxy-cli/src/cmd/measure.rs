@@ -1,7 +1,7 @@
 //! `oneproxy measure`: latencies of architectures on this machine (tract) or through an external
 //! runner, written as a latency CSV after every architecture.
 
-use crate::args::MeasureArgs;
+use crate::args::{MeasureArgs, RunnerArgs, TimingArgs};
 use anyhow::{bail, Context};
 use oneproxy::measure::{Environment, MeasureParams, Measurement, Timer};
 use oneproxy::{Arch, SearchSpace, SpaceId};
@@ -39,6 +39,30 @@ struct Report {
     skipped: usize,
     measured: Vec<Row>,
     failed: Vec<Failure>,
+}
+
+/// Bounds of one architecture's measurement from the timing flags.
+pub fn measure_params(t: &TimingArgs) -> anyhow::Result<MeasureParams> {
+    anyhow::ensure!(t.batch >= 1, "--batch must be at least 1");
+    anyhow::ensure!(t.threads >= 1, "--threads must be at least 1");
+    anyhow::ensure!(t.max_time.is_finite() && t.max_time > 0.0, "--max-time must be a positive number of seconds");
+    let params = MeasureParams {
+        warmup: t.warmup,
+        warmup_time: Duration::from_secs(1),
+        min_runs: t.runs.min(5),
+        max_runs: t.runs,
+        max_time: Duration::from_secs_f64(t.max_time),
+    };
+    params.check()?;
+    Ok(params)
+}
+
+/// The engine of the runner flags (an external command), else tract; and its name prefix.
+pub fn timer(r: &RunnerArgs, t: &TimingArgs) -> anyhow::Result<(Box<dyn Timer>, &'static str)> {
+    Ok(match &r.runner_cmd {
+        Some(cmd) => (Box::new(oneproxy::measure::runner::CommandTimer::new(cmd, r.runner_regex.as_deref())?), "runner"),
+        None => (tract_timer(t.threads)?, "tract"),
+    })
 }
 
 fn tract_timer(threads: usize) -> anyhow::Result<Box<dyn Timer>> {
@@ -119,22 +143,9 @@ fn render_csv(device: &str, rows: &[(Arch, String)], space: &dyn SearchSpace) ->
 pub fn run(a: MeasureArgs) -> anyhow::Result<()> {
     let space_id: SpaceId = a.space.into();
     let space = space_id.space();
-    anyhow::ensure!(a.batch >= 1, "--batch must be at least 1");
-    anyhow::ensure!(a.threads >= 1, "--threads must be at least 1");
-    anyhow::ensure!(a.max_time.is_finite() && a.max_time > 0.0, "--max-time must be a positive number of seconds");
-    let params = MeasureParams {
-        warmup: a.warmup,
-        warmup_time: Duration::from_secs(1),
-        min_runs: a.runs.min(5),
-        max_runs: a.runs,
-        max_time: Duration::from_secs_f64(a.max_time),
-    };
-    params.check()?;
+    let params = measure_params(&a.timing)?;
     let archs = arch_list(&a, space)?;
-    let (mut timer, prefix): (Box<dyn Timer>, &str) = match &a.runner_cmd {
-        Some(t) => (Box::new(oneproxy::measure::runner::CommandTimer::new(t, a.runner_regex.as_deref())?), "runner"),
-        None => (tract_timer(a.threads)?, "tract"),
-    };
+    let (mut timer, prefix) = timer(&a.runner, &a.timing)?;
     let device = a.device_name.clone().unwrap_or_else(|| oneproxy::measure::host_device_name(prefix));
     anyhow::ensure!(
         !device.is_empty() && !device.contains([',', '"', '\n']) && device != "arch",
@@ -156,8 +167,8 @@ pub fn run(a: MeasureArgs) -> anyhow::Result<()> {
     let skipped = done.len();
     // Fail early on an unwritable output, before any measurement.
     oneproxy::util::write_atomic(&a.out, render_csv(&device, &rows, space).as_bytes()).context("writing --out")?;
-    let threads = if a.runner_cmd.is_some() { 1 } else { a.threads };
-    let environment = Environment::detect(timer.engine(), threads, a.batch);
+    let threads = if a.runner.runner_cmd.is_some() { 1 } else { a.timing.threads };
+    let environment = Environment::detect(timer.engine(), threads, a.timing.batch);
     let (measured, failed) = measure_all(&a, space_id, &todo, timer.as_mut(), &params, &device, &mut rows)?;
     let report = Report {
         space: space_id.name(),
@@ -214,13 +225,13 @@ fn measure_all(
         for arch in todo {
             let text = space.format(arch);
             let result = (|| -> oneproxy::Result<Measurement> {
-                let bytes = oneproxy::onnx::export(space_id, arch, a.batch, a.seed);
-                timer.load(&bytes, oneproxy::onnx::input_shape(space_id, arch, a.batch))?;
+                let bytes = oneproxy::onnx::export(space_id, arch, a.timing.batch, a.seed);
+                timer.load(&bytes, oneproxy::onnx::input_shape(space_id, arch, a.timing.batch))?;
                 oneproxy::measure::measure(timer, params)
             })();
             match result {
                 Ok(m) => {
-                    let per_image = m.summary.median_ms / a.batch as f64;
+                    let per_image = m.summary.median_ms / a.timing.batch as f64;
                     for w in &m.warnings {
                         bar.suspend(|| eprintln!("warning: {text}: {w}"));
                     }
