@@ -102,8 +102,7 @@ pub fn run_nas(args: EvalNasArgs) -> anyhow::Result<()> {
     let samples = super::sample_set(space, args.draw.sample_set, args.draw.samples)?;
     let config = super::nas_config(&args.flow, &args.options, super::proxy_selection(&args.proxy)?, samples, args.draw.seed)?;
     let trials = Trials { count: args.draw.trials, seed: args.draw.seed };
-    let runs = if config.samples.varies() { trials.count } else { 1 };
-    let bar = crate::progress::bar((args.targets.len() * runs) as u64, "runs");
+    let bar = crate::progress::bar((args.targets.len() * trials.count) as u64, "runs");
     let rows = evaluate_nas(&table, &acc, &args.targets, &config, trials, &|| bar.inc(1))?;
     bar.finish_and_clear();
     let set = args.draw.sample_set.name();
@@ -111,7 +110,7 @@ pub fn run_nas(args: EvalNasArgs) -> anyhow::Result<()> {
         let mut inputs = table.inputs().to_vec();
         inputs.extend(acc.input().cloned());
         return print_json(&NasOutput {
-            manifest: Manifest::new(space, config.samples.varies().then_some(args.draw.seed), inputs),
+            manifest: Manifest::new(space, Some(args.draw.seed), inputs),
             space: space.name(),
             accuracy: acc.name(),
             sample_set: set,

@@ -33,11 +33,13 @@ impl Default for Trials {
 }
 
 impl Trials {
-    fn effective(self, samples: &SampleSet) -> Result<usize> {
+    /// Trials that can differ: a fixed sample set gives an adaptation the same result every
+    /// time (`varies == false`), while the flow still draws its extra adaptation samples at random.
+    pub fn effective(self, varies: bool) -> Result<usize> {
         if self.count == 0 {
             return Err(Error::InvalidParameter("at least one trial is needed".into()));
         }
-        Ok(if samples.varies() { self.count } else { 1 })
+        Ok(if varies { self.count } else { 1 })
     }
 }
 
@@ -127,7 +129,7 @@ pub fn evaluate_adapt(
     on_trial: &(dyn Fn() + Sync),
 ) -> Result<AdaptEvaluation> {
     check_targets(targets)?;
-    let n_trials = trials.effective(samples)?;
+    let n_trials = trials.effective(samples.varies())?;
     let mut cache = ProxyPredictors::default();
     let pools: Vec<Vec<String>> = targets.iter().map(|t| resolve_pool(table, proxy, t)).collect::<Result<_>>()?;
     for pool in &pools {
@@ -270,7 +272,7 @@ pub fn evaluate_nas(
 ) -> Result<Vec<ScoredRun>> {
     check_targets(targets)?;
     config.check()?;
-    let n_trials = trials.effective(&config.samples)?;
+    let n_trials = trials.effective(true)?;
     let mut flow = Flow::new(table, accuracy);
     for t in targets {
         check_scorable(table, t, accuracy, config.samples.len())?;
