@@ -39,6 +39,73 @@ pub enum Command {
     Export(ExportArgs),
     /// Measure latencies on this machine (tract) or through an external runner; writes a latency CSV.
     Measure(MeasureArgs),
+    /// The one-proxy NAS flow on one real target: measure a few samples, reuse or adapt the
+    /// proxy, search once, measure the candidate front; resumable.
+    Nas(Box<NasArgs>),
+}
+
+/// Where the target's latencies come from in `oneproxy nas`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum OracleArg {
+    /// This machine, with tract (build with `--features tract`)
+    Tract,
+    /// The target's column of the loaded latency data (bundled or --latency): a simulation
+    Table,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("oracle_kind").required(true).multiple(false).args(["oracle", "runner_cmd", "manual"])))]
+pub struct NasArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub accuracy: AccuracyArgs,
+    /// Name of the target device (its column in the measurements CSV).
+    #[arg(long)]
+    pub target: String,
+    /// Measure on this machine (`tract`), or look the target up in the loaded data (`table`).
+    #[arg(long, value_enum)]
+    pub oracle: Option<OracleArg>,
+    #[command(flatten)]
+    pub runner: RunnerArgs,
+    /// Nobody can script the device: write the architectures to measure into the measurements
+    /// CSV (empty values) and exit with status 3; fill them in and run the same command again.
+    #[arg(long)]
+    pub manual: bool,
+    /// With --manual: also write ONNX models of the requested architectures into DIR.
+    #[arg(long, value_name = "DIR", requires = "manual")]
+    pub export_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub proxy: ProxyArgs,
+    /// Initial samples.
+    #[arg(long, default_value_t = 10)]
+    pub samples: usize,
+    /// Which architectures are measured first.
+    #[arg(long, value_enum, default_value = "random")]
+    pub sample_set: SampleSetArg,
+    /// Most target measurements in all (samples, adaptation, candidates).
+    #[arg(long, value_name = "N")]
+    pub max_measurements: Option<usize>,
+    /// Seed of the sample draws (and of the models' weights).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub flow: FlowArgs,
+    #[command(flatten)]
+    pub options: AdaptOptions,
+    #[command(flatten)]
+    pub timing: TimingArgs,
+    /// The target's measurements (latency CSV `arch,<target>`): read first, so that a run resumes
+    /// without measuring anything twice, and written as each measurement arrives.
+    /// Default: `<target>.csv` in the current directory.
+    #[arg(long, value_name = "FILE")]
+    pub measurements: Option<PathBuf>,
+    /// Write a report folder (report.json, Pareto plot) here.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print the result (and every measurement) as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Search method.
@@ -166,23 +233,8 @@ pub struct MeasureArgs {
     /// Seed of --sample (and of the model weights and inputs).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Timed runs per architecture at most (min(5, R) are wanted; fewer than R when they take
-    /// more than --max-time, with a warning if fewer than the minimum fit).
-    #[arg(long, default_value_t = 30)]
-    pub runs: usize,
-    /// Warm-up runs per architecture (not recorded; stopped after 1 s).
-    #[arg(long, default_value_t = 5)]
-    pub warmup: usize,
-    /// Wall-clock budget of the timed runs of one architecture, in seconds: no run starts after
-    /// it, and a --runner-cmd run still going when it runs out is stopped.
-    #[arg(long, default_value_t = 5.0)]
-    pub max_time: f64,
-    /// Images per inference; the CSV reports ms per image (batch latency / B).
-    #[arg(long, default_value_t = 1)]
-    pub batch: usize,
-    /// Threads for tract's matrix products (ignored by --runner-cmd).
-    #[arg(long, default_value_t = 1)]
-    pub threads: usize,
+    #[command(flatten)]
+    pub timing: TimingArgs,
     /// Name of the device column; default: derived from the engine and the CPU model.
     #[arg(long)]
     pub device_name: Option<String>,
@@ -195,9 +247,39 @@ pub struct MeasureArgs {
     /// Print every measurement (all samples, summary, warnings, environment) as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub runner: RunnerArgs,
+}
+
+/// How one architecture is timed (tract or an external runner).
+#[derive(Debug, Clone, Args)]
+pub struct TimingArgs {
+    /// Timed runs per architecture at most (min(5, R) are wanted; fewer than R when they take
+    /// more than --max-time, with a warning if fewer than the minimum fit).
+    #[arg(long, default_value_t = 30)]
+    pub runs: usize,
+    /// Warm-up runs per architecture (not recorded; stopped after 1 s).
+    #[arg(long, default_value_t = 5)]
+    pub warmup: usize,
+    /// Wall-clock budget of the timed runs of one architecture, in seconds: no run starts after
+    /// it, and a --runner-cmd run still going when it runs out is stopped.
+    #[arg(long, default_value_t = 5.0)]
+    pub max_time: f64,
+    /// Images per inference; latencies are ms per image (batch latency / B).
+    #[arg(long, default_value_t = 1)]
+    pub batch: usize,
+    /// Threads for tract's matrix products (ignored by --runner-cmd).
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+}
+
+/// An external program that times exported models.
+#[derive(Debug, Clone, Args)]
+pub struct RunnerArgs {
     /// Measure with an external program instead of tract: a shell command template where
-    /// `{model}` is the exported ONNX path. It must print its latency in ms as a line
-    /// `latency_ms: <x>`, or as a bare number alone on its last line (else see --runner-regex).
+    /// `{model}` is the exported ONNX path and `{arch}` the architecture string (both
+    /// shell-quoted). It must print its latency in ms as a line `latency_ms: <x>`, or as a bare
+    /// number alone on its last line (else see --runner-regex).
     #[arg(long, value_name = "TEMPLATE")]
     pub runner_cmd: Option<String>,
     /// Regex extracting the latency (ms) from the runner's output, for tools whose output
@@ -426,6 +508,17 @@ pub enum SampleSetArg {
     Help10,
     /// The architectures `oneproxy plan` would choose (budget K)
     Plan,
+}
+
+impl SampleSetArg {
+    /// The name on the command line and in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            SampleSetArg::Random => "random",
+            SampleSetArg::Help10 => "help10",
+            SampleSetArg::Plan => "plan",
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -26,6 +26,11 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
+            // A manual target asked for measurements: not a failure, a distinct status.
+            if err.chain().any(|c| matches!(c.downcast_ref::<oneproxy::Error>(), Some(oneproxy::Error::MeasurementsNeeded { .. }))) {
+                eprintln!("{err:#}");
+                return ExitCode::from(cmd::nas::NEEDS_MEASUREMENTS);
+            }
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
         }

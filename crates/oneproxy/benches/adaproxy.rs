@@ -11,7 +11,7 @@
 //! lambdas and the ratios are printed. Goal (issue 3): >= 100x faster per solve.
 use criterion::{criterion_group, Criterion};
 use oneproxy::bundled::bundle;
-use oneproxy::evaluate::ProxyPredictors;
+use oneproxy::workflow::ProxyPredictors;
 use oneproxy::predictor::solver::{solve_conic, Penalty, Problem, Spectral};
 use oneproxy::space::{seeded_rng, SearchSpace};
 use oneproxy::SpaceId;

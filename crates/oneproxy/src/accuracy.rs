@@ -104,3 +104,34 @@ impl AccuracyTable {
         self.input.as_ref()
     }
 }
+
+/// Where a flow's accuracies come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccuracySource {
+    /// A bundled table by name (NB201: `cifar10`, `cifar100`, `imagenet16-120`).
+    Bundled(String),
+    /// A user CSV with columns `arch,accuracy`.
+    File(std::path::PathBuf),
+}
+
+impl AccuracySource {
+    /// Load the table for `space`.
+    pub fn load(&self, space: crate::SpaceId) -> Result<AccuracyTable> {
+        match self {
+            AccuracySource::File(f) => AccuracyTable::from_csv(f, space.space()),
+            AccuracySource::Bundled(name) => {
+                let b = crate::bundled::bundle(space)?;
+                match b.accuracy(name) {
+                    Some(t) => Ok(t.clone()),
+                    None if b.accuracy.is_empty() => Err(Error::InvalidParameter(format!(
+                        "space {space} has no bundled accuracies: give an accuracy file (CSV with columns arch,accuracy)"
+                    ))),
+                    None => Err(Error::InvalidParameter(format!(
+                        "unknown accuracy table '{name}' for {space}; bundled: {}",
+                        b.accuracy.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ")
+                    ))),
+                }
+            }
+        }
+    }
+}

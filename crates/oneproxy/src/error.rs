@@ -168,6 +168,23 @@ pub enum Error {
     /// The SIGINT/SIGTERM handler could not be installed.
     #[error("cannot install the SIGINT/SIGTERM handler: {0}")]
     Signals(String),
+    /// The flow needs measurements that only a person can make (a manual target): the
+    /// requested architectures were written to the log with empty values.
+    #[error(
+        "{count} architecture(s) need measuring on '{device}'{}{}: fill in their latencies (ms per image) and run the same command again",
+        log.as_ref().map_or(String::new(), |p| format!(" (the empty rows of {})", p.display())),
+        models.as_ref().map_or(String::new(), |p| format!("; ONNX models in {}", p.display()))
+    )]
+    MeasurementsNeeded {
+        /// The target.
+        device: String,
+        /// Architectures requested.
+        count: usize,
+        /// The measurement log holding the requests.
+        log: Option<PathBuf>,
+        /// Folder of the exported models, if any.
+        models: Option<PathBuf>,
+    },
     /// Drawing a plot failed.
     #[error("plot {}: {reason}", path.display())]
     Plot {

@@ -22,7 +22,9 @@
 //! * [`output`]: everything written to disk: atomic files, report folders, locks, cleanup on
 //!   error and on SIGINT/SIGTERM;
 //! * [`search`]: Pareto fronts, latency-constrained picks, hypervolume, NSGA-II search;
-//! * `plot` (feature `plot`): heatmaps and Pareto plots.
+//! * `plot` (feature `plot`): heatmaps and Pareto plots;
+//! * [`workflow`]: the flows (one-proxy NAS on a device, evaluations, the main job), driven by
+//!   measurement oracles.
 #![deny(missing_docs)]
 
 pub mod accuracy;
@@ -30,7 +32,6 @@ pub mod bundled;
 pub mod error;
 pub mod evaluate;
 pub mod manifest;
-pub mod nas;
 pub mod measure;
 pub mod network;
 #[cfg(feature = "onnx")]
@@ -45,6 +46,7 @@ pub mod space;
 pub mod stats;
 pub mod table;
 pub mod util;
+pub mod workflow;
 
 pub use accuracy::AccuracyTable;
 pub use error::{Error, Result};

@@ -50,7 +50,7 @@ pub fn run(args: AdaptArgs) -> anyhow::Result<()> {
     let col = csv.devices.iter().position(|d| *d == target).expect("checked");
     let (archs, y): (Vec<Arch>, Vec<f64>) =
         csv.rows.iter().filter(|(_, v)| !v[col].is_nan()).map(|(a, v)| (a.clone(), v[col])).unzip();
-    let candidates = super::proxy_candidates(&table, &args.proxy, &target)?;
+    let candidates = oneproxy::workflow::proxy::resolve_pool(&table, &super::proxy_selection(&args.proxy)?, &target)?;
     let mut cache = ProxyPredictors::default();
     for c in &candidates {
         cache.get(&table, c)?;

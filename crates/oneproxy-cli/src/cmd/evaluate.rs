@@ -1,15 +1,13 @@
-//! `oneproxy evaluate adapt`: AdaProxy scored against full target tables.
+//! `oneproxy evaluate adapt|nas`: methods scored against full target tables.
 
-use crate::args::{EvalAdaptArgs, SampleSetArg};
+use crate::args::{EvalAdaptArgs, EvalNasArgs};
 use crate::report::{fmt3, print, print_json, TextTable};
-use anyhow::bail;
-use oneproxy::bundled::{bundle, HELP10_NB201};
-use oneproxy::evaluate::{evaluate_adapt_with_progress, AdaptEvaluation, ProxyChoice, SampleSet};
+use oneproxy::workflow::evaluate::{evaluate_adapt, evaluate_nas, AdaptEvaluation, NasSummary, ScoredRun, Trials};
 use oneproxy::{Manifest, SpaceId};
 use serde::Serialize;
 
 #[derive(Serialize)]
-struct Output<'a> {
+struct AdaptOutput<'a> {
     manifest: Manifest,
     space: &'a str,
     sample_set: &'a str,
@@ -21,49 +19,21 @@ struct Output<'a> {
 pub fn run_adapt(args: EvalAdaptArgs) -> anyhow::Result<()> {
     let space: SpaceId = args.data.space.into();
     let table = super::load_table(&args.data)?;
-    let samples = match args.draw.sample_set {
-        SampleSetArg::Help10 => {
-            if space != SpaceId::Nb201 {
-                bail!("--sample-set help10 exists for nb201 only");
-            }
-            SampleSet::Fixed(HELP10_NB201.iter().map(|&i| bundle(space).map(|b| b.archs[i].clone())).collect::<Result<_, _>>()?)
-        }
-        SampleSetArg::Random => SampleSet::Random { k: args.draw.samples, trials: args.draw.trials, seed: args.draw.seed },
-        SampleSetArg::Plan => SampleSet::Plan { k: args.draw.samples, trials: args.draw.trials, seed: args.draw.seed },
-    };
-    let n_samples = if let SampleSet::Fixed(v) = &samples { v.len() } else { args.draw.samples };
-    if args.draw.trials == 0 {
-        bail!("--trials must be at least 1");
-    }
-    // One pool for every target: the union, minus each target at evaluation time.
-    let mut pool: Vec<String> = Vec::new();
-    for p in super::pools_for(&table, &args.proxy, &args.targets)?.into_iter().flatten() {
-        if !pool.contains(&p) {
-            pool.push(p);
-        }
-    }
-    let choice = if args.proxy.proxy == "auto" {
-        ProxyChoice::Auto { pool }
-    } else {
-        ProxyChoice::Device(args.proxy.proxy.clone())
-    };
+    let samples = super::sample_set(space, args.draw.sample_set, args.draw.samples)?;
+    let proxy = super::proxy_selection(&args.proxy)?;
     let params = super::adapt_params(&args.options)?;
-    let trials = if matches!(samples, SampleSet::Fixed(_)) { 1 } else { args.draw.trials };
-    let bar = crate::progress::bar((args.targets.len() * trials) as u64, "trials");
-    let eval = evaluate_adapt_with_progress(&table, &args.targets, &choice, &samples, &params, &|| bar.inc(1))?;
+    let trials = Trials { count: args.draw.trials, seed: args.draw.seed };
+    let runs = if samples.varies() { trials.count } else { 1 };
+    let bar = crate::progress::bar((args.targets.len() * runs) as u64, "trials");
+    let eval = evaluate_adapt(&table, &args.targets, &proxy, &samples, trials, &params, &|| bar.inc(1))?;
     bar.finish_and_clear();
-    let set = match args.draw.sample_set {
-        SampleSetArg::Help10 => "help10",
-        SampleSetArg::Random => "random",
-        SampleSetArg::Plan => "plan",
-    };
+    let set = args.draw.sample_set.name();
     if args.json {
-        let seed = (args.draw.sample_set != SampleSetArg::Help10).then_some(args.draw.seed);
-        return print_json(&Output {
-            manifest: Manifest::new(space, seed, table.inputs().to_vec()),
+        return print_json(&AdaptOutput {
+            manifest: Manifest::new(space, samples.varies().then_some(args.draw.seed), table.inputs().to_vec()),
             space: space.name(),
             sample_set: set,
-            samples: n_samples,
+            samples: samples.len(),
             evaluation: &eval,
         });
     }
@@ -81,7 +51,76 @@ pub fn run_adapt(args: EvalAdaptArgs) -> anyhow::Result<()> {
     }
     t.row(["mean".to_string(), String::new(), String::new(), fmt3(eval.mean_before), fmt3(eval.mean_after), String::new(), String::new()]);
     print(&format!(
-        "AdaProxy, space {space}, {n_samples} {set} samples per target: Spearman against every measured architecture\n\n{}",
+        "AdaProxy, space {space}, {} {set} samples per target: Spearman against the target's measured architectures outside the samples\n\n{}",
+        samples.len(),
         t.render()
+    ))
+}
+
+#[derive(Serialize)]
+struct NasOutput<'a> {
+    manifest: Manifest,
+    space: &'a str,
+    accuracy: &'a str,
+    sample_set: &'a str,
+    targets: &'a [ScoredRun],
+    #[serde(flatten)]
+    summary: NasSummary,
+}
+
+/// The human-readable table of scored flow runs.
+pub fn render_nas(runs: &[ScoredRun], constraints: &[f64]) -> String {
+    let mut header: Vec<String> = ["target", "proxy", "action", "spearman", "measured", "hv_ratio"].iter().map(|s| s.to_string()).collect();
+    header.extend(constraints.iter().map(|c| format!("acc@{c}ms")));
+    let mut t = TextTable::new(header);
+    for r in runs {
+        let (x, s) = (&r.outcome, &r.score);
+        let mut row = vec![x.target.clone(), x.proxy.clone(), x.decision.name().into(), fmt3(x.spearman_samples), x.measurements.to_string(), format!("{:.4}", s.hv_ratio)];
+        row.extend(s.constraints.iter().map(|c| match (c.accuracy, c.optimal_accuracy) {
+            (Some(a), Some(o)) => format!("{a:.2}/{o:.2}{}", if c.violated { "!" } else { "" }),
+            _ => "-".into(),
+        }));
+        t.row(row);
+    }
+    let s = NasSummary::of(runs);
+    let mut out = t.render();
+    out.push_str(&format!(
+        "\nmean hv_ratio {:.4}; {} violated constraints; mean measurements {:.1}",
+        s.mean_hv_ratio, s.violations, s.mean_measurements
+    ));
+    if let Some(g) = s.mean_accuracy_gap {
+        out.push_str(&format!("; mean accuracy gap to the true optimum {g:.3} points"));
+    }
+    out.push_str("\n(acc@C: accuracy of the pick / best accuracy within C, by true latency)\n");
+    out
+}
+
+pub fn run_nas(args: EvalNasArgs) -> anyhow::Result<()> {
+    let space: SpaceId = args.data.space.into();
+    let table = super::load_table(&args.data)?;
+    let acc = super::accuracy_table(space, &args.accuracy)?;
+    let samples = super::sample_set(space, args.draw.sample_set, args.draw.samples)?;
+    let config = super::nas_config(&args.flow, &args.options, super::proxy_selection(&args.proxy)?, samples, args.draw.seed)?;
+    let trials = Trials { count: args.draw.trials, seed: args.draw.seed };
+    let bar = crate::progress::bar((args.targets.len() * trials.count) as u64, "runs");
+    let rows = evaluate_nas(&table, &acc, &args.targets, &config, trials, &|| bar.inc(1))?;
+    bar.finish_and_clear();
+    let set = args.draw.sample_set.name();
+    if args.json {
+        let mut inputs = table.inputs().to_vec();
+        inputs.extend(acc.input().cloned());
+        return print_json(&NasOutput {
+            manifest: Manifest::new(space, Some(args.draw.seed), inputs),
+            space: space.name(),
+            accuracy: acc.name(),
+            sample_set: set,
+            summary: NasSummary::of(&rows),
+            targets: &rows,
+        });
+    }
+    print(&format!(
+        "one-proxy NAS, space {space}, accuracy {}, {set} initial samples\n\n{}",
+        acc.name(),
+        render_nas(&rows, &args.flow.constraints)
     ))
 }

@@ -1,7 +1,7 @@
 //! `oneproxy measure`: latencies of architectures on this machine (tract) or through an external
 //! runner, written as a latency CSV after every architecture.
 
-use crate::args::MeasureArgs;
+use crate::args::{MeasureArgs, RunnerArgs, TimingArgs};
 use anyhow::{bail, Context};
 use oneproxy::measure::{Environment, MeasureParams, Measurement, Timer};
 use oneproxy::{Arch, SearchSpace, SpaceId};
@@ -41,6 +41,33 @@ struct Report {
     warnings: Vec<String>,
     measured: Vec<Row>,
     failed: Vec<Failure>,
+}
+
+/// Bounds of one architecture's measurement from the timing flags.
+pub fn measure_params(t: &TimingArgs) -> anyhow::Result<MeasureParams> {
+    anyhow::ensure!(t.batch >= 1, "--batch must be at least 1");
+    anyhow::ensure!(t.threads >= 1, "--threads must be at least 1");
+    let params = MeasureParams {
+        warmup: t.warmup,
+        warmup_time: Duration::from_secs(1),
+        min_runs: t.runs.min(5),
+        max_runs: t.runs,
+        max_time: seconds(t.max_time, "--max-time")?,
+    };
+    params.check()?;
+    Ok(params)
+}
+
+/// The engine of the runner flags (an external command), else tract; and its name prefix.
+pub fn timer(r: &RunnerArgs, t: &TimingArgs) -> anyhow::Result<(Box<dyn Timer>, &'static str)> {
+    Ok(match &r.runner_cmd {
+        Some(cmd) => {
+            let runner = oneproxy::measure::runner::CommandTimer::new(cmd, r.runner_regex.as_deref())?
+                .timeout(seconds(r.runner_timeout, "--runner-timeout")?)?;
+            (Box::new(runner), "runner")
+        }
+        None => (tract_timer(t.threads)?, "tract"),
+    })
 }
 
 fn tract_timer(threads: usize) -> anyhow::Result<Box<dyn Timer>> {
@@ -153,17 +180,7 @@ fn render_csv(device: &str, rows: &[(Arch, String)], space: &dyn SearchSpace) ->
 pub fn run(a: MeasureArgs) -> anyhow::Result<()> {
     let space_id: SpaceId = a.space.into();
     let space = space_id.space();
-    anyhow::ensure!(a.batch >= 1, "--batch must be at least 1");
-    anyhow::ensure!(a.threads >= 1, "--threads must be at least 1");
-    let params = MeasureParams {
-        warmup: a.warmup,
-        warmup_time: Duration::from_secs(1),
-        min_runs: a.runs.min(5),
-        max_runs: a.runs,
-        max_time: seconds(a.max_time, "--max-time")?,
-    };
-    params.check()?;
-    let runner_timeout = seconds(a.runner_timeout, "--runner-timeout")?;
+    let params = measure_params(&a.timing)?;
     let (archs, warnings) = arch_list(&a, space)?;
     for w in &warnings {
         eprintln!("warning: {w}");
@@ -174,13 +191,7 @@ pub fn run(a: MeasureArgs) -> anyhow::Result<()> {
     let _lock = oneproxy::output::OutputLock::acquire(&a.out, "measure")
         .with_context(|| format!("locking --out {}", a.out.display()))?;
     let (_, existing) = oneproxy::output::check_output_file(&a.out).context("--out")?;
-    let (mut timer, prefix): (Box<dyn Timer>, &str) = match &a.runner_cmd {
-        Some(t) => {
-            let runner = oneproxy::measure::runner::CommandTimer::new(t, a.runner_regex.as_deref())?.timeout(runner_timeout)?;
-            (Box::new(runner), "runner")
-        }
-        None => (tract_timer(a.threads)?, "tract"),
-    };
+    let (mut timer, prefix) = timer(&a.runner, &a.timing)?;
     let device = a.device_name.clone().unwrap_or_else(|| oneproxy::measure::host_device_name(prefix));
     anyhow::ensure!(
         !device.is_empty() && !device.contains([',', '"', '\n']) && device != "arch",
@@ -202,8 +213,8 @@ pub fn run(a: MeasureArgs) -> anyhow::Result<()> {
     let skipped = done.len();
     // Fail early on an unwritable output, before any measurement.
     oneproxy::util::write_atomic(&a.out, render_csv(&device, &rows, space).as_bytes()).context("writing --out")?;
-    let threads = if a.runner_cmd.is_some() { 1 } else { a.threads };
-    let environment = Environment::detect(timer.engine(), threads, a.batch);
+    let threads = if a.runner.runner_cmd.is_some() { 1 } else { a.timing.threads };
+    let environment = Environment::detect(timer.engine(), threads, a.timing.batch);
     let (measured, failed) = measure_all(&a, space_id, &todo, timer.as_mut(), &params, &device, &mut rows)?;
     let report = Report {
         space: space_id.name(),
@@ -261,13 +272,14 @@ fn measure_all(
         for arch in todo {
             let text = space.format(arch);
             let result = (|| -> oneproxy::Result<Measurement> {
-                let bytes = oneproxy::onnx::export(space_id, arch, a.batch, a.seed);
-                timer.load(&bytes, oneproxy::onnx::input_shape(space_id, arch, a.batch))?;
+                let bytes = oneproxy::onnx::export(space_id, arch, a.timing.batch, a.seed);
+                timer.label(&text);
+                timer.load(&bytes, oneproxy::onnx::input_shape(space_id, arch, a.timing.batch))?;
                 oneproxy::measure::measure(timer, params)
             })();
             match result {
                 Ok(m) => {
-                    let per_image = m.summary.median_ms / a.batch as f64;
+                    let per_image = m.summary.median_ms / a.timing.batch as f64;
                     for w in &m.warnings {
                         bar.suspend(|| eprintln!("warning: {text}: {w}"));
                     }

@@ -6,15 +6,16 @@ mod evaluate;
 mod export;
 mod measure;
 mod monotonicity;
-mod nas;
+pub mod nas;
 mod plan;
 mod predict;
 mod run;
 mod search;
 
-use crate::args::{AdaptOptions, Cli, Command, DataArgs, EvaluateCommand, FormArg, NormArg, ProxyArgs};
+use crate::args::{AdaptOptions, Cli, Command, DataArgs, EvaluateCommand, FlowArgs, FormArg, NormArg, ProxyArgs, SampleSetArg};
 use anyhow::{bail, Context};
 use oneproxy::predictor::{AdaptParams, Form, FormChoice, LambdaChoice, Penalty, Validation};
+use oneproxy::workflow::{NasConfig, ProxySelection, SampleSet};
 use oneproxy::{Arch, LatencyTable, SearchSpace, SpaceId};
 use std::path::Path;
 
@@ -26,7 +27,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Predict(a) => predict::run(a),
         Command::Plan(a) => plan::run(a),
         Command::Evaluate(EvaluateCommand::Adapt(a)) => evaluate::run_adapt(a),
-        Command::Evaluate(EvaluateCommand::Nas(a)) => nas::run(a),
+        Command::Evaluate(EvaluateCommand::Nas(a)) => evaluate::run_nas(a),
+        Command::Nas(a) => nas::run(*a),
         Command::Search(a) => search::run(a),
         Command::Run(a) => run::run(a),
         Command::Export(a) => export::run(a),
@@ -75,53 +77,63 @@ pub fn adapt_params(o: &AdaptOptions) -> anyhow::Result<AdaptParams> {
     Ok(AdaptParams { penalty, form, lambda, validation, ensemble: o.ensemble })
 }
 
-/// Parameters of the one-proxy NAS flow from its flags.
-pub fn flow_params(flow: &crate::args::FlowArgs, options: &AdaptOptions, seed: u64) -> anyhow::Result<oneproxy::nas::NasParams> {
-    Ok(oneproxy::nas::NasParams {
-        threshold: flow.threshold,
-        max_samples: flow.max_samples,
-        constraints: flow.constraints.clone(),
-        adapt: adapt_params(options)?,
-        seed,
-        layers: flow.layers,
+/// The accuracy table named by `--accuracy` / `--accuracy-file` (default: cifar100).
+pub fn accuracy_table(space: SpaceId, a: &crate::args::AccuracyArgs) -> anyhow::Result<oneproxy::AccuracyTable> {
+    use oneproxy::accuracy::AccuracySource;
+    let source = match &a.accuracy_file {
+        Some(f) => AccuracySource::File(f.clone()),
+        None => AccuracySource::Bundled(a.accuracy.clone().unwrap_or_else(|| "cifar100".into())),
+    };
+    source.load(space).map_err(|e| match (&source, e) {
+        (AccuracySource::Bundled(_), oneproxy::Error::InvalidParameter(m)) if m.contains("no bundled accuracies") => {
+            anyhow::anyhow!("space {space} has no bundled accuracies; give --accuracy-file FILE (columns arch,accuracy)")
+        }
+        (_, e) => e.into(),
     })
 }
 
-/// The proxy candidates of every target (each target must exist).
-pub fn pools_for(table: &LatencyTable, p: &ProxyArgs, targets: &[String]) -> anyhow::Result<Vec<Vec<String>>> {
-    targets
-        .iter()
-        .map(|t| {
-            table.device_index(t)?;
-            proxy_candidates(table, p, t)
-        })
-        .collect()
-}
-
-/// The proxy candidates for a target: the named proxy, the given pool, or every other device.
-pub fn proxy_candidates(table: &LatencyTable, p: &ProxyArgs, target: &str) -> anyhow::Result<Vec<String>> {
-    let list: Vec<String> = if p.proxy != "auto" {
+/// The proxy selection of `--proxy` and `--pool`.
+pub fn proxy_selection(p: &ProxyArgs) -> anyhow::Result<ProxySelection> {
+    if p.proxy == "auto" {
+        Ok(ProxySelection::Auto { pool: (!p.pool.is_empty()).then(|| p.pool.clone()) })
+    } else {
         if !p.pool.is_empty() {
             bail!("--pool only applies with --proxy auto");
         }
-        vec![p.proxy.clone()]
-    } else if p.pool.is_empty() {
-        let space_min = table.space().space().num_features().min(30) + 1;
-        table
-            .measured_device_names()
-            .into_iter()
-            .filter(|d| d != target && table.device_index(d).is_ok_and(|i| table.measured_count(i) >= space_min))
-            .collect()
-    } else {
-        p.pool.iter().filter(|d| *d != target).cloned().collect()
+        Ok(ProxySelection::Device(p.proxy.clone()))
+    }
+}
+
+/// The sample set of `--sample-set` with `k` samples.
+pub fn sample_set(space: SpaceId, set: SampleSetArg, k: usize) -> anyhow::Result<SampleSet> {
+    Ok(match set {
+        SampleSetArg::Random => SampleSet::Random(k),
+        SampleSetArg::Plan => SampleSet::Plan(k),
+        SampleSetArg::Help10 => SampleSet::help10(space)?,
+    })
+}
+
+/// Settings of the one-proxy NAS flow from its flags.
+pub fn nas_config(
+    flow: &FlowArgs,
+    options: &AdaptOptions,
+    proxy: ProxySelection,
+    samples: SampleSet,
+    seed: u64,
+) -> anyhow::Result<NasConfig> {
+    let config = NasConfig {
+        proxy,
+        samples,
+        threshold: flow.threshold,
+        max_samples: flow.max_samples,
+        max_measurements: None,
+        layers: flow.layers,
+        constraints: flow.constraints.clone(),
+        adapt: adapt_params(options)?,
+        seed,
     };
-    for d in &list {
-        table.device_index(d)?;
-    }
-    if list.is_empty() {
-        bail!("no proxy candidate for target '{target}'");
-    }
-    Ok(list)
+    config.check()?;
+    Ok(config)
 }
 
 /// Read a CSV with an `arch` column (other columns ignored).

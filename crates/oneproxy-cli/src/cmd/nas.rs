@@ -1,196 +1,152 @@
-//! `oneproxy evaluate nas`: the one-proxy NAS flow per target, scored against full tables.
+//! `oneproxy nas`: the one-proxy NAS flow on one real target device, measured through an
+//! oracle (tract on this machine, an external runner, a person, or a recorded table), with
+//! every measurement logged so that an interrupted run resumes.
 
-use crate::args::{AccuracyArgs, EvalNasArgs, SampleSetArg};
+use crate::args::{NasArgs, OracleArg};
 use crate::report::{fmt3, print, print_json, TextTable};
-use anyhow::{bail, Context};
-use oneproxy::bundled::{bundle, HELP10_NB201};
-use oneproxy::evaluate::ProxyPredictors;
-use oneproxy::nas::{one_proxy_nas, target_candidates, NasParams, TargetNas};
-use oneproxy::space::seeded_rng;
-use oneproxy::{AccuracyTable, Arch, LatencyTable, Manifest, SpaceId};
+use anyhow::Context;
+use oneproxy::workflow::nas::{FlowEvent, NasOutcome, Stage};
+use oneproxy::workflow::oracle::{ExportModels, ManualOracle, MeasurementLog, Recorded, TableOracle, TargetOracle};
+use oneproxy::workflow::Flow;
+use oneproxy::{Manifest, SpaceId};
 use serde::Serialize;
+use std::path::PathBuf;
 
-/// The accuracy table named by the flags (bundled or a user file).
-pub fn accuracy_table(space: SpaceId, a: &AccuracyArgs) -> anyhow::Result<AccuracyTable> {
-    if let Some(f) = &a.accuracy_file {
-        return AccuracyTable::from_csv(f, space.space()).with_context(|| format!("reading accuracies from {}", f.display()));
-    }
-    let b = bundle(space)?;
-    let name = a.accuracy.as_deref().unwrap_or("cifar100");
-    match b.accuracy(name) {
-        Some(t) => Ok(t.clone()),
-        None if b.accuracy.is_empty() => bail!(
-            "space {space} has no bundled accuracies; give --accuracy-file FILE (columns arch,accuracy)"
-        ),
-        None => bail!(
-            "unknown accuracy table '{name}' for {space}; bundled: {}",
-            b.accuracy.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ")
-        ),
-    }
-}
-
-/// One target, one trial.
-#[derive(Serialize)]
-pub struct Row {
-    pub trial: usize,
-    #[serde(flatten)]
-    pub result: TargetNas,
-}
-
-#[derive(Serialize)]
-pub struct Summary {
-    pub mean_hv_ratio: f64,
-    pub violations: usize,
-    pub mean_accuracy_gap: Option<f64>,
-    pub mean_measurements: f64,
-}
-
-impl Summary {
-    pub fn of(rows: &[Row]) -> Self {
-        let gaps: Vec<f64> = rows.iter().flat_map(|r| r.result.constraints.iter().filter_map(|c| c.accuracy_gap)).collect();
-        let n = rows.len().max(1) as f64;
-        Summary {
-            mean_hv_ratio: rows.iter().map(|r| r.result.hv_ratio).sum::<f64>() / n,
-            violations: rows.iter().map(|r| r.result.constraints.iter().filter(|c| c.violated).count()).sum(),
-            mean_accuracy_gap: (!gaps.is_empty()).then(|| gaps.iter().sum::<f64>() / gaps.len() as f64),
-            mean_measurements: rows.iter().map(|r| r.result.measurements as f64).sum::<f64>() / n,
-        }
-    }
-}
+/// Exit status of a manual run that stopped to ask for measurements.
+pub const NEEDS_MEASUREMENTS: u8 = 3;
 
 #[derive(Serialize)]
 struct Output<'a> {
     manifest: Manifest,
     space: &'a str,
     accuracy: &'a str,
-    sample_set: &'a str,
-    targets: &'a [Row],
+    oracle: &'a str,
+    measurements_file: String,
     #[serde(flatten)]
-    summary: Summary,
+    outcome: &'a NasOutcome,
 }
 
-/// Initial samples of a target for one trial.
-pub fn initial_samples(
-    table: &LatencyTable,
-    target: &str,
-    set: SampleSetArg,
-    k: usize,
-    seed: u64,
-) -> anyhow::Result<Vec<Arch>> {
-    let space = table.space();
-    match set {
-        SampleSetArg::Help10 => {
-            if space != SpaceId::Nb201 {
-                bail!("--sample-set help10 exists for nb201 only");
-            }
-            let b = bundle(space)?;
-            Ok(HELP10_NB201.iter().map(|&i| b.archs[i].clone()).collect())
-        }
-        SampleSetArg::Random | SampleSetArg::Plan => {
-            let col = table.device_index(target)?;
-            let rows = table.measured_rows(col);
-            if k > rows.len() {
-                bail!("target '{target}' measured {} architectures, fewer than the {k} samples asked for", rows.len());
-            }
-            let mut rng = seeded_rng(seed);
-            Ok(rand::seq::index::sample(&mut rng, rows.len(), k).into_iter().map(|i| table.archs()[rows[i]].clone()).collect())
-        }
+fn oracle_for<'t>(args: &NasArgs, space: SpaceId, table: &'t oneproxy::LatencyTable) -> anyhow::Result<(Box<dyn TargetOracle + 't>, &'static str)> {
+    if args.manual {
+        let export = args.export_dir.as_ref().map(|dir| ExportModels { dir: dir.clone(), batch: args.timing.batch, seed: args.seed });
+        return Ok((Box::new(ManualOracle::new(&args.target, space, export)), "manual"));
+    }
+    match args.oracle {
+        Some(OracleArg::Table) => Ok((Box::new(TableOracle::new(table, &args.target)?), "table")),
+        _ => timer_oracle(args, space),
     }
 }
 
-/// Run the flow for every target and trial.
-#[allow(clippy::too_many_arguments)]
-pub fn run_flow(
-    table: &LatencyTable,
-    acc: &AccuracyTable,
-    targets: &[String],
-    pools: &[Vec<String>],
-    set: SampleSetArg,
-    k: usize,
-    trials: usize,
-    seed: u64,
-    params: &NasParams,
-) -> anyhow::Result<Vec<Row>> {
-    let mut cache = ProxyPredictors::default();
-    let mut rows = Vec::new();
-    let trials = if set == SampleSetArg::Help10 { 1 } else { trials };
-    let bar = crate::progress::bar((targets.len() * trials) as u64, "targets");
-    for (ti, target) in targets.iter().enumerate() {
-        let col = table.device_index(target)?;
-        if target_candidates(table, col, acc).is_empty() {
-            bail!("target '{target}' measured no architecture with a known accuracy");
+#[cfg(feature = "onnx")]
+fn timer_oracle(args: &NasArgs, space: SpaceId) -> anyhow::Result<(Box<dyn TargetOracle + 'static>, &'static str)> {
+    let params = super::measure::measure_params(&args.timing)?;
+    let (timer, kind) = super::measure::timer(&args.runner, &args.timing)?;
+    let oracle = oneproxy::workflow::oracle::TimerOracle::new(&args.target, space, timer, params, args.timing.batch, args.seed)?;
+    Ok((Box::new(oracle), kind))
+}
+
+#[cfg(not(feature = "onnx"))]
+fn timer_oracle(_: &NasArgs, _: SpaceId) -> anyhow::Result<(Box<dyn TargetOracle + 'static>, &'static str)> {
+    anyhow::bail!("measuring needs the ONNX export: rebuild oneproxy with `--features onnx` (or `tract`)")
+}
+
+pub fn run(args: NasArgs) -> anyhow::Result<()> {
+    let space: SpaceId = args.data.space.into();
+    let table = super::load_table(&args.data)?;
+    let acc = super::accuracy_table(space, &args.accuracy)?;
+    let samples = super::sample_set(space, args.sample_set, args.samples)?;
+    let mut config = super::nas_config(&args.flow, &args.options, super::proxy_selection(&args.proxy)?, samples, args.seed)?;
+    config.max_measurements = args.max_measurements;
+    config.check()?;
+    let log_path = args.measurements.clone().unwrap_or_else(|| PathBuf::from(format!("{}.csv", args.target)));
+    let log = MeasurementLog::open(&log_path, &args.target, space)?;
+    if log.measured() > 0 {
+        eprintln!("resuming: {} measurements of '{}' already in {}", log.measured(), args.target, log_path.display());
+    }
+    let (inner, kind) = oracle_for(&args, space, &table)?;
+    let mut oracle = Recorded::new(inner, log);
+    let mut flow = Flow::new(&table, &acc);
+    let bar = crate::progress::bar(0, "measured");
+    let mut on_event = |e: FlowEvent| match e {
+        FlowEvent::Measuring { stage, count } => {
+            let why = match stage {
+                Stage::Samples => "initial samples (to compare the proxy's ranking with the target's)",
+                Stage::Adaptation => "more samples for the adaptation",
+                Stage::Candidates => "the predicted Pareto front",
+            };
+            bar.suspend(|| eprintln!("measuring {count} architecture(s): {why}"));
+            bar.set_length(count as u64);
+            bar.set_position(0);
         }
-        for trial in 0..trials {
-            let s = seed.wrapping_add(trial as u64).wrapping_mul(1000).wrapping_add(ti as u64);
-            let samples = initial_samples(table, target, set, k, s)?;
-            let p = NasParams { seed: s, ..params.clone() };
-            let result = one_proxy_nas(table, acc, &mut cache, &pools[ti], target, &samples, &p)
-                .with_context(|| format!("target '{target}'"))?;
-            rows.push(Row { trial, result });
+        FlowEvent::Measured { latency_ms, .. } => {
             bar.inc(1);
+            bar.set_message(format!("last {latency_ms:.3} ms"));
         }
-    }
+        FlowEvent::Decided { proxy, spearman, decision } => bar.suspend(|| {
+            eprintln!("proxy {proxy}: Spearman {spearman:.3} on the samples -> {}", decision.name())
+        }),
+        FlowEvent::Adapted { samples, cv_spearman } => {
+            bar.suspend(|| eprintln!("adapted with {samples} samples: cross-validated Spearman {cv_spearman:.3}"))
+        }
+    };
+    let result = flow.run(&mut oracle, &config, &mut on_event);
     bar.finish_and_clear();
-    Ok(rows)
+    let outcome = match result {
+        Ok(o) => o,
+        // Passed up as it is: `main` turns it into exit status 3.
+        Err(e @ oneproxy::Error::MeasurementsNeeded { .. }) => return Err(e.into()),
+        Err(e) => return Err(e).with_context(|| format!("measurements so far are in {}", log_path.display())),
+    };
+    let mut inputs = table.inputs().to_vec();
+    inputs.extend(acc.input().cloned());
+    let output = Output {
+        manifest: Manifest::new(space, Some(args.seed), inputs),
+        space: space.name(),
+        accuracy: acc.name(),
+        oracle: kind,
+        measurements_file: log_path.display().to_string(),
+        outcome: &outcome,
+    };
+    if let Some(dir) = &args.out {
+        write_report(dir, &output)?;
+    }
+    if args.json {
+        return print_json(&output);
+    }
+    print(&render(&outcome, &log_path))
 }
 
-/// The human-readable table of flow results.
-pub fn render(rows: &[Row], constraints: &[f64]) -> String {
-    let mut header: Vec<String> = ["target", "proxy", "action", "spearman", "measured", "hv_ratio"].iter().map(|s| s.to_string()).collect();
-    header.extend(constraints.iter().map(|c| format!("acc@{c}ms")));
-    let mut t = TextTable::new(header);
-    for r in rows {
-        let x = &r.result;
-        let mut row = vec![x.target.clone(), x.proxy.clone(), x.action.clone(), fmt3(x.spearman_samples), x.measurements.to_string(), format!("{:.4}", x.hv_ratio)];
-        row.extend(x.constraints.iter().map(|c| match (c.accuracy, c.optimal_accuracy) {
-            (Some(a), Some(o)) => format!("{a:.2}/{o:.2}{}", if c.violated { "!" } else { "" }),
-            _ => "-".into(),
-        }));
-        t.row(row);
+fn render(o: &NasOutcome, log: &std::path::Path) -> String {
+    let mut out = format!(
+        "target {}: proxy {} (Spearman {} on {} samples) -> {}{}\n{} measurements in all (in {})\n\nmeasured Pareto front:\n",
+        o.target,
+        o.proxy,
+        fmt3(o.spearman_samples),
+        o.samples.min(o.measured.iter().filter(|m| m.stage == Stage::Samples).count()),
+        o.decision.name(),
+        o.cv_spearman.map_or(String::new(), |c| format!(" (cross-validated Spearman {c:.3})")),
+        o.measurements,
+        log.display()
+    );
+    let mut t = TextTable::new(["latency ms", "accuracy %", "architecture"]);
+    for c in &o.chosen {
+        t.row([format!("{:.3}", c.latency), format!("{:.2}", c.accuracy), c.arch.clone()]);
     }
-    let s = Summary::of(rows);
-    let mut out = t.render();
-    out.push_str(&format!(
-        "\nmean hv_ratio {:.4}; {} violated constraints; mean measurements {:.1}",
-        s.mean_hv_ratio, s.violations, s.mean_measurements
-    ));
-    if let Some(g) = s.mean_accuracy_gap {
-        out.push_str(&format!("; mean accuracy gap to the true optimum {g:.3} points"));
+    out.push_str(&t.render());
+    for p in &o.picks {
+        match &p.pick {
+            Some(c) => out.push_str(&format!("\nwithin {} ms: {:.2} % at {:.3} ms (measured)  {}", p.constraint, c.accuracy, c.latency, c.arch)),
+            None => out.push_str(&format!("\nwithin {} ms: nothing measured fits", p.constraint)),
+        }
     }
-    out.push_str("\n(acc@C: accuracy of the pick / best accuracy within C, by true latency)\n");
+    out.push('\n');
     out
 }
 
-pub fn run(args: EvalNasArgs) -> anyhow::Result<()> {
-    let space: SpaceId = args.data.space.into();
-    let table = super::load_table(&args.data)?;
-    let acc = accuracy_table(space, &args.accuracy)?;
-    if args.draw.trials == 0 {
-        bail!("--trials must be at least 1");
-    }
-    let pools = super::pools_for(&table, &args.proxy, &args.targets)?;
-    let params = super::flow_params(&args.flow, &args.options, args.draw.seed)?;
-    let rows = run_flow(&table, &acc, &args.targets, &pools, args.draw.sample_set, args.draw.samples, args.draw.trials, args.draw.seed, &params)?;
-    let set = match args.draw.sample_set {
-        SampleSetArg::Help10 => "help10",
-        SampleSetArg::Random => "random",
-        SampleSetArg::Plan => "random",
-    };
-    if args.json {
-        let mut inputs = table.inputs().to_vec();
-        inputs.extend(acc.input().cloned());
-        return print_json(&Output {
-            manifest: Manifest::new(space, (args.draw.sample_set != SampleSetArg::Help10).then_some(args.draw.seed), inputs),
-            space: space.name(),
-            accuracy: acc.name(),
-            sample_set: set,
-            summary: Summary::of(&rows),
-            targets: &rows,
-        });
-    }
-    print(&format!(
-        "one-proxy NAS, space {space}, accuracy {}, {set} initial samples\n\n{}",
-        acc.name(),
-        render(&rows, &args.flow.constraints)
-    ))
+/// The report folder of one target: `report.json` (and a Pareto plot of the measured set).
+fn write_report(dir: &std::path::Path, output: &Output) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    oneproxy::util::write_atomic(&dir.join("report.json"), &serde_json::to_vec_pretty(output)?)?;
+    eprintln!("wrote {}", dir.join("report.json").display());
+    Ok(())
 }

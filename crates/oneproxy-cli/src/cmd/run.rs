@@ -1,11 +1,12 @@
 //! `oneproxy run`: the main job. Monotonicity analysis, then the one-proxy NAS flow for every
 //! target, a summary table, and a report folder (JSON + SVG).
 
-use crate::args::{RunArgs, SampleSetArg};
-use crate::report::{fmt3, print, print_json, TextTable};
-use anyhow::{bail, Context};
-use oneproxy::nas::target_candidates;
-use oneproxy::stats::{correlation_matrix, Metric};
+use crate::args::RunArgs;
+use crate::report::{fmt3, print, print_json};
+use anyhow::Context;
+use oneproxy::workflow::run::{ProxyReason, RunConfig, RunReport};
+use oneproxy::workflow::score::target_candidates;
+use oneproxy::workflow::ScoredRun;
 use oneproxy::{Manifest, SpaceId};
 use serde::Serialize;
 use std::path::Path;
@@ -15,144 +16,125 @@ struct Report<'a> {
     manifest: Manifest,
     space: &'a str,
     accuracy: &'a str,
-    proxy: &'a str,
-    recommended_proxy: Option<oneproxy::stats::ProxyRecommendation>,
     sample_set: &'a str,
     samples: usize,
     threshold: f64,
-    targets: &'a [super::nas::Row],
     #[serde(flatten)]
-    summary: super::nas::Summary,
+    run: &'a RunReport,
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let space: SpaceId = args.data.space.into();
     let table = super::load_table(&args.data)?;
-    let acc = super::nas::accuracy_table(space, &args.accuracy)?;
-    // Devices with a full table rank every architecture: they are the monotonicity panel.
-    let measured = table.measured_device_names();
-    let full: Vec<String> = measured
-        .iter()
-        .filter(|d| table.device_index(d).is_ok_and(|i| table.measured_count(i) == table.len()))
-        .cloned()
-        .collect();
-    let panel = if full.len() >= 2 { full } else { measured.clone() };
-    let matrix = correlation_matrix(&table, &panel, Metric::Spearman)?;
-    let rec = matrix.recommended_proxy();
-    let proxy = match (&args.proxy, &rec) {
-        (Some(p), _) => p.clone(),
-        (None, Some(r)) => r.device.clone(),
-        (None, None) => bail!("need at least two devices to choose a proxy"),
+    let acc = super::accuracy_table(space, &args.accuracy)?;
+    let samples = super::sample_set(space, args.sample_set, args.samples)?;
+    let proxy = match &args.proxy {
+        None => None,
+        Some(p) => Some(super::proxy_selection(&crate::args::ProxyArgs { proxy: p.clone(), pool: args.pool.clone() })?),
     };
-    let targets: Vec<String> = if args.targets.is_empty() {
-        measured.iter().filter(|d| **d != proxy).cloned().collect()
-    } else {
-        args.targets.clone()
-    };
-    let proxy_args = crate::args::ProxyArgs { proxy: proxy.clone(), pool: args.pool.clone() };
-    let mut pools = Vec::new();
-    let mut kept = Vec::new();
-    for t in &targets {
-        let col = table.device_index(t)?;
-        if target_candidates(&table, col, &acc).len() < args.samples.max(3) {
-            eprintln!("skipping target '{t}': too few architectures with both a measurement and an accuracy");
-            continue;
-        }
-        pools.push(super::proxy_candidates(&table, &proxy_args, t)?);
-        kept.push(t.clone());
+    if proxy.is_none() && !args.pool.is_empty() {
+        anyhow::bail!("--pool only applies with --proxy auto");
     }
-    if kept.is_empty() {
-        bail!("no target device with enough measured architectures");
+    // The flow's own proxy field is replaced by the run's choice.
+    let nas = super::nas_config(&args.flow, &args.options, Default::default(), samples, args.seed)?;
+    let config = RunConfig { proxy, targets: args.targets.clone(), nas };
+    // Refused before any work when --out is a folder oneproxy must not replace.
+    let dir = oneproxy::output::ReportDir::create(&args.out).context("--out")?;
+    let bar = crate::progress::bar(table.measured_device_names().len().saturating_sub(1) as u64, "targets");
+    let result = oneproxy::workflow::run(&table, &acc, &config, &|| bar.inc(1));
+    bar.finish_and_clear();
+    let result = result?;
+    for s in &result.skipped {
+        eprintln!("skipping target '{}': {}", s.target, s.reason);
     }
-    let params = super::flow_params(&args.flow, &args.options, args.seed)?;
-    let rows = super::nas::run_flow(&table, &acc, &kept, &pools, args.sample_set, args.samples, 1, args.seed, &params)?;
-    let set = if args.sample_set == SampleSetArg::Help10 { "help10" } else { "random" };
     let mut inputs = table.inputs().to_vec();
     inputs.extend(acc.input().cloned());
     let report = Report {
         manifest: Manifest::new(space, Some(args.seed), inputs),
         space: space.name(),
         accuracy: acc.name(),
-        proxy: &proxy,
-        recommended_proxy: rec.clone(),
-        sample_set: set,
-        samples: args.samples,
+        sample_set: args.sample_set.name(),
+        samples: config.nas.samples.len(),
         threshold: args.flow.threshold,
-        summary: super::nas::Summary::of(&rows),
-        targets: &rows,
+        run: &result,
     };
-    write_report(&args.out, &report, &matrix, &rows, &table, &acc, &args.flow.constraints)?;
+    write_report(dir, &report, &result, &table, &acc, &args.flow.constraints)?;
     if args.json {
         return print_json(&report);
     }
-    let mut t = TextTable::new(["target", "spearman", "action", "measured", "hv_ratio", "fastest", "mid", "most accurate"]);
-    for r in &rows {
-        let x = &r.result;
+    let mut t = crate::report::TextTable::new(["target", "spearman", "action", "measured", "hv_ratio", "fastest", "mid", "most accurate"]);
+    for r in &result.targets {
+        let (x, s) = (&r.outcome, &r.score);
         let pick = |q: f64| {
             let c = &x.chosen;
             c.get(((c.len() - 1) as f64 * q).round() as usize)
                 .map_or("-".into(), |p| format!("{:.2}% @{:.2}ms", p.accuracy, p.latency))
         };
-        t.row([x.target.clone(), fmt3(x.spearman_samples), x.action.clone(), x.measurements.to_string(), format!("{:.4}", x.hv_ratio), pick(0.0), pick(0.5), pick(1.0)]);
+        t.row([x.target.clone(), fmt3(x.spearman_samples), x.decision.name().into(), x.measurements.to_string(), format!("{:.4}", s.hv_ratio), pick(0.0), pick(0.5), pick(1.0)]);
     }
-    let s = &report.summary;
+    let why = match &result.proxy_reason {
+        ProxyReason::Recommended(r) => format!(" (recommended: mean Spearman {:.3})", r.mean),
+        ProxyReason::Given => " (given)".into(),
+        ProxyReason::Pool => " (chosen per target from the pool)".into(),
+    };
     print(&format!(
-        "oneproxy: space {space}, accuracy {}, proxy {proxy}{}, {} {set} samples per target\n\n{}\nmean hv_ratio {:.4} over {} targets; report written to {}/\n",
+        "oneproxy: space {space}, accuracy {}, proxy {}{why}, {} {} samples per target\n\n{}\nmean hv_ratio {:.4} over {} targets; report written to {}/\n",
         acc.name(),
-        rec.as_ref().filter(|r| r.device == proxy).map_or(String::new(), |r| format!(" (recommended: mean Spearman {:.3})", r.mean)),
-        args.samples,
+        result.proxy,
+        report.samples,
+        report.sample_set,
         t.render(),
-        s.mean_hv_ratio,
-        rows.len(),
+        result.summary.mean_hv_ratio,
+        result.targets.len(),
         args.out.display()
     ))
 }
 
-/// Write the report folder next to its final place, then swap it in, so that a failure never
-/// leaves a half-written report.
+/// Fill the report folder (built aside, swapped in whole by `commit`; an existing folder is
+/// replaced only if oneproxy wrote it, and dropping `dir` on an error removes the temporary one).
 fn write_report(
-    out: &Path,
+    dir: oneproxy::output::ReportDir,
     report: &Report,
-    matrix: &oneproxy::stats::CorrelationMatrix,
-    rows: &[super::nas::Row],
+    result: &RunReport,
     table: &oneproxy::LatencyTable,
     acc: &oneproxy::AccuracyTable,
     constraints: &[f64],
 ) -> anyhow::Result<()> {
-    // Built aside and swapped in whole; an existing folder is replaced only if oneproxy wrote it.
-    // Dropping `dir` on an error removes the temporary folder.
-    let dir = oneproxy::output::ReportDir::create(out).context("--out")?;
     let json = serde_json::to_vec_pretty(report)?;
     dir.write("report.json", &json)?;
     #[cfg(feature = "plot")]
     {
-        oneproxy::plot::heatmap(matrix, "Spearman correlation of latencies", &dir.file("heatmap.svg")?)?;
-        let space = table.space().space();
-        for r in rows {
-            let col = table.device_index(&r.result.target)?;
-            let cands = target_candidates(table, col, acc);
-            let all: Vec<(f64, f64)> =
-                cands.iter().map(|a| (table.latency(a, col).unwrap_or(f64::NAN), acc.get(a).unwrap_or(f64::NAN))).collect();
-            let lat: Vec<f64> = all.iter().map(|p| p.0).collect();
-            let accs: Vec<f64> = all.iter().map(|p| p.1).collect();
-            let front: Vec<(f64, f64)> = oneproxy::search::pareto_front(&lat, &accs)?.into_iter().map(|i| all[i]).collect();
-            let chosen: Vec<(f64, f64)> = r.result.chosen.iter().map(|c| (c.latency, c.accuracy)).collect();
-            let file = dir.file(&format!("pareto-{}.svg", sanitize(&r.result.target)))?;
-            let title = format!("{}: {} (hv_ratio {:.4})", r.result.target, r.result.action, r.result.hv_ratio);
-            oneproxy::plot::pareto(
-                &file,
-                &title,
-                oneproxy::plot::Series { label: "all architectures", points: &all },
-                oneproxy::plot::Series { label: "true Pareto front", points: &front },
-                Some(oneproxy::plot::Series { label: "oneproxy's choice (measured)", points: &chosen }),
-                constraints,
-            )?;
-            let _ = space;
+        oneproxy::plot::heatmap(&result.matrix, "Spearman correlation of latencies", &dir.file("heatmap.svg")?)?;
+        for r in &result.targets {
+            let file = dir.file(&format!("pareto-{}.svg", sanitize(&r.outcome.target)))?;
+            pareto_plot(&file, r, table, acc, constraints)?;
         }
     }
     #[cfg(not(feature = "plot"))]
-    let _ = (matrix, rows, table, acc, constraints);
+    let _ = (result, table, acc, constraints);
     dir.commit().context("--out")?;
+    Ok(())
+}
+
+/// One target's plot: every candidate, the true front, and the flow's measured choice.
+#[cfg(feature = "plot")]
+fn pareto_plot(file: &Path, r: &ScoredRun, table: &oneproxy::LatencyTable, acc: &oneproxy::AccuracyTable, constraints: &[f64]) -> anyhow::Result<()> {
+    let col = table.device_index(&r.outcome.target)?;
+    let cands = target_candidates(table, col, acc);
+    let all: Vec<(f64, f64)> = cands.iter().map(|a| (table.latency(a, col).unwrap_or(f64::NAN), acc.get(a).unwrap_or(f64::NAN))).collect();
+    let lat: Vec<f64> = all.iter().map(|p| p.0).collect();
+    let accs: Vec<f64> = all.iter().map(|p| p.1).collect();
+    let front: Vec<(f64, f64)> = oneproxy::search::pareto_front(&lat, &accs)?.into_iter().map(|i| all[i]).collect();
+    let chosen: Vec<(f64, f64)> = r.outcome.chosen.iter().map(|c| (c.latency, c.accuracy)).collect();
+    let title = format!("{}: {} (hv_ratio {:.4})", r.outcome.target, r.outcome.decision.name(), r.score.hv_ratio);
+    oneproxy::plot::pareto(
+        file,
+        &title,
+        oneproxy::plot::Series { label: "all architectures", points: &all },
+        oneproxy::plot::Series { label: "true Pareto front", points: &front },
+        Some(oneproxy::plot::Series { label: "oneproxy's choice (measured)", points: &chosen }),
+        constraints,
+    )?;
     Ok(())
 }
 

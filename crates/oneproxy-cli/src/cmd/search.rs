@@ -60,7 +60,7 @@ impl Latency<'_> {
 pub fn run(args: SearchArgs) -> anyhow::Result<()> {
     let space: SpaceId = args.data.space.into();
     let table = super::load_table(&args.data)?;
-    let acc = super::nas::accuracy_table(space, &args.accuracy)?;
+    let acc = super::accuracy_table(space, &args.accuracy)?;
     let predictor = match &args.predictor {
         Some(p) => {
             let pred = AdditivePredictor::load(p).with_context(|| format!("loading predictor {}", p.display()))?;

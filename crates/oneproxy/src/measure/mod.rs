@@ -35,6 +35,11 @@ pub trait Timer {
     }
     /// The engine and its version, for the record.
     fn engine(&self) -> String;
+    /// The architecture string of the model about to be loaded, for engines that pass it on
+    /// (an external runner's `{arch}`); ignored by default.
+    fn label(&mut self, arch: &str) {
+        let _ = arch;
+    }
 }
 
 /// Bounds of one measurement.

@@ -1,7 +1,8 @@
 //! External runners: any program that runs an ONNX model and prints its latency.
 //!
 //! The command template is run by `sh -c` once per run, with `{model}` replaced by the path of the
-//! exported model (shell-quoted), in a process group of its own.
+//! exported model and `{arch}` by the architecture string (both shell-quoted), in a process
+//! group of its own.
 //!
 //! **Output protocol.** Free text is easy to misread ("4.20 ms, 238.1 FPS" is not 238.1 ms,
 //! "1,234.5" is not 234.5, an exit-0 "Error at node 17" is not 17 ms), so the latency in
@@ -52,6 +53,7 @@ pub struct CommandTimer {
     regex: Option<regex::Regex>,
     dir: TempPath,
     model: Option<PathBuf>,
+    arch: String,
     count: usize,
     timeout: Duration,
 }
@@ -73,7 +75,7 @@ impl CommandTimer {
         static SEQ: AtomicU64 = AtomicU64::new(0);
         let name = format!("{DIR_PREFIX}{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
         let dir = cleanup::create_dir(&tmp.join(name))?;
-        Ok(CommandTimer { template: template.into(), regex, dir, model: None, count: 0, timeout: DEFAULT_TIMEOUT })
+        Ok(CommandTimer { template: template.into(), regex, dir, model: None, arch: String::new(), count: 0, timeout: DEFAULT_TIMEOUT })
     }
 
     /// Set the per-run time limit (more than zero).
@@ -93,8 +95,8 @@ impl CommandTimer {
     /// The command line for the loaded model.
     pub fn command_line(&self) -> Option<String> {
         let model = self.model.as_ref()?;
-        let quoted = format!("'{}'", model.display().to_string().replace('\'', "'\\''"));
-        Some(self.template.replace("{model}", &quoted))
+        let sh = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
+        Some(self.template.replace("{model}", &sh(&model.display().to_string())).replace("{arch}", &sh(&self.arch)))
     }
 
     /// The latency in an output (see the module documentation), or why there is none.
@@ -293,6 +295,10 @@ impl Timer for CommandTimer {
 
     fn engine(&self) -> String {
         format!("external: {}", self.template)
+    }
+
+    fn label(&mut self, arch: &str) {
+        self.arch = arch.to_string();
     }
 }
 

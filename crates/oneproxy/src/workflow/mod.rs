@@ -1,0 +1,26 @@
+//! Workflows: the paper's flows as library calls, usable from Rust, the CLI and Python alike.
+//!
+//! * [`nas`]: the one-proxy NAS flow for one target, driven by a measurement [`oracle`]
+//!   (a recorded table, this machine, an external runner, a person, or any user type);
+//! * [`evaluate`]: AdaProxy and the flow scored against recorded tables over targets and trials;
+//! * [`run`]: the main job on the bundled data;
+//! * [`proxy`], [`samples`], [`score`]: the pieces they share (proxy pools and recommendation,
+//!   sample sets and per-target seeds, scoring), each defined once.
+//!
+//! Workflows return data (serde types) and never print; progress is reported through callbacks.
+
+pub mod evaluate;
+pub mod nas;
+pub mod oracle;
+pub mod proxy;
+pub mod run;
+pub mod samples;
+pub mod score;
+
+pub use evaluate::{evaluate_adapt, evaluate_nas, AdaptEvaluation, NasSummary, ScoredRun, Trials};
+pub use nas::{Decision, Flow, FlowEvent, NasConfig, NasOutcome, Stage};
+pub use oracle::{ManualOracle, MeasurementLog, Recorded, TableOracle, TargetOracle};
+pub use proxy::{ProxyPredictors, ProxySelection};
+pub use run::{run, RunConfig, RunReport};
+pub use samples::{target_seed, SampleSet};
+pub use score::{score, Score};
