@@ -151,6 +151,13 @@ pub struct SearchArgs {
     /// Draw the Pareto front (.svg or .png).
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
+    /// Write the front (and the picks) as a latency CSV with an empty column for the target,
+    /// ready for `oneproxy measure --archs FILE` or to fill in by hand.
+    #[arg(long, value_name = "FILE")]
+    pub out_csv: Option<PathBuf>,
+    /// Name of the empty target column of --out-csv.
+    #[arg(long, default_value = "my_device", requires = "out_csv")]
+    pub device_name: String,
 }
 
 #[derive(Debug, Args)]

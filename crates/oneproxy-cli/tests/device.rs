@@ -129,3 +129,22 @@ fn runner_target_equals_the_table_oracle() {
     assert_eq!(outcome_fields(&runner), outcome_fields(&table));
     assert_eq!(runner["oracle"], "runner");
 }
+
+#[test]
+fn nas_out_writes_a_report_folder_and_never_replaces_a_user_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("board-nas");
+    let log = dir.path().join("pixel2.csv");
+    nas(&["--target", "pixel2", "--oracle", "table", "--out", out.to_str().unwrap()], &log).success();
+    let report: Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["target"], "pixel2");
+    assert_eq!(std::fs::read_to_string(out.join("measurements.csv")).unwrap(), std::fs::read_to_string(&log).unwrap());
+    // A folder holding a user's file is refused before anything is measured.
+    let mine = dir.path().join("mine");
+    std::fs::create_dir(&mine).unwrap();
+    std::fs::write(mine.join("notes.txt"), "keep").unwrap();
+    let log2 = dir.path().join("other.csv");
+    nas(&["--target", "pixel2", "--oracle", "table", "--out", mine.to_str().unwrap()], &log2).failure();
+    assert_eq!(std::fs::read_to_string(mine.join("notes.txt")).unwrap(), "keep");
+    assert!(!log2.exists(), "nothing measured");
+}

@@ -154,3 +154,44 @@ fn accuracy_file_makes_any_space_searchable() {
         assert!(w[0]["accuracy"].as_f64() < w[1]["accuracy"].as_f64());
     }
 }
+
+#[test]
+fn search_feeds_measure_and_shows_the_nb201_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("front.csv");
+    let v = json(&["search", "--accuracy", "cifar100", "--device", "pixel3", "--constraint", "5", "--out-csv", csv.to_str().unwrap(), "--device-name", "board", "--json"]);
+    let front = v["front"].as_array().unwrap();
+    let b = oneproxy::bundled::bundle(oneproxy::SpaceId::Nb201).unwrap();
+    for p in front {
+        let i = p["index"].as_u64().unwrap() as usize;
+        assert_eq!(oneproxy::SpaceId::Nb201.space().format(&b.archs[i]), p["arch"].as_str().unwrap());
+    }
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("arch,board"));
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), front.len(), "the pick is on the front");
+    assert!(rows.iter().all(|r| r.ends_with(',')));
+    // Ready for `measure --archs`: it parses as an architecture list.
+    oneproxy().args(["measure", "--space", "nb201", "--archs"]).arg(&csv).args(["--out"]).arg(dir.path().join("m.csv"))
+        .args(["--runner-cmd", "echo 1.5 {model}", "--runs", "1", "--warmup", "0", "--device-name", "board"]).assert().success();
+}
+
+#[test]
+fn evolution_with_an_accuracy_file_searches_the_file() {
+    let b = oneproxy::bundled::bundle(oneproxy::SpaceId::Fbnet).unwrap();
+    let space = oneproxy::SpaceId::Fbnet.space();
+    let mut text = String::from("arch,accuracy\n");
+    for (i, a) in b.archs.iter().take(200).enumerate() {
+        text.push_str(&format!("{},{}\n", space.format(a), 60.0 + (i * 13 % 97) as f64 / 5.0));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("acc.csv");
+    std::fs::write(&f, text).unwrap();
+    let out = oneproxy().args(["search", "--space", "fbnet", "--accuracy-file", f.to_str().unwrap(), "--device", "pixel3", "--method", "evolution", "--json"]).assert().success();
+    let o = out.get_output();
+    assert!(String::from_utf8_lossy(&o.stderr).contains("exhaustively"));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["evaluated"], 200);
+    assert_eq!(v["method"], "exhaustive");
+}

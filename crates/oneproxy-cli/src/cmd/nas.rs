@@ -17,6 +17,10 @@ pub const NEEDS_MEASUREMENTS: u8 = 3;
 
 #[derive(Serialize)]
 struct Output<'a> {
+    #[serde(skip)]
+    accuracies: &'a oneproxy::AccuracyTable,
+    #[serde(skip)]
+    space_id: SpaceId,
     manifest: Manifest,
     space: &'a str,
     accuracy: &'a str,
@@ -24,6 +28,12 @@ struct Output<'a> {
     measurements_file: String,
     #[serde(flatten)]
     outcome: &'a NasOutcome,
+}
+
+impl Output<'_> {
+    fn accuracy_of(&self, arch: &str) -> Option<f64> {
+        self.accuracies.get(&self.space_id.space().parse(arch).ok()?)
+    }
 }
 
 fn oracle_for<'t>(args: &NasArgs, space: SpaceId, table: &'t oneproxy::LatencyTable) -> anyhow::Result<(Box<dyn TargetOracle + 't>, &'static str)> {
@@ -58,6 +68,8 @@ pub fn run(args: NasArgs) -> anyhow::Result<()> {
     let mut config = super::nas_config(&args.flow, &args.options, super::proxy_selection(&args.proxy)?, samples, args.seed)?;
     config.max_measurements = args.max_measurements;
     config.check()?;
+    // Refused before any measurement when --out is a folder oneproxy must not replace.
+    let report_dir = args.out.as_deref().map(oneproxy::output::ReportDir::create).transpose().context("--out")?;
     let log_path = args.measurements.clone().unwrap_or_else(|| PathBuf::from(format!("{}.csv", args.target)));
     let log = MeasurementLog::open(&log_path, &args.target, space)?;
     if log.measured() > 0 {
@@ -100,6 +112,8 @@ pub fn run(args: NasArgs) -> anyhow::Result<()> {
     let mut inputs = table.inputs().to_vec();
     inputs.extend(acc.input().cloned());
     let output = Output {
+        accuracies: &acc,
+        space_id: space,
         manifest: Manifest::new(space, Some(args.seed), inputs),
         space: space.name(),
         accuracy: acc.name(),
@@ -107,8 +121,8 @@ pub fn run(args: NasArgs) -> anyhow::Result<()> {
         measurements_file: log_path.display().to_string(),
         outcome: &outcome,
     };
-    if let Some(dir) = &args.out {
-        write_report(dir, &output)?;
+    if let Some(dir) = report_dir {
+        write_report(dir, &output, &oracle.log().to_csv(), &config.constraints)?;
     }
     if args.json {
         return print_json(&output);
@@ -143,10 +157,32 @@ fn render(o: &NasOutcome, log: &std::path::Path) -> String {
     out
 }
 
-/// The report folder of one target: `report.json` (and a Pareto plot of the measured set).
-fn write_report(dir: &std::path::Path, output: &Output) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    oneproxy::util::write_atomic(&dir.join("report.json"), &serde_json::to_vec_pretty(output)?)?;
-    eprintln!("wrote {}", dir.join("report.json").display());
+/// The report folder of one target: `report.json`, the measurements CSV, and (feature `plot`)
+/// the measured architectures with the chosen front.
+fn write_report(dir: oneproxy::output::ReportDir, output: &Output, log_csv: &str, constraints: &[f64]) -> anyhow::Result<()> {
+    dir.write("report.json", &serde_json::to_vec_pretty(output)?)?;
+    dir.write("measurements.csv", log_csv.as_bytes())?;
+    #[cfg(feature = "plot")]
+    {
+        let o = output.outcome;
+        let measured: Vec<(f64, f64)> = o
+            .measured
+            .iter()
+            .filter_map(|m| output.accuracy_of(&m.arch).map(|a| (m.latency_ms, a)))
+            .collect();
+        let front: Vec<(f64, f64)> = o.chosen.iter().map(|c| (c.latency, c.accuracy)).collect();
+        oneproxy::plot::pareto(
+            &dir.file("pareto.svg")?,
+            &format!("{}: {} measurements, proxy {} ({})", o.target, o.measurements, o.proxy, o.decision.name()),
+            oneproxy::plot::Series { label: "measured architectures", points: &measured },
+            oneproxy::plot::Series { label: "measured Pareto front", points: &front },
+            None,
+            constraints,
+        )?;
+    }
+    #[cfg(not(feature = "plot"))]
+    let _ = constraints;
+    let path = dir.commit()?;
+    eprintln!("wrote {}/", path.display());
     Ok(())
 }

@@ -12,6 +12,9 @@ use std::collections::HashMap;
 #[derive(Serialize, Clone)]
 struct Point {
     arch: String,
+    /// Row of the bundled dataset (NB201: the benchmark's own index), where there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    index: Option<usize>,
     latency: f64,
     accuracy: f64,
 }
@@ -82,11 +85,23 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
         (None, None) => unreachable!("clap requires one latency source"),
     };
     let s = space.space();
-    let (points, evaluated): (Vec<Point>, usize) = match args.method {
+    let bundled = oneproxy::bundled::bundle(space).ok().filter(|b| !b.archs.is_empty());
+    let index = |a: &Arch| bundled.and_then(|b| b.latency.row_of(a));
+    // Accuracies from a file cover only its architectures: evolution would wander outside them.
+    let method = if args.method == MethodArg::Evolution && args.accuracy.accuracy_file.is_some() {
+        eprintln!(
+            "note: accuracies from a file cover only its {} architectures; searching all of them exhaustively instead of by evolution",
+            acc.len()
+        );
+        MethodArg::Exhaustive
+    } else {
+        args.method
+    };
+    let (points, evaluated): (Vec<Point>, usize) = match method {
         MethodArg::Exhaustive => {
             let pts: Vec<Point> = candidates
                 .iter()
-                .filter_map(|a| Some(Point { arch: s.format(a), latency: latency.of(a)?, accuracy: acc.get(a)? }))
+                .filter_map(|a| Some(Point { arch: s.format(a), index: index(a), latency: latency.of(a)?, accuracy: acc.get(a)? }))
                 .collect();
             let n = pts.len();
             (pts, n)
@@ -97,7 +112,7 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
             let result = evolve(s, |a| Some((latency.of(a)?, acc.get(a)?)), &params, |g, _| bar.set_position(g as u64))?;
             bar.finish_and_clear();
             let n = result.evaluations();
-            (result.archive.iter().map(|e| Point { arch: s.format(&e.arch), latency: e.latency, accuracy: e.accuracy }).collect(), n)
+            (result.archive.iter().map(|e| Point { arch: s.format(&e.arch), index: index(&e.arch), latency: e.latency, accuracy: e.accuracy }).collect(), n)
         }
     };
     if points.is_empty() {
@@ -111,7 +126,23 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.plot {
         super::plot_pareto(path, &format!("{space}: {} vs {source}", acc.name()), &points, &front, None, &args.constraints)?;
     }
-    let method = match args.method {
+    if let Some(path) = &args.out_csv {
+        let name = &args.device_name;
+        anyhow::ensure!(
+            !name.trim().is_empty() && !name.contains([',', '"', '\n', '\r']) && name != "arch" && name != "index",
+            "--device-name '{name}' cannot be a CSV column name"
+        );
+        let mut seen = std::collections::HashSet::new();
+        let mut text = format!("arch,{}\n", args.device_name);
+        for p in front.iter().chain(picks.iter().filter_map(|p| p.point.as_ref())) {
+            if seen.insert(p.arch.clone()) {
+                text.push_str(&format!("{},\n", super::csv_field(&p.arch)));
+            }
+        }
+        oneproxy::util::write_atomic(path, text.as_bytes())?;
+        eprintln!("wrote {} ({} architectures to measure on '{}')", path.display(), seen.len(), args.device_name);
+    }
+    let method = match method {
         MethodArg::Exhaustive => "exhaustive",
         MethodArg::Evolution => "evolution",
     };
@@ -121,7 +152,7 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
         if let Some(p) = &args.predictor {
             inputs.push(oneproxy::manifest::InputFile::from_path(p)?);
         }
-        let seed = (args.method == MethodArg::Evolution).then_some(args.seed);
+        let seed = (method == "evolution").then_some(args.seed);
         return print_json(&Output {
             manifest: Manifest::new(space, seed, inputs),
             space: space.name().into(),
@@ -132,9 +163,9 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
             constraints: picks,
         });
     }
-    let mut t = TextTable::new(["latency ms", "accuracy %", "architecture"]);
+    let mut t = TextTable::new(["latency ms", "accuracy %", "index", "architecture"]);
     for p in &front {
-        t.row([format!("{:.3}", p.latency), format!("{:.2}", p.accuracy), p.arch.clone()]);
+        t.row([format!("{:.3}", p.latency), format!("{:.2}", p.accuracy), p.index.map_or("-".into(), |i| i.to_string()), p.arch.clone()]);
     }
     let mut out = format!("Pareto front ({method}, {evaluated} architectures evaluated), latency from {source}\n\n{}", t.render());
     for p in &picks {
