@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
-    match cmd::dispatch(cli) {
+    match cli.validate().and_then(|()| cmd::dispatch(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             // A closed pipe (`oneproxy ... | head`) is not a failure.

@@ -136,10 +136,7 @@ pub fn run(a: MeasureArgs) -> anyhow::Result<()> {
         None => (tract_timer(a.threads)?, "tract"),
     };
     let device = a.device_name.clone().unwrap_or_else(|| oneproxy::measure::host_device_name(prefix));
-    anyhow::ensure!(
-        !device.is_empty() && !device.contains([',', '"', '\n']) && device != "arch",
-        "--device-name '{device}' cannot be a CSV column name"
-    );
+    oneproxy::table::validate_device_name(&device).context("--device-name")?;
     let mut rows = if a.out.exists() {
         if !a.resume {
             bail!(

@@ -61,9 +61,11 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
     let space: SpaceId = args.data.space.into();
     let table = super::load_table(&args.data)?;
     let acc = super::nas::accuracy_table(space, &args.accuracy)?;
+    super::print_warnings(acc.warnings());
     let predictor = match &args.predictor {
         Some(p) => {
-            let pred = AdditivePredictor::load(p).with_context(|| format!("loading predictor {}", p.display()))?;
+            // The library's error names the file; the context names the flag.
+            let pred = AdditivePredictor::load(p).context("reading --predictor")?;
             if pred.space != space {
                 bail!("predictor {} is for space {}, not {space} (use --space {})", p.display(), pred.space, pred.space);
             }
