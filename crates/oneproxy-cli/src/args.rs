@@ -5,7 +5,6 @@
 //! naming the flag; [`Cli::validate`] checks what needs a whole list (duplicates).
 
 use anyhow::bail;
-use clap::builder::RangedU64ValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use oneproxy::SpaceId;
 use std::path::PathBuf;
@@ -43,9 +42,14 @@ fn correlation(s: &str) -> Result<f64, String> {
     }
 }
 
-/// A count of at least `MIN`.
-fn at_least<const MIN: u64>() -> RangedU64ValueParser<usize> {
-    RangedU64ValueParser::<usize>::new().range(MIN..)
+/// A count of at least `MIN` (clap's own range parser would print the open bound as
+/// "1..18446744073709551615").
+fn at_least<const MIN: usize>(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(v) if v >= MIN => Ok(v),
+        Ok(_) => Err(format!("must be at least {MIN}")),
+        Err(_) => Err("must be a whole number".into()),
+    }
 }
 
 /// An error if `names` (the values of `flag`) repeats one.
@@ -307,10 +311,10 @@ pub struct FlowArgs {
     #[arg(long, default_value_t = 0.9, value_parser = correlation, allow_negative_numbers = true)]
     pub threshold: f64,
     /// Most target samples the adaptation may measure (at least 1).
-    #[arg(long, default_value_t = 30, value_parser = at_least::<1>())]
+    #[arg(long, default_value_t = 30, value_parser = at_least::<1>)]
     pub max_samples: usize,
     /// Pareto layers of the predicted front to measure on the target (1 = the front only).
-    #[arg(long, default_value_t = 2, value_parser = at_least::<1>())]
+    #[arg(long, default_value_t = 2, value_parser = at_least::<1>)]
     pub layers: usize,
 }
 
@@ -450,7 +454,7 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub data: DataArgs,
     /// Number of architectures to measure (at most every candidate of the space).
-    #[arg(long, value_parser = at_least::<1>())]
+    #[arg(long, value_parser = at_least::<1>)]
     pub budget: usize,
     /// Proxy whose latency range the plan spans; default: the recommended proxy.
     #[arg(long)]
@@ -588,7 +592,7 @@ pub struct MonotonicityArgs {
     pub devices: Vec<String>,
     /// Fewest architectures two devices must both have measured for their correlation to
     /// count; below, it is undefined (`-`) and cannot make a device the recommended proxy.
-    #[arg(long, value_name = "N", default_value_t = oneproxy::stats::MIN_OVERLAP, value_parser = at_least::<2>())]
+    #[arg(long, value_name = "N", default_value_t = oneproxy::stats::MIN_OVERLAP, value_parser = at_least::<2>)]
     pub min_overlap: usize,
     /// Correlation metric.
     #[arg(long, value_enum, default_value = "spearman")]
@@ -619,6 +623,9 @@ mod tests {
         }
         assert!(device_name("my board").is_ok());
         assert!(device_name("a,b").unwrap_err().contains("comma"));
+        assert_eq!(at_least::<1>("3").unwrap(), 3);
+        assert_eq!(at_least::<1>("0").unwrap_err(), "must be at least 1");
+        assert_eq!(at_least::<2>("-1").unwrap_err(), "must be a whole number");
     }
 
     #[test]

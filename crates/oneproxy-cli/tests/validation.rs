@@ -57,7 +57,7 @@ fn correlations_over_too_few_common_architectures_are_undefined_and_never_recomm
     let low = json(&["monotonicity", "--latency", &f, "--devices", "tiny_a,tiny_b", "--min-overlap", "10", "--json"]);
     assert_eq!(low["matrix"][0][1].as_f64(), Some(1.0));
     let err = fails_with(&["monotonicity", "--min-overlap", "1"], 2);
-    assert!(err.contains("--min-overlap"), "{err}");
+    assert!(err.contains("invalid value '1' for '--min-overlap <N>': must be at least 2"), "{err}");
 }
 
 // ---- 2. clipped counts are said ----
@@ -71,7 +71,7 @@ fn a_plan_budget_beyond_the_space_is_clipped_and_said() {
     let text = std::fs::read_to_string(&out).unwrap();
     assert_eq!(text.lines().count(), 1 + 15625);
     let err = fails_with(&["plan", "--budget", "0", "--proxy", "pixel3"], 2);
-    assert!(err.contains("--budget"), "{err}");
+    assert!(err.contains("invalid value '0' for '--budget <BUDGET>': must be at least 1"), "{err}");
 }
 
 // ---- 3. plausibility warnings ----
@@ -138,8 +138,8 @@ fn flow_numbers_out_of_range_are_refused_at_parse_time() {
         ("--threshold", "1.5", "must be a correlation in [-1, 1]"),
         ("--threshold", "NaN", "must be a correlation in [-1, 1]"),
         ("--threshold", "-2", "must be a correlation in [-1, 1]"),
-        ("--max-samples", "0", "0 is not in 1.."),
-        ("--layers", "0", "0 is not in 1.."),
+        ("--max-samples", "0", "must be at least 1"),
+        ("--layers", "0", "must be at least 1"),
     ] {
         let mut args = base.to_vec();
         args.extend([flag, value]);

@@ -255,7 +255,7 @@ mod tests {
             Error::DuplicateArch { path: "f.csv".into(), line: 3, first_line: 2, arch: huge.clone() },
             Error::DuplicateDevice { path: "f.csv".into(), device: huge.clone(), previous: "x".into() },
             Error::BadHeader { path: "f.csv".into(), reason: huge.clone() },
-            Error::unknown_device(&huge, &[huge.clone()]),
+            Error::unknown_device(&huge, std::slice::from_ref(&huge)),
             Error::UnknownSpace(huge.clone()),
             Error::BadDeviceName { name: huge.clone(), reason: "too long".into() },
         ];

@@ -91,9 +91,12 @@ pub fn latency_column(path: &Path, column: &str, cells: &[(u64, f64)]) -> Vec<Wa
     out
 }
 
+/// A measured cell: (line, ms).
+type Cell = (u64, f64);
+
 /// The smaller side of the widest gap between consecutive sorted values, if that gap exceeds
 /// [`UNIT_GAP`] (the upper side on a tie), in line order, with the values either side of the gap.
-fn unit_split(mut cells: Vec<(u64, f64)>) -> Option<(Vec<(u64, f64)>, f64, f64)> {
+fn unit_split(mut cells: Vec<Cell>) -> Option<(Vec<Cell>, f64, f64)> {
     cells.sort_by(|a, b| a.1.total_cmp(&b.1));
     let (at, ratio) = cells
         .windows(2)
