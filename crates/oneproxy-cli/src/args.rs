@@ -1,8 +1,84 @@
 //! Command-line arguments (clap). Converted into library types in `cmd/`, never passed further.
+//!
+//! Values are checked here, at parse time, wherever one flag suffices (ranges, device names,
+//! trimmed lists), so a bad value is refused before any data is loaded, with clap's message
+//! naming the flag; [`Cli::validate`] checks what needs a whole list (duplicates).
 
+use anyhow::bail;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use oneproxy::SpaceId;
 use std::path::PathBuf;
+
+/// One name of a comma-separated device list, trimmed: `--devices "pixel3, raspi4"` means
+/// `pixel3` and `raspi4`.
+fn list_name(s: &str) -> Result<String, String> {
+    let name = s.trim();
+    if name.is_empty() {
+        return Err("empty name in the list (two commas in a row, or a trailing comma?)".into());
+    }
+    Ok(name.to_string())
+}
+
+/// A device name for a new CSV column, by the library's one rule.
+fn device_name(s: &str) -> Result<String, String> {
+    oneproxy::table::validate_device_name(s).map_err(|e| e.to_string())?;
+    Ok(s.to_string())
+}
+
+/// A latency constraint: a positive, finite number of milliseconds.
+fn positive_ms(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        // clap's message already names the flag and quotes the value.
+        _ => Err("must be a positive number of ms".into()),
+    }
+}
+
+/// A correlation threshold in [-1, 1] (NaN refused: every comparison with it is false).
+fn correlation(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if (-1.0..=1.0).contains(&v) => Ok(v),
+        _ => Err("must be a correlation in [-1, 1]".into()),
+    }
+}
+
+/// A count of at least `MIN` (clap's own range parser would print the open bound as
+/// "1..18446744073709551615").
+fn at_least<const MIN: usize>(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(v) if v >= MIN => Ok(v),
+        Ok(_) => Err(format!("must be at least {MIN}")),
+        Err(_) => Err("must be a whole number".into()),
+    }
+}
+
+/// An error if `names` (the values of `flag`) repeats one.
+fn check_unique(flag: &str, names: &[String]) -> anyhow::Result<()> {
+    for (i, n) in names.iter().enumerate() {
+        if names[..i].contains(n) {
+            bail!("{flag} lists '{}' twice: give each device once", oneproxy::error::clip(n));
+        }
+    }
+    Ok(())
+}
+
+impl Cli {
+    /// Checks that need a whole list rather than one value: no device named twice in
+    /// `--targets`, `--devices` or `--pool` (a target listed twice would be run, and counted in
+    /// every mean, twice).
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let (targets, pool): (&[String], &[String]) = match &self.command {
+            Command::Run(a) => (a.targets.as_slice(), a.pool.as_slice()),
+            Command::Evaluate(EvaluateCommand::Adapt(a)) => (a.targets.as_slice(), a.proxy.pool.as_slice()),
+            Command::Evaluate(EvaluateCommand::Nas(a)) => (a.targets.as_slice(), a.proxy.pool.as_slice()),
+            Command::Adapt(a) => (&[], a.proxy.pool.as_slice()),
+            Command::Monotonicity(a) => return check_unique("--devices", &a.devices),
+            _ => return Ok(()),
+        };
+        check_unique("--targets", targets)?;
+        check_unique("--pool", pool)
+    }
+}
 
 /// Hardware-aware NAS for many devices at the cost of one proxy device.
 ///
@@ -131,7 +207,7 @@ pub struct SearchArgs {
     #[arg(long, value_name = "FILE", group = "latency_source")]
     pub predictor: Option<PathBuf>,
     /// Latency constraint in ms (repeatable): report the best architecture within each.
-    #[arg(long = "constraint", value_name = "MS")]
+    #[arg(long = "constraint", value_name = "MS", value_parser = positive_ms, allow_negative_numbers = true)]
     pub constraints: Vec<f64>,
     /// Search method.
     #[arg(long, value_enum, default_value = "exhaustive")]
@@ -170,10 +246,10 @@ pub struct RunArgs {
     #[arg(long)]
     pub proxy: Option<String>,
     /// Candidate proxies for `--proxy auto` (comma-separated).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = list_name)]
     pub pool: Vec<String>,
     /// Target devices (default: every other device with data).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = list_name)]
     pub targets: Vec<String>,
     /// Initial samples per target.
     #[arg(long, default_value_t = 10)]
@@ -324,16 +400,16 @@ pub struct AccuracyArgs {
 #[derive(Debug, Clone, Args)]
 pub struct FlowArgs {
     /// Latency constraint in target milliseconds (repeatable).
-    #[arg(long = "constraint", value_name = "MS")]
+    #[arg(long = "constraint", value_name = "MS", value_parser = positive_ms, allow_negative_numbers = true)]
     pub constraints: Vec<f64>,
-    /// Spearman on the samples at or above which the proxy's result is reused as is.
-    #[arg(long, default_value_t = 0.9)]
+    /// Spearman on the samples at or above which the proxy's result is reused as is (in [-1, 1]).
+    #[arg(long, default_value_t = 0.9, value_parser = correlation, allow_negative_numbers = true)]
     pub threshold: f64,
-    /// Most target samples the adaptation may measure.
-    #[arg(long, default_value_t = 30)]
+    /// Most target samples the adaptation may measure (at least 1).
+    #[arg(long, default_value_t = 30, value_parser = at_least::<1>)]
     pub max_samples: usize,
     /// Pareto layers of the predicted front to measure on the target (1 = the front only).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = at_least::<1>)]
     pub layers: usize,
 }
 
@@ -342,7 +418,7 @@ pub struct EvalNasArgs {
     #[command(flatten)]
     pub data: DataArgs,
     /// Target devices (comma-separated).
-    #[arg(long, value_delimiter = ',', required = true)]
+    #[arg(long, value_delimiter = ',', required = true, value_parser = list_name)]
     pub targets: Vec<String>,
     #[command(flatten)]
     pub proxy: ProxyArgs,
@@ -418,7 +494,7 @@ pub struct ProxyArgs {
     pub proxy: String,
     /// Candidate proxies for `--proxy auto` (comma-separated); default: every device with data
     /// except the target.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = list_name)]
     pub pool: Vec<String>,
 }
 
@@ -472,8 +548,8 @@ pub struct PredictArgs {
 pub struct PlanArgs {
     #[command(flatten)]
     pub data: DataArgs,
-    /// Number of architectures to measure.
-    #[arg(long)]
+    /// Number of architectures to measure (at most every candidate of the space).
+    #[arg(long, value_parser = at_least::<1>)]
     pub budget: usize,
     /// Proxy whose latency range the plan spans; default: the recommended proxy.
     #[arg(long)]
@@ -482,7 +558,7 @@ pub struct PlanArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Name of the (empty) latency column to fill in.
-    #[arg(long, default_value = "my_device")]
+    #[arg(long, default_value = "my_device", value_parser = device_name)]
     pub device_name: String,
     /// Write the CSV here instead of standard output.
     #[arg(long, value_name = "FILE")]
@@ -533,7 +609,7 @@ pub struct EvalAdaptArgs {
     #[command(flatten)]
     pub data: DataArgs,
     /// Target devices (comma-separated).
-    #[arg(long, value_delimiter = ',', required = true)]
+    #[arg(long, value_delimiter = ',', required = true, value_parser = list_name)]
     pub targets: Vec<String>,
     #[command(flatten)]
     pub proxy: ProxyArgs,
@@ -618,8 +694,12 @@ pub struct MonotonicityArgs {
     #[command(flatten)]
     pub data: DataArgs,
     /// Devices to compare (comma-separated); default: every device with data.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = list_name)]
     pub devices: Vec<String>,
+    /// Fewest architectures two devices must both have measured for their correlation to
+    /// count; below, it is undefined (`-`) and cannot make a device the recommended proxy.
+    #[arg(long, value_name = "N", default_value_t = oneproxy::stats::MIN_OVERLAP, value_parser = at_least::<2>)]
+    pub min_overlap: usize,
     /// Correlation metric.
     #[arg(long, value_enum, default_value = "spearman")]
     pub metric: MetricArg,
@@ -629,4 +709,42 @@ pub struct MonotonicityArgs {
     /// Also draw the matrix as a labelled heatmap (.svg or .png).
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_value_parsers() {
+        assert_eq!(list_name(" pixel3 ").unwrap(), "pixel3");
+        assert!(list_name("  ").is_err());
+        assert_eq!(positive_ms("2.5").unwrap(), 2.5);
+        for bad in ["-1", "0", "inf", "NaN", "fast"] {
+            assert!(positive_ms(bad).is_err(), "{bad}");
+        }
+        assert_eq!(correlation("-0.5").unwrap(), -0.5);
+        for bad in ["1.01", "-1.5", "NaN", "x"] {
+            assert!(correlation(bad).is_err(), "{bad}");
+        }
+        assert!(device_name("my board").is_ok());
+        assert!(device_name("a,b").unwrap_err().contains("comma"));
+        assert_eq!(at_least::<1>("3").unwrap(), 3);
+        assert_eq!(at_least::<1>("0").unwrap_err(), "must be at least 1");
+        assert_eq!(at_least::<2>("-1").unwrap_err(), "must be a whole number");
+    }
+
+    #[test]
+    fn lists_naming_a_device_twice_are_refused() {
+        let cli = Cli::try_parse_from(["oneproxy", "evaluate", "adapt", "--targets", "a, b,a"]).unwrap();
+        assert!(cli.validate().unwrap_err().to_string().contains("--targets lists 'a' twice"));
+        let cli = Cli::try_parse_from(["oneproxy", "evaluate", "adapt", "--targets", "a,b"]).unwrap();
+        assert!(cli.validate().is_ok());
+    }
+
+    #[test]
+    fn clap_configuration_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
 }

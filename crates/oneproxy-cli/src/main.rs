@@ -17,7 +17,7 @@ fn main() -> ExitCode {
     if let Err(e) = oneproxy::output::install_signal_handlers() {
         eprintln!("warning: {e}");
     }
-    match cmd::dispatch(cli) {
+    match cli.validate().and_then(|()| cmd::dispatch(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             // A closed pipe (`oneproxy ... | head`) is not a failure.

@@ -1,8 +1,13 @@
 //! Accuracy tables: one accuracy (%) per architecture, from the bundled benchmark or a user CSV
 //! with columns `arch,accuracy`.
+//!
+//! Accuracies are percentages: a value outside [0, 100] is an error; a file whose values all lie
+//! in [0, 1] is accepted with a [`Warning`] (fractions rank the same, but every figure printed
+//! from them would be off by 100x).
 
 use crate::error::{Error, Origin, Result};
 use crate::manifest::InputFile;
+use crate::plausibility::{self, Warning};
 use crate::space::{Arch, SearchSpace};
 use std::collections::HashMap;
 use std::path::Path;
@@ -13,19 +18,31 @@ pub struct AccuracyTable {
     name: String,
     values: HashMap<Arch, f64>,
     input: Option<InputFile>,
+    warnings: Vec<Warning>,
+}
+
+/// Why an accuracy is refused, if it is: not finite, or not a percentage.
+fn accuracy_problem(v: f64) -> Option<&'static str> {
+    if !v.is_finite() {
+        Some("not a finite number")
+    } else if !(0.0..=100.0).contains(&v) {
+        Some("an accuracy is a percentage in [0, 100]")
+    } else {
+        None
+    }
 }
 
 impl AccuracyTable {
-    /// Build from pairs; every value must be finite.
+    /// Build from pairs; every value must be a percentage in [0, 100].
     pub fn new(name: &str, pairs: impl IntoIterator<Item = (Arch, f64)>) -> Result<Self> {
         let mut values = HashMap::new();
         for (a, v) in pairs {
-            if !v.is_finite() {
-                return Err(Error::InvalidParameter(format!("accuracy '{name}': value {v} is not finite")));
+            if let Some(why) = accuracy_problem(v) {
+                return Err(Error::InvalidParameter(format!("accuracy '{name}': value {v}: {why}")));
             }
             values.insert(a, v);
         }
-        Ok(AccuracyTable { name: name.to_string(), values, input: None })
+        Ok(AccuracyTable { name: name.to_string(), values, input: None, warnings: Vec::new() })
     }
 
     /// Read `arch,accuracy` from a CSV file.
@@ -35,6 +52,14 @@ impl AccuracyTable {
         let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(bytes.as_slice());
         let header: Vec<String> = reader.headers().map_err(csv_err)?.iter().map(str::to_string).collect();
         let col = |n: &str| header.iter().position(|h| h == n);
+        for key in ["arch", "accuracy"] {
+            if header.iter().filter(|h| *h == key).count() > 1 {
+                return Err(Error::BadHeader {
+                    path: path.to_path_buf(),
+                    reason: format!("duplicate column '{key}': keep one"),
+                });
+            }
+        }
         let (Some(ac), Some(vc)) = (col("arch"), col("accuracy")) else {
             return Err(Error::BadHeader {
                 path: path.to_path_buf(),
@@ -47,12 +72,16 @@ impl AccuracyTable {
             let line = rec.position().map_or(0, |p| p.line());
             let origin = || Origin::File { path: path.to_path_buf(), line };
             let arch = space.parse_at(&rec[ac], origin())?;
-            let v: f64 = rec[vc].parse().ok().filter(|v: &f64| v.is_finite()).ok_or_else(|| Error::BadValue {
+            let bad = |reason: &str| Error::BadValue {
                 origin: origin(),
                 column: "accuracy".into(),
                 value: rec[vc].to_string(),
-                reason: "not a finite number".into(),
-            })?;
+                reason: reason.into(),
+            };
+            let v: f64 = rec[vc].parse().map_err(|_| bad("not a number"))?;
+            if let Some(why) = accuracy_problem(v) {
+                return Err(bad(why));
+            }
             if values.insert(arch.clone(), v).is_some() {
                 return Err(Error::BadValue {
                     origin: origin(),
@@ -65,11 +94,18 @@ impl AccuracyTable {
         if values.is_empty() {
             return Err(Error::BadHeader { path: path.to_path_buf(), reason: "no data rows".into() });
         }
+        let all: Vec<f64> = values.values().copied().collect();
         Ok(AccuracyTable {
             name: path.display().to_string(),
             values,
             input: Some(InputFile::from_bytes(path.display().to_string(), &bytes)),
+            warnings: plausibility::accuracy_fractions(path, &all).into_iter().collect(),
         })
+    }
+
+    /// Plausibility warnings about the file (values that look like fractions).
+    pub fn warnings(&self) -> &[Warning] {
+        &self.warnings
     }
 
     /// The table's name (`cifar100`, or the file name).
@@ -133,5 +169,50 @@ impl AccuracySource {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::space::Nb201;
+
+    const A: &str = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|";
+    const B: &str = "|none~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|";
+
+    fn read(text: &str) -> Result<AccuracyTable> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("acc.csv");
+        std::fs::write(&p, text).unwrap();
+        AccuracyTable::from_csv(&p, &Nb201)
+    }
+
+    #[test]
+    fn percentages_load_without_warning() {
+        let t = read(&format!("arch,accuracy\n{A},71.5\n{B},0.5\n")).unwrap();
+        assert_eq!(t.len(), 2);
+        assert!(t.warnings().is_empty());
+    }
+
+    #[test]
+    fn accuracies_outside_0_100_are_errors_naming_the_line() {
+        for (v, why) in [("140", "percentage in [0, 100]"), ("-3", "percentage in [0, 100]"), ("inf", "finite"), ("x", "not a number")] {
+            let e = read(&format!("arch,accuracy\n{B},50\n{A},{v}\n")).unwrap_err().to_string();
+            assert!(e.contains(":3: column 'accuracy': invalid value") && e.contains(why), "{v}: {e}");
+        }
+        assert!(AccuracyTable::new("t", [(Nb201.parse(A).unwrap(), 101.0)]).is_err());
+    }
+
+    #[test]
+    fn fractions_load_with_a_warning() {
+        let t = read(&format!("arch,accuracy\n{A},0.71\n{B},0.93\n")).unwrap();
+        assert_eq!(t.warnings().len(), 1);
+        assert!(t.warnings()[0].message.contains("look like fractions"), "{:?}", t.warnings());
+    }
+
+    #[test]
+    fn a_repeated_column_is_an_error() {
+        let e = read(&format!("arch,accuracy,accuracy\n{A},71,72\n")).unwrap_err().to_string();
+        assert!(e.contains("duplicate column 'accuracy'"), "{e}");
     }
 }

@@ -2,6 +2,12 @@
 //!
 //! Every variant carries what a user needs to fix the input: the file, the line, the column and
 //! the offending value where there is one. The CLI prints these with `{:#}` and exits non-zero.
+//!
+//! Two rules keep the messages readable:
+//! * a wrapped error (I/O, CSV, JSON) is exposed as [`std::error::Error::source`] and **not**
+//!   repeated in the message, so that `{:#}` (which prints the chain) says the cause once;
+//! * a value the user supplied is shown through [`clip`], so a 20 MB cell or argument is echoed
+//!   as its first characters and its length, not whole.
 
 use std::path::PathBuf;
 
@@ -36,7 +42,7 @@ impl std::fmt::Display for Origin {
 #[non_exhaustive]
 pub enum Error {
     /// Reading or writing a file failed.
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
@@ -44,7 +50,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The CSV reader itself failed (bad quoting, ragged rows, invalid UTF-8).
-    #[error("{}: malformed CSV: {source}", path.display())]
+    #[error("{}: malformed CSV", path.display())]
     Csv {
         /// The file.
         path: PathBuf,
@@ -52,7 +58,7 @@ pub enum Error {
         source: csv::Error,
     },
     /// A cell holds a value that is not allowed there.
-    #[error("{origin}: column '{column}': invalid value '{value}': {reason}")]
+    #[error("{origin}: column '{}': invalid value '{}': {}", clip(column), clip(value), clip_to(reason, REASON_CHARS))]
     BadValue {
         /// File and line.
         origin: Origin,
@@ -64,7 +70,7 @@ pub enum Error {
         reason: String,
     },
     /// An architecture string does not parse in the space.
-    #[error("{origin}: invalid {space} architecture '{value}': {reason}")]
+    #[error("{origin}: invalid {space} architecture '{}': {}", clip(value), clip_to(reason, REASON_CHARS))]
     BadArch {
         /// File and line, or argument.
         origin: Origin,
@@ -76,7 +82,7 @@ pub enum Error {
         reason: String,
     },
     /// The same architecture appears twice in one file.
-    #[error("{}:{line}: duplicate row for architecture '{arch}' (first seen on line {first_line})", path.display())]
+    #[error("{}:{line}: duplicate row for architecture '{}' (first seen on line {first_line})", path.display(), clip(arch))]
     DuplicateArch {
         /// The file.
         path: PathBuf,
@@ -88,7 +94,7 @@ pub enum Error {
         arch: String,
     },
     /// A device name appears twice (in one header, or in a file and the bundled data).
-    #[error("{}: device '{device}' is already defined ({previous})", path.display())]
+    #[error("{}: device '{}' is already defined ({previous})", path.display(), clip(device))]
     DuplicateDevice {
         /// The file whose header repeats it.
         path: PathBuf,
@@ -98,7 +104,7 @@ pub enum Error {
         previous: String,
     },
     /// The file's header is unusable.
-    #[error("{}: {reason}", path.display())]
+    #[error("{}: {}", path.display(), clip_to(reason, REASON_CHARS))]
     BadHeader {
         /// The file.
         path: PathBuf,
@@ -106,16 +112,25 @@ pub enum Error {
         reason: String,
     },
     /// A device name that is not in the loaded tables.
-    #[error("unknown device '{name}'; known devices: {known}")]
+    #[error("unknown device '{}'; {}", clip(name), known_names(name, known, "devices", "see `oneproxy devices`"))]
     UnknownDevice {
         /// The name asked for.
         name: String,
-        /// Comma-separated list of the devices that exist.
-        known: String,
+        /// The devices that exist, in table order.
+        known: Vec<String>,
     },
     /// A search-space name that does not exist.
-    #[error("unknown search space '{0}'; known: nb201, fbnet, ofa-mbv3, mbv2, proxyless")]
+    #[error("unknown search space '{}'; {}", clip(.0), known_names(.0, &SPACE_NAMES.map(String::from), "spaces", ""))]
     UnknownSpace(String),
+    /// A device name that cannot be used (it would break a CSV header or be mistaken for a
+    /// column of the format); see [`crate::table::validate_device_name`].
+    #[error("invalid device name '{}': {reason}", clip(name))]
+    BadDeviceName {
+        /// The name as given.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Not enough data for what was asked.
     #[error("{0}")]
     TooFewSamples(String),
@@ -126,7 +141,7 @@ pub enum Error {
     #[error("solver did not converge: {0}")]
     NotConverged(String),
     /// A JSON document could not be read or written.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: reading or writing JSON", path.display())]
     Json {
         /// The file.
         path: PathBuf,
@@ -198,5 +213,131 @@ pub enum Error {
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io { path: path.into(), source }
+    }
+
+    /// An unknown device among `known` (the message suggests the nearest known name).
+    pub fn unknown_device(name: &str, known: &[String]) -> Self {
+        Error::UnknownDevice { name: name.to_string(), known: known.to_vec() }
+    }
+}
+
+/// Longest user value echoed in a message, in characters.
+pub const VALUE_CHARS: usize = 80;
+/// Longest explanation echoed in a message (explanations may quote a piece of the value).
+const REASON_CHARS: usize = 300;
+/// Known names listed in full up to this many; beyond, the first few and the count.
+const LISTED_NAMES: usize = 6;
+/// Names printed by `--space` (and accepted by [`crate::SpaceId`]'s `FromStr`).
+const SPACE_NAMES: [&str; 5] = ["nb201", "fbnet", "ofa-mbv3", "mbv2", "proxyless"];
+
+/// A user value for a message: whole when short, else its first [`VALUE_CHARS`] characters, an
+/// ellipsis and the full length, so that an error about a huge cell stays one readable line.
+pub fn clip(value: &str) -> String {
+    clip_to(value, VALUE_CHARS)
+}
+
+/// [`clip`] with another limit (in characters, never splitting a character).
+pub fn clip_to(value: &str, max_chars: usize) -> String {
+    match value.char_indices().nth(max_chars) {
+        None => value.to_string(),
+        Some((end, _)) => format!("{}... ({} characters in all)", &value[..end], value.chars().count()),
+    }
+}
+
+/// The known name nearest to `name`, if it is near enough to be a plausible typo (a space too
+/// many, a case or a character off). Jaro similarity, as clap uses for its own suggestions.
+pub fn nearest_name<'a>(name: &str, known: &'a [String]) -> Option<&'a str> {
+    // Jaro costs the product of the lengths: a huge value is no typo of a name anyway.
+    if name.len() > 4 * VALUE_CHARS {
+        return None;
+    }
+    let wanted = name.trim().to_lowercase();
+    known
+        .iter()
+        .map(|k| (strsim::jaro(&wanted, &k.to_lowercase()), k))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k.as_str())
+}
+
+/// "did you mean 'x'? known devices: a, b, ... (N in all, see ...)": a near miss first, then a
+/// short list (the whole list of 29 devices drowned the suggestion).
+fn known_names(name: &str, known: &[String], what: &str, see: &str) -> String {
+    let mut out = String::new();
+    if let Some(near) = nearest_name(name, known) {
+        out.push_str(&format!("did you mean '{near}'? "));
+    }
+    if known.is_empty() {
+        out.push_str(&format!("no {what} are loaded"));
+        return out;
+    }
+    let shown: Vec<String> = known.iter().take(LISTED_NAMES).map(|k| clip(k)).collect();
+    out.push_str(&format!("known {what}: {}", shown.join(", ")));
+    if known.len() > LISTED_NAMES {
+        let see = if see.is_empty() { String::new() } else { format!(", {see}") };
+        out.push_str(&format!(", ... ({} in all{see})", known.len()));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clip_keeps_short_values_and_cuts_long_ones_on_a_character_boundary() {
+        assert_eq!(clip("pixel3"), "pixel3");
+        let long = "é".repeat(20_000);
+        let c = clip(&long);
+        assert!(c.starts_with(&"é".repeat(VALUE_CHARS)) && c.ends_with("... (20000 characters in all)"), "{c}");
+        assert!(c.chars().count() < 120);
+        assert_eq!(clip(&"a".repeat(VALUE_CHARS)), "a".repeat(VALUE_CHARS));
+    }
+
+    #[test]
+    fn every_user_value_in_a_message_is_clipped() {
+        let huge = "x".repeat(1 << 20);
+        let origin = Origin::File { path: "f.csv".into(), line: 2 };
+        let errors = [
+            Error::BadValue { origin: origin.clone(), column: huge.clone(), value: huge.clone(), reason: huge.clone() },
+            Error::BadArch { origin, space: "nb201", value: huge.clone(), reason: huge.clone() },
+            Error::DuplicateArch { path: "f.csv".into(), line: 3, first_line: 2, arch: huge.clone() },
+            Error::DuplicateDevice { path: "f.csv".into(), device: huge.clone(), previous: "x".into() },
+            Error::BadHeader { path: "f.csv".into(), reason: huge.clone() },
+            Error::unknown_device(&huge, std::slice::from_ref(&huge)),
+            Error::UnknownSpace(huge.clone()),
+            Error::BadDeviceName { name: huge.clone(), reason: "too long".into() },
+        ];
+        for e in errors {
+            let msg = e.to_string();
+            assert!(msg.len() < 1500, "{} bytes: {}", msg.len(), &msg[..200]);
+            assert!(msg.contains("characters in all"), "{msg}");
+        }
+    }
+
+    #[test]
+    fn unknown_names_suggest_a_near_miss_and_list_a_few() {
+        let known: Vec<String> = (1..=29).map(|i| format!("dev{i:02}")).chain(["pixel3".to_string()]).collect();
+        let msg = Error::unknown_device("pixel 3", &known).to_string();
+        assert!(msg.starts_with("unknown device 'pixel 3'; did you mean 'pixel3'?"), "{msg}");
+        assert!(msg.contains("dev01, dev02") && msg.contains("(30 in all, see `oneproxy devices`)"), "{msg}");
+        assert!(!msg.contains("dev29"), "{msg}");
+        let far = Error::unknown_device("quantum", &known).to_string();
+        assert!(!far.contains("did you mean"), "{far}");
+        let short = Error::unknown_device("b", &["a".into(), "c".into()]).to_string();
+        assert!(short.ends_with("known devices: a, c"), "{short}");
+        let space = Error::UnknownSpace("nb-201".into()).to_string();
+        assert!(space.contains("did you mean 'nb201'?") && space.contains("known spaces: nb201, fbnet"), "{space}");
+    }
+
+    #[test]
+    fn a_wrapped_cause_is_said_once() {
+        let e = Error::io("missing.csv", std::io::Error::from(std::io::ErrorKind::NotFound));
+        let chain: Vec<String> = std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
+            .map(|e| e.to_string())
+            .collect();
+        let cause = std::io::Error::from(std::io::ErrorKind::NotFound).to_string();
+        assert_eq!(chain.iter().filter(|m| m.contains(&cause)).count(), 1, "{chain:?}");
+        assert_eq!(chain[0], "missing.csv");
     }
 }

@@ -17,6 +17,7 @@
 //! * [`measure`]: latency measurement (tract with feature `tract`, or an external runner);
 //! * [`table`]: [`LatencyTable`], latencies from the [`bundled`] data and user CSV files;
 //! * [`accuracy`]: accuracy tables;
+//! * [`plausibility`]: warnings about values that parse but look wrong (units, ranges);
 //! * [`stats`]: Spearman, Kendall tau-b, Pearson, and the device correlation matrix;
 //! * [`manifest`]: provenance attached to every JSON result;
 //! * [`output`]: everything written to disk: atomic files, report folders, locks, cleanup on
@@ -38,6 +39,7 @@ pub mod network;
 pub mod onnx;
 pub mod output;
 pub mod plan;
+pub mod plausibility;
 pub mod predictor;
 #[cfg(feature = "plot")]
 pub mod plot;

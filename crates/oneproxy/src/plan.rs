@@ -8,6 +8,11 @@
 //! that adds the most information to the design, greedy D-optimal: the largest
 //! `x^T M^-1 x`, where `M = eps I + sum of x x^T` over the picks so far and `x` is the encoding
 //! with an intercept. With a one-hot encoding this first fills uncovered features.
+//!
+//! Every bin picks one architecture, so a plan has exactly `budget` rows: when large budgets
+//! have taken every candidate near a bin's target, the bin looks further out, to the nearest
+//! candidates not yet picked (earlier versions skipped such bins and silently returned fewer
+//! rows, 3621 for a budget of 5000).
 
 use crate::error::{Error, Result};
 use crate::predictor::AdditivePredictor;
@@ -18,7 +23,8 @@ use rand::seq::SliceRandom;
 /// Candidates examined per bin (a seeded random subset when a bin has more).
 const PER_BIN: usize = 400;
 
-/// Pick `budget` architectures from `candidates` to measure on a new device.
+/// Pick `budget` architectures from `candidates` to measure on a new device: exactly `budget`
+/// distinct ones (an error when `budget` exceeds the candidates).
 pub fn plan(
     space: &dyn SearchSpace,
     proxy: &AdditivePredictor,
@@ -39,10 +45,15 @@ pub fn plan(
     let pred = proxy.predict_all(candidates);
     let mut order: Vec<usize> = (0..candidates.len()).collect();
     order.sort_by(|&a, &b| pred[a].total_cmp(&pred[b]).then(a.cmp(&b)));
+    if budget == candidates.len() {
+        // Every candidate is picked whatever the design: skip the search, fastest first.
+        return Ok(order.into_iter().map(|i| candidates[i].clone()).collect());
+    }
     let (lat_lo, lat_hi) = (pred[order[0]], pred[order[order.len() - 1]]);
     let d = space.num_features() + 1;
     let mut m_inv = DMatrix::<f64>::identity(d, d) * 1e3; // (eps I)^-1 with eps = 1e-3
     let mut picked: Vec<usize> = Vec::with_capacity(budget);
+    let mut taken = vec![false; candidates.len()];
     let mut x = vec![0.0; d];
     for bin in 0..budget {
         // Evenly spaced latency targets over the proxy's range, and the candidates nearest each.
@@ -51,7 +62,10 @@ pub fn plan(
         let from = at.saturating_sub(PER_BIN / 2);
         let to = (from + PER_BIN).min(order.len());
         let from = to.saturating_sub(PER_BIN);
-        let mut members: Vec<usize> = order[from..to].iter().copied().filter(|i| !picked.contains(i)).collect();
+        let mut members: Vec<usize> = order[from..to].iter().copied().filter(|&i| !taken[i]).collect();
+        if members.is_empty() {
+            members = nearest_free(&order, &taken, at, PER_BIN);
+        }
         members.shuffle(&mut rng);
         let mut best: Option<(f64, usize, DVector<f64>)> = None;
         for &i in &members {
@@ -64,12 +78,32 @@ pub fn plan(
                 best = Some((gain, i, mv));
             }
         }
-        let Some((gain, i, mv)) = best else { continue };
+        // Never empty: fewer than `budget` <= `candidates.len()` are taken.
+        let (gain, i, mv) = best.ok_or_else(|| {
+            Error::InvalidParameter(format!("plan: no candidate left for bin {bin} of {budget}"))
+        })?;
         // Sherman-Morrison: (M + v v^T)^-1 = M^-1 - (M^-1 v)(M^-1 v)^T / (1 + v^T M^-1 v).
         m_inv -= &mv * mv.transpose() / (1.0 + gain);
         picked.push(i);
+        taken[i] = true;
     }
     Ok(picked.into_iter().map(|i| candidates[i].clone()).collect())
+}
+
+/// Up to `count` candidates not yet taken, nearest to position `at` of the latency order
+/// (alternately below and above it).
+fn nearest_free(order: &[usize], taken: &[bool], at: usize, count: usize) -> Vec<usize> {
+    let mut below = order[..at.min(order.len())].iter().rev().copied().filter(|&i| !taken[i]);
+    let mut above = order[at.min(order.len())..].iter().copied().filter(|&i| !taken[i]);
+    let mut out = Vec::with_capacity(count);
+    while out.len() < count {
+        let (a, b) = (above.next(), below.next());
+        if a.is_none() && b.is_none() {
+            break;
+        }
+        out.extend(a.into_iter().chain(b).take(count - out.len()));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -109,5 +143,29 @@ mod tests {
         dedup.dedup();
         assert_eq!(dedup.len(), 10);
         assert!(plan(&Nb201, &proxy, &all[..5], 10, 0).is_err());
+    }
+
+    #[test]
+    fn large_budgets_get_every_row_they_ask_for() {
+        // A proxy with few distinct latencies crowds the bins: most bins' neighbourhoods are
+        // taken long before the budget is spent.
+        let all = Nb201.enumerate().unwrap();
+        let cands = &all[..1200];
+        let proxy = AdditivePredictor {
+            space: crate::SpaceId::Nb201,
+            encoding_version: 1,
+            device: "p".into(),
+            weights: (0..30).map(|j| if j % 5 == 3 { 1.0 } else { 0.0 }).collect(),
+            intercept: 1.0,
+            proxy_terms: Vec::new(),
+            provenance: serde_json::Value::Null,
+        };
+        for budget in [700, 1199, 1200] {
+            let picks = plan(&Nb201, &proxy, cands, budget, 3).unwrap();
+            let mut distinct = picks.clone();
+            distinct.sort();
+            distinct.dedup();
+            assert_eq!((picks.len(), distinct.len()), (budget, budget));
+        }
     }
 }

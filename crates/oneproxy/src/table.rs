@@ -5,10 +5,15 @@
 //! format: a header row; an `arch` column (canonical string of the space) or an `index` column
 //! (row index of the bundled dataset); one column per device, in milliseconds; an empty cell
 //! means "not measured". Every value is checked: a bad cell is an error naming the file, line,
-//! column and value, never a silent NaN.
+//! column and value, never a silent NaN. Values that parse but look wrong (out of a plausible
+//! range, in mixed units) are kept as [`Warning`]s ([`LatencyTable::warnings`]).
+//!
+//! Device names become CSV headers, JSON keys and command-line values, so every name that enters
+//! a table, from a header or an API call, passes one check: [`validate_device_name`].
 
 use crate::error::{Error, Origin, Result};
 use crate::manifest::InputFile;
+use crate::plausibility::{self, Warning};
 use crate::space::{Arch, SearchSpace, SpaceId};
 use std::collections::HashMap;
 use std::io::Read;
@@ -54,6 +59,7 @@ pub struct LatencyTable {
     /// Column-major values; NaN marks a missing cell (never exposed as a value).
     columns: Vec<Vec<f64>>,
     inputs: Vec<InputFile>,
+    warnings: Vec<Warning>,
 }
 
 /// The parsed content of a latency CSV before it is merged into a table.
@@ -65,6 +71,37 @@ pub struct LatencyCsv {
     pub rows: Vec<(Arch, Vec<f64>)>,
     /// The file's name and hash.
     pub input: InputFile,
+    /// Plausibility warnings about its values ([`crate::plausibility`]).
+    pub warnings: Vec<Warning>,
+}
+
+/// Longest device name accepted, in characters: names are table headers and file names too.
+pub const MAX_DEVICE_NAME_CHARS: usize = 64;
+
+/// Check that `name` can be a device: one rule for CSV headers, `--device-name`, predictors and
+/// API calls, so that a name accepted anywhere can be written to, and read back from, a CSV
+/// header and a command line. Refused: an empty name, a comma, a quote, a control character
+/// (newline, tab), leading or trailing spaces, the column names `arch` and `index`, and names
+/// longer than [`MAX_DEVICE_NAME_CHARS`].
+pub fn validate_device_name(name: &str) -> Result<()> {
+    let reason = if name.is_empty() {
+        "it is empty".to_string()
+    } else if name.contains(',') {
+        "it contains a comma (the CSV separator)".into()
+    } else if name.contains(['"', '\'']) {
+        "it contains a quote".into()
+    } else if name.chars().any(char::is_control) {
+        "it contains a control character (newline, tab, ...)".into()
+    } else if name.trim() != name {
+        "it starts or ends with a space".into()
+    } else if name == "arch" || name == "index" {
+        format!("'{name}' is the name of the architecture column")
+    } else if name.chars().count() > MAX_DEVICE_NAME_CHARS {
+        format!("it is longer than {MAX_DEVICE_NAME_CHARS} characters")
+    } else {
+        return Ok(());
+    };
+    Err(Error::BadDeviceName { name: name.to_string(), reason })
 }
 
 impl LatencyTable {
@@ -77,6 +114,7 @@ impl LatencyTable {
             devices: Vec::new(),
             columns: Vec::new(),
             inputs: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 
@@ -122,12 +160,18 @@ impl LatencyTable {
         &self.inputs
     }
 
-    /// Column index of a device, or an error listing the known devices.
+    /// Plausibility warnings about the user files merged in (file, line, column, message), in
+    /// file order: shown by the CLI on stderr and in its JSON `warnings`.
+    pub fn warnings(&self) -> &[Warning] {
+        &self.warnings
+    }
+
+    /// Column index of a device, or an error suggesting the nearest known name.
     pub fn device_index(&self, name: &str) -> Result<usize> {
-        self.devices.iter().position(|d| d.name == name).ok_or_else(|| Error::UnknownDevice {
-            name: name.to_string(),
-            known: self.device_names().join(", "),
-        })
+        self.devices
+            .iter()
+            .position(|d| d.name == name)
+            .ok_or_else(|| Error::unknown_device(name, &self.device_names()))
     }
 
     /// Row index of an architecture.
@@ -176,13 +220,14 @@ impl LatencyTable {
     }
 
     /// Add a device column from (architecture, latency) pairs. Values must be finite and > 0;
-    /// the name must be new.
+    /// the name must be new and valid ([`validate_device_name`]).
     pub fn add_device(
         &mut self,
         name: &str,
         source: DeviceSource,
         values: impl IntoIterator<Item = (Arch, f64)>,
     ) -> Result<usize> {
+        validate_device_name(name)?;
         if let Some(prev) = self.devices.iter().find(|d| d.name == name) {
             let path = match &source {
                 DeviceSource::File(p) => p.clone(),
@@ -216,6 +261,7 @@ impl LatencyTable {
             other => PathBuf::from(other.to_string()),
         };
         for name in &csv.devices {
+            validate_device_name(name)?;
             if let Some(prev) = self.devices.iter().find(|d| &d.name == name) {
                 return Err(Error::DuplicateDevice {
                     path,
@@ -236,6 +282,7 @@ impl LatencyTable {
             }
         }
         self.inputs.push(csv.input);
+        self.warnings.extend(csv.warnings);
         Ok(())
     }
 
@@ -319,6 +366,13 @@ pub fn parse_latency_csv(
     if header.iter().all(|h| h.is_empty()) {
         return Err(bad_header("empty file: expected a header row".into()));
     }
+    for key in ["arch", "index"] {
+        let at: Vec<String> =
+            header.iter().enumerate().filter(|(_, h)| *h == key).map(|(i, _)| (i + 1).to_string()).collect();
+        if at.len() > 1 {
+            return Err(bad_header(format!("duplicate column '{key}' (columns {}): keep one", at.join(" and "))));
+        }
+    }
     let arch_col = header.iter().position(|h| h == "arch");
     let index_col = header.iter().position(|h| h == "index");
     if arch_col.is_none() && index_col.is_none() {
@@ -339,6 +393,9 @@ pub fn parse_latency_csv(
         if h.is_empty() {
             return Err(bad_header(format!("column {} has an empty name", i + 1)));
         }
+        if let Err(e) = validate_device_name(h) {
+            return Err(bad_header(format!("column {}: {e}", i + 1)));
+        }
         if let Some(prev) = names.insert(h, i) {
             return Err(Error::DuplicateDevice {
                 path: path.to_path_buf(),
@@ -353,6 +410,7 @@ pub fn parse_latency_csv(
     }
 
     let mut rows = Vec::new();
+    let mut lines = Vec::new();
     let mut seen: HashMap<Arch, u64> = HashMap::new();
     for record in reader.records() {
         let record = record.map_err(csv_err)?;
@@ -397,11 +455,22 @@ pub fn parse_latency_csv(
             })?);
         }
         rows.push((arch, values));
+        lines.push(line);
     }
     if rows.is_empty() {
         return Err(bad_header("no data rows".into()));
     }
-    Ok(LatencyCsv { devices: device_cols.iter().map(|&c| header[c].clone()).collect(), rows, input })
+    let devices: Vec<String> = device_cols.iter().map(|&c| header[c].clone()).collect();
+    let warnings = devices
+        .iter()
+        .enumerate()
+        .flat_map(|(k, name)| {
+            let cells: Vec<(u64, f64)> =
+                lines.iter().zip(&rows).map(|(&l, r)| (l, r.1[k])).filter(|c| !c.1.is_nan()).collect();
+            plausibility::latency_column(path, name, &cells)
+        })
+        .collect();
+    Ok(LatencyCsv { devices, rows, input, warnings })
 }
 
 /// One latency cell: empty = missing (NaN); otherwise a finite number > 0.
@@ -481,6 +550,64 @@ mod tests {
         let err = t.merge(parse(&format!("arch,d1\n{A},1\n")).unwrap(), DeviceSource::File("z.csv".into()));
         assert!(err.unwrap_err().to_string().contains("device 'd1' is already defined (x)"));
         assert!(t.device_index("nope").unwrap_err().to_string().contains("known devices: d1, d2"));
+    }
+
+    #[test]
+    fn device_names_are_checked_one_way_everywhere() {
+        for ok in ["pixel3", "my board", "tract_xeon_8375c", "é", &"x".repeat(MAX_DEVICE_NAME_CHARS)] {
+            assert!(validate_device_name(ok).is_ok(), "{ok:?}");
+        }
+        let bad = [
+            ("", "empty"),
+            ("a,b", "comma"),
+            ("a\"b", "quote"),
+            ("it's", "quote"),
+            ("a\nb", "control"),
+            ("a\tb", "control"),
+            (" a", "space"),
+            ("a ", "space"),
+            ("arch", "architecture column"),
+            ("index", "architecture column"),
+        ];
+        for (name, why) in bad {
+            let e = validate_device_name(name).unwrap_err().to_string();
+            assert!(e.contains("invalid device name") && e.contains(why), "{name:?}: {e}");
+        }
+        let long = "x".repeat(MAX_DEVICE_NAME_CHARS + 1);
+        assert!(validate_device_name(&long).unwrap_err().to_string().contains("longer than 64"));
+        // The same rule guards headers and in-memory columns.
+        let e = parse(&format!("arch,\"a,b\"\n{A},1\n")).unwrap_err().to_string();
+        assert!(e.contains("my.csv: column 2: invalid device name 'a,b'"), "{e}");
+        let mut t = LatencyTable::new(SpaceId::Nb201);
+        assert!(t.add_device("x\ny", DeviceSource::Computed("test".into()), []).is_err());
+    }
+
+    #[test]
+    fn a_repeated_arch_column_is_an_error_not_a_device() {
+        let e = parse(&format!("arch,arch\n{A},{A}\n")).unwrap_err().to_string();
+        assert!(e.contains("duplicate column 'arch' (columns 1 and 2)"), "{e}");
+        let e = parse(&format!("index,arch,dev,index\n0,{A},1,0\n")).unwrap_err().to_string();
+        assert!(e.contains("duplicate column 'index' (columns 1 and 4)"), "{e}");
+    }
+
+    #[test]
+    fn implausible_values_are_kept_as_warnings_with_file_and_line() {
+        let csv = parse(&format!("arch,ok,fast\n{A},1.5,0.0000002\n{B},2,3\n")).unwrap();
+        assert_eq!(csv.warnings.len(), 1, "{:?}", csv.warnings);
+        let w = &csv.warnings[0];
+        assert_eq!((w.file.as_deref(), w.line, w.column.as_deref()), (Some("my.csv"), Some(2), Some("fast")));
+        let mut t = LatencyTable::new(SpaceId::Nb201);
+        t.merge(csv, DeviceSource::File("my.csv".into())).unwrap();
+        assert_eq!(t.warnings().len(), 1);
+        assert!(t.warnings()[0].to_string().starts_with("my.csv:2: column 'fast': implausibly fast"));
+    }
+
+    #[test]
+    fn bundled_data_raises_no_warning() {
+        for space in [SpaceId::Nb201, SpaceId::Fbnet, SpaceId::OfaMbv3] {
+            let t = LatencyTable::bundled_with(space, &[]).unwrap();
+            assert!(t.warnings().is_empty(), "{space}: {:?}", t.warnings());
+        }
     }
 
     #[test]

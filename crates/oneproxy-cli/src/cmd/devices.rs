@@ -2,6 +2,7 @@
 
 use crate::args::DevicesArgs;
 use crate::report::{print, print_json, TextTable};
+use oneproxy::plausibility::Warning;
 use oneproxy::{Manifest, SpaceId};
 use serde::Serialize;
 
@@ -13,11 +14,12 @@ struct DeviceRow {
 }
 
 #[derive(Serialize)]
-struct Output {
+struct Output<'a> {
     manifest: Manifest,
     space: String,
     architectures: usize,
     devices: Vec<DeviceRow>,
+    warnings: &'a [Warning],
 }
 
 pub fn run(args: DevicesArgs) -> anyhow::Result<()> {
@@ -35,6 +37,7 @@ pub fn run(args: DevicesArgs) -> anyhow::Result<()> {
             space: space.name().into(),
             architectures: table.len(),
             devices,
+            warnings: table.warnings(),
         });
     }
     let mut t = TextTable::new(["device", "archs", "source"]);

@@ -193,10 +193,7 @@ pub fn run(a: MeasureArgs) -> anyhow::Result<()> {
     let (_, existing) = oneproxy::output::check_output_file(&a.out).context("--out")?;
     let (mut timer, prefix) = timer(&a.runner, &a.timing)?;
     let device = a.device_name.clone().unwrap_or_else(|| oneproxy::measure::host_device_name(prefix));
-    anyhow::ensure!(
-        !device.is_empty() && !device.contains([',', '"', '\n']) && device != "arch",
-        "--device-name '{device}' cannot be a CSV column name"
-    );
+    oneproxy::table::validate_device_name(&device).context("--device-name")?;
     let mut rows = if existing.is_some() {
         if !a.resume {
             bail!(

@@ -36,11 +36,13 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// The bundled table of the space plus the user's `--latency` files.
+/// The bundled table of the space plus the user's `--latency` files; their plausibility
+/// warnings go to stderr.
 pub fn load_table(data: &DataArgs) -> anyhow::Result<LatencyTable> {
     let space: SpaceId = data.space.into();
     let table = LatencyTable::bundled_with(space, &data.latency)
         .with_context(|| format!("loading latency data for space {space}"))?;
+    print_warnings(table.warnings());
     if table.devices().is_empty() {
         bail!(
             "space {space} has no bundled latency data: measure architectures with `oneproxy measure --space {space}` \
@@ -84,12 +86,14 @@ pub fn accuracy_table(space: SpaceId, a: &crate::args::AccuracyArgs) -> anyhow::
         Some(f) => AccuracySource::File(f.clone()),
         None => AccuracySource::Bundled(a.accuracy.clone().unwrap_or_else(|| "cifar100".into())),
     };
-    source.load(space).map_err(|e| match (&source, e) {
+    let table = source.load(space).map_err(|e| match (&source, e) {
         (AccuracySource::Bundled(_), oneproxy::Error::InvalidParameter(m)) if m.contains("no bundled accuracies") => {
             anyhow::anyhow!("space {space} has no bundled accuracies; give --accuracy-file FILE (columns arch,accuracy)")
         }
         (_, e) => e.into(),
-    })
+    })?;
+    print_warnings(table.warnings());
+    Ok(table)
 }
 
 /// The proxy selection of `--proxy` and `--pool`.
@@ -156,6 +160,26 @@ pub fn read_arch_list(path: &Path, space: &dyn SearchSpace) -> anyhow::Result<Ve
 fn csv_reader(path: &Path) -> anyhow::Result<csv::Reader<std::fs::File>> {
     let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     Ok(csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(f))
+}
+
+/// Plausibility warnings of loaded data, one line each on stderr.
+pub fn print_warnings(warnings: &[oneproxy::plausibility::Warning]) {
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+}
+
+/// A latency CSV in the user format, `arch,<device>` then one row per architecture, written by
+/// the csv crate (so any architecture string is quoted as needed); `device` must pass
+/// [`oneproxy::table::validate_device_name`], so that the file reads back.
+pub fn latency_csv(device: &str, rows: impl IntoIterator<Item = (String, String)>) -> anyhow::Result<String> {
+    oneproxy::table::validate_device_name(device)?;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["arch", device])?;
+    for (arch, value) in rows {
+        w.write_record([arch, value])?;
+    }
+    Ok(String::from_utf8(w.into_inner()?)?)
 }
 
 /// Quote a CSV field if needed (NB201 strings contain '|' but no commas; be safe anyway).

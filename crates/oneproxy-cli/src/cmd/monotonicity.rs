@@ -2,7 +2,8 @@
 
 use crate::args::MonotonicityArgs;
 use crate::report::{fmt3, print, print_json, TextTable};
-use oneproxy::stats::{correlation_matrix, CorrelationMatrix, ProxyRecommendation};
+use oneproxy::plausibility::Warning;
+use oneproxy::stats::{correlation_matrix_with, Correlation, CorrelationMatrix, ProxyRecommendation};
 use oneproxy::{Manifest, SpaceId};
 use serde::Serialize;
 
@@ -12,15 +13,22 @@ struct Output<'a> {
     space: &'a str,
     metric: &'a str,
     devices: &'a [String],
-    matrix: &'a [Vec<f64>],
-    pairs_measured: &'a [Vec<usize>],
+    /// Numbers, or a reason in words where undefined.
+    matrix: Vec<Vec<Correlation>>,
+    /// Architectures measured on both devices of each pair.
+    overlaps: &'a [Vec<usize>],
+    min_overlap: usize,
     recommended_proxy: Option<ProxyRecommendation>,
+    /// Devices sharing too few architectures with every other one to be compared at all.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    not_comparable: Vec<String>,
+    warnings: &'a [Warning],
 }
 
 pub fn run(args: MonotonicityArgs) -> anyhow::Result<()> {
     let table = super::load_table(&args.data)?;
     let space: SpaceId = args.data.space.into();
-    let m = correlation_matrix(&table, &args.devices, args.metric.into())?;
+    let m = correlation_matrix_with(&table, &args.devices, args.metric.into(), args.min_overlap)?;
     let rec = m.recommended_proxy();
     if let Some(path) = &args.plot {
         plot(&m, space, path)?;
@@ -31,32 +39,61 @@ pub fn run(args: MonotonicityArgs) -> anyhow::Result<()> {
             space: space.name(),
             metric: m.metric.name(),
             devices: &m.devices,
-            matrix: &m.matrix,
-            pairs_measured: &m.pairs_measured,
+            matrix: m.cells(),
+            overlaps: &m.overlaps,
+            min_overlap: m.min_overlap,
             recommended_proxy: rec,
+            not_comparable: m.unrankable(),
+            warnings: table.warnings(),
         });
     }
     print(&render(&m, space, rec.as_ref()))
 }
 
 fn render(m: &CorrelationMatrix, space: SpaceId, rec: Option<&ProxyRecommendation>) -> String {
-    // Columns are numbered to keep the table narrow; the numbers refer to the rows.
-    let mut header = vec!["device".to_string()];
+    // Columns are numbered to keep the table narrow; the numbers refer to the rows. A cell over
+    // fewer architectures than the best-measured device has gets its overlap in brackets, so the
+    // common case (full tables) stays a plain grid of correlations.
+    let full = (0..m.devices.len()).map(|i| m.overlaps[i][i]).max().unwrap_or(0);
+    let mut header = vec!["device".to_string(), "archs".to_string()];
     header.extend((1..=m.devices.len()).map(|i| format!("{i:>2}")));
     let mut t = TextTable::new(header);
     for (i, d) in m.devices.iter().enumerate() {
-        let mut row = vec![format!("{:>2} {d}", i + 1)];
-        row.extend(m.matrix[i].iter().map(|&v| if v.is_finite() { format!("{:.2}", v) } else { "-".into() }));
+        let mut row = vec![format!("{:>2} {d}", i + 1), m.overlaps[i][i].to_string()];
+        row.extend((0..m.devices.len()).map(|j| {
+            let v = m.matrix[i][j];
+            let value = if v.is_finite() { format!("{v:.2}") } else { "-".into() };
+            let k = m.overlaps[i][j];
+            if i != j && k < full { format!("{value} [{k}]") } else { value }
+        }));
         t.row(row);
     }
-    let mut out = format!("{} correlation of latencies, space {space}\n\n{}", m.metric.name(), t.render());
-    if let Some(r) = rec {
+    let mut out = format!(
+        "{} correlation of latencies, space {space}\n\
+         [n]: architectures measured on both, where fewer than {full}; '-': undefined (fewer than {} in common, or constant)\n\n{}",
+        m.metric.name(),
+        m.min_overlap,
+        t.render()
+    );
+    let unrankable = m.unrankable();
+    if !unrankable.is_empty() {
         out.push_str(&format!(
-            "\nrecommended proxy: {} (mean {} and min {} to the other devices)\n",
+            "\nnot comparable (fewer than {} architectures in common with every other device): {}\n",
+            m.min_overlap,
+            unrankable.join(", ")
+        ));
+    }
+    match rec {
+        Some(r) => out.push_str(&format!(
+            "\nrecommended proxy: {} (mean {} and min {} to {} other device{})\n",
             r.device,
             fmt3(r.mean),
-            fmt3(r.min)
-        ));
+            fmt3(r.min),
+            r.compared,
+            if r.compared == 1 { "" } else { "s" }
+        )),
+        None if m.devices.len() > 1 => out.push_str("\nno recommended proxy: no correlation is defined\n"),
+        None => {}
     }
     out
 }

@@ -13,7 +13,12 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
         Some(p) => p.clone(),
         None => {
             let m = correlation_matrix(&table, &[], Metric::Spearman)?;
-            m.recommended_proxy().map(|r| r.device).ok_or_else(|| anyhow::anyhow!("no device to plan with"))?
+            m.recommended_proxy().map(|r| r.device).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "no device can be recommended as proxy (no two share {} measured architectures); name one with --proxy",
+                    m.min_overlap
+                )
+            })?
         }
     };
     let mut cache = ProxyPredictors::default();
@@ -22,11 +27,17 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
         Some(all) => all,
         None => bundle(space)?.archs.clone(),
     };
-    let picks = oneproxy::plan::plan(space.space(), &predictor, &candidates, args.budget, args.seed)?;
-    let mut out = format!("arch,{}\n", args.device_name);
-    for a in &picks {
-        out.push_str(&format!("{},\n", super::csv_field(&space.space().format(a))));
+    // A budget beyond the space is clipped, and said: every candidate is planned.
+    let budget = args.budget.min(candidates.len());
+    if budget < args.budget {
+        eprintln!(
+            "note: asked for {} architectures, but space {space} has {} candidates: planning all {budget}",
+            args.budget,
+            candidates.len()
+        );
     }
+    let picks = oneproxy::plan::plan(space.space(), &predictor, &candidates, budget, args.seed)?;
+    let out = super::latency_csv(&args.device_name, picks.iter().map(|a| (space.space().format(a), String::new())))?;
     eprintln!(
         "planned {} architectures spanning {proxy}'s latency range; measure them and fill in column '{}'",
         picks.len(),

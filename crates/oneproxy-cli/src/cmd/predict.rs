@@ -7,8 +7,12 @@ use oneproxy::predictor::AdditivePredictor;
 use oneproxy::Arch;
 
 pub fn run(args: PredictArgs) -> anyhow::Result<()> {
-    let p = AdditivePredictor::load(&args.predictor)
-        .with_context(|| format!("loading predictor {}", args.predictor.display()))?;
+    // The library's error names the file; the context names the flag.
+    let p = AdditivePredictor::load(&args.predictor).context("reading --predictor")?;
+    let device = if p.device.is_empty() { "predicted".to_string() } else { p.device.clone() };
+    // The name becomes the CSV header: refuse one that would break it, before any work.
+    oneproxy::table::validate_device_name(&device)
+        .with_context(|| format!("the predictor's 'device' field cannot name a CSV column ({})", args.predictor.display()))?;
     let space = p.space.space();
     let archs: Vec<Arch> = if let Some(a) = &args.arch {
         vec![space.parse(a)?]
@@ -26,14 +30,11 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     let values = if p.needs_table() {
         // Proxy terms look the proxy's measurements up: bundled data plus --latency files.
         let table = oneproxy::LatencyTable::bundled_with(p.space, &args.latency)?;
+        super::print_warnings(table.warnings());
         p.predict_with(&archs, &table).context("the predictor builds on a proxy's measured latencies")?
     } else {
         p.predict_all(&archs)
     };
-    let device = if p.device.is_empty() { "predicted".to_string() } else { p.device.clone() };
-    let mut out = format!("arch,{device}\n");
-    for (a, v) in archs.iter().zip(values) {
-        out.push_str(&format!("{},{v:.6}\n", super::csv_field(&space.format(a))));
-    }
+    let out = super::latency_csv(&device, archs.iter().zip(values).map(|(a, v)| (space.format(a), format!("{v:.6}"))))?;
     super::emit(&out, args.out.as_deref())
 }

@@ -66,7 +66,8 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
     let acc = super::accuracy_table(space, &args.accuracy)?;
     let predictor = match &args.predictor {
         Some(p) => {
-            let pred = AdditivePredictor::load(p).with_context(|| format!("loading predictor {}", p.display()))?;
+            // The library's error names the file; the context names the flag.
+            let pred = AdditivePredictor::load(p).context("reading --predictor")?;
             if pred.space != space {
                 bail!("predictor {} is for space {}, not {space} (use --space {})", p.display(), pred.space, pred.space);
             }
@@ -127,18 +128,14 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
         super::plot_pareto(path, &format!("{space}: {} vs {source}", acc.name()), &points, &front, None, &args.constraints)?;
     }
     if let Some(path) = &args.out_csv {
-        let name = &args.device_name;
-        anyhow::ensure!(
-            !name.trim().is_empty() && !name.contains([',', '"', '\n', '\r']) && name != "arch" && name != "index",
-            "--device-name '{name}' cannot be a CSV column name"
-        );
         let mut seen = std::collections::HashSet::new();
-        let mut text = format!("arch,{}\n", args.device_name);
-        for p in front.iter().chain(picks.iter().filter_map(|p| p.point.as_ref())) {
-            if seen.insert(p.arch.clone()) {
-                text.push_str(&format!("{},\n", super::csv_field(&p.arch)));
-            }
-        }
+        let rows: Vec<(String, String)> = front
+            .iter()
+            .chain(picks.iter().filter_map(|p| p.point.as_ref()))
+            .filter(|p| seen.insert(p.arch.clone()))
+            .map(|p| (p.arch.clone(), String::new()))
+            .collect();
+        let text = super::latency_csv(&args.device_name, rows).context("--device-name")?;
         oneproxy::util::write_atomic(path, text.as_bytes())?;
         eprintln!("wrote {} ({} architectures to measure on '{}')", path.display(), seen.len(), args.device_name);
     }

@@ -1,4 +1,11 @@
 //! The device-by-device correlation matrix of a latency table ("latency monotonicity").
+//!
+//! A correlation only counts when the two devices share enough measured architectures
+//! ([`MIN_OVERLAP`]): over a handful of points a rank correlation is mostly noise (over 10
+//! architectures a Spearman of 0.6 has a 95 % interval of about [-0.05, 0.89]), and a device that
+//! measured 2 architectures would otherwise be "recommended" with a perfect 1.0. Below the
+//! minimum the value is undefined: NaN in [`CorrelationMatrix::matrix`], a reason in words in
+//! JSON ([`Correlation::Undefined`]), `-` in tables.
 
 use super::rank::{dot, standardized_ranks, Metric};
 use crate::error::{Error, Result};
@@ -6,38 +13,111 @@ use crate::table::LatencyTable;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+/// Fewest architectures two devices must both have measured for their correlation to count.
+pub const MIN_OVERLAP: usize = 30;
+
 /// The device that ranks architectures most like all the others.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProxyRecommendation {
     /// Device name.
     pub device: String,
-    /// Mean correlation to the other devices.
+    /// Mean correlation to the other devices it has a defined correlation with.
     pub mean: f64,
-    /// Lowest correlation to another device.
+    /// Lowest of those correlations.
     pub min: f64,
+    /// How many other devices the mean and min are over (those sharing at least
+    /// [`CorrelationMatrix::min_overlap`] measured architectures with it).
+    pub compared: usize,
+}
+
+/// One cell of the matrix as reported: a value, or why there is none.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Correlation {
+    /// The correlation.
+    Value(f64),
+    /// Undefined, with the reason in words (too few common architectures, constant latencies).
+    Undefined(String),
 }
 
 /// Pairwise correlations between devices, each over the architectures measured on both.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Serialised with `matrix` cells as numbers or, where undefined, a reason in words (never
+/// `null`), next to `overlaps` and `min_overlap`.
+#[derive(Debug, Clone, PartialEq)]
 pub struct CorrelationMatrix {
     /// The metric.
     pub metric: Metric,
     /// Device names (rows and columns).
     pub devices: Vec<String>,
-    /// `matrix[i][j]`: correlation of devices i and j (NaN -> null where undefined).
+    /// `matrix[i][j]`: correlation of devices i and j; NaN where undefined ([`Self::cell`] says why).
     pub matrix: Vec<Vec<f64>>,
-    /// `pairs_measured[i][j]`: number of architectures measured on both.
-    pub pairs_measured: Vec<Vec<usize>>,
+    /// `overlaps[i][j]`: number of architectures measured on both (on the diagonal: on the device).
+    pub overlaps: Vec<Vec<usize>>,
+    /// Correlations over fewer common architectures than this are undefined.
+    pub min_overlap: usize,
+}
+
+impl Serialize for CorrelationMatrix {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Json<'a> {
+            metric: Metric,
+            devices: &'a [String],
+            matrix: Vec<Vec<Correlation>>,
+            overlaps: &'a [Vec<usize>],
+            min_overlap: usize,
+        }
+        Json {
+            metric: self.metric,
+            devices: &self.devices,
+            matrix: self.cells(),
+            overlaps: &self.overlaps,
+            min_overlap: self.min_overlap,
+        }
+        .serialize(serializer)
+    }
 }
 
 impl CorrelationMatrix {
-    /// The device maximising its mean correlation to the others, ties broken by the minimum.
-    /// On a full tie the device listed first wins. `None` with fewer than two devices.
+    /// Cell (i, j): the value, or why it is undefined.
+    pub fn cell(&self, i: usize, j: usize) -> Correlation {
+        let (v, k) = (self.matrix[i][j], self.overlaps[i][j]);
+        if v.is_finite() {
+            Correlation::Value(v)
+        } else if k < self.min_overlap {
+            Correlation::Undefined(format!(
+                "undefined: {k} architectures measured on both, fewer than the {} required",
+                self.min_overlap
+            ))
+        } else {
+            Correlation::Undefined("undefined: a device's latencies are constant on the common architectures".into())
+        }
+    }
+
+    /// Every cell ([`Self::cell`]), row by row.
+    pub fn cells(&self) -> Vec<Vec<Correlation>> {
+        let n = self.devices.len();
+        (0..n).map(|i| (0..n).map(|j| self.cell(i, j)).collect()).collect()
+    }
+
+    /// Devices that cannot be recommended: no defined correlation to any other device (too few
+    /// measured architectures in common with every one).
+    pub fn unrankable(&self) -> Vec<String> {
+        let n = self.devices.len();
+        (0..n)
+            .filter(|&i| n > 1 && (0..n).all(|j| j == i || !self.matrix[i][j].is_finite()))
+            .map(|i| self.devices[i].clone())
+            .collect()
+    }
+
+    /// The device compared with the most others (a defined correlation needs
+    /// [`Self::min_overlap`] common architectures), then maximising its mean correlation to them,
+    /// ties broken by the minimum; on a full tie the device listed first wins. Comparing counts
+    /// first keeps a device correlated with one other device (a mean over one pair) from beating
+    /// one correlated with all. `None` when no pair has a defined correlation.
     pub fn recommended_proxy(&self) -> Option<ProxyRecommendation> {
         let n = self.devices.len();
-        if n < 2 {
-            return None;
-        }
         (0..n)
             .filter_map(|i| {
                 let vals: Vec<f64> =
@@ -47,15 +127,16 @@ impl CorrelationMatrix {
                 }
                 let mean = vals.iter().sum::<f64>() / vals.len() as f64;
                 let min = vals.iter().cloned().fold(f64::INFINITY, f64::min);
-                Some(ProxyRecommendation { device: self.devices[i].clone(), mean, min })
+                Some(ProxyRecommendation { device: self.devices[i].clone(), mean, min, compared: vals.len() })
             })
             // On a full tie the device listed first wins (`max_by` would pick the last).
             .reduce(|best, c| {
-                if c.mean.total_cmp(&best.mean).then(c.min.total_cmp(&best.min)).is_gt() { c } else { best }
+                let order = c.compared.cmp(&best.compared).then(c.mean.total_cmp(&best.mean)).then(c.min.total_cmp(&best.min));
+                if order.is_gt() { c } else { best }
             })
     }
 
-    /// Correlation between two named devices.
+    /// Correlation between two named devices (NaN where undefined).
     pub fn get(&self, a: &str, b: &str) -> Option<f64> {
         let i = self.devices.iter().position(|d| d == a)?;
         let j = self.devices.iter().position(|d| d == b)?;
@@ -63,12 +144,28 @@ impl CorrelationMatrix {
     }
 }
 
-/// Correlation of every pair of `devices` (every measured device of the table when empty).
+/// [`correlation_matrix_with`] at the default minimum overlap, [`MIN_OVERLAP`].
+pub fn correlation_matrix(table: &LatencyTable, devices: &[String], metric: Metric) -> Result<CorrelationMatrix> {
+    correlation_matrix_with(table, devices, metric, MIN_OVERLAP)
+}
+
+/// Correlation of every pair of `devices` (every measured device of the table when empty);
+/// pairs sharing fewer than `min_overlap` (at least 2) measured architectures are undefined.
 ///
 /// Spearman over fully measured columns reuses one ranking per device, so the 27 x 27 NB201
 /// matrix costs 27 sorts and 351 dot products; pairs with missing cells are ranked on their
 /// common architectures. Pairs run in parallel.
-pub fn correlation_matrix(table: &LatencyTable, devices: &[String], metric: Metric) -> Result<CorrelationMatrix> {
+pub fn correlation_matrix_with(
+    table: &LatencyTable,
+    devices: &[String],
+    metric: Metric,
+    min_overlap: usize,
+) -> Result<CorrelationMatrix> {
+    if min_overlap < 2 {
+        return Err(Error::InvalidParameter(format!(
+            "the minimum overlap must be at least 2 architectures (a correlation needs two points), got {min_overlap}"
+        )));
+    }
     let names: Vec<String> = if devices.is_empty() { table.measured_device_names() } else { devices.to_vec() };
     let mut cols = Vec::with_capacity(names.len());
     let mut counts = Vec::with_capacity(names.len());
@@ -102,22 +199,24 @@ pub fn correlation_matrix(table: &LatencyTable, devices: &[String], metric: Metr
             (Some(None), Some(_)) | (Some(_), Some(None)) => (f64::NAN, table.len()),
             _ => {
                 let (x, y) = table.paired(cols[i], cols[j]);
-                (metric.compute(&x, &y), x.len())
+                let v = if x.len() >= min_overlap { metric.compute(&x, &y) } else { f64::NAN };
+                (v, x.len())
             }
         })
         .collect();
     let mut matrix = vec![vec![1.0; n]; n];
-    let mut pairs_measured = vec![vec![0; n]; n];
+    let mut overlaps = vec![vec![0; n]; n];
     for (i, &k) in counts.iter().enumerate() {
-        pairs_measured[i][i] = k;
+        overlaps[i][i] = k;
     }
     for (&(i, j), &(v, m)) in pairs.iter().zip(&results) {
+        let v = if m >= min_overlap { v } else { f64::NAN };
         matrix[i][j] = v;
         matrix[j][i] = v;
-        pairs_measured[i][j] = m;
-        pairs_measured[j][i] = m;
+        overlaps[i][j] = m;
+        overlaps[j][i] = m;
     }
-    Ok(CorrelationMatrix { metric, devices: names, matrix, pairs_measured })
+    Ok(CorrelationMatrix { metric, devices: names, matrix, overlaps, min_overlap })
 }
 
 #[cfg(test)]
@@ -147,7 +246,7 @@ mod tests {
         let t = &bundle(SpaceId::Nb201).unwrap().latency;
         let (a, b) = t.paired(t.device_index("pixel3").unwrap(), t.device_index("raspi4").unwrap());
         assert!((m.get("pixel3", "raspi4").unwrap() - super::super::spearman(&a, &b)).abs() < 1e-12);
-        assert_eq!(m.pairs_measured[0][2], 1999);
+        assert_eq!(m.overlaps[0][2], 1999);
         assert!(m.get("pixel3", "edgegpu").unwrap().is_finite());
     }
 
@@ -157,11 +256,67 @@ mod tests {
             metric: Metric::Spearman,
             devices: vec!["a".into(), "b".into(), "c".into()],
             matrix: vec![vec![1.0, 0.9, 0.5], vec![0.9, 1.0, 0.7], vec![0.5, 0.7, 1.0]],
-            pairs_measured: vec![vec![1; 3]; 3],
+            overlaps: vec![vec![100; 3]; 3],
+            min_overlap: MIN_OVERLAP,
         };
         let r = m.recommended_proxy().unwrap();
         assert_eq!(r.device, "b");
         assert!((r.mean - 0.8).abs() < 1e-12 && (r.min - 0.7).abs() < 1e-12);
+        assert_eq!(r.compared, 2);
+    }
+
+    /// A table of the NB201 archs with `full` devices measured everywhere (bundled values) and
+    /// one device measured on the first `k` architectures only (with its ranking reversed, so a
+    /// value computed anyway would be -1, and perfectly consistent with itself).
+    fn with_small_device(k: usize) -> LatencyTable {
+        let b = bundle(SpaceId::Nb201).unwrap();
+        let mut t = LatencyTable::new(SpaceId::Nb201);
+        for d in ["pixel3", "raspi4", "fpga"] {
+            let c = b.latency.device_index(d).unwrap();
+            let values: Vec<(crate::Arch, f64)> =
+                b.archs.iter().enumerate().map(|(r, a)| (a.clone(), b.latency.get(r, c).unwrap())).collect();
+            t.add_device(d, crate::table::DeviceSource::File("test.csv".into()), values).unwrap();
+        }
+        let pixel3 = t.column(0).to_vec();
+        let small: Vec<(crate::Arch, f64)> = (0..k).map(|r| (t.archs()[r].clone(), 1000.0 / pixel3[r])).collect();
+        t.add_device("small", crate::table::DeviceSource::File("test.csv".into()), small).unwrap();
+        t
+    }
+
+    #[test]
+    fn correlations_over_too_few_common_architectures_are_undefined() {
+        let t = with_small_device(10);
+        let m = correlation_matrix(&t, &[], Metric::Spearman).unwrap();
+        let s = m.devices.iter().position(|d| d == "small").unwrap();
+        assert_eq!(m.overlaps[s][0], 10);
+        assert!(m.matrix[s][0].is_nan() && m.matrix[0][s].is_nan());
+        match m.cell(s, 0) {
+            Correlation::Undefined(why) => assert!(why.contains("10 architectures measured on both, fewer than the 30"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(m.unrankable(), vec!["small".to_string()]);
+        let rec = m.recommended_proxy().unwrap();
+        assert_ne!(rec.device, "small");
+        assert_eq!(rec.compared, 2);
+        // JSON: a reason in words, never null.
+        let json = serde_json::to_value(&m).unwrap();
+        assert!(json["matrix"][s][0].is_string() && json["matrix"][0][1].is_f64(), "{json}");
+        assert_eq!(json["overlaps"][s][0], 10);
+        assert!(!json.to_string().contains("null"));
+        // At a lower minimum the same pair counts (and is the exact reversal).
+        let low = correlation_matrix_with(&t, &[], Metric::Spearman, 10).unwrap();
+        assert!((low.matrix[s][0] + 1.0).abs() < 1e-12);
+        assert!(low.unrankable().is_empty());
+        assert!(correlation_matrix_with(&t, &[], Metric::Spearman, 1).is_err());
+    }
+
+    #[test]
+    fn a_device_with_enough_overlap_counts() {
+        let t = with_small_device(MIN_OVERLAP);
+        let m = correlation_matrix(&t, &[], Metric::Spearman).unwrap();
+        let s = m.devices.iter().position(|d| d == "small").unwrap();
+        assert!(m.matrix[s][0].is_finite());
+        assert!(m.unrankable().is_empty());
     }
 
     #[test]

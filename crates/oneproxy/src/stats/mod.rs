@@ -3,5 +3,5 @@
 mod matrix;
 mod rank;
 
-pub use matrix::{correlation_matrix, CorrelationMatrix, ProxyRecommendation};
+pub use matrix::{correlation_matrix, correlation_matrix_with, Correlation, CorrelationMatrix, ProxyRecommendation, MIN_OVERLAP};
 pub use rank::{average_ranks, sorted_indices, standardized_ranks, dot, kendall_tau_b, pearson, spearman, standardize, Metric};
