@@ -174,7 +174,7 @@ fn search_feeds_measure_and_shows_the_nb201_index() {
     assert!(rows.iter().all(|r| r.ends_with(',')));
     // Ready for `measure --archs`: it parses as an architecture list.
     oneproxy().args(["measure", "--space", "nb201", "--archs"]).arg(&csv).args(["--out"]).arg(dir.path().join("m.csv"))
-        .args(["--runner-cmd", "echo 1.5 {model}", "--runs", "1", "--warmup", "0", "--device-name", "board"]).assert().success();
+        .args(["--runner-cmd", "echo latency_ms: 1.5; : {model}", "--runs", "1", "--warmup", "0", "--device-name", "board"]).assert().success();
 }
 
 #[test]
