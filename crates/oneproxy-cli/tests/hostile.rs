@@ -1,0 +1,176 @@
+//! The hostile-input matrix (issue 8): one row per case, each run in a fresh temporary folder.
+//! A row gives the command, the files it starts from, the exit code it must give, a fragment
+//! stderr must contain, and the files that must be there afterwards with their content intact.
+//! Destructive cases (`run --out` on a user's folder and on `.`, special files, symlinks) are
+//! rows like the others.
+
+mod common;
+
+use common::oneproxy;
+use std::path::Path;
+
+/// An NB201 cell used in fixtures.
+const CELL: &str = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|";
+const CELL2: &str = "|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|";
+
+struct Case {
+    name: &'static str,
+    /// Arguments; `{d}` is replaced by the case's folder.
+    args: &'static [&'static str],
+    /// Files to create first (relative path, content).
+    files: &'static [(&'static str, &'static str)],
+    /// Extra setup (special files, links).
+    setup: Option<fn(&Path)>,
+    /// Expected exit status.
+    code: i32,
+    /// A fragment of stderr.
+    stderr: &'static str,
+    /// Files that must exist afterwards, with this content.
+    keep: &'static [(&'static str, &'static str)],
+    /// A further check of the folder afterwards.
+    after: Option<fn(&Path)>,
+}
+
+const NOTES: &[(&str, &str)] = &[("notes.txt", "my thesis\n")];
+const RESULTS: &[(&str, &str)] = &[("results/notes.txt", "my thesis\n")];
+
+fn fifo(d: &Path) {
+    let ok = std::process::Command::new("mkfifo").arg(d.join("pipe.csv")).status().unwrap().success();
+    assert!(ok, "mkfifo");
+}
+
+fn link_to_real(d: &Path) {
+    std::fs::write(d.join("real.csv"), "old\n").unwrap();
+    std::os::unix::fs::symlink(d.join("real.csv"), d.join("link.csv")).unwrap();
+}
+
+fn link_still_a_link(d: &Path) {
+    assert!(std::fs::symlink_metadata(d.join("link.csv")).unwrap().file_type().is_symlink(), "the link stays a link");
+    assert!(std::fs::read_to_string(d.join("real.csv")).unwrap().starts_with("arch,"), "written through the link");
+}
+
+fn huge_cell(d: &Path) {
+    std::fs::write(d.join("huge.csv"), format!("arch,board\n{},1.0\n", "x".repeat(200_000))).unwrap();
+}
+
+fn no_litter(d: &Path) {
+    for e in std::fs::read_dir(d).unwrap().flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        assert!(!n.contains("oneproxy-tmp") && !n.ends_with(".tmp"), "left behind: {n}");
+    }
+}
+
+fn cases() -> Vec<Case> {
+    let c = |name, args, files, code, stderr, keep| Case { name, args, files, setup: None, code, stderr, keep, after: None };
+    vec![
+        // --- never destroy what we did not write ---
+        c("run --out on a user's folder", &["run", "--targets", "raspi4", "--out", "{d}/results"], RESULTS, 1, "not written by oneproxy", RESULTS),
+        c("run --out .", &["run", "--targets", "raspi4", "--out", "{d}"], NOTES, 1, "will not replace", NOTES),
+        c("run --out ./sub/.. (is .)", &["run", "--targets", "raspi4", "--out", "{d}/sub/.."], &[("notes.txt", "my thesis\n"), ("sub/x", "y")], 1, "will not replace", NOTES),
+        c("run --out on a file", &["run", "--targets", "raspi4", "--out", "{d}/notes.txt"], NOTES, 1, "notes.txt", NOTES),
+        Case { setup: Some(fifo), ..c("plan --out a FIFO", &["plan", "--budget", "3", "--proxy", "pixel3", "--out", "{d}/pipe.csv"], &[], 1, "FIFO", &[]) },
+        c("plan --out /dev/full", &["plan", "--budget", "3", "--proxy", "pixel3", "--out", "/dev/full"], &[], 1, "character device", &[]),
+        Case {
+            setup: Some(link_to_real),
+            after: Some(link_still_a_link),
+            ..c("plan --out a symlink writes through it", &["plan", "--budget", "3", "--proxy", "pixel3", "--out", "{d}/link.csv"], &[], 0, "", &[])
+        },
+        c("measure --out a folder", &["measure", "--space", "nb201", "--arch", CELL, "--runner-cmd", "echo latency_ms: 1; : {model}", "--out", "{d}/results"], RESULTS, 1, "is a directory", RESULTS),
+        Case {
+            after: Some(no_litter),
+            ..c("a failing run leaves no litter", &["run", "--targets", "nosuchdevice", "--out", "{d}/report"], NOTES, 1, "unknown device 'nosuchdevice'", NOTES)
+        },
+        // --- no panics, no hangs ---
+        c("runner that hangs", &["measure", "--space", "nb201", "--arch", CELL, "--runner-cmd", "sleep 30; : {model}", "--runner-timeout", "1", "--warmup", "0", "--runs", "1", "--out", "{d}/m.csv"], &[], 1, "--runner-timeout", &[]),
+        c("runner prints ms and FPS", &["measure", "--space", "nb201", "--arch", CELL, "--runner-cmd", "echo '4.20 ms, 238.1 FPS'; : {model}", "--warmup", "0", "--runs", "1", "--out", "{d}/m.csv"], &[], 1, "latency_ms", &[]),
+        c("runner prints a thousands separator", &["measure", "--space", "nb201", "--arch", CELL, "--runner-cmd", "echo 1,234.5; : {model}", "--warmup", "0", "--runs", "1", "--out", "{d}/m.csv"], &[], 1, "1,234.5", &[]),
+        c("runner prints an error with exit 0", &["measure", "--space", "nb201", "--arch", CELL, "--runner-cmd", "echo 'Error at node 17'; : {model}", "--warmup", "0", "--runs", "1", "--out", "{d}/m.csv"], &[], 1, "node 17", &[]),
+        c("measure --resume with a non-number", &["measure", "--space", "nb201", "--arch", CELL, "--runner-cmd", "echo latency_ms: 1; : {model}", "--resume", "--device-name", "board", "--out", "{d}/m.csv"], &[("m.csv", "arch,board\n|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,banana\n")], 1, "banana", &[("m.csv", "arch,board\n|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,banana\n")]),
+        // The warning comes before anything is measured; the folder as --out then stops it.
+        c("measure --sample beyond the space", &["measure", "--space", "nb201", "--sample", "20000", "--runner-cmd", "exit 1; : {model}", "--out", "{d}/results", "--runs", "1"], RESULTS, 1, "15625", RESULTS),
+        // --- no exit 0 with wrong or unusable output ---
+        c("a device's own samples are not a score", &["evaluate", "adapt", "--latency", "{d}/s.csv", "--targets", "board", "--proxy", "pixel3", "--samples", "3"], &[("s.csv", "arch,board\n|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,1.0\n|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|,2.0\n|nor_conv_3x3~0|+|nor_conv_3x3~0|none~1|+|none~0|none~1|none~2|,3.0\n|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|none~0|none~1|none~2|,4.0\n")], 1, "cannot be scored", &[]),
+        c("plan beyond the space is said", &["plan", "--budget", "20000", "--proxy", "pixel3", "--out", "{d}/p.csv"], &[], 0, "15625", &[]),
+        c("implausible latency warned", &["devices", "--latency", "{d}/b.csv"], &[("b.csv", "arch,board\n|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,2e-7\n")], 0, "warning", &[]),
+        c("accuracy over 100", &["search", "--accuracy-file", "{d}/a.csv", "--device", "pixel3"], &[("a.csv", "arch,accuracy\n|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,140\n")], 1, "[0, 100]", &[]),
+        c("header arch,arch", &["devices", "--latency", "{d}/b.csv"], &[("b.csv", "arch,arch\n|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,1\n")], 1, "arch", &[]),
+        c("duplicate --targets", &["evaluate", "nas", "--targets", "raspi4,raspi4"], &[], 1, "twice", &[]),
+        c("--threshold out of range", &["evaluate", "nas", "--targets", "raspi4", "--threshold", "2"], &[], 2, "[-1, 1]", &[]),
+        c("--threshold NaN", &["evaluate", "nas", "--targets", "raspi4", "--threshold", "NaN"], &[], 2, "--threshold", &[]),
+        c("--max-samples 0", &["evaluate", "nas", "--targets", "raspi4", "--max-samples", "0"], &[], 2, "at least 1", &[]),
+        c("--layers 0", &["evaluate", "nas", "--targets", "raspi4", "--layers", "0"], &[], 2, "at least 1", &[]),
+        c("device name with a comma", &["plan", "--budget", "3", "--device-name", "a,b"], &[], 2, "comma", &[]),
+        c("empty device name", &["plan", "--budget", "3", "--device-name", ""], &[], 2, "device name", &[]),
+        c("device name with a newline", &["plan", "--budget", "3", "--device-name", "a\nb"], &[], 2, "device name", &[]),
+        // --- errors people can act on ---
+        c("missing file: cause said once", &["adapt", "--proxy", "pixel3", "--samples", "{d}/nope.csv"], &[], 1, "nope.csv: No such file or directory (os error 2)", &[]),
+        Case { setup: Some(huge_cell), ..c("a huge value is cut", &["devices", "--latency", "{d}/huge.csv"], &[], 1, "characters in all", &[]) },
+        c("near-miss device name", &["monotonicity", "--devices", "pixel 3,raspi4"], &[], 1, "did you mean 'pixel3'", &[]),
+        c("negative constraint", &["evaluate", "nas", "--targets", "raspi4", "--constraint", "-1"], &[], 2, "positive number of ms", &[]),
+        c("the proxy as a target", &["run", "--proxy", "fpga", "--targets", "raspi4,fpga", "--out", "{d}/r"], &[], 1, "'fpga' is the proxy", &[]),
+        c("unknown space", &["devices", "--space", "nb202"], &[], 2, "nb201", &[]),
+        // --- the strict CSV cases ---
+        c("non-numeric latency", &["devices", "--latency", "{d}/b.csv"], &[("b.csv", "arch,board\n|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,fast\n")], 1, "b.csv:2: column 'board': invalid value 'fast'", &[]),
+        c("NaN latency", &["devices", "--latency", "{d}/b.csv"], &[("b.csv", "arch,board\n|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,NaN\n")], 1, "NaN", &[]),
+        c("zero latency", &["devices", "--latency", "{d}/b.csv"], &[("b.csv", "arch,board\n|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,0\n")], 1, "> 0", &[]),
+        c("negative latency", &["devices", "--latency", "{d}/b.csv"], &[("b.csv", "arch,board\n|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,-2\n")], 1, "> 0", &[]),
+        c("malformed architecture", &["devices", "--latency", "{d}/b.csv"], &[("b.csv", "arch,board\n|conv~0|,1\n")], 1, "b.csv:2", &[]),
+        c("duplicate architecture", &["devices", "--latency", "{d}/b.csv"], &[("b.csv", "arch,board\n|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,1\n|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,2\n")], 1, "duplicate row", &[]),
+        c("duplicate device", &["devices", "--latency", "{d}/b.csv"], &[("b.csv", "arch,pixel3\n|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,1\n")], 1, "already defined", &[]),
+        c("no device column", &["devices", "--latency", "{d}/b.csv"], &[("b.csv", "arch\n|none~0|+|none~0|none~1|+|none~0|none~1|none~2|\n")], 1, "no device column", &[]),
+        c("unknown target", &["evaluate", "adapt", "--targets", "nosuch", "--proxy", "pixel3"], &[], 1, "unknown device 'nosuch'", &[]),
+        c("two-device plan CSV as samples", &["adapt", "--proxy", "pixel3", "--samples", "{d}/s.csv"], &[("s.csv", "arch,a,b\n|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,1,2\n")], 1, "--target", &[]),
+    ]
+}
+
+#[test]
+fn issue8_hostile_input_matrix() {
+    let _ = CELL2;
+    let all = cases();
+    let mut failures = Vec::new();
+    for case in &all {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for (rel, text) in case.files {
+            let p = d.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, text).unwrap();
+        }
+        if let Some(setup) = case.setup {
+            setup(d);
+        }
+        let args: Vec<String> = case.args.iter().map(|a| a.replace("{d}", &d.display().to_string())).collect();
+        let out = oneproxy().current_dir(d).args(&args).timeout(std::time::Duration::from_secs(60)).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let mut problems = Vec::new();
+        if out.status.code() != Some(case.code) {
+            problems.push(format!("exit {:?}, expected {}", out.status.code(), case.code));
+        }
+        if !stderr.contains(case.stderr) {
+            problems.push(format!("stderr lacks '{}'", case.stderr));
+        }
+        if stderr.contains("panicked") {
+            problems.push("panicked".into());
+        }
+        if stderr.len() > 4000 {
+            problems.push(format!("stderr is {} bytes", stderr.len()));
+        }
+        for (rel, text) in case.keep {
+            match std::fs::read_to_string(d.join(rel)) {
+                Ok(t) if t == *text => {}
+                Ok(_) => problems.push(format!("{rel} was changed")),
+                Err(e) => problems.push(format!("{rel} is gone: {e}")),
+            }
+        }
+        if let Some(after) = case.after {
+            if let Err(e) = std::panic::catch_unwind(|| after(d)) {
+                problems.push(format!("check failed: {:?}", e.downcast_ref::<String>().map(String::as_str).or(e.downcast_ref::<&str>().copied())));
+            }
+        }
+        if !problems.is_empty() {
+            failures.push(format!("{}: {}\n    stderr: {}", case.name, problems.join("; "), stderr.trim()));
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), all.len(), failures.join("\n"));
+    eprintln!("{} hostile-input cases passed", all.len());
+}
