@@ -27,6 +27,9 @@ pub mod accuracy;
 pub mod bundled;
 pub mod error;
 pub mod evaluate;
+// The fuzz targets' harness, shared with the corpus replay test; not public API.
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod manifest;
 pub mod nas;
 pub mod measure;
