@@ -40,6 +40,25 @@ impl Verdict {
     }
 }
 
+/// Run `parse` for each space in turn until one accepts the input, or refuses it for a reason
+/// other than its architecture strings. Those other reasons (header, CSV syntax, values) do not
+/// depend on the space, so the remaining spaces would only repeat them; stopping there keeps the
+/// fuzzer fast (building a CSV reader dominates an execution). Every refusal must have a message.
+fn first_accepting<T>(what: &str, mut parse: impl FnMut(SpaceId) -> crate::Result<T>) -> Option<(SpaceId, T)> {
+    for id in SpaceId::ALL {
+        match parse(id) {
+            Ok(parsed) => return Some((id, parsed)),
+            Err(e) => {
+                check_error(what, &e);
+                if !matches!(e, Error::BadArch { .. }) {
+                    return None;
+                }
+            }
+        }
+    }
+    None
+}
+
 /// The name inputs get in error messages.
 const SOURCE: &str = "fuzz-input";
 
@@ -102,45 +121,43 @@ pub fn arch_string(data: &[u8]) -> Verdict {
     }))
 }
 
-/// Target `latency_csv`: the bytes as a user latency CSV of every space (an `index` column
-/// refers to [`reference_archs`]). An accepted file has devices with unique non-empty names,
-/// at least one row, one value per device per row (missing, or finite and > 0), unique and
-/// canonical architectures, and merges into an empty table cell for cell.
+/// Target `latency_csv`: the bytes as a user latency CSV, for the first space whose
+/// architecture strings it holds (an `index` column refers to [`reference_archs`]). An accepted
+/// file has devices with unique non-empty names, at least one row, one value per device per row
+/// (missing, or finite and > 0), unique and canonical architectures, and merges into an empty
+/// table cell for cell.
 pub fn latency_csv(data: &[u8]) -> Verdict {
-    Verdict::any(SpaceId::ALL.map(|id| {
-        let space = id.space();
-        let csv = match parse_latency_csv(data, Path::new(SOURCE), space, Some(reference_archs(id))) {
-            Ok(csv) => csv,
-            Err(e) => {
-                check_error("latency csv", &e);
-                return false;
-            }
-        };
-        assert!(!csv.devices.is_empty() && !csv.rows.is_empty(), "{id}: accepted a file without devices or rows");
-        let names: HashSet<&str> = csv.devices.iter().map(String::as_str).collect();
-        assert_eq!(names.len(), csv.devices.len(), "{id}: duplicate device in {:?}", csv.devices);
-        assert!(!names.contains(""), "{id}: empty device name");
-        let mut archs = HashSet::new();
-        for (arch, values) in &csv.rows {
-            check_arch(space, arch);
-            assert!(archs.insert(arch.clone()), "{id}: duplicate row {}", space.format(arch));
-            assert_eq!(values.len(), csv.devices.len(), "{id}: ragged row");
-            assert!(values.iter().all(|v| v.is_nan() || (v.is_finite() && *v > 0.0)), "{id}: bad latency in {values:?}");
+    let parsed = first_accepting("latency csv", |id| {
+        parse_latency_csv(data, Path::new(SOURCE), id.space(), Some(reference_archs(id)))
+    });
+    let Some((id, csv)) = parsed else {
+        return Verdict::Rejected;
+    };
+    let space = id.space();
+    assert!(!csv.devices.is_empty() && !csv.rows.is_empty(), "{id}: accepted a file without devices or rows");
+    let names: HashSet<&str> = csv.devices.iter().map(String::as_str).collect();
+    assert_eq!(names.len(), csv.devices.len(), "{id}: duplicate device in {:?}", csv.devices);
+    assert!(!names.contains(""), "{id}: empty device name");
+    let mut archs = HashSet::new();
+    for (arch, values) in &csv.rows {
+        check_arch(space, arch);
+        assert!(archs.insert(arch.clone()), "{id}: duplicate row {}", space.format(arch));
+        assert_eq!(values.len(), csv.devices.len(), "{id}: ragged row");
+        assert!(values.iter().all(|v| v.is_nan() || (v.is_finite() && *v > 0.0)), "{id}: bad latency in {values:?}");
+    }
+    let mut table = LatencyTable::new(id);
+    table
+        .merge(csv.clone(), DeviceSource::Computed(SOURCE.into()))
+        .unwrap_or_else(|e| panic!("{id}: a parsed file does not merge into an empty table: {e}"));
+    assert_eq!(table.len(), csv.rows.len(), "{id}: rows lost in the merge");
+    assert_eq!(table.device_names(), csv.devices, "{id}: devices changed in the merge");
+    for (arch, values) in &csv.rows {
+        for (d, v) in values.iter().enumerate() {
+            let got = table.latency(arch, d);
+            assert_eq!(got, (!v.is_nan()).then_some(*v), "{id}: cell changed in the merge");
         }
-        let mut table = LatencyTable::new(id);
-        table
-            .merge(csv.clone(), DeviceSource::Computed(SOURCE.into()))
-            .unwrap_or_else(|e| panic!("{id}: a parsed file does not merge into an empty table: {e}"));
-        assert_eq!(table.len(), csv.rows.len(), "{id}: rows lost in the merge");
-        assert_eq!(table.device_names(), csv.devices, "{id}: devices changed in the merge");
-        for (arch, values) in &csv.rows {
-            for (d, v) in values.iter().enumerate() {
-                let got = table.latency(arch, d);
-                assert_eq!(got, (!v.is_nan()).then_some(*v), "{id}: cell changed in the merge");
-            }
-        }
-        true
-    }))
+    }
+    Verdict::Accepted
 }
 
 /// Target `predictor_json`: the bytes as a saved predictor. An accepted predictor predicts one
@@ -178,28 +195,22 @@ pub fn predictor_json(data: &[u8]) -> Verdict {
     Verdict::Accepted
 }
 
-/// Target `accuracy_csv`: the bytes as an `arch,accuracy` CSV of every space. An accepted table
-/// is non-empty, lists each architecture once, and holds a finite accuracy for each.
+/// Target `accuracy_csv`: the bytes as an `arch,accuracy` CSV, for the first space whose
+/// architecture strings it holds. An accepted table is non-empty, lists each architecture once,
+/// and holds a finite accuracy for each.
 pub fn accuracy_csv(data: &[u8]) -> Verdict {
-    Verdict::any(SpaceId::ALL.map(|id| {
-        let space = id.space();
-        match AccuracyTable::from_csv_bytes(data, Path::new(SOURCE), space) {
-            Ok(table) => {
-                let archs = table.archs();
-                assert!(!archs.is_empty() && archs.len() == table.len(), "{id}: accuracy table size");
-                assert!(archs.windows(2).all(|w| w[0] < w[1]), "{id}: archs not sorted and unique");
-                for a in &archs {
-                    check_arch(space, a);
-                    assert!(table.get(a).is_some_and(f64::is_finite), "{id}: missing or non-finite accuracy");
-                }
-                true
-            }
-            Err(e) => {
-                check_error("accuracy csv", &e);
-                false
-            }
-        }
-    }))
+    let parsed = first_accepting("accuracy csv", |id| AccuracyTable::from_csv_bytes(data, Path::new(SOURCE), id.space()));
+    let Some((id, table)) = parsed else {
+        return Verdict::Rejected;
+    };
+    let archs = table.archs();
+    assert!(!archs.is_empty() && archs.len() == table.len(), "{id}: accuracy table size");
+    assert!(archs.windows(2).all(|w| w[0] < w[1]), "{id}: archs not sorted and unique");
+    for a in &archs {
+        check_arch(id.space(), a);
+        assert!(table.get(a).is_some_and(f64::is_finite), "{id}: missing or non-finite accuracy");
+    }
+    Verdict::Accepted
 }
 
 /// Every target by its name in `fuzz/fuzz_targets/` and `fuzz/corpus/`.
@@ -209,3 +220,36 @@ pub const TARGETS: [(&str, fn(&[u8]) -> Verdict); 4] = [
     ("predictor_json", predictor_json),
     ("accuracy_csv", accuracy_csv),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NB201: &str = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|";
+    const OFA: &str = "r204_k75-55-77-57-573_e64-46-63-43-336";
+
+    #[test]
+    fn csv_targets_find_the_space_of_the_architectures() {
+        // OFA strings are refused by NB201 and FBNet first: the search must go on past them.
+        for text in [format!("arch,dev\n{NB201},1.5\n"), format!("arch,dev\n{OFA},2\n"), "index,dev\n7,1\n".into()] {
+            assert_eq!(latency_csv(text.as_bytes()), Verdict::Accepted, "{text}");
+        }
+        assert_eq!(accuracy_csv(format!("arch,accuracy\n{OFA},75.5\n").as_bytes()), Verdict::Accepted);
+        for text in ["arch,dev\n".to_string(), format!("arch,dev\n{OFA},-1\n"), "index,dev\n8,1\n".into(), "\u{ff}".into()] {
+            assert_eq!(latency_csv(text.as_bytes()), Verdict::Rejected, "{text}");
+            assert_eq!(accuracy_csv(text.as_bytes()), Verdict::Rejected, "{text}");
+        }
+    }
+
+    #[test]
+    fn arch_and_predictor_targets_accept_real_input_and_refuse_garbage() {
+        assert_eq!(arch_string(format!(" {NB201}\n").as_bytes()), Verdict::Accepted);
+        assert_eq!(arch_string(b"r204_k75"), Verdict::Rejected);
+        let space = SpaceId::Fbnet.space();
+        let archs = reference_archs(SpaceId::Fbnet);
+        let y: Vec<f64> = (0..archs.len()).map(|i| 1.0 + i as f64).collect();
+        let p = AdditivePredictor::fit(space, "dev", archs, &y, 1e-3).unwrap();
+        assert_eq!(predictor_json(&serde_json::to_vec(&p).unwrap()), Verdict::Accepted);
+        assert_eq!(predictor_json(b"{\"space\":\"fbnet\"}"), Verdict::Rejected);
+    }
+}
