@@ -48,8 +48,14 @@ impl AccuracyTable {
     /// Read `arch,accuracy` from a CSV file.
     pub fn from_csv(path: &Path, space: &dyn SearchSpace) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        Self::from_csv_bytes(&bytes, path, space)
+    }
+
+    /// Parse `arch,accuracy` CSV bytes; `path` names the source in errors and the manifest.
+    /// Separate from [`from_csv`](Self::from_csv) so that the parser can be fuzzed without files.
+    pub fn from_csv_bytes(bytes: &[u8], path: &Path, space: &dyn SearchSpace) -> Result<Self> {
         let csv_err = |source| Error::Csv { path: path.to_path_buf(), source };
-        let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(bytes.as_slice());
+        let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(bytes);
         let header: Vec<String> = reader.headers().map_err(csv_err)?.iter().map(str::to_string).collect();
         let col = |n: &str| header.iter().position(|h| h == n);
         for key in ["arch", "accuracy"] {
@@ -98,7 +104,7 @@ impl AccuracyTable {
         Ok(AccuracyTable {
             name: path.display().to_string(),
             values,
-            input: Some(InputFile::from_bytes(path.display().to_string(), &bytes)),
+            input: Some(InputFile::from_bytes(path.display().to_string(), bytes)),
             warnings: plausibility::accuracy_fractions(path, &all).into_iter().collect(),
         })
     }

@@ -205,7 +205,13 @@ impl AdditivePredictor {
     /// Load from JSON and validate.
     pub fn load(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let p: Self = serde_json::from_slice(&bytes).map_err(|source| Error::Json { path: path.into(), source })?;
+        Self::from_json(&bytes, path)
+    }
+
+    /// Parse JSON bytes and validate; `path` only names the source in errors. Separate from
+    /// [`load`](Self::load) so that the parser can be fuzzed and tested without files.
+    pub fn from_json(bytes: &[u8], path: &Path) -> Result<Self> {
+        let p: Self = serde_json::from_slice(bytes).map_err(|source| Error::Json { path: path.into(), source })?;
         p.validate()?;
         Ok(p)
     }
