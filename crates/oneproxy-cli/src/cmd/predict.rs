@@ -26,6 +26,8 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     let values = if p.needs_table() {
         // Proxy terms look the proxy's measurements up: bundled data plus --latency files.
         let table = oneproxy::LatencyTable::bundled_with(p.space, &args.latency)?;
+        // Positive over the space with these measurements too (load checked the fallbacks).
+        p.check_positive(Some(&table)).with_context(|| format!("predictor {}", args.predictor.display()))?;
         p.predict_with(&archs, &table).context("the predictor builds on a proxy's measured latencies")?
     } else {
         p.predict_all(&archs)
@@ -33,7 +35,13 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     let device = if p.device.is_empty() { "predicted".to_string() } else { p.device.clone() };
     let mut out = format!("arch,{device}\n");
     for (a, v) in archs.iter().zip(values) {
-        out.push_str(&format!("{},{v:.6}\n", super::csv_field(&space.format(a))));
+        out.push_str(&format!("{},{}\n", super::csv_field(&space.format(a)), latency_cell(v)));
     }
     super::emit(&out, args.out.as_deref())
+}
+
+/// A latency for the CSV: six decimals in the usual range (as always), scientific notation
+/// with seven significant digits outside it, so that no positive latency prints as 0.000000.
+fn latency_cell(v: f64) -> String {
+    if (0.1..1e9).contains(&v) { format!("{v:.6}") } else { format!("{v:.6e}") }
 }
