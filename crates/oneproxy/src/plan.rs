@@ -42,7 +42,8 @@ pub fn plan(
         )));
     }
     let mut rng = seeded_rng(seed);
-    let pred = proxy.predict_all(candidates);
+    // Ranking, not latency: the proxy's plain least-squares fit.
+    let pred = proxy.least_squares_predictions(candidates);
     let mut order: Vec<usize> = (0..candidates.len()).collect();
     order.sort_by(|&a, &b| pred[a].total_cmp(&pred[b]).then(a.cmp(&b)));
     if budget == candidates.len() {
@@ -123,6 +124,7 @@ mod tests {
             intercept: 1.0,
             proxy_terms: Vec::new(),
             provenance: serde_json::Value::Null,
+            unconstrained: None,
         };
         let picks = plan(&Nb201, &proxy, &all, 10, 0).unwrap();
         assert_eq!(picks.len(), 10);
@@ -159,6 +161,7 @@ mod tests {
             intercept: 1.0,
             proxy_terms: Vec::new(),
             provenance: serde_json::Value::Null,
+            unconstrained: None,
         };
         for budget in [700, 1199, 1200] {
             let picks = plan(&Nb201, &proxy, cands, budget, 3).unwrap();

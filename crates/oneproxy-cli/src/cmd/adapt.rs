@@ -5,7 +5,7 @@ use crate::report::{fmt3, print, print_json};
 use anyhow::{bail, Context};
 use oneproxy::bundled::bundle;
 use oneproxy::evaluate::ProxyPredictors;
-use oneproxy::predictor::{adapt_pool, AdaptReport, Proxy};
+use oneproxy::predictor::{adapt_pool_with_progress, json_numbers, AdaptReport, Proxy};
 use oneproxy::stats::spearman;
 use oneproxy::table::read_latency_csv;
 use oneproxy::{Arch, Manifest, SpaceId};
@@ -18,9 +18,13 @@ struct Output {
     proxy: String,
     form: String,
     norm: String,
+    /// `"none"` when infinite (no correction).
+    #[serde(serialize_with = "json_numbers::lambda::serialize")]
     lambda: f64,
+    #[serde(serialize_with = "json_numbers::correlation::serialize")]
     cv_spearman: f64,
     cv_error: f64,
+    #[serde(serialize_with = "json_numbers::correlation::serialize")]
     spearman_samples_before: f64,
     samples: usize,
     solves: usize,
@@ -59,8 +63,15 @@ pub fn run(args: AdaptArgs) -> anyhow::Result<()> {
         .iter()
         .map(|c| Proxy::with_table(cache.get_fitted(c).expect("fitted above"), &table))
         .collect::<Result<_, _>>()?;
-    let adapted = adapt_pool(&proxies, &archs, &y, &params)
-        .with_context(|| format!("adapting to '{target}' with {} samples from {}", y.len(), args.samples.display()))?;
+    // Progress only if the adaptation takes more than about a second (thousands of samples).
+    let bar = crate::progress::delayed_bar(0, "candidates (proxy x form)", std::time::Duration::from_secs(1));
+    let adapted = adapt_pool_with_progress(&proxies, &archs, &y, &params, &|done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    });
+    bar.finish_and_clear();
+    let adapted =
+        adapted.with_context(|| format!("adapting to '{target}' with {} samples from {}", y.len(), args.samples.display()))?;
     let report = adapted.report.clone();
     let proxy_pred = cache.get_fitted(&report.proxy).expect("chosen from candidates");
     let before = spearman(&proxy_pred.predict_all(&archs), &y);
@@ -96,25 +107,49 @@ pub fn run(args: AdaptArgs) -> anyhow::Result<()> {
             report,
         });
     }
+    let lambda = if report.lambda.is_finite() { format!("{:.3e}", report.lambda) } else { "none (no correction)".into() };
     let mut text = format!(
         "target {target}: adapted proxy {} with {} samples ({} candidate proxies)\n\
-         form {}, norm {}, lambda {:.3e}, {} solves in {:.3} s, status {}\n\
+         form {}, norm {}, lambda {lambda}, {} solves in {:.3} s, status {}\n\
+         validation: {}\n\
          Spearman on the samples: proxy {} -> adapted (cross-validated) {}\n",
         report.proxy,
         y.len(),
         candidates.len(),
         report.form.name(),
         report.penalty.name(),
-        report.lambda,
         report.solves,
         report.solve_seconds,
         report.status,
+        report.validation,
         fmt3(before),
         fmt3(report.cv_spearman),
     );
+    text.push_str(&positivity_note(&report));
     match &args.out {
         Some(p) => text.push_str(&format!("predictor written to {}\n", p.display())),
         None => text.push_str("(use --out FILE to save the predictor)\n"),
     }
     print(&text)
+}
+
+/// What the positivity requirement changed, in words (empty when nothing).
+fn positivity_note(report: &AdaptReport) -> String {
+    report
+        .constrained
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {} was refitted to stay positive over the space (least squares predicted {:.4e} ms for {}; \
+                 {} constraint(s); cross-validated error {:.4} -> {:.4})\n",
+                c.proxy,
+                c.form.name(),
+                c.lowest_ms,
+                c.arch,
+                c.constraints,
+                c.unconstrained_cv_error,
+                report.members.iter().find(|m| m.proxy == c.proxy && m.form == c.form).map_or(f64::NAN, |m| m.cv_error),
+            )
+        })
+        .collect()
 }

@@ -31,10 +31,18 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
         // Proxy terms look the proxy's measurements up: bundled data plus --latency files.
         let table = oneproxy::LatencyTable::bundled_with(p.space, &args.latency)?;
         super::print_warnings(table.warnings());
+        // Positive over the space with these measurements too (load checked the fallbacks).
+        p.check_positive(Some(&table)).with_context(|| format!("predictor {}", args.predictor.display()))?;
         p.predict_with(&archs, &table).context("the predictor builds on a proxy's measured latencies")?
     } else {
         p.predict_all(&archs)
     };
-    let out = super::latency_csv(&device, archs.iter().zip(values).map(|(a, v)| (space.format(a), format!("{v:.6}"))))?;
+    let out = super::latency_csv(&device, archs.iter().zip(values).map(|(a, v)| (space.format(a), latency_cell(v))))?;
     super::emit(&out, args.out.as_deref())
+}
+
+/// A latency for the CSV: six decimals in the usual range (as always), scientific notation
+/// with seven significant digits outside it, so that no positive latency prints as 0.000000.
+fn latency_cell(v: f64) -> String {
+    if (0.1..1e9).contains(&v) { format!("{v:.6}") } else { format!("{v:.6e}") }
 }

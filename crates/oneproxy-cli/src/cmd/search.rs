@@ -71,6 +71,8 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
             if pred.space != space {
                 bail!("predictor {} is for space {}, not {space} (use --space {})", p.display(), pred.space, pred.space);
             }
+            // Positive over the space with this table's measurements too (load checked the rest).
+            pred.check_positive(Some(&table)).with_context(|| format!("predictor {}", p.display()))?;
             Some(pred)
         }
         None => None,

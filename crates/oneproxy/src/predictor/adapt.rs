@@ -31,8 +31,10 @@
 //! tolerances mean the same on every device; the paper's code divided milliseconds by 1000,
 //! which left some problems badly scaled for its solver.
 
-use super::additive::{AdditivePredictor, ProxyTerm};
-use super::solver::{solve_conic, Penalty, Problem, Solution, Spectral};
+use super::additive::{AdditivePredictor, ProxyTerm, FLOOR_FRACTION, MAX_CUTS};
+use super::json_numbers;
+use super::scaling::{ldexp, mean_positive, rescale_exponent};
+use super::solver::{Conic, Inequality, Penalty, Problem, Solution, Spectral};
 use crate::error::{Error, Result};
 use crate::space::{Arch, SearchSpace, SpaceId};
 use crate::stats::spearman;
@@ -206,7 +208,8 @@ pub struct Member {
     pub proxy: String,
     /// Form.
     pub form: Form,
-    /// Chosen lambda (infinite = no correction).
+    /// Chosen lambda; infinite = no correction, written `"none"` in JSON.
+    #[serde(with = "json_numbers::lambda")]
     pub lambda: f64,
     /// Cross-validated mean squared error (relative to mean(y)^2).
     pub cv_error: f64,
@@ -221,11 +224,15 @@ pub struct AdaptReport {
     pub form: Form,
     /// Penalty.
     pub penalty: Penalty,
-    /// Lambda of the best candidate (on the scaled problem; infinite = no correction).
+    /// Lambda of the best candidate (on the scaled problem); infinite = no correction (the
+    /// proxy's latency scaled and shifted), written `"none"` in JSON.
+    #[serde(with = "json_numbers::lambda")]
     pub lambda: f64,
     /// Cross-validated mean squared error of the result (relative to mean(y)^2).
     pub cv_error: f64,
-    /// Spearman between the held-out predictions and the samples.
+    /// Spearman between the held-out predictions and the samples; NaN (JSON `"undefined"`)
+    /// when either is constant, e.g. samples that all tie.
+    #[serde(with = "json_numbers::correlation")]
     pub cv_spearman: f64,
     /// Number of optimisation problems solved.
     pub solves: usize,
@@ -239,7 +246,51 @@ pub struct AdaptReport {
     pub members: Vec<Member>,
     /// Candidates considered (proxies x forms).
     pub candidates: usize,
+    /// How candidates were validated, in words: `leave-one-out (exact, from one fit per
+    /// candidate)` for ridge, `leave-one-out` with refits up to [`LOO_REFIT_LIMIT`] samples,
+    /// [`LARGE_SAMPLE_FOLDS`]-fold above, or the k-fold / holdout asked for.
+    #[serde(default)]
+    pub validation: String,
+    /// Members whose least-squares predictor was not positive for every architecture of
+    /// the space, and were refitted under that constraint (see [`Constrained`]).
+    #[serde(default)]
+    pub constrained: Vec<Constrained>,
+    /// Lambdas (over all candidates) ruled out because a conic solve did not converge on
+    /// some fold; 0 in all but pathological problems.
+    #[serde(default)]
+    pub unsolved_lambdas: usize,
 }
+
+/// A member refitted because its least-squares predictor is not positive over the whole
+/// space: the same proxy, form and lambda, fitted under "every prediction >= 1% of the
+/// fastest sample", and cross-validated again under the same constraints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Constrained {
+    /// Proxy device.
+    pub proxy: String,
+    /// Form.
+    pub form: Form,
+    /// Lambda (`"none"` in JSON when infinite).
+    #[serde(with = "json_numbers::lambda")]
+    pub lambda: f64,
+    /// The lowest latency the unconstrained predictor gave over the space (ms).
+    pub lowest_ms: f64,
+    /// An architecture where it did.
+    pub arch: String,
+    /// Architectures whose prediction the refit had to hold up (cutting planes).
+    pub constraints: usize,
+    /// Cross-validated error before the constraint (the member's `cv_error` is the
+    /// constrained fit's).
+    pub unconstrained_cv_error: f64,
+}
+
+/// Above this many samples, leave-one-out by refitting (every penalty but ridge, which has an
+/// exact shortcut) gives way to [`LARGE_SAMPLE_FOLDS`]-fold validation: it would cost one
+/// refit per sample and lambda.
+pub const LOO_REFIT_LIMIT: usize = 200;
+
+/// Folds used instead of refitting leave-one-out above [`LOO_REFIT_LIMIT`] samples.
+pub const LARGE_SAMPLE_FOLDS: usize = 10;
 
 /// The adapted predictor with its report.
 #[derive(Debug, Clone)]
@@ -283,7 +334,14 @@ struct Design {
     m: DMatrix<f64>,
     mu: Vec<f64>,
     sigma: Vec<f64>,
+    /// mean(y): the problem is solved on `y / scale`.
     scale: f64,
+    /// The base is divided by this: `scale`, times a power of two when the proxy's and the
+    /// target's latencies are more than 2^32 apart (any unit works; see `scaling`).
+    base_scale: f64,
+    /// Columns in milliseconds were divided by a further `2^column_exponent` (same reason); the
+    /// penalty is rescaled to match ([`Design::solver_lambda`]), so the solution is unchanged.
+    column_exponent: i32,
     z: Vec<f64>,
     c: DMatrix<f64>,
     y: Vec<f64>,
@@ -291,9 +349,11 @@ struct Design {
 
 impl Design {
     /// `None` when the form does not apply (e.g. measured base without measurements).
-    fn new(form: Form, proxy: &Proxy, x: &DMatrix<f64>, archs: &[Arch], y: &[f64], scale: f64) -> Option<Self> {
+    /// `ys` is `y / scale`.
+    fn new(form: Form, proxy: &Proxy, x: &DMatrix<f64>, archs: &[Arch], ys: &[f64], scale: f64) -> Option<Self> {
         let space = proxy.predictor.space.space();
-        let w = &proxy.predictor.weights;
+        // The proxy's least-squares direction (its positive fit only where it is measured).
+        let w = proxy.predictor.base_weights();
         let d = w.len();
         let groups: Vec<Vec<usize>> = space
             .feature_groups()
@@ -311,8 +371,15 @@ impl Design {
                 .collect();
             (mu, sigma)
         };
-        let (measured_base, m, mu, sigma) = match form {
-            Form::PerFeature => (false, DMatrix::from_diagonal(&DVector::from_column_slice(w)), vec![0.0; d], vec![scale; d]),
+        // Columns of the multiplicative forms are in milliseconds (divided by `scale`); the
+        // standardised ones are O(1) already.
+        let in_ms = |m: &DMatrix<f64>| rescale_exponent(m.amax(), scale);
+        let (measured_base, m, mu, sigma, column_exponent) = match form {
+            Form::PerFeature => {
+                let m = DMatrix::from_diagonal(&DVector::from_column_slice(w));
+                let e = in_ms(&m);
+                (false, m, vec![0.0; d], vec![ldexp(scale, e); d], e)
+            }
             Form::Grouped => {
                 let mut m = DMatrix::zeros(d, groups.len());
                 for (g, feats) in groups.iter().enumerate() {
@@ -320,8 +387,8 @@ impl Design {
                         m[(f, g)] = w[f];
                     }
                 }
-                let k = m.ncols();
-                (false, m, vec![0.0; k], vec![scale; k])
+                let (k, e) = (m.ncols(), in_ms(&m));
+                (false, m, vec![0.0; k], vec![ldexp(scale, e); k], e)
             }
             Form::MeasuredCounts => {
                 proxy.measured?;
@@ -332,31 +399,45 @@ impl Design {
                     }
                 }
                 let (mu, sigma) = reference_stats(&m);
-                (true, m, mu, sigma)
+                (true, m, mu, sigma, 0)
             }
             Form::AdditiveOneHot => {
                 let m = DMatrix::identity(d, d);
                 let (mu, sigma) = reference_stats(&m);
-                (false, m, mu, sigma)
+                (false, m, mu, sigma, 0)
             }
         };
         // Drop columns that carry nothing (pinned reference features, constant kinds).
+        let sigma_max = sigma.iter().cloned().fold(0.0, f64::max);
         let keep: Vec<usize> = (0..m.ncols())
-            .filter(|&j| sigma[j] > 1e-12 && m.column(j).iter().any(|v| *v != 0.0))
+            .filter(|&j| sigma[j] > 1e-12 * sigma_max && m.column(j).iter().any(|v| *v != 0.0))
             .collect();
         let m = DMatrix::from_fn(d, keep.len(), |i, j| m[(i, keep[j])]);
         let mu: Vec<f64> = keep.iter().map(|&j| mu[j]).collect();
         let sigma: Vec<f64> = keep.iter().map(|&j| sigma[j]).collect();
         let xm = x * &m;
         let c = DMatrix::from_fn(x.nrows(), m.ncols(), |i, j| (xm[(i, j)] - mu[j]) / sigma[j]);
-        let z: Vec<f64> = (0..x.nrows())
+        let base: Vec<f64> = (0..x.nrows())
             .map(|i| {
                 let row: Vec<f64> = x.row(i).iter().copied().collect();
-                let base = if measured_base { proxy.latency(&archs[i], &row) } else { crate::stats::dot(&row, w) };
-                base / scale
+                if measured_base { proxy.latency(&archs[i], &row) } else { crate::stats::dot(&row, w) }
             })
             .collect();
-        Some(Design { form, measured_base, m, mu, sigma, scale, z, c, y: y.iter().map(|v| v / scale).collect() })
+        let base_max = base.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let base_scale = ldexp(scale, rescale_exponent(base_max, scale));
+        let z = base.iter().map(|b| b / base_scale).collect();
+        Some(Design { form, measured_base, m, mu, sigma, scale, base_scale, column_exponent, z, c, y: ys.to_vec() })
+    }
+
+    /// The lambda the solver sees for `lambda` on the problem as defined (they differ only when
+    /// the columns were rescaled: `b` then scales by `2^e`, a norm penalty by `2^-e`, ridge by
+    /// `2^-2e`).
+    fn solver_lambda(&self, penalty: Penalty, lambda: f64) -> f64 {
+        match (self.column_exponent, penalty) {
+            (0, _) => lambda,
+            (e, Penalty::Ridge) => ldexp(lambda, -2 * e),
+            (e, _) => ldexp(lambda, -e),
+        }
     }
 
     fn problem(&self, rows: &[usize]) -> Problem {
@@ -367,8 +448,27 @@ impl Design {
         }
     }
 
+    fn full_problem(&self) -> Problem {
+        Problem { z: self.z.clone(), c: self.c.clone(), y: self.y.clone() }
+    }
+
     fn predict(&self, i: usize, s: &Solution) -> f64 {
         s.a * self.z[i] + (0..self.c.ncols()).map(|j| self.c[(i, j)] * s.b[j]).sum::<f64>() + s.intercept
+    }
+
+    /// The row of `(a, c, b)` giving the scaled prediction for `arch`, with the proxy's
+    /// measured latency (if it has one for `arch`) or its fallback model as the base: a linear
+    /// constraint of the positive refit.
+    fn row_at(&self, proxy: &Proxy, arch: &Arch, measured: bool) -> Vec<f64> {
+        let x = proxy.predictor.space.space().encode(arch);
+        let base = match (self.measured_base, measured) {
+            (true, true) => proxy.latency(arch, &x),
+            (true, false) => proxy.predictor.predict_encoded(&x),
+            (false, _) => crate::stats::dot(&x, proxy.predictor.base_weights()),
+        };
+        let mut row = vec![base / self.base_scale, 1.0];
+        row.extend((0..self.m.ncols()).map(|j| (crate::stats::dot(&x, self.m.column(j).as_slice()) - self.mu[j]) / self.sigma[j]));
+        row
     }
 
     /// The solution as a predictor in milliseconds.
@@ -376,22 +476,22 @@ impl Design {
         let p = proxy.predictor;
         let scaled: Vec<f64> = (0..self.m.ncols()).map(|j| self.scale * s.b[j] / self.sigma[j]).collect();
         let mut weights: Vec<f64> = (&self.m * DVector::from_column_slice(&scaled)).iter().copied().collect();
-        let mut intercept = self.scale * s.intercept - scaled.iter().zip(&self.mu).map(|(b, m)| b * m).sum::<f64>();
+        let intercept = self.scale * s.intercept - scaled.iter().zip(&self.mu).map(|(b, m)| b * m).sum::<f64>();
+        // y / scale = a base / base_scale + ...: in milliseconds the base's coefficient is
+        // a * scale / base_scale (exactly a unless the base was rescaled).
+        let coefficient = s.a * (self.scale / self.base_scale);
         let mut proxy_terms = Vec::new();
         if self.measured_base {
             proxy_terms.push(ProxyTerm {
                 device: p.device.clone(),
-                coefficient: s.a,
+                coefficient,
                 fallback_weights: p.weights.clone(),
                 fallback_intercept: p.intercept,
             });
         } else {
-            for (wt, pw) in weights.iter_mut().zip(&p.weights) {
-                *wt += s.a * pw;
+            for (wt, pw) in weights.iter_mut().zip(p.base_weights()) {
+                *wt += coefficient * pw;
             }
-        }
-        if !intercept.is_finite() {
-            intercept = 0.0;
         }
         AdditivePredictor {
             space: p.space,
@@ -401,30 +501,34 @@ impl Design {
             intercept,
             proxy_terms,
             provenance: serde_json::Value::Null,
+            unconstrained: None,
         }
     }
 }
 
-/// Solver for one design over lambdas.
+/// Solver for one design over lambdas (lambdas as the solver sees them).
 enum Engine {
     Spectral(Spectral),
-    Conic(Problem),
+    Conic(Conic),
 }
 
 impl Engine {
     fn new(problem: Problem, penalty: Penalty) -> Self {
         match penalty {
+            // Without correction columns every penalty is the same (b is empty).
+            _ if problem.c.ncols() == 0 => Engine::Spectral(Spectral::new(problem)),
             Penalty::L2 | Penalty::Ridge => Engine::Spectral(Spectral::new(problem)),
-            _ => Engine::Conic(problem),
+            _ => Engine::Conic(Conic::new(problem)),
         }
     }
 
     fn solve(&self, penalty: Penalty, lambda: f64) -> Result<Solution> {
         match self {
             Engine::Spectral(s) if lambda.is_infinite() => s.solve(Penalty::L2, f64::MAX),
+            Engine::Spectral(s) if s.problem().c.ncols() == 0 => s.solve(Penalty::L2, lambda),
             Engine::Spectral(s) => s.solve(penalty, lambda),
-            Engine::Conic(p) if lambda.is_infinite() => Ok(p.uncorrected()),
-            Engine::Conic(p) => solve_conic(p, penalty, lambda),
+            Engine::Conic(p) if lambda.is_infinite() => Ok(p.problem().uncorrected()),
+            Engine::Conic(p) => p.solve(penalty, lambda, &[]),
         }
     }
 }
@@ -440,30 +544,55 @@ fn lambda_grid(penalty: Penalty, points: usize) -> Vec<f64> {
     g
 }
 
-fn folds(n: usize, v: &Validation) -> Vec<(Vec<usize>, Vec<usize>)> {
-    let split = |test: Vec<usize>| {
-        let train = (0..n).filter(|i| !test.contains(i)).collect();
-        (train, test)
-    };
-    match v {
-        Validation::LeaveOneOut => (0..n).map(|i| split(vec![i])).collect(),
-        Validation::KFold(k) => (0..*k).map(|f| split((0..n).filter(|i| i % k == f).collect())).collect(),
-        Validation::Holdout(idx) => vec![split(idx.clone())],
+/// How held-out predictions are obtained.
+enum Scheme {
+    /// Leave-one-out from one ridge fit (hat-matrix shortcut).
+    ExactLeaveOneOut,
+    /// Refit without each test set.
+    Refit(Vec<Vec<usize>>),
+}
+
+/// The validation scheme for `n` samples, and its description for the report.
+fn scheme(n: usize, validation: &Validation, penalty: Penalty) -> (Scheme, String) {
+    let by_position = |k: usize| folds_by_position(n, k);
+    match validation {
+        Validation::LeaveOneOut if penalty == Penalty::Ridge => {
+            (Scheme::ExactLeaveOneOut, "leave-one-out (exact, from one fit per candidate)".into())
+        }
+        Validation::LeaveOneOut if n <= LOO_REFIT_LIMIT => {
+            (Scheme::Refit((0..n).map(|i| vec![i]).collect()), "leave-one-out".into())
+        }
+        Validation::LeaveOneOut => (
+            Scheme::Refit(by_position(LARGE_SAMPLE_FOLDS)),
+            format!(
+                "{LARGE_SAMPLE_FOLDS}-fold (leave-one-out with the {} penalty needs a refit per sample; it is used up to {LOO_REFIT_LIMIT} samples)",
+                penalty.name()
+            ),
+        ),
+        Validation::KFold(k) => (Scheme::Refit(by_position(*k)), format!("{k}-fold")),
+        Validation::Holdout(idx) => (Scheme::Refit(vec![idx.clone()]), format!("holdout of {} samples", idx.len())),
     }
 }
 
-/// A validated candidate: one proxy, one form, its best lambda.
+/// A cross-validated candidate: one proxy, one form, every lambda of the grid. Only O(n) is
+/// kept per candidate (a pool of 28 proxies x 4 forms on 15625 samples would otherwise hold
+/// gigabytes); the chosen ones rebuild their design to be fitted on all samples.
 struct Candidate {
     proxy: usize,
-    design: Design,
-    lambda: f64,
-    cv_error: f64,
-    /// Held-out predictions (scaled), NaN where a sample was never held out.
+    form: Form,
+    lambdas: Vec<f64>,
+    /// Cross-validated error per lambda (infinite where a solve failed).
+    errors: Vec<f64>,
+    /// The lambda the selection takes ([`lambda_order`]).
+    best: usize,
+    /// Held-out predictions (scaled) at `best`, NaN where a sample was never held out.
     held_out: Vec<f64>,
     solves: usize,
+    /// Lambdas ruled out because a conic solve did not converge.
+    unsolved: usize,
 }
 
-fn validate(design: Design, proxy: usize, params: &AdaptParams) -> Result<Candidate> {
+fn cross_validate(design: &Design, proxy: usize, params: &AdaptParams, n_scheme: &(Scheme, String)) -> Result<Candidate> {
     let n = design.y.len();
     let lambdas = match &params.lambda {
         LambdaChoice::Fixed(l) => vec![*l],
@@ -472,30 +601,80 @@ fn validate(design: Design, proxy: usize, params: &AdaptParams) -> Result<Candid
             lambda_grid(params.penalty, pts)
         }
     };
-    let validation = if lambdas.len() == 1 { &Validation::LeaveOneOut } else { &params.validation };
-    let mut preds = vec![vec![f64::NAN; n]; lambdas.len()];
+    let solver_lambdas: Vec<f64> = lambdas.iter().map(|&l| design.solver_lambda(params.penalty, l)).collect();
+    let engine = Engine::new(design.full_problem(), params.penalty);
     let mut solves = 0;
-    for (train, test) in folds(n, validation) {
-        let engine = Engine::new(design.problem(&train), params.penalty);
-        for (li, &lambda) in lambdas.iter().enumerate() {
-            let sol = engine.solve(params.penalty, lambda)?;
-            solves += 1;
-            // Map the fold's solution back: the engine saw rows `train` in order.
-            for &t in &test {
-                preds[li][t] = design.predict(t, &sol);
+    // A (fold, lambda) whose conic solve fails rules that lambda out (never the infinite
+    // lambda, which needs no solver); the count is reported.
+    let mut unsolved = vec![false; lambdas.len()];
+    let refit = |test: &[usize], preds: &mut [Vec<f64>], solves: &mut usize, unsolved: &mut [bool]| -> Result<()> {
+        let mut held = vec![false; n];
+        for &t in test {
+            held[t] = true;
+        }
+        let train: Vec<usize> = (0..n).filter(|&i| !held[i]).collect();
+        let fold = Engine::new(design.problem(&train), params.penalty);
+        for (li, &lambda) in solver_lambdas.iter().enumerate() {
+            *solves += 1;
+            match fold.solve(params.penalty, lambda) {
+                Ok(sol) => {
+                    for &t in test {
+                        preds[li][t] = design.predict(t, &sol);
+                    }
+                }
+                Err(Error::NotConverged(_)) => unsolved[li] = true,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    };
+    let mut preds = vec![vec![f64::NAN; n]; lambdas.len()];
+    match (&n_scheme.0, &engine) {
+        (Scheme::ExactLeaveOneOut, Engine::Spectral(s)) => {
+            preds = s.loo_ridge(&solver_lambdas);
+            solves += lambdas.len();
+            // Samples with leverage 1: refit their folds.
+            let high_leverage: Vec<usize> = (0..n).filter(|&i| preds.iter().any(|p| p[i].is_nan())).collect();
+            for i in high_leverage {
+                refit(&[i], &mut preds, &mut solves, &mut unsolved)?;
+            }
+        }
+        (Scheme::ExactLeaveOneOut, Engine::Conic(_)) => {
+            for i in 0..n {
+                refit(&[i], &mut preds, &mut solves, &mut unsolved)?;
+            }
+        }
+        (Scheme::Refit(tests), _) => {
+            for test in tests {
+                refit(test, &mut preds, &mut solves, &mut unsolved)?;
             }
         }
     }
-    let mut best: Option<(usize, f64)> = None;
-    // Ties go to the larger lambda (the simpler model): iterate from the largest.
-    for li in (0..lambdas.len()).rev() {
-        let err = mse(&preds[li], &design.y);
-        if best.is_none_or(|(_, e)| err < e * (1.0 - 1e-9)) {
-            best = Some((li, err));
+    let errors: Vec<f64> =
+        preds.iter().zip(&unsolved).map(|(p, &bad)| if bad { f64::INFINITY } else { mse(p, &design.y) }).collect();
+    let unsolved = unsolved.iter().filter(|&&u| u).count();
+    let best = lambda_order(&errors)[0];
+    let held_out = preds.swap_remove(best);
+    Ok(Candidate { proxy, form: design.form, lambdas, errors, best, held_out, solves, unsolved })
+}
+
+/// Lambda indices from best to worst cross-validated error, in the order the selection tries
+/// them: ties (within 1e-9 relative) go to the larger lambda, the simpler model.
+fn lambda_order(errors: &[f64]) -> Vec<usize> {
+    let mut left: Vec<usize> = (0..errors.len()).collect();
+    let mut order = Vec::with_capacity(left.len());
+    while !left.is_empty() {
+        let mut best: Option<(usize, f64)> = None;
+        for pos in (0..left.len()).rev() {
+            let err = errors[left[pos]];
+            if best.is_none_or(|(_, e)| err < e * (1.0 - 1e-9)) {
+                best = Some((pos, err));
+            }
         }
+        let (pos, _) = best.unwrap_or((0, f64::NAN));
+        order.push(left.remove(pos));
     }
-    let (li, cv_error) = best.ok_or_else(|| Error::InvalidParameter("empty lambda grid".into()))?;
-    Ok(Candidate { proxy, lambda: lambdas[li], cv_error, held_out: preds.swap_remove(li), design, solves })
+    order
 }
 
 /// Mean squared error over the entries where `pred` is defined.
@@ -512,8 +691,18 @@ fn check_samples(archs: &[Arch], y: &[f64], params: &AdaptParams) -> Result<()> 
     if let Some(v) = y.iter().find(|v| !(v.is_finite() && **v > 0.0)) {
         return Err(Error::InvalidParameter(format!("target latency {v} is not a positive finite number")));
     }
+    let (lo, hi) = y.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+    if hi / lo > MAX_SPREAD {
+        return Err(Error::InvalidParameter(format!(
+            "target latencies range from {lo:e} to {hi:e} ms, more than 1e200 apart: no latency model spans that (mixed units?)"
+        )));
+    }
     Ok(())
 }
+
+/// The largest ratio between two latencies of one target that AdaProxy accepts: beyond it the
+/// smallest vanish next to the largest in double precision.
+const MAX_SPREAD: f64 = 1e200;
 
 /// Adapt one proxy to a target measured on `archs` (latencies `y`, ms).
 pub fn adapt(proxy: &Proxy, archs: &[Arch], y: &[f64], params: &AdaptParams) -> Result<Adapted> {
@@ -523,6 +712,31 @@ pub fn adapt(proxy: &Proxy, archs: &[Arch], y: &[f64], params: &AdaptParams) -> 
 /// Adapt the best of several proxies (and forms) to a target; with more than one proxy the
 /// `params.ensemble` best candidates are averaged.
 pub fn adapt_pool(proxies: &[Proxy], archs: &[Arch], y: &[f64], params: &AdaptParams) -> Result<Adapted> {
+    adapt_pool_with_progress(proxies, archs, y, params, &|_, _| {})
+}
+
+/// A candidate at its best lambda, fitted on all samples and positive over the space.
+struct Choice {
+    candidate: usize,
+    lambda: usize,
+    predictor: AdditivePredictor,
+    status: String,
+    /// Cross-validated error of this fit (of the constrained fit, when it had to be).
+    cv_error: f64,
+    /// Its held-out predictions (scaled).
+    held_out: Vec<f64>,
+    constrained: Option<Constrained>,
+    solves: usize,
+}
+
+/// [`adapt_pool`], calling `progress(done, total)` as candidates (proxy x form) are validated.
+pub fn adapt_pool_with_progress(
+    proxies: &[Proxy],
+    archs: &[Arch],
+    y: &[f64],
+    params: &AdaptParams,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Adapted> {
     check_samples(archs, y, params)?;
     if proxies.is_empty() {
         return Err(Error::InvalidParameter("no proxy to adapt".into()));
@@ -535,54 +749,86 @@ pub fn adapt_pool(proxies: &[Proxy], archs: &[Arch], y: &[f64], params: &AdaptPa
         }
     }
     let started = Instant::now();
+    let n = y.len();
     let d = space.space().num_features();
-    let x = DMatrix::from_row_slice(archs.len(), d, &crate::space::encode_all(space.space(), archs));
-    let scale = y.iter().sum::<f64>() / y.len() as f64;
+    let x = DMatrix::from_row_slice(n, d, &crate::space::encode_all(space.space(), archs));
+    let scale = mean_positive(y);
+    let ys: Vec<f64> = y.iter().map(|v| v / scale).collect();
     let forms: Vec<Form> = match params.form {
         FormChoice::Fixed(f) => vec![f],
         // Per-kind forms only where a kind costs the same everywhere (see `kinds_share_cost`).
         FormChoice::Auto if space.space().kinds_share_cost() => Form::ALL.to_vec(),
         FormChoice::Auto => vec![Form::PerFeature, Form::AdditiveOneHot],
     };
+    // A single lambda is validated by leave-one-out whatever the scheme (it only reports).
+    let validation = if matches!(params.lambda, LambdaChoice::Fixed(_)) { &Validation::LeaveOneOut } else { &params.validation };
+    let plan = scheme(n, validation, params.penalty);
     let jobs: Vec<(usize, Form)> = (0..proxies.len()).flat_map(|p| forms.iter().map(move |&f| (p, f))).collect();
-    let mut candidates: Vec<Candidate> = jobs
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let candidates: Vec<Candidate> = jobs
         .par_iter()
-        .filter_map(|&(p, f)| Design::new(f, &proxies[p], &x, archs, y, scale).map(|d| validate(d, p, params)))
+        .filter_map(|&(p, f)| {
+            let c = Design::new(f, &proxies[p], &x, archs, &ys, scale).map(|d| cross_validate(&d, p, params, &plan));
+            progress(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1, jobs.len());
+            c
+        })
         .collect::<Result<_>>()?;
     if candidates.is_empty() {
         return Err(Error::InvalidParameter("no applicable form (the measured-latency form needs the proxy's table)".into()));
     }
-    let mut solves: usize = candidates.iter().map(|c| c.solves).sum();
-    candidates.sort_by(|a, b| a.cv_error.total_cmp(&b.cv_error).then(a.proxy.cmp(&b.proxy)));
+    let mut order: Vec<usize> = (0..candidates.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (ca, cb) = (&candidates[a], &candidates[b]);
+        ca.errors[ca.best].total_cmp(&cb.errors[cb.best]).then(ca.proxy.cmp(&cb.proxy))
+    });
     let take = if proxies.len() > 1 { params.ensemble.min(candidates.len()) } else { 1 };
-    let members = &candidates[..take];
-    let all: Vec<usize> = (0..y.len()).collect();
-    let mut predictors = Vec::with_capacity(take);
-    let mut statuses = Vec::new();
-    for c in members {
-        let sol = Engine::new(c.design.problem(&all), params.penalty).solve(params.penalty, c.lambda)?;
-        solves += 1;
-        statuses.push(sol.status.clone());
-        predictors.push(c.design.predictor(&proxies[c.proxy], &sol));
+    // The best candidates, each fitted on all samples and made positive over the space. A
+    // constrained fit is cross-validated again, so it competes with its real error; as the
+    // constraint rarely helps, candidates stop being settled once `take` settled ones beat
+    // the next one's unconstrained error (with every fit positive: the first `take`).
+    let mut settled: Vec<Choice> = Vec::new();
+    for &ci in &order {
+        let c = &candidates[ci];
+        if settled.len() >= take {
+            let mut errs: Vec<f64> = settled.iter().map(|s| s.cv_error).collect();
+            errs.sort_by(f64::total_cmp);
+            if c.errors[c.best] >= errs[take - 1] {
+                break;
+            }
+        }
+        let proxy = &proxies[c.proxy];
+        let design = Design::new(c.form, proxy, &x, archs, &ys, scale)
+            .ok_or_else(|| Error::InvalidParameter(format!("form {} no longer applies", c.form.name())))?;
+        settled.push(settle(ci, c, &design, proxy, params, &plan.0)?);
     }
+    settled.sort_by(|a, b| a.cv_error.total_cmp(&b.cv_error).then(candidates[a.candidate].proxy.cmp(&candidates[b.candidate].proxy)));
+    let solves: usize = candidates.iter().map(|c| c.solves).sum::<usize>() + settled.iter().map(|s| s.solves).sum::<usize>();
+    settled.truncate(take);
+    let constrained: Vec<Constrained> = settled.iter().filter_map(|s| s.constrained.clone()).collect();
+    let members = settled;
+    let predictors: Vec<AdditivePredictor> = members.iter().map(|m| m.predictor.clone()).collect();
+    // The mean of predictors that are positive everywhere is positive everywhere; checked
+    // anyway (with the measurements, and that every weight is finite).
     let predictor = average(&predictors);
-    let n = y.len();
-    let held_out: Vec<f64> = (0..n).map(|i| members.iter().map(|c| c.held_out[i]).sum::<f64>() / take as f64).collect();
-    let ys: Vec<f64> = y.iter().map(|v| v / scale).collect();
+    let table = proxies.iter().find_map(|p| p.measured.map(|(t, _)| t));
+    predictor.validate()?;
+    predictor.check_positive(table)?;
+    let held_out: Vec<f64> =
+        (0..n).map(|i| members.iter().map(|m| m.held_out[i]).sum::<f64>() / take as f64).collect();
     let defined: Vec<usize> = (0..n).filter(|&i| !held_out[i].is_nan()).collect();
-    let best = &members[0];
-    let status = if statuses.iter().all(|s| s == "exact") {
+    let best = &candidates[members[0].candidate];
+    let status = if members.iter().all(|m| m.status == "exact") {
         "exact".to_string()
-    } else if statuses.iter().all(|s| s == "exact" || s == "solved") {
+    } else if members.iter().all(|m| m.status == "exact" || m.status == "solved") {
         "solved".to_string()
     } else {
         "almost_solved".to_string()
     };
     let report = AdaptReport {
         proxy: proxies[best.proxy].predictor.device.clone(),
-        form: best.design.form,
+        form: best.form,
         penalty: params.penalty,
-        lambda: best.lambda,
+        lambda: best.lambdas[members[0].lambda],
         cv_error: mse(&held_out, &ys),
         cv_spearman: spearman(
             &defined.iter().map(|&i| held_out[i]).collect::<Vec<_>>(),
@@ -594,16 +840,134 @@ pub fn adapt_pool(proxies: &[Proxy], archs: &[Arch], y: &[f64], params: &AdaptPa
         samples: n,
         members: members
             .iter()
-            .map(|c| Member {
-                proxy: proxies[c.proxy].predictor.device.clone(),
-                form: c.design.form,
-                lambda: c.lambda,
-                cv_error: c.cv_error,
+            .map(|m| {
+                let c = &candidates[m.candidate];
+                Member {
+                    proxy: proxies[c.proxy].predictor.device.clone(),
+                    form: c.form,
+                    lambda: c.lambdas[m.lambda],
+                    cv_error: m.cv_error,
+                }
             })
             .collect(),
         candidates: candidates.len(),
+        validation: plan.1,
+        constrained,
+        unsolved_lambdas: candidates.iter().map(|c| c.unsolved).sum(),
     };
     Ok(Adapted { predictor, report })
+}
+
+/// A candidate at its best lambda, fitted on all samples. If its predictor is not positive
+/// for every architecture of the space (with the proxy's measurements where it has them), it
+/// is refitted under that constraint ([`constrained_fit`]) and cross-validated again, rather
+/// than passed over: on edgetpu (pixel3, 60 samples) passing over such candidates cost 0.05
+/// Spearman, the constraint much less.
+fn settle(ci: usize, c: &Candidate, design: &Design, proxy: &Proxy, params: &AdaptParams, scheme: &Scheme) -> Result<Choice> {
+    let li = c.best;
+    let lambda = design.solver_lambda(params.penalty, c.lambdas[li]);
+    let sol = Engine::new(design.full_problem(), params.penalty).solve(params.penalty, lambda)?;
+    let predictor = design.predictor(proxy, &sol);
+    let low = predictor.lower_bound(proxy.measured.map(|(t, _)| t))?;
+    if predictor.is_positive(low.value) {
+        let (cv_error, held_out) = (c.errors[li], c.held_out.clone());
+        return Ok(Choice { candidate: ci, lambda: li, predictor, status: sol.status, cv_error, held_out, constrained: None, solves: 1 });
+    }
+    let (predictor, status, cuts) = constrained_fit(design, proxy, params, lambda)?;
+    let tests = refit_tests(scheme, design.y.len());
+    let held_out = constrained_held_out(design, params, lambda, &cuts, &tests);
+    let cv_error = if held_out.iter().all(|v| v.is_nan()) { f64::INFINITY } else { mse(&held_out, &design.y) };
+    let constrained = Constrained {
+        proxy: proxy.predictor.device.clone(),
+        form: design.form,
+        lambda: c.lambdas[li],
+        lowest_ms: low.value,
+        arch: proxy.predictor.space.space().format(&low.arch),
+        constraints: cuts.len(),
+        unconstrained_cv_error: c.errors[li],
+    };
+    let solves = 2 + cuts.len() + tests.len();
+    Ok(Choice { candidate: ci, lambda: li, predictor, status, cv_error, held_out, constrained: Some(constrained), solves })
+}
+
+/// Test sets for validating by refits under `scheme`: its own, or for the exact
+/// leave-one-out (which has no constrained counterpart) leave-one-out refits up to
+/// [`LOO_REFIT_LIMIT`] samples and [`LARGE_SAMPLE_FOLDS`] folds above.
+fn refit_tests(scheme: &Scheme, n: usize) -> Vec<Vec<usize>> {
+    match scheme {
+        Scheme::Refit(tests) => tests.clone(),
+        Scheme::ExactLeaveOneOut if n <= LOO_REFIT_LIMIT => (0..n).map(|i| vec![i]).collect(),
+        Scheme::ExactLeaveOneOut => folds_by_position(n, LARGE_SAMPLE_FOLDS),
+    }
+}
+
+/// `k` test sets, sample `i` in set `i % k`.
+fn folds_by_position(n: usize, k: usize) -> Vec<Vec<usize>> {
+    (0..k).map(|f| (0..n).filter(|i| i % k == f).collect()).collect()
+}
+
+/// Held-out predictions of the constrained fit: each fold refitted under the constraints the
+/// full-data fit needed (NaN where a fold's solve failed).
+fn constrained_held_out(design: &Design, params: &AdaptParams, lambda: f64, cuts: &[Inequality], tests: &[Vec<usize>]) -> Vec<f64> {
+    let n = design.y.len();
+    let mut held_out = vec![f64::NAN; n];
+    for test in tests {
+        let mut held = vec![false; n];
+        for &t in test {
+            held[t] = true;
+        }
+        let train: Vec<usize> = (0..n).filter(|&i| !held[i]).collect();
+        let (problem, penalty, lambda) = constrained_problem(design.problem(&train), params.penalty, lambda);
+        if let Ok(sol) = Conic::new(problem).solve(penalty, lambda, cuts) {
+            let sol = full_width(sol, design.c.ncols());
+            for &t in test {
+                held_out[t] = design.predict(t, &sol);
+            }
+        }
+    }
+    held_out
+}
+
+/// The problem a constrained fit solves: without correction columns for an infinite lambda
+/// (then only the scale and intercept are fitted, and the penalty is moot).
+fn constrained_problem(problem: Problem, penalty: Penalty, lambda: f64) -> (Problem, Penalty, f64) {
+    if lambda.is_infinite() || problem.c.ncols() == 0 {
+        let n = problem.n();
+        (Problem { c: DMatrix::zeros(n, 0), ..problem }, Penalty::Ridge, 0.0)
+    } else {
+        (problem, penalty, lambda)
+    }
+}
+
+/// A solution of a problem without correction columns, padded with `b = 0` to `k` columns.
+fn full_width(sol: Solution, k: usize) -> Solution {
+    if sol.b.len() == k { sol } else { Solution { b: vec![0.0; k], ..sol } }
+}
+
+/// The candidate refitted on all samples (Clarabel, same penalty and lambda) under the
+/// constraint that every architecture of the space is predicted at least
+/// [`FLOOR_FRACTION`] of the smallest sample, by cutting planes (each round adds the
+/// architecture where the fit is lowest; see [`AdditivePredictor::lower_bound`]). Feasible:
+/// `a = 0, b = 0, c = floor` satisfies every constraint.
+fn constrained_fit(design: &Design, proxy: &Proxy, params: &AdaptParams, lambda: f64) -> Result<(AdditivePredictor, String, Vec<Inequality>)> {
+    let table = proxy.measured.map(|(t, _)| t);
+    let (problem, penalty, lambda) = constrained_problem(design.full_problem(), params.penalty, lambda);
+    let k = problem.c.ncols();
+    let conic = Conic::new(problem);
+    let floor = FLOOR_FRACTION * design.y.iter().cloned().fold(f64::INFINITY, f64::min);
+    let mut cuts: Vec<Inequality> = Vec::new();
+    while cuts.len() <= MAX_CUTS {
+        let sol = full_width(conic.solve(penalty, lambda, &cuts)?, design.c.ncols());
+        let predictor = design.predictor(proxy, &sol);
+        let low = predictor.lower_bound(table)?;
+        if predictor.is_positive(low.value) {
+            return Ok((predictor, sol.status, cuts));
+        }
+        let mut row = design.row_at(proxy, &low.arch, low.measured);
+        row.truncate(2 + k);
+        cuts.push(Inequality { row, at_least: floor });
+    }
+    Err(Error::NotConverged(format!("no positive refit of the {} form after {MAX_CUTS} constraints", design.form.name())))
 }
 
 /// The mean of predictors of one space (linear, so the mean predicts the mean).
@@ -639,6 +1003,7 @@ mod tests {
             intercept: 1.0,
             proxy_terms: Vec::new(),
             provenance: serde_json::Value::Null,
+            unconstrained: None,
         };
         // Target: skip and pooling much slower, 1x1 convs faster, relative to 3x3 convs.
         let tw: Vec<f64> = w.iter().enumerate().map(|(j, v)| v * [1.0, 12.0, 0.3, 1.0, 6.0][j % 5]).collect();
@@ -689,5 +1054,95 @@ mod tests {
         assert!(adapt(&proxy, &sa, &sy, &hold).is_ok());
         let k = AdaptParams { validation: Validation::KFold(4), ..AdaptParams::default() };
         assert!(adapt(&proxy, &sa, &sy, &k).is_ok());
+    }
+
+    /// Samples of the synthetic target, `n` of them, seeded.
+    fn samples(n: usize, seed: u64, all: &[Arch], truth: &[f64]) -> (Vec<Arch>, Vec<f64>) {
+        let mut rng = seeded_rng(seed);
+        let idx = rand::seq::index::sample(&mut rng, all.len(), n);
+        (idx.iter().map(|i| all[i].clone()).collect(), idx.iter().map(|i| truth[i]).collect())
+    }
+
+    #[test]
+    fn any_positive_finite_latency_unit_works() {
+        let (proxy, sa, sy, all, _) = setup();
+        let px = Proxy { predictor: &proxy, measured: None };
+        let onehot = AdaptParams { form: FormChoice::Fixed(Form::AdditiveOneHot), ..AdaptParams::default() };
+        let reference = adapt(&px, &sa, &sy, &onehot).unwrap().predictor.predict_all(&all);
+        // 1e306: the sum of the samples overflows.
+        for factor in [1e-300, 1e-14, 1e-3, 1e14, 1e300, 1e306] {
+            let y: Vec<f64> = sy.iter().map(|v| v * factor).collect();
+            for params in [AdaptParams::default(), AdaptParams::paper(), AdaptParams { penalty: Penalty::L1, ..AdaptParams::paper() }, onehot.clone()] {
+                let ad = adapt(&px, &sa, &y, &params).unwrap_or_else(|e| panic!("x{factor} {params:?}: {e}"));
+                let p = &ad.predictor;
+                assert!(p.weights.iter().chain([&p.intercept]).all(|w| w.is_finite()), "x{factor}: {p:?}");
+                p.check_positive(None).unwrap();
+                assert!(ad.report.cv_error.is_finite());
+            }
+            // Standardised corrections do not depend on the unit: the same predictor, scaled.
+            let scaled = adapt(&px, &sa, &y, &onehot).unwrap().predictor.predict_all(&all);
+            for (s, r) in scaled.iter().zip(&reference).step_by(101) {
+                assert!((s / factor - r).abs() <= 1e-9 * r.abs(), "x{factor}: {} vs {r}", s / factor);
+            }
+        }
+        let spread = [1e-150, 1.0, 1e150];
+        let err = adapt(&px, &sa[..3], &spread, &AdaptParams::default()).unwrap_err();
+        assert!(err.to_string().contains("1e200"), "{err}");
+    }
+
+    #[test]
+    fn exact_leave_one_out_agrees_with_refitting_each_fold() {
+        let (proxy, _, _, all, truth) = setup();
+        let px = Proxy { predictor: &proxy, measured: None };
+        for (n, seed) in [(12, 3), (40, 4)] {
+            let (sa, sy) = samples(n, seed, &all, &truth);
+            let exact = adapt(&px, &sa, &sy, &AdaptParams::default()).unwrap().report;
+            let refit = adapt(&px, &sa, &sy, &AdaptParams { validation: Validation::KFold(n), ..AdaptParams::default() }).unwrap().report;
+            assert!(exact.validation.contains("exact") && refit.validation == format!("{n}-fold"));
+            assert_eq!((exact.form, exact.lambda), (refit.form, refit.lambda), "n = {n}");
+            assert!((exact.cv_error - refit.cv_error).abs() <= 1e-7 * refit.cv_error, "{} vs {}", exact.cv_error, refit.cv_error);
+            assert!(exact.solves < refit.solves / 5, "{} vs {} solves", exact.solves, refit.solves);
+        }
+    }
+
+    #[test]
+    fn many_samples_validate_by_folds_where_leave_one_out_needs_refits() {
+        let (proxy, _, _, all, truth) = setup();
+        let px = Proxy { predictor: &proxy, measured: None };
+        let (sa, sy) = samples(LOO_REFIT_LIMIT + 50, 5, &all, &truth);
+        let l2 = AdaptParams { penalty: Penalty::L2, form: FormChoice::Fixed(Form::Grouped), ..AdaptParams::default() };
+        let r = adapt(&px, &sa, &sy, &l2).unwrap().report;
+        assert!(r.validation.starts_with(&format!("{LARGE_SAMPLE_FOLDS}-fold")), "{}", r.validation);
+        let r = adapt(&px, &sa, &sy, &AdaptParams { penalty: Penalty::Ridge, ..l2 }).unwrap().report;
+        assert!(r.validation.contains("exact"), "{}", r.validation);
+        let (sa, sy) = samples(LOO_REFIT_LIMIT, 5, &all, &truth);
+        let r = adapt(&px, &sa, &sy, &AdaptParams { penalty: Penalty::L2, ..AdaptParams::default() }).unwrap().report;
+        assert_eq!(r.validation, "leave-one-out");
+    }
+
+    #[test]
+    fn predictions_are_positive_everywhere_even_against_the_proxy() {
+        // Adversarial target: the slower the proxy, the faster the target.
+        let (proxy, _, _, all, _) = setup();
+        let proxy_all = proxy.predict_all(&all);
+        let top = proxy_all.iter().cloned().fold(0.0, f64::max);
+        let inverse: Vec<f64> = proxy_all.iter().map(|v| top / v).collect();
+        let px = Proxy { predictor: &proxy, measured: None };
+        let mut constrained = 0;
+        for seed in 0..4 {
+            let (sa, sy) = samples(10, seed, &all, &inverse);
+            for params in [AdaptParams::default(), AdaptParams::paper(), AdaptParams { penalty: Penalty::Linf, ..AdaptParams::paper() }] {
+                let ad = adapt(&px, &sa, &sy, &params).unwrap();
+                let lowest = ad.predictor.predict_all(&all).into_iter().fold(f64::INFINITY, f64::min);
+                assert!(lowest > 0.0, "seed {seed} {params:?}: {lowest}");
+                let bound = ad.predictor.lower_bound(None).unwrap().value;
+                assert!((bound - lowest).abs() <= 1e-9 * top, "the bound is the minimum: {bound} vs {lowest}");
+                constrained += ad.report.constrained.len();
+                for c in &ad.report.constrained {
+                    assert!(c.lowest_ms <= 0.0 || c.lowest_ms < 1e-8 * top, "{c:?}");
+                }
+            }
+        }
+        assert!(constrained > 0, "the adversarial target needs the constraint somewhere");
     }
 }

@@ -3,9 +3,19 @@
 //! With a one-hot encoding this is the classic per-operation lookup table: the latency of a
 //! network is the sum of the latencies of its operations plus a fixed cost. It is the object
 //! AdaProxy adapts, and the model the paper builds on.
+//!
+//! Positivity: a latency predictor is only usable if it predicts a positive latency for every
+//! architecture a search may visit. Least squares does not ensure that (pixel3's NB201 fit
+//! predicts -2.3 ms for the empty cell), so [`AdditivePredictor::fit`] refits under the
+//! constraint "every prediction >= a floor" when it has to, and [`AdditivePredictor::validate`]
+//! refuses predictors that are not positive over their whole space
+//! ([`AdditivePredictor::lower_bound`], exact through [`SearchSpace::argmin_additive`]).
 
+use super::scaling::{exponent_of_max, ldexp};
+use super::solver::{constrained_least_squares, Inequality};
 use crate::error::{Error, Result};
 use crate::space::{Arch, SearchSpace, SpaceId};
+use crate::table::LatencyTable;
 use nalgebra::{DMatrix, DVector};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -31,6 +41,40 @@ pub struct ProxyTerm {
     pub fallback_intercept: f64,
 }
 
+/// Where a predictor is lowest over its space ([`AdditivePredictor::lower_bound`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LowerBound {
+    /// The lowest prediction (ms).
+    pub value: f64,
+    /// An architecture with that prediction.
+    pub arch: Arch,
+    /// Whether the proxy terms use measured latencies there (false: their fallback models).
+    pub measured: bool,
+}
+
+/// A prediction counts as positive when it exceeds this fraction of the size of the
+/// predictor's terms ([`AdditivePredictor::magnitude`]): below that, rounding in the sum of the
+/// terms could already flip its sign.
+const POSITIVE_MARGIN: f64 = 1e-9;
+
+/// Floor of a constrained fit, as a fraction of the smallest measured latency: no architecture
+/// is predicted faster than 1% of the fastest one measured.
+pub(crate) const FLOOR_FRACTION: f64 = 0.01;
+
+/// Cutting planes tried before a constrained fit gives up (each adds the architecture where the
+/// previous fit was lowest; a handful suffice in practice).
+pub(crate) const MAX_CUTS: usize = 200;
+
+/// The plain least-squares fit of a device, kept by [`AdditivePredictor::fit`] when the
+/// positivity constraint had to change it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Unconstrained {
+    /// Weights (ms).
+    pub weights: Vec<f64>,
+    /// Intercept (ms).
+    pub intercept: f64,
+}
+
 /// latency(arch) = encode(arch) . weights + intercept (+ proxy terms), in milliseconds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AdditivePredictor {
@@ -51,6 +95,13 @@ pub struct AdditivePredictor {
     /// How the predictor was made (free-form, for people and the manifest).
     #[serde(default)]
     pub provenance: serde_json::Value,
+    /// The plain least-squares fit, when the positivity constraint changed it (`None`
+    /// otherwise). Not a valid predictor (somewhere in the space it predicts <= 0), but it
+    /// ranks the measured architectures as well as the data allow: AdaProxy adapts its
+    /// direction ([`base_weights`](Self::base_weights); the scale and offset are refitted
+    /// anyway) and `plan` spreads samples over its range.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unconstrained: Option<Unconstrained>,
 }
 
 impl AdditivePredictor {
@@ -71,6 +122,12 @@ impl AdditivePredictor {
         if !(ridge >= 0.0 && ridge.is_finite()) {
             return Err(Error::InvalidParameter(format!("ridge must be >= 0, got {ridge}")));
         }
+        if let Some(v) = latency.iter().find(|v| !(v.is_finite() && **v > 0.0)) {
+            return Err(Error::InvalidParameter(format!("latency {v} of '{device}' is not a positive finite number")));
+        }
+        // Solve on latency / 2^e: exact, and sums cannot overflow whatever the unit.
+        let e = exponent_of_max(latency);
+        let ys: Vec<f64> = latency.iter().map(|v| ldexp(*v, -e)).collect();
         let d_all = space.num_features();
         let n = archs.len();
         let pinned = space.reference_features();
@@ -79,9 +136,9 @@ impl AdditivePredictor {
         let x_all = DMatrix::from_row_slice(n, d_all, &crate::space::encode_all(space, archs));
         let x = DMatrix::from_fn(n, d, |i, j| x_all[(i, free[j])]);
         let mean_x: Vec<f64> = (0..d).map(|j| x.column(j).mean()).collect();
-        let mean_y = latency.iter().sum::<f64>() / n as f64;
+        let mean_y = ys.iter().sum::<f64>() / n as f64;
         let xc = DMatrix::from_fn(n, d, |i, j| x[(i, j)] - mean_x[j]);
-        let yc = DVector::from_iterator(n, latency.iter().map(|v| v - mean_y));
+        let yc = DVector::from_iterator(n, ys.iter().map(|v| v - mean_y));
         let mut gram = xc.transpose() * &xc;
         let scale = (0..d).map(|j| gram[(j, j)]).sum::<f64>() / d as f64;
         let rho = ridge.max(1e-12) * scale.max(1e-300);
@@ -93,12 +150,12 @@ impl AdditivePredictor {
             .cholesky()
             .ok_or_else(|| Error::NotConverged("normal equations are not positive definite".into()))?
             .solve(&rhs);
-        let intercept = mean_y - (0..d).map(|j| mean_x[j] * w[j]).sum::<f64>();
+        let intercept = ldexp(mean_y - (0..d).map(|j| mean_x[j] * w[j]).sum::<f64>(), e);
         let mut weights = vec![0.0; d_all];
         for (j, &f) in free.iter().enumerate() {
-            weights[f] = w[j];
+            weights[f] = ldexp(w[j], e);
         }
-        Ok(AdditivePredictor {
+        let p = AdditivePredictor {
             space: space.id(),
             encoding_version: ENCODING_VERSION,
             device: device.to_string(),
@@ -106,7 +163,167 @@ impl AdditivePredictor {
             intercept,
             proxy_terms: Vec::new(),
             provenance: serde_json::json!({"fit": "least squares", "ridge": ridge, "samples": n}),
-        })
+            unconstrained: None,
+        };
+        if p.check_positive(None).is_ok() {
+            return Ok(p);
+        }
+        p.refit_positive(&x, &free, latency, rho)
+    }
+
+    /// The least-squares fit (same ridge `rho` on the weights) under the constraint that every
+    /// architecture of the space is predicted at least [`FLOOR_FRACTION`] of the smallest
+    /// measured latency, by cutting planes: solve with the constraints found so far, find the
+    /// architecture where the fit is lowest ([`SearchSpace::argmin_additive`]), add
+    /// "prediction there >= floor" if it is below, repeat. The constraint set is finite and
+    /// each round adds a violated one, so this ends; it only ever constrains what must be.
+    fn refit_positive(mut self, x: &DMatrix<f64>, free: &[usize], latency: &[f64], rho: f64) -> Result<Self> {
+        let space = self.space.space();
+        self.unconstrained = Some(Unconstrained { weights: self.weights.clone(), intercept: self.intercept });
+        let (n, d) = x.shape();
+        // Solve on y / 2^e (exact), so that any positive finite latencies are O(1).
+        let e = exponent_of_max(latency);
+        let ys: Vec<f64> = latency.iter().map(|v| ldexp(*v, -e)).collect();
+        let floor = FLOOR_FRACTION * ys.iter().cloned().fold(f64::INFINITY, f64::min);
+        let design = DMatrix::from_fn(n, d + 1, |i, j| if j < d { x[(i, j)] } else { 1.0 });
+        let mut ridge = vec![rho; d + 1];
+        ridge[d] = 0.0;
+        let mut cuts: Vec<Inequality> = Vec::new();
+        while cuts.len() <= MAX_CUTS {
+            let u = constrained_least_squares(&design, &ys, &ridge, &cuts)?;
+            for (j, &f) in free.iter().enumerate() {
+                self.weights[f] = ldexp(u[j], e);
+            }
+            self.intercept = ldexp(u[d], e);
+            let low = self.lower_bound(None)?;
+            if self.is_positive(low.value) {
+                self.provenance = serde_json::json!({
+                    "fit": "least squares, constrained to be positive over the space",
+                    "floor_ms": ldexp(floor, e),
+                    "cuts": cuts.len(),
+                    "ridge": rho,
+                    "samples": n,
+                });
+                return Ok(self);
+            }
+            let enc = space.encode(&low.arch);
+            cuts.push(Inequality { row: free.iter().map(|&f| enc[f]).chain([1.0]).collect(), at_least: floor });
+        }
+        Err(Error::NotConverged(format!(
+            "no positive additive fit for '{}' after {MAX_CUTS} constraints",
+            self.device
+        )))
+    }
+
+    /// The predictor with every proxy term on its fallback model, as one additive model
+    /// (weights, intercept): what [`predict_all`](Self::predict_all) computes.
+    fn fallback_model(&self) -> (Vec<f64>, f64) {
+        let mut w = self.weights.clone();
+        let mut c = self.intercept;
+        for t in &self.proxy_terms {
+            for (wi, fi) in w.iter_mut().zip(&t.fallback_weights) {
+                *wi += t.coefficient * fi;
+            }
+            c += t.coefficient * t.fallback_intercept;
+        }
+        (w, c)
+    }
+
+    /// The lowest prediction over the whole space, and where.
+    ///
+    /// Without a table this is the minimum of [`predict_all`](Self::predict_all) (proxy terms
+    /// on their fallback models), exact. With a table it bounds [`predict_with`](Self::predict_with)
+    /// from below: the minimum over the table's architectures (measured cells) and over the
+    /// whole space on fallback models (exact when the table holds no architecture of the space
+    /// that matters, a lower bound otherwise). Both cost one pass over the encoding (plus one
+    /// prediction per table row).
+    pub fn lower_bound(&self, table: Option<&LatencyTable>) -> Result<LowerBound> {
+        let space = self.space.space();
+        if self.weights.len() != space.num_features() {
+            return Err(Error::InvalidParameter(format!(
+                "predictor has {} weights, space {} has {} features",
+                self.weights.len(),
+                self.space,
+                space.num_features()
+            )));
+        }
+        let (w, c) = self.fallback_model();
+        let arch = space.argmin_additive(&w);
+        let mut low = LowerBound { value: space.min_additive(&w) + c, arch, measured: false };
+        if let (Some(table), false) = (table, self.proxy_terms.is_empty()) {
+            if table.space() != self.space {
+                return Err(Error::InvalidParameter(format!(
+                    "the latency table is for space {}, the predictor for {}",
+                    table.space(),
+                    self.space
+                )));
+            }
+            let values = self.predict_with(table.archs(), table)?;
+            for (a, v) in table.archs().iter().zip(values) {
+                if !(v >= low.value) {
+                    low = LowerBound { value: v, arch: a.clone(), measured: true };
+                }
+            }
+        }
+        Ok(low)
+    }
+
+    /// Size of the predictor's terms over the space (the largest sum of absolute contributions,
+    /// fallback models included): the yardstick against which "positive" is judged.
+    pub fn magnitude(&self) -> f64 {
+        let space = self.space.space();
+        let (w, c) = self.fallback_model();
+        let abs: Vec<f64> = w.iter().map(|v| v.abs()).collect();
+        c.abs() + space.max_additive(&abs).max(0.0)
+    }
+
+    /// Whether `lowest` (a [`lower_bound`](Self::lower_bound) value) counts as positive.
+    pub(crate) fn is_positive(&self, lowest: f64) -> bool {
+        lowest > POSITIVE_MARGIN * self.magnitude()
+    }
+
+    /// Errors unless every prediction over the whole space is positive: with `table`, the
+    /// predictions of [`predict_with`](Self::predict_with) on it; without, those of
+    /// [`predict_all`](Self::predict_all). The error names the architecture and the value.
+    pub fn check_positive(&self, table: Option<&LatencyTable>) -> Result<()> {
+        let low = self.lower_bound(table)?;
+        if self.is_positive(low.value) {
+            return Ok(());
+        }
+        let who = if self.device.is_empty() { String::new() } else { format!(" for '{}'", self.device) };
+        let how = match (low.measured, self.proxy_terms.is_empty()) {
+            (_, true) => "",
+            (true, false) => " (with the proxy's measured latency)",
+            (false, false) => " (with the proxy's fallback model)",
+        };
+        Err(Error::InvalidParameter(format!(
+            "the predictor{who} is not positive over the {} space: it predicts {:.6e} ms for {}{how}",
+            self.space,
+            low.value,
+            self.space.space().format(&low.arch)
+        )))
+    }
+
+    /// The weights whose direction AdaProxy adapts: the plain least-squares fit's (see
+    /// [`unconstrained`](Self::unconstrained)), else [`weights`](Self::weights).
+    pub fn base_weights(&self) -> &[f64] {
+        self.unconstrained.as_ref().map_or(&self.weights, |u| &u.weights)
+    }
+
+    /// Predictions of the plain least-squares fit (the same as
+    /// [`predict_all`](Self::predict_all) unless the positivity constraint changed the fit):
+    /// for ranking and spreading architectures, not as latencies. Additive part only.
+    pub fn least_squares_predictions(&self, archs: &[Arch]) -> Vec<f64> {
+        let Some(u) = &self.unconstrained else { return self.predict_all(archs) };
+        let space = self.space.space();
+        let mut buf = vec![0.0; space.num_features()];
+        archs
+            .iter()
+            .map(|a| {
+                space.encode_into(a, &mut buf);
+                crate::stats::dot(&buf, &u.weights) + u.intercept
+            })
+            .collect()
     }
 
     /// Predicted latency of an encoded architecture (additive part only).
@@ -169,7 +386,9 @@ impl AdditivePredictor {
             .collect()
     }
 
-    /// Check that the predictor matches the current encoding of its space.
+    /// Check that the predictor matches the current encoding of its space, has finite
+    /// weights, and predicts a positive latency for every architecture of the space (proxy
+    /// terms on their fallback models; see [`check_positive`](Self::check_positive)).
     pub fn validate(&self) -> Result<()> {
         let d = self.space.space().num_features();
         if self.encoding_version != ENCODING_VERSION {
@@ -193,7 +412,13 @@ impl AdditivePredictor {
         if !self.weights.iter().chain([&self.intercept]).all(|w| w.is_finite()) {
             return Err(Error::InvalidParameter("predictor has non-finite weights".into()));
         }
-        Ok(())
+        if let Some(u) = &self.unconstrained {
+            if u.weights.len() != d || !u.weights.iter().chain([&u.intercept]).all(|w| w.is_finite()) {
+                return Err(Error::InvalidParameter("the predictor's unconstrained fit is malformed".into()));
+            }
+        }
+        // Measured proxy latencies are checked where a table is at hand (`check_positive`).
+        self.check_positive(None)
     }
 
     /// Save as JSON (atomically).

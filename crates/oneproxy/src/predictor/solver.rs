@@ -22,7 +22,14 @@
 //!   `b = V diag(1 / (s + 2 lambda)) V^T g`, and the 2-norm solution is `b = 0` when
 //!   `||g|| <= lambda`, otherwise `b = (G + mu I)^-1 g` where `mu > 0` solves the scalar
 //!   equation `mu ||b(mu)|| = lambda` (increasing in mu, found by bracketing and bisection).
-//!   One decomposition serves every lambda of a sweep.
+//!   One decomposition serves every lambda of a sweep, and also gives exact leave-one-out
+//!   predictions for the ridge penalty without refitting ([`Spectral::loo_ridge`]).
+//!
+//! Cost: nothing here is n x n. The spectral solver projects each column with the (at most
+//! two) basis vectors of span{1, z} and works with the k x k Gram matrix (a thin SVD when
+//! k > n); the conic solver only sees the (k + 2) x (k + 2) normal equations.
+//!
+//! Callers keep every column O(1) (see `adapt.rs`): the thresholds below are relative.
 
 use crate::error::{Error, Result};
 use clarabel::algebra::CscMatrix;
@@ -158,95 +165,219 @@ fn to_csc(m: &DMatrix<f64>, upper: bool) -> CscMatrix<f64> {
     CscMatrix::new(rows, cols, colptr, rowval, nzval)
 }
 
+/// A linear constraint `row . u >= at_least` on the unknowns `u = (a, c, b_1..b_k)` of a
+/// [`Problem`] (or on whatever vector a least-squares helper solves for).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inequality {
+    /// Coefficients, one per unknown.
+    pub row: Vec<f64>,
+    /// Lower bound.
+    pub at_least: f64,
+}
+
 /// Solve the problem with Clarabel for any penalty.
 pub fn solve_conic(p: &Problem, penalty: Penalty, lambda: f64) -> Result<Solution> {
-    let (n, k) = (p.n(), p.c.ncols());
-    let nt = match penalty {
-        Penalty::L2 | Penalty::Linf => 1,
-        Penalty::L1 => k,
-        Penalty::Ridge => 0,
-    };
-    let nx = 2 + k + nt;
-    // M = [z, 1, C]; objective (1/n)||M u - y||^2 = u^T (M^T M / n) u - (2/n) y^T M u + const.
-    let mut m = DMatrix::zeros(n, 2 + k);
-    for i in 0..n {
-        m[(i, 0)] = p.z[i];
-        m[(i, 1)] = 1.0;
-        for j in 0..k {
-            m[(i, 2 + j)] = p.c[(i, j)];
+    Conic::new(p.clone()).solve(penalty, lambda, &[])
+}
+
+/// The conic program of one [`Problem`], with its normal equations computed once so that a
+/// sweep over lambdas costs O(k^3) per solve, independent of the number of samples.
+#[derive(Debug, Clone)]
+pub struct Conic {
+    problem: Problem,
+    /// `(2/n) M^T M` with `M = [z, 1, C]`.
+    mtm: DMatrix<f64>,
+    /// `-(2/n) M^T y`.
+    q: Vec<f64>,
+    /// Gradient of the squared error in `b` at `b = 0` (with `a`, `c` refitted):
+    /// `(2/n) C^T r0`, `r0` the residual of the uncorrected fit.
+    gradient_at_zero: Vec<f64>,
+}
+
+impl Conic {
+    /// Form the normal equations.
+    pub fn new(problem: Problem) -> Self {
+        let (n, k) = (problem.n(), problem.c.ncols());
+        // M = [z, 1, C]; objective (1/n)||M u - y||^2 = u^T (M^T M / n) u - (2/n) y^T M u + const.
+        let mut m = DMatrix::zeros(n, 2 + k);
+        for i in 0..n {
+            m[(i, 0)] = problem.z[i];
+            m[(i, 1)] = 1.0;
         }
+        m.view_mut((0, 2), (n, k)).copy_from(&problem.c);
+        let mtm = m.transpose() * &m * (2.0 / n as f64);
+        let mty = m.transpose() * DVector::from_column_slice(&problem.y);
+        let q = mty.iter().map(|v| -2.0 / n as f64 * v).collect();
+        let zero = problem.uncorrected();
+        let r0: Vec<f64> = problem.y.iter().zip(&problem.z).map(|(y, z)| y - zero.a * z - zero.intercept).collect();
+        let gradient_at_zero = (problem.c.transpose() * DVector::from_vec(r0) * (2.0 / n as f64)).iter().copied().collect();
+        Conic { problem, mtm, q, gradient_at_zero }
     }
-    let mtm = m.transpose() * &m * (2.0 / n as f64);
-    let mut pm = DMatrix::zeros(nx, nx);
-    pm.view_mut((0, 0), (2 + k, 2 + k)).copy_from(&mtm);
-    if penalty == Penalty::Ridge {
-        for j in 0..k {
-            pm[(2 + j, 2 + j)] += 2.0 * lambda;
+
+    /// Whether `b = 0` is optimal for a norm penalty: the dual norm of the gradient at 0 is at
+    /// most lambda (the L2 rule of the spectral solver, for every norm). Answering this exactly
+    /// spares the interior-point method problems whose answer is "no correction", which it
+    /// solves badly when lambda dwarfs the data (e.g. a target 1e14 times slower than its proxy).
+    fn zero_is_optimal(&self, penalty: Penalty, lambda: f64) -> bool {
+        let g = &self.gradient_at_zero;
+        let dual = match penalty {
+            Penalty::L1 => g.iter().fold(0.0f64, |m, v| m.max(v.abs())),
+            Penalty::L2 => g.iter().map(|v| v * v).sum::<f64>().sqrt(),
+            Penalty::Linf => g.iter().map(|v| v.abs()).sum(),
+            Penalty::Ridge => return false,
+        };
+        dual <= lambda
+    }
+
+    /// The problem being solved.
+    pub fn problem(&self) -> &Problem {
+        &self.problem
+    }
+
+    /// Solve for one penalty and lambda, subject to extra linear constraints on `(a, c, b)`.
+    pub fn solve(&self, penalty: Penalty, lambda: f64, constraints: &[Inequality]) -> Result<Solution> {
+        if constraints.is_empty() && self.zero_is_optimal(penalty, lambda) {
+            let mut s = self.problem.uncorrected();
+            s.objective = self.problem.objective(&s, penalty, lambda);
+            return Ok(s);
         }
-    }
-    let mty = m.transpose() * DVector::from_column_slice(&p.y);
-    let mut q = vec![0.0; nx];
-    for j in 0..2 + k {
-        q[j] = -2.0 / n as f64 * mty[j];
-    }
-    for t in 0..nt {
-        q[2 + k + t] = lambda;
-    }
-    // Cone constraints A x + s = 0, s in K.
-    let (a, cones): (DMatrix<f64>, Vec<SupportedConeT<f64>>) = match penalty {
-        Penalty::Ridge => (DMatrix::zeros(0, nx), vec![]),
-        Penalty::L2 => {
-            let mut a = DMatrix::zeros(k + 1, nx);
-            a[(0, 2 + k)] = -1.0;
+        let k = self.problem.c.ncols();
+        let nt = match penalty {
+            Penalty::L2 | Penalty::Linf => 1,
+            Penalty::L1 => k,
+            Penalty::Ridge => 0,
+        };
+        let nx = 2 + k + nt;
+        let mut pm = DMatrix::zeros(nx, nx);
+        pm.view_mut((0, 0), (2 + k, 2 + k)).copy_from(&self.mtm);
+        if penalty == Penalty::Ridge {
             for j in 0..k {
-                a[(1 + j, 2 + j)] = -1.0;
+                pm[(2 + j, 2 + j)] += 2.0 * lambda;
             }
-            (a, vec![SupportedConeT::SecondOrderConeT(k + 1)])
         }
-        Penalty::Linf | Penalty::L1 => {
-            // t_j - b_j >= 0 and t_j + b_j >= 0 (t_j = t for inf).
-            let mut a = DMatrix::zeros(2 * k, nx);
-            for j in 0..k {
-                let t = if penalty == Penalty::L1 { 2 + k + j } else { 2 + k };
-                a[(2 * j, 2 + j)] = 1.0;
-                a[(2 * j, t)] = -1.0;
-                a[(2 * j + 1, 2 + j)] = -1.0;
-                a[(2 * j + 1, t)] = -1.0;
+        let mut q = vec![0.0; nx];
+        q[..2 + k].copy_from_slice(&self.q);
+        for t in 0..nt {
+            q[2 + k + t] = lambda;
+        }
+        // Cone constraints A x + s = b, s in K.
+        let (mut a, mut cones): (DMatrix<f64>, Vec<SupportedConeT<f64>>) = match penalty {
+            Penalty::Ridge => (DMatrix::zeros(0, nx), vec![]),
+            Penalty::L2 => {
+                let mut a = DMatrix::zeros(k + 1, nx);
+                a[(0, 2 + k)] = -1.0;
+                for j in 0..k {
+                    a[(1 + j, 2 + j)] = -1.0;
+                }
+                (a, vec![SupportedConeT::SecondOrderConeT(k + 1)])
             }
-            (a, vec![SupportedConeT::NonnegativeConeT(2 * k)])
+            Penalty::Linf | Penalty::L1 => {
+                // t_j - b_j >= 0 and t_j + b_j >= 0 (t_j = t for inf).
+                let mut a = DMatrix::zeros(2 * k, nx);
+                for j in 0..k {
+                    let t = if penalty == Penalty::L1 { 2 + k + j } else { 2 + k };
+                    a[(2 * j, 2 + j)] = 1.0;
+                    a[(2 * j, t)] = -1.0;
+                    a[(2 * j + 1, 2 + j)] = -1.0;
+                    a[(2 * j + 1, t)] = -1.0;
+                }
+                (a, vec![SupportedConeT::NonnegativeConeT(2 * k)])
+            }
+        };
+        let mut b = vec![0.0; a.nrows()];
+        if !constraints.is_empty() {
+            let (rows, rhs) = inequality_rows(constraints, nx)?;
+            a = stack(&a, &rows);
+            b.extend(rhs);
+            cones.push(SupportedConeT::NonnegativeConeT(constraints.len()));
         }
-    };
-    let b = vec![0.0; a.nrows()];
+        let (x, status, iterations) = run_clarabel(&pm, &q, &a, &b, &cones)
+            .map_err(|e| Error::NotConverged(format!("{e} (penalty {}, lambda {lambda})", penalty.name())))?;
+        let mut sol = Solution { a: x[0], intercept: x[1], b: x[2..2 + k].to_vec(), objective: 0.0, status, iterations };
+        sol.objective = self.problem.objective(&sol, penalty, lambda);
+        Ok(sol)
+    }
+}
+
+/// `min ||X u - y||^2 + sum_j ridge_j u_j^2` subject to linear constraints, for fits that must
+/// respect bounds (e.g. a predictor that stays positive over a whole search space).
+pub fn constrained_least_squares(x: &DMatrix<f64>, y: &[f64], ridge: &[f64], constraints: &[Inequality]) -> Result<Vec<f64>> {
+    let (n, d) = x.shape();
+    if y.len() != n || ridge.len() != d {
+        return Err(Error::InvalidParameter("constrained least squares: inconsistent sizes".into()));
+    }
+    // Divided by n, so that the solver's tolerances do not depend on the sample count.
+    let mut pm = x.transpose() * x * (2.0 / n as f64);
+    for (j, r) in ridge.iter().enumerate() {
+        pm[(j, j)] += 2.0 * r / n as f64;
+    }
+    let q: Vec<f64> = (x.transpose() * DVector::from_column_slice(y)).iter().map(|v| -2.0 / n as f64 * v).collect();
+    let (a, b) = inequality_rows(constraints, d)?;
+    let cones = [SupportedConeT::NonnegativeConeT(constraints.len())];
+    let (u, _, _) = run_clarabel(&pm, &q, &a, &b, if constraints.is_empty() { &[] } else { &cones })
+        .map_err(|e| Error::NotConverged(format!("constrained least squares: {e}")))?;
+    Ok(u)
+}
+
+/// `row . u >= h` as Clarabel's `A u + s = b, s >= 0`: `A = -row`, `b = -h`.
+fn inequality_rows(constraints: &[Inequality], nx: usize) -> Result<(DMatrix<f64>, Vec<f64>)> {
+    let mut a = DMatrix::zeros(constraints.len(), nx);
+    for (i, c) in constraints.iter().enumerate() {
+        if c.row.len() > nx || !c.at_least.is_finite() || c.row.iter().any(|v| !v.is_finite()) {
+            return Err(Error::InvalidParameter(format!("constraint {i} is malformed (length {} for {nx} unknowns, or not finite)", c.row.len())));
+        }
+        for (j, v) in c.row.iter().enumerate() {
+            a[(i, j)] = -v;
+        }
+    }
+    Ok((a, constraints.iter().map(|c| -c.at_least).collect()))
+}
+
+/// Rows of `top` above rows of `bottom` (same number of columns).
+fn stack(top: &DMatrix<f64>, bottom: &DMatrix<f64>) -> DMatrix<f64> {
+    let mut m = DMatrix::zeros(top.nrows() + bottom.nrows(), top.ncols());
+    m.view_mut((0, 0), top.shape()).copy_from(top);
+    m.view_mut((top.nrows(), 0), bottom.shape()).copy_from(bottom);
+    m
+}
+
+/// Run Clarabel on `min 1/2 x^T P x + q^T x, A x + s = b, s in cones`: the solution, the status
+/// name and the iterations; an error message unless solved or almost solved.
+fn run_clarabel(
+    p: &DMatrix<f64>,
+    q: &[f64],
+    a: &DMatrix<f64>,
+    b: &[f64],
+    cones: &[SupportedConeT<f64>],
+) -> std::result::Result<(Vec<f64>, String, u32), String> {
     let settings = DefaultSettingsBuilder::default()
         .verbose(false)
         .max_iter(200)
         .build()
-        .map_err(|e| Error::InvalidParameter(format!("clarabel settings: {e:?}")))?;
-    let mut solver = DefaultSolver::new(&to_csc(&pm, true), &q, &to_csc(&a, false), &b, &cones, settings)
-        .map_err(|e| Error::InvalidParameter(format!("clarabel: {e:?}")))?;
+        .map_err(|e| format!("clarabel settings: {e:?}"))?;
+    let mut solver =
+        DefaultSolver::new(&to_csc(p, true), q, &to_csc(a, false), b, cones, settings).map_err(|e| format!("clarabel: {e:?}"))?;
     solver.solve();
     let status = match solver.solution.status {
         SolverStatus::Solved => "solved",
         SolverStatus::AlmostSolved => "almost_solved",
-        other => return Err(Error::NotConverged(format!("clarabel status {other:?} (penalty {}, lambda {lambda})", penalty.name()))),
+        other => return Err(format!("clarabel status {other:?}")),
     };
-    let x = &solver.solution.x;
-    let mut sol = Solution {
-        a: x[0],
-        intercept: x[1],
-        b: x[2..2 + k].to_vec(),
-        objective: 0.0,
-        status: status.into(),
-        iterations: solver.solution.iterations,
-    };
-    sol.objective = p.objective(&sol, penalty, lambda);
-    Ok(sol)
+    let x = solver.solution.x.clone();
+    if x.iter().any(|v| !v.is_finite()) {
+        return Err("clarabel returned a non-finite solution".into());
+    }
+    Ok((x, status.into(), solver.solution.iterations))
 }
 
 /// Exact solver for the 2-norm and squared 2-norm penalties; build once, solve for many lambdas.
 #[derive(Debug, Clone)]
 pub struct Spectral {
     problem: Problem,
+    /// Orthonormal basis of span{1, z} (one or two vectors).
+    basis: Vec<DVector<f64>>,
+    /// The projected corrections `P C` (n x k), kept for leave-one-out.
+    pc: DMatrix<f64>,
     vectors: DMatrix<f64>,
     values: Vec<f64>,
     gamma: Vec<f64>,
@@ -258,7 +389,8 @@ impl Spectral {
     pub fn new(problem: Problem) -> Self {
         let n = problem.n();
         let k = problem.c.ncols();
-        // Orthonormal basis of span{1, z} by Gram-Schmidt.
+        // Orthonormal basis of span{1, z} by Gram-Schmidt: projecting a column costs two dot
+        // products and two updates, instead of an n x n projector.
         let one = DVector::from_element(n, 1.0 / (n as f64).sqrt());
         let mut basis = vec![one.clone()];
         let z = DVector::from_column_slice(&problem.z);
@@ -273,6 +405,10 @@ impl Spectral {
         }
         let py = project(DVector::from_column_slice(&problem.y));
         let scale = 2.0 / n as f64;
+        if k == 0 {
+            // Nothing to correct (every column was dropped): only the scale and intercept.
+            return Spectral { problem, basis, pc, vectors: DMatrix::zeros(0, 0), values: vec![], gamma: vec![], g_norm: 0.0 };
+        }
         if k <= n {
             // Few features: eigendecompose the k x k Gram matrix G = (2/n) (PC)^T PC.
             let gram = pc.transpose() * &pc * scale;
@@ -280,18 +416,87 @@ impl Spectral {
             let eig = nalgebra::SymmetricEigen::new(gram);
             let gamma: Vec<f64> = (eig.eigenvectors.transpose() * &g).iter().copied().collect();
             let values = eig.eigenvalues.iter().map(|v| v.max(0.0)).collect();
-            return Spectral { problem, vectors: eig.eigenvectors, values, gamma, g_norm: g.norm() };
+            return Spectral { problem, basis, pc, vectors: eig.eigenvectors, values, gamma, g_norm: g.norm() };
         }
         // More features than samples (198 for FBNet): a thin SVD PC = U S W^T (rank <= n) gives
         // G = (2/n) W S^2 W^T and g = (2/n) W S U^T P y at the cost of an n x k factorisation.
-        let svd = pc.svd(true, true);
-        let u = svd.u.expect("requested U");
-        let w_t = svd.v_t.expect("requested V^T");
+        let svd = pc.clone().svd(true, true);
+        let (Some(u), Some(w_t)) = (svd.u, svd.v_t) else {
+            unreachable!("nalgebra returns U and V^T when asked for them")
+        };
         let uy = u.transpose() * &py;
         let values: Vec<f64> = svd.singular_values.iter().map(|sv| scale * sv * sv).collect();
         let gamma: Vec<f64> = svd.singular_values.iter().zip(uy.iter()).map(|(sv, v)| scale * sv * v).collect();
         let g_norm = gamma.iter().map(|v| v * v).sum::<f64>().sqrt();
-        Spectral { problem, vectors: w_t.transpose(), values, gamma, g_norm }
+        Spectral { problem, basis, pc, vectors: w_t.transpose(), values, gamma, g_norm }
+    }
+
+    /// Leave-one-out predictions of the ridge fit for each lambda, without refitting.
+    ///
+    /// Leaving sample i out of `(1/n')||r||^2 + lambda ||b||^2` (n' = n - 1 samples) is the
+    /// penalised least-squares problem with penalty `gamma = (n - 1) lambda` on the unscaled
+    /// squared error, a linear smoother `H = Q Q^T + PC (C^T P C + gamma)^-1 C^T P` (Q: the basis
+    /// of span{1, z}). For such smoothers the held-out prediction is exactly
+    /// `y_i - e_i / (1 - h_ii)`, with the residual `e` and leverage `h` of the full-data fit,
+    /// both from the one eigendecomposition: O(n k) per lambda. An infinite lambda is the
+    /// uncorrected fit.
+    ///
+    /// Precision: with few samples and small lambdas the fit nearly interpolates, and `e` and
+    /// `1 - h` are tiny differences of O(1) numbers. They are computed without that
+    /// cancellation: with `u_j` the orthonormal directions of `PC` (eigenvalue `s_j`) and
+    /// `t_j = shift / (s_j + shift)`, `e = r_perp + sum_j u_j (u_j . y) t_j` and
+    /// `1 - h_ii = p_ii + sum_j u_ij^2 t_j`, where `r_perp` and `p_ii` (the part of `y` and the
+    /// leverage outside span{1, z, PC}) do not depend on lambda and vanish when n <= k + 2.
+    /// Entries are NaN where `1 - h_ii` is 0 to working precision (refit that fold).
+    pub fn loo_ridge(&self, lambdas: &[f64]) -> Vec<Vec<f64>> {
+        let n = self.problem.n();
+        let half_n = n as f64 / 2.0;
+        let y = DVector::from_column_slice(&self.problem.y);
+        let smax = self.values.iter().cloned().fold(0.0, f64::max);
+        // Orthonormal directions of PC: PC v_j / sqrt((n/2) s_j), for s_j clear of 0.
+        let pv = &self.pc * &self.vectors;
+        let dirs: Vec<(DVector<f64>, f64, f64)> = self
+            .values
+            .iter()
+            .enumerate()
+            .filter(|(_, &s)| s > 1e-12 * smax)
+            .map(|(j, &s)| {
+                let u = pv.column(j) / (half_n * s).sqrt();
+                let uy = u.dot(&y);
+                (u, s, uy)
+            })
+            .collect();
+        // What no lambda changes: the residual and leverage outside span{1, z, PC}.
+        let mut r_perp = y.clone();
+        let mut p_diag = DVector::from_element(n, 1.0);
+        for q in &self.basis {
+            r_perp -= q * q.dot(&y);
+            p_diag -= q.component_mul(q);
+        }
+        for (u, _, uy) in &dirs {
+            r_perp -= u * *uy;
+            p_diag -= u.component_mul(u);
+        }
+        if self.basis.len() + dirs.len() >= n {
+            // span{1, z, PC} is everything: both are 0, whatever rounding left.
+            r_perp.fill(0.0);
+            p_diag.fill(0.0);
+        }
+        p_diag.apply(|v| *v = v.max(0.0));
+        lambdas
+            .iter()
+            .map(|&lambda| {
+                let shift = if lambda.is_finite() { 2.0 * (n as f64 - 1.0) * lambda / n as f64 } else { f64::INFINITY };
+                let mut e = r_perp.clone();
+                let mut free = p_diag.clone();
+                for (u, s, uy) in &dirs {
+                    let t = if shift.is_infinite() { 1.0 } else { shift / (s + shift) };
+                    e.axpy(uy * t, u, 1.0);
+                    free += u.component_mul(u) * t;
+                }
+                (0..n).map(|i| if free[i] > 1e-12 { y[i] - e[i] / free[i] } else { f64::NAN }).collect()
+            })
+            .collect()
     }
 
     /// The problem being solved.
@@ -413,6 +618,74 @@ mod tests {
             let (a, c) = p.fit_scale_and_intercept(&vec![0.0; 8]);
             assert!((large.a - a).abs() < 1e-4 && (large.intercept - c).abs() < 1e-4, "{pen:?}");
         }
+    }
+
+    #[test]
+    fn exact_leave_one_out_equals_refitting_without_each_sample() {
+        // Including nearly interpolating fits (k >= n, tiny lambda), where the residuals and
+        // 1 - leverage are tiny.
+        for (seed, n, k) in [(21, 12, 5), (22, 9, 20), (23, 40, 6), (24, 15, 15), (25, 12, 25)] {
+            let p = random_problem(n, k, seed);
+            let lambdas = [1e-7, 1e-5, 1e-2, 1.0, 50.0, f64::INFINITY];
+            let fast = Spectral::new(p.clone()).loo_ridge(&lambdas);
+            for i in 0..n {
+                let keep: Vec<usize> = (0..n).filter(|&j| j != i).collect();
+                let fold = Problem {
+                    z: keep.iter().map(|&j| p.z[j]).collect(),
+                    c: DMatrix::from_fn(n - 1, k, |r, j| p.c[(keep[r], j)]),
+                    y: keep.iter().map(|&j| p.y[j]).collect(),
+                };
+                let s = Spectral::new(fold);
+                for (li, &lambda) in lambdas.iter().enumerate() {
+                    let sol = if lambda.is_infinite() { s.solve(Penalty::L2, f64::MAX) } else { s.solve(Penalty::Ridge, lambda) }.unwrap();
+                    let one = Problem { z: vec![p.z[i]], c: DMatrix::from_fn(1, k, |_, j| p.c[(i, j)]), y: vec![p.y[i]] };
+                    let refit = one.predict(&sol)[0];
+                    let got = fast[li][i];
+                    assert!((got - refit).abs() < 1e-8 * (1.0 + refit.abs()), "seed {seed} sample {i} lambda {lambda}: {got} vs {refit}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn no_correction_columns_leave_scale_and_intercept() {
+        let p = Problem { c: DMatrix::zeros(7, 0), ..random_problem(7, 3, 31) };
+        let s = Spectral::new(p.clone());
+        for pen in [Penalty::L2, Penalty::Ridge] {
+            let sol = s.solve(pen, 0.1).unwrap();
+            assert!(sol.b.is_empty());
+            assert_eq!((sol.a, sol.intercept), (p.uncorrected().a, p.uncorrected().intercept));
+        }
+        let loo = s.loo_ridge(&[0.1]);
+        assert!(loo[0].iter().all(|v| v.is_finite()));
+        let conic = Conic::new(p.clone()).solve(Penalty::Ridge, 0.0, &[]).unwrap();
+        assert!((conic.a - p.uncorrected().a).abs() < 1e-6);
+    }
+
+    #[test]
+    fn constraints_are_respected_and_cost_what_they_must() {
+        let p = random_problem(30, 4, 41);
+        let conic = Conic::new(p.clone());
+        let free = conic.solve(Penalty::L2, 0.01, &[]).unwrap();
+        // Force the intercept well above its unconstrained value, and b_0 >= 0.5.
+        let at_least = free.intercept + 1.0;
+        let cons = [
+            Inequality { row: vec![0.0, 1.0], at_least },
+            Inequality { row: vec![0.0, 0.0, 1.0], at_least: 0.5 },
+        ];
+        let tied = conic.solve(Penalty::L2, 0.01, &cons).unwrap();
+        assert!(tied.intercept >= at_least - 1e-6, "{} < {at_least}", tied.intercept);
+        assert!(tied.b[0] >= 0.5 - 1e-6);
+        assert!(tied.objective >= free.objective - 1e-9, "constraints cannot lower the optimum");
+        // Least squares with u >= 0 on a problem whose unconstrained fit has a negative entry.
+        let x = DMatrix::from_row_slice(4, 2, &[1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 2.0, 1.0]);
+        let y = [1.0, -1.0, 0.0, 1.0];
+        let nonneg: Vec<Inequality> =
+            (0..2).map(|j| Inequality { row: (0..2).map(|i| if i == j { 1.0 } else { 0.0 }).collect(), at_least: 0.0 }).collect();
+        let u = constrained_least_squares(&x, &y, &[0.0, 0.0], &nonneg).unwrap();
+        assert!(u[1].abs() < 1e-6 && u[0] > 0.3, "{u:?}");
+        let bad = [Inequality { row: vec![f64::NAN], at_least: 0.0 }];
+        assert!(constrained_least_squares(&x, &y, &[0.0, 0.0], &bad).is_err());
     }
 
     #[test]

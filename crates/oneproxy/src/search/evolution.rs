@@ -420,6 +420,9 @@ mod tests {
         fn feature_groups(&self) -> Vec<FeatureGroup> {
             Vec::new()
         }
+        fn argmin_additive(&self, _: &[f64]) -> Arch {
+            Arch::from_genes(vec![0, 0])
+        }
     }
 
     #[test]

@@ -259,6 +259,41 @@ impl ElasticSpec {
         out[SLOTS * w] = scale;
     }
 
+    /// Genes minimising `encode(arch) . weights`. Every feature of an architecture carries the
+    /// same factor `s = (res/224)^2 > 0`, so its value is `s * S`, where `S` is the stem-and-head
+    /// weight plus, per stage, the cheapest prefix of slot costs among the allowed depths (an
+    /// active slot costs its cheapest kernel plus its cheapest expand ratio). `S` does not
+    /// depend on `s`: minimise it first, then take the smallest resolution if `S >= 0` and the
+    /// largest otherwise.
+    pub fn argmin_additive(&self, weights: &[f64]) -> Arch {
+        let w = self.slot_width();
+        let nk = ELASTIC_KERNELS.len();
+        let mut genes = vec![0u8; ELASTIC_GENES];
+        let mut total = weights[SLOTS * w];
+        for s in 0..ELASTIC_STAGES {
+            let mut prefix = 0.0;
+            let mut best = (f64::INFINITY, 0u8);
+            for j in 0..ELASTIC_SLOTS {
+                let slot = s * ELASTIC_SLOTS + j;
+                let f = &weights[w * slot..w * (slot + 1)];
+                let (k, e) = (super::argmin(&f[..nk]), super::argmin(&f[nk..]));
+                genes[K0 + slot] = k as u8;
+                genes[E0 + slot] = e as u8;
+                prefix += f[k] + f[nk + e];
+                if let Some(d) = ELASTIC_DEPTHS.iter().position(|&d| d as usize == j + 1) {
+                    if prefix < best.0 {
+                        best = (prefix, d as u8);
+                    }
+                }
+            }
+            genes[1 + s] = best.1;
+            total += best.0;
+        }
+        genes[0] = if total >= 0.0 { 0 } else { N_RES - 1 };
+        self.canonicalize(&mut genes);
+        Arch::from_genes(genes)
+    }
+
     /// [`SearchSpace::reference_features`](super::SearchSpace::reference_features): within an
     /// active slot the kernel one-hots and the expand one-hots both sum to the slot's scale, so
     /// the first expand ratio is pinned and the other expand weights are costs relative to it.
@@ -340,6 +375,9 @@ macro_rules! elastic_space {
             }
             fn reference_features(&self) -> Vec<usize> {
                 Self::SPEC.reference_features()
+            }
+            fn argmin_additive(&self, weights: &[f64]) -> Arch {
+                Self::SPEC.argmin_additive(weights)
             }
         }
     };

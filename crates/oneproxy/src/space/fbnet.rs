@@ -73,6 +73,10 @@ impl SearchSpace for Fbnet {
         (0..FBNET_LAYERS).map(|l| 9 * l + 8).collect()
     }
 
+    fn argmin_additive(&self, weights: &[f64]) -> Arch {
+        Arch::from_genes(super::argmin_per_position(weights, FBNET_CHOICES.len()))
+    }
+
     fn feature_groups(&self) -> Vec<FeatureGroup> {
         FBNET_CHOICES
             .iter()

@@ -181,6 +181,27 @@ pub trait SearchSpace: Send + Sync + fmt::Debug {
         Vec::new()
     }
 
+    /// An architecture minimising `encode(arch) . weights` over the whole space
+    /// (`weights.len() == num_features()`).
+    ///
+    /// Why: a latency predictor must be positive for *every* architecture a search may visit,
+    /// not only for the measured ones. Spaces hold up to 10^20 architectures, so the minimum
+    /// of an additive model is found from the structure of the encoding (one choice per
+    /// position; depths and resolution for the elastic spaces), exactly, not by sampling.
+    fn argmin_additive(&self, weights: &[f64]) -> Arch;
+
+    /// `min over the space of encode(arch) . weights`: the value at
+    /// [`argmin_additive`](SearchSpace::argmin_additive), computed as a prediction computes it.
+    fn min_additive(&self, weights: &[f64]) -> f64 {
+        crate::stats::dot(&self.encode(&self.argmin_additive(weights)), weights)
+    }
+
+    /// `max over the space of encode(arch) . weights` (the minimum of the negated weights).
+    fn max_additive(&self, weights: &[f64]) -> f64 {
+        let negated: Vec<f64> = weights.iter().map(|w| -w).collect();
+        -self.min_additive(&negated)
+    }
+
     /// Whether a feature kind costs about the same wherever it sits, so that per-kind
     /// corrections and op counts are meaningful. True for NB201, whose one cell is repeated
     /// through the network; false for FBNet and OFA, whose layers differ in resolution and
@@ -255,6 +276,17 @@ pub trait SearchSpace: Send + Sync + fmt::Debug {
     }
 }
 
+/// Genes of a one-hot encoding with `width` choices per position (gene = choice) that minimise
+/// `encoding . weights`: the cheapest choice of every position, which are independent.
+pub(crate) fn argmin_per_position(weights: &[f64], width: usize) -> Vec<u8> {
+    weights.chunks(width).map(|c| argmin(c) as u8).collect()
+}
+
+/// Index of the smallest value (the first one on ties; 0 for an empty slice).
+pub(crate) fn argmin(values: &[f64]) -> usize {
+    (0..values.len()).fold(0, |best, i| if values[i] < values[best] { i } else { best })
+}
+
 /// The encodings of many architectures as one row-major matrix (`rows x num_features`).
 pub fn encode_all(space: &dyn SearchSpace, archs: &[Arch]) -> Vec<f64> {
     let d = space.num_features();
@@ -307,6 +339,50 @@ mod tests {
                 assert_ne!(m, a);
                 let c = s.crossover(&a, &b, &mut rng);
                 assert_eq!(s.parse(&s.format(&c)).unwrap(), c);
+            }
+        }
+    }
+
+    /// Random weights with both signs; some draws shifted positive or negative so that both
+    /// resolution branches of the elastic spaces are taken.
+    fn random_weights(d: usize, rng: &mut SeededRng, draw: usize) -> Vec<f64> {
+        let shift = [0.0, 0.8, -0.8][draw % 3];
+        (0..d).map(|_| rng.random_range(-1.0..1.0) + shift).collect()
+    }
+
+    #[test]
+    fn min_additive_is_attained_and_no_architecture_is_lower() {
+        let mut rng = seeded_rng(11);
+        for id in SpaceId::ALL {
+            let s = id.space();
+            let all = s.enumerate();
+            for draw in 0..12 {
+                let w = random_weights(s.num_features(), &mut rng, draw);
+                let best = s.argmin_additive(&w);
+                let min = s.min_additive(&w);
+                assert_eq!(s.parse(&s.format(&best)).unwrap(), best, "{id}: argmin is canonical");
+                assert_eq!(min, crate::stats::dot(&s.encode(&best), &w));
+                let tol = 1e-12 * (1.0 + min.abs());
+                // Brute force where the space is small, else random architectures and every
+                // single-gene change of the minimiser (none may be lower).
+                let others: Vec<Arch> = match &all {
+                    Some(all) => all.clone(),
+                    None => {
+                        let mut v: Vec<Arch> = (0..400).map(|_| s.sample(&mut rng)).collect();
+                        v.extend((0..200).map(|_| s.mutate(&best, &mut rng)));
+                        v
+                    }
+                };
+                for a in &others {
+                    let v = crate::stats::dot(&s.encode(a), &w);
+                    assert!(v >= min - tol, "{id}: {} gives {v} < min {min}", s.format(a));
+                }
+                if all.is_some() {
+                    let brute = others.iter().map(|a| crate::stats::dot(&s.encode(a), &w)).fold(f64::INFINITY, f64::min);
+                    assert!((brute - min).abs() <= tol, "{id}: brute force {brute} vs {min}");
+                }
+                let max = s.max_additive(&w);
+                assert!(others.iter().all(|a| crate::stats::dot(&s.encode(a), &w) <= max + tol), "{id}: max");
             }
         }
     }

@@ -126,6 +126,10 @@ impl SearchSpace for Nb201 {
         true
     }
 
+    fn argmin_additive(&self, weights: &[f64]) -> Arch {
+        Arch::from_genes(super::argmin_per_position(weights, NB201_OPS.len()))
+    }
+
     fn reference_features(&self) -> Vec<usize> {
         (0..6).map(|e| 5 * e).collect()
     }

@@ -63,13 +63,15 @@ pub struct Trial {
     pub members: Vec<Member>,
     /// Form chosen.
     pub form: Form,
-    /// Lambda chosen.
+    /// Lambda chosen (`"none"` in JSON when infinite: no correction).
+    #[serde(with = "crate::predictor::json_numbers::lambda")]
     pub lambda: f64,
     /// Spearman of the unadapted proxy predictor on the target's architectures outside the samples.
     pub spearman_before: f64,
     /// Spearman of the adapted predictor on the target's architectures outside the samples.
     pub spearman: f64,
-    /// Cross-validated Spearman on the samples.
+    /// Cross-validated Spearman on the samples (`"undefined"` in JSON when NaN).
+    #[serde(with = "crate::predictor::json_numbers::correlation")]
     pub cv_spearman: f64,
     /// Status of the final solve (`exact`, `solved`, `almost_solved`).
     pub status: String,
