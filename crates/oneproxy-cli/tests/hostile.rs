@@ -53,6 +53,18 @@ fn huge_cell(d: &Path) {
     std::fs::write(d.join("huge.csv"), format!("arch,board\n{},1.0\n", "x".repeat(200_000))).unwrap();
 }
 
+/// The board fixture's latencies times `scale` (tiny or huge, still positive and finite).
+fn scaled(d: &Path, scale: f64) {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/board_samples.csv")).unwrap();
+    let mut lines = text.lines();
+    let mut out = format!("{}\n", lines.next().unwrap());
+    for l in lines {
+        let (arch, v) = l.rsplit_once(',').unwrap();
+        out.push_str(&format!("{arch},{:e}\n", v.parse::<f64>().unwrap() * scale));
+    }
+    std::fs::write(d.join("scaled.csv"), out).unwrap();
+}
+
 fn no_litter(d: &Path) {
     for e in std::fs::read_dir(d).unwrap().flatten() {
         let n = e.file_name().to_string_lossy().into_owned();
@@ -88,6 +100,8 @@ fn cases() -> Vec<Case> {
         c("measure --resume with a non-number", &["measure", "--space", "nb201", "--arch", CELL, "--runner-cmd", "echo latency_ms: 1; : {model}", "--resume", "--device-name", "board", "--out", "{d}/m.csv"], &[("m.csv", "arch,board\n|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,banana\n")], 1, "banana", &[("m.csv", "arch,board\n|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,banana\n")]),
         // The warning comes before anything is measured; the folder as --out then stops it.
         c("measure --sample beyond the space", &["measure", "--space", "nb201", "--sample", "20000", "--runner-cmd", "exit 1; : {model}", "--out", "{d}/results", "--runs", "1"], RESULTS, 1, "15625", RESULTS),
+        Case { setup: Some(|d| scaled(d, 1e-300)), ..c("adapt on latencies of 1e-300 ms", &["adapt", "--proxy", "pixel3", "--samples", "{d}/scaled.csv", "--json"], &[], 0, "", &[]) },
+        Case { setup: Some(|d| scaled(d, 1e300)), ..c("adapt on latencies of 1e300 ms", &["adapt", "--proxy", "pixel3", "--samples", "{d}/scaled.csv", "--json"], &[], 0, "", &[]) },
         // --- no exit 0 with wrong or unusable output ---
         c("a device's own samples are not a score", &["evaluate", "adapt", "--latency", "{d}/s.csv", "--targets", "board", "--proxy", "pixel3", "--samples", "3"], &[("s.csv", "arch,board\n|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,1.0\n|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|,2.0\n|nor_conv_3x3~0|+|nor_conv_3x3~0|none~1|+|none~0|none~1|none~2|,3.0\n|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|none~0|none~1|none~2|,4.0\n")], 1, "cannot be scored", &[]),
         c("plan beyond the space is said", &["plan", "--budget", "20000", "--proxy", "pixel3", "--out", "{d}/p.csv"], &[], 0, "15625", &[]),
