@@ -31,7 +31,6 @@
 pub mod accuracy;
 pub mod bundled;
 pub mod error;
-pub mod evaluate;
 // The fuzz targets' harness, shared with the corpus replay test; not public API.
 #[doc(hidden)]
 pub mod fuzzing;

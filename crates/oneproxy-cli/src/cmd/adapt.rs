@@ -4,7 +4,7 @@ use crate::args::AdaptArgs;
 use crate::report::{fmt3, print, print_json};
 use anyhow::{bail, Context};
 use oneproxy::bundled::bundle;
-use oneproxy::evaluate::ProxyPredictors;
+use oneproxy::workflow::ProxyPredictors;
 use oneproxy::predictor::{adapt_pool_with_progress, json_numbers, AdaptReport, Proxy};
 use oneproxy::stats::spearman;
 use oneproxy::table::read_latency_csv;

@@ -2,7 +2,7 @@
 
 use crate::args::PlanArgs;
 use oneproxy::bundled::bundle;
-use oneproxy::evaluate::ProxyPredictors;
+use oneproxy::workflow::ProxyPredictors;
 use oneproxy::stats::{correlation_matrix, Metric};
 use oneproxy::SpaceId;
 
