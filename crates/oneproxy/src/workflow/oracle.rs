@@ -138,6 +138,7 @@ impl ManualOracle {
 
     #[cfg(not(feature = "onnx"))]
     fn export_models(&self, _archs: &[Arch]) -> Result<Option<PathBuf>> {
+        let _ = self.space; // used by the exporter of feature `onnx`
         match &self.export {
             None => Ok(None),
             Some(_) => Err(Error::InvalidParameter("exporting models needs the `onnx` feature".into())),
