@@ -9,7 +9,7 @@
 //! cargo run --release -p oneproxy --example adapt_scaling -- 3200      # refits up to 3,200
 //! ```
 use oneproxy::bundled::bundle;
-use oneproxy::evaluate::ProxyPredictors;
+use oneproxy::workflow::ProxyPredictors;
 use oneproxy::predictor::{adapt, AdaptParams, Penalty, Proxy, Validation};
 use oneproxy::space::seeded_rng;
 use std::time::Instant;
