@@ -263,7 +263,8 @@ pub struct AdaptReport {
 
 /// A member refitted because its least-squares predictor is not positive over the whole
 /// space: the same proxy, form and lambda, fitted under "every prediction >= 1% of the
-/// fastest sample", and cross-validated again under the same constraints.
+/// fastest sample", and cross-validated again under the same constraints (lambda `none` when
+/// the constraint could only be met without corrections).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Constrained {
     /// Proxy device.
@@ -718,7 +719,8 @@ pub fn adapt_pool(proxies: &[Proxy], archs: &[Arch], y: &[f64], params: &AdaptPa
 /// A candidate at its best lambda, fitted on all samples and positive over the space.
 struct Choice {
     candidate: usize,
-    lambda: usize,
+    /// The lambda fitted (infinite if a constrained fit had to drop the corrections).
+    lambda: f64,
     predictor: AdditivePredictor,
     status: String,
     /// Cross-validated error of this fit (of the constrained fit, when it had to be).
@@ -828,7 +830,7 @@ pub fn adapt_pool_with_progress(
         proxy: proxies[best.proxy].predictor.device.clone(),
         form: best.form,
         penalty: params.penalty,
-        lambda: best.lambdas[members[0].lambda],
+        lambda: members[0].lambda,
         cv_error: mse(&held_out, &ys),
         cv_spearman: spearman(
             &defined.iter().map(|&i| held_out[i]).collect::<Vec<_>>(),
@@ -845,7 +847,7 @@ pub fn adapt_pool_with_progress(
                 Member {
                     proxy: proxies[c.proxy].predictor.device.clone(),
                     form: c.form,
-                    lambda: c.lambdas[m.lambda],
+                    lambda: m.lambda,
                     cv_error: m.cv_error,
                 }
             })
@@ -871,23 +873,25 @@ fn settle(ci: usize, c: &Candidate, design: &Design, proxy: &Proxy, params: &Ada
     let low = predictor.lower_bound(proxy.measured.map(|(t, _)| t))?;
     if predictor.is_positive(low.value) {
         let (cv_error, held_out) = (c.errors[li], c.held_out.clone());
-        return Ok(Choice { candidate: ci, lambda: li, predictor, status: sol.status, cv_error, held_out, constrained: None, solves: 1 });
+        let lambda = c.lambdas[li];
+        return Ok(Choice { candidate: ci, lambda, predictor, status: sol.status, cv_error, held_out, constrained: None, solves: 1 });
     }
-    let (predictor, status, cuts) = constrained_fit(design, proxy, params, lambda)?;
+    let (predictor, status, cuts, lambda) = constrained_fit(design, proxy, params, lambda)?;
     let tests = refit_tests(scheme, design.y.len());
     let held_out = constrained_held_out(design, params, lambda, &cuts, &tests);
     let cv_error = if held_out.iter().all(|v| v.is_nan()) { f64::INFINITY } else { mse(&held_out, &design.y) };
     let constrained = Constrained {
         proxy: proxy.predictor.device.clone(),
         form: design.form,
-        lambda: c.lambdas[li],
+        lambda: if lambda.is_infinite() { f64::INFINITY } else { c.lambdas[li] },
         lowest_ms: low.value,
         arch: proxy.predictor.space.space().format(&low.arch),
         constraints: cuts.len(),
         unconstrained_cv_error: c.errors[li],
     };
     let solves = 2 + cuts.len() + tests.len();
-    Ok(Choice { candidate: ci, lambda: li, predictor, status, cv_error, held_out, constrained: Some(constrained), solves })
+    let lambda = if lambda.is_infinite() { f64::INFINITY } else { c.lambdas[li] };
+    Ok(Choice { candidate: ci, lambda, predictor, status, cv_error, held_out, constrained: Some(constrained), solves })
 }
 
 /// Test sets for validating by refits under `scheme`: its own, or for the exact
@@ -948,10 +952,24 @@ fn full_width(sol: Solution, k: usize) -> Solution {
 /// constraint that every architecture of the space is predicted at least
 /// [`FLOOR_FRACTION`] of the smallest sample, by cutting planes (each round adds the
 /// architecture where the fit is lowest; see [`AdditivePredictor::lower_bound`]). Feasible:
-/// `a = 0, b = 0, c = floor` satisfies every constraint.
-fn constrained_fit(design: &Design, proxy: &Proxy, params: &AdaptParams, lambda: f64) -> Result<(AdditivePredictor, String, Vec<Inequality>)> {
+/// `a = 0, b = 0, c = floor` satisfies every constraint. If [`MAX_CUTS`] rounds do not
+/// suffice (spaces with very many near-minimal architectures), the corrections are dropped
+/// and only the scale and intercept are fitted under the constraint, which takes a round or
+/// two. Returns the predictor, the solver status, the constraints and the (solver) lambda
+/// used.
+fn constrained_fit(design: &Design, proxy: &Proxy, params: &AdaptParams, lambda: f64) -> Result<(AdditivePredictor, String, Vec<Inequality>, f64)> {
+    for lambda in [lambda, f64::INFINITY] {
+        if let Some((predictor, status, cuts)) = cutting_planes(design, proxy, params.penalty, lambda)? {
+            return Ok((predictor, status, cuts, lambda));
+        }
+    }
+    Err(Error::NotConverged(format!("no positive refit of the {} form after {MAX_CUTS} constraints", design.form.name())))
+}
+
+/// [`constrained_fit`] at one lambda; `None` after [`MAX_CUTS`] rounds.
+fn cutting_planes(design: &Design, proxy: &Proxy, penalty: Penalty, lambda: f64) -> Result<Option<(AdditivePredictor, String, Vec<Inequality>)>> {
     let table = proxy.measured.map(|(t, _)| t);
-    let (problem, penalty, lambda) = constrained_problem(design.full_problem(), params.penalty, lambda);
+    let (problem, penalty, lambda) = constrained_problem(design.full_problem(), penalty, lambda);
     let k = problem.c.ncols();
     let conic = Conic::new(problem);
     let floor = FLOOR_FRACTION * design.y.iter().cloned().fold(f64::INFINITY, f64::min);
@@ -961,13 +979,13 @@ fn constrained_fit(design: &Design, proxy: &Proxy, params: &AdaptParams, lambda:
         let predictor = design.predictor(proxy, &sol);
         let low = predictor.lower_bound(table)?;
         if predictor.is_positive(low.value) {
-            return Ok((predictor, sol.status, cuts));
+            return Ok(Some((predictor, sol.status, cuts)));
         }
         let mut row = design.row_at(proxy, &low.arch, low.measured);
         row.truncate(2 + k);
         cuts.push(Inequality { row, at_least: floor });
     }
-    Err(Error::NotConverged(format!("no positive refit of the {} form after {MAX_CUTS} constraints", design.form.name())))
+    Ok(None)
 }
 
 /// The mean of predictors of one space (linear, so the mean predicts the mean).
@@ -1144,5 +1162,38 @@ mod tests {
             }
         }
         assert!(constrained > 0, "the adversarial target needs the constraint somewhere");
+    }
+
+    #[test]
+    fn elastic_space_adaptations_are_positive_everywhere() {
+        // OFA, a strongly curved target: linear corrections undershoot where samples never go.
+        let space = crate::space::OfaMbv3;
+        let d = space.num_features();
+        let mut rng = seeded_rng(8);
+        let proxy = AdditivePredictor {
+            space: crate::SpaceId::OfaMbv3,
+            encoding_version: 1,
+            device: "proxy".into(),
+            weights: (0..d).map(|j| 0.05 + 0.02 * (j % 5) as f64).collect(),
+            intercept: 0.5,
+            proxy_terms: Vec::new(),
+            provenance: serde_json::Value::Null,
+            unconstrained: None,
+        };
+        let v: Vec<f64> = (0..d).map(|j| 0.02 + 0.01 * (j % 7) as f64).collect();
+        let archs: Vec<Arch> = (0..20).map(|_| space.sample(&mut rng)).collect();
+        let y: Vec<f64> = archs.iter().map(|a| (12.0 * crate::stats::dot(&space.encode(a), &v)).exp()).collect();
+        let px = Proxy { predictor: &proxy, measured: None };
+        let mut constrained = 0;
+        for params in [AdaptParams::default(), AdaptParams::paper()] {
+            let ad = adapt(&px, &archs, &y, &params).unwrap();
+            let low = ad.predictor.lower_bound(None).unwrap();
+            assert!(low.value > 0.0, "{params:?}: {}", low.value);
+            constrained += ad.report.constrained.len();
+            for _ in 0..1000 {
+                assert!(ad.predictor.predict(&space.sample(&mut rng)) >= low.value * (1.0 - 1e-12));
+            }
+        }
+        assert!(constrained > 0, "the curved target must need the constraint");
     }
 }

@@ -61,9 +61,9 @@ const POSITIVE_MARGIN: f64 = 1e-9;
 /// is predicted faster than 1% of the fastest one measured.
 pub(crate) const FLOOR_FRACTION: f64 = 0.01;
 
-/// Cutting planes tried before a constrained fit gives up (each adds the architecture where the
-/// previous fit was lowest; a handful suffice in practice).
-pub(crate) const MAX_CUTS: usize = 200;
+/// Cutting planes tried before a constrained fit settles for a simpler positive model (each
+/// adds the architecture where the previous fit was lowest; a handful suffice in practice).
+pub(crate) const MAX_CUTS: usize = 50;
 
 /// The plain least-squares fit of a device, kept by [`AdditivePredictor::fit`] when the
 /// positivity constraint had to change it.
@@ -175,8 +175,12 @@ impl AdditivePredictor {
     /// architecture of the space is predicted at least [`FLOOR_FRACTION`] of the smallest
     /// measured latency, by cutting planes: solve with the constraints found so far, find the
     /// architecture where the fit is lowest ([`SearchSpace::argmin_additive`]), add
-    /// "prediction there >= floor" if it is below, repeat. The constraint set is finite and
-    /// each round adds a violated one, so this ends; it only ever constrains what must be.
+    /// "prediction there >= floor" if it is below, repeat. Each round adds a violated
+    /// constraint, so it only ever constrains what must be; a handful of rounds suffice on the
+    /// bundled devices. Spaces with very many near-minimal architectures (the elastic ones,
+    /// on strongly curved data) may need more than [`MAX_CUTS`]: then the fit falls back to
+    /// non-negative weights and an intercept of at least the floor, positive because every
+    /// encoding is non-negative ("no choice is cheaper than the reference one").
     fn refit_positive(mut self, x: &DMatrix<f64>, free: &[usize], latency: &[f64], rho: f64) -> Result<Self> {
         let space = self.space.space();
         self.unconstrained = Some(Unconstrained { weights: self.weights.clone(), intercept: self.intercept });
@@ -189,7 +193,8 @@ impl AdditivePredictor {
         let mut ridge = vec![rho; d + 1];
         ridge[d] = 0.0;
         let mut cuts: Vec<Inequality> = Vec::new();
-        while cuts.len() <= MAX_CUTS {
+        let mut non_negative = false;
+        loop {
             let u = constrained_least_squares(&design, &ys, &ridge, &cuts)?;
             for (j, &f) in free.iter().enumerate() {
                 self.weights[f] = ldexp(u[j], e);
@@ -197,22 +202,35 @@ impl AdditivePredictor {
             self.intercept = ldexp(u[d], e);
             let low = self.lower_bound(None)?;
             if self.is_positive(low.value) {
+                let how = if non_negative { "non-negative least squares" } else { "least squares, constrained to be positive over the space" };
                 self.provenance = serde_json::json!({
-                    "fit": "least squares, constrained to be positive over the space",
+                    "fit": how,
                     "floor_ms": ldexp(floor, e),
-                    "cuts": cuts.len(),
+                    "cuts": if non_negative { 0 } else { cuts.len() },
                     "ridge": rho,
                     "samples": n,
                 });
                 return Ok(self);
             }
+            if non_negative {
+                return Err(Error::NotConverged(format!(
+                    "no positive additive fit for '{}' (non-negative weights still predict {:e} ms)",
+                    self.device, low.value
+                )));
+            }
+            if cuts.len() == MAX_CUTS {
+                non_negative = true;
+                cuts = (0..=d)
+                    .map(|j| Inequality {
+                        row: (0..=d).map(|i| if i == j { 1.0 } else { 0.0 }).collect(),
+                        at_least: if j == d { floor } else { 0.0 },
+                    })
+                    .collect();
+                continue;
+            }
             let enc = space.encode(&low.arch);
             cuts.push(Inequality { row: free.iter().map(|&f| enc[f]).chain([1.0]).collect(), at_least: floor });
         }
-        Err(Error::NotConverged(format!(
-            "no positive additive fit for '{}' after {MAX_CUTS} constraints",
-            self.device
-        )))
     }
 
     /// The predictor with every proxy term on its fallback model, as one additive model
@@ -471,5 +489,91 @@ mod tests {
         let f = dir.path().join("p.json");
         std::fs::write(&f, r#"{"space":"nb201","encoding_version":1,"device":"x","weights":[1.0],"intercept":0}"#).unwrap();
         assert!(AdditivePredictor::load(&f).unwrap_err().to_string().contains("30 features"));
+    }
+
+    /// Lowest prediction over every architecture of NB201, by brute force.
+    fn brute_min(p: &AdditivePredictor) -> f64 {
+        p.predict_all(&Nb201.enumerate().unwrap()).into_iter().fold(f64::INFINITY, f64::min)
+    }
+
+    #[test]
+    fn a_least_squares_fit_below_zero_is_refitted_positive() {
+        // pixel3's NB201 latencies: least squares predicts about -2.3 ms for the empty cell.
+        let b = crate::bundled::bundle(SpaceId::Nb201).unwrap();
+        let col = b.latency.device_index("pixel3").unwrap();
+        let rows = b.latency.measured_rows(col);
+        let archs: Vec<Arch> = rows.iter().map(|&r| b.latency.archs()[r].clone()).collect();
+        let y: Vec<f64> = rows.iter().map(|&r| b.latency.column(col)[r]).collect();
+        let p = AdditivePredictor::fit(&Nb201, "pixel3", &archs, &y, 1e-6).unwrap();
+        let ls = p.unconstrained.clone().expect("least squares dips below zero on pixel3");
+        let ls_pred = AdditivePredictor { weights: ls.weights, intercept: ls.intercept, unconstrained: None, ..p.clone() };
+        assert!(brute_min(&ls_pred) < -1.0, "{}", brute_min(&ls_pred));
+        let low = p.lower_bound(None).unwrap();
+        assert!((low.value - brute_min(&p)).abs() < 1e-9, "the bound is the minimum");
+        let floor = FLOOR_FRACTION * y.iter().cloned().fold(f64::INFINITY, f64::min);
+        assert!(low.value >= 0.9 * floor, "{} < floor {floor} (within the solver's tolerance)", low.value);
+        // Still a good model of pixel3.
+        let rho = crate::stats::spearman(&p.predict_all(&archs), &y);
+        assert!(rho > 0.9, "{rho}");
+        // The least-squares direction is what AdaProxy and plan build on.
+        assert_eq!(p.base_weights(), &p.unconstrained.as_ref().unwrap().weights[..]);
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("p.json");
+        p.save(&f).unwrap();
+        assert_eq!(AdditivePredictor::load(&f).unwrap(), p);
+    }
+
+    #[test]
+    fn elastic_fits_are_positive_whatever_the_data() {
+        // A convex latency (exponential in the encoding) on OFA: a linear fit undershoots at
+        // the cheap end of the space, which samples rarely reach.
+        let space = crate::space::OfaMbv3;
+        let mut rng = crate::space::seeded_rng(4);
+        let archs: Vec<Arch> = (0..300).map(|_| space.sample(&mut rng)).collect();
+        let v: Vec<f64> = (0..space.num_features()).map(|j| 0.02 + 0.01 * (j % 7) as f64).collect();
+        let y: Vec<f64> = archs.iter().map(|a| (12.0 * crate::stats::dot(&space.encode(a), &v)).exp()).collect();
+        let p = AdditivePredictor::fit(&space, "convex", &archs, &y, 1e-6).unwrap();
+        assert!(p.unconstrained.is_some(), "the data must need the constraint");
+        let low = p.lower_bound(None).unwrap();
+        assert!(low.value > 0.0);
+        for _ in 0..2000 {
+            assert!(p.predict(&space.sample(&mut rng)) >= low.value - 1e-9);
+        }
+    }
+
+    #[test]
+    fn predictors_that_are_not_positive_everywhere_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("p.json");
+        let mut w = vec![1.0; 30];
+        w[3] = -8.0; // nor_conv_3x3 on the first edge: 1 + 5 * 1 - 8 = -2 ms at best
+        let p = AdditivePredictor {
+            space: SpaceId::Nb201,
+            encoding_version: ENCODING_VERSION,
+            device: "board".into(),
+            weights: w,
+            intercept: 1.0,
+            proxy_terms: Vec::new(),
+            provenance: serde_json::Value::Null,
+            unconstrained: None,
+        };
+        std::fs::write(&f, serde_json::to_string(&p).unwrap()).unwrap();
+        let err = AdditivePredictor::load(&f).unwrap_err().to_string();
+        assert!(err.contains("not positive") && err.contains("|nor_conv_3x3~0|+") && err.contains("-2.0"), "{err}");
+        // A proxy term with a negative coefficient: positive on its fallback, negative with the
+        // measured latency of a slow architecture.
+        let mut table = LatencyTable::new(SpaceId::Nb201);
+        let all = Nb201.enumerate().unwrap();
+        table.add_device("slow", crate::table::DeviceSource::Computed("test".into()), [(all[1].clone(), 50.0), (all[2].clone(), 1.0)]).unwrap();
+        let q = AdditivePredictor {
+            weights: vec![0.1; 30],
+            intercept: 5.0,
+            proxy_terms: vec![ProxyTerm { device: "slow".into(), coefficient: -0.2, fallback_weights: vec![0.1; 30], fallback_intercept: 1.0 }],
+            ..p
+        };
+        q.validate().unwrap();
+        let err = q.check_positive(Some(&table)).unwrap_err().to_string();
+        assert!(err.contains("measured latency"), "{err}");
+        assert!(q.lower_bound(Some(&table)).unwrap().measured);
     }
 }
