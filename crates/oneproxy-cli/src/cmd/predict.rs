@@ -35,13 +35,7 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     let device = if p.device.is_empty() { "predicted".to_string() } else { p.device.clone() };
     let mut out = format!("arch,{device}\n");
     for (a, v) in archs.iter().zip(values) {
-        out.push_str(&format!("{},{}\n", super::csv_field(&space.format(a)), latency_cell(v)));
+        out.push_str(&format!("{},{}\n", super::csv_field(&space.format(a)), super::fmt_latency(v, 6)));
     }
     super::emit(&out, args.out.as_deref())
-}
-
-/// A latency for the CSV: six decimals in the usual range (as always), scientific notation
-/// with seven significant digits outside it, so that no positive latency prints as 0.000000.
-fn latency_cell(v: f64) -> String {
-    if (0.1..1e9).contains(&v) { format!("{v:.6}") } else { format!("{v:.6e}") }
 }
