@@ -21,10 +21,11 @@ struct Output {
     /// `"none"` when infinite (no correction).
     #[serde(serialize_with = "json_numbers::lambda::serialize")]
     lambda: f64,
-    #[serde(serialize_with = "json_numbers::correlation::serialize")]
+    #[serde(serialize_with = "json_numbers::undefined::serialize")]
     cv_spearman: f64,
+    #[serde(serialize_with = "json_numbers::undefined::serialize")]
     cv_error: f64,
-    #[serde(serialize_with = "json_numbers::correlation::serialize")]
+    #[serde(serialize_with = "json_numbers::undefined::serialize")]
     spearman_samples_before: f64,
     samples: usize,
     solves: usize,

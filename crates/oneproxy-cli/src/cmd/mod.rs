@@ -187,6 +187,12 @@ pub fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
 }
 
+/// A latency in ms with `decimals` decimals in the usual range (0.1 ms to 1e9 ms), and in
+/// scientific notation outside it, so that no positive latency prints as 0.000.
+pub fn fmt_latency(v: f64, decimals: usize) -> String {
+    if (0.1..1e9).contains(&v) { format!("{v:.decimals$}") } else { format!("{v:.decimals$e}") }
+}
+
 /// Write text to a file (atomically) or to stdout.
 pub fn emit(text: &str, out: Option<&Path>) -> anyhow::Result<()> {
     match out {

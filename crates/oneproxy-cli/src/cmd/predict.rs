@@ -37,12 +37,6 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     } else {
         p.predict_all(&archs)
     };
-    let out = super::latency_csv(&device, archs.iter().zip(values).map(|(a, v)| (space.format(a), latency_cell(v))))?;
+    let out = super::latency_csv(&device, archs.iter().zip(values).map(|(a, v)| (space.format(a), super::fmt_latency(v, 6))))?;
     super::emit(&out, args.out.as_deref())
-}
-
-/// A latency for the CSV: six decimals in the usual range (as always), scientific notation
-/// with seven significant digits outside it, so that no positive latency prints as 0.000000.
-fn latency_cell(v: f64) -> String {
-    if (0.1..1e9).contains(&v) { format!("{v:.6}") } else { format!("{v:.6e}") }
 }

@@ -164,12 +164,12 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
     }
     let mut t = TextTable::new(["latency ms", "accuracy %", "index", "architecture"]);
     for p in &front {
-        t.row([format!("{:.3}", p.latency), format!("{:.2}", p.accuracy), p.index.map_or("-".into(), |i| i.to_string()), p.arch.clone()]);
+        t.row([super::fmt_latency(p.latency, 3), format!("{:.2}", p.accuracy), p.index.map_or("-".into(), |i| i.to_string()), p.arch.clone()]);
     }
     let mut out = format!("Pareto front ({method}, {evaluated} architectures evaluated), latency from {source}\n\n{}", t.render());
     for p in &picks {
         match &p.point {
-            Some(x) => out.push_str(&format!("\nwithin {} ms: {:.2} % at {:.3} ms  {}", p.constraint, x.accuracy, x.latency, x.arch)),
+            Some(x) => out.push_str(&format!("\nwithin {} ms: {:.2} % at {} ms  {}", p.constraint, x.accuracy, super::fmt_latency(x.latency, 3), x.arch)),
             None => out.push_str(&format!("\nwithin {} ms: nothing", p.constraint)),
         }
     }

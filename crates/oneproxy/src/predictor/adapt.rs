@@ -212,6 +212,7 @@ pub struct Member {
     #[serde(with = "json_numbers::lambda")]
     pub lambda: f64,
     /// Cross-validated mean squared error (relative to mean(y)^2).
+    #[serde(with = "json_numbers::undefined")]
     pub cv_error: f64,
 }
 
@@ -229,10 +230,11 @@ pub struct AdaptReport {
     #[serde(with = "json_numbers::lambda")]
     pub lambda: f64,
     /// Cross-validated mean squared error of the result (relative to mean(y)^2).
+    #[serde(with = "json_numbers::undefined")]
     pub cv_error: f64,
     /// Spearman between the held-out predictions and the samples; NaN (JSON `"undefined"`)
     /// when either is constant, e.g. samples that all tie.
-    #[serde(with = "json_numbers::correlation")]
+    #[serde(with = "json_numbers::undefined")]
     pub cv_spearman: f64,
     /// Number of optimisation problems solved.
     pub solves: usize,
@@ -282,6 +284,7 @@ pub struct Constrained {
     pub constraints: usize,
     /// Cross-validated error before the constraint (the member's `cv_error` is the
     /// constrained fit's).
+    #[serde(with = "json_numbers::undefined")]
     pub unconstrained_cv_error: f64,
 }
 

@@ -7,7 +7,7 @@
 //! | field kind | non-finite value | JSON |
 //! |---|---|---|
 //! | [`lambda`]: AdaProxy's penalty weight | infinity: no correction at all | `"none"` |
-//! | [`correlation`]: a rank correlation | NaN: undefined (one side constant) | `"undefined"` |
+//! | [`undefined`]: a correlation, a cross-validated error | NaN or infinity: undefined (a correlation of constant values, an error without held-out predictions) | `"undefined"` |
 //!
 //! Use with `#[serde(with = "oneproxy::predictor::json_numbers::lambda")]`.
 
@@ -49,16 +49,16 @@ pub mod lambda {
     }
 }
 
-/// A correlation: a number in [-1, 1], or `"undefined"` (NaN).
-pub mod correlation {
+/// A statistic that may be undefined: a number, or `"undefined"` (read back as NaN).
+pub mod undefined {
     use super::*;
 
-    /// Write a correlation.
+    /// Write the statistic.
     pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
         write(*v, "undefined", s)
     }
 
-    /// Read a correlation.
+    /// Read the statistic.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
         read(d, "undefined", f64::NAN)
     }
@@ -72,7 +72,7 @@ mod tests {
     struct R {
         #[serde(with = "super::lambda")]
         lambda: f64,
-        #[serde(with = "super::correlation")]
+        #[serde(with = "super::undefined")]
         rho: f64,
     }
 

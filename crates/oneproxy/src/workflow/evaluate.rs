@@ -71,7 +71,7 @@ pub struct Trial {
     /// Spearman of the adapted predictor on the target's architectures outside the samples.
     pub spearman: f64,
     /// Cross-validated Spearman on the samples (`"undefined"` in JSON when NaN).
-    #[serde(with = "crate::predictor::json_numbers::correlation")]
+    #[serde(with = "crate::predictor::json_numbers::undefined")]
     pub cv_spearman: f64,
     /// Status of the final solve (`exact`, `solved`, `almost_solved`).
     pub status: String,
