@@ -136,7 +136,7 @@ fn render(o: &NasOutcome, log: &std::path::Path) -> String {
         o.target,
         o.proxy,
         fmt3(o.spearman_samples),
-        o.samples.min(o.measured.iter().filter(|m| m.stage == Stage::Samples).count()),
+        o.measured.iter().filter(|m| m.stage == Stage::Samples).count(),
         o.decision.name(),
         o.cv_spearman.map_or(String::new(), |c| format!(" (cross-validated Spearman {c:.3})")),
         o.measurements,

@@ -125,14 +125,14 @@ impl ManualOracle {
         let Some(e) = &self.export else { return Ok(None) };
         std::fs::create_dir_all(&e.dir).map_err(|err| Error::io(&e.dir, err))?;
         let space = self.space.space();
-        let mut index = String::from("model,arch\n");
+        let mut rows = vec![["model".to_string(), "arch".to_string()]];
         for a in archs {
             let text = space.format(a);
             let name = format!("{}.onnx", &crate::manifest::sha256_hex(text.as_bytes())[..16]);
             crate::util::write_atomic(&e.dir.join(&name), &crate::onnx::export(self.space, a, e.batch, e.seed))?;
-            index.push_str(&format!("{name},{}\n", csv_quote(&text)));
+            rows.push([name, text]);
         }
-        crate::util::write_atomic(&e.dir.join("models.csv"), index.as_bytes())?;
+        crate::util::write_atomic(&e.dir.join("models.csv"), csv_text(rows).as_bytes())?;
         Ok(Some(e.dir.clone()))
     }
 
@@ -312,16 +312,9 @@ impl MeasurementLog {
     /// run reads back exactly the numbers a continuous run used.
     pub fn to_csv(&self) -> String {
         let space = self.space.space();
-        let mut out = format!("arch,{}\n", csv_quote(&self.device));
-        for (a, v) in &self.rows {
-            out.push_str(&csv_quote(&space.format(a)));
-            out.push(',');
-            if let Some(v) = v {
-                out.push_str(&v.to_string());
-            }
-            out.push('\n');
-        }
-        out
+        let header = ["arch".to_string(), self.device.clone()];
+        let rows = self.rows.iter().map(|(a, v)| [space.format(a), v.map_or(String::new(), |v| v.to_string())]);
+        csv_text(std::iter::once(header).chain(rows))
     }
 
     fn save(&self) -> Result<()> {
@@ -332,8 +325,13 @@ impl MeasurementLog {
     }
 }
 
-fn csv_quote(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+/// CSV text of two-column records, quoted by the csv crate where needed.
+fn csv_text(records: impl IntoIterator<Item = [String; 2]>) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in records {
+        w.write_record(&r).expect("writing to memory cannot fail");
+    }
+    String::from_utf8(w.into_inner().expect("writing to memory cannot fail")).expect("the records are UTF-8")
 }
 
 /// An oracle whose measurements go through a [`MeasurementLog`]: logged architectures are
