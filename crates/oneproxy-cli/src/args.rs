@@ -34,6 +34,14 @@ fn positive_ms(s: &str) -> Result<f64, String> {
     }
 }
 
+/// A non-negative, finite number (NaN refused).
+fn non_negative(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err("must be a non-negative number".into()),
+    }
+}
+
 /// A correlation threshold in [-1, 1] (NaN refused: every comparison with it is false).
 fn correlation(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
@@ -56,7 +64,10 @@ fn at_least<const MIN: usize>(s: &str) -> Result<usize, String> {
 fn check_unique(flag: &str, names: &[String]) -> anyhow::Result<()> {
     for (i, n) in names.iter().enumerate() {
         if names[..i].contains(n) {
-            bail!("{flag} lists '{}' twice: give each device once", oneproxy::error::clip(n));
+            bail!(
+                "{flag} lists '{}' twice: give each device once",
+                oneproxy::error::clip(n)
+            );
         }
     }
     Ok(())
@@ -69,8 +80,12 @@ impl Cli {
     pub fn validate(&self) -> anyhow::Result<()> {
         let (targets, pool): (&[String], &[String]) = match &self.command {
             Command::Run(a) => (a.targets.as_slice(), a.pool.as_slice()),
-            Command::Evaluate(EvaluateCommand::Adapt(a)) => (a.targets.as_slice(), a.proxy.pool.as_slice()),
-            Command::Evaluate(EvaluateCommand::Nas(a)) => (a.targets.as_slice(), a.proxy.pool.as_slice()),
+            Command::Evaluate(EvaluateCommand::Adapt(a)) => {
+                (a.targets.as_slice(), a.proxy.pool.as_slice())
+            }
+            Command::Evaluate(EvaluateCommand::Nas(a)) => {
+                (a.targets.as_slice(), a.proxy.pool.as_slice())
+            }
             Command::Adapt(a) => (&[], a.proxy.pool.as_slice()),
             Command::Monotonicity(a) => return check_unique("--devices", &a.devices),
             _ => return Ok(()),
@@ -86,7 +101,13 @@ impl Cli {
 /// proxy's latency, reuse the result everywhere, and adapt the proxy's predictor (AdaProxy) where
 /// the correlation is weak.
 #[derive(Debug, Parser)]
-#[command(name = "oneproxy", version, about, long_about, propagate_version = true)]
+#[command(
+    name = "oneproxy",
+    version,
+    about,
+    long_about,
+    propagate_version = true
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -408,9 +429,34 @@ pub struct FlowArgs {
     /// Most target samples the adaptation may measure (at least 1).
     #[arg(long, default_value_t = 30, value_parser = at_least::<1>)]
     pub max_samples: usize,
-    /// Pareto layers of the predicted front to measure on the target (1 = the front only).
+    /// Pareto layers of the predicted front to measure on the target (1 = the front only;
+    /// with --design layers).
     #[arg(long, default_value_t = 2, value_parser = at_least::<1>)]
     pub layers: usize,
+    /// How candidates are measured after the reuse-or-adapt decision: `sequential` (small
+    /// rounds by expected regret reduction, refitting between them) or `layers` (the paper's
+    /// flow: the first predicted Pareto layers at once).
+    #[arg(long, value_enum, default_value = "sequential")]
+    pub design: DesignArg,
+    /// Candidates measured per round, between refits (--design sequential).
+    #[arg(long, default_value_t = 5, value_parser = at_least::<1>)]
+    pub round_size: usize,
+    /// Stop when the best remaining candidate is expected to lower the mean regret by less
+    /// than this many accuracy points (--design sequential).
+    #[arg(long, default_value_t = 0.01, value_parser = non_negative)]
+    pub stop: f64,
+    /// Never reuse the proxy as is: always adapt its predictor.
+    #[arg(long)]
+    pub always_adapt: bool,
+}
+
+/// How the flow measures candidates.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum DesignArg {
+    /// Rounds by expected regret reduction, refitting between them
+    Sequential,
+    /// The first predicted Pareto layers at once (the paper's flow)
+    Layers,
 }
 
 #[derive(Debug, Args)]
@@ -736,9 +782,15 @@ mod tests {
 
     #[test]
     fn lists_naming_a_device_twice_are_refused() {
-        let cli = Cli::try_parse_from(["oneproxy", "evaluate", "adapt", "--targets", "a, b,a"]).unwrap();
-        assert!(cli.validate().unwrap_err().to_string().contains("--targets lists 'a' twice"));
-        let cli = Cli::try_parse_from(["oneproxy", "evaluate", "adapt", "--targets", "a,b"]).unwrap();
+        let cli =
+            Cli::try_parse_from(["oneproxy", "evaluate", "adapt", "--targets", "a, b,a"]).unwrap();
+        assert!(cli
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("--targets lists 'a' twice"));
+        let cli =
+            Cli::try_parse_from(["oneproxy", "evaluate", "adapt", "--targets", "a,b"]).unwrap();
         assert!(cli.validate().is_ok());
     }
 

@@ -2,7 +2,9 @@
 
 use crate::args::{EvalAdaptArgs, EvalNasArgs};
 use crate::report::{fmt3, print, print_json, TextTable};
-use oneproxy::workflow::evaluate::{evaluate_adapt, evaluate_nas, AdaptEvaluation, NasSummary, ScoredRun, Trials};
+use oneproxy::workflow::evaluate::{
+    evaluate_adapt, evaluate_nas, AdaptEvaluation, NasSummary, ScoredRun, Trials,
+};
 use oneproxy::{Manifest, SpaceId};
 use serde::Serialize;
 
@@ -22,22 +24,45 @@ pub fn run_adapt(args: EvalAdaptArgs) -> anyhow::Result<()> {
     let samples = super::sample_set(space, args.draw.sample_set, args.draw.samples)?;
     let proxy = super::proxy_selection(&args.proxy)?;
     let params = super::adapt_params(&args.options)?;
-    let trials = Trials { count: args.draw.trials, seed: args.draw.seed };
+    let trials = Trials {
+        count: args.draw.trials,
+        seed: args.draw.seed,
+    };
     let runs = if samples.varies() { trials.count } else { 1 };
     let bar = crate::progress::bar((args.targets.len() * runs) as u64, "trials");
-    let eval = evaluate_adapt(&table, &args.targets, &proxy, &samples, trials, &params, &|| bar.inc(1))?;
+    let eval = evaluate_adapt(
+        &table,
+        &args.targets,
+        &proxy,
+        &samples,
+        trials,
+        &params,
+        &|| bar.inc(1),
+    )?;
     bar.finish_and_clear();
     let set = args.draw.sample_set.name();
     if args.json {
         return print_json(&AdaptOutput {
-            manifest: Manifest::new(space, samples.varies().then_some(args.draw.seed), table.inputs().to_vec()),
+            manifest: Manifest::new(
+                space,
+                samples.varies().then_some(args.draw.seed),
+                table.inputs().to_vec(),
+            ),
             space: space.name(),
             sample_set: set,
             samples: samples.len(),
             evaluation: &eval,
         });
     }
-    let mut t = TextTable::new(["target", "proxy", "form", "before", "after", "trials", "scored on"]);
+    let mut t = TextTable::new([
+        "target",
+        "proxy",
+        "form",
+        "before",
+        "after",
+        "trials",
+        "scored on",
+    ]);
     for r in &eval.targets {
         t.row([
             r.target.clone(),
@@ -49,7 +74,15 @@ pub fn run_adapt(args: EvalAdaptArgs) -> anyhow::Result<()> {
             r.scored_on.to_string(),
         ]);
     }
-    t.row(["mean".to_string(), String::new(), String::new(), fmt3(eval.mean_before), fmt3(eval.mean_after), String::new(), String::new()]);
+    t.row([
+        "mean".to_string(),
+        String::new(),
+        String::new(),
+        fmt3(eval.mean_before),
+        fmt3(eval.mean_after),
+        String::new(),
+        String::new(),
+    ]);
     print(&format!(
         "AdaProxy, space {space}, {} {set} samples per target: Spearman against the target's measured architectures outside the samples\n\n{}",
         samples.len(),
@@ -70,26 +103,55 @@ struct NasOutput<'a> {
 
 /// The human-readable table of scored flow runs.
 pub fn render_nas(runs: &[ScoredRun], constraints: &[f64]) -> String {
-    let mut header: Vec<String> = ["target", "proxy", "action", "spearman", "measured", "hv_ratio"].iter().map(|s| s.to_string()).collect();
+    let mut header: Vec<String> = [
+        "target", "proxy", "action", "spearman", "measured", "regret", "random", "recall",
+        "hv_ratio",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     header.extend(constraints.iter().map(|c| format!("acc@{c}ms")));
     let mut t = TextTable::new(header);
     for r in runs {
         let (x, s) = (&r.outcome, &r.score);
-        let mut row = vec![x.target.clone(), x.proxy.clone(), x.decision.name().into(), fmt3(x.spearman_samples), x.measurements.to_string(), format!("{:.4}", s.hv_ratio)];
-        row.extend(s.constraints.iter().map(|c| match (c.accuracy, c.optimal_accuracy) {
-            (Some(a), Some(o)) => format!("{a:.2}/{o:.2}{}", if c.violated { "!" } else { "" }),
-            _ => "-".into(),
-        }));
+        let mut row = vec![
+            x.target.clone(),
+            x.proxy.clone(),
+            x.decision.name().into(),
+            fmt3(x.spearman_samples),
+            x.measurements.to_string(),
+            format!("{:.3}", s.regret),
+            s.random_regret.map_or("-".into(), |r| format!("{r:.3}")),
+            format!("{:.2}", s.pareto_recall),
+            format!("{:.4}", s.hv_ratio),
+        ];
+        row.extend(
+            s.constraints
+                .iter()
+                .map(|c| match (c.accuracy, c.optimal_accuracy) {
+                    (Some(a), Some(o)) => {
+                        format!("{a:.2}/{o:.2}{}", if c.violated { "!" } else { "" })
+                    }
+                    _ => "-".into(),
+                }),
+        );
         t.row(row);
     }
     let s = NasSummary::of(runs);
     let mut out = t.render();
     out.push_str(&format!(
-        "\nmean hv_ratio {:.4}; {} violated constraints; mean measurements {:.1}",
-        s.mean_hv_ratio, s.violations, s.mean_measurements
+        "\nmean regret {:.3} points (random at the same counts {}); mean measurements {:.1}; mean recall {:.2}; mean hv_ratio {:.4}; {} violated constraints",
+        s.mean_regret,
+        s.mean_random_regret.map_or("-".into(), |r| format!("{r:.3}")),
+        s.mean_measurements,
+        s.mean_pareto_recall,
+        s.mean_hv_ratio,
+        s.violations
     ));
     if let Some(g) = s.mean_accuracy_gap {
-        out.push_str(&format!("; mean accuracy gap to the true optimum {g:.3} points"));
+        out.push_str(&format!(
+            "; mean accuracy gap to the true optimum {g:.3} points"
+        ));
     }
     out.push_str("\n(acc@C: accuracy of the pick / best accuracy within C, by true latency)\n");
     out
@@ -100,8 +162,17 @@ pub fn run_nas(args: EvalNasArgs) -> anyhow::Result<()> {
     let table = super::load_table(&args.data)?;
     let acc = super::accuracy_table(space, &args.accuracy)?;
     let samples = super::sample_set(space, args.draw.sample_set, args.draw.samples)?;
-    let config = super::nas_config(&args.flow, &args.options, super::proxy_selection(&args.proxy)?, samples, args.draw.seed)?;
-    let trials = Trials { count: args.draw.trials, seed: args.draw.seed };
+    let config = super::nas_config(
+        &args.flow,
+        &args.options,
+        super::proxy_selection(&args.proxy)?,
+        samples,
+        args.draw.seed,
+    )?;
+    let trials = Trials {
+        count: args.draw.trials,
+        seed: args.draw.seed,
+    };
     let bar = crate::progress::bar((args.targets.len() * trials.count) as u64, "runs");
     let rows = evaluate_nas(&table, &acc, &args.targets, &config, trials, &|| bar.inc(1))?;
     bar.finish_and_clear();

@@ -2,8 +2,8 @@
 
 use crate::args::PlanArgs;
 use oneproxy::bundled::bundle;
-use oneproxy::workflow::ProxyPredictors;
 use oneproxy::stats::{correlation_matrix, Metric};
+use oneproxy::workflow::ProxyPredictors;
 use oneproxy::SpaceId;
 
 pub fn run(args: PlanArgs) -> anyhow::Result<()> {
@@ -37,7 +37,12 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
         );
     }
     let picks = oneproxy::plan::plan(space.space(), &predictor, &candidates, budget, args.seed)?;
-    let out = super::latency_csv(&args.device_name, picks.iter().map(|a| (space.space().format(a), String::new())))?;
+    let out = super::latency_csv(
+        &args.device_name,
+        picks
+            .iter()
+            .map(|a| (space.space().format(a), String::new())),
+    )?;
     eprintln!(
         "planned {} architectures spanning {proxy}'s latency range; measure them and fill in column '{}'",
         picks.len(),

@@ -5,7 +5,7 @@ use super::nas::{Flow, NasConfig, NasOutcome};
 use super::oracle::TableOracle;
 use super::proxy::{planner, resolve_pool, ProxyPredictors, ProxySelection};
 use super::samples::{target_seed, SampleSet};
-use super::score::{check_scorable, score, Score};
+use super::score::{check_scorable, score_against, Score, Truth, RANDOM_DRAWS};
 use crate::accuracy::AccuracyTable;
 use crate::error::{Error, Result};
 use crate::predictor::{adapt_pool, AdaptParams, Form, Member, Proxy};
@@ -37,7 +37,9 @@ impl Trials {
     /// time (`varies == false`), while the flow still draws its extra adaptation samples at random.
     pub fn effective(self, varies: bool) -> Result<usize> {
         if self.count == 0 {
-            return Err(Error::InvalidParameter("at least one trial is needed".into()));
+            return Err(Error::InvalidParameter(
+                "at least one trial is needed".into(),
+            ));
         }
         Ok(if varies { self.count } else { 1 })
     }
@@ -49,7 +51,9 @@ fn check_targets(targets: &[String]) -> Result<()> {
     }
     let mut seen = HashSet::new();
     if let Some(t) = targets.iter().find(|t| !seen.insert(t.as_str())) {
-        return Err(Error::InvalidParameter(format!("target '{t}' is listed twice")));
+        return Err(Error::InvalidParameter(format!(
+            "target '{t}' is listed twice"
+        )));
     }
     Ok(())
 }
@@ -115,7 +119,16 @@ fn most_frequent<T: Clone + Eq>(items: impl Iterator<Item = T>) -> Option<T> {
             None => counts.push((it, 1)),
         }
     }
-    counts.iter().fold(None::<&(T, usize)>, |b, c| if b.is_none_or(|b| c.1 > b.1) { Some(c) } else { b }).map(|c| c.0.clone())
+    counts
+        .iter()
+        .fold(None::<&(T, usize)>, |b, c| {
+            if b.is_none_or(|b| c.1 > b.1) {
+                Some(c)
+            } else {
+                b
+            }
+        })
+        .map(|c| c.0.clone())
 }
 
 /// Adapt a proxy to each target with its samples (per trial) and score the adapted predictor by
@@ -133,7 +146,10 @@ pub fn evaluate_adapt(
     check_targets(targets)?;
     let n_trials = trials.effective(samples.varies())?;
     let mut cache = ProxyPredictors::default();
-    let pools: Vec<Vec<String>> = targets.iter().map(|t| resolve_pool(table, proxy, t)).collect::<Result<_>>()?;
+    let pools: Vec<Vec<String>> = targets
+        .iter()
+        .map(|t| resolve_pool(table, proxy, t))
+        .collect::<Result<_>>()?;
     for pool in &pools {
         cache.prefit(table, pool)?;
     }
@@ -153,11 +169,20 @@ pub fn evaluate_adapt(
         let col = table.device_index(target)?;
         let rows = table.measured_rows(col);
         let all_archs: Vec<Arch> = rows.iter().map(|&r| table.archs()[r].clone()).collect();
-        let candidates: Vec<Proxy> = pool.iter().map(|p| Proxy::with_table(cache.fitted(p)?, table)).collect::<Result<_>>()?;
+        let candidates: Vec<Proxy> = pool
+            .iter()
+            .map(|p| Proxy::with_table(cache.fitted(p)?, table))
+            .collect::<Result<_>>()?;
         let draws: Vec<Vec<Arch>> = (0..n_trials)
             .map(|t| {
                 let planner = plan_with.as_deref().map(|p| cache.fitted(p)).transpose()?;
-                samples.draw(table.space().space(), &all_archs, planner, target_seed(trials.seed, t, target), target)
+                samples.draw(
+                    table.space().space(),
+                    &all_archs,
+                    planner,
+                    target_seed(trials.seed, t, target),
+                    target,
+                )
             })
             .collect::<Result<_>>()?;
         let trial_results: Vec<Trial> = draws
@@ -202,7 +227,9 @@ pub fn evaluate_adapt(
                 })
             })
             .collect::<Result<_>>()?;
-        let mean = |f: fn(&Trial) -> f64| trial_results.iter().map(f).sum::<f64>() / trial_results.len() as f64;
+        let mean = |f: fn(&Trial) -> f64| {
+            trial_results.iter().map(f).sum::<f64>() / trial_results.len() as f64
+        };
         results.push(TargetResult {
             target: target.clone(),
             proxy: most_frequent(trial_results.iter().map(|t| t.proxy.clone())).unwrap_or_default(),
@@ -237,6 +264,12 @@ pub struct ScoredRun {
 /// Means over scored runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NasSummary {
+    /// Mean regret per latency budget (accuracy points), the primary score.
+    pub mean_regret: f64,
+    /// Mean regret of the random baseline at the same measurement counts.
+    pub mean_random_regret: Option<f64>,
+    /// Mean fraction of the true front found.
+    pub mean_pareto_recall: f64,
     /// Mean `hv_ratio`.
     pub mean_hv_ratio: f64,
     /// Picks whose latency exceeds their constraint.
@@ -250,13 +283,29 @@ pub struct NasSummary {
 impl NasSummary {
     /// The summary of `runs`.
     pub fn of(runs: &[ScoredRun]) -> Self {
-        let gaps: Vec<f64> = runs.iter().flat_map(|r| r.score.constraints.iter().filter_map(|c| c.accuracy_gap)).collect();
+        let gaps: Vec<f64> = runs
+            .iter()
+            .flat_map(|r| r.score.constraints.iter().filter_map(|c| c.accuracy_gap))
+            .collect();
         let n = runs.len().max(1) as f64;
+        let random: Vec<f64> = runs.iter().filter_map(|r| r.score.random_regret).collect();
         NasSummary {
+            mean_regret: runs.iter().map(|r| r.score.regret).sum::<f64>() / n,
+            mean_random_regret: (random.len() == runs.len() && !runs.is_empty())
+                .then(|| random.iter().sum::<f64>() / n),
+            mean_pareto_recall: runs.iter().map(|r| r.score.pareto_recall).sum::<f64>() / n,
             mean_hv_ratio: runs.iter().map(|r| r.score.hv_ratio).sum::<f64>() / n,
-            violations: runs.iter().map(|r| r.score.constraints.iter().filter(|c| c.violated).count()).sum(),
-            mean_accuracy_gap: (!gaps.is_empty()).then(|| gaps.iter().sum::<f64>() / gaps.len() as f64),
-            mean_measurements: runs.iter().map(|r| r.outcome.measurements as f64).sum::<f64>() / n,
+            violations: runs
+                .iter()
+                .map(|r| r.score.constraints.iter().filter(|c| c.violated).count())
+                .sum(),
+            mean_accuracy_gap: (!gaps.is_empty())
+                .then(|| gaps.iter().sum::<f64>() / gaps.len() as f64),
+            mean_measurements: runs
+                .iter()
+                .map(|r| r.outcome.measurements as f64)
+                .sum::<f64>()
+                / n,
         }
     }
 }
@@ -284,17 +333,35 @@ pub fn evaluate_nas(
             flow.prepare(std::iter::once(&planner(table, &config.proxy, &pool)?))?;
         }
     }
-    let jobs: Vec<(usize, usize)> = (0..targets.len()).flat_map(|t| (0..n_trials).map(move |k| (t, k))).collect();
+    let truths: Vec<Truth> = targets
+        .par_iter()
+        .map(|t| Truth::new(table, t, accuracy))
+        .collect::<Result<_>>()?;
+    let jobs: Vec<(usize, usize)> = (0..targets.len())
+        .flat_map(|t| (0..n_trials).map(move |k| (t, k)))
+        .collect();
     jobs.par_iter()
         .map(|&(t, trial)| {
             let target = &targets[t];
             let mut oracle = TableOracle::new(table, target)?;
             let stream = target_seed(trials.seed, trial, target);
-            let mut outcome = flow.run_prepared(&mut oracle, config, stream, &mut |_| {}).map_err(|e| in_target(target, e))?;
+            let mut outcome = flow
+                .run_prepared(&mut oracle, config, stream, &mut |_| {})
+                .map_err(|e| in_target(target, e))?;
             outcome.measured.clear();
-            let score = score(&outcome, table, accuracy)?;
+            let mut score = score_against(&outcome, &truths[t])?;
+            // The random baseline draws from its own stream, not the flow's.
+            score.random_regret = Some(truths[t].random_regret(
+                outcome.measurements,
+                RANDOM_DRAWS,
+                stream ^ 0x5eed_0000_0000_0001,
+            ));
             on_run();
-            Ok(ScoredRun { trial, outcome, score })
+            Ok(ScoredRun {
+                trial,
+                outcome,
+                score,
+            })
         })
         .collect()
 }
@@ -328,12 +395,28 @@ mod tests {
             .collect();
         let help = SampleSet::help10(SpaceId::Nb201).unwrap();
         for penalty in [Penalty::L1, Penalty::L2, Penalty::Linf] {
-            let params = AdaptParams { penalty, form: FormChoice::Fixed(Form::PerFeature), ..AdaptParams::default() };
-            let e = evaluate_adapt(&b.latency, &targets, &ProxySelection::Device("pixel3".into()), &help, Trials::default(), &params, &|| {})
-                .unwrap();
+            let params = AdaptParams {
+                penalty,
+                form: FormChoice::Fixed(Form::PerFeature),
+                ..AdaptParams::default()
+            };
+            let e = evaluate_adapt(
+                &b.latency,
+                &targets,
+                &ProxySelection::Device("pixel3".into()),
+                &help,
+                Trials::default(),
+                &params,
+                &|| {},
+            )
+            .unwrap();
             for t in &e.targets {
                 let status = &t.trials[0].status;
-                assert!(["solved", "almost_solved", "exact"].contains(&status.as_str()), "{}: {status}", t.target);
+                assert!(
+                    ["solved", "almost_solved", "exact"].contains(&status.as_str()),
+                    "{}: {status}",
+                    t.target
+                );
                 assert!(t.spearman_after.is_finite());
             }
         }
@@ -344,17 +427,48 @@ mod tests {
     fn results_per_target_do_not_depend_on_the_company() {
         let b = bundle(SpaceId::Nb201).unwrap();
         let acc = b.accuracy("cifar100").unwrap();
-        let config = NasConfig { proxy: ProxySelection::Device("pixel3".into()), ..NasConfig::default() };
+        let config = NasConfig {
+            proxy: ProxySelection::Device("pixel3".into()),
+            ..NasConfig::default()
+        };
         let trials = Trials { count: 2, seed: 3 };
-        let both = evaluate_nas(&b.latency, acc, &["eyeriss".into(), "pixel2".into()], &config, trials, &|| {}).unwrap();
-        let alone = evaluate_nas(&b.latency, acc, &["pixel2".into()], &config, trials, &|| {}).unwrap();
+        let both = evaluate_nas(
+            &b.latency,
+            acc,
+            &["eyeriss".into(), "pixel2".into()],
+            &config,
+            trials,
+            &|| {},
+        )
+        .unwrap();
+        let alone =
+            evaluate_nas(&b.latency, acc, &["pixel2".into()], &config, trials, &|| {}).unwrap();
         assert_eq!(both[2..], alone[..]);
         let adapt = |targets: &[String]| {
-            evaluate_adapt(&b.latency, targets, &ProxySelection::Device("pixel3".into()), &SampleSet::Random(10), trials, &AdaptParams::default(), &|| {})
-                .unwrap()
+            evaluate_adapt(
+                &b.latency,
+                targets,
+                &ProxySelection::Device("pixel3".into()),
+                &SampleSet::Random(10),
+                trials,
+                &AdaptParams::default(),
+                &|| {},
+            )
+            .unwrap()
         };
-        assert_eq!(adapt(&["fpga".into(), "raspi4".into()]).targets[1], adapt(&["raspi4".into()]).targets[0]);
-        assert!(evaluate_nas(&b.latency, acc, &["pixel2".into(), "pixel2".into()], &config, trials, &|| {}).is_err());
+        assert_eq!(
+            adapt(&["fpga".into(), "raspi4".into()]).targets[1],
+            adapt(&["raspi4".into()]).targets[0]
+        );
+        assert!(evaluate_nas(
+            &b.latency,
+            acc,
+            &["pixel2".into(), "pixel2".into()],
+            &config,
+            trials,
+            &|| {}
+        )
+        .is_err());
     }
 
     /// A device with only a few measured rows is not scored on its own samples.
@@ -363,14 +477,42 @@ mod tests {
         let mut t = bundle(SpaceId::Nb201).unwrap().latency.clone();
         let archs: Vec<Arch> = t.archs()[..12].to_vec();
         let col = t.device_index("raspi4").unwrap();
-        let values: Vec<(Arch, f64)> = archs.iter().map(|a| (a.clone(), t.latency(a, col).unwrap())).collect();
-        t.add_device("board", crate::table::DeviceSource::Computed("test".into()), values).unwrap();
-        let err = evaluate_adapt(&t, &["board".into()], &ProxySelection::Device("pixel3".into()), &SampleSet::Random(10), Trials::default(), &AdaptParams::default(), &|| {})
-            .unwrap_err()
-            .to_string();
+        let values: Vec<(Arch, f64)> = archs
+            .iter()
+            .map(|a| (a.clone(), t.latency(a, col).unwrap()))
+            .collect();
+        t.add_device(
+            "board",
+            crate::table::DeviceSource::Computed("test".into()),
+            values,
+        )
+        .unwrap();
+        let err = evaluate_adapt(
+            &t,
+            &["board".into()],
+            &ProxySelection::Device("pixel3".into()),
+            &SampleSet::Random(10),
+            Trials::default(),
+            &AdaptParams::default(),
+            &|| {},
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("cannot be scored"), "{err}");
-        let acc = bundle(SpaceId::Nb201).unwrap().accuracy("cifar100").unwrap();
-        let err = evaluate_nas(&t, acc, &["board".into()], &NasConfig::default(), Trials::default(), &|| {}).unwrap_err().to_string();
+        let acc = bundle(SpaceId::Nb201)
+            .unwrap()
+            .accuracy("cifar100")
+            .unwrap();
+        let err = evaluate_nas(
+            &t,
+            acc,
+            &["board".into()],
+            &NasConfig::default(),
+            Trials::default(),
+            &|| {},
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("cannot be scored"), "{err}");
     }
 }

@@ -4,11 +4,13 @@
 //!   (a recorded table, this machine, an external runner, a person, or any user type);
 //! * [`evaluate`]: AdaProxy and the flow scored against recorded tables over targets and trials;
 //! * [`run`]: the main job on the bundled data;
+//! * [`design`]: which candidates the flow measures next (expected regret reduction);
 //! * [`proxy`], [`samples`], [`score`]: the pieces they share (proxy pools and recommendation,
 //!   sample sets and per-target seeds, scoring), each defined once.
 //!
 //! Workflows return data (serde types) and never print; progress is reported through callbacks.
 
+pub mod design;
 pub mod evaluate;
 pub mod nas;
 pub mod oracle;
@@ -18,7 +20,7 @@ pub mod samples;
 pub mod score;
 
 pub use evaluate::{evaluate_adapt, evaluate_nas, AdaptEvaluation, NasSummary, ScoredRun, Trials};
-pub use nas::{Decision, Flow, FlowEvent, NasConfig, NasOutcome, Stage};
+pub use nas::{Decision, Design, Flow, FlowEvent, NasConfig, NasOutcome, Stage};
 pub use oracle::{ManualOracle, MeasurementLog, Recorded, TableOracle, TargetOracle};
 pub use proxy::{ProxyPredictors, ProxySelection};
 pub use run::{run, RunConfig, RunReport};

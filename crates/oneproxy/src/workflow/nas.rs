@@ -5,10 +5,12 @@
 //! 2. If it reaches the threshold (0.9), **reuse** the proxy's latencies; otherwise **adapt**
 //!    the proxy's predictor (AdaProxy), measuring more samples while the cross-validated
 //!    Spearman stays below the threshold and the budget allows.
-//! 3. Take the first Pareto layers of (predicted latency, accuracy) over the candidates,
-//!    measure them on the target, and keep what is non-dominated under the *measured*
+//! 3. Measure candidates on the target and keep what is non-dominated under the *measured*
 //!    latencies (the samples join it), so that picks under a latency constraint rely on
-//!    measurements, not predictions.
+//!    measurements, not predictions. By default ([`Design::Sequential`]) candidates are
+//!    measured in small batches chosen by expected regret reduction ([`super::design`]), the
+//!    predictor refitted between batches, until another batch is not expected to help; the
+//!    paper's way ([`Design::Layers`]) measures the first Pareto layers of the prediction at once.
 //!
 //! Every architecture is measured at most once and every measurement is counted. Scoring
 //! against a full table is separate ([`super::score`]): a real device has no truth to score.
@@ -49,6 +51,48 @@ pub struct NasConfig {
     pub adapt: AdaptParams,
     /// Seed; each target's stream is derived from it and the target's name.
     pub seed: u64,
+    /// How the candidates are chosen for measurement after the decision.
+    pub design: Design,
+    /// Whether the proxy may be reused as is (`false`: always adapt, the `always-adapt` baseline).
+    pub reuse: bool,
+}
+
+/// How the flow spends its target measurements after the reuse-or-adapt decision.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum Design {
+    /// The paper's flow: more random samples while the adaptation's cross-validated Spearman is
+    /// below the threshold (up to `max_samples`), then the first `layers` predicted Pareto layers
+    /// at once.
+    Layers,
+    /// Batches of `batch` candidates by expected regret reduction, refitting between batches,
+    /// until the best remaining candidate is expected to lower the mean regret (over the
+    /// predicted latency budgets) by less than `stop` accuracy points.
+    Sequential {
+        /// Candidates per batch.
+        batch: usize,
+        /// Expected regret reduction (points) below which no more is measured.
+        stop: f64,
+    },
+}
+
+impl Default for Design {
+    fn default() -> Self {
+        Design::Sequential {
+            batch: 5,
+            stop: 0.01,
+        }
+    }
+}
+
+impl Design {
+    /// `layers` or `sequential`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Design::Layers => "layers",
+            Design::Sequential { .. } => "sequential",
+        }
+    }
 }
 
 impl Default for NasConfig {
@@ -63,6 +107,8 @@ impl Default for NasConfig {
             constraints: Vec::new(),
             adapt: AdaptParams::default(),
             seed: 0,
+            design: Design::default(),
+            reuse: true,
         }
     }
 }
@@ -72,7 +118,10 @@ impl NasConfig {
     pub fn check(&self) -> Result<()> {
         let bad = |m: String| Err(Error::InvalidParameter(m));
         if !(-1.0..=1.0).contains(&self.threshold) {
-            return bad(format!("the reuse threshold is a Spearman correlation in [-1, 1], got {}", self.threshold));
+            return bad(format!(
+                "the reuse threshold is a Spearman correlation in [-1, 1], got {}",
+                self.threshold
+            ));
         }
         if self.samples.len() < 3 {
             return Err(Error::TooFewSamples(format!(
@@ -86,12 +135,29 @@ impl NasConfig {
         if self.layers == 0 {
             return bad("at least one Pareto layer must be measured".into());
         }
-        if let Some(c) = self.constraints.iter().find(|c| !(c.is_finite() && **c > 0.0)) {
-            return bad(format!("a latency constraint must be a positive number of ms, got {c}"));
+        if let Design::Sequential { batch, stop } = self.design {
+            if batch == 0 {
+                return bad("a measurement batch holds at least 1 architecture".into());
+            }
+            if !(stop.is_finite() && stop >= 0.0) {
+                return bad(format!("the stopping threshold is a non-negative number of accuracy points, got {stop}"));
+            }
+        }
+        if let Some(c) = self
+            .constraints
+            .iter()
+            .find(|c| !(c.is_finite() && **c > 0.0))
+        {
+            return bad(format!(
+                "a latency constraint must be a positive number of ms, got {c}"
+            ));
         }
         if let Some(m) = self.max_measurements {
             if m < self.samples.len() {
-                return bad(format!("the measurement budget ({m}) is smaller than the initial samples ({})", self.samples.len()));
+                return bad(format!(
+                    "the measurement budget ({m}) is smaller than the initial samples ({})",
+                    self.samples.len()
+                ));
             }
         }
         Ok(())
@@ -256,6 +322,8 @@ struct Ledger<'o> {
     oracle: &'o mut dyn TargetOracle,
     space: &'static dyn crate::space::SearchSpace,
     values: HashMap<Arch, f64>,
+    /// The architectures of `log`, in the same order.
+    order: Vec<Arch>,
     log: Vec<Measured>,
     budget: Option<usize>,
 }
@@ -266,11 +334,17 @@ impl Ledger<'_> {
     }
 
     fn room(&self) -> usize {
-        self.budget.map_or(usize::MAX, |b| b.saturating_sub(self.count()))
+        self.budget
+            .map_or(usize::MAX, |b| b.saturating_sub(self.count()))
     }
 
     /// Measure what is new among `archs`; the latencies of all of them.
-    fn measure(&mut self, archs: &[Arch], stage: Stage, events: &mut dyn FnMut(FlowEvent)) -> Result<Vec<f64>> {
+    fn measure(
+        &mut self,
+        archs: &[Arch],
+        stage: Stage,
+        events: &mut dyn FnMut(FlowEvent),
+    ) -> Result<Vec<f64>> {
         let mut fresh: Vec<Arch> = Vec::new();
         for a in archs {
             if !self.values.contains_key(a) && !fresh.contains(a) {
@@ -278,10 +352,16 @@ impl Ledger<'_> {
             }
         }
         if !fresh.is_empty() {
-            events(FlowEvent::Measuring { stage, count: fresh.len() });
+            events(FlowEvent::Measuring {
+                stage,
+                count: fresh.len(),
+            });
             let space = self.space;
             let values = self.oracle.measure(&fresh, &mut |a, v| {
-                events(FlowEvent::Measured { arch: space.format(a), latency_ms: v });
+                events(FlowEvent::Measured {
+                    arch: space.format(a),
+                    latency_ms: v,
+                });
             })?;
             if values.len() != fresh.len() {
                 return Err(Error::Engine(format!(
@@ -298,7 +378,12 @@ impl Ledger<'_> {
                     )));
                 }
                 self.values.insert(a.clone(), v);
-                self.log.push(Measured { arch: space.format(a), latency_ms: v, stage });
+                self.order.push(a.clone());
+                self.log.push(Measured {
+                    arch: space.format(a),
+                    latency_ms: v,
+                    stage,
+                });
             }
         }
         Ok(archs.iter().map(|a| self.values[a]).collect())
@@ -308,7 +393,11 @@ impl Ledger<'_> {
 impl<'a> Flow<'a> {
     /// A flow over the proxies of `table` and the accuracies of `accuracy`.
     pub fn new(table: &'a LatencyTable, accuracy: &'a AccuracyTable) -> Self {
-        Flow { table, accuracy, proxies: ProxyPredictors::default() }
+        Flow {
+            table,
+            accuracy,
+            proxies: ProxyPredictors::default(),
+        }
     }
 
     /// The latency table of the proxies.
@@ -336,10 +425,24 @@ impl<'a> Flow<'a> {
     /// recorded one with the same data draw the same samples.
     pub fn candidates(&self, oracle: &dyn TargetOracle) -> Vec<Arch> {
         match oracle.domain() {
-            Some(domain) => domain.into_iter().filter(|a| self.accuracy.get(a).is_some()).collect(),
+            Some(domain) => domain
+                .into_iter()
+                .filter(|a| self.accuracy.get(a).is_some())
+                .collect(),
             None => {
-                let mut out: Vec<Arch> = self.table.archs().iter().filter(|a| self.accuracy.get(a).is_some()).cloned().collect();
-                out.extend(self.accuracy.archs().into_iter().filter(|a| self.table.row_of(a).is_none()));
+                let mut out: Vec<Arch> = self
+                    .table
+                    .archs()
+                    .iter()
+                    .filter(|a| self.accuracy.get(a).is_some())
+                    .cloned()
+                    .collect();
+                out.extend(
+                    self.accuracy
+                        .archs()
+                        .into_iter()
+                        .filter(|a| self.table.row_of(a).is_none()),
+                );
                 out
             }
         }
@@ -347,7 +450,12 @@ impl<'a> Flow<'a> {
 
     /// Run the flow for the target behind `oracle`, its random stream derived from
     /// `config.seed` and the target's name.
-    pub fn run(&mut self, oracle: &mut dyn TargetOracle, config: &NasConfig, events: &mut dyn FnMut(FlowEvent)) -> Result<NasOutcome> {
+    pub fn run(
+        &mut self,
+        oracle: &mut dyn TargetOracle,
+        config: &NasConfig,
+        events: &mut dyn FnMut(FlowEvent),
+    ) -> Result<NasOutcome> {
         let target = oracle.device().to_string();
         let pool = resolve_pool(self.table, &config.proxy, &target)?;
         self.prepare(&pool)?;
@@ -373,17 +481,35 @@ impl<'a> Flow<'a> {
         let target = oracle.device().to_string();
         let candidates = self.candidates(oracle);
         if candidates.is_empty() {
-            return Err(Error::TooFewSamples(format!("target '{target}': no architecture it can measure has a known accuracy")));
+            return Err(Error::TooFewSamples(format!(
+                "target '{target}': no architecture it can measure has a known accuracy"
+            )));
         }
         let pool = resolve_pool(table, &config.proxy, &target)?;
-        let fitted: Vec<&crate::predictor::AdditivePredictor> = pool.iter().map(|p| self.proxies.fitted(p)).collect::<Result<_>>()?;
+        let fitted: Vec<&crate::predictor::AdditivePredictor> = pool
+            .iter()
+            .map(|p| self.proxies.fitted(p))
+            .collect::<Result<_>>()?;
         let domain = oracle.domain().unwrap_or_else(|| candidates.clone());
         let planner_pred = match config.samples {
-            SampleSet::Plan(_) => Some(self.proxies.fitted(&planner(table, &config.proxy, &pool)?)?),
+            SampleSet::Plan(_) => Some(self.proxies.fitted(&planner(
+                table,
+                &config.proxy,
+                &pool,
+            )?)?),
             _ => None,
         };
-        let initial = config.samples.draw(space, &domain, planner_pred, stream, &target)?;
-        let mut ledger = Ledger { oracle, space, values: HashMap::new(), log: Vec::new(), budget: config.max_measurements };
+        let initial = config
+            .samples
+            .draw(space, &domain, planner_pred, stream, &target)?;
+        let mut ledger = Ledger {
+            oracle,
+            space,
+            values: HashMap::new(),
+            order: Vec::new(),
+            log: Vec::new(),
+            budget: config.max_measurements,
+        };
         let mut sample_archs: Vec<Arch> = Vec::new();
         for a in &initial {
             if !sample_archs.contains(a) {
@@ -392,12 +518,22 @@ impl<'a> Flow<'a> {
         }
         let mut ys = ledger.measure(&sample_archs, Stage::Samples, events)?;
         if ys.len() < 3 {
-            return Err(Error::TooFewSamples(format!("target '{target}': at least 3 distinct samples are needed, got {}", ys.len())));
+            return Err(Error::TooFewSamples(format!(
+                "target '{target}': at least 3 distinct samples are needed, got {}",
+                ys.len()
+            )));
         }
         // Proxy latency of an arch: measured where the proxy has it, else its additive prediction.
         let proxy_latency = |k: usize, archs: &[Arch]| -> Result<Vec<f64>> {
             let col = table.device_index(&pool[k])?;
-            Ok(archs.iter().map(|a| table.latency(a, col).unwrap_or_else(|| fitted[k].predict(a))).collect())
+            Ok(archs
+                .iter()
+                .map(|a| {
+                    table
+                        .latency(a, col)
+                        .unwrap_or_else(|| fitted[k].predict(a))
+                })
+                .collect())
         };
         // The proxy whose latencies rank the samples best.
         let mut best: Option<(usize, f64)> = None;
@@ -409,72 +545,150 @@ impl<'a> Flow<'a> {
             }
         }
         let (proxy_k, spearman_samples) = best.expect("the pool is not empty");
-        let accuracies: Vec<f64> = candidates.iter().map(|a| self.accuracy.get(a).expect("candidates have accuracies")).collect();
-        let decision = if spearman_samples >= config.threshold { Decision::Reuse } else { Decision::Adapt };
-        events(FlowEvent::Decided { proxy: pool[proxy_k].clone(), spearman: spearman_samples, decision });
+        let accuracies: Vec<f64> = candidates
+            .iter()
+            .map(|a| self.accuracy.get(a).expect("candidates have accuracies"))
+            .collect();
+        let decision = if config.reuse && spearman_samples >= config.threshold {
+            Decision::Reuse
+        } else {
+            Decision::Adapt
+        };
+        events(FlowEvent::Decided {
+            proxy: pool[proxy_k].clone(),
+            spearman: spearman_samples,
+            decision,
+        });
 
-        let (cv_spearman, predicted) = match decision {
-            Decision::Reuse => (None, proxy_latency(proxy_k, &candidates)?),
+        let proxies: Vec<Proxy> = fitted
+            .iter()
+            .map(|p| Proxy::with_table(p, table))
+            .collect::<Result<_>>()?;
+        let (mut cv_spearman, predicted, mut cv_error) = match decision {
+            Decision::Reuse => (None, proxy_latency(proxy_k, &candidates)?, 0.0),
             Decision::Adapt => {
-                let proxies: Vec<Proxy> = fitted.iter().map(|p| Proxy::with_table(p, table)).collect::<Result<_>>()?;
                 let mut rng = seeded_rng(stream);
+                // The sequential design spends no measurements on random samples: it chooses
+                // its own, where they can change the result.
+                let random_samples = config.design == Design::Layers;
                 loop {
                     let adapted = adapt_pool(&proxies, &sample_archs, &ys, &config.adapt)?;
                     let cv = adapted.report.cv_spearman;
-                    events(FlowEvent::Adapted { samples: sample_archs.len(), cv_spearman: cv });
-                    let room = config.max_samples.saturating_sub(sample_archs.len()).min(ledger.room());
-                    let fresh: Vec<&Arch> = candidates.iter().filter(|a| !sample_archs.contains(a)).collect();
+                    events(FlowEvent::Adapted {
+                        samples: sample_archs.len(),
+                        cv_spearman: cv,
+                    });
+                    let room = if random_samples {
+                        config
+                            .max_samples
+                            .saturating_sub(sample_archs.len())
+                            .min(ledger.room())
+                    } else {
+                        0
+                    };
+                    let fresh: Vec<&Arch> = candidates
+                        .iter()
+                        .filter(|a| !sample_archs.contains(a))
+                        .collect();
                     if cv >= config.threshold || room == 0 || fresh.is_empty() {
-                        break (Some(cv), adapted.predictor.predict_with(&candidates, table)?);
+                        break (
+                            Some(cv),
+                            adapted.predictor.predict_with(&candidates, table)?,
+                            adapted.report.cv_error.sqrt(),
+                        );
                     }
                     // Measure more: as many again as the initial set (bounded by the budget),
                     // drawn at random among the candidates not measured yet.
                     let more = room.min(initial.len().max(1)).min(fresh.len());
-                    let draw: Vec<Arch> =
-                        rand::seq::index::sample(&mut rng, fresh.len(), more).into_iter().map(|i| fresh[i].clone()).collect();
+                    let draw: Vec<Arch> = rand::seq::index::sample(&mut rng, fresh.len(), more)
+                        .into_iter()
+                        .map(|i| fresh[i].clone())
+                        .collect();
                     ys.extend(ledger.measure(&draw, Stage::Adaptation, events)?);
                     sample_archs.extend(draw);
                 }
             }
         };
-        // Step 3: measure the predicted layers (front first, within the budget), then keep
-        // what is non-dominated when measured; the samples take part.
-        let layered = pareto_layers(&predicted, &accuracies, config.layers)?;
-        let mut room = ledger.room();
-        let mut front: Vec<usize> = Vec::with_capacity(layered.len());
-        for i in layered {
-            let new = !ledger.values.contains_key(&candidates[i]);
-            if new {
-                if room == 0 {
-                    continue;
+        // Step 3: measure candidates, then keep what is non-dominated when measured; every
+        // measured candidate (the samples too) takes part.
+        let position: HashMap<&Arch, usize> =
+            candidates.iter().enumerate().map(|(i, a)| (a, i)).collect();
+        match config.design {
+            Design::Layers => {
+                let layered = pareto_layers(&predicted, &accuracies, config.layers)?;
+                let mut room = ledger.room();
+                let mut front: Vec<Arch> = Vec::with_capacity(layered.len());
+                for i in layered {
+                    if !ledger.values.contains_key(&candidates[i]) {
+                        if room == 0 {
+                            continue;
+                        }
+                        room -= 1;
+                    }
+                    front.push(candidates[i].clone());
                 }
-                room -= 1;
+                ledger.measure(&front, Stage::Candidates, events)?;
             }
-            front.push(i);
-        }
-        let mut pool_idx: Vec<usize> = front.clone();
-        let position: HashMap<&Arch, usize> = candidates.iter().enumerate().map(|(i, a)| (a, i)).collect();
-        for a in &sample_archs {
-            if let Some(&i) = position.get(a) {
-                if !pool_idx.contains(&i) {
-                    pool_idx.push(i);
+            Design::Sequential { batch, stop } => {
+                let mut base = predicted;
+                loop {
+                    let measured: Vec<(usize, f64)> = ledger
+                        .order
+                        .iter()
+                        .filter_map(|a| position.get(a).map(|&i| (i, ledger.values[a])))
+                        .collect();
+                    let model = super::design::LatencyModel::calibrate(&base, &measured, cv_error);
+                    let next =
+                        model.next_batch(&accuracies, &measured, batch.min(ledger.room()), stop);
+                    if next.is_empty() {
+                        break;
+                    }
+                    let archs: Vec<Arch> = next.iter().map(|&i| candidates[i].clone()).collect();
+                    ledger.measure(&archs, Stage::Candidates, events)?;
+                    if decision == Decision::Adapt {
+                        // Refit on everything measured: the new points sit where the result is decided.
+                        let xs = ledger.order.clone();
+                        let ys: Vec<f64> = xs.iter().map(|a| ledger.values[a]).collect();
+                        let adapted = adapt_pool(&proxies, &xs, &ys, &config.adapt)?;
+                        events(FlowEvent::Adapted {
+                            samples: xs.len(),
+                            cv_spearman: adapted.report.cv_spearman,
+                        });
+                        cv_spearman = Some(adapted.report.cv_spearman);
+                        cv_error = adapted.report.cv_error.sqrt();
+                        base = adapted.predictor.predict_with(&candidates, table)?;
+                    }
                 }
             }
         }
-        let to_measure: Vec<Arch> = pool_idx.iter().map(|&i| candidates[i].clone()).collect();
-        let measured = ledger.measure(&to_measure, Stage::Candidates, events)?;
+        let pool_idx: Vec<usize> = ledger
+            .order
+            .iter()
+            .filter_map(|a| position.get(a).copied())
+            .collect();
+        let measured: Vec<f64> = pool_idx
+            .iter()
+            .map(|&i| ledger.values[&candidates[i]])
+            .collect();
         let accs: Vec<f64> = pool_idx.iter().map(|&i| accuracies[i]).collect();
         let kept = pareto_front(&measured, &accs)?;
         let kept_lat: Vec<f64> = kept.iter().map(|&k| measured[k]).collect();
         let kept_acc: Vec<f64> = kept.iter().map(|&k| accs[k]).collect();
         let chosen: Vec<Chosen> = kept
             .iter()
-            .map(|&k| Chosen { arch: space.format(&candidates[pool_idx[k]]), accuracy: accs[k], latency: measured[k] })
+            .map(|&k| Chosen {
+                arch: space.format(&candidates[pool_idx[k]]),
+                accuracy: accs[k],
+                latency: measured[k],
+            })
             .collect();
         let picks = best_under_constraints(&kept_lat, &kept_acc, &config.constraints)?
             .into_iter()
             .zip(&config.constraints)
-            .map(|(p, &c)| Pick { constraint: c, pick: p.map(|k| chosen[k].clone()) })
+            .map(|(p, &c)| Pick {
+                constraint: c,
+                pick: p.map(|k| chosen[k].clone()),
+            })
             .collect();
         Ok(NasOutcome {
             target,
@@ -484,7 +698,11 @@ impl<'a> Flow<'a> {
             cv_spearman,
             samples: sample_archs.len(),
             measurements: ledger.count(),
-            candidates_measured: front.len(),
+            candidates_measured: ledger
+                .log
+                .iter()
+                .filter(|m| m.stage == Stage::Candidates)
+                .count(),
             chosen,
             picks,
             measured: ledger.log,
@@ -500,7 +718,11 @@ mod tests {
     use crate::bundled::bundle;
     use crate::SpaceId;
 
-    fn run(proxy: &str, target: &str, constraints: Vec<f64>) -> (NasOutcome, super::super::score::Score) {
+    fn run(
+        proxy: &str,
+        target: &str,
+        constraints: Vec<f64>,
+    ) -> (NasOutcome, super::super::score::Score) {
         let b = bundle(SpaceId::Nb201).unwrap();
         let acc = b.accuracy("cifar100").unwrap();
         let config = NasConfig {
@@ -519,13 +741,30 @@ mod tests {
     #[test]
     fn reuse_when_monotone_and_adapt_otherwise() {
         let (r, s) = run("pixel3", "raspi4", vec![5.0, 1e9]);
-        assert_eq!(r.decision, Decision::Reuse, "Spearman {}", r.spearman_samples);
-        assert!(s.hv_ratio > 0.95 && s.hv_ratio <= 1.0 + 1e-12, "{}", s.hv_ratio);
+        assert_eq!(
+            r.decision,
+            Decision::Reuse,
+            "Spearman {}",
+            r.spearman_samples
+        );
+        assert!(
+            s.hv_ratio > 0.95 && s.hv_ratio <= 1.0 + 1e-12,
+            "{}",
+            s.hv_ratio
+        );
         assert!(s.constraints.iter().all(|c| !c.violated));
         // With no constraint binding, the pick is the most accurate chosen architecture.
-        assert_eq!(s.constraints[1].accuracy, r.chosen.last().map(|c| c.accuracy));
+        assert_eq!(
+            s.constraints[1].accuracy,
+            r.chosen.last().map(|c| c.accuracy)
+        );
         let (e, s) = run("pixel3", "eyeriss", vec![]);
-        assert_eq!(e.decision, Decision::Adapt, "Spearman {}", e.spearman_samples);
+        assert_eq!(
+            e.decision,
+            Decision::Adapt,
+            "Spearman {}",
+            e.spearman_samples
+        );
         assert!(e.measurements > e.samples);
         assert!(s.hv_ratio > 0.9, "{}", s.hv_ratio);
         // Every measurement is logged once, samples first.
@@ -553,13 +792,24 @@ mod tests {
         let acc = b.accuracy("cifar100").unwrap();
         let mut flow = Flow::new(&b.latency, acc);
         for budget in [12, 25] {
-            let config = NasConfig { proxy: ProxySelection::Device("pixel3".into()), max_measurements: Some(budget), ..NasConfig::default() };
+            let config = NasConfig {
+                proxy: ProxySelection::Device("pixel3".into()),
+                max_measurements: Some(budget),
+                ..NasConfig::default()
+            };
             let mut oracle = TableOracle::new(&b.latency, "eyeriss").unwrap();
             let out = flow.run(&mut oracle, &config, &mut |_| {}).unwrap();
-            assert!(out.measurements <= budget, "{} > {budget}", out.measurements);
+            assert!(
+                out.measurements <= budget,
+                "{} > {budget}",
+                out.measurements
+            );
             assert!(!out.chosen.is_empty());
         }
-        let bad = NasConfig { max_measurements: Some(5), ..NasConfig::default() };
+        let bad = NasConfig {
+            max_measurements: Some(5),
+            ..NasConfig::default()
+        };
         assert!(bad.check().is_err());
     }
 }

@@ -1,13 +1,19 @@
 //! Scoring a flow's outcome against a target's recorded table (simulations and evaluations).
 //!
-//! The flow's final set is measured, so it is scored by what it would give a user: the
-//! hypervolume of the chosen set over that of the target's true front (`hv_ratio`), and per
-//! latency constraint, the pick's accuracy against the best accuracy truly within it.
+//! The flow's final set is measured, so it is scored by what it would give a user. The primary
+//! score is the **regret per latency budget** (issue 10): at each of [`REGRET_BUDGETS`] budgets
+//! (the 2%, 4%, ..., 100% quantiles of the target's true latencies), the best true accuracy that
+//! fits minus the best accuracy of the flow's final set that fits (the space's lowest accuracy if
+//! nothing does), averaged over the budgets, in accuracy points. Unlike the hypervolume ratio,
+//! whose reference point (the slowest, least accurate architecture) lets 40 random
+//! architectures score above 0.8, regret counts every budget a user might have alike and is 0
+//! only when the best architecture is found at each. `hv_ratio` and the per-constraint gaps stay
+//! as secondary fields.
 
 use super::nas::NasOutcome;
 use crate::accuracy::AccuracyTable;
 use crate::error::{Error, Result};
-use crate::search::{best_under_constraints, hypervolume_2d};
+use crate::search::{best_under_constraints, hypervolume_2d, pareto_front};
 use crate::space::Arch;
 use crate::table::LatencyTable;
 use serde::{Deserialize, Serialize};
@@ -35,9 +41,22 @@ pub struct ConstraintResult {
     pub violated: bool,
 }
 
+/// Latency budgets of the regret: the 2%, 4%, ..., 100% quantiles of the target's latencies.
+pub const REGRET_BUDGETS: usize = 50;
+
 /// Scores of one outcome.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Score {
+    /// Mean regret over the latency budgets, accuracy points (the primary score).
+    pub regret: f64,
+    /// Largest regret at any budget.
+    pub regret_max: f64,
+    /// Fraction of the target's true Pareto front that the final set holds.
+    pub pareto_recall: f64,
+    /// Mean regret of [`RANDOM_DRAWS`] draws of as many uniformly random architectures as the
+    /// flow measured (front taken): the baseline at the same measurement count.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub random_regret: Option<f64>,
     /// Hypervolume of the chosen set over that of the target's true front (reference point:
     /// the slowest candidate, the least accurate one).
     pub hv_ratio: f64,
@@ -48,7 +67,11 @@ pub struct Score {
 }
 
 /// The candidates of a target with a table: measured architectures with an accuracy.
-pub fn target_candidates(table: &LatencyTable, target: usize, accuracy: &AccuracyTable) -> Vec<Arch> {
+pub fn target_candidates(
+    table: &LatencyTable,
+    target: usize,
+    accuracy: &AccuracyTable,
+) -> Vec<Arch> {
     table
         .measured_rows(target)
         .into_iter()
@@ -58,7 +81,12 @@ pub fn target_candidates(table: &LatencyTable, target: usize, accuracy: &Accurac
 }
 
 /// Whether a target can be scored: `Err` says why not.
-pub fn check_scorable(table: &LatencyTable, target: &str, accuracy: &AccuracyTable, samples: usize) -> Result<usize> {
+pub fn check_scorable(
+    table: &LatencyTable,
+    target: &str,
+    accuracy: &AccuracyTable,
+    samples: usize,
+) -> Result<usize> {
     let n = target_candidates(table, table.device_index(target)?, accuracy).len();
     if n < samples + MIN_SCORED {
         return Err(Error::TooFewSamples(format!(
@@ -69,20 +97,166 @@ pub fn check_scorable(table: &LatencyTable, target: &str, accuracy: &AccuracyTab
     Ok(n)
 }
 
+/// Random draws averaged into [`Score::random_regret`].
+pub const RANDOM_DRAWS: usize = 20;
+
+/// A target's truth: every candidate's true latency and accuracy, the regret budgets, and the
+/// best accuracy within each. Built once per target and shared by every run scored on it.
+#[derive(Debug, Clone)]
+pub struct Truth {
+    /// The target's candidates.
+    pub candidates: Vec<Arch>,
+    /// True latencies (ms), in candidate order.
+    pub latency: Vec<f64>,
+    /// Accuracies, in candidate order.
+    pub accuracy: Vec<f64>,
+    /// The budgets (ms), ascending.
+    pub budgets: Vec<f64>,
+    /// Best true accuracy within each budget.
+    pub best: Vec<f64>,
+    /// The lowest accuracy of the space (what a budget with nothing found scores).
+    pub floor: f64,
+    /// The true Pareto front (canonical strings).
+    pub front: std::collections::HashSet<String>,
+}
+
+/// The [`REGRET_BUDGETS`] quantiles of `latencies` (the `k/B` quantile is the smallest value
+/// with at least that fraction of the values at or below it).
+pub fn budgets(latencies: &[f64]) -> Vec<f64> {
+    let mut sorted: Vec<f64> = latencies
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .collect();
+    sorted.sort_by(f64::total_cmp);
+    if sorted.is_empty() {
+        return Vec::new();
+    }
+    let n = sorted.len();
+    (1..=REGRET_BUDGETS)
+        .map(|k| sorted[((k * n).div_ceil(REGRET_BUDGETS)).clamp(1, n) - 1])
+        .collect()
+}
+
+/// Best accuracy within each budget among `(latency, accuracy)` points; `floor` where none fits.
+pub fn best_within(
+    points: impl IntoIterator<Item = (f64, f64)>,
+    budgets: &[f64],
+    floor: f64,
+) -> Vec<f64> {
+    let mut best = vec![floor; budgets.len()];
+    for (lat, acc) in points {
+        // Budgets are ascending: the point fits every budget from the first at or above it.
+        let first = budgets.partition_point(|&b| b < lat);
+        for v in &mut best[first..] {
+            if acc > *v {
+                *v = acc;
+            }
+        }
+    }
+    best
+}
+
+impl Truth {
+    /// The truth of `target` (its measured architectures with an accuracy).
+    pub fn new(table: &LatencyTable, target: &str, accuracy: &AccuracyTable) -> Result<Self> {
+        let col = table.device_index(target)?;
+        let candidates = target_candidates(table, col, accuracy);
+        let latency: Vec<f64> = candidates
+            .iter()
+            .map(|a| table.latency(a, col).expect("candidates are measured"))
+            .collect();
+        let accs: Vec<f64> = candidates
+            .iter()
+            .map(|a| accuracy.get(a).expect("candidates have accuracies"))
+            .collect();
+        let floor = accs.iter().copied().fold(f64::INFINITY, f64::min);
+        let budgets = budgets(&latency);
+        let best = best_within(
+            latency.iter().copied().zip(accs.iter().copied()),
+            &budgets,
+            floor,
+        );
+        let space = table.space().space();
+        let front = pareto_front(&latency, &accs)?
+            .into_iter()
+            .map(|i| space.format(&candidates[i]))
+            .collect();
+        Ok(Truth {
+            candidates,
+            latency,
+            accuracy: accs,
+            budgets,
+            best,
+            floor,
+            front,
+        })
+    }
+
+    /// Mean and largest regret of a set of measured `(latency, accuracy)` points.
+    pub fn regret(&self, points: impl IntoIterator<Item = (f64, f64)>) -> (f64, f64) {
+        let found = best_within(points, &self.budgets, self.floor);
+        let gaps: Vec<f64> = self
+            .best
+            .iter()
+            .zip(&found)
+            .map(|(b, f)| (b - f).max(0.0))
+            .collect();
+        let n = gaps.len().max(1) as f64;
+        (
+            gaps.iter().sum::<f64>() / n,
+            gaps.iter().copied().fold(0.0, f64::max),
+        )
+    }
+
+    /// Mean regret of `draws` sets of `count` uniformly random candidates (seeded).
+    pub fn random_regret(&self, count: usize, draws: usize, seed: u64) -> f64 {
+        let mut rng = crate::space::seeded_rng(seed);
+        let count = count.min(self.candidates.len());
+        let total: f64 = (0..draws)
+            .map(|_| {
+                let pick = rand::seq::index::sample(&mut rng, self.candidates.len(), count);
+                self.regret(
+                    pick.into_iter()
+                        .map(|i| (self.latency[i], self.accuracy[i])),
+                )
+                .0
+            })
+            .sum();
+        total / draws.max(1) as f64
+    }
+}
+
 /// Score `outcome` against the target's column of `table`.
-pub fn score(outcome: &NasOutcome, table: &LatencyTable, accuracy: &AccuracyTable) -> Result<Score> {
-    let col = table.device_index(&outcome.target)?;
-    let candidates = target_candidates(table, col, accuracy);
-    let truth: Vec<f64> = candidates.iter().map(|a| table.latency(a, col).expect("candidates are measured")).collect();
-    let accuracies: Vec<f64> = candidates.iter().map(|a| accuracy.get(a).expect("candidates have accuracies")).collect();
+pub fn score(
+    outcome: &NasOutcome,
+    table: &LatencyTable,
+    accuracy: &AccuracyTable,
+) -> Result<Score> {
+    score_against(outcome, &Truth::new(table, &outcome.target, accuracy)?)
+}
+
+/// [`score`] against a target's truth built once.
+pub fn score_against(outcome: &NasOutcome, truth_of: &Truth) -> Result<Score> {
+    let candidates = &truth_of.candidates;
+    let truth = &truth_of.latency;
+    let accuracies = &truth_of.accuracy;
+    let (regret, regret_max) =
+        truth_of.regret(outcome.chosen.iter().map(|c| (c.latency, c.accuracy)));
+    let found = outcome
+        .chosen
+        .iter()
+        .filter(|c| truth_of.front.contains(&c.arch))
+        .count();
+    let pareto_recall = found as f64 / truth_of.front.len().max(1) as f64;
     let ref_lat = truth.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
     let ref_acc = accuracies.iter().cloned().fold(f64::INFINITY, f64::min);
-    let hv_true = hypervolume_2d(&truth, &accuracies, ref_lat, ref_acc)?;
+    let hv_true = hypervolume_2d(truth, accuracies, ref_lat, ref_acc)?;
     let lat: Vec<f64> = outcome.chosen.iter().map(|c| c.latency).collect();
     let acc: Vec<f64> = outcome.chosen.iter().map(|c| c.accuracy).collect();
     let hv = hypervolume_2d(&lat, &acc, ref_lat, ref_acc)?;
     let constraints: Vec<f64> = outcome.picks.iter().map(|p| p.constraint).collect();
-    let optimal = best_under_constraints(&truth, &accuracies, &constraints)?;
+    let optimal = best_under_constraints(truth, accuracies, &constraints)?;
     let constraints = outcome
         .picks
         .iter()
@@ -104,5 +278,17 @@ pub fn score(outcome: &NasOutcome, table: &LatencyTable, accuracy: &AccuracyTabl
             }
         })
         .collect();
-    Ok(Score { hv_ratio: if hv_true > 0.0 { hv / hv_true } else { f64::NAN }, constraints, scored_on: candidates.len() })
+    Ok(Score {
+        regret,
+        regret_max,
+        pareto_recall,
+        random_regret: None,
+        hv_ratio: if hv_true > 0.0 {
+            hv / hv_true
+        } else {
+            f64::NAN
+        },
+        constraints,
+        scored_on: candidates.len(),
+    })
 }

@@ -1,0 +1,289 @@
+//! Which architectures to measure next on the target: the sequential design of issue 10.
+//!
+//! The flow is scored by regret per latency budget (see [`super::score`]): at each budget, how
+//! much accuracy is lost by taking the best *measured* architecture that fits instead of the best
+//! one overall. A measurement is therefore worth what it is expected to take off that regret.
+//! With a predicted latency distribution for every candidate (log-normal around the calibrated
+//! prediction, with the spread seen on the measurements so far), the expected reduction from
+//! measuring `x` is, averaged over the budgets `b`,
+//!
+//! ```text
+//! E[x] = mean_b  P(latency(x) <= b) * max(0, accuracy(x) - best measured accuracy within b)
+//! ```
+//!
+//! (expected improvement, summed over budgets). The flow measures the candidates with the largest
+//! `E` in small batches, refits its predictor between batches, and stops when the best candidate
+//! is expected to lower the mean regret by less than a threshold. The budgets are the quantiles of
+//! the *predicted* latencies, as a real device has no table to take them from.
+
+use super::score::budgets;
+
+/// Smallest spread assumed for a prediction (log space, about 2%): even a perfect fit on the
+/// measurements so far does not know the next architecture's latency to better than that.
+pub const MIN_SIGMA: f64 = 0.05;
+
+/// Predicted log-latency of every candidate and one spread for all of them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LatencyModel {
+    /// ln(ms) per candidate.
+    pub mu: Vec<f64>,
+    /// Standard deviation of ln(ms) around `mu`.
+    pub sigma: f64,
+}
+
+impl LatencyModel {
+    /// Calibrate `base` (a predicted or proxy latency per candidate, any positive unit) to the
+    /// target: ln(target ms) = a + b ln(base), fitted by least squares on the `measured`
+    /// (candidate index, target ms) pairs. The spread is the leave-one-out residual of that fit,
+    /// at least `floor` (e.g. the adaptation's own cross-validated error) and [`MIN_SIGMA`].
+    pub fn calibrate(base: &[f64], measured: &[(usize, f64)], floor: f64) -> Self {
+        let pts: Vec<(f64, f64)> = measured
+            .iter()
+            .filter(|(i, y)| base[*i] > 0.0 && *y > 0.0)
+            .map(|&(i, y)| (base[i].ln(), y.ln()))
+            .collect();
+        let n = pts.len() as f64;
+        let (a, b, sigma) = if pts.len() < 3 {
+            // Too few points for a slope: shift only, with a wide spread.
+            let shift = if pts.is_empty() {
+                0.0
+            } else {
+                pts.iter().map(|(x, y)| y - x).sum::<f64>() / n
+            };
+            (shift, 1.0, 0.5)
+        } else {
+            let mx = pts.iter().map(|p| p.0).sum::<f64>() / n;
+            let my = pts.iter().map(|p| p.1).sum::<f64>() / n;
+            let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
+            let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+            // A base that does not vary (or ranks backwards) predicts nothing: the mean only.
+            let b = if sxx > 0.0 { (sxy / sxx).max(0.0) } else { 0.0 };
+            let a = my - b * mx;
+            // Leave-one-out residuals of the line, e_i / (1 - h_i).
+            let press: f64 = pts
+                .iter()
+                .map(|&(x, y)| {
+                    let h = 1.0 / n
+                        + if sxx > 0.0 {
+                            (x - mx).powi(2) / sxx
+                        } else {
+                            0.0
+                        };
+                    let e = y - (a + b * x);
+                    (e / (1.0 - h).max(1e-3)).powi(2)
+                })
+                .sum();
+            (a, b, (press / n).sqrt())
+        };
+        let mu = base
+            .iter()
+            .map(|&v| if v > 0.0 { a + b * v.ln() } else { f64::NAN })
+            .collect();
+        LatencyModel {
+            mu,
+            sigma: sigma.max(floor).max(MIN_SIGMA),
+        }
+    }
+
+    /// The candidates to measure next: up to `batch` of those not `measured`, in order of
+    /// expected regret reduction (each assumed, once picked, to land at its prediction, so that
+    /// one batch does not spend itself on a single budget). Empty when even the best one is
+    /// expected to lower the mean regret by less than `stop` points.
+    pub fn next_batch(
+        &self,
+        accuracy: &[f64],
+        measured: &[(usize, f64)],
+        batch: usize,
+        stop: f64,
+    ) -> Vec<usize> {
+        let budgets = self.budgets();
+        if budgets.is_empty() || batch == 0 {
+            return Vec::new();
+        }
+        let ln_budgets: Vec<f64> = budgets.iter().map(|b| b.ln()).collect();
+        let floor = accuracy.iter().copied().fold(f64::INFINITY, f64::min);
+        let mut points: Vec<(f64, f64)> = measured
+            .iter()
+            .map(|&(i, y)| (y.ln(), accuracy[i]))
+            .collect();
+        let mut taken = vec![false; accuracy.len()];
+        for &(i, _) in measured {
+            taken[i] = true;
+        }
+        let mut out = Vec::with_capacity(batch);
+        while out.len() < batch {
+            let cover = Coverage::new(&points, &ln_budgets, self.sigma, floor);
+            let mut top: Option<(usize, f64)> = None;
+            for i in 0..accuracy.len() {
+                if taken[i] || !self.mu[i].is_finite() {
+                    continue;
+                }
+                let e = cover.gain(self.mu[i], self.sigma, accuracy[i]);
+                if e > 0.0 && top.is_none_or(|t| e > t.1) {
+                    top = Some((i, e));
+                }
+            }
+            match top {
+                Some((i, e)) if e >= stop => {
+                    taken[i] = true;
+                    out.push(i);
+                    points.push((self.mu[i], accuracy[i]));
+                }
+                _ => break,
+            }
+        }
+        out
+    }
+
+    /// The regret budgets as the flow sees them: quantiles of the predicted distribution of
+    /// latencies over the candidates. True latencies spread around the predictions, so the
+    /// fastest few percent of the truth are faster than the fastest few percent of the
+    /// predictions: each prediction counts at the deciles of its own spread.
+    pub fn budgets(&self) -> Vec<f64> {
+        const Z: [f64; 9] = [
+            -1.2816, -0.8416, -0.5244, -0.2533, 0.0, 0.2533, 0.5244, 0.8416, 1.2816,
+        ];
+        let s = self.sigma;
+        let spread: Vec<f64> = self
+            .mu
+            .iter()
+            .filter(|m| m.is_finite())
+            .flat_map(|m| Z.iter().map(move |z| (m + z * s).exp()))
+            .collect();
+        budgets(&spread)
+    }
+}
+
+/// What the measured architectures are expected to give at each budget, when a budget's true
+/// position is itself uncertain: an architecture measured at `y` fits budget `b` with
+/// probability `Phi((ln b - ln y) / tau)`, so one measured right at the edge of the fastest
+/// budget counts half, and the flow keeps looking for a safer one. (Scored budgets are quantiles
+/// of the *true* latencies, which the flow only estimates; at the fastest budgets a few percent
+/// decide between the best accuracy and none.)
+struct Coverage {
+    /// Per budget: the measured points that may fit it, most accurate first, with
+    /// `above[j]` = probability that none of the first `j` fits and `rest[j]` = the expected best
+    /// accuracy of those from `j` on, given that none before `j` fits.
+    budgets: Vec<BudgetCover>,
+    ln_budgets: Vec<f64>,
+}
+
+struct BudgetCover {
+    acc: Vec<f64>,
+    above: Vec<f64>,
+    rest: Vec<f64>,
+}
+
+impl Coverage {
+    fn new(points: &[(f64, f64)], ln_budgets: &[f64], tau: f64, floor: f64) -> Self {
+        let mut sorted: Vec<(f64, f64)> = points.to_vec();
+        sorted.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let budgets = ln_budgets
+            .iter()
+            .map(|&lb| {
+                let fits: Vec<(f64, f64)> = sorted
+                    .iter()
+                    .map(|&(ly, a)| (normal_cdf((lb - ly) / tau), a))
+                    .filter(|&(p, a)| p > 1e-9 && a > floor)
+                    .collect();
+                let n = fits.len();
+                let mut above = vec![1.0; n + 1];
+                for j in 0..n {
+                    above[j + 1] = above[j] * (1.0 - fits[j].0);
+                }
+                let mut rest = vec![floor; n + 1];
+                for j in (0..n).rev() {
+                    rest[j] = fits[j].0 * fits[j].1 + (1.0 - fits[j].0) * rest[j + 1];
+                }
+                BudgetCover {
+                    acc: fits.iter().map(|f| f.1).collect(),
+                    above,
+                    rest,
+                }
+            })
+            .collect();
+        Coverage {
+            budgets,
+            ln_budgets: ln_budgets.to_vec(),
+        }
+    }
+
+    /// Expected reduction of the mean regret from measuring an architecture of accuracy `acc`
+    /// whose ln-latency is normal (`mu`, `spread`).
+    fn gain(&self, mu: f64, spread: f64, acc: f64) -> f64 {
+        // Budgets far below the prediction have no chance of fitting it.
+        let start = self.ln_budgets.partition_point(|&b| b < mu - 6.0 * spread);
+        let mut total = 0.0;
+        for k in start..self.ln_budgets.len() {
+            let c = &self.budgets[k];
+            // Insert it among the measured by accuracy: it helps when none above it fits.
+            let j = c.acc.partition_point(|&a| a > acc);
+            let gain = c.above[j] * (acc - c.rest[j]);
+            if gain > 0.0 {
+                total += normal_cdf((self.ln_budgets[k] - mu) / spread) * gain;
+            }
+        }
+        total / self.ln_budgets.len() as f64
+    }
+}
+
+/// The standard normal distribution function.
+pub fn normal_cdf(z: f64) -> f64 {
+    0.5 * libm::erfc(-z / std::f64::consts::SQRT_2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calibration_recovers_a_power_law_and_its_spread() {
+        // Target = 3 * base^0.8 exactly: a = ln 3, b = 0.8, no residual (spread at the floor).
+        let base: Vec<f64> = (1..=40).map(|i| i as f64).collect();
+        let measured: Vec<(usize, f64)> = (0..40)
+            .step_by(3)
+            .map(|i| (i, 3.0 * base[i].powf(0.8)))
+            .collect();
+        let m = LatencyModel::calibrate(&base, &measured, 0.0);
+        for (i, mu) in m.mu.iter().enumerate() {
+            assert!((mu.exp() - 3.0 * base[i].powf(0.8)).abs() < 1e-9 * base[i].max(1.0) * 10.0);
+        }
+        assert_eq!(m.sigma, MIN_SIGMA);
+        // Noise shows in the spread; the floor holds.
+        let noisy: Vec<(usize, f64)> = measured
+            .iter()
+            .enumerate()
+            .map(|(k, &(i, y))| (i, y * if k % 2 == 0 { 1.2 } else { 0.8 }))
+            .collect();
+        assert!(LatencyModel::calibrate(&base, &noisy, 0.0).sigma > 0.1);
+        assert_eq!(LatencyModel::calibrate(&base, &measured, 0.3).sigma, 0.3);
+    }
+
+    #[test]
+    fn the_batch_goes_where_regret_can_fall() {
+        // Four candidates: a fast weak one, a fast strong one, a slow strong one, a slow weak
+        // one. Nothing measured: the fast strong one covers the most budgets best.
+        let model = LatencyModel {
+            mu: vec![1.0f64.ln(), 1.0f64.ln(), 10.0f64.ln(), 10.0f64.ln()],
+            sigma: 0.05,
+        };
+        let acc = [50.0, 70.0, 80.0, 40.0];
+        let first = model.next_batch(&acc, &[], 1, 0.0);
+        assert_eq!(first, vec![1]);
+        // With it measured, the slow strong one is next; the dominated ones never come.
+        let next = model.next_batch(&acc, &[(1, 1.0)], 4, 0.0);
+        assert_eq!(next, vec![2]);
+        // Nothing left worth a measurement above a threshold.
+        assert!(model
+            .next_batch(&acc, &[(1, 1.0), (2, 10.0)], 4, 1e-6)
+            .is_empty());
+        assert!(model.next_batch(&acc, &[], 0, 0.0).is_empty());
+    }
+
+    #[test]
+    fn normal_cdf_is_the_normal_cdf() {
+        assert!((normal_cdf(0.0) - 0.5).abs() < 1e-15);
+        assert!((normal_cdf(1.959963984540054) - 0.975).abs() < 1e-12);
+        assert!(normal_cdf(-40.0) >= 0.0 && normal_cdf(40.0) <= 1.0);
+    }
+}
