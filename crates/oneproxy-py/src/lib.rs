@@ -70,7 +70,7 @@ fn user_table(space: SpaceId, (archs, devices, values): &UserTable<'_>) -> PyRes
     }
     for (c, name) in devices.iter().enumerate() {
         let column = parsed.iter().enumerate().filter(|&(r, _)| !value(r, c).is_nan()).map(|(r, a)| (a.clone(), value(r, c)));
-        table.add_device(name, DeviceSource::Computed("python".into()), column).or_py()?;
+        table.add_device(name, DeviceSource::File(PathBuf::from("(table from Python)")), column).or_py()?;
     }
     Ok(table)
 }
@@ -95,7 +95,8 @@ fn devices(py: Python<'_>, space: &str, latency: Vec<PathBuf>) -> PyResult<Vec<(
     Ok(table.devices().iter().enumerate().map(|(i, d)| (d.name.clone(), table.measured_count(i), d.source.to_string())).collect())
 }
 
-/// The latency table: (architectures, devices, matrix architectures x devices, NaN = missing).
+/// The latency table: (architectures, devices, matrix architectures x devices, NaN = missing);
+/// every measured device by default (the pseudo-devices `flops` and `params` when named).
 #[pyfunction]
 #[pyo3(signature = (space="nb201", devices=None, latency=Vec::new()))]
 fn latency_table<'py>(
@@ -106,7 +107,7 @@ fn latency_table<'py>(
 ) -> PyResult<(Vec<String>, Vec<String>, Bound<'py, PyAny>)> {
     let id = parse_space(space)?;
     let table = load_table(py, id, &latency)?;
-    let names = devices.unwrap_or_else(|| table.device_names());
+    let names = devices.unwrap_or_else(|| table.measured_device_names());
     let cols: Vec<usize> = names.iter().map(|d| table.device_index(d)).collect::<Result<_, _>>().or_py()?;
     let mut values = Vec::with_capacity(table.len() * cols.len());
     for r in 0..table.len() {
