@@ -23,6 +23,7 @@ use pyo3::exceptions::{PyUserWarning, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 /// A user's table from Python: architecture strings, device names, and the values row-major
 /// as float64 bytes (NaN where a device did not measure an architecture).
@@ -37,10 +38,29 @@ fn warn_all(py: Python<'_>, warnings: &[oneproxy::plausibility::Warning]) -> PyR
     Ok(())
 }
 
-/// The bundled table of `space` plus the user's latency CSV files (the CLI's `--latency`).
-fn load_table(py: Python<'_>, space: SpaceId, latency: &[PathBuf]) -> PyResult<LatencyTable> {
-    let table = py.detach(|| LatencyTable::bundled_with(space, latency)).or_py()?;
+/// Bundled tables (with the computed `flops` and `params` devices), built once per space:
+/// building one costs about as much as a whole correlation matrix.
+static BUNDLED: Mutex<Vec<(SpaceId, Arc<LatencyTable>)>> = Mutex::new(Vec::new());
+
+/// The bundled table of `space` plus the user's latency CSV files, read on every call.
+pub(crate) fn table_with(py: Python<'_>, space: SpaceId, latency: &[PathBuf]) -> PyResult<Arc<LatencyTable>> {
+    let cached = || BUNDLED.lock().unwrap_or_else(|e| e.into_inner()).iter().find(|(s, _)| *s == space).map(|(_, t)| t.clone());
+    if latency.is_empty() {
+        if let Some(t) = cached() {
+            return Ok(t);
+        }
+    }
+    let table = Arc::new(py.detach(|| LatencyTable::bundled_with(space, latency)).or_py()?);
     warn_all(py, table.warnings())?;
+    if latency.is_empty() {
+        BUNDLED.lock().unwrap_or_else(|e| e.into_inner()).push((space, table.clone()));
+    }
+    Ok(table)
+}
+
+/// [`table_with`], refusing a space without latency data (the CLI's `--latency`).
+fn load_table(py: Python<'_>, space: SpaceId, latency: &[PathBuf]) -> PyResult<Arc<LatencyTable>> {
+    let table = table_with(py, space, latency)?;
     if table.devices().is_empty() {
         return Err(PyValueError::new_err(format!(
             "space {space} has no bundled latency data: measure architectures on your devices and pass the CSV files with latency=[...]"
@@ -157,7 +177,7 @@ fn monotonicity<'py>(
         }
     };
     let table = match &table {
-        Some(t) => user_table(id, t)?,
+        Some(t) => Arc::new(user_table(id, t)?),
         None => load_table(py, id, &latency)?,
     };
     let m = py.detach(|| correlation_matrix_with(&table, &devices, metric, min_overlap)).or_py()?;
@@ -221,7 +241,7 @@ fn search<'py>(
             return Err(PyValueError::new_err(format!("the predictor is for space {}, not {id}", p.inner().space)))
         }
         Some(p) => p.table_for(py, &latency)?,
-        None => std::sync::Arc::new(load_table(py, id, &latency)?),
+        None => load_table(py, id, &latency)?,
     };
     let method = match method {
         // Accuracies from a file cover only its architectures: evolution would wander outside them.

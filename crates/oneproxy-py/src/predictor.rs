@@ -72,14 +72,9 @@ impl Predictor {
     /// Wrap `inner` with the bundled table of its space plus `latency` files, checking that it
     /// predicts positive latencies with those measurements.
     fn with_table(py: Python<'_>, inner: AdditivePredictor, latency: &[PathBuf]) -> PyResult<Self> {
-        let table = py
-            .detach(|| -> oneproxy::Result<LatencyTable> {
-                let table = LatencyTable::bundled_with(inner.space, latency)?;
-                inner.check_positive(Some(&table))?;
-                Ok(table)
-            })
-            .or_py()?;
-        Ok(Predictor { inner, table: Arc::new(table) })
+        let table = crate::table_with(py, inner.space, latency)?;
+        py.detach(|| inner.check_positive(Some(&table))).or_py()?;
+        Ok(Predictor { inner, table })
     }
 }
 
@@ -188,7 +183,7 @@ pub fn adapt(
         "spearman_samples_before": spearman_before,
         "report": &adapted.report,
     });
-    Ok((Predictor { inner, table: Arc::new(table) }, summary.to_string()))
+    Ok((Predictor { inner, table }, summary.to_string()))
 }
 
 /// Prefixing a context to an exception's message, as the CLI's `with_context`.
