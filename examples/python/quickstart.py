@@ -51,9 +51,8 @@ try:
 except ImportError:
     print("(install matplotlib to plot the front)")
 else:
-    front = result.front
-    lat, acc = (front["latency_ms"], front["accuracy"]) if hasattr(front, "columns") else (front.values[:, 0], front.values[:, 1])
-    plt.step(lat, acc, where="post", marker="o", label="predicted front (adapted)")
+    front = result.front  # a DataFrame, or an oneproxy.Table without pandas: same columns
+    plt.step(front["latency_ms"], front["accuracy"], where="post", marker="o", label="predicted front (adapted)")
     plt.axvline(5.0, color="grey", linestyle="--", label="5 ms")
     plt.xlabel("latency on my device (ms)")
     plt.ylabel("CIFAR-100 accuracy (%)")

@@ -23,6 +23,11 @@ def test_tables_have_labels_with_and_without_pandas(nb201):
     assert frame.index[5] == archs[5]
     acc = oneproxy.accuracy_table("nb201", "cifar10", as_frame=False)
     assert acc.columns == ["accuracy"] and acc.values.shape == (15625, 1) and 0 < acc.values.max() <= 100
+    assert len(acc) == 15625 and acc["accuracy"].shape == (15625,)
+    front = oneproxy.search(latency="pixel3", as_frame=False).front
+    assert len(front) == len(oneproxy.search(latency="pixel3").front) > 3
+    with pytest.raises(KeyError):
+        front["latency"]
     m = oneproxy.monotonicity(frame)
     assert isinstance(m.matrix, pd.DataFrame) and m.matrix.loc["pixel3", "raspi4"] == m.matrix.loc["raspi4", "pixel3"]
 

@@ -44,12 +44,30 @@ __all__ = [
 PathLike = Union[str, "os.PathLike[str]"]
 
 
-class Table(NamedTuple):
-    """A labelled table without pandas: ``values[i, j]`` is row ``rows[i]``, column ``columns[j]``."""
+class Table:
+    """A labelled table without pandas: ``values[i, j]`` is row ``rows[i]``, column ``columns[j]``.
+    ``len(t)`` counts rows and ``t["column"]`` is a column, as with a DataFrame."""
 
-    values: np.ndarray
-    rows: List[str]
-    columns: List[str]
+    __slots__ = ("values", "rows", "columns")
+
+    def __init__(self, values: np.ndarray, rows: Sequence[str], columns: Sequence[str]):
+        self.values = np.asarray(values)
+        self.rows = list(rows)
+        self.columns = list(columns)
+        if self.values.shape != (len(self.rows), len(self.columns)):
+            raise ValueError(f"values of shape {self.values.shape} for {len(self.rows)} rows and {len(self.columns)} columns")
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, column: str) -> np.ndarray:
+        try:
+            return self.values[:, self.columns.index(column)]
+        except ValueError:
+            raise KeyError(column) from None
+
+    def __repr__(self) -> str:
+        return f"Table({len(self.rows)} rows x {len(self.columns)} columns: {', '.join(self.columns[:6])}{', ...' if len(self.columns) > 6 else ''})"
 
 
 class Monotonicity(NamedTuple):
