@@ -40,7 +40,8 @@ cargo test --workspace --release --no-fail-fast --features oneproxy-cli/tract
 "$venv/bin/python" scripts/onnx_interop.py --bin target/release/oneproxy
 # Issue 12: the Python package, built from this checkout into the test environment (one release
 # build of the extension), then its tests, which compare with target/release/oneproxy built above.
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-build-isolation ./crates/oneproxy-py
+# (maturin from requirements-test.txt; users install with `pip install ./crates/oneproxy-py`.)
+VIRTUAL_ENV="$(cd "$venv" && pwd)" "$venv/bin/maturin" develop --release --quiet -m crates/oneproxy-py/Cargo.toml
 "$venv/bin/python" -m pytest crates/oneproxy-py/tests -q
 # The core must also build and pass without the optional features.
 cargo test -p oneproxy --release --lib --no-default-features
