@@ -38,6 +38,11 @@ fi
 cargo test --workspace --release --no-fail-fast --features oneproxy-cli/tract
 # Issue 5: exported models give tract's output in ONNX Runtime.
 "$venv/bin/python" scripts/onnx_interop.py --bin target/release/oneproxy
+# Issue 12: the Python package, built from this checkout into the test environment (one release
+# build of the extension), then its tests, which compare with target/release/oneproxy built above.
+# (maturin from requirements-test.txt; users install with `pip install ./crates/oneproxy-py`.)
+VIRTUAL_ENV="$(cd "$venv" && pwd)" "$venv/bin/maturin" develop --release --quiet -m crates/oneproxy-py/Cargo.toml
+"$venv/bin/python" -m pytest crates/oneproxy-py/tests -q
 # The core must also build and pass without the optional features.
 cargo test -p oneproxy --release --lib --no-default-features
 # Issue 8: fuzz each target briefly where nightly Rust and cargo-fuzz exist (else the script says

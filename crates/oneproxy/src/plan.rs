@@ -120,6 +120,45 @@ fn nearest_free(order: &[usize], taken: &[bool], at: usize, count: usize) -> Vec
     out
 }
 
+/// A plan for a new device from a latency table (`oneproxy plan`, Python's `oneproxy.plan`).
+#[derive(Debug, Clone)]
+pub struct TablePlan {
+    /// The proxy whose predictor the plan spans (named, or the recommended one).
+    pub proxy: String,
+    /// The architectures to measure: `budget` of them, or every candidate of a smaller space.
+    pub archs: Vec<Arch>,
+    /// Number of candidates (every architecture of the space, else the bundled ones).
+    pub candidates: usize,
+}
+
+/// [`plan`] over the whole space (or the bundled architectures of a space too large to
+/// enumerate), spanning `proxy`'s additive predictor, or the recommended proxy's when `None`.
+/// A budget beyond the candidates plans all of them.
+pub fn plan_for_table(table: &crate::table::LatencyTable, proxy: Option<&str>, budget: usize, seed: u64) -> Result<TablePlan> {
+    use crate::stats::{correlation_matrix, Metric};
+    let proxy = match proxy {
+        Some(p) => p.to_string(),
+        None => {
+            let m = correlation_matrix(table, &[], Metric::Spearman)?;
+            m.recommended_proxy().map(|r| r.device).ok_or_else(|| {
+                Error::InvalidParameter(format!(
+                    "no device can be recommended as proxy (no two share {} measured architectures); name one",
+                    m.min_overlap
+                ))
+            })?
+        }
+    };
+    let mut cache = crate::workflow::ProxyPredictors::default();
+    let predictor = cache.get(table, &proxy)?;
+    let space = table.space();
+    let candidates = match space.space().enumerate() {
+        Some(all) => all,
+        None => crate::bundled::bundle(space)?.archs.clone(),
+    };
+    let archs = plan(space.space(), predictor, &candidates, budget.min(candidates.len()), seed)?;
+    Ok(TablePlan { proxy, archs, candidates: candidates.len() })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

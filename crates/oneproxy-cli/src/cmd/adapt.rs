@@ -4,10 +4,9 @@ use crate::args::AdaptArgs;
 use crate::report::{fmt3, print, print_json};
 use anyhow::{bail, Context};
 use oneproxy::bundled::bundle;
-use oneproxy::predictor::{adapt_pool_with_progress, json_numbers, AdaptReport, Proxy};
-use oneproxy::stats::spearman;
+use oneproxy::predictor::{json_numbers, AdaptReport};
+use oneproxy::workflow::proxy::{adapt_target, TargetAdaptation};
 use oneproxy::table::read_latency_csv;
-use oneproxy::workflow::ProxyPredictors;
 use oneproxy::{Arch, Manifest, SpaceId};
 use serde::Serialize;
 
@@ -44,11 +43,7 @@ pub fn run(args: AdaptArgs) -> anyhow::Result<()> {
     let csv = read_latency_csv(&args.samples, space.space(), Some(&bundled.archs))?;
     let target = match (&args.target, csv.devices.as_slice()) {
         (Some(t), devs) if devs.contains(t) => t.clone(),
-        (Some(t), devs) => bail!(
-            "{}: no column '{t}' (columns: {})",
-            args.samples.display(),
-            devs.join(", ")
-        ),
+        (Some(t), devs) => bail!("{}: no column '{t}' (columns: {})", args.samples.display(), devs.join(", ")),
         (None, [only]) => only.clone(),
         (None, devs) => bail!(
             "{}: several device columns ({}); choose the target with --target",
@@ -56,55 +51,20 @@ pub fn run(args: AdaptArgs) -> anyhow::Result<()> {
             devs.join(", ")
         ),
     };
-    let col = csv
-        .devices
-        .iter()
-        .position(|d| *d == target)
-        .expect("checked");
-    let (archs, y): (Vec<Arch>, Vec<f64>) = csv
-        .rows
-        .iter()
-        .filter(|(_, v)| !v[col].is_nan())
-        .map(|(a, v)| (a.clone(), v[col]))
-        .unzip();
-    let candidates = oneproxy::workflow::proxy::resolve_pool(
-        &table,
-        &super::proxy_selection(&args.proxy)?,
-        &target,
-    )?;
-    let mut cache = ProxyPredictors::default();
-    for c in &candidates {
-        cache.get(&table, c)?;
-    }
-    let proxies: Vec<Proxy> = candidates
-        .iter()
-        .map(|c| Proxy::with_table(cache.get_fitted(c).expect("fitted above"), &table))
-        .collect::<Result<_, _>>()?;
+    let col = csv.devices.iter().position(|d| *d == target).expect("checked");
+    let (archs, y): (Vec<Arch>, Vec<f64>) =
+        csv.rows.iter().filter(|(_, v)| !v[col].is_nan()).map(|(a, v)| (a.clone(), v[col])).unzip();
     // Progress only if the adaptation takes more than about a second (thousands of samples).
-    let bar = crate::progress::delayed_bar(
-        0,
-        "candidates (proxy x form)",
-        std::time::Duration::from_secs(1),
-    );
-    let adapted = adapt_pool_with_progress(&proxies, &archs, &y, &params, &|done, total| {
+    let bar = crate::progress::delayed_bar(0, "candidates (proxy x form)", std::time::Duration::from_secs(1));
+    let adaptation = adapt_target(&table, &super::proxy_selection(&args.proxy)?, &target, &archs, &y, &params, &|done, total| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     });
     bar.finish_and_clear();
-    let adapted = adapted.with_context(|| {
-        format!(
-            "adapting to '{target}' with {} samples from {}",
-            y.len(),
-            args.samples.display()
-        )
-    })?;
+    let TargetAdaptation { candidates, adapted, spearman_before: before } =
+        adaptation.with_context(|| format!("adapting to '{target}' with {} samples from {}", y.len(), args.samples.display()))?;
     let report = adapted.report.clone();
-    let proxy_pred = cache
-        .get_fitted(&report.proxy)
-        .expect("chosen from candidates");
-    let before = spearman(&proxy_pred.predict_all(&archs), &y);
     let mut predictor = adapted.predictor;
-    predictor.device = target.clone();
     let mut inputs = table.inputs().to_vec();
     inputs.push(csv.input.clone());
     predictor.provenance = serde_json::json!({
@@ -135,11 +95,7 @@ pub fn run(args: AdaptArgs) -> anyhow::Result<()> {
             report,
         });
     }
-    let lambda = if report.lambda.is_finite() {
-        format!("{:.3e}", report.lambda)
-    } else {
-        "none (no correction)".into()
-    };
+    let lambda = if report.lambda.is_finite() { format!("{:.3e}", report.lambda) } else { "none (no correction)".into() };
     let mut text = format!(
         "target {target}: adapted proxy {} with {} samples ({} candidate proxies)\n\
          form {}, norm {}, lambda {lambda}, {} solves in {:.3} s, status {}\n\

@@ -4,10 +4,10 @@ use crate::args::{MethodArg, SearchArgs};
 use crate::report::{print, print_json, TextTable};
 use anyhow::{bail, Context};
 use oneproxy::predictor::AdditivePredictor;
-use oneproxy::search::{best_under_constraints, evolve, pareto_front, EvolutionParams};
-use oneproxy::{Arch, LatencyTable, Manifest, SpaceId};
+use oneproxy::search::front::{search, LatencySource, Method};
+use oneproxy::search::EvolutionParams;
+use oneproxy::{Arch, Manifest, SpaceId};
 use serde::Serialize;
-use std::collections::HashMap;
 
 #[derive(Serialize, Clone)]
 struct Point {
@@ -43,25 +43,6 @@ struct Output {
     constraints: Vec<Pick>,
 }
 
-/// Latency of architectures from a device column or a predictor.
-enum Latency<'a> {
-    Device { table: &'a LatencyTable, col: usize },
-    Predicted(HashMap<Arch, f64>, &'a AdditivePredictor, &'a LatencyTable),
-}
-
-impl Latency<'_> {
-    fn of(&self, a: &Arch) -> Option<f64> {
-        match self {
-            Latency::Device { table, col } => table.latency(a, *col),
-            Latency::Predicted(cache, p, table) => cache.get(a).copied().or_else(|| {
-                p.predict_with(std::slice::from_ref(a), table)
-                    .ok()
-                    .map(|v| v[0])
-            }),
-        }
-    }
-}
-
 pub fn run(args: SearchArgs) -> anyhow::Result<()> {
     let space: SpaceId = args.data.space.into();
     let table = super::load_table(&args.data)?;
@@ -71,43 +52,24 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
             // The library's error names the file; the context names the flag.
             let pred = AdditivePredictor::load(p).context("reading --predictor")?;
             if pred.space != space {
-                bail!(
-                    "predictor {} is for space {}, not {space} (use --space {})",
-                    p.display(),
-                    pred.space,
-                    pred.space
-                );
+                bail!("predictor {} is for space {}, not {space} (use --space {})", p.display(), pred.space, pred.space);
             }
             // Positive over the space with this table's measurements too (load checked the rest).
-            pred.check_positive(Some(&table))
-                .with_context(|| format!("predictor {}", p.display()))?;
+            pred.check_positive(Some(&table)).with_context(|| format!("predictor {}", p.display()))?;
             Some(pred)
         }
         None => None,
     };
     let candidates: Vec<Arch> = acc.archs();
     let (latency, source) = match (&args.device, &predictor) {
-        (Some(d), _) => (
-            Latency::Device {
-                table: &table,
-                col: table.device_index(d)?,
-            },
-            format!("device {d} (measured)"),
+        (Some(d), _) => (LatencySource::device(&table, d)?, format!("device {d} (measured)")),
+        (None, Some(p)) => (
+            LatencySource::predicted(p, &table, &candidates)?,
+            format!("predictor {}", args.predictor.as_ref().unwrap().display()),
         ),
-        (None, Some(p)) => {
-            let values = p.predict_with(&candidates, &table)?;
-            let cache: HashMap<Arch, f64> = candidates.iter().cloned().zip(values).collect();
-            (
-                Latency::Predicted(cache, p, &table),
-                format!("predictor {}", args.predictor.as_ref().unwrap().display()),
-            )
-        }
         (None, None) => unreachable!("clap requires one latency source"),
     };
-    let s = space.space();
-    let bundled = oneproxy::bundled::bundle(space)
-        .ok()
-        .filter(|b| !b.archs.is_empty());
+    let bundled = oneproxy::bundled::bundle(space).ok().filter(|b| !b.archs.is_empty());
     let index = |a: &Arch| bundled.and_then(|b| b.latency.row_of(a));
     // Accuracies from a file cover only its architectures: evolution would wander outside them.
     let method = if args.method == MethodArg::Evolution && args.accuracy.accuracy_file.is_some() {
@@ -115,88 +77,39 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
             "note: accuracies from a file cover only its {} architectures; searching all of them exhaustively instead of by evolution",
             acc.len()
         );
-        MethodArg::Exhaustive
+        Method::Exhaustive
     } else {
-        args.method
-    };
-    let (points, evaluated): (Vec<Point>, usize) = match method {
-        MethodArg::Exhaustive => {
-            let pts: Vec<Point> = candidates
-                .iter()
-                .filter_map(|a| {
-                    Some(Point {
-                        arch: s.format(a),
-                        index: index(a),
-                        latency: latency.of(a)?,
-                        accuracy: acc.get(a)?,
-                    })
-                })
-                .collect();
-            let n = pts.len();
-            (pts, n)
-        }
-        MethodArg::Evolution => {
-            let params = EvolutionParams {
+        match args.method {
+            MethodArg::Exhaustive => Method::Exhaustive,
+            MethodArg::Evolution => Method::Evolution(EvolutionParams {
                 population: args.population,
                 generations: args.generations,
                 seed: args.seed,
                 ..EvolutionParams::default()
-            };
-            let bar = crate::progress::bar(args.generations as u64, "generations");
-            let result = evolve(
-                s,
-                |a| Some((latency.of(a)?, acc.get(a)?)),
-                &params,
-                |g, _| bar.set_position(g as u64),
-            )?;
-            bar.finish_and_clear();
-            let n = result.evaluations();
-            (
-                result
-                    .archive
-                    .iter()
-                    .map(|e| Point {
-                        arch: s.format(&e.arch),
-                        index: index(&e.arch),
-                        latency: e.latency,
-                        accuracy: e.accuracy,
-                    })
-                    .collect(),
-                n,
-            )
+            }),
         }
     };
-    if points.is_empty() {
-        bail!(
-            "no architecture has both a latency ({source}) and an accuracy ({})",
-            acc.name()
-        );
+    let bar = match method {
+        Method::Evolution(_) => crate::progress::bar(args.generations as u64, "generations"),
+        Method::Exhaustive => indicatif::ProgressBar::hidden(),
+    };
+    let found = search(&latency, &acc, &candidates, &method, &args.constraints, |g, _| bar.set_position(g as u64))?;
+    bar.finish_and_clear();
+    if found.points.is_empty() {
+        bail!("no architecture has both a latency ({source}) and an accuracy ({})", acc.name());
     }
-    let lat: Vec<f64> = points.iter().map(|p| p.latency).collect();
-    let accs: Vec<f64> = points.iter().map(|p| p.accuracy).collect();
-    let front: Vec<Point> = pareto_front(&lat, &accs)?
-        .into_iter()
-        .map(|i| points[i].clone())
-        .collect();
-    let picks = best_under_constraints(&lat, &accs, &args.constraints)?;
-    let picks: Vec<Pick> = args
-        .constraints
+    let s = space.space();
+    let points: Vec<Point> = found
+        .points
         .iter()
-        .zip(picks)
-        .map(|(&c, p)| Pick {
-            constraint: c,
-            point: p.map(|i| points[i].clone()),
-        })
+        .map(|e| Point { arch: s.format(&e.arch), index: index(&e.arch), latency: e.latency, accuracy: e.accuracy })
         .collect();
+    let evaluated = found.evaluated;
+    let front: Vec<Point> = found.front.iter().map(|&i| points[i].clone()).collect();
+    let picks: Vec<Pick> =
+        args.constraints.iter().zip(&found.picks).map(|(&c, p)| Pick { constraint: c, point: p.map(|i| points[i].clone()) }).collect();
     if let Some(path) = &args.plot {
-        super::plot_pareto(
-            path,
-            &format!("{space}: {} vs {source}", acc.name()),
-            &points,
-            &front,
-            None,
-            &args.constraints,
-        )?;
+        super::plot_pareto(path, &format!("{space}: {} vs {source}", acc.name()), &points, &front, None, &args.constraints)?;
     }
     if let Some(path) = &args.out_csv {
         let mut seen = std::collections::HashSet::new();
@@ -208,17 +121,9 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
             .collect();
         let text = super::latency_csv(&args.device_name, rows).context("--device-name")?;
         oneproxy::util::write_atomic(path, text.as_bytes())?;
-        eprintln!(
-            "wrote {} ({} architectures to measure on '{}')",
-            path.display(),
-            seen.len(),
-            args.device_name
-        );
+        eprintln!("wrote {} ({} architectures to measure on '{}')", path.display(), seen.len(), args.device_name);
     }
-    let method = match method {
-        MethodArg::Exhaustive => "exhaustive",
-        MethodArg::Evolution => "evolution",
-    };
+    let method = method.name();
     if args.json {
         let mut inputs = table.inputs().to_vec();
         inputs.extend(acc.input().cloned());
@@ -238,26 +143,12 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
     }
     let mut t = TextTable::new(["latency ms", "accuracy %", "index", "architecture"]);
     for p in &front {
-        t.row([
-            super::fmt_latency(p.latency, 3),
-            format!("{:.2}", p.accuracy),
-            p.index.map_or("-".into(), |i| i.to_string()),
-            p.arch.clone(),
-        ]);
+        t.row([super::fmt_latency(p.latency, 3), format!("{:.2}", p.accuracy), p.index.map_or("-".into(), |i| i.to_string()), p.arch.clone()]);
     }
-    let mut out = format!(
-        "Pareto front ({method}, {evaluated} architectures evaluated), latency from {source}\n\n{}",
-        t.render()
-    );
+    let mut out = format!("Pareto front ({method}, {evaluated} architectures evaluated), latency from {source}\n\n{}", t.render());
     for p in &picks {
         match &p.point {
-            Some(x) => out.push_str(&format!(
-                "\nwithin {} ms: {:.2} % at {} ms  {}",
-                p.constraint,
-                x.accuracy,
-                super::fmt_latency(x.latency, 3),
-                x.arch
-            )),
+            Some(x) => out.push_str(&format!("\nwithin {} ms: {:.2} % at {} ms  {}", p.constraint, x.accuracy, super::fmt_latency(x.latency, 3), x.arch)),
             None => out.push_str(&format!("\nwithin {} ms: nothing", p.constraint)),
         }
     }

@@ -4,9 +4,12 @@
 //! * [`pareto`]: exact answers over a set of evaluated points: the Pareto front, the best
 //!   architecture under each latency budget, and the 2-D hypervolume used to compare fronts;
 //! * [`evolution`]: NSGA-II, for spaces too large to evaluate exhaustively; its answer is the
-//!   Pareto front of everything it evaluated.
+//!   Pareto front of everything it evaluated;
+//! * [`front`]: the search of `oneproxy search` (and Python's `oneproxy.search`): one latency
+//!   source against an accuracy table, exhaustive or by evolution, with picks per constraint.
 
 pub mod evolution;
+pub mod front;
 pub mod pareto;
 
 pub use evolution::{evolve, Evaluated, EvolutionParams, EvolutionResult};

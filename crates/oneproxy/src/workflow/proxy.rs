@@ -110,6 +110,39 @@ pub fn planner(
     }
 }
 
+/// AdaProxy for one target from its samples (`oneproxy adapt`, Python's `oneproxy.adapt`).
+#[derive(Debug, Clone)]
+pub struct TargetAdaptation {
+    /// The candidate proxies (the pool of `selection`, without the target).
+    pub candidates: Vec<String>,
+    /// The adapted predictor, named after the target, and its report.
+    pub adapted: crate::predictor::Adapted,
+    /// Spearman between the chosen proxy's own predictor and the samples, before adaptation.
+    pub spearman_before: f64,
+}
+
+/// Adapt the proxies of `selection` (fitted on all their measurements in `table`) to `target`
+/// with its measured samples; `progress(done, total)` counts the (proxy, form) candidates.
+pub fn adapt_target(
+    table: &LatencyTable,
+    selection: &ProxySelection,
+    target: &str,
+    archs: &[Arch],
+    latency_ms: &[f64],
+    params: &crate::predictor::AdaptParams,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<TargetAdaptation> {
+    let candidates = resolve_pool(table, selection, target)?;
+    let mut cache = ProxyPredictors::default();
+    cache.prefit(table, &candidates)?;
+    let proxies: Vec<crate::predictor::Proxy> =
+        candidates.iter().map(|c| crate::predictor::Proxy::with_table(cache.fitted(c)?, table)).collect::<Result<_>>()?;
+    let mut adapted = crate::predictor::adapt_pool_with_progress(&proxies, archs, latency_ms, params, progress)?;
+    let before = crate::stats::spearman(&cache.fitted(&adapted.report.proxy)?.predict_all(archs), latency_ms);
+    adapted.predictor.device = target.to_string();
+    Ok(TargetAdaptation { candidates, adapted, spearman_before: before })
+}
+
 /// Additive predictors of proxy devices, fitted once on all their measurements and shared.
 #[derive(Debug, Default, Clone)]
 pub struct ProxyPredictors {

@@ -1,0 +1,203 @@
+//! `oneproxy.adapt` and the `Predictor` class: AdaProxy from the user's samples, and the
+//! predictor file shared with the CLI (`oneproxy adapt --out`, `oneproxy predict`).
+
+use crate::convert::{f64_array, parse_archs, parse_space, OrPy};
+use oneproxy::predictor::{AdaptParams, AdditivePredictor, Form, FormChoice, LambdaChoice, Penalty, Validation};
+use oneproxy::workflow::proxy::{adapt_target, TargetAdaptation};
+use oneproxy::workflow::ProxySelection;
+use oneproxy::{LatencyTable, Manifest};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The proxy of a flow: a device name, or `auto` (the best of `pool`, or of every device).
+pub fn proxy_selection(proxy: &str, pool: Option<Vec<String>>) -> PyResult<ProxySelection> {
+    match (proxy, pool) {
+        ("auto", pool) => Ok(ProxySelection::Auto { pool }),
+        (_, Some(_)) => Err(PyValueError::new_err("pool only applies with proxy='auto'")),
+        (device, None) => Ok(ProxySelection::Device(device.to_string())),
+    }
+}
+
+/// AdaProxy settings from their names, as the CLI's `--norm --form --lambda --folds --ensemble`.
+pub fn adapt_params(norm: &str, form: &str, lambda: &Bound<'_, PyAny>, folds: usize, ensemble: usize) -> PyResult<AdaptParams> {
+    let penalty = [Penalty::L1, Penalty::L2, Penalty::Linf, Penalty::Ridge]
+        .into_iter()
+        .find(|p| p.name() == norm)
+        .ok_or_else(|| PyValueError::new_err(format!("unknown norm '{norm}'; known norms: 1, 2, inf, ridge")))?;
+    let form = match form {
+        "auto" => FormChoice::Auto,
+        name => FormChoice::Fixed(Form::ALL.into_iter().find(|f| f.name() == name).ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "unknown form '{name}'; known forms: auto, {}",
+                Form::ALL.map(|f| f.name()).join(", ")
+            ))
+        })?),
+    };
+    let lambda = match lambda.extract::<String>() {
+        Ok(s) if s == "auto" => LambdaChoice::Auto { grid: 25 },
+        _ => match lambda.extract::<f64>() {
+            Ok(v) if v >= 0.0 && v.is_finite() => LambdaChoice::Fixed(v),
+            _ => return Err(PyValueError::new_err(format!("lambda_ must be 'auto' or a number >= 0, got {lambda}"))),
+        },
+    };
+    let validation = if folds == 0 { Validation::LeaveOneOut } else { Validation::KFold(folds) };
+    Ok(AdaptParams { penalty, form, lambda, validation, ensemble })
+}
+
+/// A latency predictor: the proxy's additive predictor adapted to a target, or any predictor
+/// file written by `oneproxy adapt --out`.
+#[pyclass(module = "oneproxy", frozen)]
+pub struct Predictor {
+    inner: AdditivePredictor,
+    /// The table its proxy terms read measured latencies from (bundled data plus files).
+    table: Arc<LatencyTable>,
+}
+
+impl Predictor {
+    /// The library's predictor.
+    pub fn inner(&self) -> &AdditivePredictor {
+        &self.inner
+    }
+
+    /// The table for predictions: its own, or the bundled data plus `latency` files.
+    pub fn table_for(&self, py: Python<'_>, latency: &[PathBuf]) -> PyResult<Arc<LatencyTable>> {
+        if latency.is_empty() {
+            return Ok(self.table.clone());
+        }
+        Self::with_table(py, self.inner.clone(), latency).map(|p| p.table)
+    }
+
+    /// Wrap `inner` with the bundled table of its space plus `latency` files, checking that it
+    /// predicts positive latencies with those measurements.
+    fn with_table(py: Python<'_>, inner: AdditivePredictor, latency: &[PathBuf]) -> PyResult<Self> {
+        let table = crate::table_with(py, inner.space, latency)?;
+        py.detach(|| inner.check_positive(Some(&table))).or_py()?;
+        Ok(Predictor { inner, table })
+    }
+}
+
+#[pymethods]
+impl Predictor {
+    /// Predicted latencies (ms per image) of `archs`, or of every architecture of the space
+    /// (NB201; the bundled ones elsewhere) when `None`.
+    #[pyo3(signature = (archs=None))]
+    fn predict<'py>(&self, py: Python<'py>, archs: Option<Vec<String>>) -> PyResult<Bound<'py, PyAny>> {
+        let archs = match archs {
+            Some(a) => parse_archs(self.inner.space, &a)?,
+            None => match self.inner.space.space().enumerate() {
+                Some(all) => all,
+                None => self.table.archs().to_vec(),
+            },
+        };
+        let values = py
+            .detach(|| if self.inner.needs_table() { self.inner.predict_with(&archs, &self.table) } else { Ok(self.inner.predict_all(&archs)) })
+            .or_py()?;
+        f64_array(py, &values)
+    }
+
+    /// Write the predictor as JSON (atomically): the file `oneproxy predict --predictor` reads.
+    fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
+        py.detach(|| self.inner.save(&path)).or_py()
+    }
+
+    /// Read a predictor file (written by `Predictor.save` or `oneproxy adapt --out`);
+    /// `latency` adds the CSV files whose measurements its proxy terms use.
+    #[staticmethod]
+    #[pyo3(signature = (path, latency=Vec::new()))]
+    fn load(py: Python<'_>, path: PathBuf, latency: Vec<PathBuf>) -> PyResult<Self> {
+        let inner = py.detach(|| AdditivePredictor::load(&path)).or_py()?;
+        Self::with_table(py, inner, &latency)
+    }
+
+    /// The device it predicts.
+    #[getter]
+    fn device(&self) -> &str {
+        &self.inner.device
+    }
+
+    /// The search space.
+    #[getter]
+    fn space(&self) -> &'static str {
+        self.inner.space.name()
+    }
+
+    /// How it was made (the adaptation report for an adapted predictor), as a JSON string.
+    #[getter]
+    fn provenance(&self) -> String {
+        self.inner.provenance.to_string()
+    }
+
+    /// The predictor file's JSON text.
+    fn to_json(&self) -> PyResult<String> {
+        serde_json::to_string_pretty(&self.inner).map_err(|e| PyValueError::new_err(e.to_string()))
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Predictor(space='{}', device='{}')", self.inner.space.name(), self.inner.device)
+    }
+}
+
+/// AdaProxy: adapt the proxy's predictor to a target from its measured samples.
+#[pyfunction]
+#[pyo3(signature = (archs, latency_ms, space="nb201", proxy="auto", pool=None, target="target", norm="ridge", form="auto", lambda_=None, folds=0, ensemble=3, latency=Vec::new()))]
+#[allow(clippy::too_many_arguments)]
+pub fn adapt(
+    py: Python<'_>,
+    archs: Vec<String>,
+    latency_ms: Vec<f64>,
+    space: &str,
+    proxy: &str,
+    pool: Option<Vec<String>>,
+    target: &str,
+    norm: &str,
+    form: &str,
+    lambda_: Option<Bound<'_, PyAny>>,
+    folds: usize,
+    ensemble: usize,
+    latency: Vec<PathBuf>,
+) -> PyResult<(Predictor, String)> {
+    let id = parse_space(space)?;
+    oneproxy::table::validate_device_name(target).or_py()?;
+    let auto = pyo3::types::PyString::new(py, "auto").into_any();
+    let params = adapt_params(norm, form, lambda_.as_ref().unwrap_or(&auto), folds, ensemble)?;
+    let selection = proxy_selection(proxy, pool)?;
+    if archs.len() != latency_ms.len() {
+        return Err(PyValueError::new_err(format!("{} architectures but {} latencies", archs.len(), latency_ms.len())));
+    }
+    let parsed = parse_archs(id, &archs)?;
+    let table = crate::load_table(py, id, &latency)?;
+    let TargetAdaptation { adapted, spearman_before, candidates } = py
+        .detach(|| adapt_target(&table, &selection, target, &parsed, &latency_ms, &params, &|_, _| {}))
+        .map_err(|e| crate::convert::to_py(e).with_context(py, format!("adapting to '{target}' with {} samples", latency_ms.len())))?;
+    let mut inner = adapted.predictor;
+    inner.provenance = serde_json::json!({
+        "manifest": Manifest::new(id, None, table.inputs().to_vec()),
+        "adaproxy": &adapted.report,
+        "target": target,
+    });
+    let summary = serde_json::json!({
+        "target": target,
+        "candidates": candidates,
+        "spearman_samples_before": spearman_before,
+        "report": &adapted.report,
+    });
+    Ok((Predictor { inner, table }, summary.to_string()))
+}
+
+/// Prefixing a context to an exception's message, as the CLI's `with_context`.
+trait WithContext {
+    fn with_context(self, py: Python<'_>, context: String) -> PyErr;
+}
+
+impl WithContext for PyErr {
+    fn with_context(self, py: Python<'_>, context: String) -> PyErr {
+        let text = format!("{context}: {}", self.value(py));
+        let kind = self.get_type(py);
+        match kind.call1((text,)) {
+            Ok(e) => PyErr::from_value(e),
+            Err(_) => self,
+        }
+    }
+}
