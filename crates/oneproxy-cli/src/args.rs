@@ -64,10 +64,7 @@ fn at_least<const MIN: usize>(s: &str) -> Result<usize, String> {
 fn check_unique(flag: &str, names: &[String]) -> anyhow::Result<()> {
     for (i, n) in names.iter().enumerate() {
         if names[..i].contains(n) {
-            bail!(
-                "{flag} lists '{}' twice: give each device once",
-                oneproxy::error::clip(n)
-            );
+            bail!("{flag} lists '{}' twice: give each device once", oneproxy::error::clip(n));
         }
     }
     Ok(())
@@ -80,12 +77,8 @@ impl Cli {
     pub fn validate(&self) -> anyhow::Result<()> {
         let (targets, pool): (&[String], &[String]) = match &self.command {
             Command::Run(a) => (a.targets.as_slice(), a.pool.as_slice()),
-            Command::Evaluate(EvaluateCommand::Adapt(a)) => {
-                (a.targets.as_slice(), a.proxy.pool.as_slice())
-            }
-            Command::Evaluate(EvaluateCommand::Nas(a)) => {
-                (a.targets.as_slice(), a.proxy.pool.as_slice())
-            }
+            Command::Evaluate(EvaluateCommand::Adapt(a)) => (a.targets.as_slice(), a.proxy.pool.as_slice()),
+            Command::Evaluate(EvaluateCommand::Nas(a)) => (a.targets.as_slice(), a.proxy.pool.as_slice()),
             Command::Adapt(a) => (&[], a.proxy.pool.as_slice()),
             Command::Monotonicity(a) => return check_unique("--devices", &a.devices),
             _ => return Ok(()),
@@ -101,13 +94,7 @@ impl Cli {
 /// proxy's latency, reuse the result everywhere, and adapt the proxy's predictor (AdaProxy) where
 /// the correlation is weak.
 #[derive(Debug, Parser)]
-#[command(
-    name = "oneproxy",
-    version,
-    about,
-    long_about,
-    propagate_version = true
-)]
+#[command(name = "oneproxy", version, about, long_about, propagate_version = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -782,15 +769,9 @@ mod tests {
 
     #[test]
     fn lists_naming_a_device_twice_are_refused() {
-        let cli =
-            Cli::try_parse_from(["oneproxy", "evaluate", "adapt", "--targets", "a, b,a"]).unwrap();
-        assert!(cli
-            .validate()
-            .unwrap_err()
-            .to_string()
-            .contains("--targets lists 'a' twice"));
-        let cli =
-            Cli::try_parse_from(["oneproxy", "evaluate", "adapt", "--targets", "a,b"]).unwrap();
+        let cli = Cli::try_parse_from(["oneproxy", "evaluate", "adapt", "--targets", "a, b,a"]).unwrap();
+        assert!(cli.validate().unwrap_err().to_string().contains("--targets lists 'a' twice"));
+        let cli = Cli::try_parse_from(["oneproxy", "evaluate", "adapt", "--targets", "a,b"]).unwrap();
         assert!(cli.validate().is_ok());
     }
 

@@ -11,10 +11,7 @@ pub struct TextTable {
 
 impl TextTable {
     pub fn new<S: Into<String>>(header: impl IntoIterator<Item = S>) -> Self {
-        TextTable {
-            header: header.into_iter().map(Into::into).collect(),
-            rows: Vec::new(),
-        }
+        TextTable { header: header.into_iter().map(Into::into).collect(), rows: Vec::new() }
     }
 
     pub fn row<S: Into<String>>(&mut self, cells: impl IntoIterator<Item = S>) {
@@ -34,11 +31,7 @@ impl TextTable {
             let cells: Vec<String> = (0..n)
                 .map(|i| {
                     let c = r.get(i).map(String::as_str).unwrap_or("");
-                    if i == 0 {
-                        format!("{c:<w$}", w = width[i])
-                    } else {
-                        format!("{c:>w$}", w = width[i])
-                    }
+                    if i == 0 { format!("{c:<w$}", w = width[i]) } else { format!("{c:>w$}", w = width[i]) }
                 })
                 .collect();
             out.push_str(cells.join("  ").trim_end());
@@ -57,11 +50,7 @@ impl TextTable {
 
 /// Format a correlation or ratio with 3 decimals; undefined values as `-`.
 pub fn fmt3(v: f64) -> String {
-    if v.is_finite() {
-        format!("{v:.3}")
-    } else {
-        "-".into()
-    }
+    if v.is_finite() { format!("{v:.3}") } else { "-".into() }
 }
 
 /// Print text to stdout (errors such as a closed pipe propagate).
@@ -86,9 +75,6 @@ mod tests {
         let mut t = super::TextTable::new(["device", "n"]);
         t.row(["a", "10"]);
         t.row(["longer", "2"]);
-        assert_eq!(
-            t.render(),
-            "device   n\n------  --\na       10\nlonger   2\n"
-        );
+        assert_eq!(t.render(), "device   n\n------  --\na       10\nlonger   2\n");
     }
 }

@@ -7,12 +7,7 @@ use serde_json::Value;
 use std::path::Path;
 
 fn cell(v: &Value, a: &str, b: &str) -> f64 {
-    let devs: Vec<&str> = v["devices"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d.as_str().unwrap())
-        .collect();
+    let devs: Vec<&str> = v["devices"].as_array().unwrap().iter().map(|d| d.as_str().unwrap()).collect();
     let i = devs.iter().position(|d| *d == a).unwrap();
     let j = devs.iter().position(|d| *d == b).unwrap();
     v["matrix"][i][j].as_f64().unwrap()
@@ -40,16 +35,7 @@ fn issue2_monotonicity_reference_figures() {
     let n = v["devices"].as_array().unwrap().len();
     assert_eq!(v["overlaps"][0][0].as_u64(), Some(15625));
     assert_eq!(v["matrix"].as_array().unwrap().len(), n);
-    let k = json(&[
-        "monotonicity",
-        "--space",
-        "nb201",
-        "--metric",
-        "kendall",
-        "--devices",
-        "pixel3,raspi4",
-        "--json",
-    ]);
+    let k = json(&["monotonicity", "--space", "nb201", "--metric", "kendall", "--devices", "pixel3,raspi4", "--json"]);
     assert!((cell(&k, "pixel3", "raspi4") - 0.8461928843023325).abs() < 1e-9);
     assert_eq!(k["recommended_proxy"]["device"], "pixel3");
 }
@@ -57,40 +43,14 @@ fn issue2_monotonicity_reference_figures() {
 #[test]
 fn issue2_user_csv_in_arch_format_mixes_with_bundled_devices() {
     let dir = tempfile::tempdir().unwrap();
-    let f = write(
-        dir.path(),
-        "mine.csv",
-        &format!("arch,phone,board\n{A1},12.5,3\n{A2},8.0,2\n{A3},1.0,2.5\n"),
-    );
+    let f = write(dir.path(), "mine.csv", &format!("arch,phone,board\n{A1},12.5,3\n{A2},8.0,2\n{A3},1.0,2.5\n"));
     // Three rows are far below the default minimum overlap; lowered here to test the arithmetic.
-    let v = json(&[
-        "monotonicity",
-        "--latency",
-        &f,
-        "--devices",
-        "phone,board,pixel3",
-        "--min-overlap",
-        "3",
-        "--json",
-    ]);
+    let v = json(&["monotonicity", "--latency", &f, "--devices", "phone,board,pixel3", "--min-overlap", "3", "--json"]);
     assert_eq!(v["overlaps"][0][2], 3);
     assert!((cell(&v, "phone", "board") - 0.5).abs() < 1e-12);
-    assert_eq!(
-        v["manifest"]["inputs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|i| i["name"] == f.as_str())
-            .count(),
-        1
-    );
+    assert_eq!(v["manifest"]["inputs"].as_array().unwrap().iter().filter(|i| i["name"] == f.as_str()).count(), 1);
     let d = json(&["devices", "--latency", &f, "--json"]);
-    let names: Vec<&str> = d["devices"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x["name"].as_str().unwrap())
-        .collect();
+    let names: Vec<&str> = d["devices"].as_array().unwrap().iter().map(|x| x["name"].as_str().unwrap()).collect();
     assert!(names.contains(&"phone") && names.contains(&"pixel3"));
 }
 
@@ -98,45 +58,23 @@ fn issue2_user_csv_in_arch_format_mixes_with_bundled_devices() {
 fn bad_input_is_a_clear_error_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
-        (
-            format!("arch,dev\n{A1},fast\n"),
-            ":2: column 'dev': invalid value 'fast'",
-        ),
+        (format!("arch,dev\n{A1},fast\n"), ":2: column 'dev': invalid value 'fast'"),
         (format!("arch,dev\n{A1},-3\n"), "must be > 0"),
         (format!("arch,dev\n{A1},1\n{A1},2\n"), ":3: duplicate row"),
-        (
-            format!("arch,pixel3\n{A1},1\n"),
-            "device 'pixel3' is already defined",
-        ),
-        (
-            "arch,dev\n|nope|,1\n".to_string(),
-            "invalid nb201 architecture '|nope|'",
-        ),
+        (format!("arch,pixel3\n{A1},1\n"), "device 'pixel3' is already defined"),
+        ("arch,dev\n|nope|,1\n".to_string(), "invalid nb201 architecture '|nope|'"),
         (format!("arch\n{A1}\n"), "no device column"),
     ];
     for (i, (text, want)) in cases.iter().enumerate() {
         let f = write(dir.path(), &format!("bad{i}.csv"), text);
-        let out = oneproxy()
-            .args(["monotonicity", "--latency", &f])
-            .assert()
-            .failure()
-            .get_output()
-            .clone();
+        let out = oneproxy().args(["monotonicity", "--latency", &f]).assert().failure().get_output().clone();
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(want), "{text:?}: {err}");
         assert!(!err.contains("panicked"), "{err}");
     }
-    let out = oneproxy()
-        .args(["monotonicity", "--devices", "pixel3,nokia"])
-        .assert()
-        .failure()
-        .get_output()
-        .clone();
+    let out = oneproxy().args(["monotonicity", "--devices", "pixel3,nokia"]).assert().failure().get_output().clone();
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown device 'nokia'"));
-    oneproxy()
-        .args(["monotonicity", "--latency", "/no/such/file.csv"])
-        .assert()
-        .failure();
+    oneproxy().args(["monotonicity", "--latency", "/no/such/file.csv"]).assert().failure();
 }
 
 #[test]
@@ -145,13 +83,7 @@ fn heatmap_plot_is_written() {
     for ext in ["svg", "png"] {
         let p = dir.path().join(format!("h.{ext}"));
         oneproxy()
-            .args([
-                "monotonicity",
-                "--devices",
-                "pixel3,raspi4,fpga",
-                "--plot",
-                p.to_str().unwrap(),
-            ])
+            .args(["monotonicity", "--devices", "pixel3,raspi4,fpga", "--plot", p.to_str().unwrap()])
             .assert()
             .success();
         let bytes = std::fs::read(&p).unwrap();
@@ -162,14 +94,7 @@ fn heatmap_plot_is_written() {
             assert_eq!(&bytes[1..4], b"PNG");
         }
     }
-    oneproxy()
-        .args([
-            "monotonicity",
-            "--plot",
-            dir.path().join("h.pdf").to_str().unwrap(),
-        ])
-        .assert()
-        .failure();
+    oneproxy().args(["monotonicity", "--plot", dir.path().join("h.pdf").to_str().unwrap()]).assert().failure();
 }
 
 #[test]
@@ -177,13 +102,7 @@ fn every_subcommand_has_help() {
     for sub in ["devices", "monotonicity"] {
         oneproxy().args([sub, "--help"]).assert().success();
     }
-    let out = oneproxy()
-        .arg("--help")
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = oneproxy().arg("--help").assert().success().get_output().stdout.clone();
     assert!(String::from_utf8_lossy(&out).contains("monotonicity"));
 }
 
@@ -202,11 +121,6 @@ fn flops_and_params_are_pseudo_devices() {
     assert!(r > 0.7 && r < 1.0, "{r}");
     // Not part of "every device" by default.
     let all = json(&["monotonicity", "--json"]);
-    let names: Vec<&str> = all["devices"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d.as_str().unwrap())
-        .collect();
+    let names: Vec<&str> = all["devices"].as_array().unwrap().iter().map(|d| d.as_str().unwrap()).collect();
     assert!(!names.contains(&"flops") && names.contains(&"pixel3"));
 }

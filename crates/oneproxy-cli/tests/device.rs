@@ -10,24 +10,11 @@ use oneproxy::SpaceId;
 use serde_json::Value;
 use std::path::Path;
 
-const FLOW: [&str; 8] = [
-    "nas",
-    "--space",
-    "nb201",
-    "--accuracy",
-    "cifar100",
-    "--proxy",
-    "pixel3",
-    "--seed",
-];
+const FLOW: [&str; 8] = ["nas", "--space", "nb201", "--accuracy", "cifar100", "--proxy", "pixel3", "--seed"];
 
 fn nas(extra: &[&str], log: &Path) -> assert_cmd::assert::Assert {
     let mut c = oneproxy();
-    c.args(FLOW)
-        .arg("7")
-        .args(extra)
-        .arg("--measurements")
-        .arg(log);
+    c.args(FLOW).arg("7").args(extra).arg("--measurements").arg(log);
     c.assert()
 }
 
@@ -66,46 +53,14 @@ fn outcome_fields(v: &Value) -> Value {
 fn table_oracle_agrees_with_evaluate_nas() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("eyeriss.csv");
-    let out = nas(
-        &[
-            "--target",
-            "eyeriss",
-            "--oracle",
-            "table",
-            "--constraint",
-            "5",
-            "--json",
-        ],
-        &log,
-    )
-    .success()
-    .get_output()
-    .stdout
-    .clone();
+    let out = nas(&["--target", "eyeriss", "--oracle", "table", "--constraint", "5", "--json"], &log).success().get_output().stdout.clone();
     let one: Value = serde_json::from_slice(&out).unwrap();
-    let eval = json(&[
-        "evaluate",
-        "nas",
-        "--targets",
-        "eyeriss",
-        "--proxy",
-        "pixel3",
-        "--seed",
-        "7",
-        "--accuracy",
-        "cifar100",
-        "--constraint",
-        "5",
-        "--json",
-    ]);
+    let eval = json(&["evaluate", "nas", "--targets", "eyeriss", "--proxy", "pixel3", "--seed", "7", "--accuracy", "cifar100", "--constraint", "5", "--json"]);
     assert_eq!(outcome_fields(&one), outcome_fields(&eval["targets"][0]));
     // Every measurement is in the JSON and in the log.
     let n = one["measurements"].as_u64().unwrap() as usize;
     assert_eq!(one["measured"].as_array().unwrap().len(), n);
-    assert_eq!(
-        std::fs::read_to_string(&log).unwrap().lines().count(),
-        n + 1
-    );
+    assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), n + 1);
 }
 
 #[test]
@@ -114,58 +69,22 @@ fn manual_target_resumes_to_the_table_result() {
     let log = dir.path().join("raspi4.csv");
     let mut rounds = 0;
     let out = loop {
-        let a = nas(
-            &[
-                "--target",
-                "raspi4",
-                "--manual",
-                "--constraint",
-                "5",
-                "--json",
-            ],
-            &log,
-        );
+        let a = nas(&["--target", "raspi4", "--manual", "--constraint", "5", "--json"], &log);
         let code = a.get_output().status.code();
         if code == Some(0) {
             break a.get_output().stdout.clone();
         }
-        assert_eq!(
-            code,
-            Some(3),
-            "{}",
-            String::from_utf8_lossy(&a.get_output().stderr)
-        );
+        assert_eq!(code, Some(3), "{}", String::from_utf8_lossy(&a.get_output().stderr));
         let stderr = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
-        assert!(
-            stderr.contains("need measuring on 'raspi4'") && stderr.contains("raspi4.csv"),
-            "{stderr}"
-        );
-        assert!(
-            fill_from_bundle(&log, "raspi4") > 0,
-            "each stop asks for something"
-        );
+        assert!(stderr.contains("need measuring on 'raspi4'") && stderr.contains("raspi4.csv"), "{stderr}");
+        assert!(fill_from_bundle(&log, "raspi4") > 0, "each stop asks for something");
         rounds += 1;
         assert!(rounds < 20, "the flow must finish");
     };
     assert!(rounds >= 2, "samples first, then the front: {rounds}");
     let manual: Value = serde_json::from_slice(&out).unwrap();
     let table_log = dir.path().join("table.csv");
-    let out = nas(
-        &[
-            "--target",
-            "raspi4",
-            "--oracle",
-            "table",
-            "--constraint",
-            "5",
-            "--json",
-        ],
-        &table_log,
-    )
-    .success()
-    .get_output()
-    .stdout
-    .clone();
+    let out = nas(&["--target", "raspi4", "--oracle", "table", "--constraint", "5", "--json"], &table_log).success().get_output().stdout.clone();
     let table: Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(outcome_fields(&manual), outcome_fields(&table));
     // Nothing is measured twice: a last run with the complete log asks for nothing.
@@ -176,22 +95,10 @@ fn manual_target_resumes_to_the_table_result() {
 fn a_foreign_measurements_file_is_refused_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("mine.csv");
-    std::fs::write(
-        &log,
-        "arch,other\n|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,1.5\n",
-    )
-    .unwrap();
-    let err = String::from_utf8_lossy(
-        &nas(&["--target", "raspi4", "--manual"], &log)
-            .failure()
-            .get_output()
-            .stderr,
-    )
-    .into_owned();
+    std::fs::write(&log, "arch,other\n|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,1.5\n").unwrap();
+    let err = String::from_utf8_lossy(&nas(&["--target", "raspi4", "--manual"], &log).failure().get_output().stderr).into_owned();
     assert!(err.contains("mine.csv"), "{err}");
-    assert!(std::fs::read_to_string(&log)
-        .unwrap()
-        .starts_with("arch,other\n"));
+    assert!(std::fs::read_to_string(&log).unwrap().starts_with("arch,other\n"));
 }
 
 /// A "device" behind the runner protocol: a script that looks the architecture up in a copy
@@ -203,11 +110,7 @@ fn runner_target_equals_the_table_oracle() {
     let col = b.latency.device_index("raspi4").unwrap();
     let mut lookup = String::new();
     for a in b.latency.archs() {
-        lookup.push_str(&format!(
-            "{},{}\n",
-            SpaceId::Nb201.space().format(a),
-            b.latency.latency(a, col).unwrap()
-        ));
+        lookup.push_str(&format!("{},{}\n", SpaceId::Nb201.space().format(a), b.latency.latency(a, col).unwrap()));
     }
     let data = dir.path().join("raspi4.txt");
     std::fs::write(&data, lookup).unwrap();
@@ -215,43 +118,13 @@ fn runner_target_equals_the_table_oracle() {
     std::fs::write(&script, format!("test -s \"$2\" || exit 1\nv=$(grep -F -- \"$1,\" '{}' | cut -d, -f2)\necho \"latency_ms: $v\"\n", data.display())).unwrap();
     let cmd = format!("sh {} {{arch}} {{model}}", script.display());
     let log = dir.path().join("runner.csv");
-    let out = nas(
-        &[
-            "--target",
-            "raspi4",
-            "--runner-cmd",
-            &cmd,
-            "--runs",
-            "1",
-            "--warmup",
-            "0",
-            "--constraint",
-            "5",
-            "--json",
-        ],
-        &log,
-    )
-    .success()
-    .get_output()
-    .stdout
-    .clone();
+    let out = nas(&["--target", "raspi4", "--runner-cmd", &cmd, "--runs", "1", "--warmup", "0", "--constraint", "5", "--json"], &log)
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     let runner: Value = serde_json::from_slice(&out).unwrap();
-    let out = nas(
-        &[
-            "--target",
-            "raspi4",
-            "--oracle",
-            "table",
-            "--constraint",
-            "5",
-            "--json",
-        ],
-        &dir.path().join("t.csv"),
-    )
-    .success()
-    .get_output()
-    .stdout
-    .clone();
+    let out = nas(&["--target", "raspi4", "--oracle", "table", "--constraint", "5", "--json"], &dir.path().join("t.csv")).success().get_output().stdout.clone();
     let table: Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(outcome_fields(&runner), outcome_fields(&table));
     assert_eq!(runner["oracle"], "runner");
@@ -262,45 +135,16 @@ fn nas_out_writes_a_report_folder_and_never_replaces_a_user_folder() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("board-nas");
     let log = dir.path().join("pixel2.csv");
-    nas(
-        &[
-            "--target",
-            "pixel2",
-            "--oracle",
-            "table",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        &log,
-    )
-    .success();
-    let report: Value =
-        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    nas(&["--target", "pixel2", "--oracle", "table", "--out", out.to_str().unwrap()], &log).success();
+    let report: Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
     assert_eq!(report["target"], "pixel2");
-    assert_eq!(
-        std::fs::read_to_string(out.join("measurements.csv")).unwrap(),
-        std::fs::read_to_string(&log).unwrap()
-    );
+    assert_eq!(std::fs::read_to_string(out.join("measurements.csv")).unwrap(), std::fs::read_to_string(&log).unwrap());
     // A folder holding a user's file is refused before anything is measured.
     let mine = dir.path().join("mine");
     std::fs::create_dir(&mine).unwrap();
     std::fs::write(mine.join("notes.txt"), "keep").unwrap();
     let log2 = dir.path().join("other.csv");
-    nas(
-        &[
-            "--target",
-            "pixel2",
-            "--oracle",
-            "table",
-            "--out",
-            mine.to_str().unwrap(),
-        ],
-        &log2,
-    )
-    .failure();
-    assert_eq!(
-        std::fs::read_to_string(mine.join("notes.txt")).unwrap(),
-        "keep"
-    );
+    nas(&["--target", "pixel2", "--oracle", "table", "--out", mine.to_str().unwrap()], &log2).failure();
+    assert_eq!(std::fs::read_to_string(mine.join("notes.txt")).unwrap(), "keep");
     assert!(!log2.exists(), "nothing measured");
 }

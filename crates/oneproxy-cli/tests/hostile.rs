@@ -35,11 +35,7 @@ const NOTES: &[(&str, &str)] = &[("notes.txt", "my thesis\n")];
 const RESULTS: &[(&str, &str)] = &[("results/notes.txt", "my thesis\n")];
 
 fn fifo(d: &Path) {
-    let ok = std::process::Command::new("mkfifo")
-        .arg(d.join("pipe.csv"))
-        .status()
-        .unwrap()
-        .success();
+    let ok = std::process::Command::new("mkfifo").arg(d.join("pipe.csv")).status().unwrap().success();
     assert!(ok, "mkfifo");
 }
 
@@ -49,35 +45,17 @@ fn link_to_real(d: &Path) {
 }
 
 fn link_still_a_link(d: &Path) {
-    assert!(
-        std::fs::symlink_metadata(d.join("link.csv"))
-            .unwrap()
-            .file_type()
-            .is_symlink(),
-        "the link stays a link"
-    );
-    assert!(
-        std::fs::read_to_string(d.join("real.csv"))
-            .unwrap()
-            .starts_with("arch,"),
-        "written through the link"
-    );
+    assert!(std::fs::symlink_metadata(d.join("link.csv")).unwrap().file_type().is_symlink(), "the link stays a link");
+    assert!(std::fs::read_to_string(d.join("real.csv")).unwrap().starts_with("arch,"), "written through the link");
 }
 
 fn huge_cell(d: &Path) {
-    std::fs::write(
-        d.join("huge.csv"),
-        format!("arch,board\n{},1.0\n", "x".repeat(200_000)),
-    )
-    .unwrap();
+    std::fs::write(d.join("huge.csv"), format!("arch,board\n{},1.0\n", "x".repeat(200_000))).unwrap();
 }
 
 /// The board fixture's latencies times `scale` (tiny or huge, still positive and finite).
 fn scaled(d: &Path, scale: f64) {
-    let text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/board_samples.csv"),
-    )
-    .unwrap();
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/board_samples.csv")).unwrap();
     let mut lines = text.lines();
     let mut out = format!("{}\n", lines.next().unwrap());
     for l in lines {
@@ -90,24 +68,12 @@ fn scaled(d: &Path, scale: f64) {
 fn no_litter(d: &Path) {
     for e in std::fs::read_dir(d).unwrap().flatten() {
         let n = e.file_name().to_string_lossy().into_owned();
-        assert!(
-            !n.contains("oneproxy-tmp") && !n.ends_with(".tmp"),
-            "left behind: {n}"
-        );
+        assert!(!n.contains("oneproxy-tmp") && !n.ends_with(".tmp"), "left behind: {n}");
     }
 }
 
 fn cases() -> Vec<Case> {
-    let c = |name, args, files, code, stderr, keep| Case {
-        name,
-        args,
-        files,
-        setup: None,
-        code,
-        stderr,
-        keep,
-        after: None,
-    };
+    let c = |name, args, files, code, stderr, keep| Case { name, args, files, setup: None, code, stderr, keep, after: None };
     vec![
         // --- never destroy what we did not write ---
         c("run --out on a user's folder", &["run", "--targets", "raspi4", "--out", "{d}/results"], RESULTS, 1, "not written by oneproxy", RESULTS),
@@ -187,25 +153,12 @@ fn issue8_hostile_input_matrix() {
         if let Some(setup) = case.setup {
             setup(d);
         }
-        let args: Vec<String> = case
-            .args
-            .iter()
-            .map(|a| a.replace("{d}", &d.display().to_string()))
-            .collect();
-        let out = oneproxy()
-            .current_dir(d)
-            .args(&args)
-            .timeout(std::time::Duration::from_secs(60))
-            .output()
-            .unwrap();
+        let args: Vec<String> = case.args.iter().map(|a| a.replace("{d}", &d.display().to_string())).collect();
+        let out = oneproxy().current_dir(d).args(&args).timeout(std::time::Duration::from_secs(60)).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         let mut problems = Vec::new();
         if out.status.code() != Some(case.code) {
-            problems.push(format!(
-                "exit {:?}, expected {}",
-                out.status.code(),
-                case.code
-            ));
+            problems.push(format!("exit {:?}, expected {}", out.status.code(), case.code));
         }
         if !stderr.contains(case.stderr) {
             problems.push(format!("stderr lacks '{}'", case.stderr));
@@ -225,29 +178,13 @@ fn issue8_hostile_input_matrix() {
         }
         if let Some(after) = case.after {
             if let Err(e) = std::panic::catch_unwind(|| after(d)) {
-                problems.push(format!(
-                    "check failed: {:?}",
-                    e.downcast_ref::<String>()
-                        .map(String::as_str)
-                        .or(e.downcast_ref::<&str>().copied())
-                ));
+                problems.push(format!("check failed: {:?}", e.downcast_ref::<String>().map(String::as_str).or(e.downcast_ref::<&str>().copied())));
             }
         }
         if !problems.is_empty() {
-            failures.push(format!(
-                "{}: {}\n    stderr: {}",
-                case.name,
-                problems.join("; "),
-                stderr.trim()
-            ));
+            failures.push(format!("{}: {}\n    stderr: {}", case.name, problems.join("; "), stderr.trim()));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases failed:\n{}",
-        failures.len(),
-        all.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), all.len(), failures.join("\n"));
     eprintln!("{} hostile-input cases passed", all.len());
 }

@@ -17,11 +17,7 @@ fn stderr_of(cmd: &mut Command) -> String {
 }
 
 fn lines(p: &Path) -> Vec<String> {
-    std::fs::read_to_string(p)
-        .unwrap()
-        .lines()
-        .map(String::from)
-        .collect()
+    std::fs::read_to_string(p).unwrap().lines().map(String::from).collect()
 }
 
 #[test]
@@ -46,21 +42,9 @@ fn issue5_export_writes_onnx_for_every_space() {
 #[test]
 fn issue5_export_errors_are_clear() {
     let dir = tempfile::tempdir().unwrap();
-    let e = stderr_of(
-        oneproxy()
-            .args(["export", "--space", "nb201", "--arch", "|conv~0|", "--out"])
-            .arg(dir.path().join("x.onnx")),
-    );
+    let e = stderr_of(oneproxy().args(["export", "--space", "nb201", "--arch", "|conv~0|", "--out"]).arg(dir.path().join("x.onnx")));
     assert!(e.contains("invalid nb201 architecture"), "{e}");
-    let e = stderr_of(oneproxy().args([
-        "export",
-        "--space",
-        "nb201",
-        "--arch",
-        NONE,
-        "--out",
-        "/nonexistent/dir/x.onnx",
-    ]));
+    let e = stderr_of(oneproxy().args(["export", "--space", "nb201", "--arch", NONE, "--out", "/nonexistent/dir/x.onnx"]));
     assert!(e.contains("/nonexistent/dir/x.onnx"), "{e}");
 }
 
@@ -76,76 +60,31 @@ fn issue5_runner_writes_the_user_latency_format_and_resumes() {
     let out = dir.path().join("lat.csv");
     let base = |n: &str| {
         let mut c = oneproxy();
-        c.args([
-            "measure",
-            "--space",
-            "nb201",
-            "--sample",
-            n,
-            "--seed",
-            "4",
-            "--runs",
-            "3",
-            "--warmup",
-            "1",
-            "--device-name",
-            "fake",
-        ])
-        .args([
-            "--runner-cmd",
-            "echo 2.5 {model}",
-            "--runner-regex",
-            r"^([0-9.]+)",
-            "--out",
-        ])
-        .arg(&out);
+        c.args(["measure", "--space", "nb201", "--sample", n, "--seed", "4", "--runs", "3", "--warmup", "1", "--device-name", "fake"])
+            .args(["--runner-cmd", "echo 2.5 {model}", "--runner-regex", r"^([0-9.]+)", "--out"])
+            .arg(&out);
         c
     };
     base("3").assert().success();
     let first = lines(&out);
     assert_eq!(first[0], "arch,fake");
     assert_eq!(first.len(), 4);
-    assert!(
-        first[1..].iter().all(|l| l.ends_with(",2.500000")),
-        "{first:?}"
-    );
+    assert!(first[1..].iter().all(|l| l.ends_with(",2.500000")), "{first:?}");
     // Same file without --resume: refused, nothing lost.
     let e = stderr_of(&mut base("5"));
     assert!(e.contains("--resume"), "{e}");
     assert_eq!(lines(&out), first);
     // --resume keeps the three rows and adds the two new samples.
-    let v: Value = serde_json::from_slice(
-        &base("5")
-            .arg("--resume")
-            .arg("--json")
-            .assert()
-            .success()
-            .get_output()
-            .stdout,
-    )
-    .unwrap();
+    let v: Value = serde_json::from_slice(&base("5").arg("--resume").arg("--json").assert().success().get_output().stdout).unwrap();
     assert_eq!(v["skipped"], 3);
     assert_eq!(v["measured"].as_array().unwrap().len(), 2);
-    assert_eq!(
-        v["measured"][0]["measurement"]["samples_ms"]
-            .as_array()
-            .unwrap()
-            .len(),
-        3
-    );
-    assert!(v["environment"]["engine"]
-        .as_str()
-        .unwrap()
-        .starts_with("external"));
+    assert_eq!(v["measured"][0]["measurement"]["samples_ms"].as_array().unwrap().len(), 3);
+    assert!(v["environment"]["engine"].as_str().unwrap().starts_with("external"));
     let all = lines(&out);
     assert_eq!(all.len(), 6);
     assert_eq!(all[..4], first[..]);
     // The output plugs into the other commands as a user latency file.
-    oneproxy()
-        .args(["devices", "--space", "nb201", "--latency"])
-        .arg(&out)
-        .assert()
-        .success();
+    oneproxy().args(["devices", "--space", "nb201", "--latency"]).arg(&out).assert().success();
 }
 
 #[test]
@@ -158,115 +97,34 @@ fn issue5_one_failing_architecture_does_not_stop_the_others() {
         oneproxy()
             .args(["measure", "--space", "nb201", "--archs"])
             .arg(&list)
-            .args([
-                "--runs",
-                "2",
-                "--warmup",
-                "0",
-                "--device-name",
-                "fake",
-                "--runner-cmd",
-                fake_runner(),
-                "--out",
-            ])
+            .args(["--runs", "2", "--warmup", "0", "--device-name", "fake", "--runner-cmd", fake_runner(), "--out"])
             .arg(&out),
     );
-    assert!(
-        e.contains("boom") && e.contains("1 of 3 architectures failed"),
-        "{e}"
-    );
+    assert!(e.contains("boom") && e.contains("1 of 3 architectures failed"), "{e}");
     let rows = lines(&out);
-    assert_eq!(
-        rows,
-        vec![
-            "arch,fake".to_string(),
-            format!("{NONE},2.500000"),
-            format!("{MIXED},2.500000")
-        ]
-    );
+    assert_eq!(rows, vec!["arch,fake".to_string(), format!("{NONE},2.500000"), format!("{MIXED},2.500000")]);
 }
 
 #[test]
 fn issue5_measure_input_errors() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("x.csv");
-    let e = stderr_of(
-        oneproxy()
-            .args([
-                "measure",
-                "--space",
-                "nb201",
-                "--arch",
-                "nope",
-                "--runner-cmd",
-                "echo 1 {model}",
-                "--out",
-            ])
-            .arg(&out),
-    );
+    let e = stderr_of(oneproxy().args(["measure", "--space", "nb201", "--arch", "nope", "--runner-cmd", "echo 1 {model}", "--out"]).arg(&out));
     assert!(e.contains("invalid nb201 architecture 'nope'"), "{e}");
-    let e = stderr_of(
-        oneproxy()
-            .args([
-                "measure",
-                "--space",
-                "nb201",
-                "--arch",
-                NONE,
-                "--runner-cmd",
-                "echo 1",
-                "--out",
-            ])
-            .arg(&out),
-    );
+    let e = stderr_of(oneproxy().args(["measure", "--space", "nb201", "--arch", NONE, "--runner-cmd", "echo 1", "--out"]).arg(&out));
     assert!(e.contains("{model}"), "{e}");
-    let e = stderr_of(oneproxy().args([
-        "measure",
-        "--space",
-        "nb201",
-        "--arch",
-        NONE,
-        "--runner-cmd",
-        "echo 1 {model}",
-        "--out",
-        "/nonexistent/x.csv",
-    ]));
+    let e = stderr_of(oneproxy().args(["measure", "--space", "nb201", "--arch", NONE, "--runner-cmd", "echo 1 {model}", "--out", "/nonexistent/x.csv"]));
     assert!(e.contains("/nonexistent/x.csv"), "{e}");
-    let e = stderr_of(
-        oneproxy()
-            .args([
-                "measure",
-                "--space",
-                "nb201",
-                "--arch",
-                NONE,
-                "--runner-cmd",
-                "echo none {model}",
-                "--runner-regex",
-                "ms=([0-9.]+)",
-                "--out",
-            ])
-            .arg(&out),
-    );
-    assert!(
-        e.contains("did not report a latency") && e.contains("--runner-regex"),
-        "{e}"
-    );
+    let e = stderr_of(oneproxy().args(["measure", "--space", "nb201", "--arch", NONE, "--runner-cmd", "echo none {model}", "--runner-regex", "ms=([0-9.]+)", "--out"]).arg(&out));
+    assert!(e.contains("did not report a latency") && e.contains("--runner-regex"), "{e}");
 }
 
 #[cfg(not(feature = "tract"))]
 #[test]
 fn issue5_measure_without_tract_names_the_feature() {
     let dir = tempfile::tempdir().unwrap();
-    let e = stderr_of(
-        oneproxy()
-            .args(["measure", "--space", "nb201", "--arch", NONE, "--out"])
-            .arg(dir.path().join("x.csv")),
-    );
-    assert!(
-        e.contains("`tract` feature") && e.contains("--runner-cmd"),
-        "{e}"
-    );
+    let e = stderr_of(oneproxy().args(["measure", "--space", "nb201", "--arch", NONE, "--out"]).arg(dir.path().join("x.csv")));
+    assert!(e.contains("`tract` feature") && e.contains("--runner-cmd"), "{e}");
 }
 
 #[test]
@@ -287,10 +145,7 @@ mod tract {
         let out = dir.path().join("local.csv");
         let v: Value = serde_json::from_slice(
             &oneproxy()
-                .args([
-                    "measure", "--space", "nb201", "--arch", NONE, "--runs", "4", "--warmup", "1",
-                    "--json", "--out",
-                ])
+                .args(["measure", "--space", "nb201", "--arch", NONE, "--runs", "4", "--warmup", "1", "--json", "--out"])
                 .arg(&out)
                 .assert()
                 .success()
@@ -301,10 +156,7 @@ mod tract {
         let m = &v["measured"][0];
         assert_eq!(m["measurement"]["samples_ms"].as_array().unwrap().len(), 4);
         assert!(m["latency_ms"].as_f64().unwrap() > 0.0);
-        assert!(v["environment"]["engine"]
-            .as_str()
-            .unwrap()
-            .starts_with("tract-onnx"));
+        assert!(v["environment"]["engine"].as_str().unwrap().starts_with("tract-onnx"));
         assert!(v["environment"]["cpu_model"].is_string());
         let device = v["device"].as_str().unwrap();
         assert!(device.starts_with("tract"));

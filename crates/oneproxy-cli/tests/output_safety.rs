@@ -13,10 +13,7 @@ const NONE: &str = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|";
 const MIXED: &str = "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|";
 
 fn names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let mut v: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     v.sort();
     v
 }
@@ -29,27 +26,14 @@ fn failure(cmd: &mut assert_cmd::Command) -> String {
 fn wait_for(what: &str, ready: impl Fn() -> bool) {
     let start = Instant::now();
     while !ready() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "timed out waiting for {what}"
-        );
+        assert!(start.elapsed() < Duration::from_secs(30), "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(20));
     }
 }
 
 /// Runner folders (`oneproxy-runner-*`) in `tmp`.
 fn runner_dirs(tmp: &Path) -> Vec<PathBuf> {
-    std::fs::read_dir(tmp)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("oneproxy-runner-")
-        })
-        .collect()
+    std::fs::read_dir(tmp).unwrap().flatten().map(|e| e.path()).filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("oneproxy-runner-")).collect()
 }
 
 /// Processes of a group still running (zombies waiting for a reaper do not count).
@@ -59,11 +43,7 @@ fn live_in_group(pgid: &str) -> usize {
         .flatten()
         .filter_map(|p| std::fs::read_to_string(p.path().join("stat")).ok())
         .filter(|stat| {
-            let f: Vec<&str> = stat
-                .rsplit_once(')')
-                .map_or("", |(_, r)| r)
-                .split_whitespace()
-                .collect();
+            let f: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, r)| r).split_whitespace().collect();
             f.len() > 2 && f[0] != "Z" && f[2] == pgid
         })
         .count()
@@ -75,19 +55,7 @@ fn spawn_measure(dir: &Path, runner: &str, extra: &[&str]) -> Child {
     Command::new(assert_cmd::cargo::cargo_bin("oneproxy"))
         .current_dir(dir)
         .env("TMPDIR", dir.join("tmp"))
-        .args([
-            "measure",
-            "--space",
-            "nb201",
-            "--arch",
-            NONE,
-            "--runs",
-            "1",
-            "--warmup",
-            "0",
-            "--device-name",
-            "fake",
-        ])
+        .args(["measure", "--space", "nb201", "--arch", NONE, "--runs", "1", "--warmup", "0", "--device-name", "fake"])
         .args(["--runner-cmd", runner, "--out", "lat.csv"])
         .args(extra)
         .stdout(Stdio::null())
@@ -97,11 +65,7 @@ fn spawn_measure(dir: &Path, runner: &str, extra: &[&str]) -> Child {
 }
 
 fn kill(child: &Child, signal: &str) {
-    assert!(Command::new("kill")
-        .args([format!("-{signal}"), child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
+    assert!(Command::new("kill").args([format!("-{signal}"), child.id().to_string()]).status().unwrap().success());
 }
 
 fn setup() -> (tempfile::TempDir, PathBuf) {
@@ -113,10 +77,7 @@ fn setup() -> (tempfile::TempDir, PathBuf) {
 
 /// A runner that records its process group and that it started, then hangs.
 fn hanging_runner(dir: &Path) -> String {
-    format!(
-        "echo $$ > '{}/pgid'; sleep 30; echo 1; : {{model}}",
-        dir.display()
-    )
+    format!("echo $$ > '{}/pgid'; sleep 30; echo 1; : {{model}}", dir.display())
 }
 
 /// `run` computes for about a second before it writes: only the two destructive cases of the
@@ -133,32 +94,16 @@ fn issue8_run_never_replaces_a_folder_it_did_not_write() {
     std::fs::write(results.join("notes.txt"), "mine").unwrap();
     let run = |out: &str| {
         let mut c = oneproxy();
-        c.current_dir(d)
-            .args(["run", "--targets", "raspi4", "--out", out]);
+        c.current_dir(d).args(["run", "--targets", "raspi4", "--out", out]);
         c
     };
     let e = failure(&mut run("."));
     assert!(e.contains("is the current folder"), "{e}");
     let e = failure(&mut run("results"));
-    assert!(
-        e.contains("results")
-            && e.contains("not written by oneproxy")
-            && e.contains("move it away"),
-        "{e}"
-    );
-    assert_eq!(
-        std::fs::read_to_string(d.join("thesis.tex")).unwrap(),
-        "years of work"
-    );
-    assert_eq!(
-        std::fs::read_to_string(results.join("notes.txt")).unwrap(),
-        "mine"
-    );
-    assert_eq!(
-        names(d),
-        ["results", "thesis.tex"],
-        "no temporary folder left"
-    );
+    assert!(e.contains("results") && e.contains("not written by oneproxy") && e.contains("move it away"), "{e}");
+    assert_eq!(std::fs::read_to_string(d.join("thesis.tex")).unwrap(), "years of work");
+    assert_eq!(std::fs::read_to_string(results.join("notes.txt")).unwrap(), "mine");
+    assert_eq!(names(d), ["results", "thesis.tex"], "no temporary folder left");
 }
 
 #[test]
@@ -169,28 +114,15 @@ fn issue8_outputs_write_through_links_and_refuse_special_files() {
     std::os::unix::fs::symlink("real.csv", d.join("link.csv")).unwrap();
     let plan = |out: &Path| {
         let mut c = oneproxy();
-        c.args(["plan", "--budget", "3", "--proxy", "pixel3", "--out"])
-            .arg(out);
+        c.args(["plan", "--budget", "3", "--proxy", "pixel3", "--out"]).arg(out);
         c
     };
     plan(&d.join("link.csv")).assert().success();
-    assert!(std::fs::symlink_metadata(d.join("link.csv"))
-        .unwrap()
-        .file_type()
-        .is_symlink());
-    assert!(std::fs::read_to_string(d.join("real.csv"))
-        .unwrap()
-        .starts_with("arch"));
+    assert!(std::fs::symlink_metadata(d.join("link.csv")).unwrap().file_type().is_symlink());
+    assert!(std::fs::read_to_string(d.join("real.csv")).unwrap().starts_with("arch"));
     let e = failure(&mut plan(Path::new("/dev/full")));
-    assert!(
-        e.contains("/dev/full") && e.contains("character device"),
-        "{e}"
-    );
-    assert!(Command::new("mkfifo")
-        .arg(d.join("fifo"))
-        .status()
-        .unwrap()
-        .success());
+    assert!(e.contains("/dev/full") && e.contains("character device"), "{e}");
+    assert!(Command::new("mkfifo").arg(d.join("fifo")).status().unwrap().success());
     let e = failure(&mut plan(&d.join("fifo")));
     assert!(e.contains("FIFO"), "{e}");
     assert_eq!(names(d), ["fifo", "link.csv", "real.csv"]);
@@ -201,39 +133,12 @@ fn issue8_measure_out_errors_and_sample_beyond_the_space() {
     let (dir, _) = setup();
     let e = failure(
         oneproxy()
-            .args([
-                "measure",
-                "--space",
-                "nb201",
-                "--sample",
-                "20000",
-                "--runner-cmd",
-                "echo 1; : {model}",
-                "--out",
-            ])
+            .args(["measure", "--space", "nb201", "--sample", "20000", "--runner-cmd", "echo 1; : {model}", "--out"])
             .arg(dir.path()),
     );
-    assert!(
-        e.contains("--sample 20000: the nb201 space has only 15625 architectures"),
-        "{e}"
-    );
-    assert!(
-        e.contains(&dir.path().display().to_string()) && e.contains("is a directory"),
-        "{e}"
-    );
-    let e = failure(
-        oneproxy()
-            .args([
-                "measure",
-                "--space",
-                "nb201",
-                "--arch",
-                NONE,
-                "--runner-cmd",
-                "echo 1; : {model}",
-            ])
-            .args(["--max-time", "1e300", "--out", "x.csv"]),
-    );
+    assert!(e.contains("--sample 20000: the nb201 space has only 15625 architectures"), "{e}");
+    assert!(e.contains(&dir.path().display().to_string()) && e.contains("is a directory"), "{e}");
+    let e = failure(oneproxy().args(["measure", "--space", "nb201", "--arch", NONE, "--runner-cmd", "echo 1; : {model}"]).args(["--max-time", "1e300", "--out", "x.csv"]));
     assert!(e.contains("--max-time must be a positive number"), "{e}");
 }
 
@@ -244,59 +149,29 @@ fn issue8_resume_validates_rows_and_remeasures_empty_ones() {
     let measure = || {
         let mut c = oneproxy();
         c.env("TMPDIR", &tmp)
-            .args([
-                "measure", "--space", "nb201", "--sample", "3", "--seed", "1", "--runs", "1",
-                "--warmup", "0",
-            ])
-            .args([
-                "--device-name",
-                "fake",
-                "--runner-cmd",
-                "echo 2.5; : {model}",
-                "--resume",
-                "--out",
-            ])
+            .args(["measure", "--space", "nb201", "--sample", "3", "--seed", "1", "--runs", "1", "--warmup", "0"])
+            .args(["--device-name", "fake", "--runner-cmd", "echo 2.5; : {model}", "--resume", "--out"])
             .arg(&out);
         c
     };
     std::fs::write(&out, format!("arch,fake\n{MIXED},\n{NONE},banana\n")).unwrap();
     let e = failure(&mut measure());
-    assert!(
-        e.contains("lat.csv:3") && e.contains("column 'fake'") && e.contains("'banana'"),
-        "{e}"
-    );
+    assert!(e.contains("lat.csv:3") && e.contains("column 'fake'") && e.contains("'banana'"), "{e}");
     assert!(e.contains("positive number"), "{e}");
-    assert_eq!(
-        std::fs::read_to_string(&out).unwrap(),
-        format!("arch,fake\n{MIXED},\n{NONE},banana\n"),
-        "left as it was"
-    );
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), format!("arch,fake\n{MIXED},\n{NONE},banana\n"), "left as it was");
     std::fs::write(&out, format!("arch,fake\n{MIXED},\n{NONE},3.0\n")).unwrap();
     let list = dir.path().join("archs.csv");
     std::fs::write(&list, format!("arch\n{MIXED}\n{NONE}\n")).unwrap();
     oneproxy()
         .env("TMPDIR", &tmp)
-        .args([
-            "measure",
-            "--space",
-            "nb201",
-            "--runs",
-            "1",
-            "--warmup",
-            "0",
-            "--device-name",
-            "fake",
-        ])
+        .args(["measure", "--space", "nb201", "--runs", "1", "--warmup", "0", "--device-name", "fake"])
         .args(["--runner-cmd", "echo 2.5; : {model}", "--resume", "--archs"])
         .arg(&list)
         .arg("--out")
         .arg(&out)
         .assert()
         .success();
-    assert_eq!(
-        std::fs::read_to_string(&out).unwrap(),
-        format!("arch,fake\n{MIXED},2.500000\n{NONE},3.0\n")
-    );
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), format!("arch,fake\n{MIXED},2.500000\n{NONE},3.0\n"));
     assert_eq!(names(dir.path()), ["archs.csv", "lat.csv", "tmp"]);
     assert!(runner_dirs(&tmp).is_empty());
 }
@@ -305,10 +180,7 @@ fn issue8_resume_validates_rows_and_remeasures_empty_ones() {
 fn issue8_runner_output_must_follow_the_protocol() {
     let (dir, tmp) = setup();
     for (runner, ok) in [
-        (
-            "echo 'warming up'; echo 'latency_ms: 2.5'; echo done; : {model}",
-            true,
-        ),
+        ("echo 'warming up'; echo 'latency_ms: 2.5'; echo done; : {model}", true),
         ("echo 'latency 9 ms'; echo ' 2.5 '; : {model}", true),
         ("echo '4.20 ms, 238.1 FPS'; : {model}", false),
         ("echo '1,234.5'; : {model}", false),
@@ -316,37 +188,13 @@ fn issue8_runner_output_must_follow_the_protocol() {
     ] {
         let mut c = oneproxy();
         c.current_dir(dir.path()).env("TMPDIR", &tmp);
-        c.args([
-            "measure",
-            "--space",
-            "nb201",
-            "--arch",
-            NONE,
-            "--runs",
-            "1",
-            "--warmup",
-            "0",
-            "--device-name",
-            "fake",
-            "--runner-cmd",
-            runner,
-            "--out",
-            "o.csv",
-        ]);
+        c.args(["measure", "--space", "nb201", "--arch", NONE, "--runs", "1", "--warmup", "0", "--device-name", "fake", "--runner-cmd", runner, "--out", "o.csv"]);
         if ok {
             c.assert().success();
-            assert!(
-                std::fs::read_to_string(dir.path().join("o.csv"))
-                    .unwrap()
-                    .ends_with(",2.500000\n"),
-                "{runner}"
-            );
+            assert!(std::fs::read_to_string(dir.path().join("o.csv")).unwrap().ends_with(",2.500000\n"), "{runner}");
         } else {
             let e = failure(&mut c);
-            assert!(
-                e.contains("did not report a latency") && e.contains("latency_ms"),
-                "{runner}: {e}"
-            );
+            assert!(e.contains("did not report a latency") && e.contains("latency_ms"), "{runner}: {e}");
         }
         std::fs::remove_file(dir.path().join("o.csv")).unwrap();
     }
@@ -358,51 +206,21 @@ fn issue8_runner_timeout_and_max_time_bound_the_wall_clock() {
     let (dir, tmp) = setup();
     let d = dir.path();
     // A hanging runner: killed with its child after --runner-timeout, a clear error.
-    let out = spawn_measure(d, &hanging_runner(d), &["--runner-timeout", "1"])
-        .wait_with_output()
-        .unwrap();
+    let out = spawn_measure(d, &hanging_runner(d), &["--runner-timeout", "1"]).wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(
-        err.contains("did not finish within 1 s") && err.contains("--runner-timeout"),
-        "{err}"
-    );
+    assert!(err.contains("did not finish within 1 s") && err.contains("--runner-timeout"), "{err}");
     let pgid = std::fs::read_to_string(d.join("pgid")).unwrap();
-    wait_for("the runner and its sleep to be killed", || {
-        live_in_group(pgid.trim()) == 0
-    });
+    wait_for("the runner and its sleep to be killed", || live_in_group(pgid.trim()) == 0);
     // --max-time 1 with 0.2 s runs: at most 5 runs start (at >= 0, 0.2, 0.4, 0.6, 0.8 s), not 20.
     let starts = d.join("starts");
-    let runner = format!(
-        "echo run >> '{}'; sleep 0.2; echo 1; : {{model}}",
-        starts.display()
-    );
+    let runner = format!("echo run >> '{}'; sleep 0.2; echo 1; : {{model}}", starts.display());
     let v: serde_json::Value = serde_json::from_slice(
         &oneproxy()
             .current_dir(d)
             .env("TMPDIR", &tmp)
-            .args([
-                "measure",
-                "--space",
-                "nb201",
-                "--arch",
-                NONE,
-                "--runs",
-                "20",
-                "--warmup",
-                "0",
-                "--max-time",
-                "1",
-                "--json",
-            ])
-            .args([
-                "--device-name",
-                "fake",
-                "--runner-cmd",
-                &runner,
-                "--out",
-                "t.csv",
-            ])
+            .args(["measure", "--space", "nb201", "--arch", NONE, "--runs", "20", "--warmup", "0", "--max-time", "1", "--json"])
+            .args(["--device-name", "fake", "--runner-cmd", &runner, "--out", "t.csv"])
             .assert()
             .success()
             .get_output()
@@ -411,14 +229,8 @@ fn issue8_runner_timeout_and_max_time_bound_the_wall_clock() {
     .unwrap();
     let started = std::fs::read_to_string(&starts).unwrap().lines().count();
     assert!((1..=5).contains(&started), "{started} runs started");
-    let samples = v["measured"][0]["measurement"]["samples_ms"]
-        .as_array()
-        .unwrap()
-        .len();
-    assert!(
-        samples <= started && samples >= 1,
-        "{samples} samples of {started} runs"
-    );
+    let samples = v["measured"][0]["measurement"]["samples_ms"].as_array().unwrap().len();
+    assert!(samples <= started && samples >= 1, "{samples} samples of {started} runs");
     assert!(runner_dirs(&tmp).is_empty());
 }
 
@@ -428,28 +240,17 @@ fn issue8_sigterm_and_sigint_clean_up_and_exit_non_zero() {
         let (dir, tmp) = setup();
         let d = dir.path();
         let mut child = spawn_measure(d, &hanging_runner(d), &["--max-time", "60"]);
-        wait_for("the runner to start", || {
-            d.join("pgid").exists() && runner_dirs(&tmp).len() == 1
-        });
+        wait_for("the runner to start", || d.join("pgid").exists() && runner_dirs(&tmp).len() == 1);
         let runner_dir = runner_dirs(&tmp).remove(0);
         assert!(runner_dir.join("model1.onnx").exists());
         assert!(d.join(".lat.csv.oneproxy-lock").exists());
         kill(&child, signal);
         let status = child.wait().unwrap();
         assert_eq!(status.code(), Some(code), "SIG{signal}");
-        assert!(
-            runner_dirs(&tmp).is_empty(),
-            "SIG{signal}: the runner folder is removed"
-        );
-        assert_eq!(
-            names(d),
-            ["lat.csv", "pgid", "tmp"],
-            "SIG{signal}: no temporary or lock file left"
-        );
+        assert!(runner_dirs(&tmp).is_empty(), "SIG{signal}: the runner folder is removed");
+        assert_eq!(names(d), ["lat.csv", "pgid", "tmp"], "SIG{signal}: no temporary or lock file left");
         let pgid = std::fs::read_to_string(d.join("pgid")).unwrap();
-        wait_for("the runner's group to die", || {
-            live_in_group(pgid.trim()) == 0
-        });
+        wait_for("the runner's group to die", || live_in_group(pgid.trim()) == 0);
     }
 }
 
@@ -458,42 +259,21 @@ fn issue8_a_second_measure_on_the_same_file_fails_and_sigkill_leftovers_are_clea
     let (dir, tmp) = setup();
     let d = dir.path();
     let mut first = spawn_measure(d, &hanging_runner(d), &["--max-time", "60"]);
-    wait_for("the first measure to hold the lock", || {
-        d.join("pgid").exists()
-    });
+    wait_for("the first measure to hold the lock", || d.join("pgid").exists());
     let second = failure(
         oneproxy()
             .current_dir(d)
             .env("TMPDIR", &tmp)
-            .args([
-                "measure",
-                "--space",
-                "nb201",
-                "--arch",
-                MIXED,
-                "--device-name",
-                "fake",
-                "--resume",
-            ])
+            .args(["measure", "--space", "nb201", "--arch", MIXED, "--device-name", "fake", "--resume"])
             .args(["--runner-cmd", "echo 1; : {model}", "--out", "lat.csv"]),
     );
-    assert!(
-        second.contains(&format!(
-            "another oneproxy measure is writing lat.csv (pid {})",
-            first.id()
-        )),
-        "{second}"
-    );
+    assert!(second.contains(&format!("another oneproxy measure is writing lat.csv (pid {})", first.id())), "{second}");
     // SIGKILL: nothing can clean up; the next run must not be blocked, and removes the leftovers
     // that are provably its own (dead pid, our name pattern) and nothing else.
     kill(&first, "KILL");
     first.wait().unwrap();
     let pgid = std::fs::read_to_string(d.join("pgid")).unwrap();
-    assert!(Command::new("kill")
-        .args(["-KILL", "--", &format!("-{}", pgid.trim())])
-        .status()
-        .unwrap()
-        .success());
+    assert!(Command::new("kill").args(["-KILL", "--", &format!("-{}", pgid.trim())]).status().unwrap().success());
     assert_eq!(runner_dirs(&tmp).len(), 1, "left by the SIGKILL");
     let stale = d.join(format!(".lat.csv.oneproxy-tmp.{}-0", first.id()));
     std::fs::write(&stale, "half").unwrap();
@@ -504,27 +284,10 @@ fn issue8_a_second_measure_on_the_same_file_fails_and_sigkill_leftovers_are_clea
     oneproxy()
         .current_dir(d)
         .env("TMPDIR", &tmp)
-        .args([
-            "measure",
-            "--space",
-            "nb201",
-            "--arch",
-            MIXED,
-            "--runs",
-            "1",
-            "--warmup",
-            "0",
-            "--device-name",
-            "fake",
-            "--resume",
-        ])
+        .args(["measure", "--space", "nb201", "--arch", MIXED, "--runs", "1", "--warmup", "0", "--device-name", "fake", "--resume"])
         .args(["--runner-cmd", "echo 1; : {model}", "--out", "lat.csv"])
         .assert()
         .success();
     assert_eq!(names(d), [".lat.csv.tmp", "lat.csv", "pgid", "tmp"]);
-    assert_eq!(
-        runner_dirs(&tmp),
-        [foreign],
-        "only the folder that is provably ours is removed"
-    );
+    assert_eq!(runner_dirs(&tmp), [foreign], "only the folder that is provably ours is removed");
 }

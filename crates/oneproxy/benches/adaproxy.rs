@@ -11,9 +11,9 @@
 //! lambdas and the ratios are printed. Goal (issue 3): >= 100x faster per solve.
 use criterion::{criterion_group, Criterion};
 use oneproxy::bundled::bundle;
+use oneproxy::workflow::ProxyPredictors;
 use oneproxy::predictor::solver::{solve_conic, Penalty, Problem, Spectral};
 use oneproxy::space::seeded_rng;
-use oneproxy::workflow::ProxyPredictors;
 use oneproxy::SpaceId;
 use std::io::Write;
 use std::time::Instant;
@@ -29,11 +29,7 @@ fn problem() -> Problem {
     let mut c = nalgebra::DMatrix::zeros(60, 30);
     let mut z = vec![0.0; 60];
     let mut y = vec![0.0; 60];
-    let scale = idx
-        .iter()
-        .map(|i| b.latency.get(i, target).unwrap())
-        .sum::<f64>()
-        / 60.0;
+    let scale = idx.iter().map(|i| b.latency.get(i, target).unwrap()).sum::<f64>() / 60.0;
     for (r, i) in idx.iter().enumerate() {
         let x = space.encode(&b.archs[i]);
         for j in 0..30 {
@@ -47,28 +43,16 @@ fn problem() -> Problem {
 
 fn bench(cr: &mut Criterion) {
     let p = problem();
-    cr.bench_function("spectral_one_solve", |b| {
-        b.iter(|| Spectral::new(p.clone()).solve(Penalty::L2, 0.01).unwrap())
-    });
+    cr.bench_function("spectral_one_solve", |b| b.iter(|| Spectral::new(p.clone()).solve(Penalty::L2, 0.01).unwrap()));
     let s = Spectral::new(p.clone());
-    cr.bench_function("spectral_sweep_step", |b| {
-        b.iter(|| s.solve(Penalty::L2, 0.01).unwrap())
-    });
-    cr.bench_function("clarabel_one_solve", |b| {
-        b.iter(|| solve_conic(&p, Penalty::L2, 0.01).unwrap())
-    });
+    cr.bench_function("spectral_sweep_step", |b| b.iter(|| s.solve(Penalty::L2, 0.01).unwrap()));
+    cr.bench_function("clarabel_one_solve", |b| b.iter(|| solve_conic(&p, Penalty::L2, 0.01).unwrap()));
     cr.bench_function("sweep_1000_lambdas", |b| b.iter(|| sweep(&p)));
 }
 
 fn sweep(p: &Problem) -> f64 {
     let s = Spectral::new(p.clone());
-    (0..1000)
-        .map(|i| {
-            s.solve(Penalty::L2, 1e-5 * 1e6f64.powf(i as f64 / 999.0))
-                .unwrap()
-                .objective
-        })
-        .sum()
+    (0..1000).map(|i| s.solve(Penalty::L2, 1e-5 * 1e6f64.powf(i as f64 / 999.0)).unwrap().objective).sum()
 }
 
 fn per_call(mut f: impl FnMut(), n: usize) -> f64 {
@@ -100,11 +84,7 @@ for lam in np.logspace(-4,0,50):
 print(sorted(ts)[len(ts)//2])"#,
         f.path().display()
     );
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .output()
-        .ok()?;
+    let out = std::process::Command::new("python3").arg("-c").arg(script).output().ok()?;
     String::from_utf8(out.stdout).ok()?.trim().parse().ok()
 }
 
@@ -114,29 +94,13 @@ fn main() {
     benches();
     Criterion::default().configure_from_args().final_summary();
     let p = problem();
-    let one = per_call(
-        || drop(Spectral::new(p.clone()).solve(Penalty::L2, 0.01).unwrap()),
-        2000,
-    );
+    let one = per_call(|| drop(Spectral::new(p.clone()).solve(Penalty::L2, 0.01).unwrap()), 2000);
     let s = Spectral::new(p.clone());
     let step = per_call(|| drop(s.solve(Penalty::L2, 0.01).unwrap()), 20000);
     let conic = per_call(|| drop(solve_conic(&p, Penalty::L2, 0.01).unwrap()), 200);
-    let sweep_s = per_call(
-        || {
-            std::hint::black_box(sweep(&p));
-        },
-        20,
-    );
-    println!(
-        "spectral solve from scratch: {:.1} us; per extra lambda: {:.2} us",
-        one * 1e6,
-        step * 1e6
-    );
-    println!(
-        "clarabel solve: {:.1} us; 1000-lambda sweep: {:.2} ms",
-        conic * 1e6,
-        sweep_s * 1e3
-    );
+    let sweep_s = per_call(|| { std::hint::black_box(sweep(&p)); }, 20);
+    println!("spectral solve from scratch: {:.1} us; per extra lambda: {:.2} us", one * 1e6, step * 1e6);
+    println!("clarabel solve: {:.1} us; 1000-lambda sweep: {:.2} ms", conic * 1e6, sweep_s * 1e3);
     match cvxpy_seconds(&p) {
         Some(c) => println!(
             "cvxpy (paper's reference) per solve: {:.2} ms\nratio cvxpy / spectral-from-scratch: {:.0}x; cvxpy / spectral-sweep-step: {:.0}x; cvxpy / clarabel-rust: {:.0}x (goal >= 100x)",

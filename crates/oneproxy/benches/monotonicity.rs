@@ -12,19 +12,14 @@ use std::time::Instant;
 
 fn devices() -> Vec<String> {
     let t = &bundle(SpaceId::Nb201).unwrap().latency;
-    (0..t.devices().len())
-        .filter(|&i| t.measured_count(i) == t.len())
-        .map(|i| t.devices()[i].name.clone())
-        .collect()
+    (0..t.devices().len()).filter(|&i| t.measured_count(i) == t.len()).map(|i| t.devices()[i].name.clone()).collect()
 }
 
 fn bench(c: &mut Criterion) {
     let t = &bundle(SpaceId::Nb201).unwrap().latency;
     let devs = devices();
     assert_eq!(devs.len(), 27);
-    c.bench_function("spearman_matrix_nb201_27x27", |b| {
-        b.iter(|| correlation_matrix(t, &devs, Metric::Spearman).unwrap())
-    });
+    c.bench_function("spearman_matrix_nb201_27x27", |b| b.iter(|| correlation_matrix(t, &devs, Metric::Spearman).unwrap()));
 }
 
 fn median_seconds(mut f: impl FnMut(), runs: usize) -> f64 {
@@ -46,21 +41,14 @@ fn scipy_seconds() -> Option<f64> {
     let cols: Vec<usize> = devs.iter().map(|d| t.device_index(d).unwrap()).collect();
     let mut f = tempfile::NamedTempFile::new().ok()?;
     for r in 0..t.len() {
-        let row: Vec<String> = cols
-            .iter()
-            .map(|&c| t.get(r, c).unwrap().to_string())
-            .collect();
+        let row: Vec<String> = cols.iter().map(|&c| t.get(r, c).unwrap().to_string()).collect();
         writeln!(f, "{}", row.join(",")).ok()?;
     }
     let script = format!(
         "import numpy as np, time, scipy.stats as s\nx=np.loadtxt('{}',delimiter=',')\nts=[]\nfor _ in range(15):\n t=time.perf_counter(); s.spearmanr(x); ts.append(time.perf_counter()-t)\nprint(sorted(ts)[7])",
         f.path().display()
     );
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .output()
-        .ok()?;
+    let out = std::process::Command::new("python3").arg("-c").arg(script).output().ok()?;
     String::from_utf8(out.stdout).ok()?.trim().parse().ok()
 }
 
@@ -71,14 +59,8 @@ fn main() {
     Criterion::default().configure_from_args().final_summary();
     let t = &bundle(SpaceId::Nb201).unwrap().latency;
     let devs = devices();
-    let ours = median_seconds(
-        || drop(correlation_matrix(t, &devs, Metric::Spearman).unwrap()),
-        51,
-    );
-    println!(
-        "oneproxy 27x27 Spearman matrix (median of 51): {:.3} ms",
-        ours * 1e3
-    );
+    let ours = median_seconds(|| drop(correlation_matrix(t, &devs, Metric::Spearman).unwrap()), 51);
+    println!("oneproxy 27x27 Spearman matrix (median of 51): {:.3} ms", ours * 1e3);
     match scipy_seconds() {
         Some(s) => println!(
             "scipy.stats.spearmanr same matrix (median of 15): {:.3} ms\nratio scipy / oneproxy: {:.1}x (goal >= 10x)",

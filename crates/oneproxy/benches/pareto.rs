@@ -11,31 +11,19 @@ fn data() -> (Vec<&'static [f64]>, Vec<f64>) {
     let b = bundle(SpaceId::Nb201).unwrap();
     let t = &b.latency;
     let acc = b.accuracy("cifar100").unwrap();
-    let accuracy: Vec<f64> = t
-        .archs()
-        .iter()
-        .map(|a| acc.get(a).unwrap_or(f64::NAN))
-        .collect();
-    let columns = (0..t.devices().len())
-        .filter(|&d| t.measured_count(d) == t.len())
-        .map(|d| t.column(d))
-        .collect();
+    let accuracy: Vec<f64> = t.archs().iter().map(|a| acc.get(a).unwrap_or(f64::NAN)).collect();
+    let columns = (0..t.devices().len()).filter(|&d| t.measured_count(d) == t.len()).map(|d| t.column(d)).collect();
     (columns, accuracy)
 }
 
 fn all_fronts(columns: &[&[f64]], accuracy: &[f64]) -> usize {
-    columns
-        .iter()
-        .map(|c| pareto_front(c, accuracy).unwrap().len())
-        .sum()
+    columns.iter().map(|c| pareto_front(c, accuracy).unwrap().len()).sum()
 }
 
 fn bench(c: &mut Criterion) {
     let (columns, accuracy) = data();
     assert_eq!(columns.len(), 27);
-    c.bench_function("pareto_fronts_nb201_27_devices", |b| {
-        b.iter(|| all_fronts(&columns, &accuracy))
-    });
+    c.bench_function("pareto_fronts_nb201_27_devices", |b| b.iter(|| all_fronts(&columns, &accuracy)));
 }
 
 criterion_group!(benches, bench);

@@ -38,18 +38,11 @@ impl AccuracyTable {
         let mut values = HashMap::new();
         for (a, v) in pairs {
             if let Some(why) = accuracy_problem(v) {
-                return Err(Error::InvalidParameter(format!(
-                    "accuracy '{name}': value {v}: {why}"
-                )));
+                return Err(Error::InvalidParameter(format!("accuracy '{name}': value {v}: {why}")));
             }
             values.insert(a, v);
         }
-        Ok(AccuracyTable {
-            name: name.to_string(),
-            values,
-            input: None,
-            warnings: Vec::new(),
-        })
+        Ok(AccuracyTable { name: name.to_string(), values, input: None, warnings: Vec::new() })
     }
 
     /// Read `arch,accuracy` from a CSV file.
@@ -61,19 +54,9 @@ impl AccuracyTable {
     /// Parse `arch,accuracy` CSV bytes; `path` names the source in errors and the manifest.
     /// Separate from [`from_csv`](Self::from_csv) so that the parser can be fuzzed without files.
     pub fn from_csv_bytes(bytes: &[u8], path: &Path, space: &dyn SearchSpace) -> Result<Self> {
-        let csv_err = |source| Error::Csv {
-            path: path.to_path_buf(),
-            source,
-        };
-        let mut reader = csv::ReaderBuilder::new()
-            .trim(csv::Trim::All)
-            .from_reader(bytes);
-        let header: Vec<String> = reader
-            .headers()
-            .map_err(csv_err)?
-            .iter()
-            .map(str::to_string)
-            .collect();
+        let csv_err = |source| Error::Csv { path: path.to_path_buf(), source };
+        let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(bytes);
+        let header: Vec<String> = reader.headers().map_err(csv_err)?.iter().map(str::to_string).collect();
         let col = |n: &str| header.iter().position(|h| h == n);
         for key in ["arch", "accuracy"] {
             if header.iter().filter(|h| *h == key).count() > 1 {
@@ -93,10 +76,7 @@ impl AccuracyTable {
         for rec in reader.records() {
             let rec = rec.map_err(csv_err)?;
             let line = rec.position().map_or(0, |p| p.line());
-            let origin = || Origin::File {
-                path: path.to_path_buf(),
-                line,
-            };
+            let origin = || Origin::File { path: path.to_path_buf(), line };
             let arch = space.parse_at(&rec[ac], origin())?;
             let bad = |reason: &str| Error::BadValue {
                 origin: origin(),
@@ -118,19 +98,14 @@ impl AccuracyTable {
             }
         }
         if values.is_empty() {
-            return Err(Error::BadHeader {
-                path: path.to_path_buf(),
-                reason: "no data rows".into(),
-            });
+            return Err(Error::BadHeader { path: path.to_path_buf(), reason: "no data rows".into() });
         }
         let all: Vec<f64> = values.values().copied().collect();
         Ok(AccuracyTable {
             name: path.display().to_string(),
             values,
             input: Some(InputFile::from_bytes(path.display().to_string(), bytes)),
-            warnings: plausibility::accuracy_fractions(path, &all)
-                .into_iter()
-                .collect(),
+            warnings: plausibility::accuracy_fractions(path, &all).into_iter().collect(),
         })
     }
 
@@ -209,8 +184,7 @@ mod tests {
     use crate::space::Nb201;
 
     const A: &str = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|";
-    const B: &str =
-        "|none~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|";
+    const B: &str = "|none~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|";
 
     fn read(text: &str) -> Result<AccuracyTable> {
         let dir = tempfile::tempdir().unwrap();
@@ -228,19 +202,9 @@ mod tests {
 
     #[test]
     fn accuracies_outside_0_100_are_errors_naming_the_line() {
-        for (v, why) in [
-            ("140", "percentage in [0, 100]"),
-            ("-3", "percentage in [0, 100]"),
-            ("inf", "finite"),
-            ("x", "not a number"),
-        ] {
-            let e = read(&format!("arch,accuracy\n{B},50\n{A},{v}\n"))
-                .unwrap_err()
-                .to_string();
-            assert!(
-                e.contains(":3: column 'accuracy': invalid value") && e.contains(why),
-                "{v}: {e}"
-            );
+        for (v, why) in [("140", "percentage in [0, 100]"), ("-3", "percentage in [0, 100]"), ("inf", "finite"), ("x", "not a number")] {
+            let e = read(&format!("arch,accuracy\n{B},50\n{A},{v}\n")).unwrap_err().to_string();
+            assert!(e.contains(":3: column 'accuracy': invalid value") && e.contains(why), "{v}: {e}");
         }
         assert!(AccuracyTable::new("t", [(Nb201.parse(A).unwrap(), 101.0)]).is_err());
     }
@@ -249,18 +213,12 @@ mod tests {
     fn fractions_load_with_a_warning() {
         let t = read(&format!("arch,accuracy\n{A},0.71\n{B},0.93\n")).unwrap();
         assert_eq!(t.warnings().len(), 1);
-        assert!(
-            t.warnings()[0].message.contains("look like fractions"),
-            "{:?}",
-            t.warnings()
-        );
+        assert!(t.warnings()[0].message.contains("look like fractions"), "{:?}", t.warnings());
     }
 
     #[test]
     fn a_repeated_column_is_an_error() {
-        let e = read(&format!("arch,accuracy,accuracy\n{A},71,72\n"))
-            .unwrap_err()
-            .to_string();
+        let e = read(&format!("arch,accuracy,accuracy\n{A},71,72\n")).unwrap_err().to_string();
         assert!(e.contains("duplicate column 'accuracy'"), "{e}");
     }
 }

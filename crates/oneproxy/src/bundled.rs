@@ -19,10 +19,7 @@ struct Embedded {
 
 macro_rules! embed {
     ($name:literal) => {
-        Embedded {
-            name: $name,
-            gz: include_bytes!(concat!("../data/", $name, ".gz")),
-        }
+        Embedded { name: $name, gz: include_bytes!(concat!("../data/", $name, ".gz")) }
     };
 }
 
@@ -68,10 +65,7 @@ fn inflate(e: &Embedded) -> Result<Vec<u8>> {
 pub fn bundle(space: SpaceId) -> Result<&'static Bundle> {
     static CELLS: [OnceLock<std::result::Result<Bundle, String>>; SpaceId::ALL.len()] =
         [const { OnceLock::new() }; SpaceId::ALL.len()];
-    let i = SpaceId::ALL
-        .iter()
-        .position(|&s| s == space)
-        .expect("every space is in ALL");
+    let i = SpaceId::ALL.iter().position(|&s| s == space).expect("every space is in ALL");
     CELLS[i]
         .get_or_init(|| load(space).map_err(|e| e.to_string()))
         .as_ref()
@@ -85,11 +79,7 @@ fn load(space: SpaceId) -> Result<Bundle> {
         SpaceId::OfaMbv3 => (&OFA_ARCHS, &[&OFA_LATENCY]),
         // Spaces without a dataset: no architectures, no devices (measure your own).
         SpaceId::Mbv2 | SpaceId::Proxyless => {
-            return Ok(Bundle {
-                archs: Vec::new(),
-                latency: LatencyTable::new(space),
-                accuracy: Vec::new(),
-            })
+            return Ok(Bundle { archs: Vec::new(), latency: LatencyTable::new(space), accuracy: Vec::new() })
         }
     };
     let archs_csv = inflate(archs_file)?;
@@ -98,41 +88,24 @@ fn load(space: SpaceId) -> Result<Bundle> {
     for arch in &archs {
         latency.ensure_row(arch);
     }
-    latency.push_input(InputFile::from_bytes(
-        format!("bundled:{}", archs_file.name),
-        &archs_csv,
-    ));
+    latency.push_input(InputFile::from_bytes(format!("bundled:{}", archs_file.name), &archs_csv));
     for file in latency_files {
         let bytes = inflate(file)?;
         let label = format!("bundled:{}", file.name);
         let csv = parse_latency_csv(&bytes, Path::new(&label), space.space(), Some(&archs))?;
         latency.merge(csv, DeviceSource::Bundled(file.name))?;
     }
-    Ok(Bundle {
-        archs,
-        latency,
-        accuracy,
-    })
+    Ok(Bundle { archs, latency, accuracy })
 }
 
-fn parse_archs(
-    space: SpaceId,
-    name: &str,
-    bytes: &[u8],
-) -> Result<(Vec<Arch>, Vec<AccuracyTable>)> {
+fn parse_archs(space: SpaceId, name: &str, bytes: &[u8]) -> Result<(Vec<Arch>, Vec<AccuracyTable>)> {
     let path = Path::new(name);
     let mut reader = csv::ReaderBuilder::new().from_reader(bytes);
     let mut archs = Vec::new();
     let mut acc: [Vec<f64>; 3] = Default::default();
     for (i, rec) in reader.records().enumerate() {
-        let rec = rec.map_err(|source| Error::Csv {
-            path: path.into(),
-            source,
-        })?;
-        let origin = Origin::File {
-            path: path.into(),
-            line: i as u64 + 2,
-        };
+        let rec = rec.map_err(|source| Error::Csv { path: path.into(), source })?;
+        let origin = Origin::File { path: path.into(), line: i as u64 + 2 };
         if rec[0].parse::<usize>().ok() != Some(i) {
             return Err(Error::BadValue {
                 origin,
@@ -143,20 +116,11 @@ fn parse_archs(
         }
         let arch = match space {
             SpaceId::OfaMbv3 => {
-                let list = |s: &str| {
-                    s.split(';')
-                        .map(|v| v.parse::<u8>().unwrap_or(0))
-                        .collect::<Vec<u8>>()
-                };
+                let list = |s: &str| s.split(';').map(|v| v.parse::<u8>().unwrap_or(0)).collect::<Vec<u8>>();
                 let res = rec[1].parse().unwrap_or(0);
-                OfaMbv3::from_parts(res, &list(&rec[2]), &list(&rec[3]), &list(&rec[4])).map_err(
-                    |reason| Error::BadArch {
-                        origin,
-                        space: space.name(),
-                        value: rec.iter().collect::<Vec<_>>().join(","),
-                        reason,
-                    },
-                )?
+                OfaMbv3::from_parts(res, &list(&rec[2]), &list(&rec[3]), &list(&rec[4])).map_err(|reason| {
+                    Error::BadArch { origin, space: space.name(), value: rec.iter().collect::<Vec<_>>().join(","), reason }
+                })?
             }
             _ => space.space().parse_at(&rec[1], origin)?,
         };

@@ -58,12 +58,7 @@ pub enum Error {
         source: csv::Error,
     },
     /// A cell holds a value that is not allowed there.
-    #[error(
-        "{origin}: column '{}': invalid value '{}': {}",
-        clip(column),
-        clip(value),
-        clip_to(reason, REASON_CHARS)
-    )]
+    #[error("{origin}: column '{}': invalid value '{}': {}", clip(column), clip(value), clip_to(reason, REASON_CHARS))]
     BadValue {
         /// File and line.
         origin: Origin,
@@ -75,11 +70,7 @@ pub enum Error {
         reason: String,
     },
     /// An architecture string does not parse in the space.
-    #[error(
-        "{origin}: invalid {space} architecture '{}': {}",
-        clip(value),
-        clip_to(reason, REASON_CHARS)
-    )]
+    #[error("{origin}: invalid {space} architecture '{}': {}", clip(value), clip_to(reason, REASON_CHARS))]
     BadArch {
         /// File and line, or argument.
         origin: Origin,
@@ -121,11 +112,7 @@ pub enum Error {
         reason: String,
     },
     /// A device name that is not in the loaded tables.
-    #[error(
-        "unknown device '{}'; {}",
-        clip(name),
-        known_names(name, known, "devices", "see `oneproxy devices`")
-    )]
+    #[error("unknown device '{}'; {}", clip(name), known_names(name, known, "devices", "see `oneproxy devices`"))]
     UnknownDevice {
         /// The name asked for.
         name: String,
@@ -225,18 +212,12 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io {
-            path: path.into(),
-            source,
-        }
+        Error::Io { path: path.into(), source }
     }
 
     /// An unknown device among `known` (the message suggests the nearest known name).
     pub fn unknown_device(name: &str, known: &[String]) -> Self {
-        Error::UnknownDevice {
-            name: name.to_string(),
-            known: known.to_vec(),
-        }
+        Error::UnknownDevice { name: name.to_string(), known: known.to_vec() }
     }
 }
 
@@ -259,11 +240,7 @@ pub fn clip(value: &str) -> String {
 pub fn clip_to(value: &str, max_chars: usize) -> String {
     match value.char_indices().nth(max_chars) {
         None => value.to_string(),
-        Some((end, _)) => format!(
-            "{}... ({} characters in all)",
-            &value[..end],
-            value.chars().count()
-        ),
+        Some((end, _)) => format!("{}... ({} characters in all)", &value[..end], value.chars().count()),
     }
 }
 
@@ -297,11 +274,7 @@ fn known_names(name: &str, known: &[String], what: &str, see: &str) -> String {
     let shown: Vec<String> = known.iter().take(LISTED_NAMES).map(|k| clip(k)).collect();
     out.push_str(&format!("known {what}: {}", shown.join(", ")));
     if known.len() > LISTED_NAMES {
-        let see = if see.is_empty() {
-            String::new()
-        } else {
-            format!(", {see}")
-        };
+        let see = if see.is_empty() { String::new() } else { format!(", {see}") };
         out.push_str(&format!(", ... ({} in all{see})", known.len()));
     }
     out
@@ -316,10 +289,7 @@ mod tests {
         assert_eq!(clip("pixel3"), "pixel3");
         let long = "é".repeat(20_000);
         let c = clip(&long);
-        assert!(
-            c.starts_with(&"é".repeat(VALUE_CHARS)) && c.ends_with("... (20000 characters in all)"),
-            "{c}"
-        );
+        assert!(c.starts_with(&"é".repeat(VALUE_CHARS)) && c.ends_with("... (20000 characters in all)"), "{c}");
         assert!(c.chars().count() < 120);
         assert_eq!(clip(&"a".repeat(VALUE_CHARS)), "a".repeat(VALUE_CHARS));
     }
@@ -327,44 +297,16 @@ mod tests {
     #[test]
     fn every_user_value_in_a_message_is_clipped() {
         let huge = "x".repeat(1 << 20);
-        let origin = Origin::File {
-            path: "f.csv".into(),
-            line: 2,
-        };
+        let origin = Origin::File { path: "f.csv".into(), line: 2 };
         let errors = [
-            Error::BadValue {
-                origin: origin.clone(),
-                column: huge.clone(),
-                value: huge.clone(),
-                reason: huge.clone(),
-            },
-            Error::BadArch {
-                origin,
-                space: "nb201",
-                value: huge.clone(),
-                reason: huge.clone(),
-            },
-            Error::DuplicateArch {
-                path: "f.csv".into(),
-                line: 3,
-                first_line: 2,
-                arch: huge.clone(),
-            },
-            Error::DuplicateDevice {
-                path: "f.csv".into(),
-                device: huge.clone(),
-                previous: "x".into(),
-            },
-            Error::BadHeader {
-                path: "f.csv".into(),
-                reason: huge.clone(),
-            },
+            Error::BadValue { origin: origin.clone(), column: huge.clone(), value: huge.clone(), reason: huge.clone() },
+            Error::BadArch { origin, space: "nb201", value: huge.clone(), reason: huge.clone() },
+            Error::DuplicateArch { path: "f.csv".into(), line: 3, first_line: 2, arch: huge.clone() },
+            Error::DuplicateDevice { path: "f.csv".into(), device: huge.clone(), previous: "x".into() },
+            Error::BadHeader { path: "f.csv".into(), reason: huge.clone() },
             Error::unknown_device(&huge, std::slice::from_ref(&huge)),
             Error::UnknownSpace(huge.clone()),
-            Error::BadDeviceName {
-                name: huge.clone(),
-                reason: "too long".into(),
-            },
+            Error::BadDeviceName { name: huge.clone(), reason: "too long".into() },
         ];
         for e in errors {
             let msg = e.to_string();
@@ -375,47 +317,27 @@ mod tests {
 
     #[test]
     fn unknown_names_suggest_a_near_miss_and_list_a_few() {
-        let known: Vec<String> = (1..=29)
-            .map(|i| format!("dev{i:02}"))
-            .chain(["pixel3".to_string()])
-            .collect();
+        let known: Vec<String> = (1..=29).map(|i| format!("dev{i:02}")).chain(["pixel3".to_string()]).collect();
         let msg = Error::unknown_device("pixel 3", &known).to_string();
-        assert!(
-            msg.starts_with("unknown device 'pixel 3'; did you mean 'pixel3'?"),
-            "{msg}"
-        );
-        assert!(
-            msg.contains("dev01, dev02") && msg.contains("(30 in all, see `oneproxy devices`)"),
-            "{msg}"
-        );
+        assert!(msg.starts_with("unknown device 'pixel 3'; did you mean 'pixel3'?"), "{msg}");
+        assert!(msg.contains("dev01, dev02") && msg.contains("(30 in all, see `oneproxy devices`)"), "{msg}");
         assert!(!msg.contains("dev29"), "{msg}");
         let far = Error::unknown_device("quantum", &known).to_string();
         assert!(!far.contains("did you mean"), "{far}");
         let short = Error::unknown_device("b", &["a".into(), "c".into()]).to_string();
         assert!(short.ends_with("known devices: a, c"), "{short}");
         let space = Error::UnknownSpace("nb-201".into()).to_string();
-        assert!(
-            space.contains("did you mean 'nb201'?") && space.contains("known spaces: nb201, fbnet"),
-            "{space}"
-        );
+        assert!(space.contains("did you mean 'nb201'?") && space.contains("known spaces: nb201, fbnet"), "{space}");
     }
 
     #[test]
     fn a_wrapped_cause_is_said_once() {
-        let e = Error::io(
-            "missing.csv",
-            std::io::Error::from(std::io::ErrorKind::NotFound),
-        );
-        let chain: Vec<String> =
-            std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
-                .map(|e| e.to_string())
-                .collect();
+        let e = Error::io("missing.csv", std::io::Error::from(std::io::ErrorKind::NotFound));
+        let chain: Vec<String> = std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
+            .map(|e| e.to_string())
+            .collect();
         let cause = std::io::Error::from(std::io::ErrorKind::NotFound).to_string();
-        assert_eq!(
-            chain.iter().filter(|m| m.contains(&cause)).count(),
-            1,
-            "{chain:?}"
-        );
+        assert_eq!(chain.iter().filter(|m| m.contains(&cause)).count(), 1, "{chain:?}");
         assert_eq!(chain[0], "missing.csv");
     }
 }

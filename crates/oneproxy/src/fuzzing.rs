@@ -31,9 +31,7 @@ pub enum Verdict {
 impl Verdict {
     fn any(accepted: impl IntoIterator<Item = bool>) -> Self {
         // Not `Iterator::any`: every space must run, even after one accepts.
-        let hits = accepted
-            .into_iter()
-            .fold(0usize, |n, ok| n + usize::from(ok));
+        let hits = accepted.into_iter().fold(0usize, |n, ok| n + usize::from(ok));
         if hits > 0 {
             Verdict::Accepted
         } else {
@@ -46,10 +44,7 @@ impl Verdict {
 /// other than its architecture strings. Those other reasons (header, CSV syntax, values) do not
 /// depend on the space, so the remaining spaces would only repeat them; stopping there keeps the
 /// fuzzer fast (building a CSV reader dominates an execution). Every refusal must have a message.
-fn first_accepting<T>(
-    what: &str,
-    mut parse: impl FnMut(SpaceId) -> crate::Result<T>,
-) -> Option<(SpaceId, T)> {
+fn first_accepting<T>(what: &str, mut parse: impl FnMut(SpaceId) -> crate::Result<T>) -> Option<(SpaceId, T)> {
     for id in SpaceId::ALL {
         match parse(id) {
             Ok(parsed) => return Some((id, parsed)),
@@ -70,8 +65,7 @@ const SOURCE: &str = "fuzz-input";
 /// A few architectures per space, fixed by a seed: what `index` columns refer to and what loaded
 /// predictors are asked to predict. Small, so that index lookups also hit "out of range".
 fn reference_archs(space: SpaceId) -> &'static [Arch] {
-    static CELLS: [OnceLock<Vec<Arch>>; SpaceId::ALL.len()] =
-        [const { OnceLock::new() }; SpaceId::ALL.len()];
+    static CELLS: [OnceLock<Vec<Arch>>; SpaceId::ALL.len()] = [const { OnceLock::new() }; SpaceId::ALL.len()];
     let i = SpaceId::ALL.iter().position(|&s| s == space).unwrap_or(0);
     CELLS[i].get_or_init(|| {
         let mut rng = seeded_rng(8);
@@ -81,10 +75,7 @@ fn reference_archs(space: SpaceId) -> &'static [Arch] {
 
 /// A rejected input must say why.
 fn check_error(what: &str, err: &Error) {
-    assert!(
-        !err.to_string().trim().is_empty(),
-        "{what}: error without a message: {err:?}"
-    );
+    assert!(!err.to_string().trim().is_empty(), "{what}: error without a message: {err:?}");
 }
 
 /// What every accepted architecture must satisfy: genes in range and canonical, the canonical
@@ -94,38 +85,20 @@ pub fn check_arch(space: &dyn SearchSpace, arch: &Arch) {
     let id = space.id();
     let genes = arch.genes();
     let card = space.gene_cardinalities();
-    assert_eq!(
-        genes.len(),
-        card.len(),
-        "{id}: wrong number of genes {genes:?}"
-    );
-    assert!(
-        genes.iter().zip(card).all(|(g, c)| g < c),
-        "{id}: gene out of range {genes:?}"
-    );
+    assert_eq!(genes.len(), card.len(), "{id}: wrong number of genes {genes:?}");
+    assert!(genes.iter().zip(card).all(|(g, c)| g < c), "{id}: gene out of range {genes:?}");
     let mut canonical = genes.to_vec();
     space.canonicalize(&mut canonical);
     assert_eq!(canonical, genes, "{id}: parsed genes are not canonical");
     let text = space.format(arch);
-    let again = space
-        .parse(&text)
-        .unwrap_or_else(|e| panic!("{id}: canonical string '{text}' does not parse: {e}"));
-    assert_eq!(
-        &again, arch,
-        "{id}: '{text}' parses to another architecture"
-    );
+    let again = space.parse(&text).unwrap_or_else(|e| panic!("{id}: canonical string '{text}' does not parse: {e}"));
+    assert_eq!(&again, arch, "{id}: '{text}' parses to another architecture");
     assert_eq!(space.format(&again), text, "{id}: formatting is not stable");
     let enc = space.encode(arch);
     assert_eq!(enc.len(), space.num_features(), "{id}: encoding length");
-    assert!(
-        enc.iter().all(|v| v.is_finite()),
-        "{id}: non-finite encoding of '{text}'"
-    );
+    assert!(enc.iter().all(|v| v.is_finite()), "{id}: non-finite encoding of '{text}'");
     let cost = crate::network::cost(id, arch);
-    assert!(
-        cost.flops > 0 && cost.params > 0,
-        "{id}: '{text}' has cost {cost:?}"
-    );
+    assert!(cost.flops > 0 && cost.params > 0, "{id}: '{text}' has cost {cost:?}");
 }
 
 /// Target `arch_string`: the bytes (as UTF-8) through every space's architecture parser.
@@ -155,63 +128,33 @@ pub fn arch_string(data: &[u8]) -> Verdict {
 /// table cell for cell.
 pub fn latency_csv(data: &[u8]) -> Verdict {
     let parsed = first_accepting("latency csv", |id| {
-        parse_latency_csv(
-            data,
-            Path::new(SOURCE),
-            id.space(),
-            Some(reference_archs(id)),
-        )
+        parse_latency_csv(data, Path::new(SOURCE), id.space(), Some(reference_archs(id)))
     });
     let Some((id, csv)) = parsed else {
         return Verdict::Rejected;
     };
     let space = id.space();
-    assert!(
-        !csv.devices.is_empty() && !csv.rows.is_empty(),
-        "{id}: accepted a file without devices or rows"
-    );
+    assert!(!csv.devices.is_empty() && !csv.rows.is_empty(), "{id}: accepted a file without devices or rows");
     let names: HashSet<&str> = csv.devices.iter().map(String::as_str).collect();
-    assert_eq!(
-        names.len(),
-        csv.devices.len(),
-        "{id}: duplicate device in {:?}",
-        csv.devices
-    );
+    assert_eq!(names.len(), csv.devices.len(), "{id}: duplicate device in {:?}", csv.devices);
     assert!(!names.contains(""), "{id}: empty device name");
     let mut archs = HashSet::new();
     for (arch, values) in &csv.rows {
         check_arch(space, arch);
-        assert!(
-            archs.insert(arch.clone()),
-            "{id}: duplicate row {}",
-            space.format(arch)
-        );
+        assert!(archs.insert(arch.clone()), "{id}: duplicate row {}", space.format(arch));
         assert_eq!(values.len(), csv.devices.len(), "{id}: ragged row");
-        assert!(
-            values
-                .iter()
-                .all(|v| v.is_nan() || (v.is_finite() && *v > 0.0)),
-            "{id}: bad latency in {values:?}"
-        );
+        assert!(values.iter().all(|v| v.is_nan() || (v.is_finite() && *v > 0.0)), "{id}: bad latency in {values:?}");
     }
     let mut table = LatencyTable::new(id);
     table
         .merge(csv.clone(), DeviceSource::Computed(SOURCE.into()))
         .unwrap_or_else(|e| panic!("{id}: a parsed file does not merge into an empty table: {e}"));
     assert_eq!(table.len(), csv.rows.len(), "{id}: rows lost in the merge");
-    assert_eq!(
-        table.device_names(),
-        csv.devices,
-        "{id}: devices changed in the merge"
-    );
+    assert_eq!(table.device_names(), csv.devices, "{id}: devices changed in the merge");
     for (arch, values) in &csv.rows {
         for (d, v) in values.iter().enumerate() {
             let got = table.latency(arch, d);
-            assert_eq!(
-                got,
-                (!v.is_nan()).then_some(*v),
-                "{id}: cell changed in the merge"
-            );
+            assert_eq!(got, (!v.is_nan()).then_some(*v), "{id}: cell changed in the merge");
         }
     }
     Verdict::Accepted
@@ -232,43 +175,23 @@ pub fn predictor_json(data: &[u8]) -> Verdict {
     let archs = reference_archs(p.space);
     let plain = p.predict_all(archs);
     assert_eq!(plain.len(), archs.len(), "one prediction per architecture");
-    assert_eq!(
-        p.predict(&archs[0]).to_bits(),
-        plain[0].to_bits(),
-        "predict and predict_all disagree"
-    );
+    assert_eq!(p.predict(&archs[0]).to_bits(), plain[0].to_bits(), "predict and predict_all disagree");
     let empty = LatencyTable::new(p.space);
     match p.predict_with(archs, &empty) {
         Ok(with) => {
-            assert!(
-                !p.needs_table(),
-                "proxy terms were looked up in an empty table"
-            );
-            let same = with
-                .iter()
-                .zip(&plain)
-                .all(|(a, b)| a.to_bits() == b.to_bits());
-            assert!(
-                same,
-                "predict_with without proxy terms differs from predict_all"
-            );
+            assert!(!p.needs_table(), "proxy terms were looked up in an empty table");
+            let same = with.iter().zip(&plain).all(|(a, b)| a.to_bits() == b.to_bits());
+            assert!(same, "predict_with without proxy terms differs from predict_all");
         }
         Err(e) => {
-            assert!(
-                p.needs_table(),
-                "predict_with failed without proxy terms: {e}"
-            );
+            assert!(p.needs_table(), "predict_with failed without proxy terms: {e}");
             check_error("predict_with", &e);
         }
     }
-    let saved = serde_json::to_vec(&p)
-        .unwrap_or_else(|e| panic!("a loaded predictor does not serialise: {e}"));
+    let saved = serde_json::to_vec(&p).unwrap_or_else(|e| panic!("a loaded predictor does not serialise: {e}"));
     let back = AdditivePredictor::from_json(&saved, Path::new(SOURCE))
         .unwrap_or_else(|e| panic!("a saved predictor does not load back: {e}"));
-    assert_eq!(
-        (back.space, back.weights.len(), back.proxy_terms.len()),
-        (p.space, p.weights.len(), p.proxy_terms.len())
-    );
+    assert_eq!((back.space, back.weights.len(), back.proxy_terms.len()), (p.space, p.weights.len(), p.proxy_terms.len()));
     Verdict::Accepted
 }
 
@@ -276,27 +199,16 @@ pub fn predictor_json(data: &[u8]) -> Verdict {
 /// architecture strings it holds. An accepted table is non-empty, lists each architecture once,
 /// and holds a finite accuracy for each.
 pub fn accuracy_csv(data: &[u8]) -> Verdict {
-    let parsed = first_accepting("accuracy csv", |id| {
-        AccuracyTable::from_csv_bytes(data, Path::new(SOURCE), id.space())
-    });
+    let parsed = first_accepting("accuracy csv", |id| AccuracyTable::from_csv_bytes(data, Path::new(SOURCE), id.space()));
     let Some((id, table)) = parsed else {
         return Verdict::Rejected;
     };
     let archs = table.archs();
-    assert!(
-        !archs.is_empty() && archs.len() == table.len(),
-        "{id}: accuracy table size"
-    );
-    assert!(
-        archs.windows(2).all(|w| w[0] < w[1]),
-        "{id}: archs not sorted and unique"
-    );
+    assert!(!archs.is_empty() && archs.len() == table.len(), "{id}: accuracy table size");
+    assert!(archs.windows(2).all(|w| w[0] < w[1]), "{id}: archs not sorted and unique");
     for a in &archs {
         check_arch(id.space(), a);
-        assert!(
-            table.get(a).is_some_and(f64::is_finite),
-            "{id}: missing or non-finite accuracy"
-        );
+        assert!(table.get(a).is_some_and(f64::is_finite), "{id}: missing or non-finite accuracy");
     }
     Verdict::Accepted
 }
@@ -319,23 +231,11 @@ mod tests {
     #[test]
     fn csv_targets_find_the_space_of_the_architectures() {
         // OFA strings are refused by NB201 and FBNet first: the search must go on past them.
-        for text in [
-            format!("arch,dev\n{NB201},1.5\n"),
-            format!("arch,dev\n{OFA},2\n"),
-            "index,dev\n7,1\n".into(),
-        ] {
+        for text in [format!("arch,dev\n{NB201},1.5\n"), format!("arch,dev\n{OFA},2\n"), "index,dev\n7,1\n".into()] {
             assert_eq!(latency_csv(text.as_bytes()), Verdict::Accepted, "{text}");
         }
-        assert_eq!(
-            accuracy_csv(format!("arch,accuracy\n{OFA},75.5\n").as_bytes()),
-            Verdict::Accepted
-        );
-        for text in [
-            "arch,dev\n".to_string(),
-            format!("arch,dev\n{OFA},-1\n"),
-            "index,dev\n8,1\n".into(),
-            "\u{ff}".into(),
-        ] {
+        assert_eq!(accuracy_csv(format!("arch,accuracy\n{OFA},75.5\n").as_bytes()), Verdict::Accepted);
+        for text in ["arch,dev\n".to_string(), format!("arch,dev\n{OFA},-1\n"), "index,dev\n8,1\n".into(), "\u{ff}".into()] {
             assert_eq!(latency_csv(text.as_bytes()), Verdict::Rejected, "{text}");
             assert_eq!(accuracy_csv(text.as_bytes()), Verdict::Rejected, "{text}");
         }
@@ -343,19 +243,13 @@ mod tests {
 
     #[test]
     fn arch_and_predictor_targets_accept_real_input_and_refuse_garbage() {
-        assert_eq!(
-            arch_string(format!(" {NB201}\n").as_bytes()),
-            Verdict::Accepted
-        );
+        assert_eq!(arch_string(format!(" {NB201}\n").as_bytes()), Verdict::Accepted);
         assert_eq!(arch_string(b"r204_k75"), Verdict::Rejected);
         let space = SpaceId::Fbnet.space();
         let archs = reference_archs(SpaceId::Fbnet);
         let y: Vec<f64> = (0..archs.len()).map(|i| 1.0 + i as f64).collect();
         let p = AdditivePredictor::fit(space, "dev", archs, &y, 1e-3).unwrap();
-        assert_eq!(
-            predictor_json(&serde_json::to_vec(&p).unwrap()),
-            Verdict::Accepted
-        );
+        assert_eq!(predictor_json(&serde_json::to_vec(&p).unwrap()), Verdict::Accepted);
         assert_eq!(predictor_json(b"{\"space\":\"fbnet\"}"), Verdict::Rejected);
     }
 }

@@ -42,9 +42,9 @@ pub mod onnx;
 pub mod output;
 pub mod plan;
 pub mod plausibility;
+pub mod predictor;
 #[cfg(feature = "plot")]
 pub mod plot;
-pub mod predictor;
 pub mod search;
 pub mod space;
 pub mod stats;

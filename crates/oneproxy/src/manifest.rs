@@ -16,10 +16,7 @@ pub struct InputFile {
 impl InputFile {
     /// Hash bytes under a name.
     pub fn from_bytes(name: impl Into<String>, bytes: &[u8]) -> Self {
-        InputFile {
-            name: name.into(),
-            sha256: sha256_hex(bytes),
-        }
+        InputFile { name: name.into(), sha256: sha256_hex(bytes) }
     }
 
     /// Hash a file on disk.

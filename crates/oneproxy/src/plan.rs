@@ -33,9 +33,7 @@ pub fn plan(
     seed: u64,
 ) -> Result<Vec<Arch>> {
     if budget == 0 {
-        return Err(Error::InvalidParameter(
-            "the budget must be at least 1".into(),
-        ));
+        return Err(Error::InvalidParameter("the budget must be at least 1".into()));
     }
     if budget > candidates.len() {
         return Err(Error::InvalidParameter(format!(
@@ -65,11 +63,7 @@ pub fn plan(
         let from = at.saturating_sub(PER_BIN / 2);
         let to = (from + PER_BIN).min(order.len());
         let from = to.saturating_sub(PER_BIN);
-        let mut members: Vec<usize> = order[from..to]
-            .iter()
-            .copied()
-            .filter(|&i| !taken[i])
-            .collect();
+        let mut members: Vec<usize> = order[from..to].iter().copied().filter(|&i| !taken[i]).collect();
         if members.is_empty() {
             members = nearest_free(&order, &taken, at, PER_BIN);
         }
@@ -100,15 +94,8 @@ pub fn plan(
 /// Up to `count` candidates not yet taken, nearest to position `at` of the latency order
 /// (alternately below and above it).
 fn nearest_free(order: &[usize], taken: &[bool], at: usize, count: usize) -> Vec<usize> {
-    let mut below = order[..at.min(order.len())]
-        .iter()
-        .rev()
-        .copied()
-        .filter(|&i| !taken[i]);
-    let mut above = order[at.min(order.len())..]
-        .iter()
-        .copied()
-        .filter(|&i| !taken[i]);
+    let mut below = order[..at.min(order.len())].iter().rev().copied().filter(|&i| !taken[i]);
+    let mut above = order[at.min(order.len())..].iter().copied().filter(|&i| !taken[i]);
     let mut out = Vec::with_capacity(count);
     while out.len() < count {
         let (a, b) = (above.next(), below.next());
@@ -189,14 +176,8 @@ mod tests {
         assert!(covered.iter().all(|c| *c), "{covered:?}");
         let lat = proxy.predict_all(&picks);
         let all_lat = proxy.predict_all(&all);
-        let (lo, hi) = (
-            all_lat.iter().cloned().fold(f64::INFINITY, f64::min),
-            all_lat.iter().cloned().fold(0.0, f64::max),
-        );
-        assert!(
-            lat.iter().any(|v| *v < lo + 0.25 * (hi - lo))
-                && lat.iter().any(|v| *v > hi - 0.25 * (hi - lo))
-        );
+        let (lo, hi) = (all_lat.iter().cloned().fold(f64::INFINITY, f64::min), all_lat.iter().cloned().fold(0.0, f64::max));
+        assert!(lat.iter().any(|v| *v < lo + 0.25 * (hi - lo)) && lat.iter().any(|v| *v > hi - 0.25 * (hi - lo)));
         assert_eq!(plan(&Nb201, &proxy, &all, 10, 0).unwrap(), picks, "seeded");
         let mut dedup = picks.clone();
         dedup.sort();
@@ -215,9 +196,7 @@ mod tests {
             space: crate::SpaceId::Nb201,
             encoding_version: 1,
             device: "p".into(),
-            weights: (0..30)
-                .map(|j| if j % 5 == 3 { 1.0 } else { 0.0 })
-                .collect(),
+            weights: (0..30).map(|j| if j % 5 == 3 { 1.0 } else { 0.0 }).collect(),
             intercept: 1.0,
             proxy_terms: Vec::new(),
             provenance: serde_json::Value::Null,

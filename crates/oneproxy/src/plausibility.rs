@@ -67,34 +67,19 @@ pub fn latency_column(path: &Path, column: &str, cells: &[(u64, f64)]) -> Vec<Wa
             line: Some(offenders[0].0),
             column: Some(column.to_string()),
             // One offender is already located by the warning's line.
-            message: if offenders.len() == 1 {
-                what
-            } else {
-                format!("{what} ({})", lines(&offenders))
-            },
+            message: if offenders.len() == 1 { what } else { format!("{what} ({})", lines(&offenders)) },
         })
     };
     let mut out = Vec::new();
-    let low: Vec<(u64, f64)> = cells
-        .iter()
-        .copied()
-        .filter(|c| c.1 < MIN_PLAUSIBLE_MS)
-        .collect();
+    let low: Vec<(u64, f64)> = cells.iter().copied().filter(|c| c.1 < MIN_PLAUSIBLE_MS).collect();
     let smallest = low.iter().map(|c| c.1).fold(f64::INFINITY, f64::min);
     out.extend(warn(low, format!("implausibly fast: below 1 us per image (smallest {smallest} ms); latencies are in ms per image")));
-    let high: Vec<(u64, f64)> = cells
-        .iter()
-        .copied()
-        .filter(|c| c.1 > MAX_PLAUSIBLE_MS)
-        .collect();
+    let high: Vec<(u64, f64)> = cells.iter().copied().filter(|c| c.1 > MAX_PLAUSIBLE_MS).collect();
     let largest = high.iter().map(|c| c.1).fold(0.0, f64::max);
     out.extend(warn(high, format!("implausibly slow: above 1 hour per image (largest {largest} ms); latencies are in ms per image")));
     // Out-of-range values are said above; the unit check looks at the others.
-    let plausible: Vec<(u64, f64)> = cells
-        .iter()
-        .copied()
-        .filter(|c| (MIN_PLAUSIBLE_MS..=MAX_PLAUSIBLE_MS).contains(&c.1))
-        .collect();
+    let plausible: Vec<(u64, f64)> =
+        cells.iter().copied().filter(|c| (MIN_PLAUSIBLE_MS..=MAX_PLAUSIBLE_MS).contains(&c.1)).collect();
     if let Some((minority, below, above)) = unit_split(plausible) {
         let what = format!(
             "{} of {} values lie across a {UNIT_GAP}x gap from the others (nothing between {below} and {above} ms): rows in different units?",
@@ -122,11 +107,7 @@ fn unit_split(mut cells: Vec<Cell>) -> Option<(Vec<Cell>, f64, f64)> {
         return None;
     }
     let (below, above) = (cells[at - 1].1, cells[at].1);
-    let mut minority = if at < cells.len() - at {
-        cells[..at].to_vec()
-    } else {
-        cells[at..].to_vec()
-    };
+    let mut minority = if at < cells.len() - at { cells[..at].to_vec() } else { cells[at..].to_vec() };
     minority.sort_by_key(|c| c.0);
     Some((minority, below, above))
 }
@@ -148,11 +129,7 @@ pub fn accuracy_fractions(path: &Path, values: &[f64]) -> Option<Warning> {
 
 /// "lines 3, 7, 9" / "lines 3, 7, 9, 12, 15 and 2 more".
 fn lines(offenders: &[(u64, f64)]) -> String {
-    let shown: Vec<String> = offenders
-        .iter()
-        .take(LINES_LISTED)
-        .map(|c| c.0.to_string())
-        .collect();
+    let shown: Vec<String> = offenders.iter().take(LINES_LISTED).map(|c| c.0.to_string()).collect();
     match offenders.len().saturating_sub(LINES_LISTED) {
         0 => format!("lines {}", shown.join(", ")),
         more => format!("lines {} and {more} more", shown.join(", ")),
@@ -164,11 +141,7 @@ mod tests {
     use super::*;
 
     fn check(values: &[f64]) -> Vec<Warning> {
-        let cells: Vec<(u64, f64)> = values
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (i as u64 + 2, *v))
-            .collect();
+        let cells: Vec<(u64, f64)> = values.iter().enumerate().map(|(i, v)| (i as u64 + 2, *v)).collect();
         latency_column(Path::new("m.csv"), "dev", &cells)
     }
 
@@ -203,13 +176,7 @@ mod tests {
         let mut v = vec![4000.0; 20];
         v.extend([4.0; 8]);
         let w = check(&v);
-        assert!(
-            w[0].message.starts_with("8 of 28")
-                && w[0]
-                    .message
-                    .ends_with("(lines 22, 23, 24, 25, 26 and 3 more)"),
-            "{w:?}"
-        );
+        assert!(w[0].message.starts_with("8 of 28") && w[0].message.ends_with("(lines 22, 23, 24, 25, 26 and 3 more)"), "{w:?}");
     }
 
     #[test]
@@ -223,11 +190,7 @@ mod tests {
     #[test]
     fn fractions_are_flagged_percentages_not() {
         let w = accuracy_fractions(Path::new("a.csv"), &[0.71, 0.93, 0.5]).unwrap();
-        assert!(
-            w.to_string()
-                .starts_with("a.csv: column 'accuracy': all 3 accuracies lie in [0, 1]"),
-            "{w}"
-        );
+        assert!(w.to_string().starts_with("a.csv: column 'accuracy': all 3 accuracies lie in [0, 1]"), "{w}");
         assert!(accuracy_fractions(Path::new("a.csv"), &[0.71, 93.0]).is_none());
         assert!(accuracy_fractions(Path::new("a.csv"), &[]).is_none());
     }

@@ -20,19 +20,13 @@ fn register_font() {
 }
 
 fn plot_err(path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::Plot {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    }
+    Error::Plot { path: path.to_path_buf(), reason: e.to_string() }
 }
+
 
 /// Which image format a path asks for.
 fn is_png(path: &Path) -> Result<bool> {
-    match path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(|e| e.to_ascii_lowercase())
-    {
+    match path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()) {
         Some(e) if e == "svg" => Ok(false),
         Some(e) if e == "png" => Ok(true),
         _ => Err(plot_err(path, "the plot file must end in .svg or .png")),
@@ -40,19 +34,8 @@ fn is_png(path: &Path) -> Result<bool> {
 }
 
 fn temp_path(path: &Path) -> std::path::PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(
-        ".{name}.{}.tmp.{}",
-        std::process::id(),
-        if is_png(path).unwrap_or(false) {
-            "png"
-        } else {
-            "svg"
-        }
-    ))
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!(".{name}.{}.tmp.{}", std::process::id(), if is_png(path).unwrap_or(false) { "png" } else { "svg" }))
 }
 
 /// Draw into a temporary file with the backend the extension asks for, then move it into place.
@@ -105,68 +88,30 @@ fn draw_heatmap<DB: DrawingBackend>(
     title: &str,
     cell: u32,
 ) -> Result<()> {
-    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| Error::Plot {
-        path: "heatmap".into(),
-        reason: e.to_string(),
-    };
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| Error::Plot { path: "heatmap".into(), reason: e.to_string() };
     area.fill(&WHITE).map_err(err)?;
     let n = m.devices.len();
     let (x0, y0) = (150i32, 50i32);
     let c = cell as i32;
-    area.draw(&Text::new(
-        title.to_string(),
-        (10, 12),
-        ("sans-serif", 18).into_font(),
-    ))
-    .map_err(err)?;
-    let lo = m
-        .matrix
-        .iter()
-        .flatten()
-        .filter(|v| v.is_finite())
-        .cloned()
-        .fold(1.0f64, f64::min)
-        .min(0.5);
+    area.draw(&Text::new(title.to_string(), (10, 12), ("sans-serif", 18).into_font())).map_err(err)?;
+    let lo = m.matrix.iter().flatten().filter(|v| v.is_finite()).cloned().fold(1.0f64, f64::min).min(0.5);
     let label_font = ("sans-serif", if n > 20 { 11 } else { 13 }).into_font();
     let value_font = ("sans-serif", if n > 20 { 9 } else { 12 }).into_font();
     for (i, name) in m.devices.iter().enumerate() {
         let y = y0 + i as i32 * c + c / 2 - 6;
-        area.draw(&Text::new(name.clone(), (8, y), label_font.clone()))
-            .map_err(err)?;
+        area.draw(&Text::new(name.clone(), (8, y), label_font.clone())).map_err(err)?;
         let x = x0 + i as i32 * c + c / 2 - 4;
         let style = label_font.clone().transform(FontTransform::Rotate90);
-        area.draw(&Text::new(name.clone(), (x, y0 + n as i32 * c + 6), style))
-            .map_err(err)?;
+        area.draw(&Text::new(name.clone(), (x, y0 + n as i32 * c + 6), style)).map_err(err)?;
         for j in 0..n {
             let v = m.matrix[i][j];
-            let t = if v.is_finite() {
-                ((v - lo) / (1.0 - lo)).clamp(0.0, 1.0)
-            } else {
-                0.0
-            };
-            let color = if v.is_finite() {
-                ViridisRGB::get_color(t)
-            } else {
-                RGBColor(200, 200, 200)
-            };
+            let t = if v.is_finite() { ((v - lo) / (1.0 - lo)).clamp(0.0, 1.0) } else { 0.0 };
+            let color = if v.is_finite() { ViridisRGB::get_color(t) } else { RGBColor(200, 200, 200) };
             let (cx, cy) = (x0 + j as i32 * c, y0 + i as i32 * c);
-            area.draw(&Rectangle::new(
-                [(cx, cy), (cx + c, cy + c)],
-                color.filled(),
-            ))
-            .map_err(err)?;
-            let text = if v.is_finite() {
-                format!("{:.2}", v).trim_start_matches('0').to_string()
-            } else {
-                "-".into()
-            };
+            area.draw(&Rectangle::new([(cx, cy), (cx + c, cy + c)], color.filled())).map_err(err)?;
+            let text = if v.is_finite() { format!("{:.2}", v).trim_start_matches('0').to_string() } else { "-".into() };
             let fg = if t > 0.6 { BLACK } else { WHITE };
-            area.draw(&Text::new(
-                text,
-                (cx + 3, cy + c / 2 - 5),
-                value_font.clone().color(&fg),
-            ))
-            .map_err(err)?;
+            area.draw(&Text::new(text, (cx + 3, cy + c / 2 - 5), value_font.clone().color(&fg))).map_err(err)?;
         }
     }
     // Colour scale.
@@ -174,20 +119,11 @@ fn draw_heatmap<DB: DrawingBackend>(
     for k in 0..100 {
         let t = 1.0 - k as f64 / 99.0;
         let y = y0 + (k * n as i32 * c) / 100;
-        area.draw(&Rectangle::new(
-            [(sx, y), (sx + 16, y + (n as i32 * c) / 100 + 1)],
-            ViridisRGB::get_color(t).filled(),
-        ))
-        .map_err(err)?;
+        area.draw(&Rectangle::new([(sx, y), (sx + 16, y + (n as i32 * c) / 100 + 1)], ViridisRGB::get_color(t).filled()))
+            .map_err(err)?;
     }
-    area.draw(&Text::new("1.00", (sx + 20, y0), value_font.clone()))
-        .map_err(err)?;
-    area.draw(&Text::new(
-        format!("{lo:.2}"),
-        (sx + 20, y0 + n as i32 * c - 10),
-        value_font,
-    ))
-    .map_err(err)?;
+    area.draw(&Text::new("1.00", (sx + 20, y0), value_font.clone())).map_err(err)?;
+    area.draw(&Text::new(format!("{lo:.2}"), (sx + 20, y0 + n as i32 * c - 10), value_font)).map_err(err)?;
     Ok(())
 }
 
@@ -212,14 +148,7 @@ pub fn pareto(
 ) -> Result<()> {
     register_font();
     let size = (900, 600);
-    render!(path, size, |area| draw_pareto(
-        area,
-        title,
-        all,
-        front,
-        chosen,
-        constraints
-    ));
+    render!(path, size, |area| draw_pareto(area, title, all, front, chosen, constraints));
     Ok(())
 }
 
@@ -231,22 +160,10 @@ fn draw_pareto<DB: DrawingBackend>(
     chosen: Option<Series>,
     constraints: &[f64],
 ) -> Result<()> {
-    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| Error::Plot {
-        path: "pareto".into(),
-        reason: e.to_string(),
-    };
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| Error::Plot { path: "pareto".into(), reason: e.to_string() };
     area.fill(&WHITE).map_err(err)?;
-    let pts = all
-        .points
-        .iter()
-        .chain(front.points)
-        .chain(chosen.iter().flat_map(|c| c.points.iter()));
-    let (mut x0, mut x1, mut y0, mut y1) = (
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-    );
+    let pts = all.points.iter().chain(front.points).chain(chosen.iter().flat_map(|c| c.points.iter()));
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
     for &(x, y) in pts.filter(|(x, y)| x.is_finite() && y.is_finite()) {
         x0 = x0.min(x);
         x1 = x1.max(x);
@@ -254,10 +171,7 @@ fn draw_pareto<DB: DrawingBackend>(
         y1 = y1.max(y);
     }
     if !x0.is_finite() {
-        return Err(Error::Plot {
-            path: "pareto".into(),
-            reason: "nothing to plot".into(),
-        });
+        return Err(Error::Plot { path: "pareto".into(), reason: "nothing to plot".into() });
     }
     let pad = |a: f64, b: f64| ((b - a) * 0.03).max(1e-9);
     let (px, py) = (pad(x0, x1), pad(y0, y1));
@@ -268,18 +182,9 @@ fn draw_pareto<DB: DrawingBackend>(
         .y_label_area_size(55)
         .build_cartesian_2d((x0 - px)..(x1 + px), (y0 - py)..(y1 + py))
         .map_err(err)?;
+    chart.configure_mesh().x_desc("latency (ms)").y_desc("accuracy (%)").draw().map_err(err)?;
     chart
-        .configure_mesh()
-        .x_desc("latency (ms)")
-        .y_desc("accuracy (%)")
-        .draw()
-        .map_err(err)?;
-    chart
-        .draw_series(
-            all.points
-                .iter()
-                .map(|&(x, y)| Circle::new((x, y), 1, RGBColor(170, 170, 170).filled())),
-        )
+        .draw_series(all.points.iter().map(|&(x, y)| Circle::new((x, y), 1, RGBColor(170, 170, 170).filled())))
         .map_err(err)?
         .label(all.label)
         .legend(|(x, y)| Circle::new((x, y), 3, RGBColor(170, 170, 170).filled()));
@@ -298,24 +203,14 @@ fn draw_pareto<DB: DrawingBackend>(
         .legend(|(x, y)| PathElement::new(vec![(x - 8, y), (x + 8, y)], BLUE.stroke_width(2)));
     if let Some(c) = chosen {
         chart
-            .draw_series(
-                c.points
-                    .iter()
-                    .map(|&(x, y)| Cross::new((x, y), 4, RED.stroke_width(2))),
-            )
+            .draw_series(c.points.iter().map(|&(x, y)| Cross::new((x, y), 4, RED.stroke_width(2))))
             .map_err(err)?
             .label(c.label)
             .legend(|(x, y)| Cross::new((x, y), 4, RED.stroke_width(2)));
     }
-    for &c in constraints
-        .iter()
-        .filter(|c| c.is_finite() && **c >= x0 - px && **c <= x1 + px)
-    {
+    for &c in constraints.iter().filter(|c| c.is_finite() && **c >= x0 - px && **c <= x1 + px) {
         chart
-            .draw_series(LineSeries::new(
-                vec![(c, y0 - py), (c, y1 + py)],
-                RGBColor(230, 140, 0).stroke_width(1),
-            ))
+            .draw_series(LineSeries::new(vec![(c, y0 - py), (c, y1 + py)], RGBColor(230, 140, 0).stroke_width(1)))
             .map_err(err)?;
     }
     chart

@@ -101,10 +101,7 @@ pub fn validate_device_name(name: &str) -> Result<()> {
     } else {
         return Ok(());
     };
-    Err(Error::BadDeviceName {
-        name: name.to_string(),
-        reason,
-    })
+    Err(Error::BadDeviceName { name: name.to_string(), reason })
 }
 
 impl LatencyTable {
@@ -150,11 +147,7 @@ impl LatencyTable {
     /// computed pseudo-devices (`flops`, `params`): the default set wherever "every device" is
     /// meant. Pseudo-devices are still accepted when named.
     pub fn measured_device_names(&self) -> Vec<String> {
-        self.devices
-            .iter()
-            .filter(|d| !matches!(d.source, DeviceSource::Computed(_)))
-            .map(|d| d.name.clone())
-            .collect()
+        self.devices.iter().filter(|d| !matches!(d.source, DeviceSource::Computed(_))).map(|d| d.name.clone()).collect()
     }
 
     /// Device names, in column order.
@@ -204,12 +197,7 @@ impl LatencyTable {
 
     /// Rows measured on a device.
     pub fn measured_rows(&self, device: usize) -> Vec<usize> {
-        self.columns[device]
-            .iter()
-            .enumerate()
-            .filter(|(_, v)| !v.is_nan())
-            .map(|(i, _)| i)
-            .collect()
+        self.columns[device].iter().enumerate().filter(|(_, v)| !v.is_nan()).map(|(i, _)| i).collect()
     }
 
     /// Number of measured cells of a device.
@@ -252,10 +240,7 @@ impl LatencyTable {
             });
         }
         let d = self.devices.len();
-        self.devices.push(Device {
-            name: name.to_string(),
-            source,
-        });
+        self.devices.push(Device { name: name.to_string(), source });
         self.columns.push(vec![f64::NAN; self.archs.len()]);
         for (arch, v) in values {
             if !(v.is_finite() && v > 0.0) {
@@ -287,10 +272,7 @@ impl LatencyTable {
         }
         let first = self.devices.len();
         for name in &csv.devices {
-            self.devices.push(Device {
-                name: name.clone(),
-                source: source.clone(),
-            });
+            self.devices.push(Device { name: name.clone(), source: source.clone() });
             self.columns.push(vec![f64::NAN; self.archs.len()]);
         }
         for (arch, values) in csv.rows {
@@ -335,29 +317,12 @@ impl LatencyTable {
         let space = self.space;
         let costs: Vec<crate::network::Cost> = {
             use rayon::prelude::*;
-            self.archs
-                .par_iter()
-                .map(|a| crate::network::cost(space, a))
-                .collect()
+            self.archs.par_iter().map(|a| crate::network::cost(space, a)).collect()
         };
         let archs = self.archs.clone();
-        let source =
-            |what: &str| DeviceSource::Computed(format!("computed: {what} of the {space} network"));
-        self.add_device(
-            "flops",
-            source("multiply-adds"),
-            archs
-                .iter()
-                .cloned()
-                .zip(costs.iter().map(|c| c.flops as f64 / 1e6)),
-        )?;
-        self.add_device(
-            "params",
-            source("parameters"),
-            archs
-                .into_iter()
-                .zip(costs.iter().map(|c| c.params as f64 / 1e6)),
-        )?;
+        let source = |what: &str| DeviceSource::Computed(format!("computed: {what} of the {space} network"));
+        self.add_device("flops", source("multiply-adds"), archs.iter().cloned().zip(costs.iter().map(|c| c.flops as f64 / 1e6)))?;
+        self.add_device("params", source("parameters"), archs.into_iter().zip(costs.iter().map(|c| c.params as f64 / 1e6)))?;
         Ok(())
     }
 
@@ -369,11 +334,7 @@ impl LatencyTable {
     /// Rows where both devices are measured, and the two value vectors.
     pub fn paired(&self, a: usize, b: usize) -> (Vec<f64>, Vec<f64>) {
         let (ca, cb) = (&self.columns[a], &self.columns[b]);
-        ca.iter()
-            .zip(cb)
-            .filter(|(x, y)| !x.is_nan() && !y.is_nan())
-            .map(|(x, y)| (*x, *y))
-            .unzip()
+        ca.iter().zip(cb).filter(|(x, y)| !x.is_nan() && !y.is_nan()).map(|(x, y)| (*x, *y)).unzip()
     }
 }
 
@@ -398,46 +359,24 @@ pub fn parse_latency_csv(
     bundled_archs: Option<&[Arch]>,
 ) -> Result<LatencyCsv> {
     let input = InputFile::from_bytes(path.display().to_string(), bytes);
-    let csv_err = |source| Error::Csv {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_reader(bytes);
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(csv_err)?
-        .iter()
-        .map(str::to_string)
-        .collect();
-    let bad_header = |reason: String| Error::BadHeader {
-        path: path.to_path_buf(),
-        reason,
-    };
+    let csv_err = |source| Error::Csv { path: path.to_path_buf(), source };
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(bytes);
+    let header: Vec<String> = reader.headers().map_err(csv_err)?.iter().map(str::to_string).collect();
+    let bad_header = |reason: String| Error::BadHeader { path: path.to_path_buf(), reason };
     if header.iter().all(|h| h.is_empty()) {
         return Err(bad_header("empty file: expected a header row".into()));
     }
     for key in ["arch", "index"] {
-        let at: Vec<String> = header
-            .iter()
-            .enumerate()
-            .filter(|(_, h)| *h == key)
-            .map(|(i, _)| (i + 1).to_string())
-            .collect();
+        let at: Vec<String> =
+            header.iter().enumerate().filter(|(_, h)| *h == key).map(|(i, _)| (i + 1).to_string()).collect();
         if at.len() > 1 {
-            return Err(bad_header(format!(
-                "duplicate column '{key}' (columns {}): keep one",
-                at.join(" and ")
-            )));
+            return Err(bad_header(format!("duplicate column '{key}' (columns {}): keep one", at.join(" and "))));
         }
     }
     let arch_col = header.iter().position(|h| h == "arch");
     let index_col = header.iter().position(|h| h == "index");
     if arch_col.is_none() && index_col.is_none() {
-        return Err(bad_header(
-            "no 'arch' (or 'index') column in the header".into(),
-        ));
+        return Err(bad_header("no 'arch' (or 'index') column in the header".into()));
     }
     if index_col.is_some() && arch_col.is_none() && bundled_archs.is_none() {
         return Err(bad_header(format!(
@@ -467,9 +406,7 @@ pub fn parse_latency_csv(
         device_cols.push(i);
     }
     if device_cols.is_empty() {
-        return Err(bad_header(
-            "no device column: expected at least one latency column after 'arch'".into(),
-        ));
+        return Err(bad_header("no device column: expected at least one latency column after 'arch'".into()));
     }
 
     let mut rows = Vec::new();
@@ -478,10 +415,7 @@ pub fn parse_latency_csv(
     for record in reader.records() {
         let record = record.map_err(csv_err)?;
         let line = record.position().map_or(0, |p| p.line());
-        let origin = || Origin::File {
-            path: path.to_path_buf(),
-            line,
-        };
+        let origin = || Origin::File { path: path.to_path_buf(), line };
         let arch = match (arch_col, index_col) {
             (Some(c), _) => space.parse_at(&record[c], origin())?,
             (None, Some(c)) => {
@@ -497,11 +431,7 @@ pub fn parse_latency_csv(
                     origin: origin(),
                     column: "index".into(),
                     value: raw.to_string(),
-                    reason: format!(
-                        "out of range: the bundled {} data has {} architectures",
-                        space.id(),
-                        archs.len()
-                    ),
+                    reason: format!("out of range: the bundled {} data has {} architectures", space.id(), archs.len()),
                 })?
             }
             (None, None) => unreachable!("checked above"),
@@ -535,21 +465,12 @@ pub fn parse_latency_csv(
         .iter()
         .enumerate()
         .flat_map(|(k, name)| {
-            let cells: Vec<(u64, f64)> = lines
-                .iter()
-                .zip(&rows)
-                .map(|(&l, r)| (l, r.1[k]))
-                .filter(|c| !c.1.is_nan())
-                .collect();
+            let cells: Vec<(u64, f64)> =
+                lines.iter().zip(&rows).map(|(&l, r)| (l, r.1[k])).filter(|c| !c.1.is_nan()).collect();
             plausibility::latency_column(path, name, &cells)
         })
         .collect();
-    Ok(LatencyCsv {
-        devices,
-        rows,
-        input,
-        warnings,
-    })
+    Ok(LatencyCsv { devices, rows, input, warnings })
 }
 
 /// One latency cell: empty = missing (NaN); otherwise a finite number > 0.
@@ -576,8 +497,7 @@ mod tests {
     use crate::space::Nb201;
 
     const A: &str = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|";
-    const B: &str =
-        "|none~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|";
+    const B: &str = "|none~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|";
 
     fn parse(text: &str) -> Result<LatencyCsv> {
         parse_latency_csv(text.as_bytes(), Path::new("my.csv"), &Nb201, None)
@@ -595,31 +515,16 @@ mod tests {
     #[test]
     fn errors_name_file_line_column_and_value() {
         let cases = [
-            (
-                format!("arch,dev\n{A},abc\n"),
-                "my.csv:2: column 'dev': invalid value 'abc'",
-            ),
-            (
-                format!("arch,dev\n{A},1\n{B},NaN\n"),
-                "my.csv:3: column 'dev': invalid value 'NaN'",
-            ),
+            (format!("arch,dev\n{A},abc\n"), "my.csv:2: column 'dev': invalid value 'abc'"),
+            (format!("arch,dev\n{A},1\n{B},NaN\n"), "my.csv:3: column 'dev': invalid value 'NaN'"),
             (format!("arch,dev\n{A},-1\n"), "must be > 0"),
             (format!("arch,dev\n{A},0\n"), "must be > 0"),
             (format!("arch,dev\n{A},inf\n"), "finite"),
-            (
-                format!("arch,dev\n{A},1\n{A},2\n"),
-                "my.csv:3: duplicate row",
-            ),
-            (
-                format!("arch,dev,dev\n{A},1,2\n"),
-                "device 'dev' is already defined",
-            ),
+            (format!("arch,dev\n{A},1\n{A},2\n"), "my.csv:3: duplicate row"),
+            (format!("arch,dev,dev\n{A},1,2\n"), "device 'dev' is already defined"),
             (format!("arch\n{A}\n"), "no device column"),
             ("dev\n1\n".to_string(), "no 'arch'"),
-            (
-                "arch,dev\n|bogus|,1\n".to_string(),
-                "my.csv:2: invalid nb201 architecture",
-            ),
+            ("arch,dev\n|bogus|,1\n".to_string(), "my.csv:2: invalid nb201 architecture"),
             (format!("arch,dev\n{A},1,2\n"), "malformed CSV"),
             ("".to_string(), "empty file"),
             ("arch,dev\n".to_string(), "no data rows"),
@@ -634,46 +539,22 @@ mod tests {
     #[test]
     fn merge_adds_rows_and_refuses_duplicate_devices() {
         let mut t = LatencyTable::new(SpaceId::Nb201);
-        t.merge(
-            parse(&format!("arch,d1\n{A},1\n")).unwrap(),
-            DeviceSource::Computed("x".into()),
-        )
-        .unwrap();
-        t.merge(
-            parse(&format!("arch,d2\n{B},2\n{A},4\n")).unwrap(),
-            DeviceSource::Computed("y".into()),
-        )
-        .unwrap();
+        t.merge(parse(&format!("arch,d1\n{A},1\n")).unwrap(), DeviceSource::Computed("x".into())).unwrap();
+        t.merge(parse(&format!("arch,d2\n{B},2\n{A},4\n")).unwrap(), DeviceSource::Computed("y".into())).unwrap();
         assert_eq!(t.len(), 2);
         let a = Nb201.parse(A).unwrap();
         let b = Nb201.parse(B).unwrap();
         assert_eq!(t.latency(&a, 1), Some(4.0));
         assert_eq!(t.latency(&b, 0), None);
         assert_eq!(t.paired(0, 1), (vec![1.0], vec![4.0]));
-        let err = t.merge(
-            parse(&format!("arch,d1\n{A},1\n")).unwrap(),
-            DeviceSource::File("z.csv".into()),
-        );
-        assert!(err
-            .unwrap_err()
-            .to_string()
-            .contains("device 'd1' is already defined (x)"));
-        assert!(t
-            .device_index("nope")
-            .unwrap_err()
-            .to_string()
-            .contains("known devices: d1, d2"));
+        let err = t.merge(parse(&format!("arch,d1\n{A},1\n")).unwrap(), DeviceSource::File("z.csv".into()));
+        assert!(err.unwrap_err().to_string().contains("device 'd1' is already defined (x)"));
+        assert!(t.device_index("nope").unwrap_err().to_string().contains("known devices: d1, d2"));
     }
 
     #[test]
     fn device_names_are_checked_one_way_everywhere() {
-        for ok in [
-            "pixel3",
-            "my board",
-            "tract_xeon_8375c",
-            "é",
-            &"x".repeat(MAX_DEVICE_NAME_CHARS),
-        ] {
+        for ok in ["pixel3", "my board", "tract_xeon_8375c", "é", &"x".repeat(MAX_DEVICE_NAME_CHARS)] {
             assert!(validate_device_name(ok).is_ok(), "{ok:?}");
         }
         let bad = [
@@ -690,46 +571,23 @@ mod tests {
         ];
         for (name, why) in bad {
             let e = validate_device_name(name).unwrap_err().to_string();
-            assert!(
-                e.contains("invalid device name") && e.contains(why),
-                "{name:?}: {e}"
-            );
+            assert!(e.contains("invalid device name") && e.contains(why), "{name:?}: {e}");
         }
         let long = "x".repeat(MAX_DEVICE_NAME_CHARS + 1);
-        assert!(validate_device_name(&long)
-            .unwrap_err()
-            .to_string()
-            .contains("longer than 64"));
+        assert!(validate_device_name(&long).unwrap_err().to_string().contains("longer than 64"));
         // The same rule guards headers and in-memory columns.
-        let e = parse(&format!("arch,\"a,b\"\n{A},1\n"))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("my.csv: column 2: invalid device name 'a,b'"),
-            "{e}"
-        );
+        let e = parse(&format!("arch,\"a,b\"\n{A},1\n")).unwrap_err().to_string();
+        assert!(e.contains("my.csv: column 2: invalid device name 'a,b'"), "{e}");
         let mut t = LatencyTable::new(SpaceId::Nb201);
-        assert!(t
-            .add_device("x\ny", DeviceSource::Computed("test".into()), [])
-            .is_err());
+        assert!(t.add_device("x\ny", DeviceSource::Computed("test".into()), []).is_err());
     }
 
     #[test]
     fn a_repeated_arch_column_is_an_error_not_a_device() {
-        let e = parse(&format!("arch,arch\n{A},{A}\n"))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("duplicate column 'arch' (columns 1 and 2)"),
-            "{e}"
-        );
-        let e = parse(&format!("index,arch,dev,index\n0,{A},1,0\n"))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("duplicate column 'index' (columns 1 and 4)"),
-            "{e}"
-        );
+        let e = parse(&format!("arch,arch\n{A},{A}\n")).unwrap_err().to_string();
+        assert!(e.contains("duplicate column 'arch' (columns 1 and 2)"), "{e}");
+        let e = parse(&format!("index,arch,dev,index\n0,{A},1,0\n")).unwrap_err().to_string();
+        assert!(e.contains("duplicate column 'index' (columns 1 and 4)"), "{e}");
     }
 
     #[test]
@@ -737,16 +595,11 @@ mod tests {
         let csv = parse(&format!("arch,ok,fast\n{A},1.5,0.0000002\n{B},2,3\n")).unwrap();
         assert_eq!(csv.warnings.len(), 1, "{:?}", csv.warnings);
         let w = &csv.warnings[0];
-        assert_eq!(
-            (w.file.as_deref(), w.line, w.column.as_deref()),
-            (Some("my.csv"), Some(2), Some("fast"))
-        );
+        assert_eq!((w.file.as_deref(), w.line, w.column.as_deref()), (Some("my.csv"), Some(2), Some("fast")));
         let mut t = LatencyTable::new(SpaceId::Nb201);
         t.merge(csv, DeviceSource::File("my.csv".into())).unwrap();
         assert_eq!(t.warnings().len(), 1);
-        assert!(t.warnings()[0]
-            .to_string()
-            .starts_with("my.csv:2: column 'fast': implausibly fast"));
+        assert!(t.warnings()[0].to_string().starts_with("my.csv:2: column 'fast': implausibly fast"));
     }
 
     #[test]
@@ -760,13 +613,9 @@ mod tests {
     #[test]
     fn index_column_maps_to_bundled_archs() {
         let archs = vec![Nb201.parse(A).unwrap(), Nb201.parse(B).unwrap()];
-        let csv =
-            parse_latency_csv(b"index,d\n1,3\n", Path::new("f.csv"), &Nb201, Some(&archs)).unwrap();
+        let csv = parse_latency_csv(b"index,d\n1,3\n", Path::new("f.csv"), &Nb201, Some(&archs)).unwrap();
         assert_eq!(csv.rows[0].0, archs[1]);
-        let err = parse_latency_csv(b"index,d\n2,3\n", Path::new("f.csv"), &Nb201, Some(&archs))
-            .unwrap_err();
-        assert!(err
-            .to_string()
-            .contains("f.csv:2: column 'index': invalid value '2': out of range"));
+        let err = parse_latency_csv(b"index,d\n2,3\n", Path::new("f.csv"), &Nb201, Some(&archs)).unwrap_err();
+        assert!(err.to_string().contains("f.csv:2: column 'index': invalid value '2': out of range"));
     }
 }

@@ -6,18 +6,12 @@ use oneproxy::fuzzing::{Verdict, TARGETS};
 use std::path::PathBuf;
 
 fn corpus_dir(target: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/corpus")
-        .join(target)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus").join(target)
 }
 
 /// Every file of the target's corpus through its harness; returns (accepted, rejected).
 fn replay(target: &str) -> (usize, usize) {
-    let run = TARGETS
-        .iter()
-        .find(|(name, _)| *name == target)
-        .map(|(_, f)| *f)
-        .expect("a known target");
+    let run = TARGETS.iter().find(|(name, _)| *name == target).map(|(_, f)| *f).expect("a known target");
     let dir = corpus_dir(target);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
@@ -25,12 +19,7 @@ fn replay(target: &str) -> (usize, usize) {
         .filter(|p| p.is_file())
         .collect();
     files.sort();
-    assert!(
-        files.len() >= 5,
-        "{target}: only {} corpus files in {}",
-        files.len(),
-        dir.display()
-    );
+    assert!(files.len() >= 5, "{target}: only {} corpus files in {}", files.len(), dir.display());
     let (mut accepted, mut failures) = (0, Vec::new());
     for file in &files {
         let bytes = std::fs::read(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
@@ -40,10 +29,7 @@ fn replay(target: &str) -> (usize, usize) {
             Err(_) => failures.push(file.display().to_string()),
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{target}: harness panicked on {failures:#?}"
-    );
+    assert!(failures.is_empty(), "{target}: harness panicked on {failures:#?}");
     (accepted, files.len() - accepted)
 }
 
@@ -85,20 +71,11 @@ fn every_fuzz_target_has_a_corpus_and_a_harness() {
     dirs.sort();
     let mut targets: Vec<String> = std::fs::read_dir(fuzz.join("fuzz_targets"))
         .expect("fuzz/fuzz_targets exists")
-        .filter_map(|e| {
-            e.expect("entry")
-                .file_name()
-                .to_string_lossy()
-                .strip_suffix(".rs")
-                .map(str::to_string)
-        })
+        .filter_map(|e| e.expect("entry").file_name().to_string_lossy().strip_suffix(".rs").map(str::to_string))
         .collect();
     targets.sort();
     let mut known: Vec<String> = TARGETS.iter().map(|(n, _)| n.to_string()).collect();
     known.sort();
     assert_eq!(dirs, known, "corpus folders vs oneproxy::fuzzing::TARGETS");
-    assert_eq!(
-        targets, known,
-        "fuzz/fuzz_targets vs oneproxy::fuzzing::TARGETS"
-    );
+    assert_eq!(targets, known, "fuzz/fuzz_targets vs oneproxy::fuzzing::TARGETS");
 }

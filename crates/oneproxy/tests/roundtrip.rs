@@ -30,16 +30,8 @@ fn every_space_round_trips_through_tract() {
             let batch = 1 + i % 2;
             let classes = network::build(space, &arch).output().c;
             let (shape, out) = run(space, &arch, batch);
-            assert_eq!(
-                shape,
-                vec![batch, classes],
-                "{space} {}",
-                space.space().format(&arch)
-            );
-            assert!(
-                out.iter().all(|v| v.is_finite()),
-                "{space}: non-finite logits"
-            );
+            assert_eq!(shape, vec![batch, classes], "{space} {}", space.space().format(&arch));
+            assert!(out.iter().all(|v| v.is_finite()), "{space}: non-finite logits");
             assert!(out.iter().any(|&v| v != 0.0), "{space}: all-zero logits");
         }
     }
@@ -60,18 +52,8 @@ fn every_nb201_op_and_fbnet_block_round_trips() {
 
 fn latency(arch: &Arch, runs: usize) -> f64 {
     let mut t = TractTimer::new(1);
-    t.load(
-        &export(SpaceId::Nb201, arch, 1, 0),
-        input_shape(SpaceId::Nb201, arch, 1),
-    )
-    .unwrap();
-    let p = MeasureParams {
-        warmup: 3,
-        min_runs: runs,
-        max_runs: runs,
-        max_time: Duration::from_secs(10),
-        ..Default::default()
-    };
+    t.load(&export(SpaceId::Nb201, arch, 1, 0), input_shape(SpaceId::Nb201, arch, 1)).unwrap();
+    let p = MeasureParams { warmup: 3, min_runs: runs, max_runs: runs, max_time: Duration::from_secs(10), ..Default::default() };
     measure(&mut t, &p).unwrap().summary.median_ms
 }
 
@@ -90,11 +72,7 @@ fn interleaved_latencies(archs: &[Arch], rounds: usize) -> Vec<f64> {
         .iter()
         .map(|a| {
             let mut t = TractTimer::new(1);
-            t.load(
-                &export(SpaceId::Nb201, a, 1, 0),
-                input_shape(SpaceId::Nb201, a, 1),
-            )
-            .unwrap();
+            t.load(&export(SpaceId::Nb201, a, 1, 0), input_shape(SpaceId::Nb201, a, 1)).unwrap();
             t.run().unwrap(); // warm-up
             t
         })
@@ -105,10 +83,7 @@ fn interleaved_latencies(archs: &[Arch], rounds: usize) -> Vec<f64> {
             s.push(t.run().unwrap());
         }
     }
-    samples
-        .iter()
-        .map(|s| oneproxy::measure::summarize(s).median_ms)
-        .collect()
+    samples.iter().map(|s| oneproxy::measure::summarize(s).median_ms).collect()
 }
 
 /// FLOPs against tract latency over 30 sampled NB201 architectures. On tract, 3x3 average
@@ -117,40 +92,19 @@ fn interleaved_latencies(archs: &[Arch], rounds: usize) -> Vec<f64> {
 #[test]
 fn issue5_flops_rank_like_measured_latency_on_nb201() {
     let mut rng = seeded_rng(2024);
-    let archs: Vec<Arch> = (0..30)
-        .map(|_| oneproxy::SearchSpace::sample(SpaceId::Nb201.space(), &mut rng))
-        .collect();
-    let flops: Vec<f64> = archs
-        .iter()
-        .map(|a| network::cost(SpaceId::Nb201, a).flops as f64)
-        .collect();
+    let archs: Vec<Arch> = (0..30).map(|_| oneproxy::SearchSpace::sample(SpaceId::Nb201.space(), &mut rng)).collect();
+    let flops: Vec<f64> = archs.iter().map(|a| network::cost(SpaceId::Nb201, a).flops as f64).collect();
     let ms = interleaved_latencies(&archs, 7);
     for (a, (f, m)) in archs.iter().zip(flops.iter().zip(&ms)) {
-        eprintln!(
-            "{:>6.1} MFLOPs {m:>8.3} ms {}",
-            f / 1e6,
-            SpaceId::Nb201.space().format(a)
-        );
+        eprintln!("{:>6.1} MFLOPs {m:>8.3} ms {}", f / 1e6, SpaceId::Nb201.space().format(a));
     }
     let rho = spearman(&flops, &ms);
     eprintln!("Spearman(FLOPs, tract latency) over 30 NB201 archs: {rho:.3}");
     assert!(rho > 0.3, "Spearman {rho}");
     // The same 30 cells with every avg_pool_3x3 edge replaced by none.
-    let no_pool: Vec<Arch> = archs
-        .iter()
-        .map(|a| {
-            Arch::from_genes(
-                a.genes()
-                    .iter()
-                    .map(|&g| if g == 4 { 0 } else { g })
-                    .collect::<Vec<u8>>(),
-            )
-        })
-        .collect();
-    let flops: Vec<f64> = no_pool
-        .iter()
-        .map(|a| network::cost(SpaceId::Nb201, a).flops as f64)
-        .collect();
+    let no_pool: Vec<Arch> =
+        archs.iter().map(|a| Arch::from_genes(a.genes().iter().map(|&g| if g == 4 { 0 } else { g }).collect::<Vec<u8>>())).collect();
+    let flops: Vec<f64> = no_pool.iter().map(|a| network::cost(SpaceId::Nb201, a).flops as f64).collect();
     let ms = interleaved_latencies(&no_pool, 7);
     let rho = spearman(&flops, &ms);
     eprintln!("Spearman(FLOPs, tract latency) over the same 30 without pooling: {rho:.3}");
@@ -161,11 +115,7 @@ fn issue5_flops_rank_like_measured_latency_on_nb201() {
 #[test]
 fn issue5_flops_against_bundled_nb201_devices() {
     let b = oneproxy::bundled::bundle(SpaceId::Nb201).unwrap();
-    let flops: Vec<f64> = b
-        .archs
-        .iter()
-        .map(|a| network::cost(SpaceId::Nb201, a).flops as f64)
-        .collect();
+    let flops: Vec<f64> = b.archs.iter().map(|a| network::cost(SpaceId::Nb201, a).flops as f64).collect();
     let mut all = Vec::new();
     for (d, dev) in b.latency.devices().iter().enumerate() {
         let rows = b.latency.measured_rows(d);
@@ -176,9 +126,6 @@ fn issue5_flops_against_bundled_nb201_devices() {
         all.push(rho);
     }
     let mean = all.iter().sum::<f64>() / all.len() as f64;
-    eprintln!(
-        "mean Spearman(FLOPs, latency) over {} bundled devices: {mean:.3}",
-        all.len()
-    );
+    eprintln!("mean Spearman(FLOPs, latency) over {} bundled devices: {mean:.3}", all.len());
     assert!(mean > 0.5);
 }

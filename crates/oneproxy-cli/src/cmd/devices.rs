@@ -29,11 +29,7 @@ pub fn run(args: DevicesArgs) -> anyhow::Result<()> {
         .devices()
         .iter()
         .enumerate()
-        .map(|(i, d)| DeviceRow {
-            name: d.name.clone(),
-            archs_measured: table.measured_count(i),
-            source: d.source.to_string(),
-        })
+        .map(|(i, d)| DeviceRow { name: d.name.clone(), archs_measured: table.measured_count(i), source: d.source.to_string() })
         .collect();
     if args.json {
         return print_json(&Output {
@@ -46,16 +42,7 @@ pub fn run(args: DevicesArgs) -> anyhow::Result<()> {
     }
     let mut t = TextTable::new(["device", "archs", "source"]);
     for d in &devices {
-        t.row([
-            d.name.clone(),
-            d.archs_measured.to_string(),
-            d.source.clone(),
-        ]);
+        t.row([d.name.clone(), d.archs_measured.to_string(), d.source.clone()]);
     }
-    print(&format!(
-        "space {space}: {} architectures, {} devices\n\n{}",
-        table.len(),
-        devices.len(),
-        t.render()
-    ))
+    print(&format!("space {space}: {} architectures, {} devices\n\n{}", table.len(), devices.len(), t.render()))
 }

@@ -8,9 +8,7 @@ use oneproxy::SpaceId;
 
 #[cfg(not(feature = "onnx"))]
 pub fn run(_: ExportArgs) -> anyhow::Result<()> {
-    anyhow::bail!(
-        "this oneproxy was built without the `onnx` feature: rebuild with `--features onnx`"
-    )
+    anyhow::bail!("this oneproxy was built without the `onnx` feature: rebuild with `--features onnx`")
 }
 
 #[cfg(feature = "onnx")]
@@ -35,26 +33,12 @@ pub fn run(a: ExportArgs) -> anyhow::Result<()> {
 }
 
 #[cfg(all(feature = "onnx", not(feature = "tract")))]
-fn dump_io(
-    _: SpaceId,
-    _: &oneproxy::Arch,
-    _: &[u8],
-    _: usize,
-    _: u64,
-    _: &std::path::Path,
-) -> anyhow::Result<()> {
+fn dump_io(_: SpaceId, _: &oneproxy::Arch, _: &[u8], _: usize, _: u64, _: &std::path::Path) -> anyhow::Result<()> {
     anyhow::bail!("--dump-io runs the model with tract: rebuild oneproxy with `--features tract`")
 }
 
 #[cfg(feature = "tract")]
-fn dump_io(
-    space: SpaceId,
-    arch: &oneproxy::Arch,
-    bytes: &[u8],
-    batch: usize,
-    seed: u64,
-    path: &std::path::Path,
-) -> anyhow::Result<()> {
+fn dump_io(space: SpaceId, arch: &oneproxy::Arch, bytes: &[u8], batch: usize, seed: u64, path: &std::path::Path) -> anyhow::Result<()> {
     let shape = oneproxy::onnx::input_shape(space, arch, batch);
     let input = oneproxy::onnx::seeded_input(shape, seed);
     let mut model = oneproxy::measure::tract::TractModel::load(bytes, shape, &input, 1)?;

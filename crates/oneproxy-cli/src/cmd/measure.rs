@@ -62,9 +62,8 @@ pub fn measure_params(t: &TimingArgs) -> anyhow::Result<MeasureParams> {
 pub fn timer(r: &RunnerArgs, t: &TimingArgs) -> anyhow::Result<(Box<dyn Timer>, &'static str)> {
     Ok(match &r.runner_cmd {
         Some(cmd) => {
-            let runner =
-                oneproxy::measure::runner::CommandTimer::new(cmd, r.runner_regex.as_deref())?
-                    .timeout(seconds(r.runner_timeout, "--runner-timeout")?)?;
+            let runner = oneproxy::measure::runner::CommandTimer::new(cmd, r.runner_regex.as_deref())?
+                .timeout(seconds(r.runner_timeout, "--runner-timeout")?)?;
             (Box::new(runner), "runner")
         }
         None => (tract_timer(t.threads)?, "tract"),
@@ -130,20 +129,11 @@ fn arch_list(a: &MeasureArgs, space: &dyn SearchSpace) -> anyhow::Result<(Vec<Ar
         out
     };
     let mut seen = std::collections::HashSet::new();
-    Ok((
-        list.into_iter()
-            .filter(|x| seen.insert(x.clone()))
-            .collect(),
-        warnings,
-    ))
+    Ok((list.into_iter().filter(|x| seen.insert(x.clone())).collect(), warnings))
 }
 
 /// Rows of an existing output file (for --resume): (canonical arch, value as written).
-fn read_existing(
-    path: &Path,
-    device: &str,
-    space: &dyn SearchSpace,
-) -> anyhow::Result<Vec<(Arch, String)>> {
+fn read_existing(path: &Path, device: &str, space: &dyn SearchSpace) -> anyhow::Result<Vec<(Arch, String)>> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_path(path)
@@ -160,10 +150,7 @@ fn read_existing(
     for rec in reader.records() {
         let rec = rec.with_context(|| format!("{}: malformed CSV", path.display()))?;
         let line = rec.position().map_or(0, |p| p.line());
-        let origin = || oneproxy::error::Origin::File {
-            path: path.into(),
-            line,
-        };
+        let origin = || oneproxy::error::Origin::File { path: path.into(), line };
         let arch = space.parse_at(rec.get(0).unwrap_or(""), origin())?;
         // An empty value is measured again; anything else must be a usable latency.
         let value = rec.get(1).unwrap_or("");
@@ -205,10 +192,7 @@ pub fn run(a: MeasureArgs) -> anyhow::Result<()> {
         .with_context(|| format!("locking --out {}", a.out.display()))?;
     let (_, existing) = oneproxy::output::check_output_file(&a.out).context("--out")?;
     let (mut timer, prefix) = timer(&a.runner, &a.timing)?;
-    let device = a
-        .device_name
-        .clone()
-        .unwrap_or_else(|| oneproxy::measure::host_device_name(prefix));
+    let device = a.device_name.clone().unwrap_or_else(|| oneproxy::measure::host_device_name(prefix));
     oneproxy::table::validate_device_name(&device).context("--device-name")?;
     let mut rows = if existing.is_some() {
         if !a.resume {
@@ -221,31 +205,14 @@ pub fn run(a: MeasureArgs) -> anyhow::Result<()> {
     } else {
         Vec::new()
     };
-    let done: std::collections::HashSet<Arch> = rows
-        .iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(x, _)| x.clone())
-        .collect();
+    let done: std::collections::HashSet<Arch> = rows.iter().filter(|(_, v)| !v.is_empty()).map(|(x, _)| x.clone()).collect();
     let todo: Vec<Arch> = archs.into_iter().filter(|x| !done.contains(x)).collect();
     let skipped = done.len();
     // Fail early on an unwritable output, before any measurement.
-    oneproxy::util::write_atomic(&a.out, render_csv(&device, &rows, space).as_bytes())
-        .context("writing --out")?;
-    let threads = if a.runner.runner_cmd.is_some() {
-        1
-    } else {
-        a.timing.threads
-    };
+    oneproxy::util::write_atomic(&a.out, render_csv(&device, &rows, space).as_bytes()).context("writing --out")?;
+    let threads = if a.runner.runner_cmd.is_some() { 1 } else { a.timing.threads };
     let environment = Environment::detect(timer.engine(), threads, a.timing.batch);
-    let (measured, failed) = measure_all(
-        &a,
-        space_id,
-        &todo,
-        timer.as_mut(),
-        &params,
-        &device,
-        &mut rows,
-    )?;
+    let (measured, failed) = measure_all(&a, space_id, &todo, timer.as_mut(), &params, &device, &mut rows)?;
     let report = Report {
         space: space_id.name(),
         device,
@@ -304,10 +271,7 @@ fn measure_all(
             let result = (|| -> oneproxy::Result<Measurement> {
                 let bytes = oneproxy::onnx::export(space_id, arch, a.timing.batch, a.seed);
                 timer.label(&text);
-                timer.load(
-                    &bytes,
-                    oneproxy::onnx::input_shape(space_id, arch, a.timing.batch),
-                )?;
+                timer.load(&bytes, oneproxy::onnx::input_shape(space_id, arch, a.timing.batch))?;
                 oneproxy::measure::measure(timer, params)
             })();
             match result {
@@ -321,26 +285,14 @@ fn measure_all(
                         Some(row) => row.1 = value,
                         None => rows.push((arch.clone(), value)),
                     }
-                    oneproxy::util::write_atomic(
-                        &a.out,
-                        render_csv(device, rows, space).as_bytes(),
-                    )
-                    .context("writing --out")?;
+                    oneproxy::util::write_atomic(&a.out, render_csv(device, rows, space).as_bytes())
+                        .context("writing --out")?;
                     let cost = oneproxy::network::cost(space_id, arch);
-                    measured.push(Row {
-                        arch: text,
-                        latency_ms: per_image,
-                        flops: cost.flops,
-                        params: cost.params,
-                        measurement: m,
-                    });
+                    measured.push(Row { arch: text, latency_ms: per_image, flops: cost.flops, params: cost.params, measurement: m });
                 }
                 Err(e) => {
                     bar.suspend(|| eprintln!("error: {text}: {e:#}"));
-                    failed.push(Failure {
-                        arch: text,
-                        error: format!("{e:#}"),
-                    });
+                    failed.push(Failure { arch: text, error: format!("{e:#}") });
                 }
             }
             bar.inc(1);
@@ -359,8 +311,7 @@ fn seconds(v: f64, flag: &str) -> anyhow::Result<Duration> {
 }
 
 fn summary_text(r: &Report) -> String {
-    let mut t =
-        crate::report::TextTable::new(["arch", "ms/image", "MAD %", "runs", "outliers", "flag"]);
+    let mut t = crate::report::TextTable::new(["arch", "ms/image", "MAD %", "runs", "outliers", "flag"]);
     for row in &r.measured {
         let s = &row.measurement.summary;
         t.row([
@@ -369,11 +320,7 @@ fn summary_text(r: &Report) -> String {
             format!("{:.2}", 100.0 * s.mad_ms / s.median_ms),
             row.measurement.samples_ms.len().to_string(),
             s.outliers.len().to_string(),
-            if row.measurement.unstable {
-                "unstable".into()
-            } else {
-                String::new()
-            },
+            if row.measurement.unstable { "unstable".into() } else { String::new() },
         ]);
     }
     format!(

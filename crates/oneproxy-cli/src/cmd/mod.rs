@@ -12,10 +12,7 @@ mod predict;
 mod run;
 mod search;
 
-use crate::args::{
-    AdaptOptions, Cli, Command, DataArgs, EvaluateCommand, FlowArgs, FormArg, NormArg, ProxyArgs,
-    SampleSetArg,
-};
+use crate::args::{AdaptOptions, Cli, Command, DataArgs, EvaluateCommand, FlowArgs, FormArg, NormArg, ProxyArgs, SampleSetArg};
 use anyhow::{bail, Context};
 use oneproxy::predictor::{AdaptParams, Form, FormChoice, LambdaChoice, Penalty, Validation};
 use oneproxy::workflow::{NasConfig, ProxySelection, SampleSet};
@@ -73,38 +70,17 @@ pub fn adapt_params(o: &AdaptOptions) -> anyhow::Result<AdaptParams> {
     let lambda = if o.lambda == "auto" {
         LambdaChoice::Auto { grid: 25 }
     } else {
-        let v: f64 = o
-            .lambda
-            .parse()
-            .ok()
-            .filter(|v: &f64| *v >= 0.0 && v.is_finite())
-            .with_context(|| {
-                format!(
-                    "--lambda must be 'auto' or a number >= 0, got '{}'",
-                    o.lambda
-                )
-            })?;
+        let v: f64 = o.lambda.parse().ok().filter(|v: &f64| *v >= 0.0 && v.is_finite()).with_context(|| {
+            format!("--lambda must be 'auto' or a number >= 0, got '{}'", o.lambda)
+        })?;
         LambdaChoice::Fixed(v)
     };
-    let validation = if o.folds == 0 {
-        Validation::LeaveOneOut
-    } else {
-        Validation::KFold(o.folds)
-    };
-    Ok(AdaptParams {
-        penalty,
-        form,
-        lambda,
-        validation,
-        ensemble: o.ensemble,
-    })
+    let validation = if o.folds == 0 { Validation::LeaveOneOut } else { Validation::KFold(o.folds) };
+    Ok(AdaptParams { penalty, form, lambda, validation, ensemble: o.ensemble })
 }
 
 /// The accuracy table named by `--accuracy` / `--accuracy-file` (default: cifar100).
-pub fn accuracy_table(
-    space: SpaceId,
-    a: &crate::args::AccuracyArgs,
-) -> anyhow::Result<oneproxy::AccuracyTable> {
+pub fn accuracy_table(space: SpaceId, a: &crate::args::AccuracyArgs) -> anyhow::Result<oneproxy::AccuracyTable> {
     use oneproxy::accuracy::AccuracySource;
     let source = match &a.accuracy_file {
         Some(f) => AccuracySource::File(f.clone()),
@@ -123,9 +99,7 @@ pub fn accuracy_table(
 /// The proxy selection of `--proxy` and `--pool`.
 pub fn proxy_selection(p: &ProxyArgs) -> anyhow::Result<ProxySelection> {
     if p.proxy == "auto" {
-        Ok(ProxySelection::Auto {
-            pool: (!p.pool.is_empty()).then(|| p.pool.clone()),
-        })
+        Ok(ProxySelection::Auto { pool: (!p.pool.is_empty()).then(|| p.pool.clone()) })
     } else {
         if !p.pool.is_empty() {
             bail!("--pool only applies with --proxy auto");
@@ -162,10 +136,7 @@ pub fn nas_config(
         adapt: adapt_params(options)?,
         seed,
         design: match flow.design {
-            crate::args::DesignArg::Sequential => oneproxy::workflow::Design::Sequential {
-                batch: flow.round_size,
-                stop: flow.stop,
-            },
+            crate::args::DesignArg::Sequential => oneproxy::workflow::Design::Sequential { batch: flow.round_size, stop: flow.stop },
             crate::args::DesignArg::Layers => oneproxy::workflow::Design::Layers,
         },
         reuse: !flow.always_adapt,
@@ -177,25 +148,13 @@ pub fn nas_config(
 /// Read a CSV with an `arch` column (other columns ignored).
 pub fn read_arch_list(path: &Path, space: &dyn SearchSpace) -> anyhow::Result<Vec<Arch>> {
     let mut reader = csv_reader(path)?;
-    let header = reader
-        .headers()
-        .with_context(|| format!("{}: reading the header", path.display()))?
-        .clone();
-    let col = header
-        .iter()
-        .position(|h| h == "arch")
-        .with_context(|| format!("{}: no 'arch' column", path.display()))?;
+    let header = reader.headers().with_context(|| format!("{}: reading the header", path.display()))?.clone();
+    let col = header.iter().position(|h| h == "arch").with_context(|| format!("{}: no 'arch' column", path.display()))?;
     let mut out = Vec::new();
     for rec in reader.records() {
         let rec = rec.with_context(|| format!("{}: malformed CSV", path.display()))?;
         let line = rec.position().map_or(0, |p| p.line());
-        out.push(space.parse_at(
-            &rec[col],
-            oneproxy::error::Origin::File {
-                path: path.into(),
-                line,
-            },
-        )?);
+        out.push(space.parse_at(&rec[col], oneproxy::error::Origin::File { path: path.into(), line })?);
     }
     if out.is_empty() {
         bail!("{}: no architectures", path.display());
@@ -205,9 +164,7 @@ pub fn read_arch_list(path: &Path, space: &dyn SearchSpace) -> anyhow::Result<Ve
 
 fn csv_reader(path: &Path) -> anyhow::Result<csv::Reader<std::fs::File>> {
     let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    Ok(csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_reader(f))
+    Ok(csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(f))
 }
 
 /// Plausibility warnings of loaded data, one line each on stderr.
@@ -220,10 +177,7 @@ pub fn print_warnings(warnings: &[oneproxy::plausibility::Warning]) {
 /// A latency CSV in the user format, `arch,<device>` then one row per architecture, written by
 /// the csv crate (so any architecture string is quoted as needed); `device` must pass
 /// [`oneproxy::table::validate_device_name`], so that the file reads back.
-pub fn latency_csv(
-    device: &str,
-    rows: impl IntoIterator<Item = (String, String)>,
-) -> anyhow::Result<String> {
+pub fn latency_csv(device: &str, rows: impl IntoIterator<Item = (String, String)>) -> anyhow::Result<String> {
     oneproxy::table::validate_device_name(device)?;
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(["arch", device])?;
@@ -235,21 +189,13 @@ pub fn latency_csv(
 
 /// Quote a CSV field if needed (NB201 strings contain '|' but no commas; be safe anyway).
 pub fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
+    if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
 }
 
 /// A latency in ms with `decimals` decimals in the usual range (0.1 ms to 1e9 ms), and in
 /// scientific notation outside it, so that no positive latency prints as 0.000.
 pub fn fmt_latency(v: f64, decimals: usize) -> String {
-    if (0.1..1e9).contains(&v) {
-        format!("{v:.decimals$}")
-    } else {
-        format!("{v:.decimals$e}")
-    }
+    if (0.1..1e9).contains(&v) { format!("{v:.decimals$}") } else { format!("{v:.decimals$e}") }
 }
 
 /// Write text to a file (atomically) or to stdout.
@@ -280,18 +226,9 @@ fn plot_pareto(
     pareto(
         path,
         title,
-        Series {
-            label: "evaluated architectures",
-            points: &all,
-        },
-        Series {
-            label: "Pareto front",
-            points: &fr,
-        },
-        chosen.map(|c| Series {
-            label: "chosen",
-            points: c,
-        }),
+        Series { label: "evaluated architectures", points: &all },
+        Series { label: "Pareto front", points: &fr },
+        chosen.map(|c| Series { label: "chosen", points: c }),
         constraints,
     )?;
     eprintln!("wrote {}", path.display());

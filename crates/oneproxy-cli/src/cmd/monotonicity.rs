@@ -3,9 +3,7 @@
 use crate::args::MonotonicityArgs;
 use crate::report::{fmt3, print, print_json, TextTable};
 use oneproxy::plausibility::Warning;
-use oneproxy::stats::{
-    correlation_matrix_with, Correlation, CorrelationMatrix, ProxyRecommendation,
-};
+use oneproxy::stats::{correlation_matrix_with, Correlation, CorrelationMatrix, ProxyRecommendation};
 use oneproxy::{Manifest, SpaceId};
 use serde::Serialize;
 
@@ -56,10 +54,7 @@ fn render(m: &CorrelationMatrix, space: SpaceId, rec: Option<&ProxyRecommendatio
     // Columns are numbered to keep the table narrow; the numbers refer to the rows. A cell over
     // fewer architectures than the best-measured device has gets its overlap in brackets, so the
     // common case (full tables) stays a plain grid of correlations.
-    let full = (0..m.devices.len())
-        .map(|i| m.overlaps[i][i])
-        .max()
-        .unwrap_or(0);
+    let full = (0..m.devices.len()).map(|i| m.overlaps[i][i]).max().unwrap_or(0);
     let mut header = vec!["device".to_string(), "archs".to_string()];
     header.extend((1..=m.devices.len()).map(|i| format!("{i:>2}")));
     let mut t = TextTable::new(header);
@@ -67,17 +62,9 @@ fn render(m: &CorrelationMatrix, space: SpaceId, rec: Option<&ProxyRecommendatio
         let mut row = vec![format!("{:>2} {d}", i + 1), m.overlaps[i][i].to_string()];
         row.extend((0..m.devices.len()).map(|j| {
             let v = m.matrix[i][j];
-            let value = if v.is_finite() {
-                format!("{v:.2}")
-            } else {
-                "-".into()
-            };
+            let value = if v.is_finite() { format!("{v:.2}") } else { "-".into() };
             let k = m.overlaps[i][j];
-            if i != j && k < full {
-                format!("{value} [{k}]")
-            } else {
-                value
-            }
+            if i != j && k < full { format!("{value} [{k}]") } else { value }
         }));
         t.row(row);
     }
@@ -105,9 +92,7 @@ fn render(m: &CorrelationMatrix, space: SpaceId, rec: Option<&ProxyRecommendatio
             r.compared,
             if r.compared == 1 { "" } else { "s" }
         )),
-        None if m.devices.len() > 1 => {
-            out.push_str("\nno recommended proxy: no correlation is defined\n")
-        }
+        None if m.devices.len() > 1 => out.push_str("\nno recommended proxy: no correlation is defined\n"),
         None => {}
     }
     out

@@ -6,9 +6,7 @@ use crate::args::{NasArgs, OracleArg};
 use crate::report::{fmt3, print, print_json, TextTable};
 use anyhow::Context;
 use oneproxy::workflow::nas::{FlowEvent, NasOutcome, Stage};
-use oneproxy::workflow::oracle::{
-    ExportModels, ManualOracle, MeasurementLog, Recorded, TableOracle, TargetOracle,
-};
+use oneproxy::workflow::oracle::{ExportModels, ManualOracle, MeasurementLog, Recorded, TableOracle, TargetOracle};
 use oneproxy::workflow::Flow;
 use oneproxy::{Manifest, SpaceId};
 use serde::Serialize;
@@ -34,26 +32,14 @@ struct Output<'a> {
 
 impl Output<'_> {
     fn accuracy_of(&self, arch: &str) -> Option<f64> {
-        self.accuracies
-            .get(&self.space_id.space().parse(arch).ok()?)
+        self.accuracies.get(&self.space_id.space().parse(arch).ok()?)
     }
 }
 
-fn oracle_for<'t>(
-    args: &NasArgs,
-    space: SpaceId,
-    table: &'t oneproxy::LatencyTable,
-) -> anyhow::Result<(Box<dyn TargetOracle + 't>, &'static str)> {
+fn oracle_for<'t>(args: &NasArgs, space: SpaceId, table: &'t oneproxy::LatencyTable) -> anyhow::Result<(Box<dyn TargetOracle + 't>, &'static str)> {
     if args.manual {
-        let export = args.export_dir.as_ref().map(|dir| ExportModels {
-            dir: dir.clone(),
-            batch: args.timing.batch,
-            seed: args.seed,
-        });
-        return Ok((
-            Box::new(ManualOracle::new(&args.target, space, export)),
-            "manual",
-        ));
+        let export = args.export_dir.as_ref().map(|dir| ExportModels { dir: dir.clone(), batch: args.timing.batch, seed: args.seed });
+        return Ok((Box::new(ManualOracle::new(&args.target, space, export)), "manual"));
     }
     match args.oracle {
         Some(OracleArg::Table) => Ok((Box::new(TableOracle::new(table, &args.target)?), "table")),
@@ -62,31 +48,16 @@ fn oracle_for<'t>(
 }
 
 #[cfg(feature = "onnx")]
-fn timer_oracle(
-    args: &NasArgs,
-    space: SpaceId,
-) -> anyhow::Result<(Box<dyn TargetOracle + 'static>, &'static str)> {
+fn timer_oracle(args: &NasArgs, space: SpaceId) -> anyhow::Result<(Box<dyn TargetOracle + 'static>, &'static str)> {
     let params = super::measure::measure_params(&args.timing)?;
     let (timer, kind) = super::measure::timer(&args.runner, &args.timing)?;
-    let oracle = oneproxy::workflow::oracle::TimerOracle::new(
-        &args.target,
-        space,
-        timer,
-        params,
-        args.timing.batch,
-        args.seed,
-    )?;
+    let oracle = oneproxy::workflow::oracle::TimerOracle::new(&args.target, space, timer, params, args.timing.batch, args.seed)?;
     Ok((Box::new(oracle), kind))
 }
 
 #[cfg(not(feature = "onnx"))]
-fn timer_oracle(
-    _: &NasArgs,
-    _: SpaceId,
-) -> anyhow::Result<(Box<dyn TargetOracle + 'static>, &'static str)> {
-    anyhow::bail!(
-        "measuring needs the ONNX export: rebuild oneproxy with `--features onnx` (or `tract`)"
-    )
+fn timer_oracle(_: &NasArgs, _: SpaceId) -> anyhow::Result<(Box<dyn TargetOracle + 'static>, &'static str)> {
+    anyhow::bail!("measuring needs the ONNX export: rebuild oneproxy with `--features onnx` (or `tract`)")
 }
 
 pub fn run(args: NasArgs) -> anyhow::Result<()> {
@@ -94,34 +65,15 @@ pub fn run(args: NasArgs) -> anyhow::Result<()> {
     let table = super::load_table(&args.data)?;
     let acc = super::accuracy_table(space, &args.accuracy)?;
     let samples = super::sample_set(space, args.sample_set, args.samples)?;
-    let mut config = super::nas_config(
-        &args.flow,
-        &args.options,
-        super::proxy_selection(&args.proxy)?,
-        samples,
-        args.seed,
-    )?;
+    let mut config = super::nas_config(&args.flow, &args.options, super::proxy_selection(&args.proxy)?, samples, args.seed)?;
     config.max_measurements = args.max_measurements;
     config.check()?;
     // Refused before any measurement when --out is a folder oneproxy must not replace.
-    let report_dir = args
-        .out
-        .as_deref()
-        .map(oneproxy::output::ReportDir::create)
-        .transpose()
-        .context("--out")?;
-    let log_path = args
-        .measurements
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("{}.csv", args.target)));
+    let report_dir = args.out.as_deref().map(oneproxy::output::ReportDir::create).transpose().context("--out")?;
+    let log_path = args.measurements.clone().unwrap_or_else(|| PathBuf::from(format!("{}.csv", args.target)));
     let log = MeasurementLog::open(&log_path, &args.target, space)?;
     if log.measured() > 0 {
-        eprintln!(
-            "resuming: {} measurements of '{}' already in {}",
-            log.measured(),
-            args.target,
-            log_path.display()
-        );
+        eprintln!("resuming: {} measurements of '{}' already in {}", log.measured(), args.target, log_path.display());
     }
     let (inner, kind) = oracle_for(&args, space, &table)?;
     let mut oracle = Recorded::new(inner, log);
@@ -130,9 +82,7 @@ pub fn run(args: NasArgs) -> anyhow::Result<()> {
     let mut on_event = |e: FlowEvent| match e {
         FlowEvent::Measuring { stage, count } => {
             let why = match stage {
-                Stage::Samples => {
-                    "initial samples (to compare the proxy's ranking with the target's)"
-                }
+                Stage::Samples => "initial samples (to compare the proxy's ranking with the target's)",
                 Stage::Adaptation => "more samples for the adaptation",
                 Stage::Candidates => "the predicted Pareto front",
             };
@@ -144,22 +94,12 @@ pub fn run(args: NasArgs) -> anyhow::Result<()> {
             bar.inc(1);
             bar.set_message(format!("last {latency_ms:.3} ms"));
         }
-        FlowEvent::Decided {
-            proxy,
-            spearman,
-            decision,
-        } => bar.suspend(|| {
-            eprintln!(
-                "proxy {proxy}: Spearman {spearman:.3} on the samples -> {}",
-                decision.name()
-            )
+        FlowEvent::Decided { proxy, spearman, decision } => bar.suspend(|| {
+            eprintln!("proxy {proxy}: Spearman {spearman:.3} on the samples -> {}", decision.name())
         }),
-        FlowEvent::Adapted {
-            samples,
-            cv_spearman,
-        } => bar.suspend(|| {
-            eprintln!("adapted with {samples} samples: cross-validated Spearman {cv_spearman:.3}")
-        }),
+        FlowEvent::Adapted { samples, cv_spearman } => {
+            bar.suspend(|| eprintln!("adapted with {samples} samples: cross-validated Spearman {cv_spearman:.3}"))
+        }
     };
     let result = flow.run(&mut oracle, &config, &mut on_event);
     bar.finish_and_clear();
@@ -167,10 +107,7 @@ pub fn run(args: NasArgs) -> anyhow::Result<()> {
         Ok(o) => o,
         // Passed up as it is: `main` turns it into exit status 3.
         Err(e @ oneproxy::Error::MeasurementsNeeded { .. }) => return Err(e.into()),
-        Err(e) => {
-            return Err(e)
-                .with_context(|| format!("measurements so far are in {}", log_path.display()))
-        }
+        Err(e) => return Err(e).with_context(|| format!("measurements so far are in {}", log_path.display())),
     };
     let mut inputs = table.inputs().to_vec();
     inputs.extend(acc.input().cloned());
@@ -207,23 +144,13 @@ fn render(o: &NasOutcome, log: &std::path::Path) -> String {
     );
     let mut t = TextTable::new(["latency ms", "accuracy %", "architecture"]);
     for c in &o.chosen {
-        t.row([
-            format!("{:.3}", c.latency),
-            format!("{:.2}", c.accuracy),
-            c.arch.clone(),
-        ]);
+        t.row([format!("{:.3}", c.latency), format!("{:.2}", c.accuracy), c.arch.clone()]);
     }
     out.push_str(&t.render());
     for p in &o.picks {
         match &p.pick {
-            Some(c) => out.push_str(&format!(
-                "\nwithin {} ms: {:.2} % at {:.3} ms (measured)  {}",
-                p.constraint, c.accuracy, c.latency, c.arch
-            )),
-            None => out.push_str(&format!(
-                "\nwithin {} ms: nothing measured fits",
-                p.constraint
-            )),
+            Some(c) => out.push_str(&format!("\nwithin {} ms: {:.2} % at {:.3} ms (measured)  {}", p.constraint, c.accuracy, c.latency, c.arch)),
+            None => out.push_str(&format!("\nwithin {} ms: nothing measured fits", p.constraint)),
         }
     }
     out.push('\n');
@@ -232,12 +159,7 @@ fn render(o: &NasOutcome, log: &std::path::Path) -> String {
 
 /// The report folder of one target: `report.json`, the measurements CSV, and (feature `plot`)
 /// the measured architectures with the chosen front.
-fn write_report(
-    dir: oneproxy::output::ReportDir,
-    output: &Output,
-    log_csv: &str,
-    constraints: &[f64],
-) -> anyhow::Result<()> {
+fn write_report(dir: oneproxy::output::ReportDir, output: &Output, log_csv: &str, constraints: &[f64]) -> anyhow::Result<()> {
     dir.write("report.json", &serde_json::to_vec_pretty(output)?)?;
     dir.write("measurements.csv", log_csv.as_bytes())?;
     #[cfg(feature = "plot")]
@@ -251,21 +173,9 @@ fn write_report(
         let front: Vec<(f64, f64)> = o.chosen.iter().map(|c| (c.latency, c.accuracy)).collect();
         oneproxy::plot::pareto(
             &dir.file("pareto.svg")?,
-            &format!(
-                "{}: {} measurements, proxy {} ({})",
-                o.target,
-                o.measurements,
-                o.proxy,
-                o.decision.name()
-            ),
-            oneproxy::plot::Series {
-                label: "measured architectures",
-                points: &measured,
-            },
-            oneproxy::plot::Series {
-                label: "measured Pareto front",
-                points: &front,
-            },
+            &format!("{}: {} measurements, proxy {} ({})", o.target, o.measurements, o.proxy, o.decision.name()),
+            oneproxy::plot::Series { label: "measured architectures", points: &measured },
+            oneproxy::plot::Series { label: "measured Pareto front", points: &front },
             None,
             constraints,
         )?;

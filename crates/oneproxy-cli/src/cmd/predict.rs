@@ -9,18 +9,10 @@ use oneproxy::Arch;
 pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     // The library's error names the file; the context names the flag.
     let p = AdditivePredictor::load(&args.predictor).context("reading --predictor")?;
-    let device = if p.device.is_empty() {
-        "predicted".to_string()
-    } else {
-        p.device.clone()
-    };
+    let device = if p.device.is_empty() { "predicted".to_string() } else { p.device.clone() };
     // The name becomes the CSV header: refuse one that would break it, before any work.
-    oneproxy::table::validate_device_name(&device).with_context(|| {
-        format!(
-            "the predictor's 'device' field cannot name a CSV column ({})",
-            args.predictor.display()
-        )
-    })?;
+    oneproxy::table::validate_device_name(&device)
+        .with_context(|| format!("the predictor's 'device' field cannot name a CSV column ({})", args.predictor.display()))?;
     let space = p.space.space();
     let archs: Vec<Arch> = if let Some(a) = &args.arch {
         vec![space.parse(a)?]
@@ -30,10 +22,7 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
         match space.enumerate() {
             Some(all) => all,
             None if bundle(p.space)?.archs.is_empty() => {
-                anyhow::bail!(
-                    "--all: space {} has no bundled architectures; pass --archs FILE",
-                    p.space
-                )
+                anyhow::bail!("--all: space {} has no bundled architectures; pass --archs FILE", p.space)
             }
             None => bundle(p.space)?.archs.clone(),
         }
@@ -43,19 +32,11 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
         let table = oneproxy::LatencyTable::bundled_with(p.space, &args.latency)?;
         super::print_warnings(table.warnings());
         // Positive over the space with these measurements too (load checked the fallbacks).
-        p.check_positive(Some(&table))
-            .with_context(|| format!("predictor {}", args.predictor.display()))?;
-        p.predict_with(&archs, &table)
-            .context("the predictor builds on a proxy's measured latencies")?
+        p.check_positive(Some(&table)).with_context(|| format!("predictor {}", args.predictor.display()))?;
+        p.predict_with(&archs, &table).context("the predictor builds on a proxy's measured latencies")?
     } else {
         p.predict_all(&archs)
     };
-    let out = super::latency_csv(
-        &device,
-        archs
-            .iter()
-            .zip(values)
-            .map(|(a, v)| (space.format(a), super::fmt_latency(v, 6))),
-    )?;
+    let out = super::latency_csv(&device, archs.iter().zip(values).map(|(a, v)| (space.format(a), super::fmt_latency(v, 6))))?;
     super::emit(&out, args.out.as_deref())
 }

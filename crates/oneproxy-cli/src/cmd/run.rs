@@ -30,33 +30,17 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let samples = super::sample_set(space, args.sample_set, args.samples)?;
     let proxy = match &args.proxy {
         None => None,
-        Some(p) => Some(super::proxy_selection(&crate::args::ProxyArgs {
-            proxy: p.clone(),
-            pool: args.pool.clone(),
-        })?),
+        Some(p) => Some(super::proxy_selection(&crate::args::ProxyArgs { proxy: p.clone(), pool: args.pool.clone() })?),
     };
     if proxy.is_none() && !args.pool.is_empty() {
         anyhow::bail!("--pool only applies with --proxy auto");
     }
     // The flow's own proxy field is replaced by the run's choice.
-    let nas = super::nas_config(
-        &args.flow,
-        &args.options,
-        Default::default(),
-        samples,
-        args.seed,
-    )?;
-    let config = RunConfig {
-        proxy,
-        targets: args.targets.clone(),
-        nas,
-    };
+    let nas = super::nas_config(&args.flow, &args.options, Default::default(), samples, args.seed)?;
+    let config = RunConfig { proxy, targets: args.targets.clone(), nas };
     // Refused before any work when --out is a folder oneproxy must not replace.
     let dir = oneproxy::output::ReportDir::create(&args.out).context("--out")?;
-    let bar = crate::progress::bar(
-        table.measured_device_names().len().saturating_sub(1) as u64,
-        "targets",
-    );
+    let bar = crate::progress::bar(table.measured_device_names().len().saturating_sub(1) as u64, "targets");
     let result = oneproxy::workflow::run(&table, &acc, &config, &|| bar.inc(1));
     bar.finish_and_clear();
     let result = result?;
@@ -78,35 +62,15 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     if args.json {
         return print_json(&report);
     }
-    let mut t = crate::report::TextTable::new([
-        "target",
-        "spearman",
-        "action",
-        "measured",
-        "hv_ratio",
-        "fastest",
-        "mid",
-        "most accurate",
-    ]);
+    let mut t = crate::report::TextTable::new(["target", "spearman", "action", "measured", "hv_ratio", "fastest", "mid", "most accurate"]);
     for r in &result.targets {
         let (x, s) = (&r.outcome, &r.score);
         let pick = |q: f64| {
             let c = &x.chosen;
             c.get(((c.len() - 1) as f64 * q).round() as usize)
-                .map_or("-".into(), |p| {
-                    format!("{:.2}% @{:.2}ms", p.accuracy, p.latency)
-                })
+                .map_or("-".into(), |p| format!("{:.2}% @{:.2}ms", p.accuracy, p.latency))
         };
-        t.row([
-            x.target.clone(),
-            fmt3(x.spearman_samples),
-            x.decision.name().into(),
-            x.measurements.to_string(),
-            format!("{:.4}", s.hv_ratio),
-            pick(0.0),
-            pick(0.5),
-            pick(1.0),
-        ]);
+        t.row([x.target.clone(), fmt3(x.spearman_samples), x.decision.name().into(), x.measurements.to_string(), format!("{:.4}", s.hv_ratio), pick(0.0), pick(0.5), pick(1.0)]);
     }
     let why = match &result.proxy_reason {
         ProxyReason::Recommended(r) => format!(" (recommended: mean Spearman {:.3})", r.mean),
@@ -140,11 +104,7 @@ fn write_report(
     dir.write("report.json", &json)?;
     #[cfg(feature = "plot")]
     {
-        oneproxy::plot::heatmap(
-            &result.matrix,
-            "Spearman correlation of latencies",
-            &dir.file("heatmap.svg")?,
-        )?;
+        oneproxy::plot::heatmap(&result.matrix, "Spearman correlation of latencies", &dir.file("heatmap.svg")?)?;
         for r in &result.targets {
             let file = dir.file(&format!("pareto-{}.svg", sanitize(&r.outcome.target)))?;
             pareto_plot(&file, r, table, acc, constraints)?;
@@ -158,70 +118,26 @@ fn write_report(
 
 /// One target's plot: every candidate, the true front, and the flow's measured choice.
 #[cfg(feature = "plot")]
-fn pareto_plot(
-    file: &Path,
-    r: &ScoredRun,
-    table: &oneproxy::LatencyTable,
-    acc: &oneproxy::AccuracyTable,
-    constraints: &[f64],
-) -> anyhow::Result<()> {
+fn pareto_plot(file: &Path, r: &ScoredRun, table: &oneproxy::LatencyTable, acc: &oneproxy::AccuracyTable, constraints: &[f64]) -> anyhow::Result<()> {
     let col = table.device_index(&r.outcome.target)?;
     let cands = target_candidates(table, col, acc);
-    let all: Vec<(f64, f64)> = cands
-        .iter()
-        .map(|a| {
-            (
-                table.latency(a, col).unwrap_or(f64::NAN),
-                acc.get(a).unwrap_or(f64::NAN),
-            )
-        })
-        .collect();
+    let all: Vec<(f64, f64)> = cands.iter().map(|a| (table.latency(a, col).unwrap_or(f64::NAN), acc.get(a).unwrap_or(f64::NAN))).collect();
     let lat: Vec<f64> = all.iter().map(|p| p.0).collect();
     let accs: Vec<f64> = all.iter().map(|p| p.1).collect();
-    let front: Vec<(f64, f64)> = oneproxy::search::pareto_front(&lat, &accs)?
-        .into_iter()
-        .map(|i| all[i])
-        .collect();
-    let chosen: Vec<(f64, f64)> = r
-        .outcome
-        .chosen
-        .iter()
-        .map(|c| (c.latency, c.accuracy))
-        .collect();
-    let title = format!(
-        "{}: {} (hv_ratio {:.4})",
-        r.outcome.target,
-        r.outcome.decision.name(),
-        r.score.hv_ratio
-    );
+    let front: Vec<(f64, f64)> = oneproxy::search::pareto_front(&lat, &accs)?.into_iter().map(|i| all[i]).collect();
+    let chosen: Vec<(f64, f64)> = r.outcome.chosen.iter().map(|c| (c.latency, c.accuracy)).collect();
+    let title = format!("{}: {} (hv_ratio {:.4})", r.outcome.target, r.outcome.decision.name(), r.score.hv_ratio);
     oneproxy::plot::pareto(
         file,
         &title,
-        oneproxy::plot::Series {
-            label: "all architectures",
-            points: &all,
-        },
-        oneproxy::plot::Series {
-            label: "true Pareto front",
-            points: &front,
-        },
-        Some(oneproxy::plot::Series {
-            label: "oneproxy's choice (measured)",
-            points: &chosen,
-        }),
+        oneproxy::plot::Series { label: "all architectures", points: &all },
+        oneproxy::plot::Series { label: "true Pareto front", points: &front },
+        Some(oneproxy::plot::Series { label: "oneproxy's choice (measured)", points: &chosen }),
         constraints,
     )?;
     Ok(())
 }
 
 fn sanitize(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).collect()
 }

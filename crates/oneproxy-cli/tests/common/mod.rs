@@ -11,23 +11,12 @@ pub fn oneproxy() -> Command {
 
 /// Run with `args`, expect success, parse stdout as JSON.
 pub fn json(args: &[&str]) -> Value {
-    let out = oneproxy()
-        .args(args)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = oneproxy().args(args).assert().success().get_output().stdout.clone();
     serde_json::from_slice(&out).expect("stdout is JSON")
 }
 
 /// Run with `args`, expect failure, return stderr.
 pub fn stderr_of(args: &[&str]) -> String {
-    let out = oneproxy()
-        .args(args)
-        .assert()
-        .failure()
-        .get_output()
-        .clone();
+    let out = oneproxy().args(args).assert().failure().get_output().clone();
     String::from_utf8_lossy(&out.stderr).into_owned()
 }

@@ -90,9 +90,7 @@ impl MeasureParams {
     /// Check the bounds.
     pub fn check(&self) -> Result<()> {
         if self.max_runs == 0 {
-            return Err(crate::Error::InvalidParameter(
-                "at least one timed run is needed (--runs >= 1)".into(),
-            ));
+            return Err(crate::Error::InvalidParameter("at least one timed run is needed (--runs >= 1)".into()));
         }
         if self.min_runs > self.max_runs {
             return Err(crate::Error::InvalidParameter(format!(
@@ -125,11 +123,7 @@ fn median(v: &[f64]) -> f64 {
     let mut s = v.to_vec();
     s.sort_by(f64::total_cmp);
     let n = s.len();
-    if n % 2 == 1 {
-        s[n / 2]
-    } else {
-        (s[n / 2 - 1] + s[n / 2]) / 2.0
-    }
+    if n % 2 == 1 { s[n / 2] } else { (s[n / 2 - 1] + s[n / 2]) / 2.0 }
 }
 
 /// Summarise samples (at least one).
@@ -139,12 +133,7 @@ pub fn summarize(samples: &[f64]) -> Summary {
     let dev: Vec<f64> = samples.iter().map(|x| (x - med).abs()).collect();
     let mad = median(&dev);
     let outliers = if mad > 0.0 {
-        samples
-            .iter()
-            .enumerate()
-            .filter(|(_, &x)| (0.6745 * (x - med) / mad).abs() > 3.5)
-            .map(|(i, _)| i)
-            .collect()
+        samples.iter().enumerate().filter(|(_, &x)| (0.6745 * (x - med) / mad).abs() > 3.5).map(|(i, _)| i).collect()
     } else {
         Vec::new()
     };
@@ -179,9 +168,7 @@ pub fn measure(timer: &mut dyn Timer, p: &MeasureParams) -> Result<Measurement> 
     let mut warmup_ms = Vec::new();
     let start = Instant::now();
     while warmup_ms.len() < p.warmup {
-        let Some(left) = remaining(p.warmup_time, start) else {
-            break;
-        };
+        let Some(left) = remaining(p.warmup_time, start) else { break };
         match timer.run_within(left)? {
             Some(t) => warmup_ms.push(t),
             None => break,
@@ -191,17 +178,13 @@ pub fn measure(timer: &mut dyn Timer, p: &MeasureParams) -> Result<Measurement> 
     let mut cut_off = false;
     let start = Instant::now();
     while samples_ms.len() < p.max_runs {
-        let Some(left) = remaining(p.max_time, start) else {
-            break;
-        };
+        let Some(left) = remaining(p.max_time, start) else { break };
         let Some(t) = timer.run_within(left)? else {
             cut_off = true;
             break;
         };
         if !t.is_finite() || t < 0.0 {
-            return Err(crate::Error::Engine(format!(
-                "the timer reported an invalid latency {t}"
-            )));
+            return Err(crate::Error::Engine(format!("the timer reported an invalid latency {t}")));
         }
         samples_ms.push(t);
     }
@@ -254,13 +237,7 @@ pub fn judge(samples_ms: Vec<f64>, warmup_ms: Vec<f64>) -> Measurement {
     if warmup_ms.is_empty() && samples_ms.len() > 1 && samples_ms[0] > 2.0 * summary.median_ms {
         warnings.push("the first run was much slower than the others: use --warmup".into());
     }
-    Measurement {
-        samples_ms,
-        warmup_ms,
-        summary,
-        unstable,
-        warnings,
-    }
+    Measurement { samples_ms, warmup_ms, summary, unstable, warnings }
 }
 
 /// Where a measurement was made.
@@ -300,11 +277,7 @@ pub fn cpu_model() -> String {
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| {
-                    l.starts_with("model name")
-                        || l.starts_with("Hardware")
-                        || l.starts_with("Model")
-                })
+                .find(|l| l.starts_with("model name") || l.starts_with("Hardware") || l.starts_with("Model"))
                 .and_then(|l| l.split_once(':'))
                 .map(|(_, v)| v.trim().to_string())
         })
@@ -317,10 +290,7 @@ pub fn cpu_model() -> String {
 pub fn host_device_name(prefix: &str) -> String {
     let cpu = cpu_model().to_lowercase();
     let mut slug = String::new();
-    for word in cpu
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|w| !w.is_empty())
-    {
+    for word in cpu.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()) {
         if ["r", "tm", "cpu", "processor", "core"].contains(&word) || word.ends_with("ghz") {
             continue;
         }
@@ -329,11 +299,7 @@ pub fn host_device_name(prefix: &str) -> String {
         }
         slug.push_str(word);
     }
-    if slug.is_empty() {
-        prefix.to_string()
-    } else {
-        format!("{prefix}_{slug}")
-    }
+    if slug.is_empty() { prefix.to_string() } else { format!("{prefix}_{slug}") }
 }
 
 #[cfg(test)]
@@ -363,20 +329,12 @@ mod tests {
     }
 
     fn mock(values: &[f64]) -> Mock {
-        Mock {
-            values: values.to_vec(),
-            i: 0,
-            loaded: false,
-        }
+        Mock { values: values.to_vec(), i: 0, loaded: false }
     }
 
     #[test]
     fn counts_bound_the_runs_and_warmup_is_kept_apart() {
-        let p = MeasureParams {
-            warmup: 2,
-            max_runs: 7,
-            ..Default::default()
-        };
+        let p = MeasureParams { warmup: 2, max_runs: 7, ..Default::default() };
         let m = measure(&mut mock(&[1.0]), &p).unwrap();
         assert_eq!((m.warmup_ms.len(), m.samples_ms.len()), (2, 7));
         assert_eq!(m.summary.median_ms, 1.0);
@@ -415,86 +373,30 @@ mod tests {
     fn the_time_budget_bounds_the_runs_started_even_below_the_minimum() {
         // 30 ms per run and a 100 ms budget: runs start at 0, >= 30, >= 60 and >= 90 ms at the
         // latest, the fourth with at most 10 ms left, so it is cut off; 5 runs are not reached.
-        let p = MeasureParams {
-            warmup: 0,
-            min_runs: 5,
-            max_runs: 100,
-            max_time: Duration::from_millis(100),
-            ..Default::default()
-        };
-        let mut t = Slow {
-            each: Duration::from_millis(30),
-            limits: Vec::new(),
-        };
+        let p = MeasureParams { warmup: 0, min_runs: 5, max_runs: 100, max_time: Duration::from_millis(100), ..Default::default() };
+        let mut t = Slow { each: Duration::from_millis(30), limits: Vec::new() };
         let m = measure(&mut t, &p).unwrap();
         assert!(t.limits.len() <= 4, "{} runs started", t.limits.len());
-        assert!(
-            (1..=3).contains(&m.samples_ms.len()),
-            "{} samples",
-            m.samples_ms.len()
-        );
-        assert!(
-            t.limits.iter().all(|l| *l <= p.max_time),
-            "each run is bounded by what is left"
-        );
-        assert!(
-            t.limits.windows(2).all(|w| w[1] < w[0]),
-            "and what is left shrinks: {:?}",
-            t.limits
-        );
-        assert!(
-            m.warnings
-                .iter()
-                .any(|w| w.contains("of the minimum 5 timed runs fit")),
-            "{:?}",
-            m.warnings
-        );
+        assert!((1..=3).contains(&m.samples_ms.len()), "{} samples", m.samples_ms.len());
+        assert!(t.limits.iter().all(|l| *l <= p.max_time), "each run is bounded by what is left");
+        assert!(t.limits.windows(2).all(|w| w[1] < w[0]), "and what is left shrinks: {:?}", t.limits);
+        assert!(m.warnings.iter().any(|w| w.contains("of the minimum 5 timed runs fit")), "{:?}", m.warnings);
         // The warm-up has its own bound.
-        let p = MeasureParams {
-            warmup: 10,
-            warmup_time: Duration::from_millis(50),
-            min_runs: 1,
-            max_runs: 1,
-            ..Default::default()
-        };
-        let mut t = Slow {
-            each: Duration::from_millis(30),
-            limits: Vec::new(),
-        };
+        let p = MeasureParams { warmup: 10, warmup_time: Duration::from_millis(50), min_runs: 1, max_runs: 1, ..Default::default() };
+        let mut t = Slow { each: Duration::from_millis(30), limits: Vec::new() };
         let m = measure(&mut t, &p).unwrap();
         assert!(m.warmup_ms.len() <= 2, "{} warm-up runs", m.warmup_ms.len());
         assert_eq!(m.samples_ms.len(), 1);
         // Not even one run fits: an error that names the flag.
-        let p = MeasureParams {
-            warmup: 0,
-            max_time: Duration::from_millis(20),
-            ..Default::default()
-        };
-        let e = measure(
-            &mut Slow {
-                each: Duration::from_millis(50),
-                limits: Vec::new(),
-            },
-            &p,
-        )
-        .unwrap_err()
-        .to_string();
+        let p = MeasureParams { warmup: 0, max_time: Duration::from_millis(20), ..Default::default() };
+        let e = measure(&mut Slow { each: Duration::from_millis(50), limits: Vec::new() }, &p).unwrap_err().to_string();
         assert!(e.contains("--max-time"), "{e}");
     }
 
     #[test]
     fn outliers_are_flagged_not_dropped() {
-        let p = MeasureParams {
-            warmup: 0,
-            min_runs: 10,
-            max_runs: 10,
-            ..Default::default()
-        };
-        let m = measure(
-            &mut mock(&[1.0, 1.01, 0.99, 1.0, 1.02, 0.98, 1.0, 1.01, 0.99, 5.0]),
-            &p,
-        )
-        .unwrap();
+        let p = MeasureParams { warmup: 0, min_runs: 10, max_runs: 10, ..Default::default() };
+        let m = measure(&mut mock(&[1.0, 1.01, 0.99, 1.0, 1.02, 0.98, 1.0, 1.01, 0.99, 5.0]), &p).unwrap();
         assert_eq!(m.samples_ms.len(), 10);
         assert_eq!(m.summary.outliers, vec![9]);
         assert_eq!(m.summary.max_ms, 5.0);
@@ -505,12 +407,7 @@ mod tests {
 
     #[test]
     fn large_spread_is_unstable() {
-        let p = MeasureParams {
-            warmup: 0,
-            min_runs: 6,
-            max_runs: 6,
-            ..Default::default()
-        };
+        let p = MeasureParams { warmup: 0, min_runs: 6, max_runs: 6, ..Default::default() };
         let m = measure(&mut mock(&[1.0, 2.0, 1.5, 1.0, 2.0, 1.5]), &p).unwrap();
         assert!(m.unstable);
         assert!(m.warnings[0].starts_with("unstable"));
@@ -528,15 +425,9 @@ mod tests {
 
     #[test]
     fn bad_bounds_and_bad_samples_are_errors() {
-        let p = MeasureParams {
-            max_runs: 0,
-            ..Default::default()
-        };
+        let p = MeasureParams { max_runs: 0, ..Default::default() };
         assert!(measure(&mut mock(&[1.0]), &p).is_err());
-        let p = MeasureParams {
-            warmup: 0,
-            ..Default::default()
-        };
+        let p = MeasureParams { warmup: 0, ..Default::default() };
         assert!(measure(&mut mock(&[f64::NAN]), &p).is_err());
     }
 
@@ -544,10 +435,7 @@ mod tests {
     fn host_names_are_slugs() {
         let n = host_device_name("tract");
         assert!(n.starts_with("tract"));
-        assert!(
-            n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
-            "{n}"
-        );
+        assert!(n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'), "{n}");
         let _ = mock(&[1.0]).load(&[], [1, 3, 32, 32]).map(|_| ());
     }
 }

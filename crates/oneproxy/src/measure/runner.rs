@@ -68,37 +68,20 @@ impl CommandTimer {
             )));
         }
         let regex = regex
-            .map(|r| {
-                regex::Regex::new(r)
-                    .map_err(|e| Error::InvalidParameter(format!("--runner-regex '{r}': {e}")))
-            })
+            .map(|r| regex::Regex::new(r).map_err(|e| Error::InvalidParameter(format!("--runner-regex '{r}': {e}"))))
             .transpose()?;
         let tmp = std::env::temp_dir();
         sweep_stale_dirs(&tmp);
         static SEQ: AtomicU64 = AtomicU64::new(0);
-        let name = format!(
-            "{DIR_PREFIX}{}-{}",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed)
-        );
+        let name = format!("{DIR_PREFIX}{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
         let dir = cleanup::create_dir(&tmp.join(name))?;
-        Ok(CommandTimer {
-            template: template.into(),
-            regex,
-            dir,
-            model: None,
-            arch: String::new(),
-            count: 0,
-            timeout: DEFAULT_TIMEOUT,
-        })
+        Ok(CommandTimer { template: template.into(), regex, dir, model: None, arch: String::new(), count: 0, timeout: DEFAULT_TIMEOUT })
     }
 
     /// Set the per-run time limit (more than zero).
     pub fn timeout(mut self, limit: Duration) -> Result<Self> {
         if limit.is_zero() {
-            return Err(Error::InvalidParameter(
-                "the runner timeout must be more than 0 s".into(),
-            ));
+            return Err(Error::InvalidParameter("the runner timeout must be more than 0 s".into()));
         }
         self.timeout = limit;
         Ok(self)
@@ -113,40 +96,23 @@ impl CommandTimer {
     pub fn command_line(&self) -> Option<String> {
         let model = self.model.as_ref()?;
         let sh = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
-        Some(
-            self.template
-                .replace("{model}", &sh(&model.display().to_string()))
-                .replace("{arch}", &sh(&self.arch)),
-        )
+        Some(self.template.replace("{model}", &sh(&model.display().to_string())).replace("{arch}", &sh(&self.arch)))
     }
 
     /// The latency in an output (see the module documentation), or why there is none.
     pub fn extract(&self, output: &str) -> std::result::Result<f64, String> {
         let text = match &self.regex {
             Some(re) => {
-                let caps = re
-                    .captures(output)
-                    .ok_or_else(|| format!("nothing matches --runner-regex '{re}'"))?;
-                caps.get(1)
-                    .or_else(|| caps.get(0))
-                    .map_or("", |m| m.as_str())
-                    .trim()
-                    .to_string()
+                let caps = re.captures(output).ok_or_else(|| format!("nothing matches --runner-regex '{re}'"))?;
+                caps.get(1).or_else(|| caps.get(0)).map_or("", |m| m.as_str()).trim().to_string()
             }
             None => {
-                let tagged: Vec<&str> = output
-                    .lines()
-                    .filter_map(|l| l.trim().strip_prefix("latency_ms:"))
-                    .map(str::trim)
-                    .collect();
+                let tagged: Vec<&str> =
+                    output.lines().filter_map(|l| l.trim().strip_prefix("latency_ms:")).map(str::trim).collect();
                 match tagged.as_slice() {
                     [one] => one.to_string(),
                     [] => {
-                        let last = output
-                            .lines()
-                            .map(str::trim)
-                            .rfind(|l| !l.is_empty())
-                            .unwrap_or("");
+                        let last = output.lines().map(str::trim).rfind(|l| !l.is_empty()).unwrap_or("");
                         if last.parse::<f64>().is_err() {
                             return Err(format!(
                                 "no line 'latency_ms: <ms>', and the last line '{}' is not a bare number",
@@ -155,12 +121,7 @@ impl CommandTimer {
                         }
                         last.to_string()
                     }
-                    many => {
-                        return Err(format!(
-                            "{} lines 'latency_ms:' (one is needed)",
-                            many.len()
-                        ))
-                    }
+                    many => return Err(format!("{} lines 'latency_ms:' (one is needed)", many.len())),
                 }
             }
         };
@@ -172,18 +133,9 @@ impl CommandTimer {
     }
 
     /// One run, killed after `limit`: the output, or `None` if it was killed.
-    fn run_bounded(
-        &self,
-        cmd: &str,
-        limit: Duration,
-    ) -> Result<Option<(std::process::ExitStatus, String, String)>> {
+    fn run_bounded(&self, cmd: &str, limit: Duration) -> Result<Option<(std::process::ExitStatus, String, String)>> {
         let mut command = Command::new("sh");
-        command
-            .arg("-c")
-            .arg(cmd)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        command.arg("-c").arg(cmd).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let (mut child, group) = cleanup::spawn_group(&mut command)
             .map_err(|e| Error::Engine(format!("runner: cannot start `sh -c {cmd}`: {e}")))?;
         let stdout = child.stdout.take().map(drain);
@@ -204,18 +156,14 @@ impl CommandTimer {
         // Background jobs the runner left behind hold the pipes open: kill them, then read.
         drop(group);
         let collect = |r: Option<mpsc::Receiver<Vec<u8>>>| {
-            let bytes = r
-                .and_then(|r| r.recv_timeout(Duration::from_secs(2)).ok())
-                .unwrap_or_default();
+            let bytes = r.and_then(|r| r.recv_timeout(Duration::from_secs(2)).ok()).unwrap_or_default();
             String::from_utf8_lossy(&bytes).into_owned()
         };
         Ok(Some((status, collect(stdout), collect(stderr))))
     }
 
     fn run_once(&mut self, limit: Duration) -> Result<Option<f64>> {
-        let cmd = self
-            .command_line()
-            .ok_or_else(|| Error::Engine("runner: no model loaded".into()))?;
+        let cmd = self.command_line().ok_or_else(|| Error::Engine("runner: no model loaded".into()))?;
         let wait = limit.min(self.timeout);
         let Some((status, stdout, stderr)) = self.run_bounded(&cmd, wait)? else {
             if limit < self.timeout {
@@ -228,10 +176,7 @@ impl CommandTimer {
             });
         };
         if !status.success() {
-            return Err(Error::Engine(format!(
-                "runner `{cmd}` failed ({status}): {}",
-                quote(&format!("{stdout}{stderr}"))
-            )));
+            return Err(Error::Engine(format!("runner `{cmd}` failed ({status}): {}", quote(&format!("{stdout}{stderr}")))));
         }
         match self.extract(&stdout) {
             Ok(v) => Ok(Some(v)),
@@ -288,15 +233,11 @@ fn sweep_stale_dirs(tmp: &Path) {
     static DONE: std::sync::Once = std::sync::Once::new();
     DONE.call_once(|| {
         use std::os::unix::fs::MetadataExt;
-        let Ok(entries) = std::fs::read_dir(tmp) else {
-            return;
-        };
+        let Ok(entries) = std::fs::read_dir(tmp) else { return };
         let uid = rustix::process::getuid().as_raw();
         for e in entries.flatten() {
             let name = e.file_name();
-            let Some(pid) = name.to_str().and_then(runner_dir_owner) else {
-                continue;
-            };
+            let Some(pid) = name.to_str().and_then(runner_dir_owner) else { continue };
             let path = e.path();
             let ours = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir() && m.uid() == uid);
             if !ours || !crate::output::temp::is_dead(pid) {
@@ -306,8 +247,7 @@ fn sweep_stale_dirs(tmp: &Path) {
                 rd.flatten().all(|f| {
                     let n = f.file_name();
                     let n = n.to_string_lossy();
-                    f.file_type().is_ok_and(|t| t.is_file())
-                        && (is_model_name(&n) || crate::output::temp::owner_of(&n).is_some())
+                    f.file_type().is_ok_and(|t| t.is_file()) && (is_model_name(&n) || crate::output::temp::owner_of(&n).is_some())
                 })
             });
             if only_models {
@@ -321,19 +261,14 @@ fn sweep_stale_dirs(tmp: &Path) {
 fn runner_dir_owner(name: &str) -> Option<u32> {
     let rest = name.strip_prefix(DIR_PREFIX)?;
     let (pid, seq) = rest.split_once('-').unwrap_or((rest, "0"));
-    if seq.is_empty()
-        || !seq.bytes().all(|b| b.is_ascii_digit())
-        || !pid.bytes().all(|b| b.is_ascii_digit())
-    {
+    if seq.is_empty() || !seq.bytes().all(|b| b.is_ascii_digit()) || !pid.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     pid.parse().ok()
 }
 
 fn is_model_name(n: &str) -> bool {
-    n.strip_prefix("model")
-        .and_then(|r| r.strip_suffix(".onnx"))
-        .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+    n.strip_prefix("model").and_then(|r| r.strip_suffix(".onnx")).is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
 }
 
 impl Timer for CommandTimer {
@@ -351,8 +286,7 @@ impl Timer for CommandTimer {
     fn run(&mut self) -> Result<f64> {
         let limit = self.timeout;
         // With the limit equal to the timeout, running out of time is an error, never `None`.
-        self.run_once(limit)?
-            .ok_or_else(|| Error::Engine("runner: cut off without a timeout error".into()))
+        self.run_once(limit)?.ok_or_else(|| Error::Engine("runner: cut off without a timeout error".into()))
     }
 
     fn run_within(&mut self, limit: Duration) -> Result<Option<f64>> {
@@ -379,10 +313,7 @@ mod tests {
     #[test]
     fn the_protocol_reads_only_unambiguous_output() {
         let t = plain();
-        assert_eq!(
-            t.extract("loading\nlatency_ms: 12.5\ndone, 3 files\n"),
-            Ok(12.5)
-        );
+        assert_eq!(t.extract("loading\nlatency_ms: 12.5\ndone, 3 files\n"), Ok(12.5));
         assert_eq!(t.extract("warm-up 3 runs\n  4.25  \n\n"), Ok(4.25));
         assert_eq!(t.extract("1e-3\n"), Ok(0.001));
         for bad in [
@@ -398,17 +329,10 @@ mod tests {
             "NaN",
             "inf",
         ] {
-            assert!(
-                t.extract(bad).is_err(),
-                "{bad:?} must be refused, got {:?}",
-                t.extract(bad)
-            );
+            assert!(t.extract(bad).is_err(), "{bad:?} must be refused, got {:?}", t.extract(bad));
         }
         let e = t.extract("4.20 ms, 238.1 FPS").unwrap_err();
-        assert!(
-            e.contains("'4.20 ms, 238.1 FPS' is not a bare number"),
-            "{e}"
-        );
+        assert!(e.contains("'4.20 ms, 238.1 FPS' is not a bare number"), "{e}");
         let t = CommandTimer::new("x {model}", Some(r"avg=([0-9.]+)")).unwrap();
         assert_eq!(t.extract("min=1.0 avg=2.25 max=9"), Ok(2.25));
         assert!(t.extract("nothing").unwrap_err().contains("--runner-regex"));
@@ -418,11 +342,7 @@ mod tests {
 
     #[test]
     fn runs_a_command_per_sample_and_quotes_failures() {
-        let mut t = CommandTimer::new(
-            "test -s {model} && echo 'model ok' && echo 'latency_ms: 4.5'",
-            None,
-        )
-        .unwrap();
+        let mut t = CommandTimer::new("test -s {model} && echo 'model ok' && echo 'latency_ms: 4.5'", None).unwrap();
         t.load(b"onnx bytes", [1, 3, 32, 32]).unwrap();
         assert_eq!(t.run().unwrap(), 4.5);
         let mut bad = CommandTimer::new("echo oops; false {model}", None).unwrap();
@@ -432,25 +352,16 @@ mod tests {
         let mut noisy = CommandTimer::new("echo 'Error ... node 17'; : {model}", None).unwrap();
         noisy.load(b"x", [1, 3, 32, 32]).unwrap();
         let e = noisy.run().unwrap_err().to_string();
-        assert!(
-            e.contains("did not report a latency") && e.contains("\"Error ... node 17\""),
-            "{e}"
-        );
+        assert!(e.contains("did not report a latency") && e.contains("\"Error ... node 17\""), "{e}");
         let mut long = CommandTimer::new("yes abcdefgh | head -c 100000; : {model}", None).unwrap();
         long.load(b"x", [1, 3, 32, 32]).unwrap();
         let e = long.run().unwrap_err().to_string();
-        assert!(
-            e.len() < 1200,
-            "the quoted output is cut: {} bytes",
-            e.len()
-        );
+        assert!(e.len() < 1200, "the quoted output is cut: {} bytes", e.len());
     }
 
     /// Processes of a group that are still running (zombies waiting for a reaper do not count).
     fn live_in_group(pgid: u32) -> usize {
-        let Ok(procs) = std::fs::read_dir("/proc") else {
-            return 0;
-        };
+        let Ok(procs) = std::fs::read_dir("/proc") else { return 0 };
         procs
             .flatten()
             .filter_map(|p| std::fs::read_to_string(p.path().join("stat")).ok())
@@ -481,55 +392,31 @@ mod tests {
     fn a_hanging_runner_is_killed_with_its_children() {
         let dir = tempfile::tempdir().unwrap();
         let pg = dir.path().join("pgid");
-        let template = format!(
-            "echo $$ > '{}'; sleep 100; echo 1; : {{model}}",
-            pg.display()
-        );
-        let mut t = CommandTimer::new(&template, None)
-            .unwrap()
-            .timeout(Duration::from_secs(1))
-            .unwrap();
+        let template = format!("echo $$ > '{}'; sleep 100; echo 1; : {{model}}", pg.display());
+        let mut t = CommandTimer::new(&template, None).unwrap().timeout(Duration::from_secs(1)).unwrap();
         t.load(b"x", [1, 3, 32, 32]).unwrap();
         let e = t.run().unwrap_err();
         assert!(matches!(e, Error::Timeout { .. }), "{e}");
         assert!(e.to_string().contains("--runner-timeout"), "{e}");
-        let pgid: u32 = std::fs::read_to_string(&pg)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
+        let pgid: u32 = std::fs::read_to_string(&pg).unwrap().trim().parse().unwrap();
         assert_eq!(settled_live_in_group(pgid), 0, "sh and its sleep are gone");
         // Cut off by the budget rather than the timeout: not an error, no sample.
         let mut t = CommandTimer::new("sleep 100; : {model}", None).unwrap();
         t.load(b"x", [1, 3, 32, 32]).unwrap();
         assert!(t.run_within(Duration::from_millis(100)).unwrap().is_none());
-        assert!(CommandTimer::new("x {model}", None)
-            .unwrap()
-            .timeout(Duration::ZERO)
-            .is_err());
+        assert!(CommandTimer::new("x {model}", None).unwrap().timeout(Duration::ZERO).is_err());
     }
 
     #[test]
     fn background_jobs_do_not_hold_the_run() {
         let dir = tempfile::tempdir().unwrap();
         let pg = dir.path().join("pgid");
-        let template = format!(
-            "echo $$ > '{}'; sleep 100 & echo 2.5; : {{model}}",
-            pg.display()
-        );
+        let template = format!("echo $$ > '{}'; sleep 100 & echo 2.5; : {{model}}", pg.display());
         let mut t = CommandTimer::new(&template, None).unwrap();
         t.load(b"x", [1, 3, 32, 32]).unwrap();
         assert_eq!(t.run().unwrap(), 2.5);
-        let pgid: u32 = std::fs::read_to_string(&pg)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        assert_eq!(
-            settled_live_in_group(pgid),
-            0,
-            "the background sleep was killed"
-        );
+        let pgid: u32 = std::fs::read_to_string(&pg).unwrap().trim().parse().unwrap();
+        assert_eq!(settled_live_in_group(pgid), 0, "the background sleep was killed");
     }
 
     #[test]
@@ -541,18 +428,9 @@ mod tests {
         assert!(!dir.exists());
         assert_eq!(runner_dir_owner("oneproxy-runner-123"), Some(123));
         assert_eq!(runner_dir_owner("oneproxy-runner-123-4"), Some(123));
-        for other in [
-            "oneproxy-runner-",
-            "oneproxy-runner-12x",
-            "oneproxy-runner-1-",
-            "my-oneproxy-runner-1",
-        ] {
+        for other in ["oneproxy-runner-", "oneproxy-runner-12x", "oneproxy-runner-1-", "my-oneproxy-runner-1"] {
             assert_eq!(runner_dir_owner(other), None, "{other}");
         }
-        assert!(
-            is_model_name("model12.onnx")
-                && !is_model_name("model.onnx")
-                && !is_model_name("notes.txt")
-        );
+        assert!(is_model_name("model12.onnx") && !is_model_name("model.onnx") && !is_model_name("notes.txt"));
     }
 }

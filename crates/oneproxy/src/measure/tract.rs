@@ -29,21 +29,14 @@ pub struct TractModel {
 
 impl std::fmt::Debug for TractModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TractModel")
-            .field("input", &self.input.shape())
-            .finish_non_exhaustive()
+        f.debug_struct("TractModel").field("input", &self.input.shape()).finish_non_exhaustive()
     }
 }
 
 impl TractModel {
     /// Load, type, declutter and optimise an ONNX model; `input` (NCHW, row-major) is what every
     /// run will use. `threads` as in the module documentation.
-    pub fn load(
-        model: &[u8],
-        input_shape: [usize; 4],
-        input: &[f32],
-        threads: usize,
-    ) -> Result<Self> {
+    pub fn load(model: &[u8], input_shape: [usize; 4], input: &[f32], threads: usize) -> Result<Self> {
         let plan: Arc<TypedRunnableModel> = tract_onnx::onnx()
             .model_for_read(&mut &model[..])
             .map_err(|e| engine_err("loading the ONNX model", e))?
@@ -54,16 +47,8 @@ impl TractModel {
         let state = plan.spawn().map_err(|e| engine_err("making a state", e))?;
         let tensor = tract_ndarray::ArrayD::from_shape_vec(input_shape.to_vec(), input.to_vec())
             .map_err(|e| Error::InvalidParameter(format!("input of shape {input_shape:?}: {e}")))?;
-        let executor = if threads > 1 {
-            Executor::multithread(threads)
-        } else {
-            Executor::SingleThread
-        };
-        Ok(TractModel {
-            state,
-            input: Tensor::from(tensor).into_tvalue(),
-            executor,
-        })
+        let executor = if threads > 1 { Executor::multithread(threads) } else { Executor::SingleThread };
+        Ok(TractModel { state, input: Tensor::from(tensor).into_tvalue(), executor })
     }
 
     /// Run once; the output's shape and values.
@@ -72,9 +57,7 @@ impl TractModel {
         let state = &mut self.state;
         let out = multithread_tract_scope(self.executor.clone(), || state.run(tvec!(input)))
             .map_err(|e| engine_err("running the model", e))?;
-        let t = out[0]
-            .to_plain_array_view::<f32>()
-            .map_err(|e| engine_err("reading the output", e))?;
+        let t = out[0].to_plain_array_view::<f32>().map_err(|e| engine_err("reading the output", e))?;
         Ok((t.shape().to_vec(), t.iter().copied().collect()))
     }
 
@@ -101,11 +84,7 @@ pub struct TractTimer {
 impl TractTimer {
     /// A timer running tract with `threads` threads (1 = single-threaded).
     pub fn new(threads: usize) -> Self {
-        TractTimer {
-            threads: threads.max(1),
-            seed: 0,
-            model: None,
-        }
+        TractTimer { threads: threads.max(1), seed: 0, model: None }
     }
 }
 
@@ -118,10 +97,7 @@ impl Timer for TractTimer {
     }
 
     fn run(&mut self) -> Result<f64> {
-        self.model
-            .as_mut()
-            .ok_or_else(|| Error::Engine("tract: no model loaded".into()))?
-            .time()
+        self.model.as_mut().ok_or_else(|| Error::Engine("tract: no model loaded".into()))?.time()
     }
 
     fn engine(&self) -> String {

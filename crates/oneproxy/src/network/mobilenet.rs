@@ -65,19 +65,12 @@ const MBV2: Family = Family {
     se: [false; 5],
 };
 
-const PROXYLESS: Family = Family {
-    widths: [24, 40, 80, 96, 192],
-    ..MBV2
-};
+const PROXYLESS: Family = Family { widths: [24, 40, 80, 96, 192], ..MBV2 };
 
 /// MobileNet's channel rounding: to a multiple of `d` (at least `d`), never more than 10% down.
 pub fn make_divisible(v: f64, d: usize) -> usize {
     let r = ((v + d as f64 / 2.0) as usize / d * d).max(d);
-    if (r as f64) < 0.9 * v {
-        r + d
-    } else {
-        r
-    }
+    if (r as f64) < 0.9 * v { r + d } else { r }
 }
 
 fn squeeze_excite(b: &mut Builder, x: usize) -> usize {
@@ -91,16 +84,7 @@ fn squeeze_excite(b: &mut Builder, x: usize) -> usize {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn mbconv(
-    b: &mut Builder,
-    x: usize,
-    out: usize,
-    k: usize,
-    stride: usize,
-    e: usize,
-    act: Act,
-    se: bool,
-) -> usize {
+fn mbconv(b: &mut Builder, x: usize, out: usize, k: usize, stride: usize, e: usize, act: Act, se: bool) -> usize {
     let c_in = b.shape(x).c;
     let mid = make_divisible((c_in * e) as f64, 8);
     let mut y = x;
@@ -112,11 +96,7 @@ fn mbconv(
         y = squeeze_excite(b, y);
     }
     y = b.conv_bn(y, out, 1, 1, 1);
-    if stride == 1 && c_in == out {
-        b.add(&[x, y])
-    } else {
-        y
-    }
+    if stride == 1 && c_in == out { b.add(&[x, y]) } else { y }
 }
 
 /// The network of an architecture of an elastic space (`ofa-mbv3`, `mbv2`, `proxyless`).
@@ -130,25 +110,12 @@ pub fn build(space: SpaceId, arch: &Arch) -> Network {
     let r = ElasticSpec::resolution(arch) as usize;
     let mut b = Builder::new(3, r, r);
     let mut x = b.conv_bn_act(0, f.stem, 3, 2, 1, f.stem_act);
-    let first_act = if space == SpaceId::OfaMbv3 {
-        Act::Relu
-    } else {
-        Act::Relu6
-    };
+    let first_act = if space == SpaceId::OfaMbv3 { Act::Relu } else { Act::Relu6 };
     x = mbconv(&mut b, x, f.first_out, 3, 1, 1, first_act, false);
     for (s, blocks) in spec.blocks(arch).iter().enumerate() {
         for (j, &(k, e)) in blocks.iter().enumerate() {
             let stride = if j == 0 { f.strides[s] } else { 1 };
-            x = mbconv(
-                &mut b,
-                x,
-                f.widths[s],
-                k as usize,
-                stride,
-                e as usize,
-                f.acts[s],
-                f.se[s],
-            );
+            x = mbconv(&mut b, x, f.widths[s], k as usize, stride, e as usize, f.acts[s], f.se[s]);
         }
     }
     let x = if space == SpaceId::OfaMbv3 {
@@ -180,18 +147,9 @@ mod tests {
 
     #[test]
     fn smallest_and_largest_ofa_networks() {
-        let small = SpaceId::OfaMbv3
-            .space()
-            .parse("r128_k33-33-33-33-33_e33-33-33-33-33")
-            .unwrap();
-        let large = SpaceId::OfaMbv3
-            .space()
-            .parse("r224_k7777-7777-7777-7777-7777_e6666-6666-6666-6666-6666")
-            .unwrap();
-        let (s, l) = (
-            cost(SpaceId::OfaMbv3, &small),
-            cost(SpaceId::OfaMbv3, &large),
-        );
+        let small = SpaceId::OfaMbv3.space().parse("r128_k33-33-33-33-33_e33-33-33-33-33").unwrap();
+        let large = SpaceId::OfaMbv3.space().parse("r224_k7777-7777-7777-7777-7777_e6666-6666-6666-6666-6666").unwrap();
+        let (s, l) = (cost(SpaceId::OfaMbv3, &small), cost(SpaceId::OfaMbv3, &large));
         // OFA reports about 7.7 M parameters for its full MobileNetV3 supernet (the largest
         // subnet) and a few hundred MFLOPs at 224.
         assert!((7_000_000..8_500_000).contains(&l.params), "{l:?}");
@@ -215,10 +173,7 @@ mod tests {
         }
         // MobileNetV2 at 224 with depths 4 everywhere, k3 e6, is larger than the original
         // (300 MFLOPs, 3.5 M parameters), which has fewer blocks.
-        let big = SpaceId::Mbv2
-            .space()
-            .parse("r224_k3333-3333-3333-3333-3333_e6666-6666-6666-6666-6666")
-            .unwrap();
+        let big = SpaceId::Mbv2.space().parse("r224_k3333-3333-3333-3333-3333_e6666-6666-6666-6666-6666").unwrap();
         let c = cost(SpaceId::Mbv2, &big);
         assert!(c.flops > 300_000_000 && c.params > 3_500_000, "{c:?}");
     }

@@ -128,19 +128,10 @@ impl Network {
     pub fn cost(&self) -> Cost {
         let mut cost = Cost::default();
         for node in &self.nodes {
-            let in_c = node
-                .inputs
-                .first()
-                .map_or(0, |&i| self.nodes[i].shape.c as u64);
-            let (c, h, w) = (
-                node.shape.c as u64,
-                node.shape.h as u64,
-                node.shape.w as u64,
-            );
+            let in_c = node.inputs.first().map_or(0, |&i| self.nodes[i].shape.c as u64);
+            let (c, h, w) = (node.shape.c as u64, node.shape.h as u64, node.shape.w as u64);
             match node.op {
-                Op::Conv {
-                    k, groups, bias, ..
-                } => {
+                Op::Conv { k, groups, bias, .. } => {
                     let weights = c * (in_c / groups as u64) * (k * k) as u64;
                     cost.flops += weights * h * w;
                     cost.params += weights + if bias { c } else { 0 };
@@ -196,13 +187,7 @@ fn out_size(n: usize, k: usize, stride: usize, pad: usize) -> usize {
 impl Builder {
     /// A builder holding the input node.
     pub(crate) fn new(c: usize, h: usize, w: usize) -> Self {
-        Builder {
-            nodes: vec![Node {
-                op: Op::Input,
-                inputs: vec![],
-                shape: Shape { c, h, w },
-            }],
-        }
+        Builder { nodes: vec![Node { op: Op::Input, inputs: vec![], shape: Shape { c, h, w } }] }
     }
 
     pub(crate) fn shape(&self, x: usize) -> Shape {
@@ -215,36 +200,11 @@ impl Builder {
         self.nodes.len() - 1
     }
 
-    pub(crate) fn conv(
-        &mut self,
-        x: usize,
-        out: usize,
-        k: usize,
-        stride: usize,
-        groups: usize,
-        bias: bool,
-    ) -> usize {
+    pub(crate) fn conv(&mut self, x: usize, out: usize, k: usize, stride: usize, groups: usize, bias: bool) -> usize {
         let s = self.shape(x);
-        assert!(
-            s.c % groups == 0 && out % groups == 0,
-            "groups must divide the channels"
-        );
-        let shape = Shape {
-            c: out,
-            h: out_size(s.h, k, stride, k / 2),
-            w: out_size(s.w, k, stride, k / 2),
-        };
-        self.push(
-            Op::Conv {
-                k,
-                stride,
-                groups,
-                out,
-                bias,
-            },
-            vec![x],
-            shape,
-        )
+        assert!(s.c % groups == 0 && out % groups == 0, "groups must divide the channels");
+        let shape = Shape { c: out, h: out_size(s.h, k, stride, k / 2), w: out_size(s.w, k, stride, k / 2) };
+        self.push(Op::Conv { k, stride, groups, out, bias }, vec![x], shape)
     }
 
     pub(crate) fn bn(&mut self, x: usize) -> usize {
@@ -258,39 +218,20 @@ impl Builder {
     }
 
     /// Convolution then batch norm.
-    pub(crate) fn conv_bn(
-        &mut self,
-        x: usize,
-        out: usize,
-        k: usize,
-        stride: usize,
-        groups: usize,
-    ) -> usize {
+    pub(crate) fn conv_bn(&mut self, x: usize, out: usize, k: usize, stride: usize, groups: usize) -> usize {
         let y = self.conv(x, out, k, stride, groups, false);
         self.bn(y)
     }
 
     /// Convolution, batch norm, activation.
-    pub(crate) fn conv_bn_act(
-        &mut self,
-        x: usize,
-        out: usize,
-        k: usize,
-        stride: usize,
-        groups: usize,
-        a: Act,
-    ) -> usize {
+    pub(crate) fn conv_bn_act(&mut self, x: usize, out: usize, k: usize, stride: usize, groups: usize, a: Act) -> usize {
         let y = self.conv_bn(x, out, k, stride, groups);
         self.act(y, a)
     }
 
     pub(crate) fn avg_pool(&mut self, x: usize, k: usize, stride: usize, pad: usize) -> usize {
         let s = self.shape(x);
-        let shape = Shape {
-            c: s.c,
-            h: out_size(s.h, k, stride, pad),
-            w: out_size(s.w, k, stride, pad),
-        };
+        let shape = Shape { c: s.c, h: out_size(s.h, k, stride, pad), w: out_size(s.w, k, stride, pad) };
         self.push(Op::AvgPool { k, stride, pad }, vec![x], shape)
     }
 
@@ -306,10 +247,7 @@ impl Builder {
     /// Sum of one or more same-shaped nodes (one input: that node itself, no new node).
     pub(crate) fn add(&mut self, xs: &[usize]) -> usize {
         let s = self.shape(xs[0]);
-        assert!(
-            xs.iter().all(|&x| self.shape(x) == s),
-            "added tensors must have one shape"
-        );
+        assert!(xs.iter().all(|&x| self.shape(x) == s), "added tensors must have one shape");
         if xs.len() == 1 {
             return xs[0];
         }

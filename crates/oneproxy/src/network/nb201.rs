@@ -96,21 +96,9 @@ mod tests {
     fn counts_match_the_benchmark_extremes() {
         // Derived by hand in the module docs' layout; the benchmark reports the same ranges.
         // All none: stem 442368 + 2 reductions x 3670016 + linear 640 multiply-adds.
-        assert_eq!(
-            cost(SpaceId::Nb201, &uniform(0)),
-            Cost {
-                flops: 7_783_040,
-                params: 73_306
-            }
-        );
+        assert_eq!(cost(SpaceId::Nb201, &uniform(0)), Cost { flops: 7_783_040, params: 73_306 });
         // All conv3x3 adds 30 edges per stage of 2359296 multiply-adds each.
-        assert_eq!(
-            cost(SpaceId::Nb201, &uniform(3)),
-            Cost {
-                flops: 220_119_680,
-                params: 1_531_546
-            }
-        );
+        assert_eq!(cost(SpaceId::Nb201, &uniform(3)), Cost { flops: 220_119_680, params: 1_531_546 });
     }
 
     #[test]

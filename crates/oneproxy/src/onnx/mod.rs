@@ -17,8 +17,8 @@ pub mod proto;
 
 use crate::network::{self, Act, Network, Op, Shape};
 use crate::space::{seeded_rng, Arch, SeededRng, SpaceId};
-use prost::Message;
 use proto::*;
+use prost::Message;
 use rand::Rng;
 
 /// ONNX opset of the exported models.
@@ -33,10 +33,7 @@ pub const OUTPUT_NAME: &str = "output";
 /// The ONNX model of an architecture, encoded (the bytes of a `.onnx` file).
 pub fn export(space: SpaceId, arch: &Arch, batch: usize, seed: u64) -> Vec<u8> {
     let net = network::build(space, arch);
-    let doc = format!(
-        "oneproxy {space} {} (weights seed {seed})",
-        space.space().format(arch)
-    );
+    let doc = format!("oneproxy {space} {} (weights seed {seed})", space.space().format(arch));
     model_proto(&net, batch, seed, doc).encode_to_vec()
 }
 
@@ -50,19 +47,12 @@ pub fn input_shape(space: SpaceId, arch: &Arch, batch: usize) -> [usize; 4] {
 /// seeded with `seed`, in row-major (NCHW) order.
 pub fn seeded_input(shape: [usize; 4], seed: u64) -> Vec<f32> {
     let mut rng = seeded_rng(seed);
-    (0..shape.iter().product::<usize>())
-        .map(|_| rng.random_range(-1.0f32..1.0))
-        .collect()
+    (0..shape.iter().product::<usize>()).map(|_| rng.random_range(-1.0f32..1.0)).collect()
 }
 
 /// The ONNX `ModelProto` of a network.
 pub fn model_proto(net: &Network, batch: usize, seed: u64, doc: String) -> ModelProto {
-    let mut e = Emitter {
-        rng: seeded_rng(seed),
-        nodes: Vec::new(),
-        init: Vec::new(),
-        consts: Vec::new(),
-    };
+    let mut e = Emitter { rng: seeded_rng(seed), nodes: Vec::new(), init: Vec::new(), consts: Vec::new() };
     let last = net.nodes.len() - 1;
     let name = |i: usize| match i {
         0 => INPUT_NAME.to_string(),
@@ -85,10 +75,7 @@ pub fn model_proto(net: &Network, batch: usize, seed: u64, doc: String) -> Model
     };
     ModelProto {
         ir_version: IR_VERSION,
-        opset_import: vec![OperatorSetIdProto {
-            domain: String::new(),
-            version: OPSET,
-        }],
+        opset_import: vec![OperatorSetIdProto { domain: String::new(), version: OPSET }],
         producer_name: "oneproxy".into(),
         producer_version: env!("CARGO_PKG_VERSION").into(),
         doc_string: doc,
@@ -97,19 +84,11 @@ pub fn model_proto(net: &Network, batch: usize, seed: u64, doc: String) -> Model
 }
 
 fn value_info(name: &str, dims: &[usize]) -> ValueInfoProto {
-    let dim = dims
-        .iter()
-        .map(|&d| Dimension {
-            dim_value: Some(d as i64),
-        })
-        .collect();
+    let dim = dims.iter().map(|&d| Dimension { dim_value: Some(d as i64) }).collect();
     ValueInfoProto {
         name: name.into(),
         r#type: Some(TypeProto {
-            tensor_type: Some(TensorTypeProto {
-                elem_type: DATA_TYPE_FLOAT,
-                shape: Some(TensorShapeProto { dim }),
-            }),
+            tensor_type: Some(TensorTypeProto { elem_type: DATA_TYPE_FLOAT, shape: Some(TensorShapeProto { dim }) }),
         }),
     }
 }
@@ -124,21 +103,11 @@ fn ints(name: &str, v: &[usize]) -> AttributeProto {
 }
 
 fn int(name: &str, v: i64) -> AttributeProto {
-    AttributeProto {
-        name: name.into(),
-        r#type: attribute_type::INT,
-        i: v,
-        ..Default::default()
-    }
+    AttributeProto { name: name.into(), r#type: attribute_type::INT, i: v, ..Default::default() }
 }
 
 fn float(name: &str, v: f32) -> AttributeProto {
-    AttributeProto {
-        name: name.into(),
-        r#type: attribute_type::FLOAT,
-        f: v,
-        ..Default::default()
-    }
+    AttributeProto { name: name.into(), r#type: attribute_type::FLOAT, f: v, ..Default::default() }
 }
 
 struct Emitter {
@@ -150,12 +119,7 @@ struct Emitter {
 }
 
 impl Emitter {
-    fn tensor(
-        &mut self,
-        name: String,
-        dims: &[usize],
-        values: impl Iterator<Item = f32>,
-    ) -> String {
+    fn tensor(&mut self, name: String, dims: &[usize], values: impl Iterator<Item = f32>) -> String {
         let raw_data: Vec<u8> = values.flat_map(f32::to_le_bytes).collect();
         debug_assert_eq!(raw_data.len(), 4 * dims.iter().product::<usize>());
         self.init.push(TensorProto {
@@ -183,50 +147,18 @@ impl Emitter {
         name
     }
 
-    fn push(
-        &mut self,
-        op_type: &str,
-        name: String,
-        input: Vec<String>,
-        output: String,
-        attribute: Vec<AttributeProto>,
-    ) {
-        self.nodes.push(NodeProto {
-            input,
-            output: vec![output],
-            name,
-            op_type: op_type.into(),
-            attribute,
-        });
+    fn push(&mut self, op_type: &str, name: String, input: Vec<String>, output: String, attribute: Vec<AttributeProto>) {
+        self.nodes.push(NodeProto { input, output: vec![output], name, op_type: op_type.into(), attribute });
     }
 
-    fn node(
-        &mut self,
-        i: usize,
-        op: Op,
-        mut inputs: Vec<String>,
-        out: String,
-        in_shape: Shape,
-        shape: Shape,
-    ) {
+    fn node(&mut self, i: usize, op: Op, mut inputs: Vec<String>, out: String, in_shape: Shape, shape: Shape) {
         let id = format!("n{i}");
         match op {
             Op::Input => unreachable!("only node 0 is the input"),
-            Op::Conv {
-                k,
-                stride,
-                groups,
-                out: c,
-                bias,
-            } => {
+            Op::Conv { k, stride, groups, out: c, bias } => {
                 let fan_in = in_shape.c / groups * k * k;
                 let a = (3.0 / fan_in as f32).sqrt();
-                inputs.push(self.uniform(
-                    format!("{id}.weight"),
-                    &[c, in_shape.c / groups, k, k],
-                    -a,
-                    a,
-                ));
+                inputs.push(self.uniform(format!("{id}.weight"), &[c, in_shape.c / groups, k, k], -a, a));
                 if bias {
                     inputs.push(self.uniform(format!("{id}.bias"), &[c], -0.1, 0.1));
                 }
@@ -246,13 +178,7 @@ impl Emitter {
                 inputs.push(self.uniform(format!("{id}.bias"), &[c], -0.1, 0.1));
                 inputs.push(self.uniform(format!("{id}.mean"), &[c], -0.1, 0.1));
                 inputs.push(self.uniform(format!("{id}.var"), &[c], 0.8, 1.2));
-                self.push(
-                    "BatchNormalization",
-                    id,
-                    inputs,
-                    out,
-                    vec![float("epsilon", 1e-5)],
-                );
+                self.push("BatchNormalization", id, inputs, out, vec![float("epsilon", 1e-5)]);
             }
             Op::Act(Act::Relu) => self.push("Relu", id, inputs, out, vec![]),
             Op::Act(Act::Relu6) => {
@@ -263,13 +189,7 @@ impl Emitter {
             Op::Act(Act::HSigmoid) => self.push("HardSigmoid", id, inputs, out, hard_sigmoid()),
             Op::Act(Act::HSwish) => {
                 let gate = format!("{id}.gate");
-                self.push(
-                    "HardSigmoid",
-                    format!("{id}.hsig"),
-                    inputs.clone(),
-                    gate.clone(),
-                    hard_sigmoid(),
-                );
+                self.push("HardSigmoid", format!("{id}.hsig"), inputs.clone(), gate.clone(), hard_sigmoid());
                 inputs.push(gate);
                 self.push("Mul", id, inputs, out, vec![]);
             }
@@ -286,13 +206,7 @@ impl Emitter {
             Op::Linear { out: c } => {
                 let fan_in = in_shape.c * in_shape.h * in_shape.w;
                 let flat = format!("{id}.flat");
-                self.push(
-                    "Flatten",
-                    format!("{id}.flatten"),
-                    inputs,
-                    flat.clone(),
-                    vec![int("axis", 1)],
-                );
+                self.push("Flatten", format!("{id}.flatten"), inputs, flat.clone(), vec![int("axis", 1)]);
                 let a = (3.0 / fan_in as f32).sqrt();
                 let w = self.uniform(format!("{id}.weight"), &[c, fan_in], -a, a);
                 let b = self.uniform(format!("{id}.bias"), &[c], -0.1, 0.1);
@@ -323,12 +237,7 @@ mod tests {
 
     #[test]
     fn export_is_deterministic_and_decodes() {
-        let arch = SpaceId::Nb201
-            .space()
-            .parse(
-                "|nor_conv_3x3~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_1x1~1|none~2|",
-            )
-            .unwrap();
+        let arch = SpaceId::Nb201.space().parse("|nor_conv_3x3~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_1x1~1|none~2|").unwrap();
         let a = export(SpaceId::Nb201, &arch, 1, 7);
         assert_eq!(a, export(SpaceId::Nb201, &arch, 1, 7));
         assert_ne!(a, export(SpaceId::Nb201, &arch, 1, 8));
@@ -339,12 +248,7 @@ mod tests {
         // statistics are two extra tensors per BN, not parameters).
         let floats: usize = g.initializer.iter().map(|t| t.raw_data.len() / 4).sum();
         let net = network::build(SpaceId::Nb201, &arch);
-        let bn: usize = net
-            .nodes
-            .iter()
-            .filter(|n| n.op == Op::BatchNorm)
-            .map(|n| 2 * n.shape.c)
-            .sum();
+        let bn: usize = net.nodes.iter().filter(|n| n.op == Op::BatchNorm).map(|n| 2 * n.shape.c).sum();
         assert_eq!(floats as u64, net.cost().params + bn as u64);
         assert_eq!(g.output[0].name, OUTPUT_NAME);
     }

@@ -34,10 +34,7 @@ pub fn final_target(path: &Path) -> Result<PathBuf> {
             _ => return Ok(p),
         }
     }
-    Err(Error::Refused {
-        path: path.into(),
-        reason: format!("more than {MAX_LINKS} symbolic links in a chain (a loop?)"),
-    })
+    Err(Error::Refused { path: path.into(), reason: format!("more than {MAX_LINKS} symbolic links in a chain (a loop?)") })
 }
 
 /// What a non-regular file is, in words.
@@ -67,11 +64,7 @@ pub fn check_output_file(path: &Path) -> Result<(PathBuf, Option<std::fs::Metada
         Ok(m) if m.is_file() => Ok((target, Some(m))),
         Ok(m) => {
             let what = kind_of(&m);
-            let shown = if target == path {
-                String::new()
-            } else {
-                format!(" (the link's target {})", target.display())
-            };
+            let shown = if target == path { String::new() } else { format!(" (the link's target {})", target.display()) };
             Err(Error::Refused {
                 path: path.into(),
                 reason: format!("is {what}{shown}, not a regular file: oneproxy will not replace it; give a file path"),
@@ -95,19 +88,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let name = match target.file_name() {
         Some(n) => n.to_string_lossy().into_owned(),
         None => {
-            return Err(Error::Refused {
-                path: path.into(),
-                reason: "does not name a file (it ends in '..' or '/')".into(),
-            })
+            return Err(Error::Refused { path: path.into(), reason: "does not name a file (it ends in '..' or '/')".into() })
         }
     };
     temp::sweep_once(dir);
-    let (mut file, tmp) =
-        cleanup::create_file(&dir.join(temp::temp_name(&name))).map_err(|e| match e {
-            // Name the destination the user gave, not our temporary name.
-            Error::Io { source, .. } => Error::io(path, source),
-            other => other,
-        })?;
+    let (mut file, tmp) = cleanup::create_file(&dir.join(temp::temp_name(&name))).map_err(|e| match e {
+        // Name the destination the user gave, not our temporary name.
+        Error::Io { source, .. } => Error::io(path, source),
+        other => other,
+    })?;
     let written = (|| {
         file.write_all(bytes)?;
         if let Some(m) = &existing {
@@ -132,10 +121,7 @@ mod tests {
     use super::*;
 
     fn names(dir: &Path) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
+        let mut v: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         v.sort();
         v
     }
@@ -148,9 +134,7 @@ mod tests {
         write_atomic(&p, b"two").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"two");
         assert_eq!(names(dir.path()), ["out.json"], "no temp file left");
-        let e = write_atomic(&dir.path().join("no/such/dir/x"), b"x")
-            .unwrap_err()
-            .to_string();
+        let e = write_atomic(&dir.path().join("no/such/dir/x"), b"x").unwrap_err().to_string();
         assert!(e.contains("no/such/dir/x"), "{e}");
         assert_eq!(names(dir.path()), ["out.json"]);
     }
@@ -163,10 +147,7 @@ mod tests {
         std::fs::write(&p, "old").unwrap();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o750)).unwrap();
         write_atomic(&p, b"new").unwrap();
-        assert_eq!(
-            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
-            0o750
-        );
+        assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o750);
     }
 
     #[test]
@@ -184,20 +165,9 @@ mod tests {
         write_atomic(&link2, b"new").unwrap();
         assert_eq!(std::fs::read(&real).unwrap(), b"new");
         for l in [&link, &link2] {
-            assert!(
-                std::fs::symlink_metadata(l)
-                    .unwrap()
-                    .file_type()
-                    .is_symlink(),
-                "{} stays a link",
-                l.display()
-            );
+            assert!(std::fs::symlink_metadata(l).unwrap().file_type().is_symlink(), "{} stays a link", l.display());
         }
-        assert_eq!(
-            names(&data),
-            ["real.csv"],
-            "the temp file went beside the target and is gone"
-        );
+        assert_eq!(names(&data), ["real.csv"], "the temp file went beside the target and is gone");
         // A dangling link creates its target.
         let dangling = dir.path().join("dangling.csv");
         std::os::unix::fs::symlink("data/new.csv", &dangling).unwrap();
@@ -207,43 +177,22 @@ mod tests {
         let a = dir.path().join("a");
         std::os::unix::fs::symlink("b", &a).unwrap();
         std::os::unix::fs::symlink("a", dir.path().join("b")).unwrap();
-        assert!(write_atomic(&a, b"x")
-            .unwrap_err()
-            .to_string()
-            .contains("symbolic links"));
+        assert!(write_atomic(&a, b"x").unwrap_err().to_string().contains("symbolic links"));
     }
 
     #[test]
     fn special_files_are_refused_and_kept() {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("pipe");
-        assert!(std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success());
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
         let e = write_atomic(&fifo, b"x").unwrap_err().to_string();
         assert!(e.contains("pipe") && e.contains("FIFO"), "{e}");
         use std::os::unix::fs::FileTypeExt;
-        assert!(
-            std::fs::symlink_metadata(&fifo)
-                .unwrap()
-                .file_type()
-                .is_fifo(),
-            "still a FIFO"
-        );
+        assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo(), "still a FIFO");
 
-        let e = write_atomic(Path::new("/dev/full"), b"x")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("/dev/full") && e.contains("character device"),
-            "{e}"
-        );
-        assert!(std::fs::symlink_metadata("/dev/full")
-            .unwrap()
-            .file_type()
-            .is_char_device());
+        let e = write_atomic(Path::new("/dev/full"), b"x").unwrap_err().to_string();
+        assert!(e.contains("/dev/full") && e.contains("character device"), "{e}");
+        assert!(std::fs::symlink_metadata("/dev/full").unwrap().file_type().is_char_device());
 
         let sub = dir.path().join("sub");
         std::fs::create_dir(&sub).unwrap();
@@ -255,11 +204,7 @@ mod tests {
         std::os::unix::fs::symlink("/dev/full", &link).unwrap();
         let e = write_atomic(&link, b"x").unwrap_err().to_string();
         assert!(e.contains("to-full") && e.contains("/dev/full"), "{e}");
-        assert_eq!(
-            names(dir.path()),
-            ["pipe", "sub", "to-full"],
-            "nothing written, no litter"
-        );
+        assert_eq!(names(dir.path()), ["pipe", "sub", "to-full"], "nothing written, no litter");
         assert_eq!(names(&sub), ["keep"]);
     }
 
@@ -275,9 +220,6 @@ mod tests {
         }
         write_atomic(&dir.path().join("out.csv"), b"rows").unwrap();
         assert!(!stale.exists());
-        assert_eq!(
-            names(dir.path()),
-            [".out.csv.oneproxy-tmp.1-3", ".out.csv.tmp", "out.csv"]
-        );
+        assert_eq!(names(dir.path()), [".out.csv.oneproxy-tmp.1-3", ".out.csv.tmp", "out.csv"]);
     }
 }

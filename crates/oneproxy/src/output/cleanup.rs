@@ -31,10 +31,7 @@ struct Registry {
     entries: Vec<(u64, Entry)>,
 }
 
-static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
-    next: 0,
-    entries: Vec::new(),
-});
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry { next: 0, entries: Vec::new() });
 
 /// The registry, even if a panicking thread poisoned it (its data stays consistent: every
 /// operation is a single push or retain).
@@ -70,10 +67,7 @@ fn remove_path(path: &Path, dir: bool) {
 }
 
 fn kill_group(pgid: u32) {
-    if let Some(p) = i32::try_from(pgid)
-        .ok()
-        .and_then(rustix::process::Pid::from_raw)
-    {
+    if let Some(p) = i32::try_from(pgid).ok().and_then(rustix::process::Pid::from_raw) {
         let _ = rustix::process::kill_process_group(p, rustix::process::Signal::KILL);
     }
 }
@@ -110,20 +104,9 @@ impl Drop for TempPath {
 /// Create a new temporary file (it must not exist) and record it.
 pub(crate) fn create_file(path: &Path) -> Result<(File, TempPath)> {
     let mut reg = registry();
-    let file = File::options()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(|e| Error::io(path, e))?;
+    let file = File::options().write(true).create_new(true).open(path).map_err(|e| Error::io(path, e))?;
     let id = reg.add(Entry::File(path.to_path_buf()));
-    Ok((
-        file,
-        TempPath {
-            id,
-            path: path.to_path_buf(),
-            dir: false,
-        },
-    ))
+    Ok((file, TempPath { id, path: path.to_path_buf(), dir: false }))
 }
 
 /// Create a new temporary folder (it must not exist; its parent must) and record it.
@@ -131,11 +114,7 @@ pub(crate) fn create_dir(path: &Path) -> Result<TempPath> {
     let mut reg = registry();
     std::fs::create_dir(path).map_err(|e| Error::io(path, e))?;
     let id = reg.add(Entry::Dir(path.to_path_buf()));
-    Ok(TempPath {
-        id,
-        path: path.to_path_buf(),
-        dir: true,
-    })
+    Ok(TempPath { id, path: path.to_path_buf(), dir: true })
 }
 
 /// An existing file to remove on a signal (e.g. a lock file); forgotten, not removed, on drop.
@@ -193,8 +172,7 @@ pub fn install_signal_handlers() -> Result<()> {
     INSTALLED
         .get_or_init(|| {
             use signal_hook::consts::{SIGINT, SIGTERM};
-            let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
-                .map_err(|e| e.to_string())?;
+            let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]).map_err(|e| e.to_string())?;
             std::thread::Builder::new()
                 .name("oneproxy-signals".into())
                 .spawn(move || {
@@ -225,11 +203,7 @@ fn terminate(sig: i32) -> ! {
             Entry::Group(_) => {}
         }
     }
-    let name = if sig == signal_hook::consts::SIGINT {
-        "SIGINT"
-    } else {
-        "SIGTERM"
-    };
+    let name = if sig == signal_hook::consts::SIGINT { "SIGINT" } else { "SIGTERM" };
     eprintln!("oneproxy: interrupted by {name}; temporary files removed");
     std::process::exit(128 + sig)
 }
@@ -239,10 +213,7 @@ mod tests {
     use super::*;
 
     fn recorded(path: &Path) -> bool {
-        registry()
-            .entries
-            .iter()
-            .any(|(_, e)| matches!(e, Entry::File(p) | Entry::Dir(p) if p == path))
+        registry().entries.iter().any(|(_, e)| matches!(e, Entry::File(p) | Entry::Dir(p) if p == path))
     }
 
     #[test]
@@ -269,14 +240,10 @@ mod tests {
 
     #[test]
     fn dropping_a_child_group_kills_the_group() {
-        let (mut child, group) =
-            spawn_group(Command::new("sh").args(["-c", "sleep 100 & wait"])).unwrap();
+        let (mut child, group) = spawn_group(Command::new("sh").args(["-c", "sleep 100 & wait"])).unwrap();
         drop(group);
         let status = child.wait().unwrap();
         assert!(!status.success(), "killed, not finished: {status}");
-        assert!(
-            install_signal_handlers().is_ok() && install_signal_handlers().is_ok(),
-            "idempotent"
-        );
+        assert!(install_signal_handlers().is_ok() && install_signal_handlers().is_ok(), "idempotent");
     }
 }

@@ -27,10 +27,7 @@ impl OutputLock {
     /// finds the lock held); fails at once, naming the holder's pid, if another process holds it.
     pub fn acquire(output: &Path, purpose: &str) -> Result<OutputLock> {
         let target = final_target(output)?;
-        let name = target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let sidecar = target.with_file_name(format!(".{name}.oneproxy-lock"));
         // A released lock's sidecar may be removed between our open and our lock: then we hold a
         // lock on an unlinked file, which nobody else sees. Check and retry on a fresh file.
@@ -50,11 +47,7 @@ impl OutputLock {
                     let mut words = held.split_whitespace();
                     let pid = words.next().and_then(|p| p.parse().ok());
                     let purpose = words.next().unwrap_or("process").to_string();
-                    return Err(Error::Locked {
-                        path: output.into(),
-                        purpose,
-                        pid,
-                    });
+                    return Err(Error::Locked { path: output.into(), purpose, pid });
                 }
                 Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&sidecar, e)),
             }
@@ -72,16 +65,9 @@ impl OutputLock {
                 file.flush()
             })();
             record.map_err(|e| Error::io(&sidecar, e))?;
-            return Ok(OutputLock {
-                file,
-                sidecar,
-                _tracked: tracked,
-            });
+            return Ok(OutputLock { file, sidecar, _tracked: tracked });
         }
-        Err(Error::Refused {
-            path: output.into(),
-            reason: format!("cannot lock {}: it keeps being replaced", sidecar.display()),
-        })
+        Err(Error::Refused { path: output.into(), reason: format!("cannot lock {}: it keeps being replaced", sidecar.display()) })
     }
 }
 
@@ -105,14 +91,8 @@ mod tests {
         let sidecar = dir.path().join(".lat.csv.oneproxy-lock");
         assert!(sidecar.exists());
         // flock locks belong to the open file description: a second open in this process conflicts.
-        let e = OutputLock::acquire(&out, "measure")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("another oneproxy measure is writing")
-                && e.contains(&format!("pid {}", std::process::id())),
-            "{e}"
-        );
+        let e = OutputLock::acquire(&out, "measure").unwrap_err().to_string();
+        assert!(e.contains("another oneproxy measure is writing") && e.contains(&format!("pid {}", std::process::id())), "{e}");
         assert!(e.contains("lat.csv"), "{e}");
         // Through a link to the same file: the same lock.
         let link = dir.path().join("link.csv");
@@ -128,11 +108,7 @@ mod tests {
     fn a_stale_sidecar_does_not_block() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("lat.csv");
-        std::fs::write(
-            dir.path().join(".lat.csv.oneproxy-lock"),
-            "999999 measure\n",
-        )
-        .unwrap();
+        std::fs::write(dir.path().join(".lat.csv.oneproxy-lock"), "999999 measure\n").unwrap();
         let lock = OutputLock::acquire(&out, "measure").unwrap();
         let content = std::fs::read_to_string(dir.path().join(".lat.csv.oneproxy-lock")).unwrap();
         assert_eq!(content, format!("{} measure\n", std::process::id()));

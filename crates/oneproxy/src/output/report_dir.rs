@@ -32,11 +32,7 @@ struct Marker {
 
 impl Marker {
     fn new(files: Vec<String>) -> Self {
-        Marker {
-            written_by: "oneproxy".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            files,
-        }
+        Marker { written_by: "oneproxy".into(), version: env!("CARGO_PKG_VERSION").into(), files }
     }
 }
 
@@ -61,10 +57,7 @@ impl Place {
 }
 
 fn refused(dest: &Path, reason: impl Into<String>) -> Error {
-    Error::Refused {
-        path: dest.into(),
-        reason: reason.into(),
-    }
+    Error::Refused { path: dest.into(), reason: reason.into() }
 }
 
 /// Resolve `dest` and refuse what may never be replaced.
@@ -100,37 +93,18 @@ fn place(dest: &Path) -> Result<Place> {
 /// Refuse `/`, the current folder and its parents, the home folder and its parents.
 fn protect(dest: &Path, canon: &Path) -> Result<()> {
     if canon.parent().is_none() {
-        return Err(refused(
-            dest,
-            "is the root folder: oneproxy will not replace it; give a new folder name",
-        ));
+        return Err(refused(dest, "is the root folder: oneproxy will not replace it; give a new folder name"));
     }
     if let Ok(cwd) = std::env::current_dir().and_then(|d| d.canonicalize()) {
         if cwd.starts_with(canon) {
-            let what = if cwd == canon {
-                "is the current folder"
-            } else {
-                "contains the current folder"
-            };
-            return Err(refused(
-                dest,
-                format!(
-                    "{what}: oneproxy will not replace it; give a new folder name, e.g. ./report"
-                ),
-            ));
+            let what = if cwd == canon { "is the current folder" } else { "contains the current folder" };
+            return Err(refused(dest, format!("{what}: oneproxy will not replace it; give a new folder name, e.g. ./report")));
         }
     }
     if let Some(home) = std::env::var_os("HOME").and_then(|h| Path::new(&h).canonicalize().ok()) {
         if home.starts_with(canon) {
-            let what = if home == canon {
-                "is your home folder"
-            } else {
-                "contains your home folder"
-            };
-            return Err(refused(
-                dest,
-                format!("{what}: oneproxy will not replace it; give a new folder name"),
-            ));
+            let what = if home == canon { "is your home folder" } else { "contains your home folder" };
+            return Err(refused(dest, format!("{what}: oneproxy will not replace it; give a new folder name")));
         }
     }
     Ok(())
@@ -138,10 +112,8 @@ fn protect(dest: &Path, canon: &Path) -> Result<()> {
 
 /// Refuse an existing folder unless it is empty or holds only what its marker lists.
 fn check_ours(dest: &Path, dir: &Path) -> Result<Option<Marker>> {
-    let entries: Vec<std::fs::DirEntry> = std::fs::read_dir(dir)
-        .map_err(|e| Error::io(dest, e))?
-        .collect::<std::io::Result<_>>()
-        .map_err(|e| Error::io(dest, e))?;
+    let entries: Vec<std::fs::DirEntry> =
+        std::fs::read_dir(dir).map_err(|e| Error::io(dest, e))?.collect::<std::io::Result<_>>().map_err(|e| Error::io(dest, e))?;
     if entries.is_empty() {
         return Ok(None);
     }
@@ -154,10 +126,7 @@ fn check_ours(dest: &Path, dir: &Path) -> Result<Option<Marker>> {
         .ok_or_else(|| {
             refused(
                 dest,
-                format!(
-                    "exists and was not written by oneproxy (no valid {}): {what_to_do}",
-                    temp::REPORT_MARKER
-                ),
+                format!("exists and was not written by oneproxy (no valid {}): {what_to_do}", temp::REPORT_MARKER),
             )
         })?;
     for e in &entries {
@@ -167,16 +136,10 @@ fn check_ours(dest: &Path, dir: &Path) -> Result<Option<Marker>> {
             continue;
         }
         if !marker.files.iter().any(|f| *f == name) {
-            return Err(refused(
-                dest,
-                format!("holds '{name}', which oneproxy did not write: {what_to_do}"),
-            ));
+            return Err(refused(dest, format!("holds '{name}', which oneproxy did not write: {what_to_do}")));
         }
         if !e.file_type().is_ok_and(|t| t.is_file()) {
-            return Err(refused(
-                dest,
-                format!("'{name}' is no longer the file oneproxy wrote: {what_to_do}"),
-            ));
+            return Err(refused(dest, format!("'{name}' is no longer the file oneproxy wrote: {what_to_do}")));
         }
     }
     Ok(Some(marker))
@@ -184,10 +147,7 @@ fn check_ours(dest: &Path, dir: &Path) -> Result<Option<Marker>> {
 
 fn write_marker(dir: &Path, marker: &Marker) -> Result<()> {
     let path = dir.join(temp::REPORT_MARKER);
-    let json = serde_json::to_vec_pretty(marker).map_err(|e| Error::Json {
-        path: path.clone(),
-        source: e,
-    })?;
+    let json = serde_json::to_vec_pretty(marker).map_err(|e| Error::Json { path: path.clone(), source: e })?;
     std::fs::write(&path, json).map_err(|e| Error::io(&path, e))
 }
 
@@ -203,10 +163,7 @@ impl ReportDir {
         let tmp = cleanup::create_dir(&p.parent.join(temp::temp_name(&p.name.to_string_lossy())))?;
         // The marker goes in first: a folder left by a SIGKILL is then recognisably ours.
         write_marker(tmp.path(), &Marker::new(Vec::new()))?;
-        Ok(ReportDir {
-            dest: dest.into(),
-            tmp,
-        })
+        Ok(ReportDir { dest: dest.into(), tmp })
     }
 
     /// The folder to write into (temporary until the commit).
@@ -222,9 +179,7 @@ impl ReportDir {
             && name != "."
             && name != "..";
         if !plain {
-            return Err(Error::InvalidParameter(format!(
-                "report file name '{name}' must be a plain file name"
-            )));
+            return Err(Error::InvalidParameter(format!("report file name '{name}' must be a plain file name")));
         }
         Ok(self.tmp.path().join(name))
     }
@@ -246,9 +201,7 @@ impl ReportDir {
                 continue;
             }
             if !e.file_type().is_ok_and(|t| t.is_file()) {
-                return Err(Error::InvalidParameter(format!(
-                    "a report folder holds files only, not '{name}'"
-                )));
+                return Err(Error::InvalidParameter(format!("a report folder holds files only, not '{name}'")));
             }
             files.push(name);
         }
@@ -256,11 +209,7 @@ impl ReportDir {
         write_marker(self.tmp.path(), &Marker::new(files))?;
         let p = place(&self.dest)?;
         let full = p.full();
-        let old = if p.exists {
-            check_ours(&self.dest, &full)?
-        } else {
-            None
-        };
+        let old = if p.exists { check_ours(&self.dest, &full)? } else { None };
         let Some(old_marker) = old else {
             // New, or an empty folder: rename(2) replaces an empty folder atomically.
             std::fs::rename(self.tmp.path(), &full).map_err(|e| Error::io(&self.dest, e))?;
@@ -274,12 +223,7 @@ impl ReportDir {
             return Err(Error::io(&self.dest, e));
         }
         self.tmp.persist();
-        for f in old_marker
-            .files
-            .iter()
-            .map(String::as_str)
-            .chain([temp::REPORT_MARKER])
-        {
+        for f in old_marker.files.iter().map(String::as_str).chain([temp::REPORT_MARKER]) {
             let _ = std::fs::remove_file(aside.join(f));
         }
         // Fails (and leaves it, for the user to see) only if something appeared meanwhile.
@@ -293,10 +237,7 @@ mod tests {
     use super::*;
 
     fn names(dir: &Path) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
+        let mut v: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         v.sort();
         v
     }
@@ -314,30 +255,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let dest = dir.path().join("deep/report");
         report(&dest, &[("report.json", "{}"), ("a.svg", "<svg/>")]).unwrap();
-        assert_eq!(
-            names(&dest),
-            [".oneproxy-report.json", "a.svg", "report.json"]
-        );
-        let m: Marker =
-            serde_json::from_slice(&std::fs::read(dest.join(".oneproxy-report.json")).unwrap())
-                .unwrap();
+        assert_eq!(names(&dest), [".oneproxy-report.json", "a.svg", "report.json"]);
+        let m: Marker = serde_json::from_slice(&std::fs::read(dest.join(".oneproxy-report.json")).unwrap()).unwrap();
         assert_eq!(m.files, ["a.svg", "report.json"]);
         assert_eq!(m.version, env!("CARGO_PKG_VERSION"));
         // A marker-only folder, and one of its own files: replaced, the old files gone.
         report(&dest, &[("report.json", "{\"v\":2}")]).unwrap();
         assert_eq!(names(&dest), [".oneproxy-report.json", "report.json"]);
-        assert_eq!(
-            std::fs::read_to_string(dest.join("report.json")).unwrap(),
-            "{\"v\":2}"
-        );
+        assert_eq!(std::fs::read_to_string(dest.join("report.json")).unwrap(), "{\"v\":2}");
         std::fs::remove_file(dest.join("report.json")).unwrap();
         report(&dest, &[("b.svg", "<svg/>")]).unwrap();
         assert_eq!(names(&dest), [".oneproxy-report.json", "b.svg"]);
-        assert_eq!(
-            names(&dir.path().join("deep")),
-            ["report"],
-            "no temporary folder left"
-        );
+        assert_eq!(names(&dir.path().join("deep")), ["report"], "no temporary folder left");
         // An empty folder holds nothing to lose.
         let empty = dir.path().join("empty");
         std::fs::create_dir(&empty).unwrap();
@@ -351,39 +280,17 @@ mod tests {
         let dest = dir.path().join("results");
         std::fs::create_dir(&dest).unwrap();
         std::fs::write(dest.join("thesis.tex"), "years of work").unwrap();
-        let e = report(&dest, &[("report.json", "{}")])
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("results")
-                && e.contains("not written by oneproxy")
-                && e.contains("move it away"),
-            "{e}"
-        );
+        let e = report(&dest, &[("report.json", "{}")]).unwrap_err().to_string();
+        assert!(e.contains("results") && e.contains("not written by oneproxy") && e.contains("move it away"), "{e}");
         // Ours, plus a user's file added later.
         let ours = dir.path().join("ours");
         report(&ours, &[("report.json", "{}")]).unwrap();
         std::fs::write(ours.join("notes.txt"), "mine").unwrap();
-        let e = report(&ours, &[("report.json", "{}")])
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("'notes.txt'") && e.contains("did not write"),
-            "{e}"
-        );
-        assert_eq!(
-            std::fs::read_to_string(dest.join("thesis.tex")).unwrap(),
-            "years of work"
-        );
-        assert_eq!(
-            names(&ours),
-            [".oneproxy-report.json", "notes.txt", "report.json"]
-        );
-        assert_eq!(
-            names(dir.path()),
-            ["ours", "results"],
-            "no temporary folder left"
-        );
+        let e = report(&ours, &[("report.json", "{}")]).unwrap_err().to_string();
+        assert!(e.contains("'notes.txt'") && e.contains("did not write"), "{e}");
+        assert_eq!(std::fs::read_to_string(dest.join("thesis.tex")).unwrap(), "years of work");
+        assert_eq!(names(&ours), [".oneproxy-report.json", "notes.txt", "report.json"]);
+        assert_eq!(names(dir.path()), ["ours", "results"], "no temporary folder left");
     }
 
     #[test]
@@ -396,11 +303,7 @@ mod tests {
         std::fs::write(dest.join("late.txt"), "arrived meanwhile").unwrap();
         assert!(r.commit().is_err());
         assert_eq!(names(&dest), ["late.txt"]);
-        assert_eq!(
-            names(dir.path()),
-            ["r"],
-            "the temporary folder is removed on error"
-        );
+        assert_eq!(names(dir.path()), ["r"], "the temporary folder is removed on error");
     }
 
     #[test]
@@ -414,26 +317,16 @@ mod tests {
         assert!(e.contains("symbolic link"), "{e}");
         let file = dir.path().join("file");
         std::fs::write(&file, "x").unwrap();
-        assert!(ReportDir::create(&file)
-            .unwrap_err()
-            .to_string()
-            .contains("not a folder"));
+        assert!(ReportDir::create(&file).unwrap_err().to_string().contains("not a folder"));
         let e = ReportDir::create(Path::new("/")).unwrap_err().to_string();
         assert!(e.contains("root folder"), "{e}");
         // The current folder (this test process's), however it is spelled, and its parents.
         let cwd = std::env::current_dir().unwrap();
-        for p in [
-            PathBuf::from("."),
-            cwd.join("src/.."),
-            PathBuf::from(".."),
-            cwd.clone(),
-        ] {
+        for p in [PathBuf::from("."), cwd.join("src/.."), PathBuf::from(".."), cwd.clone()] {
             let e = ReportDir::create(&p).unwrap_err().to_string();
             assert!(e.contains("current folder"), "{}: {e}", p.display());
         }
-        if let Some(home) =
-            std::env::var_os("HOME").filter(|h| Path::new(h).is_dir() && !cwd.starts_with(h))
-        {
+        if let Some(home) = std::env::var_os("HOME").filter(|h| Path::new(h).is_dir() && !cwd.starts_with(h)) {
             let e = ReportDir::create(Path::new(&home)).unwrap_err().to_string();
             assert!(e.contains("home folder"), "{e}");
         }

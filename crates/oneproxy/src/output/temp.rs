@@ -29,12 +29,7 @@ pub(crate) fn temp_name(name: &str) -> String {
     while !name.is_char_boundary(cut) {
         cut -= 1;
     }
-    format!(
-        ".{}{INFIX}{}-{}",
-        &name[..cut],
-        std::process::id(),
-        SEQ.fetch_add(1, Ordering::Relaxed)
-    )
+    format!(".{}{INFIX}{}-{}", &name[..cut], std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed))
 }
 
 /// The owner's pid if `name` follows the temporary pattern exactly.
@@ -55,10 +50,7 @@ pub(crate) fn is_dead(pid: u32) -> bool {
     if pid == std::process::id() {
         return false;
     }
-    let Some(p) = i32::try_from(pid)
-        .ok()
-        .and_then(rustix::process::Pid::from_raw)
-    else {
+    let Some(p) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw) else {
         return false;
     };
     matches!(rustix::process::test_kill_process(p), Err(e) if e == rustix::io::Errno::SRCH)
@@ -82,22 +74,16 @@ pub(crate) fn sweep_once(dir: &Path) {
 /// Remove, from `dir`, every stale temporary entry (see the module documentation); the number
 /// removed.
 pub(crate) fn sweep(dir: &Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
     let mut removed = 0;
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(pid) = name.to_str().and_then(owner_of) else {
-            continue;
-        };
+        let Some(pid) = name.to_str().and_then(owner_of) else { continue };
         if !is_dead(pid) {
             continue;
         }
         let path = entry.path();
-        let Ok(meta) = std::fs::symlink_metadata(&path) else {
-            continue;
-        };
+        let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
         let gone = if meta.is_file() {
             std::fs::remove_file(&path).is_ok()
         } else if meta.is_dir() {
@@ -114,10 +100,7 @@ pub(crate) fn sweep(dir: &Path) -> usize {
 /// marker (written first) and nothing but regular files; otherwise only if it is empty.
 fn remove_stale_dir(path: &Path) -> bool {
     let only_files = std::fs::read_dir(path)
-        .map(|rd| {
-            rd.flatten()
-                .all(|e| e.file_type().is_ok_and(|t| t.is_file()))
-        })
+        .map(|rd| rd.flatten().all(|e| e.file_type().is_ok_and(|t| t.is_file())))
         .unwrap_or(false);
     if only_files && path.join(REPORT_MARKER).is_file() {
         std::fs::remove_dir_all(path).is_ok()
@@ -145,14 +128,7 @@ pub(crate) mod tests {
         assert!(n.starts_with(".report.json.oneproxy-tmp."), "{n}");
         assert_eq!(owner_of(&n), Some(std::process::id()));
         assert_ne!(temp_name("report.json"), n, "every call gets its own name");
-        for other in [
-            ".x.oneproxy-tmp.12",
-            ".x.oneproxy-tmp.12-",
-            ".x.oneproxy-tmp.a-1",
-            "x.oneproxy-tmp.1-2",
-            ".x.tmp.1-2",
-            ".x.oneproxy-tmp.1-2 ",
-        ] {
+        for other in [".x.oneproxy-tmp.12", ".x.oneproxy-tmp.12-", ".x.oneproxy-tmp.a-1", "x.oneproxy-tmp.1-2", ".x.tmp.1-2", ".x.oneproxy-tmp.1-2 "] {
             assert_eq!(owner_of(other), None, "{other}");
         }
         assert_eq!(owner_of(".a.b.oneproxy-tmp.77-0"), Some(77));
@@ -164,10 +140,7 @@ pub(crate) mod tests {
     fn liveness() {
         assert!(!is_dead(std::process::id()));
         assert!(!is_dead(1), "pid 1 is always alive");
-        assert!(
-            !is_dead(u32::MAX),
-            "an impossible pid is never taken for dead"
-        );
+        assert!(!is_dead(u32::MAX), "an impossible pid is never taken for dead");
         dead_pid();
     }
 
@@ -202,9 +175,6 @@ pub(crate) mod tests {
         for p in [&live, &mine, &user, &foreign_dir.join("notes.txt")] {
             assert!(p.exists(), "{} must stay", p.display());
         }
-        assert!(
-            std::fs::symlink_metadata(&link).is_ok(),
-            "links are never removed"
-        );
+        assert!(std::fs::symlink_metadata(&link).is_ok(), "links are never removed");
     }
 }

@@ -61,12 +61,7 @@ pub enum Form {
 
 impl Form {
     /// Every form, in the order they are tried.
-    pub const ALL: [Form; 4] = [
-        Form::PerFeature,
-        Form::Grouped,
-        Form::MeasuredCounts,
-        Form::AdditiveOneHot,
-    ];
+    pub const ALL: [Form; 4] = [Form::PerFeature, Form::Grouped, Form::MeasuredCounts, Form::AdditiveOneHot];
 
     /// Name used in JSON and on the command line.
     pub fn name(self) -> &'static str {
@@ -143,34 +138,23 @@ impl Default for AdaptParams {
 impl AdaptParams {
     /// The paper's setting: per-feature correction, 2-norm penalty, validated lambda, no ensemble.
     pub fn paper() -> Self {
-        AdaptParams {
-            penalty: Penalty::L2,
-            form: FormChoice::Fixed(Form::PerFeature),
-            ensemble: 1,
-            ..Self::default()
-        }
+        AdaptParams { penalty: Penalty::L2, form: FormChoice::Fixed(Form::PerFeature), ensemble: 1, ..Self::default() }
     }
 
     /// Validate the parameters against a sample count.
     pub fn check(&self, n: usize) -> Result<()> {
         if let LambdaChoice::Fixed(l) = self.lambda {
             if !(l >= 0.0 && l.is_finite()) {
-                return Err(Error::InvalidParameter(format!(
-                    "lambda must be >= 0, got {l}"
-                )));
+                return Err(Error::InvalidParameter(format!("lambda must be >= 0, got {l}")));
             }
         }
         if let LambdaChoice::Auto { grid } = self.lambda {
             if grid < 2 {
-                return Err(Error::InvalidParameter(
-                    "the lambda grid needs at least 2 values".into(),
-                ));
+                return Err(Error::InvalidParameter("the lambda grid needs at least 2 values".into()));
             }
         }
         if self.ensemble == 0 {
-            return Err(Error::InvalidParameter(
-                "the ensemble size must be at least 1".into(),
-            ));
+            return Err(Error::InvalidParameter("the ensemble size must be at least 1".into()));
         }
         // a, c and at least one held-out point need 3 samples.
         if n < 3 {
@@ -179,12 +163,10 @@ impl AdaptParams {
             )));
         }
         match &self.validation {
-            Validation::KFold(k) if *k < 2 || *k > n => Err(Error::InvalidParameter(format!(
-                "k-fold needs 2 <= k <= {n} samples, got k = {k}"
-            ))),
-            Validation::Holdout(idx)
-                if idx.is_empty() || idx.len() + 3 > n || idx.iter().any(|&i| i >= n) =>
-            {
+            Validation::KFold(k) if *k < 2 || *k > n => {
+                Err(Error::InvalidParameter(format!("k-fold needs 2 <= k <= {n} samples, got k = {k}")))
+            }
+            Validation::Holdout(idx) if idx.is_empty() || idx.len() + 3 > n || idx.iter().any(|&i| i >= n) => {
                 Err(Error::InvalidParameter(format!(
                     "the holdout must list 1 to {} of the {n} sample positions",
                     n.saturating_sub(3)
@@ -208,10 +190,7 @@ impl<'a> Proxy<'a> {
     /// A proxy with its measurements in `table` (column of `predictor.device`).
     pub fn with_table(predictor: &'a AdditivePredictor, table: &'a LatencyTable) -> Result<Self> {
         let col = table.device_index(&predictor.device)?;
-        Ok(Proxy {
-            predictor,
-            measured: Some((table, col)),
-        })
+        Ok(Proxy { predictor, measured: Some((table, col)) })
     }
 
     /// The proxy's latency of `arch`: measured if available, else predicted.
@@ -334,12 +313,8 @@ struct Reference {
 }
 
 fn reference(space: &dyn SearchSpace) -> &'static Reference {
-    static CELLS: [OnceLock<Reference>; SpaceId::ALL.len()] =
-        [const { OnceLock::new() }; SpaceId::ALL.len()];
-    let i = SpaceId::ALL
-        .iter()
-        .position(|&s| s == space.id())
-        .expect("every space is in ALL");
+    static CELLS: [OnceLock<Reference>; SpaceId::ALL.len()] = [const { OnceLock::new() }; SpaceId::ALL.len()];
+    let i = SpaceId::ALL.iter().position(|&s| s == space.id()).expect("every space is in ALL");
     CELLS[i].get_or_init(|| {
         let archs = space.enumerate().unwrap_or_else(|| {
             let mut rng = crate::space::seeded_rng(0);
@@ -379,14 +354,7 @@ struct Design {
 impl Design {
     /// `None` when the form does not apply (e.g. measured base without measurements).
     /// `ys` is `y / scale`.
-    fn new(
-        form: Form,
-        proxy: &Proxy,
-        x: &DMatrix<f64>,
-        archs: &[Arch],
-        ys: &[f64],
-        scale: f64,
-    ) -> Option<Self> {
+    fn new(form: Form, proxy: &Proxy, x: &DMatrix<f64>, archs: &[Arch], ys: &[f64], scale: f64) -> Option<Self> {
         let space = proxy.predictor.space.space();
         // The proxy's least-squares direction (its positive fit only where it is measured).
         let w = proxy.predictor.base_weights();
@@ -456,29 +424,13 @@ impl Design {
         let base: Vec<f64> = (0..x.nrows())
             .map(|i| {
                 let row: Vec<f64> = x.row(i).iter().copied().collect();
-                if measured_base {
-                    proxy.latency(&archs[i], &row)
-                } else {
-                    crate::stats::dot(&row, w)
-                }
+                if measured_base { proxy.latency(&archs[i], &row) } else { crate::stats::dot(&row, w) }
             })
             .collect();
         let base_max = base.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         let base_scale = ldexp(scale, rescale_exponent(base_max, scale));
         let z = base.iter().map(|b| b / base_scale).collect();
-        Some(Design {
-            form,
-            measured_base,
-            m,
-            mu,
-            sigma,
-            scale,
-            base_scale,
-            column_exponent,
-            z,
-            c,
-            y: ys.to_vec(),
-        })
+        Some(Design { form, measured_base, m, mu, sigma, scale, base_scale, column_exponent, z, c, y: ys.to_vec() })
     }
 
     /// The lambda the solver sees for `lambda` on the problem as defined (they differ only when
@@ -501,19 +453,11 @@ impl Design {
     }
 
     fn full_problem(&self) -> Problem {
-        Problem {
-            z: self.z.clone(),
-            c: self.c.clone(),
-            y: self.y.clone(),
-        }
+        Problem { z: self.z.clone(), c: self.c.clone(), y: self.y.clone() }
     }
 
     fn predict(&self, i: usize, s: &Solution) -> f64 {
-        s.a * self.z[i]
-            + (0..self.c.ncols())
-                .map(|j| self.c[(i, j)] * s.b[j])
-                .sum::<f64>()
-            + s.intercept
+        s.a * self.z[i] + (0..self.c.ncols()).map(|j| self.c[(i, j)] * s.b[j]).sum::<f64>() + s.intercept
     }
 
     /// The row of `(a, c, b)` giving the scaled prediction for `arch`, with the proxy's
@@ -527,24 +471,16 @@ impl Design {
             (false, _) => crate::stats::dot(&x, proxy.predictor.base_weights()),
         };
         let mut row = vec![base / self.base_scale, 1.0];
-        row.extend((0..self.m.ncols()).map(|j| {
-            (crate::stats::dot(&x, self.m.column(j).as_slice()) - self.mu[j]) / self.sigma[j]
-        }));
+        row.extend((0..self.m.ncols()).map(|j| (crate::stats::dot(&x, self.m.column(j).as_slice()) - self.mu[j]) / self.sigma[j]));
         row
     }
 
     /// The solution as a predictor in milliseconds.
     fn predictor(&self, proxy: &Proxy, s: &Solution) -> AdditivePredictor {
         let p = proxy.predictor;
-        let scaled: Vec<f64> = (0..self.m.ncols())
-            .map(|j| self.scale * s.b[j] / self.sigma[j])
-            .collect();
-        let mut weights: Vec<f64> = (&self.m * DVector::from_column_slice(&scaled))
-            .iter()
-            .copied()
-            .collect();
-        let intercept =
-            self.scale * s.intercept - scaled.iter().zip(&self.mu).map(|(b, m)| b * m).sum::<f64>();
+        let scaled: Vec<f64> = (0..self.m.ncols()).map(|j| self.scale * s.b[j] / self.sigma[j]).collect();
+        let mut weights: Vec<f64> = (&self.m * DVector::from_column_slice(&scaled)).iter().copied().collect();
+        let intercept = self.scale * s.intercept - scaled.iter().zip(&self.mu).map(|(b, m)| b * m).sum::<f64>();
         // y / scale = a base / base_scale + ...: in milliseconds the base's coefficient is
         // a * scale / base_scale (exactly a unless the base was rescaled).
         let coefficient = s.a * (self.scale / self.base_scale);
@@ -607,9 +543,7 @@ fn lambda_grid(penalty: Penalty, points: usize) -> Vec<f64> {
         Penalty::Ridge => (1e-6, 1e2),
         _ => (1e-5, 1e1),
     };
-    let mut g: Vec<f64> = (0..points)
-        .map(|i| lo * (hi / lo).powf(i as f64 / (points - 1) as f64))
-        .collect();
+    let mut g: Vec<f64> = (0..points).map(|i| lo * (hi / lo).powf(i as f64 / (points - 1) as f64)).collect();
     g.push(f64::INFINITY);
     g
 }
@@ -662,38 +596,22 @@ struct Candidate {
     unsolved: usize,
 }
 
-fn cross_validate(
-    design: &Design,
-    proxy: usize,
-    params: &AdaptParams,
-    n_scheme: &(Scheme, String),
-) -> Result<Candidate> {
+fn cross_validate(design: &Design, proxy: usize, params: &AdaptParams, n_scheme: &(Scheme, String)) -> Result<Candidate> {
     let n = design.y.len();
     let lambdas = match &params.lambda {
         LambdaChoice::Fixed(l) => vec![*l],
         LambdaChoice::Auto { grid } => {
-            let pts = if matches!(params.penalty, Penalty::L1 | Penalty::Linf) {
-                (*grid).min(13)
-            } else {
-                *grid
-            };
+            let pts = if matches!(params.penalty, Penalty::L1 | Penalty::Linf) { (*grid).min(13) } else { *grid };
             lambda_grid(params.penalty, pts)
         }
     };
-    let solver_lambdas: Vec<f64> = lambdas
-        .iter()
-        .map(|&l| design.solver_lambda(params.penalty, l))
-        .collect();
+    let solver_lambdas: Vec<f64> = lambdas.iter().map(|&l| design.solver_lambda(params.penalty, l)).collect();
     let engine = Engine::new(design.full_problem(), params.penalty);
     let mut solves = 0;
     // A (fold, lambda) whose conic solve fails rules that lambda out (never the infinite
     // lambda, which needs no solver); the count is reported.
     let mut unsolved = vec![false; lambdas.len()];
-    let refit = |test: &[usize],
-                 preds: &mut [Vec<f64>],
-                 solves: &mut usize,
-                 unsolved: &mut [bool]|
-     -> Result<()> {
+    let refit = |test: &[usize], preds: &mut [Vec<f64>], solves: &mut usize, unsolved: &mut [bool]| -> Result<()> {
         let mut held = vec![false; n];
         for &t in test {
             held[t] = true;
@@ -720,9 +638,7 @@ fn cross_validate(
             preds = s.loo_ridge(&solver_lambdas);
             solves += lambdas.len();
             // Samples with leverage 1: refit their folds.
-            let high_leverage: Vec<usize> = (0..n)
-                .filter(|&i| preds.iter().any(|p| p[i].is_nan()))
-                .collect();
+            let high_leverage: Vec<usize> = (0..n).filter(|&i| preds.iter().any(|p| p[i].is_nan())).collect();
             for i in high_leverage {
                 refit(&[i], &mut preds, &mut solves, &mut unsolved)?;
             }
@@ -738,30 +654,12 @@ fn cross_validate(
             }
         }
     }
-    let errors: Vec<f64> = preds
-        .iter()
-        .zip(&unsolved)
-        .map(|(p, &bad)| {
-            if bad {
-                f64::INFINITY
-            } else {
-                mse(p, &design.y)
-            }
-        })
-        .collect();
+    let errors: Vec<f64> =
+        preds.iter().zip(&unsolved).map(|(p, &bad)| if bad { f64::INFINITY } else { mse(p, &design.y) }).collect();
     let unsolved = unsolved.iter().filter(|&&u| u).count();
     let best = lambda_order(&errors)[0];
     let held_out = preds.swap_remove(best);
-    Ok(Candidate {
-        proxy,
-        form: design.form,
-        lambdas,
-        errors,
-        best,
-        held_out,
-        solves,
-        unsolved,
-    })
+    Ok(Candidate { proxy, form: design.form, lambdas, errors, best, held_out, solves, unsolved })
 }
 
 /// Lambda indices from best to worst cross-validated error, in the order the selection tries
@@ -785,33 +683,19 @@ fn lambda_order(errors: &[f64]) -> Vec<usize> {
 
 /// Mean squared error over the entries where `pred` is defined.
 fn mse(pred: &[f64], y: &[f64]) -> f64 {
-    let (s, k) = pred
-        .iter()
-        .zip(y)
-        .filter(|(p, _)| !p.is_nan())
-        .fold((0.0, 0usize), |(s, k), (p, t)| (s + (p - t).powi(2), k + 1));
-    if k == 0 {
-        f64::INFINITY
-    } else {
-        s / k as f64
-    }
+    let (s, k) = pred.iter().zip(y).filter(|(p, _)| !p.is_nan()).fold((0.0, 0usize), |(s, k), (p, t)| (s + (p - t).powi(2), k + 1));
+    if k == 0 { f64::INFINITY } else { s / k as f64 }
 }
 
 fn check_samples(archs: &[Arch], y: &[f64], params: &AdaptParams) -> Result<()> {
     params.check(archs.len())?;
     if archs.len() != y.len() {
-        return Err(Error::InvalidParameter(
-            "one latency per sample architecture".into(),
-        ));
+        return Err(Error::InvalidParameter("one latency per sample architecture".into()));
     }
     if let Some(v) = y.iter().find(|v| !(v.is_finite() && **v > 0.0)) {
-        return Err(Error::InvalidParameter(format!(
-            "target latency {v} is not a positive finite number"
-        )));
+        return Err(Error::InvalidParameter(format!("target latency {v} is not a positive finite number")));
     }
-    let (lo, hi) = y.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), v| {
-        (lo.min(*v), hi.max(*v))
-    });
+    let (lo, hi) = y.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
     if hi / lo > MAX_SPREAD {
         return Err(Error::InvalidParameter(format!(
             "target latencies range from {lo:e} to {hi:e} ms, more than 1e200 apart: no latency model spans that (mixed units?)"
@@ -831,12 +715,7 @@ pub fn adapt(proxy: &Proxy, archs: &[Arch], y: &[f64], params: &AdaptParams) -> 
 
 /// Adapt the best of several proxies (and forms) to a target; with more than one proxy the
 /// `params.ensemble` best candidates are averaged.
-pub fn adapt_pool(
-    proxies: &[Proxy],
-    archs: &[Arch],
-    y: &[f64],
-    params: &AdaptParams,
-) -> Result<Adapted> {
+pub fn adapt_pool(proxies: &[Proxy], archs: &[Arch], y: &[f64], params: &AdaptParams) -> Result<Adapted> {
     adapt_pool_with_progress(proxies, archs, y, params, &|_, _| {})
 }
 
@@ -871,9 +750,7 @@ pub fn adapt_pool_with_progress(
     for p in proxies {
         p.predictor.validate()?;
         if p.predictor.space != space {
-            return Err(Error::InvalidParameter(
-                "every proxy must predict the same space".into(),
-            ));
+            return Err(Error::InvalidParameter("every proxy must predict the same space".into()));
         }
     }
     let started = Instant::now();
@@ -889,45 +766,27 @@ pub fn adapt_pool_with_progress(
         FormChoice::Auto => vec![Form::PerFeature, Form::AdditiveOneHot],
     };
     // A single lambda is validated by leave-one-out whatever the scheme (it only reports).
-    let validation = if matches!(params.lambda, LambdaChoice::Fixed(_)) {
-        &Validation::LeaveOneOut
-    } else {
-        &params.validation
-    };
+    let validation = if matches!(params.lambda, LambdaChoice::Fixed(_)) { &Validation::LeaveOneOut } else { &params.validation };
     let plan = scheme(n, validation, params.penalty);
-    let jobs: Vec<(usize, Form)> = (0..proxies.len())
-        .flat_map(|p| forms.iter().map(move |&f| (p, f)))
-        .collect();
+    let jobs: Vec<(usize, Form)> = (0..proxies.len()).flat_map(|p| forms.iter().map(move |&f| (p, f))).collect();
     let done = std::sync::atomic::AtomicUsize::new(0);
     let candidates: Vec<Candidate> = jobs
         .par_iter()
         .filter_map(|&(p, f)| {
-            let c = Design::new(f, &proxies[p], &x, archs, &ys, scale)
-                .map(|d| cross_validate(&d, p, params, &plan));
-            progress(
-                done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
-                jobs.len(),
-            );
+            let c = Design::new(f, &proxies[p], &x, archs, &ys, scale).map(|d| cross_validate(&d, p, params, &plan));
+            progress(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1, jobs.len());
             c
         })
         .collect::<Result<_>>()?;
     if candidates.is_empty() {
-        return Err(Error::InvalidParameter(
-            "no applicable form (the measured-latency form needs the proxy's table)".into(),
-        ));
+        return Err(Error::InvalidParameter("no applicable form (the measured-latency form needs the proxy's table)".into()));
     }
     let mut order: Vec<usize> = (0..candidates.len()).collect();
     order.sort_by(|&a, &b| {
         let (ca, cb) = (&candidates[a], &candidates[b]);
-        ca.errors[ca.best]
-            .total_cmp(&cb.errors[cb.best])
-            .then(ca.proxy.cmp(&cb.proxy))
+        ca.errors[ca.best].total_cmp(&cb.errors[cb.best]).then(ca.proxy.cmp(&cb.proxy))
     });
-    let take = if proxies.len() > 1 {
-        params.ensemble.min(candidates.len())
-    } else {
-        1
-    };
+    let take = if proxies.len() > 1 { params.ensemble.min(candidates.len()) } else { 1 };
     // The best candidates, each fitted on all samples and made positive over the space. A
     // constrained fit is cross-validated again, so it competes with its real error; as the
     // constraint rarely helps, candidates stop being settled once `take` settled ones beat
@@ -943,25 +802,14 @@ pub fn adapt_pool_with_progress(
             }
         }
         let proxy = &proxies[c.proxy];
-        let design = Design::new(c.form, proxy, &x, archs, &ys, scale).ok_or_else(|| {
-            Error::InvalidParameter(format!("form {} no longer applies", c.form.name()))
-        })?;
+        let design = Design::new(c.form, proxy, &x, archs, &ys, scale)
+            .ok_or_else(|| Error::InvalidParameter(format!("form {} no longer applies", c.form.name())))?;
         settled.push(settle(ci, c, &design, proxy, params, &plan.0)?);
     }
-    settled.sort_by(|a, b| {
-        a.cv_error.total_cmp(&b.cv_error).then(
-            candidates[a.candidate]
-                .proxy
-                .cmp(&candidates[b.candidate].proxy),
-        )
-    });
-    let solves: usize = candidates.iter().map(|c| c.solves).sum::<usize>()
-        + settled.iter().map(|s| s.solves).sum::<usize>();
+    settled.sort_by(|a, b| a.cv_error.total_cmp(&b.cv_error).then(candidates[a.candidate].proxy.cmp(&candidates[b.candidate].proxy)));
+    let solves: usize = candidates.iter().map(|c| c.solves).sum::<usize>() + settled.iter().map(|s| s.solves).sum::<usize>();
     settled.truncate(take);
-    let constrained: Vec<Constrained> = settled
-        .iter()
-        .filter_map(|s| s.constrained.clone())
-        .collect();
+    let constrained: Vec<Constrained> = settled.iter().filter_map(|s| s.constrained.clone()).collect();
     let members = settled;
     let predictors: Vec<AdditivePredictor> = members.iter().map(|m| m.predictor.clone()).collect();
     // The mean of predictors that are positive everywhere is positive everywhere; checked
@@ -970,17 +818,13 @@ pub fn adapt_pool_with_progress(
     let table = proxies.iter().find_map(|p| p.measured.map(|(t, _)| t));
     predictor.validate()?;
     predictor.check_positive(table)?;
-    let held_out: Vec<f64> = (0..n)
-        .map(|i| members.iter().map(|m| m.held_out[i]).sum::<f64>() / take as f64)
-        .collect();
+    let held_out: Vec<f64> =
+        (0..n).map(|i| members.iter().map(|m| m.held_out[i]).sum::<f64>() / take as f64).collect();
     let defined: Vec<usize> = (0..n).filter(|&i| !held_out[i].is_nan()).collect();
     let best = &candidates[members[0].candidate];
     let status = if members.iter().all(|m| m.status == "exact") {
         "exact".to_string()
-    } else if members
-        .iter()
-        .all(|m| m.status == "exact" || m.status == "solved")
-    {
+    } else if members.iter().all(|m| m.status == "exact" || m.status == "solved") {
         "solved".to_string()
     } else {
         "almost_solved".to_string()
@@ -1024,14 +868,7 @@ pub fn adapt_pool_with_progress(
 /// is refitted under that constraint ([`constrained_fit`]) and cross-validated again, rather
 /// than passed over: on edgetpu (pixel3, 60 samples) passing over such candidates cost 0.05
 /// Spearman, the constraint much less.
-fn settle(
-    ci: usize,
-    c: &Candidate,
-    design: &Design,
-    proxy: &Proxy,
-    params: &AdaptParams,
-    scheme: &Scheme,
-) -> Result<Choice> {
+fn settle(ci: usize, c: &Candidate, design: &Design, proxy: &Proxy, params: &AdaptParams, scheme: &Scheme) -> Result<Choice> {
     let li = c.best;
     let lambda = design.solver_lambda(params.penalty, c.lambdas[li]);
     let sol = Engine::new(design.full_problem(), params.penalty).solve(params.penalty, lambda)?;
@@ -1040,54 +877,24 @@ fn settle(
     if predictor.is_positive(low.value) {
         let (cv_error, held_out) = (c.errors[li], c.held_out.clone());
         let lambda = c.lambdas[li];
-        return Ok(Choice {
-            candidate: ci,
-            lambda,
-            predictor,
-            status: sol.status,
-            cv_error,
-            held_out,
-            constrained: None,
-            solves: 1,
-        });
+        return Ok(Choice { candidate: ci, lambda, predictor, status: sol.status, cv_error, held_out, constrained: None, solves: 1 });
     }
     let (predictor, status, cuts, lambda) = constrained_fit(design, proxy, params, lambda)?;
     let tests = refit_tests(scheme, design.y.len());
     let held_out = constrained_held_out(design, params, lambda, &cuts, &tests);
-    let cv_error = if held_out.iter().all(|v| v.is_nan()) {
-        f64::INFINITY
-    } else {
-        mse(&held_out, &design.y)
-    };
+    let cv_error = if held_out.iter().all(|v| v.is_nan()) { f64::INFINITY } else { mse(&held_out, &design.y) };
     let constrained = Constrained {
         proxy: proxy.predictor.device.clone(),
         form: design.form,
-        lambda: if lambda.is_infinite() {
-            f64::INFINITY
-        } else {
-            c.lambdas[li]
-        },
+        lambda: if lambda.is_infinite() { f64::INFINITY } else { c.lambdas[li] },
         lowest_ms: low.value,
         arch: proxy.predictor.space.space().format(&low.arch),
         constraints: cuts.len(),
         unconstrained_cv_error: c.errors[li],
     };
     let solves = 2 + cuts.len() + tests.len();
-    let lambda = if lambda.is_infinite() {
-        f64::INFINITY
-    } else {
-        c.lambdas[li]
-    };
-    Ok(Choice {
-        candidate: ci,
-        lambda,
-        predictor,
-        status,
-        cv_error,
-        held_out,
-        constrained: Some(constrained),
-        solves,
-    })
+    let lambda = if lambda.is_infinite() { f64::INFINITY } else { c.lambdas[li] };
+    Ok(Choice { candidate: ci, lambda, predictor, status, cv_error, held_out, constrained: Some(constrained), solves })
 }
 
 /// Test sets for validating by refits under `scheme`: its own, or for the exact
@@ -1103,20 +910,12 @@ fn refit_tests(scheme: &Scheme, n: usize) -> Vec<Vec<usize>> {
 
 /// `k` test sets, sample `i` in set `i % k`.
 fn folds_by_position(n: usize, k: usize) -> Vec<Vec<usize>> {
-    (0..k)
-        .map(|f| (0..n).filter(|i| i % k == f).collect())
-        .collect()
+    (0..k).map(|f| (0..n).filter(|i| i % k == f).collect()).collect()
 }
 
 /// Held-out predictions of the constrained fit: each fold refitted under the constraints the
 /// full-data fit needed (NaN where a fold's solve failed).
-fn constrained_held_out(
-    design: &Design,
-    params: &AdaptParams,
-    lambda: f64,
-    cuts: &[Inequality],
-    tests: &[Vec<usize>],
-) -> Vec<f64> {
+fn constrained_held_out(design: &Design, params: &AdaptParams, lambda: f64, cuts: &[Inequality], tests: &[Vec<usize>]) -> Vec<f64> {
     let n = design.y.len();
     let mut held_out = vec![f64::NAN; n];
     for test in tests {
@@ -1125,8 +924,7 @@ fn constrained_held_out(
             held[t] = true;
         }
         let train: Vec<usize> = (0..n).filter(|&i| !held[i]).collect();
-        let (problem, penalty, lambda) =
-            constrained_problem(design.problem(&train), params.penalty, lambda);
+        let (problem, penalty, lambda) = constrained_problem(design.problem(&train), params.penalty, lambda);
         if let Ok(sol) = Conic::new(problem).solve(penalty, lambda, cuts) {
             let sol = full_width(sol, design.c.ncols());
             for &t in test {
@@ -1142,14 +940,7 @@ fn constrained_held_out(
 fn constrained_problem(problem: Problem, penalty: Penalty, lambda: f64) -> (Problem, Penalty, f64) {
     if lambda.is_infinite() || problem.c.ncols() == 0 {
         let n = problem.n();
-        (
-            Problem {
-                c: DMatrix::zeros(n, 0),
-                ..problem
-            },
-            Penalty::Ridge,
-            0.0,
-        )
+        (Problem { c: DMatrix::zeros(n, 0), ..problem }, Penalty::Ridge, 0.0)
     } else {
         (problem, penalty, lambda)
     }
@@ -1157,14 +948,7 @@ fn constrained_problem(problem: Problem, penalty: Penalty, lambda: f64) -> (Prob
 
 /// A solution of a problem without correction columns, padded with `b = 0` to `k` columns.
 fn full_width(sol: Solution, k: usize) -> Solution {
-    if sol.b.len() == k {
-        sol
-    } else {
-        Solution {
-            b: vec![0.0; k],
-            ..sol
-        }
-    }
+    if sol.b.len() == k { sol } else { Solution { b: vec![0.0; k], ..sol } }
 }
 
 /// The candidate refitted on all samples (Clarabel, same penalty and lambda) under the
@@ -1176,32 +960,17 @@ fn full_width(sol: Solution, k: usize) -> Solution {
 /// and only the scale and intercept are fitted under the constraint, which takes a round or
 /// two. Returns the predictor, the solver status, the constraints and the (solver) lambda
 /// used.
-fn constrained_fit(
-    design: &Design,
-    proxy: &Proxy,
-    params: &AdaptParams,
-    lambda: f64,
-) -> Result<(AdditivePredictor, String, Vec<Inequality>, f64)> {
+fn constrained_fit(design: &Design, proxy: &Proxy, params: &AdaptParams, lambda: f64) -> Result<(AdditivePredictor, String, Vec<Inequality>, f64)> {
     for lambda in [lambda, f64::INFINITY] {
-        if let Some((predictor, status, cuts)) =
-            cutting_planes(design, proxy, params.penalty, lambda)?
-        {
+        if let Some((predictor, status, cuts)) = cutting_planes(design, proxy, params.penalty, lambda)? {
             return Ok((predictor, status, cuts, lambda));
         }
     }
-    Err(Error::NotConverged(format!(
-        "no positive refit of the {} form after {MAX_CUTS} constraints",
-        design.form.name()
-    )))
+    Err(Error::NotConverged(format!("no positive refit of the {} form after {MAX_CUTS} constraints", design.form.name())))
 }
 
 /// [`constrained_fit`] at one lambda; `None` after [`MAX_CUTS`] rounds.
-fn cutting_planes(
-    design: &Design,
-    proxy: &Proxy,
-    penalty: Penalty,
-    lambda: f64,
-) -> Result<Option<(AdditivePredictor, String, Vec<Inequality>)>> {
+fn cutting_planes(design: &Design, proxy: &Proxy, penalty: Penalty, lambda: f64) -> Result<Option<(AdditivePredictor, String, Vec<Inequality>)>> {
     let table = proxy.measured.map(|(t, _)| t);
     let (problem, penalty, lambda) = constrained_problem(design.full_problem(), penalty, lambda);
     let k = problem.c.ncols();
@@ -1217,10 +986,7 @@ fn cutting_planes(
         }
         let mut row = design.row_at(proxy, &low.arch, low.measured);
         row.truncate(2 + k);
-        cuts.push(Inequality {
-            row,
-            at_least: floor,
-        });
+        cuts.push(Inequality { row, at_least: floor });
     }
     Ok(None)
 }
@@ -1229,18 +995,13 @@ fn cutting_planes(
 fn average(ps: &[AdditivePredictor]) -> AdditivePredictor {
     let k = ps.len() as f64;
     let mut out = ps[0].clone();
-    out.weights = (0..out.weights.len())
-        .map(|j| ps.iter().map(|p| p.weights[j]).sum::<f64>() / k)
-        .collect();
+    out.weights = (0..out.weights.len()).map(|j| ps.iter().map(|p| p.weights[j]).sum::<f64>() / k).collect();
     out.intercept = ps.iter().map(|p| p.intercept).sum::<f64>() / k;
     out.proxy_terms.clear();
     for term in ps.iter().flat_map(|p| &p.proxy_terms) {
         match out.proxy_terms.iter_mut().find(|t| t.device == term.device) {
             Some(t) => t.coefficient += term.coefficient / k,
-            None => out.proxy_terms.push(ProxyTerm {
-                coefficient: term.coefficient / k,
-                ..term.clone()
-            }),
+            None => out.proxy_terms.push(ProxyTerm { coefficient: term.coefficient / k, ..term.clone() }),
         }
     }
     out
@@ -1254,9 +1015,7 @@ mod tests {
     /// A synthetic target: the proxy with some op types slower, a different scale and offset.
     fn setup() -> (AdditivePredictor, Vec<Arch>, Vec<f64>, Vec<Arch>, Vec<f64>) {
         let all = Nb201.enumerate().unwrap();
-        let w: Vec<f64> = (0..30)
-            .map(|j| [0.0, 0.1, 1.0, 3.0, 0.6][j % 5] * (1.0 + (j / 5) as f64 * 0.05))
-            .collect();
+        let w: Vec<f64> = (0..30).map(|j| [0.0, 0.1, 1.0, 3.0, 0.6][j % 5] * (1.0 + (j / 5) as f64 * 0.05)).collect();
         let proxy = AdditivePredictor {
             space: crate::SpaceId::Nb201,
             encoding_version: 1,
@@ -1268,19 +1027,10 @@ mod tests {
             unconstrained: None,
         };
         // Target: skip and pooling much slower, 1x1 convs faster, relative to 3x3 convs.
-        let tw: Vec<f64> = w
-            .iter()
-            .enumerate()
-            .map(|(j, v)| v * [1.0, 12.0, 0.3, 1.0, 6.0][j % 5])
-            .collect();
-        let truth: Vec<f64> = all
-            .iter()
-            .map(|a| crate::stats::dot(&Nb201.encode(a), &tw) + 0.5)
-            .collect();
+        let tw: Vec<f64> = w.iter().enumerate().map(|(j, v)| v * [1.0, 12.0, 0.3, 1.0, 6.0][j % 5]).collect();
+        let truth: Vec<f64> = all.iter().map(|a| crate::stats::dot(&Nb201.encode(a), &tw) + 0.5).collect();
         let mut rng = seeded_rng(1);
-        let idx: Vec<usize> = (0..12)
-            .map(|_| rand::Rng::random_range(&mut rng, 0..all.len()))
-            .collect();
+        let idx: Vec<usize> = (0..12).map(|_| rand::Rng::random_range(&mut rng, 0..all.len())).collect();
         let sa = idx.iter().map(|&i| all[i].clone()).collect();
         let sy = idx.iter().map(|&i| truth[i]).collect();
         (proxy, sa, sy, all, truth)
@@ -1290,18 +1040,8 @@ mod tests {
     fn adaptation_improves_ranking_of_a_distorted_target() {
         let (proxy, sa, sy, all, truth) = setup();
         let before = spearman(&proxy.predict_all(&all), &truth);
-        let px = Proxy {
-            predictor: &proxy,
-            measured: None,
-        };
-        for params in [
-            AdaptParams::default(),
-            AdaptParams::paper(),
-            AdaptParams {
-                penalty: Penalty::L2,
-                ..AdaptParams::default()
-            },
-        ] {
+        let px = Proxy { predictor: &proxy, measured: None };
+        for params in [AdaptParams::default(), AdaptParams::paper(), AdaptParams { penalty: Penalty::L2, ..AdaptParams::default() }] {
             let ad = adapt(&px, &sa, &sy, &params).unwrap();
             let after = spearman(&ad.predictor.predict_all(&all), &truth);
             assert!(after > before + 0.01, "{params:?}: {before} -> {after}");
@@ -1312,20 +1052,8 @@ mod tests {
     #[test]
     fn grouped_form_recovers_per_op_slowdown() {
         let (proxy, sa, sy, all, truth) = setup();
-        let p = AdaptParams {
-            form: FormChoice::Fixed(Form::Grouped),
-            ..AdaptParams::default()
-        };
-        let ad = adapt(
-            &Proxy {
-                predictor: &proxy,
-                measured: None,
-            },
-            &sa,
-            &sy,
-            &p,
-        )
-        .unwrap();
+        let p = AdaptParams { form: FormChoice::Fixed(Form::Grouped), ..AdaptParams::default() };
+        let ad = adapt(&Proxy { predictor: &proxy, measured: None }, &sa, &sy, &p).unwrap();
         let after = spearman(&ad.predictor.predict_all(&all), &truth);
         assert!(after > 0.99, "{after}");
     }
@@ -1333,21 +1061,9 @@ mod tests {
     #[test]
     fn conic_penalties_work_end_to_end_and_errors_are_clear() {
         let (proxy, sa, sy, _, _) = setup();
-        let proxy = Proxy {
-            predictor: &proxy,
-            measured: None,
-        };
+        let proxy = Proxy { predictor: &proxy, measured: None };
         for penalty in [Penalty::L1, Penalty::Linf] {
-            let ad = adapt(
-                &proxy,
-                &sa,
-                &sy,
-                &AdaptParams {
-                    penalty,
-                    ..AdaptParams::paper()
-                },
-            )
-            .unwrap();
+            let ad = adapt(&proxy, &sa, &sy, &AdaptParams { penalty, ..AdaptParams::paper() }).unwrap();
             assert!(ad.report.status.contains("solved"), "{}", ad.report.status);
         }
         let err = adapt(&proxy, &sa[..2], &sy[..2], &AdaptParams::default()).unwrap_err();
@@ -1355,15 +1071,9 @@ mod tests {
         let mut bad = sy.clone();
         bad[0] = f64::NAN;
         assert!(adapt(&proxy, &sa, &bad, &AdaptParams::default()).is_err());
-        let hold = AdaptParams {
-            validation: Validation::Holdout(vec![0, 1, 2]),
-            ..AdaptParams::default()
-        };
+        let hold = AdaptParams { validation: Validation::Holdout(vec![0, 1, 2]), ..AdaptParams::default() };
         assert!(adapt(&proxy, &sa, &sy, &hold).is_ok());
-        let k = AdaptParams {
-            validation: Validation::KFold(4),
-            ..AdaptParams::default()
-        };
+        let k = AdaptParams { validation: Validation::KFold(4), ..AdaptParams::default() };
         assert!(adapt(&proxy, &sa, &sy, &k).is_ok());
     }
 
@@ -1371,63 +1081,29 @@ mod tests {
     fn samples(n: usize, seed: u64, all: &[Arch], truth: &[f64]) -> (Vec<Arch>, Vec<f64>) {
         let mut rng = seeded_rng(seed);
         let idx = rand::seq::index::sample(&mut rng, all.len(), n);
-        (
-            idx.iter().map(|i| all[i].clone()).collect(),
-            idx.iter().map(|i| truth[i]).collect(),
-        )
+        (idx.iter().map(|i| all[i].clone()).collect(), idx.iter().map(|i| truth[i]).collect())
     }
 
     #[test]
     fn any_positive_finite_latency_unit_works() {
         let (proxy, sa, sy, all, _) = setup();
-        let px = Proxy {
-            predictor: &proxy,
-            measured: None,
-        };
-        let onehot = AdaptParams {
-            form: FormChoice::Fixed(Form::AdditiveOneHot),
-            ..AdaptParams::default()
-        };
-        let reference = adapt(&px, &sa, &sy, &onehot)
-            .unwrap()
-            .predictor
-            .predict_all(&all);
+        let px = Proxy { predictor: &proxy, measured: None };
+        let onehot = AdaptParams { form: FormChoice::Fixed(Form::AdditiveOneHot), ..AdaptParams::default() };
+        let reference = adapt(&px, &sa, &sy, &onehot).unwrap().predictor.predict_all(&all);
         // 1e306: the sum of the samples overflows.
         for factor in [1e-300, 1e-14, 1e-3, 1e14, 1e300, 1e306] {
             let y: Vec<f64> = sy.iter().map(|v| v * factor).collect();
-            for params in [
-                AdaptParams::default(),
-                AdaptParams::paper(),
-                AdaptParams {
-                    penalty: Penalty::L1,
-                    ..AdaptParams::paper()
-                },
-                onehot.clone(),
-            ] {
-                let ad = adapt(&px, &sa, &y, &params)
-                    .unwrap_or_else(|e| panic!("x{factor} {params:?}: {e}"));
+            for params in [AdaptParams::default(), AdaptParams::paper(), AdaptParams { penalty: Penalty::L1, ..AdaptParams::paper() }, onehot.clone()] {
+                let ad = adapt(&px, &sa, &y, &params).unwrap_or_else(|e| panic!("x{factor} {params:?}: {e}"));
                 let p = &ad.predictor;
-                assert!(
-                    p.weights
-                        .iter()
-                        .chain([&p.intercept])
-                        .all(|w| w.is_finite()),
-                    "x{factor}: {p:?}"
-                );
+                assert!(p.weights.iter().chain([&p.intercept]).all(|w| w.is_finite()), "x{factor}: {p:?}");
                 p.check_positive(None).unwrap();
                 assert!(ad.report.cv_error.is_finite());
             }
             // Standardised corrections do not depend on the unit: the same predictor, scaled.
-            let scaled = adapt(&px, &sa, &y, &onehot)
-                .unwrap()
-                .predictor
-                .predict_all(&all);
+            let scaled = adapt(&px, &sa, &y, &onehot).unwrap().predictor.predict_all(&all);
             for (s, r) in scaled.iter().zip(&reference).step_by(101) {
-                assert!(
-                    (s / factor - r).abs() <= 1e-9 * r.abs(),
-                    "x{factor}: {} vs {r}",
-                    s / factor
-                );
+                assert!((s / factor - r).abs() <= 1e-9 * r.abs(), "x{factor}: {} vs {r}", s / factor);
             }
         }
         let spread = [1e-150, 1.0, 1e150];
@@ -1438,91 +1114,30 @@ mod tests {
     #[test]
     fn exact_leave_one_out_agrees_with_refitting_each_fold() {
         let (proxy, _, _, all, truth) = setup();
-        let px = Proxy {
-            predictor: &proxy,
-            measured: None,
-        };
+        let px = Proxy { predictor: &proxy, measured: None };
         for (n, seed) in [(12, 3), (40, 4)] {
             let (sa, sy) = samples(n, seed, &all, &truth);
-            let exact = adapt(&px, &sa, &sy, &AdaptParams::default())
-                .unwrap()
-                .report;
-            let refit = adapt(
-                &px,
-                &sa,
-                &sy,
-                &AdaptParams {
-                    validation: Validation::KFold(n),
-                    ..AdaptParams::default()
-                },
-            )
-            .unwrap()
-            .report;
+            let exact = adapt(&px, &sa, &sy, &AdaptParams::default()).unwrap().report;
+            let refit = adapt(&px, &sa, &sy, &AdaptParams { validation: Validation::KFold(n), ..AdaptParams::default() }).unwrap().report;
             assert!(exact.validation.contains("exact") && refit.validation == format!("{n}-fold"));
-            assert_eq!(
-                (exact.form, exact.lambda),
-                (refit.form, refit.lambda),
-                "n = {n}"
-            );
-            assert!(
-                (exact.cv_error - refit.cv_error).abs() <= 1e-7 * refit.cv_error,
-                "{} vs {}",
-                exact.cv_error,
-                refit.cv_error
-            );
-            assert!(
-                exact.solves < refit.solves / 5,
-                "{} vs {} solves",
-                exact.solves,
-                refit.solves
-            );
+            assert_eq!((exact.form, exact.lambda), (refit.form, refit.lambda), "n = {n}");
+            assert!((exact.cv_error - refit.cv_error).abs() <= 1e-7 * refit.cv_error, "{} vs {}", exact.cv_error, refit.cv_error);
+            assert!(exact.solves < refit.solves / 5, "{} vs {} solves", exact.solves, refit.solves);
         }
     }
 
     #[test]
     fn many_samples_validate_by_folds_where_leave_one_out_needs_refits() {
         let (proxy, _, _, all, truth) = setup();
-        let px = Proxy {
-            predictor: &proxy,
-            measured: None,
-        };
+        let px = Proxy { predictor: &proxy, measured: None };
         let (sa, sy) = samples(LOO_REFIT_LIMIT + 50, 5, &all, &truth);
-        let l2 = AdaptParams {
-            penalty: Penalty::L2,
-            form: FormChoice::Fixed(Form::Grouped),
-            ..AdaptParams::default()
-        };
+        let l2 = AdaptParams { penalty: Penalty::L2, form: FormChoice::Fixed(Form::Grouped), ..AdaptParams::default() };
         let r = adapt(&px, &sa, &sy, &l2).unwrap().report;
-        assert!(
-            r.validation
-                .starts_with(&format!("{LARGE_SAMPLE_FOLDS}-fold")),
-            "{}",
-            r.validation
-        );
-        let r = adapt(
-            &px,
-            &sa,
-            &sy,
-            &AdaptParams {
-                penalty: Penalty::Ridge,
-                ..l2
-            },
-        )
-        .unwrap()
-        .report;
+        assert!(r.validation.starts_with(&format!("{LARGE_SAMPLE_FOLDS}-fold")), "{}", r.validation);
+        let r = adapt(&px, &sa, &sy, &AdaptParams { penalty: Penalty::Ridge, ..l2 }).unwrap().report;
         assert!(r.validation.contains("exact"), "{}", r.validation);
         let (sa, sy) = samples(LOO_REFIT_LIMIT, 5, &all, &truth);
-        let r = adapt(
-            &px,
-            &sa,
-            &sy,
-            &AdaptParams {
-                penalty: Penalty::L2,
-                ..AdaptParams::default()
-            },
-        )
-        .unwrap()
-        .report;
+        let r = adapt(&px, &sa, &sy, &AdaptParams { penalty: Penalty::L2, ..AdaptParams::default() }).unwrap().report;
         assert_eq!(r.validation, "leave-one-out");
     }
 
@@ -1533,43 +1148,23 @@ mod tests {
         let proxy_all = proxy.predict_all(&all);
         let top = proxy_all.iter().cloned().fold(0.0, f64::max);
         let inverse: Vec<f64> = proxy_all.iter().map(|v| top / v).collect();
-        let px = Proxy {
-            predictor: &proxy,
-            measured: None,
-        };
+        let px = Proxy { predictor: &proxy, measured: None };
         let mut constrained = 0;
         for seed in 0..4 {
             let (sa, sy) = samples(10, seed, &all, &inverse);
-            for params in [
-                AdaptParams::default(),
-                AdaptParams::paper(),
-                AdaptParams {
-                    penalty: Penalty::Linf,
-                    ..AdaptParams::paper()
-                },
-            ] {
+            for params in [AdaptParams::default(), AdaptParams::paper(), AdaptParams { penalty: Penalty::Linf, ..AdaptParams::paper() }] {
                 let ad = adapt(&px, &sa, &sy, &params).unwrap();
-                let lowest = ad
-                    .predictor
-                    .predict_all(&all)
-                    .into_iter()
-                    .fold(f64::INFINITY, f64::min);
+                let lowest = ad.predictor.predict_all(&all).into_iter().fold(f64::INFINITY, f64::min);
                 assert!(lowest > 0.0, "seed {seed} {params:?}: {lowest}");
                 let bound = ad.predictor.lower_bound(None).unwrap().value;
-                assert!(
-                    (bound - lowest).abs() <= 1e-9 * top,
-                    "the bound is the minimum: {bound} vs {lowest}"
-                );
+                assert!((bound - lowest).abs() <= 1e-9 * top, "the bound is the minimum: {bound} vs {lowest}");
                 constrained += ad.report.constrained.len();
                 for c in &ad.report.constrained {
                     assert!(c.lowest_ms <= 0.0 || c.lowest_ms < 1e-8 * top, "{c:?}");
                 }
             }
         }
-        assert!(
-            constrained > 0,
-            "the adversarial target needs the constraint somewhere"
-        );
+        assert!(constrained > 0, "the adversarial target needs the constraint somewhere");
     }
 
     #[test]
@@ -1590,14 +1185,8 @@ mod tests {
         };
         let v: Vec<f64> = (0..d).map(|j| 0.02 + 0.01 * (j % 7) as f64).collect();
         let archs: Vec<Arch> = (0..20).map(|_| space.sample(&mut rng)).collect();
-        let y: Vec<f64> = archs
-            .iter()
-            .map(|a| (12.0 * crate::stats::dot(&space.encode(a), &v)).exp())
-            .collect();
-        let px = Proxy {
-            predictor: &proxy,
-            measured: None,
-        };
+        let y: Vec<f64> = archs.iter().map(|a| (12.0 * crate::stats::dot(&space.encode(a), &v)).exp()).collect();
+        let px = Proxy { predictor: &proxy, measured: None };
         let mut constrained = 0;
         for params in [AdaptParams::default(), AdaptParams::paper()] {
             let ad = adapt(&px, &archs, &y, &params).unwrap();
@@ -1608,9 +1197,6 @@ mod tests {
                 assert!(ad.predictor.predict(&space.sample(&mut rng)) >= low.value * (1.0 - 1e-12));
             }
         }
-        assert!(
-            constrained > 0,
-            "the curved target must need the constraint"
-        );
+        assert!(constrained > 0, "the curved target must need the constraint");
     }
 }

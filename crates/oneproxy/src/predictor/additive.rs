@@ -109,17 +109,9 @@ impl AdditivePredictor {
     /// weights (not the intercept). The space's [reference features](SearchSpace::reference_features)
     /// are pinned to 0, which removes the collinearity of one-hot encodings with the intercept;
     /// a tiny ridge (1e-6) guards against what remains (e.g. choices never measured).
-    pub fn fit(
-        space: &dyn SearchSpace,
-        device: &str,
-        archs: &[Arch],
-        latency: &[f64],
-        ridge: f64,
-    ) -> Result<Self> {
+    pub fn fit(space: &dyn SearchSpace, device: &str, archs: &[Arch], latency: &[f64], ridge: f64) -> Result<Self> {
         if archs.len() != latency.len() {
-            return Err(Error::InvalidParameter(
-                "one latency per architecture".into(),
-            ));
+            return Err(Error::InvalidParameter("one latency per architecture".into()));
         }
         if archs.len() < 2 {
             return Err(Error::TooFewSamples(format!(
@@ -128,14 +120,10 @@ impl AdditivePredictor {
             )));
         }
         if !(ridge >= 0.0 && ridge.is_finite()) {
-            return Err(Error::InvalidParameter(format!(
-                "ridge must be >= 0, got {ridge}"
-            )));
+            return Err(Error::InvalidParameter(format!("ridge must be >= 0, got {ridge}")));
         }
         if let Some(v) = latency.iter().find(|v| !(v.is_finite() && **v > 0.0)) {
-            return Err(Error::InvalidParameter(format!(
-                "latency {v} of '{device}' is not a positive finite number"
-            )));
+            return Err(Error::InvalidParameter(format!("latency {v} of '{device}' is not a positive finite number")));
         }
         // Solve on latency / 2^e: exact, and sums cannot overflow whatever the unit.
         let e = exponent_of_max(latency);
@@ -160,9 +148,7 @@ impl AdditivePredictor {
         let rhs = xc.transpose() * yc;
         let w = gram
             .cholesky()
-            .ok_or_else(|| {
-                Error::NotConverged("normal equations are not positive definite".into())
-            })?
+            .ok_or_else(|| Error::NotConverged("normal equations are not positive definite".into()))?
             .solve(&rhs);
         let intercept = ldexp(mean_y - (0..d).map(|j| mean_x[j] * w[j]).sum::<f64>(), e);
         let mut weights = vec![0.0; d_all];
@@ -195,18 +181,9 @@ impl AdditivePredictor {
     /// on strongly curved data) may need more than [`MAX_CUTS`]: then the fit falls back to
     /// non-negative weights and an intercept of at least the floor, positive because every
     /// encoding is non-negative ("no choice is cheaper than the reference one").
-    fn refit_positive(
-        mut self,
-        x: &DMatrix<f64>,
-        free: &[usize],
-        latency: &[f64],
-        rho: f64,
-    ) -> Result<Self> {
+    fn refit_positive(mut self, x: &DMatrix<f64>, free: &[usize], latency: &[f64], rho: f64) -> Result<Self> {
         let space = self.space.space();
-        self.unconstrained = Some(Unconstrained {
-            weights: self.weights.clone(),
-            intercept: self.intercept,
-        });
+        self.unconstrained = Some(Unconstrained { weights: self.weights.clone(), intercept: self.intercept });
         let (n, d) = x.shape();
         // Solve on y / 2^e (exact), so that any positive finite latencies are O(1).
         let e = exponent_of_max(latency);
@@ -225,11 +202,7 @@ impl AdditivePredictor {
             self.intercept = ldexp(u[d], e);
             let low = self.lower_bound(None)?;
             if self.is_positive(low.value) {
-                let how = if non_negative {
-                    "non-negative least squares"
-                } else {
-                    "least squares, constrained to be positive over the space"
-                };
+                let how = if non_negative { "non-negative least squares" } else { "least squares, constrained to be positive over the space" };
                 self.provenance = serde_json::json!({
                     "fit": how,
                     "floor_ms": ldexp(floor, e),
@@ -256,10 +229,7 @@ impl AdditivePredictor {
                 continue;
             }
             let enc = space.encode(&low.arch);
-            cuts.push(Inequality {
-                row: free.iter().map(|&f| enc[f]).chain([1.0]).collect(),
-                at_least: floor,
-            });
+            cuts.push(Inequality { row: free.iter().map(|&f| enc[f]).chain([1.0]).collect(), at_least: floor });
         }
     }
 
@@ -297,11 +267,7 @@ impl AdditivePredictor {
         }
         let (w, c) = self.fallback_model();
         let arch = space.argmin_additive(&w);
-        let mut low = LowerBound {
-            value: space.min_additive(&w) + c,
-            arch,
-            measured: false,
-        };
+        let mut low = LowerBound { value: space.min_additive(&w) + c, arch, measured: false };
         if let (Some(table), false) = (table, self.proxy_terms.is_empty()) {
             if table.space() != self.space {
                 return Err(Error::InvalidParameter(format!(
@@ -313,11 +279,7 @@ impl AdditivePredictor {
             let values = self.predict_with(table.archs(), table)?;
             for (a, v) in table.archs().iter().zip(values) {
                 if !(v >= low.value) {
-                    low = LowerBound {
-                        value: v,
-                        arch: a.clone(),
-                        measured: true,
-                    };
+                    low = LowerBound { value: v, arch: a.clone(), measured: true };
                 }
             }
         }
@@ -346,11 +308,7 @@ impl AdditivePredictor {
         if self.is_positive(low.value) {
             return Ok(());
         }
-        let who = if self.device.is_empty() {
-            String::new()
-        } else {
-            format!(" for '{}'", self.device)
-        };
+        let who = if self.device.is_empty() { String::new() } else { format!(" for '{}'", self.device) };
         let how = match (low.measured, self.proxy_terms.is_empty()) {
             (_, true) => "",
             (true, false) => " (with the proxy's measured latency)",
@@ -367,18 +325,14 @@ impl AdditivePredictor {
     /// The weights whose direction AdaProxy adapts: the plain least-squares fit's (see
     /// [`unconstrained`](Self::unconstrained)), else [`weights`](Self::weights).
     pub fn base_weights(&self) -> &[f64] {
-        self.unconstrained
-            .as_ref()
-            .map_or(&self.weights, |u| &u.weights)
+        self.unconstrained.as_ref().map_or(&self.weights, |u| &u.weights)
     }
 
     /// Predictions of the plain least-squares fit (the same as
     /// [`predict_all`](Self::predict_all) unless the positivity constraint changed the fit):
     /// for ranking and spreading architectures, not as latencies. Additive part only.
     pub fn least_squares_predictions(&self, archs: &[Arch]) -> Vec<f64> {
-        let Some(u) = &self.unconstrained else {
-            return self.predict_all(archs);
-        };
+        let Some(u) = &self.unconstrained else { return self.predict_all(archs) };
         let space = self.space.space();
         let mut buf = vec![0.0; space.num_features()];
         archs
@@ -412,11 +366,7 @@ impl AdditivePredictor {
 
     /// Predicted latencies, looking proxy terms up in `table` (measured cells; the fallback
     /// model elsewhere). Errors if a proxy term's device is not in the table.
-    pub fn predict_with(
-        &self,
-        archs: &[Arch],
-        table: &crate::table::LatencyTable,
-    ) -> Result<Vec<f64>> {
+    pub fn predict_with(&self, archs: &[Arch], table: &crate::table::LatencyTable) -> Result<Vec<f64>> {
         let cols = self
             .proxy_terms
             .iter()
@@ -425,14 +375,7 @@ impl AdditivePredictor {
         let rows: Vec<Option<usize>> = archs.iter().map(|a| table.row_of(a)).collect();
         let lookups: Vec<Vec<f64>> = cols
             .iter()
-            .map(|c| {
-                rows.iter()
-                    .map(|r| {
-                        r.and_then(|r| c.and_then(|c| table.get(r, c)))
-                            .unwrap_or(f64::NAN)
-                    })
-                    .collect()
-            })
+            .map(|c| rows.iter().map(|r| r.and_then(|r| c.and_then(|c| table.get(r, c))).unwrap_or(f64::NAN)).collect())
             .collect();
         Ok(self.predict_impl(archs, &lookups))
     }
@@ -480,37 +423,16 @@ impl AdditivePredictor {
             )));
         }
         for t in &self.proxy_terms {
-            if t.fallback_weights.len() != d
-                || !t.coefficient.is_finite()
-                || !t.fallback_intercept.is_finite()
-            {
-                return Err(Error::InvalidParameter(format!(
-                    "proxy term '{}' is malformed",
-                    t.device
-                )));
+            if t.fallback_weights.len() != d || !t.coefficient.is_finite() || !t.fallback_intercept.is_finite() {
+                return Err(Error::InvalidParameter(format!("proxy term '{}' is malformed", t.device)));
             }
         }
-        if !self
-            .weights
-            .iter()
-            .chain([&self.intercept])
-            .all(|w| w.is_finite())
-        {
-            return Err(Error::InvalidParameter(
-                "predictor has non-finite weights".into(),
-            ));
+        if !self.weights.iter().chain([&self.intercept]).all(|w| w.is_finite()) {
+            return Err(Error::InvalidParameter("predictor has non-finite weights".into()));
         }
         if let Some(u) = &self.unconstrained {
-            if u.weights.len() != d
-                || !u
-                    .weights
-                    .iter()
-                    .chain([&u.intercept])
-                    .all(|w| w.is_finite())
-            {
-                return Err(Error::InvalidParameter(
-                    "the predictor's unconstrained fit is malformed".into(),
-                ));
+            if u.weights.len() != d || !u.weights.iter().chain([&u.intercept]).all(|w| w.is_finite()) {
+                return Err(Error::InvalidParameter("the predictor's unconstrained fit is malformed".into()));
             }
         }
         // Measured proxy latencies are checked where a table is at hand (`check_positive`).
@@ -519,10 +441,7 @@ impl AdditivePredictor {
 
     /// Save as JSON (atomically).
     pub fn save(&self, path: &Path) -> Result<()> {
-        let text = serde_json::to_vec_pretty(self).map_err(|source| Error::Json {
-            path: path.into(),
-            source,
-        })?;
+        let text = serde_json::to_vec_pretty(self).map_err(|source| Error::Json { path: path.into(), source })?;
         crate::util::write_atomic(path, &text)
     }
 
@@ -535,10 +454,7 @@ impl AdditivePredictor {
     /// Parse JSON bytes and validate; `path` only names the source in errors. Separate from
     /// [`load`](Self::load) so that the parser can be fuzzed and tested without files.
     pub fn from_json(bytes: &[u8], path: &Path) -> Result<Self> {
-        let p: Self = serde_json::from_slice(bytes).map_err(|source| Error::Json {
-            path: path.into(),
-            source,
-        })?;
+        let p: Self = serde_json::from_slice(bytes).map_err(|source| Error::Json { path: path.into(), source })?;
         p.validate()?;
         Ok(p)
     }
@@ -552,13 +468,9 @@ mod tests {
     #[test]
     fn recovers_an_exact_additive_model() {
         let archs = Nb201.enumerate().unwrap();
-        let truth: Vec<f64> = (0..30)
-            .map(|j| (j % 5) as f64 * 0.5 + (j / 5) as f64 * 0.1)
-            .collect();
-        let y: Vec<f64> = archs
-            .iter()
-            .map(|a| crate::stats::dot(&Nb201.encode(a), &truth) + 2.0)
-            .collect();
+        let truth: Vec<f64> = (0..30).map(|j| (j % 5) as f64 * 0.5 + (j / 5) as f64 * 0.1).collect();
+        let y: Vec<f64> =
+            archs.iter().map(|a| crate::stats::dot(&Nb201.encode(a), &truth) + 2.0).collect();
         let p = AdditivePredictor::fit(&Nb201, "t", &archs, &y, 1e-9).unwrap();
         for (a, v) in archs.iter().zip(&y).step_by(97) {
             assert!((p.predict(a) - v).abs() < 1e-6, "{} vs {v}", p.predict(a));
@@ -575,22 +487,13 @@ mod tests {
         assert!(AdditivePredictor::fit(&Nb201, "t", &a[..1], &[1.0], 0.0).is_err());
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("p.json");
-        std::fs::write(
-            &f,
-            r#"{"space":"nb201","encoding_version":1,"device":"x","weights":[1.0],"intercept":0}"#,
-        )
-        .unwrap();
-        assert!(AdditivePredictor::load(&f)
-            .unwrap_err()
-            .to_string()
-            .contains("30 features"));
+        std::fs::write(&f, r#"{"space":"nb201","encoding_version":1,"device":"x","weights":[1.0],"intercept":0}"#).unwrap();
+        assert!(AdditivePredictor::load(&f).unwrap_err().to_string().contains("30 features"));
     }
 
     /// Lowest prediction over every architecture of NB201, by brute force.
     fn brute_min(p: &AdditivePredictor) -> f64 {
-        p.predict_all(&Nb201.enumerate().unwrap())
-            .into_iter()
-            .fold(f64::INFINITY, f64::min)
+        p.predict_all(&Nb201.enumerate().unwrap()).into_iter().fold(f64::INFINITY, f64::min)
     }
 
     #[test]
@@ -602,36 +505,18 @@ mod tests {
         let archs: Vec<Arch> = rows.iter().map(|&r| b.latency.archs()[r].clone()).collect();
         let y: Vec<f64> = rows.iter().map(|&r| b.latency.column(col)[r]).collect();
         let p = AdditivePredictor::fit(&Nb201, "pixel3", &archs, &y, 1e-6).unwrap();
-        let ls = p
-            .unconstrained
-            .clone()
-            .expect("least squares dips below zero on pixel3");
-        let ls_pred = AdditivePredictor {
-            weights: ls.weights,
-            intercept: ls.intercept,
-            unconstrained: None,
-            ..p.clone()
-        };
+        let ls = p.unconstrained.clone().expect("least squares dips below zero on pixel3");
+        let ls_pred = AdditivePredictor { weights: ls.weights, intercept: ls.intercept, unconstrained: None, ..p.clone() };
         assert!(brute_min(&ls_pred) < -1.0, "{}", brute_min(&ls_pred));
         let low = p.lower_bound(None).unwrap();
-        assert!(
-            (low.value - brute_min(&p)).abs() < 1e-9,
-            "the bound is the minimum"
-        );
+        assert!((low.value - brute_min(&p)).abs() < 1e-9, "the bound is the minimum");
         let floor = FLOOR_FRACTION * y.iter().cloned().fold(f64::INFINITY, f64::min);
-        assert!(
-            low.value >= 0.9 * floor,
-            "{} < floor {floor} (within the solver's tolerance)",
-            low.value
-        );
+        assert!(low.value >= 0.9 * floor, "{} < floor {floor} (within the solver's tolerance)", low.value);
         // Still a good model of pixel3.
         let rho = crate::stats::spearman(&p.predict_all(&archs), &y);
         assert!(rho > 0.9, "{rho}");
         // The least-squares direction is what AdaProxy and plan build on.
-        assert_eq!(
-            p.base_weights(),
-            &p.unconstrained.as_ref().unwrap().weights[..]
-        );
+        assert_eq!(p.base_weights(), &p.unconstrained.as_ref().unwrap().weights[..]);
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("p.json");
         p.save(&f).unwrap();
@@ -645,18 +530,10 @@ mod tests {
         let space = crate::space::OfaMbv3;
         let mut rng = crate::space::seeded_rng(4);
         let archs: Vec<Arch> = (0..300).map(|_| space.sample(&mut rng)).collect();
-        let v: Vec<f64> = (0..space.num_features())
-            .map(|j| 0.02 + 0.01 * (j % 7) as f64)
-            .collect();
-        let y: Vec<f64> = archs
-            .iter()
-            .map(|a| (12.0 * crate::stats::dot(&space.encode(a), &v)).exp())
-            .collect();
+        let v: Vec<f64> = (0..space.num_features()).map(|j| 0.02 + 0.01 * (j % 7) as f64).collect();
+        let y: Vec<f64> = archs.iter().map(|a| (12.0 * crate::stats::dot(&space.encode(a), &v)).exp()).collect();
         let p = AdditivePredictor::fit(&space, "convex", &archs, &y, 1e-6).unwrap();
-        assert!(
-            p.unconstrained.is_some(),
-            "the data must need the constraint"
-        );
+        assert!(p.unconstrained.is_some(), "the data must need the constraint");
         let low = p.lower_bound(None).unwrap();
         assert!(low.value > 0.0);
         for _ in 0..2000 {
@@ -682,32 +559,16 @@ mod tests {
         };
         std::fs::write(&f, serde_json::to_string(&p).unwrap()).unwrap();
         let err = AdditivePredictor::load(&f).unwrap_err().to_string();
-        assert!(
-            err.contains("not positive")
-                && err.contains("|nor_conv_3x3~0|+")
-                && err.contains("-2.0"),
-            "{err}"
-        );
+        assert!(err.contains("not positive") && err.contains("|nor_conv_3x3~0|+") && err.contains("-2.0"), "{err}");
         // A proxy term with a negative coefficient: positive on its fallback, negative with the
         // measured latency of a slow architecture.
         let mut table = LatencyTable::new(SpaceId::Nb201);
         let all = Nb201.enumerate().unwrap();
-        table
-            .add_device(
-                "slow",
-                crate::table::DeviceSource::Computed("test".into()),
-                [(all[1].clone(), 50.0), (all[2].clone(), 1.0)],
-            )
-            .unwrap();
+        table.add_device("slow", crate::table::DeviceSource::Computed("test".into()), [(all[1].clone(), 50.0), (all[2].clone(), 1.0)]).unwrap();
         let q = AdditivePredictor {
             weights: vec![0.1; 30],
             intercept: 5.0,
-            proxy_terms: vec![ProxyTerm {
-                device: "slow".into(),
-                coefficient: -0.2,
-                fallback_weights: vec![0.1; 30],
-                fallback_intercept: 1.0,
-            }],
+            proxy_terms: vec![ProxyTerm { device: "slow".into(), coefficient: -0.2, fallback_weights: vec![0.1; 30], fallback_intercept: 1.0 }],
             ..p
         };
         q.validate().unwrap();

@@ -23,20 +23,14 @@ enum Repr {
 }
 
 fn write<S: Serializer>(v: f64, word: &str, s: S) -> Result<S::Ok, S::Error> {
-    if v.is_finite() {
-        s.serialize_f64(v)
-    } else {
-        s.serialize_str(word)
-    }
+    if v.is_finite() { s.serialize_f64(v) } else { s.serialize_str(word) }
 }
 
 fn read<'de, D: Deserializer<'de>>(d: D, word: &str, value: f64) -> Result<f64, D::Error> {
     match Repr::deserialize(d)? {
         Repr::Number(v) => Ok(v),
         Repr::Word(w) if w == word => Ok(value),
-        Repr::Word(w) => Err(D::Error::custom(format!(
-            "expected a number or \"{word}\", got \"{w}\""
-        ))),
+        Repr::Word(w) => Err(D::Error::custom(format!("expected a number or \"{word}\", got \"{w}\""))),
     }
 }
 
@@ -84,23 +78,12 @@ mod tests {
 
     #[test]
     fn non_finite_values_are_words_and_read_back() {
-        let text = serde_json::to_string(&R {
-            lambda: f64::INFINITY,
-            rho: f64::NAN,
-        })
-        .unwrap();
+        let text = serde_json::to_string(&R { lambda: f64::INFINITY, rho: f64::NAN }).unwrap();
         assert_eq!(text, r#"{"lambda":"none","rho":"undefined"}"#);
         let back: R = serde_json::from_str(&text).unwrap();
         assert!(back.lambda.is_infinite() && back.rho.is_nan());
-        let text = serde_json::to_string(&R {
-            lambda: 0.01,
-            rho: 0.5,
-        })
-        .unwrap();
+        let text = serde_json::to_string(&R { lambda: 0.01, rho: 0.5 }).unwrap();
         assert_eq!(text, r#"{"lambda":0.01,"rho":0.5}"#);
-        assert!(serde_json::from_str::<R>(r#"{"lambda":"lots","rho":1}"#)
-            .unwrap_err()
-            .to_string()
-            .contains("\"none\""));
+        assert!(serde_json::from_str::<R>(r#"{"lambda":"lots","rho":1}"#).unwrap_err().to_string().contains("\"none\""));
     }
 }

@@ -33,11 +33,7 @@ pub(crate) fn rescale_exponent(numerator: f64, denominator: f64) -> i32 {
         return 0;
     }
     let e = (numerator.log2() - denominator.log2()).round() as i32;
-    if e.abs() <= LEAVE_ALONE {
-        0
-    } else {
-        e
-    }
+    if e.abs() <= LEAVE_ALONE { 0 } else { e }
 }
 
 /// Mean of positive finite values without overflow: the plain mean when the sum is finite (as
@@ -54,16 +50,8 @@ pub(crate) fn mean_positive(values: &[f64]) -> f64 {
 
 /// The exponent `e` with `2^e` nearest to the largest of positive finite values (0 if none).
 pub(crate) fn exponent_of_max(values: &[f64]) -> i32 {
-    let max = values
-        .iter()
-        .cloned()
-        .filter(|v| v.is_finite())
-        .fold(0.0, f64::max);
-    if max > 0.0 {
-        max.log2().round() as i32
-    } else {
-        0
-    }
+    let max = values.iter().cloned().filter(|v| v.is_finite()).fold(0.0, f64::max);
+    if max > 0.0 { max.log2().round() as i32 } else { 0 }
 }
 
 #[cfg(test)]
@@ -73,16 +61,9 @@ mod tests {
     #[test]
     fn powers_of_two_are_exact_and_saturate_like_the_true_value() {
         assert_eq!(ldexp(3.0, 4), 48.0);
-        assert_eq!(
-            ldexp(1e-300, 1500),
-            1e-300 * 2f64.powi(750) * 2f64.powi(750)
-        );
+        assert_eq!(ldexp(1e-300, 1500), 1e-300 * 2f64.powi(750) * 2f64.powi(750));
         assert_eq!(ldexp(ldexp(0.1, -1000), 1000), 0.1, "round trip");
-        assert_eq!(
-            ldexp(ldexp(1e300, 1030), -1030),
-            f64::INFINITY,
-            "overflow is not undone"
-        );
+        assert_eq!(ldexp(ldexp(1e300, 1030), -1030), f64::INFINITY, "overflow is not undone");
         assert_eq!(ldexp(1.0, 5000), f64::INFINITY);
         assert_eq!(ldexp(1.0, -5000), 0.0);
     }

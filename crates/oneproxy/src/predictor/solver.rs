@@ -33,9 +33,7 @@
 
 use crate::error::{Error, Result};
 use clarabel::algebra::CscMatrix;
-use clarabel::solver::{
-    DefaultSettingsBuilder, DefaultSolver, IPSolver, SolverStatus, SupportedConeT,
-};
+use clarabel::solver::{DefaultSettingsBuilder, DefaultSolver, IPSolver, SolverStatus, SupportedConeT};
 use nalgebra::{DMatrix, DVector};
 use serde::{Deserialize, Serialize};
 
@@ -112,40 +110,22 @@ impl Problem {
     /// Prediction `a z + C b + c` for sample rows.
     pub fn predict(&self, s: &Solution) -> Vec<f64> {
         let cb = &self.c * DVector::from_column_slice(&s.b);
-        (0..self.n())
-            .map(|i| s.a * self.z[i] + cb[i] + s.intercept)
-            .collect()
+        (0..self.n()).map(|i| s.a * self.z[i] + cb[i] + s.intercept).collect()
     }
 
     /// Objective value of a candidate.
     pub fn objective(&self, s: &Solution, penalty: Penalty, lambda: f64) -> f64 {
         let pred = self.predict(s);
-        let mse = pred
-            .iter()
-            .zip(&self.y)
-            .map(|(p, y)| (p - y).powi(2))
-            .sum::<f64>()
-            / self.n() as f64;
+        let mse = pred.iter().zip(&self.y).map(|(p, y)| (p - y).powi(2)).sum::<f64>() / self.n() as f64;
         let pen = penalty.value(&s.b);
-        if pen == 0.0 {
-            mse
-        } else {
-            mse + lambda * pen
-        }
+        if pen == 0.0 { mse } else { mse + lambda * pen }
     }
 
     /// The solution with `b = 0` (infinite lambda): least squares on [z, 1].
     pub fn uncorrected(&self) -> Solution {
         let b = vec![0.0; self.c.ncols()];
         let (a, intercept) = self.fit_scale_and_intercept(&b);
-        let mut s = Solution {
-            a,
-            intercept,
-            b,
-            objective: 0.0,
-            status: "exact".into(),
-            iterations: 0,
-        };
+        let mut s = Solution { a, intercept, b, objective: 0.0, status: "exact".into(), iterations: 0 };
         s.objective = self.objective(&s, Penalty::Ridge, 0.0);
         s
     }
@@ -157,17 +137,8 @@ impl Problem {
         let r: Vec<f64> = (0..self.n()).map(|i| self.y[i] - cb[i]).collect();
         let (mz, mr) = (self.z.iter().sum::<f64>() / n, r.iter().sum::<f64>() / n);
         let szz: f64 = self.z.iter().map(|v| (v - mz).powi(2)).sum();
-        let szr: f64 = self
-            .z
-            .iter()
-            .zip(&r)
-            .map(|(v, w)| (v - mz) * (w - mr))
-            .sum();
-        let a = if szz > 1e-14 * (1.0 + mz * mz) * n {
-            szr / szz
-        } else {
-            0.0
-        };
+        let szr: f64 = self.z.iter().zip(&r).map(|(v, w)| (v - mz) * (w - mr)).sum();
+        let a = if szz > 1e-14 * (1.0 + mz * mz) * n { szr / szz } else { 0.0 };
         (a, mr - a * mz)
     }
 }
@@ -238,22 +209,9 @@ impl Conic {
         let mty = m.transpose() * DVector::from_column_slice(&problem.y);
         let q = mty.iter().map(|v| -2.0 / n as f64 * v).collect();
         let zero = problem.uncorrected();
-        let r0: Vec<f64> = problem
-            .y
-            .iter()
-            .zip(&problem.z)
-            .map(|(y, z)| y - zero.a * z - zero.intercept)
-            .collect();
-        let gradient_at_zero = (problem.c.transpose() * DVector::from_vec(r0) * (2.0 / n as f64))
-            .iter()
-            .copied()
-            .collect();
-        Conic {
-            problem,
-            mtm,
-            q,
-            gradient_at_zero,
-        }
+        let r0: Vec<f64> = problem.y.iter().zip(&problem.z).map(|(y, z)| y - zero.a * z - zero.intercept).collect();
+        let gradient_at_zero = (problem.c.transpose() * DVector::from_vec(r0) * (2.0 / n as f64)).iter().copied().collect();
+        Conic { problem, mtm, q, gradient_at_zero }
     }
 
     /// Whether `b = 0` is optimal for a norm penalty: the dual norm of the gradient at 0 is at
@@ -277,12 +235,7 @@ impl Conic {
     }
 
     /// Solve for one penalty and lambda, subject to extra linear constraints on `(a, c, b)`.
-    pub fn solve(
-        &self,
-        penalty: Penalty,
-        lambda: f64,
-        constraints: &[Inequality],
-    ) -> Result<Solution> {
+    pub fn solve(&self, penalty: Penalty, lambda: f64, constraints: &[Inequality]) -> Result<Solution> {
         if constraints.is_empty() && self.zero_is_optimal(penalty, lambda) {
             let mut s = self.problem.uncorrected();
             s.objective = self.problem.objective(&s, penalty, lambda);
@@ -322,11 +275,7 @@ impl Conic {
                 // t_j - b_j >= 0 and t_j + b_j >= 0 (t_j = t for inf).
                 let mut a = DMatrix::zeros(2 * k, nx);
                 for j in 0..k {
-                    let t = if penalty == Penalty::L1 {
-                        2 + k + j
-                    } else {
-                        2 + k
-                    };
+                    let t = if penalty == Penalty::L1 { 2 + k + j } else { 2 + k };
                     a[(2 * j, 2 + j)] = 1.0;
                     a[(2 * j, t)] = -1.0;
                     a[(2 * j + 1, 2 + j)] = -1.0;
@@ -342,17 +291,9 @@ impl Conic {
             b.extend(rhs);
             cones.push(SupportedConeT::NonnegativeConeT(constraints.len()));
         }
-        let (x, status, iterations) = run_clarabel(&pm, &q, &a, &b, &cones).map_err(|e| {
-            Error::NotConverged(format!("{e} (penalty {}, lambda {lambda})", penalty.name()))
-        })?;
-        let mut sol = Solution {
-            a: x[0],
-            intercept: x[1],
-            b: x[2..2 + k].to_vec(),
-            objective: 0.0,
-            status,
-            iterations,
-        };
+        let (x, status, iterations) = run_clarabel(&pm, &q, &a, &b, &cones)
+            .map_err(|e| Error::NotConverged(format!("{e} (penalty {}, lambda {lambda})", penalty.name())))?;
+        let mut sol = Solution { a: x[0], intercept: x[1], b: x[2..2 + k].to_vec(), objective: 0.0, status, iterations };
         sol.objective = self.problem.objective(&sol, penalty, lambda);
         Ok(sol)
     }
@@ -360,37 +301,21 @@ impl Conic {
 
 /// `min ||X u - y||^2 + sum_j ridge_j u_j^2` subject to linear constraints, for fits that must
 /// respect bounds (e.g. a predictor that stays positive over a whole search space).
-pub fn constrained_least_squares(
-    x: &DMatrix<f64>,
-    y: &[f64],
-    ridge: &[f64],
-    constraints: &[Inequality],
-) -> Result<Vec<f64>> {
+pub fn constrained_least_squares(x: &DMatrix<f64>, y: &[f64], ridge: &[f64], constraints: &[Inequality]) -> Result<Vec<f64>> {
     let (n, d) = x.shape();
     if y.len() != n || ridge.len() != d {
-        return Err(Error::InvalidParameter(
-            "constrained least squares: inconsistent sizes".into(),
-        ));
+        return Err(Error::InvalidParameter("constrained least squares: inconsistent sizes".into()));
     }
     // Divided by n, so that the solver's tolerances do not depend on the sample count.
     let mut pm = x.transpose() * x * (2.0 / n as f64);
     for (j, r) in ridge.iter().enumerate() {
         pm[(j, j)] += 2.0 * r / n as f64;
     }
-    let q: Vec<f64> = (x.transpose() * DVector::from_column_slice(y))
-        .iter()
-        .map(|v| -2.0 / n as f64 * v)
-        .collect();
+    let q: Vec<f64> = (x.transpose() * DVector::from_column_slice(y)).iter().map(|v| -2.0 / n as f64 * v).collect();
     let (a, b) = inequality_rows(constraints, d)?;
     let cones = [SupportedConeT::NonnegativeConeT(constraints.len())];
-    let (u, _, _) = run_clarabel(
-        &pm,
-        &q,
-        &a,
-        &b,
-        if constraints.is_empty() { &[] } else { &cones },
-    )
-    .map_err(|e| Error::NotConverged(format!("constrained least squares: {e}")))?;
+    let (u, _, _) = run_clarabel(&pm, &q, &a, &b, if constraints.is_empty() { &[] } else { &cones })
+        .map_err(|e| Error::NotConverged(format!("constrained least squares: {e}")))?;
     Ok(u)
 }
 
@@ -399,10 +324,7 @@ fn inequality_rows(constraints: &[Inequality], nx: usize) -> Result<(DMatrix<f64
     let mut a = DMatrix::zeros(constraints.len(), nx);
     for (i, c) in constraints.iter().enumerate() {
         if c.row.len() > nx || !c.at_least.is_finite() || c.row.iter().any(|v| !v.is_finite()) {
-            return Err(Error::InvalidParameter(format!(
-                "constraint {i} is malformed (length {} for {nx} unknowns, or not finite)",
-                c.row.len()
-            )));
+            return Err(Error::InvalidParameter(format!("constraint {i} is malformed (length {} for {nx} unknowns, or not finite)", c.row.len())));
         }
         for (j, v) in c.row.iter().enumerate() {
             a[(i, j)] = -v;
@@ -415,8 +337,7 @@ fn inequality_rows(constraints: &[Inequality], nx: usize) -> Result<(DMatrix<f64
 fn stack(top: &DMatrix<f64>, bottom: &DMatrix<f64>) -> DMatrix<f64> {
     let mut m = DMatrix::zeros(top.nrows() + bottom.nrows(), top.ncols());
     m.view_mut((0, 0), top.shape()).copy_from(top);
-    m.view_mut((top.nrows(), 0), bottom.shape())
-        .copy_from(bottom);
+    m.view_mut((top.nrows(), 0), bottom.shape()).copy_from(bottom);
     m
 }
 
@@ -434,8 +355,8 @@ fn run_clarabel(
         .max_iter(200)
         .build()
         .map_err(|e| format!("clarabel settings: {e:?}"))?;
-    let mut solver = DefaultSolver::new(&to_csc(p, true), q, &to_csc(a, false), b, cones, settings)
-        .map_err(|e| format!("clarabel: {e:?}"))?;
+    let mut solver =
+        DefaultSolver::new(&to_csc(p, true), q, &to_csc(a, false), b, cones, settings).map_err(|e| format!("clarabel: {e:?}"))?;
     solver.solve();
     let status = match solver.solution.status {
         SolverStatus::Solved => "solved",
@@ -486,35 +407,16 @@ impl Spectral {
         let scale = 2.0 / n as f64;
         if k == 0 {
             // Nothing to correct (every column was dropped): only the scale and intercept.
-            return Spectral {
-                problem,
-                basis,
-                pc,
-                vectors: DMatrix::zeros(0, 0),
-                values: vec![],
-                gamma: vec![],
-                g_norm: 0.0,
-            };
+            return Spectral { problem, basis, pc, vectors: DMatrix::zeros(0, 0), values: vec![], gamma: vec![], g_norm: 0.0 };
         }
         if k <= n {
             // Few features: eigendecompose the k x k Gram matrix G = (2/n) (PC)^T PC.
             let gram = pc.transpose() * &pc * scale;
             let g = pc.transpose() * py * scale;
             let eig = nalgebra::SymmetricEigen::new(gram);
-            let gamma: Vec<f64> = (eig.eigenvectors.transpose() * &g)
-                .iter()
-                .copied()
-                .collect();
+            let gamma: Vec<f64> = (eig.eigenvectors.transpose() * &g).iter().copied().collect();
             let values = eig.eigenvalues.iter().map(|v| v.max(0.0)).collect();
-            return Spectral {
-                problem,
-                basis,
-                pc,
-                vectors: eig.eigenvectors,
-                values,
-                gamma,
-                g_norm: g.norm(),
-            };
+            return Spectral { problem, basis, pc, vectors: eig.eigenvectors, values, gamma, g_norm: g.norm() };
         }
         // More features than samples (198 for FBNet): a thin SVD PC = U S W^T (rank <= n) gives
         // G = (2/n) W S^2 W^T and g = (2/n) W S U^T P y at the cost of an n x k factorisation.
@@ -523,27 +425,10 @@ impl Spectral {
             unreachable!("nalgebra returns U and V^T when asked for them")
         };
         let uy = u.transpose() * &py;
-        let values: Vec<f64> = svd
-            .singular_values
-            .iter()
-            .map(|sv| scale * sv * sv)
-            .collect();
-        let gamma: Vec<f64> = svd
-            .singular_values
-            .iter()
-            .zip(uy.iter())
-            .map(|(sv, v)| scale * sv * v)
-            .collect();
+        let values: Vec<f64> = svd.singular_values.iter().map(|sv| scale * sv * sv).collect();
+        let gamma: Vec<f64> = svd.singular_values.iter().zip(uy.iter()).map(|(sv, v)| scale * sv * v).collect();
         let g_norm = gamma.iter().map(|v| v * v).sum::<f64>().sqrt();
-        Spectral {
-            problem,
-            basis,
-            pc,
-            vectors: w_t.transpose(),
-            values,
-            gamma,
-            g_norm,
-        }
+        Spectral { problem, basis, pc, vectors: w_t.transpose(), values, gamma, g_norm }
     }
 
     /// Leave-one-out predictions of the ridge fit for each lambda, without refitting.
@@ -601,31 +486,15 @@ impl Spectral {
         lambdas
             .iter()
             .map(|&lambda| {
-                let shift = if lambda.is_finite() {
-                    2.0 * (n as f64 - 1.0) * lambda / n as f64
-                } else {
-                    f64::INFINITY
-                };
+                let shift = if lambda.is_finite() { 2.0 * (n as f64 - 1.0) * lambda / n as f64 } else { f64::INFINITY };
                 let mut e = r_perp.clone();
                 let mut free = p_diag.clone();
                 for (u, s, uy) in &dirs {
-                    let t = if shift.is_infinite() {
-                        1.0
-                    } else {
-                        shift / (s + shift)
-                    };
+                    let t = if shift.is_infinite() { 1.0 } else { shift / (s + shift) };
                     e.axpy(uy * t, u, 1.0);
                     free += u.component_mul(u) * t;
                 }
-                (0..n)
-                    .map(|i| {
-                        if free[i] > 1e-12 {
-                            y[i] - e[i] / free[i]
-                        } else {
-                            f64::NAN
-                        }
-                    })
-                    .collect()
+                (0..n).map(|i| if free[i] > 1e-12 { y[i] - e[i] / free[i] } else { f64::NAN }).collect()
             })
             .collect()
     }
@@ -642,18 +511,9 @@ impl Spectral {
             .values
             .iter()
             .zip(&self.gamma)
-            .map(|(s, g)| {
-                if s + shift > 1e-12 * smax.max(1e-300) {
-                    g / (s + shift)
-                } else {
-                    0.0
-                }
-            })
+            .map(|(s, g)| if s + shift > 1e-12 * smax.max(1e-300) { g / (s + shift) } else { 0.0 })
             .collect();
-        (&self.vectors * DVector::from_vec(coef))
-            .iter()
-            .copied()
-            .collect()
+        (&self.vectors * DVector::from_vec(coef)).iter().copied().collect()
     }
 
     /// `mu * ||b(mu)||`, increasing in mu.
@@ -705,14 +565,7 @@ impl Spectral {
             }
         };
         let (a, intercept) = self.problem.fit_scale_and_intercept(&b);
-        let mut sol = Solution {
-            a,
-            intercept,
-            b,
-            objective: 0.0,
-            status: "exact".into(),
-            iterations: 0,
-        };
+        let mut sol = Solution { a, intercept, b, objective: 0.0, status: "exact".into(), iterations: 0 };
         sol.objective = self.problem.objective(&sol, penalty, lambda);
         Ok(sol)
     }
@@ -725,18 +578,9 @@ mod tests {
 
     fn random_problem(n: usize, k: usize, seed: u64) -> Problem {
         let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        let c = DMatrix::from_fn(n, k, |_, _| {
-            if r.random_bool(0.3) {
-                r.random_range(0.1..2.0)
-            } else {
-                0.0
-            }
-        });
+        let c = DMatrix::from_fn(n, k, |_, _| if r.random_bool(0.3) { r.random_range(0.1..2.0) } else { 0.0 });
         let z: Vec<f64> = (0..n).map(|i| c.row(i).sum()).collect();
-        let y: Vec<f64> = z
-            .iter()
-            .map(|v| 1.3 * v + 0.5 + r.random_range(-0.3..0.3))
-            .collect();
+        let y: Vec<f64> = z.iter().map(|v| 1.3 * v + 0.5 + r.random_range(-0.3..0.3)).collect();
         Problem { z, c, y }
     }
 
@@ -769,16 +613,10 @@ mod tests {
             let small = solve_conic(&p, pen, 1e-4).unwrap();
             let large = solve_conic(&p, pen, 100.0).unwrap();
             assert!(pen.value(&large.b) <= pen.value(&small.b) + 1e-9, "{pen:?}");
-            assert!(
-                pen.value(&large.b) < 1e-5,
-                "{pen:?}: a huge lambda zeroes b"
-            );
+            assert!(pen.value(&large.b) < 1e-5, "{pen:?}: a huge lambda zeroes b");
             // With b = 0 the model is least squares on [z, 1].
             let (a, c) = p.fit_scale_and_intercept(&vec![0.0; 8]);
-            assert!(
-                (large.a - a).abs() < 1e-4 && (large.intercept - c).abs() < 1e-4,
-                "{pen:?}"
-            );
+            assert!((large.a - a).abs() < 1e-4 && (large.intercept - c).abs() < 1e-4, "{pen:?}");
         }
     }
 
@@ -786,13 +624,7 @@ mod tests {
     fn exact_leave_one_out_equals_refitting_without_each_sample() {
         // Including nearly interpolating fits (k >= n, tiny lambda), where the residuals and
         // 1 - leverage are tiny.
-        for (seed, n, k) in [
-            (21, 12, 5),
-            (22, 9, 20),
-            (23, 40, 6),
-            (24, 15, 15),
-            (25, 12, 25),
-        ] {
+        for (seed, n, k) in [(21, 12, 5), (22, 9, 20), (23, 40, 6), (24, 15, 15), (25, 12, 25)] {
             let p = random_problem(n, k, seed);
             let lambdas = [1e-7, 1e-5, 1e-2, 1.0, 50.0, f64::INFINITY];
             let fast = Spectral::new(p.clone()).loo_ridge(&lambdas);
@@ -805,23 +637,11 @@ mod tests {
                 };
                 let s = Spectral::new(fold);
                 for (li, &lambda) in lambdas.iter().enumerate() {
-                    let sol = if lambda.is_infinite() {
-                        s.solve(Penalty::L2, f64::MAX)
-                    } else {
-                        s.solve(Penalty::Ridge, lambda)
-                    }
-                    .unwrap();
-                    let one = Problem {
-                        z: vec![p.z[i]],
-                        c: DMatrix::from_fn(1, k, |_, j| p.c[(i, j)]),
-                        y: vec![p.y[i]],
-                    };
+                    let sol = if lambda.is_infinite() { s.solve(Penalty::L2, f64::MAX) } else { s.solve(Penalty::Ridge, lambda) }.unwrap();
+                    let one = Problem { z: vec![p.z[i]], c: DMatrix::from_fn(1, k, |_, j| p.c[(i, j)]), y: vec![p.y[i]] };
                     let refit = one.predict(&sol)[0];
                     let got = fast[li][i];
-                    assert!(
-                        (got - refit).abs() < 1e-8 * (1.0 + refit.abs()),
-                        "seed {seed} sample {i} lambda {lambda}: {got} vs {refit}"
-                    );
+                    assert!((got - refit).abs() < 1e-8 * (1.0 + refit.abs()), "seed {seed} sample {i} lambda {lambda}: {got} vs {refit}");
                 }
             }
         }
@@ -829,24 +649,16 @@ mod tests {
 
     #[test]
     fn no_correction_columns_leave_scale_and_intercept() {
-        let p = Problem {
-            c: DMatrix::zeros(7, 0),
-            ..random_problem(7, 3, 31)
-        };
+        let p = Problem { c: DMatrix::zeros(7, 0), ..random_problem(7, 3, 31) };
         let s = Spectral::new(p.clone());
         for pen in [Penalty::L2, Penalty::Ridge] {
             let sol = s.solve(pen, 0.1).unwrap();
             assert!(sol.b.is_empty());
-            assert_eq!(
-                (sol.a, sol.intercept),
-                (p.uncorrected().a, p.uncorrected().intercept)
-            );
+            assert_eq!((sol.a, sol.intercept), (p.uncorrected().a, p.uncorrected().intercept));
         }
         let loo = s.loo_ridge(&[0.1]);
         assert!(loo[0].iter().all(|v| v.is_finite()));
-        let conic = Conic::new(p.clone())
-            .solve(Penalty::Ridge, 0.0, &[])
-            .unwrap();
+        let conic = Conic::new(p.clone()).solve(Penalty::Ridge, 0.0, &[]).unwrap();
         assert!((conic.a - p.uncorrected().a).abs() < 1e-6);
     }
 
@@ -858,41 +670,21 @@ mod tests {
         // Force the intercept well above its unconstrained value, and b_0 >= 0.5.
         let at_least = free.intercept + 1.0;
         let cons = [
-            Inequality {
-                row: vec![0.0, 1.0],
-                at_least,
-            },
-            Inequality {
-                row: vec![0.0, 0.0, 1.0],
-                at_least: 0.5,
-            },
+            Inequality { row: vec![0.0, 1.0], at_least },
+            Inequality { row: vec![0.0, 0.0, 1.0], at_least: 0.5 },
         ];
         let tied = conic.solve(Penalty::L2, 0.01, &cons).unwrap();
-        assert!(
-            tied.intercept >= at_least - 1e-6,
-            "{} < {at_least}",
-            tied.intercept
-        );
+        assert!(tied.intercept >= at_least - 1e-6, "{} < {at_least}", tied.intercept);
         assert!(tied.b[0] >= 0.5 - 1e-6);
-        assert!(
-            tied.objective >= free.objective - 1e-9,
-            "constraints cannot lower the optimum"
-        );
+        assert!(tied.objective >= free.objective - 1e-9, "constraints cannot lower the optimum");
         // Least squares with u >= 0 on a problem whose unconstrained fit has a negative entry.
         let x = DMatrix::from_row_slice(4, 2, &[1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 2.0, 1.0]);
         let y = [1.0, -1.0, 0.0, 1.0];
-        let nonneg: Vec<Inequality> = (0..2)
-            .map(|j| Inequality {
-                row: (0..2).map(|i| if i == j { 1.0 } else { 0.0 }).collect(),
-                at_least: 0.0,
-            })
-            .collect();
+        let nonneg: Vec<Inequality> =
+            (0..2).map(|j| Inequality { row: (0..2).map(|i| if i == j { 1.0 } else { 0.0 }).collect(), at_least: 0.0 }).collect();
         let u = constrained_least_squares(&x, &y, &[0.0, 0.0], &nonneg).unwrap();
         assert!(u[1].abs() < 1e-6 && u[0] > 0.3, "{u:?}");
-        let bad = [Inequality {
-            row: vec![f64::NAN],
-            at_least: 0.0,
-        }];
+        let bad = [Inequality { row: vec![f64::NAN], at_least: 0.0 }];
         assert!(constrained_least_squares(&x, &y, &[0.0, 0.0], &bad).is_err());
     }
 

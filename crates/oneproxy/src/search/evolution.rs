@@ -40,13 +40,7 @@ impl Default for EvolutionParams {
     /// cifar100 accuracy) it finds all but a few of the 35 front points; the exact front took
     /// population 300 and 40 generations (about 9800 of the 15625 architectures evaluated).
     fn default() -> Self {
-        EvolutionParams {
-            population: 100,
-            generations: 60,
-            seed: 0,
-            crossover_prob: 1.0,
-            mutation_prob: 0.2,
-        }
+        EvolutionParams { population: 100, generations: 60, seed: 0, crossover_prob: 1.0, mutation_prob: 0.2 }
     }
 }
 
@@ -59,14 +53,9 @@ impl EvolutionParams {
                 self.population
             )));
         }
-        for (name, p) in [
-            ("crossover", self.crossover_prob),
-            ("mutation", self.mutation_prob),
-        ] {
+        for (name, p) in [("crossover", self.crossover_prob), ("mutation", self.mutation_prob)] {
             if !(0.0..=1.0).contains(&p) {
-                return Err(Error::InvalidParameter(format!(
-                    "{name} probability must be in [0, 1], got {p}"
-                )));
+                return Err(Error::InvalidParameter(format!("{name} probability must be in [0, 1], got {p}")));
             }
         }
         Ok(())
@@ -125,19 +114,12 @@ struct Archive {
 impl Archive {
     /// Archive slots of `batch` (distinct archs), evaluating the unseen ones in parallel.
     fn evaluate(&mut self, batch: &[Arch], evaluate: &Evaluator) -> Vec<Option<usize>> {
-        let fresh: Vec<&Arch> = batch
-            .iter()
-            .filter(|a| !self.slots.contains_key(*a))
-            .collect();
+        let fresh: Vec<&Arch> = batch.iter().filter(|a| !self.slots.contains_key(*a)).collect();
         let values: Vec<Option<(f64, f64)>> = fresh.par_iter().map(|a| evaluate(a)).collect();
         for (arch, value) in fresh.into_iter().zip(values) {
             let slot = match value {
                 Some((latency, accuracy)) if latency.is_finite() && accuracy.is_finite() => {
-                    self.entries.push(Evaluated {
-                        arch: arch.clone(),
-                        latency,
-                        accuracy,
-                    });
+                    self.entries.push(Evaluated { arch: arch.clone(), latency, accuracy });
                     Some(self.entries.len() - 1)
                 }
                 _ => {
@@ -151,10 +133,7 @@ impl Archive {
     }
 
     fn objectives(&self, members: &[usize]) -> Vec<(f64, f64)> {
-        members
-            .iter()
-            .map(|&i| (self.entries[i].latency, self.entries[i].accuracy))
-            .collect()
+        members.iter().map(|&i| (self.entries[i].latency, self.entries[i].accuracy)).collect()
     }
 }
 
@@ -174,12 +153,7 @@ impl Filler<'_> {
     /// new is dropped and another drawn. (Mutating it, or replacing it by a random sample,
     /// found fewer NB201 front points in our measurements.) Proposals are capped, so a space
     /// with too few valid architectures ends the fill short instead of looping forever.
-    fn fill(
-        &mut self,
-        count: usize,
-        members: &mut Vec<usize>,
-        mut propose: impl FnMut(&mut SeededRng) -> Arch,
-    ) {
+    fn fill(&mut self, count: usize, members: &mut Vec<usize>, mut propose: impl FnMut(&mut SeededRng) -> Arch) {
         let target = members.len() + count;
         let mut budget = 50 * count + 1000;
         while members.len() < target && budget > 0 {
@@ -192,12 +166,7 @@ impl Filler<'_> {
                     order.push(arch);
                 }
             }
-            members.extend(
-                self.archive
-                    .evaluate(&order, self.evaluate)
-                    .into_iter()
-                    .flatten(),
-            );
+            members.extend(self.archive.evaluate(&order, self.evaluate).into_iter().flatten());
         }
     }
 }
@@ -252,14 +221,8 @@ fn crowding_distance(objs: &[(f64, f64)], front: &[usize]) -> Vec<f64> {
     };
     for obj in 0..2 {
         let mut order: Vec<usize> = (0..m).collect();
-        order.sort_by(|&a, &b| {
-            objective(a, obj)
-                .total_cmp(&objective(b, obj))
-                .then(a.cmp(&b))
-        });
-        let (Some(&first), Some(&last)) = (order.first(), order.last()) else {
-            return dist;
-        };
+        order.sort_by(|&a, &b| objective(a, obj).total_cmp(&objective(b, obj)).then(a.cmp(&b)));
+        let (Some(&first), Some(&last)) = (order.first(), order.last()) else { return dist };
         dist[first] = f64::INFINITY;
         dist[last] = f64::INFINITY;
         let span = objective(last, obj) - objective(first, obj);
@@ -315,11 +278,7 @@ pub fn evolve(
     mut progress: impl FnMut(usize, usize),
 ) -> Result<EvolutionResult> {
     params.check()?;
-    let mut filler = Filler {
-        evaluate: &evaluate,
-        archive: Archive::default(),
-        rng: seeded_rng(params.seed),
-    };
+    let mut filler = Filler { evaluate: &evaluate, archive: Archive::default(), rng: seeded_rng(params.seed) };
     let mut population = Vec::new();
     filler.fill(params.population, &mut population, |rng| space.sample(rng));
     if population.is_empty() {
@@ -332,10 +291,7 @@ pub fn evolve(
     for generation in 1..=params.generations {
         let objs = filler.archive.objectives(&population);
         let (rank, crowd) = rank_and_crowding(&objs);
-        let parents: Vec<Arch> = population
-            .iter()
-            .map(|&i| filler.archive.entries[i].arch.clone())
-            .collect();
+        let parents: Vec<Arch> = population.iter().map(|&i| filler.archive.entries[i].arch.clone()).collect();
         let mut combined = population.clone();
         filler.fill(population.len(), &mut combined, |rng| {
             let first = &parents[tournament(rng, &rank, &crowd)];
@@ -355,32 +311,14 @@ pub fn evolve(
         let objs = filler.archive.objectives(&combined);
         let (rank, crowd) = rank_and_crowding(&objs);
         let mut order: Vec<usize> = (0..combined.len()).collect();
-        order.sort_by(|&a, &b| {
-            rank[a]
-                .cmp(&rank[b])
-                .then(crowd[b].total_cmp(&crowd[a]))
-                .then(a.cmp(&b))
-        });
-        population = order
-            .into_iter()
-            .take(params.population)
-            .map(|k| combined[k])
-            .collect();
+        order.sort_by(|&a, &b| rank[a].cmp(&rank[b]).then(crowd[b].total_cmp(&crowd[a])).then(a.cmp(&b)));
+        population = order.into_iter().take(params.population).map(|k| combined[k]).collect();
         progress(generation, params.generations);
     }
     let archive = filler.archive;
-    let (lat, acc): (Vec<f64>, Vec<f64>) = archive
-        .entries
-        .iter()
-        .map(|e| (e.latency, e.accuracy))
-        .unzip();
+    let (lat, acc): (Vec<f64>, Vec<f64>) = archive.entries.iter().map(|e| (e.latency, e.accuracy)).unzip();
     let front = pareto_front(&lat, &acc)?;
-    Ok(EvolutionResult {
-        archive: archive.entries,
-        front,
-        population,
-        rejected: archive.rejected,
-    })
+    Ok(EvolutionResult { archive: archive.entries, front, population, rejected: archive.rejected })
 }
 
 #[cfg(test)]
@@ -401,31 +339,16 @@ mod tests {
         let b = bundle(SpaceId::Nb201).unwrap();
         let eval = nb201_evaluator();
         let (lat, acc): (Vec<f64>, Vec<f64>) = b.archs.iter().map(|a| eval(a).unwrap()).unzip();
-        pareto_front(&lat, &acc)
-            .unwrap()
-            .into_iter()
-            .map(|i| (lat[i], acc[i]))
-            .collect()
+        pareto_front(&lat, &acc).unwrap().into_iter().map(|i| (lat[i], acc[i])).collect()
     }
 
     #[test]
     fn finds_the_exact_nb201_front() {
         let params = exact_front_params(0);
         let mut calls = Vec::new();
-        let res = evolve(&crate::space::Nb201, nb201_evaluator(), &params, |g, n| {
-            calls.push((g, n))
-        })
-        .unwrap();
-        assert_eq!(
-            calls,
-            (1..=params.generations)
-                .map(|g| (g, params.generations))
-                .collect::<Vec<_>>()
-        );
-        let found: Vec<(f64, f64)> = res
-            .front_entries()
-            .map(|e| (e.latency, e.accuracy))
-            .collect();
+        let res = evolve(&crate::space::Nb201, nb201_evaluator(), &params, |g, n| calls.push((g, n))).unwrap();
+        assert_eq!(calls, (1..=params.generations).map(|g| (g, params.generations)).collect::<Vec<_>>());
+        let found: Vec<(f64, f64)> = res.front_entries().map(|e| (e.latency, e.accuracy)).collect();
         let exact = exact_nb201_front();
         assert_eq!(found, exact, "{} evaluations", res.evaluations());
         assert!(res.evaluations() < 15625);
@@ -434,13 +357,7 @@ mod tests {
 
     /// The settings that recover the exact NB201 front: 20 of 20 seeds at the time of writing.
     fn exact_front_params(seed: u64) -> EvolutionParams {
-        EvolutionParams {
-            population: 300,
-            generations: 40,
-            seed,
-            crossover_prob: 1.0,
-            mutation_prob: 0.2,
-        }
+        EvolutionParams { population: 300, generations: 40, seed, crossover_prob: 1.0, mutation_prob: 0.2 }
     }
 
     /// Robustness of [`finds_the_exact_nb201_front`] over seeds (about 0.7 s in release).
@@ -448,61 +365,30 @@ mod tests {
     fn exact_nb201_front_for_many_seeds() {
         let exact = exact_nb201_front();
         for seed in 0..20 {
-            let res = evolve(
-                &crate::space::Nb201,
-                nb201_evaluator(),
-                &exact_front_params(seed),
-                |_, _| {},
-            )
-            .unwrap();
-            let found: Vec<(f64, f64)> = res
-                .front_entries()
-                .map(|e| (e.latency, e.accuracy))
-                .collect();
+            let res = evolve(&crate::space::Nb201, nb201_evaluator(), &exact_front_params(seed), |_, _| {}).unwrap();
+            let found: Vec<(f64, f64)> = res.front_entries().map(|e| (e.latency, e.accuracy)).collect();
             assert_eq!(found, exact, "seed {seed}");
         }
     }
 
     #[test]
     fn same_seed_same_result() {
-        let params = EvolutionParams {
-            population: 30,
-            generations: 10,
-            seed: 11,
-            ..Default::default()
-        };
-        let run = |p: &EvolutionParams| {
-            evolve(&crate::space::Nb201, nb201_evaluator(), p, |_, _| {}).unwrap()
-        };
+        let params = EvolutionParams { population: 30, generations: 10, seed: 11, ..Default::default() };
+        let run = |p: &EvolutionParams| evolve(&crate::space::Nb201, nb201_evaluator(), p, |_, _| {}).unwrap();
         let a = run(&params);
         assert_eq!(a, run(&params));
-        assert_ne!(
-            a.archive,
-            run(&EvolutionParams { seed: 12, ..params }).archive
-        );
+        assert_ne!(a.archive, run(&EvolutionParams { seed: 12, ..params }).archive);
     }
 
     #[test]
     fn bad_params_are_refused() {
         let space = &crate::space::Nb201;
         for p in [
-            EvolutionParams {
-                population: 1,
-                ..Default::default()
-            },
-            EvolutionParams {
-                crossover_prob: 1.5,
-                ..Default::default()
-            },
-            EvolutionParams {
-                mutation_prob: f64::NAN,
-                ..Default::default()
-            },
+            EvolutionParams { population: 1, ..Default::default() },
+            EvolutionParams { crossover_prob: 1.5, ..Default::default() },
+            EvolutionParams { mutation_prob: f64::NAN, ..Default::default() },
         ] {
-            assert!(matches!(
-                evolve(space, |_| Some((1.0, 1.0)), &p, |_, _| {}),
-                Err(Error::InvalidParameter(_))
-            ));
+            assert!(matches!(evolve(space, |_| Some((1.0, 1.0)), &p, |_, _| {}), Err(Error::InvalidParameter(_))));
         }
         assert!(evolve(space, |_| None, &EvolutionParams::default(), |_, _| {}).is_err());
     }
@@ -546,18 +432,12 @@ mod tests {
             let (x, y) = (f64::from(a.genes()[0]), f64::from(a.genes()[1]));
             (a.genes() != [2, 2]).then_some((x + y, 3.0 * y - x))
         };
-        let params = EvolutionParams {
-            population: 20,
-            generations: 5,
-            seed: 1,
-            ..Default::default()
-        };
+        let params = EvolutionParams { population: 20, generations: 5, seed: 1, ..Default::default() };
         let res = evolve(&Tiny, evaluate, &params, |_, _| {}).unwrap();
         assert_eq!(res.archive.len(), 8);
         assert_eq!(res.rejected, 1);
         assert_eq!(res.population.len(), 8);
-        let (lat, acc): (Vec<f64>, Vec<f64>) =
-            res.archive.iter().map(|e| (e.latency, e.accuracy)).unzip();
+        let (lat, acc): (Vec<f64>, Vec<f64>) = res.archive.iter().map(|e| (e.latency, e.accuracy)).unzip();
         assert_eq!(res.front, pareto_front(&lat, &acc).unwrap());
         let genes: Vec<&[u8]> = res.front_entries().map(|e| e.arch.genes()).collect();
         assert_eq!(genes, vec![&[0u8, 0][..], &[0, 1], &[0, 2]]);
@@ -565,18 +445,8 @@ mod tests {
 
     #[test]
     fn sorting_and_crowding() {
-        let objs = [
-            (1.0, 1.0),
-            (2.0, 2.0),
-            (2.0, 1.0),
-            (3.0, 0.5),
-            (1.0, 1.0),
-            (1.5, 1.5),
-        ];
-        assert_eq!(
-            non_dominated_fronts(&objs),
-            vec![vec![0, 1, 4, 5], vec![2], vec![3]]
-        );
+        let objs = [(1.0, 1.0), (2.0, 2.0), (2.0, 1.0), (3.0, 0.5), (1.0, 1.0), (1.5, 1.5)];
+        assert_eq!(non_dominated_fronts(&objs), vec![vec![0, 1, 4, 5], vec![2], vec![3]]);
         let front = [0, 5, 1];
         let d = crowding_distance(&objs, &front);
         assert_eq!(d[0], f64::INFINITY);

@@ -80,15 +80,9 @@ pub fn pareto_front(latency: &[f64], accuracy: &[f64]) -> Result<Vec<usize>> {
 ///
 /// Constraints may be infinite (`+inf` asks for the most accurate point overall); a NaN
 /// constraint is refused.
-pub fn best_under_constraints(
-    latency: &[f64],
-    accuracy: &[f64],
-    constraints: &[f64],
-) -> Result<Vec<Option<usize>>> {
+pub fn best_under_constraints(latency: &[f64], accuracy: &[f64], constraints: &[f64]) -> Result<Vec<Option<usize>>> {
     if let Some(c) = constraints.iter().find(|c| c.is_nan()) {
-        return Err(Error::InvalidParameter(format!(
-            "latency constraint {c} is not a number"
-        )));
+        return Err(Error::InvalidParameter(format!("latency constraint {c} is not a number")));
     }
     let front = pareto_front(latency, accuracy)?;
     Ok(constraints
@@ -108,12 +102,7 @@ pub fn best_under_constraints(
 /// contribute nothing. Any set of points may be passed: dominated points add no area, so the
 /// hypervolume of a set equals that of its front. A non-finite reference is refused (the area
 /// would be infinite or undefined); non-finite points are skipped.
-pub fn hypervolume_2d(
-    latency: &[f64],
-    accuracy: &[f64],
-    ref_latency: f64,
-    ref_accuracy: f64,
-) -> Result<f64> {
+pub fn hypervolume_2d(latency: &[f64], accuracy: &[f64], ref_latency: f64, ref_accuracy: f64) -> Result<f64> {
     check_lengths(latency, accuracy)?;
     if !ref_latency.is_finite() || !ref_accuracy.is_finite() {
         return Err(Error::InvalidParameter(format!(
@@ -123,10 +112,8 @@ pub fn hypervolume_2d(
     let front = pareto_front(latency, accuracy)?;
     // Along the front latency ascends and accuracy ascends: between two consecutive front
     // latencies, the best accuracy reachable is the earlier point's.
-    let inside: Vec<usize> = front
-        .into_iter()
-        .filter(|&i| latency[i] < ref_latency && accuracy[i] > ref_accuracy)
-        .collect();
+    let inside: Vec<usize> =
+        front.into_iter().filter(|&i| latency[i] < ref_latency && accuracy[i] > ref_accuracy).collect();
     let mut area = 0.0;
     for (k, &i) in inside.iter().enumerate() {
         let right = inside.get(k + 1).map_or(ref_latency, |&j| latency[j]);
@@ -144,9 +131,7 @@ mod tests {
         let ok = |i: usize| lat[i].is_finite() && acc[i].is_finite();
         let mut front: Vec<usize> = (0..lat.len())
             .filter(|&i| ok(i))
-            .filter(|&i| {
-                !(0..lat.len()).any(|j| ok(j) && dominates((lat[j], acc[j]), (lat[i], acc[i])))
-            })
+            .filter(|&i| !(0..lat.len()).any(|j| ok(j) && dominates((lat[j], acc[j]), (lat[i], acc[i]))))
             .filter(|&i| !(0..i).any(|j| lat[j] == lat[i] && acc[j] == acc[i]))
             .collect();
         front.sort_by(|&i, &j| lat[i].total_cmp(&lat[j]));
@@ -154,14 +139,9 @@ mod tests {
     }
 
     fn brute_best(lat: &[f64], acc: &[f64], c: f64) -> Option<usize> {
-        (0..lat.len())
-            .filter(|&i| lat[i].is_finite() && acc[i].is_finite() && lat[i] <= c)
-            .min_by(|&i, &j| {
-                acc[j]
-                    .total_cmp(&acc[i])
-                    .then(lat[i].total_cmp(&lat[j]))
-                    .then(i.cmp(&j))
-            })
+        (0..lat.len()).filter(|&i| lat[i].is_finite() && acc[i].is_finite() && lat[i] <= c).min_by(|&i, &j| {
+            acc[j].total_cmp(&acc[i]).then(lat[i].total_cmp(&lat[j])).then(i.cmp(&j))
+        })
     }
 
     /// Unit cells of the integer grid covered by some point's rectangle.
@@ -169,10 +149,7 @@ mod tests {
         let mut cells = 0;
         for x in rl.min(0)..rl {
             for y in ra..ra.max(40) {
-                let covered = lat
-                    .iter()
-                    .zip(acc)
-                    .any(|(&l, &a)| l <= f64::from(x) && a >= f64::from(y + 1));
+                let covered = lat.iter().zip(acc).any(|(&l, &a)| l <= f64::from(x) && a >= f64::from(y + 1));
                 cells += i32::from(covered);
             }
         }
@@ -186,14 +163,8 @@ mod tests {
     }
 
     fn int_points() -> impl Strategy<Value = (Vec<f64>, Vec<f64>)> {
-        proptest::collection::vec(
-            (
-                (0i32..20).prop_map(f64::from),
-                (0i32..20).prop_map(f64::from),
-            ),
-            0..40,
-        )
-        .prop_map(|p| p.into_iter().unzip())
+        proptest::collection::vec(((0i32..20).prop_map(f64::from), (0i32..20).prop_map(f64::from)), 0..40)
+            .prop_map(|p| p.into_iter().unzip())
     }
 
     #[test]
@@ -202,8 +173,7 @@ mod tests {
         let acc = [5.0, 5.0, 5.0, 4.0, 6.0, 1.0, 9.0];
         // 1 duplicates 0 (higher index), 2 and 3 are dominated by 0, 6 is missing.
         assert_eq!(pareto_front(&lat, &acc).unwrap(), vec![5, 0, 4]);
-        let best =
-            best_under_constraints(&lat, &acc, &[0.1, 0.5, 1.5, 2.9, f64::INFINITY]).unwrap();
+        let best = best_under_constraints(&lat, &acc, &[0.1, 0.5, 1.5, 2.9, f64::INFINITY]).unwrap();
         assert_eq!(best, vec![None, Some(5), Some(0), Some(0), Some(4)]);
         assert_eq!(pareto_front(&[-0.0, 0.0], &[1.0, 1.0]).unwrap(), vec![0]);
     }

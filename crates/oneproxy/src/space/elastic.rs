@@ -71,27 +71,18 @@ fn pos(choices: &[u8], v: u8, what: &str) -> Result<u8, String> {
 fn digits(part: &str, what: &str, choices: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     let stages: Vec<&str> = part.split('-').collect();
     if stages.len() != ELASTIC_STAGES {
-        return Err(format!(
-            "{what}: expected {ELASTIC_STAGES} '-'-separated stages, found {}",
-            stages.len()
-        ));
+        return Err(format!("{what}: expected {ELASTIC_STAGES} '-'-separated stages, found {}", stages.len()));
     }
     stages
         .iter()
         .enumerate()
         .map(|(s, st)| {
             if !(2..=4).contains(&st.len()) {
-                return Err(format!(
-                    "{what}: stage {} has {} blocks, must be 2 to 4",
-                    s + 1,
-                    st.len()
-                ));
+                return Err(format!("{what}: stage {} has {} blocks, must be 2 to 4", s + 1, st.len()));
             }
             st.chars()
                 .map(|c| {
-                    let v = c
-                        .to_digit(10)
-                        .ok_or_else(|| format!("{what}: '{c}' is not a digit"))?;
+                    let v = c.to_digit(10).ok_or_else(|| format!("{what}: '{c}' is not a digit"))?;
                     pos(choices, v as u8, what)
                 })
                 .collect()
@@ -127,10 +118,7 @@ impl ElasticSpec {
                 (0..d as usize)
                     .map(|j| {
                         let slot = s * ELASTIC_SLOTS + j;
-                        (
-                            ELASTIC_KERNELS[g[K0 + slot] as usize],
-                            self.expands[g[E0 + slot] as usize],
-                        )
+                        (ELASTIC_KERNELS[g[K0 + slot] as usize], self.expands[g[E0 + slot] as usize])
                     })
                     .collect()
             })
@@ -138,25 +126,14 @@ impl ElasticSpec {
     }
 
     /// Build from explicit values (all 20 slots given, unused ones ignored).
-    pub fn from_parts(
-        &self,
-        resolution: u32,
-        depths: &[u8],
-        kernels: &[u8],
-        expands: &[u8],
-    ) -> Result<Arch, String> {
+    pub fn from_parts(&self, resolution: u32, depths: &[u8], kernels: &[u8], expands: &[u8]) -> Result<Arch, String> {
         let mut genes = vec![0u8; ELASTIC_GENES];
         genes[0] = resolution_index(resolution)?;
         if depths.len() != ELASTIC_STAGES {
-            return Err(format!(
-                "expected {ELASTIC_STAGES} stage depths, found {}",
-                depths.len()
-            ));
+            return Err(format!("expected {ELASTIC_STAGES} stage depths, found {}", depths.len()));
         }
         if kernels.len() != SLOTS || expands.len() != SLOTS {
-            return Err(format!(
-                "expected {SLOTS} kernel sizes and {SLOTS} expand ratios"
-            ));
+            return Err(format!("expected {SLOTS} kernel sizes and {SLOTS} expand ratios"));
         }
         for (s, &d) in depths.iter().enumerate() {
             genes[1 + s] = pos(&ELASTIC_DEPTHS, d, "depth")?;
@@ -179,28 +156,13 @@ impl ElasticSpec {
             .strip_prefix('r')
             .and_then(|v| v.parse().ok())
             .ok_or_else(|| format!("'{r}' is not 'r<resolution>'"))?;
-        let k = digits(
-            k.strip_prefix('k')
-                .ok_or("kernel part must start with 'k'")?,
-            "kernel size",
-            &ELASTIC_KERNELS,
-        )?;
-        let e = digits(
-            e.strip_prefix('e')
-                .ok_or("expand part must start with 'e'")?,
-            "expand ratio",
-            self.expands,
-        )?;
+        let k = digits(k.strip_prefix('k').ok_or("kernel part must start with 'k'")?, "kernel size", &ELASTIC_KERNELS)?;
+        let e = digits(e.strip_prefix('e').ok_or("expand part must start with 'e'")?, "expand ratio", self.expands)?;
         let mut genes = vec![0u8; ELASTIC_GENES];
         genes[0] = resolution_index(res)?;
         for s in 0..ELASTIC_STAGES {
             if k[s].len() != e[s].len() {
-                return Err(format!(
-                    "stage {}: {} kernel sizes but {} expand ratios",
-                    s + 1,
-                    k[s].len(),
-                    e[s].len()
-                ));
+                return Err(format!("stage {}: {} kernel sizes but {} expand ratios", s + 1, k[s].len(), e[s].len()));
             }
             genes[1 + s] = (k[s].len() - 2) as u8;
             for j in 0..k[s].len() {
@@ -217,20 +179,11 @@ impl ElasticSpec {
         let part = |pick: fn(&(u8, u8)) -> u8| {
             blocks
                 .iter()
-                .map(|st| {
-                    st.iter()
-                        .map(|b| char::from(b'0' + pick(b)))
-                        .collect::<String>()
-                })
+                .map(|st| st.iter().map(|b| char::from(b'0' + pick(b))).collect::<String>())
                 .collect::<Vec<_>>()
                 .join("-")
         };
-        format!(
-            "r{}_k{}_e{}",
-            Self::resolution(arch),
-            part(|b| b.0),
-            part(|b| b.1)
-        )
+        format!("r{}_k{}_e{}", Self::resolution(arch), part(|b| b.0), part(|b| b.1))
     }
 
     /// [`SearchSpace::canonicalize`](super::SearchSpace::canonicalize).
@@ -352,25 +305,11 @@ impl ElasticSpec {
     /// [`SearchSpace::feature_groups`](super::SearchSpace::feature_groups).
     pub fn feature_groups(&self) -> Vec<FeatureGroup> {
         let w = self.slot_width();
-        let group = |name: String, offset: usize| FeatureGroup {
-            name,
-            features: (0..SLOTS).map(|s| w * s + offset).collect(),
-        };
-        let mut groups: Vec<FeatureGroup> = ELASTIC_KERNELS
-            .iter()
-            .enumerate()
-            .map(|(i, k)| group(format!("k{k}"), i))
-            .collect();
-        groups.extend(
-            self.expands
-                .iter()
-                .enumerate()
-                .map(|(i, e)| group(format!("e{e}"), 3 + i)),
-        );
-        groups.push(FeatureGroup {
-            name: "resolution".into(),
-            features: vec![SLOTS * w],
-        });
+        let group = |name: String, offset: usize| FeatureGroup { name, features: (0..SLOTS).map(|s| w * s + offset).collect() };
+        let mut groups: Vec<FeatureGroup> =
+            ELASTIC_KERNELS.iter().enumerate().map(|(i, k)| group(format!("k{k}"), i)).collect();
+        groups.extend(self.expands.iter().enumerate().map(|(i, e)| group(format!("e{e}"), 3 + i)));
+        groups.push(FeatureGroup { name: "resolution".into(), features: vec![SLOTS * w] });
         groups
     }
 }

@@ -4,9 +4,8 @@ use super::{Arch, FeatureGroup, SearchSpace, SpaceId};
 
 /// The nine block choices of a searchable FBNet layer, in gene order:
 /// kernel size, expansion ratio and `g2` for a grouped 1x1 convolution with 2 groups.
-pub const FBNET_CHOICES: [&str; 9] = [
-    "k3_e1", "k3_e1_g2", "k3_e3", "k3_e6", "k5_e1", "k5_e1_g2", "k5_e3", "k5_e6", "skip",
-];
+pub const FBNET_CHOICES: [&str; 9] =
+    ["k3_e1", "k3_e1_g2", "k3_e3", "k3_e6", "k5_e1", "k5_e1_g2", "k5_e3", "k5_e6", "skip"];
 
 /// Number of searchable layers.
 pub const FBNET_LAYERS: usize = 22;
@@ -35,37 +34,22 @@ impl SearchSpace for Fbnet {
     fn parse_str(&self, s: &str) -> Result<Arch, String> {
         let parts: Vec<&str> = s.split('-').collect();
         if parts.len() != FBNET_LAYERS {
-            return Err(format!(
-                "expected {FBNET_LAYERS} '-'-separated layers, found {}",
-                parts.len()
-            ));
+            return Err(format!("expected {FBNET_LAYERS} '-'-separated layers, found {}", parts.len()));
         }
         let genes = parts
             .iter()
             .enumerate()
             .map(|(l, p)| {
-                FBNET_CHOICES
-                    .iter()
-                    .position(|c| c == p)
-                    .map(|c| c as u8)
-                    .ok_or_else(|| {
-                        format!(
-                            "layer {}: unknown block '{p}' (choices: {})",
-                            l + 1,
-                            FBNET_CHOICES.join(", ")
-                        )
-                    })
+                FBNET_CHOICES.iter().position(|c| c == p).map(|c| c as u8).ok_or_else(|| {
+                    format!("layer {}: unknown block '{p}' (choices: {})", l + 1, FBNET_CHOICES.join(", "))
+                })
             })
             .collect::<Result<Vec<u8>, String>>()?;
         Ok(Arch::from_genes(genes))
     }
 
     fn format(&self, arch: &Arch) -> String {
-        arch.genes()
-            .iter()
-            .map(|&g| FBNET_CHOICES[g as usize])
-            .collect::<Vec<_>>()
-            .join("-")
+        arch.genes().iter().map(|&g| FBNET_CHOICES[g as usize]).collect::<Vec<_>>().join("-")
     }
 
     fn num_features(&self) -> usize {
@@ -74,11 +58,7 @@ impl SearchSpace for Fbnet {
 
     fn feature_names(&self) -> Vec<String> {
         (0..FBNET_LAYERS)
-            .flat_map(|l| {
-                FBNET_CHOICES
-                    .iter()
-                    .map(move |c| format!("layer{}:{c}", l + 1))
-            })
+            .flat_map(|l| FBNET_CHOICES.iter().map(move |c| format!("layer{}:{c}", l + 1)))
             .collect()
     }
 

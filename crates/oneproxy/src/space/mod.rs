@@ -80,13 +80,7 @@ pub enum SpaceId {
 
 impl SpaceId {
     /// All spaces.
-    pub const ALL: [SpaceId; 5] = [
-        SpaceId::Nb201,
-        SpaceId::Fbnet,
-        SpaceId::OfaMbv3,
-        SpaceId::Mbv2,
-        SpaceId::Proxyless,
-    ];
+    pub const ALL: [SpaceId; 5] = [SpaceId::Nb201, SpaceId::Fbnet, SpaceId::OfaMbv3, SpaceId::Mbv2, SpaceId::Proxyless];
 
     /// The short name used on the command line and in JSON.
     pub fn name(self) -> &'static str {
@@ -243,11 +237,8 @@ pub trait SearchSpace: Send + Sync + fmt::Debug {
     /// For NB201 and FBNet this is uniform over architectures; for OFA it is OFA's own sampler
     /// (uniform resolution, depth per stage, kernel and expand per block).
     fn sample(&self, rng: &mut SeededRng) -> Arch {
-        let mut genes: Vec<u8> = self
-            .gene_cardinalities()
-            .iter()
-            .map(|&k| rng.random_range(0..k))
-            .collect();
+        let mut genes: Vec<u8> =
+            self.gene_cardinalities().iter().map(|&k| rng.random_range(0..k)).collect();
         self.canonicalize(&mut genes);
         Arch::from_genes(genes)
     }
@@ -323,12 +314,8 @@ mod tests {
     fn sampling_is_seeded_and_canonical() {
         for id in SpaceId::ALL {
             let s = id.space();
-            let a: Vec<Arch> = (0..20)
-                .scan(seeded_rng(7), |r, _| Some(s.sample(r)))
-                .collect();
-            let b: Vec<Arch> = (0..20)
-                .scan(seeded_rng(7), |r, _| Some(s.sample(r)))
-                .collect();
+            let a: Vec<Arch> = (0..20).scan(seeded_rng(7), |r, _| Some(s.sample(r))).collect();
+            let b: Vec<Arch> = (0..20).scan(seeded_rng(7), |r, _| Some(s.sample(r))).collect();
             assert_eq!(a, b);
             for arch in &a {
                 let text = s.format(arch);
@@ -360,9 +347,7 @@ mod tests {
     /// resolution branches of the elastic spaces are taken.
     fn random_weights(d: usize, rng: &mut SeededRng, draw: usize) -> Vec<f64> {
         let shift = [0.0, 0.8, -0.8][draw % 3];
-        (0..d)
-            .map(|_| rng.random_range(-1.0..1.0) + shift)
-            .collect()
+        (0..d).map(|_| rng.random_range(-1.0..1.0) + shift).collect()
     }
 
     #[test]
@@ -375,11 +360,7 @@ mod tests {
                 let w = random_weights(s.num_features(), &mut rng, draw);
                 let best = s.argmin_additive(&w);
                 let min = s.min_additive(&w);
-                assert_eq!(
-                    s.parse(&s.format(&best)).unwrap(),
-                    best,
-                    "{id}: argmin is canonical"
-                );
+                assert_eq!(s.parse(&s.format(&best)).unwrap(), best, "{id}: argmin is canonical");
                 assert_eq!(min, crate::stats::dot(&s.encode(&best), &w));
                 let tol = 1e-12 * (1.0 + min.abs());
                 // Brute force where the space is small, else random architectures and every
@@ -394,29 +375,14 @@ mod tests {
                 };
                 for a in &others {
                     let v = crate::stats::dot(&s.encode(a), &w);
-                    assert!(
-                        v >= min - tol,
-                        "{id}: {} gives {v} < min {min}",
-                        s.format(a)
-                    );
+                    assert!(v >= min - tol, "{id}: {} gives {v} < min {min}", s.format(a));
                 }
                 if all.is_some() {
-                    let brute = others
-                        .iter()
-                        .map(|a| crate::stats::dot(&s.encode(a), &w))
-                        .fold(f64::INFINITY, f64::min);
-                    assert!(
-                        (brute - min).abs() <= tol,
-                        "{id}: brute force {brute} vs {min}"
-                    );
+                    let brute = others.iter().map(|a| crate::stats::dot(&s.encode(a), &w)).fold(f64::INFINITY, f64::min);
+                    assert!((brute - min).abs() <= tol, "{id}: brute force {brute} vs {min}");
                 }
                 let max = s.max_additive(&w);
-                assert!(
-                    others
-                        .iter()
-                        .all(|a| crate::stats::dot(&s.encode(a), &w) <= max + tol),
-                    "{id}: max"
-                );
+                assert!(others.iter().all(|a| crate::stats::dot(&s.encode(a), &w) <= max + tol), "{id}: max");
             }
         }
     }

@@ -3,13 +3,8 @@
 use super::{Arch, FeatureGroup, SearchSpace, SpaceId};
 
 /// The five candidate operations of an NB201 edge, in gene order.
-pub const NB201_OPS: [&str; 5] = [
-    "none",
-    "skip_connect",
-    "nor_conv_1x1",
-    "nor_conv_3x3",
-    "avg_pool_3x3",
-];
+pub const NB201_OPS: [&str; 5] =
+    ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"];
 
 /// The six edges of the cell as (to, from), in the order of the canonical string.
 pub const NB201_EDGES: [(u8, u8); 6] = [(1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2)];
@@ -40,19 +35,14 @@ impl SearchSpace for Nb201 {
     fn parse_str(&self, s: &str) -> Result<Arch, String> {
         let nodes: Vec<&str> = s.split('+').collect();
         if nodes.len() != 3 {
-            return Err(format!(
-                "expected 3 '+'-separated nodes, found {}",
-                nodes.len()
-            ));
+            return Err(format!("expected 3 '+'-separated nodes, found {}", nodes.len()));
         }
         let mut genes = Vec::with_capacity(6);
         for (node_idx, node) in nodes.iter().enumerate() {
             let inner = node
                 .strip_prefix('|')
                 .and_then(|n| n.strip_suffix('|'))
-                .ok_or_else(|| {
-                    format!("node {} '{}' must be enclosed in '|'", node_idx + 1, node)
-                })?;
+                .ok_or_else(|| format!("node {} '{}' must be enclosed in '|'", node_idx + 1, node))?;
             let edges: Vec<&str> = inner.split('|').collect();
             if edges.len() != node_idx + 1 {
                 return Err(format!(

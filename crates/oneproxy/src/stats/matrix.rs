@@ -59,10 +59,7 @@ pub struct CorrelationMatrix {
 }
 
 impl Serialize for CorrelationMatrix {
-    fn serialize<S: serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> std::result::Result<S::Ok, S::Error> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
         #[derive(Serialize)]
         struct Json<'a> {
             metric: Metric,
@@ -94,18 +91,14 @@ impl CorrelationMatrix {
                 self.min_overlap
             ))
         } else {
-            Correlation::Undefined(
-                "undefined: a device's latencies are constant on the common architectures".into(),
-            )
+            Correlation::Undefined("undefined: a device's latencies are constant on the common architectures".into())
         }
     }
 
     /// Every cell ([`Self::cell`]), row by row.
     pub fn cells(&self) -> Vec<Vec<Correlation>> {
         let n = self.devices.len();
-        (0..n)
-            .map(|i| (0..n).map(|j| self.cell(i, j)).collect())
-            .collect()
+        (0..n).map(|i| (0..n).map(|j| self.cell(i, j)).collect()).collect()
     }
 
     /// Devices that cannot be recommended: no defined correlation to any other device (too few
@@ -127,35 +120,19 @@ impl CorrelationMatrix {
         let n = self.devices.len();
         (0..n)
             .filter_map(|i| {
-                let vals: Vec<f64> = (0..n)
-                    .filter(|&j| j != i)
-                    .map(|j| self.matrix[i][j])
-                    .filter(|v| v.is_finite())
-                    .collect();
+                let vals: Vec<f64> =
+                    (0..n).filter(|&j| j != i).map(|j| self.matrix[i][j]).filter(|v| v.is_finite()).collect();
                 if vals.is_empty() {
                     return None;
                 }
                 let mean = vals.iter().sum::<f64>() / vals.len() as f64;
                 let min = vals.iter().cloned().fold(f64::INFINITY, f64::min);
-                Some(ProxyRecommendation {
-                    device: self.devices[i].clone(),
-                    mean,
-                    min,
-                    compared: vals.len(),
-                })
+                Some(ProxyRecommendation { device: self.devices[i].clone(), mean, min, compared: vals.len() })
             })
             // On a full tie the device listed first wins (`max_by` would pick the last).
             .reduce(|best, c| {
-                let order = c
-                    .compared
-                    .cmp(&best.compared)
-                    .then(c.mean.total_cmp(&best.mean))
-                    .then(c.min.total_cmp(&best.min));
-                if order.is_gt() {
-                    c
-                } else {
-                    best
-                }
+                let order = c.compared.cmp(&best.compared).then(c.mean.total_cmp(&best.mean)).then(c.min.total_cmp(&best.min));
+                if order.is_gt() { c } else { best }
             })
     }
 
@@ -168,11 +145,7 @@ impl CorrelationMatrix {
 }
 
 /// [`correlation_matrix_with`] at the default minimum overlap, [`MIN_OVERLAP`].
-pub fn correlation_matrix(
-    table: &LatencyTable,
-    devices: &[String],
-    metric: Metric,
-) -> Result<CorrelationMatrix> {
+pub fn correlation_matrix(table: &LatencyTable, devices: &[String], metric: Metric) -> Result<CorrelationMatrix> {
     correlation_matrix_with(table, devices, metric, MIN_OVERLAP)
 }
 
@@ -193,11 +166,7 @@ pub fn correlation_matrix_with(
             "the minimum overlap must be at least 2 architectures (a correlation needs two points), got {min_overlap}"
         )));
     }
-    let names: Vec<String> = if devices.is_empty() {
-        table.measured_device_names()
-    } else {
-        devices.to_vec()
-    };
+    let names: Vec<String> = if devices.is_empty() { table.measured_device_names() } else { devices.to_vec() };
     let mut cols = Vec::with_capacity(names.len());
     let mut counts = Vec::with_capacity(names.len());
     for name in &names {
@@ -205,14 +174,10 @@ pub fn correlation_matrix_with(
         let count = table.measured_count(c);
         counts.push(count);
         if count == 0 {
-            return Err(Error::TooFewSamples(format!(
-                "device '{name}' has no measurements"
-            )));
+            return Err(Error::TooFewSamples(format!("device '{name}' has no measurements")));
         }
         if cols.contains(&c) {
-            return Err(Error::InvalidParameter(format!(
-                "device '{name}' is listed twice"
-            )));
+            return Err(Error::InvalidParameter(format!("device '{name}' is listed twice")));
         }
         cols.push(c);
     }
@@ -226,9 +191,7 @@ pub fn correlation_matrix_with(
         })
         .collect();
     let n = cols.len();
-    let pairs: Vec<(usize, usize)> = (0..n)
-        .flat_map(|i| (i + 1..n).map(move |j| (i, j)))
-        .collect();
+    let pairs: Vec<(usize, usize)> = (0..n).flat_map(|i| (i + 1..n).map(move |j| (i, j))).collect();
     let results: Vec<(f64, usize)> = pairs
         .par_iter()
         .map(|&(i, j)| match (&ranks[i], &ranks[j]) {
@@ -236,11 +199,7 @@ pub fn correlation_matrix_with(
             (Some(None), Some(_)) | (Some(_), Some(None)) => (f64::NAN, table.len()),
             _ => {
                 let (x, y) = table.paired(cols[i], cols[j]);
-                let v = if x.len() >= min_overlap {
-                    metric.compute(&x, &y)
-                } else {
-                    f64::NAN
-                };
+                let v = if x.len() >= min_overlap { metric.compute(&x, &y) } else { f64::NAN };
                 (v, x.len())
             }
         })
@@ -257,13 +216,7 @@ pub fn correlation_matrix_with(
         overlaps[i][j] = m;
         overlaps[j][i] = m;
     }
-    Ok(CorrelationMatrix {
-        metric,
-        devices: names,
-        matrix,
-        overlaps,
-        min_overlap,
-    })
+    Ok(CorrelationMatrix { metric, devices: names, matrix, overlaps, min_overlap })
 }
 
 #[cfg(test)]
@@ -291,13 +244,8 @@ mod tests {
     fn fast_path_equals_pairwise_ranking_and_partial_columns_use_common_rows() {
         let m = nb201(Metric::Spearman, &["pixel3", "raspi4", "edgegpu"]);
         let t = &bundle(SpaceId::Nb201).unwrap().latency;
-        let (a, b) = t.paired(
-            t.device_index("pixel3").unwrap(),
-            t.device_index("raspi4").unwrap(),
-        );
-        assert!(
-            (m.get("pixel3", "raspi4").unwrap() - super::super::spearman(&a, &b)).abs() < 1e-12
-        );
+        let (a, b) = t.paired(t.device_index("pixel3").unwrap(), t.device_index("raspi4").unwrap());
+        assert!((m.get("pixel3", "raspi4").unwrap() - super::super::spearman(&a, &b)).abs() < 1e-12);
         assert_eq!(m.overlaps[0][2], 1999);
         assert!(m.get("pixel3", "edgegpu").unwrap().is_finite());
     }
@@ -307,11 +255,7 @@ mod tests {
         let m = CorrelationMatrix {
             metric: Metric::Spearman,
             devices: vec!["a".into(), "b".into(), "c".into()],
-            matrix: vec![
-                vec![1.0, 0.9, 0.5],
-                vec![0.9, 1.0, 0.7],
-                vec![0.5, 0.7, 1.0],
-            ],
+            matrix: vec![vec![1.0, 0.9, 0.5], vec![0.9, 1.0, 0.7], vec![0.5, 0.7, 1.0]],
             overlaps: vec![vec![100; 3]; 3],
             min_overlap: MIN_OVERLAP,
         };
@@ -329,29 +273,13 @@ mod tests {
         let mut t = LatencyTable::new(SpaceId::Nb201);
         for d in ["pixel3", "raspi4", "fpga"] {
             let c = b.latency.device_index(d).unwrap();
-            let values: Vec<(crate::Arch, f64)> = b
-                .archs
-                .iter()
-                .enumerate()
-                .map(|(r, a)| (a.clone(), b.latency.get(r, c).unwrap()))
-                .collect();
-            t.add_device(
-                d,
-                crate::table::DeviceSource::File("test.csv".into()),
-                values,
-            )
-            .unwrap();
+            let values: Vec<(crate::Arch, f64)> =
+                b.archs.iter().enumerate().map(|(r, a)| (a.clone(), b.latency.get(r, c).unwrap())).collect();
+            t.add_device(d, crate::table::DeviceSource::File("test.csv".into()), values).unwrap();
         }
         let pixel3 = t.column(0).to_vec();
-        let small: Vec<(crate::Arch, f64)> = (0..k)
-            .map(|r| (t.archs()[r].clone(), 1000.0 / pixel3[r]))
-            .collect();
-        t.add_device(
-            "small",
-            crate::table::DeviceSource::File("test.csv".into()),
-            small,
-        )
-        .unwrap();
+        let small: Vec<(crate::Arch, f64)> = (0..k).map(|r| (t.archs()[r].clone(), 1000.0 / pixel3[r])).collect();
+        t.add_device("small", crate::table::DeviceSource::File("test.csv".into()), small).unwrap();
         t
     }
 
@@ -363,10 +291,7 @@ mod tests {
         assert_eq!(m.overlaps[s][0], 10);
         assert!(m.matrix[s][0].is_nan() && m.matrix[0][s].is_nan());
         match m.cell(s, 0) {
-            Correlation::Undefined(why) => assert!(
-                why.contains("10 architectures measured on both, fewer than the 30"),
-                "{why}"
-            ),
+            Correlation::Undefined(why) => assert!(why.contains("10 architectures measured on both, fewer than the 30"), "{why}"),
             other => panic!("{other:?}"),
         }
         assert_eq!(m.unrankable(), vec!["small".to_string()]);
@@ -375,10 +300,7 @@ mod tests {
         assert_eq!(rec.compared, 2);
         // JSON: a reason in words, never null.
         let json = serde_json::to_value(&m).unwrap();
-        assert!(
-            json["matrix"][s][0].is_string() && json["matrix"][0][1].is_f64(),
-            "{json}"
-        );
+        assert!(json["matrix"][s][0].is_string() && json["matrix"][0][1].is_f64(), "{json}");
         assert_eq!(json["overlaps"][s][0], 10);
         assert!(!json.to_string().contains("null"));
         // At a lower minimum the same pair counts (and is the exact reversal).

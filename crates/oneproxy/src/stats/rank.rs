@@ -139,9 +139,7 @@ pub fn sorted_indices(x: &[f64]) -> Vec<u32> {
         let b = (a as f32).to_bits();
         (if b >> 31 == 1 { !b } else { b | (1 << 31) }) >> 8
     };
-    let mut items: Vec<u64> = (0..n)
-        .map(|i| ((key24(x[i]) as u64) << 32) | i as u64)
-        .collect();
+    let mut items: Vec<u64> = (0..n).map(|i| ((key24(x[i]) as u64) << 32) | i as u64).collect();
     let mut buf = vec![0u64; n];
     let mut count = vec![0usize; 1 << 12];
     for pass in 0..2 {
@@ -197,12 +195,7 @@ pub fn standardize(x: &[f64]) -> Option<Vec<f64>> {
 pub fn dot(a: &[f64], b: &[f64]) -> f64 {
     let mut acc = [0.0f64; 4];
     let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
-    let tail: f64 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
+    let tail: f64 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
     for (x, y) in ca.zip(cb) {
         for k in 0..4 {
             acc[k] += x[k] * y[k];
@@ -263,8 +256,7 @@ fn merge_count(v: &mut [f64], buf: &mut [f64]) -> u64 {
         return 0;
     }
     let mid = n / 2;
-    let mut swaps =
-        merge_count(&mut v[..mid], &mut buf[..mid]) + merge_count(&mut v[mid..], &mut buf[mid..]);
+    let mut swaps = merge_count(&mut v[..mid], &mut buf[..mid]) + merge_count(&mut v[mid..], &mut buf[mid..]);
     let (mut i, mut j, mut k) = (0, mid, 0);
     while i < mid && j < n {
         if v[j] < v[i] {
@@ -331,10 +323,7 @@ mod tests {
 
     #[test]
     fn average_ranks_share_ties() {
-        assert_eq!(
-            average_ranks(&[10.0, 20.0, 10.0, 30.0]),
-            vec![1.5, 3.0, 1.5, 4.0]
-        );
+        assert_eq!(average_ranks(&[10.0, 20.0, 10.0, 30.0]), vec![1.5, 3.0, 1.5, 4.0]);
     }
 
     #[test]
@@ -357,16 +346,8 @@ mod tests {
     fn column() -> impl Strategy<Value = (Vec<f64>, Vec<f64>)> {
         (3usize..60).prop_flat_map(|n| {
             // Small integer values produce many ties.
-            (
-                proptest::collection::vec(0u8..8, n),
-                proptest::collection::vec(0u8..8, n),
-            )
-                .prop_map(|(a, b)| {
-                    (
-                        a.into_iter().map(f64::from).collect(),
-                        b.into_iter().map(f64::from).collect(),
-                    )
-                })
+            (proptest::collection::vec(0u8..8, n), proptest::collection::vec(0u8..8, n))
+                .prop_map(|(a, b)| (a.into_iter().map(f64::from).collect(), b.into_iter().map(f64::from).collect()))
         })
     }
 

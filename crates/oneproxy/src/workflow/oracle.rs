@@ -33,8 +33,7 @@ pub trait TargetOracle {
 
     /// Latencies of `archs` in milliseconds per image, in order. `progress` is called after
     /// each architecture (for progress bars); it must not be relied on for the values.
-    fn measure(&mut self, archs: &[Arch], progress: &mut dyn FnMut(&Arch, f64))
-        -> Result<Vec<f64>>;
+    fn measure(&mut self, archs: &[Arch], progress: &mut dyn FnMut(&Arch, f64)) -> Result<Vec<f64>>;
 }
 
 impl<T: TargetOracle + ?Sized> TargetOracle for Box<T> {
@@ -46,11 +45,7 @@ impl<T: TargetOracle + ?Sized> TargetOracle for Box<T> {
         (**self).domain()
     }
 
-    fn measure(
-        &mut self,
-        archs: &[Arch],
-        progress: &mut dyn FnMut(&Arch, f64),
-    ) -> Result<Vec<f64>> {
+    fn measure(&mut self, archs: &[Arch], progress: &mut dyn FnMut(&Arch, f64)) -> Result<Vec<f64>> {
         (**self).measure(archs, progress)
     }
 }
@@ -65,10 +60,7 @@ pub struct TableOracle<'a> {
 impl<'a> TableOracle<'a> {
     /// The column of `device` in `table`.
     pub fn new(table: &'a LatencyTable, device: &str) -> Result<Self> {
-        Ok(TableOracle {
-            table,
-            column: table.device_index(device)?,
-        })
+        Ok(TableOracle { table, column: table.device_index(device)? })
     }
 }
 
@@ -78,20 +70,10 @@ impl TargetOracle for TableOracle<'_> {
     }
 
     fn domain(&self) -> Option<Vec<Arch>> {
-        Some(
-            self.table
-                .measured_rows(self.column)
-                .into_iter()
-                .map(|r| self.table.archs()[r].clone())
-                .collect(),
-        )
+        Some(self.table.measured_rows(self.column).into_iter().map(|r| self.table.archs()[r].clone()).collect())
     }
 
-    fn measure(
-        &mut self,
-        archs: &[Arch],
-        progress: &mut dyn FnMut(&Arch, f64),
-    ) -> Result<Vec<f64>> {
+    fn measure(&mut self, archs: &[Arch], progress: &mut dyn FnMut(&Arch, f64)) -> Result<Vec<f64>> {
         archs
             .iter()
             .map(|a| {
@@ -135,31 +117,19 @@ impl ManualOracle {
     /// A manual target; with `export`, the requested architectures are also written as ONNX
     /// models (with a `models.csv` mapping file names to architectures).
     pub fn new(device: &str, space: SpaceId, export: Option<ExportModels>) -> Self {
-        ManualOracle {
-            device: device.to_string(),
-            space,
-            export,
-        }
+        ManualOracle { device: device.to_string(), space, export }
     }
 
     #[cfg(feature = "onnx")]
     fn export_models(&self, archs: &[Arch]) -> Result<Option<PathBuf>> {
-        let Some(e) = &self.export else {
-            return Ok(None);
-        };
+        let Some(e) = &self.export else { return Ok(None) };
         std::fs::create_dir_all(&e.dir).map_err(|err| Error::io(&e.dir, err))?;
         let space = self.space.space();
         let mut rows = vec![["model".to_string(), "arch".to_string()]];
         for a in archs {
             let text = space.format(a);
-            let name = format!(
-                "{}.onnx",
-                &crate::manifest::sha256_hex(text.as_bytes())[..16]
-            );
-            crate::util::write_atomic(
-                &e.dir.join(&name),
-                &crate::onnx::export(self.space, a, e.batch, e.seed),
-            )?;
+            let name = format!("{}.onnx", &crate::manifest::sha256_hex(text.as_bytes())[..16]);
+            crate::util::write_atomic(&e.dir.join(&name), &crate::onnx::export(self.space, a, e.batch, e.seed))?;
             rows.push([name, text]);
         }
         crate::util::write_atomic(&e.dir.join("models.csv"), csv_text(rows).as_bytes())?;
@@ -171,9 +141,7 @@ impl ManualOracle {
         let _ = self.space; // used by the exporter of feature `onnx`
         match &self.export {
             None => Ok(None),
-            Some(_) => Err(Error::InvalidParameter(
-                "exporting models needs the `onnx` feature".into(),
-            )),
+            Some(_) => Err(Error::InvalidParameter("exporting models needs the `onnx` feature".into())),
         }
     }
 }
@@ -183,18 +151,9 @@ impl TargetOracle for ManualOracle {
         &self.device
     }
 
-    fn measure(
-        &mut self,
-        archs: &[Arch],
-        _progress: &mut dyn FnMut(&Arch, f64),
-    ) -> Result<Vec<f64>> {
+    fn measure(&mut self, archs: &[Arch], _progress: &mut dyn FnMut(&Arch, f64)) -> Result<Vec<f64>> {
         let models = self.export_models(archs)?;
-        Err(Error::MeasurementsNeeded {
-            device: self.device.clone(),
-            count: archs.len(),
-            log: None,
-            models,
-        })
+        Err(Error::MeasurementsNeeded { device: self.device.clone(), count: archs.len(), log: None, models })
     }
 }
 
@@ -224,19 +183,9 @@ impl TimerOracle {
     ) -> Result<Self> {
         params.check()?;
         if batch == 0 {
-            return Err(Error::InvalidParameter(
-                "the batch size must be at least 1".into(),
-            ));
+            return Err(Error::InvalidParameter("the batch size must be at least 1".into()));
         }
-        Ok(TimerOracle {
-            device: device.to_string(),
-            space,
-            timer,
-            params,
-            batch,
-            seed,
-            details: Vec::new(),
-        })
+        Ok(TimerOracle { device: device.to_string(), space, timer, params, batch, seed, details: Vec::new() })
     }
 }
 
@@ -246,11 +195,7 @@ impl TargetOracle for TimerOracle {
         &self.device
     }
 
-    fn measure(
-        &mut self,
-        archs: &[Arch],
-        progress: &mut dyn FnMut(&Arch, f64),
-    ) -> Result<Vec<f64>> {
+    fn measure(&mut self, archs: &[Arch], progress: &mut dyn FnMut(&Arch, f64)) -> Result<Vec<f64>> {
         let space = self.space.space();
         archs
             .iter()
@@ -261,13 +206,7 @@ impl TargetOracle for TimerOracle {
                     .timer
                     .load(&bytes, crate::onnx::input_shape(self.space, a, self.batch))
                     .and_then(|()| crate::measure::measure(self.timer.as_mut(), &self.params))
-                    .map_err(|e| {
-                        Error::Engine(format!(
-                            "measuring {} on '{}': {e}",
-                            space.format(a),
-                            self.device
-                        ))
-                    })?;
+                    .map_err(|e| Error::Engine(format!("measuring {} on '{}': {e}", space.format(a), self.device)))?;
                 let v = m.summary.median_ms / self.batch as f64;
                 progress(a, v);
                 self.details.push((a.clone(), m));
@@ -291,29 +230,18 @@ pub struct MeasurementLog {
 impl MeasurementLog {
     /// A log kept in memory only.
     pub fn in_memory(device: &str, space: SpaceId) -> Self {
-        MeasurementLog {
-            path: None,
-            device: device.to_string(),
-            space,
-            rows: Vec::new(),
-            index: HashMap::new(),
-        }
+        MeasurementLog { path: None, device: device.to_string(), space, rows: Vec::new(), index: HashMap::new() }
     }
 
     /// Open the log at `path`, reading it if it exists. An existing file must be a latency CSV
     /// with exactly the columns `arch,<device>` (a file with other columns is somebody else's
     /// and is refused, never rewritten).
     pub fn open(path: &Path, device: &str, space: SpaceId) -> Result<Self> {
-        let mut log = MeasurementLog {
-            path: Some(path.to_path_buf()),
-            ..Self::in_memory(device, space)
-        };
+        let mut log = MeasurementLog { path: Some(path.to_path_buf()), ..Self::in_memory(device, space) };
         if !path.exists() {
             return Ok(log);
         }
-        let bundled = crate::bundled::bundle(space)
-            .ok()
-            .map(|b| b.archs.as_slice());
+        let bundled = crate::bundled::bundle(space).ok().map(|b| b.archs.as_slice());
         let csv = crate::table::read_latency_csv(path, space.space(), bundled)?;
         if csv.devices != [device] {
             return Err(Error::BadHeader {
@@ -385,10 +313,7 @@ impl MeasurementLog {
     pub fn to_csv(&self) -> String {
         let space = self.space.space();
         let header = ["arch".to_string(), self.device.clone()];
-        let rows = self
-            .rows
-            .iter()
-            .map(|(a, v)| [space.format(a), v.map_or(String::new(), |v| v.to_string())]);
+        let rows = self.rows.iter().map(|(a, v)| [space.format(a), v.map_or(String::new(), |v| v.to_string())]);
         csv_text(std::iter::once(header).chain(rows))
     }
 
@@ -406,8 +331,7 @@ fn csv_text(records: impl IntoIterator<Item = [String; 2]>) -> String {
     for r in records {
         w.write_record(&r).expect("writing to memory cannot fail");
     }
-    String::from_utf8(w.into_inner().expect("writing to memory cannot fail"))
-        .expect("the records are UTF-8")
+    String::from_utf8(w.into_inner().expect("writing to memory cannot fail")).expect("the records are UTF-8")
 }
 
 /// An oracle whose measurements go through a [`MeasurementLog`]: logged architectures are
@@ -443,11 +367,7 @@ impl<O: TargetOracle> TargetOracle for Recorded<O> {
         self.inner.domain()
     }
 
-    fn measure(
-        &mut self,
-        archs: &[Arch],
-        progress: &mut dyn FnMut(&Arch, f64),
-    ) -> Result<Vec<f64>> {
+    fn measure(&mut self, archs: &[Arch], progress: &mut dyn FnMut(&Arch, f64)) -> Result<Vec<f64>> {
         let mut missing: Vec<Arch> = Vec::new();
         for a in archs {
             if self.log.get(a).is_none() && !missing.contains(a) {
@@ -477,33 +397,16 @@ impl<O: TargetOracle> TargetOracle for Recorded<O> {
                         }
                     }
                 }
-                Err(Error::MeasurementsNeeded {
-                    device,
-                    count,
-                    models,
-                    ..
-                }) => {
+                Err(Error::MeasurementsNeeded { device, count, models, .. }) => {
                     self.log.request(&missing)?;
-                    return Err(Error::MeasurementsNeeded {
-                        device,
-                        count,
-                        log: self.log.path().map(Path::to_path_buf),
-                        models,
-                    });
+                    return Err(Error::MeasurementsNeeded { device, count, log: self.log.path().map(Path::to_path_buf), models });
                 }
                 Err(e) => return Err(e),
             }
         }
         archs
             .iter()
-            .map(|a| {
-                self.log.get(a).ok_or_else(|| {
-                    Error::Engine(format!(
-                        "no latency recorded for {}",
-                        self.log.space.space().format(a)
-                    ))
-                })
-            })
+            .map(|a| self.log.get(a).ok_or_else(|| Error::Engine(format!("no latency recorded for {}", self.log.space.space().format(a)))))
             .collect()
     }
 }
@@ -525,12 +428,7 @@ mod tests {
         let col = t.device_index("pixel3").unwrap();
         let mut seen = 0;
         let v = o.measure(&a, &mut |_, _| seen += 1).unwrap();
-        assert_eq!(
-            v,
-            a.iter()
-                .map(|x| t.latency(x, col).unwrap())
-                .collect::<Vec<_>>()
-        );
+        assert_eq!(v, a.iter().map(|x| t.latency(x, col).unwrap()).collect::<Vec<_>>());
         assert_eq!(seen, 3);
         assert_eq!(o.domain().unwrap().len(), t.measured_count(col));
     }
@@ -551,11 +449,7 @@ mod tests {
         assert_eq!(manual.measure(&a[..2], &mut |_, _| {}).unwrap(), first);
         // New ones are requested: written as empty rows, with a distinct error.
         match manual.measure(&a, &mut |_, _| {}) {
-            Err(Error::MeasurementsNeeded {
-                count,
-                log: Some(p),
-                ..
-            }) => {
+            Err(Error::MeasurementsNeeded { count, log: Some(p), .. }) => {
                 assert_eq!(count, 2);
                 assert_eq!(p, path);
             }
@@ -571,14 +465,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("other.csv");
         std::fs::write(&path, "arch,a,b\n").unwrap();
-        let err = MeasurementLog::open(&path, "a", SpaceId::Nb201)
-            .unwrap_err()
-            .to_string();
+        let err = MeasurementLog::open(&path, "a", SpaceId::Nb201).unwrap_err().to_string();
         assert!(err.contains("other.csv"), "{err}");
-        assert_eq!(
-            std::fs::read_to_string(&path).unwrap(),
-            "arch,a,b\n",
-            "untouched"
-        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "arch,a,b\n", "untouched");
     }
 }

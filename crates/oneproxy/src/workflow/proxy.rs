@@ -48,11 +48,7 @@ pub fn min_proxy_measurements(table: &LatencyTable) -> usize {
 }
 
 /// The candidate proxies of `target` (never the target itself).
-pub fn resolve_pool(
-    table: &LatencyTable,
-    selection: &ProxySelection,
-    target: &str,
-) -> Result<Vec<String>> {
+pub fn resolve_pool(table: &LatencyTable, selection: &ProxySelection, target: &str) -> Result<Vec<String>> {
     let list: Vec<String> = match selection {
         ProxySelection::Device(d) => {
             if d == target {
@@ -67,25 +63,16 @@ pub fn resolve_pool(
             table
                 .measured_device_names()
                 .into_iter()
-                .filter(|d| {
-                    d != target
-                        && table
-                            .device_index(d)
-                            .is_ok_and(|i| table.measured_count(i) >= min)
-                })
+                .filter(|d| d != target && table.device_index(d).is_ok_and(|i| table.measured_count(i) >= min))
                 .collect()
         }
-        ProxySelection::Auto { pool: Some(p) } => {
-            p.iter().filter(|d| *d != target).cloned().collect()
-        }
+        ProxySelection::Auto { pool: Some(p) } => p.iter().filter(|d| *d != target).cloned().collect(),
     };
     for d in &list {
         table.device_index(d)?;
     }
     if list.is_empty() {
-        return Err(Error::InvalidParameter(format!(
-            "no proxy candidate for target '{target}'"
-        )));
+        return Err(Error::InvalidParameter(format!("no proxy candidate for target '{target}'")));
     }
     Ok(list)
 }
@@ -97,16 +84,10 @@ pub fn recommend(table: &LatencyTable, devices: &[String]) -> Result<Option<Prox
 }
 
 /// The device a plan of samples spans: the named proxy, or the recommended device of the pool.
-pub fn planner(
-    table: &LatencyTable,
-    selection: &ProxySelection,
-    pool: &[String],
-) -> Result<String> {
+pub fn planner(table: &LatencyTable, selection: &ProxySelection, pool: &[String]) -> Result<String> {
     match selection {
         ProxySelection::Device(d) => Ok(d.clone()),
-        ProxySelection::Auto { .. } => {
-            Ok(recommend(table, pool)?.map_or_else(|| pool[0].clone(), |r| r.device))
-        }
+        ProxySelection::Auto { .. } => Ok(recommend(table, pool)?.map_or_else(|| pool[0].clone(), |r| r.device)),
     }
 }
 
@@ -157,17 +138,13 @@ impl ProxyPredictors {
 
     /// A fitted predictor, or an error naming the device (for code that fitted up front).
     pub fn fitted(&self, device: &str) -> Result<&AdditivePredictor> {
-        self.fitted.get(device).ok_or_else(|| {
-            Error::InvalidParameter(format!("no predictor was fitted for proxy '{device}'"))
-        })
+        self.fitted
+            .get(device)
+            .ok_or_else(|| Error::InvalidParameter(format!("no predictor was fitted for proxy '{device}'")))
     }
 
     /// Fit every named device that is not fitted yet.
-    pub fn prefit<'a>(
-        &mut self,
-        table: &LatencyTable,
-        devices: impl IntoIterator<Item = &'a String>,
-    ) -> Result<()> {
+    pub fn prefit<'a>(&mut self, table: &LatencyTable, devices: impl IntoIterator<Item = &'a String>) -> Result<()> {
         for d in devices {
             self.get(table, d)?;
         }
@@ -208,16 +185,9 @@ mod tests {
         let t = &bundle(SpaceId::Nb201).unwrap().latency;
         let pool = resolve_pool(t, &ProxySelection::default(), "pixel3").unwrap();
         assert!(!pool.contains(&"pixel3".to_string()) && pool.len() > 20);
-        let named = ProxySelection::Auto {
-            pool: Some(vec!["pixel3".into(), "raspi4".into()]),
-        };
-        assert_eq!(
-            resolve_pool(t, &named, "raspi4").unwrap(),
-            vec!["pixel3".to_string()]
-        );
-        let err = resolve_pool(t, &ProxySelection::Device("fpga".into()), "fpga")
-            .unwrap_err()
-            .to_string();
+        let named = ProxySelection::Auto { pool: Some(vec!["pixel3".into(), "raspi4".into()]) };
+        assert_eq!(resolve_pool(t, &named, "raspi4").unwrap(), vec!["pixel3".to_string()]);
+        let err = resolve_pool(t, &ProxySelection::Device("fpga".into()), "fpga").unwrap_err().to_string();
         assert!(err.contains("'fpga' is the proxy"), "{err}");
         assert!(resolve_pool(t, &ProxySelection::Device("nope".into()), "fpga").is_err());
     }

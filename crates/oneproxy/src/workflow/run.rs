@@ -65,60 +65,30 @@ pub struct RunReport {
 }
 
 /// Run the main job; `on_target` is called after each target (progress bars).
-pub fn run(
-    table: &LatencyTable,
-    accuracy: &AccuracyTable,
-    config: &RunConfig,
-    on_target: &(dyn Fn() + Sync),
-) -> Result<RunReport> {
+pub fn run(table: &LatencyTable, accuracy: &AccuracyTable, config: &RunConfig, on_target: &(dyn Fn() + Sync)) -> Result<RunReport> {
     // Devices with a full table rank every architecture: they are the monotonicity panel.
     let measured = table.measured_device_names();
     let full: Vec<String> = measured
         .iter()
-        .filter(|d| {
-            table
-                .device_index(d)
-                .is_ok_and(|i| table.measured_count(i) == table.len())
-        })
+        .filter(|d| table.device_index(d).is_ok_and(|i| table.measured_count(i) == table.len()))
         .cloned()
         .collect();
-    let panel = if full.len() >= 2 {
-        full
-    } else {
-        measured.clone()
-    };
+    let panel = if full.len() >= 2 { full } else { measured.clone() };
     let matrix = correlation_matrix(table, &panel, Metric::Spearman)?;
     let recommended = matrix.recommended_proxy();
     let (selection, reason) = match (&config.proxy, &recommended) {
         (Some(p @ ProxySelection::Device(_)), _) => (p.clone(), ProxyReason::Given),
         (Some(p @ ProxySelection::Auto { .. }), _) => (p.clone(), ProxyReason::Pool),
-        (None, Some(r)) => (
-            ProxySelection::Device(r.device.clone()),
-            ProxyReason::Recommended(r.clone()),
-        ),
-        (None, None) => {
-            return Err(Error::TooFewSamples(
-                "need at least two devices to choose a proxy".into(),
-            ))
-        }
+        (None, Some(r)) => (ProxySelection::Device(r.device.clone()), ProxyReason::Recommended(r.clone())),
+        (None, None) => return Err(Error::TooFewSamples("need at least two devices to choose a proxy".into())),
     };
     let proxy_name = selection.to_string();
     let (targets, explicit) = if config.targets.is_empty() {
-        (
-            measured
-                .iter()
-                .filter(|d| **d != proxy_name)
-                .cloned()
-                .collect::<Vec<_>>(),
-            false,
-        )
+        (measured.iter().filter(|d| **d != proxy_name).cloned().collect::<Vec<_>>(), false)
     } else {
         (config.targets.clone(), true)
     };
-    let nas = NasConfig {
-        proxy: selection,
-        ..config.nas.clone()
-    };
+    let nas = NasConfig { proxy: selection, ..config.nas.clone() };
     let mut kept = Vec::new();
     let mut skipped = Vec::new();
     for t in &targets {
@@ -131,32 +101,17 @@ pub fn run(
         }
         match check_scorable(table, t, accuracy, nas.samples.len()) {
             Ok(_) => kept.push(t.clone()),
-            Err(e) if !explicit => skipped.push(Skipped {
-                target: t.clone(),
-                reason: e.to_string(),
-            }),
+            Err(e) if !explicit => skipped.push(Skipped { target: t.clone(), reason: e.to_string() }),
             Err(e) => return Err(e),
         }
     }
     if kept.is_empty() {
         return Err(Error::TooFewSamples(format!(
             "no target device can be run and scored{}",
-            skipped
-                .first()
-                .map_or(String::new(), |s| format!(" ({})", s.reason))
+            skipped.first().map_or(String::new(), |s| format!(" ({})", s.reason))
         )));
     }
-    let runs = evaluate_nas(
-        table,
-        accuracy,
-        &kept,
-        &nas,
-        Trials {
-            count: 1,
-            seed: nas.seed,
-        },
-        on_target,
-    )?;
+    let runs = evaluate_nas(table, accuracy, &kept, &nas, Trials { count: 1, seed: nas.seed }, on_target)?;
     Ok(RunReport {
         matrix,
         proxy: proxy_name,

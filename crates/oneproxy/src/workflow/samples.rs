@@ -27,14 +27,10 @@ impl SampleSet {
     /// HELP's 10 reference architectures of NB201 (the only space they exist for).
     pub fn help10(space: SpaceId) -> Result<Self> {
         if space != SpaceId::Nb201 {
-            return Err(Error::InvalidParameter(format!(
-                "the help10 sample set exists for nb201 only, not {space}"
-            )));
+            return Err(Error::InvalidParameter(format!("the help10 sample set exists for nb201 only, not {space}")));
         }
         let b = bundle(space)?;
-        Ok(SampleSet::Fixed(
-            HELP10_NB201.iter().map(|&i| b.archs[i].clone()).collect(),
-        ))
+        Ok(SampleSet::Fixed(HELP10_NB201.iter().map(|&i| b.archs[i].clone()).collect()))
     }
 
     /// Number of architectures.
@@ -87,18 +83,13 @@ impl SampleSet {
                     return Err(too_few(*k));
                 }
                 let mut rng = seeded_rng(seed);
-                Ok(rand::seq::index::sample(&mut rng, domain.len(), *k)
-                    .into_iter()
-                    .map(|i| domain[i].clone())
-                    .collect())
+                Ok(rand::seq::index::sample(&mut rng, domain.len(), *k).into_iter().map(|i| domain[i].clone()).collect())
             }
             SampleSet::Plan(k) => {
                 if *k > domain.len() {
                     return Err(too_few(*k));
                 }
-                let planner = planner.ok_or_else(|| {
-                    Error::InvalidParameter("a planned sample set needs a planner proxy".into())
-                })?;
+                let planner = planner.ok_or_else(|| Error::InvalidParameter("a planned sample set needs a planner proxy".into()))?;
                 crate::plan::plan(space, planner, domain, *k, seed)
             }
         }
@@ -116,10 +107,7 @@ pub fn target_seed(seed: u64, trial: usize, target: &str) -> u64 {
         h ^= u64::from(*b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
-    let mut z = seed
-        .wrapping_add(trial as u64)
-        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-        ^ h;
+    let mut z = seed.wrapping_add(trial as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ h;
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
@@ -142,30 +130,12 @@ mod tests {
     #[test]
     fn draws_are_seeded_and_bounded() {
         let all = Nb201.enumerate().unwrap();
-        let a = SampleSet::Random(10)
-            .draw(&Nb201, &all, None, 3, "t")
-            .unwrap();
-        assert_eq!(
-            a,
-            SampleSet::Random(10)
-                .draw(&Nb201, &all, None, 3, "t")
-                .unwrap()
-        );
-        assert_ne!(
-            a,
-            SampleSet::Random(10)
-                .draw(&Nb201, &all, None, 4, "t")
-                .unwrap()
-        );
-        let err = SampleSet::Random(11)
-            .draw(&Nb201, &all[..10], None, 3, "t")
-            .unwrap_err()
-            .to_string();
+        let a = SampleSet::Random(10).draw(&Nb201, &all, None, 3, "t").unwrap();
+        assert_eq!(a, SampleSet::Random(10).draw(&Nb201, &all, None, 3, "t").unwrap());
+        assert_ne!(a, SampleSet::Random(10).draw(&Nb201, &all, None, 4, "t").unwrap());
+        let err = SampleSet::Random(11).draw(&Nb201, &all[..10], None, 3, "t").unwrap_err().to_string();
         assert!(err.contains("fewer than the 11 samples"), "{err}");
-        assert!(
-            SampleSet::Plan(3).draw(&Nb201, &all, None, 0, "t").is_err(),
-            "a plan needs a planner"
-        );
+        assert!(SampleSet::Plan(3).draw(&Nb201, &all, None, 0, "t").is_err(), "a plan needs a planner");
         assert_eq!(SampleSet::help10(SpaceId::Nb201).unwrap().len(), 10);
         assert!(SampleSet::help10(SpaceId::Fbnet).is_err());
     }
