@@ -278,6 +278,10 @@ pub struct RunArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Also run the flow with `flops` as proxy and with reuse disabled, as baselines (about
+    /// triples the run time; the random baseline is always there).
+    #[arg(long)]
+    pub baselines: bool,
 }
 
 // ---- issue 5: export and measure ----
@@ -466,6 +470,9 @@ pub struct EvalNasArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Skip the baselines (flops as proxy, always adapt; the random one costs nothing and stays).
+    #[arg(long)]
+    pub no_baselines: bool,
 }
 
 /// Penalty on the per-feature corrections b.

@@ -61,6 +61,45 @@ fn inflate(e: &Embedded) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Whether a bundled device's latencies come from a simulator or an estimator rather than a
+/// measurement (HW-NAS-Bench's `eyeriss` and `fpga`): such a device is never a default proxy
+/// (`run`'s choice, the `auto` pool) unless the user names it.
+pub fn is_simulated(space: SpaceId, device: &str) -> bool {
+    space == SpaceId::Nb201 && matches!(device, "eyeriss" | "fpga")
+}
+
+/// One device's result as the proxy of every other bundled device (issue 10).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RankedProxy {
+    /// Device name, or `auto` (the pool, chosen per target).
+    pub proxy: String,
+    /// Mean regret per latency budget over the targets (points).
+    pub mean_regret: f64,
+    /// Mean target measurements per target.
+    pub mean_measurements: f64,
+    /// Targets it served.
+    pub targets: usize,
+}
+
+/// The shipped ranking of default proxies: each bundled measured device as the proxy of the
+/// flow with default settings for all the others, best first. Computed once by
+/// `scripts/proxy_ranking.sh` (minutes), read by `run` at start-up (instant).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ProxyRanking {
+    /// How it was computed.
+    pub command: String,
+    /// Best first.
+    pub ranking: Vec<RankedProxy>,
+}
+
+/// The shipped proxy ranking of a space, if there is one.
+pub fn proxy_ranking(space: SpaceId) -> Option<ProxyRanking> {
+    match space {
+        SpaceId::Nb201 => serde_json::from_str(include_str!("../data/nasbench201/proxy_ranking.json")).ok(),
+        _ => None,
+    }
+}
+
 /// The bundled data of a space (parsed on first call, then shared).
 pub fn bundle(space: SpaceId) -> Result<&'static Bundle> {
     static CELLS: [OnceLock<std::result::Result<Bundle, String>>; SpaceId::ALL.len()] =

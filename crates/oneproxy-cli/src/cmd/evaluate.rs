@@ -2,9 +2,7 @@
 
 use crate::args::{EvalAdaptArgs, EvalNasArgs};
 use crate::report::{fmt3, print, print_json, TextTable};
-use oneproxy::workflow::evaluate::{
-    evaluate_adapt, evaluate_nas, AdaptEvaluation, NasSummary, ScoredRun, Trials,
-};
+use oneproxy::workflow::evaluate::{evaluate_adapt, evaluate_baselines, evaluate_nas, AdaptEvaluation, Baselines, MethodScore, NasSummary, ScoredRun, Trials};
 use oneproxy::{Manifest, SpaceId};
 use serde::Serialize;
 
@@ -96,9 +94,28 @@ struct NasOutput<'a> {
     space: &'a str,
     accuracy: &'a str,
     sample_set: &'a str,
+    trials: usize,
+    /// The method over trials (mean ± std of the per-trial means over targets).
+    method: Option<MethodScore>,
+    baselines: &'a Baselines,
     targets: &'a [ScoredRun],
     #[serde(flatten)]
     summary: NasSummary,
+}
+
+/// The method beside its baselines, mean ± std over trials.
+pub fn render_baselines(runs: &[ScoredRun], baselines: &Baselines, trials: usize) -> String {
+    let mut t = TextTable::new(["method", "mean regret (points)", "measurements per target"]);
+    let mut row = |name: &str, m: &Option<MethodScore>| {
+        if let Some(m) = m {
+            t.row([name.to_string(), m.regret.to_string(), format!("{:.1}", m.measurements)]);
+        }
+    };
+    row("oneproxy", &MethodScore::of(runs, |r| Some(r.score.regret)));
+    row("random (same count)", &baselines.random);
+    row("flops as proxy", &baselines.flops);
+    row("always adapt", &baselines.always_adapt);
+    format!("\nmean ± std over {trials} trial(s), each the mean over targets:\n{}", t.render())
 }
 
 /// The human-readable table of scored flow runs.
@@ -173,8 +190,14 @@ pub fn run_nas(args: EvalNasArgs) -> anyhow::Result<()> {
         count: args.draw.trials,
         seed: args.draw.seed,
     };
-    let bar = crate::progress::bar((args.targets.len() * trials.count) as u64, "runs");
+    let flows = if args.no_baselines { 1 } else { 3 };
+    let bar = crate::progress::bar((args.targets.len() * trials.count * flows) as u64, "runs");
     let rows = evaluate_nas(&table, &acc, &args.targets, &config, trials, &|| bar.inc(1))?;
+    let baselines = if args.no_baselines {
+        Baselines { random: MethodScore::of(&rows, |r| r.score.random_regret), flops: None, always_adapt: None }
+    } else {
+        evaluate_baselines(&table, &acc, &args.targets, &config, trials, &rows, &|| bar.inc(1))?
+    };
     bar.finish_and_clear();
     let set = args.draw.sample_set.name();
     if args.json {
@@ -185,13 +208,17 @@ pub fn run_nas(args: EvalNasArgs) -> anyhow::Result<()> {
             space: space.name(),
             accuracy: acc.name(),
             sample_set: set,
+            trials: trials.count,
+            method: MethodScore::of(&rows, |r| Some(r.score.regret)),
+            baselines: &baselines,
             summary: NasSummary::of(&rows),
             targets: &rows,
         });
     }
     print(&format!(
-        "one-proxy NAS, space {space}, accuracy {}, {set} initial samples\n\n{}",
+        "one-proxy NAS, space {space}, accuracy {}, {set} initial samples\n\n{}{}",
         acc.name(),
-        render_nas(&rows, &args.flow.constraints)
+        render_nas(&rows, &args.flow.constraints),
+        render_baselines(&rows, &baselines, trials.count)
     ))
 }

@@ -4,8 +4,8 @@
 use crate::args::RunArgs;
 use crate::report::{fmt3, print, print_json};
 use anyhow::Context;
-use oneproxy::workflow::run::{ProxyReason, RunConfig, RunReport};
-use oneproxy::workflow::score::target_candidates;
+use oneproxy::workflow::run::{RunConfig, RunReport};
+use oneproxy::workflow::score::{target_candidates, Truth};
 use oneproxy::workflow::ScoredRun;
 use oneproxy::{Manifest, SpaceId};
 use serde::Serialize;
@@ -19,6 +19,8 @@ struct Report<'a> {
     sample_set: &'a str,
     samples: usize,
     threshold: f64,
+    #[serde(skip)]
+    out: String,
     #[serde(flatten)]
     run: &'a RunReport,
 }
@@ -37,7 +39,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     // The flow's own proxy field is replaced by the run's choice.
     let nas = super::nas_config(&args.flow, &args.options, Default::default(), samples, args.seed)?;
-    let config = RunConfig { proxy, targets: args.targets.clone(), nas };
+    let config = RunConfig { proxy, targets: args.targets.clone(), nas, baselines: args.baselines };
     // Refused before any work when --out is a folder oneproxy must not replace.
     let dir = oneproxy::output::ReportDir::create(&args.out).context("--out")?;
     let bar = crate::progress::bar(table.measured_device_names().len().saturating_sub(1) as u64, "targets");
@@ -56,38 +58,81 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         sample_set: args.sample_set.name(),
         samples: config.nas.samples.len(),
         threshold: args.flow.threshold,
+        out: args.out.display().to_string(),
         run: &result,
     };
     write_report(dir, &report, &result, &table, &acc, &args.flow.constraints)?;
     if args.json {
         return print_json(&report);
     }
-    let mut t = crate::report::TextTable::new(["target", "spearman", "action", "measured", "hv_ratio", "fastest", "mid", "most accurate"]);
+    print(&render_summary(&result, &table, &acc, &report)?)
+}
+
+/// Named budgets of the summary: quantiles of each target's true latencies.
+const NAMED_BUDGETS: [(&str, usize); 3] = [("tight", 10), ("mid", 50), ("loose", 90)];
+
+/// The people's summary: per target the measurements made, the regret and the random baseline
+/// at the same count, and the pick at three named budgets; then the means.
+fn render_summary(result: &RunReport, table: &oneproxy::LatencyTable, acc: &oneproxy::AccuracyTable, report: &Report) -> anyhow::Result<String> {
+    let mut header: Vec<String> = ["target", "proxy", "action", "spearman", "measured", "regret", "random"].iter().map(|s| s.to_string()).collect();
+    header.extend(NAMED_BUDGETS.iter().map(|(n, q)| format!("{n} ({q}%)")));
+    let mut t = crate::report::TextTable::new(header);
+    let mut partial = false;
     for r in &result.targets {
         let (x, s) = (&r.outcome, &r.score);
-        let pick = |q: f64| {
-            let c = &x.chosen;
-            c.get(((c.len() - 1) as f64 * q).round() as usize)
-                .map_or("-".into(), |p| format!("{:.2}% @{:.2}ms", p.accuracy, p.latency))
-        };
-        t.row([x.target.clone(), fmt3(x.spearman_samples), x.decision.name().into(), x.measurements.to_string(), format!("{:.4}", s.hv_ratio), pick(0.0), pick(0.5), pick(1.0)]);
+        let truth = Truth::new(table, &x.target, acc)?;
+        let subset = truth.candidates.len() < table.len();
+        partial |= subset;
+        let mut row = vec![
+            format!("{}{}", x.target, if subset { "*" } else { "" }),
+            x.proxy.clone(),
+            x.decision.name().into(),
+            fmt3(x.spearman_samples),
+            x.measurements.to_string(),
+            format!("{:.3}", s.regret),
+            s.random_regret.map_or("-".into(), |v| format!("{v:.3}")),
+        ];
+        for (_, q) in NAMED_BUDGETS {
+            let budget = truth.budgets[q * truth.budgets.len() / 100 - 1];
+            let pick = x.chosen.iter().filter(|c| c.latency <= budget).max_by(|a, b| a.accuracy.total_cmp(&b.accuracy));
+            row.push(pick.map_or_else(|| format!("none <= {budget:.2}ms"), |p| format!("{:.2}% @{:.2}ms", p.accuracy, p.latency)));
+        }
+        t.row(row);
     }
-    let why = match &result.proxy_reason {
-        ProxyReason::Recommended(r) => format!(" (recommended: mean Spearman {:.3})", r.mean),
-        ProxyReason::Given => " (given)".into(),
-        ProxyReason::Pool => " (chosen per target from the pool)".into(),
-    };
-    print(&format!(
-        "oneproxy: space {space}, accuracy {}, proxy {}{why}, {} {} samples per target\n\n{}\nmean hv_ratio {:.4} over {} targets; report written to {}/\n",
-        acc.name(),
+    let m = &result.summary;
+    let mut out = format!(
+        "oneproxy run: space {}, accuracy {}, proxy {} ({}); {} {} samples per target first, then candidates in rounds by expected regret reduction\n\
+         regret: best true accuracy within a latency budget minus the best measured pick within it, mean over 50 budgets (2%..100% quantiles of the target's latencies), accuracy points; \
+         random: as many random architectures measured instead; tight/mid/loose: the best measured pick within the 10%/50%/90% latency quantile\n\n{}",
+        report.space,
+        report.accuracy,
         result.proxy,
+        result.proxy_reason.describe(),
         report.samples,
         report.sample_set,
-        t.render(),
-        result.summary.mean_hv_ratio,
+        t.render()
+    );
+    if partial {
+        out.push_str("* scored on the architectures the device measured, not the whole space\n");
+    }
+    out.push_str(&format!(
+        "\nmean over {} targets: regret {:.3} points (random at the same counts {}), {:.1} measurements per target, Pareto recall {:.2}, hv_ratio {:.4}\n",
         result.targets.len(),
-        args.out.display()
-    ))
+        m.mean_regret,
+        m.mean_random_regret.map_or("-".into(), |v| format!("{v:.3}")),
+        m.mean_measurements,
+        m.mean_pareto_recall,
+        m.mean_hv_ratio
+    ));
+    if let Some(b) = &result.baselines {
+        for (name, s) in [("flops as proxy", &b.flops), ("always adapt", &b.always_adapt)] {
+            if let Some(s) = s {
+                out.push_str(&format!("baseline {name}: regret {:.3} points, {:.1} measurements per target\n", s.regret.mean, s.measurements.mean));
+            }
+        }
+    }
+    out.push_str(&format!("report written to {}/\n", report.out));
+    Ok(out)
 }
 
 /// Fill the report folder (built aside, swapped in whole by `commit`; an existing folder is

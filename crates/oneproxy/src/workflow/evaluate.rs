@@ -310,6 +310,100 @@ impl NasSummary {
     }
 }
 
+/// Mean and standard deviation (sample, n - 1; 0 for one value) over trials.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Spread {
+    /// Mean.
+    pub mean: f64,
+    /// Standard deviation.
+    pub std: f64,
+}
+
+impl Spread {
+    /// The spread of `values`.
+    pub fn of(values: &[f64]) -> Self {
+        let n = values.len() as f64;
+        let mean = values.iter().sum::<f64>() / n.max(1.0);
+        let var = if values.len() > 1 { values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0) } else { 0.0 };
+        Spread { mean, std: var.sqrt() }
+    }
+}
+
+impl std::fmt::Display for Spread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let p = f.precision().unwrap_or(3);
+        write!(f, "{:.p$} ± {:.p$}", self.mean, self.std)
+    }
+}
+
+/// A method's score over trials: per trial the mean over targets, then mean ± std over trials.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct MethodScore {
+    /// Mean regret per latency budget (points).
+    pub regret: Spread,
+    /// Target measurements per target.
+    pub measurements: Spread,
+}
+
+impl MethodScore {
+    /// The score of `runs` with `regret` read from each run (the flow's own, or a baseline's).
+    pub fn of(runs: &[ScoredRun], regret: impl Fn(&ScoredRun) -> Option<f64>) -> Option<Self> {
+        let trials: std::collections::BTreeSet<usize> = runs.iter().map(|r| r.trial).collect();
+        let mut regrets = Vec::new();
+        let mut counts = Vec::new();
+        for t in trials {
+            let these: Vec<&ScoredRun> = runs.iter().filter(|r| r.trial == t).collect();
+            let values: Vec<f64> = these.iter().map(|r| regret(r)).collect::<Option<_>>()?;
+            regrets.push(values.iter().sum::<f64>() / values.len() as f64);
+            counts.push(these.iter().map(|r| r.outcome.measurements as f64).sum::<f64>() / these.len() as f64);
+        }
+        (!regrets.is_empty()).then(|| MethodScore { regret: Spread::of(&regrets), measurements: Spread::of(&counts) })
+    }
+}
+
+/// The method's baselines, run on the same targets and trials (issue 10).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Baselines {
+    /// As many uniformly random architectures as the method measured, front taken.
+    pub random: Option<MethodScore>,
+    /// The flow with the `flops` pseudo-device as proxy (no proxy measurements at all).
+    pub flops: Option<MethodScore>,
+    /// The flow with reuse disabled: always adapt.
+    #[serde(rename = "always-adapt")]
+    pub always_adapt: Option<MethodScore>,
+}
+
+/// The baselines of `runs` (the method's scored runs for `targets` and `trials` under `config`).
+/// `flops` is left out when the table has no `flops` column or the method already uses it, and
+/// `always-adapt` when the method never reuses.
+pub fn evaluate_baselines(
+    table: &LatencyTable,
+    accuracy: &AccuracyTable,
+    targets: &[String],
+    config: &NasConfig,
+    trials: Trials,
+    runs: &[ScoredRun],
+    on_run: &(dyn Fn() + Sync),
+) -> Result<Baselines> {
+    let random = MethodScore::of(runs, |r| r.score.random_regret);
+    let flops = match &config.proxy {
+        ProxySelection::Device(d) if d == "flops" => None,
+        _ if table.device_index("flops").is_err() => None,
+        _ => {
+            let c = NasConfig { proxy: ProxySelection::Device("flops".into()), ..config.clone() };
+            let targets: Vec<String> = targets.iter().filter(|t| *t != "flops").cloned().collect();
+            MethodScore::of(&evaluate_nas(table, accuracy, &targets, &c, trials, on_run)?, |r| Some(r.score.regret))
+        }
+    };
+    let always_adapt = if config.reuse {
+        let c = NasConfig { reuse: false, ..config.clone() };
+        MethodScore::of(&evaluate_nas(table, accuracy, targets, &c, trials, on_run)?, |r| Some(r.score.regret))
+    } else {
+        None
+    };
+    Ok(Baselines { random, flops, always_adapt })
+}
+
 /// Run the flow for every target and trial, each target's recorded table standing in for the
 /// device, and score it. Runs are independent (each target's stream comes from the seed, the
 /// trial and its name) and run in parallel; the result is in (target, trial) order.

@@ -645,8 +645,9 @@ impl<'a> Flow<'a> {
                     }
                     let archs: Vec<Arch> = next.iter().map(|&i| candidates[i].clone()).collect();
                     ledger.measure(&archs, Stage::Candidates, events)?;
-                    if decision == Decision::Adapt {
-                        // Refit on everything measured: the new points sit where the result is decided.
+                    {
+                        // Refit on everything measured (a reused proxy too: its ranking is now
+                        // checked against points near the front, where the result is decided).
                         let xs = ledger.order.clone();
                         let ys: Vec<f64> = xs.iter().map(|a| ledger.values[a]).collect();
                         let adapted = adapt_pool(&proxies, &xs, &ys, &config.adapt)?;

@@ -19,7 +19,8 @@ pub enum ProxySelection {
     Device(String),
     /// The pool member whose latencies rank the target's samples best (the flow), or whose
     /// adapted predictor cross-validates best (the adaptation). `None`: every device of the
-    /// table with enough measurements for an additive predictor, except the target.
+    /// table with enough measurements for an additive predictor, except the target and
+    /// simulated devices ([`crate::bundled::is_simulated`]).
     Auto {
         /// Candidate proxies.
         pool: Option<Vec<String>>,
@@ -64,6 +65,7 @@ pub fn resolve_pool(table: &LatencyTable, selection: &ProxySelection, target: &s
                 .measured_device_names()
                 .into_iter()
                 .filter(|d| d != target && table.device_index(d).is_ok_and(|i| table.measured_count(i) >= min))
+                .filter(|d| !crate::bundled::is_simulated(table.space(), d))
                 .collect()
         }
         ProxySelection::Auto { pool: Some(p) } => p.iter().filter(|d| *d != target).cloned().collect(),

@@ -1,7 +1,7 @@
 //! The main job (`oneproxy run`): the monotonicity analysis of the bundled devices, then the
 //! one-proxy flow for every other device as a target, scored against its table.
 
-use super::evaluate::{evaluate_nas, NasSummary, ScoredRun, Trials};
+use super::evaluate::{evaluate_baselines, evaluate_nas, Baselines, MethodScore, NasSummary, ScoredRun, Trials};
 use super::nas::NasConfig;
 use super::proxy::ProxySelection;
 use super::score::check_scorable;
@@ -20,6 +20,8 @@ pub struct RunConfig {
     pub targets: Vec<String>,
     /// The flow (its `proxy` field is replaced by the one above).
     pub nas: NasConfig,
+    /// Also run the `flops` and `always-adapt` baselines.
+    pub baselines: bool,
 }
 
 /// Why the proxy is the one it is.
@@ -30,8 +32,25 @@ pub enum ProxyReason {
     Given,
     /// Chosen per target from a pool.
     Pool,
-    /// Recommended by the monotonicity analysis.
+    /// Recommended by the monotonicity analysis (no shipped ranking for the space).
     Recommended(ProxyRecommendation),
+    /// The lowest mean regret when each bundled device served all the others (shipped ranking).
+    LowestRegret(crate::bundled::RankedProxy),
+}
+
+impl ProxyReason {
+    /// Why, in words, for report headers.
+    pub fn describe(&self) -> String {
+        match self {
+            ProxyReason::Given => "given".into(),
+            ProxyReason::Pool => "chosen per target from the pool".into(),
+            ProxyReason::Recommended(r) => format!("highest mean Spearman with the other measured devices, {:.3}", r.mean),
+            ProxyReason::LowestRegret(r) => format!(
+                "lowest mean regret, {:.3} points with {:.1} measurements, as the proxy of the other {} bundled devices (scripts/proxy_ranking.sh)",
+                r.mean_regret, r.mean_measurements, r.targets
+            ),
+        }
+    }
 }
 
 /// A target left out, and why.
@@ -59,6 +78,9 @@ pub struct RunReport {
     pub targets: Vec<ScoredRun>,
     /// Targets that could not be run or scored.
     pub skipped: Vec<Skipped>,
+    /// The baselines (`random` always; `flops` and `always-adapt` when asked for).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baselines: Option<Baselines>,
     /// Means over the targets.
     #[serde(flatten)]
     pub summary: NasSummary,
@@ -74,13 +96,24 @@ pub fn run(table: &LatencyTable, accuracy: &AccuracyTable, config: &RunConfig, o
         .cloned()
         .collect();
     let panel = if full.len() >= 2 { full } else { measured.clone() };
-    let matrix = correlation_matrix(table, &panel, Metric::Spearman)?;
-    let recommended = matrix.recommended_proxy();
-    let (selection, reason) = match (&config.proxy, &recommended) {
+    // Every target is in the matrix (edgegpu and edgetpu too, over the architectures they share).
+    let matrix = correlation_matrix(table, &measured, Metric::Spearman)?;
+    let recommended = crate::workflow::proxy::recommend(table, &panel)?;
+    // The default proxy: the shipped ranking's best device present here, else the device that
+    // ranks like the others best; simulated devices are never a default.
+    let space = table.space();
+    let real: Vec<String> = panel.iter().filter(|d| !crate::bundled::is_simulated(space, d)).cloned().collect();
+    let ranked = crate::bundled::proxy_ranking(space)
+        .and_then(|r| r.ranking.into_iter().find(|p| p.proxy == "auto" || real.contains(&p.proxy)));
+    let (selection, reason) = match (&config.proxy, ranked) {
         (Some(p @ ProxySelection::Device(_)), _) => (p.clone(), ProxyReason::Given),
         (Some(p @ ProxySelection::Auto { .. }), _) => (p.clone(), ProxyReason::Pool),
-        (None, Some(r)) => (ProxySelection::Device(r.device.clone()), ProxyReason::Recommended(r.clone())),
-        (None, None) => return Err(Error::TooFewSamples("need at least two devices to choose a proxy".into())),
+        (None, Some(r)) if r.proxy == "auto" => (ProxySelection::Auto { pool: None }, ProxyReason::LowestRegret(r)),
+        (None, Some(r)) => (ProxySelection::Device(r.proxy.clone()), ProxyReason::LowestRegret(r)),
+        (None, None) => match crate::workflow::proxy::recommend(table, &real)? {
+            Some(r) => (ProxySelection::Device(r.device.clone()), ProxyReason::Recommended(r)),
+            None => return Err(Error::TooFewSamples("need at least two measured devices to choose a proxy".into())),
+        },
     };
     let proxy_name = selection.to_string();
     let (targets, explicit) = if config.targets.is_empty() {
@@ -111,7 +144,13 @@ pub fn run(table: &LatencyTable, accuracy: &AccuracyTable, config: &RunConfig, o
             skipped.first().map_or(String::new(), |s| format!(" ({})", s.reason))
         )));
     }
-    let runs = evaluate_nas(table, accuracy, &kept, &nas, Trials { count: 1, seed: nas.seed }, on_target)?;
+    let trials = Trials { count: 1, seed: nas.seed };
+    let runs = evaluate_nas(table, accuracy, &kept, &nas, trials, on_target)?;
+    let baselines = if config.baselines {
+        evaluate_baselines(table, accuracy, &kept, &nas, trials, &runs, &|| {})?
+    } else {
+        Baselines { random: MethodScore::of(&runs, |r| r.score.random_regret), flops: None, always_adapt: None }
+    };
     Ok(RunReport {
         matrix,
         proxy: proxy_name,
@@ -120,5 +159,6 @@ pub fn run(table: &LatencyTable, accuracy: &AccuracyTable, config: &RunConfig, o
         summary: NasSummary::of(&runs),
         targets: runs,
         skipped,
+        baselines: Some(baselines),
     })
 }
