@@ -106,16 +106,20 @@ fn heatmap_order_is_clustered_or_alphabetical() {
     assert!(alpha.len() > 20);
     assert_eq!(alpha, sorted);
     assert_ne!(clustered, alpha);
-    // The same devices either way; the batch-256 GPUs sit together when clustered.
+    // The same devices either way.
     let mut c2 = clustered.clone();
     c2.sort();
     assert_eq!(c2, sorted);
-    let pos: Vec<usize> = ["1080ti_256", "titanxp_256", "titan_rtx_256", "2080ti_256", "titanx_256"]
-        .iter()
-        .map(|d| clustered.iter().position(|x| x == d).unwrap())
-        .collect();
-    let spread = pos.iter().max().unwrap() - pos.iter().min().unwrap();
-    assert!(spread < 9, "batch-256 GPUs at {pos:?}");
+    // Blocks of alike devices sit together when clustered (they do not alphabetically).
+    let spread = |order: &[String], block: &[&str]| {
+        let pos: Vec<usize> = block.iter().map(|d| order.iter().position(|x| x == d).unwrap()).collect();
+        pos.iter().max().unwrap() - pos.iter().min().unwrap()
+    };
+    let big_batch = ["1080ti_256", "titanxp_256", "titanx_256"];
+    let small_batch = ["1080ti_1", "1080ti_32", "2080ti_1", "2080ti_32", "titan_rtx_1", "titan_rtx_32", "titanx_1", "titanx_32", "titanxp_1", "titanxp_32"];
+    assert_eq!(spread(&clustered, &big_batch), big_batch.len() - 1, "{clustered:?}");
+    assert_eq!(spread(&clustered, &small_batch), small_batch.len() - 1, "{clustered:?}");
+    assert!(spread(&alpha, &big_batch) > big_batch.len() - 1 && spread(&alpha, &small_batch) > small_batch.len() - 1);
 }
 
 #[test]

@@ -100,7 +100,8 @@ fn render(m: &CorrelationMatrix, space: SpaceId, rec: Option<&ProxyRecommendatio
 
 #[cfg(feature = "plot")]
 fn plot(m: &CorrelationMatrix, space: SpaceId, proxy: Option<&str>, order: crate::args::HeatmapOrderArg, path: &std::path::Path) -> anyhow::Result<()> {
-    let title = format!("{} correlation of latencies ({space})", m.metric.name());
+    let name = m.metric.name();
+    let title = format!("{}{} correlation of latencies ({space})", name[..1].to_uppercase(), &name[1..]);
     let (m, note) = super::heatmap_order(m, order);
     let style = oneproxy::plot::HeatmapStyle { title: &title, highlight: proxy, note: Some(note) };
     oneproxy::plot::heatmap(&m, &style, path)?;

@@ -74,7 +74,7 @@ pub fn heatmap_svg(m: &CorrelationMatrix, style: &HeatmapStyle) -> String {
     let top = 34.0;
     let grid = n as f64 * cell;
     // Column labels hang at 45 degrees below the grid.
-    let below = (label_w * std::f64::consts::FRAC_1_SQRT_2 + label_size as f64 + 8.0).ceil();
+    let below = (label_w * std::f64::consts::FRAC_1_SQRT_2 + 10.0).ceil();
     let bar_x = left + grid + 18.0;
     let bar_h = grid.max(120.0);
     let title_w = text_width(style.title, 15);

@@ -155,7 +155,7 @@ pub fn pareto_svg(p: &ParetoPlot) -> Result<String> {
     register_font();
     let frame = Frame::of(p)?;
     let mut svg = String::new();
-    let mut cloud = Vec::new();
+    let cloud;
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(perr)?;
@@ -166,32 +166,13 @@ pub fn pareto_svg(p: &ParetoPlot) -> Result<String> {
             b.caption(p.title, ("sans-serif", 18)).margin(12).x_label_area_size(44).y_label_area_size(58);
             b
         };
-        let light = RGBColor(238, 238, 238);
-        let bold = RGBColor(215, 215, 215);
-        if frame.log {
+        cloud = if frame.log {
             let mut chart = builder(&main).build_cartesian_2d((frame.x.0..frame.x.1).log_scale(), frame.y.0..frame.y.1).map_err(perr)?;
-            chart
-                .configure_mesh()
-                .light_line_style(light)
-                .bold_line_style(bold)
-                .x_desc(axis)
-                .y_desc("accuracy (%)")
-                .x_label_formatter(&|v| fmt_ms(*v))
-                .draw()
-                .map_err(perr)?;
-            cloud = draw_series(&mut chart, p, &frame)?;
+            draw_series(&mut chart, p, &frame, axis)?
         } else {
             let mut chart = builder(&main).build_cartesian_2d(frame.x.0..frame.x.1, frame.y.0..frame.y.1).map_err(perr)?;
-            chart
-                .configure_mesh()
-                .light_line_style(light)
-                .bold_line_style(bold)
-                .x_desc(axis)
-                .y_desc("accuracy (%)")
-                .draw()
-                .map_err(perr)?;
-            cloud.extend(draw_series(&mut chart, p, &frame)?);
-        }
+            draw_series(&mut chart, p, &frame, axis)?
+        };
         footnote(&foot, p, &frame)?;
         root.present().map_err(perr)?;
     }
@@ -222,12 +203,24 @@ fn fmt_ms(v: f64) -> String {
     }
 }
 
-/// Draw every series; returns the pixel positions of the thinned cloud (spliced in as one path).
-fn draw_series<'a, DB: DrawingBackend + 'a, X: Ranged<ValueType = f64>>(
-    chart: &mut ChartContext<'a, DB, Cartesian2d<X, RangedCoordf64>>,
-    p: &ParetoPlot,
-    f: &Frame,
-) -> Result<Vec<(i32, i32)>> {
+/// Draw the axes and every series; returns the pixel positions of the thinned cloud (spliced in
+/// as one path).
+fn draw_series<'a, DB, X>(chart: &mut ChartContext<'a, DB, Cartesian2d<X, RangedCoordf64>>, p: &ParetoPlot, f: &Frame, axis: &str) -> Result<Vec<(i32, i32)>>
+where
+    DB: DrawingBackend + 'a,
+    X: Ranged<ValueType = f64> + plotters::coord::ranged1d::ValueFormatter<f64>,
+{
+    chart
+        .configure_mesh()
+        .light_line_style(RGBColor(238, 238, 238))
+        .bold_line_style(RGBColor(215, 215, 215))
+        .x_desc(axis)
+        .y_desc("accuracy (%)")
+        .axis_desc_style(("sans-serif", 15))
+        .label_style(("sans-serif", 13))
+        .x_label_formatter(&|v| fmt_ms(*v))
+        .draw()
+        .map_err(perr)?;
     let grey = RGBColor(185, 185, 185);
     let visible = |&(x, y): &(f64, f64)| x.is_finite() && y.is_finite() && y >= f.y.0 && (!f.log || x > 0.0);
     // A placeholder text where the cloud goes, under everything else.
@@ -282,9 +275,36 @@ fn draw_series<'a, DB: DrawingBackend + 'a, X: Ranged<ValueType = f64>>(
             .label("pick within a constraint")
             .legend(move |(x, y)| TriangleMarker::new((x, y), 6, orange.filled()));
     }
+    // The legend goes in the corner that hides the least: front marks count far more than dots.
+    let labels: Vec<&str> = [Some(p.cloud), p.front, p.predicted, p.chosen].iter().flatten().map(|s| s.label).collect();
+    let entries = labels.len() + usize::from(p.constraints.iter().any(|c| c.ms >= f.x.0 && c.ms <= f.x.1)) + usize::from(!picks.is_empty());
+    let legend_w = labels.iter().map(|l| l.chars().count()).max().unwrap_or(10) as i32 * 8 + 50;
+    let legend_h = entries as i32 * 19 + 12;
+    let (xr, yr) = chart.plotting_area().get_pixel_range();
+    let weighted = [p.front, p.predicted, p.chosen]
+        .into_iter()
+        .flatten()
+        .flat_map(|s| s.points.iter().copied().filter(visible).map(|q| (chart.backend_coord(&q), 50)))
+        .chain(pixels.iter().map(|&q| (q, 1)))
+        .chain(picks.iter().map(|q| (chart.backend_coord(q), 50)));
+    let corners = [
+        (SeriesLabelPosition::UpperLeft, xr.start, yr.start),
+        (SeriesLabelPosition::UpperRight, xr.end - legend_w, yr.start),
+        (SeriesLabelPosition::LowerRight, xr.end - legend_w, yr.end - legend_h),
+        (SeriesLabelPosition::LowerLeft, xr.start, yr.end - legend_h),
+    ];
+    let mut cost = [0usize; 4];
+    for ((x, y), w) in weighted {
+        for (k, &(_, cx, cy)) in corners.iter().enumerate() {
+            if x >= cx - 6 && x <= cx + legend_w + 6 && y >= cy - 6 && y <= cy + legend_h + 6 {
+                cost[k] += w;
+            }
+        }
+    }
+    let best = (0..4).min_by_key(|&k| cost[k]).unwrap_or(0);
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(corners[best].0.clone())
         .background_style(WHITE.mix(0.85))
         .border_style(RGBColor(160, 160, 160))
         .label_font(("sans-serif", 13))

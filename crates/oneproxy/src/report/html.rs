@@ -65,7 +65,7 @@ dl.head{display:grid;grid-template-columns:max-content auto;gap:2px 14px;margin:
 table.sum{border-collapse:collapse;font-size:.9em;font-variant-numeric:tabular-nums}
 table.sum th,table.sum td{padding:3px 8px;border-bottom:1px solid #e5e5e5;text-align:right;white-space:nowrap}
 table.sum th:first-child,table.sum td:first-child{text-align:left}
-table.sum th{cursor:pointer;background:#f4f4f4;position:sticky;top:0;user-select:none}
+table.sum th{cursor:pointer;background:#f4f4f4;user-select:none}
 table.sum th[aria-sort=ascending]::after{content:" \25B2"}table.sum th[aria-sort=descending]::after{content:" \25BC"}
 table.sum tr:hover td{background:#f7fbff}
 .read{background:#f8f8f2;border-left:3px solid #c9c38a;padding:6px 10px;font-size:.92em;max-width:900px}
