@@ -286,7 +286,12 @@ where
         .flatten()
         .flat_map(|s| s.points.iter().copied().filter(visible).map(|q| (chart.backend_coord(&q), 50)))
         .chain(pixels.iter().map(|&q| (q, 1)))
-        .chain(picks.iter().map(|q| (chart.backend_coord(q), 50)));
+        .chain(picks.iter().map(|q| (chart.backend_coord(q), 50)))
+        // The constraint labels along the top edge.
+        .chain(p.constraints.iter().filter(|c| c.ms >= f.x.0 && c.ms <= f.x.1).flat_map(|c| {
+            let (x, y) = chart.backend_coord(&(c.ms, f.y.1));
+            [((x + 4, y + 8), 50), ((x + 40, y + 8), 50)]
+        }));
     let corners = [
         (SeriesLabelPosition::UpperLeft, xr.start, yr.start),
         (SeriesLabelPosition::UpperRight, xr.end - legend_w, yr.start),

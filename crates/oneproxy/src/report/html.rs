@@ -386,8 +386,9 @@ fn inline_svg(svg: &str) -> &str {
 const READ_HEATMAP: &str = "Each cell is the Spearman rank correlation between two devices' latencies over the architectures both measured: 1 means they rank every architecture alike, so one can stand in for the other when searching. The colour scale is fixed from −1 (red) through 0 (white) to 1 (dark blue) in every report, so two heatmaps compare by eye. Devices are ordered by hierarchical clustering (average linkage on 1 − ρ), so devices that behave alike (a vendor's GPUs, one batch size) form dark blocks along the diagonal; a device whose row is pale everywhere is a poor proxy and a hard target. The outlined row and column are the proxy. Devices that measured only part of the space are compared on the architectures they share with each other device (hover a cell for the count); grey cells are undefined.";
 
 const READ_PARETO: &str = "Each plot is one target: accuracy against the latency measured on that target. Grey dots are the architectures (thinned where they overlap, so the file stays small; the footnote gives the count and what lies below the accuracy axis). The blue staircase is the target's true Pareto front, known here because the target's whole table exists; a real device has none. Green circles are what the proxy (reused, or adapted with the target's samples) predicted to be the front, placed at their latencies as measured on the target: the closer they hug the blue line, the better the proxy. Red crosses are the final set oneproxy reports (the measured, non-dominated architectures); orange dashed lines are the latency constraints and the orange triangles the pick within each. The latency axis is logarithmic when the latencies span more than two decades.";
+const READ_PARETO_MEASURED: &str = "Accuracy against the latency measured on the target. Grey dots are every architecture measured on it (the samples, and those measured for the adaptation); a real device has no true front to compare with. Green circles are what the proxy (reused, or adapted with the target's samples) predicted to be the front, placed at their latencies as measured on the target: the closer they hug the blue line, the better the proxy. Red crosses are the final set oneproxy reports (the measured, non-dominated architectures); orange dashed lines are the latency constraints and the orange triangles the pick within each. The latency axis is logarithmic when the latencies span more than two decades.";
 
-fn figures(out: &mut String, rows: &[&Value], figs: &Figures) {
+fn figures(out: &mut String, rows: &[&Value], figs: &Figures, has_truth: bool) {
     if let Some(h) = figs.heatmap {
         let _ = write!(
             out,
@@ -400,7 +401,8 @@ fn figures(out: &mut String, rows: &[&Value], figs: &Figures) {
     if figs.pareto.is_empty() {
         return;
     }
-    let _ = write!(out, r#"<h2 id="pareto">Pareto fronts, one per target</h2><p class="read"><b>How to read this.</b> {READ_PARETO}</p><div class="grid">"#);
+    let read = if has_truth { READ_PARETO } else { READ_PARETO_MEASURED };
+    let _ = write!(out, r#"<h2 id="pareto">Pareto fronts, one per target</h2><p class="read"><b>How to read this.</b> {read}</p><div class="grid">"#);
     let single = figs.pareto.len() == 1;
     for (target, fig) in &figs.pareto {
         let row = rows.iter().find(|r| str_of(r, "target") == Some(target.as_str()));
@@ -447,7 +449,8 @@ pub fn render(report: &Value, figs: &Figures) -> String {
     );
     header(&mut out, report);
     summary(&mut out, report, &rows);
-    figures(&mut out, &rows, figs);
+    // Scored runs (they carry hv_ratio) have the target's true front in their plots.
+    figures(&mut out, &rows, figs, rows.iter().any(|r| r.get("hv_ratio").is_some()));
     let _ = write!(out, "<script>{SCRIPT}</script></body></html>\n");
     out
 }
@@ -503,6 +506,7 @@ mod tests {
         assert!(html.contains("<th>hv_ratio</th>") && !html.contains("<th>regret</th>"));
         assert!(html.contains("<th>cv Spearman</th>"));
         assert!(html.contains("Skipped targets") && html.contains("too few"));
+        assert!(html.contains("blue staircase"), "scored runs explain the true front");
         assert!(html.contains("hv ratio <b>0.9450</b>"));
         // Self-contained: no external resource, one inline script.
         for bad in ["src=\"http", "href=\"http", "<link", "@import", "<script src"] {
@@ -530,8 +534,10 @@ mod tests {
         let v = json!({"manifest": {"version": "0.1.0", "inputs": []}, "space": "nb201", "accuracy": "cifar100", "oracle": "table",
                        "measurements_file": "t.csv", "target": "pixel3", "action": "adapt", "proxy": "fpga", "spearman_samples": 0.7,
                        "measurements": 80, "chosen": [], "picks": []});
-        let html = render(&v, &Figures::default());
+        let svg = r#"<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"></svg>"#;
+        let html = render(&v, &Figures { pareto: vec![("pixel3".into(), Figure { file: "pareto.svg", svg })], ..Default::default() });
         assert!(html.contains("oneproxy report: pixel3 (nb201)"));
+        assert!(html.contains("no true front to compare with") && !html.contains("blue staircase"), "a measured target has no truth drawn");
         assert!(html.contains("rank the target&#39;s samples") || html.contains("rank the target's samples"));
         assert_eq!(html.matches("<tr>").count(), 2, "a header and one row");
         assert!(html.contains("<code>t.csv</code>"));
