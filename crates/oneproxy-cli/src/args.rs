@@ -184,12 +184,44 @@ pub struct NasArgs {
     /// Default: `<target>.csv` in the current directory.
     #[arg(long, value_name = "FILE")]
     pub measurements: Option<PathBuf>,
-    /// Write a report folder (report.json, Pareto plot) here.
+    /// Write a report folder here: report.json, the measurements, the Pareto plot (SVG) and
+    /// report.html, one page to open in a browser.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub figure: FigureArgs,
     /// Print the result (and every measurement) as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// The latency axis of Pareto plots.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LogLatencyArg {
+    /// Logarithmic when the latencies span more than two decades (a factor of 100)
+    Auto,
+    /// Always logarithmic
+    On,
+    /// Always linear
+    Off,
+}
+
+/// Device order of a correlation heatmap.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum HeatmapOrderArg {
+    /// Hierarchical clustering of the correlations (alike devices form blocks)
+    Cluster,
+    /// Alphabetical
+    Alpha,
+}
+
+/// How figures are drawn.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct FigureArgs {
+    /// Latency axis of Pareto plots: `auto` (log when the latencies span more than two decades),
+    /// `on` (also `--log-latency` alone) or `off`.
+    #[arg(long, value_enum, value_name = "WHEN", default_value = "auto", num_args = 0..=1, default_missing_value = "on")]
+    pub log_latency: LogLatencyArg,
 }
 
 /// Search method.
@@ -232,9 +264,11 @@ pub struct SearchArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// Draw the Pareto front (.svg or .png).
+    /// Draw the Pareto front (.svg, .png or .pdf).
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
+    #[command(flatten)]
+    pub figure: FigureArgs,
     /// Write the front (and the picks) as a latency CSV with an empty column for the target,
     /// ready for `oneproxy measure --archs FILE` or to fill in by hand.
     #[arg(long, value_name = "FILE")]
@@ -272,9 +306,15 @@ pub struct RunArgs {
     pub flow: FlowArgs,
     #[command(flatten)]
     pub options: AdaptOptions,
-    /// Report folder (JSON + SVG plots); replaced atomically.
+    /// Report folder (report.json, report.html to open in a browser, SVG plots); replaced
+    /// atomically.
     #[arg(long, value_name = "DIR", default_value = "oneproxy-report")]
     pub out: PathBuf,
+    #[command(flatten)]
+    pub figure: FigureArgs,
+    /// Device order of the heatmap.
+    #[arg(long, value_enum, default_value = "cluster")]
+    pub heatmap_order: HeatmapOrderArg,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
@@ -746,9 +786,12 @@ pub struct MonotonicityArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// Also draw the matrix as a labelled heatmap (.svg or .png).
+    /// Also draw the matrix as a labelled heatmap (.svg, .png or .pdf).
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
+    /// Device order of the heatmap.
+    #[arg(long, value_enum, default_value = "cluster")]
+    pub heatmap_order: HeatmapOrderArg,
 }
 
 #[cfg(test)]

@@ -43,6 +43,7 @@ pub mod output;
 pub mod plan;
 pub mod plausibility;
 pub mod predictor;
+pub mod report;
 #[cfg(feature = "plot")]
 pub mod plot;
 pub mod search;

@@ -217,19 +217,24 @@ fn plot_pareto(
     title: &str,
     points: &[impl PointLike],
     front: &[impl PointLike],
-    chosen: Option<&[(f64, f64)]>,
-    constraints: &[f64],
+    picks: &[(f64, Option<(f64, f64)>)],
+    figure: crate::args::FigureArgs,
 ) -> anyhow::Result<()> {
-    use oneproxy::plot::{pareto, Series};
+    use oneproxy::plot::{pareto, Constraint, ParetoPlot, Series};
     let all: Vec<(f64, f64)> = points.iter().map(|p| p.xy()).collect();
     let fr: Vec<(f64, f64)> = front.iter().map(|p| p.xy()).collect();
+    let constraints: Vec<Constraint> = picks.iter().map(|&(ms, pick)| Constraint { ms, pick }).collect();
     pareto(
         path,
-        title,
-        Series { label: "evaluated architectures", points: &all },
-        Series { label: "Pareto front", points: &fr },
-        chosen.map(|c| Series { label: "chosen", points: c }),
-        constraints,
+        &ParetoPlot {
+            title,
+            cloud: Series { label: "evaluated architectures", points: &all },
+            front: Some(Series { label: "Pareto front", points: &fr }),
+            predicted: None,
+            chosen: None,
+            constraints: &constraints,
+            latency_axis: latency_axis(figure.log_latency),
+        },
     )?;
     eprintln!("wrote {}", path.display());
     Ok(())
@@ -241,10 +246,31 @@ fn plot_pareto(
     _: &str,
     _: &[impl PointLike],
     _: &[impl PointLike],
-    _: Option<&[(f64, f64)]>,
-    _: &[f64],
+    _: &[(f64, Option<(f64, f64)>)],
+    _: crate::args::FigureArgs,
 ) -> anyhow::Result<()> {
     anyhow::bail!("this oneproxy was built without the `plot` feature")
+}
+
+/// The plot library's latency axis for the command-line choice.
+#[cfg(feature = "plot")]
+pub fn latency_axis(a: crate::args::LogLatencyArg) -> oneproxy::plot::AxisScale {
+    use crate::args::LogLatencyArg;
+    match a {
+        LogLatencyArg::Auto => oneproxy::plot::AxisScale::Auto,
+        LogLatencyArg::On => oneproxy::plot::AxisScale::Log,
+        LogLatencyArg::Off => oneproxy::plot::AxisScale::Linear,
+    }
+}
+
+/// A heatmap's matrix in the chosen device order, and a note saying which order it is.
+pub fn heatmap_order(m: &oneproxy::stats::CorrelationMatrix, order: crate::args::HeatmapOrderArg) -> (oneproxy::stats::CorrelationMatrix, &'static str) {
+    match order {
+        crate::args::HeatmapOrderArg::Cluster => {
+            (m.clustered(), "devices ordered by hierarchical clustering (average linkage on 1 − ρ); --heatmap-order alpha for alphabetical")
+        }
+        crate::args::HeatmapOrderArg::Alpha => (m.alphabetical(), "devices in alphabetical order"),
+    }
 }
 
 /// Something with a (latency, accuracy) position.

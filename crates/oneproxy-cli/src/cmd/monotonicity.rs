@@ -31,7 +31,7 @@ pub fn run(args: MonotonicityArgs) -> anyhow::Result<()> {
     let m = correlation_matrix_with(&table, &args.devices, args.metric.into(), args.min_overlap)?;
     let rec = m.recommended_proxy();
     if let Some(path) = &args.plot {
-        plot(&m, space, path)?;
+        plot(&m, space, rec.as_ref().map(|r| r.device.as_str()), args.heatmap_order, path)?;
     }
     if args.json {
         return print_json(&Output {
@@ -99,14 +99,17 @@ fn render(m: &CorrelationMatrix, space: SpaceId, rec: Option<&ProxyRecommendatio
 }
 
 #[cfg(feature = "plot")]
-fn plot(m: &CorrelationMatrix, space: SpaceId, path: &std::path::Path) -> anyhow::Result<()> {
-    let title = format!("{} correlation of latencies ({space})", m.metric.name());
-    oneproxy::plot::heatmap(m, &title, path)?;
+fn plot(m: &CorrelationMatrix, space: SpaceId, proxy: Option<&str>, order: crate::args::HeatmapOrderArg, path: &std::path::Path) -> anyhow::Result<()> {
+    let name = m.metric.name();
+    let title = format!("{}{} correlation of latencies ({space})", name[..1].to_uppercase(), &name[1..]);
+    let (m, note) = super::heatmap_order(m, order);
+    let style = oneproxy::plot::HeatmapStyle { title: &title, highlight: proxy, note: Some(note) };
+    oneproxy::plot::heatmap(&m, &style, path)?;
     eprintln!("wrote {}", path.display());
     Ok(())
 }
 
 #[cfg(not(feature = "plot"))]
-fn plot(_: &CorrelationMatrix, _: SpaceId, _: &std::path::Path) -> anyhow::Result<()> {
+fn plot(_: &CorrelationMatrix, _: SpaceId, _: Option<&str>, _: crate::args::HeatmapOrderArg, _: &std::path::Path) -> anyhow::Result<()> {
     anyhow::bail!("this oneproxy was built without the `plot` feature")
 }

@@ -122,7 +122,7 @@ pub fn run(args: NasArgs) -> anyhow::Result<()> {
         outcome: &outcome,
     };
     if let Some(dir) = report_dir {
-        write_report(dir, &output, &oracle.log().to_csv(), &config.constraints)?;
+        write_report(dir, &output, &oracle.log().to_csv(), args.figure)?;
     }
     if args.json {
         return print_json(&output);
@@ -158,30 +158,47 @@ fn render(o: &NasOutcome, log: &std::path::Path) -> String {
 }
 
 /// The report folder of one target: `report.json`, the measurements CSV, and (feature `plot`)
-/// the measured architectures with the chosen front.
-fn write_report(dir: oneproxy::output::ReportDir, output: &Output, log_csv: &str, constraints: &[f64]) -> anyhow::Result<()> {
+/// the Pareto plot of the measured architectures; then `report.html`, which inlines it.
+fn write_report(dir: oneproxy::output::ReportDir, output: &Output, log_csv: &str, figure: crate::args::FigureArgs) -> anyhow::Result<()> {
     dir.write("report.json", &serde_json::to_vec_pretty(output)?)?;
     dir.write("measurements.csv", log_csv.as_bytes())?;
+    let json = serde_json::to_value(output)?;
     #[cfg(feature = "plot")]
     {
+        use oneproxy::plot::{Constraint, ParetoPlot, Series};
         let o = output.outcome;
-        let measured: Vec<(f64, f64)> = o
-            .measured
-            .iter()
-            .filter_map(|m| output.accuracy_of(&m.arch).map(|a| (m.latency_ms, a)))
-            .collect();
-        let front: Vec<(f64, f64)> = o.chosen.iter().map(|c| (c.latency, c.accuracy)).collect();
-        oneproxy::plot::pareto(
-            &dir.file("pareto.svg")?,
-            &format!("{}: {} measurements, proxy {} ({})", o.target, o.measurements, o.proxy, o.decision.name()),
-            oneproxy::plot::Series { label: "measured architectures", points: &measured },
-            oneproxy::plot::Series { label: "measured Pareto front", points: &front },
-            None,
-            constraints,
-        )?;
+        let point = |m: &oneproxy::workflow::nas::Measured| output.accuracy_of(&m.arch).map(|a| (m.latency_ms, a));
+        let measured: Vec<(f64, f64)> = o.measured.iter().filter_map(point).collect();
+        let predicted: Vec<(f64, f64)> = o.measured.iter().filter(|m| m.stage == Stage::Candidates).filter_map(point).collect();
+        let chosen: Vec<(f64, f64)> = o.chosen.iter().map(|c| (c.latency, c.accuracy)).collect();
+        let constraints: Vec<Constraint> =
+            o.picks.iter().map(|p| Constraint { ms: p.constraint, pick: p.pick.as_ref().map(|c| (c.latency, c.accuracy)) }).collect();
+        let labels = (
+            format!("measured architectures ({})", measured.len()),
+            format!("predicted front, measured ({})", predicted.len()),
+            format!("oneproxy's final set, measured ({})", chosen.len()),
+        );
+        let svg = oneproxy::plot::pareto_svg(&ParetoPlot {
+            title: &format!("{}: proxy {} ({}), {} measurements", o.target, o.proxy, o.decision.name(), o.measurements),
+            cloud: Series { label: &labels.0, points: &measured },
+            front: None,
+            predicted: Some(Series { label: &labels.1, points: &predicted }),
+            chosen: Some(Series { label: &labels.2, points: &chosen }),
+            constraints: &constraints,
+            latency_axis: super::latency_axis(figure.log_latency),
+        })?;
+        dir.write("pareto.svg", svg.as_bytes())?;
+        let figures = oneproxy::report::html::Figures {
+            pareto: vec![(o.target.clone(), oneproxy::report::html::Figure { file: "pareto.svg", svg: &svg })],
+            ..Default::default()
+        };
+        dir.write("report.html", oneproxy::report::html::render(&json, &figures).as_bytes())?;
     }
     #[cfg(not(feature = "plot"))]
-    let _ = constraints;
+    {
+        let _ = figure;
+        dir.write("report.html", oneproxy::report::html::render(&json, &Default::default()).as_bytes())?;
+    }
     let path = dir.commit()?;
     eprintln!("wrote {}/", path.display());
     Ok(())

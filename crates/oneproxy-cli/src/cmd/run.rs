@@ -9,7 +9,6 @@ use oneproxy::workflow::score::{target_candidates, Truth};
 use oneproxy::workflow::ScoredRun;
 use oneproxy::{Manifest, SpaceId};
 use serde::Serialize;
-use std::path::Path;
 
 #[derive(Serialize)]
 struct Report<'a> {
@@ -61,7 +60,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         out: args.out.display().to_string(),
         run: &result,
     };
-    write_report(dir, &report, &result, &table, &acc, &args.flow.constraints)?;
+    write_report(dir, &report, &result, &table, &acc, &config, &args)?;
     if args.json {
         return print_json(&report);
     }
@@ -136,34 +135,102 @@ fn render_summary(result: &RunReport, table: &oneproxy::LatencyTable, acc: &onep
 }
 
 /// Fill the report folder (built aside, swapped in whole by `commit`; an existing folder is
-/// replaced only if oneproxy wrote it, and dropping `dir` on an error removes the temporary one).
+/// replaced only if oneproxy wrote it, and dropping `dir` on an error removes the temporary one):
+/// report.json, and with the `plot` feature heatmap.svg, one pareto-<target>.svg per target and
+/// report.html, which inlines them.
 fn write_report(
     dir: oneproxy::output::ReportDir,
     report: &Report,
     result: &RunReport,
     table: &oneproxy::LatencyTable,
     acc: &oneproxy::AccuracyTable,
-    constraints: &[f64],
+    config: &RunConfig,
+    args: &RunArgs,
 ) -> anyhow::Result<()> {
-    let json = serde_json::to_vec_pretty(report)?;
-    dir.write("report.json", &json)?;
+    dir.write("report.json", &serde_json::to_vec_pretty(report)?)?;
+    let json = serde_json::to_value(report)?;
     #[cfg(feature = "plot")]
     {
-        oneproxy::plot::heatmap(&result.matrix, "Spearman correlation of latencies", &dir.file("heatmap.svg")?)?;
-        for r in &result.targets {
-            let file = dir.file(&format!("pareto-{}.svg", sanitize(&r.outcome.target)))?;
-            pareto_plot(&file, r, table, acc, constraints)?;
+        let heat = heatmap_svg(result, table, args.heatmap_order)?;
+        dir.write("heatmap.svg", heat.as_bytes())?;
+        let predicted = predicted_fronts(result, table, acc, config);
+        let mut plots = Vec::with_capacity(result.targets.len());
+        for (r, pred) in result.targets.iter().zip(&predicted) {
+            let file = format!("pareto-{}.svg", sanitize(&r.outcome.target));
+            let svg = pareto_plot(r, pred.as_deref(), table, acc, args.figure)?;
+            dir.write(&file, svg.as_bytes())?;
+            plots.push((r.outcome.target.clone(), file, svg));
         }
+        let figures = oneproxy::report::html::Figures {
+            heatmap: Some(oneproxy::report::html::Figure { file: "heatmap.svg", svg: &heat }),
+            pareto: plots.iter().map(|(t, file, svg)| (t.clone(), oneproxy::report::html::Figure { file, svg })).collect(),
+        };
+        dir.write("report.html", oneproxy::report::html::render(&json, &figures).as_bytes())?;
     }
     #[cfg(not(feature = "plot"))]
-    let _ = (result, table, acc, constraints);
+    {
+        let _ = (result, table, acc, config, args);
+        dir.write("report.html", oneproxy::report::html::render(&json, &Default::default()).as_bytes())?;
+    }
     dir.commit().context("--out")?;
     Ok(())
 }
 
-/// One target's plot: every candidate, the true front, and the flow's measured choice.
+/// The heatmap of every device of the run (the monotonicity panel, the proxy and every target,
+/// including those that measured only part of the space: their cells are over the
+/// architectures each pair shares), in the chosen order, with the proxy outlined.
 #[cfg(feature = "plot")]
-fn pareto_plot(file: &Path, r: &ScoredRun, table: &oneproxy::LatencyTable, acc: &oneproxy::AccuracyTable, constraints: &[f64]) -> anyhow::Result<()> {
+fn heatmap_svg(result: &RunReport, table: &oneproxy::LatencyTable, order: crate::args::HeatmapOrderArg) -> anyhow::Result<String> {
+    let wanted = |d: &String| result.matrix.devices.contains(d) || *d == result.proxy || result.targets.iter().any(|r| r.outcome.target == *d);
+    let devices: Vec<String> = table.measured_device_names().into_iter().filter(wanted).collect();
+    let m = oneproxy::stats::correlation_matrix(table, &devices, oneproxy::stats::Metric::Spearman)?;
+    let (m, note) = super::heatmap_order(&m, order);
+    let title = format!("Spearman correlation of latencies, {} devices", m.devices.len());
+    let style = oneproxy::plot::HeatmapStyle { title: &title, highlight: Some(&result.proxy), note: Some(note) };
+    Ok(oneproxy::plot::heatmap_svg(&m, &style))
+}
+
+/// What the proxy predicted to be each target's front, at the latencies measured on the target:
+/// the flow is run again on the target's table (same seed, so the same run; `run` keeps no
+/// measurement log) and its candidate-stage measurements are read back. `None` for a target
+/// whose rerun does not reproduce the scored outcome (nothing is drawn rather than something
+/// else).
+#[cfg(feature = "plot")]
+fn predicted_fronts(result: &RunReport, table: &oneproxy::LatencyTable, acc: &oneproxy::AccuracyTable, config: &RunConfig) -> Vec<Option<Vec<(f64, f64)>>> {
+    use oneproxy::workflow::proxy::ProxySelection;
+    use oneproxy::workflow::{Flow, Stage, TableOracle};
+    let proxy = config.proxy.clone().unwrap_or_else(|| ProxySelection::Device(result.proxy.clone()));
+    let nas = oneproxy::workflow::NasConfig { proxy, ..config.nas.clone() };
+    let space = table.space().space();
+    let mut flow = Flow::new(table, acc);
+    result
+        .targets
+        .iter()
+        .map(|r| {
+            let mut oracle = TableOracle::new(table, &r.outcome.target).ok()?;
+            let o = flow.run(&mut oracle, &nas, &mut |_| {}).ok()?;
+            (o.chosen == r.outcome.chosen).then(|| {
+                o.measured
+                    .iter()
+                    .filter(|m| m.stage == Stage::Candidates)
+                    .filter_map(|m| Some((m.latency_ms, acc.get(&space.parse(&m.arch).ok()?)?)))
+                    .collect()
+            })
+        })
+        .collect()
+}
+
+/// One target's plot: every candidate, the true front, the predicted front as measured, the
+/// flow's measured final set and the picks at the constraints.
+#[cfg(feature = "plot")]
+fn pareto_plot(
+    r: &ScoredRun,
+    predicted: Option<&[(f64, f64)]>,
+    table: &oneproxy::LatencyTable,
+    acc: &oneproxy::AccuracyTable,
+    figure: crate::args::FigureArgs,
+) -> anyhow::Result<String> {
+    use oneproxy::plot::{Constraint, ParetoPlot, Series};
     let col = table.device_index(&r.outcome.target)?;
     let cands = target_candidates(table, col, acc);
     let all: Vec<(f64, f64)> = cands.iter().map(|a| (table.latency(a, col).unwrap_or(f64::NAN), acc.get(a).unwrap_or(f64::NAN))).collect();
@@ -171,16 +238,26 @@ fn pareto_plot(file: &Path, r: &ScoredRun, table: &oneproxy::LatencyTable, acc: 
     let accs: Vec<f64> = all.iter().map(|p| p.1).collect();
     let front: Vec<(f64, f64)> = oneproxy::search::pareto_front(&lat, &accs)?.into_iter().map(|i| all[i]).collect();
     let chosen: Vec<(f64, f64)> = r.outcome.chosen.iter().map(|c| (c.latency, c.accuracy)).collect();
-    let title = format!("{}: {} (hv_ratio {:.4})", r.outcome.target, r.outcome.decision.name(), r.score.hv_ratio);
-    oneproxy::plot::pareto(
-        file,
-        &title,
-        oneproxy::plot::Series { label: "all architectures", points: &all },
-        oneproxy::plot::Series { label: "true Pareto front", points: &front },
-        Some(oneproxy::plot::Series { label: "oneproxy's choice (measured)", points: &chosen }),
-        constraints,
-    )?;
-    Ok(())
+    let constraints: Vec<Constraint> =
+        r.outcome.picks.iter().map(|p| Constraint { ms: p.constraint, pick: p.pick.as_ref().map(|c| (c.latency, c.accuracy)) }).collect();
+    let o = &r.outcome;
+    let title = format!("{}: proxy {} ({}), {} measurements", o.target, o.proxy, o.decision.name(), o.measurements);
+    let (l_all, l_front, l_chosen) = (
+        format!("all architectures ({})", all.len()),
+        format!("true Pareto front ({})", front.len()),
+        format!("oneproxy's final set, measured ({})", chosen.len()),
+    );
+    let l_pred = predicted.map(|p| format!("predicted front, measured on target ({})", p.len()));
+    let svg = oneproxy::plot::pareto_svg(&ParetoPlot {
+        title: &title,
+        cloud: Series { label: &l_all, points: &all },
+        front: Some(Series { label: &l_front, points: &front }),
+        predicted: predicted.zip(l_pred.as_deref()).map(|(points, label)| Series { label, points }),
+        chosen: Some(Series { label: &l_chosen, points: &chosen }),
+        constraints: &constraints,
+        latency_axis: super::latency_axis(figure.log_latency),
+    })?;
+    Ok(svg)
 }
 
 fn sanitize(s: &str) -> String {

@@ -109,7 +109,8 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
     let picks: Vec<Pick> =
         args.constraints.iter().zip(&found.picks).map(|(&c, p)| Pick { constraint: c, point: p.map(|i| points[i].clone()) }).collect();
     if let Some(path) = &args.plot {
-        super::plot_pareto(path, &format!("{space}: {} vs {source}", acc.name()), &points, &front, None, &args.constraints)?;
+        let marks: Vec<(f64, Option<(f64, f64)>)> = picks.iter().map(|p| (p.constraint, p.point.as_ref().map(|q| (q.latency, q.accuracy)))).collect();
+        super::plot_pareto(path, &format!("{space}: {} vs {source}", acc.name()), &points, &front, &marks, args.figure)?;
     }
     if let Some(path) = &args.out_csv {
         let mut seen = std::collections::HashSet::new();

@@ -1,7 +1,9 @@
 //! Rank statistics and the device-by-device correlation matrix.
 
+mod cluster;
 mod matrix;
 mod rank;
 
+pub use cluster::cluster_order;
 pub use matrix::{correlation_matrix, correlation_matrix_with, Correlation, CorrelationMatrix, ProxyRecommendation, MIN_OVERLAP};
 pub use rank::{average_ranks, sorted_indices, standardized_ranks, dot, kendall_tau_b, pearson, spearman, standardize, Metric};

@@ -1,0 +1,134 @@
+//! Plots (feature `plot`): the device correlation heatmap and Pareto fronts.
+//!
+//! Every figure is drawn once, as SVG; PNG and PDF are made from that SVG (resvg and svg2pdf)
+//! with the bundled DejaVu Sans font, so the three formats show the same figure and none
+//! depends on the machine's fonts. The format follows the file extension: `.svg`, `.png`
+//! (twice the SVG's pixel size, for print) or `.pdf` (vector). Files are written atomically.
+
+mod heatmap;
+mod pareto;
+
+pub use heatmap::{heatmap, heatmap_svg, HeatmapStyle, ANNOTATE_MAX_DEVICES};
+pub use pareto::{pareto, pareto_svg, thin, AxisScale, Constraint, ParetoPlot, Series, THIN_CELLS};
+
+use crate::error::{Error, Result};
+use std::path::Path;
+use resvg::usvg;
+use std::sync::{Arc, Once, OnceLock};
+
+static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+
+/// The font family every figure names (and that PNG and PDF are rendered with).
+pub const FONT_FAMILY: &str = "DejaVu Sans";
+
+/// Largest SVG a figure of the report may be (bytes): the report tests hold every plot to it.
+pub const MAX_SVG_BYTES: usize = 200 * 1024;
+
+/// plotters measures text (legend boxes, label areas) with the registered font.
+fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // The font is compiled in and known to be valid; a failure would only misplace labels.
+        let _ = plotters::style::register_font("sans-serif", plotters::style::FontStyle::Normal, FONT);
+    });
+}
+
+fn plot_err(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Plot { path: path.to_path_buf(), reason: e.to_string() }
+}
+
+/// An image format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Scalable vector graphics (the figure as drawn).
+    Svg,
+    /// A bitmap at twice the SVG's size.
+    Png,
+    /// A one-page vector PDF.
+    Pdf,
+}
+
+impl Format {
+    /// The format a path's extension asks for.
+    pub fn of(path: &Path) -> Result<Format> {
+        match path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()).as_deref() {
+            Some("svg") => Ok(Format::Svg),
+            Some("png") => Ok(Format::Png),
+            Some("pdf") => Ok(Format::Pdf),
+            _ => Err(plot_err(path, "the plot file must end in .svg, .png or .pdf")),
+        }
+    }
+}
+
+/// usvg options with the bundled font as the only font, standing in for every family.
+fn usvg_options() -> &'static usvg::Options<'static> {
+    static OPTIONS: OnceLock<usvg::Options<'static>> = OnceLock::new();
+    OPTIONS.get_or_init(|| {
+        let mut db = usvg::fontdb::Database::new();
+        db.load_font_data(FONT.to_vec());
+        db.set_sans_serif_family(FONT_FAMILY);
+        db.set_serif_family(FONT_FAMILY);
+        db.set_monospace_family(FONT_FAMILY);
+        usvg::Options { font_family: FONT_FAMILY.into(), fontdb: Arc::new(db), ..Default::default() }
+    })
+}
+
+fn parse(svg: &str, path: &Path) -> Result<usvg::Tree> {
+    usvg::Tree::from_str(svg, usvg_options()).map_err(|e| plot_err(path, format!("the drawn SVG does not parse: {e}")))
+}
+
+/// Render an SVG document as PNG at `scale` times its size.
+pub fn svg_to_png(svg: &str, scale: f32, path: &Path) -> Result<Vec<u8>> {
+    let tree = parse(svg, path)?;
+    let size = tree.size().to_int_size().scale_by(scale).ok_or_else(|| plot_err(path, "empty figure"))?;
+    let mut pixmap = resvg::tiny_skia::Pixmap::new(size.width(), size.height()).ok_or_else(|| plot_err(path, "empty figure"))?;
+    pixmap.fill(resvg::tiny_skia::Color::WHITE);
+    resvg::render(&tree, resvg::tiny_skia::Transform::from_scale(scale, scale), &mut pixmap.as_mut());
+    pixmap.encode_png().map_err(|e| plot_err(path, e))
+}
+
+/// Convert an SVG document to a one-page vector PDF (text embedded as the bundled font).
+pub fn svg_to_pdf(svg: &str, path: &Path) -> Result<Vec<u8>> {
+    let tree = parse(svg, path)?;
+    svg2pdf::to_pdf(&tree, svg2pdf::ConversionOptions::default(), svg2pdf::PageOptions::default())
+        .map_err(|e| plot_err(path, e))
+}
+
+/// Write a drawn figure to `path` in the format its extension asks for, atomically.
+pub fn save(svg: &str, path: &Path) -> Result<()> {
+    let bytes = match Format::of(path)? {
+        Format::Svg => svg.as_bytes().to_vec(),
+        Format::Png => svg_to_png(svg, 2.0, path)?,
+        Format::Pdf => svg_to_pdf(svg, path)?,
+    };
+    crate::output::write_atomic(path, &bytes)
+}
+
+pub(crate) use crate::report::html::escape as escape_xml;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_follow_the_extension() {
+        assert_eq!(Format::of(Path::new("a.SVG")).unwrap(), Format::Svg);
+        assert_eq!(Format::of(Path::new("a.png")).unwrap(), Format::Png);
+        assert_eq!(Format::of(Path::new("a.pdf")).unwrap(), Format::Pdf);
+        assert!(Format::of(Path::new("a.jpg")).unwrap_err().to_string().contains(".svg, .png or .pdf"));
+        assert!(Format::of(Path::new("noext")).is_err());
+    }
+
+    #[test]
+    fn png_and_pdf_from_svg() {
+        let svg = r#"<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20"><text x="2" y="15" font-family="sans-serif" font-size="12">0.95</text></svg>"#;
+        let png = svg_to_png(svg, 2.0, Path::new("t.png")).unwrap();
+        assert_eq!(&png[1..4], b"PNG");
+        // 80 x 40 pixels: the IHDR chunk holds the width and height.
+        assert_eq!(u32::from_be_bytes(png[16..20].try_into().unwrap()), 80);
+        assert_eq!(u32::from_be_bytes(png[20..24].try_into().unwrap()), 40);
+        let pdf = svg_to_pdf(svg, Path::new("t.pdf")).unwrap();
+        assert!(pdf.starts_with(b"%PDF-"));
+        assert!(svg_to_png("<svg", 1.0, Path::new("bad.png")).unwrap_err().to_string().contains("bad.png"));
+    }
+}

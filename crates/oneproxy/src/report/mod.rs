@@ -1,0 +1,3 @@
+//! Reports people open: `report.html`, one self-contained page per report folder.
+
+pub mod html;
