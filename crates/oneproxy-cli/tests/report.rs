@@ -54,7 +54,10 @@ fn default_run_report_is_small_parsable_and_complete() {
     for t in targets.iter().chain(["edgegpu", "edgetpu", "fpga"].iter()) {
         assert!(heat.contains(&format!(">{t}</text>")), "{t} is not in the heatmap");
     }
-    assert!(heat.contains("outlined: the proxy, fpga"));
+    // The default proxy (issue 10) is a measured device, never a simulated one.
+    let proxy = report["proxy"].as_str().unwrap();
+    assert!(!["fpga", "eyeriss"].contains(&proxy), "{proxy}");
+    assert!(heat.contains(&format!("outlined: the proxy, {proxy}")));
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     check_self_contained(&html);
     for t in &targets {

@@ -11,6 +11,8 @@ struct DeviceRow {
     name: String,
     archs_measured: usize,
     source: String,
+    /// Latencies from a simulator or estimator, not a measurement (never a default proxy).
+    simulated: bool,
 }
 
 #[derive(Serialize)]
@@ -29,7 +31,12 @@ pub fn run(args: DevicesArgs) -> anyhow::Result<()> {
         .devices()
         .iter()
         .enumerate()
-        .map(|(i, d)| DeviceRow { name: d.name.clone(), archs_measured: table.measured_count(i), source: d.source.to_string() })
+        .map(|(i, d)| DeviceRow {
+            name: d.name.clone(),
+            archs_measured: table.measured_count(i),
+            source: d.source.to_string(),
+            simulated: oneproxy::bundled::is_simulated(space, &d.name) && matches!(d.source, oneproxy::table::DeviceSource::Bundled(_)),
+        })
         .collect();
     if args.json {
         return print_json(&Output {
@@ -42,7 +49,8 @@ pub fn run(args: DevicesArgs) -> anyhow::Result<()> {
     }
     let mut t = TextTable::new(["device", "archs", "source"]);
     for d in &devices {
-        t.row([d.name.clone(), d.archs_measured.to_string(), d.source.clone()]);
+        let source = if d.simulated { format!("{} (simulated, not measured)", d.source) } else { d.source.clone() };
+        t.row([d.name.clone(), d.archs_measured.to_string(), source]);
     }
     print(&format!("space {space}: {} architectures, {} devices\n\n{}", table.len(), devices.len(), t.render()))
 }

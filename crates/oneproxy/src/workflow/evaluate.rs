@@ -610,3 +610,45 @@ mod tests {
         assert!(err.contains("cannot be scored"), "{err}");
     }
 }
+
+#[cfg(test)]
+mod issue10_tests {
+    use super::*;
+    use crate::bundled::bundle;
+    use crate::SpaceId;
+
+    #[test]
+    fn spread_is_mean_and_sample_std() {
+        let s = Spread::of(&[1.0, 2.0, 3.0]);
+        assert_eq!((s.mean, s.std), (2.0, 1.0));
+        assert_eq!(Spread::of(&[4.0]).std, 0.0);
+        assert_eq!(format!("{:.1}", s), "2.0 ± 1.0");
+    }
+
+    /// The default flow beats its random baseline at the same count by far, every baseline is
+    /// there, and the measurement counts agree with the runs.
+    #[test]
+    fn baselines_run_beside_the_method() {
+        let b = bundle(SpaceId::Nb201).unwrap();
+        let mut table = b.latency.clone();
+        table.add_cost_devices().unwrap();
+        let acc = b.accuracy("cifar100").unwrap();
+        let targets: Vec<String> = ["pixel2", "gold_6226", "titanx_32"].iter().map(|s| s.to_string()).collect();
+        let config = NasConfig { proxy: ProxySelection::Device("raspi4".into()), ..NasConfig::default() };
+        let trials = Trials { count: 2, seed: 0 };
+        let runs = evaluate_nas(&table, acc, &targets, &config, trials, &|| {}).unwrap();
+        let method = MethodScore::of(&runs, |r| Some(r.score.regret)).unwrap();
+        let base = evaluate_baselines(&table, acc, &targets, &config, trials, &runs, &|| {}).unwrap();
+        let random = base.random.unwrap();
+        assert!(random.regret.mean > 5.0 * method.regret.mean, "{random:?} vs {method:?}");
+        assert_eq!(random.measurements, method.measurements);
+        assert!(base.flops.is_some() && base.always_adapt.is_some());
+        let mean_count = runs.iter().map(|r| r.outcome.measurements as f64).sum::<f64>() / runs.len() as f64;
+        assert!((method.measurements.mean - mean_count).abs() < 1e-9);
+        // Nothing to compare with: an always-adapting method has no always-adapt baseline.
+        let never = NasConfig { reuse: false, ..config.clone() };
+        let r2 = evaluate_nas(&table, acc, &targets[..1], &never, Trials::default(), &|| {}).unwrap();
+        assert!(r2.iter().all(|r| r.outcome.decision == crate::workflow::Decision::Adapt));
+        assert!(evaluate_baselines(&table, acc, &targets[..1], &never, Trials::default(), &r2, &|| {}).unwrap().always_adapt.is_none());
+    }
+}

@@ -292,3 +292,55 @@ pub fn score_against(outcome: &NasOutcome, truth_of: &Truth) -> Result<Score> {
         scored_on: candidates.len(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundled::bundle;
+    use crate::SpaceId;
+
+    #[test]
+    fn budgets_are_the_quantiles() {
+        let lat: Vec<f64> = (1..=100).map(|v| v as f64).collect();
+        let b = budgets(&lat);
+        assert_eq!(b.len(), REGRET_BUDGETS);
+        assert_eq!((b[0], b[24], b[49]), (2.0, 50.0, 100.0));
+        // Fewer values than budgets: every budget is one of them, the last the largest.
+        let b = budgets(&[3.0, 1.0, 2.0]);
+        assert_eq!((b[0], b[49]), (1.0, 3.0));
+        assert!(b.windows(2).all(|w| w[0] <= w[1]));
+        assert!(budgets(&[f64::NAN]).is_empty());
+    }
+
+    #[test]
+    fn best_within_counts_what_fits() {
+        let b = [1.0, 2.0, 3.0];
+        assert_eq!(best_within([(2.0, 70.0), (1.5, 60.0), (3.5, 99.0)], &b, 10.0), vec![10.0, 70.0, 70.0]);
+    }
+
+    #[test]
+    fn the_true_front_has_no_regret_and_nothing_has_the_most() {
+        let b = bundle(SpaceId::Nb201).unwrap();
+        let acc = b.accuracy("cifar100").unwrap();
+        let t = Truth::new(&b.latency, "pixel3", acc).unwrap();
+        let col = b.latency.device_index("pixel3").unwrap();
+        let space = b.latency.space().space();
+        let front: Vec<(f64, f64)> = t.front.iter().map(|s| {
+            let a = space.parse(s).unwrap();
+            (b.latency.latency(&a, col).unwrap(), acc.get(&a).unwrap())
+        }).collect();
+        assert_eq!(t.regret(front.iter().copied()), (0.0, 0.0));
+        // Nothing found: every budget scores the space's lowest accuracy.
+        let (mean, max) = t.regret(std::iter::empty());
+        let expected = t.best.iter().map(|b| b - t.floor).sum::<f64>() / t.best.len() as f64;
+        assert!((mean - expected).abs() < 1e-9 && max >= mean);
+        // Dropping the front member that wins the tightest budget costs regret there.
+        let winner = front.iter().copied().filter(|p| p.0 <= t.budgets[0]).fold((0.0, f64::NEG_INFINITY), |a, p| if p.1 > a.1 { p } else { a });
+        let without: Vec<(f64, f64)> = front.iter().copied().filter(|p| *p != winner).collect();
+        assert!(t.regret(without).0 > 0.0);
+        // Random sets do worse with fewer draws, and the same seed gives the same figure.
+        let (r20, r200) = (t.random_regret(20, 10, 1), t.random_regret(200, 10, 1));
+        assert!(r20 > r200 && r200 > 0.0, "{r20} {r200}");
+        assert_eq!(r20, t.random_regret(20, 10, 1));
+    }
+}
