@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 10: rank every bundled NB201 device measured on hardware (and `auto`, the per-target
 # pool) as the default proxy of `oneproxy run`, by the mean regret the default flow reaches on
-# all the other full-table devices (CIFAR-100, 10 random first samples, seed 0, one trial).
+# all the other full-table devices (CIFAR-100, run's defaults: 6 random first samples, seed 0,
+# one trial).
 # Writes crates/oneproxy/data/nasbench201/proxy_ranking.json, which `run` reads at start-up.
 # Usage: scripts/proxy_ranking.sh [path/to/oneproxy]   (about 10 minutes on 2 cores)
 set -euo pipefail
@@ -18,7 +19,7 @@ for p in auto $full; do
     case "$p" in fpga|eyeriss) continue ;; esac  # simulated: never the default proxy
     targets=$(echo $full | tr ' ' '\n' | grep -vx "$p" | paste -sd,)
     echo "proxy $p" >&2
-    "$bin" evaluate nas --targets "$targets" --proxy "$p" --accuracy cifar100 --seed 0 --no-baselines --json > "$tmp/$p.json"
+    "$bin" evaluate nas --targets "$targets" --proxy "$p" --accuracy cifar100 --samples 6 --seed 0 --no-baselines --json > "$tmp/$p.json"
 done
 python3 - "$tmp" "$out" <<'PY'
 import json, os, sys
@@ -29,7 +30,7 @@ for f in sorted(os.listdir(tmp)):
     rows.append({"proxy": f[:-5], "mean_regret": round(d["mean_regret"], 6),
                  "mean_measurements": round(d["mean_measurements"], 3), "targets": len(d["targets"])})
 rows.sort(key=lambda r: (r["mean_regret"], r["proxy"]))
-doc = {"space": "nb201", "accuracy": "cifar100", "samples": "10 random", "seed": 0,
+doc = {"space": "nb201", "accuracy": "cifar100", "samples": "6 random", "seed": 0,
        "command": "scripts/proxy_ranking.sh", "ranking": rows}
 tmp_out = out + ".tmp"
 with open(tmp_out, "w") as fh:

@@ -161,8 +161,9 @@ pub struct NasArgs {
     pub export_dir: Option<PathBuf>,
     #[command(flatten)]
     pub proxy: ProxyArgs,
-    /// Initial samples.
-    #[arg(long, default_value_t = 10)]
+    /// Initial samples: random architectures measured for the reuse-or-adapt decision (the
+    /// sequential design chooses the rest; see `run --help`).
+    #[arg(long, default_value_t = 6)]
     pub samples: usize,
     /// Which architectures are measured first.
     #[arg(long, value_enum, default_value = "random")]
@@ -293,8 +294,10 @@ pub struct RunArgs {
     /// Target devices (default: every other device with data).
     #[arg(long, value_delimiter = ',', value_parser = list_name)]
     pub targets: Vec<String>,
-    /// Initial samples per target.
-    #[arg(long, default_value_t = 10)]
+    /// Initial samples per target: random architectures measured for the reuse-or-adapt
+    /// decision. The sequential design chooses the rest itself, so few suffice (6 reached a
+    /// lower regret than 10 with fewer measurements; README, issue 10).
+    #[arg(long, default_value_t = 6)]
     pub samples: usize,
     /// Which architectures are measured first on each target.
     #[arg(long, value_enum, default_value = "random")]
@@ -440,7 +443,9 @@ pub enum EvaluateCommand {
 /// Where accuracies come from.
 #[derive(Debug, Clone, Args)]
 pub struct AccuracyArgs {
-    /// Bundled accuracy table (nb201: cifar10, cifar100, imagenet16-120).
+    /// Bundled accuracy table (nb201: cifar10, cifar100, imagenet16-120), or `synthetic[:SEED]`
+    /// for any space with bundled architectures: a fixed random additive model, NOT a real
+    /// accuracy, for scoring flows where no public table exists (FBNet, OFA).
     #[arg(long, conflicts_with = "accuracy_file")]
     pub accuracy: Option<String>,
     /// A CSV with columns `arch,accuracy` (any space).
@@ -513,6 +518,10 @@ pub struct EvalNasArgs {
     /// Skip the baselines (flops as proxy, always adapt; the random one costs nothing and stays).
     #[arg(long)]
     pub no_baselines: bool,
+    /// Most target measurements per run in all (samples included); with --stop 0 the flow
+    /// spends exactly this many (the regret-versus-measurements curve).
+    #[arg(long, value_name = "N")]
+    pub max_measurements: Option<usize>,
 }
 
 /// Penalty on the per-feature corrections b.

@@ -62,10 +62,10 @@ fn inflate(e: &Embedded) -> Result<Vec<u8>> {
 }
 
 /// Whether a bundled device's latencies come from a simulator or an estimator rather than a
-/// measurement (HW-NAS-Bench's `eyeriss` and `fpga`): such a device is never a default proxy
+/// measurement (HW-NAS-Bench's `eyeriss` and `fpga`, in NB201 and FBNet): such a device is never a default proxy
 /// (`run`'s choice, the `auto` pool) unless the user names it.
 pub fn is_simulated(space: SpaceId, device: &str) -> bool {
-    space == SpaceId::Nb201 && matches!(device, "eyeriss" | "fpga")
+    matches!(space, SpaceId::Nb201 | SpaceId::Fbnet) && matches!(device, "eyeriss" | "fpga")
 }
 
 /// One device's result as the proxy of every other bundled device (issue 10).

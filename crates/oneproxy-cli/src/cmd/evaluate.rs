@@ -179,13 +179,9 @@ pub fn run_nas(args: EvalNasArgs) -> anyhow::Result<()> {
     let table = super::load_table(&args.data)?;
     let acc = super::accuracy_table(space, &args.accuracy)?;
     let samples = super::sample_set(space, args.draw.sample_set, args.draw.samples)?;
-    let config = super::nas_config(
-        &args.flow,
-        &args.options,
-        super::proxy_selection(&args.proxy)?,
-        samples,
-        args.draw.seed,
-    )?;
+    let mut config = super::nas_config(&args.flow, &args.options, super::proxy_selection(&args.proxy)?, samples, args.draw.seed)?;
+    config.max_measurements = args.max_measurements;
+    config.check()?;
     let trials = Trials {
         count: args.draw.trials,
         seed: args.draw.seed,

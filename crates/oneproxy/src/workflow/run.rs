@@ -99,12 +99,13 @@ pub fn run(table: &LatencyTable, accuracy: &AccuracyTable, config: &RunConfig, o
     // Every target is in the matrix (edgegpu and edgetpu too, over the architectures they share).
     let matrix = correlation_matrix(table, &measured, Metric::Spearman)?;
     let recommended = crate::workflow::proxy::recommend(table, &panel)?;
-    // The default proxy: the shipped ranking's best device present here, else the device that
-    // ranks like the others best; simulated devices are never a default.
+    // The default proxy: the shipped ranking's best device present here and not asked for as a
+    // target, else the device that ranks like the others best; simulated devices are never a
+    // default.
     let space = table.space();
     let real: Vec<String> = panel.iter().filter(|d| !crate::bundled::is_simulated(space, d)).cloned().collect();
     let ranked = crate::bundled::proxy_ranking(space)
-        .and_then(|r| r.ranking.into_iter().find(|p| p.proxy == "auto" || real.contains(&p.proxy)));
+        .and_then(|r| r.ranking.into_iter().find(|p| p.proxy == "auto" || (real.contains(&p.proxy) && !config.targets.contains(&p.proxy))));
     let (selection, reason) = match (&config.proxy, ranked) {
         (Some(p @ ProxySelection::Device(_)), _) => (p.clone(), ProxyReason::Given),
         (Some(p @ ProxySelection::Auto { .. }), _) => (p.clone(), ProxyReason::Pool),
