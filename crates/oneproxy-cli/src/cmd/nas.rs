@@ -84,7 +84,7 @@ pub fn run(args: NasArgs) -> anyhow::Result<()> {
             let why = match stage {
                 Stage::Samples => "initial samples (to compare the proxy's ranking with the target's)",
                 Stage::Adaptation => "more samples for the adaptation",
-                Stage::Candidates => "the predicted Pareto front",
+                Stage::Candidates => "candidates near the predicted front",
             };
             bar.suspend(|| eprintln!("measuring {count} architecture(s): {why}"));
             bar.set_length(count as u64);
