@@ -479,7 +479,7 @@ pub struct FlowArgs {
     pub round_size: usize,
     /// Stop when the best remaining candidate is expected to lower the mean regret by less
     /// than this many accuracy points (--design sequential).
-    #[arg(long, default_value_t = 0.01, value_parser = non_negative)]
+    #[arg(long, default_value_t = 0.01, value_parser = non_negative, allow_negative_numbers = true)]
     pub stop: f64,
     /// Never reuse the proxy as is: always adapt its predictor.
     #[arg(long)]
