@@ -100,15 +100,18 @@ fn render_summary(result: &RunReport, table: &oneproxy::LatencyTable, acc: &onep
     }
     let m = &result.summary;
     let mut out = format!(
-        "oneproxy run: space {}, accuracy {}, proxy {} ({}); {} {} samples per target first, then candidates in rounds by expected regret reduction\n\
-         regret: best true accuracy within a latency budget minus the best measured pick within it, mean over 50 budgets (2%..100% quantiles of the target's latencies), accuracy points; \
-         random: as many random architectures measured instead; tight/mid/loose: the best measured pick within the 10%/50%/90% latency quantile\n\n{}",
+        "oneproxy run: space {}, accuracy {}; {} {} samples per target first, then candidates in rounds by expected regret reduction\n\
+         proxy {}: {}\n\
+         regret: best true accuracy within a latency budget minus the best measured pick within it,\n        \
+         mean over 50 budgets (the 2%..100% quantiles of the target's latencies), accuracy points\n\
+         random: the regret of as many measurements spent on random architectures\n\
+         tight/mid/loose: the best measured pick within the 10% / 50% / 90% latency quantile\n\n{}",
         report.space,
         report.accuracy,
-        result.proxy,
-        result.proxy_reason.describe(),
         report.samples,
         report.sample_set,
+        result.proxy,
+        result.proxy_reason.describe(),
         t.render()
     );
     if partial {
