@@ -187,7 +187,13 @@ fn columns<'a>(rows: &[&'a Value], proxy: Option<&str>) -> Vec<Column<'a>> {
         cols.push(("cv Spearman".into(), Box::new(|r: &Value| Cell::number(num(r.get("cv_spearman")), 3))));
     }
     cols.push(("measurements".into(), Box::new(|r: &Value| Cell::number(num(r.get("measurements")), 0))));
-    for (k, title, digits) in [("regret", "regret", 4), ("regret_max", "regret max", 4), ("pareto_recall", "Pareto recall", 3), ("hv_ratio", "hv_ratio", 4)] {
+    for (k, title, digits) in [
+        ("regret", "regret", 4),
+        ("random_regret", "random at same count", 4),
+        ("regret_max", "regret max", 4),
+        ("pareto_recall", "Pareto recall", 3),
+        ("hv_ratio", "hv_ratio", 4),
+    ] {
         if any(k) {
             cols.push((title.into(), Box::new(move |r: &Value| Cell::number(num(r.get(k)), digits))));
         }
@@ -262,6 +268,16 @@ fn proxy_reason(report: &Value) -> String {
                 fixed(num(r.get("mean")), 3),
                 fixed(num(r.get("min")), 3),
                 fixed(num(r.get("compared")), 0)
+            )
+        }
+        Some("lowest-regret") => {
+            let r = reason.expect("has a kind");
+            format!(
+                "<b>{}</b>: the lowest mean regret ({} points with {} measurements per target) when each measured bundled device served as the proxy of the other {} (shipped ranking, <code>scripts/proxy_ranking.sh</code>); simulated devices are never a default",
+                escape(proxy),
+                fixed(num(r.get("mean_regret")), 3),
+                fixed(num(r.get("mean_measurements")), 1),
+                fixed(num(r.get("targets")), 0)
             )
         }
         Some("given") => format!("<b>{}</b>, named with <code>--proxy</code>", escape(proxy)),
@@ -502,6 +518,9 @@ mod tests {
         assert_eq!(id, "pareto-b.3c.26.3e");
         assert!(html.contains(&format!(r##"<a href="#{id}">"##)) && html.contains(&format!(r#"<details id="{id}" open>"#)));
         assert!(html.contains("recommended by the monotonicity analysis") && html.contains("0.878"));
+        let why = serde_json::json!({"proxy": "raspi4", "proxy_reason": {"kind": "lowest-regret", "proxy": "raspi4", "mean_regret": 0.097, "mean_measurements": 34.8, "targets": 26}});
+        let text = proxy_reason(&why);
+        assert!(text.contains("lowest mean regret (0.097 points") && text.contains("other 26"), "{text}");
         assert!(html.contains("<th>pick ≤ 5 ms</th>") && html.contains("70.00 % @ 3.000 ms") && html.contains("nothing fits"));
         assert!(html.contains("<th>hv_ratio</th>") && !html.contains("<th>regret</th>"));
         assert!(html.contains("<th>cv Spearman</th>"));
