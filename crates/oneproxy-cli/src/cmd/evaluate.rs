@@ -190,7 +190,7 @@ pub fn run_nas(args: EvalNasArgs) -> anyhow::Result<()> {
     let bar = crate::progress::bar((args.targets.len() * trials.count * flows) as u64, "runs");
     let rows = evaluate_nas(&table, &acc, &args.targets, &config, trials, &|| bar.inc(1))?;
     let baselines = if args.no_baselines {
-        Baselines { random: MethodScore::of(&rows, |r| r.score.random_regret), flops: None, always_adapt: None }
+        Baselines::random_only(&rows)
     } else {
         evaluate_baselines(&table, &acc, &args.targets, &config, trials, &rows, &|| bar.inc(1))?
     };

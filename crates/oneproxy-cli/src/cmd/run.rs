@@ -154,7 +154,7 @@ fn write_report(
     let json = serde_json::to_value(report)?;
     #[cfg(feature = "plot")]
     {
-        let heat = heatmap_svg(result, table, args.heatmap_order)?;
+        let heat = heatmap_svg(result, args.heatmap_order)?;
         dir.write("heatmap.svg", heat.as_bytes())?;
         let predicted = predicted_fronts(result, table, acc, config);
         let mut plots = Vec::with_capacity(result.targets.len());
@@ -179,15 +179,14 @@ fn write_report(
     Ok(())
 }
 
-/// The heatmap of every device of the run (the monotonicity panel, the proxy and every target,
+/// The heatmap of every measured device (the monotonicity panel, the proxy and every target,
 /// including those that measured only part of the space: their cells are over the
 /// architectures each pair shares), in the chosen order, with the proxy outlined.
 #[cfg(feature = "plot")]
-fn heatmap_svg(result: &RunReport, table: &oneproxy::LatencyTable, order: crate::args::HeatmapOrderArg) -> anyhow::Result<String> {
-    let wanted = |d: &String| result.matrix.devices.contains(d) || *d == result.proxy || result.targets.iter().any(|r| r.outcome.target == *d);
-    let devices: Vec<String> = table.measured_device_names().into_iter().filter(wanted).collect();
-    let m = oneproxy::stats::correlation_matrix(table, &devices, oneproxy::stats::Metric::Spearman)?;
-    let (m, note) = super::heatmap_order(&m, order);
+fn heatmap_svg(result: &RunReport, order: crate::args::HeatmapOrderArg) -> anyhow::Result<String> {
+    // `result.matrix` already holds every measured device of the table: the panel, the proxy
+    // and every target.
+    let (m, note) = super::heatmap_order(&result.matrix, order);
     let title = format!("Spearman correlation of latencies, {} devices", m.devices.len());
     let style = oneproxy::plot::HeatmapStyle { title: &title, highlight: Some(&result.proxy), note: Some(note) };
     Ok(oneproxy::plot::heatmap_svg(&m, &style))

@@ -136,6 +136,20 @@ impl CorrelationMatrix {
             })
     }
 
+    /// The rows and columns of `devices` that this matrix holds, in this matrix's order (a
+    /// sub-panel without recomputing any correlation).
+    pub fn subset(&self, devices: &[String]) -> CorrelationMatrix {
+        let keep: Vec<usize> = (0..self.devices.len()).filter(|&i| devices.contains(&self.devices[i])).collect();
+        let pick = |m: &Vec<Vec<f64>>| keep.iter().map(|&i| keep.iter().map(|&j| m[i][j]).collect()).collect();
+        CorrelationMatrix {
+            metric: self.metric,
+            devices: keep.iter().map(|&i| self.devices[i].clone()).collect(),
+            matrix: pick(&self.matrix),
+            overlaps: keep.iter().map(|&i| keep.iter().map(|&j| self.overlaps[i][j]).collect()).collect(),
+            min_overlap: self.min_overlap,
+        }
+    }
+
     /// Correlation between two named devices (NaN where undefined).
     pub fn get(&self, a: &str, b: &str) -> Option<f64> {
         let i = self.devices.iter().position(|d| d == a)?;
@@ -324,5 +338,25 @@ mod tests {
         let t = &bundle(SpaceId::Nb201).unwrap().latency;
         let err = correlation_matrix(t, &["pixel9".into()], Metric::Spearman).unwrap_err();
         assert!(err.to_string().contains("unknown device 'pixel9'"));
+    }
+}
+
+#[cfg(test)]
+mod subset_tests {
+    use super::*;
+
+    #[test]
+    fn a_subset_is_the_matrix_of_those_devices() {
+        let t = &crate::bundled::bundle(crate::SpaceId::Nb201).unwrap().latency;
+        let all: Vec<String> = ["pixel3", "raspi4", "edgegpu", "fpga"].iter().map(|s| s.to_string()).collect();
+        let some: Vec<String> = ["fpga", "pixel3", "edgegpu"].iter().map(|s| s.to_string()).collect();
+        let sub = correlation_matrix(t, &all, Metric::Spearman).unwrap().subset(&some);
+        let direct = correlation_matrix(t, &["pixel3".into(), "edgegpu".into(), "fpga".into()], Metric::Spearman).unwrap();
+        assert_eq!(sub.devices, direct.devices);
+        assert_eq!(sub.overlaps, direct.overlaps);
+        for (a, b) in sub.matrix.iter().flatten().zip(direct.matrix.iter().flatten()) {
+            assert!(a == b || (a.is_nan() && b.is_nan()));
+        }
+        assert_eq!(sub.recommended_proxy(), direct.recommended_proxy());
     }
 }

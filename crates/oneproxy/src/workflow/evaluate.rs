@@ -373,6 +373,13 @@ pub struct Baselines {
     pub always_adapt: Option<MethodScore>,
 }
 
+impl Baselines {
+    /// Only the random baseline, which costs no flow run.
+    pub fn random_only(runs: &[ScoredRun]) -> Self {
+        Baselines { random: MethodScore::of(runs, |r| r.score.random_regret), flops: None, always_adapt: None }
+    }
+}
+
 /// The baselines of `runs` (the method's scored runs for `targets` and `trials` under `config`).
 /// `flops` is left out when the table has no `flops` column or the method already uses it, and
 /// `always-adapt` when the method never reuses.
@@ -385,7 +392,7 @@ pub fn evaluate_baselines(
     runs: &[ScoredRun],
     on_run: &(dyn Fn() + Sync),
 ) -> Result<Baselines> {
-    let random = MethodScore::of(runs, |r| r.score.random_regret);
+    let Baselines { random, .. } = Baselines::random_only(runs);
     let flops = match &config.proxy {
         ProxySelection::Device(d) if d == "flops" => None,
         _ if table.device_index("flops").is_err() => None,

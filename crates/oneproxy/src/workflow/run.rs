@@ -1,7 +1,7 @@
 //! The main job (`oneproxy run`): the monotonicity analysis of the bundled devices, then the
 //! one-proxy flow for every other device as a target, scored against its table.
 
-use super::evaluate::{evaluate_baselines, evaluate_nas, Baselines, MethodScore, NasSummary, ScoredRun, Trials};
+use super::evaluate::{evaluate_baselines, evaluate_nas, Baselines, NasSummary, ScoredRun, Trials};
 use super::nas::NasConfig;
 use super::proxy::ProxySelection;
 use super::score::check_scorable;
@@ -98,7 +98,7 @@ pub fn run(table: &LatencyTable, accuracy: &AccuracyTable, config: &RunConfig, o
     let panel = if full.len() >= 2 { full } else { measured.clone() };
     // Every target is in the matrix (edgegpu and edgetpu too, over the architectures they share).
     let matrix = correlation_matrix(table, &measured, Metric::Spearman)?;
-    let recommended = crate::workflow::proxy::recommend(table, &panel)?;
+    let recommended = matrix.subset(&panel).recommended_proxy();
     // The default proxy: the shipped ranking's best device present here and not asked for as a
     // target, else the device that ranks like the others best; simulated devices are never a
     // default.
@@ -111,7 +111,7 @@ pub fn run(table: &LatencyTable, accuracy: &AccuracyTable, config: &RunConfig, o
         (Some(p @ ProxySelection::Auto { .. }), _) => (p.clone(), ProxyReason::Pool),
         (None, Some(r)) if r.proxy == "auto" => (ProxySelection::Auto { pool: None }, ProxyReason::LowestRegret(r)),
         (None, Some(r)) => (ProxySelection::Device(r.proxy.clone()), ProxyReason::LowestRegret(r)),
-        (None, None) => match crate::workflow::proxy::recommend(table, &real)? {
+        (None, None) => match matrix.subset(&real).recommended_proxy() {
             Some(r) => (ProxySelection::Device(r.device.clone()), ProxyReason::Recommended(r)),
             None => return Err(Error::TooFewSamples("need at least two measured devices to choose a proxy".into())),
         },
@@ -150,7 +150,7 @@ pub fn run(table: &LatencyTable, accuracy: &AccuracyTable, config: &RunConfig, o
     let baselines = if config.baselines {
         evaluate_baselines(table, accuracy, &kept, &nas, trials, &runs, &|| {})?
     } else {
-        Baselines { random: MethodScore::of(&runs, |r| r.score.random_regret), flops: None, always_adapt: None }
+        Baselines::random_only(&runs)
     };
     Ok(RunReport {
         matrix,
