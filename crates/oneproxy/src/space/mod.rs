@@ -9,6 +9,7 @@
 //! The canonical string form of each space is documented on its type ([`Nb201`], [`Fbnet`],
 //! [`OfaMbv3`], [`Mbv2`], [`Proxyless`]); `format(parse(s)) == s` holds for every canonical string.
 
+pub mod cell;
 pub mod elastic;
 pub(crate) mod fbnet;
 pub(crate) mod nb201;
