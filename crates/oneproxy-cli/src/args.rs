@@ -570,9 +570,26 @@ pub struct AdaptOptions {
     /// Cross-validation folds for the automatic choices (0 = leave-one-out).
     #[arg(long, default_value_t = 0)]
     pub folds: usize,
-    /// With several candidate proxies, average this many best candidates (1 = take the best).
+    /// With several candidate proxies and `--combine best`, average this many best
+    /// candidates (1 = take the best).
     #[arg(long, default_value_t = 3)]
     pub ensemble: usize,
+    /// How candidates become one predictor. `averaged` (the default of `adapt` and `evaluate
+    /// adapt`, with `--form auto`) adds the structure-aware hypotheses (live ops, costliest
+    /// path, stacking of the pool, a prior from the pool's weights) and averages every
+    /// candidate with weights from its leave-one-out error; `best` keeps the `--ensemble` best
+    /// correction candidates (the default of the NAS flows).
+    #[arg(long, value_enum)]
+    pub combine: Option<CombineArg>,
+}
+
+/// How candidates are combined.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CombineArg {
+    /// Every candidate and hypothesis, weighted by MSE_LOO^(-n/8).
+    Averaged,
+    /// The `--ensemble` best correction candidates, equally weighted.
+    Best,
 }
 
 /// The proxy device and its candidates.

@@ -43,7 +43,7 @@ fn config(
     c.layers = layers;
     c.constraints = constraints;
     c.seed = seed;
-    c.adapt = adapt_params(norm, form, lambda.as_ref().unwrap_or(&auto), folds, ensemble)?;
+    c.adapt = adapt_params(norm, form, lambda.as_ref().unwrap_or(&auto), folds, ensemble, c.adapt.combination)?;
     c.check().or_py()?;
     Ok(c)
 }

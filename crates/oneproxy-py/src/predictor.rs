@@ -2,7 +2,7 @@
 //! predictor file shared with the CLI (`oneproxy adapt --out`, `oneproxy predict`).
 
 use crate::convert::{f64_array, parse_archs, parse_space, OrPy};
-use oneproxy::predictor::{AdaptParams, AdditivePredictor, Form, FormChoice, LambdaChoice, Penalty, Validation};
+use oneproxy::predictor::{AdaptParams, AdditivePredictor, Combination, Form, FormChoice, LambdaChoice, Penalty, Validation};
 use oneproxy::workflow::proxy::{adapt_target, TargetAdaptation};
 use oneproxy::workflow::ProxySelection;
 use oneproxy::{LatencyTable, Manifest};
@@ -21,7 +21,7 @@ pub fn proxy_selection(proxy: &str, pool: Option<Vec<String>>) -> PyResult<Proxy
 }
 
 /// AdaProxy settings from their names, as the CLI's `--norm --form --lambda --folds --ensemble`.
-pub fn adapt_params(norm: &str, form: &str, lambda: &Bound<'_, PyAny>, folds: usize, ensemble: usize) -> PyResult<AdaptParams> {
+pub fn adapt_params(norm: &str, form: &str, lambda: &Bound<'_, PyAny>, folds: usize, ensemble: usize, combination: Combination) -> PyResult<AdaptParams> {
     let penalty = [Penalty::L1, Penalty::L2, Penalty::Linf, Penalty::Ridge]
         .into_iter()
         .find(|p| p.name() == norm)
@@ -43,7 +43,7 @@ pub fn adapt_params(norm: &str, form: &str, lambda: &Bound<'_, PyAny>, folds: us
         },
     };
     let validation = if folds == 0 { Validation::LeaveOneOut } else { Validation::KFold(folds) };
-    Ok(AdaptParams { penalty, form, lambda, validation, ensemble })
+    Ok(AdaptParams { penalty, form, lambda, validation, ensemble, combination })
 }
 
 /// A latency predictor: the proxy's additive predictor adapted to a target, or any predictor
@@ -161,7 +161,7 @@ pub fn adapt(
     let id = parse_space(space)?;
     oneproxy::table::validate_device_name(target).or_py()?;
     let auto = pyo3::types::PyString::new(py, "auto").into_any();
-    let params = adapt_params(norm, form, lambda_.as_ref().unwrap_or(&auto), folds, ensemble)?;
+    let params = adapt_params(norm, form, lambda_.as_ref().unwrap_or(&auto), folds, ensemble, Combination::Averaged)?;
     let selection = proxy_selection(proxy, pool)?;
     if archs.len() != latency_ms.len() {
         return Err(PyValueError::new_err(format!("{} architectures but {} latencies", archs.len(), latency_ms.len())));

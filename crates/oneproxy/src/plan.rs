@@ -7,7 +7,12 @@
 //! target, picks the one
 //! that adds the most information to the design, greedy D-optimal: the largest
 //! `x^T M^-1 x`, where `M = eps I + sum of x x^T` over the picks so far and `x` is the encoding
-//! with an intercept. With a one-hot encoding this first fills uncovered features.
+//! with an intercept, the proxy's predicted latency (scaled to 0..1 over the candidates) and,
+//! for NB201, the counts of live and of dead operations per op kind (divided by 6, the most a
+//! cell holds). With a one-hot encoding this first fills uncovered features; the counts make
+//! the samples tell apart a device that runs dead operations from one that removes them (the
+//! hypotheses of `predictor::hypotheses`), which a plan over the encoding alone can leave
+//! confounded.
 //!
 //! Every bin picks one architecture, so a plan has exactly `budget` rows: when large budgets
 //! have taken every candidate near a bin's target, the bin looks further out, to the nearest
@@ -16,6 +21,7 @@
 
 use crate::error::{Error, Result};
 use crate::predictor::AdditivePredictor;
+use crate::space::cell::{self, OPS};
 use crate::space::{seeded_rng, Arch, SearchSpace};
 use nalgebra::{DMatrix, DVector};
 use rand::seq::SliceRandom;
@@ -51,7 +57,10 @@ pub fn plan(
         return Ok(order.into_iter().map(|i| candidates[i].clone()).collect());
     }
     let (lat_lo, lat_hi) = (pred[order[0]], pred[order[order.len() - 1]]);
-    let d = space.num_features() + 1;
+    let structure = space.id() == crate::SpaceId::Nb201;
+    let e = space.num_features();
+    let d = e + 2 + if structure { 2 * (OPS - 1) } else { 0 };
+    let span = (lat_hi - lat_lo).max(f64::MIN_POSITIVE);
     let mut m_inv = DMatrix::<f64>::identity(d, d) * 1e3; // (eps I)^-1 with eps = 1e-3
     let mut picked: Vec<usize> = Vec::with_capacity(budget);
     let mut taken = vec![false; candidates.len()];
@@ -70,8 +79,17 @@ pub fn plan(
         members.shuffle(&mut rng);
         let mut best: Option<(f64, usize, DVector<f64>)> = None;
         for &i in &members {
-            space.encode_into(&candidates[i], &mut x[..d - 1]);
-            x[d - 1] = 1.0;
+            let a = &candidates[i];
+            space.encode_into(a, &mut x[..e]);
+            x[e] = 1.0;
+            x[e + 1] = (pred[i] - lat_lo) / span;
+            if structure {
+                let (live, dead) = (cell::live_counts(a.genes()), cell::dead_counts(a.genes()));
+                for o in 1..OPS {
+                    x[e + 1 + o] = live[o] as f64 / 6.0;
+                    x[e + OPS + o] = dead[o] as f64 / 6.0;
+                }
+            }
             let v = DVector::from_column_slice(&x);
             let mv = &m_inv * &v;
             let gain = v.dot(&mv);
@@ -162,6 +180,7 @@ mod tests {
             weights: w,
             intercept: 1.0,
             proxy_terms: Vec::new(),
+            structure_terms: Vec::new(),
             provenance: serde_json::Value::Null,
             unconstrained: None,
         };
@@ -199,6 +218,7 @@ mod tests {
             weights: (0..30).map(|j| if j % 5 == 3 { 1.0 } else { 0.0 }).collect(),
             intercept: 1.0,
             proxy_terms: Vec::new(),
+            structure_terms: Vec::new(),
             provenance: serde_json::Value::Null,
             unconstrained: None,
         };

@@ -37,7 +37,7 @@ struct Output {
 
 pub fn run(args: AdaptArgs) -> anyhow::Result<()> {
     let space: SpaceId = args.data.space.into();
-    let params = super::adapt_params(&args.options)?;
+    let params = super::adapt_params(&args.options, oneproxy::predictor::Combination::Averaged)?;
     let table = super::load_table(&args.data)?;
     let bundled = bundle(space)?;
     let csv = read_latency_csv(&args.samples, space.space(), Some(&bundled.archs))?;

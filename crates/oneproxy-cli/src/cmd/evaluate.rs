@@ -21,7 +21,7 @@ pub fn run_adapt(args: EvalAdaptArgs) -> anyhow::Result<()> {
     let table = super::load_table(&args.data)?;
     let samples = super::sample_set(space, args.draw.sample_set, args.draw.samples)?;
     let proxy = super::proxy_selection(&args.proxy)?;
-    let params = super::adapt_params(&args.options)?;
+    let params = super::adapt_params(&args.options, oneproxy::predictor::Combination::Averaged)?;
     let trials = Trials {
         count: args.draw.trials,
         seed: args.draw.seed,

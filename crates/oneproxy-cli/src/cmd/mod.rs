@@ -14,7 +14,7 @@ mod search;
 
 use crate::args::{AdaptOptions, Cli, Command, DataArgs, EvaluateCommand, FlowArgs, FormArg, NormArg, ProxyArgs, SampleSetArg};
 use anyhow::{bail, Context};
-use oneproxy::predictor::{AdaptParams, Form, FormChoice, LambdaChoice, Penalty, Validation};
+use oneproxy::predictor::{AdaptParams, Combination, Form, FormChoice, LambdaChoice, Penalty, Validation};
 use oneproxy::workflow::{NasConfig, ProxySelection, SampleSet};
 use oneproxy::{Arch, LatencyTable, SearchSpace, SpaceId};
 use std::path::Path;
@@ -52,8 +52,8 @@ pub fn load_table(data: &DataArgs) -> anyhow::Result<LatencyTable> {
     Ok(table)
 }
 
-/// Library parameters from the adaptation flags.
-pub fn adapt_params(o: &AdaptOptions) -> anyhow::Result<AdaptParams> {
+/// Library parameters from the adaptation flags; `combination` unless `--combine` says.
+pub fn adapt_params(o: &AdaptOptions, combination: Combination) -> anyhow::Result<AdaptParams> {
     let penalty = match o.norm {
         NormArg::L1 => Penalty::L1,
         NormArg::L2 => Penalty::L2,
@@ -76,7 +76,12 @@ pub fn adapt_params(o: &AdaptOptions) -> anyhow::Result<AdaptParams> {
         LambdaChoice::Fixed(v)
     };
     let validation = if o.folds == 0 { Validation::LeaveOneOut } else { Validation::KFold(o.folds) };
-    Ok(AdaptParams { penalty, form, lambda, validation, ensemble: o.ensemble })
+    let combination = match o.combine {
+        None => combination,
+        Some(crate::args::CombineArg::Averaged) => Combination::Averaged,
+        Some(crate::args::CombineArg::Best) => Combination::Best,
+    };
+    Ok(AdaptParams { penalty, form, lambda, validation, ensemble: o.ensemble, combination })
 }
 
 /// The accuracy table named by `--accuracy` / `--accuracy-file` (default: cifar100).
@@ -133,7 +138,7 @@ pub fn nas_config(
         max_measurements: None,
         layers: flow.layers,
         constraints: flow.constraints.clone(),
-        adapt: adapt_params(options)?,
+        adapt: adapt_params(options, NasConfig::default().adapt.combination)?,
         seed,
         design: match flow.design {
             crate::args::DesignArg::Sequential => oneproxy::workflow::Design::Sequential { batch: flow.round_size, stop: flow.stop },

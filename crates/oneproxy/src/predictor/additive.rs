@@ -14,6 +14,7 @@
 use super::scaling::{exponent_of_max, ldexp};
 use super::solver::{constrained_least_squares, Inequality};
 use crate::error::{Error, Result};
+use crate::space::cell::{CellFeature, OPS};
 use crate::space::{Arch, SearchSpace, SpaceId};
 use crate::table::LatencyTable;
 use nalgebra::{DMatrix, DVector};
@@ -39,6 +40,23 @@ pub struct ProxyTerm {
     pub fallback_weights: Vec<f64>,
     /// The proxy's additive intercept.
     pub fallback_intercept: f64,
+}
+
+/// A term `weights . counts(cell)` over how an NB201 cell executes ([`CellFeature`]): the
+/// latency of a device that prunes dead operations, or that runs branches concurrently, is
+/// not additive in the one-hot encoding, but it is in these counts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StructureTerm {
+    /// Which counts.
+    pub feature: CellFeature,
+    /// Milliseconds per counted op, one per op kind (order of the NB201 ops; `none` unused).
+    pub weights: Vec<f64>,
+}
+
+impl StructureTerm {
+    fn value(&self, arch: &Arch) -> f64 {
+        self.feature.counts(arch.genes()).iter().zip(&self.weights).map(|(&c, w)| c as f64 * w).sum()
+    }
 }
 
 /// Where a predictor is lowest over its space ([`AdditivePredictor::lower_bound`]).
@@ -92,6 +110,10 @@ pub struct AdditivePredictor {
     /// predictor). See [`ProxyTerm`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub proxy_terms: Vec<ProxyTerm>,
+    /// Terms over the executed structure of the cell (NB201 only; empty for a plain additive
+    /// predictor). See [`StructureTerm`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub structure_terms: Vec<StructureTerm>,
     /// How the predictor was made (free-form, for people and the manifest).
     #[serde(default)]
     pub provenance: serde_json::Value,
@@ -162,6 +184,7 @@ impl AdditivePredictor {
             weights,
             intercept,
             proxy_terms: Vec::new(),
+            structure_terms: Vec::new(),
             provenance: serde_json::json!({"fit": "least squares", "ridge": ridge, "samples": n}),
             unconstrained: None,
         };
@@ -266,8 +289,16 @@ impl AdditivePredictor {
             )));
         }
         let (w, c) = self.fallback_model();
-        let arch = space.argmin_additive(&w);
-        let mut low = LowerBound { value: space.min_additive(&w) + c, arch, measured: false };
+        let mut low = if self.structure_terms.is_empty() {
+            let arch = space.argmin_additive(&w);
+            LowerBound { value: space.min_additive(&w) + c, arch, measured: false }
+        } else {
+            // Not additive: over the whole (enumerable, checked by `validate`) space.
+            let all = space.enumerate().ok_or_else(|| Error::InvalidParameter(format!("structure terms need an enumerable space, not {}", self.space)))?;
+            let values = self.predict_all(&all);
+            let i = (0..all.len()).fold(0, |b, i| if values[i] < values[b] { i } else { b });
+            LowerBound { value: values[i], arch: all[i].clone(), measured: false }
+        };
         if let (Some(table), false) = (table, self.proxy_terms.is_empty()) {
             if table.space() != self.space {
                 return Err(Error::InvalidParameter(format!(
@@ -292,7 +323,9 @@ impl AdditivePredictor {
         let space = self.space.space();
         let (w, c) = self.fallback_model();
         let abs: Vec<f64> = w.iter().map(|v| v.abs()).collect();
-        c.abs() + space.max_additive(&abs).max(0.0)
+        // A cell has 6 edges: no count exceeds 6.
+        let structure: f64 = self.structure_terms.iter().flat_map(|t| &t.weights).map(|v| 6.0 * v.abs()).sum();
+        c.abs() + space.max_additive(&abs).max(0.0) + structure
     }
 
     /// Whether `lowest` (a [`lower_bound`](Self::lower_bound) value) counts as positive.
@@ -389,7 +422,7 @@ impl AdditivePredictor {
             .enumerate()
             .map(|(i, a)| {
                 space.encode_into(a, &mut buf);
-                let mut v = self.predict_encoded(&buf);
+                let mut v = self.predict_encoded(&buf) + self.structure_terms.iter().map(|t| t.value(a)).sum::<f64>();
                 for (t, term) in self.proxy_terms.iter().enumerate() {
                     let measured = lookups.get(t).map_or(f64::NAN, |l| l[i]);
                     let base = if measured.is_nan() {
@@ -425,6 +458,18 @@ impl AdditivePredictor {
         for t in &self.proxy_terms {
             if t.fallback_weights.len() != d || !t.coefficient.is_finite() || !t.fallback_intercept.is_finite() {
                 return Err(Error::InvalidParameter(format!("proxy term '{}' is malformed", t.device)));
+            }
+        }
+        if !self.structure_terms.is_empty() && self.space != SpaceId::Nb201 {
+            return Err(Error::InvalidParameter(format!("structure terms are defined for nb201 cells, not {}", self.space)));
+        }
+        for t in &self.structure_terms {
+            let costs_ok = match &t.feature {
+                CellFeature::LiveOps => true,
+                CellFeature::CostliestPath { op_costs } => op_costs.iter().all(|c| c.is_finite()),
+            };
+            if t.weights.len() != OPS || !t.weights.iter().all(|w| w.is_finite()) || !costs_ok {
+                return Err(Error::InvalidParameter(format!("structure term '{}' is malformed (needs {OPS} finite weights)", t.feature.name())));
             }
         }
         if !self.weights.iter().chain([&self.intercept]).all(|w| w.is_finite()) {
@@ -554,6 +599,7 @@ mod tests {
             weights: w,
             intercept: 1.0,
             proxy_terms: Vec::new(),
+            structure_terms: Vec::new(),
             provenance: serde_json::Value::Null,
             unconstrained: None,
         };

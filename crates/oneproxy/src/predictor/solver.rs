@@ -144,6 +144,38 @@ impl Problem {
 }
 
 /// Dense matrix to Clarabel's compressed-column format (upper triangle only if `upper`).
+/// The minimiser of `b' G b / 2 - h' b` over `b >= 0`, for a positive definite `G` (the
+/// normal equations of a non-negative ridge fit), by cyclic coordinate descent: each step is
+/// exact in its coordinate, so the objective never rises, and the loop ends when no
+/// coordinate moves by more than `1e-13` of the solution's size (or after 10,000 sweeps).
+/// Far cheaper than a conic solve for the handful of columns it serves (`hypotheses`).
+pub fn nonnegative_quadratic(g: &DMatrix<f64>, h: &DVector<f64>) -> DVector<f64> {
+    let k = h.len();
+    let mut b: DVector<f64> = DVector::zeros(k);
+    // grad = G b - h, kept up to date.
+    let mut grad = -h.clone();
+    for _ in 0..10_000 {
+        let mut moved = 0.0f64;
+        for j in 0..k {
+            if g[(j, j)] <= 0.0 {
+                continue;
+            }
+            let new = (b[j] - grad[j] / g[(j, j)]).max(0.0);
+            let delta = new - b[j];
+            if delta != 0.0 {
+                b[j] = new;
+                grad.axpy(delta, &g.column(j), 1.0);
+                moved = moved.max(delta.abs() * g[(j, j)].sqrt());
+            }
+        }
+        let size = b.iter().zip(g.diagonal().iter()).map(|(v, d)| v.abs() * d.sqrt()).fold(0.0, f64::max);
+        if moved <= 1e-13 * size.max(1e-300) {
+            break;
+        }
+    }
+    b
+}
+
 fn to_csc(m: &DMatrix<f64>, upper: bool) -> CscMatrix<f64> {
     let (rows, cols) = m.shape();
     let mut colptr = vec![0usize];

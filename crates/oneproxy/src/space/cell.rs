@@ -100,6 +100,38 @@ pub fn prune_dead(arch: &Arch) -> Arch {
     Arch::from_genes(arch.genes().iter().zip(live).map(|(&g, l)| if l { g } else { 0 }).collect::<Vec<u8>>())
 }
 
+/// A count vector over a cell's operations that a latency model can weigh per op kind.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum CellFeature {
+    /// [`live_counts`]: what a device that removes dead operations runs.
+    LiveOps,
+    /// [`path_counts`] under these per-op costs: what bounds a device that runs the cell's
+    /// branches concurrently.
+    CostliestPath {
+        /// One cost per op kind (order of [`NB201_OPS`]), any unit; only their order matters.
+        op_costs: [f64; OPS],
+    },
+}
+
+impl CellFeature {
+    /// The feature's counts for a cell.
+    pub fn counts(&self, genes: &[u8]) -> OpCounts {
+        match self {
+            CellFeature::LiveOps => live_counts(genes),
+            CellFeature::CostliestPath { op_costs } => path_counts(genes, op_costs),
+        }
+    }
+
+    /// Short name for reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            CellFeature::LiveOps => "live-ops",
+            CellFeature::CostliestPath { .. } => "costliest-path",
+        }
+    }
+}
+
 /// Whether the cell has a dead operation.
 pub fn has_dead(genes: &[u8]) -> bool {
     dead_counts(genes).iter().any(|&c| c > 0)

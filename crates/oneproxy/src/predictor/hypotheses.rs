@@ -1,0 +1,416 @@
+//! Hypotheses about a target beyond "one proxy, corrected": how the target executes a cell,
+//! what several proxies say together, and what the pool says per-edge weights usually are.
+//!
+//! The correction forms of [`adapt`](super::adapt) all assume the target runs the cell the way
+//! the proxy does. A device from another runtime may not: a graph compiler removes dead
+//! operations ([`CellFeature::LiveOps`]), a parallel executor is bounded by the costliest path
+//! ([`CellFeature::CostliestPath`]). Each hypothesis here is a model with its own
+//! hyper-parameter chosen by leave-one-out on the samples, and competes with the correction
+//! forms in the LOO-weighted average of [`adapt_pool`](super::adapt_pool):
+//!
+//! | form | model (on `y / mean(y)`) |
+//! |---|---|
+//! | [`Form::LiveOps`] | `c + sum over op kinds of beta * live count`, `beta >= 0`, ridge (NB201) |
+//! | [`Form::LivePath`] | the same plus `gamma >=0` per op kind on the costliest path, costs from the live fit |
+//! | [`Form::Stacking`] | `c + sum over pool devices of beta * latency`, `beta >= 0`, ridge |
+//! | [`Form::PoolPrior`] | one-hot weights with a Gaussian prior whose mean and covariance are those of the pool devices' additive weights (each scaled to mean latency 1) |
+//!
+//! Non-negative weights keep the fits physical (an operation does not make a network faster)
+//! and, for the count models, positive everywhere: the cheapest cell is the one with no live
+//! operation, predicted at the intercept. Every fit is still checked positive over the space
+//! before it is averaged.
+
+use super::adapt::{lambda_order, mse, reference, Form, Proxy};
+use super::additive::{AdditivePredictor, ProxyTerm, StructureTerm};
+use super::solver::nonnegative_quadratic;
+use crate::space::cell::{CellFeature, OpCounts, OPS};
+use crate::space::{Arch, SpaceId};
+use nalgebra::{DMatrix, DVector};
+
+/// One hypothesis fitted on all samples, with its cross-validation.
+pub(crate) struct Fitted {
+    pub form: Form,
+    /// Its hyper-parameter: the ridge weight, or for [`Form::PoolPrior`] the noise-to-prior ratio.
+    pub lambda: f64,
+    pub cv_error: f64,
+    /// Held-out predictions (scaled), NaN where never held out.
+    pub held_out: Vec<f64>,
+    /// The model in milliseconds (device name empty).
+    pub predictor: AdditivePredictor,
+    /// Pool devices whose latency at some sample came from their fitted model, not a
+    /// measurement ([`Form::Stacking`] only).
+    pub filled: Vec<String>,
+}
+
+/// Ridge weights tried (times the number of samples in a fit), strongest last.
+const RIDGE_GRID: [f64; 8] = [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0];
+
+/// Every hypothesis that applies to the space and pool, fitted on `(archs, ys)` (ys = latency /
+/// `scale`) and validated on `tests` (held-out sets). Hypotheses whose fit is not positive over
+/// the space are left out.
+pub(crate) fn fit_all(proxies: &[Proxy], archs: &[Arch], ys: &[f64], scale: f64, tests: &[Vec<usize>]) -> Vec<Fitted> {
+    let space = proxies[0].predictor.space;
+    let table = proxies.iter().find_map(|p| p.measured.map(|(t, _)| t));
+    let mut out = Vec::new();
+    if space == SpaceId::Nb201 {
+        let live = count_columns(archs, &CellFeature::LiveOps);
+        if let Some(fit) = NonNegativeRidge::new(live.clone(), ys).fit(tests) {
+            // The live fit's per-op costs decide which path is costliest.
+            let per_op = fit.per_column();
+            let mut op_costs = [0.0; OPS];
+            op_costs[1..].copy_from_slice(&per_op);
+            let path_feature = CellFeature::CostliestPath { op_costs };
+            out.push(fit.into_counts(Form::LiveOps, scale, &[CellFeature::LiveOps]));
+            if per_op.iter().any(|v| *v > 0.0) {
+                let path = count_columns(archs, &path_feature);
+                let both = DMatrix::from_fn(archs.len(), 2 * (OPS - 1), |i, j| if j < OPS - 1 { live[(i, j)] } else { path[(i, j + 1 - OPS)] });
+                if let Some(fit) = NonNegativeRidge::new(both, ys).fit(tests) {
+                    out.push(fit.into_counts(Form::LivePath, scale, &[CellFeature::LiveOps, path_feature]));
+                }
+            }
+        }
+    }
+    if proxies.len() >= 2 {
+        if let Some(h) = stacking(proxies, archs, ys, scale, tests) {
+            out.push(h);
+        }
+        if let Some(h) = pool_prior(proxies, archs, ys, scale) {
+            out.push(h);
+        }
+    }
+    out.retain(|h| h.predictor.validate().is_ok() && h.predictor.lower_bound(table).is_ok_and(|low| h.predictor.is_positive(low.value)));
+    out
+}
+
+/// Per-op counts of `feature` (op kinds 1.., `none` left out), one row per sample.
+fn count_columns(archs: &[Arch], feature: &CellFeature) -> DMatrix<f64> {
+    let counts: Vec<OpCounts> = archs.iter().map(|a| feature.counts(a.genes())).collect();
+    DMatrix::from_fn(archs.len(), OPS - 1, |i, j| counts[i][j + 1] as f64)
+}
+
+/// `y ~ c + F beta`, `beta >= 0`, penalty `lambda * rows * |beta|^2` on columns scaled to unit
+/// spread over the samples; `c` free.
+struct NonNegativeRidge {
+    /// Columns divided by `spread`.
+    f: DMatrix<f64>,
+    spread: Vec<f64>,
+    y: Vec<f64>,
+}
+
+/// A [`NonNegativeRidge`] fitted on all samples at its validated lambda.
+struct RidgeFit {
+    problem: NonNegativeRidge,
+    beta: DVector<f64>,
+    intercept: f64,
+    lambda: f64,
+    cv_error: f64,
+    held_out: Vec<f64>,
+}
+
+impl NonNegativeRidge {
+    fn new(f: DMatrix<f64>, y: &[f64]) -> Self {
+        let n = f.nrows() as f64;
+        let spread: Vec<f64> = f
+            .column_iter()
+            .map(|c| {
+                let m = c.sum() / n;
+                let s = (c.iter().map(|v| (v - m).powi(2)).sum::<f64>() / n).sqrt();
+                if s > 1e-12 { s } else { 0.0 }
+            })
+            .collect();
+        let f = DMatrix::from_fn(f.nrows(), f.ncols(), |i, j| if spread[j] > 0.0 { f[(i, j)] / spread[j] } else { 0.0 });
+        NonNegativeRidge { f, spread, y: y.to_vec() }
+    }
+
+    /// `(beta, c)` on the given rows.
+    fn solve(&self, rows: &[usize], lambda: f64) -> (DVector<f64>, f64) {
+        let (m, k) = (rows.len() as f64, self.f.ncols());
+        let mean_f: Vec<f64> = (0..k).map(|j| rows.iter().map(|&i| self.f[(i, j)]).sum::<f64>() / m).collect();
+        let mean_y = rows.iter().map(|&i| self.y[i]).sum::<f64>() / m;
+        let fc = DMatrix::from_fn(rows.len(), k, |r, j| self.f[(rows[r], j)] - mean_f[j]);
+        let yc = DVector::from_iterator(rows.len(), rows.iter().map(|&i| self.y[i] - mean_y));
+        let mut g = fc.transpose() * &fc;
+        for j in 0..k {
+            g[(j, j)] += lambda * m;
+        }
+        let beta = nonnegative_quadratic(&g, &(fc.transpose() * yc));
+        let intercept = mean_y - (0..k).map(|j| mean_f[j] * beta[j]).sum::<f64>();
+        (beta, intercept)
+    }
+
+    fn predict(&self, i: usize, beta: &DVector<f64>, intercept: f64) -> f64 {
+        intercept + (0..beta.len()).map(|j| self.f[(i, j)] * beta[j]).sum::<f64>()
+    }
+
+    /// Validate every lambda of [`RIDGE_GRID`] on `tests` and fit the best on all samples;
+    /// `None` when no column varies over the samples.
+    fn fit(self, tests: &[Vec<usize>]) -> Option<RidgeFit> {
+        if self.spread.iter().all(|&s| s == 0.0) {
+            return None;
+        }
+        let n = self.y.len();
+        let mut preds = vec![vec![f64::NAN; n]; RIDGE_GRID.len()];
+        for test in tests {
+            let train: Vec<usize> = (0..n).filter(|i| !test.contains(i)).collect();
+            for (li, &lambda) in RIDGE_GRID.iter().enumerate() {
+                let (beta, c) = self.solve(&train, lambda);
+                for &t in test {
+                    preds[li][t] = self.predict(t, &beta, c);
+                }
+            }
+        }
+        let errors: Vec<f64> = preds.iter().map(|p| mse(p, &self.y)).collect();
+        let best = lambda_order(&errors)[0];
+        let all: Vec<usize> = (0..n).collect();
+        let (beta, intercept) = self.solve(&all, RIDGE_GRID[best]);
+        let held_out = preds.swap_remove(best);
+        Some(RidgeFit { problem: self, beta, intercept, lambda: RIDGE_GRID[best], cv_error: errors[best], held_out })
+    }
+}
+
+impl RidgeFit {
+    /// Scaled-problem weight per original (unscaled) column.
+    fn per_column(&self) -> Vec<f64> {
+        (0..self.beta.len()).map(|j| if self.problem.spread[j] > 0.0 { self.beta[j] / self.problem.spread[j] } else { 0.0 }).collect()
+    }
+
+    /// The fit as a predictor of structure terms: `features[t]` owns columns `4t..4t+4`.
+    fn into_counts(self, form: Form, scale: f64, features: &[CellFeature]) -> Fitted {
+        let per = self.per_column();
+        let structure_terms = features
+            .iter()
+            .enumerate()
+            .map(|(t, feature)| {
+                let mut weights = vec![0.0; OPS];
+                for o in 1..OPS {
+                    weights[o] = scale * per[t * (OPS - 1) + o - 1];
+                }
+                StructureTerm { feature: feature.clone(), weights }
+            })
+            .collect();
+        let predictor = AdditivePredictor {
+            structure_terms,
+            intercept: scale * self.intercept,
+            ..blank(SpaceId::Nb201)
+        };
+        Fitted { form, lambda: self.lambda, cv_error: self.cv_error, held_out: self.held_out, predictor, filled: Vec::new() }
+    }
+}
+
+/// A predictor of `space` that predicts 0 everywhere, to be filled in.
+fn blank(space: SpaceId) -> AdditivePredictor {
+    AdditivePredictor {
+        space,
+        encoding_version: super::ENCODING_VERSION,
+        device: String::new(),
+        weights: vec![0.0; space.space().num_features()],
+        intercept: 0.0,
+        proxy_terms: Vec::new(),
+        structure_terms: Vec::new(),
+        provenance: serde_json::Value::Null,
+        unconstrained: None,
+    }
+}
+
+/// Non-negative ridge on the pool devices' latencies at the samples (measured where the
+/// device has them, its fitted model elsewhere: those devices are listed in `filled`).
+fn stacking(proxies: &[Proxy], archs: &[Arch], ys: &[f64], scale: f64, tests: &[Vec<usize>]) -> Option<Fitted> {
+    let space = proxies[0].predictor.space.space();
+    let n = archs.len();
+    let mut filled = Vec::new();
+    let mut f = DMatrix::zeros(n, proxies.len());
+    for (d, p) in proxies.iter().enumerate() {
+        let mut any_filled = false;
+        for (i, a) in archs.iter().enumerate() {
+            let measured = p.measured.and_then(|(t, c)| t.latency(a, c));
+            any_filled |= measured.is_none() && p.measured.is_some();
+            f[(i, d)] = measured.unwrap_or_else(|| p.predictor.predict_encoded(&space.encode(a)));
+        }
+        if any_filled {
+            filled.push(p.predictor.device.clone());
+        }
+    }
+    let fit = NonNegativeRidge::new(f, ys).fit(tests)?;
+    let per = fit.per_column();
+    let mut predictor = AdditivePredictor { intercept: scale * fit.intercept, ..blank(proxies[0].predictor.space) };
+    for (p, &w) in proxies.iter().zip(&per) {
+        if w <= 0.0 {
+            continue;
+        }
+        let coefficient = scale * w;
+        let q = p.predictor;
+        if p.measured.is_some() {
+            predictor.proxy_terms.push(ProxyTerm {
+                device: q.device.clone(),
+                coefficient,
+                fallback_weights: q.weights.clone(),
+                fallback_intercept: q.intercept,
+            });
+        } else {
+            for (t, v) in predictor.weights.iter_mut().zip(&q.weights) {
+                *t += coefficient * v;
+            }
+            predictor.intercept += coefficient * q.intercept;
+        }
+    }
+    filled.retain(|d| predictor.proxy_terms.iter().any(|t| &t.device == d));
+    Some(Fitted { form: Form::Stacking, lambda: fit.lambda, cv_error: fit.cv_error, held_out: fit.held_out, predictor, filled })
+}
+
+/// Noise-to-prior variance ratios tried by [`pool_prior`] (relative to the prior's mean
+/// variance at the samples), smallest first.
+const PRIOR_RATIOS: [f64; 8] = [1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0];
+
+/// Bayesian linear regression on the one-hot encoding (with the intercept as a last feature)
+/// whose prior is the pool: the mean and covariance of the proxies' additive weights, each
+/// proxy scaled to a mean latency of 1 over the space, times a scale fitted on the samples.
+/// The noise-to-prior ratio is chosen by the exact leave-one-out of Gaussian-process
+/// regression (`residual_i = [K^-1 r]_i / [K^-1]_ii`).
+fn pool_prior(proxies: &[Proxy], archs: &[Arch], ys: &[f64], scale: f64) -> Option<Fitted> {
+    let space_id = proxies[0].predictor.space;
+    let space = space_id.space();
+    let r = reference(space);
+    let d = space.num_features() + 1;
+    let vs: Vec<DVector<f64>> = proxies
+        .iter()
+        .filter_map(|p| {
+            let w = p.predictor.base_weights();
+            let c = p.predictor.unconstrained.as_ref().map_or(p.predictor.intercept, |u| u.intercept);
+            let mean = r.mean.dot(&DVector::from_column_slice(w)) + c;
+            (mean > 0.0).then(|| DVector::from_iterator(d, w.iter().copied().chain([c]).map(|v| v / mean)))
+        })
+        .collect();
+    if vs.len() < 2 {
+        return None;
+    }
+    let k = vs.len() as f64;
+    let mu = vs.iter().fold(DVector::zeros(d), |a, v| a + v) / k;
+    let mut sigma = vs.iter().fold(DMatrix::zeros(d, d), |a, v| a + (v - &mu) * (v - &mu).transpose()) / (k - 1.0);
+    let ridge = 1e-6 * sigma.trace() / d as f64;
+    for j in 0..d {
+        sigma[(j, j)] += ridge.max(1e-300);
+    }
+    let n = archs.len();
+    let x = DMatrix::from_fn(n, d, |i, j| if j + 1 < d { space.encode(&archs[i])[j] } else { 1.0 });
+    let y = DVector::from_column_slice(ys);
+    let m0 = &x * &mu;
+    let s = m0.dot(&y) / m0.dot(&m0);
+    if !(s.is_finite() && s > 0.0) {
+        return None;
+    }
+    let resid = &y - &m0 * s;
+    let xs = &x * &sigma;
+    let k_prior = (&xs * x.transpose()) * (s * s);
+    let level = k_prior.trace() / n as f64;
+    let mut best: Option<(f64, f64, Vec<f64>, DVector<f64>)> = None;
+    for &ratio in &PRIOR_RATIOS {
+        let mut kk = k_prior.clone();
+        for i in 0..n {
+            kk[(i, i)] += ratio * level;
+        }
+        let Some(inv) = kk.try_inverse() else { continue };
+        let alpha = &inv * &resid;
+        let held: Vec<f64> = (0..n).map(|i| ys[i] - alpha[i] / inv[(i, i)]).collect();
+        let err = mse(&held, ys);
+        // Ties go to the larger ratio (the prior mean, the simpler model).
+        if best.as_ref().is_none_or(|b| err <= b.1 * (1.0 + 1e-9)) {
+            best = Some((ratio, err, held, alpha));
+        }
+    }
+    let (ratio, cv_error, held_out, alpha) = best?;
+    let w = &mu * s + (xs.transpose() * alpha) * (s * s);
+    let predictor = AdditivePredictor {
+        weights: w.iter().take(d - 1).map(|v| v * scale).collect(),
+        intercept: w[d - 1] * scale,
+        ..blank(space_id)
+    };
+    Some(Fitted { form: Form::PoolPrior, lambda: ratio, cv_error, held_out, predictor, filled: Vec::new() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::space::{seeded_rng, Nb201, SearchSpace};
+
+    fn loo(n: usize) -> Vec<Vec<usize>> {
+        (0..n).map(|i| vec![i]).collect()
+    }
+
+    #[test]
+    fn nonnegative_ridge_recovers_a_live_op_device() {
+        // A device that prunes dead ops: latency = 1 + 0.1 skip + 0.5 conv1 + 2 conv3 + 0.3 pool (live only).
+        let all = Nb201.enumerate().unwrap();
+        let cost = [0.0, 0.1, 0.5, 2.0, 0.3];
+        let lat = |a: &Arch| 1.0 + CellFeature::LiveOps.counts(a.genes()).iter().zip(cost).map(|(&c, w)| c as f64 * w).sum::<f64>();
+        let mut rng = seeded_rng(3);
+        let idx = rand::seq::index::sample(&mut rng, all.len(), 12);
+        let archs: Vec<Arch> = idx.iter().map(|i| all[i].clone()).collect();
+        let y: Vec<f64> = archs.iter().map(lat).collect();
+        let scale = y.iter().sum::<f64>() / y.len() as f64;
+        let ys: Vec<f64> = y.iter().map(|v| v / scale).collect();
+        let live = count_columns(&archs, &CellFeature::LiveOps);
+        let fit = NonNegativeRidge::new(live, &ys).fit(&loo(12)).unwrap().into_counts(Form::LiveOps, scale, &[CellFeature::LiveOps]);
+        assert!(fit.cv_error < 1e-6, "{}", fit.cv_error);
+        for a in all.iter().step_by(97) {
+            let p = fit.predictor.predict(a);
+            assert!((p - lat(a)).abs() < 1e-3 * lat(a), "{a:?}: {p} vs {}", lat(a));
+        }
+        fit.predictor.validate().unwrap();
+    }
+
+    #[test]
+    fn stacking_recovers_a_blend_of_pool_devices_and_flags_filled_ones() {
+        let b = crate::bundled::bundle(SpaceId::Nb201).unwrap();
+        let t = &b.latency;
+        let mut cache = crate::workflow::ProxyPredictors::default();
+        let pool = ["pixel3", "1080ti_1", "edgetpu"].map(String::from);
+        cache.prefit(t, &pool).unwrap();
+        let proxies: Vec<Proxy> = pool.iter().map(|d| Proxy::with_table(cache.fitted(d).unwrap(), t).unwrap()).collect();
+        let col = |d: &str| t.device_index(d).unwrap();
+        let (p3, gpu) = (col("pixel3"), col("1080ti_1"));
+        // Samples the edge device has not measured: its latency there is its fitted model's.
+        let et = col("edgetpu");
+        let archs: Vec<Arch> = t.archs().iter().filter(|a| t.latency(a, et).is_none()).step_by(997).take(12).cloned().collect();
+        let y: Vec<f64> = archs.iter().map(|a| 0.3 * t.latency(a, p3).unwrap() + 2.0 * t.latency(a, gpu).unwrap() + 1.0).collect();
+        let scale = y.iter().sum::<f64>() / y.len() as f64;
+        let ys: Vec<f64> = y.iter().map(|v| v / scale).collect();
+        let h = stacking(&proxies, &archs, &ys, scale, &loo(12)).unwrap();
+        assert!(h.cv_error < 1e-4, "{}", h.cv_error);
+        let coef = |d: &str| h.predictor.proxy_terms.iter().find(|p| p.device == d).map_or(0.0, |p| p.coefficient);
+        assert!((coef("pixel3") - 0.3).abs() < 0.03 && (coef("1080ti_1") - 2.0).abs() < 0.2, "{:?}", h.predictor.proxy_terms);
+        assert!(h.filled.iter().all(|d| d == "edgetpu"));
+        // The pool prior and the stacking both come out of `fit_all`, positive over the space.
+        let all = fit_all(&proxies, &archs, &ys, scale, &loo(12));
+        let forms: Vec<Form> = all.iter().map(|h| h.form).collect();
+        assert!(forms.contains(&Form::Stacking) && forms.contains(&Form::LiveOps), "{forms:?}");
+        for h in &all {
+            assert!(h.predictor.check_positive(Some(t)).is_ok(), "{:?}", h.form);
+            assert_eq!(h.held_out.len(), 12);
+        }
+    }
+
+    #[test]
+    fn nonnegative_quadratic_meets_its_optimality_conditions() {
+        let mut rng = seeded_rng(1);
+        for _ in 0..20 {
+            let a = DMatrix::from_fn(12, 5, |_, _| rand::Rng::random_range(&mut rng, -1.0..1.0));
+            let b = DVector::from_fn(12, |_, _| rand::Rng::random_range(&mut rng, -1.0..1.0));
+            let mut g = a.transpose() * &a;
+            for j in 0..5 {
+                g[(j, j)] += 1e-3;
+            }
+            let h = a.transpose() * b;
+            let x = nonnegative_quadratic(&g, &h);
+            let grad = &g * &x - &h;
+            for j in 0..5 {
+                assert!(x[j] >= 0.0);
+                // KKT: zero gradient where free, non-negative where at the bound.
+                if x[j] > 0.0 {
+                    assert!(grad[j].abs() < 1e-9, "{grad}");
+                } else {
+                    assert!(grad[j] > -1e-9, "{grad}");
+                }
+            }
+        }
+    }
+}
