@@ -113,12 +113,32 @@ pub fn run(args: AdaptArgs) -> anyhow::Result<()> {
         fmt3(before),
         fmt3(report.cv_spearman),
     );
+    text.push_str(&members_note(&report));
     text.push_str(&positivity_note(&report));
     match &args.out {
         Some(p) => text.push_str(&format!("predictor written to {}\n", p.display())),
         None => text.push_str("(use --out FILE to save the predictor)\n"),
     }
     print(&text)
+}
+
+/// The averaged members and their weights, heaviest first (at most 6 named; empty for one).
+fn members_note(report: &AdaptReport) -> String {
+    if report.members.len() < 2 {
+        return String::new();
+    }
+    let named: Vec<String> = report
+        .members
+        .iter()
+        .take(6)
+        .map(|m| {
+            let filled = if m.filled.is_empty() { String::new() } else { format!(" (modelled where unmeasured: {})", m.filled.join(", ")) };
+            format!("{:.2} {} {}{filled}", m.weight, m.proxy, m.form.name())
+        })
+        .collect();
+    let rest = report.members.len().saturating_sub(6);
+    let more = if rest > 0 { format!(", and {rest} more") } else { String::new() };
+    format!("average of {} members (weight proxy form): {}{more}\n", report.members.len(), named.join(", "))
 }
 
 /// What the positivity requirement changed, in words (empty when nothing).

@@ -837,10 +837,8 @@ pub fn adapt_pool_with_progress(
     });
     // The hypotheses join only when the form is left to the data (`FormChoice::Auto`).
     let averaged = params.combination == Combination::Averaged && params.form == FormChoice::Auto;
-    let hypotheses = if averaged { super::hypotheses::fit_all(proxies, archs, &ys, scale, &refit_tests(&plan.0, n)) } else { Vec::new() };
     // The log-weight of a cross-validated error under `MSE^(-TEMPER n)` averaging.
     let log_weight = |err: f64| -TEMPER * n as f64 * err.max(1e-300).ln();
-    let best_log = hypotheses.iter().map(|h| log_weight(h.cv_error)).fold(f64::NEG_INFINITY, f64::max);
     let take = if averaged {
         MAX_SETTLED.min(candidates.len())
     } else if proxies.len() > 1 {
@@ -851,27 +849,44 @@ pub fn adapt_pool_with_progress(
     // The best candidates, each fitted on all samples and made positive over the space. A
     // constrained fit is cross-validated again, so it competes with its real error; as the
     // constraint rarely helps, candidates stop being settled once `take` settled ones beat
-    // the next one's unconstrained error (with every fit positive: the first `take`). When
-    // averaging, also once the next one's weight would be negligible beside the best's.
-    let mut settled: Vec<Choice> = Vec::new();
-    for &ci in &order {
+    // the next one's unconstrained error (with every fit positive: the first `take`).
+    let settle_one = |ci: usize| -> Result<Choice> {
         let c = &candidates[ci];
-        let mut errs: Vec<f64> = settled.iter().map(|s| s.cv_error).collect();
-        errs.sort_by(f64::total_cmp);
-        if settled.len() >= take && c.errors[c.best] >= errs[take - 1] {
-            break;
-        }
-        if averaged && !settled.is_empty() {
-            let best = best_log.max(log_weight(errs[0]));
-            if log_weight(c.errors[c.best]) < best + NEGLIGIBLE_WEIGHT.ln() {
-                break;
-            }
-        }
         let proxy = &proxies[c.proxy];
         let design = Design::new(c.form, proxy, &x, archs, &ys, scale)
             .ok_or_else(|| Error::InvalidParameter(format!("form {} no longer applies", c.form.name())))?;
-        settled.push(settle(ci, c, &design, proxy, params, &plan.0)?);
-    }
+        settle(ci, c, &design, proxy, params, &plan.0)
+    };
+    let (mut settled, hypotheses): (Vec<Choice>, Vec<super::hypotheses::Fitted>) = if averaged {
+        // Every candidate whose weight is not negligible beside the best one's, up to `take`,
+        // settled in parallel with the hypotheses (the stopping rule below needs them one by
+        // one). Weights negligible beside a hypothesis are dropped when averaging.
+        let first = &candidates[order[0]];
+        let best = log_weight(first.errors[first.best]);
+        let chosen: Vec<usize> = order
+            .iter()
+            .copied()
+            .take(take)
+            .take_while(|&ci| log_weight(candidates[ci].errors[candidates[ci].best]) >= best + NEGLIGIBLE_WEIGHT.ln())
+            .collect();
+        let (settled, hypotheses) = rayon::join(
+            || chosen.into_par_iter().map(settle_one).collect::<Result<Vec<Choice>>>(),
+            || super::hypotheses::fit_all(proxies, archs, &ys, scale, &refit_tests(&plan.0, n)),
+        );
+        (settled?, hypotheses)
+    } else {
+        let mut settled: Vec<Choice> = Vec::new();
+        for &ci in &order {
+            let c = &candidates[ci];
+            let mut errs: Vec<f64> = settled.iter().map(|s| s.cv_error).collect();
+            errs.sort_by(f64::total_cmp);
+            if settled.len() >= take && c.errors[c.best] >= errs[take - 1] {
+                break;
+            }
+            settled.push(settle_one(ci)?);
+        }
+        (settled, Vec::new())
+    };
     settled.sort_by(|a, b| a.cv_error.total_cmp(&b.cv_error).then(candidates[a.candidate].proxy.cmp(&candidates[b.candidate].proxy)));
     let solves: usize = candidates.iter().map(|c| c.solves).sum::<usize>() + settled.iter().map(|s| s.solves).sum::<usize>();
     settled.truncate(take);

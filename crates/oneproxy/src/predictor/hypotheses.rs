@@ -78,7 +78,13 @@ pub(crate) fn fit_all(proxies: &[Proxy], archs: &[Arch], ys: &[f64], scale: f64,
             out.push(h);
         }
     }
-    out.retain(|h| h.predictor.validate().is_ok() && h.predictor.lower_bound(table).is_ok_and(|low| h.predictor.is_positive(low.value)));
+    // Finite (a degenerate fit is dropped, not averaged) and positive over the space.
+    out.retain(|h| {
+        let p = &h.predictor;
+        let finite = p.weights.iter().chain([&p.intercept]).chain(p.structure_terms.iter().flat_map(|t| &t.weights)).all(|v| v.is_finite())
+            && p.proxy_terms.iter().all(|t| t.coefficient.is_finite());
+        finite && p.lower_bound(table).is_ok_and(|low| p.is_positive(low.value))
+    });
     out
 }
 
