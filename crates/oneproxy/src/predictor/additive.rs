@@ -622,4 +622,30 @@ mod tests {
         assert!(err.contains("measured latency"), "{err}");
         assert!(q.lower_bound(Some(&table)).unwrap().measured);
     }
+
+    #[test]
+    fn structure_terms_predict_check_and_refuse_other_spaces() {
+        let all = Nb201.enumerate().unwrap();
+        let mut p = AdditivePredictor::fit(&Nb201, "d", &all[..200], &vec![1.0; 200], 1e-6).unwrap();
+        p.intercept = 1.0;
+        p.weights.fill(0.0);
+        p.structure_terms.push(StructureTerm { feature: CellFeature::LiveOps, weights: vec![0.0, 0.1, 1.0, 3.0, 0.5] });
+        p.validate().unwrap();
+        let cell = Nb201.parse("|nor_conv_3x3~0|+|skip_connect~0|none~1|+|none~0|none~1|skip_connect~2|").unwrap();
+        // Only the two skips are live: 1 + 2 * 0.1.
+        assert!((p.predict(&cell) - 1.2).abs() < 1e-12);
+        // The lowest prediction is the all-none cell's (nothing live).
+        let low = p.lower_bound(None).unwrap();
+        assert_eq!((low.value, low.arch.genes().to_vec()), (1.0, vec![0; 6]));
+        // A negative live cost can make it non-positive: found by enumeration.
+        p.structure_terms[0].weights[3] = -1.0;
+        assert!(p.validate().unwrap_err().to_string().contains("not positive"));
+        p.structure_terms[0].weights = vec![0.0; 3];
+        assert!(p.validate().unwrap_err().to_string().contains("malformed"));
+        let mut rng = crate::space::seeded_rng(1);
+        let fb: Vec<Arch> = (0..50).map(|_| crate::space::Fbnet.sample(&mut rng)).collect();
+        let mut q = AdditivePredictor::fit(&crate::space::Fbnet, "d", &fb, &vec![1.0; 50], 1e-6).unwrap();
+        q.structure_terms.push(StructureTerm { feature: CellFeature::LiveOps, weights: vec![0.0; 5] });
+        assert!(q.validate().unwrap_err().to_string().contains("nb201"));
+    }
 }
