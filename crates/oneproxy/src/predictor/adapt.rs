@@ -63,6 +63,8 @@ pub enum Form {
     LivePath,
     /// A non-negative combination of every pool device's latency.
     Stacking,
+    /// The same, of the pool devices' latencies of the cell with its dead operations removed.
+    PrunedStacking,
     /// One-hot weights under a prior learned from the pool devices' weights.
     PoolPrior,
 }
@@ -81,6 +83,7 @@ impl Form {
             Form::LiveOps => "live-ops",
             Form::LivePath => "live-path",
             Form::Stacking => "stacking",
+            Form::PrunedStacking => "pruned-stacking",
             Form::PoolPrior => "pool-prior",
         }
     }
@@ -457,7 +460,7 @@ impl Design {
                 (false, m, mu, sigma, 0)
             }
             // Not corrections of one proxy: see `hypotheses`.
-            Form::LiveOps | Form::LivePath | Form::Stacking | Form::PoolPrior => return None,
+            Form::LiveOps | Form::LivePath | Form::Stacking | Form::PrunedStacking | Form::PoolPrior => return None,
         };
         // Drop columns that carry nothing (pinned reference features, constant kinds).
         let sigma_max = sigma.iter().cloned().fold(0.0, f64::max);
@@ -539,6 +542,7 @@ impl Design {
                 coefficient,
                 fallback_weights: p.weights.clone(),
                 fallback_intercept: p.intercept,
+                pruned: false,
             });
         } else {
             for (wt, pw) in weights.iter_mut().zip(p.base_weights()) {
@@ -907,7 +911,7 @@ pub fn adapt_pool_with_progress(
         .collect();
     let mut predictors: Vec<AdditivePredictor> = settled.iter().map(|m| m.predictor.clone()).collect();
     let mut held_outs: Vec<Vec<f64>> = settled.iter().map(|m| m.held_out.clone()).collect();
-    let pool_name = |form: Form| if form == Form::Stacking || form == Form::PoolPrior { "pool" } else { "none" };
+    let pool_name = |form: Form| if matches!(form, Form::Stacking | Form::PrunedStacking | Form::PoolPrior) { "pool" } else { "none" };
     for h in hypotheses {
         members.push(Member {
             proxy: pool_name(h.form).to_string(),
@@ -946,7 +950,7 @@ pub fn adapt_pool_with_progress(
     let held_out: Vec<f64> = (0..n).map(|i| held_outs.iter().zip(&weights).map(|(h, w)| w * h[i]).sum::<f64>()).collect();
     let defined: Vec<usize> = (0..n).filter(|&i| !held_out[i].is_nan()).collect();
     // The proxy reported is the heaviest member with one (a correction form).
-    let lead = members.iter().position(|m| !matches!(m.form, Form::LiveOps | Form::LivePath | Form::Stacking | Form::PoolPrior));
+    let lead = members.iter().position(|m| !matches!(m.form, Form::LiveOps | Form::LivePath | Form::Stacking | Form::PrunedStacking | Form::PoolPrior));
     let best = &candidates[settled[0].candidate];
     let (lead_proxy, lead_form, lead_lambda) = match lead {
         Some(i) => (members[i].proxy.clone(), members[i].form, members[i].lambda),
@@ -1120,7 +1124,7 @@ fn average(ps: &[AdditivePredictor], weights: &[f64]) -> AdditivePredictor {
     out.structure_terms.clear();
     for (p, &w) in ps.iter().zip(weights) {
         for term in &p.proxy_terms {
-            match out.proxy_terms.iter_mut().find(|t| t.device == term.device) {
+            match out.proxy_terms.iter_mut().find(|t| t.device == term.device && t.pruned == term.pruned) {
                 Some(t) => t.coefficient += w * term.coefficient,
                 None => out.proxy_terms.push(ProxyTerm { coefficient: w * term.coefficient, ..term.clone() }),
             }

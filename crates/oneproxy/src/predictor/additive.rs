@@ -40,7 +40,14 @@ pub struct ProxyTerm {
     pub fallback_weights: Vec<f64>,
     /// The proxy's additive intercept.
     pub fallback_intercept: f64,
+    /// The term reads the proxy's latency of the cell with its dead operations removed
+    /// ([`prune_dead`](crate::space::cell::prune_dead); NB201): how a device that prunes would
+    /// rank cells if it otherwise ran them like the proxy.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pruned: bool,
 }
+
+
 
 /// A term `weights . counts(cell)` over how an NB201 cell executes ([`CellFeature`]): the
 /// latency of a device that prunes dead operations, or that runs branches concurrently, is
@@ -289,7 +296,7 @@ impl AdditivePredictor {
             )));
         }
         let (w, c) = self.fallback_model();
-        let mut low = if self.structure_terms.is_empty() {
+        let mut low = if self.is_additive() {
             let arch = space.argmin_additive(&w);
             LowerBound { value: space.min_additive(&w) + c, arch, measured: false }
         } else {
@@ -315,6 +322,12 @@ impl AdditivePredictor {
             }
         }
         Ok(low)
+    }
+
+    /// Whether every term is additive in the encoding (no structure terms, no pruned proxy
+    /// terms): then the minimum over the space is exact from the weights.
+    fn is_additive(&self) -> bool {
+        self.structure_terms.is_empty() && self.proxy_terms.iter().all(|t| !t.pruned)
     }
 
     /// Size of the predictor's terms over the space (the largest sum of absolute contributions,
@@ -406,9 +419,18 @@ impl AdditivePredictor {
             .map(|t| table.device_index(&t.device).map(Some))
             .collect::<Result<Vec<_>>>()?;
         let rows: Vec<Option<usize>> = archs.iter().map(|a| table.row_of(a)).collect();
+        let pruned_rows: Vec<Option<usize>> = if self.proxy_terms.iter().any(|t| t.pruned) {
+            archs.iter().map(|a| table.row_of(&crate::space::cell::prune_dead(a))).collect()
+        } else {
+            Vec::new()
+        };
         let lookups: Vec<Vec<f64>> = cols
             .iter()
-            .map(|c| rows.iter().map(|r| r.and_then(|r| c.and_then(|c| table.get(r, c))).unwrap_or(f64::NAN)).collect())
+            .zip(&self.proxy_terms)
+            .map(|(c, t)| {
+                let rows = if t.pruned { &pruned_rows } else { &rows };
+                rows.iter().map(|r| r.and_then(|r| c.and_then(|c| table.get(r, c))).unwrap_or(f64::NAN)).collect()
+            })
             .collect();
         Ok(self.predict_impl(archs, &lookups))
     }
@@ -417,18 +439,24 @@ impl AdditivePredictor {
     fn predict_impl(&self, archs: &[Arch], lookups: &[Vec<f64>]) -> Vec<f64> {
         let space = self.space.space();
         let mut buf = vec![0.0; space.num_features()];
+        let any_pruned = self.proxy_terms.iter().any(|t| t.pruned);
+        let mut pruned_buf = vec![0.0; if any_pruned { space.num_features() } else { 0 }];
         archs
             .iter()
             .enumerate()
             .map(|(i, a)| {
                 space.encode_into(a, &mut buf);
+                if any_pruned {
+                    space.encode_into(&crate::space::cell::prune_dead(a), &mut pruned_buf);
+                }
                 let mut v = self.predict_encoded(&buf) + self.structure_terms.iter().map(|t| t.value(a)).sum::<f64>();
                 for (t, term) in self.proxy_terms.iter().enumerate() {
                     let measured = lookups.get(t).map_or(f64::NAN, |l| l[i]);
-                    let base = if measured.is_nan() {
-                        crate::stats::dot(&buf, &term.fallback_weights) + term.fallback_intercept
-                    } else {
+                    let base = if !measured.is_nan() {
                         measured
+                    } else {
+                        let x = if term.pruned { &pruned_buf } else { &buf };
+                        crate::stats::dot(x, &term.fallback_weights) + term.fallback_intercept
                     };
                     v += term.coefficient * base;
                 }
@@ -460,8 +488,8 @@ impl AdditivePredictor {
                 return Err(Error::InvalidParameter(format!("proxy term '{}' is malformed", t.device)));
             }
         }
-        if !self.structure_terms.is_empty() && self.space != SpaceId::Nb201 {
-            return Err(Error::InvalidParameter(format!("structure terms are defined for nb201 cells, not {}", self.space)));
+        if !self.is_additive() && self.space != SpaceId::Nb201 {
+            return Err(Error::InvalidParameter(format!("structure terms and pruned proxy terms are defined for nb201 cells, not {}", self.space)));
         }
         for t in &self.structure_terms {
             let costs_ok = match &t.feature {
@@ -614,7 +642,7 @@ mod tests {
         let q = AdditivePredictor {
             weights: vec![0.1; 30],
             intercept: 5.0,
-            proxy_terms: vec![ProxyTerm { device: "slow".into(), coefficient: -0.2, fallback_weights: vec![0.1; 30], fallback_intercept: 1.0 }],
+            proxy_terms: vec![ProxyTerm { device: "slow".into(), coefficient: -0.2, fallback_weights: vec![0.1; 30], fallback_intercept: 1.0, pruned: false }],
             ..p
         };
         q.validate().unwrap();

@@ -13,6 +13,7 @@
 //! | [`Form::LiveOps`] | `c + sum over op kinds of beta * live count`, `beta >= 0`, ridge (NB201) |
 //! | [`Form::LivePath`] | the same plus `gamma >=0` per op kind on the costliest path, costs from the live fit |
 //! | [`Form::Stacking`] | `c + sum over pool devices of beta * latency`, `beta >= 0`, ridge |
+//! | [`Form::PrunedStacking`] | the same on the pool's latencies of the cell with its dead operations removed (NB201) |
 //! | [`Form::PoolPrior`] | one-hot weights with a Gaussian prior whose mean and covariance are those of the pool devices' additive weights (each scaled to mean latency 1) |
 //!
 //! Non-negative weights keep the fits physical (an operation does not make a network faster)
@@ -71,8 +72,13 @@ pub(crate) fn fit_all(proxies: &[Proxy], archs: &[Arch], ys: &[f64], scale: f64,
         }
     }
     if proxies.len() >= 2 {
-        if let Some(h) = stacking(proxies, archs, ys, scale, tests) {
+        if let Some(h) = stacking(proxies, archs, ys, scale, tests, false) {
             out.push(h);
+        }
+        if space == SpaceId::Nb201 {
+            if let Some(h) = stacking(proxies, archs, ys, scale, tests, true) {
+                out.push(h);
+            }
         }
         if let Some(h) = pool_prior(proxies, archs, ys, scale) {
             out.push(h);
@@ -219,15 +225,17 @@ fn blank(space: SpaceId) -> AdditivePredictor {
 }
 
 /// Non-negative ridge on the pool devices' latencies at the samples (measured where the
-/// device has them, its fitted model elsewhere: those devices are listed in `filled`).
-fn stacking(proxies: &[Proxy], archs: &[Arch], ys: &[f64], scale: f64, tests: &[Vec<usize>]) -> Option<Fitted> {
+/// device has them, its fitted model elsewhere: those devices are listed in `filled`); with
+/// `pruned`, their latencies of the samples with dead operations removed.
+fn stacking(proxies: &[Proxy], archs: &[Arch], ys: &[f64], scale: f64, tests: &[Vec<usize>], pruned: bool) -> Option<Fitted> {
     let space = proxies[0].predictor.space.space();
     let n = archs.len();
     let mut filled = Vec::new();
     let mut f = DMatrix::zeros(n, proxies.len());
+    let read: Vec<Arch> = archs.iter().map(|a| if pruned { crate::space::cell::prune_dead(a) } else { a.clone() }).collect();
     for (d, p) in proxies.iter().enumerate() {
         let mut any_filled = false;
-        for (i, a) in archs.iter().enumerate() {
+        for (i, a) in read.iter().enumerate() {
             let measured = p.measured.and_then(|(t, c)| t.latency(a, c));
             any_filled |= measured.is_none() && p.measured.is_some();
             f[(i, d)] = measured.unwrap_or_else(|| p.predictor.predict_encoded(&space.encode(a)));
@@ -245,12 +253,13 @@ fn stacking(proxies: &[Proxy], archs: &[Arch], ys: &[f64], scale: f64, tests: &[
         }
         let coefficient = scale * w;
         let q = p.predictor;
-        if p.measured.is_some() {
+        if p.measured.is_some() || pruned {
             predictor.proxy_terms.push(ProxyTerm {
                 device: q.device.clone(),
                 coefficient,
                 fallback_weights: q.weights.clone(),
                 fallback_intercept: q.intercept,
+                pruned,
             });
         } else {
             for (t, v) in predictor.weights.iter_mut().zip(&q.weights) {
@@ -260,7 +269,8 @@ fn stacking(proxies: &[Proxy], archs: &[Arch], ys: &[f64], scale: f64, tests: &[
         }
     }
     filled.retain(|d| predictor.proxy_terms.iter().any(|t| &t.device == d));
-    Some(Fitted { form: Form::Stacking, lambda: fit.lambda, cv_error: fit.cv_error, held_out: fit.held_out, predictor, filled })
+    let form = if pruned { Form::PrunedStacking } else { Form::Stacking };
+    Some(Fitted { form, lambda: fit.lambda, cv_error: fit.cv_error, held_out: fit.held_out, predictor, filled })
 }
 
 /// Noise-to-prior variance ratios tried by [`pool_prior`] (relative to the prior's mean
@@ -380,7 +390,7 @@ mod tests {
         let y: Vec<f64> = archs.iter().map(|a| 0.3 * t.latency(a, p3).unwrap() + 2.0 * t.latency(a, gpu).unwrap() + 1.0).collect();
         let scale = y.iter().sum::<f64>() / y.len() as f64;
         let ys: Vec<f64> = y.iter().map(|v| v / scale).collect();
-        let h = stacking(&proxies, &archs, &ys, scale, &loo(12)).unwrap();
+        let h = stacking(&proxies, &archs, &ys, scale, &loo(12), false).unwrap();
         assert!(h.cv_error < 1e-4, "{}", h.cv_error);
         let coef = |d: &str| h.predictor.proxy_terms.iter().find(|p| p.device == d).map_or(0.0, |p| p.coefficient);
         assert!((coef("pixel3") - 0.3).abs() < 0.03 && (coef("1080ti_1") - 2.0).abs() < 0.2, "{:?}", h.predictor.proxy_terms);
@@ -392,6 +402,32 @@ mod tests {
         for h in &all {
             assert!(h.predictor.check_positive(Some(t)).is_ok(), "{:?}", h.form);
             assert_eq!(h.held_out.len(), 12);
+        }
+    }
+
+    #[test]
+    fn pruned_stacking_finds_a_device_that_runs_the_pruned_cell_like_a_proxy() {
+        let b = crate::bundled::bundle(SpaceId::Nb201).unwrap();
+        let t = &b.latency;
+        let mut cache = crate::workflow::ProxyPredictors::default();
+        let pool = ["pixel3", "1080ti_1", "eyeriss"].map(String::from);
+        cache.prefit(t, &pool).unwrap();
+        let proxies: Vec<Proxy> = pool.iter().map(|d| Proxy::with_table(cache.fitted(d).unwrap(), t).unwrap()).collect();
+        let p3 = t.device_index("pixel3").unwrap();
+        let truth = |a: &Arch| 2.0 * t.latency(&crate::space::cell::prune_dead(a), p3).unwrap() + 1.0;
+        let archs: Vec<Arch> = t.archs().iter().step_by(1301).take(12).cloned().collect();
+        assert!(archs.iter().filter(|a| crate::space::cell::has_dead(a.genes())).count() >= 3);
+        let y: Vec<f64> = archs.iter().map(truth).collect();
+        let scale = y.iter().sum::<f64>() / y.len() as f64;
+        let ys: Vec<f64> = y.iter().map(|v| v / scale).collect();
+        let all = fit_all(&proxies, &archs, &ys, scale, &loo(12));
+        let h = all.iter().find(|h| h.form == Form::PrunedStacking).expect("pruned stacking fitted");
+        assert!(h.cv_error < 1e-6, "{}", h.cv_error);
+        assert!(h.predictor.proxy_terms.iter().all(|p| p.pruned));
+        // Every architecture of the table, read through the pruned cells' rows.
+        let pred = h.predictor.predict_with(t.archs(), t).unwrap();
+        for (a, p) in t.archs().iter().zip(&pred).step_by(37) {
+            assert!((p - truth(a)).abs() < 1e-3 * truth(a), "{a:?}: {p} vs {}", truth(a));
         }
     }
 
