@@ -111,3 +111,39 @@ fn issue11_measure_with_tract_records_pruning() {
     assert_eq!(v["measured"][0]["flops"], 7_783_040);
     assert!(std::fs::read_to_string(&out).unwrap().starts_with(&format!("arch,here_pruned\n{DEAD},")));
 }
+
+/// The example dataset measured with `scripts/measure_here.sh`.
+fn here_dataset() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../oneproxy/data/examples/nb201_here.csv")
+}
+
+#[test]
+fn issue11_the_shipped_here_dataset() {
+    let path = here_dataset();
+    let file = path.to_str().unwrap();
+    let v = json(&["devices", "--space", "nb201", "--latency", file, "--json"]);
+    for name in ["here", "here_pruned"] {
+        let d = v["devices"].as_array().unwrap().iter().find(|d| d["name"] == name).unwrap_or_else(|| panic!("{name}"));
+        assert_eq!((d["archs_measured"].as_u64(), &d["simulated"]), (Some(300), &Value::Bool(false)), "{name}");
+    }
+    // Pruning changes the ranking: a repeat of the as-written column ranks like it at 0.996,
+    // the pruned column at 0.828 (the README's figures).
+    let m = json(&["monotonicity", "--space", "nb201", "--latency", file, "--devices", "here,here_pruned", "--json"]);
+    let rho = m["matrix"][0][1].as_f64().unwrap();
+    assert!((0.82..0.84).contains(&rho), "Spearman(here, here_pruned) = {rho}");
+    // The architectures of docs/issue9-here/here300.csv (the same --sample 300 --seed 1), in order.
+    let archs = |p: &Path| std::fs::read_to_string(p).unwrap().lines().skip(1).map(|l| l.split(',').next().unwrap().to_string()).collect::<Vec<_>>();
+    assert_eq!(archs(&path), archs(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/issue9-here/here300.csv")));
+    // Every architecture with a dead op ran faster pruned; 115 of the 300 have one.
+    let space = oneproxy::SpaceId::Nb201.space();
+    let mut dead = 0;
+    for line in std::fs::read_to_string(&path).unwrap().lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let (written, pruned): (f64, f64) = (f[1].parse().unwrap(), f[2].parse().unwrap());
+        if oneproxy::space::cell::has_dead(space.parse(f[0]).unwrap().genes()) {
+            dead += 1;
+            assert!(pruned < written, "{line}");
+        }
+    }
+    assert_eq!(dead, 115);
+}
