@@ -15,7 +15,8 @@ struct Row {
     arch: String,
     /// Median latency per image (batch latency / batch), ms: the CSV value.
     latency_ms: f64,
-    /// Multiply-adds per image (the network definition's count).
+    /// Multiply-adds per image (the network definition's count, of the model measured: the
+    /// pruned one with --prune-dead).
     flops: u64,
     /// Parameters.
     params: u64,
