@@ -351,6 +351,11 @@ pub struct ExportArgs {
     /// `tract` feature.
     #[arg(long, value_name = "FILE")]
     pub dump_io: Option<PathBuf>,
+    /// Build the model as a deployment compiler runs it: each cell computes only its live
+    /// operations, without its `none` edges and its dead operations (whose input is always zero
+    /// or whose output never reaches the cell output). NB201 only.
+    #[arg(long)]
+    pub prune_dead: bool,
 }
 
 #[derive(Debug, Args)]
@@ -385,6 +390,11 @@ pub struct MeasureArgs {
     /// Print every measurement (all samples, summary, warnings, environment) as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Time each architecture as a deployment compiler runs it: its `none` edges and dead
+    /// operations are left out of the model (see `export --prune-dead`), while the rows keep the
+    /// architecture as given. NB201 only.
+    #[arg(long)]
+    pub prune_dead: bool,
     #[command(flatten)]
     pub runner: RunnerArgs,
 }

@@ -4,8 +4,8 @@
 
 use oneproxy::measure::tract::{TractModel, TractTimer};
 use oneproxy::measure::{measure, MeasureParams, Timer};
-use oneproxy::network;
-use oneproxy::onnx::{export, input_shape, seeded_input};
+use oneproxy::network::{self, Execution};
+use oneproxy::onnx::{export, export_with, input_shape, seeded_input};
 use oneproxy::space::seeded_rng;
 use oneproxy::stats::spearman;
 use oneproxy::{Arch, SpaceId};
@@ -48,6 +48,27 @@ fn every_nb201_op_and_fbnet_block_round_trips() {
         let (shape, _) = run(SpaceId::Fbnet, &Arch::from_genes(vec![block; 22]), 1);
         assert_eq!(shape, vec![1, 100]);
     }
+}
+
+/// Pruned models (issue 11) load and run too, the all-none one included: its cells output
+/// zeros, so its logits do not depend on the input.
+#[test]
+fn issue11_pruned_models_round_trip() {
+    let run_pruned = |arch: &Arch, input_seed| {
+        let bytes = export_with(SpaceId::Nb201, arch, 1, 1, Execution::PruneDead).unwrap();
+        let shape = input_shape(SpaceId::Nb201, arch, 1);
+        let mut m = TractModel::load(&bytes, shape, &seeded_input(shape, input_seed), 1).unwrap();
+        m.run().unwrap()
+    };
+    let none = Arch::from_genes(vec![0; 6]);
+    let (shape, a) = run_pruned(&none, 2);
+    assert_eq!(shape, vec![1, 10]);
+    assert_eq!(a, run_pruned(&none, 3).1);
+    let dead = SpaceId::Nb201.space().parse("|nor_conv_3x3~0|+|skip_connect~0|none~1|+|none~0|none~1|skip_connect~2|").unwrap();
+    let (shape, a) = run_pruned(&dead, 2);
+    assert_eq!(shape, vec![1, 10]);
+    assert!(a.iter().all(|v| v.is_finite()));
+    assert_ne!(a, run_pruned(&dead, 3).1, "a live path: the logits follow the input");
 }
 
 fn latency(arch: &Arch, runs: usize) -> f64 {

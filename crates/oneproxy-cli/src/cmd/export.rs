@@ -14,17 +14,19 @@ pub fn run(_: ExportArgs) -> anyhow::Result<()> {
 #[cfg(feature = "onnx")]
 pub fn run(a: ExportArgs) -> anyhow::Result<()> {
     let space: SpaceId = a.space.into();
+    let exec = super::execution(a.prune_dead, space)?;
     let arch = space.space().parse(&a.arch)?;
     anyhow::ensure!(a.batch >= 1, "--batch must be at least 1");
-    let bytes = oneproxy::onnx::export(space, &arch, a.batch, a.seed);
+    let bytes = oneproxy::onnx::export_with(space, &arch, a.batch, a.seed, exec)?;
     oneproxy::util::write_atomic(&a.out, &bytes).context("writing the model")?;
-    let cost = oneproxy::network::cost(space, &arch);
+    let cost = oneproxy::network::build_with(space, &arch, exec)?.cost();
     eprintln!(
-        "wrote {} ({} bytes; {:.2} MFLOPs, {:.3} M parameters per image)",
+        "wrote {} ({} bytes; {:.2} MFLOPs, {:.3} M parameters per image{})",
         a.out.display(),
         bytes.len(),
         cost.flops as f64 / 1e6,
-        cost.params as f64 / 1e6
+        cost.params as f64 / 1e6,
+        if a.prune_dead { ", dead operations pruned" } else { "" }
     );
     if let Some(path) = &a.dump_io {
         dump_io(space, &arch, &bytes, a.batch, a.seed, path)?;

@@ -4,6 +4,7 @@
 use crate::args::{MeasureArgs, RunnerArgs, TimingArgs};
 use anyhow::{bail, Context};
 use oneproxy::measure::{Environment, MeasureParams, Measurement, Timer};
+use oneproxy::network::Execution;
 use oneproxy::{Arch, SearchSpace, SpaceId};
 use std::path::Path;
 use std::time::Duration;
@@ -14,7 +15,8 @@ struct Row {
     arch: String,
     /// Median latency per image (batch latency / batch), ms: the CSV value.
     latency_ms: f64,
-    /// Multiply-adds per image (the network definition's count).
+    /// Multiply-adds per image (the network definition's count, of the model measured: the
+    /// pruned one with --prune-dead).
     flops: u64,
     /// Parameters.
     params: u64,
@@ -33,6 +35,9 @@ struct Report {
     device: String,
     out: String,
     seed: u64,
+    /// Whether the models were built without their `none` edges and dead operations
+    /// (`--prune-dead`); the rows keep the architectures as given.
+    prune_dead: bool,
     environment: Environment,
     params: MeasureParams,
     /// Architectures already in --out (with --resume), not measured again.
@@ -180,6 +185,7 @@ fn render_csv(device: &str, rows: &[(Arch, String)], space: &dyn SearchSpace) ->
 pub fn run(a: MeasureArgs) -> anyhow::Result<()> {
     let space_id: SpaceId = a.space.into();
     let space = space_id.space();
+    let exec = super::execution(a.prune_dead, space_id)?;
     let params = measure_params(&a.timing)?;
     let (archs, warnings) = arch_list(&a, space)?;
     for w in &warnings {
@@ -212,12 +218,13 @@ pub fn run(a: MeasureArgs) -> anyhow::Result<()> {
     oneproxy::util::write_atomic(&a.out, render_csv(&device, &rows, space).as_bytes()).context("writing --out")?;
     let threads = if a.runner.runner_cmd.is_some() { 1 } else { a.timing.threads };
     let environment = Environment::detect(timer.engine(), threads, a.timing.batch);
-    let (measured, failed) = measure_all(&a, space_id, &todo, timer.as_mut(), &params, &device, &mut rows)?;
+    let (measured, failed) = measure_all(&a, space_id, exec, &todo, timer.as_mut(), &params, &device, &mut rows)?;
     let report = Report {
         space: space_id.name(),
         device,
         out: a.out.display().to_string(),
         seed: a.seed,
+        prune_dead: a.prune_dead,
         environment,
         params,
         skipped,
@@ -242,9 +249,11 @@ pub fn run(a: MeasureArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn measure_all(
     a: &MeasureArgs,
     space_id: SpaceId,
+    exec: Execution,
     todo: &[Arch],
     timer: &mut dyn Timer,
     params: &MeasureParams,
@@ -253,7 +262,7 @@ fn measure_all(
 ) -> anyhow::Result<(Vec<Row>, Vec<Failure>)> {
     #[cfg(not(feature = "onnx"))]
     {
-        let _ = (a, space_id, todo, timer, params, device, rows);
+        let _ = (a, space_id, exec, todo, timer, params, device, rows);
         bail!("measuring needs the ONNX export: rebuild oneproxy with `--features onnx`")
     }
     #[cfg(feature = "onnx")]
@@ -269,7 +278,7 @@ fn measure_all(
         for arch in todo {
             let text = space.format(arch);
             let result = (|| -> oneproxy::Result<Measurement> {
-                let bytes = oneproxy::onnx::export(space_id, arch, a.timing.batch, a.seed);
+                let bytes = oneproxy::onnx::export_with(space_id, arch, a.timing.batch, a.seed, exec)?;
                 timer.label(&text);
                 timer.load(&bytes, oneproxy::onnx::input_shape(space_id, arch, a.timing.batch))?;
                 oneproxy::measure::measure(timer, params)
@@ -287,7 +296,7 @@ fn measure_all(
                     }
                     oneproxy::util::write_atomic(&a.out, render_csv(device, rows, space).as_bytes())
                         .context("writing --out")?;
-                    let cost = oneproxy::network::cost(space_id, arch);
+                    let cost = oneproxy::network::build_with(space_id, arch, exec)?.cost();
                     measured.push(Row { arch: text, latency_ms: per_image, flops: cost.flops, params: cost.params, measurement: m });
                 }
                 Err(e) => {
@@ -324,12 +333,13 @@ fn summary_text(r: &Report) -> String {
         ]);
     }
     format!(
-        "device {} ({}, {} thread(s), batch {}, {})\n{}{} measured, {} already in {}, {} failed\n",
+        "device {} ({}, {} thread(s), batch {}, {}{})\n{}{} measured, {} already in {}, {} failed\n",
         r.device,
         r.environment.cpu_model,
         r.environment.threads,
         r.environment.batch,
         r.environment.engine,
+        if r.prune_dead { ", dead operations pruned" } else { "" },
         t.render(),
         r.measured.len(),
         r.skipped,

@@ -36,6 +36,15 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// The execution that `--prune-dead` asks for, refused (naming the flag and the space) where the
+/// space has nothing to prune.
+pub fn execution(prune_dead: bool, space: SpaceId) -> anyhow::Result<oneproxy::network::Execution> {
+    use oneproxy::network::Execution;
+    let exec = if prune_dead { Execution::PruneDead } else { Execution::AsWritten };
+    exec.check(space).context("--prune-dead")?;
+    Ok(exec)
+}
+
 /// The bundled table of the space plus the user's `--latency` files; their plausibility
 /// warnings go to stderr.
 pub fn load_table(data: &DataArgs) -> anyhow::Result<LatencyTable> {

@@ -21,6 +21,7 @@ pub mod fbnet;
 pub mod mobilenet;
 pub mod nb201;
 
+use crate::error::{Error, Result};
 use crate::space::{Arch, SpaceId};
 
 /// The shape of one feature map (per image): channels, height, width.
@@ -166,6 +167,47 @@ pub fn build(space: SpaceId, arch: &Arch) -> Network {
         SpaceId::Fbnet => fbnet::build(arch),
         SpaceId::OfaMbv3 | SpaceId::Mbv2 | SpaceId::Proxyless => mobilenet::build(space, arch),
     }
+}
+
+/// Which operations of an architecture the network computes.
+///
+/// NAS-Bench-201's model computes every edge of a cell, also those whose result cannot reach
+/// the output; a deployment compiler removes them. The two give the same function and can have
+/// very different latencies, so a measurement says which one it timed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Execution {
+    /// Every operation as the architecture is written (the benchmark's model: `none` edges are
+    /// computed as the input times zero, dead operations are computed).
+    #[default]
+    AsWritten,
+    /// Only the live operations of each NB201 cell ([`crate::space::cell`]): `none` edges and
+    /// dead operations are not in the network at all. Defined for NB201 only.
+    PruneDead,
+}
+
+impl Execution {
+    /// Whether the space's networks can be built this way: pruning is an error outside NB201
+    /// (the other spaces have no `none` edges and no dead operations to remove), never a
+    /// silent no-op.
+    pub fn check(self, space: SpaceId) -> Result<()> {
+        match (self, space) {
+            (Execution::PruneDead, s) if s != SpaceId::Nb201 => Err(Error::InvalidParameter(format!(
+                "pruning dead operations is defined for the nb201 space only (its cells have `none` edges); the {s} space has nothing to prune"
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The network of an architecture computed as `exec` says; an error when the space does not
+/// support it ([`Execution::check`]).
+pub fn build_with(space: SpaceId, arch: &Arch, exec: Execution) -> Result<Network> {
+    exec.check(space)?;
+    Ok(match space {
+        SpaceId::Nb201 => nb201::build_with(arch, exec),
+        _ => build(space, arch),
+    })
 }
 
 /// FLOPs (multiply-adds) and parameters of an architecture.

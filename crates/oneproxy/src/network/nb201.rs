@@ -10,12 +10,20 @@
 //! the benchmark's `Zero` module computes it), `skip_connect` (identity), `nor_conv_1x1` and
 //! `nor_conv_3x3` (ReLU, convolution without bias, batch norm), `avg_pool_3x3` (stride 1,
 //! padding 1, padding excluded from the average). Like the benchmark's PyTorch model, every edge
-//! is computed, also those whose result does not reach the output.
+//! is computed, also those whose result does not reach the output ([`Execution::AsWritten`]).
+//!
+//! [`Execution::PruneDead`] builds the cell as a deployment compiler runs it: only its live
+//! operations ([`crate::space::cell`]) are in the network, a node is the sum of its live terms,
+//! and `none` edges and dead operations are not emitted at all. When no operation of the cell is
+//! live, its output is zeros (a [`Op::Zero`](super::Op::Zero) of the cell input, so that the
+//! graph stays well-formed). An architecture without `none` edges has no dead operation, and
+//! both builds give the same network.
 //!
 //! The counts reproduce the benchmark's: all-`none` 7.78 MFLOPs / 0.073 M parameters, all
 //! `nor_conv_3x3` 220.11 MFLOPs / 1.531 M parameters.
 
-use super::{Act, Builder, Network};
+use super::{Act, Builder, Execution, Network};
+use crate::space::cell::live_edges;
 use crate::space::nb201::NB201_EDGES;
 use crate::space::Arch;
 
@@ -31,16 +39,22 @@ fn relu_conv_bn(b: &mut Builder, x: usize, out: usize, k: usize, stride: usize) 
     b.conv_bn(y, out, k, stride, 1)
 }
 
-fn cell(b: &mut Builder, x: usize, genes: &[u8]) -> usize {
+fn cell(b: &mut Builder, x: usize, genes: &[u8], exec: Execution) -> usize {
     let c = b.shape(x).c;
-    let mut nodes = vec![x];
+    let emitted = match exec {
+        Execution::AsWritten => [true; 6],
+        Execution::PruneDead => live_edges(genes),
+    };
+    // A node without emitted terms is `None`; no emitted edge starts there (a live edge starts
+    // at a node that a live path reaches).
+    let mut nodes = vec![Some(x)];
     for to in 1..4u8 {
         let mut terms = Vec::new();
         for (e, &(t, from)) in NB201_EDGES.iter().enumerate() {
-            if t != to {
+            if t != to || !emitted[e] {
                 continue;
             }
-            let src = nodes[from as usize];
+            let src = nodes[from as usize].expect("an emitted edge starts at a computed node");
             terms.push(match genes[e] {
                 0 => b.zero(src),
                 1 => src,
@@ -49,10 +63,9 @@ fn cell(b: &mut Builder, x: usize, genes: &[u8]) -> usize {
                 _ => b.avg_pool(src, 3, 1, 1),
             });
         }
-        let node = b.add(&terms);
-        nodes.push(node);
+        nodes.push((!terms.is_empty()).then(|| b.add(&terms)));
     }
-    nodes[3]
+    nodes[3].unwrap_or_else(|| b.zero(x))
 }
 
 fn reduction(b: &mut Builder, x: usize, out: usize) -> usize {
@@ -63,8 +76,13 @@ fn reduction(b: &mut Builder, x: usize, out: usize) -> usize {
     b.add(&[s, a])
 }
 
-/// The network of an NB201 architecture.
+/// The network of an NB201 architecture, every edge computed.
 pub fn build(arch: &Arch) -> Network {
+    build_with(arch, Execution::AsWritten)
+}
+
+/// The network of an NB201 architecture, computed as `exec` says.
+pub fn build_with(arch: &Arch, exec: Execution) -> Network {
     let mut b = Builder::new(3, 32, 32);
     let mut x = b.conv_bn(0, NB201_CHANNELS[0], 3, 1, 1);
     for (stage, &c) in NB201_CHANNELS.iter().enumerate() {
@@ -72,7 +90,7 @@ pub fn build(arch: &Arch) -> Network {
             x = reduction(&mut b, x, c);
         }
         for _ in 0..NB201_CELLS {
-            x = cell(&mut b, x, arch.genes());
+            x = cell(&mut b, x, arch.genes(), exec);
         }
     }
     let x = b.bn(x);
@@ -85,8 +103,8 @@ pub fn build(arch: &Arch) -> Network {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::network::{cost, Cost};
-    use crate::space::SpaceId;
+    use crate::network::{cost, Cost, Op};
+    use crate::space::{SearchSpace, SpaceId};
 
     fn uniform(op: u8) -> Arch {
         Arch::from_genes(vec![op; 6])
@@ -122,5 +140,78 @@ mod tests {
         for (i, n) in net.nodes.iter().enumerate() {
             assert!(n.inputs.iter().all(|&j| j < i));
         }
+    }
+
+    fn pruned(arch: &Arch) -> Network {
+        build_with(arch, Execution::PruneDead)
+    }
+
+    fn count(net: &Network, op: &Op) -> usize {
+        net.nodes.iter().filter(|n| &n.op == op).count()
+    }
+
+    #[test]
+    fn pruning_a_cell_whose_only_conv_is_dead_removes_its_flops() {
+        let arch = SpaceId::Nb201.space().parse("|nor_conv_3x3~0|+|skip_connect~0|none~1|+|none~0|none~1|skip_connect~2|").unwrap();
+        // As written, the dead conv is computed: 15 cells x one 3x3 conv edge per stage.
+        assert_eq!(build(&arch).cost().flops, cost(SpaceId::Nb201, &uniform(0)).flops + 5 * 2_359_296 * 3);
+        // Pruned, the network costs what the cell without it costs: the stem, reductions, head.
+        let net = pruned(&arch);
+        assert_eq!(net.cost(), cost(SpaceId::Nb201, &uniform(0)));
+        assert_eq!(net.cost(), cost(SpaceId::Nb201, &crate::space::cell::prune_dead(&arch)));
+        assert_eq!(count(&net, &Op::Zero), 0);
+    }
+
+    #[test]
+    fn pruning_without_dead_ops_removes_only_the_none_nodes() {
+        // One `none` edge (0->2), every other op on a live path.
+        let arch = SpaceId::Nb201.space().parse("|nor_conv_3x3~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_1x1~1|skip_connect~2|").unwrap();
+        assert!(!crate::space::cell::has_dead(arch.genes()));
+        let (written, net) = (build(&arch), pruned(&arch));
+        assert_eq!(net.cost(), written.cost());
+        assert_eq!((count(&written, &Op::Zero), count(&net, &Op::Zero)), (15, 0));
+        // The same operations in the same order, but for the zeros and the sums they fed (node 2
+        // is `zero + pool` as written, the pool alone pruned).
+        let ops = |n: &Network| n.nodes.iter().filter(|n| !matches!(n.op, Op::Zero | Op::Add)).map(|n| n.op.clone()).collect::<Vec<_>>();
+        assert_eq!(ops(&net), ops(&written));
+        assert_eq!(written.nodes.len() - net.nodes.len(), 15 + 15);
+        // Without `none` edges there is nothing to prune: the same network.
+        for op in 1..5 {
+            assert_eq!(pruned(&uniform(op)), build(&uniform(op)));
+        }
+    }
+
+    #[test]
+    fn the_pruned_all_none_cell_outputs_zeros() {
+        let net = pruned(&uniform(0));
+        assert_eq!(count(&net, &Op::Zero), NB201_CELLS * NB201_CHANNELS.len());
+        assert_eq!(net.cost(), build(&uniform(0)).cost());
+        assert_eq!((net.output().c, net.output().h), (10, 1));
+        assert!(net.nodes.len() < build(&uniform(0)).nodes.len());
+    }
+
+    #[test]
+    fn over_the_whole_space_pruning_computes_the_live_ops_only() {
+        use crate::space::cell::{live_edges, prune_dead};
+        for arch in crate::space::Nb201.enumerate().unwrap() {
+            let net = pruned(&arch);
+            // Pruning depends on the live ops only, and costs what the pruned cell costs.
+            assert_eq!(net, pruned(&prune_dead(&arch)), "{arch:?}");
+            assert_eq!(net.cost(), build(&prune_dead(&arch)).cost(), "{arch:?}");
+            // A zero is left only where the cell has no live path (one per cell).
+            let zeros = if live_edges(arch.genes()).contains(&true) { 0 } else { 15 };
+            assert_eq!(count(&net, &Op::Zero), zeros, "{arch:?}");
+        }
+    }
+
+    #[test]
+    fn pruning_is_for_nb201_only() {
+        use crate::network::build_with as build_in;
+        let nb = uniform(0);
+        assert_eq!(build_in(SpaceId::Nb201, &nb, Execution::PruneDead).unwrap(), pruned(&nb));
+        let fb = Arch::from_genes(vec![0; 22]);
+        let e = build_in(SpaceId::Fbnet, &fb, Execution::PruneDead).unwrap_err();
+        assert!(matches!(e, crate::Error::InvalidParameter(_)), "{e}");
+        assert_eq!(build_in(SpaceId::Fbnet, &fb, Execution::AsWritten).unwrap(), crate::network::build(SpaceId::Fbnet, &fb));
     }
 }

@@ -15,7 +15,7 @@
 
 pub mod proto;
 
-use crate::network::{self, Act, Network, Op, Shape};
+use crate::network::{self, Act, Execution, Network, Op, Shape};
 use crate::space::{seeded_rng, Arch, SeededRng, SpaceId};
 use proto::*;
 use prost::Message;
@@ -32,9 +32,22 @@ pub const OUTPUT_NAME: &str = "output";
 
 /// The ONNX model of an architecture, encoded (the bytes of a `.onnx` file).
 pub fn export(space: SpaceId, arch: &Arch, batch: usize, seed: u64) -> Vec<u8> {
-    let net = network::build(space, arch);
-    let doc = format!("oneproxy {space} {} (weights seed {seed})", space.space().format(arch));
-    model_proto(&net, batch, seed, doc).encode_to_vec()
+    export_with(space, arch, batch, seed, Execution::AsWritten).expect("every space is built as written")
+}
+
+/// The ONNX model of an architecture's network computed as `exec` says (an error where the
+/// space does not support it: [`Execution::check`]).
+///
+/// The doc string names the architecture as given, and says when pruning removed operations.
+/// Weights are drawn in node order, so the operations that a pruned model keeps get other
+/// random weights than in the model as written (latency does not depend on them); a model
+/// that pruning does not change (an NB201 cell without `none` edges) is byte-identical.
+pub fn export_with(space: SpaceId, arch: &Arch, batch: usize, seed: u64, exec: Execution) -> crate::Result<Vec<u8>> {
+    let net = network::build_with(space, arch, exec)?;
+    let pruned = exec == Execution::PruneDead && net != network::build(space, arch);
+    let how = if pruned { "none edges and dead operations removed, " } else { "" };
+    let doc = format!("oneproxy {space} {} ({how}weights seed {seed})", space.space().format(arch));
+    Ok(model_proto(&net, batch, seed, doc).encode_to_vec())
 }
 
 /// The input shape of an architecture's exported model, `[batch, 3, H, W]`.
@@ -251,5 +264,56 @@ mod tests {
         let bn: usize = net.nodes.iter().filter(|n| n.op == Op::BatchNorm).map(|n| 2 * n.shape.c).sum();
         assert_eq!(floats as u64, net.cost().params + bn as u64);
         assert_eq!(g.output[0].name, OUTPUT_NAME);
+    }
+
+    fn nb201(s: &str) -> Arch {
+        SpaceId::Nb201.space().parse(s).unwrap()
+    }
+
+    fn graph(bytes: &[u8]) -> GraphProto {
+        ModelProto::decode(bytes).unwrap().graph.unwrap()
+    }
+
+    fn op_count(g: &GraphProto, op: &str) -> usize {
+        g.node.iter().filter(|n| n.op_type == op).count()
+    }
+
+    #[test]
+    fn pruned_export_is_deterministic_and_drops_the_dead_ops() {
+        let prune = |a: &Arch, seed| export_with(SpaceId::Nb201, a, 1, seed, Execution::PruneDead).unwrap();
+        // The only conv (0->1) is dead: the pruned model has no cell convolution left.
+        let dead = nb201("|nor_conv_3x3~0|+|skip_connect~0|none~1|+|none~0|none~1|skip_connect~2|");
+        let p = prune(&dead, 3);
+        assert_eq!(p, prune(&dead, 3));
+        assert_ne!(p, prune(&dead, 4));
+        let (written, pruned) = (graph(&export(SpaceId::Nb201, &dead, 1, 3)), graph(&p));
+        // Stem 1, two reductions of 3 each: the convolutions outside the cells.
+        assert_eq!(op_count(&pruned, "Conv"), 7);
+        assert_eq!(op_count(&written, "Conv"), 7 + 15);
+        assert_eq!((op_count(&pruned, "Sub"), op_count(&written, "Sub")), (0, 15 * 3));
+        let doc = ModelProto::decode(p.as_slice()).unwrap().doc_string;
+        assert!(doc.contains(&SpaceId::Nb201.space().format(&dead)) && doc.contains("dead operations removed"), "{doc}");
+        // Nothing to prune: the very same bytes.
+        let conv = Arch::from_genes(vec![3; 6]);
+        assert_eq!(prune(&conv, 3), export(SpaceId::Nb201, &conv, 1, 3));
+    }
+
+    #[test]
+    fn the_pruned_all_none_cell_exports_zeros_per_cell() {
+        let none = Arch::from_genes(vec![0; 6]);
+        let bytes = export_with(SpaceId::Nb201, &none, 2, 0, Execution::PruneDead).unwrap();
+        let g = graph(&bytes);
+        assert_eq!(op_count(&g, "Sub"), 15);
+        assert_eq!((op_count(&g, "Add"), op_count(&g, "Sum")), (2, 0));
+        assert_eq!(g.output[0].name, OUTPUT_NAME);
+    }
+
+    #[test]
+    fn pruning_another_space_is_an_error() {
+        let arch = SpaceId::Fbnet.space().sample(&mut seeded_rng(1));
+        let e = export_with(SpaceId::Fbnet, &arch, 1, 0, Execution::PruneDead).unwrap_err();
+        assert!(matches!(e, crate::Error::InvalidParameter(_)), "{e}");
+        assert!(e.to_string().contains("fbnet") && e.to_string().contains("nb201"), "{e}");
+        assert!(export_with(SpaceId::Fbnet, &arch, 1, 0, Execution::AsWritten).is_ok());
     }
 }
