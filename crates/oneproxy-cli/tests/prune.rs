@@ -147,3 +147,37 @@ fn issue11_the_shipped_here_dataset() {
     }
     assert_eq!(dead, 115);
 }
+
+/// Issue 11's goal on the device measured here: with the bundled devices as the pool and 10
+/// samples, the averaged hypotheses rank `here_pruned` (a device that removes dead ops) far
+/// better than the correction forms alone, and say why (the live-op models carry the weight);
+/// `here`, which runs cells as written, stays with the proxies.
+#[test]
+fn issue11_goal_the_pruning_device_measured_here() {
+    let path = here_dataset();
+    let pool = "1080ti_1,1080ti_256,1080ti_32,2080ti_1,2080ti_256,2080ti_32,essential_ph_1,eyeriss,fpga,gold_6226,gold_6240,pixel2,pixel3,raspi4,samsung_a50,samsung_s7,silver_4114,silver_4210r,titan_rtx_1,titan_rtx_256,titan_rtx_32,titanx_1,titanx_256,titanx_32,titanxp_1,titanxp_256,titanxp_32,edgegpu,edgetpu";
+    let run = |combine: &str| {
+        json(&[
+            "evaluate", "adapt", "--latency", path.to_str().unwrap(), "--targets", "here,here_pruned", "--pool", pool,
+            "--samples", "10", "--trials", "4", "--combine", combine, "--json",
+        ])
+    };
+    let (averaged, best) = (run("averaged"), run("best"));
+    let after = |v: &Value, i: usize| v["targets"][i]["spearman_after"].as_f64().unwrap();
+    assert!(after(&averaged, 1) >= 0.90 && after(&averaged, 1) > after(&best, 1) + 0.08, "here_pruned: {} vs {}", after(&averaged, 1), after(&best, 1));
+    assert!(after(&averaged, 0) >= 0.93, "here: {}", after(&averaged, 0));
+    let structural = ["live-ops", "live-path", "pruned-stacking"];
+    let trials = averaged["targets"][1]["trials"].as_array().unwrap();
+    let mut live = 0.0;
+    for trial in trials {
+        let members = trial["members"].as_array().unwrap();
+        let total: f64 = members.iter().map(|m| m["weight"].as_f64().unwrap()).sum();
+        assert!((total - 1.0).abs() < 1e-9, "{total}");
+        assert!(structural.contains(&members[0]["form"].as_str().unwrap()), "{members:?}");
+        live += members.iter().filter(|m| structural.contains(&m["form"].as_str().unwrap())).map(|m| m["weight"].as_f64().unwrap()).sum::<f64>();
+    }
+    assert!(live / trials.len() as f64 > 0.5, "mean weight of the structural hypotheses {}", live / trials.len() as f64);
+    for trial in averaged["targets"][0]["trials"].as_array().unwrap() {
+        assert!(!structural.contains(&trial["members"][0]["form"].as_str().unwrap()), "{trial}");
+    }
+}

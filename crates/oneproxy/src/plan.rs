@@ -203,6 +203,13 @@ mod tests {
         dedup.dedup();
         assert_eq!(dedup.len(), 10);
         assert!(plan(&Nb201, &proxy, &all[..5], 10, 0).is_err());
+        // The samples tell a pruning device from one that runs every op: for every seed, some
+        // planned cells have dead ops and some do not, with several different dead counts.
+        for seed in 0..4 {
+            let picks = plan(&Nb201, &proxy, &all, 10, seed).unwrap();
+            let dead: std::collections::BTreeSet<u32> = picks.iter().map(|a| cell::dead_counts(a.genes()).iter().sum()).collect();
+            assert!(dead.contains(&0) && dead.len() >= 3, "seed {seed}: dead-op totals {dead:?}");
+        }
     }
 
     #[test]
