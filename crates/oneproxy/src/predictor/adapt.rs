@@ -87,6 +87,12 @@ impl Form {
             Form::PoolPrior => "pool-prior",
         }
     }
+
+    /// Whether the form is one of the [`hypotheses`](super::hypotheses) rather than a
+    /// correction of one proxy.
+    pub fn is_hypothesis(self) -> bool {
+        matches!(self, Form::LiveOps | Form::LivePath | Form::Stacking | Form::PrunedStacking | Form::PoolPrior)
+    }
 }
 
 /// Which forms to consider.
@@ -150,7 +156,7 @@ pub enum Combination {
     /// `ensemble` best (the rule before the hypotheses existed).
     Best,
     /// The correction forms *and* the [`hypotheses`](super::hypotheses) (live ops, costliest
-    /// path, stacking, pool prior), averaged with weights proportional to
+    /// path, stacking, pruned stacking, pool prior), averaged with weights proportional to
     /// `MSE_LOO^(-n/8)`: a tempered leave-one-out likelihood of each under Gaussian errors
     /// (see `TEMPER`), so a hypothesis the samples cannot tell from the best keeps a share,
     /// one they rule out none.
@@ -459,8 +465,8 @@ impl Design {
                 let (mu, sigma) = reference_stats(&m);
                 (false, m, mu, sigma, 0)
             }
-            // Not corrections of one proxy: see `hypotheses`.
-            Form::LiveOps | Form::LivePath | Form::Stacking | Form::PrunedStacking | Form::PoolPrior => return None,
+            // The hypotheses (`Form::is_hypothesis`) are not corrections of one proxy.
+            _ => return None,
         };
         // Drop columns that carry nothing (pinned reference features, constant kinds).
         let sigma_max = sigma.iter().cloned().fold(0.0, f64::max);
@@ -950,7 +956,7 @@ pub fn adapt_pool_with_progress(
     let held_out: Vec<f64> = (0..n).map(|i| held_outs.iter().zip(&weights).map(|(h, w)| w * h[i]).sum::<f64>()).collect();
     let defined: Vec<usize> = (0..n).filter(|&i| !held_out[i].is_nan()).collect();
     // The proxy reported is the heaviest member with one (a correction form).
-    let lead = members.iter().position(|m| !matches!(m.form, Form::LiveOps | Form::LivePath | Form::Stacking | Form::PrunedStacking | Form::PoolPrior));
+    let lead = members.iter().position(|m| !m.form.is_hypothesis());
     let best = &candidates[settled[0].candidate];
     let (lead_proxy, lead_form, lead_lambda) = match lead {
         Some(i) => (members[i].proxy.clone(), members[i].form, members[i].lambda),
