@@ -141,7 +141,7 @@ impl Predictor {
 
 /// AdaProxy: adapt the proxy's predictor to a target from its measured samples.
 #[pyfunction]
-#[pyo3(signature = (archs, latency_ms, space="nb201", proxy="auto", pool=None, target="target", norm="ridge", form="auto", lambda_=None, folds=0, ensemble=3, latency=Vec::new()))]
+#[pyo3(signature = (archs, latency_ms, space="nb201", proxy="auto", pool=None, target="target", norm="ridge", form="auto", lambda_=None, folds=0, ensemble=3, latency=Vec::new(), combine="averaged"))]
 #[allow(clippy::too_many_arguments)]
 pub fn adapt(
     py: Python<'_>,
@@ -157,11 +157,17 @@ pub fn adapt(
     folds: usize,
     ensemble: usize,
     latency: Vec<PathBuf>,
+    combine: &str,
 ) -> PyResult<(Predictor, String)> {
     let id = parse_space(space)?;
     oneproxy::table::validate_device_name(target).or_py()?;
     let auto = pyo3::types::PyString::new(py, "auto").into_any();
-    let params = adapt_params(norm, form, lambda_.as_ref().unwrap_or(&auto), folds, ensemble, Combination::Averaged)?;
+    let combination = match combine {
+        "averaged" => Combination::Averaged,
+        "best" => Combination::Best,
+        other => return Err(PyValueError::new_err(format!("unknown combine '{other}'; known: averaged, best"))),
+    };
+    let params = adapt_params(norm, form, lambda_.as_ref().unwrap_or(&auto), folds, ensemble, combination)?;
     let selection = proxy_selection(proxy, pool)?;
     if archs.len() != latency_ms.len() {
         return Err(PyValueError::new_err(format!("{} architectures but {} latencies", archs.len(), latency_ms.len())));

@@ -1,5 +1,6 @@
 """Tables, errors, and the callable target's failures, interrupts and resumption."""
 
+import json
 import os
 import signal
 
@@ -128,3 +129,22 @@ def test_a_log_of_another_device_is_refused_and_left_alone(nb201, tmp_path):
     with pytest.raises(ValueError, match="choose another file"):
         run(nb201, lookup(nb201, "eyeriss"), measurements_path=log)
     assert log.read_text() == text
+
+
+def test_combine_chooses_how_candidates_are_averaged(nb201):
+    from test_agreement import samples_of
+
+    samples = samples_of(nb201, "raspi4")
+    pool = ["pixel3", "pixel2", "1080ti_1", "gold_6226"]
+    report = lambda p: json.loads(p.provenance)["adaproxy"]
+    averaged = report(oneproxy.adapt(samples=samples, pool=pool, target="raspi4"))
+    best = report(oneproxy.adapt(samples=samples, pool=pool, target="raspi4", combine="best", ensemble=2))
+    # Averaged: weights from the leave-one-out errors, heaviest first, summing to 1.
+    weights = [m["weight"] for m in averaged["members"]]
+    assert abs(sum(weights) - 1) < 1e-9 and weights == sorted(weights, reverse=True)
+    assert len(averaged["members"]) > 2, averaged["members"]
+    # Best: the 2 best corrections, equally weighted, no hypothesis.
+    assert [m["weight"] for m in best["members"]] == [0.5, 0.5]
+    assert not {m["form"] for m in best["members"]} & {"live-ops", "live-path", "stacking", "pruned-stacking", "pool-prior"}
+    with pytest.raises(ValueError, match="unknown combine 'nope'; known: averaged, best"):
+        oneproxy.adapt(samples=samples, pool=pool, target="raspi4", combine="nope")

@@ -232,16 +232,20 @@ def adapt(
     folds: int = 0,
     ensemble: int = 3,
     latency: Optional[Sequence[PathLike]] = None,
+    combine: str = "averaged",
 ) -> Predictor:
     """AdaProxy: adapt the proxy's latency predictor to your device from a few measurements,
     ``samples={arch: ms}`` or ``(archs, ms)``. ``proxy="auto"`` adapts every device of ``pool``
-    (default: all bundled devices) and keeps the best cross-validated. The predictor's
-    ``provenance`` holds the adaptation report; ``save`` writes the CLI's predictor file."""
+    (default: all bundled devices). ``combine="averaged"`` (as the CLI's ``--combine``) also fits
+    the structure-aware hypotheses and averages every candidate with weights from its
+    leave-one-out error; ``"best"`` keeps the ``ensemble`` best corrections. The predictor's
+    ``provenance`` holds the adaptation report (``members`` with their ``weight``); ``save``
+    writes the CLI's predictor file."""
     if samples is None:
         raise ValueError("samples are required: {arch: ms} or (archs, ms) measured on the target")
     archs, ms = _samples(samples)
     predictor, _summary = _native.adapt(
-        archs, ms, space, proxy, None if pool is None else list(pool), target, norm, form, lambda_, folds, ensemble, _paths(latency)
+        archs, ms, space, proxy, None if pool is None else list(pool), target, norm, form, lambda_, folds, ensemble, _paths(latency), combine
     )
     return predictor
 

@@ -69,6 +69,7 @@ def adapt(
     folds: int = 0,
     ensemble: int = 3,
     latency: Sequence[_Path] = ...,
+    combine: str = "averaged",
 ) -> Tuple[Predictor, str]: ...
 def nas(
     target: Callable[[List[str]], Sequence[float]],
