@@ -242,7 +242,7 @@ impl<'a> Proxy<'a> {
     }
 
     /// The proxy's latency of `arch`: measured if available, else predicted.
-    fn latency(&self, arch: &Arch, encoded: &[f64]) -> f64 {
+    pub(super) fn latency(&self, arch: &Arch, encoded: &[f64]) -> f64 {
         self.measured
             .and_then(|(t, c)| t.latency(arch, c))
             .unwrap_or_else(|| self.predictor.predict_encoded(encoded))

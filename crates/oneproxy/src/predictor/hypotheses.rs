@@ -233,12 +233,12 @@ fn stacking(proxies: &[Proxy], archs: &[Arch], ys: &[f64], scale: f64, tests: &[
     let mut filled = Vec::new();
     let mut f = DMatrix::zeros(n, proxies.len());
     let read: Vec<Arch> = archs.iter().map(|a| if pruned { crate::space::cell::prune_dead(a) } else { a.clone() }).collect();
+    let encoded: Vec<Vec<f64>> = read.iter().map(|a| space.encode(a)).collect();
     for (d, p) in proxies.iter().enumerate() {
         let mut any_filled = false;
         for (i, a) in read.iter().enumerate() {
-            let measured = p.measured.and_then(|(t, c)| t.latency(a, c));
-            any_filled |= measured.is_none() && p.measured.is_some();
-            f[(i, d)] = measured.unwrap_or_else(|| p.predictor.predict_encoded(&space.encode(a)));
+            any_filled |= p.measured.is_some_and(|(t, c)| t.latency(a, c).is_none());
+            f[(i, d)] = p.latency(a, &encoded[i]);
         }
         if any_filled {
             filled.push(p.predictor.device.clone());
@@ -307,7 +307,8 @@ fn pool_prior(proxies: &[Proxy], archs: &[Arch], ys: &[f64], scale: f64) -> Opti
         sigma[(j, j)] += ridge.max(1e-300);
     }
     let n = archs.len();
-    let x = DMatrix::from_fn(n, d, |i, j| if j + 1 < d { space.encode(&archs[i])[j] } else { 1.0 });
+    let encoded = DMatrix::from_row_slice(n, d - 1, &crate::space::encode_all(space, archs));
+    let x = DMatrix::from_fn(n, d, |i, j| if j + 1 < d { encoded[(i, j)] } else { 1.0 });
     let y = DVector::from_column_slice(ys);
     let m0 = &x * &mu;
     let s = m0.dot(&y) / m0.dot(&m0);
@@ -352,6 +353,19 @@ mod tests {
         (0..n).map(|i| vec![i]).collect()
     }
 
+    /// Additive predictors of bundled NB201 devices, fitted on all their measurements.
+    fn fitted(t: &crate::table::LatencyTable, pool: &[String]) -> crate::workflow::ProxyPredictors {
+        let mut cache = crate::workflow::ProxyPredictors::default();
+        cache.prefit(t, pool).unwrap();
+        cache
+    }
+
+    /// `y / mean(y)` and the mean.
+    fn scaled(y: &[f64]) -> (Vec<f64>, f64) {
+        let scale = y.iter().sum::<f64>() / y.len() as f64;
+        (y.iter().map(|v| v / scale).collect(), scale)
+    }
+
     #[test]
     fn nonnegative_ridge_recovers_a_live_op_device() {
         // A device that prunes dead ops: latency = 1 + 0.1 skip + 0.5 conv1 + 2 conv3 + 0.3 pool (live only).
@@ -362,8 +376,7 @@ mod tests {
         let idx = rand::seq::index::sample(&mut rng, all.len(), 12);
         let archs: Vec<Arch> = idx.iter().map(|i| all[i].clone()).collect();
         let y: Vec<f64> = archs.iter().map(lat).collect();
-        let scale = y.iter().sum::<f64>() / y.len() as f64;
-        let ys: Vec<f64> = y.iter().map(|v| v / scale).collect();
+        let (ys, scale) = scaled(&y);
         let live = count_columns(&archs, &CellFeature::LiveOps);
         let fit = NonNegativeRidge::new(live, &ys).fit(&loo(12)).unwrap().into_counts(Form::LiveOps, scale, &[CellFeature::LiveOps]);
         assert!(fit.cv_error < 1e-6, "{}", fit.cv_error);
@@ -378,9 +391,8 @@ mod tests {
     fn stacking_recovers_a_blend_of_pool_devices_and_flags_filled_ones() {
         let b = crate::bundled::bundle(SpaceId::Nb201).unwrap();
         let t = &b.latency;
-        let mut cache = crate::workflow::ProxyPredictors::default();
         let pool = ["pixel3", "1080ti_1", "edgetpu"].map(String::from);
-        cache.prefit(t, &pool).unwrap();
+        let cache = fitted(t, &pool);
         let proxies: Vec<Proxy> = pool.iter().map(|d| Proxy::with_table(cache.fitted(d).unwrap(), t).unwrap()).collect();
         let col = |d: &str| t.device_index(d).unwrap();
         let (p3, gpu) = (col("pixel3"), col("1080ti_1"));
@@ -388,8 +400,7 @@ mod tests {
         let et = col("edgetpu");
         let archs: Vec<Arch> = t.archs().iter().filter(|a| t.latency(a, et).is_none()).step_by(997).take(12).cloned().collect();
         let y: Vec<f64> = archs.iter().map(|a| 0.3 * t.latency(a, p3).unwrap() + 2.0 * t.latency(a, gpu).unwrap() + 1.0).collect();
-        let scale = y.iter().sum::<f64>() / y.len() as f64;
-        let ys: Vec<f64> = y.iter().map(|v| v / scale).collect();
+        let (ys, scale) = scaled(&y);
         let h = stacking(&proxies, &archs, &ys, scale, &loo(12), false).unwrap();
         assert!(h.cv_error < 1e-4, "{}", h.cv_error);
         let coef = |d: &str| h.predictor.proxy_terms.iter().find(|p| p.device == d).map_or(0.0, |p| p.coefficient);
@@ -409,17 +420,15 @@ mod tests {
     fn pruned_stacking_finds_a_device_that_runs_the_pruned_cell_like_a_proxy() {
         let b = crate::bundled::bundle(SpaceId::Nb201).unwrap();
         let t = &b.latency;
-        let mut cache = crate::workflow::ProxyPredictors::default();
         let pool = ["pixel3", "1080ti_1", "eyeriss"].map(String::from);
-        cache.prefit(t, &pool).unwrap();
+        let cache = fitted(t, &pool);
         let proxies: Vec<Proxy> = pool.iter().map(|d| Proxy::with_table(cache.fitted(d).unwrap(), t).unwrap()).collect();
         let p3 = t.device_index("pixel3").unwrap();
         let truth = |a: &Arch| 2.0 * t.latency(&crate::space::cell::prune_dead(a), p3).unwrap() + 1.0;
         let archs: Vec<Arch> = t.archs().iter().step_by(1301).take(12).cloned().collect();
         assert!(archs.iter().filter(|a| crate::space::cell::has_dead(a.genes())).count() >= 3);
         let y: Vec<f64> = archs.iter().map(truth).collect();
-        let scale = y.iter().sum::<f64>() / y.len() as f64;
-        let ys: Vec<f64> = y.iter().map(|v| v / scale).collect();
+        let (ys, scale) = scaled(&y);
         let all = fit_all(&proxies, &archs, &ys, scale, &loo(12));
         let h = all.iter().find(|h| h.form == Form::PrunedStacking).expect("pruned stacking fitted");
         assert!(h.cv_error < 1e-6, "{}", h.cv_error);
