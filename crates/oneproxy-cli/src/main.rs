@@ -21,13 +21,16 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             // A closed pipe (`oneproxy ... | head`) is not a failure.
-            if err.chain().any(|c| {
-                c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
-            }) {
+            if err
+                .chain()
+                .any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe))
+            {
                 return ExitCode::SUCCESS;
             }
             // A manual target asked for measurements: not a failure, a distinct status.
-            if err.chain().any(|c| matches!(c.downcast_ref::<oneproxy::Error>(), Some(oneproxy::Error::MeasurementsNeeded { .. }))) {
+            if err.chain().any(|c| {
+                matches!(c.downcast_ref::<oneproxy::Error>(), Some(oneproxy::Error::MeasurementsNeeded { .. }))
+            }) {
                 eprintln!("{err:#}");
                 return ExitCode::from(cmd::nas::NEEDS_MEASUREMENTS);
             }

@@ -31,7 +31,11 @@ impl TextTable {
             let cells: Vec<String> = (0..n)
                 .map(|i| {
                     let c = r.get(i).map(String::as_str).unwrap_or("");
-                    if i == 0 { format!("{c:<w$}", w = width[i]) } else { format!("{c:>w$}", w = width[i]) }
+                    if i == 0 {
+                        format!("{c:<w$}", w = width[i])
+                    } else {
+                        format!("{c:>w$}", w = width[i])
+                    }
                 })
                 .collect();
             out.push_str(cells.join("  ").trim_end());
@@ -50,7 +54,11 @@ impl TextTable {
 
 /// Format a correlation or ratio with 3 decimals; undefined values as `-`.
 pub fn fmt3(v: f64) -> String {
-    if v.is_finite() { format!("{v:.3}") } else { "-".into() }
+    if v.is_finite() {
+        format!("{v:.3}")
+    } else {
+        "-".into()
+    }
 }
 
 /// Print text to stdout (errors such as a closed pipe propagate).

@@ -53,7 +53,18 @@ fn issue3_adapt_predict_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let samples = samples_file(dir.path());
     let pred = dir.path().join("board.json");
-    let v = json(&["adapt", "--space", "nb201", "--proxy", "pixel3", "--samples", &samples, "--out", pred.to_str().unwrap(), "--json"]);
+    let v = json(&[
+        "adapt",
+        "--space",
+        "nb201",
+        "--proxy",
+        "pixel3",
+        "--samples",
+        &samples,
+        "--out",
+        pred.to_str().unwrap(),
+        "--json",
+    ]);
     for key in ["proxy", "lambda", "form", "cv_spearman", "solves", "solve_seconds", "status", "manifest"] {
         assert!(!v[key].is_null(), "missing {key}: {v}");
     }
@@ -61,21 +72,37 @@ fn issue3_adapt_predict_round_trip() {
     assert_eq!(v["target"], "board");
     assert_eq!(v["samples"], 12);
     assert!(v["solves"].as_u64().unwrap() > 1);
-    let out = oneproxy().args(["predict", "--predictor", pred.to_str().unwrap(), "--all"]).assert().success().get_output().stdout.clone();
+    let out = oneproxy()
+        .args(["predict", "--predictor", pred.to_str().unwrap(), "--all"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     let text = String::from_utf8(out).unwrap();
     assert_eq!(text.lines().count(), 15626);
     assert!(text.starts_with("arch,board\n"));
     // The adapted predictor ranks raspi4's architectures well (it was adapted on raspi4 data).
-    let rows: Vec<(String, f64)> = text.lines().skip(1).map(|l| {
-        let (a, v) = l.rsplit_once(',').unwrap();
-        (a.to_string(), v.parse().unwrap())
-    }).collect();
+    let rows: Vec<(String, f64)> = text
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let (a, v) = l.rsplit_once(',').unwrap();
+            (a.to_string(), v.parse().unwrap())
+        })
+        .collect();
     let archs: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
     let truth = oneproxy_lookup("raspi4", &archs);
     let predicted: Vec<f64> = rows.iter().map(|r| r.1).collect();
     assert!(oneproxy::stats::spearman(&predicted, &truth) > 0.9);
     let one = oneproxy()
-        .args(["predict", "--predictor", pred.to_str().unwrap(), "--arch", "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"])
+        .args([
+            "predict",
+            "--predictor",
+            pred.to_str().unwrap(),
+            "--arch",
+            "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|",
+        ])
         .assert()
         .success()
         .get_output()
@@ -83,7 +110,8 @@ fn issue3_adapt_predict_round_trip() {
         .clone();
     assert_eq!(String::from_utf8(one).unwrap().lines().count(), 2);
     // auto proxy with a pool
-    let v = json(&["adapt", "--proxy", "auto", "--pool", "pixel3,titanx_256,gold_6240", "--samples", &samples, "--json"]);
+    let v =
+        json(&["adapt", "--proxy", "auto", "--pool", "pixel3,titanx_256,gold_6240", "--samples", &samples, "--json"]);
     assert_eq!(v["candidates"].as_array().unwrap().len(), 3);
 }
 
@@ -99,14 +127,41 @@ fn adapt_errors_are_clear() {
     assert!(stderr_of(&["adapt", "--proxy", "pixel3", "--samples", two, "--lambda", "-1"]).contains("--lambda"));
     assert!(stderr_of(&["adapt", "--proxy", "pixel3", "--samples", "/no/file.csv"]).contains("/no/file.csv"));
     assert!(stderr_of(&["predict", "--predictor", two, "--all"]).contains("two.csv"));
-    assert!(stderr_of(&["evaluate", "adapt", "--targets", "nokia", "--proxy", "pixel3"]).contains("unknown device 'nokia'"));
-    assert!(stderr_of(&["evaluate", "adapt", "--space", "fbnet", "--targets", "pixel3", "--proxy", "raspi4", "--sample-set", "help10"])
-        .contains("nb201 only"));
+    assert!(
+        stderr_of(&["evaluate", "adapt", "--targets", "nokia", "--proxy", "pixel3"]).contains("unknown device 'nokia'")
+    );
+    assert!(stderr_of(&[
+        "evaluate",
+        "adapt",
+        "--space",
+        "fbnet",
+        "--targets",
+        "pixel3",
+        "--proxy",
+        "raspi4",
+        "--sample-set",
+        "help10"
+    ])
+    .contains("nb201 only"));
 }
 
 #[test]
 fn issue3_goal_help10_auto_proxy_beats_help() {
-    let v = json(&["evaluate", "adapt", "--space", "nb201", "--targets", TARGETS, "--proxy", "auto", "--pool", POOL, "--sample-set", "help10", "--json"]);
+    let v = json(&[
+        "evaluate",
+        "adapt",
+        "--space",
+        "nb201",
+        "--targets",
+        TARGETS,
+        "--proxy",
+        "auto",
+        "--pool",
+        POOL,
+        "--sample-set",
+        "help10",
+        "--json",
+    ]);
     let mean = v["mean_after"].as_f64().unwrap();
     assert!(mean >= 0.95, "mean Spearman {mean} (HELP: 0.932)");
     let targets = v["targets"].as_array().unwrap();
@@ -121,14 +176,58 @@ fn issue3_goal_help10_auto_proxy_beats_help() {
 
 #[test]
 fn issue3_goal_random10_auto_proxy() {
-    let v = json(&["evaluate", "adapt", "--targets", TARGETS, "--proxy", "auto", "--pool", POOL, "--samples", "10", "--trials", "20", "--seed", "0", "--json"]);
+    let v = json(&[
+        "evaluate",
+        "adapt",
+        "--targets",
+        TARGETS,
+        "--proxy",
+        "auto",
+        "--pool",
+        POOL,
+        "--samples",
+        "10",
+        "--trials",
+        "20",
+        "--seed",
+        "0",
+        "--json",
+    ]);
     let mean = v["mean_after"].as_f64().unwrap();
     assert!(mean >= 0.94, "mean Spearman {mean}");
     assert_eq!(v["targets"][0]["trials"].as_array().unwrap().len(), 20);
     assert_eq!(v["manifest"]["seed"], 0);
     // Determinism: the same seed gives the same result.
-    let again = json(&["evaluate", "adapt", "--targets", "raspi4", "--proxy", "auto", "--pool", POOL, "--trials", "3", "--seed", "0", "--json"]);
-    let twice = json(&["evaluate", "adapt", "--targets", "raspi4", "--proxy", "auto", "--pool", POOL, "--trials", "3", "--seed", "0", "--json"]);
+    let again = json(&[
+        "evaluate",
+        "adapt",
+        "--targets",
+        "raspi4",
+        "--proxy",
+        "auto",
+        "--pool",
+        POOL,
+        "--trials",
+        "3",
+        "--seed",
+        "0",
+        "--json",
+    ]);
+    let twice = json(&[
+        "evaluate",
+        "adapt",
+        "--targets",
+        "raspi4",
+        "--proxy",
+        "auto",
+        "--pool",
+        POOL,
+        "--trials",
+        "3",
+        "--seed",
+        "0",
+        "--json",
+    ]);
     assert_eq!(again["targets"], twice["targets"]);
 }
 
@@ -137,7 +236,21 @@ fn issue3_goal_edge_devices_pixel3_60_samples() {
     // 20 trials: with 5, the mean moves by +-0.03 from seed to seed. Scored on the
     // architectures outside the samples, edgegpu reaches 0.939 (the paper's 0.94 missed by a
     // hair; README), edgetpu 0.952.
-    let v = json(&["evaluate", "adapt", "--targets", "edgegpu,edgetpu", "--proxy", "pixel3", "--samples", "60", "--trials", "20", "--seed", "0", "--json"]);
+    let v = json(&[
+        "evaluate",
+        "adapt",
+        "--targets",
+        "edgegpu,edgetpu",
+        "--proxy",
+        "pixel3",
+        "--samples",
+        "60",
+        "--trials",
+        "20",
+        "--seed",
+        "0",
+        "--json",
+    ]);
     for t in v["targets"].as_array().unwrap() {
         let s = t["spearman_after"].as_f64().unwrap();
         let goal = if t["target"] == "edgegpu" { 0.93 } else { 0.94 };
@@ -153,7 +266,19 @@ fn issue3_goal_fixed_pixel3_help10_and_paper_form_available() {
     assert!(mean >= 0.90, "mean Spearman {mean}");
     // The paper's exact form is still there, and improves on the unadapted proxy on average.
     let paper = json(&[
-        "evaluate", "adapt", "--targets", TARGETS, "--proxy", "pixel3", "--sample-set", "help10", "--form", "per-feature", "--norm", "2", "--json",
+        "evaluate",
+        "adapt",
+        "--targets",
+        TARGETS,
+        "--proxy",
+        "pixel3",
+        "--sample-set",
+        "help10",
+        "--form",
+        "per-feature",
+        "--norm",
+        "2",
+        "--json",
     ]);
     for t in paper["targets"].as_array().unwrap() {
         assert_eq!(t["form"], "per-feature");
@@ -164,7 +289,21 @@ fn issue3_goal_fixed_pixel3_help10_and_paper_form_available() {
 
 #[test]
 fn issue3_goal_edgetpu_auto_20_samples() {
-    let v = json(&["evaluate", "adapt", "--targets", "edgetpu", "--proxy", "auto", "--samples", "20", "--trials", "20", "--seed", "0", "--json"]);
+    let v = json(&[
+        "evaluate",
+        "adapt",
+        "--targets",
+        "edgetpu",
+        "--proxy",
+        "auto",
+        "--samples",
+        "20",
+        "--trials",
+        "20",
+        "--seed",
+        "0",
+        "--json",
+    ]);
     let s = v["targets"][0]["spearman_after"].as_f64().unwrap();
     assert!(s >= 0.90, "edgetpu {s}");
 }
@@ -182,9 +321,33 @@ fn user_devices_can_be_targets_and_proxies() {
     let f = dir.path().join("pi.csv");
     std::fs::write(&f, text).unwrap();
     let f = f.to_str().unwrap();
-    let v = json(&["evaluate", "adapt", "--latency", f, "--targets", "my_pi", "--proxy", "pixel3", "--trials", "2", "--json"]);
+    let v = json(&[
+        "evaluate",
+        "adapt",
+        "--latency",
+        f,
+        "--targets",
+        "my_pi",
+        "--proxy",
+        "pixel3",
+        "--trials",
+        "2",
+        "--json",
+    ]);
     assert_eq!(v["targets"][0]["scored_on"], 2233);
     assert!(v["targets"][0]["spearman_after"].as_f64().unwrap() > 0.9);
-    let v = json(&["evaluate", "adapt", "--latency", f, "--targets", "pixel3", "--proxy", "my_pi", "--trials", "2", "--json"]);
+    let v = json(&[
+        "evaluate",
+        "adapt",
+        "--latency",
+        f,
+        "--targets",
+        "pixel3",
+        "--proxy",
+        "my_pi",
+        "--trials",
+        "2",
+        "--json",
+    ]);
     assert_eq!(v["targets"][0]["proxy"], "my_pi");
 }

@@ -53,10 +53,30 @@ fn outcome_fields(v: &Value) -> Value {
 fn table_oracle_agrees_with_evaluate_nas() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("eyeriss.csv");
-    let out = nas(&["--target", "eyeriss", "--oracle", "table", "--constraint", "5", "--json"], &log).success().get_output().stdout.clone();
+    let out = nas(&["--target", "eyeriss", "--oracle", "table", "--constraint", "5", "--json"], &log)
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     let one: Value = serde_json::from_slice(&out).unwrap();
     // `nas` measures 6 initial samples by default (issue 10), `evaluate` keeps HELP's 10.
-    let eval = json(&["evaluate", "nas", "--targets", "eyeriss", "--proxy", "pixel3", "--seed", "7", "--accuracy", "cifar100", "--samples", "6", "--constraint", "5", "--json"]);
+    let eval = json(&[
+        "evaluate",
+        "nas",
+        "--targets",
+        "eyeriss",
+        "--proxy",
+        "pixel3",
+        "--seed",
+        "7",
+        "--accuracy",
+        "cifar100",
+        "--samples",
+        "6",
+        "--constraint",
+        "5",
+        "--json",
+    ]);
     assert_eq!(outcome_fields(&one), outcome_fields(&eval["targets"][0]));
     // Every measurement is in the JSON and in the log.
     let n = one["measurements"].as_u64().unwrap() as usize;
@@ -85,7 +105,11 @@ fn manual_target_resumes_to_the_table_result() {
     assert!(rounds >= 2, "samples first, then the front: {rounds}");
     let manual: Value = serde_json::from_slice(&out).unwrap();
     let table_log = dir.path().join("table.csv");
-    let out = nas(&["--target", "raspi4", "--oracle", "table", "--constraint", "5", "--json"], &table_log).success().get_output().stdout.clone();
+    let out = nas(&["--target", "raspi4", "--oracle", "table", "--constraint", "5", "--json"], &table_log)
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     let table: Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(outcome_fields(&manual), outcome_fields(&table));
     // Nothing is measured twice: a last run with the complete log asks for nothing.
@@ -97,7 +121,8 @@ fn a_foreign_measurements_file_is_refused_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("mine.csv");
     std::fs::write(&log, "arch,other\n|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,1.5\n").unwrap();
-    let err = String::from_utf8_lossy(&nas(&["--target", "raspi4", "--manual"], &log).failure().get_output().stderr).into_owned();
+    let err = String::from_utf8_lossy(&nas(&["--target", "raspi4", "--manual"], &log).failure().get_output().stderr)
+        .into_owned();
     assert!(err.contains("mine.csv"), "{err}");
     assert!(std::fs::read_to_string(&log).unwrap().starts_with("arch,other\n"));
 }
@@ -116,16 +141,31 @@ fn runner_target_equals_the_table_oracle() {
     let data = dir.path().join("raspi4.txt");
     std::fs::write(&data, lookup).unwrap();
     let script = dir.path().join("device.sh");
-    std::fs::write(&script, format!("test -s \"$2\" || exit 1\nv=$(grep -F -- \"$1,\" '{}' | cut -d, -f2)\necho \"latency_ms: $v\"\n", data.display())).unwrap();
+    std::fs::write(
+        &script,
+        format!(
+            "test -s \"$2\" || exit 1\nv=$(grep -F -- \"$1,\" '{}' | cut -d, -f2)\necho \"latency_ms: $v\"\n",
+            data.display()
+        ),
+    )
+    .unwrap();
     let cmd = format!("sh {} {{arch}} {{model}}", script.display());
     let log = dir.path().join("runner.csv");
-    let out = nas(&["--target", "raspi4", "--runner-cmd", &cmd, "--runs", "1", "--warmup", "0", "--constraint", "5", "--json"], &log)
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = nas(
+        &["--target", "raspi4", "--runner-cmd", &cmd, "--runs", "1", "--warmup", "0", "--constraint", "5", "--json"],
+        &log,
+    )
+    .success()
+    .get_output()
+    .stdout
+    .clone();
     let runner: Value = serde_json::from_slice(&out).unwrap();
-    let out = nas(&["--target", "raspi4", "--oracle", "table", "--constraint", "5", "--json"], &dir.path().join("t.csv")).success().get_output().stdout.clone();
+    let out =
+        nas(&["--target", "raspi4", "--oracle", "table", "--constraint", "5", "--json"], &dir.path().join("t.csv"))
+            .success()
+            .get_output()
+            .stdout
+            .clone();
     let table: Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(outcome_fields(&runner), outcome_fields(&table));
     assert_eq!(runner["oracle"], "runner");

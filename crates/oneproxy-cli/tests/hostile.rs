@@ -55,7 +55,8 @@ fn huge_cell(d: &Path) {
 
 /// The board fixture's latencies times `scale` (tiny or huge, still positive and finite).
 fn scaled(d: &Path, scale: f64) {
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/board_samples.csv")).unwrap();
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/board_samples.csv"))
+        .unwrap();
     let mut lines = text.lines();
     let mut out = format!("{}\n", lines.next().unwrap());
     for l in lines {
@@ -73,7 +74,16 @@ fn no_litter(d: &Path) {
 }
 
 fn cases() -> Vec<Case> {
-    let c = |name, args, files, code, stderr, keep| Case { name, args, files, setup: None, code, stderr, keep, after: None };
+    let c = |name, args, files, code, stderr, keep| Case {
+        name,
+        args,
+        files,
+        setup: None,
+        code,
+        stderr,
+        keep,
+        after: None,
+    };
     vec![
         // --- never destroy what we did not write ---
         c("run --out on a user's folder", &["run", "--targets", "raspi4", "--out", "{d}/results"], RESULTS, 1, "not written by oneproxy", RESULTS),
@@ -178,7 +188,10 @@ fn issue8_hostile_input_matrix() {
         }
         if let Some(after) = case.after {
             if let Err(e) = std::panic::catch_unwind(|| after(d)) {
-                problems.push(format!("check failed: {:?}", e.downcast_ref::<String>().map(String::as_str).or(e.downcast_ref::<&str>().copied())));
+                problems.push(format!(
+                    "check failed: {:?}",
+                    e.downcast_ref::<String>().map(String::as_str).or(e.downcast_ref::<&str>().copied())
+                ));
             }
         }
         if !problems.is_empty() {

@@ -42,9 +42,12 @@ fn issue5_export_writes_onnx_for_every_space() {
 #[test]
 fn issue5_export_errors_are_clear() {
     let dir = tempfile::tempdir().unwrap();
-    let e = stderr_of(oneproxy().args(["export", "--space", "nb201", "--arch", "|conv~0|", "--out"]).arg(dir.path().join("x.onnx")));
+    let e = stderr_of(
+        oneproxy().args(["export", "--space", "nb201", "--arch", "|conv~0|", "--out"]).arg(dir.path().join("x.onnx")),
+    );
     assert!(e.contains("invalid nb201 architecture"), "{e}");
-    let e = stderr_of(oneproxy().args(["export", "--space", "nb201", "--arch", NONE, "--out", "/nonexistent/dir/x.onnx"]));
+    let e =
+        stderr_of(oneproxy().args(["export", "--space", "nb201", "--arch", NONE, "--out", "/nonexistent/dir/x.onnx"]));
     assert!(e.contains("/nonexistent/dir/x.onnx"), "{e}");
 }
 
@@ -60,9 +63,23 @@ fn issue5_runner_writes_the_user_latency_format_and_resumes() {
     let out = dir.path().join("lat.csv");
     let base = |n: &str| {
         let mut c = oneproxy();
-        c.args(["measure", "--space", "nb201", "--sample", n, "--seed", "4", "--runs", "3", "--warmup", "1", "--device-name", "fake"])
-            .args(["--runner-cmd", "echo 2.5 {model}", "--runner-regex", r"^([0-9.]+)", "--out"])
-            .arg(&out);
+        c.args([
+            "measure",
+            "--space",
+            "nb201",
+            "--sample",
+            n,
+            "--seed",
+            "4",
+            "--runs",
+            "3",
+            "--warmup",
+            "1",
+            "--device-name",
+            "fake",
+        ])
+        .args(["--runner-cmd", "echo 2.5 {model}", "--runner-regex", r"^([0-9.]+)", "--out"])
+        .arg(&out);
         c
     };
     base("3").assert().success();
@@ -75,7 +92,9 @@ fn issue5_runner_writes_the_user_latency_format_and_resumes() {
     assert!(e.contains("--resume"), "{e}");
     assert_eq!(lines(&out), first);
     // --resume keeps the three rows and adds the two new samples.
-    let v: Value = serde_json::from_slice(&base("5").arg("--resume").arg("--json").assert().success().get_output().stdout).unwrap();
+    let v: Value =
+        serde_json::from_slice(&base("5").arg("--resume").arg("--json").assert().success().get_output().stdout)
+            .unwrap();
     assert_eq!(v["skipped"], 3);
     assert_eq!(v["measured"].as_array().unwrap().len(), 2);
     assert_eq!(v["measured"][0]["measurement"]["samples_ms"].as_array().unwrap().len(), 3);
@@ -109,13 +128,44 @@ fn issue5_one_failing_architecture_does_not_stop_the_others() {
 fn issue5_measure_input_errors() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("x.csv");
-    let e = stderr_of(oneproxy().args(["measure", "--space", "nb201", "--arch", "nope", "--runner-cmd", "echo 1 {model}", "--out"]).arg(&out));
+    let e = stderr_of(
+        oneproxy()
+            .args(["measure", "--space", "nb201", "--arch", "nope", "--runner-cmd", "echo 1 {model}", "--out"])
+            .arg(&out),
+    );
     assert!(e.contains("invalid nb201 architecture 'nope'"), "{e}");
-    let e = stderr_of(oneproxy().args(["measure", "--space", "nb201", "--arch", NONE, "--runner-cmd", "echo 1", "--out"]).arg(&out));
+    let e = stderr_of(
+        oneproxy().args(["measure", "--space", "nb201", "--arch", NONE, "--runner-cmd", "echo 1", "--out"]).arg(&out),
+    );
     assert!(e.contains("{model}"), "{e}");
-    let e = stderr_of(oneproxy().args(["measure", "--space", "nb201", "--arch", NONE, "--runner-cmd", "echo 1 {model}", "--out", "/nonexistent/x.csv"]));
+    let e = stderr_of(oneproxy().args([
+        "measure",
+        "--space",
+        "nb201",
+        "--arch",
+        NONE,
+        "--runner-cmd",
+        "echo 1 {model}",
+        "--out",
+        "/nonexistent/x.csv",
+    ]));
     assert!(e.contains("/nonexistent/x.csv"), "{e}");
-    let e = stderr_of(oneproxy().args(["measure", "--space", "nb201", "--arch", NONE, "--runner-cmd", "echo none {model}", "--runner-regex", "ms=([0-9.]+)", "--out"]).arg(&out));
+    let e = stderr_of(
+        oneproxy()
+            .args([
+                "measure",
+                "--space",
+                "nb201",
+                "--arch",
+                NONE,
+                "--runner-cmd",
+                "echo none {model}",
+                "--runner-regex",
+                "ms=([0-9.]+)",
+                "--out",
+            ])
+            .arg(&out),
+    );
     assert!(e.contains("did not report a latency") && e.contains("--runner-regex"), "{e}");
 }
 
@@ -123,7 +173,9 @@ fn issue5_measure_input_errors() {
 #[test]
 fn issue5_measure_without_tract_names_the_feature() {
     let dir = tempfile::tempdir().unwrap();
-    let e = stderr_of(oneproxy().args(["measure", "--space", "nb201", "--arch", NONE, "--out"]).arg(dir.path().join("x.csv")));
+    let e = stderr_of(
+        oneproxy().args(["measure", "--space", "nb201", "--arch", NONE, "--out"]).arg(dir.path().join("x.csv")),
+    );
     assert!(e.contains("`tract` feature") && e.contains("--runner-cmd"), "{e}");
 }
 
@@ -145,7 +197,9 @@ mod tract {
         let out = dir.path().join("local.csv");
         let v: Value = serde_json::from_slice(
             &oneproxy()
-                .args(["measure", "--space", "nb201", "--arch", NONE, "--runs", "4", "--warmup", "1", "--json", "--out"])
+                .args([
+                    "measure", "--space", "nb201", "--arch", NONE, "--runs", "4", "--warmup", "1", "--json", "--out",
+                ])
                 .arg(&out)
                 .assert()
                 .success()

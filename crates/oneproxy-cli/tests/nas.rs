@@ -13,7 +13,32 @@ fn issue4_goal_pixel3_help10_hv_ratio() {
     // Five trials: with HELP's fixed samples, only the adaptation's extra draws are random,
     // but one unlucky draw moves a target's hv_ratio by 0.02 (pixel2: 0.981 to 0.999).
     // The paper's flow (issue 4); issue 10's sequential design is scored by regret below.
-    let v = json(&["evaluate", "nas", "--space", "nb201", "--proxy", "pixel3", "--targets", TARGETS, "--samples", "10", "--sample-set", "help10", "--accuracy", "cifar100", "--constraint", "5", "--constraint", "10", "--trials", "5", "--design", "layers", "--no-baselines", "--json"]);
+    let v = json(&[
+        "evaluate",
+        "nas",
+        "--space",
+        "nb201",
+        "--proxy",
+        "pixel3",
+        "--targets",
+        TARGETS,
+        "--samples",
+        "10",
+        "--sample-set",
+        "help10",
+        "--accuracy",
+        "cifar100",
+        "--constraint",
+        "5",
+        "--constraint",
+        "10",
+        "--trials",
+        "5",
+        "--design",
+        "layers",
+        "--no-baselines",
+        "--json",
+    ]);
     let hv = v["mean_hv_ratio"].as_f64().unwrap();
     assert!(hv >= 0.985, "mean hv_ratio {hv}");
     assert_eq!(v["violations"], 0);
@@ -43,10 +68,25 @@ fn issue4_goal_beats_help_metad2a_at_its_constraints() {
     ];
     let mut gaps = Vec::new();
     for (target, picks) in help {
-        let mut args: Vec<String> = ["evaluate", "nas", "--proxy", "pixel3", "--targets", target, "--sample-set", "help10", "--accuracy", "cifar100", "--design", "layers", "--no-baselines", "--json"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let mut args: Vec<String> = [
+            "evaluate",
+            "nas",
+            "--proxy",
+            "pixel3",
+            "--targets",
+            target,
+            "--sample-set",
+            "help10",
+            "--accuracy",
+            "cifar100",
+            "--design",
+            "layers",
+            "--no-baselines",
+            "--json",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         for (c, _, _) in picks {
             args.push("--constraint".into());
             args.push(c.to_string());
@@ -74,10 +114,32 @@ fn front_set(v: &Value) -> BTreeSet<String> {
 fn evolution_recovers_the_exhaustive_front_and_is_seeded() {
     let exact = json(&["search", "--accuracy", "cifar100", "--device", "pixel3", "--json"]);
     assert_eq!(exact["evaluated"], 15625);
-    let evo = json(&["search", "--accuracy", "cifar100", "--device", "pixel3", "--method", "evolution", "--seed", "0", "--json"]);
+    let evo = json(&[
+        "search",
+        "--accuracy",
+        "cifar100",
+        "--device",
+        "pixel3",
+        "--method",
+        "evolution",
+        "--seed",
+        "0",
+        "--json",
+    ]);
     assert_eq!(front_set(&evo), front_set(&exact));
     assert!(evo["evaluated"].as_u64().unwrap() < 15625);
-    let again = json(&["search", "--accuracy", "cifar100", "--device", "pixel3", "--method", "evolution", "--seed", "0", "--json"]);
+    let again = json(&[
+        "search",
+        "--accuracy",
+        "cifar100",
+        "--device",
+        "pixel3",
+        "--method",
+        "evolution",
+        "--seed",
+        "0",
+        "--json",
+    ]);
     assert_eq!(evo["front"], again["front"]);
     assert_eq!(evo["manifest"]["seed"], 0);
 }
@@ -88,9 +150,26 @@ fn search_with_an_adapted_predictor_and_constraints() {
     let samples = dir.path().join("s.csv");
     std::fs::write(&samples, "index,board\n11982,5.1\n431,7.9\n55,3.2\n9,6.6\n14451,4.4\n8636,9.1\n").unwrap();
     let pred = dir.path().join("p.json");
-    oneproxy().args(["adapt", "--proxy", "raspi4", "--samples"]).arg(&samples).arg("--out").arg(&pred).assert().success();
+    oneproxy()
+        .args(["adapt", "--proxy", "raspi4", "--samples"])
+        .arg(&samples)
+        .arg("--out")
+        .arg(&pred)
+        .assert()
+        .success();
     let plot = dir.path().join("front.svg");
-    let v = json(&["search", "--accuracy", "cifar100", "--predictor", pred.to_str().unwrap(), "--constraint", "5", "--plot", plot.to_str().unwrap(), "--json"]);
+    let v = json(&[
+        "search",
+        "--accuracy",
+        "cifar100",
+        "--predictor",
+        pred.to_str().unwrap(),
+        "--constraint",
+        "5",
+        "--plot",
+        plot.to_str().unwrap(),
+        "--json",
+    ]);
     assert!(v["front"].as_array().unwrap().len() > 5);
     let pick = &v["constraints"][0];
     assert!(pick["latency"].as_f64().unwrap() <= 5.0);
@@ -99,9 +178,15 @@ fn search_with_an_adapted_predictor_and_constraints() {
 
 #[test]
 fn search_errors_are_clear() {
-    let out = oneproxy().args(["search", "--space", "fbnet", "--device", "pixel3"]).assert().failure().get_output().clone();
+    let out =
+        oneproxy().args(["search", "--space", "fbnet", "--device", "pixel3"]).assert().failure().get_output().clone();
     assert!(String::from_utf8_lossy(&out.stderr).contains("--accuracy-file"));
-    let out = oneproxy().args(["search", "--accuracy", "cifar1000", "--device", "pixel3"]).assert().failure().get_output().clone();
+    let out = oneproxy()
+        .args(["search", "--accuracy", "cifar1000", "--device", "pixel3"])
+        .assert()
+        .failure()
+        .get_output()
+        .clone();
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown accuracy table 'cifar1000'"));
     oneproxy().args(["search", "--accuracy", "cifar100"]).assert().failure();
 }
@@ -129,7 +214,8 @@ fn run_writes_a_report_folder() {
     }
     // Re-running replaces the folder; nothing temporary is left beside it.
     oneproxy().args(["run", "--targets", "raspi4", "--out"]).arg(&out).assert().success();
-    let names: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let names: Vec<String> =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     assert_eq!(names, vec!["report".to_string()]);
 }
 
@@ -146,7 +232,8 @@ fn accuracy_file_makes_any_space_searchable() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("acc.csv");
     std::fs::write(&f, text).unwrap();
-    let v = json(&["search", "--space", "fbnet", "--accuracy-file", f.to_str().unwrap(), "--device", "pixel3", "--json"]);
+    let v =
+        json(&["search", "--space", "fbnet", "--accuracy-file", f.to_str().unwrap(), "--device", "pixel3", "--json"]);
     assert_eq!(v["evaluated"], 300);
     let front = v["front"].as_array().unwrap();
     assert!(!front.is_empty());
@@ -160,7 +247,20 @@ fn accuracy_file_makes_any_space_searchable() {
 fn search_feeds_measure_and_shows_the_nb201_index() {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("front.csv");
-    let v = json(&["search", "--accuracy", "cifar100", "--device", "pixel3", "--constraint", "5", "--out-csv", csv.to_str().unwrap(), "--device-name", "board", "--json"]);
+    let v = json(&[
+        "search",
+        "--accuracy",
+        "cifar100",
+        "--device",
+        "pixel3",
+        "--constraint",
+        "5",
+        "--out-csv",
+        csv.to_str().unwrap(),
+        "--device-name",
+        "board",
+        "--json",
+    ]);
     let front = v["front"].as_array().unwrap();
     let b = oneproxy::bundled::bundle(oneproxy::SpaceId::Nb201).unwrap();
     for p in front {
@@ -174,8 +274,23 @@ fn search_feeds_measure_and_shows_the_nb201_index() {
     assert_eq!(rows.len(), front.len(), "the pick is on the front");
     assert!(rows.iter().all(|r| r.ends_with(',')));
     // Ready for `measure --archs`: it parses as an architecture list.
-    oneproxy().args(["measure", "--space", "nb201", "--archs"]).arg(&csv).args(["--out"]).arg(dir.path().join("m.csv"))
-        .args(["--runner-cmd", "echo latency_ms: 1.5; : {model}", "--runs", "1", "--warmup", "0", "--device-name", "board"]).assert().success();
+    oneproxy()
+        .args(["measure", "--space", "nb201", "--archs"])
+        .arg(&csv)
+        .args(["--out"])
+        .arg(dir.path().join("m.csv"))
+        .args([
+            "--runner-cmd",
+            "echo latency_ms: 1.5; : {model}",
+            "--runs",
+            "1",
+            "--warmup",
+            "0",
+            "--device-name",
+            "board",
+        ])
+        .assert()
+        .success();
 }
 
 #[test]
@@ -189,7 +304,21 @@ fn evolution_with_an_accuracy_file_searches_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("acc.csv");
     std::fs::write(&f, text).unwrap();
-    let out = oneproxy().args(["search", "--space", "fbnet", "--accuracy-file", f.to_str().unwrap(), "--device", "pixel3", "--method", "evolution", "--json"]).assert().success();
+    let out = oneproxy()
+        .args([
+            "search",
+            "--space",
+            "fbnet",
+            "--accuracy-file",
+            f.to_str().unwrap(),
+            "--device",
+            "pixel3",
+            "--method",
+            "evolution",
+            "--json",
+        ])
+        .assert()
+        .success();
     let o = out.get_output();
     assert!(String::from_utf8_lossy(&o.stderr).contains("exhaustively"));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();

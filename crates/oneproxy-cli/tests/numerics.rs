@@ -21,7 +21,11 @@ fn bundled(device: &str, archs: &[String]) -> Vec<f64> {
 fn planned_samples(dir: &Path, seed: u64, latency: impl Fn(&[String]) -> Vec<f64>) -> String {
     let plan = dir.join(format!("plan{seed}.csv"));
     let seed = seed.to_string();
-    oneproxy().args(["plan", "--space", "nb201", "--budget", "10", "--proxy", "pixel3", "--seed", &seed, "--out"]).arg(&plan).assert().success();
+    oneproxy()
+        .args(["plan", "--space", "nb201", "--budget", "10", "--proxy", "pixel3", "--seed", &seed, "--out"])
+        .arg(&plan)
+        .assert()
+        .success();
     let archs: Vec<String> = std::fs::read_to_string(&plan)
         .unwrap()
         .lines()
@@ -41,14 +45,35 @@ fn planned_samples(dir: &Path, seed: u64, latency: impl Fn(&[String]) -> Vec<f64
 /// `adapt --out P --json`, then `predict --all`: the JSON and every prediction.
 fn adapt_and_predict(dir: &Path, samples: &str, extra: &[&str]) -> (Value, Vec<f64>) {
     let pred = dir.join("p.json");
-    let mut args = vec!["adapt", "--space", "nb201", "--proxy", "pixel3", "--samples", samples, "--json", "--out", pred.to_str().unwrap()];
+    let mut args = vec![
+        "adapt",
+        "--space",
+        "nb201",
+        "--proxy",
+        "pixel3",
+        "--samples",
+        samples,
+        "--json",
+        "--out",
+        pred.to_str().unwrap(),
+    ];
     args.extend_from_slice(extra);
     let v = json(&args);
     let text = std::fs::read_to_string(&pred).unwrap();
     assert!(!text.contains("null"), "a predictor file holds null: {text}");
-    let out = oneproxy().args(["predict", "--predictor", pred.to_str().unwrap(), "--all"]).assert().success().get_output().stdout.clone();
-    let values: Vec<f64> =
-        String::from_utf8(out).unwrap().lines().skip(1).map(|l| l.rsplit_once(',').unwrap().1.parse().unwrap()).collect();
+    let out = oneproxy()
+        .args(["predict", "--predictor", pred.to_str().unwrap(), "--all"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let values: Vec<f64> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit_once(',').unwrap().1.parse().unwrap())
+        .collect();
     assert_eq!(values.len(), 15625);
     (v, values)
 }
@@ -81,7 +106,8 @@ fn assert_positive(values: &[f64], what: &str) {
 fn issue8_any_positive_finite_latency_adapts() {
     let dir = tempfile::tempdir().unwrap();
     for (i, factor) in [1e-14, 1e-300, 1e306].into_iter().enumerate() {
-        let samples = planned_samples(dir.path(), i as u64, |a| bundled("raspi4", a).into_iter().map(|v| v * factor).collect());
+        let samples =
+            planned_samples(dir.path(), i as u64, |a| bundled("raspi4", a).into_iter().map(|v| v * factor).collect());
         let (v, values) = adapt_and_predict(dir.path(), &samples, &[]);
         assert_no_null_numbers(&v);
         assert_positive(&values, &format!("x{factor}"));
@@ -111,7 +137,14 @@ fn issue8_readme_flow_predicts_positive_latencies_everywhere() {
         assert_positive(&values, &format!("{device}, seed {seed}"));
     }
     // The search puts only positive latencies on its front.
-    let s = json(&["search", "--accuracy", "cifar100", "--predictor", dir.path().join("p.json").to_str().unwrap(), "--json"]);
+    let s = json(&[
+        "search",
+        "--accuracy",
+        "cifar100",
+        "--predictor",
+        dir.path().join("p.json").to_str().unwrap(),
+        "--json",
+    ]);
     for p in s["front"].as_array().unwrap() {
         assert!(p["latency"].as_f64().unwrap() > 0.0, "{p}");
     }
@@ -122,7 +155,9 @@ fn issue8_adversarial_target_stays_positive() {
     // The slower on pixel3, the faster on the target.
     let dir = tempfile::tempdir().unwrap();
     for seed in [0, 5] {
-        let samples = planned_samples(dir.path(), seed, |a| bundled("pixel3", a).into_iter().map(|v| 100.0 / (1.0 + v)).collect());
+        let samples = planned_samples(dir.path(), seed, |a| {
+            bundled("pixel3", a).into_iter().map(|v| 100.0 / (1.0 + v)).collect()
+        });
         for extra in [&[][..], &["--form", "per-feature", "--norm", "2"][..]] {
             let (v, values) = adapt_and_predict(dir.path(), &samples, extra);
             assert_no_null_numbers(&v);
@@ -143,12 +178,39 @@ fn issue8_adapt_json_says_no_correction_in_words() {
     }
     let f = dir.path().join("help10.csv");
     std::fs::write(&f, text).unwrap();
-    let v = json(&["adapt", "--proxy", "pixel3", "--samples", f.to_str().unwrap(), "--form", "per-feature", "--norm", "2", "--json"]);
+    let v = json(&[
+        "adapt",
+        "--proxy",
+        "pixel3",
+        "--samples",
+        f.to_str().unwrap(),
+        "--form",
+        "per-feature",
+        "--norm",
+        "2",
+        "--json",
+    ]);
     assert_eq!(v["lambda"], "none", "{}", v["lambda"]);
     assert_eq!(v["report"]["members"][0]["lambda"], "none");
     assert_no_null_numbers(&v);
     let text = String::from_utf8(
-        oneproxy().args(["adapt", "--proxy", "pixel3", "--samples", f.to_str().unwrap(), "--form", "per-feature", "--norm", "2"]).assert().success().get_output().stdout.clone(),
+        oneproxy()
+            .args([
+                "adapt",
+                "--proxy",
+                "pixel3",
+                "--samples",
+                f.to_str().unwrap(),
+                "--form",
+                "per-feature",
+                "--norm",
+                "2",
+            ])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone(),
     )
     .unwrap();
     assert!(text.contains("lambda none (no correction)"), "{text}");

@@ -13,7 +13,8 @@ const NONE: &str = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|";
 const MIXED: &str = "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|";
 
 fn names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut v: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     v.sort();
     v
 }
@@ -33,7 +34,12 @@ fn wait_for(what: &str, ready: impl Fn() -> bool) {
 
 /// Runner folders (`oneproxy-runner-*`) in `tmp`.
 fn runner_dirs(tmp: &Path) -> Vec<PathBuf> {
-    std::fs::read_dir(tmp).unwrap().flatten().map(|e| e.path()).filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("oneproxy-runner-")).collect()
+    std::fs::read_dir(tmp)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("oneproxy-runner-"))
+        .collect()
 }
 
 /// Processes of a group still running (zombies waiting for a reaper do not count).
@@ -138,7 +144,12 @@ fn issue8_measure_out_errors_and_sample_beyond_the_space() {
     );
     assert!(e.contains("--sample 20000: the nb201 space has only 15625 architectures"), "{e}");
     assert!(e.contains(&dir.path().display().to_string()) && e.contains("is a directory"), "{e}");
-    let e = failure(oneproxy().args(["measure", "--space", "nb201", "--arch", NONE, "--runner-cmd", "echo 1; : {model}"]).args(["--max-time", "1e300", "--out", "x.csv"]));
+    let e =
+        failure(
+            oneproxy()
+                .args(["measure", "--space", "nb201", "--arch", NONE, "--runner-cmd", "echo 1; : {model}"])
+                .args(["--max-time", "1e300", "--out", "x.csv"]),
+        );
     assert!(e.contains("--max-time must be a positive number"), "{e}");
 }
 
@@ -158,7 +169,11 @@ fn issue8_resume_validates_rows_and_remeasures_empty_ones() {
     let e = failure(&mut measure());
     assert!(e.contains("lat.csv:3") && e.contains("column 'fake'") && e.contains("'banana'"), "{e}");
     assert!(e.contains("positive number"), "{e}");
-    assert_eq!(std::fs::read_to_string(&out).unwrap(), format!("arch,fake\n{MIXED},\n{NONE},banana\n"), "left as it was");
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        format!("arch,fake\n{MIXED},\n{NONE},banana\n"),
+        "left as it was"
+    );
     std::fs::write(&out, format!("arch,fake\n{MIXED},\n{NONE},3.0\n")).unwrap();
     let list = dir.path().join("archs.csv");
     std::fs::write(&list, format!("arch\n{MIXED}\n{NONE}\n")).unwrap();
@@ -188,7 +203,23 @@ fn issue8_runner_output_must_follow_the_protocol() {
     ] {
         let mut c = oneproxy();
         c.current_dir(dir.path()).env("TMPDIR", &tmp);
-        c.args(["measure", "--space", "nb201", "--arch", NONE, "--runs", "1", "--warmup", "0", "--device-name", "fake", "--runner-cmd", runner, "--out", "o.csv"]);
+        c.args([
+            "measure",
+            "--space",
+            "nb201",
+            "--arch",
+            NONE,
+            "--runs",
+            "1",
+            "--warmup",
+            "0",
+            "--device-name",
+            "fake",
+            "--runner-cmd",
+            runner,
+            "--out",
+            "o.csv",
+        ]);
         if ok {
             c.assert().success();
             assert!(std::fs::read_to_string(dir.path().join("o.csv")).unwrap().ends_with(",2.500000\n"), "{runner}");
@@ -219,7 +250,20 @@ fn issue8_runner_timeout_and_max_time_bound_the_wall_clock() {
         &oneproxy()
             .current_dir(d)
             .env("TMPDIR", &tmp)
-            .args(["measure", "--space", "nb201", "--arch", NONE, "--runs", "20", "--warmup", "0", "--max-time", "1", "--json"])
+            .args([
+                "measure",
+                "--space",
+                "nb201",
+                "--arch",
+                NONE,
+                "--runs",
+                "20",
+                "--warmup",
+                "0",
+                "--max-time",
+                "1",
+                "--json",
+            ])
             .args(["--device-name", "fake", "--runner-cmd", &runner, "--out", "t.csv"])
             .assert()
             .success()
@@ -284,7 +328,20 @@ fn issue8_a_second_measure_on_the_same_file_fails_and_sigkill_leftovers_are_clea
     oneproxy()
         .current_dir(d)
         .env("TMPDIR", &tmp)
-        .args(["measure", "--space", "nb201", "--arch", MIXED, "--runs", "1", "--warmup", "0", "--device-name", "fake", "--resume"])
+        .args([
+            "measure",
+            "--space",
+            "nb201",
+            "--arch",
+            MIXED,
+            "--runs",
+            "1",
+            "--warmup",
+            "0",
+            "--device-name",
+            "fake",
+            "--resume",
+        ])
         .args(["--runner-cmd", "echo 1; : {model}", "--out", "lat.csv"])
         .assert()
         .success();

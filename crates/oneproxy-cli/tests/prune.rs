@@ -40,12 +40,22 @@ fn issue11_export_prunes_only_what_is_dead() {
 fn issue11_prune_dead_outside_nb201_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("m.onnx");
-    let e = stderr_of(&["export", "--space", "fbnet", "--arch", FBNET, "--prune-dead", "--out", model.to_str().unwrap()]);
+    let e =
+        stderr_of(&["export", "--space", "fbnet", "--arch", FBNET, "--prune-dead", "--out", model.to_str().unwrap()]);
     assert!(e.contains("--prune-dead") && e.contains("fbnet") && e.contains("nb201"), "{e}");
     assert!(!model.exists());
     let csv = dir.path().join("lat.csv");
     let e = stderr_of(&[
-        "measure", "--space", "ofa-mbv3", "--sample", "2", "--prune-dead", "--runner-cmd", "echo 1 {model}", "--out", csv.to_str().unwrap(),
+        "measure",
+        "--space",
+        "ofa-mbv3",
+        "--sample",
+        "2",
+        "--prune-dead",
+        "--runner-cmd",
+        "echo 1 {model}",
+        "--out",
+        csv.to_str().unwrap(),
     ]);
     assert!(e.contains("--prune-dead") && e.contains("ofa-mbv3"), "{e}");
     assert!(!csv.exists(), "nothing is written");
@@ -61,7 +71,18 @@ fn issue11_measure_keys_rows_by_the_arch_as_written() {
         let mut c = oneproxy();
         c.args(["measure", "--space", "nb201", "--archs"])
             .arg(&list)
-            .args(["--runs", "1", "--warmup", "0", "--device-name", "size", "--json", "--runner-cmd", "wc -c < {model}", "--out"])
+            .args([
+                "--runs",
+                "1",
+                "--warmup",
+                "0",
+                "--device-name",
+                "size",
+                "--json",
+                "--runner-cmd",
+                "wc -c < {model}",
+                "--out",
+            ])
             .arg(out);
         if prune {
             c.arg("--prune-dead");
@@ -74,10 +95,13 @@ fn issue11_measure_keys_rows_by_the_arch_as_written() {
     let rows = |p: &Path| -> Vec<(String, f64)> {
         let text = std::fs::read_to_string(p).unwrap();
         assert_eq!(text.lines().next(), Some("arch,size"));
-        text.lines().skip(1).map(|l| {
-            let (arch, v) = l.rsplit_once(',').unwrap();
-            (arch.to_string(), v.parse().unwrap())
-        }).collect()
+        text.lines()
+            .skip(1)
+            .map(|l| {
+                let (arch, v) = l.rsplit_once(',').unwrap();
+                (arch.to_string(), v.parse().unwrap())
+            })
+            .collect()
     };
     let (ra, rb) = (rows(&a), rows(&b));
     assert_eq!(ra.iter().map(|r| &r.0).collect::<Vec<_>>(), [DEAD, CONV]);
@@ -96,7 +120,10 @@ fn issue11_help_explains_prune_dead() {
     for cmd in ["export", "measure"] {
         let out = oneproxy().args([cmd, "--help"]).assert().success().get_output().stdout.clone();
         let help = String::from_utf8(out).unwrap().split_whitespace().collect::<Vec<_>>().join(" ");
-        assert!(help.contains("--prune-dead") && help.contains("dead operations") && help.contains("NB201 only"), "{cmd}: {help}");
+        assert!(
+            help.contains("--prune-dead") && help.contains("dead operations") && help.contains("NB201 only"),
+            "{cmd}: {help}"
+        );
     }
 }
 
@@ -105,7 +132,23 @@ fn issue11_help_explains_prune_dead() {
 fn issue11_measure_with_tract_records_pruning() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("here.csv");
-    let v = json(&["measure", "--space", "nb201", "--arch", DEAD, "--runs", "3", "--warmup", "1", "--device-name", "here_pruned", "--prune-dead", "--json", "--out", out.to_str().unwrap()]);
+    let v = json(&[
+        "measure",
+        "--space",
+        "nb201",
+        "--arch",
+        DEAD,
+        "--runs",
+        "3",
+        "--warmup",
+        "1",
+        "--device-name",
+        "here_pruned",
+        "--prune-dead",
+        "--json",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(v["prune_dead"], true);
     assert!(v["environment"]["engine"].as_str().unwrap().starts_with("tract-onnx"));
     assert_eq!(v["measured"][0]["flops"], 7_783_040);
@@ -132,7 +175,14 @@ fn issue11_the_shipped_here_dataset() {
     let rho = m["matrix"][0][1].as_f64().unwrap();
     assert!((0.82..0.84).contains(&rho), "Spearman(here, here_pruned) = {rho}");
     // The architectures of docs/issue9-here/here300.csv (the same --sample 300 --seed 1), in order.
-    let archs = |p: &Path| std::fs::read_to_string(p).unwrap().lines().skip(1).map(|l| l.split(',').next().unwrap().to_string()).collect::<Vec<_>>();
+    let archs = |p: &Path| {
+        std::fs::read_to_string(p)
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').next().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(archs(&path), archs(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/issue9-here/here300.csv")));
     // Every architecture with a dead op ran faster pruned; 115 of the 300 have one.
     let space = oneproxy::SpaceId::Nb201.space();
@@ -158,13 +208,31 @@ fn issue11_goal_the_pruning_device_measured_here() {
     let pool = "1080ti_1,1080ti_256,1080ti_32,2080ti_1,2080ti_256,2080ti_32,essential_ph_1,eyeriss,fpga,gold_6226,gold_6240,pixel2,pixel3,raspi4,samsung_a50,samsung_s7,silver_4114,silver_4210r,titan_rtx_1,titan_rtx_256,titan_rtx_32,titanx_1,titanx_256,titanx_32,titanxp_1,titanxp_256,titanxp_32,edgegpu,edgetpu";
     let run = |combine: &str| {
         json(&[
-            "evaluate", "adapt", "--latency", path.to_str().unwrap(), "--targets", "here,here_pruned", "--pool", pool,
-            "--samples", "10", "--trials", "4", "--combine", combine, "--json",
+            "evaluate",
+            "adapt",
+            "--latency",
+            path.to_str().unwrap(),
+            "--targets",
+            "here,here_pruned",
+            "--pool",
+            pool,
+            "--samples",
+            "10",
+            "--trials",
+            "4",
+            "--combine",
+            combine,
+            "--json",
         ])
     };
     let (averaged, best) = (run("averaged"), run("best"));
     let after = |v: &Value, i: usize| v["targets"][i]["spearman_after"].as_f64().unwrap();
-    assert!(after(&averaged, 1) >= 0.90 && after(&averaged, 1) > after(&best, 1) + 0.08, "here_pruned: {} vs {}", after(&averaged, 1), after(&best, 1));
+    assert!(
+        after(&averaged, 1) >= 0.90 && after(&averaged, 1) > after(&best, 1) + 0.08,
+        "here_pruned: {} vs {}",
+        after(&averaged, 1),
+        after(&best, 1)
+    );
     assert!(after(&averaged, 0) >= 0.93, "here: {}", after(&averaged, 0));
     let structural = ["live-ops", "live-path", "pruned-stacking"];
     let trials = averaged["targets"][1]["trials"].as_array().unwrap();
@@ -174,9 +242,17 @@ fn issue11_goal_the_pruning_device_measured_here() {
         let total: f64 = members.iter().map(|m| m["weight"].as_f64().unwrap()).sum();
         assert!((total - 1.0).abs() < 1e-9, "{total}");
         assert!(structural.contains(&members[0]["form"].as_str().unwrap()), "{members:?}");
-        live += members.iter().filter(|m| structural.contains(&m["form"].as_str().unwrap())).map(|m| m["weight"].as_f64().unwrap()).sum::<f64>();
+        live += members
+            .iter()
+            .filter(|m| structural.contains(&m["form"].as_str().unwrap()))
+            .map(|m| m["weight"].as_f64().unwrap())
+            .sum::<f64>();
     }
-    assert!(live / trials.len() as f64 > 0.5, "mean weight of the structural hypotheses {}", live / trials.len() as f64);
+    assert!(
+        live / trials.len() as f64 > 0.5,
+        "mean weight of the structural hypotheses {}",
+        live / trials.len() as f64
+    );
     for trial in averaged["targets"][0]["trials"].as_array().unwrap() {
         assert!(!structural.contains(&trial["members"][0]["form"].as_str().unwrap()), "{trial}");
     }

@@ -47,7 +47,8 @@ fn default_run_report_is_small_parsable_and_complete() {
     run(&out, &[]);
     let svgs = check_svgs(&out);
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
-    let targets: Vec<&str> = report["targets"].as_array().unwrap().iter().map(|t| t["target"].as_str().unwrap()).collect();
+    let targets: Vec<&str> =
+        report["targets"].as_array().unwrap().iter().map(|t| t["target"].as_str().unwrap()).collect();
     assert_eq!(svgs.len(), targets.len() + 1, "one Pareto plot per target and the heatmap");
     // Every target is in the heatmap, including the edge devices that measured part of the space.
     let heat = std::fs::read_to_string(out.join("heatmap.svg")).unwrap();
@@ -61,7 +62,11 @@ fn default_run_report_is_small_parsable_and_complete() {
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     check_self_contained(&html);
     for t in &targets {
-        assert!(html.contains(&format!(r##"href="#pareto-{t}""##)) && html.contains(&format!(r#"<details id="pareto-{t}""#)), "{t}");
+        assert!(
+            html.contains(&format!(r##"href="#pareto-{t}""##))
+                && html.contains(&format!(r#"<details id="pareto-{t}""#)),
+            "{t}"
+        );
     }
     // The plots are inlined: the page holds every figure's SVG.
     assert_eq!(html.matches("<svg").count(), targets.len() + 1);
@@ -78,7 +83,15 @@ fn pareto_plots_show_the_predicted_front_and_the_picks() {
     let out = dir.path().join("r");
     run(&out, &["--proxy", "pixel3", "--targets", "raspi4,eyeriss", "--constraint", "5", "--log-latency", "off"]);
     let svg = std::fs::read_to_string(out.join("pareto-raspi4.svg")).unwrap();
-    for want in ["raspi4: proxy pixel3", "measurements", "true Pareto front", "predicted front, measured on target", "final set", "≤ 5 ms", "latency constraint"] {
+    for want in [
+        "raspi4: proxy pixel3",
+        "measurements",
+        "true Pareto front",
+        "predicted front, measured on target",
+        "final set",
+        "≤ 5 ms",
+        "latency constraint",
+    ] {
         assert!(svg.contains(want), "{want}");
     }
     assert!(!svg.contains("log scale"));
@@ -92,7 +105,9 @@ fn pareto_plots_show_the_predicted_front_and_the_picks() {
 fn heatmap_rows(svg: &str) -> Vec<String> {
     let doc = roxmltree::Document::parse(svg).unwrap();
     doc.descendants()
-        .filter(|n| n.has_tag_name("text") && n.attribute("text-anchor") == Some("end") && n.attribute("transform").is_none())
+        .filter(|n| {
+            n.has_tag_name("text") && n.attribute("text-anchor") == Some("end") && n.attribute("transform").is_none()
+        })
         .filter_map(|n| n.text().map(str::to_string))
         .collect()
 }
@@ -103,7 +118,8 @@ fn heatmap_order_is_clustered_or_alphabetical() {
     let (a, c) = (dir.path().join("a.svg"), dir.path().join("c.svg"));
     oneproxy().args(["monotonicity", "--heatmap-order", "alpha", "--plot"]).arg(&a).assert().success();
     oneproxy().args(["monotonicity", "--plot"]).arg(&c).assert().success();
-    let (alpha, clustered) = (heatmap_rows(&std::fs::read_to_string(&a).unwrap()), heatmap_rows(&std::fs::read_to_string(&c).unwrap()));
+    let (alpha, clustered) =
+        (heatmap_rows(&std::fs::read_to_string(&a).unwrap()), heatmap_rows(&std::fs::read_to_string(&c).unwrap()));
     let mut sorted = alpha.clone();
     sorted.sort();
     assert!(alpha.len() > 20);
@@ -119,7 +135,18 @@ fn heatmap_order_is_clustered_or_alphabetical() {
         pos.iter().max().unwrap() - pos.iter().min().unwrap()
     };
     let big_batch = ["1080ti_256", "titanxp_256", "titanx_256"];
-    let small_batch = ["1080ti_1", "1080ti_32", "2080ti_1", "2080ti_32", "titan_rtx_1", "titan_rtx_32", "titanx_1", "titanx_32", "titanxp_1", "titanxp_32"];
+    let small_batch = [
+        "1080ti_1",
+        "1080ti_32",
+        "2080ti_1",
+        "2080ti_32",
+        "titan_rtx_1",
+        "titan_rtx_32",
+        "titanx_1",
+        "titanx_32",
+        "titanxp_1",
+        "titanxp_32",
+    ];
     assert_eq!(spread(&clustered, &big_batch), big_batch.len() - 1, "{clustered:?}");
     assert_eq!(spread(&clustered, &small_batch), small_batch.len() - 1, "{clustered:?}");
     assert!(spread(&alpha, &big_batch) > big_batch.len() - 1 && spread(&alpha, &small_batch) > small_batch.len() - 1);
@@ -132,13 +159,24 @@ fn figures_as_pdf_and_png() {
     oneproxy().args(["monotonicity", "--devices", "pixel3,raspi4,fpga", "--plot"]).arg(&pdf).assert().success();
     assert!(std::fs::read(&pdf).unwrap().starts_with(b"%PDF-"));
     let front = dir.path().join("f.pdf");
-    oneproxy().args(["search", "--accuracy", "cifar100", "--device", "pixel3", "--constraint", "10", "--plot"]).arg(&front).assert().success();
+    oneproxy()
+        .args(["search", "--accuracy", "cifar100", "--device", "pixel3", "--constraint", "10", "--plot"])
+        .arg(&front)
+        .assert()
+        .success();
     assert!(std::fs::read(&front).unwrap().starts_with(b"%PDF-"));
     let png = dir.path().join("f.png");
     oneproxy().args(["search", "--accuracy", "cifar100", "--device", "pixel3", "--plot"]).arg(&png).assert().success();
     assert_eq!(&std::fs::read(&png).unwrap()[1..4], b"PNG");
     let bad = dir.path().join("f.jpg");
-    let err = oneproxy().args(["search", "--accuracy", "cifar100", "--device", "pixel3", "--plot"]).arg(&bad).assert().failure().get_output().stderr.clone();
+    let err = oneproxy()
+        .args(["search", "--accuracy", "cifar100", "--device", "pixel3", "--plot"])
+        .arg(&bad)
+        .assert()
+        .failure()
+        .get_output()
+        .stderr
+        .clone();
     assert!(String::from_utf8_lossy(&err).contains(".svg, .png or .pdf"));
 }
 

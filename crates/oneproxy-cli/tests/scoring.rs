@@ -10,7 +10,8 @@ use serde_json::Value;
 /// other full-table device with the default flow, reaches exactly the recorded mean regret.
 #[test]
 fn the_shipped_proxy_ranking_is_reproduced() {
-    let ranking: Value = serde_json::from_str(include_str!("../../oneproxy/data/nasbench201/proxy_ranking.json")).unwrap();
+    let ranking: Value =
+        serde_json::from_str(include_str!("../../oneproxy/data/nasbench201/proxy_ranking.json")).unwrap();
     let rows = ranking["ranking"].as_array().unwrap();
     let regrets: Vec<f64> = rows.iter().map(|r| r["mean_regret"].as_f64().unwrap()).collect();
     assert!(regrets.windows(2).all(|w| w[0] <= w[1]), "best first");
@@ -23,11 +24,28 @@ fn the_shipped_proxy_ranking_is_reproduced() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|d| d["archs_measured"] == devices["architectures"] && !d["source"].as_str().unwrap().starts_with("computed"))
+        .filter(|d| {
+            d["archs_measured"] == devices["architectures"] && !d["source"].as_str().unwrap().starts_with("computed")
+        })
         .map(|d| d["name"].as_str().unwrap().to_string())
         .filter(|d| d != best)
         .collect();
-    let v = json(&["evaluate", "nas", "--targets", &full.join(","), "--proxy", best, "--accuracy", "cifar100", "--samples", "6", "--seed", "0", "--no-baselines", "--json"]);
+    let v = json(&[
+        "evaluate",
+        "nas",
+        "--targets",
+        &full.join(","),
+        "--proxy",
+        best,
+        "--accuracy",
+        "cifar100",
+        "--samples",
+        "6",
+        "--seed",
+        "0",
+        "--no-baselines",
+        "--json",
+    ]);
     let got = v["mean_regret"].as_f64().unwrap();
     assert!((got - regrets[0]).abs() < 1e-5, "recomputed {got}, shipped {}", regrets[0]);
     assert_eq!(v["targets"].as_array().unwrap().len(), rows[0]["targets"].as_u64().unwrap() as usize);
@@ -35,7 +53,19 @@ fn the_shipped_proxy_ranking_is_reproduced() {
 
 #[test]
 fn evaluate_nas_reports_regret_and_baselines() {
-    let v = json(&["evaluate", "nas", "--targets", "pixel2,titan_rtx_256", "--proxy", "pixel3", "--accuracy", "cifar100", "--trials", "2", "--json"]);
+    let v = json(&[
+        "evaluate",
+        "nas",
+        "--targets",
+        "pixel2,titan_rtx_256",
+        "--proxy",
+        "pixel3",
+        "--accuracy",
+        "cifar100",
+        "--trials",
+        "2",
+        "--json",
+    ]);
     for key in ["mean_regret", "mean_measurements", "mean_random_regret", "mean_pareto_recall", "mean_hv_ratio"] {
         assert!(v[key].is_number(), "{key}");
     }
@@ -51,9 +81,17 @@ fn evaluate_nas_reports_regret_and_baselines() {
         let b = &v["baselines"][name];
         assert!(b["regret"]["mean"].is_number() && b["regret"]["std"].is_number(), "{name}: {b}");
     }
-    assert!(v["method"]["regret"]["mean"].as_f64().unwrap() < v["baselines"]["random"]["regret"]["mean"].as_f64().unwrap());
+    assert!(
+        v["method"]["regret"]["mean"].as_f64().unwrap() < v["baselines"]["random"]["regret"]["mean"].as_f64().unwrap()
+    );
     // The text shows the method beside its baselines.
-    let out = oneproxy().args(["evaluate", "nas", "--targets", "pixel2", "--proxy", "pixel3", "--accuracy", "cifar100"]).assert().success().get_output().stdout.clone();
+    let out = oneproxy()
+        .args(["evaluate", "nas", "--targets", "pixel2", "--proxy", "pixel3", "--accuracy", "cifar100"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     let text = String::from_utf8(out).unwrap();
     for s in ["regret", "random (same count)", "flops as proxy", "always adapt", "±"] {
         assert!(text.contains(s), "{s} missing:\n{text}");
@@ -65,17 +103,60 @@ fn evaluate_nas_reports_regret_and_baselines() {
 #[test]
 fn the_sequential_design_spends_what_it_is_given() {
     let at = |n: &str| {
-        let v = json(&["evaluate", "nas", "--targets", "gold_6226,samsung_s7", "--proxy", "raspi4", "--accuracy", "cifar100", "--stop", "0", "--max-measurements", n, "--no-baselines", "--json"]);
+        let v = json(&[
+            "evaluate",
+            "nas",
+            "--targets",
+            "gold_6226,samsung_s7",
+            "--proxy",
+            "raspi4",
+            "--accuracy",
+            "cifar100",
+            "--stop",
+            "0",
+            "--max-measurements",
+            n,
+            "--no-baselines",
+            "--json",
+        ]);
         for t in v["targets"].as_array().unwrap() {
-            assert_eq!(t["measurements"].as_u64().unwrap(), n.parse::<u64>().unwrap(), "--stop 0 spends the whole budget");
+            assert_eq!(
+                t["measurements"].as_u64().unwrap(),
+                n.parse::<u64>().unwrap(),
+                "--stop 0 spends the whole budget"
+            );
         }
         v["mean_regret"].as_f64().unwrap()
     };
     let (r15, r60) = (at("15"), at("60"));
     assert!(r60 < r15, "60 measurements {r60}, 15 measurements {r15}");
     // The paper's flow stays available and measures far more.
-    let layers = json(&["evaluate", "nas", "--targets", "gold_6226", "--proxy", "raspi4", "--accuracy", "cifar100", "--design", "layers", "--no-baselines", "--json"]);
-    let seq = json(&["evaluate", "nas", "--targets", "gold_6226", "--proxy", "raspi4", "--accuracy", "cifar100", "--no-baselines", "--json"]);
+    let layers = json(&[
+        "evaluate",
+        "nas",
+        "--targets",
+        "gold_6226",
+        "--proxy",
+        "raspi4",
+        "--accuracy",
+        "cifar100",
+        "--design",
+        "layers",
+        "--no-baselines",
+        "--json",
+    ]);
+    let seq = json(&[
+        "evaluate",
+        "nas",
+        "--targets",
+        "gold_6226",
+        "--proxy",
+        "raspi4",
+        "--accuracy",
+        "cifar100",
+        "--no-baselines",
+        "--json",
+    ]);
     assert!(layers["mean_measurements"].as_f64().unwrap() > seq["mean_measurements"].as_f64().unwrap());
     assert!(stderr_of(&["evaluate", "nas", "--targets", "gold_6226", "--stop", "-1"]).contains("--stop"));
     assert!(stderr_of(&["evaluate", "nas", "--targets", "gold_6226", "--round-size", "0"]).contains("--round-size"));
@@ -84,12 +165,20 @@ fn the_sequential_design_spends_what_it_is_given() {
 #[test]
 fn run_tells_the_truth() {
     let dir = tempfile::tempdir().unwrap();
-    let out = oneproxy().args(["run", "--targets", "pixel2,edgegpu", "--out"]).arg(dir.path().join("r")).assert().success().get_output().stdout.clone();
+    let out = oneproxy()
+        .args(["run", "--targets", "pixel2,edgegpu", "--out"])
+        .arg(dir.path().join("r"))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     let text = String::from_utf8(out).unwrap();
     // Why the proxy, measured by regret; never a simulated device by default.
     assert!(text.contains("lowest mean regret"), "{text}");
     assert!(!text.contains("proxy fpga") && !text.contains("proxy eyeriss"), "{text}");
-    for s in ["measured", "regret", "random", "tight (10%)", "mid (50%)", "loose (90%)", "mean over 2 targets: regret"] {
+    for s in ["measured", "regret", "random", "tight (10%)", "mid (50%)", "loose (90%)", "mean over 2 targets: regret"]
+    {
         assert!(text.contains(s), "{s} missing:\n{text}");
     }
     // edgegpu measured a subset of the space: marked.
@@ -102,7 +191,11 @@ fn run_tells_the_truth() {
         assert!(t["measurements"].as_u64().unwrap() >= t["samples"].as_u64().unwrap());
     }
     // A named simulated device stays possible.
-    oneproxy().args(["run", "--proxy", "fpga", "--targets", "pixel2", "--out"]).arg(dir.path().join("f")).assert().success();
+    oneproxy()
+        .args(["run", "--proxy", "fpga", "--targets", "pixel2", "--out"])
+        .arg(dir.path().join("f"))
+        .assert()
+        .success();
 }
 
 #[test]

@@ -52,7 +52,11 @@ fn correlations_over_too_few_common_architectures_are_undefined_and_never_recomm
     // The table shows '-' with the overlap in brackets, and says who cannot be compared.
     let (table, _) = succeeds(&["monotonicity", "--latency", &f, "--devices", "tiny_a,tiny_b,pixel3"]);
     assert!(table.contains("- [10]"), "{table}");
-    assert!(table.contains("not comparable (fewer than 30 architectures in common with every other device): tiny_a, tiny_b"), "{table}");
+    assert!(
+        table
+            .contains("not comparable (fewer than 30 architectures in common with every other device): tiny_a, tiny_b"),
+        "{table}"
+    );
     // With the minimum lowered to the overlap, the pair counts.
     let low = json(&["monotonicity", "--latency", &f, "--devices", "tiny_a,tiny_b", "--min-overlap", "10", "--json"]);
     assert_eq!(low["matrix"][0][1].as_f64(), Some(1.0));
@@ -67,7 +71,10 @@ fn a_plan_budget_beyond_the_space_is_clipped_and_said() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("plan.csv");
     let (_, err) = succeeds(&["plan", "--budget", "20000", "--proxy", "pixel3", "--out", out.to_str().unwrap()]);
-    assert!(err.contains("asked for 20000 architectures, but space nb201 has 15625 candidates: planning all 15625"), "{err}");
+    assert!(
+        err.contains("asked for 20000 architectures, but space nb201 has 15625 candidates: planning all 15625"),
+        "{err}"
+    );
     let text = std::fs::read_to_string(&out).unwrap();
     assert_eq!(text.lines().count(), 1 + 15625);
     let err = fails_with(&["plan", "--budget", "0", "--proxy", "pixel3"], 2);
@@ -82,7 +89,10 @@ fn implausible_latencies_are_warned_on_stderr_and_in_json() {
     let out = oneproxy().args(["devices", "--latency", &f, "--json"]).assert().success().get_output().clone();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&format!("warning: {f}:3: column 'board': implausibly fast: below 1 us per image")), "{err}");
-    assert!(err.contains(&format!("warning: {f}:6: column 'board': implausibly slow: above 1 hour per image")), "{err}");
+    assert!(
+        err.contains(&format!("warning: {f}:6: column 'board': implausibly slow: above 1 hour per image")),
+        "{err}"
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let w = v["warnings"].as_array().unwrap();
     assert!(w.iter().any(|w| w["line"] == 3 && w["column"] == "board" && w["file"] == f.as_str()), "{w:?}");
@@ -96,21 +106,32 @@ fn implausible_latencies_are_warned_on_stderr_and_in_json() {
 fn rows_in_other_units_are_warned() {
     let f = fixture("mixed_units.csv");
     let (_, err) = succeeds(&["devices", "--latency", &f]);
-    assert!(err.contains(&format!("warning: {f}:5: column 'board': 2 of 10 values lie across a 100x gap from the others")), "{err}");
+    assert!(
+        err.contains(&format!("warning: {f}:5: column 'board': 2 of 10 values lie across a 100x gap from the others")),
+        "{err}"
+    );
     assert!(err.contains("(nothing between 3.9 and 3600 ms): rows in different units? (lines 5, 9)"), "{err}");
 }
 
 #[test]
 fn accuracies_outside_0_100_are_an_error() {
     let err = fails_with(&["search", "--accuracy-file", &fixture("accuracy_over_100.csv"), "--device", "pixel3"], 1);
-    assert!(err.contains(":3: column 'accuracy': invalid value '140': an accuracy is a percentage in [0, 100]"), "{err}");
+    assert!(
+        err.contains(":3: column 'accuracy': invalid value '140': an accuracy is a percentage in [0, 100]"),
+        "{err}"
+    );
 }
 
 #[test]
 fn accuracies_that_look_like_fractions_are_warned() {
     let f = fixture("accuracy_fractions.csv");
     let (_, err) = succeeds(&["search", "--accuracy-file", &f, "--device", "pixel3"]);
-    assert!(err.contains(&format!("warning: {f}: column 'accuracy': all 12 accuracies lie in [0, 1]: they look like fractions")), "{err}");
+    assert!(
+        err.contains(&format!(
+            "warning: {f}: column 'accuracy': all 12 accuracies lie in [0, 1]: they look like fractions"
+        )),
+        "{err}"
+    );
 }
 
 #[test]
@@ -144,7 +165,10 @@ fn flow_numbers_out_of_range_are_refused_at_parse_time() {
         let mut args = base.to_vec();
         args.extend([flag, value]);
         let err = fails_with(&args, 2);
-        assert!(err.contains(&format!("invalid value '{value}' for '{flag}")) && err.contains(want), "{flag} {value}: {err}");
+        assert!(
+            err.contains(&format!("invalid value '{value}' for '{flag}")) && err.contains(want),
+            "{flag} {value}: {err}"
+        );
     }
 }
 
@@ -152,14 +176,30 @@ fn flow_numbers_out_of_range_are_refused_at_parse_time() {
 
 #[test]
 fn plan_device_names_that_would_break_the_csv_are_refused() {
-    for (name, why) in [("a,b", "comma"), ("", "empty"), ("x\ny", "control character"), ("arch", "architecture column"), (" pad", "space")] {
+    for (name, why) in [
+        ("a,b", "comma"),
+        ("", "empty"),
+        ("x\ny", "control character"),
+        ("arch", "architecture column"),
+        (" pad", "space"),
+    ] {
         let err = fails_with(&["plan", "--budget", "3", "--proxy", "pixel3", "--device-name", name], 2);
         assert!(err.contains("invalid device name") && err.contains(why), "{name:?}: {err}");
     }
     // A valid name with a space inside is written as is, and reads back as a latency file.
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("p.csv");
-    succeeds(&["plan", "--budget", "3", "--proxy", "pixel3", "--device-name", "my board", "--out", out.to_str().unwrap()]);
+    succeeds(&[
+        "plan",
+        "--budget",
+        "3",
+        "--proxy",
+        "pixel3",
+        "--device-name",
+        "my board",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(std::fs::read_to_string(&out).unwrap().starts_with("arch,my board\n"));
 }
 
@@ -173,7 +213,18 @@ fn csv_header_device_names_follow_the_same_rule() {
 fn measure_device_name_follows_the_same_rule() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("m.csv");
-    let args = ["measure", "--space", "nb201", "--sample", "1", "--runner-cmd", "echo 1 {model}", "--device-name", "a,b", "--out"];
+    let args = [
+        "measure",
+        "--space",
+        "nb201",
+        "--sample",
+        "1",
+        "--runner-cmd",
+        "echo 1 {model}",
+        "--device-name",
+        "a,b",
+        "--out",
+    ];
     let mut args = args.to_vec();
     args.push(out.to_str().unwrap());
     let err = fails_with(&args, 1);
@@ -186,7 +237,20 @@ fn predict_refuses_a_predictor_device_that_would_break_the_header() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("board.json");
     let samples = fixture("board_samples.csv");
-    let args = ["adapt", "--proxy", "pixel3", "--samples", &samples, "--form", "per-feature", "--lambda", "1", "--ensemble", "1", "--out"];
+    let args = [
+        "adapt",
+        "--proxy",
+        "pixel3",
+        "--samples",
+        &samples,
+        "--form",
+        "per-feature",
+        "--lambda",
+        "1",
+        "--ensemble",
+        "1",
+        "--out",
+    ];
     let mut args = args.to_vec();
     args.push(p.to_str().unwrap());
     succeeds(&args);
@@ -198,7 +262,10 @@ fn predict_refuses_a_predictor_device_that_would_break_the_header() {
     v["device"] = "a,b\nc".into();
     std::fs::write(&p, serde_json::to_vec(&v).unwrap()).unwrap();
     let err = fails_with(&["predict", "--predictor", p.to_str().unwrap(), "--arch", arch], 1);
-    assert!(err.contains("the predictor's 'device' field cannot name a CSV column") && err.contains("it contains a comma"), "{err}");
+    assert!(
+        err.contains("the predictor's 'device' field cannot name a CSV column") && err.contains("it contains a comma"),
+        "{err}"
+    );
 }
 
 // ---- 5. errors people can act on ----
@@ -221,7 +288,10 @@ fn a_huge_value_is_cut_in_the_message() {
     std::fs::write(&f, format!("arch,board\n{cell},1.5\n")).unwrap();
     let err = fails_with(&["monotonicity", "--latency", f.to_str().unwrap()], 1);
     assert!(err.len() < 2_000, "{} bytes of error", err.len());
-    assert!(err.contains(":2: invalid nb201 architecture '|nor_conv_3x3") && err.contains("(1200001 characters in all)"), "{err}");
+    assert!(
+        err.contains(":2: invalid nb201 architecture '|nor_conv_3x3") && err.contains("(1200001 characters in all)"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -248,7 +318,18 @@ fn negative_numbers_parse_and_get_a_domain_error() {
     // A negative value that is valid (a threshold) is accepted: the run gets as far as the
     // unknown target.
     let err = fails_with(
-        &["evaluate", "nas", "--targets", "nosuch", "--proxy", "pixel3", "--accuracy", "cifar100", "--threshold", "-0.5"],
+        &[
+            "evaluate",
+            "nas",
+            "--targets",
+            "nosuch",
+            "--proxy",
+            "pixel3",
+            "--accuracy",
+            "cifar100",
+            "--threshold",
+            "-0.5",
+        ],
         1,
     );
     assert!(err.contains("unknown device 'nosuch'"), "{err}");

@@ -44,7 +44,8 @@ static BUNDLED: Mutex<Vec<(SpaceId, Arc<LatencyTable>)>> = Mutex::new(Vec::new()
 
 /// The bundled table of `space` plus the user's latency CSV files, read on every call.
 pub(crate) fn table_with(py: Python<'_>, space: SpaceId, latency: &[PathBuf]) -> PyResult<Arc<LatencyTable>> {
-    let cached = || BUNDLED.lock().unwrap_or_else(|e| e.into_inner()).iter().find(|(s, _)| *s == space).map(|(_, t)| t.clone());
+    let cached =
+        || BUNDLED.lock().unwrap_or_else(|e| e.into_inner()).iter().find(|(s, _)| *s == space).map(|(_, t)| t.clone());
     if latency.is_empty() {
         if let Some(t) = cached() {
             return Ok(t);
@@ -89,16 +90,24 @@ fn user_table(space: SpaceId, (archs, devices, values): &UserTable<'_>) -> PyRes
         table.ensure_row(a);
     }
     for (c, name) in devices.iter().enumerate() {
-        let column = parsed.iter().enumerate().filter(|&(r, _)| !value(r, c).is_nan()).map(|(r, a)| (a.clone(), value(r, c)));
+        let column =
+            parsed.iter().enumerate().filter(|&(r, _)| !value(r, c).is_nan()).map(|(r, a)| (a.clone(), value(r, c)));
         table.add_device(name, DeviceSource::File(PathBuf::from("(table from Python)")), column).or_py()?;
     }
     Ok(table)
 }
 
 /// The accuracy table named `dataset` (bundled) or read from `file`.
-fn load_accuracy(py: Python<'_>, space: SpaceId, dataset: Option<String>, file: Option<PathBuf>) -> PyResult<AccuracyTable> {
+fn load_accuracy(
+    py: Python<'_>,
+    space: SpaceId,
+    dataset: Option<String>,
+    file: Option<PathBuf>,
+) -> PyResult<AccuracyTable> {
     let source = match (dataset, file) {
-        (Some(_), Some(_)) => return Err(PyValueError::new_err("give either a bundled accuracy dataset or an accuracy file, not both")),
+        (Some(_), Some(_)) => {
+            return Err(PyValueError::new_err("give either a bundled accuracy dataset or an accuracy file, not both"))
+        }
         (_, Some(f)) => AccuracySource::File(f),
         (d, None) => AccuracySource::Bundled(d.unwrap_or_else(|| "cifar100".into())),
     };
@@ -112,7 +121,12 @@ fn load_accuracy(py: Python<'_>, space: SpaceId, dataset: Option<String>, file: 
 #[pyo3(signature = (space="nb201", latency=Vec::new()))]
 fn devices(py: Python<'_>, space: &str, latency: Vec<PathBuf>) -> PyResult<Vec<(String, usize, String)>> {
     let table = load_table(py, parse_space(space)?, &latency)?;
-    Ok(table.devices().iter().enumerate().map(|(i, d)| (d.name.clone(), table.measured_count(i), d.source.to_string())).collect())
+    Ok(table
+        .devices()
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.name.clone(), table.measured_count(i), d.source.to_string()))
+        .collect())
 }
 
 /// The latency table: (architectures, devices, matrix architectures x devices, NaN = missing);
@@ -173,7 +187,9 @@ fn monotonicity<'py>(
         "kendall" => Metric::Kendall,
         "pearson" => Metric::Pearson,
         other => {
-            return Err(PyValueError::new_err(format!("unknown metric '{other}'; known metrics: spearman, kendall, pearson")))
+            return Err(PyValueError::new_err(format!(
+                "unknown metric '{other}'; known metrics: spearman, kendall, pearson"
+            )))
         }
     };
     let table = match &table {
@@ -205,7 +221,14 @@ fn monotonicity<'py>(
 /// Which architectures a new device should measure: (proxy, architectures).
 #[pyfunction]
 #[pyo3(signature = (space="nb201", budget=10, proxy=None, seed=0, latency=Vec::new()))]
-fn plan(py: Python<'_>, space: &str, budget: usize, proxy: Option<String>, seed: u64, latency: Vec<PathBuf>) -> PyResult<(String, Vec<String>)> {
+fn plan(
+    py: Python<'_>,
+    space: &str,
+    budget: usize,
+    proxy: Option<String>,
+    seed: u64,
+    latency: Vec<PathBuf>,
+) -> PyResult<(String, Vec<String>)> {
     let id = parse_space(space)?;
     let table = load_table(py, id, &latency)?;
     let planned = py.detach(|| oneproxy::plan::plan_for_table(&table, proxy.as_deref(), budget, seed)).or_py()?;
@@ -251,15 +274,24 @@ fn search<'py>(
             Method::Exhaustive
         }
         "exhaustive" => Method::Exhaustive,
-        "evolution" => Method::Evolution(EvolutionParams { population, generations, seed, ..EvolutionParams::default() }),
-        other => return Err(PyValueError::new_err(format!("unknown search method '{other}'; known methods: exhaustive, evolution"))),
+        "evolution" => {
+            Method::Evolution(EvolutionParams { population, generations, seed, ..EvolutionParams::default() })
+        }
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "unknown search method '{other}'; known methods: exhaustive, evolution"
+            )))
+        }
     };
     let candidates = acc.archs();
     let (found, source) = match (&device, &predictor) {
-        (Some(_), Some(_)) => return Err(PyValueError::new_err("give the latency as a device name or a predictor, not both")),
+        (Some(_), Some(_)) => {
+            return Err(PyValueError::new_err("give the latency as a device name or a predictor, not both"))
+        }
         (Some(d), None) => {
             let src = LatencySource::device(&table, d).or_py()?;
-            let found = py.detach(|| search_front(&src, &acc, &candidates, &method, &constraints, |_, _| {})).or_py()?;
+            let found =
+                py.detach(|| search_front(&src, &acc, &candidates, &method, &constraints, |_, _| {})).or_py()?;
             (found, format!("device {d} (measured)"))
         }
         (None, Some(p)) => {
@@ -270,12 +302,18 @@ fn search<'py>(
                     search_front(&src, &acc, &candidates, &method, &constraints, |_, _| {})
                 })
                 .or_py()?;
-            (found, format!("predictor of {}", if inner.device.is_empty() { "an unnamed device" } else { &inner.device }))
+            (
+                found,
+                format!("predictor of {}", if inner.device.is_empty() { "an unnamed device" } else { &inner.device }),
+            )
         }
         (None, None) => return Err(PyValueError::new_err("give the latency as a device name or a predictor")),
     };
     if found.points.is_empty() {
-        return Err(PyValueError::new_err(format!("no architecture has both a latency ({source}) and an accuracy ({})", acc.name())));
+        return Err(PyValueError::new_err(format!(
+            "no architecture has both a latency ({source}) and an accuracy ({})",
+            acc.name()
+        )));
     }
     let s = id.space();
     let row = |i: usize| {

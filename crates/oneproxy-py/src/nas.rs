@@ -35,7 +35,11 @@ fn config(
         "random" => SampleSet::Random(samples),
         "plan" => SampleSet::Plan(samples),
         "help10" => SampleSet::help10(space).or_py()?,
-        other => return Err(PyValueError::new_err(format!("unknown sample set '{other}'; known sample sets: random, plan, help10"))),
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "unknown sample set '{other}'; known sample sets: random, plan, help10"
+            )))
+        }
     };
     c.max_measurements = max_measurements;
     c.threshold = threshold;
@@ -83,7 +87,9 @@ pub fn nas(
 ) -> PyResult<(String, Vec<(String, f64)>)> {
     let id = parse_space(space)?;
     if !target.bind(py).is_callable() {
-        return Err(PyValueError::new_err("target must be a callable: measure(archs: list[str]) -> list[float] (ms per image)"));
+        return Err(PyValueError::new_err(
+            "target must be a callable: measure(archs: list[str]) -> list[float] (ms per image)",
+        ));
     }
     if batch_size == Some(0) {
         return Err(PyValueError::new_err("batch_size must be at least 1 (or None: every request at once)"));
@@ -111,11 +117,18 @@ pub fn nas(
         None => MeasurementLog::in_memory(target_name, id),
     };
     let failure = Failure::default();
-    let inner = PyOracle { device: target_name.to_string(), space: id, callable: target, batch: batch_size, failure: failure.clone() };
+    let inner = PyOracle {
+        device: target_name.to_string(),
+        space: id,
+        callable: target,
+        batch: batch_size,
+        failure: failure.clone(),
+    };
     let mut oracle = Recorded::new(inner, log);
     let result = py.detach(|| Flow::new(&table, &acc).run(&mut oracle, &config, &mut |_| {}));
     let s = id.space();
-    let measured: Vec<(String, f64)> = oracle.log().rows().iter().filter_map(|(a, v)| v.map(|v| (s.format(a), v))).collect();
+    let measured: Vec<(String, f64)> =
+        oracle.log().rows().iter().filter_map(|(a, v)| v.map(|v| (s.format(a), v))).collect();
     let stored = failure.lock().unwrap_or_else(|e| e.into_inner()).take();
     match (result, stored) {
         (Ok(outcome), _) => {
@@ -132,7 +145,8 @@ pub fn nas(
             let _ = value.setattr("measurements", so_far);
             if let Some(p) = &measurements_path {
                 if value.hasattr("add_note").unwrap_or(false) {
-                    let note = format!("{} measurements so far are in {}; run again to resume", measured.len(), p.display());
+                    let note =
+                        format!("{} measurements so far are in {}; run again to resume", measured.len(), p.display());
                     let _ = value.call_method1("add_note", (note,));
                 }
             }

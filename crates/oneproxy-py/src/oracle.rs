@@ -55,7 +55,11 @@ impl PyOracle {
 /// attribute `archs`.
 fn note_archs(py: Python<'_>, err: &PyErr, device: &str, names: &[String]) {
     let value = err.value(py);
-    let shown = if names.len() <= 3 { names.join(", ") } else { format!("{}, ... ({} in all)", names[..3].join(", "), names.len()) };
+    let shown = if names.len() <= 3 {
+        names.join(", ")
+    } else {
+        format!("{}, ... ({} in all)", names[..3].join(", "), names.len())
+    };
     let note = format!("while measuring {shown} on '{device}'");
     if value.hasattr("add_note").unwrap_or(false) {
         let _ = value.call_method1("add_note", (note,));
@@ -88,7 +92,10 @@ impl TargetOracle for PyOracle {
                 }
                 Err(err) => {
                     *self.failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(err);
-                    return Err(Error::Engine(format!("measuring {} on '{}': the measure function failed", names[0], self.device)));
+                    return Err(Error::Engine(format!(
+                        "measuring {} on '{}': the measure function failed",
+                        names[0], self.device
+                    )));
                 }
             }
         }

@@ -2,7 +2,9 @@
 //! predictor file shared with the CLI (`oneproxy adapt --out`, `oneproxy predict`).
 
 use crate::convert::{f64_array, parse_archs, parse_space, OrPy};
-use oneproxy::predictor::{AdaptParams, AdditivePredictor, Combination, Form, FormChoice, LambdaChoice, Penalty, Validation};
+use oneproxy::predictor::{
+    AdaptParams, AdditivePredictor, Combination, Form, FormChoice, LambdaChoice, Penalty, Validation,
+};
 use oneproxy::workflow::proxy::{adapt_target, TargetAdaptation};
 use oneproxy::workflow::ProxySelection;
 use oneproxy::{LatencyTable, Manifest};
@@ -21,7 +23,14 @@ pub fn proxy_selection(proxy: &str, pool: Option<Vec<String>>) -> PyResult<Proxy
 }
 
 /// AdaProxy settings from their names, as the CLI's `--norm --form --lambda --folds --ensemble`.
-pub fn adapt_params(norm: &str, form: &str, lambda: &Bound<'_, PyAny>, folds: usize, ensemble: usize, combination: Combination) -> PyResult<AdaptParams> {
+pub fn adapt_params(
+    norm: &str,
+    form: &str,
+    lambda: &Bound<'_, PyAny>,
+    folds: usize,
+    ensemble: usize,
+    combination: Combination,
+) -> PyResult<AdaptParams> {
     let penalty = [Penalty::L1, Penalty::L2, Penalty::Linf, Penalty::Ridge]
         .into_iter()
         .find(|p| p.name() == norm)
@@ -92,7 +101,13 @@ impl Predictor {
             },
         };
         let values = py
-            .detach(|| if self.inner.needs_table() { self.inner.predict_with(&archs, &self.table) } else { Ok(self.inner.predict_all(&archs)) })
+            .detach(|| {
+                if self.inner.needs_table() {
+                    self.inner.predict_with(&archs, &self.table)
+                } else {
+                    Ok(self.inner.predict_all(&archs))
+                }
+            })
             .or_py()?;
         f64_array(py, &values)
     }
@@ -176,7 +191,10 @@ pub fn adapt(
     let table = crate::load_table(py, id, &latency)?;
     let TargetAdaptation { adapted, spearman_before, candidates } = py
         .detach(|| adapt_target(&table, &selection, target, &parsed, &latency_ms, &params, &|_, _| {}))
-        .map_err(|e| crate::convert::to_py(e).with_context(py, format!("adapting to '{target}' with {} samples", latency_ms.len())))?;
+        .map_err(|e| {
+            crate::convert::to_py(e)
+                .with_context(py, format!("adapting to '{target}' with {} samples", latency_ms.len()))
+        })?;
     let mut inner = adapted.predictor;
     inner.provenance = serde_json::json!({
         "manifest": Manifest::new(id, None, table.inputs().to_vec()),

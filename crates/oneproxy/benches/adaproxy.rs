@@ -11,9 +11,9 @@
 //! lambdas and the ratios are printed. Goal (issue 3): >= 100x faster per solve.
 use criterion::{criterion_group, Criterion};
 use oneproxy::bundled::bundle;
-use oneproxy::workflow::ProxyPredictors;
 use oneproxy::predictor::solver::{solve_conic, Penalty, Problem, Spectral};
 use oneproxy::space::seeded_rng;
+use oneproxy::workflow::ProxyPredictors;
 use oneproxy::SpaceId;
 use std::io::Write;
 use std::time::Instant;
@@ -98,7 +98,12 @@ fn main() {
     let s = Spectral::new(p.clone());
     let step = per_call(|| drop(s.solve(Penalty::L2, 0.01).unwrap()), 20000);
     let conic = per_call(|| drop(solve_conic(&p, Penalty::L2, 0.01).unwrap()), 200);
-    let sweep_s = per_call(|| { std::hint::black_box(sweep(&p)); }, 20);
+    let sweep_s = per_call(
+        || {
+            std::hint::black_box(sweep(&p));
+        },
+        20,
+    );
     println!("spectral solve from scratch: {:.1} us; per extra lambda: {:.2} us", one * 1e6, step * 1e6);
     println!("clarabel solve: {:.1} us; 1000-lambda sweep: {:.2} ms", conic * 1e6, sweep_s * 1e3);
     match cvxpy_seconds(&p) {

@@ -19,7 +19,9 @@ fn bench(c: &mut Criterion) {
     let t = &bundle(SpaceId::Nb201).unwrap().latency;
     let devs = devices();
     assert_eq!(devs.len(), 27);
-    c.bench_function("spearman_matrix_nb201_27x27", |b| b.iter(|| correlation_matrix(t, &devs, Metric::Spearman).unwrap()));
+    c.bench_function("spearman_matrix_nb201_27x27", |b| {
+        b.iter(|| correlation_matrix(t, &devs, Metric::Spearman).unwrap())
+    });
 }
 
 fn median_seconds(mut f: impl FnMut(), runs: usize) -> f64 {

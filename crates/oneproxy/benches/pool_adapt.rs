@@ -41,7 +41,8 @@ fn setup() -> Setup {
 
 fn run(s: &Setup, combination: Combination) {
     let t = &bundle(SpaceId::Nb201).unwrap().latency;
-    let proxies: Vec<Proxy> = s.pool.iter().map(|d| Proxy::with_table(s.cache.fitted(d).unwrap(), t).unwrap()).collect();
+    let proxies: Vec<Proxy> =
+        s.pool.iter().map(|d| Proxy::with_table(s.cache.fitted(d).unwrap(), t).unwrap()).collect();
     let params = AdaptParams { combination, ..AdaptParams::default() };
     std::hint::black_box(adapt_pool(&proxies, &s.archs, &s.y, &params).unwrap());
 }

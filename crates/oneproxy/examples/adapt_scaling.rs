@@ -9,9 +9,9 @@
 //! cargo run --release -p oneproxy --example adapt_scaling -- 3200      # refits up to 3,200
 //! ```
 use oneproxy::bundled::bundle;
-use oneproxy::workflow::ProxyPredictors;
 use oneproxy::predictor::{adapt, AdaptParams, Penalty, Proxy, Validation};
 use oneproxy::space::seeded_rng;
+use oneproxy::workflow::ProxyPredictors;
 use std::time::Instant;
 
 fn main() -> oneproxy::Result<()> {
@@ -20,7 +20,10 @@ fn main() -> oneproxy::Result<()> {
     let mut cache = ProxyPredictors::default();
     let proxy = Proxy::with_table(cache.get(&b.latency, "pixel3")?, &b.latency)?;
     let target = b.latency.device_index("raspi4")?;
-    println!("{:>7}  {:>12}  {:>12}  {:>20}  form, lambda (ridge)", "samples", "ridge (s)", "2-norm (s)", "ridge, refits (s)");
+    println!(
+        "{:>7}  {:>12}  {:>12}  {:>20}  form, lambda (ridge)",
+        "samples", "ridge (s)", "2-norm (s)", "ridge, refits (s)"
+    );
     for n in [1000, 6400, 15625] {
         let idx = rand::seq::index::sample(&mut seeded_rng(0), b.archs.len(), n);
         let archs: Vec<_> = idx.iter().map(|i| b.archs[i].clone()).collect();

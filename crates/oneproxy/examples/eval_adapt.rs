@@ -9,13 +9,22 @@ fn main() -> oneproxy::Result<()> {
         .split(',')
         .map(String::from)
         .collect();
-    let targets: Vec<String> = "titan_rtx_256,gold_6226,fpga,pixel2,raspi4,eyeriss".split(',').map(String::from).collect();
+    let targets: Vec<String> =
+        "titan_rtx_256,gold_6226,fpga,pixel2,raspi4,eyeriss".split(',').map(String::from).collect();
     let help = SampleSet::help10(SpaceId::Nb201)?;
     for (name, params) in [("paper", AdaptParams::paper()), ("oneproxy", AdaptParams::default())] {
-        for (pname, proxy) in [("pixel3", ProxySelection::Device("pixel3".into())), ("auto", ProxySelection::Auto { pool: Some(pool.clone()) })] {
+        for (pname, proxy) in [
+            ("pixel3", ProxySelection::Device("pixel3".into())),
+            ("auto", ProxySelection::Auto { pool: Some(pool.clone()) }),
+        ] {
             let e = evaluate_adapt(&b.latency, &targets, &proxy, &help, Trials::default(), &params, &|| {})?;
             let per: Vec<String> = e.targets.iter().map(|t| format!("{} {:.3}", t.target, t.spearman_after)).collect();
-            println!("{name:>8} proxy={pname:<6} help10: mean {:.3} -> {:.3} | {}", e.mean_before, e.mean_after, per.join(", "));
+            println!(
+                "{name:>8} proxy={pname:<6} help10: mean {:.3} -> {:.3} | {}",
+                e.mean_before,
+                e.mean_after,
+                per.join(", ")
+            );
         }
     }
     Ok(())

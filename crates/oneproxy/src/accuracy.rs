@@ -163,7 +163,10 @@ impl AccuracySource {
             AccuracySource::File(f) => AccuracyTable::from_csv(f, space.space()),
             AccuracySource::Bundled(name) if name == "synthetic" || name.starts_with("synthetic:") => {
                 let seed = name.strip_prefix("synthetic:").map_or(Ok(0), |s| s.parse::<u64>()).map_err(|_| {
-                    Error::InvalidParameter(format!("'{}': a synthetic accuracy's seed is a whole number, e.g. synthetic:3", crate::error::clip(name)))
+                    Error::InvalidParameter(format!(
+                        "'{}': a synthetic accuracy's seed is a whole number, e.g. synthetic:3",
+                        crate::error::clip(name)
+                    ))
                 })?;
                 synthetic(space, seed)
             }
@@ -195,7 +198,9 @@ pub fn synthetic(space: crate::SpaceId, seed: u64) -> Result<AccuracyTable> {
     use rand::Rng;
     let archs = &crate::bundled::bundle(space)?.archs;
     if archs.is_empty() {
-        return Err(Error::InvalidParameter(format!("space {space} has no bundled architectures to give a synthetic accuracy")));
+        return Err(Error::InvalidParameter(format!(
+            "space {space} has no bundled architectures to give a synthetic accuracy"
+        )));
     }
     let s = space.space();
     let mut rng = crate::space::seeded_rng(seed);
@@ -203,7 +208,10 @@ pub fn synthetic(space: crate::SpaceId, seed: u64) -> Result<AccuracyTable> {
     let scores: Vec<f64> = archs.iter().map(|a| s.encode(a).iter().zip(&weights).map(|(x, w)| x * w).sum()).collect();
     let (lo, hi) = scores.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| (l.min(v), h.max(v)));
     let span = if hi > lo { hi - lo } else { 1.0 };
-    AccuracyTable::new(&format!("synthetic-seed{seed}"), archs.iter().cloned().zip(scores.iter().map(|v| 60.0 + 15.0 * (v - lo) / span)))
+    AccuracyTable::new(
+        &format!("synthetic-seed{seed}"),
+        archs.iter().cloned().zip(scores.iter().map(|v| 60.0 + 15.0 * (v - lo) / span)),
+    )
 }
 
 #[cfg(test)]
@@ -230,7 +238,12 @@ mod tests {
 
     #[test]
     fn accuracies_outside_0_100_are_errors_naming_the_line() {
-        for (v, why) in [("140", "percentage in [0, 100]"), ("-3", "percentage in [0, 100]"), ("inf", "finite"), ("x", "not a number")] {
+        for (v, why) in [
+            ("140", "percentage in [0, 100]"),
+            ("-3", "percentage in [0, 100]"),
+            ("inf", "finite"),
+            ("x", "not a number"),
+        ] {
             let e = read(&format!("arch,accuracy\n{B},50\n{A},{v}\n")).unwrap_err().to_string();
             assert!(e.contains(":3: column 'accuracy': invalid value") && e.contains(why), "{v}: {e}");
         }

@@ -158,7 +158,12 @@ fn parse_archs(space: SpaceId, name: &str, bytes: &[u8]) -> Result<(Vec<Arch>, V
                 let list = |s: &str| s.split(';').map(|v| v.parse::<u8>().unwrap_or(0)).collect::<Vec<u8>>();
                 let res = rec[1].parse().unwrap_or(0);
                 OfaMbv3::from_parts(res, &list(&rec[2]), &list(&rec[3]), &list(&rec[4])).map_err(|reason| {
-                    Error::BadArch { origin, space: space.name(), value: rec.iter().collect::<Vec<_>>().join(","), reason }
+                    Error::BadArch {
+                        origin,
+                        space: space.name(),
+                        value: rec.iter().collect::<Vec<_>>().join(","),
+                        reason,
+                    }
                 })?
             }
             _ => space.space().parse_at(&rec[1], origin)?,

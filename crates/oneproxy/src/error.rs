@@ -333,9 +333,8 @@ mod tests {
     #[test]
     fn a_wrapped_cause_is_said_once() {
         let e = Error::io("missing.csv", std::io::Error::from(std::io::ErrorKind::NotFound));
-        let chain: Vec<String> = std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
-            .map(|e| e.to_string())
-            .collect();
+        let chain: Vec<String> =
+            std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source()).map(|e| e.to_string()).collect();
         let cause = std::io::Error::from(std::io::ErrorKind::NotFound).to_string();
         assert_eq!(chain.iter().filter(|m| m.contains(&cause)).count(), 1, "{chain:?}");
         assert_eq!(chain[0], "missing.csv");

@@ -191,7 +191,10 @@ pub fn predictor_json(data: &[u8]) -> Verdict {
     let saved = serde_json::to_vec(&p).unwrap_or_else(|e| panic!("a loaded predictor does not serialise: {e}"));
     let back = AdditivePredictor::from_json(&saved, Path::new(SOURCE))
         .unwrap_or_else(|e| panic!("a saved predictor does not load back: {e}"));
-    assert_eq!((back.space, back.weights.len(), back.proxy_terms.len()), (p.space, p.weights.len(), p.proxy_terms.len()));
+    assert_eq!(
+        (back.space, back.weights.len(), back.proxy_terms.len()),
+        (p.space, p.weights.len(), p.proxy_terms.len())
+    );
     Verdict::Accepted
 }
 
@@ -199,7 +202,8 @@ pub fn predictor_json(data: &[u8]) -> Verdict {
 /// architecture strings it holds. An accepted table is non-empty, lists each architecture once,
 /// and holds a finite accuracy for each.
 pub fn accuracy_csv(data: &[u8]) -> Verdict {
-    let parsed = first_accepting("accuracy csv", |id| AccuracyTable::from_csv_bytes(data, Path::new(SOURCE), id.space()));
+    let parsed =
+        first_accepting("accuracy csv", |id| AccuracyTable::from_csv_bytes(data, Path::new(SOURCE), id.space()));
     let Some((id, table)) = parsed else {
         return Verdict::Rejected;
     };
@@ -225,7 +229,8 @@ pub const TARGETS: [(&str, fn(&[u8]) -> Verdict); 4] = [
 mod tests {
     use super::*;
 
-    const NB201: &str = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|";
+    const NB201: &str =
+        "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|";
     const OFA: &str = "r204_k75-55-77-57-573_e64-46-63-43-336";
 
     #[test]
@@ -235,7 +240,9 @@ mod tests {
             assert_eq!(latency_csv(text.as_bytes()), Verdict::Accepted, "{text}");
         }
         assert_eq!(accuracy_csv(format!("arch,accuracy\n{OFA},75.5\n").as_bytes()), Verdict::Accepted);
-        for text in ["arch,dev\n".to_string(), format!("arch,dev\n{OFA},-1\n"), "index,dev\n8,1\n".into(), "\u{ff}".into()] {
+        for text in
+            ["arch,dev\n".to_string(), format!("arch,dev\n{OFA},-1\n"), "index,dev\n8,1\n".into(), "\u{ff}".into()]
+        {
             assert_eq!(latency_csv(text.as_bytes()), Verdict::Rejected, "{text}");
             assert_eq!(accuracy_csv(text.as_bytes()), Verdict::Rejected, "{text}");
         }

@@ -42,10 +42,10 @@ pub mod onnx;
 pub mod output;
 pub mod plan;
 pub mod plausibility;
-pub mod predictor;
-pub mod report;
 #[cfg(feature = "plot")]
 pub mod plot;
+pub mod predictor;
+pub mod report;
 pub mod search;
 pub mod space;
 pub mod stats;

@@ -98,9 +98,8 @@ pub fn plan(
             }
         }
         // Never empty: fewer than `budget` <= `candidates.len()` are taken.
-        let (gain, i, mv) = best.ok_or_else(|| {
-            Error::InvalidParameter(format!("plan: no candidate left for bin {bin} of {budget}"))
-        })?;
+        let (gain, i, mv) =
+            best.ok_or_else(|| Error::InvalidParameter(format!("plan: no candidate left for bin {bin} of {budget}")))?;
         // Sherman-Morrison: (M + v v^T)^-1 = M^-1 - (M^-1 v)(M^-1 v)^T / (1 + v^T M^-1 v).
         m_inv -= &mv * mv.transpose() / (1.0 + gain);
         picked.push(i);
@@ -139,7 +138,12 @@ pub struct TablePlan {
 /// [`plan`] over the whole space (or the bundled architectures of a space too large to
 /// enumerate), spanning `proxy`'s additive predictor, or the recommended proxy's when `None`.
 /// A budget beyond the candidates plans all of them.
-pub fn plan_for_table(table: &crate::table::LatencyTable, proxy: Option<&str>, budget: usize, seed: u64) -> Result<TablePlan> {
+pub fn plan_for_table(
+    table: &crate::table::LatencyTable,
+    proxy: Option<&str>,
+    budget: usize,
+    seed: u64,
+) -> Result<TablePlan> {
     use crate::stats::{correlation_matrix, Metric};
     let proxy = match proxy {
         Some(p) => p.to_string(),
@@ -195,7 +199,8 @@ mod tests {
         assert!(covered.iter().all(|c| *c), "{covered:?}");
         let lat = proxy.predict_all(&picks);
         let all_lat = proxy.predict_all(&all);
-        let (lo, hi) = (all_lat.iter().cloned().fold(f64::INFINITY, f64::min), all_lat.iter().cloned().fold(0.0, f64::max));
+        let (lo, hi) =
+            (all_lat.iter().cloned().fold(f64::INFINITY, f64::min), all_lat.iter().cloned().fold(0.0, f64::max));
         assert!(lat.iter().any(|v| *v < lo + 0.25 * (hi - lo)) && lat.iter().any(|v| *v > hi - 0.25 * (hi - lo)));
         assert_eq!(plan(&Nb201, &proxy, &all, 10, 0).unwrap(), picks, "seeded");
         let mut dedup = picks.clone();
@@ -207,7 +212,8 @@ mod tests {
         // planned cells have dead ops and some do not, with several different dead counts.
         for seed in 0..4 {
             let picks = plan(&Nb201, &proxy, &all, 10, seed).unwrap();
-            let dead: std::collections::BTreeSet<u32> = picks.iter().map(|a| cell::dead_counts(a.genes()).iter().sum()).collect();
+            let dead: std::collections::BTreeSet<u32> =
+                picks.iter().map(|a| cell::dead_counts(a.genes()).iter().sum()).collect();
             assert!(dead.contains(&0) && dead.len() >= 3, "seed {seed}: dead-op totals {dead:?}");
         }
     }

@@ -73,10 +73,16 @@ pub fn latency_column(path: &Path, column: &str, cells: &[(u64, f64)]) -> Vec<Wa
     let mut out = Vec::new();
     let low: Vec<(u64, f64)> = cells.iter().copied().filter(|c| c.1 < MIN_PLAUSIBLE_MS).collect();
     let smallest = low.iter().map(|c| c.1).fold(f64::INFINITY, f64::min);
-    out.extend(warn(low, format!("implausibly fast: below 1 us per image (smallest {smallest} ms); latencies are in ms per image")));
+    out.extend(warn(
+        low,
+        format!("implausibly fast: below 1 us per image (smallest {smallest} ms); latencies are in ms per image"),
+    ));
     let high: Vec<(u64, f64)> = cells.iter().copied().filter(|c| c.1 > MAX_PLAUSIBLE_MS).collect();
     let largest = high.iter().map(|c| c.1).fold(0.0, f64::max);
-    out.extend(warn(high, format!("implausibly slow: above 1 hour per image (largest {largest} ms); latencies are in ms per image")));
+    out.extend(warn(
+        high,
+        format!("implausibly slow: above 1 hour per image (largest {largest} ms); latencies are in ms per image"),
+    ));
     // Out-of-range values are said above; the unit check looks at the others.
     let plausible: Vec<(u64, f64)> =
         cells.iter().copied().filter(|c| (MIN_PLAUSIBLE_MS..=MAX_PLAUSIBLE_MS).contains(&c.1)).collect();
@@ -98,11 +104,8 @@ type Cell = (u64, f64);
 /// [`UNIT_GAP`] (the upper side on a tie), in line order, with the values either side of the gap.
 fn unit_split(mut cells: Vec<Cell>) -> Option<(Vec<Cell>, f64, f64)> {
     cells.sort_by(|a, b| a.1.total_cmp(&b.1));
-    let (at, ratio) = cells
-        .windows(2)
-        .enumerate()
-        .map(|(i, w)| (i + 1, w[1].1 / w[0].1))
-        .max_by(|a, b| a.1.total_cmp(&b.1))?;
+    let (at, ratio) =
+        cells.windows(2).enumerate().map(|(i, w)| (i + 1, w[1].1 / w[0].1)).max_by(|a, b| a.1.total_cmp(&b.1))?;
     if ratio <= UNIT_GAP {
         return None;
     }
@@ -176,7 +179,10 @@ mod tests {
         let mut v = vec![4000.0; 20];
         v.extend([4.0; 8]);
         let w = check(&v);
-        assert!(w[0].message.starts_with("8 of 28") && w[0].message.ends_with("(lines 22, 23, 24, 25, 26 and 3 more)"), "{w:?}");
+        assert!(
+            w[0].message.starts_with("8 of 28") && w[0].message.ends_with("(lines 22, 23, 24, 25, 26 and 3 more)"),
+            "{w:?}"
+        );
     }
 
     #[test]

@@ -233,11 +233,7 @@ impl LatencyTable {
                 DeviceSource::File(p) => p.clone(),
                 other => PathBuf::from(other.to_string()),
             };
-            return Err(Error::DuplicateDevice {
-                path,
-                device: name.to_string(),
-                previous: prev.source.to_string(),
-            });
+            return Err(Error::DuplicateDevice { path, device: name.to_string(), previous: prev.source.to_string() });
         }
         let d = self.devices.len();
         self.devices.push(Device { name: name.to_string(), source });
@@ -263,11 +259,7 @@ impl LatencyTable {
         for name in &csv.devices {
             validate_device_name(name)?;
             if let Some(prev) = self.devices.iter().find(|d| &d.name == name) {
-                return Err(Error::DuplicateDevice {
-                    path,
-                    device: name.clone(),
-                    previous: prev.source.to_string(),
-                });
+                return Err(Error::DuplicateDevice { path, device: name.clone(), previous: prev.source.to_string() });
             }
         }
         let first = self.devices.len();
@@ -321,8 +313,16 @@ impl LatencyTable {
         };
         let archs = self.archs.clone();
         let source = |what: &str| DeviceSource::Computed(format!("computed: {what} of the {space} network"));
-        self.add_device("flops", source("multiply-adds"), archs.iter().cloned().zip(costs.iter().map(|c| c.flops as f64 / 1e6)))?;
-        self.add_device("params", source("parameters"), archs.into_iter().zip(costs.iter().map(|c| c.params as f64 / 1e6)))?;
+        self.add_device(
+            "flops",
+            source("multiply-adds"),
+            archs.iter().cloned().zip(costs.iter().map(|c| c.flops as f64 / 1e6)),
+        )?;
+        self.add_device(
+            "params",
+            source("parameters"),
+            archs.into_iter().zip(costs.iter().map(|c| c.params as f64 / 1e6)),
+        )?;
         Ok(())
     }
 
@@ -339,15 +339,9 @@ impl LatencyTable {
 }
 
 /// Parse a latency CSV file (see the module docs for the format).
-pub fn read_latency_csv(
-    path: &Path,
-    space: &dyn SearchSpace,
-    bundled_archs: Option<&[Arch]>,
-) -> Result<LatencyCsv> {
+pub fn read_latency_csv(path: &Path, space: &dyn SearchSpace, bundled_archs: Option<&[Arch]>) -> Result<LatencyCsv> {
     let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_to_end(&mut bytes))
-        .map_err(|e| Error::io(path, e))?;
+    std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut bytes)).map_err(|e| Error::io(path, e))?;
     parse_latency_csv(&bytes, path, space, bundled_archs)
 }
 
@@ -437,12 +431,7 @@ pub fn parse_latency_csv(
             (None, None) => unreachable!("checked above"),
         };
         if let Some(&first_line) = seen.get(&arch) {
-            return Err(Error::DuplicateArch {
-                path: path.to_path_buf(),
-                line,
-                first_line,
-                arch: space.format(&arch),
-            });
+            return Err(Error::DuplicateArch { path: path.to_path_buf(), line, first_line, arch: space.format(&arch) });
         }
         seen.insert(arch.clone(), line);
         let mut values = Vec::with_capacity(device_cols.len());

@@ -64,7 +64,10 @@ fn issue11_pruned_models_round_trip() {
     let (shape, a) = run_pruned(&none, 2);
     assert_eq!(shape, vec![1, 10]);
     assert_eq!(a, run_pruned(&none, 3).1);
-    let dead = SpaceId::Nb201.space().parse("|nor_conv_3x3~0|+|skip_connect~0|none~1|+|none~0|none~1|skip_connect~2|").unwrap();
+    let dead = SpaceId::Nb201
+        .space()
+        .parse("|nor_conv_3x3~0|+|skip_connect~0|none~1|+|none~0|none~1|skip_connect~2|")
+        .unwrap();
     let (shape, a) = run_pruned(&dead, 2);
     assert_eq!(shape, vec![1, 10]);
     assert!(a.iter().all(|v| v.is_finite()));
@@ -74,7 +77,13 @@ fn issue11_pruned_models_round_trip() {
 fn latency(arch: &Arch, runs: usize) -> f64 {
     let mut t = TractTimer::new(1);
     t.load(&export(SpaceId::Nb201, arch, 1, 0), input_shape(SpaceId::Nb201, arch, 1)).unwrap();
-    let p = MeasureParams { warmup: 3, min_runs: runs, max_runs: runs, max_time: Duration::from_secs(10), ..Default::default() };
+    let p = MeasureParams {
+        warmup: 3,
+        min_runs: runs,
+        max_runs: runs,
+        max_time: Duration::from_secs(10),
+        ..Default::default()
+    };
     measure(&mut t, &p).unwrap().summary.median_ms
 }
 
@@ -123,8 +132,10 @@ fn issue5_flops_rank_like_measured_latency_on_nb201() {
     eprintln!("Spearman(FLOPs, tract latency) over 30 NB201 archs: {rho:.3}");
     assert!(rho > 0.3, "Spearman {rho}");
     // The same 30 cells with every avg_pool_3x3 edge replaced by none.
-    let no_pool: Vec<Arch> =
-        archs.iter().map(|a| Arch::from_genes(a.genes().iter().map(|&g| if g == 4 { 0 } else { g }).collect::<Vec<u8>>())).collect();
+    let no_pool: Vec<Arch> = archs
+        .iter()
+        .map(|a| Arch::from_genes(a.genes().iter().map(|&g| if g == 4 { 0 } else { g }).collect::<Vec<u8>>()))
+        .collect();
     let flops: Vec<f64> = no_pool.iter().map(|a| network::cost(SpaceId::Nb201, a).flops as f64).collect();
     let ms = interleaved_latencies(&no_pool, 7);
     let rho = spearman(&flops, &ms);

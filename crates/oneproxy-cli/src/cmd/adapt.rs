@@ -5,8 +5,8 @@ use crate::report::{fmt3, print, print_json};
 use anyhow::{bail, Context};
 use oneproxy::bundled::bundle;
 use oneproxy::predictor::{json_numbers, AdaptReport};
-use oneproxy::workflow::proxy::{adapt_target, TargetAdaptation};
 use oneproxy::table::read_latency_csv;
+use oneproxy::workflow::proxy::{adapt_target, TargetAdaptation};
 use oneproxy::{Arch, Manifest, SpaceId};
 use serde::Serialize;
 
@@ -56,13 +56,14 @@ pub fn run(args: AdaptArgs) -> anyhow::Result<()> {
         csv.rows.iter().filter(|(_, v)| !v[col].is_nan()).map(|(a, v)| (a.clone(), v[col])).unzip();
     // Progress only if the adaptation takes more than about a second (thousands of samples).
     let bar = crate::progress::delayed_bar(0, "candidates (proxy x form)", std::time::Duration::from_secs(1));
-    let adaptation = adapt_target(&table, &super::proxy_selection(&args.proxy)?, &target, &archs, &y, &params, &|done, total| {
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
-    });
+    let adaptation =
+        adapt_target(&table, &super::proxy_selection(&args.proxy)?, &target, &archs, &y, &params, &|done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        });
     bar.finish_and_clear();
-    let TargetAdaptation { candidates, adapted, spearman_before: before } =
-        adaptation.with_context(|| format!("adapting to '{target}' with {} samples from {}", y.len(), args.samples.display()))?;
+    let TargetAdaptation { candidates, adapted, spearman_before: before } = adaptation
+        .with_context(|| format!("adapting to '{target}' with {} samples from {}", y.len(), args.samples.display()))?;
     let report = adapted.report.clone();
     let mut predictor = adapted.predictor;
     let mut inputs = table.inputs().to_vec();
@@ -95,7 +96,8 @@ pub fn run(args: AdaptArgs) -> anyhow::Result<()> {
             report,
         });
     }
-    let lambda = if report.lambda.is_finite() { format!("{:.3e}", report.lambda) } else { "none (no correction)".into() };
+    let lambda =
+        if report.lambda.is_finite() { format!("{:.3e}", report.lambda) } else { "none (no correction)".into() };
     let mut text = format!(
         "target {target}: adapted proxy {} with {} samples ({} candidate proxies)\n\
          form {}, norm {}, lambda {lambda}, {} solves in {:.3} s, status {}\n\
@@ -132,7 +134,11 @@ fn members_note(report: &AdaptReport) -> String {
         .iter()
         .take(6)
         .map(|m| {
-            let filled = if m.filled.is_empty() { String::new() } else { format!(" (modelled where unmeasured: {})", m.filled.join(", ")) };
+            let filled = if m.filled.is_empty() {
+                String::new()
+            } else {
+                format!(" (modelled where unmeasured: {})", m.filled.join(", "))
+            };
             format!("{:.2} {} {}{filled}", m.weight, m.proxy, m.form.name())
         })
         .collect();

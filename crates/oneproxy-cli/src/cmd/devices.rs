@@ -35,7 +35,8 @@ pub fn run(args: DevicesArgs) -> anyhow::Result<()> {
             name: d.name.clone(),
             archs_measured: table.measured_count(i),
             source: d.source.to_string(),
-            simulated: oneproxy::bundled::is_simulated(space, &d.name) && matches!(d.source, oneproxy::table::DeviceSource::Bundled(_)),
+            simulated: oneproxy::bundled::is_simulated(space, &d.name)
+                && matches!(d.source, oneproxy::table::DeviceSource::Bundled(_)),
         })
         .collect();
     if args.json {

@@ -2,7 +2,10 @@
 
 use crate::args::{EvalAdaptArgs, EvalNasArgs};
 use crate::report::{fmt3, print, print_json, TextTable};
-use oneproxy::workflow::evaluate::{evaluate_adapt, evaluate_baselines, evaluate_nas, AdaptEvaluation, Baselines, MethodScore, NasSummary, ScoredRun, Trials};
+use oneproxy::workflow::evaluate::{
+    evaluate_adapt, evaluate_baselines, evaluate_nas, AdaptEvaluation, Baselines, MethodScore, NasSummary, ScoredRun,
+    Trials,
+};
 use oneproxy::{Manifest, SpaceId};
 use serde::Serialize;
 
@@ -22,45 +25,22 @@ pub fn run_adapt(args: EvalAdaptArgs) -> anyhow::Result<()> {
     let samples = super::sample_set(space, args.draw.sample_set, args.draw.samples)?;
     let proxy = super::proxy_selection(&args.proxy)?;
     let params = super::adapt_params(&args.options, oneproxy::predictor::Combination::Averaged)?;
-    let trials = Trials {
-        count: args.draw.trials,
-        seed: args.draw.seed,
-    };
+    let trials = Trials { count: args.draw.trials, seed: args.draw.seed };
     let runs = if samples.varies() { trials.count } else { 1 };
     let bar = crate::progress::bar((args.targets.len() * runs) as u64, "trials");
-    let eval = evaluate_adapt(
-        &table,
-        &args.targets,
-        &proxy,
-        &samples,
-        trials,
-        &params,
-        &|| bar.inc(1),
-    )?;
+    let eval = evaluate_adapt(&table, &args.targets, &proxy, &samples, trials, &params, &|| bar.inc(1))?;
     bar.finish_and_clear();
     let set = args.draw.sample_set.name();
     if args.json {
         return print_json(&AdaptOutput {
-            manifest: Manifest::new(
-                space,
-                samples.varies().then_some(args.draw.seed),
-                table.inputs().to_vec(),
-            ),
+            manifest: Manifest::new(space, samples.varies().then_some(args.draw.seed), table.inputs().to_vec()),
             space: space.name(),
             sample_set: set,
             samples: samples.len(),
             evaluation: &eval,
         });
     }
-    let mut t = TextTable::new([
-        "target",
-        "proxy",
-        "form",
-        "before",
-        "after",
-        "trials",
-        "scored on",
-    ]);
+    let mut t = TextTable::new(["target", "proxy", "form", "before", "after", "trials", "scored on"]);
     for r in &eval.targets {
         t.row([
             r.target.clone(),
@@ -120,13 +100,11 @@ pub fn render_baselines(runs: &[ScoredRun], baselines: &Baselines, trials: usize
 
 /// The human-readable table of scored flow runs.
 pub fn render_nas(runs: &[ScoredRun], constraints: &[f64]) -> String {
-    let mut header: Vec<String> = [
-        "target", "proxy", "action", "spearman", "measured", "regret", "random", "recall",
-        "hv_ratio",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let mut header: Vec<String> =
+        ["target", "proxy", "action", "spearman", "measured", "regret", "random", "recall", "hv_ratio"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
     header.extend(constraints.iter().map(|c| format!("acc@{c}ms")));
     let mut t = TextTable::new(header);
     for r in runs {
@@ -142,16 +120,12 @@ pub fn render_nas(runs: &[ScoredRun], constraints: &[f64]) -> String {
             format!("{:.2}", s.pareto_recall),
             format!("{:.4}", s.hv_ratio),
         ];
-        row.extend(
-            s.constraints
-                .iter()
-                .map(|c| match (c.accuracy, c.optimal_accuracy) {
-                    (Some(a), Some(o)) => {
-                        format!("{a:.2}/{o:.2}{}", if c.violated { "!" } else { "" })
-                    }
-                    _ => "-".into(),
-                }),
-        );
+        row.extend(s.constraints.iter().map(|c| match (c.accuracy, c.optimal_accuracy) {
+            (Some(a), Some(o)) => {
+                format!("{a:.2}/{o:.2}{}", if c.violated { "!" } else { "" })
+            }
+            _ => "-".into(),
+        }));
         t.row(row);
     }
     let s = NasSummary::of(runs);
@@ -166,9 +140,7 @@ pub fn render_nas(runs: &[ScoredRun], constraints: &[f64]) -> String {
         s.violations
     ));
     if let Some(g) = s.mean_accuracy_gap {
-        out.push_str(&format!(
-            "; mean accuracy gap to the true optimum {g:.3} points"
-        ));
+        out.push_str(&format!("; mean accuracy gap to the true optimum {g:.3} points"));
     }
     out.push_str("\n(acc@C: accuracy of the pick / best accuracy within C, by true latency)\n");
     out
@@ -179,13 +151,11 @@ pub fn run_nas(args: EvalNasArgs) -> anyhow::Result<()> {
     let table = super::load_table(&args.data)?;
     let acc = super::accuracy_table(space, &args.accuracy)?;
     let samples = super::sample_set(space, args.draw.sample_set, args.draw.samples)?;
-    let mut config = super::nas_config(&args.flow, &args.options, super::proxy_selection(&args.proxy)?, samples, args.draw.seed)?;
+    let mut config =
+        super::nas_config(&args.flow, &args.options, super::proxy_selection(&args.proxy)?, samples, args.draw.seed)?;
     config.max_measurements = args.max_measurements;
     config.check()?;
-    let trials = Trials {
-        count: args.draw.trials,
-        seed: args.draw.seed,
-    };
+    let trials = Trials { count: args.draw.trials, seed: args.draw.seed };
     let flows = if args.no_baselines { 1 } else { 3 };
     let bar = crate::progress::bar((args.targets.len() * trials.count * flows) as u64, "runs");
     let rows = evaluate_nas(&table, &acc, &args.targets, &config, trials, &|| bar.inc(1))?;

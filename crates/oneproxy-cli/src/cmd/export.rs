@@ -40,7 +40,14 @@ fn dump_io(_: SpaceId, _: &oneproxy::Arch, _: &[u8], _: usize, _: u64, _: &std::
 }
 
 #[cfg(feature = "tract")]
-fn dump_io(space: SpaceId, arch: &oneproxy::Arch, bytes: &[u8], batch: usize, seed: u64, path: &std::path::Path) -> anyhow::Result<()> {
+fn dump_io(
+    space: SpaceId,
+    arch: &oneproxy::Arch,
+    bytes: &[u8],
+    batch: usize,
+    seed: u64,
+    path: &std::path::Path,
+) -> anyhow::Result<()> {
     let shape = oneproxy::onnx::input_shape(space, arch, batch);
     let input = oneproxy::onnx::seeded_input(shape, seed);
     let mut model = oneproxy::measure::tract::TractModel::load(bytes, shape, &input, 1)?;

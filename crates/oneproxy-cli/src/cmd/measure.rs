@@ -165,7 +165,8 @@ fn read_existing(path: &Path, device: &str, space: &dyn SearchSpace) -> anyhow::
                 origin: origin(),
                 column: device.to_string(),
                 value: if shown.len() < value.len() { format!("{shown}...") } else { shown },
-                reason: "a latency must be a positive number of ms; correct it, or empty the cell to measure it again".into(),
+                reason: "a latency must be a positive number of ms; correct it, or empty the cell to measure it again"
+                    .into(),
             }
             .into());
         }
@@ -211,7 +212,8 @@ pub fn run(a: MeasureArgs) -> anyhow::Result<()> {
     } else {
         Vec::new()
     };
-    let done: std::collections::HashSet<Arch> = rows.iter().filter(|(_, v)| !v.is_empty()).map(|(x, _)| x.clone()).collect();
+    let done: std::collections::HashSet<Arch> =
+        rows.iter().filter(|(_, v)| !v.is_empty()).map(|(x, _)| x.clone()).collect();
     let todo: Vec<Arch> = archs.into_iter().filter(|x| !done.contains(x)).collect();
     let skipped = done.len();
     // Fail early on an unwritable output, before any measurement.
@@ -297,7 +299,13 @@ fn measure_all(
                     oneproxy::util::write_atomic(&a.out, render_csv(device, rows, space).as_bytes())
                         .context("writing --out")?;
                     let cost = oneproxy::network::build_with(space_id, arch, exec)?.cost();
-                    measured.push(Row { arch: text, latency_ms: per_image, flops: cost.flops, params: cost.params, measurement: m });
+                    measured.push(Row {
+                        arch: text,
+                        latency_ms: per_image,
+                        flops: cost.flops,
+                        params: cost.params,
+                        measurement: m,
+                    });
                 }
                 Err(e) => {
                     bar.suspend(|| eprintln!("error: {text}: {e:#}"));

@@ -12,7 +12,9 @@ mod predict;
 mod run;
 mod search;
 
-use crate::args::{AdaptOptions, Cli, Command, DataArgs, EvaluateCommand, FlowArgs, FormArg, NormArg, ProxyArgs, SampleSetArg};
+use crate::args::{
+    AdaptOptions, Cli, Command, DataArgs, EvaluateCommand, FlowArgs, FormArg, NormArg, ProxyArgs, SampleSetArg,
+};
 use anyhow::{bail, Context};
 use oneproxy::predictor::{AdaptParams, Combination, Form, FormChoice, LambdaChoice, Penalty, Validation};
 use oneproxy::workflow::{NasConfig, ProxySelection, SampleSet};
@@ -79,9 +81,12 @@ pub fn adapt_params(o: &AdaptOptions, combination: Combination) -> anyhow::Resul
     let lambda = if o.lambda == "auto" {
         LambdaChoice::Auto { grid: 25 }
     } else {
-        let v: f64 = o.lambda.parse().ok().filter(|v: &f64| *v >= 0.0 && v.is_finite()).with_context(|| {
-            format!("--lambda must be 'auto' or a number >= 0, got '{}'", o.lambda)
-        })?;
+        let v: f64 = o
+            .lambda
+            .parse()
+            .ok()
+            .filter(|v: &f64| *v >= 0.0 && v.is_finite())
+            .with_context(|| format!("--lambda must be 'auto' or a number >= 0, got '{}'", o.lambda))?;
         LambdaChoice::Fixed(v)
     };
     let validation = if o.folds == 0 { Validation::LeaveOneOut } else { Validation::KFold(o.folds) };
@@ -102,7 +107,9 @@ pub fn accuracy_table(space: SpaceId, a: &crate::args::AccuracyArgs) -> anyhow::
     };
     let table = source.load(space).map_err(|e| match (&source, e) {
         (AccuracySource::Bundled(_), oneproxy::Error::InvalidParameter(m)) if m.contains("no bundled accuracies") => {
-            anyhow::anyhow!("space {space} has no bundled accuracies; give --accuracy-file FILE (columns arch,accuracy)")
+            anyhow::anyhow!(
+                "space {space} has no bundled accuracies; give --accuracy-file FILE (columns arch,accuracy)"
+            )
         }
         (_, e) => e.into(),
     })?;
@@ -150,7 +157,9 @@ pub fn nas_config(
         adapt: adapt_params(options, NasConfig::default().adapt.combination)?,
         seed,
         design: match flow.design {
-            crate::args::DesignArg::Sequential => oneproxy::workflow::Design::Sequential { batch: flow.round_size, stop: flow.stop },
+            crate::args::DesignArg::Sequential => {
+                oneproxy::workflow::Design::Sequential { batch: flow.round_size, stop: flow.stop }
+            }
             crate::args::DesignArg::Layers => oneproxy::workflow::Design::Layers,
         },
         reuse: !flow.always_adapt,
@@ -163,7 +172,8 @@ pub fn nas_config(
 pub fn read_arch_list(path: &Path, space: &dyn SearchSpace) -> anyhow::Result<Vec<Arch>> {
     let mut reader = csv_reader(path)?;
     let header = reader.headers().with_context(|| format!("{}: reading the header", path.display()))?.clone();
-    let col = header.iter().position(|h| h == "arch").with_context(|| format!("{}: no 'arch' column", path.display()))?;
+    let col =
+        header.iter().position(|h| h == "arch").with_context(|| format!("{}: no 'arch' column", path.display()))?;
     let mut out = Vec::new();
     for rec in reader.records() {
         let rec = rec.with_context(|| format!("{}: malformed CSV", path.display()))?;
@@ -203,13 +213,21 @@ pub fn latency_csv(device: &str, rows: impl IntoIterator<Item = (String, String)
 
 /// Quote a CSV field if needed (NB201 strings contain '|' but no commas; be safe anyway).
 pub fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
 }
 
 /// A latency in ms with `decimals` decimals in the usual range (0.1 ms to 1e9 ms), and in
 /// scientific notation outside it, so that no positive latency prints as 0.000.
 pub fn fmt_latency(v: f64, decimals: usize) -> String {
-    if (0.1..1e9).contains(&v) { format!("{v:.decimals$}") } else { format!("{v:.decimals$e}") }
+    if (0.1..1e9).contains(&v) {
+        format!("{v:.decimals$}")
+    } else {
+        format!("{v:.decimals$e}")
+    }
 }
 
 /// Write text to a file (atomically) or to stdout.
@@ -278,7 +296,10 @@ pub fn latency_axis(a: crate::args::LogLatencyArg) -> oneproxy::plot::AxisScale 
 }
 
 /// A heatmap's matrix in the chosen device order, and a note saying which order it is.
-pub fn heatmap_order(m: &oneproxy::stats::CorrelationMatrix, order: crate::args::HeatmapOrderArg) -> (oneproxy::stats::CorrelationMatrix, &'static str) {
+pub fn heatmap_order(
+    m: &oneproxy::stats::CorrelationMatrix,
+    order: crate::args::HeatmapOrderArg,
+) -> (oneproxy::stats::CorrelationMatrix, &'static str) {
     match order {
         crate::args::HeatmapOrderArg::Cluster => {
             (m.clustered(), "devices ordered by hierarchical clustering (average linkage on 1 − ρ); --heatmap-order alpha for alphabetical")

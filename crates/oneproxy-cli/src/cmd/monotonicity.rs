@@ -64,7 +64,11 @@ fn render(m: &CorrelationMatrix, space: SpaceId, rec: Option<&ProxyRecommendatio
             let v = m.matrix[i][j];
             let value = if v.is_finite() { format!("{v:.2}") } else { "-".into() };
             let k = m.overlaps[i][j];
-            if i != j && k < full { format!("{value} [{k}]") } else { value }
+            if i != j && k < full {
+                format!("{value} [{k}]")
+            } else {
+                value
+            }
         }));
         t.row(row);
     }
@@ -99,7 +103,13 @@ fn render(m: &CorrelationMatrix, space: SpaceId, rec: Option<&ProxyRecommendatio
 }
 
 #[cfg(feature = "plot")]
-fn plot(m: &CorrelationMatrix, space: SpaceId, proxy: Option<&str>, order: crate::args::HeatmapOrderArg, path: &std::path::Path) -> anyhow::Result<()> {
+fn plot(
+    m: &CorrelationMatrix,
+    space: SpaceId,
+    proxy: Option<&str>,
+    order: crate::args::HeatmapOrderArg,
+    path: &std::path::Path,
+) -> anyhow::Result<()> {
     let name = m.metric.name();
     let title = format!("{}{} correlation of latencies ({space})", name[..1].to_uppercase(), &name[1..]);
     let (m, note) = super::heatmap_order(m, order);
@@ -110,6 +120,12 @@ fn plot(m: &CorrelationMatrix, space: SpaceId, proxy: Option<&str>, order: crate
 }
 
 #[cfg(not(feature = "plot"))]
-fn plot(_: &CorrelationMatrix, _: SpaceId, _: Option<&str>, _: crate::args::HeatmapOrderArg, _: &std::path::Path) -> anyhow::Result<()> {
+fn plot(
+    _: &CorrelationMatrix,
+    _: SpaceId,
+    _: Option<&str>,
+    _: crate::args::HeatmapOrderArg,
+    _: &std::path::Path,
+) -> anyhow::Result<()> {
     anyhow::bail!("this oneproxy was built without the `plot` feature")
 }

@@ -36,9 +36,17 @@ impl Output<'_> {
     }
 }
 
-fn oracle_for<'t>(args: &NasArgs, space: SpaceId, table: &'t oneproxy::LatencyTable) -> anyhow::Result<(Box<dyn TargetOracle + 't>, &'static str)> {
+fn oracle_for<'t>(
+    args: &NasArgs,
+    space: SpaceId,
+    table: &'t oneproxy::LatencyTable,
+) -> anyhow::Result<(Box<dyn TargetOracle + 't>, &'static str)> {
     if args.manual {
-        let export = args.export_dir.as_ref().map(|dir| ExportModels { dir: dir.clone(), batch: args.timing.batch, seed: args.seed });
+        let export = args.export_dir.as_ref().map(|dir| ExportModels {
+            dir: dir.clone(),
+            batch: args.timing.batch,
+            seed: args.seed,
+        });
         return Ok((Box::new(ManualOracle::new(&args.target, space, export)), "manual"));
     }
     match args.oracle {
@@ -51,7 +59,8 @@ fn oracle_for<'t>(args: &NasArgs, space: SpaceId, table: &'t oneproxy::LatencyTa
 fn timer_oracle(args: &NasArgs, space: SpaceId) -> anyhow::Result<(Box<dyn TargetOracle + 'static>, &'static str)> {
     let params = super::measure::measure_params(&args.timing)?;
     let (timer, kind) = super::measure::timer(&args.runner, &args.timing)?;
-    let oracle = oneproxy::workflow::oracle::TimerOracle::new(&args.target, space, timer, params, args.timing.batch, args.seed)?;
+    let oracle =
+        oneproxy::workflow::oracle::TimerOracle::new(&args.target, space, timer, params, args.timing.batch, args.seed)?;
     Ok((Box::new(oracle), kind))
 }
 
@@ -65,7 +74,8 @@ pub fn run(args: NasArgs) -> anyhow::Result<()> {
     let table = super::load_table(&args.data)?;
     let acc = super::accuracy_table(space, &args.accuracy)?;
     let samples = super::sample_set(space, args.sample_set, args.samples)?;
-    let mut config = super::nas_config(&args.flow, &args.options, super::proxy_selection(&args.proxy)?, samples, args.seed)?;
+    let mut config =
+        super::nas_config(&args.flow, &args.options, super::proxy_selection(&args.proxy)?, samples, args.seed)?;
     config.max_measurements = args.max_measurements;
     config.check()?;
     // Refused before any measurement when --out is a folder oneproxy must not replace.
@@ -94,9 +104,9 @@ pub fn run(args: NasArgs) -> anyhow::Result<()> {
             bar.inc(1);
             bar.set_message(format!("last {latency_ms:.3} ms"));
         }
-        FlowEvent::Decided { proxy, spearman, decision } => bar.suspend(|| {
-            eprintln!("proxy {proxy}: Spearman {spearman:.3} on the samples -> {}", decision.name())
-        }),
+        FlowEvent::Decided { proxy, spearman, decision } => {
+            bar.suspend(|| eprintln!("proxy {proxy}: Spearman {spearman:.3} on the samples -> {}", decision.name()))
+        }
         FlowEvent::Adapted { samples, cv_spearman } => {
             bar.suspend(|| eprintln!("adapted with {samples} samples: cross-validated Spearman {cv_spearman:.3}"))
         }
@@ -149,7 +159,10 @@ fn render(o: &NasOutcome, log: &std::path::Path) -> String {
     out.push_str(&t.render());
     for p in &o.picks {
         match &p.pick {
-            Some(c) => out.push_str(&format!("\nwithin {} ms: {:.2} % at {:.3} ms (measured)  {}", p.constraint, c.accuracy, c.latency, c.arch)),
+            Some(c) => out.push_str(&format!(
+                "\nwithin {} ms: {:.2} % at {:.3} ms (measured)  {}",
+                p.constraint, c.accuracy, c.latency, c.arch
+            )),
             None => out.push_str(&format!("\nwithin {} ms: nothing measured fits", p.constraint)),
         }
     }
@@ -159,7 +172,12 @@ fn render(o: &NasOutcome, log: &std::path::Path) -> String {
 
 /// The report folder of one target: `report.json`, the measurements CSV, and (feature `plot`)
 /// the Pareto plot of the measured architectures; then `report.html`, which inlines it.
-fn write_report(dir: oneproxy::output::ReportDir, output: &Output, log_csv: &str, figure: crate::args::FigureArgs) -> anyhow::Result<()> {
+fn write_report(
+    dir: oneproxy::output::ReportDir,
+    output: &Output,
+    log_csv: &str,
+    figure: crate::args::FigureArgs,
+) -> anyhow::Result<()> {
     dir.write("report.json", &serde_json::to_vec_pretty(output)?)?;
     dir.write("measurements.csv", log_csv.as_bytes())?;
     let json = serde_json::to_value(output)?;
@@ -169,10 +187,14 @@ fn write_report(dir: oneproxy::output::ReportDir, output: &Output, log_csv: &str
         let o = output.outcome;
         let point = |m: &oneproxy::workflow::nas::Measured| output.accuracy_of(&m.arch).map(|a| (m.latency_ms, a));
         let measured: Vec<(f64, f64)> = o.measured.iter().filter_map(point).collect();
-        let predicted: Vec<(f64, f64)> = o.measured.iter().filter(|m| m.stage == Stage::Candidates).filter_map(point).collect();
+        let predicted: Vec<(f64, f64)> =
+            o.measured.iter().filter(|m| m.stage == Stage::Candidates).filter_map(point).collect();
         let chosen: Vec<(f64, f64)> = o.chosen.iter().map(|c| (c.latency, c.accuracy)).collect();
-        let constraints: Vec<Constraint> =
-            o.picks.iter().map(|p| Constraint { ms: p.constraint, pick: p.pick.as_ref().map(|c| (c.latency, c.accuracy)) }).collect();
+        let constraints: Vec<Constraint> = o
+            .picks
+            .iter()
+            .map(|p| Constraint { ms: p.constraint, pick: p.pick.as_ref().map(|c| (c.latency, c.accuracy)) })
+            .collect();
         let labels = (
             format!("measured architectures ({})", measured.len()),
             format!("predicted front, measured ({})", predicted.len()),

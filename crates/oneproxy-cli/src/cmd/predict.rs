@@ -11,8 +11,9 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     let p = AdditivePredictor::load(&args.predictor).context("reading --predictor")?;
     let device = if p.device.is_empty() { "predicted".to_string() } else { p.device.clone() };
     // The name becomes the CSV header: refuse one that would break it, before any work.
-    oneproxy::table::validate_device_name(&device)
-        .with_context(|| format!("the predictor's 'device' field cannot name a CSV column ({})", args.predictor.display()))?;
+    oneproxy::table::validate_device_name(&device).with_context(|| {
+        format!("the predictor's 'device' field cannot name a CSV column ({})", args.predictor.display())
+    })?;
     let space = p.space.space();
     let archs: Vec<Arch> = if let Some(a) = &args.arch {
         vec![space.parse(a)?]
@@ -37,6 +38,9 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     } else {
         p.predict_all(&archs)
     };
-    let out = super::latency_csv(&device, archs.iter().zip(values).map(|(a, v)| (space.format(a), super::fmt_latency(v, 6))))?;
+    let out = super::latency_csv(
+        &device,
+        archs.iter().zip(values).map(|(a, v)| (space.format(a), super::fmt_latency(v, 6))),
+    )?;
     super::emit(&out, args.out.as_deref())
 }

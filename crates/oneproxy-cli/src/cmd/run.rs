@@ -72,8 +72,16 @@ const NAMED_BUDGETS: [(&str, usize); 3] = [("tight", 10), ("mid", 50), ("loose",
 
 /// The people's summary: per target the measurements made, the regret and the random baseline
 /// at the same count, and the pick at three named budgets; then the means.
-fn render_summary(result: &RunReport, table: &oneproxy::LatencyTable, acc: &oneproxy::AccuracyTable, report: &Report) -> anyhow::Result<String> {
-    let mut header: Vec<String> = ["target", "proxy", "action", "spearman", "measured", "regret", "random"].iter().map(|s| s.to_string()).collect();
+fn render_summary(
+    result: &RunReport,
+    table: &oneproxy::LatencyTable,
+    acc: &oneproxy::AccuracyTable,
+    report: &Report,
+) -> anyhow::Result<String> {
+    let mut header: Vec<String> = ["target", "proxy", "action", "spearman", "measured", "regret", "random"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     header.extend(NAMED_BUDGETS.iter().map(|(n, q)| format!("{n} ({q}%)")));
     let mut t = crate::report::TextTable::new(header);
     let mut partial = false;
@@ -94,7 +102,10 @@ fn render_summary(result: &RunReport, table: &oneproxy::LatencyTable, acc: &onep
         for (_, q) in NAMED_BUDGETS {
             let budget = truth.budgets[q * truth.budgets.len() / 100 - 1];
             let pick = x.chosen.iter().filter(|c| c.latency <= budget).max_by(|a, b| a.accuracy.total_cmp(&b.accuracy));
-            row.push(pick.map_or_else(|| format!("none <= {budget:.2}ms"), |p| format!("{:.2}% @{:.2}ms", p.accuracy, p.latency)));
+            row.push(pick.map_or_else(
+                || format!("none <= {budget:.2}ms"),
+                |p| format!("{:.2}% @{:.2}ms", p.accuracy, p.latency),
+            ));
         }
         t.row(row);
     }
@@ -129,7 +140,10 @@ fn render_summary(result: &RunReport, table: &oneproxy::LatencyTable, acc: &onep
     if let Some(b) = &result.baselines {
         for (name, s) in [("flops as proxy", &b.flops), ("always adapt", &b.always_adapt)] {
             if let Some(s) = s {
-                out.push_str(&format!("baseline {name}: regret {:.3} points, {:.1} measurements per target\n", s.regret.mean, s.measurements.mean));
+                out.push_str(&format!(
+                    "baseline {name}: regret {:.3} points, {:.1} measurements per target\n",
+                    s.regret.mean, s.measurements.mean
+                ));
             }
         }
     }
@@ -166,7 +180,10 @@ fn write_report(
         }
         let figures = oneproxy::report::html::Figures {
             heatmap: Some(oneproxy::report::html::Figure { file: "heatmap.svg", svg: &heat }),
-            pareto: plots.iter().map(|(t, file, svg)| (t.clone(), oneproxy::report::html::Figure { file, svg })).collect(),
+            pareto: plots
+                .iter()
+                .map(|(t, file, svg)| (t.clone(), oneproxy::report::html::Figure { file, svg }))
+                .collect(),
         };
         dir.write("report.html", oneproxy::report::html::render(&json, &figures).as_bytes())?;
     }
@@ -198,7 +215,12 @@ fn heatmap_svg(result: &RunReport, order: crate::args::HeatmapOrderArg) -> anyho
 /// whose rerun does not reproduce the scored outcome (nothing is drawn rather than something
 /// else).
 #[cfg(feature = "plot")]
-fn predicted_fronts(result: &RunReport, table: &oneproxy::LatencyTable, acc: &oneproxy::AccuracyTable, config: &RunConfig) -> Vec<Option<Vec<(f64, f64)>>> {
+fn predicted_fronts(
+    result: &RunReport,
+    table: &oneproxy::LatencyTable,
+    acc: &oneproxy::AccuracyTable,
+    config: &RunConfig,
+) -> Vec<Option<Vec<(f64, f64)>>> {
     use oneproxy::workflow::proxy::ProxySelection;
     use oneproxy::workflow::{Flow, Stage, TableOracle};
     let proxy = config.proxy.clone().unwrap_or_else(|| ProxySelection::Device(result.proxy.clone()));
@@ -235,13 +257,18 @@ fn pareto_plot(
     use oneproxy::plot::{Constraint, ParetoPlot, Series};
     let col = table.device_index(&r.outcome.target)?;
     let cands = target_candidates(table, col, acc);
-    let all: Vec<(f64, f64)> = cands.iter().map(|a| (table.latency(a, col).unwrap_or(f64::NAN), acc.get(a).unwrap_or(f64::NAN))).collect();
+    let all: Vec<(f64, f64)> =
+        cands.iter().map(|a| (table.latency(a, col).unwrap_or(f64::NAN), acc.get(a).unwrap_or(f64::NAN))).collect();
     let lat: Vec<f64> = all.iter().map(|p| p.0).collect();
     let accs: Vec<f64> = all.iter().map(|p| p.1).collect();
     let front: Vec<(f64, f64)> = oneproxy::search::pareto_front(&lat, &accs)?.into_iter().map(|i| all[i]).collect();
     let chosen: Vec<(f64, f64)> = r.outcome.chosen.iter().map(|c| (c.latency, c.accuracy)).collect();
-    let constraints: Vec<Constraint> =
-        r.outcome.picks.iter().map(|p| Constraint { ms: p.constraint, pick: p.pick.as_ref().map(|c| (c.latency, c.accuracy)) }).collect();
+    let constraints: Vec<Constraint> = r
+        .outcome
+        .picks
+        .iter()
+        .map(|p| Constraint { ms: p.constraint, pick: p.pick.as_ref().map(|c| (c.latency, c.accuracy)) })
+        .collect();
     let o = &r.outcome;
     let title = format!("{}: proxy {} ({}), {} measurements", o.target, o.proxy, o.decision.name(), o.measurements);
     let (l_all, l_front, l_chosen) = (

@@ -52,7 +52,12 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
             // The library's error names the file; the context names the flag.
             let pred = AdditivePredictor::load(p).context("reading --predictor")?;
             if pred.space != space {
-                bail!("predictor {} is for space {}, not {space} (use --space {})", p.display(), pred.space, pred.space);
+                bail!(
+                    "predictor {} is for space {}, not {space} (use --space {})",
+                    p.display(),
+                    pred.space,
+                    pred.space
+                );
             }
             // Positive over the space with this table's measurements too (load checked the rest).
             pred.check_positive(Some(&table)).with_context(|| format!("predictor {}", p.display()))?;
@@ -106,11 +111,23 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
         .collect();
     let evaluated = found.evaluated;
     let front: Vec<Point> = found.front.iter().map(|&i| points[i].clone()).collect();
-    let picks: Vec<Pick> =
-        args.constraints.iter().zip(&found.picks).map(|(&c, p)| Pick { constraint: c, point: p.map(|i| points[i].clone()) }).collect();
+    let picks: Vec<Pick> = args
+        .constraints
+        .iter()
+        .zip(&found.picks)
+        .map(|(&c, p)| Pick { constraint: c, point: p.map(|i| points[i].clone()) })
+        .collect();
     if let Some(path) = &args.plot {
-        let marks: Vec<(f64, Option<(f64, f64)>)> = picks.iter().map(|p| (p.constraint, p.point.as_ref().map(|q| (q.latency, q.accuracy)))).collect();
-        super::plot_pareto(path, &format!("{space}: {} vs {source}", acc.name()), &points, &front, &marks, args.figure)?;
+        let marks: Vec<(f64, Option<(f64, f64)>)> =
+            picks.iter().map(|p| (p.constraint, p.point.as_ref().map(|q| (q.latency, q.accuracy)))).collect();
+        super::plot_pareto(
+            path,
+            &format!("{space}: {} vs {source}", acc.name()),
+            &points,
+            &front,
+            &marks,
+            args.figure,
+        )?;
     }
     if let Some(path) = &args.out_csv {
         let mut seen = std::collections::HashSet::new();
@@ -144,12 +161,26 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
     }
     let mut t = TextTable::new(["latency ms", "accuracy %", "index", "architecture"]);
     for p in &front {
-        t.row([super::fmt_latency(p.latency, 3), format!("{:.2}", p.accuracy), p.index.map_or("-".into(), |i| i.to_string()), p.arch.clone()]);
+        t.row([
+            super::fmt_latency(p.latency, 3),
+            format!("{:.2}", p.accuracy),
+            p.index.map_or("-".into(), |i| i.to_string()),
+            p.arch.clone(),
+        ]);
     }
-    let mut out = format!("Pareto front ({method}, {evaluated} architectures evaluated), latency from {source}\n\n{}", t.render());
+    let mut out = format!(
+        "Pareto front ({method}, {evaluated} architectures evaluated), latency from {source}\n\n{}",
+        t.render()
+    );
     for p in &picks {
         match &p.point {
-            Some(x) => out.push_str(&format!("\nwithin {} ms: {:.2} % at {} ms  {}", p.constraint, x.accuracy, super::fmt_latency(x.latency, 3), x.arch)),
+            Some(x) => out.push_str(&format!(
+                "\nwithin {} ms: {:.2} % at {} ms  {}",
+                p.constraint,
+                x.accuracy,
+                super::fmt_latency(x.latency, 3),
+                x.arch
+            )),
             None => out.push_str(&format!("\nwithin {} ms: nothing", p.constraint)),
         }
     }

@@ -123,7 +123,11 @@ fn median(v: &[f64]) -> f64 {
     let mut s = v.to_vec();
     s.sort_by(f64::total_cmp);
     let n = s.len();
-    if n % 2 == 1 { s[n / 2] } else { (s[n / 2 - 1] + s[n / 2]) / 2.0 }
+    if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    }
 }
 
 /// Summarise samples (at least one).
@@ -299,7 +303,11 @@ pub fn host_device_name(prefix: &str) -> String {
         }
         slug.push_str(word);
     }
-    if slug.is_empty() { prefix.to_string() } else { format!("{prefix}_{slug}") }
+    if slug.is_empty() {
+        prefix.to_string()
+    } else {
+        format!("{prefix}_{slug}")
+    }
 }
 
 #[cfg(test)]
@@ -373,7 +381,13 @@ mod tests {
     fn the_time_budget_bounds_the_runs_started_even_below_the_minimum() {
         // 30 ms per run and a 100 ms budget: runs start at 0, >= 30, >= 60 and >= 90 ms at the
         // latest, the fourth with at most 10 ms left, so it is cut off; 5 runs are not reached.
-        let p = MeasureParams { warmup: 0, min_runs: 5, max_runs: 100, max_time: Duration::from_millis(100), ..Default::default() };
+        let p = MeasureParams {
+            warmup: 0,
+            min_runs: 5,
+            max_runs: 100,
+            max_time: Duration::from_millis(100),
+            ..Default::default()
+        };
         let mut t = Slow { each: Duration::from_millis(30), limits: Vec::new() };
         let m = measure(&mut t, &p).unwrap();
         assert!(t.limits.len() <= 4, "{} runs started", t.limits.len());
@@ -382,7 +396,13 @@ mod tests {
         assert!(t.limits.windows(2).all(|w| w[1] < w[0]), "and what is left shrinks: {:?}", t.limits);
         assert!(m.warnings.iter().any(|w| w.contains("of the minimum 5 timed runs fit")), "{:?}", m.warnings);
         // The warm-up has its own bound.
-        let p = MeasureParams { warmup: 10, warmup_time: Duration::from_millis(50), min_runs: 1, max_runs: 1, ..Default::default() };
+        let p = MeasureParams {
+            warmup: 10,
+            warmup_time: Duration::from_millis(50),
+            min_runs: 1,
+            max_runs: 1,
+            ..Default::default()
+        };
         let mut t = Slow { each: Duration::from_millis(30), limits: Vec::new() };
         let m = measure(&mut t, &p).unwrap();
         assert!(m.warmup_ms.len() <= 2, "{} warm-up runs", m.warmup_ms.len());

@@ -75,7 +75,15 @@ impl CommandTimer {
         static SEQ: AtomicU64 = AtomicU64::new(0);
         let name = format!("{DIR_PREFIX}{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
         let dir = cleanup::create_dir(&tmp.join(name))?;
-        Ok(CommandTimer { template: template.into(), regex, dir, model: None, arch: String::new(), count: 0, timeout: DEFAULT_TIMEOUT })
+        Ok(CommandTimer {
+            template: template.into(),
+            regex,
+            dir,
+            model: None,
+            arch: String::new(),
+            count: 0,
+            timeout: DEFAULT_TIMEOUT,
+        })
     }
 
     /// Set the per-run time limit (more than zero).
@@ -176,7 +184,10 @@ impl CommandTimer {
             });
         };
         if !status.success() {
-            return Err(Error::Engine(format!("runner `{cmd}` failed ({status}): {}", quote(&format!("{stdout}{stderr}")))));
+            return Err(Error::Engine(format!(
+                "runner `{cmd}` failed ({status}): {}",
+                quote(&format!("{stdout}{stderr}"))
+            )));
         }
         match self.extract(&stdout) {
             Ok(v) => Ok(Some(v)),
@@ -247,7 +258,8 @@ fn sweep_stale_dirs(tmp: &Path) {
                 rd.flatten().all(|f| {
                     let n = f.file_name();
                     let n = n.to_string_lossy();
-                    f.file_type().is_ok_and(|t| t.is_file()) && (is_model_name(&n) || crate::output::temp::owner_of(&n).is_some())
+                    f.file_type().is_ok_and(|t| t.is_file())
+                        && (is_model_name(&n) || crate::output::temp::owner_of(&n).is_some())
                 })
             });
             if only_models {
@@ -268,7 +280,9 @@ fn runner_dir_owner(name: &str) -> Option<u32> {
 }
 
 fn is_model_name(n: &str) -> bool {
-    n.strip_prefix("model").and_then(|r| r.strip_suffix(".onnx")).is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+    n.strip_prefix("model")
+        .and_then(|r| r.strip_suffix(".onnx"))
+        .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
 }
 
 impl Timer for CommandTimer {

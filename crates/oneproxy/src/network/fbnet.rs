@@ -55,7 +55,11 @@ fn layer(b: &mut Builder, x: usize, gene: u8, out: usize, stride: usize) -> usiz
             let y = b.conv_bn_act(x, mid, 1, 1, g, Act::Relu);
             let y = b.conv_bn_act(y, mid, k, stride, mid, Act::Relu);
             let y = b.conv_bn(y, out, 1, 1, g);
-            if identity { b.add(&[x, y]) } else { y }
+            if identity {
+                b.add(&[x, y])
+            } else {
+                y
+            }
         }
     }
 }
@@ -91,7 +95,15 @@ mod tests {
         // 184->352 @4; head 352->1504 @4; linear 1504->100.
         let net = build(&Arch::from_genes(vec![8; 22]));
         assert_eq!(net.output().c, 100);
-        let convs = [(16, 24, 32 * 32), (24, 32, 16 * 16), (32, 64, 8 * 8), (64, 112, 8 * 8), (112, 184, 4 * 4), (184, 352, 4 * 4), (352, 1504, 4 * 4)];
+        let convs = [
+            (16, 24, 32 * 32),
+            (24, 32, 16 * 16),
+            (32, 64, 8 * 8),
+            (64, 112, 8 * 8),
+            (112, 184, 4 * 4),
+            (184, 352, 4 * 4),
+            (352, 1504, 4 * 4),
+        ];
         let flops = 3 * 16 * 9 * 1024 + convs.iter().map(|&(i, o, p)| i * o * p).sum::<usize>() + 1504 * 100;
         let params = 3 * 16 * 9 + 32 + convs.iter().map(|&(i, o, _)| i * o + 2 * o).sum::<usize>() + 1504 * 100 + 100;
         let c = cost(SpaceId::Fbnet, &Arch::from_genes(vec![8; 22]));

@@ -70,7 +70,11 @@ const PROXYLESS: Family = Family { widths: [24, 40, 80, 96, 192], ..MBV2 };
 /// MobileNet's channel rounding: to a multiple of `d` (at least `d`), never more than 10% down.
 pub fn make_divisible(v: f64, d: usize) -> usize {
     let r = ((v + d as f64 / 2.0) as usize / d * d).max(d);
-    if (r as f64) < 0.9 * v { r + d } else { r }
+    if (r as f64) < 0.9 * v {
+        r + d
+    } else {
+        r
+    }
 }
 
 fn squeeze_excite(b: &mut Builder, x: usize) -> usize {
@@ -96,7 +100,11 @@ fn mbconv(b: &mut Builder, x: usize, out: usize, k: usize, stride: usize, e: usi
         y = squeeze_excite(b, y);
     }
     y = b.conv_bn(y, out, 1, 1, 1);
-    if stride == 1 && c_in == out { b.add(&[x, y]) } else { y }
+    if stride == 1 && c_in == out {
+        b.add(&[x, y])
+    } else {
+        y
+    }
 }
 
 /// The network of an architecture of an elastic space (`ofa-mbv3`, `mbv2`, `proxyless`).

@@ -266,7 +266,15 @@ impl Builder {
     }
 
     /// Convolution, batch norm, activation.
-    pub(crate) fn conv_bn_act(&mut self, x: usize, out: usize, k: usize, stride: usize, groups: usize, a: Act) -> usize {
+    pub(crate) fn conv_bn_act(
+        &mut self,
+        x: usize,
+        out: usize,
+        k: usize,
+        stride: usize,
+        groups: usize,
+        a: Act,
+    ) -> usize {
         let y = self.conv_bn(x, out, k, stride, groups);
         self.act(y, a)
     }

@@ -133,7 +133,10 @@ mod tests {
 
     #[test]
     fn shapes_and_topology() {
-        let arch = SpaceId::Nb201.space().parse("|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|").unwrap();
+        let arch = SpaceId::Nb201
+            .space()
+            .parse("|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|")
+            .unwrap();
         let net = build(&arch);
         assert_eq!((net.input().c, net.input().h, net.input().w), (3, 32, 32));
         assert_eq!((net.output().c, net.output().h), (10, 1));
@@ -152,7 +155,10 @@ mod tests {
 
     #[test]
     fn pruning_a_cell_whose_only_conv_is_dead_removes_its_flops() {
-        let arch = SpaceId::Nb201.space().parse("|nor_conv_3x3~0|+|skip_connect~0|none~1|+|none~0|none~1|skip_connect~2|").unwrap();
+        let arch = SpaceId::Nb201
+            .space()
+            .parse("|nor_conv_3x3~0|+|skip_connect~0|none~1|+|none~0|none~1|skip_connect~2|")
+            .unwrap();
         // As written, the dead conv is computed: 15 cells x one 3x3 conv edge per stage.
         assert_eq!(build(&arch).cost().flops, cost(SpaceId::Nb201, &uniform(0)).flops + 5 * 2_359_296 * 3);
         // Pruned, the network costs what the cell without it costs: the stem, reductions, head.
@@ -165,14 +171,19 @@ mod tests {
     #[test]
     fn pruning_without_dead_ops_removes_only_the_none_nodes() {
         // One `none` edge (0->2), every other op on a live path.
-        let arch = SpaceId::Nb201.space().parse("|nor_conv_3x3~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_1x1~1|skip_connect~2|").unwrap();
+        let arch = SpaceId::Nb201
+            .space()
+            .parse("|nor_conv_3x3~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_1x1~1|skip_connect~2|")
+            .unwrap();
         assert!(!crate::space::cell::has_dead(arch.genes()));
         let (written, net) = (build(&arch), pruned(&arch));
         assert_eq!(net.cost(), written.cost());
         assert_eq!((count(&written, &Op::Zero), count(&net, &Op::Zero)), (15, 0));
         // The same operations in the same order, but for the zeros and the sums they fed (node 2
         // is `zero + pool` as written, the pool alone pruned).
-        let ops = |n: &Network| n.nodes.iter().filter(|n| !matches!(n.op, Op::Zero | Op::Add)).map(|n| n.op.clone()).collect::<Vec<_>>();
+        let ops = |n: &Network| {
+            n.nodes.iter().filter(|n| !matches!(n.op, Op::Zero | Op::Add)).map(|n| n.op.clone()).collect::<Vec<_>>()
+        };
         assert_eq!(ops(&net), ops(&written));
         assert_eq!(written.nodes.len() - net.nodes.len(), 15 + 15);
         // Without `none` edges there is nothing to prune: the same network.
@@ -212,6 +223,9 @@ mod tests {
         let fb = Arch::from_genes(vec![0; 22]);
         let e = build_in(SpaceId::Fbnet, &fb, Execution::PruneDead).unwrap_err();
         assert!(matches!(e, crate::Error::InvalidParameter(_)), "{e}");
-        assert_eq!(build_in(SpaceId::Fbnet, &fb, Execution::AsWritten).unwrap(), crate::network::build(SpaceId::Fbnet, &fb));
+        assert_eq!(
+            build_in(SpaceId::Fbnet, &fb, Execution::AsWritten).unwrap(),
+            crate::network::build(SpaceId::Fbnet, &fb)
+        );
     }
 }

@@ -17,8 +17,8 @@ pub mod proto;
 
 use crate::network::{self, Act, Execution, Network, Op, Shape};
 use crate::space::{seeded_rng, Arch, SeededRng, SpaceId};
-use proto::*;
 use prost::Message;
+use proto::*;
 use rand::Rng;
 
 /// ONNX opset of the exported models.
@@ -160,7 +160,14 @@ impl Emitter {
         name
     }
 
-    fn push(&mut self, op_type: &str, name: String, input: Vec<String>, output: String, attribute: Vec<AttributeProto>) {
+    fn push(
+        &mut self,
+        op_type: &str,
+        name: String,
+        input: Vec<String>,
+        output: String,
+        attribute: Vec<AttributeProto>,
+    ) {
         self.nodes.push(NodeProto { input, output: vec![output], name, op_type: op_type.into(), attribute });
     }
 
@@ -250,7 +257,10 @@ mod tests {
 
     #[test]
     fn export_is_deterministic_and_decodes() {
-        let arch = SpaceId::Nb201.space().parse("|nor_conv_3x3~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_1x1~1|none~2|").unwrap();
+        let arch = SpaceId::Nb201
+            .space()
+            .parse("|nor_conv_3x3~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_1x1~1|none~2|")
+            .unwrap();
         let a = export(SpaceId::Nb201, &arch, 1, 7);
         assert_eq!(a, export(SpaceId::Nb201, &arch, 1, 7));
         assert_ne!(a, export(SpaceId::Nb201, &arch, 1, 8));
@@ -292,7 +302,10 @@ mod tests {
         assert_eq!(op_count(&written, "Conv"), 7 + 15);
         assert_eq!((op_count(&pruned, "Sub"), op_count(&written, "Sub")), (0, 15 * 3));
         let doc = ModelProto::decode(p.as_slice()).unwrap().doc_string;
-        assert!(doc.contains(&SpaceId::Nb201.space().format(&dead)) && doc.contains("dead operations removed"), "{doc}");
+        assert!(
+            doc.contains(&SpaceId::Nb201.space().format(&dead)) && doc.contains("dead operations removed"),
+            "{doc}"
+        );
         // Nothing to prune: the very same bytes.
         let conv = Arch::from_genes(vec![3; 6]);
         assert_eq!(prune(&conv, 3), export(SpaceId::Nb201, &conv, 1, 3));

@@ -34,7 +34,10 @@ pub fn final_target(path: &Path) -> Result<PathBuf> {
             _ => return Ok(p),
         }
     }
-    Err(Error::Refused { path: path.into(), reason: format!("more than {MAX_LINKS} symbolic links in a chain (a loop?)") })
+    Err(Error::Refused {
+        path: path.into(),
+        reason: format!("more than {MAX_LINKS} symbolic links in a chain (a loop?)"),
+    })
 }
 
 /// What a non-regular file is, in words.
@@ -64,7 +67,8 @@ pub fn check_output_file(path: &Path) -> Result<(PathBuf, Option<std::fs::Metada
         Ok(m) if m.is_file() => Ok((target, Some(m))),
         Ok(m) => {
             let what = kind_of(&m);
-            let shown = if target == path { String::new() } else { format!(" (the link's target {})", target.display()) };
+            let shown =
+                if target == path { String::new() } else { format!(" (the link's target {})", target.display()) };
             Err(Error::Refused {
                 path: path.into(),
                 reason: format!("is {what}{shown}, not a regular file: oneproxy will not replace it; give a file path"),
@@ -88,7 +92,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let name = match target.file_name() {
         Some(n) => n.to_string_lossy().into_owned(),
         None => {
-            return Err(Error::Refused { path: path.into(), reason: "does not name a file (it ends in '..' or '/')".into() })
+            return Err(Error::Refused {
+                path: path.into(),
+                reason: "does not name a file (it ends in '..' or '/')".into(),
+            })
         }
     };
     temp::sweep_once(dir);
@@ -121,7 +128,8 @@ mod tests {
     use super::*;
 
     fn names(dir: &Path) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        let mut v: Vec<String> =
+            std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         v.sort();
         v
     }

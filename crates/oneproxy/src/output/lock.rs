@@ -67,7 +67,10 @@ impl OutputLock {
             record.map_err(|e| Error::io(&sidecar, e))?;
             return Ok(OutputLock { file, sidecar, _tracked: tracked });
         }
-        Err(Error::Refused { path: output.into(), reason: format!("cannot lock {}: it keeps being replaced", sidecar.display()) })
+        Err(Error::Refused {
+            path: output.into(),
+            reason: format!("cannot lock {}: it keeps being replaced", sidecar.display()),
+        })
     }
 }
 
@@ -92,7 +95,10 @@ mod tests {
         assert!(sidecar.exists());
         // flock locks belong to the open file description: a second open in this process conflicts.
         let e = OutputLock::acquire(&out, "measure").unwrap_err().to_string();
-        assert!(e.contains("another oneproxy measure is writing") && e.contains(&format!("pid {}", std::process::id())), "{e}");
+        assert!(
+            e.contains("another oneproxy measure is writing") && e.contains(&format!("pid {}", std::process::id())),
+            "{e}"
+        );
         assert!(e.contains("lat.csv"), "{e}");
         // Through a link to the same file: the same lock.
         let link = dir.path().join("link.csv");

@@ -67,7 +67,9 @@ fn place(dest: &Path) -> Result<Place> {
             dest,
             "is a symbolic link: oneproxy does not replace links; give the folder it points to, or a new name",
         )),
-        Ok(m) if !m.is_dir() => Err(refused(dest, "exists and is not a folder: oneproxy will not replace it; give a new folder name")),
+        Ok(m) if !m.is_dir() => {
+            Err(refused(dest, "exists and is not a folder: oneproxy will not replace it; give a new folder name"))
+        }
         Ok(_) => {
             let canon = dest.canonicalize().map_err(|e| Error::io(dest, e))?;
             protect(dest, &canon)?;
@@ -98,7 +100,10 @@ fn protect(dest: &Path, canon: &Path) -> Result<()> {
     if let Ok(cwd) = std::env::current_dir().and_then(|d| d.canonicalize()) {
         if cwd.starts_with(canon) {
             let what = if cwd == canon { "is the current folder" } else { "contains the current folder" };
-            return Err(refused(dest, format!("{what}: oneproxy will not replace it; give a new folder name, e.g. ./report")));
+            return Err(refused(
+                dest,
+                format!("{what}: oneproxy will not replace it; give a new folder name, e.g. ./report"),
+            ));
         }
     }
     if let Some(home) = std::env::var_os("HOME").and_then(|h| Path::new(&h).canonicalize().ok()) {
@@ -112,8 +117,10 @@ fn protect(dest: &Path, canon: &Path) -> Result<()> {
 
 /// Refuse an existing folder unless it is empty or holds only what its marker lists.
 fn check_ours(dest: &Path, dir: &Path) -> Result<Option<Marker>> {
-    let entries: Vec<std::fs::DirEntry> =
-        std::fs::read_dir(dir).map_err(|e| Error::io(dest, e))?.collect::<std::io::Result<_>>().map_err(|e| Error::io(dest, e))?;
+    let entries: Vec<std::fs::DirEntry> = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dest, e))?
+        .collect::<std::io::Result<_>>()
+        .map_err(|e| Error::io(dest, e))?;
     if entries.is_empty() {
         return Ok(None);
     }
@@ -237,7 +244,8 @@ mod tests {
     use super::*;
 
     fn names(dir: &Path) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        let mut v: Vec<String> =
+            std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         v.sort();
         v
     }

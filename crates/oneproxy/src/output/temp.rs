@@ -128,7 +128,14 @@ pub(crate) mod tests {
         assert!(n.starts_with(".report.json.oneproxy-tmp."), "{n}");
         assert_eq!(owner_of(&n), Some(std::process::id()));
         assert_ne!(temp_name("report.json"), n, "every call gets its own name");
-        for other in [".x.oneproxy-tmp.12", ".x.oneproxy-tmp.12-", ".x.oneproxy-tmp.a-1", "x.oneproxy-tmp.1-2", ".x.tmp.1-2", ".x.oneproxy-tmp.1-2 "] {
+        for other in [
+            ".x.oneproxy-tmp.12",
+            ".x.oneproxy-tmp.12-",
+            ".x.oneproxy-tmp.a-1",
+            "x.oneproxy-tmp.1-2",
+            ".x.tmp.1-2",
+            ".x.oneproxy-tmp.1-2 ",
+        ] {
             assert_eq!(owner_of(other), None, "{other}");
         }
         assert_eq!(owner_of(".a.b.oneproxy-tmp.77-0"), Some(77));

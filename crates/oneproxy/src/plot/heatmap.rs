@@ -113,7 +113,12 @@ pub fn heatmap_svg(m: &CorrelationMatrix, style: &HeatmapStyle) -> String {
             if annotate {
                 let text = if v.is_finite() { format!("{v:.2}") } else { "–".into() };
                 let fg = if v.is_finite() && v.abs() > 0.55 { "white" } else { "black" };
-                let _ = write!(s, r#"<text x="{}" y="{}" fill="{fg}">{text}</text>"#, x + cell / 2.0, y + cell / 2.0 + value_size as f64 * 0.36);
+                let _ = write!(
+                    s,
+                    r#"<text x="{}" y="{}" fill="{fg}">{text}</text>"#,
+                    x + cell / 2.0,
+                    y + cell / 2.0 + value_size as f64 * 0.36
+                );
             }
         }
     }
@@ -127,7 +132,10 @@ pub fn heatmap_svg(m: &CorrelationMatrix, style: &HeatmapStyle) -> String {
         let y = top + i as f64 * cell + cell / 2.0 + label_size as f64 * 0.36;
         let _ = write!(s, r#"<text x="{}" y="{y}" text-anchor="end"{bold}>{name}</text>"#, left - 6.0);
         let (cx, cy) = (left + i as f64 * cell + cell / 2.0 + label_size as f64 * 0.3, top + grid + 6.0);
-        let _ = write!(s, r#"<text x="{cx}" y="{cy}" text-anchor="end" transform="rotate(-45 {cx} {cy})"{bold}>{name}</text>"#);
+        let _ = write!(
+            s,
+            r#"<text x="{cx}" y="{cy}" text-anchor="end" transform="rotate(-45 {cx} {cy})"{bold}>{name}</text>"#
+        );
     }
     s.push_str("</g>");
     if let Some(p) = hi.and_then(|h| m.devices.iter().position(|d| d == h)) {
@@ -146,7 +154,10 @@ pub fn heatmap_svg(m: &CorrelationMatrix, style: &HeatmapStyle) -> String {
         let _ = write!(s, r#"<stop offset="{t}" stop-color="{}"/>"#, colour(-1.0 + 2.0 * t));
     }
     s.push_str("</linearGradient></defs>");
-    let _ = write!(s, r##"<rect x="{bar_x}" y="{top}" width="14" height="{bar_h}" fill="url(#oneproxy-rdbu)" stroke="#555" stroke-width="0.5"/>"##);
+    let _ = write!(
+        s,
+        r##"<rect x="{bar_x}" y="{top}" width="14" height="{bar_h}" fill="url(#oneproxy-rdbu)" stroke="#555" stroke-width="0.5"/>"##
+    );
     let _ = write!(s, r##"<g font-size="11" stroke="#555">"##);
     for k in 0..=4 {
         let v = 1.0 - 0.5 * k as f64;
@@ -169,7 +180,12 @@ pub fn heatmap_svg(m: &CorrelationMatrix, style: &HeatmapStyle) -> String {
         capitalised(m.metric.name())
     );
     for (k, note) in notes.iter().enumerate() {
-        let _ = write!(s, r#"<text x="10" y="{}" font-size="12">{}</text>"#, top + grid.max(bar_h) + below + 14.0 + 18.0 * k as f64, escape_xml(note));
+        let _ = write!(
+            s,
+            r#"<text x="10" y="{}" font-size="12">{}</text>"#,
+            top + grid.max(bar_h) + below + 14.0 + 18.0 * k as f64,
+            escape_xml(note)
+        );
     }
     s.push_str("</svg>\n");
     s
@@ -194,7 +210,21 @@ mod tests {
         CorrelationMatrix {
             metric: Metric::Spearman,
             devices: (0..n).map(|i| format!("dev<{i}>")).collect(),
-            matrix: (0..n).map(|i| (0..n).map(|j| if i == j { 1.0 } else if i + j == 3 { f64::NAN } else { 0.5 - 0.1 * j as f64 }).collect()).collect(),
+            matrix: (0..n)
+                .map(|i| {
+                    (0..n)
+                        .map(|j| {
+                            if i == j {
+                                1.0
+                            } else if i + j == 3 {
+                                f64::NAN
+                            } else {
+                                0.5 - 0.1 * j as f64
+                            }
+                        })
+                        .collect()
+                })
+                .collect(),
             overlaps: vec![vec![50; n]; n],
             min_overlap: 10,
         }
@@ -212,7 +242,10 @@ mod tests {
     #[test]
     fn small_matrix_is_annotated_escaped_and_outlined() {
         let m = matrix(4);
-        let svg = heatmap_svg(&m, &HeatmapStyle { title: "a & b", highlight: Some("dev<2>"), note: Some("order: clustered") });
+        let svg = heatmap_svg(
+            &m,
+            &HeatmapStyle { title: "a & b", highlight: Some("dev<2>"), note: Some("order: clustered") },
+        );
         assert!(svg.contains("a &amp; b"));
         assert!(svg.contains("dev&lt;2&gt;") && !svg.contains("dev<2>"));
         assert!(svg.contains(">0.50</text>"), "cells carry their values");

@@ -12,8 +12,8 @@ pub use heatmap::{heatmap, heatmap_svg, HeatmapStyle, ANNOTATE_MAX_DEVICES};
 pub use pareto::{pareto, pareto_svg, thin, AxisScale, Constraint, ParetoPlot, Series, THIN_CELLS};
 
 use crate::error::{Error, Result};
-use std::path::Path;
 use resvg::usvg;
+use std::path::Path;
 use std::sync::{Arc, Once, OnceLock};
 
 static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
@@ -81,7 +81,8 @@ fn parse(svg: &str, path: &Path) -> Result<usvg::Tree> {
 pub fn svg_to_png(svg: &str, scale: f32, path: &Path) -> Result<Vec<u8>> {
     let tree = parse(svg, path)?;
     let size = tree.size().to_int_size().scale_by(scale).ok_or_else(|| plot_err(path, "empty figure"))?;
-    let mut pixmap = resvg::tiny_skia::Pixmap::new(size.width(), size.height()).ok_or_else(|| plot_err(path, "empty figure"))?;
+    let mut pixmap =
+        resvg::tiny_skia::Pixmap::new(size.width(), size.height()).ok_or_else(|| plot_err(path, "empty figure"))?;
     pixmap.fill(resvg::tiny_skia::Color::WHITE);
     resvg::render(&tree, resvg::tiny_skia::Transform::from_scale(scale, scale), &mut pixmap.as_mut());
     pixmap.encode_png().map_err(|e| plot_err(path, e))

@@ -119,7 +119,8 @@ impl Frame {
         let y = (y_low - pad, y_top + pad);
         // The latency range of what is shown (and of the picks and the constraints near it).
         let shown = || all().filter(|q| q.1 >= y.0).map(|q| q.0);
-        let positive = shown().filter(|x| *x > 0.0).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(x), b.max(x)));
+        let positive =
+            shown().filter(|x| *x > 0.0).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(x), b.max(x)));
         let (lo, hi) = positive;
         let log = match p.latency_axis {
             AxisScale::Log => true,
@@ -129,7 +130,11 @@ impl Frame {
         if log && !lo.is_finite() {
             return Err(perr("nothing to plot (no point with a positive latency for the log axis)"));
         }
-        let (lo, hi) = if log { (lo, hi) } else { shown().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(x), b.max(x))) };
+        let (lo, hi) = if log {
+            (lo, hi)
+        } else {
+            shown().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(x), b.max(x)))
+        };
         if !lo.is_finite() {
             return Err(perr("nothing to plot"));
         }
@@ -167,10 +172,13 @@ pub fn pareto_svg(p: &ParetoPlot) -> Result<String> {
             b
         };
         cloud = if frame.log {
-            let mut chart = builder(&main).build_cartesian_2d((frame.x.0..frame.x.1).log_scale(), frame.y.0..frame.y.1).map_err(perr)?;
+            let mut chart = builder(&main)
+                .build_cartesian_2d((frame.x.0..frame.x.1).log_scale(), frame.y.0..frame.y.1)
+                .map_err(perr)?;
             draw_series(&mut chart, p, &frame, axis)?
         } else {
-            let mut chart = builder(&main).build_cartesian_2d(frame.x.0..frame.x.1, frame.y.0..frame.y.1).map_err(perr)?;
+            let mut chart =
+                builder(&main).build_cartesian_2d(frame.x.0..frame.x.1, frame.y.0..frame.y.1).map_err(perr)?;
             draw_series(&mut chart, p, &frame, axis)?
         };
         footnote(&foot, p, &frame)?;
@@ -182,7 +190,13 @@ pub fn pareto_svg(p: &ParetoPlot) -> Result<String> {
 fn footnote<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &ParetoPlot, f: &Frame) -> Result<()> {
     let mut note = format!("{} architectures as grey dots, thinned to one per {THIN_CELLS} px", f.total);
     if f.hidden > 0 {
-        let _ = write!(note, "; {} of them below {:.1} % accuracy{} not shown", f.hidden, f.y.0, if f.log { " (or at 0 ms)" } else { "" });
+        let _ = write!(
+            note,
+            "; {} of them below {:.1} % accuracy{} not shown",
+            f.hidden,
+            f.y.0,
+            if f.log { " (or at 0 ms)" } else { "" }
+        );
     }
     let cut = p.constraints.iter().filter(|c| c.ms > f.x.1).count();
     if cut > 0 {
@@ -205,7 +219,12 @@ fn fmt_ms(v: f64) -> String {
 
 /// Draw the axes and every series; returns the pixel positions of the thinned cloud (spliced in
 /// as one path).
-fn draw_series<'a, DB, X>(chart: &mut ChartContext<'a, DB, Cartesian2d<X, RangedCoordf64>>, p: &ParetoPlot, f: &Frame, axis: &str) -> Result<Vec<(i32, i32)>>
+fn draw_series<'a, DB, X>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, RangedCoordf64>>,
+    p: &ParetoPlot,
+    f: &Frame,
+    axis: &str,
+) -> Result<Vec<(i32, i32)>>
 where
     DB: DrawingBackend + 'a,
     X: Ranged<ValueType = f64> + plotters::coord::ranged1d::ValueFormatter<f64>,
@@ -261,7 +280,9 @@ where
         let line = DashedLineSeries::new(vec![(c.ms, f.y.0), (c.ms, f.y.1)], 6, 4, orange.stroke_width(1).into());
         let drawn = chart.draw_series(line).map_err(perr)?;
         if first_line {
-            drawn.label("latency constraint").legend(move |(x, y)| PathElement::new(vec![(x - 9, y), (x + 9, y)], orange.stroke_width(1)));
+            drawn
+                .label("latency constraint")
+                .legend(move |(x, y)| PathElement::new(vec![(x - 9, y), (x + 9, y)], orange.stroke_width(1)));
         }
         let label = Text::new(format!("≤ {} ms", fmt_ms(c.ms)), (3, 2), ("sans-serif", 12).into_font().color(&orange));
         chart.draw_series(std::iter::once(EmptyElement::at((c.ms, f.y.1)) + label)).map_err(perr)?;
@@ -277,7 +298,9 @@ where
     }
     // The legend goes in the corner that hides the least: front marks count far more than dots.
     let labels: Vec<&str> = [Some(p.cloud), p.front, p.predicted, p.chosen].iter().flatten().map(|s| s.label).collect();
-    let entries = labels.len() + usize::from(p.constraints.iter().any(|c| c.ms >= f.x.0 && c.ms <= f.x.1)) + usize::from(!picks.is_empty());
+    let entries = labels.len()
+        + usize::from(p.constraints.iter().any(|c| c.ms >= f.x.0 && c.ms <= f.x.1))
+        + usize::from(!picks.is_empty());
     let legend_w = labels.iter().map(|l| l.chars().count()).max().unwrap_or(10) as i32 * 8 + 50;
     let legend_h = entries as i32 * 19 + 12;
     let (xr, yr) = chart.plotting_area().get_pixel_range();
@@ -335,7 +358,9 @@ fn staircase(points: impl Iterator<Item = (f64, f64)>) -> Vec<(f64, f64)> {
 /// Replace the placeholder text with the cloud: one path of round dots (`M x y h0.5` each).
 fn splice_cloud(svg: String, pixels: &[(i32, i32)]) -> String {
     let Some(mark) = svg.find(CLOUD_MARK) else { return svg };
-    let (Some(start), Some(end)) = (svg[..mark].rfind("<text"), svg[mark..].find("</text>").map(|e| mark + e + "</text>".len())) else {
+    let (Some(start), Some(end)) =
+        (svg[..mark].rfind("<text"), svg[mark..].find("</text>").map(|e| mark + e + "</text>".len()))
+    else {
         return svg;
     };
     let mut path = String::with_capacity(12 * pixels.len() + 120);
@@ -362,7 +387,11 @@ mod tests {
 
     fn cloud(n: usize) -> Vec<(f64, f64)> {
         // A deterministic spread over three decades of latency.
-        (0..n).map(|i| (10f64.powf((i * 7919 % n) as f64 / n as f64 * 3.0), 40.0 + 30.0 * ((i * 104729 % n) as f64 / n as f64))).collect()
+        (0..n)
+            .map(|i| {
+                (10f64.powf((i * 7919 % n) as f64 / n as f64 * 3.0), 40.0 + 30.0 * ((i * 104729 % n) as f64 / n as f64))
+            })
+            .collect()
     }
 
     #[test]
@@ -389,7 +418,9 @@ mod tests {
         assert!(svg.len() < super::super::MAX_SVG_BYTES, "{} bytes", svg.len());
         assert!(!svg.contains(CLOUD_MARK));
         assert!(svg.contains("log scale"), "three decades switch to a log axis");
-        assert!(svg.contains("≤ 10 ms") && svg.contains("latency constraint") && svg.contains("pick within a constraint"));
+        assert!(
+            svg.contains("≤ 10 ms") && svg.contains("latency constraint") && svg.contains("pick within a constraint")
+        );
         assert!(svg.contains("1 constraint(s) beyond the axis"));
         assert!(svg.contains("t &lt;1&gt; &amp; 2"), "plotters escapes the title");
         let dots = svg.matches("h.5").count();

@@ -243,9 +243,7 @@ impl<'a> Proxy<'a> {
 
     /// The proxy's latency of `arch`: measured if available, else predicted.
     pub(super) fn latency(&self, arch: &Arch, encoded: &[f64]) -> f64 {
-        self.measured
-            .and_then(|(t, c)| t.latency(arch, c))
-            .unwrap_or_else(|| self.predictor.predict_encoded(encoded))
+        self.measured.and_then(|(t, c)| t.latency(arch, c)).unwrap_or_else(|| self.predictor.predict_encoded(encoded))
     }
 }
 
@@ -414,11 +412,7 @@ impl Design {
         // The proxy's least-squares direction (its positive fit only where it is measured).
         let w = proxy.predictor.base_weights();
         let d = w.len();
-        let groups: Vec<Vec<usize>> = space
-            .feature_groups()
-            .into_iter()
-            .map(|g| g.features)
-            .collect();
+        let groups: Vec<Vec<usize>> = space.feature_groups().into_iter().map(|g| g.features).collect();
         let reference_stats = |m: &DMatrix<f64>| {
             let r = reference(space);
             let mu: Vec<f64> = (0..m.ncols()).map(|j| r.mean.dot(&m.column(j))).collect();
@@ -470,9 +464,8 @@ impl Design {
         };
         // Drop columns that carry nothing (pinned reference features, constant kinds).
         let sigma_max = sigma.iter().cloned().fold(0.0, f64::max);
-        let keep: Vec<usize> = (0..m.ncols())
-            .filter(|&j| sigma[j] > 1e-12 * sigma_max && m.column(j).iter().any(|v| *v != 0.0))
-            .collect();
+        let keep: Vec<usize> =
+            (0..m.ncols()).filter(|&j| sigma[j] > 1e-12 * sigma_max && m.column(j).iter().any(|v| *v != 0.0)).collect();
         let m = DMatrix::from_fn(d, keep.len(), |i, j| m[(i, keep[j])]);
         let mu: Vec<f64> = keep.iter().map(|&j| mu[j]).collect();
         let sigma: Vec<f64> = keep.iter().map(|&j| sigma[j]).collect();
@@ -481,7 +474,11 @@ impl Design {
         let base: Vec<f64> = (0..x.nrows())
             .map(|i| {
                 let row: Vec<f64> = x.row(i).iter().copied().collect();
-                if measured_base { proxy.latency(&archs[i], &row) } else { crate::stats::dot(&row, w) }
+                if measured_base {
+                    proxy.latency(&archs[i], &row)
+                } else {
+                    crate::stats::dot(&row, w)
+                }
             })
             .collect();
         let base_max = base.iter().fold(0.0f64, |m, v| m.max(v.abs()));
@@ -528,7 +525,10 @@ impl Design {
             (false, _) => crate::stats::dot(&x, proxy.predictor.base_weights()),
         };
         let mut row = vec![base / self.base_scale, 1.0];
-        row.extend((0..self.m.ncols()).map(|j| (crate::stats::dot(&x, self.m.column(j).as_slice()) - self.mu[j]) / self.sigma[j]));
+        row.extend(
+            (0..self.m.ncols())
+                .map(|j| (crate::stats::dot(&x, self.m.column(j).as_slice()) - self.mu[j]) / self.sigma[j]),
+        );
         row
     }
 
@@ -655,7 +655,12 @@ struct Candidate {
     unsolved: usize,
 }
 
-fn cross_validate(design: &Design, proxy: usize, params: &AdaptParams, n_scheme: &(Scheme, String)) -> Result<Candidate> {
+fn cross_validate(
+    design: &Design,
+    proxy: usize,
+    params: &AdaptParams,
+    n_scheme: &(Scheme, String),
+) -> Result<Candidate> {
     let n = design.y.len();
     let lambdas = match &params.lambda {
         LambdaChoice::Fixed(l) => vec![*l],
@@ -742,8 +747,16 @@ pub(super) fn lambda_order(errors: &[f64]) -> Vec<usize> {
 
 /// Mean squared error over the entries where `pred` is defined.
 pub(super) fn mse(pred: &[f64], y: &[f64]) -> f64 {
-    let (s, k) = pred.iter().zip(y).filter(|(p, _)| !p.is_nan()).fold((0.0, 0usize), |(s, k), (p, t)| (s + (p - t).powi(2), k + 1));
-    if k == 0 { f64::INFINITY } else { s / k as f64 }
+    let (s, k) = pred
+        .iter()
+        .zip(y)
+        .filter(|(p, _)| !p.is_nan())
+        .fold((0.0, 0usize), |(s, k), (p, t)| (s + (p - t).powi(2), k + 1));
+    if k == 0 {
+        f64::INFINITY
+    } else {
+        s / k as f64
+    }
 }
 
 fn check_samples(archs: &[Arch], y: &[f64], params: &AdaptParams) -> Result<()> {
@@ -825,7 +838,8 @@ pub fn adapt_pool_with_progress(
         FormChoice::Auto => vec![Form::PerFeature, Form::AdditiveOneHot],
     };
     // A single lambda is validated by leave-one-out whatever the scheme (it only reports).
-    let validation = if matches!(params.lambda, LambdaChoice::Fixed(_)) { &Validation::LeaveOneOut } else { &params.validation };
+    let validation =
+        if matches!(params.lambda, LambdaChoice::Fixed(_)) { &Validation::LeaveOneOut } else { &params.validation };
     let plan = scheme(n, validation, params.penalty);
     let jobs: Vec<(usize, Form)> = (0..proxies.len()).flat_map(|p| forms.iter().map(move |&f| (p, f))).collect();
     let done = std::sync::atomic::AtomicUsize::new(0);
@@ -838,7 +852,9 @@ pub fn adapt_pool_with_progress(
         })
         .collect::<Result<_>>()?;
     if candidates.is_empty() {
-        return Err(Error::InvalidParameter("no applicable form (the measured-latency form needs the proxy's table)".into()));
+        return Err(Error::InvalidParameter(
+            "no applicable form (the measured-latency form needs the proxy's table)".into(),
+        ));
     }
     let mut order: Vec<usize> = (0..candidates.len()).collect();
     order.sort_by(|&a, &b| {
@@ -897,8 +913,11 @@ pub fn adapt_pool_with_progress(
         }
         (settled, Vec::new())
     };
-    settled.sort_by(|a, b| a.cv_error.total_cmp(&b.cv_error).then(candidates[a.candidate].proxy.cmp(&candidates[b.candidate].proxy)));
-    let solves: usize = candidates.iter().map(|c| c.solves).sum::<usize>() + settled.iter().map(|s| s.solves).sum::<usize>();
+    settled.sort_by(|a, b| {
+        a.cv_error.total_cmp(&b.cv_error).then(candidates[a.candidate].proxy.cmp(&candidates[b.candidate].proxy))
+    });
+    let solves: usize =
+        candidates.iter().map(|c| c.solves).sum::<usize>() + settled.iter().map(|s| s.solves).sum::<usize>();
     settled.truncate(take);
     let constrained: Vec<Constrained> = settled.iter().filter_map(|s| s.constrained.clone()).collect();
     let mut members: Vec<Member> = settled
@@ -917,7 +936,13 @@ pub fn adapt_pool_with_progress(
         .collect();
     let mut predictors: Vec<AdditivePredictor> = settled.iter().map(|m| m.predictor.clone()).collect();
     let mut held_outs: Vec<Vec<f64>> = settled.iter().map(|m| m.held_out.clone()).collect();
-    let pool_name = |form: Form| if matches!(form, Form::Stacking | Form::PrunedStacking | Form::PoolPrior) { "pool" } else { "none" };
+    let pool_name = |form: Form| {
+        if matches!(form, Form::Stacking | Form::PrunedStacking | Form::PoolPrior) {
+            "pool"
+        } else {
+            "none"
+        }
+    };
     for h in hypotheses {
         members.push(Member {
             proxy: pool_name(h.form).to_string(),
@@ -953,7 +978,8 @@ pub fn adapt_pool_with_progress(
     let table = proxies.iter().find_map(|p| p.measured.map(|(t, _)| t));
     predictor.validate()?;
     predictor.check_positive(table)?;
-    let held_out: Vec<f64> = (0..n).map(|i| held_outs.iter().zip(&weights).map(|(h, w)| w * h[i]).sum::<f64>()).collect();
+    let held_out: Vec<f64> =
+        (0..n).map(|i| held_outs.iter().zip(&weights).map(|(h, w)| w * h[i]).sum::<f64>()).collect();
     let defined: Vec<usize> = (0..n).filter(|&i| !held_out[i].is_nan()).collect();
     // The proxy reported is the heaviest member with one (a correction form).
     let lead = members.iter().position(|m| !m.form.is_hypothesis());
@@ -997,7 +1023,14 @@ pub fn adapt_pool_with_progress(
 /// is refitted under that constraint ([`constrained_fit`]) and cross-validated again, rather
 /// than passed over: on edgetpu (pixel3, 60 samples) passing over such candidates cost 0.05
 /// Spearman, the constraint much less.
-fn settle(ci: usize, c: &Candidate, design: &Design, proxy: &Proxy, params: &AdaptParams, scheme: &Scheme) -> Result<Choice> {
+fn settle(
+    ci: usize,
+    c: &Candidate,
+    design: &Design,
+    proxy: &Proxy,
+    params: &AdaptParams,
+    scheme: &Scheme,
+) -> Result<Choice> {
     let li = c.best;
     let lambda = design.solver_lambda(params.penalty, c.lambdas[li]);
     let sol = Engine::new(design.full_problem(), params.penalty).solve(params.penalty, lambda)?;
@@ -1006,7 +1039,16 @@ fn settle(ci: usize, c: &Candidate, design: &Design, proxy: &Proxy, params: &Ada
     if predictor.is_positive(low.value) {
         let (cv_error, held_out) = (c.errors[li], c.held_out.clone());
         let lambda = c.lambdas[li];
-        return Ok(Choice { candidate: ci, lambda, predictor, status: sol.status, cv_error, held_out, constrained: None, solves: 1 });
+        return Ok(Choice {
+            candidate: ci,
+            lambda,
+            predictor,
+            status: sol.status,
+            cv_error,
+            held_out,
+            constrained: None,
+            solves: 1,
+        });
     }
     let (predictor, status, cuts, lambda) = constrained_fit(design, proxy, params, lambda)?;
     let tests = refit_tests(scheme, design.y.len());
@@ -1044,7 +1086,13 @@ fn folds_by_position(n: usize, k: usize) -> Vec<Vec<usize>> {
 
 /// Held-out predictions of the constrained fit: each fold refitted under the constraints the
 /// full-data fit needed (NaN where a fold's solve failed).
-fn constrained_held_out(design: &Design, params: &AdaptParams, lambda: f64, cuts: &[Inequality], tests: &[Vec<usize>]) -> Vec<f64> {
+fn constrained_held_out(
+    design: &Design,
+    params: &AdaptParams,
+    lambda: f64,
+    cuts: &[Inequality],
+    tests: &[Vec<usize>],
+) -> Vec<f64> {
     let n = design.y.len();
     let mut held_out = vec![f64::NAN; n];
     for test in tests {
@@ -1077,7 +1125,11 @@ fn constrained_problem(problem: Problem, penalty: Penalty, lambda: f64) -> (Prob
 
 /// A solution of a problem without correction columns, padded with `b = 0` to `k` columns.
 fn full_width(sol: Solution, k: usize) -> Solution {
-    if sol.b.len() == k { sol } else { Solution { b: vec![0.0; k], ..sol } }
+    if sol.b.len() == k {
+        sol
+    } else {
+        Solution { b: vec![0.0; k], ..sol }
+    }
 }
 
 /// The candidate refitted on all samples (Clarabel, same penalty and lambda) under the
@@ -1089,17 +1141,30 @@ fn full_width(sol: Solution, k: usize) -> Solution {
 /// and only the scale and intercept are fitted under the constraint, which takes a round or
 /// two. Returns the predictor, the solver status, the constraints and the (solver) lambda
 /// used.
-fn constrained_fit(design: &Design, proxy: &Proxy, params: &AdaptParams, lambda: f64) -> Result<(AdditivePredictor, String, Vec<Inequality>, f64)> {
+fn constrained_fit(
+    design: &Design,
+    proxy: &Proxy,
+    params: &AdaptParams,
+    lambda: f64,
+) -> Result<(AdditivePredictor, String, Vec<Inequality>, f64)> {
     for lambda in [lambda, f64::INFINITY] {
         if let Some((predictor, status, cuts)) = cutting_planes(design, proxy, params.penalty, lambda)? {
             return Ok((predictor, status, cuts, lambda));
         }
     }
-    Err(Error::NotConverged(format!("no positive refit of the {} form after {MAX_CUTS} constraints", design.form.name())))
+    Err(Error::NotConverged(format!(
+        "no positive refit of the {} form after {MAX_CUTS} constraints",
+        design.form.name()
+    )))
 }
 
 /// [`constrained_fit`] at one lambda; `None` after [`MAX_CUTS`] rounds.
-fn cutting_planes(design: &Design, proxy: &Proxy, penalty: Penalty, lambda: f64) -> Result<Option<(AdditivePredictor, String, Vec<Inequality>)>> {
+fn cutting_planes(
+    design: &Design,
+    proxy: &Proxy,
+    penalty: Penalty,
+    lambda: f64,
+) -> Result<Option<(AdditivePredictor, String, Vec<Inequality>)>> {
     let table = proxy.measured.map(|(t, _)| t);
     let (problem, penalty, lambda) = constrained_problem(design.full_problem(), penalty, lambda);
     let k = problem.c.ncols();
@@ -1124,7 +1189,8 @@ fn cutting_planes(design: &Design, proxy: &Proxy, penalty: Penalty, lambda: f64)
 /// predicts the mean): proxy terms of one device, and structure terms of one feature, merge.
 fn average(ps: &[AdditivePredictor], weights: &[f64]) -> AdditivePredictor {
     let mut out = ps[0].clone();
-    out.weights = (0..out.weights.len()).map(|j| ps.iter().zip(weights).map(|(p, w)| w * p.weights[j]).sum::<f64>()).collect();
+    out.weights =
+        (0..out.weights.len()).map(|j| ps.iter().zip(weights).map(|(p, w)| w * p.weights[j]).sum::<f64>()).collect();
     out.intercept = ps.iter().zip(weights).map(|(p, w)| w * p.intercept).sum::<f64>();
     out.proxy_terms.clear();
     out.structure_terms.clear();
@@ -1194,7 +1260,11 @@ mod tests {
         let (proxy, sa, sy, all, truth) = setup();
         let before = spearman(&proxy.predict_all(&all), &truth);
         let px = Proxy { predictor: &proxy, measured: None };
-        for params in [AdaptParams::default(), AdaptParams::paper(), AdaptParams { penalty: Penalty::L2, ..AdaptParams::default() }] {
+        for params in [
+            AdaptParams::default(),
+            AdaptParams::paper(),
+            AdaptParams { penalty: Penalty::L2, ..AdaptParams::default() },
+        ] {
             let ad = adapt(&px, &sa, &sy, &params).unwrap();
             let after = spearman(&ad.predictor.predict_all(&all), &truth);
             assert!(after > before + 0.01, "{params:?}: {before} -> {after}");
@@ -1246,7 +1316,12 @@ mod tests {
         // 1e306: the sum of the samples overflows.
         for factor in [1e-300, 1e-14, 1e-3, 1e14, 1e300, 1e306] {
             let y: Vec<f64> = sy.iter().map(|v| v * factor).collect();
-            for params in [AdaptParams::default(), AdaptParams::paper(), AdaptParams { penalty: Penalty::L1, ..AdaptParams::paper() }, onehot.clone()] {
+            for params in [
+                AdaptParams::default(),
+                AdaptParams::paper(),
+                AdaptParams { penalty: Penalty::L1, ..AdaptParams::paper() },
+                onehot.clone(),
+            ] {
                 let ad = adapt(&px, &sa, &y, &params).unwrap_or_else(|e| panic!("x{factor} {params:?}: {e}"));
                 let p = &ad.predictor;
                 assert!(p.weights.iter().chain([&p.intercept]).all(|w| w.is_finite()), "x{factor}: {p:?}");
@@ -1271,10 +1346,18 @@ mod tests {
         for (n, seed) in [(12, 3), (40, 4)] {
             let (sa, sy) = samples(n, seed, &all, &truth);
             let exact = adapt(&px, &sa, &sy, &AdaptParams::default()).unwrap().report;
-            let refit = adapt(&px, &sa, &sy, &AdaptParams { validation: Validation::KFold(n), ..AdaptParams::default() }).unwrap().report;
+            let refit =
+                adapt(&px, &sa, &sy, &AdaptParams { validation: Validation::KFold(n), ..AdaptParams::default() })
+                    .unwrap()
+                    .report;
             assert!(exact.validation.contains("exact") && refit.validation == format!("{n}-fold"));
             assert_eq!((exact.form, exact.lambda), (refit.form, refit.lambda), "n = {n}");
-            assert!((exact.cv_error - refit.cv_error).abs() <= 1e-7 * refit.cv_error, "{} vs {}", exact.cv_error, refit.cv_error);
+            assert!(
+                (exact.cv_error - refit.cv_error).abs() <= 1e-7 * refit.cv_error,
+                "{} vs {}",
+                exact.cv_error,
+                refit.cv_error
+            );
             assert!(exact.solves < refit.solves / 5, "{} vs {} solves", exact.solves, refit.solves);
         }
     }
@@ -1305,7 +1388,11 @@ mod tests {
         let mut constrained = 0;
         for seed in 0..4 {
             let (sa, sy) = samples(10, seed, &all, &inverse);
-            for params in [AdaptParams::default(), AdaptParams::paper(), AdaptParams { penalty: Penalty::Linf, ..AdaptParams::paper() }] {
+            for params in [
+                AdaptParams::default(),
+                AdaptParams::paper(),
+                AdaptParams { penalty: Penalty::Linf, ..AdaptParams::paper() },
+            ] {
                 let ad = adapt(&px, &sa, &sy, &params).unwrap();
                 let lowest = ad.predictor.predict_all(&all).into_iter().fold(f64::INFINITY, f64::min);
                 assert!(lowest > 0.0, "seed {seed} {params:?}: {lowest}");
@@ -1327,14 +1414,26 @@ mod tests {
         let cost = [0.0, 0.05, 0.8, 2.5, 0.4];
         let truth: Vec<f64> = all
             .iter()
-            .map(|a| 2.0 + crate::space::cell::live_counts(a.genes()).iter().zip(cost).map(|(&c, w)| c as f64 * w).sum::<f64>())
+            .map(|a| {
+                2.0 + crate::space::cell::live_counts(a.genes())
+                    .iter()
+                    .zip(cost)
+                    .map(|(&c, w)| c as f64 * w)
+                    .sum::<f64>()
+            })
             .collect();
         let px = Proxy { predictor: &proxy, measured: None };
         let (sa, sy) = samples(10, 4, &all, &truth);
-        let best = adapt(&px, &sa, &sy, &AdaptParams { combination: Combination::Best, ..AdaptParams::default() }).unwrap();
+        let best =
+            adapt(&px, &sa, &sy, &AdaptParams { combination: Combination::Best, ..AdaptParams::default() }).unwrap();
         let averaged = adapt(&px, &sa, &sy, &AdaptParams::default()).unwrap();
         let score = |a: &Adapted| spearman(&a.predictor.predict_all(&all), &truth);
-        assert!(score(&averaged) > 0.99 && score(&averaged) > score(&best) + 0.02, "{} vs {}", score(&averaged), score(&best));
+        assert!(
+            score(&averaged) > 0.99 && score(&averaged) > score(&best) + 0.02,
+            "{} vs {}",
+            score(&averaged),
+            score(&best)
+        );
         let r = &averaged.report;
         let total: f64 = r.members.iter().map(|m| m.weight).sum();
         assert!((total - 1.0).abs() < 1e-12, "{total}");

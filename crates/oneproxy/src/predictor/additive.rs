@@ -47,8 +47,6 @@ pub struct ProxyTerm {
     pub pruned: bool,
 }
 
-
-
 /// A term `weights . counts(cell)` over how an NB201 cell executes ([`CellFeature`]): the
 /// latency of a device that prunes dead operations, or that runs branches concurrently, is
 /// not additive in the one-hot encoding, but it is in these counts.
@@ -232,7 +230,11 @@ impl AdditivePredictor {
             self.intercept = ldexp(u[d], e);
             let low = self.lower_bound(None)?;
             if self.is_positive(low.value) {
-                let how = if non_negative { "non-negative least squares" } else { "least squares, constrained to be positive over the space" };
+                let how = if non_negative {
+                    "non-negative least squares"
+                } else {
+                    "least squares, constrained to be positive over the space"
+                };
                 self.provenance = serde_json::json!({
                     "fit": how,
                     "floor_ms": ldexp(floor, e),
@@ -301,7 +303,9 @@ impl AdditivePredictor {
             LowerBound { value: space.min_additive(&w) + c, arch, measured: false }
         } else {
             // Not additive: over the whole (enumerable, checked by `validate`) space.
-            let all = space.enumerate().ok_or_else(|| Error::InvalidParameter(format!("structure terms need an enumerable space, not {}", self.space)))?;
+            let all = space.enumerate().ok_or_else(|| {
+                Error::InvalidParameter(format!("structure terms need an enumerable space, not {}", self.space))
+            })?;
             let values = self.predict_all(&all);
             let i = (0..all.len()).fold(0, |b, i| if values[i] < values[b] { i } else { b });
             LowerBound { value: values[i], arch: all[i].clone(), measured: false }
@@ -413,11 +417,8 @@ impl AdditivePredictor {
     /// Predicted latencies, looking proxy terms up in `table` (measured cells; the fallback
     /// model elsewhere). Errors if a proxy term's device is not in the table.
     pub fn predict_with(&self, archs: &[Arch], table: &crate::table::LatencyTable) -> Result<Vec<f64>> {
-        let cols = self
-            .proxy_terms
-            .iter()
-            .map(|t| table.device_index(&t.device).map(Some))
-            .collect::<Result<Vec<_>>>()?;
+        let cols =
+            self.proxy_terms.iter().map(|t| table.device_index(&t.device).map(Some)).collect::<Result<Vec<_>>>()?;
         let rows: Vec<Option<usize>> = archs.iter().map(|a| table.row_of(a)).collect();
         let pruned_rows: Vec<Option<usize>> = if self.proxy_terms.iter().any(|t| t.pruned) {
             archs.iter().map(|a| table.row_of(&crate::space::cell::prune_dead(a))).collect()
@@ -489,7 +490,10 @@ impl AdditivePredictor {
             }
         }
         if !self.is_additive() && self.space != SpaceId::Nb201 {
-            return Err(Error::InvalidParameter(format!("structure terms and pruned proxy terms are defined for nb201 cells, not {}", self.space)));
+            return Err(Error::InvalidParameter(format!(
+                "structure terms and pruned proxy terms are defined for nb201 cells, not {}",
+                self.space
+            )));
         }
         for t in &self.structure_terms {
             let costs_ok = match &t.feature {
@@ -497,7 +501,10 @@ impl AdditivePredictor {
                 CellFeature::CostliestPath { op_costs } => op_costs.iter().all(|c| c.is_finite()),
             };
             if t.weights.len() != OPS || !t.weights.iter().all(|w| w.is_finite()) || !costs_ok {
-                return Err(Error::InvalidParameter(format!("structure term '{}' is malformed (needs {OPS} finite weights)", t.feature.name())));
+                return Err(Error::InvalidParameter(format!(
+                    "structure term '{}' is malformed (needs {OPS} finite weights)",
+                    t.feature.name()
+                )));
             }
         }
         if !self.weights.iter().chain([&self.intercept]).all(|w| w.is_finite()) {
@@ -542,8 +549,7 @@ mod tests {
     fn recovers_an_exact_additive_model() {
         let archs = Nb201.enumerate().unwrap();
         let truth: Vec<f64> = (0..30).map(|j| (j % 5) as f64 * 0.5 + (j / 5) as f64 * 0.1).collect();
-        let y: Vec<f64> =
-            archs.iter().map(|a| crate::stats::dot(&Nb201.encode(a), &truth) + 2.0).collect();
+        let y: Vec<f64> = archs.iter().map(|a| crate::stats::dot(&Nb201.encode(a), &truth) + 2.0).collect();
         let p = AdditivePredictor::fit(&Nb201, "t", &archs, &y, 1e-9).unwrap();
         for (a, v) in archs.iter().zip(&y).step_by(97) {
             assert!((p.predict(a) - v).abs() < 1e-6, "{} vs {v}", p.predict(a));
@@ -560,7 +566,8 @@ mod tests {
         assert!(AdditivePredictor::fit(&Nb201, "t", &a[..1], &[1.0], 0.0).is_err());
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("p.json");
-        std::fs::write(&f, r#"{"space":"nb201","encoding_version":1,"device":"x","weights":[1.0],"intercept":0}"#).unwrap();
+        std::fs::write(&f, r#"{"space":"nb201","encoding_version":1,"device":"x","weights":[1.0],"intercept":0}"#)
+            .unwrap();
         assert!(AdditivePredictor::load(&f).unwrap_err().to_string().contains("30 features"));
     }
 
@@ -579,7 +586,8 @@ mod tests {
         let y: Vec<f64> = rows.iter().map(|&r| b.latency.column(col)[r]).collect();
         let p = AdditivePredictor::fit(&Nb201, "pixel3", &archs, &y, 1e-6).unwrap();
         let ls = p.unconstrained.clone().expect("least squares dips below zero on pixel3");
-        let ls_pred = AdditivePredictor { weights: ls.weights, intercept: ls.intercept, unconstrained: None, ..p.clone() };
+        let ls_pred =
+            AdditivePredictor { weights: ls.weights, intercept: ls.intercept, unconstrained: None, ..p.clone() };
         assert!(brute_min(&ls_pred) < -1.0, "{}", brute_min(&ls_pred));
         let low = p.lower_bound(None).unwrap();
         assert!((low.value - brute_min(&p)).abs() < 1e-9, "the bound is the minimum");
@@ -638,11 +646,23 @@ mod tests {
         // measured latency of a slow architecture.
         let mut table = LatencyTable::new(SpaceId::Nb201);
         let all = Nb201.enumerate().unwrap();
-        table.add_device("slow", crate::table::DeviceSource::Computed("test".into()), [(all[1].clone(), 50.0), (all[2].clone(), 1.0)]).unwrap();
+        table
+            .add_device(
+                "slow",
+                crate::table::DeviceSource::Computed("test".into()),
+                [(all[1].clone(), 50.0), (all[2].clone(), 1.0)],
+            )
+            .unwrap();
         let q = AdditivePredictor {
             weights: vec![0.1; 30],
             intercept: 5.0,
-            proxy_terms: vec![ProxyTerm { device: "slow".into(), coefficient: -0.2, fallback_weights: vec![0.1; 30], fallback_intercept: 1.0, pruned: false }],
+            proxy_terms: vec![ProxyTerm {
+                device: "slow".into(),
+                coefficient: -0.2,
+                fallback_weights: vec![0.1; 30],
+                fallback_intercept: 1.0,
+                pruned: false,
+            }],
             ..p
         };
         q.validate().unwrap();

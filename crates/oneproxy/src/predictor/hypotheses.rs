@@ -64,7 +64,13 @@ pub(crate) fn fit_all(proxies: &[Proxy], archs: &[Arch], ys: &[f64], scale: f64,
             out.push(fit.into_counts(Form::LiveOps, scale, &[CellFeature::LiveOps]));
             if per_op.iter().any(|v| *v > 0.0) {
                 let path = count_columns(archs, &path_feature);
-                let both = DMatrix::from_fn(archs.len(), 2 * (OPS - 1), |i, j| if j < OPS - 1 { live[(i, j)] } else { path[(i, j + 1 - OPS)] });
+                let both = DMatrix::from_fn(archs.len(), 2 * (OPS - 1), |i, j| {
+                    if j < OPS - 1 {
+                        live[(i, j)]
+                    } else {
+                        path[(i, j + 1 - OPS)]
+                    }
+                });
                 if let Some(fit) = NonNegativeRidge::new(both, ys).fit(tests) {
                     out.push(fit.into_counts(Form::LivePath, scale, &[CellFeature::LiveOps, path_feature]));
                 }
@@ -87,7 +93,12 @@ pub(crate) fn fit_all(proxies: &[Proxy], archs: &[Arch], ys: &[f64], scale: f64,
     // Finite (a degenerate fit is dropped, not averaged) and positive over the space.
     out.retain(|h| {
         let p = &h.predictor;
-        let finite = p.weights.iter().chain([&p.intercept]).chain(p.structure_terms.iter().flat_map(|t| &t.weights)).all(|v| v.is_finite())
+        let finite = p
+            .weights
+            .iter()
+            .chain([&p.intercept])
+            .chain(p.structure_terms.iter().flat_map(|t| &t.weights))
+            .all(|v| v.is_finite())
             && p.proxy_terms.iter().all(|t| t.coefficient.is_finite());
         finite && p.lower_bound(table).is_ok_and(|low| p.is_positive(low.value))
     });
@@ -127,10 +138,15 @@ impl NonNegativeRidge {
             .map(|c| {
                 let m = c.sum() / n;
                 let s = (c.iter().map(|v| (v - m).powi(2)).sum::<f64>() / n).sqrt();
-                if s > 1e-12 { s } else { 0.0 }
+                if s > 1e-12 {
+                    s
+                } else {
+                    0.0
+                }
             })
             .collect();
-        let f = DMatrix::from_fn(f.nrows(), f.ncols(), |i, j| if spread[j] > 0.0 { f[(i, j)] / spread[j] } else { 0.0 });
+        let f =
+            DMatrix::from_fn(f.nrows(), f.ncols(), |i, j| if spread[j] > 0.0 { f[(i, j)] / spread[j] } else { 0.0 });
         NonNegativeRidge { f, spread, y: y.to_vec() }
     }
 
@@ -183,7 +199,9 @@ impl NonNegativeRidge {
 impl RidgeFit {
     /// Scaled-problem weight per original (unscaled) column.
     fn per_column(&self) -> Vec<f64> {
-        (0..self.beta.len()).map(|j| if self.problem.spread[j] > 0.0 { self.beta[j] / self.problem.spread[j] } else { 0.0 }).collect()
+        (0..self.beta.len())
+            .map(|j| if self.problem.spread[j] > 0.0 { self.beta[j] / self.problem.spread[j] } else { 0.0 })
+            .collect()
     }
 
     /// The fit as a predictor of structure terms: `features[t]` owns columns `4t..4t+4`.
@@ -200,12 +218,16 @@ impl RidgeFit {
                 StructureTerm { feature: feature.clone(), weights }
             })
             .collect();
-        let predictor = AdditivePredictor {
-            structure_terms,
-            intercept: scale * self.intercept,
-            ..blank(SpaceId::Nb201)
-        };
-        Fitted { form, lambda: self.lambda, cv_error: self.cv_error, held_out: self.held_out, predictor, filled: Vec::new() }
+        let predictor =
+            AdditivePredictor { structure_terms, intercept: scale * self.intercept, ..blank(SpaceId::Nb201) };
+        Fitted {
+            form,
+            lambda: self.lambda,
+            cv_error: self.cv_error,
+            held_out: self.held_out,
+            predictor,
+            filled: Vec::new(),
+        }
     }
 }
 
@@ -227,12 +249,20 @@ fn blank(space: SpaceId) -> AdditivePredictor {
 /// Non-negative ridge on the pool devices' latencies at the samples (measured where the
 /// device has them, its fitted model elsewhere: those devices are listed in `filled`); with
 /// `pruned`, their latencies of the samples with dead operations removed.
-fn stacking(proxies: &[Proxy], archs: &[Arch], ys: &[f64], scale: f64, tests: &[Vec<usize>], pruned: bool) -> Option<Fitted> {
+fn stacking(
+    proxies: &[Proxy],
+    archs: &[Arch],
+    ys: &[f64],
+    scale: f64,
+    tests: &[Vec<usize>],
+    pruned: bool,
+) -> Option<Fitted> {
     let space = proxies[0].predictor.space.space();
     let n = archs.len();
     let mut filled = Vec::new();
     let mut f = DMatrix::zeros(n, proxies.len());
-    let read: Vec<Arch> = archs.iter().map(|a| if pruned { crate::space::cell::prune_dead(a) } else { a.clone() }).collect();
+    let read: Vec<Arch> =
+        archs.iter().map(|a| if pruned { crate::space::cell::prune_dead(a) } else { a.clone() }).collect();
     let encoded: Vec<Vec<f64>> = read.iter().map(|a| space.encode(a)).collect();
     for (d, p) in proxies.iter().enumerate() {
         let mut any_filled = false;
@@ -371,14 +401,20 @@ mod tests {
         // A device that prunes dead ops: latency = 1 + 0.1 skip + 0.5 conv1 + 2 conv3 + 0.3 pool (live only).
         let all = Nb201.enumerate().unwrap();
         let cost = [0.0, 0.1, 0.5, 2.0, 0.3];
-        let lat = |a: &Arch| 1.0 + CellFeature::LiveOps.counts(a.genes()).iter().zip(cost).map(|(&c, w)| c as f64 * w).sum::<f64>();
+        let lat = |a: &Arch| {
+            1.0 + CellFeature::LiveOps.counts(a.genes()).iter().zip(cost).map(|(&c, w)| c as f64 * w).sum::<f64>()
+        };
         let mut rng = seeded_rng(3);
         let idx = rand::seq::index::sample(&mut rng, all.len(), 12);
         let archs: Vec<Arch> = idx.iter().map(|i| all[i].clone()).collect();
         let y: Vec<f64> = archs.iter().map(lat).collect();
         let (ys, scale) = scaled(&y);
         let live = count_columns(&archs, &CellFeature::LiveOps);
-        let fit = NonNegativeRidge::new(live, &ys).fit(&loo(12)).unwrap().into_counts(Form::LiveOps, scale, &[CellFeature::LiveOps]);
+        let fit = NonNegativeRidge::new(live, &ys).fit(&loo(12)).unwrap().into_counts(
+            Form::LiveOps,
+            scale,
+            &[CellFeature::LiveOps],
+        );
         assert!(fit.cv_error < 1e-6, "{}", fit.cv_error);
         for a in all.iter().step_by(97) {
             let p = fit.predictor.predict(a);
@@ -393,18 +429,25 @@ mod tests {
         let t = &b.latency;
         let pool = ["pixel3", "1080ti_1", "edgetpu"].map(String::from);
         let cache = fitted(t, &pool);
-        let proxies: Vec<Proxy> = pool.iter().map(|d| Proxy::with_table(cache.fitted(d).unwrap(), t).unwrap()).collect();
+        let proxies: Vec<Proxy> =
+            pool.iter().map(|d| Proxy::with_table(cache.fitted(d).unwrap(), t).unwrap()).collect();
         let col = |d: &str| t.device_index(d).unwrap();
         let (p3, gpu) = (col("pixel3"), col("1080ti_1"));
         // Samples the edge device has not measured: its latency there is its fitted model's.
         let et = col("edgetpu");
-        let archs: Vec<Arch> = t.archs().iter().filter(|a| t.latency(a, et).is_none()).step_by(997).take(12).cloned().collect();
-        let y: Vec<f64> = archs.iter().map(|a| 0.3 * t.latency(a, p3).unwrap() + 2.0 * t.latency(a, gpu).unwrap() + 1.0).collect();
+        let archs: Vec<Arch> =
+            t.archs().iter().filter(|a| t.latency(a, et).is_none()).step_by(997).take(12).cloned().collect();
+        let y: Vec<f64> =
+            archs.iter().map(|a| 0.3 * t.latency(a, p3).unwrap() + 2.0 * t.latency(a, gpu).unwrap() + 1.0).collect();
         let (ys, scale) = scaled(&y);
         let h = stacking(&proxies, &archs, &ys, scale, &loo(12), false).unwrap();
         assert!(h.cv_error < 1e-4, "{}", h.cv_error);
         let coef = |d: &str| h.predictor.proxy_terms.iter().find(|p| p.device == d).map_or(0.0, |p| p.coefficient);
-        assert!((coef("pixel3") - 0.3).abs() < 0.03 && (coef("1080ti_1") - 2.0).abs() < 0.2, "{:?}", h.predictor.proxy_terms);
+        assert!(
+            (coef("pixel3") - 0.3).abs() < 0.03 && (coef("1080ti_1") - 2.0).abs() < 0.2,
+            "{:?}",
+            h.predictor.proxy_terms
+        );
         assert!(h.filled.iter().all(|d| d == "edgetpu"));
         // The pool prior and the stacking both come out of `fit_all`, positive over the space.
         let all = fit_all(&proxies, &archs, &ys, scale, &loo(12));
@@ -422,7 +465,8 @@ mod tests {
         let t = &b.latency;
         let pool = ["pixel3", "1080ti_1", "eyeriss"].map(String::from);
         let cache = fitted(t, &pool);
-        let proxies: Vec<Proxy> = pool.iter().map(|d| Proxy::with_table(cache.fitted(d).unwrap(), t).unwrap()).collect();
+        let proxies: Vec<Proxy> =
+            pool.iter().map(|d| Proxy::with_table(cache.fitted(d).unwrap(), t).unwrap()).collect();
         let p3 = t.device_index("pixel3").unwrap();
         let truth = |a: &Arch| 2.0 * t.latency(&crate::space::cell::prune_dead(a), p3).unwrap() + 1.0;
         let archs: Vec<Arch> = t.archs().iter().step_by(1301).take(12).cloned().collect();

@@ -23,7 +23,11 @@ enum Repr {
 }
 
 fn write<S: Serializer>(v: f64, word: &str, s: S) -> Result<S::Ok, S::Error> {
-    if v.is_finite() { s.serialize_f64(v) } else { s.serialize_str(word) }
+    if v.is_finite() {
+        s.serialize_f64(v)
+    } else {
+        s.serialize_str(word)
+    }
 }
 
 fn read<'de, D: Deserializer<'de>>(d: D, word: &str, value: f64) -> Result<f64, D::Error> {
@@ -84,6 +88,9 @@ mod tests {
         assert!(back.lambda.is_infinite() && back.rho.is_nan());
         let text = serde_json::to_string(&R { lambda: 0.01, rho: 0.5 }).unwrap();
         assert_eq!(text, r#"{"lambda":0.01,"rho":0.5}"#);
-        assert!(serde_json::from_str::<R>(r#"{"lambda":"lots","rho":1}"#).unwrap_err().to_string().contains("\"none\""));
+        assert!(serde_json::from_str::<R>(r#"{"lambda":"lots","rho":1}"#)
+            .unwrap_err()
+            .to_string()
+            .contains("\"none\""));
     }
 }

@@ -9,8 +9,8 @@ mod scaling;
 pub mod solver;
 
 pub use adapt::{
-    adapt, adapt_pool, adapt_pool_with_progress, AdaptParams, Combination, AdaptReport, Adapted, Constrained, Form, FormChoice, LambdaChoice, Member, Proxy,
-    Validation, LARGE_SAMPLE_FOLDS, LOO_REFIT_LIMIT,
+    adapt, adapt_pool, adapt_pool_with_progress, AdaptParams, AdaptReport, Adapted, Combination, Constrained, Form,
+    FormChoice, LambdaChoice, Member, Proxy, Validation, LARGE_SAMPLE_FOLDS, LOO_REFIT_LIMIT,
 };
 pub use additive::{AdditivePredictor, LowerBound, ProxyTerm, StructureTerm, Unconstrained, ENCODING_VERSION};
 pub use solver::Penalty;

@@ -33,7 +33,11 @@ pub(crate) fn rescale_exponent(numerator: f64, denominator: f64) -> i32 {
         return 0;
     }
     let e = (numerator.log2() - denominator.log2()).round() as i32;
-    if e.abs() <= LEAVE_ALONE { 0 } else { e }
+    if e.abs() <= LEAVE_ALONE {
+        0
+    } else {
+        e
+    }
 }
 
 /// Mean of positive finite values without overflow: the plain mean when the sum is finite (as
@@ -51,7 +55,11 @@ pub(crate) fn mean_positive(values: &[f64]) -> f64 {
 /// The exponent `e` with `2^e` nearest to the largest of positive finite values (0 if none).
 pub(crate) fn exponent_of_max(values: &[f64]) -> i32 {
     let max = values.iter().cloned().filter(|v| v.is_finite()).fold(0.0, f64::max);
-    if max > 0.0 { max.log2().round() as i32 } else { 0 }
+    if max > 0.0 {
+        max.log2().round() as i32
+    } else {
+        0
+    }
 }
 
 #[cfg(test)]

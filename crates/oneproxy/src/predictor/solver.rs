@@ -118,7 +118,11 @@ impl Problem {
         let pred = self.predict(s);
         let mse = pred.iter().zip(&self.y).map(|(p, y)| (p - y).powi(2)).sum::<f64>() / self.n() as f64;
         let pen = penalty.value(&s.b);
-        if pen == 0.0 { mse } else { mse + lambda * pen }
+        if pen == 0.0 {
+            mse
+        } else {
+            mse + lambda * pen
+        }
     }
 
     /// The solution with `b = 0` (infinite lambda): least squares on [z, 1].
@@ -242,7 +246,8 @@ impl Conic {
         let q = mty.iter().map(|v| -2.0 / n as f64 * v).collect();
         let zero = problem.uncorrected();
         let r0: Vec<f64> = problem.y.iter().zip(&problem.z).map(|(y, z)| y - zero.a * z - zero.intercept).collect();
-        let gradient_at_zero = (problem.c.transpose() * DVector::from_vec(r0) * (2.0 / n as f64)).iter().copied().collect();
+        let gradient_at_zero =
+            (problem.c.transpose() * DVector::from_vec(r0) * (2.0 / n as f64)).iter().copied().collect();
         Conic { problem, mtm, q, gradient_at_zero }
     }
 
@@ -325,7 +330,8 @@ impl Conic {
         }
         let (x, status, iterations) = run_clarabel(&pm, &q, &a, &b, &cones)
             .map_err(|e| Error::NotConverged(format!("{e} (penalty {}, lambda {lambda})", penalty.name())))?;
-        let mut sol = Solution { a: x[0], intercept: x[1], b: x[2..2 + k].to_vec(), objective: 0.0, status, iterations };
+        let mut sol =
+            Solution { a: x[0], intercept: x[1], b: x[2..2 + k].to_vec(), objective: 0.0, status, iterations };
         sol.objective = self.problem.objective(&sol, penalty, lambda);
         Ok(sol)
     }
@@ -333,7 +339,12 @@ impl Conic {
 
 /// `min ||X u - y||^2 + sum_j ridge_j u_j^2` subject to linear constraints, for fits that must
 /// respect bounds (e.g. a predictor that stays positive over a whole search space).
-pub fn constrained_least_squares(x: &DMatrix<f64>, y: &[f64], ridge: &[f64], constraints: &[Inequality]) -> Result<Vec<f64>> {
+pub fn constrained_least_squares(
+    x: &DMatrix<f64>,
+    y: &[f64],
+    ridge: &[f64],
+    constraints: &[Inequality],
+) -> Result<Vec<f64>> {
     let (n, d) = x.shape();
     if y.len() != n || ridge.len() != d {
         return Err(Error::InvalidParameter("constrained least squares: inconsistent sizes".into()));
@@ -356,7 +367,10 @@ fn inequality_rows(constraints: &[Inequality], nx: usize) -> Result<(DMatrix<f64
     let mut a = DMatrix::zeros(constraints.len(), nx);
     for (i, c) in constraints.iter().enumerate() {
         if c.row.len() > nx || !c.at_least.is_finite() || c.row.iter().any(|v| !v.is_finite()) {
-            return Err(Error::InvalidParameter(format!("constraint {i} is malformed (length {} for {nx} unknowns, or not finite)", c.row.len())));
+            return Err(Error::InvalidParameter(format!(
+                "constraint {i} is malformed (length {} for {nx} unknowns, or not finite)",
+                c.row.len()
+            )));
         }
         for (j, v) in c.row.iter().enumerate() {
             a[(i, j)] = -v;
@@ -387,8 +401,8 @@ fn run_clarabel(
         .max_iter(200)
         .build()
         .map_err(|e| format!("clarabel settings: {e:?}"))?;
-    let mut solver =
-        DefaultSolver::new(&to_csc(p, true), q, &to_csc(a, false), b, cones, settings).map_err(|e| format!("clarabel: {e:?}"))?;
+    let mut solver = DefaultSolver::new(&to_csc(p, true), q, &to_csc(a, false), b, cones, settings)
+        .map_err(|e| format!("clarabel: {e:?}"))?;
     solver.solve();
     let status = match solver.solution.status {
         SolverStatus::Solved => "solved",
@@ -439,7 +453,15 @@ impl Spectral {
         let scale = 2.0 / n as f64;
         if k == 0 {
             // Nothing to correct (every column was dropped): only the scale and intercept.
-            return Spectral { problem, basis, pc, vectors: DMatrix::zeros(0, 0), values: vec![], gamma: vec![], g_norm: 0.0 };
+            return Spectral {
+                problem,
+                basis,
+                pc,
+                vectors: DMatrix::zeros(0, 0),
+                values: vec![],
+                gamma: vec![],
+                g_norm: 0.0,
+            };
         }
         if k <= n {
             // Few features: eigendecompose the k x k Gram matrix G = (2/n) (PC)^T PC.
@@ -550,13 +572,7 @@ impl Spectral {
 
     /// `mu * ||b(mu)||`, increasing in mu.
     fn secular(&self, mu: f64) -> f64 {
-        mu * self
-            .values
-            .iter()
-            .zip(&self.gamma)
-            .map(|(s, g)| (g / (s + mu)).powi(2))
-            .sum::<f64>()
-            .sqrt()
+        mu * self.values.iter().zip(&self.gamma).map(|(s, g)| (g / (s + mu)).powi(2)).sum::<f64>().sqrt()
     }
 
     /// Solve for one lambda (`penalty` must be `L2` or `Ridge`).
@@ -669,11 +685,20 @@ mod tests {
                 };
                 let s = Spectral::new(fold);
                 for (li, &lambda) in lambdas.iter().enumerate() {
-                    let sol = if lambda.is_infinite() { s.solve(Penalty::L2, f64::MAX) } else { s.solve(Penalty::Ridge, lambda) }.unwrap();
-                    let one = Problem { z: vec![p.z[i]], c: DMatrix::from_fn(1, k, |_, j| p.c[(i, j)]), y: vec![p.y[i]] };
+                    let sol = if lambda.is_infinite() {
+                        s.solve(Penalty::L2, f64::MAX)
+                    } else {
+                        s.solve(Penalty::Ridge, lambda)
+                    }
+                    .unwrap();
+                    let one =
+                        Problem { z: vec![p.z[i]], c: DMatrix::from_fn(1, k, |_, j| p.c[(i, j)]), y: vec![p.y[i]] };
                     let refit = one.predict(&sol)[0];
                     let got = fast[li][i];
-                    assert!((got - refit).abs() < 1e-8 * (1.0 + refit.abs()), "seed {seed} sample {i} lambda {lambda}: {got} vs {refit}");
+                    assert!(
+                        (got - refit).abs() < 1e-8 * (1.0 + refit.abs()),
+                        "seed {seed} sample {i} lambda {lambda}: {got} vs {refit}"
+                    );
                 }
             }
         }
@@ -701,10 +726,8 @@ mod tests {
         let free = conic.solve(Penalty::L2, 0.01, &[]).unwrap();
         // Force the intercept well above its unconstrained value, and b_0 >= 0.5.
         let at_least = free.intercept + 1.0;
-        let cons = [
-            Inequality { row: vec![0.0, 1.0], at_least },
-            Inequality { row: vec![0.0, 0.0, 1.0], at_least: 0.5 },
-        ];
+        let cons =
+            [Inequality { row: vec![0.0, 1.0], at_least }, Inequality { row: vec![0.0, 0.0, 1.0], at_least: 0.5 }];
         let tied = conic.solve(Penalty::L2, 0.01, &cons).unwrap();
         assert!(tied.intercept >= at_least - 1e-6, "{} < {at_least}", tied.intercept);
         assert!(tied.b[0] >= 0.5 - 1e-6);
@@ -712,8 +735,9 @@ mod tests {
         // Least squares with u >= 0 on a problem whose unconstrained fit has a negative entry.
         let x = DMatrix::from_row_slice(4, 2, &[1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 2.0, 1.0]);
         let y = [1.0, -1.0, 0.0, 1.0];
-        let nonneg: Vec<Inequality> =
-            (0..2).map(|j| Inequality { row: (0..2).map(|i| if i == j { 1.0 } else { 0.0 }).collect(), at_least: 0.0 }).collect();
+        let nonneg: Vec<Inequality> = (0..2)
+            .map(|j| Inequality { row: (0..2).map(|i| if i == j { 1.0 } else { 0.0 }).collect(), at_least: 0.0 })
+            .collect();
         let u = constrained_least_squares(&x, &y, &[0.0, 0.0], &nonneg).unwrap();
         assert!(u[1].abs() < 1e-6 && u[0] > 0.3, "{u:?}");
         let bad = [Inequality { row: vec![f64::NAN], at_least: 0.0 }];

@@ -231,7 +231,11 @@ fn columns<'a>(rows: &[&'a Value], proxy: Option<&str>) -> Vec<Column<'a>> {
                 let pick = r.get("picks").and_then(|p| p.get(k)).and_then(|p| p.get("pick")).filter(|p| !p.is_null());
                 match pick {
                     Some(p) => Cell {
-                        html: format!("{} % @ {} ms", fixed(num(p.get("accuracy")), 2), fixed(num(p.get("latency")), 3)),
+                        html: format!(
+                            "{} % @ {} ms",
+                            fixed(num(p.get("accuracy")), 2),
+                            fixed(num(p.get("latency")), 3)
+                        ),
                         key: fixed(num(p.get("accuracy")), 4),
                     },
                     None => Cell { html: "nothing fits".into(), key: String::new() },
@@ -239,7 +243,10 @@ fn columns<'a>(rows: &[&'a Value], proxy: Option<&str>) -> Vec<Column<'a>> {
             }),
         ));
     }
-    cols.push(("final set".into(), Box::new(|r: &Value| Cell::number(r.get("chosen").and_then(Value::as_array).map(|c| c.len() as f64), 0))));
+    cols.push((
+        "final set".into(),
+        Box::new(|r: &Value| Cell::number(r.get("chosen").and_then(Value::as_array).map(|c| c.len() as f64), 0)),
+    ));
     cols.push((
         "most accurate".into(),
         Box::new(|r: &Value| {
@@ -385,7 +392,12 @@ fn summary(out: &mut String, report: &Value, rows: &[&Value]) {
     if let Some(skipped) = report.get("skipped").and_then(Value::as_array).filter(|s| !s.is_empty()) {
         out.push_str("<p>Skipped targets:</p><ul>");
         for s in skipped {
-            let _ = write!(out, "<li><b>{}</b>: {}</li>", escape(str_of(s, "target").unwrap_or("?")), escape(str_of(s, "reason").unwrap_or("")));
+            let _ = write!(
+                out,
+                "<li><b>{}</b>: {}</li>",
+                escape(str_of(s, "target").unwrap_or("?")),
+                escape(str_of(s, "reason").unwrap_or(""))
+            );
         }
         out.push_str("</ul>");
     }
@@ -418,7 +430,10 @@ fn figures(out: &mut String, rows: &[&Value], figs: &Figures, has_truth: bool) {
         return;
     }
     let read = if has_truth { READ_PARETO } else { READ_PARETO_MEASURED };
-    let _ = write!(out, r#"<h2 id="pareto">Pareto fronts, one per target</h2><p class="read"><b>How to read this.</b> {read}</p><div class="grid">"#);
+    let _ = write!(
+        out,
+        r#"<h2 id="pareto">Pareto fronts, one per target</h2><p class="read"><b>How to read this.</b> {read}</p><div class="grid">"#
+    );
     let single = figs.pareto.len() == 1;
     for (target, fig) in &figs.pareto {
         let row = rows.iter().find(|r| str_of(r, "target") == Some(target.as_str()));
@@ -453,7 +468,9 @@ pub fn render(report: &Value, figs: &Figures) -> String {
     };
     let space = str_of(report, "space").unwrap_or("");
     let title = match rows.as_slice() {
-        [one] if report.get("targets").is_none() => format!("oneproxy report: {} ({space})", str_of(one, "target").unwrap_or("?")),
+        [one] if report.get("targets").is_none() => {
+            format!("oneproxy report: {} ({space})", str_of(one, "target").unwrap_or("?"))
+        }
         _ => format!("oneproxy report: {space}, {} targets", rows.len()),
     };
     let mut out = String::with_capacity(figs.pareto.iter().map(|p| p.1.svg.len()).sum::<usize>() + 64 * 1024);
@@ -516,12 +533,18 @@ mod tests {
         assert!(!html.contains("<?xml"), "the prolog is dropped from inline SVG");
         let id = anchor("b<&>");
         assert_eq!(id, "pareto-b.3c.26.3e");
-        assert!(html.contains(&format!(r##"<a href="#{id}">"##)) && html.contains(&format!(r#"<details id="{id}" open>"#)));
+        assert!(
+            html.contains(&format!(r##"<a href="#{id}">"##)) && html.contains(&format!(r#"<details id="{id}" open>"#))
+        );
         assert!(html.contains("recommended by the monotonicity analysis") && html.contains("0.878"));
         let why = serde_json::json!({"proxy": "raspi4", "proxy_reason": {"kind": "lowest-regret", "proxy": "raspi4", "mean_regret": 0.097, "mean_measurements": 34.8, "targets": 26}});
         let text = proxy_reason(&why);
         assert!(text.contains("lowest mean regret (0.097 points") && text.contains("other 26"), "{text}");
-        assert!(html.contains("<th>pick ≤ 5 ms</th>") && html.contains("70.00 % @ 3.000 ms") && html.contains("nothing fits"));
+        assert!(
+            html.contains("<th>pick ≤ 5 ms</th>")
+                && html.contains("70.00 % @ 3.000 ms")
+                && html.contains("nothing fits")
+        );
         assert!(html.contains("<th>hv_ratio</th>") && !html.contains("<th>regret</th>"));
         assert!(html.contains("<th>cv Spearman</th>"));
         assert!(html.contains("Skipped targets") && html.contains("too few"));
@@ -554,9 +577,15 @@ mod tests {
                        "measurements_file": "t.csv", "target": "pixel3", "action": "adapt", "proxy": "fpga", "spearman_samples": 0.7,
                        "measurements": 80, "chosen": [], "picks": []});
         let svg = r#"<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"></svg>"#;
-        let html = render(&v, &Figures { pareto: vec![("pixel3".into(), Figure { file: "pareto.svg", svg })], ..Default::default() });
+        let html = render(
+            &v,
+            &Figures { pareto: vec![("pixel3".into(), Figure { file: "pareto.svg", svg })], ..Default::default() },
+        );
         assert!(html.contains("oneproxy report: pixel3 (nb201)"));
-        assert!(html.contains("no true front to compare with") && !html.contains("blue staircase"), "a measured target has no truth drawn");
+        assert!(
+            html.contains("no true front to compare with") && !html.contains("blue staircase"),
+            "a measured target has no truth drawn"
+        );
         assert!(html.contains("rank the target&#39;s samples") || html.contains("rank the target's samples"));
         assert_eq!(html.matches("<tr>").count(), 2, "a header and one row");
         assert!(html.contains("<code>t.csv</code>"));

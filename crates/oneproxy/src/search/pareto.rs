@@ -139,9 +139,9 @@ mod tests {
     }
 
     fn brute_best(lat: &[f64], acc: &[f64], c: f64) -> Option<usize> {
-        (0..lat.len()).filter(|&i| lat[i].is_finite() && acc[i].is_finite() && lat[i] <= c).min_by(|&i, &j| {
-            acc[j].total_cmp(&acc[i]).then(lat[i].total_cmp(&lat[j])).then(i.cmp(&j))
-        })
+        (0..lat.len())
+            .filter(|&i| lat[i].is_finite() && acc[i].is_finite() && lat[i] <= c)
+            .min_by(|&i, &j| acc[j].total_cmp(&acc[i]).then(lat[i].total_cmp(&lat[j])).then(i.cmp(&j)))
     }
 
     /// Unit cells of the integer grid covered by some point's rectangle.

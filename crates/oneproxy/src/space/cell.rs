@@ -174,7 +174,8 @@ mod tests {
     #[test]
     fn costliest_path_follows_the_costs() {
         // Paths: 0-1-2-3 = conv1 + skip + pool, 0-1-3 = conv1 + conv3, 0-2-3 = conv3 + pool, 0-3 = skip.
-        let g = genes("|nor_conv_1x1~0|+|nor_conv_3x3~0|skip_connect~1|+|skip_connect~0|nor_conv_3x3~1|avg_pool_3x3~2|");
+        let g =
+            genes("|nor_conv_1x1~0|+|nor_conv_3x3~0|skip_connect~1|+|skip_connect~0|nor_conv_3x3~1|avg_pool_3x3~2|");
         let flops = [0.0, 0.0, 1.0, 9.0, 0.3];
         assert_eq!(costliest_path(&g, &flops), Some(1));
         assert_eq!(path_counts(&g, &flops), [0, 0, 1, 1, 0]);

@@ -61,11 +61,7 @@ pub struct ElasticSpec {
 }
 
 fn pos(choices: &[u8], v: u8, what: &str) -> Result<u8, String> {
-    choices
-        .iter()
-        .position(|&c| c == v)
-        .map(|p| p as u8)
-        .ok_or_else(|| format!("{what} {v} is not one of {choices:?}"))
+    choices.iter().position(|&c| c == v).map(|p| p as u8).ok_or_else(|| format!("{what} {v} is not one of {choices:?}"))
 }
 
 fn digits(part: &str, what: &str, choices: &[u8]) -> Result<Vec<Vec<u8>>, String> {
@@ -152,10 +148,8 @@ impl ElasticSpec {
         let [r, k, e] = parts.as_slice() else {
             return Err("expected 'r<res>_k<kernels>_e<expands>'".into());
         };
-        let res: u32 = r
-            .strip_prefix('r')
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| format!("'{r}' is not 'r<resolution>'"))?;
+        let res: u32 =
+            r.strip_prefix('r').and_then(|v| v.parse().ok()).ok_or_else(|| format!("'{r}' is not 'r<resolution>'"))?;
         let k = digits(k.strip_prefix('k').ok_or("kernel part must start with 'k'")?, "kernel size", &ELASTIC_KERNELS)?;
         let e = digits(e.strip_prefix('e').ok_or("expand part must start with 'e'")?, "expand ratio", self.expands)?;
         let mut genes = vec![0u8; ELASTIC_GENES];
@@ -305,7 +299,8 @@ impl ElasticSpec {
     /// [`SearchSpace::feature_groups`](super::SearchSpace::feature_groups).
     pub fn feature_groups(&self) -> Vec<FeatureGroup> {
         let w = self.slot_width();
-        let group = |name: String, offset: usize| FeatureGroup { name, features: (0..SLOTS).map(|s| w * s + offset).collect() };
+        let group =
+            |name: String, offset: usize| FeatureGroup { name, features: (0..SLOTS).map(|s| w * s + offset).collect() };
         let mut groups: Vec<FeatureGroup> =
             ELASTIC_KERNELS.iter().enumerate().map(|(i, k)| group(format!("k{k}"), i)).collect();
         groups.extend(self.expands.iter().enumerate().map(|(i, e)| group(format!("e{e}"), 3 + i)));

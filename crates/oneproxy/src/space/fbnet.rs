@@ -57,9 +57,7 @@ impl SearchSpace for Fbnet {
     }
 
     fn feature_names(&self) -> Vec<String> {
-        (0..FBNET_LAYERS)
-            .flat_map(|l| FBNET_CHOICES.iter().map(move |c| format!("layer{}:{c}", l + 1)))
-            .collect()
+        (0..FBNET_LAYERS).flat_map(|l| FBNET_CHOICES.iter().map(move |c| format!("layer{}:{c}", l + 1))).collect()
     }
 
     fn encode_into(&self, arch: &Arch, out: &mut [f64]) {

@@ -238,8 +238,7 @@ pub trait SearchSpace: Send + Sync + fmt::Debug {
     /// For NB201 and FBNet this is uniform over architectures; for OFA it is OFA's own sampler
     /// (uniform resolution, depth per stage, kernel and expand per block).
     fn sample(&self, rng: &mut SeededRng) -> Arch {
-        let mut genes: Vec<u8> =
-            self.gene_cardinalities().iter().map(|&k| rng.random_range(0..k)).collect();
+        let mut genes: Vec<u8> = self.gene_cardinalities().iter().map(|&k| rng.random_range(0..k)).collect();
         self.canonicalize(&mut genes);
         Arch::from_genes(genes)
     }
@@ -266,12 +265,8 @@ pub trait SearchSpace: Send + Sync + fmt::Debug {
 
     /// Uniform crossover of two parents, gene by gene.
     fn crossover(&self, a: &Arch, b: &Arch, rng: &mut SeededRng) -> Arch {
-        let mut genes: Vec<u8> = a
-            .genes()
-            .iter()
-            .zip(b.genes())
-            .map(|(&x, &y)| if rng.random_bool(0.5) { x } else { y })
-            .collect();
+        let mut genes: Vec<u8> =
+            a.genes().iter().zip(b.genes()).map(|(&x, &y)| if rng.random_bool(0.5) { x } else { y }).collect();
         self.canonicalize(&mut genes);
         Arch::from_genes(genes)
     }
@@ -379,7 +374,8 @@ mod tests {
                     assert!(v >= min - tol, "{id}: {} gives {v} < min {min}", s.format(a));
                 }
                 if all.is_some() {
-                    let brute = others.iter().map(|a| crate::stats::dot(&s.encode(a), &w)).fold(f64::INFINITY, f64::min);
+                    let brute =
+                        others.iter().map(|a| crate::stats::dot(&s.encode(a), &w)).fold(f64::INFINITY, f64::min);
                     assert!((brute - min).abs() <= tol, "{id}: brute force {brute} vs {min}");
                 }
                 let max = s.max_additive(&w);

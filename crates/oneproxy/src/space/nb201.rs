@@ -3,8 +3,7 @@
 use super::{Arch, FeatureGroup, SearchSpace, SpaceId};
 
 /// The five candidate operations of an NB201 edge, in gene order.
-pub const NB201_OPS: [&str; 5] =
-    ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"];
+pub const NB201_OPS: [&str; 5] = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"];
 
 /// The six edges of the cell as (to, from), in the order of the canonical string.
 pub const NB201_EDGES: [(u8, u8); 6] = [(1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2)];
@@ -53,9 +52,7 @@ impl SearchSpace for Nb201 {
                 ));
             }
             for (src, edge) in edges.iter().enumerate() {
-                let (op, from) = edge
-                    .split_once('~')
-                    .ok_or_else(|| format!("edge '{edge}' is not 'op~source'"))?;
+                let (op, from) = edge.split_once('~').ok_or_else(|| format!("edge '{edge}' is not 'op~source'"))?;
                 if from != src.to_string() {
                     return Err(format!("edge '{edge}' should come from node {src}"));
                 }
@@ -109,10 +106,7 @@ impl SearchSpace for Nb201 {
     }
 
     fn feature_names(&self) -> Vec<String> {
-        NB201_EDGES
-            .iter()
-            .flat_map(|(to, from)| NB201_OPS.iter().map(move |op| format!("{to}<-{from}:{op}")))
-            .collect()
+        NB201_EDGES.iter().flat_map(|(to, from)| NB201_OPS.iter().map(move |op| format!("{to}<-{from}:{op}"))).collect()
     }
 
     fn encode_into(&self, arch: &Arch, out: &mut [f64]) {
@@ -138,10 +132,7 @@ impl SearchSpace for Nb201 {
         NB201_OPS
             .iter()
             .enumerate()
-            .map(|(o, op)| FeatureGroup {
-                name: op.to_string(),
-                features: (0..6).map(|e| 5 * e + o).collect(),
-            })
+            .map(|(o, op)| FeatureGroup { name: op.to_string(), features: (0..6).map(|e| 5 * e + o).collect() })
             .collect()
     }
 }

@@ -71,8 +71,14 @@ mod tests {
         let a = Proxyless.parse(s).unwrap();
         assert_eq!(Proxyless.format(&a), s);
         assert_eq!(Proxyless.num_features(), 101);
-        assert!(Proxyless.parse("r160_k35-753-7777-33-55_e34-663-3333-66-36").is_err(), "4 is not a proxyless expand ratio");
-        assert_eq!(Mbv2.format(&Mbv2.parse("r160_k35-753-7777-33-55_e34-663-3333-66-36").unwrap()), "r160_k35-753-7777-33-55_e34-663-3333-66-36");
+        assert!(
+            Proxyless.parse("r160_k35-753-7777-33-55_e34-663-3333-66-36").is_err(),
+            "4 is not a proxyless expand ratio"
+        );
+        assert_eq!(
+            Mbv2.format(&Mbv2.parse("r160_k35-753-7777-33-55_e34-663-3333-66-36").unwrap()),
+            "r160_k35-753-7777-33-55_e34-663-3333-66-36"
+        );
         assert_eq!(Mbv2.num_features(), 121);
     }
 

@@ -14,7 +14,11 @@ pub fn cluster_order(m: &CorrelationMatrix) -> Vec<usize> {
     let n = m.devices.len();
     let dist = |i: usize, j: usize| {
         let v = m.matrix[i][j];
-        if v.is_finite() { 1.0 - v } else { UNDEFINED_DISTANCE }
+        if v.is_finite() {
+            1.0 - v
+        } else {
+            UNDEFINED_DISTANCE
+        }
     };
     // Each cluster: its leaves in display order. Pairwise mean distances are recomputed from the
     // leaves (n is a few dozen devices, so O(n^3) per merge is nothing).

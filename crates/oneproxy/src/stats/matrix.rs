@@ -131,8 +131,13 @@ impl CorrelationMatrix {
             })
             // On a full tie the device listed first wins (`max_by` would pick the last).
             .reduce(|best, c| {
-                let order = c.compared.cmp(&best.compared).then(c.mean.total_cmp(&best.mean)).then(c.min.total_cmp(&best.min));
-                if order.is_gt() { c } else { best }
+                let order =
+                    c.compared.cmp(&best.compared).then(c.mean.total_cmp(&best.mean)).then(c.min.total_cmp(&best.min));
+                if order.is_gt() {
+                    c
+                } else {
+                    best
+                }
             })
     }
 
@@ -200,9 +205,7 @@ pub fn correlation_matrix_with(
     let ranks: Vec<Option<Option<Vec<f64>>>> = cols
         .par_iter()
         .zip(&full)
-        .map(|(&c, &f)| {
-            (f && metric == Metric::Spearman).then(|| standardized_ranks(table.column(c)))
-        })
+        .map(|(&c, &f)| (f && metric == Metric::Spearman).then(|| standardized_ranks(table.column(c))))
         .collect();
     let n = cols.len();
     let pairs: Vec<(usize, usize)> = (0..n).flat_map(|i| (i + 1..n).map(move |j| (i, j))).collect();
@@ -305,7 +308,9 @@ mod tests {
         assert_eq!(m.overlaps[s][0], 10);
         assert!(m.matrix[s][0].is_nan() && m.matrix[0][s].is_nan());
         match m.cell(s, 0) {
-            Correlation::Undefined(why) => assert!(why.contains("10 architectures measured on both, fewer than the 30"), "{why}"),
+            Correlation::Undefined(why) => {
+                assert!(why.contains("10 architectures measured on both, fewer than the 30"), "{why}")
+            }
             other => panic!("{other:?}"),
         }
         assert_eq!(m.unrankable(), vec!["small".to_string()]);
@@ -351,7 +356,8 @@ mod subset_tests {
         let all: Vec<String> = ["pixel3", "raspi4", "edgegpu", "fpga"].iter().map(|s| s.to_string()).collect();
         let some: Vec<String> = ["fpga", "pixel3", "edgegpu"].iter().map(|s| s.to_string()).collect();
         let sub = correlation_matrix(t, &all, Metric::Spearman).unwrap().subset(&some);
-        let direct = correlation_matrix(t, &["pixel3".into(), "edgegpu".into(), "fpga".into()], Metric::Spearman).unwrap();
+        let direct =
+            correlation_matrix(t, &["pixel3".into(), "edgegpu".into(), "fpga".into()], Metric::Spearman).unwrap();
         assert_eq!(sub.devices, direct.devices);
         assert_eq!(sub.overlaps, direct.overlaps);
         for (a, b) in sub.matrix.iter().flatten().zip(direct.matrix.iter().flatten()) {

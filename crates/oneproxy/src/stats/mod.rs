@@ -5,5 +5,9 @@ mod matrix;
 mod rank;
 
 pub use cluster::cluster_order;
-pub use matrix::{correlation_matrix, correlation_matrix_with, Correlation, CorrelationMatrix, ProxyRecommendation, MIN_OVERLAP};
-pub use rank::{average_ranks, sorted_indices, standardized_ranks, dot, kendall_tau_b, pearson, spearman, standardize, Metric};
+pub use matrix::{
+    correlation_matrix, correlation_matrix_with, Correlation, CorrelationMatrix, ProxyRecommendation, MIN_OVERLAP,
+};
+pub use rank::{
+    average_ranks, dot, kendall_tau_b, pearson, sorted_indices, spearman, standardize, standardized_ranks, Metric,
+};

@@ -37,19 +37,12 @@ impl LatencyModel {
     /// (candidate index, target ms) pairs. The spread is the leave-one-out residual of that fit,
     /// at least `floor` (e.g. the adaptation's own cross-validated error) and [`MIN_SIGMA`].
     pub fn calibrate(base: &[f64], measured: &[(usize, f64)], floor: f64) -> Self {
-        let pts: Vec<(f64, f64)> = measured
-            .iter()
-            .filter(|(i, y)| base[*i] > 0.0 && *y > 0.0)
-            .map(|&(i, y)| (base[i].ln(), y.ln()))
-            .collect();
+        let pts: Vec<(f64, f64)> =
+            measured.iter().filter(|(i, y)| base[*i] > 0.0 && *y > 0.0).map(|&(i, y)| (base[i].ln(), y.ln())).collect();
         let n = pts.len() as f64;
         let (a, b, sigma) = if pts.len() < 3 {
             // Too few points for a slope: shift only, with a wide spread.
-            let shift = if pts.is_empty() {
-                0.0
-            } else {
-                pts.iter().map(|(x, y)| y - x).sum::<f64>() / n
-            };
+            let shift = if pts.is_empty() { 0.0 } else { pts.iter().map(|(x, y)| y - x).sum::<f64>() / n };
             (shift, 1.0, 0.5)
         } else {
             let mx = pts.iter().map(|p| p.0).sum::<f64>() / n;
@@ -63,49 +56,29 @@ impl LatencyModel {
             let press: f64 = pts
                 .iter()
                 .map(|&(x, y)| {
-                    let h = 1.0 / n
-                        + if sxx > 0.0 {
-                            (x - mx).powi(2) / sxx
-                        } else {
-                            0.0
-                        };
+                    let h = 1.0 / n + if sxx > 0.0 { (x - mx).powi(2) / sxx } else { 0.0 };
                     let e = y - (a + b * x);
                     (e / (1.0 - h).max(1e-3)).powi(2)
                 })
                 .sum();
             (a, b, (press / n).sqrt())
         };
-        let mu = base
-            .iter()
-            .map(|&v| if v > 0.0 { a + b * v.ln() } else { f64::NAN })
-            .collect();
-        LatencyModel {
-            mu,
-            sigma: sigma.max(floor).max(MIN_SIGMA),
-        }
+        let mu = base.iter().map(|&v| if v > 0.0 { a + b * v.ln() } else { f64::NAN }).collect();
+        LatencyModel { mu, sigma: sigma.max(floor).max(MIN_SIGMA) }
     }
 
     /// The candidates to measure next: up to `batch` of those not `measured`, in order of
     /// expected regret reduction (each assumed, once picked, to land at its prediction, so that
     /// one batch does not spend itself on a single budget). Empty when even the best one is
     /// expected to lower the mean regret by less than `stop` points.
-    pub fn next_batch(
-        &self,
-        accuracy: &[f64],
-        measured: &[(usize, f64)],
-        batch: usize,
-        stop: f64,
-    ) -> Vec<usize> {
+    pub fn next_batch(&self, accuracy: &[f64], measured: &[(usize, f64)], batch: usize, stop: f64) -> Vec<usize> {
         let budgets = self.budgets();
         if budgets.is_empty() || batch == 0 {
             return Vec::new();
         }
         let ln_budgets: Vec<f64> = budgets.iter().map(|b| b.ln()).collect();
         let floor = accuracy.iter().copied().fold(f64::INFINITY, f64::min);
-        let mut points: Vec<(f64, f64)> = measured
-            .iter()
-            .map(|&(i, y)| (y.ln(), accuracy[i]))
-            .collect();
+        let mut points: Vec<(f64, f64)> = measured.iter().map(|&(i, y)| (y.ln(), accuracy[i])).collect();
         let mut taken = vec![false; accuracy.len()];
         for &(i, _) in measured {
             taken[i] = true;
@@ -140,16 +113,10 @@ impl LatencyModel {
     /// fastest few percent of the truth are faster than the fastest few percent of the
     /// predictions: each prediction counts at the deciles of its own spread.
     pub fn budgets(&self) -> Vec<f64> {
-        const Z: [f64; 9] = [
-            -1.2816, -0.8416, -0.5244, -0.2533, 0.0, 0.2533, 0.5244, 0.8416, 1.2816,
-        ];
+        const Z: [f64; 9] = [-1.2816, -0.8416, -0.5244, -0.2533, 0.0, 0.2533, 0.5244, 0.8416, 1.2816];
         let s = self.sigma;
-        let spread: Vec<f64> = self
-            .mu
-            .iter()
-            .filter(|m| m.is_finite())
-            .flat_map(|m| Z.iter().map(move |z| (m + z * s).exp()))
-            .collect();
+        let spread: Vec<f64> =
+            self.mu.iter().filter(|m| m.is_finite()).flat_map(|m| Z.iter().map(move |z| (m + z * s).exp())).collect();
         budgets(&spread)
     }
 }
@@ -195,17 +162,10 @@ impl Coverage {
                 for j in (0..n).rev() {
                     rest[j] = fits[j].0 * fits[j].1 + (1.0 - fits[j].0) * rest[j + 1];
                 }
-                BudgetCover {
-                    acc: fits.iter().map(|f| f.1).collect(),
-                    above,
-                    rest,
-                }
+                BudgetCover { acc: fits.iter().map(|f| f.1).collect(), above, rest }
             })
             .collect();
-        Coverage {
-            budgets,
-            ln_budgets: ln_budgets.to_vec(),
-        }
+        Coverage { budgets, ln_budgets: ln_budgets.to_vec() }
     }
 
     /// Expected reduction of the mean regret from measuring an architecture of accuracy `acc`
@@ -240,21 +200,15 @@ mod tests {
     fn calibration_recovers_a_power_law_and_its_spread() {
         // Target = 3 * base^0.8 exactly: a = ln 3, b = 0.8, no residual (spread at the floor).
         let base: Vec<f64> = (1..=40).map(|i| i as f64).collect();
-        let measured: Vec<(usize, f64)> = (0..40)
-            .step_by(3)
-            .map(|i| (i, 3.0 * base[i].powf(0.8)))
-            .collect();
+        let measured: Vec<(usize, f64)> = (0..40).step_by(3).map(|i| (i, 3.0 * base[i].powf(0.8))).collect();
         let m = LatencyModel::calibrate(&base, &measured, 0.0);
         for (i, mu) in m.mu.iter().enumerate() {
             assert!((mu.exp() - 3.0 * base[i].powf(0.8)).abs() < 1e-9 * base[i].max(1.0) * 10.0);
         }
         assert_eq!(m.sigma, MIN_SIGMA);
         // Noise shows in the spread; the floor holds.
-        let noisy: Vec<(usize, f64)> = measured
-            .iter()
-            .enumerate()
-            .map(|(k, &(i, y))| (i, y * if k % 2 == 0 { 1.2 } else { 0.8 }))
-            .collect();
+        let noisy: Vec<(usize, f64)> =
+            measured.iter().enumerate().map(|(k, &(i, y))| (i, y * if k % 2 == 0 { 1.2 } else { 0.8 })).collect();
         assert!(LatencyModel::calibrate(&base, &noisy, 0.0).sigma > 0.1);
         assert_eq!(LatencyModel::calibrate(&base, &measured, 0.3).sigma, 0.3);
     }
@@ -263,10 +217,7 @@ mod tests {
     fn the_batch_goes_where_regret_can_fall() {
         // Four candidates: a fast weak one, a fast strong one, a slow strong one, a slow weak
         // one. Nothing measured: the fast strong one covers the most budgets best.
-        let model = LatencyModel {
-            mu: vec![1.0f64.ln(), 1.0f64.ln(), 10.0f64.ln(), 10.0f64.ln()],
-            sigma: 0.05,
-        };
+        let model = LatencyModel { mu: vec![1.0f64.ln(), 1.0f64.ln(), 10.0f64.ln(), 10.0f64.ln()], sigma: 0.05 };
         let acc = [50.0, 70.0, 80.0, 40.0];
         let first = model.next_batch(&acc, &[], 1, 0.0);
         assert_eq!(first, vec![1]);

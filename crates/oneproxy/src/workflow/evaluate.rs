@@ -37,9 +37,7 @@ impl Trials {
     /// time (`varies == false`), while the flow still draws its extra adaptation samples at random.
     pub fn effective(self, varies: bool) -> Result<usize> {
         if self.count == 0 {
-            return Err(Error::InvalidParameter(
-                "at least one trial is needed".into(),
-            ));
+            return Err(Error::InvalidParameter("at least one trial is needed".into()));
         }
         Ok(if varies { self.count } else { 1 })
     }
@@ -51,9 +49,7 @@ fn check_targets(targets: &[String]) -> Result<()> {
     }
     let mut seen = HashSet::new();
     if let Some(t) = targets.iter().find(|t| !seen.insert(t.as_str())) {
-        return Err(Error::InvalidParameter(format!(
-            "target '{t}' is listed twice"
-        )));
+        return Err(Error::InvalidParameter(format!("target '{t}' is listed twice")));
     }
     Ok(())
 }
@@ -121,13 +117,7 @@ fn most_frequent<T: Clone + Eq>(items: impl Iterator<Item = T>) -> Option<T> {
     }
     counts
         .iter()
-        .fold(None::<&(T, usize)>, |b, c| {
-            if b.is_none_or(|b| c.1 > b.1) {
-                Some(c)
-            } else {
-                b
-            }
-        })
+        .fold(None::<&(T, usize)>, |b, c| if b.is_none_or(|b| c.1 > b.1) { Some(c) } else { b })
         .map(|c| c.0.clone())
 }
 
@@ -146,10 +136,7 @@ pub fn evaluate_adapt(
     check_targets(targets)?;
     let n_trials = trials.effective(samples.varies())?;
     let mut cache = ProxyPredictors::default();
-    let pools: Vec<Vec<String>> = targets
-        .iter()
-        .map(|t| resolve_pool(table, proxy, t))
-        .collect::<Result<_>>()?;
+    let pools: Vec<Vec<String>> = targets.iter().map(|t| resolve_pool(table, proxy, t)).collect::<Result<_>>()?;
     for pool in &pools {
         cache.prefit(table, pool)?;
     }
@@ -169,20 +156,12 @@ pub fn evaluate_adapt(
         let col = table.device_index(target)?;
         let rows = table.measured_rows(col);
         let all_archs: Vec<Arch> = rows.iter().map(|&r| table.archs()[r].clone()).collect();
-        let candidates: Vec<Proxy> = pool
-            .iter()
-            .map(|p| Proxy::with_table(cache.fitted(p)?, table))
-            .collect::<Result<_>>()?;
+        let candidates: Vec<Proxy> =
+            pool.iter().map(|p| Proxy::with_table(cache.fitted(p)?, table)).collect::<Result<_>>()?;
         let draws: Vec<Vec<Arch>> = (0..n_trials)
             .map(|t| {
                 let planner = plan_with.as_deref().map(|p| cache.fitted(p)).transpose()?;
-                samples.draw(
-                    table.space().space(),
-                    &all_archs,
-                    planner,
-                    target_seed(trials.seed, t, target),
-                    target,
-                )
+                samples.draw(table.space().space(), &all_archs, planner, target_seed(trials.seed, t, target), target)
             })
             .collect::<Result<_>>()?;
         let trial_results: Vec<Trial> = draws
@@ -227,9 +206,7 @@ pub fn evaluate_adapt(
                 })
             })
             .collect::<Result<_>>()?;
-        let mean = |f: fn(&Trial) -> f64| {
-            trial_results.iter().map(f).sum::<f64>() / trial_results.len() as f64
-        };
+        let mean = |f: fn(&Trial) -> f64| trial_results.iter().map(f).sum::<f64>() / trial_results.len() as f64;
         results.push(TargetResult {
             target: target.clone(),
             proxy: most_frequent(trial_results.iter().map(|t| t.proxy.clone())).unwrap_or_default(),
@@ -283,10 +260,8 @@ pub struct NasSummary {
 impl NasSummary {
     /// The summary of `runs`.
     pub fn of(runs: &[ScoredRun]) -> Self {
-        let gaps: Vec<f64> = runs
-            .iter()
-            .flat_map(|r| r.score.constraints.iter().filter_map(|c| c.accuracy_gap))
-            .collect();
+        let gaps: Vec<f64> =
+            runs.iter().flat_map(|r| r.score.constraints.iter().filter_map(|c| c.accuracy_gap)).collect();
         let n = runs.len().max(1) as f64;
         let random: Vec<f64> = runs.iter().filter_map(|r| r.score.random_regret).collect();
         NasSummary {
@@ -295,17 +270,9 @@ impl NasSummary {
                 .then(|| random.iter().sum::<f64>() / n),
             mean_pareto_recall: runs.iter().map(|r| r.score.pareto_recall).sum::<f64>() / n,
             mean_hv_ratio: runs.iter().map(|r| r.score.hv_ratio).sum::<f64>() / n,
-            violations: runs
-                .iter()
-                .map(|r| r.score.constraints.iter().filter(|c| c.violated).count())
-                .sum(),
-            mean_accuracy_gap: (!gaps.is_empty())
-                .then(|| gaps.iter().sum::<f64>() / gaps.len() as f64),
-            mean_measurements: runs
-                .iter()
-                .map(|r| r.outcome.measurements as f64)
-                .sum::<f64>()
-                / n,
+            violations: runs.iter().map(|r| r.score.constraints.iter().filter(|c| c.violated).count()).sum(),
+            mean_accuracy_gap: (!gaps.is_empty()).then(|| gaps.iter().sum::<f64>() / gaps.len() as f64),
+            mean_measurements: runs.iter().map(|r| r.outcome.measurements as f64).sum::<f64>() / n,
         }
     }
 }
@@ -324,7 +291,8 @@ impl Spread {
     pub fn of(values: &[f64]) -> Self {
         let n = values.len() as f64;
         let mean = values.iter().sum::<f64>() / n.max(1.0);
-        let var = if values.len() > 1 { values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0) } else { 0.0 };
+        let var =
+            if values.len() > 1 { values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0) } else { 0.0 };
         Spread { mean, std: var.sqrt() }
     }
 }
@@ -434,35 +402,22 @@ pub fn evaluate_nas(
             flow.prepare(std::iter::once(&planner(table, &config.proxy, &pool)?))?;
         }
     }
-    let truths: Vec<Truth> = targets
-        .par_iter()
-        .map(|t| Truth::new(table, t, accuracy))
-        .collect::<Result<_>>()?;
-    let jobs: Vec<(usize, usize)> = (0..targets.len())
-        .flat_map(|t| (0..n_trials).map(move |k| (t, k)))
-        .collect();
+    let truths: Vec<Truth> = targets.par_iter().map(|t| Truth::new(table, t, accuracy)).collect::<Result<_>>()?;
+    let jobs: Vec<(usize, usize)> = (0..targets.len()).flat_map(|t| (0..n_trials).map(move |k| (t, k))).collect();
     jobs.par_iter()
         .map(|&(t, trial)| {
             let target = &targets[t];
             let mut oracle = TableOracle::new(table, target)?;
             let stream = target_seed(trials.seed, trial, target);
-            let mut outcome = flow
-                .run_prepared(&mut oracle, config, stream, &mut |_| {})
-                .map_err(|e| in_target(target, e))?;
+            let mut outcome =
+                flow.run_prepared(&mut oracle, config, stream, &mut |_| {}).map_err(|e| in_target(target, e))?;
             outcome.measured.clear();
             let mut score = score_against(&outcome, &truths[t])?;
             // The random baseline draws from its own stream, not the flow's.
-            score.random_regret = Some(truths[t].random_regret(
-                outcome.measurements,
-                RANDOM_DRAWS,
-                stream ^ 0x5eed_0000_0000_0001,
-            ));
+            score.random_regret =
+                Some(truths[t].random_regret(outcome.measurements, RANDOM_DRAWS, stream ^ 0x5eed_0000_0000_0001));
             on_run();
-            Ok(ScoredRun {
-                trial,
-                outcome,
-                score,
-            })
+            Ok(ScoredRun { trial, outcome, score })
         })
         .collect()
 }
@@ -496,11 +451,7 @@ mod tests {
             .collect();
         let help = SampleSet::help10(SpaceId::Nb201).unwrap();
         for penalty in [Penalty::L1, Penalty::L2, Penalty::Linf] {
-            let params = AdaptParams {
-                penalty,
-                form: FormChoice::Fixed(Form::PerFeature),
-                ..AdaptParams::default()
-            };
+            let params = AdaptParams { penalty, form: FormChoice::Fixed(Form::PerFeature), ..AdaptParams::default() };
             let e = evaluate_adapt(
                 &b.latency,
                 &targets,
@@ -513,11 +464,7 @@ mod tests {
             .unwrap();
             for t in &e.targets {
                 let status = &t.trials[0].status;
-                assert!(
-                    ["solved", "almost_solved", "exact"].contains(&status.as_str()),
-                    "{}: {status}",
-                    t.target
-                );
+                assert!(["solved", "almost_solved", "exact"].contains(&status.as_str()), "{}: {status}", t.target);
                 assert!(t.spearman_after.is_finite());
             }
         }
@@ -528,22 +475,11 @@ mod tests {
     fn results_per_target_do_not_depend_on_the_company() {
         let b = bundle(SpaceId::Nb201).unwrap();
         let acc = b.accuracy("cifar100").unwrap();
-        let config = NasConfig {
-            proxy: ProxySelection::Device("pixel3".into()),
-            ..NasConfig::default()
-        };
+        let config = NasConfig { proxy: ProxySelection::Device("pixel3".into()), ..NasConfig::default() };
         let trials = Trials { count: 2, seed: 3 };
-        let both = evaluate_nas(
-            &b.latency,
-            acc,
-            &["eyeriss".into(), "pixel2".into()],
-            &config,
-            trials,
-            &|| {},
-        )
-        .unwrap();
-        let alone =
-            evaluate_nas(&b.latency, acc, &["pixel2".into()], &config, trials, &|| {}).unwrap();
+        let both =
+            evaluate_nas(&b.latency, acc, &["eyeriss".into(), "pixel2".into()], &config, trials, &|| {}).unwrap();
+        let alone = evaluate_nas(&b.latency, acc, &["pixel2".into()], &config, trials, &|| {}).unwrap();
         assert_eq!(both[2..], alone[..]);
         let adapt = |targets: &[String]| {
             evaluate_adapt(
@@ -557,19 +493,8 @@ mod tests {
             )
             .unwrap()
         };
-        assert_eq!(
-            adapt(&["fpga".into(), "raspi4".into()]).targets[1],
-            adapt(&["raspi4".into()]).targets[0]
-        );
-        assert!(evaluate_nas(
-            &b.latency,
-            acc,
-            &["pixel2".into(), "pixel2".into()],
-            &config,
-            trials,
-            &|| {}
-        )
-        .is_err());
+        assert_eq!(adapt(&["fpga".into(), "raspi4".into()]).targets[1], adapt(&["raspi4".into()]).targets[0]);
+        assert!(evaluate_nas(&b.latency, acc, &["pixel2".into(), "pixel2".into()], &config, trials, &|| {}).is_err());
     }
 
     /// A device with only a few measured rows is not scored on its own samples.
@@ -578,16 +503,8 @@ mod tests {
         let mut t = bundle(SpaceId::Nb201).unwrap().latency.clone();
         let archs: Vec<Arch> = t.archs()[..12].to_vec();
         let col = t.device_index("raspi4").unwrap();
-        let values: Vec<(Arch, f64)> = archs
-            .iter()
-            .map(|a| (a.clone(), t.latency(a, col).unwrap()))
-            .collect();
-        t.add_device(
-            "board",
-            crate::table::DeviceSource::Computed("test".into()),
-            values,
-        )
-        .unwrap();
+        let values: Vec<(Arch, f64)> = archs.iter().map(|a| (a.clone(), t.latency(a, col).unwrap())).collect();
+        t.add_device("board", crate::table::DeviceSource::Computed("test".into()), values).unwrap();
         let err = evaluate_adapt(
             &t,
             &["board".into()],
@@ -600,20 +517,10 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("cannot be scored"), "{err}");
-        let acc = bundle(SpaceId::Nb201)
-            .unwrap()
-            .accuracy("cifar100")
-            .unwrap();
-        let err = evaluate_nas(
-            &t,
-            acc,
-            &["board".into()],
-            &NasConfig::default(),
-            Trials::default(),
-            &|| {},
-        )
-        .unwrap_err()
-        .to_string();
+        let acc = bundle(SpaceId::Nb201).unwrap().accuracy("cifar100").unwrap();
+        let err = evaluate_nas(&t, acc, &["board".into()], &NasConfig::default(), Trials::default(), &|| {})
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("cannot be scored"), "{err}");
     }
 }
@@ -656,6 +563,9 @@ mod issue10_tests {
         let never = NasConfig { reuse: false, ..config.clone() };
         let r2 = evaluate_nas(&table, acc, &targets[..1], &never, Trials::default(), &|| {}).unwrap();
         assert!(r2.iter().all(|r| r.outcome.decision == crate::workflow::Decision::Adapt));
-        assert!(evaluate_baselines(&table, acc, &targets[..1], &never, Trials::default(), &r2, &|| {}).unwrap().always_adapt.is_none());
+        assert!(evaluate_baselines(&table, acc, &targets[..1], &never, Trials::default(), &r2, &|| {})
+            .unwrap()
+            .always_adapt
+            .is_none());
     }
 }

@@ -19,7 +19,10 @@ pub mod run;
 pub mod samples;
 pub mod score;
 
-pub use evaluate::{evaluate_adapt, evaluate_baselines, evaluate_nas, AdaptEvaluation, Baselines, MethodScore, NasSummary, ScoredRun, Spread, Trials};
+pub use evaluate::{
+    evaluate_adapt, evaluate_baselines, evaluate_nas, AdaptEvaluation, Baselines, MethodScore, NasSummary, ScoredRun,
+    Spread, Trials,
+};
 pub use nas::{Decision, Design, Flow, FlowEvent, NasConfig, NasOutcome, Stage};
 pub use oracle::{ManualOracle, MeasurementLog, Recorded, TableOracle, TargetOracle};
 pub use proxy::{ProxyPredictors, ProxySelection};

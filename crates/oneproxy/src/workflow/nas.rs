@@ -78,10 +78,7 @@ pub enum Design {
 
 impl Default for Design {
     fn default() -> Self {
-        Design::Sequential {
-            batch: 5,
-            stop: 0.01,
-        }
+        Design::Sequential { batch: 5, stop: 0.01 }
     }
 }
 
@@ -120,10 +117,7 @@ impl NasConfig {
     pub fn check(&self) -> Result<()> {
         let bad = |m: String| Err(Error::InvalidParameter(m));
         if !(-1.0..=1.0).contains(&self.threshold) {
-            return bad(format!(
-                "the reuse threshold is a Spearman correlation in [-1, 1], got {}",
-                self.threshold
-            ));
+            return bad(format!("the reuse threshold is a Spearman correlation in [-1, 1], got {}", self.threshold));
         }
         if self.samples.len() < 3 {
             return Err(Error::TooFewSamples(format!(
@@ -145,14 +139,8 @@ impl NasConfig {
                 return bad(format!("the stopping threshold is a non-negative number of accuracy points, got {stop}"));
             }
         }
-        if let Some(c) = self
-            .constraints
-            .iter()
-            .find(|c| !(c.is_finite() && **c > 0.0))
-        {
-            return bad(format!(
-                "a latency constraint must be a positive number of ms, got {c}"
-            ));
+        if let Some(c) = self.constraints.iter().find(|c| !(c.is_finite() && **c > 0.0)) {
+            return bad(format!("a latency constraint must be a positive number of ms, got {c}"));
         }
         if let Some(m) = self.max_measurements {
             if m < self.samples.len() {
@@ -336,17 +324,11 @@ impl Ledger<'_> {
     }
 
     fn room(&self) -> usize {
-        self.budget
-            .map_or(usize::MAX, |b| b.saturating_sub(self.count()))
+        self.budget.map_or(usize::MAX, |b| b.saturating_sub(self.count()))
     }
 
     /// Measure what is new among `archs`; the latencies of all of them.
-    fn measure(
-        &mut self,
-        archs: &[Arch],
-        stage: Stage,
-        events: &mut dyn FnMut(FlowEvent),
-    ) -> Result<Vec<f64>> {
+    fn measure(&mut self, archs: &[Arch], stage: Stage, events: &mut dyn FnMut(FlowEvent)) -> Result<Vec<f64>> {
         let mut fresh: Vec<Arch> = Vec::new();
         for a in archs {
             if !self.values.contains_key(a) && !fresh.contains(a) {
@@ -354,16 +336,10 @@ impl Ledger<'_> {
             }
         }
         if !fresh.is_empty() {
-            events(FlowEvent::Measuring {
-                stage,
-                count: fresh.len(),
-            });
+            events(FlowEvent::Measuring { stage, count: fresh.len() });
             let space = self.space;
             let values = self.oracle.measure(&fresh, &mut |a, v| {
-                events(FlowEvent::Measured {
-                    arch: space.format(a),
-                    latency_ms: v,
-                });
+                events(FlowEvent::Measured { arch: space.format(a), latency_ms: v });
             })?;
             if values.len() != fresh.len() {
                 return Err(Error::Engine(format!(
@@ -381,11 +357,7 @@ impl Ledger<'_> {
                 }
                 self.values.insert(a.clone(), v);
                 self.order.push(a.clone());
-                self.log.push(Measured {
-                    arch: space.format(a),
-                    latency_ms: v,
-                    stage,
-                });
+                self.log.push(Measured { arch: space.format(a), latency_ms: v, stage });
             }
         }
         Ok(archs.iter().map(|a| self.values[a]).collect())
@@ -395,11 +367,7 @@ impl Ledger<'_> {
 impl<'a> Flow<'a> {
     /// A flow over the proxies of `table` and the accuracies of `accuracy`.
     pub fn new(table: &'a LatencyTable, accuracy: &'a AccuracyTable) -> Self {
-        Flow {
-            table,
-            accuracy,
-            proxies: ProxyPredictors::default(),
-        }
+        Flow { table, accuracy, proxies: ProxyPredictors::default() }
     }
 
     /// The latency table of the proxies.
@@ -427,24 +395,11 @@ impl<'a> Flow<'a> {
     /// recorded one with the same data draw the same samples.
     pub fn candidates(&self, oracle: &dyn TargetOracle) -> Vec<Arch> {
         match oracle.domain() {
-            Some(domain) => domain
-                .into_iter()
-                .filter(|a| self.accuracy.get(a).is_some())
-                .collect(),
+            Some(domain) => domain.into_iter().filter(|a| self.accuracy.get(a).is_some()).collect(),
             None => {
-                let mut out: Vec<Arch> = self
-                    .table
-                    .archs()
-                    .iter()
-                    .filter(|a| self.accuracy.get(a).is_some())
-                    .cloned()
-                    .collect();
-                out.extend(
-                    self.accuracy
-                        .archs()
-                        .into_iter()
-                        .filter(|a| self.table.row_of(a).is_none()),
-                );
+                let mut out: Vec<Arch> =
+                    self.table.archs().iter().filter(|a| self.accuracy.get(a).is_some()).cloned().collect();
+                out.extend(self.accuracy.archs().into_iter().filter(|a| self.table.row_of(a).is_none()));
                 out
             }
         }
@@ -488,22 +443,14 @@ impl<'a> Flow<'a> {
             )));
         }
         let pool = resolve_pool(table, &config.proxy, &target)?;
-        let fitted: Vec<&crate::predictor::AdditivePredictor> = pool
-            .iter()
-            .map(|p| self.proxies.fitted(p))
-            .collect::<Result<_>>()?;
+        let fitted: Vec<&crate::predictor::AdditivePredictor> =
+            pool.iter().map(|p| self.proxies.fitted(p)).collect::<Result<_>>()?;
         let domain = oracle.domain().unwrap_or_else(|| candidates.clone());
         let planner_pred = match config.samples {
-            SampleSet::Plan(_) => Some(self.proxies.fitted(&planner(
-                table,
-                &config.proxy,
-                &pool,
-            )?)?),
+            SampleSet::Plan(_) => Some(self.proxies.fitted(&planner(table, &config.proxy, &pool)?)?),
             _ => None,
         };
-        let initial = config
-            .samples
-            .draw(space, &domain, planner_pred, stream, &target)?;
+        let initial = config.samples.draw(space, &domain, planner_pred, stream, &target)?;
         let mut ledger = Ledger {
             oracle,
             space,
@@ -528,14 +475,7 @@ impl<'a> Flow<'a> {
         // Proxy latency of an arch: measured where the proxy has it, else its additive prediction.
         let proxy_latency = |k: usize, archs: &[Arch]| -> Result<Vec<f64>> {
             let col = table.device_index(&pool[k])?;
-            Ok(archs
-                .iter()
-                .map(|a| {
-                    table
-                        .latency(a, col)
-                        .unwrap_or_else(|| fitted[k].predict(a))
-                })
-                .collect())
+            Ok(archs.iter().map(|a| table.latency(a, col).unwrap_or_else(|| fitted[k].predict(a))).collect())
         };
         // The proxy whose latencies rank the samples best.
         let mut best: Option<(usize, f64)> = None;
@@ -547,25 +487,13 @@ impl<'a> Flow<'a> {
             }
         }
         let (proxy_k, spearman_samples) = best.expect("the pool is not empty");
-        let accuracies: Vec<f64> = candidates
-            .iter()
-            .map(|a| self.accuracy.get(a).expect("candidates have accuracies"))
-            .collect();
-        let decision = if config.reuse && spearman_samples >= config.threshold {
-            Decision::Reuse
-        } else {
-            Decision::Adapt
-        };
-        events(FlowEvent::Decided {
-            proxy: pool[proxy_k].clone(),
-            spearman: spearman_samples,
-            decision,
-        });
+        let accuracies: Vec<f64> =
+            candidates.iter().map(|a| self.accuracy.get(a).expect("candidates have accuracies")).collect();
+        let decision =
+            if config.reuse && spearman_samples >= config.threshold { Decision::Reuse } else { Decision::Adapt };
+        events(FlowEvent::Decided { proxy: pool[proxy_k].clone(), spearman: spearman_samples, decision });
 
-        let proxies: Vec<Proxy> = fitted
-            .iter()
-            .map(|p| Proxy::with_table(p, table))
-            .collect::<Result<_>>()?;
+        let proxies: Vec<Proxy> = fitted.iter().map(|p| Proxy::with_table(p, table)).collect::<Result<_>>()?;
         let (mut cv_spearman, predicted, mut cv_error) = match decision {
             Decision::Reuse => (None, proxy_latency(proxy_k, &candidates)?, 0.0),
             Decision::Adapt => {
@@ -576,22 +504,13 @@ impl<'a> Flow<'a> {
                 loop {
                     let adapted = adapt_pool(&proxies, &sample_archs, &ys, &config.adapt)?;
                     let cv = adapted.report.cv_spearman;
-                    events(FlowEvent::Adapted {
-                        samples: sample_archs.len(),
-                        cv_spearman: cv,
-                    });
+                    events(FlowEvent::Adapted { samples: sample_archs.len(), cv_spearman: cv });
                     let room = if random_samples {
-                        config
-                            .max_samples
-                            .saturating_sub(sample_archs.len())
-                            .min(ledger.room())
+                        config.max_samples.saturating_sub(sample_archs.len()).min(ledger.room())
                     } else {
                         0
                     };
-                    let fresh: Vec<&Arch> = candidates
-                        .iter()
-                        .filter(|a| !sample_archs.contains(a))
-                        .collect();
+                    let fresh: Vec<&Arch> = candidates.iter().filter(|a| !sample_archs.contains(a)).collect();
                     if cv >= config.threshold || room == 0 || fresh.is_empty() {
                         break (
                             Some(cv),
@@ -613,8 +532,7 @@ impl<'a> Flow<'a> {
         };
         // Step 3: measure candidates, then keep what is non-dominated when measured; every
         // measured candidate (the samples too) takes part.
-        let position: HashMap<&Arch, usize> =
-            candidates.iter().enumerate().map(|(i, a)| (a, i)).collect();
+        let position: HashMap<&Arch, usize> = candidates.iter().enumerate().map(|(i, a)| (a, i)).collect();
         match config.design {
             Design::Layers => {
                 let layered = pareto_layers(&predicted, &accuracies, config.layers)?;
@@ -634,14 +552,10 @@ impl<'a> Flow<'a> {
             Design::Sequential { batch, stop } => {
                 let mut base = predicted;
                 loop {
-                    let measured: Vec<(usize, f64)> = ledger
-                        .order
-                        .iter()
-                        .filter_map(|a| position.get(a).map(|&i| (i, ledger.values[a])))
-                        .collect();
+                    let measured: Vec<(usize, f64)> =
+                        ledger.order.iter().filter_map(|a| position.get(a).map(|&i| (i, ledger.values[a]))).collect();
                     let model = super::design::LatencyModel::calibrate(&base, &measured, cv_error);
-                    let next =
-                        model.next_batch(&accuracies, &measured, batch.min(ledger.room()), stop);
+                    let next = model.next_batch(&accuracies, &measured, batch.min(ledger.room()), stop);
                     if next.is_empty() {
                         break;
                     }
@@ -653,10 +567,7 @@ impl<'a> Flow<'a> {
                         let xs = ledger.order.clone();
                         let ys: Vec<f64> = xs.iter().map(|a| ledger.values[a]).collect();
                         let adapted = adapt_pool(&proxies, &xs, &ys, &config.adapt)?;
-                        events(FlowEvent::Adapted {
-                            samples: xs.len(),
-                            cv_spearman: adapted.report.cv_spearman,
-                        });
+                        events(FlowEvent::Adapted { samples: xs.len(), cv_spearman: adapted.report.cv_spearman });
                         cv_spearman = Some(adapted.report.cv_spearman);
                         cv_error = adapted.report.cv_error.sqrt();
                         base = adapted.predictor.predict_with(&candidates, table)?;
@@ -664,34 +575,20 @@ impl<'a> Flow<'a> {
                 }
             }
         }
-        let pool_idx: Vec<usize> = ledger
-            .order
-            .iter()
-            .filter_map(|a| position.get(a).copied())
-            .collect();
-        let measured: Vec<f64> = pool_idx
-            .iter()
-            .map(|&i| ledger.values[&candidates[i]])
-            .collect();
+        let pool_idx: Vec<usize> = ledger.order.iter().filter_map(|a| position.get(a).copied()).collect();
+        let measured: Vec<f64> = pool_idx.iter().map(|&i| ledger.values[&candidates[i]]).collect();
         let accs: Vec<f64> = pool_idx.iter().map(|&i| accuracies[i]).collect();
         let kept = pareto_front(&measured, &accs)?;
         let kept_lat: Vec<f64> = kept.iter().map(|&k| measured[k]).collect();
         let kept_acc: Vec<f64> = kept.iter().map(|&k| accs[k]).collect();
         let chosen: Vec<Chosen> = kept
             .iter()
-            .map(|&k| Chosen {
-                arch: space.format(&candidates[pool_idx[k]]),
-                accuracy: accs[k],
-                latency: measured[k],
-            })
+            .map(|&k| Chosen { arch: space.format(&candidates[pool_idx[k]]), accuracy: accs[k], latency: measured[k] })
             .collect();
         let picks = best_under_constraints(&kept_lat, &kept_acc, &config.constraints)?
             .into_iter()
             .zip(&config.constraints)
-            .map(|(p, &c)| Pick {
-                constraint: c,
-                pick: p.map(|k| chosen[k].clone()),
-            })
+            .map(|(p, &c)| Pick { constraint: c, pick: p.map(|k| chosen[k].clone()) })
             .collect();
         Ok(NasOutcome {
             target,
@@ -701,11 +598,7 @@ impl<'a> Flow<'a> {
             cv_spearman,
             samples: sample_archs.len(),
             measurements: ledger.count(),
-            candidates_measured: ledger
-                .log
-                .iter()
-                .filter(|m| m.stage == Stage::Candidates)
-                .count(),
+            candidates_measured: ledger.log.iter().filter(|m| m.stage == Stage::Candidates).count(),
             chosen,
             picks,
             measured: ledger.log,
@@ -721,11 +614,7 @@ mod tests {
     use crate::bundled::bundle;
     use crate::SpaceId;
 
-    fn run(
-        proxy: &str,
-        target: &str,
-        constraints: Vec<f64>,
-    ) -> (NasOutcome, super::super::score::Score) {
+    fn run(proxy: &str, target: &str, constraints: Vec<f64>) -> (NasOutcome, super::super::score::Score) {
         let b = bundle(SpaceId::Nb201).unwrap();
         let acc = b.accuracy("cifar100").unwrap();
         let config = NasConfig {
@@ -744,30 +633,13 @@ mod tests {
     #[test]
     fn reuse_when_monotone_and_adapt_otherwise() {
         let (r, s) = run("pixel3", "raspi4", vec![5.0, 1e9]);
-        assert_eq!(
-            r.decision,
-            Decision::Reuse,
-            "Spearman {}",
-            r.spearman_samples
-        );
-        assert!(
-            s.hv_ratio > 0.95 && s.hv_ratio <= 1.0 + 1e-12,
-            "{}",
-            s.hv_ratio
-        );
+        assert_eq!(r.decision, Decision::Reuse, "Spearman {}", r.spearman_samples);
+        assert!(s.hv_ratio > 0.95 && s.hv_ratio <= 1.0 + 1e-12, "{}", s.hv_ratio);
         assert!(s.constraints.iter().all(|c| !c.violated));
         // With no constraint binding, the pick is the most accurate chosen architecture.
-        assert_eq!(
-            s.constraints[1].accuracy,
-            r.chosen.last().map(|c| c.accuracy)
-        );
+        assert_eq!(s.constraints[1].accuracy, r.chosen.last().map(|c| c.accuracy));
         let (e, s) = run("pixel3", "eyeriss", vec![]);
-        assert_eq!(
-            e.decision,
-            Decision::Adapt,
-            "Spearman {}",
-            e.spearman_samples
-        );
+        assert_eq!(e.decision, Decision::Adapt, "Spearman {}", e.spearman_samples);
         assert!(e.measurements > e.samples);
         assert!(s.hv_ratio > 0.9, "{}", s.hv_ratio);
         // Every measurement is logged once, samples first.
@@ -802,17 +674,10 @@ mod tests {
             };
             let mut oracle = TableOracle::new(&b.latency, "eyeriss").unwrap();
             let out = flow.run(&mut oracle, &config, &mut |_| {}).unwrap();
-            assert!(
-                out.measurements <= budget,
-                "{} > {budget}",
-                out.measurements
-            );
+            assert!(out.measurements <= budget, "{} > {budget}", out.measurements);
             assert!(!out.chosen.is_empty());
         }
-        let bad = NasConfig {
-            max_measurements: Some(5),
-            ..NasConfig::default()
-        };
+        let bad = NasConfig { max_measurements: Some(5), ..NasConfig::default() };
         assert!(bad.check().is_err());
     }
 }

@@ -399,14 +399,23 @@ impl<O: TargetOracle> TargetOracle for Recorded<O> {
                 }
                 Err(Error::MeasurementsNeeded { device, count, models, .. }) => {
                     self.log.request(&missing)?;
-                    return Err(Error::MeasurementsNeeded { device, count, log: self.log.path().map(Path::to_path_buf), models });
+                    return Err(Error::MeasurementsNeeded {
+                        device,
+                        count,
+                        log: self.log.path().map(Path::to_path_buf),
+                        models,
+                    });
                 }
                 Err(e) => return Err(e),
             }
         }
         archs
             .iter()
-            .map(|a| self.log.get(a).ok_or_else(|| Error::Engine(format!("no latency recorded for {}", self.log.space.space().format(a)))))
+            .map(|a| {
+                self.log.get(a).ok_or_else(|| {
+                    Error::Engine(format!("no latency recorded for {}", self.log.space.space().format(a)))
+                })
+            })
             .collect()
     }
 }

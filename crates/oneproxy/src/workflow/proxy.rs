@@ -118,8 +118,10 @@ pub fn adapt_target(
     let candidates = resolve_pool(table, selection, target)?;
     let mut cache = ProxyPredictors::default();
     cache.prefit(table, &candidates)?;
-    let proxies: Vec<crate::predictor::Proxy> =
-        candidates.iter().map(|c| crate::predictor::Proxy::with_table(cache.fitted(c)?, table)).collect::<Result<_>>()?;
+    let proxies: Vec<crate::predictor::Proxy> = candidates
+        .iter()
+        .map(|c| crate::predictor::Proxy::with_table(cache.fitted(c)?, table))
+        .collect::<Result<_>>()?;
     let mut adapted = crate::predictor::adapt_pool_with_progress(&proxies, archs, latency_ms, params, progress)?;
     let before = crate::stats::spearman(&cache.fitted(&adapted.report.proxy)?.predict_all(archs), latency_ms);
     adapted.predictor.device = target.to_string();

@@ -87,7 +87,12 @@ pub struct RunReport {
 }
 
 /// Run the main job; `on_target` is called after each target (progress bars).
-pub fn run(table: &LatencyTable, accuracy: &AccuracyTable, config: &RunConfig, on_target: &(dyn Fn() + Sync)) -> Result<RunReport> {
+pub fn run(
+    table: &LatencyTable,
+    accuracy: &AccuracyTable,
+    config: &RunConfig,
+    on_target: &(dyn Fn() + Sync),
+) -> Result<RunReport> {
     // Devices with a full table rank every architecture: they are the monotonicity panel.
     let measured = table.measured_device_names();
     let full: Vec<String> = measured
@@ -104,8 +109,11 @@ pub fn run(table: &LatencyTable, accuracy: &AccuracyTable, config: &RunConfig, o
     // default.
     let space = table.space();
     let real: Vec<String> = panel.iter().filter(|d| !crate::bundled::is_simulated(space, d)).cloned().collect();
-    let ranked = crate::bundled::proxy_ranking(space)
-        .and_then(|r| r.ranking.into_iter().find(|p| p.proxy == "auto" || (real.contains(&p.proxy) && !config.targets.contains(&p.proxy))));
+    let ranked = crate::bundled::proxy_ranking(space).and_then(|r| {
+        r.ranking
+            .into_iter()
+            .find(|p| p.proxy == "auto" || (real.contains(&p.proxy) && !config.targets.contains(&p.proxy)))
+    });
     let (selection, reason) = match (&config.proxy, ranked) {
         (Some(p @ ProxySelection::Device(_)), _) => (p.clone(), ProxyReason::Given),
         (Some(p @ ProxySelection::Auto { .. }), _) => (p.clone(), ProxyReason::Pool),

@@ -83,13 +83,17 @@ impl SampleSet {
                     return Err(too_few(*k));
                 }
                 let mut rng = seeded_rng(seed);
-                Ok(rand::seq::index::sample(&mut rng, domain.len(), *k).into_iter().map(|i| domain[i].clone()).collect())
+                Ok(rand::seq::index::sample(&mut rng, domain.len(), *k)
+                    .into_iter()
+                    .map(|i| domain[i].clone())
+                    .collect())
             }
             SampleSet::Plan(k) => {
                 if *k > domain.len() {
                     return Err(too_few(*k));
                 }
-                let planner = planner.ok_or_else(|| Error::InvalidParameter("a planned sample set needs a planner proxy".into()))?;
+                let planner = planner
+                    .ok_or_else(|| Error::InvalidParameter("a planned sample set needs a planner proxy".into()))?;
                 crate::plan::plan(space, planner, domain, *k, seed)
             }
         }

@@ -67,11 +67,7 @@ pub struct Score {
 }
 
 /// The candidates of a target with a table: measured architectures with an accuracy.
-pub fn target_candidates(
-    table: &LatencyTable,
-    target: usize,
-    accuracy: &AccuracyTable,
-) -> Vec<Arch> {
+pub fn target_candidates(table: &LatencyTable, target: usize, accuracy: &AccuracyTable) -> Vec<Arch> {
     table
         .measured_rows(target)
         .into_iter()
@@ -81,12 +77,7 @@ pub fn target_candidates(
 }
 
 /// Whether a target can be scored: `Err` says why not.
-pub fn check_scorable(
-    table: &LatencyTable,
-    target: &str,
-    accuracy: &AccuracyTable,
-    samples: usize,
-) -> Result<usize> {
+pub fn check_scorable(table: &LatencyTable, target: &str, accuracy: &AccuracyTable, samples: usize) -> Result<usize> {
     let n = target_candidates(table, table.device_index(target)?, accuracy).len();
     if n < samples + MIN_SCORED {
         return Err(Error::TooFewSamples(format!(
@@ -123,27 +114,17 @@ pub struct Truth {
 /// The [`REGRET_BUDGETS`] quantiles of `latencies` (the `k/B` quantile is the smallest value
 /// with at least that fraction of the values at or below it).
 pub fn budgets(latencies: &[f64]) -> Vec<f64> {
-    let mut sorted: Vec<f64> = latencies
-        .iter()
-        .copied()
-        .filter(|v| v.is_finite())
-        .collect();
+    let mut sorted: Vec<f64> = latencies.iter().copied().filter(|v| v.is_finite()).collect();
     sorted.sort_by(f64::total_cmp);
     if sorted.is_empty() {
         return Vec::new();
     }
     let n = sorted.len();
-    (1..=REGRET_BUDGETS)
-        .map(|k| sorted[((k * n).div_ceil(REGRET_BUDGETS)).clamp(1, n) - 1])
-        .collect()
+    (1..=REGRET_BUDGETS).map(|k| sorted[((k * n).div_ceil(REGRET_BUDGETS)).clamp(1, n) - 1]).collect()
 }
 
 /// Best accuracy within each budget among `(latency, accuracy)` points; `floor` where none fits.
-pub fn best_within(
-    points: impl IntoIterator<Item = (f64, f64)>,
-    budgets: &[f64],
-    floor: f64,
-) -> Vec<f64> {
+pub fn best_within(points: impl IntoIterator<Item = (f64, f64)>, budgets: &[f64], floor: f64) -> Vec<f64> {
     let mut best = vec![floor; budgets.len()];
     for (lat, acc) in points {
         // Budgets are ascending: the point fits every budget from the first at or above it.
@@ -162,51 +143,23 @@ impl Truth {
     pub fn new(table: &LatencyTable, target: &str, accuracy: &AccuracyTable) -> Result<Self> {
         let col = table.device_index(target)?;
         let candidates = target_candidates(table, col, accuracy);
-        let latency: Vec<f64> = candidates
-            .iter()
-            .map(|a| table.latency(a, col).expect("candidates are measured"))
-            .collect();
-        let accs: Vec<f64> = candidates
-            .iter()
-            .map(|a| accuracy.get(a).expect("candidates have accuracies"))
-            .collect();
+        let latency: Vec<f64> =
+            candidates.iter().map(|a| table.latency(a, col).expect("candidates are measured")).collect();
+        let accs: Vec<f64> = candidates.iter().map(|a| accuracy.get(a).expect("candidates have accuracies")).collect();
         let floor = accs.iter().copied().fold(f64::INFINITY, f64::min);
         let budgets = budgets(&latency);
-        let best = best_within(
-            latency.iter().copied().zip(accs.iter().copied()),
-            &budgets,
-            floor,
-        );
+        let best = best_within(latency.iter().copied().zip(accs.iter().copied()), &budgets, floor);
         let space = table.space().space();
-        let front = pareto_front(&latency, &accs)?
-            .into_iter()
-            .map(|i| space.format(&candidates[i]))
-            .collect();
-        Ok(Truth {
-            candidates,
-            latency,
-            accuracy: accs,
-            budgets,
-            best,
-            floor,
-            front,
-        })
+        let front = pareto_front(&latency, &accs)?.into_iter().map(|i| space.format(&candidates[i])).collect();
+        Ok(Truth { candidates, latency, accuracy: accs, budgets, best, floor, front })
     }
 
     /// Mean and largest regret of a set of measured `(latency, accuracy)` points.
     pub fn regret(&self, points: impl IntoIterator<Item = (f64, f64)>) -> (f64, f64) {
         let found = best_within(points, &self.budgets, self.floor);
-        let gaps: Vec<f64> = self
-            .best
-            .iter()
-            .zip(&found)
-            .map(|(b, f)| (b - f).max(0.0))
-            .collect();
+        let gaps: Vec<f64> = self.best.iter().zip(&found).map(|(b, f)| (b - f).max(0.0)).collect();
         let n = gaps.len().max(1) as f64;
-        (
-            gaps.iter().sum::<f64>() / n,
-            gaps.iter().copied().fold(0.0, f64::max),
-        )
+        (gaps.iter().sum::<f64>() / n, gaps.iter().copied().fold(0.0, f64::max))
     }
 
     /// Mean regret of `draws` sets of `count` uniformly random candidates (seeded).
@@ -216,11 +169,7 @@ impl Truth {
         let total: f64 = (0..draws)
             .map(|_| {
                 let pick = rand::seq::index::sample(&mut rng, self.candidates.len(), count);
-                self.regret(
-                    pick.into_iter()
-                        .map(|i| (self.latency[i], self.accuracy[i])),
-                )
-                .0
+                self.regret(pick.into_iter().map(|i| (self.latency[i], self.accuracy[i]))).0
             })
             .sum();
         total / draws.max(1) as f64
@@ -228,11 +177,7 @@ impl Truth {
 }
 
 /// Score `outcome` against the target's column of `table`.
-pub fn score(
-    outcome: &NasOutcome,
-    table: &LatencyTable,
-    accuracy: &AccuracyTable,
-) -> Result<Score> {
+pub fn score(outcome: &NasOutcome, table: &LatencyTable, accuracy: &AccuracyTable) -> Result<Score> {
     score_against(outcome, &Truth::new(table, &outcome.target, accuracy)?)
 }
 
@@ -241,13 +186,8 @@ pub fn score_against(outcome: &NasOutcome, truth_of: &Truth) -> Result<Score> {
     let candidates = &truth_of.candidates;
     let truth = &truth_of.latency;
     let accuracies = &truth_of.accuracy;
-    let (regret, regret_max) =
-        truth_of.regret(outcome.chosen.iter().map(|c| (c.latency, c.accuracy)));
-    let found = outcome
-        .chosen
-        .iter()
-        .filter(|c| truth_of.front.contains(&c.arch))
-        .count();
+    let (regret, regret_max) = truth_of.regret(outcome.chosen.iter().map(|c| (c.latency, c.accuracy)));
+    let found = outcome.chosen.iter().filter(|c| truth_of.front.contains(&c.arch)).count();
     let pareto_recall = found as f64 / truth_of.front.len().max(1) as f64;
     let ref_lat = truth.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
     let ref_acc = accuracies.iter().cloned().fold(f64::INFINITY, f64::min);
@@ -283,11 +223,7 @@ pub fn score_against(outcome: &NasOutcome, truth_of: &Truth) -> Result<Score> {
         regret_max,
         pareto_recall,
         random_regret: None,
-        hv_ratio: if hv_true > 0.0 {
-            hv / hv_true
-        } else {
-            f64::NAN
-        },
+        hv_ratio: if hv_true > 0.0 { hv / hv_true } else { f64::NAN },
         constraints,
         scored_on: candidates.len(),
     })
@@ -325,17 +261,27 @@ mod tests {
         let t = Truth::new(&b.latency, "pixel3", acc).unwrap();
         let col = b.latency.device_index("pixel3").unwrap();
         let space = b.latency.space().space();
-        let front: Vec<(f64, f64)> = t.front.iter().map(|s| {
-            let a = space.parse(s).unwrap();
-            (b.latency.latency(&a, col).unwrap(), acc.get(&a).unwrap())
-        }).collect();
+        let front: Vec<(f64, f64)> = t
+            .front
+            .iter()
+            .map(|s| {
+                let a = space.parse(s).unwrap();
+                (b.latency.latency(&a, col).unwrap(), acc.get(&a).unwrap())
+            })
+            .collect();
         assert_eq!(t.regret(front.iter().copied()), (0.0, 0.0));
         // Nothing found: every budget scores the space's lowest accuracy.
         let (mean, max) = t.regret(std::iter::empty());
         let expected = t.best.iter().map(|b| b - t.floor).sum::<f64>() / t.best.len() as f64;
         assert!((mean - expected).abs() < 1e-9 && max >= mean);
         // Dropping the front member that wins the tightest budget costs regret there.
-        let winner = front.iter().copied().filter(|p| p.0 <= t.budgets[0]).fold((0.0, f64::NEG_INFINITY), |a, p| if p.1 > a.1 { p } else { a });
+        let winner = front.iter().copied().filter(|p| p.0 <= t.budgets[0]).fold((0.0, f64::NEG_INFINITY), |a, p| {
+            if p.1 > a.1 {
+                p
+            } else {
+                a
+            }
+        });
         let without: Vec<(f64, f64)> = front.iter().copied().filter(|p| *p != winner).collect();
         assert!(t.regret(without).0 > 0.0);
         // Random sets do worse with fewer draws, and the same seed gives the same figure.
