@@ -59,7 +59,9 @@ fn issue4_goal_pixel3_help10_hv_ratio() {
 /// whether HELP's own pick was within its constraint by true latency.
 #[test]
 fn issue4_goal_beats_help_metad2a_at_its_constraints() {
-    let help: [(&str, [(f64, f64, bool); 3]); 5] = [
+    // (constraint ms, HELP's accuracy, HELP's pick within its constraint) per target.
+    type Published = [(f64, f64, bool); 3];
+    let help: [(&str, Published); 5] = [
         ("titan_rtx_256", [(18.0, 69.7, true), (21.0, 71.5, true), (25.0, 71.8, true)]),
         ("gold_6226", [(8.0, 67.3, true), (11.0, 70.2, true), (14.0, 72.1, false)]),
         ("pixel2", [(14.0, 69.7, true), (18.0, 71.8, false), (22.0, 73.2, false)]),

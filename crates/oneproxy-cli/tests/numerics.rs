@@ -119,7 +119,7 @@ fn issue8_any_positive_finite_latency_adapts() {
         };
         assert!(median / factor > 0.5 && median / factor < 500.0, "x{factor}: median {median}");
         // The conic norms too (Clarabel on the same rescaled problems), at the extremes.
-        if factor < 1e-100 || factor > 1e303 {
+        if !(1e-100..=1e303).contains(&factor) {
             let (v, values) = adapt_and_predict(dir.path(), &samples, &["--norm", "1"]);
             assert_no_null_numbers(&v);
             assert_positive(&values, &format!("x{factor}, norm 1"));

@@ -78,9 +78,8 @@ impl TargetOracle for PyOracle {
         for part in archs.chunks(self.batch.unwrap_or(archs.len()).max(1)) {
             let names: Vec<String> = part.iter().map(|a| space.format(a)).collect();
             let values = Python::attach(|py| {
-                self.call(py, &names).map_err(|err| {
-                    note_archs(py, &err, &self.device, &names);
-                    err
+                self.call(py, &names).inspect_err(|err| {
+                    note_archs(py, err, &self.device, &names);
                 })
             });
             match values {

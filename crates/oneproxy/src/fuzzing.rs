@@ -217,8 +217,11 @@ pub fn accuracy_csv(data: &[u8]) -> Verdict {
     Verdict::Accepted
 }
 
+/// A fuzz target: bytes in, a verdict out (it panics on a bug).
+pub type Target = fn(&[u8]) -> Verdict;
+
 /// Every target by its name in `fuzz/fuzz_targets/` and `fuzz/corpus/`.
-pub const TARGETS: [(&str, fn(&[u8]) -> Verdict); 4] = [
+pub const TARGETS: [(&str, Target); 4] = [
     ("latency_csv", latency_csv),
     ("arch_string", arch_string),
     ("predictor_json", predictor_json),

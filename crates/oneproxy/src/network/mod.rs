@@ -244,7 +244,7 @@ impl Builder {
 
     pub(crate) fn conv(&mut self, x: usize, out: usize, k: usize, stride: usize, groups: usize, bias: bool) -> usize {
         let s = self.shape(x);
-        assert!(s.c % groups == 0 && out % groups == 0, "groups must divide the channels");
+        assert!(s.c.is_multiple_of(groups) && out.is_multiple_of(groups), "groups must divide the channels");
         let shape = Shape { c: out, h: out_size(s.h, k, stride, k / 2), w: out_size(s.w, k, stride, k / 2) };
         self.push(Op::Conv { k, stride, groups, out, bias }, vec![x], shape)
     }

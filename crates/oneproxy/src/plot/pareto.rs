@@ -277,7 +277,7 @@ where
     let orange = RGBColor(215, 120, 0);
     let mut first_line = true;
     for c in p.constraints.iter().filter(|c| c.ms.is_finite() && c.ms > 0.0 && c.ms >= f.x.0 && c.ms <= f.x.1) {
-        let line = DashedLineSeries::new(vec![(c.ms, f.y.0), (c.ms, f.y.1)], 6, 4, orange.stroke_width(1).into());
+        let line = DashedLineSeries::new(vec![(c.ms, f.y.0), (c.ms, f.y.1)], 6, 4, orange.stroke_width(1));
         let drawn = chart.draw_series(line).map_err(perr)?;
         if first_line {
             drawn

@@ -320,7 +320,8 @@ impl AdditivePredictor {
             }
             let values = self.predict_with(table.archs(), table)?;
             for (a, v) in table.archs().iter().zip(values) {
-                if !(v >= low.value) {
+                // A NaN counts as lower: it must surface, not hide behind the bound.
+                if matches!(v.partial_cmp(&low.value), None | Some(std::cmp::Ordering::Less)) {
                     low = LowerBound { value: v, arch: a.clone(), measured: true };
                 }
             }

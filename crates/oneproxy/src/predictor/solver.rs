@@ -663,12 +663,14 @@ mod tests {
             assert!(pen.value(&large.b) <= pen.value(&small.b) + 1e-9, "{pen:?}");
             assert!(pen.value(&large.b) < 1e-5, "{pen:?}: a huge lambda zeroes b");
             // With b = 0 the model is least squares on [z, 1].
-            let (a, c) = p.fit_scale_and_intercept(&vec![0.0; 8]);
+            let (a, c) = p.fit_scale_and_intercept(&[0.0; 8]);
             assert!((large.a - a).abs() < 1e-4 && (large.intercept - c).abs() < 1e-4, "{pen:?}");
         }
     }
 
     #[test]
+    // `i` picks the left-out sample in three places, not only in `fast`.
+    #[allow(clippy::needless_range_loop)]
     fn exact_leave_one_out_equals_refitting_without_each_sample() {
         // Including nearly interpolating fits (k >= n, tiny lambda), where the residuals and
         // 1 - leverage are tiny.

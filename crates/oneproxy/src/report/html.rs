@@ -484,7 +484,7 @@ pub fn render(report: &Value, figs: &Figures) -> String {
     summary(&mut out, report, &rows);
     // Scored runs (they carry hv_ratio) have the target's true front in their plots.
     figures(&mut out, &rows, figs, rows.iter().any(|r| r.get("hv_ratio").is_some()));
-    let _ = write!(out, "<script>{SCRIPT}</script></body></html>\n");
+    let _ = writeln!(out, "<script>{SCRIPT}</script></body></html>");
     out
 }
 

@@ -87,7 +87,7 @@ fn digits(part: &str, what: &str, choices: &[u8]) -> Result<Vec<Vec<u8>>, String
 }
 
 fn resolution_index(res: u32) -> Result<u8, String> {
-    if !ELASTIC_RESOLUTIONS.contains(&res) || res % 4 != 0 {
+    if !ELASTIC_RESOLUTIONS.contains(&res) || !res.is_multiple_of(4) {
         return Err(format!("resolution {res} is not one of 128, 132, ..., 224"));
     }
     Ok(((res - 128) / 4) as u8)
@@ -197,8 +197,8 @@ impl ElasticSpec {
         use rand::Rng;
         let depths = Self::depths(arch);
         let mut live: Vec<usize> = (0..K0).collect();
-        for s in 0..ELASTIC_STAGES {
-            for j in 0..depths[s] as usize {
+        for (s, &depth) in depths.iter().enumerate() {
+            for j in 0..depth as usize {
                 live.push(K0 + s * ELASTIC_SLOTS + j);
                 live.push(E0 + s * ELASTIC_SLOTS + j);
             }
@@ -243,8 +243,8 @@ impl ElasticSpec {
         let w = self.slot_width();
         let scale = (Self::resolution(arch) as f64 / 224.0).powi(2);
         let depths = Self::depths(arch);
-        for s in 0..ELASTIC_STAGES {
-            for j in 0..depths[s] as usize {
+        for (s, &depth) in depths.iter().enumerate() {
+            for j in 0..depth as usize {
                 let slot = s * ELASTIC_SLOTS + j;
                 out[w * slot + g[K0 + slot] as usize] = scale;
                 out[w * slot + 3 + g[E0 + slot] as usize] = scale;

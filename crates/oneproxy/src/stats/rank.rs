@@ -148,7 +148,7 @@ pub fn sorted_indices(x: &[f64]) -> Vec<u32> {
         for &it in &items {
             count[((it >> shift) & 0xfff) as usize] += 1;
         }
-        if count.iter().any(|&c| c == n) {
+        if count.contains(&n) {
             continue;
         }
         let mut sum = 0;
