@@ -159,6 +159,18 @@ pub struct NasArgs {
     /// With --manual: also write ONNX models of the requested architectures into DIR.
     #[arg(long, value_name = "DIR", requires = "manual")]
     pub export_dir: Option<PathBuf>,
+    /// With --export-dir: replace files there (`models.csv`, models) that oneproxy did not write.
+    #[arg(long, requires = "export_dir")]
+    pub force: bool,
+    /// Time each architecture without its `none` edges and dead operations (see `export
+    /// --prune-dead`); the log keeps the architectures as given. NB201 only.
+    #[arg(long, conflicts_with = "manual")]
+    pub prune_dead: bool,
+    /// Most architectures that may fail to measure (the runner fails on them) before the flow
+    /// gives up; each failure is marked `failed` in the measurements file, never asked for
+    /// again, and replaced by another architecture.
+    #[arg(long, value_name = "N", default_value_t = oneproxy::workflow::NasConfig::default().max_failures)]
+    pub max_failures: usize,
     #[command(flatten)]
     pub proxy: ProxyArgs,
     /// Initial samples: random architectures measured for the reuse-or-adapt decision (the
@@ -277,6 +289,11 @@ pub struct SearchArgs {
     /// Name of the empty target column of --out-csv.
     #[arg(long, default_value = "my_device", requires = "out_csv")]
     pub device_name: String,
+    /// Replace an existing output file that oneproxy did not write (or that was changed since it
+    /// wrote it); without it such a file is left alone and the command stops. An output is never
+    /// written onto one of the command's inputs, forced or not.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -356,6 +373,11 @@ pub struct ExportArgs {
     /// or whose output never reaches the cell output). NB201 only.
     #[arg(long)]
     pub prune_dead: bool,
+    /// Replace an existing output file that oneproxy did not write (or that was changed since it
+    /// wrote it); without it such a file is left alone and the command stops. An output is never
+    /// written onto one of the command's inputs, forced or not.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -631,6 +653,11 @@ pub struct AdaptArgs {
     /// Save the adapted predictor as JSON (for `oneproxy predict` and `search --predictor`).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Replace an existing output file that oneproxy did not write (or that was changed since it
+    /// wrote it); without it such a file is left alone and the command stops. An output is never
+    /// written onto one of the command's inputs, forced or not.
+    #[arg(long)]
+    pub force: bool,
     /// Print JSON instead of a summary.
     #[arg(long)]
     pub json: bool,
@@ -654,6 +681,11 @@ pub struct PredictArgs {
     /// Write the CSV here instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Replace an existing output file that oneproxy did not write (or that was changed since it
+    /// wrote it); without it such a file is left alone and the command stops. An output is never
+    /// written onto one of the command's inputs, forced or not.
+    #[arg(long)]
+    pub force: bool,
     /// Latency files holding the proxy's measurements, if the predictor builds on a proxy
     /// device that is not bundled. Repeatable.
     #[arg(long = "latency", value_name = "FILE")]
@@ -679,6 +711,11 @@ pub struct PlanArgs {
     /// Write the CSV here instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Replace an existing output file that oneproxy did not write (or that was changed since it
+    /// wrote it); without it such a file is left alone and the command stops. An output is never
+    /// written onto one of the command's inputs, forced or not.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Which target samples an evaluation draws, how many, how often.
@@ -828,6 +865,11 @@ pub struct MonotonicityArgs {
     /// Device order of the heatmap.
     #[arg(long, value_enum, default_value = "cluster")]
     pub heatmap_order: HeatmapOrderArg,
+    /// Replace an existing output file that oneproxy did not write (or that was changed since it
+    /// wrote it); without it such a file is left alone and the command stops. An output is never
+    /// written onto one of the command's inputs, forced or not.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[cfg(test)]

@@ -3,6 +3,15 @@
 //! The binary only parses arguments and dispatches; every command lives in `cmd/` and every
 //! computation in the `oneproxy` library.
 
+/// `eprintln!` that ignores a closed or broken stderr (`oneproxy ... 2>&1 | tee log` after tee
+/// died) instead of panicking: the work goes on, and the exit status still says how it went.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod args;
 mod cmd;
 mod progress;
@@ -15,7 +24,7 @@ fn main() -> ExitCode {
     let cli = args::Cli::parse();
     // Temporary files and runner processes are cleaned up on Ctrl-C and SIGTERM too.
     if let Err(e) = oneproxy::output::install_signal_handlers() {
-        eprintln!("warning: {e}");
+        note!("warning: {e}");
     }
     match cli.validate().and_then(|()| cmd::dispatch(cli)) {
         Ok(()) => ExitCode::SUCCESS,
@@ -31,10 +40,10 @@ fn main() -> ExitCode {
             if err.chain().any(|c| {
                 matches!(c.downcast_ref::<oneproxy::Error>(), Some(oneproxy::Error::MeasurementsNeeded { .. }))
             }) {
-                eprintln!("{err:#}");
+                note!("{err:#}");
                 return ExitCode::from(cmd::nas::NEEDS_MEASUREMENTS);
             }
-            eprintln!("error: {err:#}");
+            note!("error: {err:#}");
             ExitCode::FAILURE
         }
     }

@@ -30,9 +30,14 @@ use std::sync::{Arc, Mutex};
 type UserTable<'py> = (Vec<String>, Vec<String>, Bound<'py, PyBytes>);
 
 /// Issue each plausibility warning as a Python `UserWarning`.
-fn warn_all(py: Python<'_>, warnings: &[oneproxy::plausibility::Warning]) -> PyResult<()> {
-    for w in warnings {
-        let text = std::ffi::CString::new(w.to_string().replace('\0', " ")).expect("NULs replaced");
+pub(crate) fn warn_all(py: Python<'_>, warnings: &[oneproxy::plausibility::Warning]) -> PyResult<()> {
+    warn_texts(py, warnings.iter().map(ToString::to_string))
+}
+
+/// Each text as a Python `UserWarning`.
+pub(crate) fn warn_texts(py: Python<'_>, texts: impl IntoIterator<Item = String>) -> PyResult<()> {
+    for t in texts {
+        let text = std::ffi::CString::new(t.replace('\0', " ")).expect("NULs replaced");
         PyErr::warn(py, &py.get_type::<PyUserWarning>(), &text, 2)?;
     }
     Ok(())
@@ -334,10 +339,19 @@ fn search<'py>(
     Ok(out)
 }
 
-/// An architecture as an ONNX model, written atomically to `path`; returns the model's size.
+/// An architecture as an ONNX model, written atomically to `path`; returns the model's size. An
+/// existing file that oneproxy did not write is replaced only with `overwrite`.
 #[pyfunction]
-#[pyo3(signature = (space, arch, path, batch=1, seed=0))]
-fn export_onnx(py: Python<'_>, space: &str, arch: &str, path: PathBuf, batch: usize, seed: u64) -> PyResult<usize> {
+#[pyo3(signature = (space, arch, path, batch=1, seed=0, overwrite=false))]
+fn export_onnx(
+    py: Python<'_>,
+    space: &str,
+    arch: &str,
+    path: PathBuf,
+    batch: usize,
+    seed: u64,
+    overwrite: bool,
+) -> PyResult<usize> {
     let id = parse_space(space)?;
     let arch = id.space().parse(arch).or_py()?;
     if batch == 0 {
@@ -345,7 +359,7 @@ fn export_onnx(py: Python<'_>, space: &str, arch: &str, path: PathBuf, batch: us
     }
     py.detach(|| {
         let bytes = oneproxy::onnx::export(id, &arch, batch, seed);
-        oneproxy::util::write_atomic(&path, &bytes).map(|()| bytes.len())
+        oneproxy::output::Outputs::new(overwrite).write(&path, &bytes).map(|()| bytes.len())
     })
     .or_py()
 }

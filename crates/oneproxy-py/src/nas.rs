@@ -113,7 +113,7 @@ pub fn nas(
     let table = crate::load_table(py, id, &latency)?;
     let acc = crate::load_accuracy(py, id, dataset, accuracy_file)?;
     let log = match &measurements_path {
-        Some(p) => MeasurementLog::open(p, target_name, id).or_py()?,
+        Some(p) => MeasurementLog::open(p, target_name, id, "python nas").or_py()?,
         None => MeasurementLog::in_memory(target_name, id),
     };
     let failure = Failure::default();
@@ -124,14 +124,16 @@ pub fn nas(
         batch: batch_size,
         failure: failure.clone(),
     };
-    let mut oracle = Recorded::new(inner, log);
+    crate::warn_all(py, log.warnings())?;
+    let mut oracle = Recorded::new(inner, log).or_py()?;
     let result = py.detach(|| Flow::new(&table, &acc).run(&mut oracle, &config, &mut |_| {}));
     let s = id.space();
     let measured: Vec<(String, f64)> =
-        oracle.log().rows().iter().filter_map(|(a, v)| v.map(|v| (s.format(a), v))).collect();
+        oracle.log().rows().into_iter().filter_map(|(a, v)| v.map(|v| (s.format(&a), v))).collect();
     let stored = failure.lock().unwrap_or_else(|e| e.into_inner()).take();
     match (result, stored) {
         (Ok(outcome), _) => {
+            crate::warn_texts(py, outcome.warnings.iter().cloned())?;
             let json = serde_json::to_string(&outcome).map_err(|e| PyValueError::new_err(e.to_string()))?;
             Ok((json, measured))
         }

@@ -1,5 +1,6 @@
 //! The target oracle of `oneproxy.nas`: a Python callable `measure(archs) -> latencies (ms)`.
 
+use oneproxy::workflow::oracle::Answer;
 use oneproxy::workflow::TargetOracle;
 use oneproxy::{Arch, Error, SpaceId};
 use pyo3::exceptions::PyValueError;
@@ -42,10 +43,10 @@ impl PyOracle {
                 names[0]
             )));
         }
-        if let Some((v, name)) = values.iter().zip(names).find(|(v, _)| !(v.is_finite() && **v > 0.0)) {
-            return Err(PyValueError::new_err(format!(
-                "the measure function returned latency {v} for {name}: not a positive finite number of ms"
-            )));
+        if let Some((why, name)) =
+            values.iter().zip(names).find_map(|(&v, name)| oneproxy::data::check_latency(v).err().map(|w| (w, name)))
+        {
+            return Err(PyValueError::new_err(format!("the measure function returned for {name}: {why}")));
         }
         Ok(values)
     }
@@ -72,9 +73,8 @@ impl TargetOracle for PyOracle {
         &self.device
     }
 
-    fn measure(&mut self, archs: &[Arch], progress: &mut dyn FnMut(&Arch, f64)) -> oneproxy::Result<Vec<f64>> {
+    fn measure(&mut self, archs: &[Arch], answer: &mut dyn FnMut(&Arch, Answer)) -> oneproxy::Result<()> {
         let space = self.space.space();
-        let mut out = Vec::with_capacity(archs.len());
         for part in archs.chunks(self.batch.unwrap_or(archs.len()).max(1)) {
             let names: Vec<String> = part.iter().map(|a| space.format(a)).collect();
             let values = Python::attach(|py| {
@@ -85,8 +85,7 @@ impl TargetOracle for PyOracle {
             match values {
                 Ok(values) => {
                     for (a, v) in part.iter().zip(values) {
-                        progress(a, v);
-                        out.push(v);
+                        answer(a, Answer::latency(v));
                     }
                 }
                 Err(err) => {
@@ -98,6 +97,6 @@ impl TargetOracle for PyOracle {
                 }
             }
         }
-        Ok(out)
+        Ok(())
     }
 }

@@ -113,8 +113,10 @@ impl Predictor {
     }
 
     /// Write the predictor as JSON (atomically): the file `oneproxy predict --predictor` reads.
-    fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
-        py.detach(|| self.inner.save(&path)).or_py()
+    /// An existing file that oneproxy did not write is replaced only with `overwrite=True`.
+    #[pyo3(signature = (path, overwrite=false))]
+    fn save(&self, py: Python<'_>, path: PathBuf, overwrite: bool) -> PyResult<()> {
+        py.detach(|| self.inner.save(&path, &oneproxy::output::Outputs::new(overwrite))).or_py()
     }
 
     /// Read a predictor file (written by `Predictor.save` or `oneproxy adapt --out`);

@@ -47,7 +47,7 @@ impl AccuracyTable {
 
     /// Read `arch,accuracy` from a CSV file.
     pub fn from_csv(path: &Path, space: &dyn SearchSpace) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bytes = crate::data::input::read(path)?;
         Self::from_csv_bytes(&bytes, path, space)
     }
 

@@ -200,6 +200,27 @@ pub enum Error {
         /// Folder of the exported models, if any.
         models: Option<PathBuf>,
     },
+    /// More architectures could not be measured than the flow allows.
+    #[error("{count} architectures could not be measured on '{device}', more than the {limit} allowed (the last: {}); the reasons are in the measurement log", clip_to(last, REASON_CHARS))]
+    TooManyFailures {
+        /// The target.
+        device: String,
+        /// Failures so far.
+        count: usize,
+        /// The limit.
+        limit: usize,
+        /// The last failure: architecture and reason.
+        last: String,
+    },
+    /// What was being done when an error happened, and the error (its message follows the
+    /// context once, so that causes are not repeated).
+    #[error("{context}: {inner}")]
+    Context {
+        /// What was being done (e.g. `target 'pixel3'`).
+        context: String,
+        /// The error (not a `source`: its message is part of this one, said once).
+        inner: Box<Error>,
+    },
     /// Drawing a plot failed.
     #[error("plot {}: {reason}", path.display())]
     Plot {
@@ -213,6 +234,11 @@ pub enum Error {
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io { path: path.into(), source }
+    }
+
+    /// This error with what was being done in front (`target 'pixel3': ...`).
+    pub fn context(self, context: impl Into<String>) -> Self {
+        Error::Context { context: context.into(), inner: Box::new(self) }
     }
 
     /// An unknown device among `known` (the message suggests the nearest known name).
@@ -229,6 +255,16 @@ const REASON_CHARS: usize = 300;
 const LISTED_NAMES: usize = 6;
 /// Names printed by `--space` (and accepted by [`crate::SpaceId`]'s `FromStr`).
 const SPACE_NAMES: [&str; 5] = ["nb201", "fbnet", "ofa-mbv3", "mbv2", "proxyless"];
+
+/// A number for a message: Rust's shortest round-trip form in the usual range, scientific
+/// notation outside it, so that 1e306 is not printed as 307 digits and 1e-300 not as 300 zeros.
+pub fn show_number(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() || (1e-4..1e9).contains(&v.abs()) {
+        v.to_string()
+    } else {
+        format!("{v:e}")
+    }
+}
 
 /// A user value for a message: whole when short, else its first [`VALUE_CHARS`] characters, an
 /// ellipsis and the full length, so that an error about a huge cell stays one readable line.

@@ -30,6 +30,7 @@
 
 pub mod accuracy;
 pub mod bundled;
+pub mod data;
 pub mod error;
 // The fuzz targets' harness, shared with the corpus replay test; not public API.
 #[doc(hidden)]
@@ -50,7 +51,6 @@ pub mod search;
 pub mod space;
 pub mod stats;
 pub mod table;
-pub mod util;
 pub mod workflow;
 
 pub use accuracy::AccuracyTable;

@@ -21,7 +21,7 @@ impl InputFile {
 
     /// Hash a file on disk.
     pub fn from_path(path: &Path) -> crate::Result<Self> {
-        let bytes = std::fs::read(path).map_err(|e| crate::Error::io(path, e))?;
+        let bytes = crate::data::input::read(path)?;
         Ok(Self::from_bytes(path.display().to_string(), &bytes))
     }
 }

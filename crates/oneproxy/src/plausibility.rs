@@ -7,6 +7,7 @@
 //! that every front end (the CLI, a binding) can show them. What cannot be right (a negative
 //! latency, an accuracy of 140 %) is an [`crate::Error`] instead.
 
+use crate::error::show_number;
 use serde::Serialize;
 use std::path::Path;
 
@@ -40,6 +41,10 @@ pub struct Warning {
     pub column: Option<String>,
     /// What looks wrong and what to check.
     pub message: String,
+    /// Which check raised it (`too-fast`, `too-slow`, `units`, `fractions`): a log that grows
+    /// value by value says each kind once per column, although the message's counts change.
+    #[serde(skip)]
+    pub kind: &'static str,
 }
 
 impl std::fmt::Display for Warning {
@@ -61,13 +66,14 @@ impl std::fmt::Display for Warning {
 /// more than [`UNIT_GAP`]. `cells` are the measured cells as (line, ms). One warning per kind
 /// of problem, naming the first lines, so a column of 15625 bad values stays one message.
 pub fn latency_column(path: &Path, column: &str, cells: &[(u64, f64)]) -> Vec<Warning> {
-    let warn = |offenders: Vec<(u64, f64)>, what: String| {
+    let warn = |offenders: Vec<(u64, f64)>, what: String, kind: &'static str| {
         (!offenders.is_empty()).then(|| Warning {
             file: Some(path.display().to_string()),
             line: Some(offenders[0].0),
             column: Some(column.to_string()),
             // One offender is already located by the warning's line.
             message: if offenders.len() == 1 { what } else { format!("{what} ({})", lines(&offenders)) },
+            kind,
         })
     };
     let mut out = Vec::new();
@@ -75,24 +81,34 @@ pub fn latency_column(path: &Path, column: &str, cells: &[(u64, f64)]) -> Vec<Wa
     let smallest = low.iter().map(|c| c.1).fold(f64::INFINITY, f64::min);
     out.extend(warn(
         low,
-        format!("implausibly fast: below 1 us per image (smallest {smallest} ms); latencies are in ms per image"),
+        format!(
+            "implausibly fast: below 1 us per image (smallest {} ms); latencies are in ms per image",
+            show_number(smallest)
+        ),
+        "too-fast",
     ));
     let high: Vec<(u64, f64)> = cells.iter().copied().filter(|c| c.1 > MAX_PLAUSIBLE_MS).collect();
     let largest = high.iter().map(|c| c.1).fold(0.0, f64::max);
     out.extend(warn(
         high,
-        format!("implausibly slow: above 1 hour per image (largest {largest} ms); latencies are in ms per image"),
+        format!(
+            "implausibly slow: above 1 hour per image (largest {} ms); latencies are in ms per image",
+            show_number(largest)
+        ),
+        "too-slow",
     ));
     // Out-of-range values are said above; the unit check looks at the others.
     let plausible: Vec<(u64, f64)> =
         cells.iter().copied().filter(|c| (MIN_PLAUSIBLE_MS..=MAX_PLAUSIBLE_MS).contains(&c.1)).collect();
     if let Some((minority, below, above)) = unit_split(plausible) {
         let what = format!(
-            "{} of {} values lie across a {UNIT_GAP}x gap from the others (nothing between {below} and {above} ms): rows in different units?",
+            "{} of {} values lie across a {UNIT_GAP}x gap from the others (nothing between {} and {} ms): rows in different units?",
             minority.len(),
-            cells.len()
+            cells.len(),
+            show_number(below),
+            show_number(above)
         );
-        out.extend(warn(minority, what));
+        out.extend(warn(minority, what, "units"));
     }
     out
 }
@@ -127,6 +143,7 @@ pub fn accuracy_fractions(path: &Path, values: &[f64]) -> Option<Warning> {
             "all {} accuracies lie in [0, 1]: they look like fractions, but accuracies are percentages (multiply by 100)",
             values.len()
         ),
+        kind: "fractions",
     })
 }
 
@@ -159,9 +176,13 @@ mod tests {
     fn out_of_range_values_are_named_with_their_lines() {
         let w = check(&[5e-7, 1e-4, 2e-4]);
         assert_eq!(w.len(), 1, "{w:?}");
-        assert_eq!(w[0].to_string(), "m.csv:2: column 'dev': implausibly fast: below 1 us per image (smallest 0.0000005 ms); latencies are in ms per image (lines 2, 3, 4)");
+        assert_eq!(w[0].to_string(), "m.csv:2: column 'dev': implausibly fast: below 1 us per image (smallest 5e-7 ms); latencies are in ms per image (lines 2, 3, 4)");
         let w = check(&[4e6]);
         assert_eq!(w[0].to_string(), "m.csv:2: column 'dev': implausibly slow: above 1 hour per image (largest 4000000 ms); latencies are in ms per image");
+        // Extreme values are printed short, not as hundreds of digits.
+        let w = check(&[1e306, 1e-300]);
+        assert!(w.iter().all(|w| w.message.len() < 200), "{w:?}");
+        assert!(w[0].message.contains("1e-300") && w[1].message.contains("1e306"), "{w:?}");
     }
 
     #[test]

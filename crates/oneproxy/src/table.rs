@@ -4,7 +4,8 @@
 //! datasets ([`crate::bundled`]) and from user CSV files ([`LatencyTable::merge_csv`]) in one
 //! format: a header row; an `arch` column (canonical string of the space) or an `index` column
 //! (row index of the bundled dataset); one column per device, in milliseconds; an empty cell
-//! means "not measured". Every value is checked: a bad cell is an error naming the file, line,
+//! means "not measured", and the cell `failed` "cannot be measured" (a measurement log's mark,
+//! read as missing here). Every value is checked: a bad cell is an error naming the file, line,
 //! column and value, never a silent NaN. Values that parse but look wrong (out of a plausible
 //! range, in mixed units) are kept as [`Warning`]s ([`LatencyTable::warnings`]).
 //!
@@ -16,7 +17,6 @@ use crate::manifest::InputFile;
 use crate::plausibility::{self, Warning};
 use crate::space::{Arch, SearchSpace, SpaceId};
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Where a device's column came from.
@@ -73,6 +73,9 @@ pub struct LatencyCsv {
     pub input: InputFile,
     /// Plausibility warnings about its values ([`crate::plausibility`]).
     pub warnings: Vec<Warning>,
+    /// Cells marked as impossible to measure ([`crate::data::FAILED`]), as (row, device)
+    /// indices into `rows`; their values are missing (NaN).
+    pub failed: Vec<(usize, usize)>,
 }
 
 /// Longest device name accepted, in characters: names are table headers and file names too.
@@ -81,11 +84,20 @@ pub const MAX_DEVICE_NAME_CHARS: usize = 64;
 /// Check that `name` can be a device: one rule for CSV headers, `--device-name`, predictors and
 /// API calls, so that a name accepted anywhere can be written to, and read back from, a CSV
 /// header and a command line. Refused: an empty name, a comma, a quote, a control character
-/// (newline, tab), leading or trailing spaces, the column names `arch` and `index`, and names
-/// longer than [`MAX_DEVICE_NAME_CHARS`].
+/// (newline, tab), a path separator (`/`, `\`) or a name of dots only (names become file names:
+/// `<device>.csv`, `pareto-<device>.svg`), an invisible or direction-changing character (a
+/// zero-width space or a bidi override makes two different names look alike), leading or
+/// trailing spaces, the column names `arch` and `index`, and names longer than
+/// [`MAX_DEVICE_NAME_CHARS`].
 pub fn validate_device_name(name: &str) -> Result<()> {
     let reason = if name.is_empty() {
         "it is empty".to_string()
+    } else if name.contains(['/', '\\']) {
+        "it contains a path separator ('/' or '\\'): device names become file names".into()
+    } else if name.chars().all(|c| c == '.') {
+        "it is only dots: device names become file names".into()
+    } else if let Some(c) = name.chars().find(|&c| invisible(c)) {
+        format!("it contains the invisible or direction-changing character U+{:04X}", c as u32)
     } else if name.contains(',') {
         "it contains a comma (the CSV separator)".into()
     } else if name.contains(['"', '\'']) {
@@ -102,6 +114,15 @@ pub fn validate_device_name(name: &str) -> Result<()> {
         return Ok(());
     };
     Err(Error::BadDeviceName { name: name.to_string(), reason })
+}
+
+/// Characters that print as nothing, or change the direction of the text around them: Unicode's
+/// format characters (zero-width spaces and joiners, bidi marks, embeddings, overrides and
+/// isolates, the byte-order mark, soft hyphen) and the line and paragraph separators.
+fn invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}' | '\u{E0000}'..='\u{E007F}')
 }
 
 impl LatencyTable {
@@ -239,10 +260,8 @@ impl LatencyTable {
         self.devices.push(Device { name: name.to_string(), source });
         self.columns.push(vec![f64::NAN; self.archs.len()]);
         for (arch, v) in values {
-            if !(v.is_finite() && v > 0.0) {
-                return Err(Error::InvalidParameter(format!(
-                    "device '{name}': latency {v} is not a positive finite number"
-                )));
+            if let Err(why) = crate::data::check_latency(v) {
+                return Err(Error::InvalidParameter(format!("device '{name}': {why}")));
             }
             let r = self.ensure_row(&arch);
             self.columns[d][r] = v;
@@ -340,8 +359,7 @@ impl LatencyTable {
 
 /// Parse a latency CSV file (see the module docs for the format).
 pub fn read_latency_csv(path: &Path, space: &dyn SearchSpace, bundled_archs: Option<&[Arch]>) -> Result<LatencyCsv> {
-    let mut bytes = Vec::new();
-    std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut bytes)).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::data::input::read(path)?;
     parse_latency_csv(&bytes, path, space, bundled_archs)
 }
 
@@ -404,6 +422,7 @@ pub fn parse_latency_csv(
     }
 
     let mut rows = Vec::new();
+    let mut failed = Vec::new();
     let mut lines = Vec::new();
     let mut seen: HashMap<Arch, u64> = HashMap::new();
     for record in reader.records() {
@@ -435,7 +454,12 @@ pub fn parse_latency_csv(
         }
         seen.insert(arch.clone(), line);
         let mut values = Vec::with_capacity(device_cols.len());
-        for &c in &device_cols {
+        for (k, &c) in device_cols.iter().enumerate() {
+            if record[c].eq_ignore_ascii_case(crate::data::FAILED) {
+                failed.push((rows.len(), k));
+                values.push(f64::NAN);
+                continue;
+            }
             values.push(parse_latency(&record[c]).map_err(|reason| Error::BadValue {
                 origin: origin(),
                 column: header[c].clone(),
@@ -459,10 +483,11 @@ pub fn parse_latency_csv(
             plausibility::latency_column(path, name, &cells)
         })
         .collect();
-    Ok(LatencyCsv { devices, rows, input, warnings })
+    Ok(LatencyCsv { devices, rows, input, warnings, failed })
 }
 
-/// One latency cell: empty = missing (NaN); otherwise a finite number > 0.
+/// One latency cell: empty = missing (NaN); otherwise a finite number > 0 (the cell
+/// [`crate::data::FAILED`] is read by the CSV reader, as missing).
 pub fn parse_latency(cell: &str) -> std::result::Result<f64, String> {
     if cell.is_empty() {
         return Ok(f64::NAN);
@@ -557,6 +582,11 @@ mod tests {
             ("a ", "space"),
             ("arch", "architecture column"),
             ("index", "architecture column"),
+            ("../evil", "path separator"),
+            ("a\\b", "path separator"),
+            ("..", "only dots"),
+            ("pixel\u{200B}3", "U+200B"),
+            ("pixel\u{202E}3", "U+202E"),
         ];
         for (name, why) in bad {
             let e = validate_device_name(name).unwrap_err().to_string();

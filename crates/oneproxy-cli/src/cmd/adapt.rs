@@ -37,6 +37,10 @@ struct Output {
 
 pub fn run(args: AdaptArgs) -> anyhow::Result<()> {
     let space: SpaceId = args.data.space.into();
+    let outputs = oneproxy::output::Outputs::new(args.force).input(&args.samples).inputs(&args.data.latency);
+    if let Some(out) = &args.out {
+        outputs.check(out).context("--out")?;
+    }
     let params = super::adapt_params(&args.options, oneproxy::predictor::Combination::Averaged)?;
     let table = super::load_table(&args.data)?;
     let bundled = bundle(space)?;
@@ -74,7 +78,7 @@ pub fn run(args: AdaptArgs) -> anyhow::Result<()> {
         "target": target,
     });
     if let Some(out) = &args.out {
-        predictor.save(out)?;
+        predictor.save(out, &outputs).context("--out")?;
     }
     if args.json {
         return print_json(&Output {

@@ -17,10 +17,21 @@ pub fn run(a: ExportArgs) -> anyhow::Result<()> {
     let exec = super::execution(a.prune_dead, space)?;
     let arch = space.space().parse(&a.arch)?;
     anyhow::ensure!(a.batch >= 1, "--batch must be at least 1");
+    let outputs = oneproxy::output::Outputs::new(a.force);
+    outputs.check(&a.out).context("--out")?;
+    if let Some(path) = &a.dump_io {
+        // Refused before anything is written: without tract there is no output to dump.
+        dump_io_available()?;
+        outputs.check(path).context("--dump-io")?;
+        anyhow::ensure!(
+            oneproxy::output::final_target(path)? != oneproxy::output::final_target(&a.out)?,
+            "--dump-io and --out name the same file"
+        );
+    }
     let bytes = oneproxy::onnx::export_with(space, &arch, a.batch, a.seed, exec)?;
-    oneproxy::util::write_atomic(&a.out, &bytes).context("writing the model")?;
+    outputs.write(&a.out, &bytes).context("--out")?;
     let cost = oneproxy::network::build_with(space, &arch, exec)?.cost();
-    eprintln!(
+    note!(
         "wrote {} ({} bytes; {:.2} MFLOPs, {:.3} M parameters per image{})",
         a.out.display(),
         bytes.len(),
@@ -29,14 +40,33 @@ pub fn run(a: ExportArgs) -> anyhow::Result<()> {
         if a.prune_dead { ", dead operations pruned" } else { "" }
     );
     if let Some(path) = &a.dump_io {
-        dump_io(space, &arch, &bytes, a.batch, a.seed, path)?;
+        dump_io(space, &arch, &bytes, a.batch, a.seed, path, &outputs)?;
     }
     Ok(())
 }
 
+/// Whether `--dump-io` can run (it needs tract).
 #[cfg(all(feature = "onnx", not(feature = "tract")))]
-fn dump_io(_: SpaceId, _: &oneproxy::Arch, _: &[u8], _: usize, _: u64, _: &std::path::Path) -> anyhow::Result<()> {
+fn dump_io_available() -> anyhow::Result<()> {
     anyhow::bail!("--dump-io runs the model with tract: rebuild oneproxy with `--features tract`")
+}
+
+#[cfg(feature = "tract")]
+fn dump_io_available() -> anyhow::Result<()> {
+    Ok(())
+}
+
+#[cfg(all(feature = "onnx", not(feature = "tract")))]
+fn dump_io(
+    _: SpaceId,
+    _: &oneproxy::Arch,
+    _: &[u8],
+    _: usize,
+    _: u64,
+    _: &std::path::Path,
+    _: &oneproxy::output::Outputs,
+) -> anyhow::Result<()> {
+    dump_io_available()
 }
 
 #[cfg(feature = "tract")]
@@ -47,6 +77,7 @@ fn dump_io(
     batch: usize,
     seed: u64,
     path: &std::path::Path,
+    outputs: &oneproxy::output::Outputs,
 ) -> anyhow::Result<()> {
     let shape = oneproxy::onnx::input_shape(space, arch, batch);
     let input = oneproxy::onnx::seeded_input(shape, seed);
@@ -62,7 +93,7 @@ fn dump_io(
         "output_shape": output_shape,
         "output": output,
     });
-    oneproxy::util::write_atomic(path, serde_json::to_string(&doc)?.as_bytes())?;
-    eprintln!("wrote {}", path.display());
+    outputs.write(path, serde_json::to_string(&doc)?.as_bytes()).context("--dump-io")?;
+    note!("wrote {}", path.display());
     Ok(())
 }

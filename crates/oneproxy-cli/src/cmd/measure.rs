@@ -3,10 +3,13 @@
 
 use crate::args::{MeasureArgs, RunnerArgs, TimingArgs};
 use anyhow::{bail, Context};
+#[cfg(feature = "onnx")]
+use oneproxy::data::{Answer, MeasurementLog};
+#[cfg(feature = "onnx")]
+use oneproxy::measure::session::Session;
 use oneproxy::measure::{Environment, MeasureParams, Measurement, Timer};
 use oneproxy::network::Execution;
 use oneproxy::{Arch, SearchSpace, SpaceId};
-use std::path::Path;
 use std::time::Duration;
 
 /// One architecture's result, as printed with --json.
@@ -137,52 +140,12 @@ fn arch_list(a: &MeasureArgs, space: &dyn SearchSpace) -> anyhow::Result<(Vec<Ar
     Ok((list.into_iter().filter(|x| seen.insert(x.clone())).collect(), warnings))
 }
 
-/// Rows of an existing output file (for --resume): (canonical arch, value as written).
-fn read_existing(path: &Path, device: &str, space: &dyn SearchSpace) -> anyhow::Result<Vec<(Arch, String)>> {
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(path)
-        .with_context(|| format!("opening {}", path.display()))?;
-    let header: Vec<String> = reader.headers()?.iter().map(String::from).collect();
-    if header != ["arch", device] {
-        bail!(
-            "{}: --resume needs the header 'arch,{device}', found '{}' (a different --device-name?)",
-            path.display(),
-            header.join(",")
-        );
-    }
-    let mut rows = Vec::new();
-    for rec in reader.records() {
-        let rec = rec.with_context(|| format!("{}: malformed CSV", path.display()))?;
-        let line = rec.position().map_or(0, |p| p.line());
-        let origin = || oneproxy::error::Origin::File { path: path.into(), line };
-        let arch = space.parse_at(rec.get(0).unwrap_or(""), origin())?;
-        // An empty value is measured again; anything else must be a usable latency.
-        let value = rec.get(1).unwrap_or("");
-        if !value.is_empty() && !value.parse::<f64>().is_ok_and(|v| v.is_finite() && v > 0.0) {
-            let shown: String = value.chars().take(60).collect();
-            return Err(oneproxy::Error::BadValue {
-                origin: origin(),
-                column: device.to_string(),
-                value: if shown.len() < value.len() { format!("{shown}...") } else { shown },
-                reason: "a latency must be a positive number of ms; correct it, or empty the cell to measure it again"
-                    .into(),
-            }
-            .into());
-        }
-        rows.push((arch, value.to_string()));
-    }
-    Ok(rows)
+#[cfg(not(feature = "onnx"))]
+pub fn run(_: MeasureArgs) -> anyhow::Result<()> {
+    bail!("measuring needs the ONNX export: rebuild oneproxy with `--features onnx`")
 }
 
-fn render_csv(device: &str, rows: &[(Arch, String)], space: &dyn SearchSpace) -> String {
-    let mut out = format!("arch,{}\n", super::csv_field(device));
-    for (arch, v) in rows {
-        out.push_str(&format!("{},{v}\n", super::csv_field(&space.format(arch))));
-    }
-    out
-}
-
+#[cfg(feature = "onnx")]
 pub fn run(a: MeasureArgs) -> anyhow::Result<()> {
     let space_id: SpaceId = a.space.into();
     let space = space_id.space();
@@ -190,37 +153,40 @@ pub fn run(a: MeasureArgs) -> anyhow::Result<()> {
     let params = measure_params(&a.timing)?;
     let (archs, warnings) = arch_list(&a, space)?;
     for w in &warnings {
-        eprintln!("warning: {w}");
+        note!("warning: {w}");
     }
-    // One writer per output: a second `measure` on the same file would rewrite it from its own
-    // rows and lose the first one's.
-    oneproxy::output::check_output_file(&a.out).context("--out")?;
-    let _lock = oneproxy::output::OutputLock::acquire(&a.out, "measure")
-        .with_context(|| format!("locking --out {}", a.out.display()))?;
-    let (_, existing) = oneproxy::output::check_output_file(&a.out).context("--out")?;
-    let (mut timer, prefix) = timer(&a.runner, &a.timing)?;
+    // The log is rewritten in place, so the outputs' ownership rule does not apply to it; an
+    // input never becomes the log.
+    oneproxy::output::Outputs::new(true).inputs(a.archs.iter()).check(&a.out).context("--out")?;
+    let (timer, prefix) = timer(&a.runner, &a.timing)?;
     let device = a.device_name.clone().unwrap_or_else(|| oneproxy::measure::host_device_name(prefix));
     oneproxy::table::validate_device_name(&device).context("--device-name")?;
-    let mut rows = if existing.is_some() {
-        if !a.resume {
-            bail!(
-                "{} exists: pass --resume to keep its rows and measure only the missing architectures, or remove it",
-                a.out.display()
-            );
-        }
-        read_existing(&a.out, &device, space)?
-    } else {
-        Vec::new()
-    };
-    let done: std::collections::HashSet<Arch> =
-        rows.iter().filter(|(_, v)| !v.is_empty()).map(|(x, _)| x.clone()).collect();
-    let todo: Vec<Arch> = archs.into_iter().filter(|x| !done.contains(x)).collect();
-    let skipped = done.len();
+    let (_, existing) = oneproxy::output::check_output_file(&a.out).context("--out")?;
+    if existing.is_some() && !a.resume {
+        bail!(
+            "{} exists: pass --resume to keep its rows and measure only the missing architectures, or remove it",
+            a.out.display()
+        );
+    }
+    // One writer per log (a second `measure` or `nas` on it is refused while this one runs).
+    let mut log = MeasurementLog::open(&a.out, &device, space_id, "measure").context("--out")?;
+    super::print_warnings(log.warnings());
+    let session = Session::new(space_id, timer, params.clone(), a.timing.batch, a.seed, exec)?;
+    log.use_settings(&session.settings()).context("--resume")?;
+    let todo: Vec<Arch> = archs.iter().filter(|x| log.answer(x).is_none()).cloned().collect();
+    let skipped = archs.iter().filter(|x| log.get(x).is_some()).count();
+    let failed_before = archs.iter().filter(|x| matches!(log.answer(x), Some(Answer::Failed(_)))).count();
+    if failed_before > 0 {
+        note!(
+            "warning: {failed_before} architecture(s) are marked failed in {}: not measured again (empty their cells to retry)",
+            a.out.display()
+        );
+    }
     // Fail early on an unwritable output, before any measurement.
-    oneproxy::util::write_atomic(&a.out, render_csv(&device, &rows, space).as_bytes()).context("writing --out")?;
+    log.request(&[]).context("writing --out")?;
     let threads = if a.runner.runner_cmd.is_some() { 1 } else { a.timing.threads };
-    let environment = Environment::detect(timer.engine(), threads, a.timing.batch);
-    let (measured, failed) = measure_all(&a, space_id, exec, &todo, timer.as_mut(), &params, &device, &mut rows)?;
+    let environment = Environment::detect(session.engine(), threads, a.timing.batch);
+    let (measured, failed) = measure_all(space_id, exec, &todo, session, &mut log)?;
     let report = Report {
         space: space_id.name(),
         device,
@@ -241,82 +207,55 @@ pub fn run(a: MeasureArgs) -> anyhow::Result<()> {
     }
     if !report.failed.is_empty() {
         bail!(
-            "{} of {} architectures failed (see above); the {} others are in {}",
+            "{} of {} architectures failed (see above; marked failed in {}); the {} others are measured",
             report.failed.len(),
             todo.len(),
+            a.out.display(),
             report.measured.len(),
-            a.out.display()
         );
     }
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Measure `todo` one by one through `session`, recording each answer in `log` as it comes.
+#[cfg(feature = "onnx")]
 fn measure_all(
-    a: &MeasureArgs,
     space_id: SpaceId,
     exec: Execution,
     todo: &[Arch],
-    timer: &mut dyn Timer,
-    params: &MeasureParams,
-    device: &str,
-    rows: &mut Vec<(Arch, String)>,
+    mut session: Session,
+    log: &mut MeasurementLog,
 ) -> anyhow::Result<(Vec<Row>, Vec<Failure>)> {
-    #[cfg(not(feature = "onnx"))]
-    {
-        let _ = (a, space_id, exec, todo, timer, params, device, rows);
-        bail!("measuring needs the ONNX export: rebuild oneproxy with `--features onnx`")
-    }
-    #[cfg(feature = "onnx")]
-    {
-        let space = space_id.space();
-        let bar = indicatif::ProgressBar::new(todo.len() as u64);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} archs, eta {eta} {msg}")
-                .expect("valid template"),
-        );
-        let mut measured = Vec::new();
-        let mut failed = Vec::new();
-        for arch in todo {
-            let text = space.format(arch);
-            let result = (|| -> oneproxy::Result<Measurement> {
-                let bytes = oneproxy::onnx::export_with(space_id, arch, a.timing.batch, a.seed, exec)?;
-                timer.label(&text);
-                timer.load(&bytes, oneproxy::onnx::input_shape(space_id, arch, a.timing.batch))?;
-                oneproxy::measure::measure(timer, params)
-            })();
-            match result {
-                Ok(m) => {
-                    let per_image = m.summary.median_ms / a.timing.batch as f64;
-                    for w in &m.warnings {
-                        bar.suspend(|| eprintln!("warning: {text}: {w}"));
-                    }
-                    let value = format!("{per_image:.6}");
-                    match rows.iter_mut().find(|(x, _)| x == arch) {
-                        Some(row) => row.1 = value,
-                        None => rows.push((arch.clone(), value)),
-                    }
-                    oneproxy::util::write_atomic(&a.out, render_csv(device, rows, space).as_bytes())
-                        .context("writing --out")?;
-                    let cost = oneproxy::network::build_with(space_id, arch, exec)?.cost();
-                    measured.push(Row {
-                        arch: text,
-                        latency_ms: per_image,
-                        flops: cost.flops,
-                        params: cost.params,
-                        measurement: m,
-                    });
+    let space = space_id.space();
+    let bar = crate::progress::bar(todo.len() as u64, "archs");
+    let mut measured = Vec::new();
+    let mut failed = Vec::new();
+    for arch in todo {
+        let text = space.format(arch);
+        match session.measure(arch) {
+            Ok(m) => {
+                let answer = session.answer(&m);
+                let column_warnings = log.record(arch, &answer).context("writing --out")?;
+                for w in &m.warnings {
+                    bar.suspend(|| note!("warning: {text}: {w}"));
                 }
-                Err(e) => {
-                    bar.suspend(|| eprintln!("error: {text}: {e:#}"));
-                    failed.push(Failure { arch: text, error: format!("{e:#}") });
+                for w in &column_warnings {
+                    bar.suspend(|| note!("warning: {w}"));
                 }
+                let cost = oneproxy::network::build_with(space_id, arch, exec)?.cost();
+                let latency_ms = answer.latency_ms().expect("measured");
+                measured.push(Row { arch: text, latency_ms, flops: cost.flops, params: cost.params, measurement: m });
             }
-            bar.inc(1);
+            Err(e) => {
+                log.record(arch, &Answer::Failed(e.to_string())).context("writing --out")?;
+                bar.suspend(|| note!("error: {text}: {e}"));
+                failed.push(Failure { arch: text, error: e.to_string() });
+            }
         }
-        bar.finish_and_clear();
-        Ok((measured, failed))
+        bar.inc(1);
     }
+    bar.finish_and_clear();
+    Ok((measured, failed))
 }
 
 /// A positive number of seconds as a duration (a flag's value).

@@ -163,6 +163,7 @@ pub fn nas_config(
             crate::args::DesignArg::Layers => oneproxy::workflow::Design::Layers,
         },
         reuse: !flow.always_adapt,
+        max_failures: NasConfig::default().max_failures,
     };
     config.check()?;
     Ok(config)
@@ -186,15 +187,15 @@ pub fn read_arch_list(path: &Path, space: &dyn SearchSpace) -> anyhow::Result<Ve
     Ok(out)
 }
 
-fn csv_reader(path: &Path) -> anyhow::Result<csv::Reader<std::fs::File>> {
-    let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    Ok(csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(f))
+fn csv_reader(path: &Path) -> anyhow::Result<csv::Reader<std::io::Cursor<Vec<u8>>>> {
+    let bytes = oneproxy::data::input::read(path)?;
+    Ok(csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(std::io::Cursor::new(bytes)))
 }
 
 /// Plausibility warnings of loaded data, one line each on stderr.
 pub fn print_warnings(warnings: &[oneproxy::plausibility::Warning]) {
     for w in warnings {
-        eprintln!("warning: {w}");
+        note!("warning: {w}");
     }
 }
 
@@ -211,15 +212,6 @@ pub fn latency_csv(device: &str, rows: impl IntoIterator<Item = (String, String)
     Ok(String::from_utf8(w.into_inner()?)?)
 }
 
-/// Quote a CSV field if needed (NB201 strings contain '|' but no commas; be safe anyway).
-pub fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
 /// A latency in ms with `decimals` decimals in the usual range (0.1 ms to 1e9 ms), and in
 /// scientific notation outside it, so that no positive latency prints as 0.000.
 pub fn fmt_latency(v: f64, decimals: usize) -> String {
@@ -230,12 +222,13 @@ pub fn fmt_latency(v: f64, decimals: usize) -> String {
     }
 }
 
-/// Write text to a file (atomically) or to stdout.
-pub fn emit(text: &str, out: Option<&Path>) -> anyhow::Result<()> {
+/// Write text to a file (through `outputs`: atomically, never onto an input or over a file
+/// oneproxy did not write) or to stdout.
+pub fn emit(text: &str, out: Option<&Path>, outputs: &oneproxy::output::Outputs) -> anyhow::Result<()> {
     match out {
         Some(p) => {
-            oneproxy::util::write_atomic(p, text.as_bytes())?;
-            eprintln!("wrote {}", p.display());
+            outputs.write(p, text.as_bytes())?;
+            note!("wrote {}", p.display());
             Ok(())
         }
         None => crate::report::print(text),
@@ -251,6 +244,7 @@ fn plot_pareto(
     front: &[impl PointLike],
     picks: &[(f64, Option<(f64, f64)>)],
     figure: crate::args::FigureArgs,
+    outputs: &oneproxy::output::Outputs,
 ) -> anyhow::Result<()> {
     use oneproxy::plot::{pareto, Constraint, ParetoPlot, Series};
     let all: Vec<(f64, f64)> = points.iter().map(|p| p.xy()).collect();
@@ -267,8 +261,9 @@ fn plot_pareto(
             constraints: &constraints,
             latency_axis: latency_axis(figure.log_latency),
         },
+        outputs,
     )?;
-    eprintln!("wrote {}", path.display());
+    note!("wrote {}", path.display());
     Ok(())
 }
 
@@ -280,6 +275,7 @@ fn plot_pareto(
     _: &[impl PointLike],
     _: &[(f64, Option<(f64, f64)>)],
     _: crate::args::FigureArgs,
+    _: &oneproxy::output::Outputs,
 ) -> anyhow::Result<()> {
     anyhow::bail!("this oneproxy was built without the `plot` feature")
 }

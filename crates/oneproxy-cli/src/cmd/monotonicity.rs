@@ -26,12 +26,16 @@ struct Output<'a> {
 }
 
 pub fn run(args: MonotonicityArgs) -> anyhow::Result<()> {
+    let outputs = oneproxy::output::Outputs::new(args.force).inputs(&args.data.latency);
+    if let Some(path) = &args.plot {
+        anyhow::Context::context(outputs.check(path), "--plot")?;
+    }
     let table = super::load_table(&args.data)?;
     let space: SpaceId = args.data.space.into();
     let m = correlation_matrix_with(&table, &args.devices, args.metric.into(), args.min_overlap)?;
     let rec = m.recommended_proxy();
     if let Some(path) = &args.plot {
-        plot(&m, space, rec.as_ref().map(|r| r.device.as_str()), args.heatmap_order, path)?;
+        plot(&m, space, rec.as_ref().map(|r| r.device.as_str()), args.heatmap_order, path, &outputs)?;
     }
     if args.json {
         return print_json(&Output {
@@ -109,13 +113,14 @@ fn plot(
     proxy: Option<&str>,
     order: crate::args::HeatmapOrderArg,
     path: &std::path::Path,
+    outputs: &oneproxy::output::Outputs,
 ) -> anyhow::Result<()> {
     let name = m.metric.name();
     let title = format!("{}{} correlation of latencies ({space})", name[..1].to_uppercase(), &name[1..]);
     let (m, note) = super::heatmap_order(m, order);
     let style = oneproxy::plot::HeatmapStyle { title: &title, highlight: proxy, note: Some(note) };
-    oneproxy::plot::heatmap(&m, &style, path)?;
-    eprintln!("wrote {}", path.display());
+    oneproxy::plot::heatmap(&m, &style, path, outputs)?;
+    note!("wrote {}", path.display());
     Ok(())
 }
 
@@ -126,6 +131,7 @@ fn plot(
     _: Option<&str>,
     _: crate::args::HeatmapOrderArg,
     _: &std::path::Path,
+    _: &oneproxy::output::Outputs,
 ) -> anyhow::Result<()> {
     anyhow::bail!("this oneproxy was built without the `plot` feature")
 }

@@ -46,10 +46,14 @@ fn oracle_for<'t>(
             dir: dir.clone(),
             batch: args.timing.batch,
             seed: args.seed,
+            force: args.force,
         });
         return Ok((Box::new(ManualOracle::new(&args.target, space, export)), "manual"));
     }
     match args.oracle {
+        Some(OracleArg::Table) if args.prune_dead => {
+            anyhow::bail!("--prune-dead changes how models are built and timed; --oracle table times nothing")
+        }
         Some(OracleArg::Table) => Ok((Box::new(TableOracle::new(table, &args.target)?), "table")),
         _ => timer_oracle(args, space),
     }
@@ -59,9 +63,9 @@ fn oracle_for<'t>(
 fn timer_oracle(args: &NasArgs, space: SpaceId) -> anyhow::Result<(Box<dyn TargetOracle + 'static>, &'static str)> {
     let params = super::measure::measure_params(&args.timing)?;
     let (timer, kind) = super::measure::timer(&args.runner, &args.timing)?;
-    let oracle =
-        oneproxy::workflow::oracle::TimerOracle::new(&args.target, space, timer, params, args.timing.batch, args.seed)?;
-    Ok((Box::new(oracle), kind))
+    let exec = super::execution(args.prune_dead, space)?;
+    let session = oneproxy::measure::session::Session::new(space, timer, params, args.timing.batch, args.seed, exec)?;
+    Ok((Box::new(oneproxy::workflow::oracle::TimerOracle::new(&args.target, session)), kind))
 }
 
 #[cfg(not(feature = "onnx"))]
@@ -77,16 +81,40 @@ pub fn run(args: NasArgs) -> anyhow::Result<()> {
     let mut config =
         super::nas_config(&args.flow, &args.options, super::proxy_selection(&args.proxy)?, samples, args.seed)?;
     config.max_measurements = args.max_measurements;
+    config.max_failures = args.max_failures;
     config.check()?;
-    // Refused before any measurement when --out is a folder oneproxy must not replace.
-    let report_dir = args.out.as_deref().map(oneproxy::output::ReportDir::create).transpose().context("--out")?;
+    oneproxy::table::validate_device_name(&args.target).context("--target")?;
     let log_path = args.measurements.clone().unwrap_or_else(|| PathBuf::from(format!("{}.csv", args.target)));
-    let log = MeasurementLog::open(&log_path, &args.target, space)?;
-    if log.measured() > 0 {
-        eprintln!("resuming: {} measurements of '{}' already in {}", log.measured(), args.target, log_path.display());
+    // Refused before any measurement when --out is a folder oneproxy must not replace, or one
+    // that holds an input (the new report would replace it).
+    let inputs = oneproxy::output::Outputs::new(false)
+        .inputs(&args.data.latency)
+        .inputs(args.accuracy.accuracy_file.iter())
+        .input(&log_path);
+    if let Some(out) = &args.out {
+        inputs.check_folder(out).context("--out")?;
+        if inside(out, &log_path) {
+            anyhow::bail!(
+                "--measurements {} lies inside the --out folder {}, which each report replaces: keep the measurements elsewhere",
+                log_path.display(),
+                out.display()
+            );
+        }
+    }
+    let report_dir = args.out.as_deref().map(oneproxy::output::ReportDir::create).transpose().context("--out")?;
+    let log = MeasurementLog::open(&log_path, &args.target, space, "nas").context("--measurements")?;
+    super::print_warnings(log.warnings());
+    if log.measured() + log.failed() > 0 {
+        note!(
+            "resuming: {} measurements of '{}' already in {}{}",
+            log.measured(),
+            args.target,
+            log_path.display(),
+            if log.failed() > 0 { format!(" ({} marked failed)", log.failed()) } else { String::new() }
+        );
     }
     let (inner, kind) = oracle_for(&args, space, &table)?;
-    let mut oracle = Recorded::new(inner, log);
+    let mut oracle = Recorded::new(inner, log).context("--measurements")?;
     let mut flow = Flow::new(&table, &acc);
     let bar = crate::progress::bar(0, "measured");
     let mut on_event = |e: FlowEvent| match e {
@@ -96,19 +124,26 @@ pub fn run(args: NasArgs) -> anyhow::Result<()> {
                 Stage::Adaptation => "more samples for the adaptation",
                 Stage::Candidates => "candidates near the predicted front",
             };
-            bar.suspend(|| eprintln!("measuring {count} architecture(s): {why}"));
+            bar.suspend(|| note!("measuring {count} architecture(s): {why}"));
             bar.set_length(count as u64);
             bar.set_position(0);
         }
-        FlowEvent::Measured { latency_ms, .. } => {
+        FlowEvent::Measured { arch, latency_ms, warnings } => {
+            for w in warnings {
+                bar.suspend(|| note!("warning: {arch}: {w}"));
+            }
             bar.inc(1);
-            bar.set_message(format!("last {latency_ms:.3} ms"));
+            bar.set_message(format!("last {} ms", super::fmt_latency(latency_ms, 3)));
+        }
+        FlowEvent::Failed { arch, reason } => {
+            bar.suspend(|| note!("could not measure {arch} (another takes its place): {reason}"));
+            bar.inc(1);
         }
         FlowEvent::Decided { proxy, spearman, decision } => {
-            bar.suspend(|| eprintln!("proxy {proxy}: Spearman {spearman:.3} on the samples -> {}", decision.name()))
+            bar.suspend(|| note!("proxy {proxy}: Spearman {spearman:.3} on the samples -> {}", decision.name()))
         }
         FlowEvent::Adapted { samples, cv_spearman } => {
-            bar.suspend(|| eprintln!("adapted with {samples} samples: cross-validated Spearman {cv_spearman:.3}"))
+            bar.suspend(|| note!("adapted with {samples} samples: cross-validated Spearman {cv_spearman:.3}"))
         }
     };
     let result = flow.run(&mut oracle, &config, &mut on_event);
@@ -138,6 +173,19 @@ pub fn run(args: NasArgs) -> anyhow::Result<()> {
         return print_json(&output);
     }
     print(&render(&outcome, &log_path))
+}
+
+/// Whether `file` would be in folder `dir` (both resolved as far as they exist).
+fn inside(dir: &std::path::Path, file: &std::path::Path) -> bool {
+    let resolve = |p: &std::path::Path| {
+        let abs = if p.is_absolute() { p.to_path_buf() } else { std::env::current_dir().unwrap_or_default().join(p) };
+        abs.canonicalize().unwrap_or(abs)
+    };
+    let parent = match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    resolve(parent).starts_with(resolve(dir))
 }
 
 fn render(o: &NasOutcome, log: &std::path::Path) -> String {
@@ -222,6 +270,6 @@ fn write_report(
         dir.write("report.html", oneproxy::report::html::render(&json, &Default::default()).as_bytes())?;
     }
     let path = dir.commit()?;
-    eprintln!("wrote {}/", path.display());
+    note!("wrote {}/", path.display());
     Ok(())
 }

@@ -6,13 +6,17 @@ use oneproxy::SpaceId;
 
 pub fn run(args: PlanArgs) -> anyhow::Result<()> {
     let space: SpaceId = args.data.space.into();
+    let outputs = oneproxy::output::Outputs::new(args.force).inputs(&args.data.latency);
+    if let Some(out) = &args.out {
+        outputs.check(out).context("--out")?;
+    }
     let table = super::load_table(&args.data)?;
     let planned = oneproxy::plan::plan_for_table(&table, args.proxy.as_deref(), args.budget, args.seed)
         .context("choosing the architectures (name a proxy with --proxy)")?;
     let (proxy, picks) = (planned.proxy, planned.archs);
     // A budget beyond the space is clipped, and said: every candidate is planned.
     if picks.len() < args.budget {
-        eprintln!(
+        note!(
             "note: asked for {} architectures, but space {space} has {} candidates: planning all {}",
             args.budget,
             planned.candidates,
@@ -20,10 +24,10 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
         );
     }
     let out = super::latency_csv(&args.device_name, picks.iter().map(|a| (space.space().format(a), String::new())))?;
-    eprintln!(
+    note!(
         "planned {} architectures spanning {proxy}'s latency range; measure them and fill in column '{}'",
         picks.len(),
         args.device_name
     );
-    super::emit(&out, args.out.as_deref())
+    super::emit(&out, args.out.as_deref(), &outputs).context("--out")
 }

@@ -7,6 +7,13 @@ use oneproxy::predictor::AdditivePredictor;
 use oneproxy::Arch;
 
 pub fn run(args: PredictArgs) -> anyhow::Result<()> {
+    let outputs = oneproxy::output::Outputs::new(args.force)
+        .input(&args.predictor)
+        .inputs(args.archs.iter())
+        .inputs(&args.latency);
+    if let Some(out) = &args.out {
+        outputs.check(out).context("--out")?;
+    }
     // The library's error names the file; the context names the flag.
     let p = AdditivePredictor::load(&args.predictor).context("reading --predictor")?;
     let device = if p.device.is_empty() { "predicted".to_string() } else { p.device.clone() };
@@ -32,6 +39,7 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
         // Proxy terms look the proxy's measurements up: bundled data plus --latency files.
         let table = oneproxy::LatencyTable::bundled_with(p.space, &args.latency)?;
         super::print_warnings(table.warnings());
+        p.check_inputs(&table).with_context(|| format!("predictor {}", args.predictor.display()))?;
         // Positive over the space with these measurements too (load checked the fallbacks).
         p.check_positive(Some(&table)).with_context(|| format!("predictor {}", args.predictor.display()))?;
         p.predict_with(&archs, &table).context("the predictor builds on a proxy's measured latencies")?
@@ -42,5 +50,5 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
         &device,
         archs.iter().zip(values).map(|(a, v)| (space.format(a), super::fmt_latency(v, 6))),
     )?;
-    super::emit(&out, args.out.as_deref())
+    super::emit(&out, args.out.as_deref(), &outputs).context("--out")
 }

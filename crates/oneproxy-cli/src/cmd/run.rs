@@ -46,7 +46,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     bar.finish_and_clear();
     let result = result?;
     for s in &result.skipped {
-        eprintln!("skipping target '{}': {}", s.target, s.reason);
+        note!("skipping target '{}': {}", s.target, s.reason);
     }
     let mut inputs = table.inputs().to_vec();
     inputs.extend(acc.input().cloned());
@@ -173,7 +173,7 @@ fn write_report(
         let predicted = predicted_fronts(result, table, acc, config);
         let mut plots = Vec::with_capacity(result.targets.len());
         for (r, pred) in result.targets.iter().zip(&predicted) {
-            let file = format!("pareto-{}.svg", sanitize(&r.outcome.target));
+            let file = format!("{}.svg", oneproxy::report::html::anchor(&r.outcome.target));
             let svg = pareto_plot(r, pred.as_deref(), table, acc, args.figure)?;
             dir.write(&file, svg.as_bytes())?;
             plots.push((r.outcome.target.clone(), file, svg));
@@ -287,8 +287,4 @@ fn pareto_plot(
         latency_axis: super::latency_axis(figure.log_latency),
     })?;
     Ok(svg)
-}
-
-fn sanitize(s: &str) -> String {
-    s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).collect()
 }

@@ -45,6 +45,15 @@ struct Output {
 
 pub fn run(args: SearchArgs) -> anyhow::Result<()> {
     let space: SpaceId = args.data.space.into();
+    let outputs = oneproxy::output::Outputs::new(args.force)
+        .inputs(&args.data.latency)
+        .inputs(args.accuracy.accuracy_file.iter())
+        .inputs(args.predictor.iter());
+    for (path, flag) in [(&args.plot, "--plot"), (&args.out_csv, "--out-csv")] {
+        if let Some(p) = path {
+            outputs.check(p).context(flag)?;
+        }
+    }
     let table = super::load_table(&args.data)?;
     let acc = super::accuracy_table(space, &args.accuracy)?;
     let predictor = match &args.predictor {
@@ -59,6 +68,7 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
                     pred.space
                 );
             }
+            pred.check_inputs(&table).with_context(|| format!("predictor {}", p.display()))?;
             // Positive over the space with this table's measurements too (load checked the rest).
             pred.check_positive(Some(&table)).with_context(|| format!("predictor {}", p.display()))?;
             Some(pred)
@@ -78,7 +88,7 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
     let index = |a: &Arch| bundled.and_then(|b| b.latency.row_of(a));
     // Accuracies from a file cover only its architectures: evolution would wander outside them.
     let method = if args.method == MethodArg::Evolution && args.accuracy.accuracy_file.is_some() {
-        eprintln!(
+        note!(
             "note: accuracies from a file cover only its {} architectures; searching all of them exhaustively instead of by evolution",
             acc.len()
         );
@@ -127,7 +137,9 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
             &front,
             &marks,
             args.figure,
-        )?;
+            &outputs,
+        )
+        .context("--plot")?;
     }
     if let Some(path) = &args.out_csv {
         let mut seen = std::collections::HashSet::new();
@@ -138,8 +150,8 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
             .map(|p| (p.arch.clone(), String::new()))
             .collect();
         let text = super::latency_csv(&args.device_name, rows).context("--device-name")?;
-        oneproxy::util::write_atomic(path, text.as_bytes())?;
-        eprintln!("wrote {} ({} architectures to measure on '{}')", path.display(), seen.len(), args.device_name);
+        outputs.write(path, text.as_bytes()).context("--out-csv")?;
+        note!("wrote {} ({} architectures to measure on '{}')", path.display(), seen.len(), args.device_name);
     }
     let method = method.name();
     if args.json {

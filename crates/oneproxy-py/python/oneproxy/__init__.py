@@ -368,9 +368,12 @@ def nas(
     return NasResult(outcome, front, dict(measured))
 
 
-def export_onnx(space: str, arch: str, path: PathLike, batch: int = 1, seed: int = 0) -> int:
-    """Write the architecture as an ONNX model (random weights from ``seed``); returns its size in bytes."""
-    return _native.export_onnx(space, arch, os.fspath(path), batch, seed)
+def export_onnx(space: str, arch: str, path: PathLike, batch: int = 1, seed: int = 0, overwrite: bool = False) -> int:
+    """Write the architecture as an ONNX model (random weights from ``seed``); returns its size in bytes.
+
+    An existing file at ``path`` that oneproxy did not write (or that changed since) is left alone
+    with a ``ValueError`` unless ``overwrite=True``."""
+    return _native.export_onnx(space, arch, os.fspath(path), batch, seed, overwrite)
 
 
 def flops(space: str, arch: str) -> int:

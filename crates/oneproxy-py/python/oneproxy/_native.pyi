@@ -14,8 +14,9 @@ class Predictor:
 
     def predict(self, archs: Optional[Sequence[str]] = None) -> np.ndarray:
         """Latencies of `archs` (every architecture of the space when None)."""
-    def save(self, path: _Path) -> None:
-        """Write the predictor JSON (atomically), as `oneproxy adapt --out` does."""
+    def save(self, path: _Path, overwrite: bool = False) -> None:
+        """Write the predictor JSON (atomically), as `oneproxy adapt --out` does; an existing
+        file that oneproxy did not write is replaced only with `overwrite=True`."""
     @staticmethod
     def load(path: _Path, latency: Sequence[_Path] = ...) -> "Predictor":
         """Read a predictor JSON (written by `save` or the CLI)."""
@@ -96,5 +97,5 @@ def nas(
     ensemble: int = 3,
     latency: Sequence[_Path] = ...,
 ) -> Tuple[str, List[Tuple[str, float]]]: ...
-def export_onnx(space: str, arch: str, path: _Path, batch: int = 1, seed: int = 0) -> int: ...
+def export_onnx(space: str, arch: str, path: _Path, batch: int = 1, seed: int = 0, overwrite: bool = False) -> int: ...
 def flops(space: str, arch: str) -> Tuple[int, int]: ...

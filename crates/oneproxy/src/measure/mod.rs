@@ -13,6 +13,8 @@
 //! 10% of the samples are outliers; warnings say which, and what to do.
 
 pub mod runner;
+#[cfg(feature = "onnx")]
+pub mod session;
 #[cfg(feature = "tract")]
 pub mod tract;
 
@@ -35,6 +37,11 @@ pub trait Timer {
     }
     /// The engine and its version, for the record.
     fn engine(&self) -> String;
+    /// What about this engine changes the numbers it measures (a measurement log refuses to
+    /// mix values measured differently): by default the engine itself.
+    fn settings(&self) -> crate::data::Settings {
+        crate::data::Settings::from([("engine".to_string(), self.engine())])
+    }
     /// The architecture string of the model about to be loaded, for engines that pass it on
     /// (an external runner's `{arch}`); ignored by default.
     fn label(&mut self, arch: &str) {

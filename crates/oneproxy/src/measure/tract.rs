@@ -103,4 +103,10 @@ impl Timer for TractTimer {
     fn engine(&self) -> String {
         format!("tract-onnx {TRACT_VERSION}")
     }
+
+    fn settings(&self) -> crate::data::Settings {
+        let mut s = crate::data::Settings::from([("engine".to_string(), self.engine())]);
+        s.insert("threads".into(), self.threads.to_string());
+        s
+    }
 }

@@ -41,7 +41,7 @@ pub fn final_target(path: &Path) -> Result<PathBuf> {
 }
 
 /// What a non-regular file is, in words.
-fn kind_of(meta: &std::fs::Metadata) -> &'static str {
+pub(crate) fn kind_of(meta: &std::fs::Metadata) -> &'static str {
     use std::os::unix::fs::FileTypeExt;
     let t = meta.file_type();
     if t.is_dir() {

@@ -3,9 +3,14 @@
 //!
 //! Errors are handled by the guards' `Drop` (a temporary entry is removed when its guard goes
 //! away without being persisted). A signal skips every destructor, so entries are also recorded
-//! here; [`install_signal_handlers`] starts a thread that, on the first SIGINT or SIGTERM, kills
-//! the recorded process groups, removes the recorded paths and exits with 128 + the signal number
-//! (130, 143), as a shell reports a process killed by that signal.
+//! here; [`install_signal_handlers`] starts a thread that, on the first SIGINT, SIGTERM or SIGHUP
+//! (a closed terminal), kills the recorded process groups, removes the recorded paths and exits
+//! with 128 + the signal number (130, 143, 129), as a shell reports a process killed by that
+//! signal.
+//!
+//! The cleanup can neither panic nor be waited on: its one message goes to stderr with errors
+//! ignored (stderr may be a closed pipe, `... 2>&1 | tee log` after tee died first), a panic in
+//! it is caught and the process exits anyway, and a second signal while it runs exits at once.
 //!
 //! Entries are created *while the registry is locked* and the signal thread keeps the lock until
 //! the process exits: an entry is therefore either recorded before the cleanup runs, or never
@@ -171,13 +176,28 @@ pub fn install_signal_handlers() -> Result<()> {
     static INSTALLED: OnceLock<std::result::Result<(), String>> = OnceLock::new();
     INSTALLED
         .get_or_init(|| {
-            use signal_hook::consts::{SIGINT, SIGTERM};
-            let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]).map_err(|e| e.to_string())?;
+            use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+            let mut signals =
+                signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]).map_err(|e| e.to_string())?;
             std::thread::Builder::new()
                 .name("oneproxy-signals".into())
                 .spawn(move || {
-                    if let Some(sig) = signals.forever().next() {
-                        terminate(sig);
+                    let mut cleaning = false;
+                    for sig in signals.forever() {
+                        if cleaning {
+                            // Asked again while cleaning up: stop now.
+                            std::process::exit(128 + sig);
+                        }
+                        cleaning = true;
+                        // The cleanup runs on a thread of its own so that this one keeps
+                        // listening; if no thread can be started, it runs here.
+                        if std::thread::Builder::new()
+                            .name("oneproxy-cleanup".into())
+                            .spawn(move || terminate(sig))
+                            .is_err()
+                        {
+                            terminate(sig);
+                        }
                     }
                 })
                 .map(|_| ())
@@ -189,22 +209,33 @@ pub fn install_signal_handlers() -> Result<()> {
 
 /// Kill the recorded process groups, remove the recorded paths, exit with 128 + `sig`. The
 /// registry stays locked until the exit, so no new entry can appear behind the cleanup's back.
+/// Exits whatever happens on the way (see the module documentation).
 fn terminate(sig: i32) -> ! {
-    let reg = registry();
-    for (_, e) in &reg.entries {
-        if let Entry::Group(pgid) = e {
-            kill_group(*pgid);
+    let cleaned = std::panic::catch_unwind(|| {
+        let reg = registry();
+        for (_, e) in &reg.entries {
+            if let Entry::Group(pgid) = e {
+                kill_group(*pgid);
+            }
         }
-    }
-    for (_, e) in &reg.entries {
-        match e {
-            Entry::File(p) => remove_path(p, false),
-            Entry::Dir(p) => remove_path(p, true),
-            Entry::Group(_) => {}
+        for (_, e) in &reg.entries {
+            match e {
+                Entry::File(p) => remove_path(p, false),
+                Entry::Dir(p) => remove_path(p, true),
+                Entry::Group(_) => {}
+            }
         }
-    }
-    let name = if sig == signal_hook::consts::SIGINT { "SIGINT" } else { "SIGTERM" };
-    eprintln!("oneproxy: interrupted by {name}; temporary files removed");
+        // Keep the registry locked until the exit below.
+        std::mem::forget(reg);
+    });
+    let name = match sig {
+        signal_hook::consts::SIGINT => "SIGINT",
+        signal_hook::consts::SIGHUP => "SIGHUP",
+        _ => "SIGTERM",
+    };
+    let what = if cleaned.is_ok() { "temporary files removed" } else { "cleanup failed" };
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "oneproxy: interrupted by {name}; {what}");
     std::process::exit(128 + sig)
 }
 

@@ -5,7 +5,9 @@
 //!   written through; devices, FIFOs, sockets and folders refused);
 //! * [`ReportDir`]: report folders, built aside and swapped in, replacing only a folder that
 //!   oneproxy wrote (its marker lists its files);
-//! * [`OutputLock`]: an exclusive lock on an output rewritten many times (`measure --out`);
+//! * [`Outputs`]: a command's output files: never onto one of its inputs, never over a file
+//!   oneproxy did not write unless forced (a ledger per folder records what it wrote);
+//! * [`OutputLock`]: an exclusive lock on an output rewritten many times (a measurement log);
 //! * [`cleanup`]: the registry of temporary files, folders and child process groups that
 //!   SIGINT/SIGTERM clean up ([`install_signal_handlers`]);
 //! * `temp`: the temporary-name pattern, and the sweep of stale entries left by a SIGKILL.
@@ -13,10 +15,13 @@
 mod atomic;
 pub mod cleanup;
 mod lock;
+mod owned;
 mod report_dir;
 pub(crate) mod temp;
 
+pub(crate) use atomic::kind_of;
 pub use atomic::{check_output_file, final_target, write_atomic};
 pub use cleanup::install_signal_handlers;
 pub use lock::OutputLock;
+pub use owned::{Outputs, LEDGER};
 pub use report_dir::ReportDir;

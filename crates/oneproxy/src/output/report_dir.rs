@@ -136,6 +136,18 @@ fn check_ours(dest: &Path, dir: &Path) -> Result<Option<Marker>> {
                 format!("exists and was not written by oneproxy (no valid {}): {what_to_do}", temp::REPORT_MARKER),
             )
         })?;
+    // The marker comes from the folder, and a folder can come from anyone (a zip, a shared
+    // drive): a listed name is only ever a plain file name in this folder, never a path.
+    if let Some(bad) = marker.files.iter().find(|f| !is_plain_name(f)) {
+        return Err(refused(
+            dest,
+            format!(
+                "its {} lists '{}', which is not a plain file name: this marker was not written by oneproxy; {what_to_do}",
+                temp::REPORT_MARKER,
+                crate::error::clip(bad)
+            ),
+        ));
+    }
     for e in &entries {
         let name = e.file_name();
         let name = name.to_string_lossy();
@@ -150,6 +162,11 @@ fn check_ours(dest: &Path, dir: &Path) -> Result<Option<Marker>> {
         }
     }
     Ok(Some(marker))
+}
+
+/// A name that stays inside its folder: not empty, no separator, not `.` or `..`, not the marker.
+fn is_plain_name(name: &str) -> bool {
+    !name.is_empty() && name != "." && name != ".." && name != temp::REPORT_MARKER && !name.contains(['/', '\\', '\0'])
 }
 
 fn write_marker(dir: &Path, marker: &Marker) -> Result<()> {
@@ -180,12 +197,7 @@ impl ReportDir {
 
     /// The path of a report file called `name` (a plain file name) in the folder.
     pub fn file(&self, name: &str) -> Result<PathBuf> {
-        let plain = !name.is_empty()
-            && name != temp::REPORT_MARKER
-            && Path::new(name).file_name().is_some_and(|n| n == name)
-            && name != "."
-            && name != "..";
-        if !plain {
+        if !is_plain_name(name) {
             return Err(Error::InvalidParameter(format!("report file name '{name}' must be a plain file name")));
         }
         Ok(self.tmp.path().join(name))
@@ -230,8 +242,16 @@ impl ReportDir {
             return Err(Error::io(&self.dest, e));
         }
         self.tmp.persist();
-        for f in old_marker.files.iter().map(String::as_str).chain([temp::REPORT_MARKER]) {
-            let _ = std::fs::remove_file(aside.join(f));
+        // Remove what is both listed and found in the folder set aside, as a regular file: the
+        // names come from the folder's own listing, so nothing outside it can be reached.
+        if let Ok(entries) = std::fs::read_dir(&aside) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let listed = name == temp::REPORT_MARKER || old_marker.files.contains(&name);
+                if listed && e.file_type().is_ok_and(|t| t.is_file()) {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
         }
         // Fails (and leaves it, for the user to see) only if something appeared meanwhile.
         let _ = std::fs::remove_dir(&aside);
@@ -299,6 +319,29 @@ mod tests {
         assert_eq!(std::fs::read_to_string(dest.join("thesis.tex")).unwrap(), "years of work");
         assert_eq!(names(&ours), [".oneproxy-report.json", "notes.txt", "report.json"]);
         assert_eq!(names(dir.path()), ["ours", "results"], "no temporary folder left");
+    }
+
+    #[test]
+    fn a_marker_listing_paths_outside_its_folder_is_refused_and_nothing_is_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim.txt");
+        std::fs::write(&victim, "precious").unwrap();
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        std::fs::write(elsewhere.join("abs.txt"), "precious too").unwrap();
+        let dest = dir.path().join("rep");
+        std::fs::create_dir(&dest).unwrap();
+        std::fs::write(dest.join("report.json"), "{}").unwrap();
+        for listed in ["../victim.txt", &elsewhere.join("abs.txt").display().to_string(), "..", "sub/x"] {
+            let marker = Marker::new(vec!["report.json".into(), listed.to_string()]);
+            write_marker(&dest, &marker).unwrap();
+            let e = report(&dest, &[("report.json", "{\"new\":1}")]).unwrap_err().to_string();
+            assert!(e.contains("not a plain file name"), "{listed}: {e}");
+        }
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+        assert_eq!(std::fs::read_to_string(elsewhere.join("abs.txt")).unwrap(), "precious too");
+        assert_eq!(names(&dest), [".oneproxy-report.json", "report.json"]);
+        assert_eq!(std::fs::read_to_string(dest.join("report.json")).unwrap(), "{}");
     }
 
     #[test]

@@ -197,8 +197,8 @@ fn capitalised(s: &str) -> String {
 }
 
 /// Draw the heatmap to `path` (.svg, .png or .pdf).
-pub fn heatmap(m: &CorrelationMatrix, style: &HeatmapStyle, path: &Path) -> Result<()> {
-    save(&heatmap_svg(m, style), path)
+pub fn heatmap(m: &CorrelationMatrix, style: &HeatmapStyle, path: &Path, out: &crate::output::Outputs) -> Result<()> {
+    save(&heatmap_svg(m, style), path, out)
 }
 
 #[cfg(test)]

@@ -95,14 +95,15 @@ pub fn svg_to_pdf(svg: &str, path: &Path) -> Result<Vec<u8>> {
         .map_err(|e| plot_err(path, e))
 }
 
-/// Write a drawn figure to `path` in the format its extension asks for, atomically.
-pub fn save(svg: &str, path: &Path) -> Result<()> {
+/// Write a drawn figure to `path` in the format its extension asks for, through `out` (atomic,
+/// never over an input or a file oneproxy did not write).
+pub fn save(svg: &str, path: &Path, out: &crate::output::Outputs) -> Result<()> {
     let bytes = match Format::of(path)? {
         Format::Svg => svg.as_bytes().to_vec(),
         Format::Png => svg_to_png(svg, 2.0, path)?,
         Format::Pdf => svg_to_pdf(svg, path)?,
     };
-    crate::output::write_atomic(path, &bytes)
+    out.write(path, &bytes)
 }
 
 pub(crate) use crate::report::html::escape as escape_xml;

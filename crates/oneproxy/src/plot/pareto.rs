@@ -373,12 +373,12 @@ fn splice_cloud(svg: String, pixels: &[(i32, i32)]) -> String {
 }
 
 /// Draw the plot to `path` (.svg, .png or .pdf).
-pub fn pareto(path: &Path, p: &ParetoPlot) -> Result<()> {
+pub fn pareto(path: &Path, p: &ParetoPlot, out: &crate::output::Outputs) -> Result<()> {
     let svg = pareto_svg(p).map_err(|e| match e {
         Error::Plot { reason, .. } => Error::Plot { path: path.to_path_buf(), reason },
         other => other,
     })?;
-    save(&svg, path)
+    save(&svg, path, out)
 }
 
 #[cfg(test)]

@@ -764,8 +764,8 @@ fn check_samples(archs: &[Arch], y: &[f64], params: &AdaptParams) -> Result<()> 
     if archs.len() != y.len() {
         return Err(Error::InvalidParameter("one latency per sample architecture".into()));
     }
-    if let Some(v) = y.iter().find(|v| !(v.is_finite() && **v > 0.0)) {
-        return Err(Error::InvalidParameter(format!("target latency {v} is not a positive finite number")));
+    if let Some(why) = y.iter().find_map(|&v| crate::data::check_latency(v).err()) {
+        return Err(Error::InvalidParameter(format!("target {why}")));
     }
     let (lo, hi) = y.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
     if hi / lo > MAX_SPREAD {

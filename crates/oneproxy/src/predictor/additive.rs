@@ -149,8 +149,8 @@ impl AdditivePredictor {
         if !(ridge >= 0.0 && ridge.is_finite()) {
             return Err(Error::InvalidParameter(format!("ridge must be >= 0, got {ridge}")));
         }
-        if let Some(v) = latency.iter().find(|v| !(v.is_finite() && **v > 0.0)) {
-            return Err(Error::InvalidParameter(format!("latency {v} of '{device}' is not a positive finite number")));
+        if let Some(why) = latency.iter().find_map(|&v| crate::data::check_latency(v).err()) {
+            return Err(Error::InvalidParameter(format!("device '{device}': {why}")));
         }
         // Solve on latency / 2^e: exact, and sums cannot overflow whatever the unit.
         let e = exponent_of_max(latency);
@@ -405,6 +405,34 @@ impl AdditivePredictor {
         !self.proxy_terms.is_empty()
     }
 
+    /// Check that `table` holds the same measurements of this predictor's proxies as it was
+    /// fitted on. The predictor's manifest (`provenance.manifest.inputs`) records the SHA-256
+    /// of every file it was fitted from; a proxy whose latencies now come from a file with
+    /// another hash would silently give other predictions (the same name, other numbers), so
+    /// it is refused. A predictor without a manifest (written by hand) is not checked.
+    pub fn check_inputs(&self, table: &LatencyTable) -> Result<()> {
+        let Some(recorded) = self.provenance.pointer("/manifest/inputs").and_then(|v| v.as_array()) else {
+            return Ok(());
+        };
+        let hashes: Vec<&str> = recorded.iter().filter_map(|i| i.get("sha256")?.as_str()).collect();
+        for term in &self.proxy_terms {
+            let d = table.device_index(&term.device)?;
+            let source = table.devices()[d].source.to_string();
+            let Some(input) = table.inputs().iter().find(|i| i.name == source) else { continue };
+            if !hashes.contains(&input.sha256.as_str()) {
+                return Err(Error::Refused {
+                    path: source.into(),
+                    reason: format!(
+                        "holds other measurements of '{}' than the predictor was fitted on (its SHA-256 {} is not among the inputs the predictor records): pass the latency file it was adapted with",
+                        term.device,
+                        &input.sha256[..12]
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Predicted latency of an architecture; proxy terms use their fallback model.
     pub fn predict(&self, arch: &Arch) -> f64 {
         self.predict_all(std::slice::from_ref(arch))[0]
@@ -520,15 +548,16 @@ impl AdditivePredictor {
         self.check_positive(None)
     }
 
-    /// Save as JSON (atomically).
-    pub fn save(&self, path: &Path) -> Result<()> {
+    /// Save as JSON through `out` (atomically; never over an input or a file oneproxy did not
+    /// write).
+    pub fn save(&self, path: &Path, out: &crate::output::Outputs) -> Result<()> {
         let text = serde_json::to_vec_pretty(self).map_err(|source| Error::Json { path: path.into(), source })?;
-        crate::util::write_atomic(path, &text)
+        out.write(path, &text)
     }
 
     /// Load from JSON and validate.
     pub fn load(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bytes = crate::data::input::read(path)?;
         Self::from_json(&bytes, path)
     }
 
@@ -557,7 +586,7 @@ mod tests {
         }
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("p.json");
-        p.save(&f).unwrap();
+        p.save(&f, &crate::output::Outputs::default()).unwrap();
         assert_eq!(AdditivePredictor::load(&f).unwrap(), p);
     }
 
@@ -601,7 +630,7 @@ mod tests {
         assert_eq!(p.base_weights(), &p.unconstrained.as_ref().unwrap().weights[..]);
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("p.json");
-        p.save(&f).unwrap();
+        p.save(&f, &crate::output::Outputs::default()).unwrap();
         assert_eq!(AdditivePredictor::load(&f).unwrap(), p);
     }
 

@@ -44,15 +44,21 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-/// An id fragment for a target: letters, digits, `-` and `_` kept, the rest hex-coded (so two
-/// names never share an id).
+/// The id of a target's Pareto plot, and (with `.svg`) its file name in a report folder.
 pub fn anchor(target: &str) -> String {
-    let mut out = String::from("pareto-");
+    format!("pareto-{}", name_part(target))
+}
+
+/// A target name as a part of an id or a file name: letters, digits, `-` and `_` kept, any other
+/// character as `.` and six hex digits. The width is fixed and `.` only starts an escape, so two
+/// names never give the same part (`a.b` and `a_b`, or `a.b` and `a` followed by U+02EB).
+pub fn name_part(target: &str) -> String {
+    let mut out = String::new();
     for c in target.chars() {
         if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
             out.push(c);
         } else {
-            let _ = write!(out, ".{:x}", c as u32);
+            let _ = write!(out, ".{:06x}", c as u32);
         }
     }
     out
@@ -532,7 +538,10 @@ mod tests {
         assert!(!html.contains("b<&>") && html.contains("b&lt;&amp;&gt;"));
         assert!(!html.contains("<?xml"), "the prolog is dropped from inline SVG");
         let id = anchor("b<&>");
-        assert_eq!(id, "pareto-b.3c.26.3e");
+        assert_eq!(id, "pareto-b.00003c.000026.00003e");
+        // Names that a lossy cleaning would merge stay apart.
+        assert_ne!(anchor("a.b"), anchor("a_b"));
+        assert_ne!(anchor("a.b"), anchor("a\u{2eb}"));
         assert!(
             html.contains(&format!(r##"<a href="#{id}">"##)) && html.contains(&format!(r#"<details id="{id}" open>"#))
         );

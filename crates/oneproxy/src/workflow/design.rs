@@ -67,11 +67,19 @@ impl LatencyModel {
         LatencyModel { mu, sigma: sigma.max(floor).max(MIN_SIGMA) }
     }
 
-    /// The candidates to measure next: up to `batch` of those not `measured`, in order of
+    /// The candidates to measure next: up to `batch` of those neither `measured` nor
+    /// `unavailable` (the target could not measure them), in order of
     /// expected regret reduction (each assumed, once picked, to land at its prediction, so that
     /// one batch does not spend itself on a single budget). Empty when even the best one is
     /// expected to lower the mean regret by less than `stop` points.
-    pub fn next_batch(&self, accuracy: &[f64], measured: &[(usize, f64)], batch: usize, stop: f64) -> Vec<usize> {
+    pub fn next_batch(
+        &self,
+        accuracy: &[f64],
+        measured: &[(usize, f64)],
+        unavailable: &[usize],
+        batch: usize,
+        stop: f64,
+    ) -> Vec<usize> {
         let budgets = self.budgets();
         if budgets.is_empty() || batch == 0 {
             return Vec::new();
@@ -80,7 +88,7 @@ impl LatencyModel {
         let floor = accuracy.iter().copied().fold(f64::INFINITY, f64::min);
         let mut points: Vec<(f64, f64)> = measured.iter().map(|&(i, y)| (y.ln(), accuracy[i])).collect();
         let mut taken = vec![false; accuracy.len()];
-        for &(i, _) in measured {
+        for i in measured.iter().map(|m| m.0).chain(unavailable.iter().copied()) {
             taken[i] = true;
         }
         let mut out = Vec::with_capacity(batch);
@@ -219,19 +227,21 @@ mod tests {
         // one. Nothing measured: the fast strong one covers the most budgets best.
         let model = LatencyModel { mu: vec![1.0f64.ln(), 1.0f64.ln(), 10.0f64.ln(), 10.0f64.ln()], sigma: 0.05 };
         let acc = [50.0, 70.0, 80.0, 40.0];
-        let first = model.next_batch(&acc, &[], 1, 0.0);
+        let first = model.next_batch(&acc, &[], &[], 1, 0.0);
         assert_eq!(first, vec![1]);
         // With it measured, the slow strong one is next. The fast weak one may follow: the fast
         // strong one sits right at the tightest budgets, which it covers only with some
         // probability. The least accurate one never comes (it cannot beat the floor).
-        let next = model.next_batch(&acc, &[(1, 1.0)], 4, 0.0);
+        let next = model.next_batch(&acc, &[(1, 1.0)], &[], 4, 0.0);
         assert_eq!(next[0], 2);
         assert!(!next.contains(&3) && !next.contains(&1));
         // A fast strong one measured well inside the tightest budget leaves the weak one
         // worthless; then nothing is worth a measurement.
-        assert!(!model.next_batch(&acc, &[(1, 0.5), (2, 10.0)], 4, 0.0).contains(&0));
-        assert!(model.next_batch(&acc, &[(0, 1.0), (1, 0.5), (2, 10.0)], 4, 0.0).is_empty());
-        assert!(model.next_batch(&acc, &[], 0, 0.0).is_empty());
+        assert!(!model.next_batch(&acc, &[(1, 0.5), (2, 10.0)], &[], 4, 0.0).contains(&0));
+        assert!(model.next_batch(&acc, &[(0, 1.0), (1, 0.5), (2, 10.0)], &[], 4, 0.0).is_empty());
+        assert!(model.next_batch(&acc, &[], &[], 0, 0.0).is_empty());
+        // What the target could not measure is never proposed again: the next best comes.
+        assert_eq!(model.next_batch(&acc, &[], &[1], 1, 0.0), vec![2]);
     }
 
     #[test]

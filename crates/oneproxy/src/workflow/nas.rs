@@ -15,7 +15,7 @@
 //! Every architecture is measured at most once and every measurement is counted. Scoring
 //! against a full table is separate ([`super::score`]): a real device has no truth to score.
 
-use super::oracle::TargetOracle;
+use super::oracle::{Answer, TargetOracle};
 use super::proxy::{planner, resolve_pool, ProxyPredictors, ProxySelection};
 use super::samples::{target_seed, SampleSet};
 use crate::accuracy::AccuracyTable;
@@ -26,7 +26,7 @@ use crate::space::{seeded_rng, Arch};
 use crate::stats::spearman;
 use crate::table::LatencyTable;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Settings of the flow (checked by [`NasConfig::check`]).
 #[derive(Debug, Clone, PartialEq)]
@@ -55,6 +55,9 @@ pub struct NasConfig {
     pub design: Design,
     /// Whether the proxy may be reused as is (`false`: always adapt, the `always-adapt` baseline).
     pub reuse: bool,
+    /// Most architectures that may fail to measure (the device cannot run them) before the
+    /// flow gives up; each failure is logged and replaced by another architecture.
+    pub max_failures: usize,
 }
 
 /// How the flow spends its target measurements after the reuse-or-adapt decision.
@@ -108,6 +111,7 @@ impl Default for NasConfig {
             seed: 0,
             design: Design::default(),
             reuse: true,
+            max_failures: 5,
         }
     }
 }
@@ -202,6 +206,15 @@ pub enum FlowEvent {
         arch: String,
         /// Latency, ms.
         latency_ms: f64,
+        /// What looked wrong in this measurement or in the target's values so far.
+        warnings: Vec<String>,
+    },
+    /// One architecture could not be measured; another takes its place.
+    Failed {
+        /// Canonical string.
+        arch: String,
+        /// Why.
+        reason: String,
     },
     /// The proxy and the decision.
     Decided {
@@ -252,6 +265,15 @@ pub struct Measured {
     pub stage: Stage,
 }
 
+/// An architecture the target could not measure.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Failure {
+    /// Canonical string.
+    pub arch: String,
+    /// Why.
+    pub reason: String,
+}
+
 /// The flow's outcome for one target.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NasOutcome {
@@ -279,6 +301,12 @@ pub struct NasOutcome {
     /// Every measurement, in order (left empty by evaluations, which make thousands).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub measured: Vec<Measured>,
+    /// Architectures the target could not measure (replaced by others).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed: Vec<Failure>,
+    /// What looked wrong in the measurements (unstable runs, implausible values), in words.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// Indices of the first `layers` non-dominated layers (front, front of the rest, ...).
@@ -298,6 +326,9 @@ pub fn pareto_layers(latency: &[f64], accuracy: &[f64], layers: usize) -> Result
     Ok(out)
 }
 
+/// Salt of the random stream that draws replacements for samples the target could not measure.
+const REPLACEMENT_STREAM: u64 = 0x6661_696c_6564; // "failed"
+
 /// The data the flow searches over: proxies' latencies and the accuracies, with the proxies'
 /// additive predictors fitted once (so one `Flow` serves many targets, in parallel).
 #[derive(Debug, Clone)]
@@ -315,6 +346,11 @@ struct Ledger<'o> {
     /// The architectures of `log`, in the same order.
     order: Vec<Arch>,
     log: Vec<Measured>,
+    /// What could not be measured, in order, and the same as a set.
+    failed: Vec<Failure>,
+    failed_set: HashSet<Arch>,
+    max_failures: usize,
+    warnings: Vec<String>,
     budget: Option<usize>,
 }
 
@@ -327,40 +363,73 @@ impl Ledger<'_> {
         self.budget.map_or(usize::MAX, |b| b.saturating_sub(self.count()))
     }
 
-    /// Measure what is new among `archs`; the latencies of all of them.
-    fn measure(&mut self, archs: &[Arch], stage: Stage, events: &mut dyn FnMut(FlowEvent)) -> Result<Vec<f64>> {
+    /// Whether an architecture was asked for already (measured or failed).
+    fn tried(&self, a: &Arch) -> bool {
+        self.values.contains_key(a) || self.failed_set.contains(a)
+    }
+
+    /// Measure what is new among `archs`; afterwards each is in `values` or in `failed`.
+    /// Answers are taken in the order asked, whatever the order they arrive in.
+    fn measure(&mut self, archs: &[Arch], stage: Stage, events: &mut dyn FnMut(FlowEvent)) -> Result<()> {
         let mut fresh: Vec<Arch> = Vec::new();
         for a in archs {
-            if !self.values.contains_key(a) && !fresh.contains(a) {
+            if !self.tried(a) && !fresh.contains(a) {
                 fresh.push(a.clone());
             }
         }
-        if !fresh.is_empty() {
-            events(FlowEvent::Measuring { stage, count: fresh.len() });
-            let space = self.space;
-            let values = self.oracle.measure(&fresh, &mut |a, v| {
-                events(FlowEvent::Measured { arch: space.format(a), latency_ms: v });
-            })?;
-            if values.len() != fresh.len() {
-                return Err(Error::Engine(format!(
-                    "the target oracle returned {} latencies for {} architectures",
-                    values.len(),
-                    fresh.len()
-                )));
-            }
-            for (a, v) in fresh.iter().zip(values) {
-                if !(v.is_finite() && v > 0.0) {
-                    return Err(Error::Engine(format!(
-                        "the target oracle returned latency {v} for {}: not a positive finite number of ms",
-                        space.format(a)
-                    )));
+        if fresh.is_empty() {
+            return Ok(());
+        }
+        events(FlowEvent::Measuring { stage, count: fresh.len() });
+        let space = self.space;
+        let mut answers: HashMap<Arch, Answer> = HashMap::new();
+        self.oracle.measure(&fresh, &mut |a, ans| {
+            events(match &ans {
+                Answer::Measured { latency_ms, warnings, .. } => {
+                    FlowEvent::Measured { arch: space.format(a), latency_ms: *latency_ms, warnings: warnings.clone() }
                 }
-                self.values.insert(a.clone(), v);
-                self.order.push(a.clone());
-                self.log.push(Measured { arch: space.format(a), latency_ms: v, stage });
+                Answer::Failed(reason) => FlowEvent::Failed { arch: space.format(a), reason: reason.clone() },
+            });
+            answers.entry(a.clone()).or_insert(ans);
+        })?;
+        for a in fresh {
+            let text = space.format(&a);
+            match answers.remove(&a) {
+                Some(Answer::Measured { latency_ms, warnings, .. }) => {
+                    let v = crate::data::check_latency(latency_ms)
+                        .map_err(|why| Error::Engine(format!("the target oracle measured {text}: {why}")))?;
+                    self.warnings.extend(warnings.into_iter().map(|w| format!("{text}: {w}")));
+                    self.values.insert(a.clone(), v);
+                    self.order.push(a);
+                    self.log.push(Measured { arch: text, latency_ms: v, stage });
+                }
+                Some(Answer::Failed(reason)) => {
+                    self.failed_set.insert(a);
+                    self.failed.push(Failure { arch: text, reason });
+                    if self.failed.len() > self.max_failures {
+                        let last = self.failed.last().expect("just pushed");
+                        return Err(Error::TooManyFailures {
+                            device: self.oracle.device().to_string(),
+                            count: self.failed.len(),
+                            limit: self.max_failures,
+                            last: format!("{}: {}", last.arch, last.reason),
+                        });
+                    }
+                }
+                None => {
+                    return Err(Error::Engine(format!(
+                        "the target oracle of '{}' gave no answer for {text}",
+                        self.oracle.device()
+                    )))
+                }
             }
         }
-        Ok(archs.iter().map(|a| self.values[a]).collect())
+        Ok(())
+    }
+
+    /// The latencies of `archs`, all measured.
+    fn values_of(&self, archs: &[Arch]) -> Vec<f64> {
+        archs.iter().map(|a| self.values[a]).collect()
     }
 }
 
@@ -457,6 +526,10 @@ impl<'a> Flow<'a> {
             values: HashMap::new(),
             order: Vec::new(),
             log: Vec::new(),
+            failed: Vec::new(),
+            failed_set: HashSet::new(),
+            max_failures: config.max_failures,
+            warnings: Vec::new(),
             budget: config.max_measurements,
         };
         let mut sample_archs: Vec<Arch> = Vec::new();
@@ -465,7 +538,27 @@ impl<'a> Flow<'a> {
                 sample_archs.push(a.clone());
             }
         }
-        let mut ys = ledger.measure(&sample_archs, Stage::Samples, events)?;
+        ledger.measure(&sample_archs, Stage::Samples, events)?;
+        // A sample the target could not measure is replaced by another drawn from the domain
+        // (a fixed set has no replacement), on a stream of its own so that a run without
+        // failures draws exactly what it always did.
+        let wanted = sample_archs.len();
+        let mut replacements = seeded_rng(stream ^ REPLACEMENT_STREAM);
+        while config.samples.varies() {
+            let short = wanted - sample_archs.iter().filter(|a| ledger.values.contains_key(*a)).count();
+            let untried: Vec<&Arch> = domain.iter().filter(|a| !ledger.tried(a)).collect();
+            if short == 0 || untried.is_empty() {
+                break;
+            }
+            let more: Vec<Arch> = rand::seq::index::sample(&mut replacements, untried.len(), short.min(untried.len()))
+                .into_iter()
+                .map(|i| untried[i].clone())
+                .collect();
+            ledger.measure(&more, Stage::Samples, events)?;
+            sample_archs.extend(more);
+        }
+        sample_archs.retain(|a| ledger.values.contains_key(a));
+        let mut ys = ledger.values_of(&sample_archs);
         if ys.len() < 3 {
             return Err(Error::TooFewSamples(format!(
                 "target '{target}': at least 3 distinct samples are needed, got {}",
@@ -510,7 +603,7 @@ impl<'a> Flow<'a> {
                     } else {
                         0
                     };
-                    let fresh: Vec<&Arch> = candidates.iter().filter(|a| !sample_archs.contains(a)).collect();
+                    let fresh: Vec<&Arch> = candidates.iter().filter(|a| !ledger.tried(a)).collect();
                     if cv >= config.threshold || room == 0 || fresh.is_empty() {
                         break (
                             Some(cv),
@@ -525,8 +618,10 @@ impl<'a> Flow<'a> {
                         .into_iter()
                         .map(|i| fresh[i].clone())
                         .collect();
-                    ys.extend(ledger.measure(&draw, Stage::Adaptation, events)?);
-                    sample_archs.extend(draw);
+                    ledger.measure(&draw, Stage::Adaptation, events)?;
+                    let measured: Vec<Arch> = draw.into_iter().filter(|a| ledger.values.contains_key(a)).collect();
+                    ys.extend(ledger.values_of(&measured));
+                    sample_archs.extend(measured);
                 }
             }
         };
@@ -539,7 +634,7 @@ impl<'a> Flow<'a> {
                 let mut room = ledger.room();
                 let mut front: Vec<Arch> = Vec::with_capacity(layered.len());
                 for i in layered {
-                    if !ledger.values.contains_key(&candidates[i]) {
+                    if !ledger.tried(&candidates[i]) {
                         if room == 0 {
                             continue;
                         }
@@ -555,7 +650,9 @@ impl<'a> Flow<'a> {
                     let measured: Vec<(usize, f64)> =
                         ledger.order.iter().filter_map(|a| position.get(a).map(|&i| (i, ledger.values[a]))).collect();
                     let model = super::design::LatencyModel::calibrate(&base, &measured, cv_error);
-                    let next = model.next_batch(&accuracies, &measured, batch.min(ledger.room()), stop);
+                    let failed: Vec<usize> =
+                        ledger.failed_set.iter().filter_map(|a| position.get(a).copied()).collect();
+                    let next = model.next_batch(&accuracies, &measured, &failed, batch.min(ledger.room()), stop);
                     if next.is_empty() {
                         break;
                     }
@@ -602,6 +699,8 @@ impl<'a> Flow<'a> {
             chosen,
             picks,
             measured: ledger.log,
+            failed: ledger.failed,
+            warnings: ledger.warnings,
         })
     }
 }
