@@ -189,3 +189,123 @@ fn nas_out_writes_a_report_folder_and_never_replaces_a_user_folder() {
     assert_eq!(std::fs::read_to_string(mine.join("notes.txt")).unwrap(), "keep");
     assert!(!log2.exists(), "nothing measured");
 }
+
+/// A runner looking raspi4's latencies up (as above) that appends a line to `calls` per run and
+/// fails on every architecture with an `avg_pool_3x3` edge from node 1 (a device that cannot run
+/// an operation there); `sleep` seconds per run.
+fn lookup_runner(dir: &Path, sleep: f64) -> String {
+    let b = bundle(SpaceId::Nb201).unwrap();
+    let col = b.latency.device_index("raspi4").unwrap();
+    let mut lookup = String::new();
+    for a in b.latency.archs() {
+        lookup.push_str(&format!("{},{}\n", SpaceId::Nb201.space().format(a), b.latency.latency(a, col).unwrap()));
+    }
+    let data = dir.join("raspi4.txt");
+    std::fs::write(&data, lookup).unwrap();
+    let script = dir.join("device.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "echo run >> '{calls}'\nsleep {sleep}\ncase \"$1\" in *'avg_pool_3x3~1'*) echo 'unsupported op' >&2; exit 1;; esac\n\
+             v=$(grep -F -- \"$1,\" '{data}' | cut -d, -f2)\necho \"latency_ms: $v\"\n",
+            calls = dir.join("calls").display(),
+            data = data.display()
+        ),
+    )
+    .unwrap();
+    format!("sh {} {{arch}} {{model}}", script.display())
+}
+
+fn runner_calls(dir: &Path) -> usize {
+    std::fs::read_to_string(dir.join("calls")).map_or(0, |t| t.lines().count())
+}
+
+#[test]
+fn architectures_the_device_cannot_run_are_logged_replaced_and_never_asked_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let cmd = lookup_runner(dir.path(), 0.0);
+    let log = dir.path().join("board.csv");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["--target", "raspi4", "--runner-cmd", &cmd, "--runs", "1", "--warmup", "0", "--json"];
+        args.extend_from_slice(extra);
+        nas(&args, &log)
+    };
+    let first: Value = serde_json::from_slice(&run(&["--max-failures", "30"]).success().get_output().stdout).unwrap();
+    let failed = first["failed"].as_array().expect("failures are reported");
+    assert!(!failed.is_empty(), "some sampled or candidate architecture has such an edge");
+    for f in failed {
+        assert!(f["arch"].as_str().unwrap().contains("avg_pool_3x3~1"), "{f}");
+        assert!(f["reason"].as_str().unwrap().contains("unsupported op"), "{f}");
+    }
+    assert!(!first["chosen"].as_array().unwrap().is_empty());
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(text.lines().filter(|l| l.ends_with(",failed")).count(), failed.len(), "{text}");
+    // A resume answers everything from the log: no run, no redraw of a failed architecture.
+    let calls = runner_calls(dir.path());
+    let again: Value = serde_json::from_slice(&run(&["--max-failures", "30"]).success().get_output().stdout).unwrap();
+    assert_eq!(runner_calls(dir.path()), calls, "nothing measured again");
+    assert_eq!(outcome_fields(&again), outcome_fields(&first));
+    // With no failure allowed, the first one stops the flow with a clear error.
+    let other = dir.path().join("strict.csv");
+    let mut c = oneproxy();
+    c.args(FLOW).arg("7").args(["--target", "raspi4", "--runner-cmd", &cmd, "--runs", "1", "--warmup", "0"]);
+    c.args(["--max-failures", "0", "--measurements"]).arg(&other);
+    let e = String::from_utf8_lossy(&c.assert().failure().get_output().stderr).into_owned();
+    assert!(
+        e.contains("could not be measured on 'raspi4', more than the 0 allowed") && e.contains("unsupported op"),
+        "{e}"
+    );
+}
+
+#[test]
+fn two_nas_runs_on_one_measurements_file_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cmd = lookup_runner(dir.path(), 0.05);
+    let log = dir.path().join("board.csv");
+    let mut first = std::process::Command::new(assert_cmd::cargo::cargo_bin("oneproxy"))
+        .args(FLOW)
+        .arg("7")
+        .args(["--target", "raspi4", "--runner-cmd", &cmd, "--runs", "1", "--warmup", "0", "--max-failures", "30"])
+        .args(["--max-measurements", "20", "--json", "--measurements"])
+        .arg(&log)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while runner_calls(dir.path()) == 0 {
+        assert!(start.elapsed() < std::time::Duration::from_secs(60), "the first run never measured");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let second = nas(&["--target", "raspi4", "--runner-cmd", &cmd, "--runs", "1", "--warmup", "0"], &log).failure();
+    let e = String::from_utf8_lossy(&second.get_output().stderr).into_owned();
+    assert!(e.contains(&format!("another oneproxy nas is writing {} (pid {})", log.display(), first.id())), "{e}");
+    let out = first.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let measured = v["measurements"].as_u64().unwrap() as usize;
+    let failed = v["failed"].as_array().map_or(0, Vec::len);
+    let rows = std::fs::read_to_string(&log).unwrap().lines().count() - 1;
+    assert_eq!(rows, measured + failed, "every answer of the first run is in the file");
+    // The second run, once the first is done, resumes from all of it.
+    let calls = runner_calls(dir.path());
+    nas(
+        &[
+            "--target",
+            "raspi4",
+            "--runner-cmd",
+            &cmd,
+            "--runs",
+            "1",
+            "--warmup",
+            "0",
+            "--max-failures",
+            "30",
+            "--max-measurements",
+            "20",
+        ],
+        &log,
+    )
+    .success();
+    assert_eq!(runner_calls(dir.path()), calls, "the second run measured nothing twice");
+}

@@ -123,7 +123,11 @@ fn issue8_outputs_write_through_links_and_refuse_special_files() {
         c.args(["plan", "--budget", "3", "--proxy", "pixel3", "--out"]).arg(out);
         c
     };
-    plan(&d.join("link.csv")).assert().success();
+    // The link's target is a user's file: left alone unless forced, then written through.
+    let e = failure(&mut plan(&d.join("link.csv")));
+    assert!(e.contains("not written by oneproxy") && e.contains("--force"), "{e}");
+    assert_eq!(std::fs::read_to_string(d.join("real.csv")).unwrap(), "old");
+    plan(&d.join("link.csv")).arg("--force").assert().success();
     assert!(std::fs::symlink_metadata(d.join("link.csv")).unwrap().file_type().is_symlink());
     assert!(std::fs::read_to_string(d.join("real.csv")).unwrap().starts_with("arch"));
     let e = failure(&mut plan(Path::new("/dev/full")));
@@ -131,7 +135,8 @@ fn issue8_outputs_write_through_links_and_refuse_special_files() {
     assert!(Command::new("mkfifo").arg(d.join("fifo")).status().unwrap().success());
     let e = failure(&mut plan(&d.join("fifo")));
     assert!(e.contains("FIFO"), "{e}");
-    assert_eq!(names(d), ["fifo", "link.csv", "real.csv"]);
+    // The ledger of what oneproxy wrote in the folder is the only file added.
+    assert_eq!(names(d), [".oneproxy-outputs.json", "fifo", "link.csv", "real.csv"]);
 }
 
 #[test]
@@ -186,8 +191,8 @@ fn issue8_resume_validates_rows_and_remeasures_empty_ones() {
         .arg(&out)
         .assert()
         .success();
-    assert_eq!(std::fs::read_to_string(&out).unwrap(), format!("arch,fake\n{MIXED},2.500000\n{NONE},3.0\n"));
-    assert_eq!(names(dir.path()), ["archs.csv", "lat.csv", "tmp"]);
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), format!("arch,fake\n{MIXED},2.5\n{NONE},3\n"));
+    assert_eq!(names(dir.path()), [".lat.csv.oneproxy-log.json", "archs.csv", "lat.csv", "tmp"]);
     assert!(runner_dirs(&tmp).is_empty());
 }
 
@@ -222,7 +227,7 @@ fn issue8_runner_output_must_follow_the_protocol() {
         ]);
         if ok {
             c.assert().success();
-            assert!(std::fs::read_to_string(dir.path().join("o.csv")).unwrap().ends_with(",2.500000\n"), "{runner}");
+            assert!(std::fs::read_to_string(dir.path().join("o.csv")).unwrap().ends_with(",2.5\n"), "{runner}");
         } else {
             let e = failure(&mut c);
             assert!(e.contains("did not report a latency") && e.contains("latency_ms"), "{runner}: {e}");
@@ -280,11 +285,18 @@ fn issue8_runner_timeout_and_max_time_bound_the_wall_clock() {
 
 #[test]
 fn issue8_sigterm_and_sigint_clean_up_and_exit_non_zero() {
-    for (signal, code) in [("TERM", 143), ("INT", 130)] {
+    // SIGHUP is a closed terminal; a closed stderr (`2>&1 | tee log` with tee killed first) must
+    // not make the cleanup panic and the process unstoppable.
+    for (signal, code, close_stderr) in
+        [("TERM", 143, false), ("INT", 130, false), ("HUP", 129, false), ("INT", 130, true)]
+    {
         let (dir, tmp) = setup();
         let d = dir.path();
         let mut child = spawn_measure(d, &hanging_runner(d), &["--max-time", "60"]);
         wait_for("the runner to start", || d.join("pgid").exists() && runner_dirs(&tmp).len() == 1);
+        if close_stderr {
+            drop(child.stderr.take());
+        }
         let runner_dir = runner_dirs(&tmp).remove(0);
         assert!(runner_dir.join("model1.onnx").exists());
         assert!(d.join(".lat.csv.oneproxy-lock").exists());
@@ -292,7 +304,11 @@ fn issue8_sigterm_and_sigint_clean_up_and_exit_non_zero() {
         let status = child.wait().unwrap();
         assert_eq!(status.code(), Some(code), "SIG{signal}");
         assert!(runner_dirs(&tmp).is_empty(), "SIG{signal}: the runner folder is removed");
-        assert_eq!(names(d), ["lat.csv", "pgid", "tmp"], "SIG{signal}: no temporary or lock file left");
+        assert_eq!(
+            names(d),
+            [".lat.csv.oneproxy-log.json", "lat.csv", "pgid", "tmp"],
+            "SIG{signal}: no temporary or lock file left (the log and its record stay)"
+        );
         let pgid = std::fs::read_to_string(d.join("pgid")).unwrap();
         wait_for("the runner's group to die", || live_in_group(pgid.trim()) == 0);
     }
@@ -345,6 +361,6 @@ fn issue8_a_second_measure_on_the_same_file_fails_and_sigkill_leftovers_are_clea
         .args(["--runner-cmd", "echo 1; : {model}", "--out", "lat.csv"])
         .assert()
         .success();
-    assert_eq!(names(d), [".lat.csv.tmp", "lat.csv", "pgid", "tmp"]);
+    assert_eq!(names(d), [".lat.csv.oneproxy-log.json", ".lat.csv.tmp", "lat.csv", "pgid", "tmp"]);
     assert_eq!(runner_dirs(&tmp), [foreign], "only the folder that is provably ours is removed");
 }

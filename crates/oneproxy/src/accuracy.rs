@@ -56,6 +56,7 @@ impl AccuracyTable {
     pub fn from_csv_bytes(bytes: &[u8], path: &Path, space: &dyn SearchSpace) -> Result<Self> {
         let csv_err = |source| Error::Csv { path: path.to_path_buf(), source };
         let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(bytes);
+        let lines = crate::data::LineIndex::new(bytes);
         let header: Vec<String> = reader.headers().map_err(csv_err)?.iter().map(str::to_string).collect();
         let col = |n: &str| header.iter().position(|h| h == n);
         for key in ["arch", "accuracy"] {
@@ -75,7 +76,7 @@ impl AccuracyTable {
         let mut values = HashMap::new();
         for rec in reader.records() {
             let rec = rec.map_err(csv_err)?;
-            let line = rec.position().map_or(0, |p| p.line());
+            let line = lines.of(&rec);
             let origin = || Origin::File { path: path.to_path_buf(), line };
             let arch = space.parse_at(&rec[ac], origin())?;
             let bad = |reason: &str| Error::BadValue {

@@ -370,9 +370,27 @@ pub fn parse_latency_csv(
     space: &dyn SearchSpace,
     bundled_archs: Option<&[Arch]>,
 ) -> Result<LatencyCsv> {
+    parse_rows(bytes, path, space, bundled_archs, false)
+}
+
+/// Read a measurement log's CSV: a latency CSV that may hold no row yet (a log is written, with
+/// its header, before its first measurement).
+pub(crate) fn read_log_csv(path: &Path, space: &dyn SearchSpace, bundled_archs: Option<&[Arch]>) -> Result<LatencyCsv> {
+    let bytes = crate::data::input::read(path)?;
+    parse_rows(&bytes, path, space, bundled_archs, true)
+}
+
+fn parse_rows(
+    bytes: &[u8],
+    path: &Path,
+    space: &dyn SearchSpace,
+    bundled_archs: Option<&[Arch]>,
+    allow_empty: bool,
+) -> Result<LatencyCsv> {
     let input = InputFile::from_bytes(path.display().to_string(), bytes);
     let csv_err = |source| Error::Csv { path: path.to_path_buf(), source };
     let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(bytes);
+    let line_index = crate::data::LineIndex::new(bytes);
     let header: Vec<String> = reader.headers().map_err(csv_err)?.iter().map(str::to_string).collect();
     let bad_header = |reason: String| Error::BadHeader { path: path.to_path_buf(), reason };
     if header.iter().all(|h| h.is_empty()) {
@@ -427,7 +445,7 @@ pub fn parse_latency_csv(
     let mut seen: HashMap<Arch, u64> = HashMap::new();
     for record in reader.records() {
         let record = record.map_err(csv_err)?;
-        let line = record.position().map_or(0, |p| p.line());
+        let line = line_index.of(&record);
         let origin = || Origin::File { path: path.to_path_buf(), line };
         let arch = match (arch_col, index_col) {
             (Some(c), _) => space.parse_at(&record[c], origin())?,
@@ -470,7 +488,7 @@ pub fn parse_latency_csv(
         rows.push((arch, values));
         lines.push(line);
     }
-    if rows.is_empty() {
+    if rows.is_empty() && !allow_empty {
         return Err(bad_header("no data rows".into()));
     }
     let devices: Vec<String> = device_cols.iter().map(|&c| header[c].clone()).collect();

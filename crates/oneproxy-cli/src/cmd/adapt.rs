@@ -45,6 +45,7 @@ pub fn run(args: AdaptArgs) -> anyhow::Result<()> {
     let table = super::load_table(&args.data)?;
     let bundled = bundle(space)?;
     let csv = read_latency_csv(&args.samples, space.space(), Some(&bundled.archs))?;
+    super::print_warnings(&csv.warnings);
     let target = match (&args.target, csv.devices.as_slice()) {
         (Some(t), devs) if devs.contains(t) => t.clone(),
         (Some(t), devs) => bail!("{}: no column '{t}' (columns: {})", args.samples.display(), devs.join(", ")),

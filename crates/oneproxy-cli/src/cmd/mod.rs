@@ -171,25 +171,21 @@ pub fn nas_config(
 
 /// Read a CSV with an `arch` column (other columns ignored).
 pub fn read_arch_list(path: &Path, space: &dyn SearchSpace) -> anyhow::Result<Vec<Arch>> {
-    let mut reader = csv_reader(path)?;
+    let bytes = oneproxy::data::input::read(path)?;
+    let lines = oneproxy::data::LineIndex::new(&bytes);
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(bytes.as_slice());
     let header = reader.headers().with_context(|| format!("{}: reading the header", path.display()))?.clone();
     let col =
         header.iter().position(|h| h == "arch").with_context(|| format!("{}: no 'arch' column", path.display()))?;
     let mut out = Vec::new();
     for rec in reader.records() {
         let rec = rec.with_context(|| format!("{}: malformed CSV", path.display()))?;
-        let line = rec.position().map_or(0, |p| p.line());
-        out.push(space.parse_at(&rec[col], oneproxy::error::Origin::File { path: path.into(), line })?);
+        out.push(space.parse_at(&rec[col], oneproxy::error::Origin::File { path: path.into(), line: lines.of(&rec) })?);
     }
     if out.is_empty() {
         bail!("{}: no architectures", path.display());
     }
     Ok(out)
-}
-
-fn csv_reader(path: &Path) -> anyhow::Result<csv::Reader<std::io::Cursor<Vec<u8>>>> {
-    let bytes = oneproxy::data::input::read(path)?;
-    Ok(csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(std::io::Cursor::new(bytes)))
 }
 
 /// Plausibility warnings of loaded data, one line each on stderr.

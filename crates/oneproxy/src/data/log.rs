@@ -169,7 +169,17 @@ impl MeasurementLog {
         }
         log.sidecar = sidecar;
         let bundled = crate::bundled::bundle(space).ok().map(|b| b.archs.as_slice());
-        let csv = crate::table::read_latency_csv(path, space.space(), bundled)?;
+        let csv = crate::table::read_log_csv(path, space.space(), bundled).map_err(|e| match e {
+            Error::BadValue { origin, column, value, reason } => Error::BadValue {
+                origin,
+                column,
+                value,
+                reason: format!(
+                    "{reason}; a latency is a positive number of ms: correct it, empty the cell to measure it again, or write '{FAILED}'"
+                ),
+            },
+            other => other,
+        })?;
         if csv.devices != [device] {
             return Err(Error::BadHeader {
                 path: path.to_path_buf(),

@@ -38,7 +38,8 @@ impl OutputLock {
                 .create(true)
                 .truncate(false)
                 .open(&sidecar)
-                .map_err(|e| Error::io(&sidecar, e))?;
+                // Named by the output: the sidecar is ours, the folder's problem is the user's.
+                .map_err(|e| Error::io(output, e))?;
             match file.try_lock() {
                 Ok(()) => {}
                 Err(std::fs::TryLockError::WouldBlock) => {

@@ -314,6 +314,10 @@ pub struct AdaptReport {
     /// some fold; 0 in all but pathological problems.
     #[serde(default)]
     pub unsolved_lambdas: usize,
+    /// Candidates left out because a solve did not converge, in words (the others still make
+    /// the predictor; one pathological candidate does not stop an adaptation).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// A member refitted because its least-squares predictor is not positive over the whole
@@ -843,14 +847,23 @@ pub fn adapt_pool_with_progress(
     let plan = scheme(n, validation, params.penalty);
     let jobs: Vec<(usize, Form)> = (0..proxies.len()).flat_map(|p| forms.iter().map(move |&f| (p, f))).collect();
     let done = std::sync::atomic::AtomicUsize::new(0);
-    let candidates: Vec<Candidate> = jobs
+    let mut warnings = Vec::new();
+    let validated: Vec<(usize, Form, Result<Candidate>)> = jobs
         .par_iter()
         .filter_map(|&(p, f)| {
-            let c = Design::new(f, &proxies[p], &x, archs, &ys, scale).map(|d| cross_validate(&d, p, params, &plan));
+            let c = Design::new(f, &proxies[p], &x, archs, &ys, scale)
+                .map(|d| (p, f, cross_validate(&d, p, params, &plan)));
             progress(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1, jobs.len());
             c
         })
-        .collect::<Result<_>>()?;
+        .collect();
+    let mut candidates: Vec<Candidate> = Vec::with_capacity(validated.len());
+    for (p, f, c) in validated {
+        match c {
+            Ok(c) => candidates.push(c),
+            Err(e) => warnings.push(drop_unsolved(e, &proxies[p], f)?),
+        }
+    }
     if candidates.is_empty() {
         return Err(Error::InvalidParameter(
             "no applicable form (the measured-latency form needs the proxy's table)".into(),
@@ -896,10 +909,20 @@ pub fn adapt_pool_with_progress(
             .take_while(|&ci| log_weight(candidates[ci].errors[candidates[ci].best]) >= best + NEGLIGIBLE_WEIGHT.ln())
             .collect();
         let (settled, hypotheses) = rayon::join(
-            || chosen.into_par_iter().map(settle_one).collect::<Result<Vec<Choice>>>(),
+            || chosen.into_par_iter().map(|ci| (ci, settle_one(ci))).collect::<Vec<_>>(),
             || super::hypotheses::fit_all(proxies, archs, &ys, scale, &refit_tests(&plan.0, n)),
         );
-        (settled?, hypotheses)
+        let mut kept = Vec::with_capacity(settled.len());
+        for (ci, s) in settled {
+            match s {
+                Ok(s) => kept.push(s),
+                Err(e) => {
+                    let c = &candidates[ci];
+                    warnings.push(drop_unsolved(e, &proxies[c.proxy], c.form)?);
+                }
+            }
+        }
+        (kept, hypotheses)
     } else {
         let mut settled: Vec<Choice> = Vec::new();
         for &ci in &order {
@@ -909,10 +932,16 @@ pub fn adapt_pool_with_progress(
             if settled.len() >= take && c.errors[c.best] >= errs[take - 1] {
                 break;
             }
-            settled.push(settle_one(ci)?);
+            match settle_one(ci) {
+                Ok(s) => settled.push(s),
+                Err(e) => warnings.push(drop_unsolved(e, &proxies[c.proxy], c.form)?),
+            }
         }
         (settled, Vec::new())
     };
+    if settled.is_empty() {
+        return Err(Error::NotConverged(format!("no candidate could be fitted: {}", warnings.join("; "))));
+    }
     settled.sort_by(|a, b| {
         a.cv_error.total_cmp(&b.cv_error).then(candidates[a.candidate].proxy.cmp(&candidates[b.candidate].proxy))
     });
@@ -1014,8 +1043,22 @@ pub fn adapt_pool_with_progress(
         validation: plan.1,
         constrained,
         unsolved_lambdas: candidates.iter().map(|c| c.unsolved).sum(),
+        warnings,
     };
     Ok(Adapted { predictor, report })
+}
+
+/// A candidate whose solve did not converge is dropped with a warning; any other error stops
+/// the adaptation.
+fn drop_unsolved(e: Error, proxy: &Proxy, form: Form) -> Result<String> {
+    match e {
+        Error::NotConverged(why) => Ok(format!(
+            "candidate {} x {} left out: the solver did not converge ({why})",
+            proxy.predictor.device,
+            form.name()
+        )),
+        other => Err(other),
+    }
 }
 
 /// A candidate at its best lambda, fitted on all samples. If its predictor is not positive

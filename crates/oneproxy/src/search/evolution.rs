@@ -44,6 +44,13 @@ impl Default for EvolutionParams {
     }
 }
 
+/// The largest population: every architecture is kept in the archive (a few hundred bytes
+/// each, times the generations), so a population in the millions would run the machine out of
+/// memory rather than search better.
+pub const MAX_POPULATION: usize = 100_000;
+/// The most architectures one search may evaluate (population x (generations + 1)).
+pub const MAX_EVALUATIONS: usize = 50_000_000;
+
 impl EvolutionParams {
     /// Refuse settings the search cannot run with.
     pub fn check(&self) -> Result<()> {
@@ -51,6 +58,19 @@ impl EvolutionParams {
             return Err(Error::InvalidParameter(format!(
                 "evolution population must be at least 2 (tournaments need a choice), got {}",
                 self.population
+            )));
+        }
+        if self.population > MAX_POPULATION {
+            return Err(Error::InvalidParameter(format!(
+                "evolution population must be at most {MAX_POPULATION}, got {}",
+                self.population
+            )));
+        }
+        if self.population.saturating_mul(self.generations.saturating_add(1)) > MAX_EVALUATIONS {
+            return Err(Error::InvalidParameter(format!(
+                "evolution would evaluate up to {} x {} architectures, more than the {MAX_EVALUATIONS} a search may",
+                self.population,
+                self.generations.saturating_add(1)
             )));
         }
         for (name, p) in [("crossover", self.crossover_prob), ("mutation", self.mutation_prob)] {

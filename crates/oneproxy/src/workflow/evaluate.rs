@@ -424,11 +424,10 @@ pub fn evaluate_nas(
 
 /// Name the target in an error unless the message already does.
 fn in_target(target: &str, e: Error) -> Error {
-    let text = e.to_string();
-    if text.contains(&format!("'{target}'")) {
+    if e.to_string().contains(&format!("'{target}'")) {
         e
     } else {
-        Error::InvalidParameter(format!("target '{target}': {text}"))
+        e.context(format!("target '{target}'"))
     }
 }
 

@@ -514,7 +514,9 @@ impl<'a> Flow<'a> {
         let pool = resolve_pool(table, &config.proxy, &target)?;
         let fitted: Vec<&crate::predictor::AdditivePredictor> =
             pool.iter().map(|p| self.proxies.fitted(p)).collect::<Result<_>>()?;
-        let domain = oracle.domain().unwrap_or_else(|| candidates.clone());
+        // Samples come from the candidates (what the target can measure *and* has an accuracy):
+        // a sample without an accuracy could never join the front.
+        let domain = candidates.clone();
         let planner_pred = match config.samples {
             SampleSet::Plan(_) => Some(self.proxies.fitted(&planner(table, &config.proxy, &pool)?)?),
             _ => None,
