@@ -22,11 +22,19 @@ pub fn message(e: &(dyn std::error::Error + 'static)) -> String {
 /// and solvers, `ValueError` for everything the caller gave.
 pub fn to_py(e: Error) -> PyErr {
     let text = message(&e);
-    match e {
+    // An error with context is of the class of the error it wraps.
+    let mut inner = &e;
+    while let Error::Context { inner: wrapped, .. } = inner {
+        inner = wrapped;
+    }
+    match inner {
         Error::Io { .. } | Error::Refused { .. } | Error::Locked { .. } => PyOSError::new_err(text),
-        Error::Engine(_) | Error::NotConverged(_) | Error::Timeout { .. } | Error::Signals(_) | Error::Plot { .. } => {
-            PyRuntimeError::new_err(text)
-        }
+        Error::Engine(_)
+        | Error::NotConverged(_)
+        | Error::Timeout { .. }
+        | Error::Signals(_)
+        | Error::Plot { .. }
+        | Error::TooManyFailures { .. } => PyRuntimeError::new_err(text),
         _ => PyValueError::new_err(text),
     }
 }

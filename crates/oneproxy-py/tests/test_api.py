@@ -90,7 +90,7 @@ def test_an_exception_in_the_callable_surfaces_with_the_architecture(nb201):
 
 @pytest.mark.parametrize(
     "bad,message",
-    [(lambda a: [-1.0] * len(a), "returned latency -1"), (lambda a: [1.0], "returned 1 latencies for 2"), (lambda a: "fast", "must return a list")],
+    [(lambda a: [-1.0] * len(a), "latency -1 is not a positive finite number"), (lambda a: [1.0], "returned 1 latencies for 2"), (lambda a: "fast", "must return a list")],
 )
 def test_bad_latencies_are_value_errors_naming_the_architecture(nb201, bad, message):
     with pytest.raises(ValueError, match=message) as e:
@@ -148,3 +148,70 @@ def test_combine_chooses_how_candidates_are_averaged(nb201):
     assert not {m["form"] for m in best["members"]} & {"live-ops", "live-path", "stacking", "pruned-stacking", "pool-prior"}
     with pytest.raises(ValueError, match="unknown combine 'nope'; known: averaged, best"):
         oneproxy.adapt(samples=samples, pool=pool, target="raspi4", combine="nope")
+
+
+def test_a_log_in_use_is_refused_and_loses_nothing(nb201, tmp_path):
+    import threading
+
+    log = tmp_path / "eyeriss.csv"
+    table = lookup(nb201, "eyeriss")
+    started, release = threading.Event(), threading.Event()
+
+    def slow(archs):
+        started.set()
+        release.wait(60)
+        return table(archs)
+
+    result = {}
+    first = threading.Thread(target=lambda: result.setdefault("run", run(nb201, slow, measurements_path=log)))
+    first.start()
+    assert started.wait(60)
+    try:
+        with pytest.raises(OSError, match="another oneproxy python nas is writing"):
+            run(nb201, table, measurements_path=log)
+    finally:
+        release.set()
+        first.join(120)
+    assert len(log.read_text().splitlines()) == 1 + result["run"].outcome["measurements"]
+
+
+def test_outputs_replace_a_users_file_only_with_overwrite(tmp_path):
+    mine = tmp_path / "model.onnx"
+    mine.write_text("my notes")
+    arch = oneproxy.architectures("nb201")[0]
+    with pytest.raises(OSError, match="not written by oneproxy"):
+        oneproxy.export_onnx("nb201", arch, mine)
+    assert mine.read_text() == "my notes"
+    assert oneproxy.export_onnx("nb201", arch, mine, overwrite=True) > 0
+    # Its own file, rewritten without overwrite.
+    assert oneproxy.export_onnx("nb201", arch, mine, seed=3) > 0
+    pred = oneproxy.adapt(proxy="pixel3", samples=dict(zip(*_board())))
+    saved = tmp_path / "pred.json"
+    saved.write_text("{}")
+    with pytest.raises(OSError, match="--force"):
+        pred.save(saved)
+    assert saved.read_text() == "{}"
+    pred.save(saved, overwrite=True)
+    pred.save(saved)
+    assert oneproxy.Predictor.load(saved).device == pred.device
+
+
+def _board():
+    import csv
+    import pathlib
+
+    rows = list(csv.reader(open(pathlib.Path(__file__).resolve().parents[2] / "oneproxy-cli/tests/fixtures/board_samples.csv")))
+    return [r[0] for r in rows[1:]], [float(r[1]) for r in rows[1:]]
+
+
+def test_implausible_values_from_the_callable_warn(nb201):
+    table = lookup(nb201, "eyeriss")
+    calls = []
+
+    def in_seconds_sometimes(archs):
+        calls.extend(archs)
+        values = table(archs)
+        return [v / 1000 if len(calls) % 3 == 0 else v for v in values]
+
+    with pytest.warns(UserWarning, match="different units"):
+        run(nb201, in_seconds_sometimes, batch_size=1)

@@ -45,9 +45,9 @@ impl OutputLock {
                 Err(std::fs::TryLockError::WouldBlock) => {
                     let mut held = String::new();
                     let _ = file.read_to_string(&mut held);
-                    let mut words = held.split_whitespace();
-                    let pid = words.next().and_then(|p| p.parse().ok());
-                    let purpose = words.next().unwrap_or("process").to_string();
+                    let (pid, purpose) = held.trim().split_once(' ').unwrap_or((held.trim(), ""));
+                    let pid = pid.parse().ok();
+                    let purpose = if purpose.is_empty() { "process".to_string() } else { purpose.to_string() };
                     return Err(Error::Locked { path: output.into(), purpose, pid });
                 }
                 Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&sidecar, e)),
