@@ -262,7 +262,7 @@ fn two_nas_runs_on_one_measurements_file_lose_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let cmd = lookup_runner(dir.path(), 0.05);
     let log = dir.path().join("board.csv");
-    let mut first = std::process::Command::new(assert_cmd::cargo::cargo_bin("oneproxy"))
+    let first = std::process::Command::new(assert_cmd::cargo::cargo_bin("oneproxy"))
         .args(FLOW)
         .arg("7")
         .args(["--target", "raspi4", "--runner-cmd", &cmd, "--runs", "1", "--warmup", "0", "--max-failures", "30"])
