@@ -21,7 +21,7 @@ fn list_name(s: &str) -> Result<String, String> {
 
 /// A device name for a new CSV column, by the library's one rule.
 fn device_name(s: &str) -> Result<String, String> {
-    oneproxy::table::validate_device_name(s).map_err(|e| e.to_string())?;
+    oneproxy::data::validate_device_name(s).map_err(|e| e.to_string())?;
     Ok(s.to_string())
 }
 

@@ -35,7 +35,7 @@ fn samples_file(dir: &std::path::Path) -> String {
 
 /// Bundled latencies of `device` for NB201 architecture strings, through the library.
 fn oneproxy_lookup(device: &str, archs: &[&str]) -> Vec<f64> {
-    let b = oneproxy::bundled::bundle(oneproxy::SpaceId::Nb201).unwrap();
+    let b = oneproxy::data::bundled::bundle(oneproxy::SpaceId::Nb201).unwrap();
     let col = b.latency.device_index(device).unwrap();
     archs
         .iter()
@@ -311,7 +311,7 @@ fn issue3_goal_edgetpu_auto_20_samples() {
 #[test]
 fn user_devices_can_be_targets_and_proxies() {
     // raspi4's bundled column saved as a user file under a new name.
-    let b = oneproxy::bundled::bundle(oneproxy::SpaceId::Nb201).unwrap();
+    let b = oneproxy::data::bundled::bundle(oneproxy::SpaceId::Nb201).unwrap();
     let col = b.latency.device_index("raspi4").unwrap();
     let mut text = String::from("index,my_pi\n");
     for i in (0..15625).step_by(7) {

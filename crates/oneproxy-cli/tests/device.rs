@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use oneproxy::bundled::bundle;
+use oneproxy::data::bundled::bundle;
 use oneproxy::SpaceId;
 use serde_json::Value;
 use std::path::Path;

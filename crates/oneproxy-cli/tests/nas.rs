@@ -225,7 +225,7 @@ fn run_writes_a_report_folder() {
 fn accuracy_file_makes_any_space_searchable() {
     // Accuracies for the first 300 bundled FBNet architectures (a made-up but deterministic
     // score), then an exhaustive search against pixel3's measured latency.
-    let b = oneproxy::bundled::bundle(oneproxy::SpaceId::Fbnet).unwrap();
+    let b = oneproxy::data::bundled::bundle(oneproxy::SpaceId::Fbnet).unwrap();
     let space = oneproxy::SpaceId::Fbnet.space();
     let mut text = String::from("arch,accuracy\n");
     for (i, a) in b.archs.iter().take(300).enumerate() {
@@ -264,7 +264,7 @@ fn search_feeds_measure_and_shows_the_nb201_index() {
         "--json",
     ]);
     let front = v["front"].as_array().unwrap();
-    let b = oneproxy::bundled::bundle(oneproxy::SpaceId::Nb201).unwrap();
+    let b = oneproxy::data::bundled::bundle(oneproxy::SpaceId::Nb201).unwrap();
     for p in front {
         let i = p["index"].as_u64().unwrap() as usize;
         assert_eq!(oneproxy::SpaceId::Nb201.space().format(&b.archs[i]), p["arch"].as_str().unwrap());
@@ -297,7 +297,7 @@ fn search_feeds_measure_and_shows_the_nb201_index() {
 
 #[test]
 fn evolution_with_an_accuracy_file_searches_the_file() {
-    let b = oneproxy::bundled::bundle(oneproxy::SpaceId::Fbnet).unwrap();
+    let b = oneproxy::data::bundled::bundle(oneproxy::SpaceId::Fbnet).unwrap();
     let space = oneproxy::SpaceId::Fbnet.space();
     let mut text = String::from("arch,accuracy\n");
     for (i, a) in b.archs.iter().take(200).enumerate() {

@@ -11,7 +11,7 @@ use std::path::Path;
 
 /// Bundled NB201 latency of `device` for each architecture string.
 fn bundled(device: &str, archs: &[String]) -> Vec<f64> {
-    let b = oneproxy::bundled::bundle(oneproxy::SpaceId::Nb201).unwrap();
+    let b = oneproxy::data::bundled::bundle(oneproxy::SpaceId::Nb201).unwrap();
     let col = b.latency.device_index(device).unwrap();
     archs.iter().map(|a| b.latency.latency(&oneproxy::space::Nb201.parse(a).unwrap(), col).unwrap()).collect()
 }
@@ -170,10 +170,10 @@ fn issue8_adversarial_target_stays_positive() {
 fn issue8_adapt_json_says_no_correction_in_words() {
     // HELP's 10 gold_6226 samples with the paper's form: the best lambda is infinite.
     let dir = tempfile::tempdir().unwrap();
-    let b = oneproxy::bundled::bundle(oneproxy::SpaceId::Nb201).unwrap();
+    let b = oneproxy::data::bundled::bundle(oneproxy::SpaceId::Nb201).unwrap();
     let col = b.latency.device_index("gold_6226").unwrap();
     let mut text = String::from("index,board\n");
-    for &i in oneproxy::bundled::HELP10_NB201.iter() {
+    for &i in oneproxy::data::bundled::HELP10_NB201.iter() {
         text.push_str(&format!("{i},{}\n", b.latency.get(i, col).unwrap()));
     }
     let f = dir.path().join("help10.csv");

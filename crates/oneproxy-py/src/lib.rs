@@ -12,11 +12,11 @@ mod oracle;
 mod predictor;
 
 use convert::{f64_array, f64_matrix, parse_archs, parse_space, OrPy};
-use oneproxy::accuracy::AccuracySource;
+use oneproxy::data::AccuracySource;
+use oneproxy::data::DeviceSource;
 use oneproxy::search::front::{search as search_front, LatencySource, Method};
 use oneproxy::search::EvolutionParams;
 use oneproxy::stats::{correlation_matrix_with, Metric};
-use oneproxy::table::DeviceSource;
 use oneproxy::{AccuracyTable, LatencyTable, SpaceId};
 use predictor::Predictor;
 use pyo3::exceptions::{PyUserWarning, PyValueError};
@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex};
 type UserTable<'py> = (Vec<String>, Vec<String>, Bound<'py, PyBytes>);
 
 /// Issue each plausibility warning as a Python `UserWarning`.
-pub(crate) fn warn_all(py: Python<'_>, warnings: &[oneproxy::plausibility::Warning]) -> PyResult<()> {
+pub(crate) fn warn_all(py: Python<'_>, warnings: &[oneproxy::data::plausibility::Warning]) -> PyResult<()> {
     warn_texts(py, warnings.iter().map(ToString::to_string))
 }
 
@@ -380,7 +380,7 @@ fn architectures(py: Python<'_>, space: &str) -> PyResult<Vec<String>> {
     let id = parse_space(space)?;
     let archs = match id.space().enumerate() {
         Some(all) => all,
-        None => py.detach(|| oneproxy::bundled::bundle(id)).or_py()?.archs.clone(),
+        None => py.detach(|| oneproxy::data::bundled::bundle(id)).or_py()?.archs.clone(),
     };
     let s = id.space();
     Ok(archs.iter().map(|a| s.format(a)).collect())

@@ -94,7 +94,7 @@ pub fn nas(
     if batch_size == Some(0) {
         return Err(PyValueError::new_err("batch_size must be at least 1 (or None: every request at once)"));
     }
-    oneproxy::table::validate_device_name(target_name).or_py()?;
+    oneproxy::data::validate_device_name(target_name).or_py()?;
     let config = config(
         py,
         id,

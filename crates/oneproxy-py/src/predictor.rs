@@ -177,7 +177,7 @@ pub fn adapt(
     combine: &str,
 ) -> PyResult<(Predictor, String)> {
     let id = parse_space(space)?;
-    oneproxy::table::validate_device_name(target).or_py()?;
+    oneproxy::data::validate_device_name(target).or_py()?;
     let auto = pyo3::types::PyString::new(py, "auto").into_any();
     let combination = match combine {
         "averaged" => Combination::Averaged,

@@ -10,7 +10,7 @@
 //! Then, if `python3` with cvxpy is installed, the same problem is solved with cvxpy for 50
 //! lambdas and the ratios are printed. Goal (issue 3): >= 100x faster per solve.
 use criterion::{criterion_group, Criterion};
-use oneproxy::bundled::bundle;
+use oneproxy::data::bundled::bundle;
 use oneproxy::predictor::solver::{solve_conic, Penalty, Problem, Spectral};
 use oneproxy::space::seeded_rng;
 use oneproxy::workflow::ProxyPredictors;

@@ -4,7 +4,7 @@
 //! `scipy.stats.spearmanr` (if `python3` with scipy is available) on the same data, and the ratio
 //! is printed. Goal (issue 2): at least 10x faster than scipy.
 use criterion::{criterion_group, Criterion};
-use oneproxy::bundled::bundle;
+use oneproxy::data::bundled::bundle;
 use oneproxy::stats::{correlation_matrix, Metric};
 use oneproxy::SpaceId;
 use std::io::Write;

@@ -1,7 +1,7 @@
 //! Exact Pareto fronts (latency vs cifar100 accuracy) of all 15625 NB201 architectures on every
 //! fully measured bundled device. Goal: all 27 fronts well under 100 ms in total.
 use criterion::{criterion_group, Criterion};
-use oneproxy::bundled::bundle;
+use oneproxy::data::bundled::bundle;
 use oneproxy::search::pareto_front;
 use oneproxy::SpaceId;
 use std::time::Instant;

@@ -7,7 +7,7 @@
 //! * `best3`: the rule before it (`--combine best`, the mean of the 3 best), as the baseline
 //!   measured in the same run; the ratio is printed.
 use criterion::{criterion_group, Criterion};
-use oneproxy::bundled::bundle;
+use oneproxy::data::bundled::bundle;
 use oneproxy::predictor::{adapt_pool, AdaptParams, Combination, Proxy};
 use oneproxy::space::seeded_rng;
 use oneproxy::workflow::ProxyPredictors;

@@ -8,7 +8,7 @@
 //! cargo run --release -p oneproxy --example adapt_scaling              # refits up to 1,000 samples
 //! cargo run --release -p oneproxy --example adapt_scaling -- 3200      # refits up to 3,200
 //! ```
-use oneproxy::bundled::bundle;
+use oneproxy::data::bundled::bundle;
 use oneproxy::predictor::{adapt, AdaptParams, Penalty, Proxy, Validation};
 use oneproxy::space::seeded_rng;
 use oneproxy::workflow::ProxyPredictors;

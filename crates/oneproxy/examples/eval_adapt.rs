@@ -4,7 +4,7 @@ use oneproxy::workflow::{evaluate_adapt, ProxySelection, SampleSet, Trials};
 use oneproxy::SpaceId;
 
 fn main() -> oneproxy::Result<()> {
-    let b = oneproxy::bundled::bundle(SpaceId::Nb201)?;
+    let b = oneproxy::data::bundled::bundle(SpaceId::Nb201)?;
     let pool: Vec<String> = "1080ti_1,1080ti_32,1080ti_256,silver_4114,silver_4210r,samsung_a50,pixel3,essential_ph_1,samsung_s7,titanx_1,titanx_32,titanx_256,gold_6240"
         .split(',')
         .map(String::from)

@@ -123,7 +123,7 @@ pub enum Error {
     #[error("unknown search space '{}'; {}", clip(.0), known_names(.0, &SPACE_NAMES.map(String::from), "spaces", ""))]
     UnknownSpace(String),
     /// A device name that cannot be used (it would break a CSV header or be mistaken for a
-    /// column of the format); see [`crate::table::validate_device_name`].
+    /// column of the format); see [`crate::data::validate_device_name`].
     #[error("invalid device name '{}': {reason}", clip(name))]
     BadDeviceName {
         /// The name as given.

@@ -10,11 +10,11 @@
 //! Not part of the public API (hidden from the docs); it lives in the library only because both
 //! the fuzz crate and the integration test need it.
 
-use crate::accuracy::AccuracyTable;
+use crate::data::AccuracyTable;
+use crate::data::{parse_latency_csv, DeviceSource, LatencyTable};
 use crate::error::Error;
 use crate::predictor::AdditivePredictor;
 use crate::space::{seeded_rng, Arch, SearchSpace, SpaceId};
-use crate::table::{parse_latency_csv, DeviceSource, LatencyTable};
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::OnceLock;

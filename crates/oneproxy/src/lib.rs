@@ -28,21 +28,17 @@
 //!   measurement oracles.
 #![deny(missing_docs)]
 
-pub mod accuracy;
-pub mod bundled;
 pub mod data;
 pub mod error;
 // The fuzz targets' harness, shared with the corpus replay test; not public API.
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod manifest;
 pub mod measure;
 pub mod network;
 #[cfg(feature = "onnx")]
 pub mod onnx;
 pub mod output;
 pub mod plan;
-pub mod plausibility;
 #[cfg(feature = "plot")]
 pub mod plot;
 pub mod predictor;
@@ -50,11 +46,8 @@ pub mod report;
 pub mod search;
 pub mod space;
 pub mod stats;
-pub mod table;
 pub mod workflow;
 
-pub use accuracy::AccuracyTable;
+pub use data::{AccuracyTable, LatencyTable, Manifest};
 pub use error::{Error, Result};
-pub use manifest::Manifest;
 pub use space::{Arch, SearchSpace, SpaceId};
-pub use table::LatencyTable;

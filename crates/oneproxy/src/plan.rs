@@ -139,7 +139,7 @@ pub struct TablePlan {
 /// enumerate), spanning `proxy`'s additive predictor, or the recommended proxy's when `None`.
 /// A budget beyond the candidates plans all of them.
 pub fn plan_for_table(
-    table: &crate::table::LatencyTable,
+    table: &crate::data::LatencyTable,
     proxy: Option<&str>,
     budget: usize,
     seed: u64,
@@ -162,7 +162,7 @@ pub fn plan_for_table(
     let space = table.space();
     let candidates = match space.space().enumerate() {
         Some(all) => all,
-        None => crate::bundled::bundle(space)?.archs.clone(),
+        None => crate::data::bundled::bundle(space)?.archs.clone(),
     };
     let archs = plan(space.space(), predictor, &candidates, budget.min(candidates.len()), seed)?;
     Ok(TablePlan { proxy, archs, candidates: candidates.len() })

@@ -146,7 +146,7 @@ fn issue5_flops_rank_like_measured_latency_on_nb201() {
 /// The bundled devices, for reference: FLOPs against each device's NB201 latencies.
 #[test]
 fn issue5_flops_against_bundled_nb201_devices() {
-    let b = oneproxy::bundled::bundle(SpaceId::Nb201).unwrap();
+    let b = oneproxy::data::bundled::bundle(SpaceId::Nb201).unwrap();
     let flops: Vec<f64> = b.archs.iter().map(|a| network::cost(SpaceId::Nb201, a).flops as f64).collect();
     let mut all = Vec::new();
     for (d, dev) in b.latency.devices().iter().enumerate() {

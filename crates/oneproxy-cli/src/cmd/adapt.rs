@@ -3,9 +3,9 @@
 use crate::args::AdaptArgs;
 use crate::report::{fmt3, print, print_json};
 use anyhow::{bail, Context};
-use oneproxy::bundled::bundle;
+use oneproxy::data::bundled::bundle;
+use oneproxy::data::read_latency_csv;
 use oneproxy::predictor::{json_numbers, AdaptReport};
-use oneproxy::table::read_latency_csv;
 use oneproxy::workflow::proxy::{adapt_target, TargetAdaptation};
 use oneproxy::{Arch, Manifest, SpaceId};
 use serde::Serialize;

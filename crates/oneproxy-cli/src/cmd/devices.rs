@@ -2,7 +2,7 @@
 
 use crate::args::DevicesArgs;
 use crate::report::{print, print_json, TextTable};
-use oneproxy::plausibility::Warning;
+use oneproxy::data::plausibility::Warning;
 use oneproxy::{Manifest, SpaceId};
 use serde::Serialize;
 
@@ -35,8 +35,8 @@ pub fn run(args: DevicesArgs) -> anyhow::Result<()> {
             name: d.name.clone(),
             archs_measured: table.measured_count(i),
             source: d.source.to_string(),
-            simulated: oneproxy::bundled::is_simulated(space, &d.name)
-                && matches!(d.source, oneproxy::table::DeviceSource::Bundled(_)),
+            simulated: oneproxy::data::bundled::is_simulated(space, &d.name)
+                && matches!(d.source, oneproxy::data::DeviceSource::Bundled(_)),
         })
         .collect();
     if args.json {

@@ -160,7 +160,7 @@ pub fn run(a: MeasureArgs) -> anyhow::Result<()> {
     oneproxy::output::Outputs::new(true).inputs(a.archs.iter()).check(&a.out).context("--out")?;
     let (timer, prefix) = timer(&a.runner, &a.timing)?;
     let device = a.device_name.clone().unwrap_or_else(|| oneproxy::measure::host_device_name(prefix));
-    oneproxy::table::validate_device_name(&device).context("--device-name")?;
+    oneproxy::data::validate_device_name(&device).context("--device-name")?;
     let (_, existing) = oneproxy::output::check_output_file(&a.out).context("--out")?;
     if existing.is_some() && !a.resume {
         bail!(

@@ -100,7 +100,7 @@ pub fn adapt_params(o: &AdaptOptions, combination: Combination) -> anyhow::Resul
 
 /// The accuracy table named by `--accuracy` / `--accuracy-file` (default: cifar100).
 pub fn accuracy_table(space: SpaceId, a: &crate::args::AccuracyArgs) -> anyhow::Result<oneproxy::AccuracyTable> {
-    use oneproxy::accuracy::AccuracySource;
+    use oneproxy::data::AccuracySource;
     let source = match &a.accuracy_file {
         Some(f) => AccuracySource::File(f.clone()),
         None => AccuracySource::Bundled(a.accuracy.clone().unwrap_or_else(|| "cifar100".into())),
@@ -189,7 +189,7 @@ pub fn read_arch_list(path: &Path, space: &dyn SearchSpace) -> anyhow::Result<Ve
 }
 
 /// Plausibility warnings of loaded data, one line each on stderr.
-pub fn print_warnings(warnings: &[oneproxy::plausibility::Warning]) {
+pub fn print_warnings(warnings: &[oneproxy::data::plausibility::Warning]) {
     for w in warnings {
         note!("warning: {w}");
     }
@@ -197,9 +197,9 @@ pub fn print_warnings(warnings: &[oneproxy::plausibility::Warning]) {
 
 /// A latency CSV in the user format, `arch,<device>` then one row per architecture, written by
 /// the csv crate (so any architecture string is quoted as needed); `device` must pass
-/// [`oneproxy::table::validate_device_name`], so that the file reads back.
+/// [`oneproxy::data::validate_device_name`], so that the file reads back.
 pub fn latency_csv(device: &str, rows: impl IntoIterator<Item = (String, String)>) -> anyhow::Result<String> {
-    oneproxy::table::validate_device_name(device)?;
+    oneproxy::data::validate_device_name(device)?;
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(["arch", device])?;
     for (arch, value) in rows {

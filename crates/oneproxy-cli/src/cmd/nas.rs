@@ -83,7 +83,7 @@ pub fn run(args: NasArgs) -> anyhow::Result<()> {
     config.max_measurements = args.max_measurements;
     config.max_failures = args.max_failures;
     config.check()?;
-    oneproxy::table::validate_device_name(&args.target).context("--target")?;
+    oneproxy::data::validate_device_name(&args.target).context("--target")?;
     let log_path = args.measurements.clone().unwrap_or_else(|| PathBuf::from(format!("{}.csv", args.target)));
     // Refused before any measurement when --out is a folder oneproxy must not replace, or one
     // that holds an input (the new report would replace it).

@@ -2,7 +2,7 @@
 
 use crate::args::PredictArgs;
 use anyhow::Context;
-use oneproxy::bundled::bundle;
+use oneproxy::data::bundled::bundle;
 use oneproxy::predictor::AdditivePredictor;
 use oneproxy::Arch;
 
@@ -18,7 +18,7 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     let p = AdditivePredictor::load(&args.predictor).context("reading --predictor")?;
     let device = if p.device.is_empty() { "predicted".to_string() } else { p.device.clone() };
     // The name becomes the CSV header: refuse one that would break it, before any work.
-    oneproxy::table::validate_device_name(&device).with_context(|| {
+    oneproxy::data::validate_device_name(&device).with_context(|| {
         format!("the predictor's 'device' field cannot name a CSV column ({})", args.predictor.display())
     })?;
     let space = p.space.space();

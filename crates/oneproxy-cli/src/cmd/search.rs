@@ -84,7 +84,7 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
         ),
         (None, None) => unreachable!("clap requires one latency source"),
     };
-    let bundled = oneproxy::bundled::bundle(space).ok().filter(|b| !b.archs.is_empty());
+    let bundled = oneproxy::data::bundled::bundle(space).ok().filter(|b| !b.archs.is_empty());
     let index = |a: &Arch| bundled.and_then(|b| b.latency.row_of(a));
     // Accuracies from a file cover only its architectures: evolution would wander outside them.
     let method = if args.method == MethodArg::Evolution && args.accuracy.accuracy_file.is_some() {
@@ -158,7 +158,7 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
         let mut inputs = table.inputs().to_vec();
         inputs.extend(acc.input().cloned());
         if let Some(p) = &args.predictor {
-            inputs.push(oneproxy::manifest::InputFile::from_path(p)?);
+            inputs.push(oneproxy::data::manifest::InputFile::from_path(p)?);
         }
         let seed = (method == "evolution").then_some(args.seed);
         return print_json(&Output {

@@ -20,19 +20,17 @@
 //! rewrite it from their own rows and lose the other's.
 //!
 //! Every latency entering the log passes one check: a positive finite number
-//! ([`check_latency`]), and the plausibility checks of [`crate::plausibility`] over the whole
+//! ([`check_latency`]), and the plausibility checks of [`crate::data::plausibility`] over the whole
 //! column, whose new warnings [`MeasurementLog::record`] returns.
 
+use super::latency::{check_latency, FAILED};
+use crate::data::plausibility::{self, Warning};
 use crate::error::{Error, Origin, Result};
 use crate::output::{check_output_file, final_target, write_atomic, OutputLock};
-use crate::plausibility::{self, Warning};
 use crate::space::{Arch, SpaceId};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-
-/// The cell of an architecture that cannot be measured.
-pub const FAILED: &str = "failed";
 
 /// The settings a log's latencies were measured with, by name (`engine`, `command`, `batch`,
 /// `prune_dead`, ...): two runs may share a log only where their common settings agree.
@@ -67,15 +65,6 @@ impl Answer {
             Answer::Measured { latency_ms, .. } => Some(*latency_ms),
             Answer::Failed(_) => None,
         }
-    }
-}
-
-/// The one check every latency passes on its way in: a positive, finite number of ms.
-pub fn check_latency(latency_ms: f64) -> std::result::Result<f64, String> {
-    if latency_ms.is_finite() && latency_ms > 0.0 {
-        Ok(latency_ms)
-    } else {
-        Err(format!("latency {} is not a positive finite number of ms", crate::error::show_number(latency_ms)))
     }
 }
 
@@ -156,7 +145,7 @@ impl MeasurementLog {
     /// `arch,<device>` (a file with other columns is somebody else's and is refused, never
     /// rewritten).
     pub fn open(path: &Path, device: &str, space: SpaceId, purpose: &str) -> Result<Self> {
-        crate::table::validate_device_name(device)?;
+        crate::data::validate_device_name(device)?;
         check_output_file(path)?;
         let lock = OutputLock::acquire(path, purpose)?;
         let mut log =
@@ -168,8 +157,8 @@ impl MeasurementLog {
             return Ok(log);
         }
         log.sidecar = sidecar;
-        let bundled = crate::bundled::bundle(space).ok().map(|b| b.archs.as_slice());
-        let csv = crate::table::read_log_csv(path, space.space(), bundled).map_err(|e| match e {
+        let bundled = crate::data::bundled::bundle(space).ok().map(|b| b.archs.as_slice());
+        let csv = super::latency_csv::read_log_csv(path, space.space(), bundled).map_err(|e| match e {
             Error::BadValue { origin, column, value, reason } => Error::BadValue {
                 origin,
                 column,
@@ -425,7 +414,7 @@ impl MeasurementLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bundled::bundle;
+    use crate::data::bundled::bundle;
 
     fn archs(n: usize) -> Vec<Arch> {
         bundle(SpaceId::Nb201).unwrap().archs[..n].to_vec()

@@ -18,8 +18,8 @@
 //! replace the data the command is reading with what it computed from them.
 
 use super::{atomic::check_output_file, final_target, write_atomic};
+use crate::data::manifest::sha256_hex;
 use crate::error::{Error, Result};
-use crate::manifest::sha256_hex;
 use std::collections::BTreeMap;
 use std::io::{Read, Seek, Write};
 use std::os::unix::fs::MetadataExt;

@@ -35,10 +35,10 @@ use super::additive::{AdditivePredictor, ProxyTerm, StructureTerm, FLOOR_FRACTIO
 use super::json_numbers;
 use super::scaling::{ldexp, mean_positive, rescale_exponent};
 use super::solver::{Conic, Inequality, Penalty, Problem, Solution, Spectral};
+use crate::data::LatencyTable;
 use crate::error::{Error, Result};
 use crate::space::{Arch, SearchSpace, SpaceId};
 use crate::stats::spearman;
-use crate::table::LatencyTable;
 use nalgebra::{DMatrix, DVector};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};

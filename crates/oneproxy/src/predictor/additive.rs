@@ -13,10 +13,10 @@
 
 use super::scaling::{exponent_of_max, ldexp};
 use super::solver::{constrained_least_squares, Inequality};
+use crate::data::LatencyTable;
 use crate::error::{Error, Result};
 use crate::space::cell::{CellFeature, OPS};
 use crate::space::{Arch, SearchSpace, SpaceId};
-use crate::table::LatencyTable;
 use nalgebra::{DMatrix, DVector};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -445,7 +445,7 @@ impl AdditivePredictor {
 
     /// Predicted latencies, looking proxy terms up in `table` (measured cells; the fallback
     /// model elsewhere). Errors if a proxy term's device is not in the table.
-    pub fn predict_with(&self, archs: &[Arch], table: &crate::table::LatencyTable) -> Result<Vec<f64>> {
+    pub fn predict_with(&self, archs: &[Arch], table: &crate::data::LatencyTable) -> Result<Vec<f64>> {
         let cols =
             self.proxy_terms.iter().map(|t| table.device_index(&t.device).map(Some)).collect::<Result<Vec<_>>>()?;
         let rows: Vec<Option<usize>> = archs.iter().map(|a| table.row_of(a)).collect();
@@ -609,7 +609,7 @@ mod tests {
     #[test]
     fn a_least_squares_fit_below_zero_is_refitted_positive() {
         // pixel3's NB201 latencies: least squares predicts about -2.3 ms for the empty cell.
-        let b = crate::bundled::bundle(SpaceId::Nb201).unwrap();
+        let b = crate::data::bundled::bundle(SpaceId::Nb201).unwrap();
         let col = b.latency.device_index("pixel3").unwrap();
         let rows = b.latency.measured_rows(col);
         let archs: Vec<Arch> = rows.iter().map(|&r| b.latency.archs()[r].clone()).collect();
@@ -679,7 +679,7 @@ mod tests {
         table
             .add_device(
                 "slow",
-                crate::table::DeviceSource::Computed("test".into()),
+                crate::data::DeviceSource::Computed("test".into()),
                 [(all[1].clone(), 50.0), (all[2].clone(), 1.0)],
             )
             .unwrap();

@@ -384,7 +384,7 @@ mod tests {
     }
 
     /// Additive predictors of bundled NB201 devices, fitted on all their measurements.
-    fn fitted(t: &crate::table::LatencyTable, pool: &[String]) -> crate::workflow::ProxyPredictors {
+    fn fitted(t: &crate::data::LatencyTable, pool: &[String]) -> crate::workflow::ProxyPredictors {
         let mut cache = crate::workflow::ProxyPredictors::default();
         cache.prefit(t, pool).unwrap();
         cache
@@ -425,7 +425,7 @@ mod tests {
 
     #[test]
     fn stacking_recovers_a_blend_of_pool_devices_and_flags_filled_ones() {
-        let b = crate::bundled::bundle(SpaceId::Nb201).unwrap();
+        let b = crate::data::bundled::bundle(SpaceId::Nb201).unwrap();
         let t = &b.latency;
         let pool = ["pixel3", "1080ti_1", "edgetpu"].map(String::from);
         let cache = fitted(t, &pool);
@@ -461,7 +461,7 @@ mod tests {
 
     #[test]
     fn pruned_stacking_finds_a_device_that_runs_the_pruned_cell_like_a_proxy() {
-        let b = crate::bundled::bundle(SpaceId::Nb201).unwrap();
+        let b = crate::data::bundled::bundle(SpaceId::Nb201).unwrap();
         let t = &b.latency;
         let pool = ["pixel3", "1080ti_1", "eyeriss"].map(String::from);
         let cache = fitted(t, &pool);

@@ -344,7 +344,7 @@ pub fn evolve(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bundled::bundle;
+    use crate::data::bundled::bundle;
     use crate::space::{FeatureGroup, SpaceId};
 
     /// NB201 with bundled cifar100 accuracy and pixel3 latency.

@@ -3,11 +3,11 @@
 //! NSGA-II, then the Pareto front and the best pick under each latency constraint.
 
 use super::{best_under_constraints, evolve, pareto_front, Evaluated, EvolutionParams};
-use crate::accuracy::AccuracyTable;
+use crate::data::AccuracyTable;
+use crate::data::LatencyTable;
 use crate::error::Result;
 use crate::predictor::AdditivePredictor;
 use crate::space::Arch;
-use crate::table::LatencyTable;
 use std::collections::HashMap;
 
 /// Where latencies come from.
@@ -128,7 +128,7 @@ pub fn search(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bundled::bundle;
+    use crate::data::bundled::bundle;
     use crate::SpaceId;
 
     #[test]

@@ -8,8 +8,8 @@
 //! JSON ([`Correlation::Undefined`]), `-` in tables.
 
 use super::rank::{dot, standardized_ranks, Metric};
+use crate::data::LatencyTable;
 use crate::error::{Error, Result};
-use crate::table::LatencyTable;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -239,7 +239,7 @@ pub fn correlation_matrix_with(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bundled::bundle;
+    use crate::data::bundled::bundle;
     use crate::SpaceId;
 
     fn nb201(metric: Metric, devs: &[&str]) -> CorrelationMatrix {
@@ -292,11 +292,11 @@ mod tests {
             let c = b.latency.device_index(d).unwrap();
             let values: Vec<(crate::Arch, f64)> =
                 b.archs.iter().enumerate().map(|(r, a)| (a.clone(), b.latency.get(r, c).unwrap())).collect();
-            t.add_device(d, crate::table::DeviceSource::File("test.csv".into()), values).unwrap();
+            t.add_device(d, crate::data::DeviceSource::File("test.csv".into()), values).unwrap();
         }
         let pixel3 = t.column(0).to_vec();
         let small: Vec<(crate::Arch, f64)> = (0..k).map(|r| (t.archs()[r].clone(), 1000.0 / pixel3[r])).collect();
-        t.add_device("small", crate::table::DeviceSource::File("test.csv".into()), small).unwrap();
+        t.add_device("small", crate::data::DeviceSource::File("test.csv".into()), small).unwrap();
         t
     }
 
@@ -352,7 +352,7 @@ mod subset_tests {
 
     #[test]
     fn a_subset_is_the_matrix_of_those_devices() {
-        let t = &crate::bundled::bundle(crate::SpaceId::Nb201).unwrap().latency;
+        let t = &crate::data::bundled::bundle(crate::SpaceId::Nb201).unwrap().latency;
         let all: Vec<String> = ["pixel3", "raspi4", "edgegpu", "fpga"].iter().map(|s| s.to_string()).collect();
         let some: Vec<String> = ["fpga", "pixel3", "edgegpu"].iter().map(|s| s.to_string()).collect();
         let sub = correlation_matrix(t, &all, Metric::Spearman).unwrap().subset(&some);

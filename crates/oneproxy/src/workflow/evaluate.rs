@@ -6,12 +6,12 @@ use super::oracle::TableOracle;
 use super::proxy::{planner, resolve_pool, ProxyPredictors, ProxySelection};
 use super::samples::{target_seed, SampleSet};
 use super::score::{check_scorable, score_against, Score, Truth, RANDOM_DRAWS};
-use crate::accuracy::AccuracyTable;
+use crate::data::AccuracyTable;
+use crate::data::LatencyTable;
 use crate::error::{Error, Result};
 use crate::predictor::{adapt_pool, AdaptParams, Form, Member, Proxy};
 use crate::space::Arch;
 use crate::stats::spearman;
-use crate::table::LatencyTable;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -434,7 +434,7 @@ fn in_target(target: &str, e: Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bundled::bundle;
+    use crate::data::bundled::bundle;
     use crate::predictor::{FormChoice, Penalty};
     use crate::SpaceId;
 
@@ -503,7 +503,7 @@ mod tests {
         let archs: Vec<Arch> = t.archs()[..12].to_vec();
         let col = t.device_index("raspi4").unwrap();
         let values: Vec<(Arch, f64)> = archs.iter().map(|a| (a.clone(), t.latency(a, col).unwrap())).collect();
-        t.add_device("board", crate::table::DeviceSource::Computed("test".into()), values).unwrap();
+        t.add_device("board", crate::data::DeviceSource::Computed("test".into()), values).unwrap();
         let err = evaluate_adapt(
             &t,
             &["board".into()],
@@ -527,7 +527,7 @@ mod tests {
 #[cfg(test)]
 mod issue10_tests {
     use super::*;
-    use crate::bundled::bundle;
+    use crate::data::bundled::bundle;
     use crate::SpaceId;
 
     #[test]

@@ -18,13 +18,13 @@
 use super::oracle::{Answer, TargetOracle};
 use super::proxy::{planner, resolve_pool, ProxyPredictors, ProxySelection};
 use super::samples::{target_seed, SampleSet};
-use crate::accuracy::AccuracyTable;
+use crate::data::AccuracyTable;
+use crate::data::LatencyTable;
 use crate::error::{Error, Result};
 use crate::predictor::{adapt_pool, AdaptParams, Proxy};
 use crate::search::{best_under_constraints, pareto_front};
 use crate::space::{seeded_rng, Arch};
 use crate::stats::spearman;
-use crate::table::LatencyTable;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 
@@ -712,7 +712,7 @@ mod tests {
     use super::super::oracle::TableOracle;
     use super::super::score::score;
     use super::*;
-    use crate::bundled::bundle;
+    use crate::data::bundled::bundle;
     use crate::SpaceId;
 
     fn run(proxy: &str, target: &str, constraints: Vec<f64>) -> (NasOutcome, super::super::score::Score) {

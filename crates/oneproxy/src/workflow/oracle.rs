@@ -14,10 +14,10 @@
 //! as failed) are never asked for again, so an interrupted run resumes where it stopped, and a
 //! deterministic flow asks for exactly the same architectures again.
 
+use crate::data::LatencyTable;
 pub use crate::data::{Answer, MeasurementLog, Settings};
 use crate::error::{Error, Result};
 use crate::space::{Arch, SpaceId};
-use crate::table::LatencyTable;
 use std::path::{Path, PathBuf};
 
 /// Something that measures latencies of architectures on the target device.
@@ -148,7 +148,7 @@ impl ManualOracle {
         let mut rows = vec![["model".to_string(), "arch".to_string()]];
         for a in archs {
             let text = space.format(a);
-            let name = format!("{}.onnx", &crate::manifest::sha256_hex(text.as_bytes())[..16]);
+            let name = format!("{}.onnx", &crate::data::manifest::sha256_hex(text.as_bytes())[..16]);
             out.write(&e.dir.join(&name), &crate::onnx::export(self.space, a, e.batch, e.seed))?;
             rows.push([name, text]);
         }
@@ -300,7 +300,7 @@ impl<O: TargetOracle> TargetOracle for Recorded<O> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bundled::bundle;
+    use crate::data::bundled::bundle;
 
     fn first_archs(n: usize) -> Vec<Arch> {
         bundle(SpaceId::Nb201).unwrap().archs[..n].to_vec()

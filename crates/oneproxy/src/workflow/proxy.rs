@@ -3,11 +3,11 @@
 //! Every workflow resolves its proxies here, so that `run`, `nas` and both evaluations agree on
 //! the default pool and on what happens when a target is its own proxy.
 
+use crate::data::LatencyTable;
 use crate::error::{Error, Result};
 use crate::predictor::AdditivePredictor;
 use crate::space::Arch;
 use crate::stats::{correlation_matrix, Metric, ProxyRecommendation};
-use crate::table::LatencyTable;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -20,7 +20,7 @@ pub enum ProxySelection {
     /// The pool member whose latencies rank the target's samples best (the flow), or whose
     /// adapted predictor cross-validates best (the adaptation). `None`: every device of the
     /// table with enough measurements for an additive predictor, except the target and
-    /// simulated devices ([`crate::bundled::is_simulated`]).
+    /// simulated devices ([`crate::data::bundled::is_simulated`]).
     Auto {
         /// Candidate proxies.
         pool: Option<Vec<String>>,
@@ -65,7 +65,7 @@ pub fn resolve_pool(table: &LatencyTable, selection: &ProxySelection, target: &s
                 .measured_device_names()
                 .into_iter()
                 .filter(|d| d != target && table.device_index(d).is_ok_and(|i| table.measured_count(i) >= min))
-                .filter(|d| !crate::bundled::is_simulated(table.space(), d))
+                .filter(|d| !crate::data::bundled::is_simulated(table.space(), d))
                 .collect()
         }
         ProxySelection::Auto { pool: Some(p) } => p.iter().filter(|d| *d != target).cloned().collect(),
@@ -181,7 +181,7 @@ impl ProxyPredictors {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bundled::bundle;
+    use crate::data::bundled::bundle;
     use crate::SpaceId;
 
     #[test]

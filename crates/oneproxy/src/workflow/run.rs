@@ -5,10 +5,10 @@ use super::evaluate::{evaluate_baselines, evaluate_nas, Baselines, NasSummary, S
 use super::nas::NasConfig;
 use super::proxy::ProxySelection;
 use super::score::check_scorable;
-use crate::accuracy::AccuracyTable;
+use crate::data::AccuracyTable;
+use crate::data::LatencyTable;
 use crate::error::{Error, Result};
 use crate::stats::{correlation_matrix, CorrelationMatrix, Metric, ProxyRecommendation};
-use crate::table::LatencyTable;
 use serde::Serialize;
 
 /// Settings of the main job.
@@ -35,7 +35,7 @@ pub enum ProxyReason {
     /// Recommended by the monotonicity analysis (no shipped ranking for the space).
     Recommended(ProxyRecommendation),
     /// The lowest mean regret when each bundled device served all the others (shipped ranking).
-    LowestRegret(crate::bundled::RankedProxy),
+    LowestRegret(crate::data::bundled::RankedProxy),
 }
 
 impl ProxyReason {
@@ -108,8 +108,8 @@ pub fn run(
     // target, else the device that ranks like the others best; simulated devices are never a
     // default.
     let space = table.space();
-    let real: Vec<String> = panel.iter().filter(|d| !crate::bundled::is_simulated(space, d)).cloned().collect();
-    let ranked = crate::bundled::proxy_ranking(space).and_then(|r| {
+    let real: Vec<String> = panel.iter().filter(|d| !crate::data::bundled::is_simulated(space, d)).cloned().collect();
+    let ranked = crate::data::bundled::proxy_ranking(space).and_then(|r| {
         r.ranking
             .into_iter()
             .find(|p| p.proxy == "auto" || (real.contains(&p.proxy) && !config.targets.contains(&p.proxy)))

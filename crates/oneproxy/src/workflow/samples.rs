@@ -1,6 +1,6 @@
 //! The first architectures a target measures, and the random stream of each target.
 
-use crate::bundled::{bundle, HELP10_NB201};
+use crate::data::bundled::{bundle, HELP10_NB201};
 use crate::error::{Error, Result};
 use crate::predictor::AdditivePredictor;
 use crate::space::{seeded_rng, Arch, SearchSpace, SpaceId};

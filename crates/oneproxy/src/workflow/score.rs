@@ -11,11 +11,11 @@
 //! as secondary fields.
 
 use super::nas::NasOutcome;
-use crate::accuracy::AccuracyTable;
+use crate::data::AccuracyTable;
+use crate::data::LatencyTable;
 use crate::error::{Error, Result};
 use crate::search::{best_under_constraints, hypervolume_2d, pareto_front};
 use crate::space::Arch;
-use crate::table::LatencyTable;
 use serde::{Deserialize, Serialize};
 
 /// Fewest architectures with an accuracy that a target must have measured, beyond the flow's
@@ -232,7 +232,7 @@ pub fn score_against(outcome: &NasOutcome, truth_of: &Truth) -> Result<Score> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bundled::bundle;
+    use crate::data::bundled::bundle;
     use crate::SpaceId;
 
     #[test]

@@ -3,11 +3,11 @@
 //!
 //! Each space's bundle is decompressed and parsed once per process, on first use.
 
-use crate::accuracy::AccuracyTable;
+use crate::data::manifest::InputFile;
+use crate::data::AccuracyTable;
+use crate::data::{parse_latency_csv, DeviceSource, LatencyTable};
 use crate::error::{Error, Origin, Result};
-use crate::manifest::InputFile;
 use crate::space::{Arch, OfaMbv3, SpaceId};
-use crate::table::{parse_latency_csv, DeviceSource, LatencyTable};
 use std::io::Read;
 use std::path::Path;
 use std::sync::OnceLock;
@@ -19,7 +19,7 @@ struct Embedded {
 
 macro_rules! embed {
     ($name:literal) => {
-        Embedded { name: $name, gz: include_bytes!(concat!("../data/", $name, ".gz")) }
+        Embedded { name: $name, gz: include_bytes!(concat!("../../data/", $name, ".gz")) }
     };
 }
 
@@ -95,7 +95,7 @@ pub struct ProxyRanking {
 /// The shipped proxy ranking of a space, if there is one.
 pub fn proxy_ranking(space: SpaceId) -> Option<ProxyRanking> {
     match space {
-        SpaceId::Nb201 => serde_json::from_str(include_str!("../data/nasbench201/proxy_ranking.json")).ok(),
+        SpaceId::Nb201 => serde_json::from_str(include_str!("../../data/nasbench201/proxy_ranking.json")).ok(),
         _ => None,
     }
 }
