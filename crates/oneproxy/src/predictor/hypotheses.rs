@@ -150,20 +150,14 @@ impl NonNegativeRidge {
         NonNegativeRidge { f, spread, y: y.to_vec() }
     }
 
-    /// `(beta, c)` on the given rows.
-    fn solve(&self, rows: &[usize], lambda: f64) -> (DVector<f64>, f64) {
+    /// The centred normal equations on the given rows, shared by every lambda.
+    fn normal(&self, rows: &[usize]) -> Normal {
         let (m, k) = (rows.len() as f64, self.f.ncols());
         let mean_f: Vec<f64> = (0..k).map(|j| rows.iter().map(|&i| self.f[(i, j)]).sum::<f64>() / m).collect();
         let mean_y = rows.iter().map(|&i| self.y[i]).sum::<f64>() / m;
         let fc = DMatrix::from_fn(rows.len(), k, |r, j| self.f[(rows[r], j)] - mean_f[j]);
         let yc = DVector::from_iterator(rows.len(), rows.iter().map(|&i| self.y[i] - mean_y));
-        let mut g = fc.transpose() * &fc;
-        for j in 0..k {
-            g[(j, j)] += lambda * m;
-        }
-        let beta = nonnegative_quadratic(&g, &(fc.transpose() * yc));
-        let intercept = mean_y - (0..k).map(|j| mean_f[j] * beta[j]).sum::<f64>();
-        (beta, intercept)
+        Normal { gram: fc.transpose() * &fc, rhs: fc.transpose() * yc, mean_f, mean_y, rows: m }
     }
 
     fn predict(&self, i: usize, beta: &DVector<f64>, intercept: f64) -> f64 {
@@ -171,17 +165,24 @@ impl NonNegativeRidge {
     }
 
     /// Validate every lambda of [`RIDGE_GRID`] on `tests` and fit the best on all samples;
-    /// `None` when no column varies over the samples.
+    /// `None` when no column varies over the samples. Each fold forms its normal equations once
+    /// for every lambda, and finds its training rows through a mask: searching the test set
+    /// for each sample cost `n * n / k` comparisons per fold, O(n^2) in all (10 folds of
+    /// 1,562 at 15,625 samples: 2.4e8 per hypothesis).
     fn fit(self, tests: &[Vec<usize>]) -> Option<RidgeFit> {
         if self.spread.iter().all(|&s| s == 0.0) {
             return None;
         }
         let n = self.y.len();
         let mut preds = vec![vec![f64::NAN; n]; RIDGE_GRID.len()];
+        let mut held = vec![false; n];
         for test in tests {
-            let train: Vec<usize> = (0..n).filter(|i| !test.contains(i)).collect();
+            test.iter().for_each(|&t| held[t] = true);
+            let train: Vec<usize> = (0..n).filter(|&i| !held[i]).collect();
+            test.iter().for_each(|&t| held[t] = false);
+            let normal = self.normal(&train);
             for (li, &lambda) in RIDGE_GRID.iter().enumerate() {
-                let (beta, c) = self.solve(&train, lambda);
+                let (beta, c) = normal.solve(lambda);
                 for &t in test {
                     preds[li][t] = self.predict(t, &beta, c);
                 }
@@ -190,9 +191,32 @@ impl NonNegativeRidge {
         let errors: Vec<f64> = preds.iter().map(|p| mse(p, &self.y)).collect();
         let best = lambda_order(&errors)[0];
         let all: Vec<usize> = (0..n).collect();
-        let (beta, intercept) = self.solve(&all, RIDGE_GRID[best]);
+        let (beta, intercept) = self.normal(&all).solve(RIDGE_GRID[best]);
         let held_out = preds.swap_remove(best);
         Some(RidgeFit { problem: self, beta, intercept, lambda: RIDGE_GRID[best], cv_error: errors[best], held_out })
+    }
+}
+
+/// `F^T F` and `F^T y` of the centred columns on some rows, with the means that centred them.
+struct Normal {
+    gram: DMatrix<f64>,
+    rhs: DVector<f64>,
+    mean_f: Vec<f64>,
+    mean_y: f64,
+    /// Number of rows, which scales the penalty.
+    rows: f64,
+}
+
+impl Normal {
+    /// `(beta, c)` at `lambda`.
+    fn solve(&self, lambda: f64) -> (DVector<f64>, f64) {
+        let mut g = self.gram.clone();
+        for j in 0..g.ncols() {
+            g[(j, j)] += lambda * self.rows;
+        }
+        let beta = nonnegative_quadratic(&g, &self.rhs);
+        let intercept = self.mean_y - (0..beta.len()).map(|j| self.mean_f[j] * beta[j]).sum::<f64>();
+        (beta, intercept)
     }
 }
 
