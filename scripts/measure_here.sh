@@ -15,7 +15,7 @@ out="${2:-crates/oneproxy/data/examples/nb201_here.csv}"
 mkdir -p "$(dirname "$out")"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-# The flags of docs/issue9-here/here300.csv: the same seed draws the same 300 architectures,
+# The flags of docs/results/real-devices/here300.csv: the same seed draws the same 300 architectures,
 # and `--sample n` draws the first n of them. The two columns are measured in alternating
 # chunks of 50 (with --resume), so that what else runs on the machine falls on both alike.
 flags=(measure --space nb201 --seed 1 --runs 10 --warmup 2 --max-time 1 --resume --json)

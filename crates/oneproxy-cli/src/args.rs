@@ -313,7 +313,7 @@ pub struct RunArgs {
     pub targets: Vec<String>,
     /// Initial samples per target: random architectures measured for the reuse-or-adapt
     /// decision. The sequential design chooses the rest itself, so few suffice (6 reached a
-    /// lower regret than 10 with fewer measurements; README, issue 10).
+    /// lower regret than 10 with fewer measurements; docs/results/scoring-and-sequential-design).
     #[arg(long, default_value_t = 6)]
     pub samples: usize,
     /// Which architectures are measured first on each target.

@@ -174,7 +174,7 @@ fn issue11_the_shipped_here_dataset() {
     let m = json(&["monotonicity", "--space", "nb201", "--latency", file, "--devices", "here,here_pruned", "--json"]);
     let rho = m["matrix"][0][1].as_f64().unwrap();
     assert!((0.82..0.84).contains(&rho), "Spearman(here, here_pruned) = {rho}");
-    // The architectures of docs/issue9-here/here300.csv (the same --sample 300 --seed 1), in order.
+    // The architectures of docs/results/real-devices/here300.csv (the same --sample 300 --seed 1), in order.
     let archs = |p: &Path| {
         std::fs::read_to_string(p)
             .unwrap()
@@ -183,7 +183,7 @@ fn issue11_the_shipped_here_dataset() {
             .map(|l| l.split(',').next().unwrap().to_string())
             .collect::<Vec<_>>()
     };
-    assert_eq!(archs(&path), archs(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/issue9-here/here300.csv")));
+    assert_eq!(archs(&path), archs(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/results/real-devices/here300.csv")));
     // Every architecture with a dead op ran faster pruned; 115 of the 300 have one.
     let space = oneproxy::SpaceId::Nb201.space();
     let mut dead = 0;
