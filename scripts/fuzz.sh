@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 8: run every cargo-fuzz target (fuzz/fuzz_targets/) for SECONDS each (default 30) and
+# Run every cargo-fuzz target (fuzz/fuzz_targets/) for SECONDS each (default 30) and
 # fail on the first crash, hang (> 10 s on one input) or out-of-memory.
 #
 # Needs nightly Rust and cargo-fuzz (`rustup toolchain install nightly`, `cargo install

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 11: the example dataset crates/oneproxy/data/examples/nb201_here.csv. Measures the same
+# The example dataset crates/oneproxy/data/examples/nb201_here.csv. Measures the same
 # 300 sampled NB201 architectures on this machine with tract, as written (`here`) and as a
 # deployment compiler runs them (`here_pruned`: `measure --prune-dead`), and merges the two
 # columns into one latency CSV `arch,here,here_pruned` that `--latency` reads.

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Issue 5 interoperability check: an exported model of each search space runs in ONNX Runtime
+"""Interoperability check: an exported model of each search space runs in ONNX Runtime
 and gives the same logits as tract on the same seeded input.
 
 For each space, `oneproxy export --dump-io` writes the model and tract's input and output (JSON);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 10: rank every bundled NB201 device measured on hardware (and `auto`, the per-target
+# Rank every bundled NB201 device measured on hardware (and `auto`, the per-target
 # pool) as the default proxy of `oneproxy run`, by the mean regret the default flow reaches on
 # all the other full-table devices (CIFAR-100, run's defaults: 6 random first samples, seed 0,
 # one trial).

@@ -6,7 +6,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Issue 8: Python for the ONNX Runtime interop check, independent of globally installed packages.
+# Formatting and lints first: a failure here costs seconds, not the whole run. Clippy runs with the
+# default features (as users build) and with `tract` (the measuring code behind that feature).
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy --workspace --all-targets --features oneproxy-cli/tract -- -D warnings
+
+# Python for the ONNX Runtime interop check, independent of globally installed packages.
 venv="${ONEPROXY_VENV:-.venv}"
 requirements=scripts/requirements-test.txt
 marker="$venv/.oneproxy-test-venv"
@@ -34,16 +40,16 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "$want" > "$stamp"
 fi
 
-# Issue 5: with the `tract` feature (ONNX round trips, measurement); it implies every other feature.
+# With the `tract` feature (ONNX round trips, measurement); it implies every other feature.
 cargo test --workspace --release --no-fail-fast --features oneproxy-cli/tract
-# Issue 5: exported models give tract's output in ONNX Runtime.
+# Exported models give tract's output in ONNX Runtime.
 "$venv/bin/python" scripts/onnx_interop.py --bin target/release/oneproxy
-# Issue 12: the Python package, built from this checkout into the test environment (one release
+# The Python package, built from this checkout into the test environment (one release
 # build of the extension), then its tests, which compare with target/release/oneproxy built above.
 # (maturin from requirements-test.txt; users install with `pip install ./crates/oneproxy-py`.)
 VIRTUAL_ENV="$(cd "$venv" && pwd)" "$venv/bin/maturin" develop --release --quiet -m crates/oneproxy-py/Cargo.toml
 "$venv/bin/python" -m pytest crates/oneproxy-py/tests -q
-# Issue 13: report.html renders in headless Chromium with no console error (the checker first
+# report.html renders in headless Chromium with no console error (the checker first
 # proves it catches a broken page). Chromium comes from Debian's package when missing; where it
 # cannot be had the check fails loudly, unless ONEPROXY_SKIP_BROWSER=1 says to skip it.
 if ! command -v chromium >/dev/null 2>&1 && [ "${ONEPROXY_SKIP_BROWSER:-}" != 1 ]; then
@@ -60,7 +66,7 @@ target/release/oneproxy run --out "$report_tmp/report" >/dev/null
 python3 scripts/browser_check.py "$report_tmp/report/report.html" --require-ready --screenshot "$report_tmp/report.png"
 # The core must also build and pass without the optional features.
 cargo test -p oneproxy --release --lib --no-default-features
-# Issue 8: fuzz each target briefly where nightly Rust and cargo-fuzz exist (else the script says
+# Fuzz each target briefly where nightly Rust and cargo-fuzz exist (else the script says
 # it skipped; the corpus replay test above ran either way).
 if [ -n "${ONEPROXY_FUZZ:-}" ] || [ -n "${CI:-}" ]; then
     bash scripts/fuzz.sh 30

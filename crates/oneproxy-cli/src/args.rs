@@ -344,7 +344,7 @@ pub struct RunArgs {
     pub baselines: bool,
 }
 
-// ---- issue 5: export and measure ----
+// ---- export and measure ----
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
@@ -462,7 +462,7 @@ pub struct RunnerArgs {
     pub runner_timeout: f64,
 }
 
-// ---- end issue 5 ----
+// ---- end of export and measure ----
 
 #[derive(Debug, Subcommand)]
 pub enum EvaluateCommand {

@@ -1,4 +1,4 @@
-//! End-to-end tests of AdaProxy commands (issue 3).
+//! End-to-end tests of AdaProxy commands.
 
 mod common;
 
@@ -49,7 +49,7 @@ fn oneproxy_lookup(device: &str, archs: &[&str]) -> Vec<f64> {
 use oneproxy::SearchSpace;
 
 #[test]
-fn issue3_adapt_predict_round_trip() {
+fn adapt_predict_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let samples = samples_file(dir.path());
     let pred = dir.path().join("board.json");
@@ -146,7 +146,7 @@ fn adapt_errors_are_clear() {
 }
 
 #[test]
-fn issue3_goal_help10_auto_proxy_beats_help() {
+fn goal_help10_auto_proxy_beats_help() {
     let v = json(&[
         "evaluate",
         "adapt",
@@ -175,7 +175,7 @@ fn issue3_goal_help10_auto_proxy_beats_help() {
 }
 
 #[test]
-fn issue3_goal_random10_auto_proxy() {
+fn goal_random10_auto_proxy() {
     let v = json(&[
         "evaluate",
         "adapt",
@@ -232,7 +232,7 @@ fn issue3_goal_random10_auto_proxy() {
 }
 
 #[test]
-fn issue3_goal_edge_devices_pixel3_60_samples() {
+fn goal_edge_devices_pixel3_60_samples() {
     // 20 trials: with 5, the mean moves by +-0.03 from seed to seed. Scored on the
     // architectures outside the samples, edgegpu reaches 0.939 (the paper's 0.94 missed by a
     // hair; README), edgetpu 0.952.
@@ -260,7 +260,7 @@ fn issue3_goal_edge_devices_pixel3_60_samples() {
 }
 
 #[test]
-fn issue3_goal_fixed_pixel3_help10_and_paper_form_available() {
+fn goal_fixed_pixel3_help10_and_paper_form_available() {
     let v = json(&["evaluate", "adapt", "--targets", TARGETS, "--proxy", "pixel3", "--sample-set", "help10", "--json"]);
     let mean = v["mean_after"].as_f64().unwrap();
     assert!(mean >= 0.90, "mean Spearman {mean}");
@@ -288,7 +288,7 @@ fn issue3_goal_fixed_pixel3_help10_and_paper_form_available() {
 }
 
 #[test]
-fn issue3_goal_edgetpu_auto_20_samples() {
+fn goal_edgetpu_auto_20_samples() {
     let v = json(&[
         "evaluate",
         "adapt",

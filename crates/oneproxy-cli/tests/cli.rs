@@ -24,7 +24,7 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
 }
 
 #[test]
-fn issue2_monotonicity_reference_figures() {
+fn monotonicity_reference_figures() {
     let v = json(&["monotonicity", "--space", "nb201", "--json"]);
     assert!((cell(&v, "pixel3", "raspi4") - 0.9667486803297226).abs() < 1e-9);
     assert!((cell(&v, "eyeriss", "fpga") - 0.7540970421558715).abs() < 1e-9);
@@ -41,7 +41,7 @@ fn issue2_monotonicity_reference_figures() {
 }
 
 #[test]
-fn issue2_user_csv_in_arch_format_mixes_with_bundled_devices() {
+fn user_csv_in_arch_format_mixes_with_bundled_devices() {
     let dir = tempfile::tempdir().unwrap();
     let f = write(dir.path(), "mine.csv", &format!("arch,phone,board\n{A1},12.5,3\n{A2},8.0,2\n{A3},1.0,2.5\n"));
     // Three rows are far below the default minimum overlap; lowered here to test the arithmetic.

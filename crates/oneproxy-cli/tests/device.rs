@@ -1,4 +1,4 @@
-//! End-to-end tests of `oneproxy nas`, the flow on one real target (issue 9): the table
+//! End-to-end tests of `oneproxy nas`, the flow on one real target: the table
 //! oracle agrees with `evaluate nas`, and a manual target measured in several invocations
 //! reaches exactly the same result.
 
@@ -59,7 +59,7 @@ fn table_oracle_agrees_with_evaluate_nas() {
         .stdout
         .clone();
     let one: Value = serde_json::from_slice(&out).unwrap();
-    // `nas` measures 6 initial samples by default (issue 10), `evaluate` keeps HELP's 10.
+    // `nas` measures 6 initial samples by default, `evaluate` keeps HELP's 10.
     let eval = json(&[
         "evaluate",
         "nas",

@@ -1,4 +1,4 @@
-//! The hostile-input matrix (issue 8): one row per case, each run in a fresh temporary folder.
+//! The hostile-input matrix: one row per case, each run in a fresh temporary folder.
 //! A row gives the command, the files it starts from, the exit code it must give, a fragment
 //! stderr must contain, and the files that must be there afterwards with their content intact.
 //! Destructive cases (`run --out` on a user's folder and on `.`, special files, symlinks) are
@@ -317,7 +317,7 @@ fn cases() -> Vec<Case> {
 }
 
 #[test]
-fn issue8_hostile_input_matrix() {
+fn hostile_input_matrix() {
     let _ = CELL2;
     let all = cases();
     let mut failures = Vec::new();

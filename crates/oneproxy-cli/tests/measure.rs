@@ -1,4 +1,4 @@
-//! End-to-end tests of `export` and `measure` (issue 5).
+//! End-to-end tests of `export` and `measure`.
 
 use assert_cmd::Command;
 use serde_json::Value;
@@ -21,7 +21,7 @@ fn lines(p: &Path) -> Vec<String> {
 }
 
 #[test]
-fn issue5_export_writes_onnx_for_every_space() {
+fn export_writes_onnx_for_every_space() {
     let dir = tempfile::tempdir().unwrap();
     for (space, arch) in [
         ("nb201", MIXED),
@@ -40,7 +40,7 @@ fn issue5_export_writes_onnx_for_every_space() {
 }
 
 #[test]
-fn issue5_export_errors_are_clear() {
+fn export_errors_are_clear() {
     let dir = tempfile::tempdir().unwrap();
     let e = stderr_of(
         oneproxy().args(["export", "--space", "nb201", "--arch", "|conv~0|", "--out"]).arg(dir.path().join("x.onnx")),
@@ -58,7 +58,7 @@ fn fake_runner() -> &'static str {
 }
 
 #[test]
-fn issue5_runner_writes_the_user_latency_format_and_resumes() {
+fn runner_writes_the_user_latency_format_and_resumes() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("lat.csv");
     let base = |n: &str| {
@@ -108,7 +108,7 @@ fn issue5_runner_writes_the_user_latency_format_and_resumes() {
 }
 
 #[test]
-fn issue5_one_failing_architecture_does_not_stop_the_others() {
+fn one_failing_architecture_does_not_stop_the_others() {
     let dir = tempfile::tempdir().unwrap();
     let list = dir.path().join("archs.csv");
     std::fs::write(&list, format!("arch\n{NONE}\n{CONV}\n{MIXED}\n")).unwrap();
@@ -151,7 +151,7 @@ fn issue5_one_failing_architecture_does_not_stop_the_others() {
 }
 
 #[test]
-fn issue5_measure_input_errors() {
+fn measure_input_errors() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("x.csv");
     let e = stderr_of(
@@ -197,7 +197,7 @@ fn issue5_measure_input_errors() {
 
 #[cfg(not(feature = "tract"))]
 #[test]
-fn issue5_measure_without_tract_names_the_feature() {
+fn measure_without_tract_names_the_feature() {
     let dir = tempfile::tempdir().unwrap();
     let e = stderr_of(
         oneproxy().args(["measure", "--space", "nb201", "--arch", NONE, "--out"]).arg(dir.path().join("x.csv")),
@@ -206,7 +206,7 @@ fn issue5_measure_without_tract_names_the_feature() {
 }
 
 #[test]
-fn issue5_spaces_without_data_say_so() {
+fn spaces_without_data_say_so() {
     let e = stderr_of(oneproxy().args(["monotonicity", "--space", "mbv2"]));
     assert!(e.contains("mbv2") && e.contains("no bundled"), "{e}");
     let e = stderr_of(oneproxy().args(["plan", "--space", "proxyless", "--budget", "5"]));
@@ -218,7 +218,7 @@ mod tract {
     use super::*;
 
     #[test]
-    fn issue5_measure_with_tract_records_everything() {
+    fn measure_with_tract_records_everything() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("local.csv");
         let v: Value = serde_json::from_slice(
@@ -244,7 +244,7 @@ mod tract {
     }
 
     #[test]
-    fn issue5_dump_io_gives_tracts_output() {
+    fn dump_io_gives_tracts_output() {
         let dir = tempfile::tempdir().unwrap();
         let dump = dir.path().join("io.json");
         oneproxy()

@@ -1,4 +1,4 @@
-//! End-to-end tests of search, evaluate nas and run (issue 4).
+//! End-to-end tests of search, evaluate nas and run.
 
 mod common;
 
@@ -9,10 +9,10 @@ use std::collections::BTreeSet;
 const TARGETS: &str = "titan_rtx_256,gold_6226,fpga,pixel2,raspi4,eyeriss";
 
 #[test]
-fn issue4_goal_pixel3_help10_hv_ratio() {
+fn goal_pixel3_help10_hv_ratio() {
     // Five trials: with HELP's fixed samples, only the adaptation's extra draws are random,
     // but one unlucky draw moves a target's hv_ratio by 0.02 (pixel2: 0.981 to 0.999).
-    // The paper's flow (issue 4); issue 10's sequential design is scored by regret below.
+    // The paper's flow; the sequential design is scored by regret below.
     let v = json(&[
         "evaluate",
         "nas",
@@ -58,7 +58,7 @@ fn issue4_goal_pixel3_help10_hv_ratio() {
 /// HELP + MetaD2A (NeurIPS 2021, Table 4): per target, constraints and HELP's accuracy, and
 /// whether HELP's own pick was within its constraint by true latency.
 #[test]
-fn issue4_goal_beats_help_metad2a_at_its_constraints() {
+fn goal_beats_help_metad2a_at_its_constraints() {
     // (constraint ms, HELP's accuracy, HELP's pick within its constraint) per target.
     type Published = [(f64, f64, bool); 3];
     let help: [(&str, Published); 5] = [

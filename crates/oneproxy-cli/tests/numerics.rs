@@ -1,4 +1,4 @@
-//! AdaProxy numerics end to end (issue 8): any positive finite latencies adapt without a
+//! AdaProxy numerics end to end: any positive finite latencies adapt without a
 //! panic or a non-finite number, every prediction over the space is positive, and the JSON
 //! holds no `null` where a number belongs.
 
@@ -103,7 +103,7 @@ fn assert_positive(values: &[f64], what: &str) {
 }
 
 #[test]
-fn issue8_any_positive_finite_latency_adapts() {
+fn any_positive_finite_latency_adapts() {
     let dir = tempfile::tempdir().unwrap();
     for (i, factor) in [1e-14, 1e-300, 1e306].into_iter().enumerate() {
         let samples =
@@ -128,7 +128,7 @@ fn issue8_any_positive_finite_latency_adapts() {
 }
 
 #[test]
-fn issue8_readme_flow_predicts_positive_latencies_everywhere() {
+fn readme_flow_predicts_positive_latencies_everywhere() {
     let dir = tempfile::tempdir().unwrap();
     for (device, seed) in [("raspi4", 0), ("fpga", 1), ("titan_rtx_256", 2)] {
         let samples = planned_samples(dir.path(), seed, |a| bundled(device, a));
@@ -151,7 +151,7 @@ fn issue8_readme_flow_predicts_positive_latencies_everywhere() {
 }
 
 #[test]
-fn issue8_adversarial_target_stays_positive() {
+fn adversarial_target_stays_positive() {
     // The slower on pixel3, the faster on the target.
     let dir = tempfile::tempdir().unwrap();
     for seed in [0, 5] {
@@ -167,7 +167,7 @@ fn issue8_adversarial_target_stays_positive() {
 }
 
 #[test]
-fn issue8_adapt_json_says_no_correction_in_words() {
+fn adapt_json_says_no_correction_in_words() {
     // HELP's 10 gold_6226 samples with the paper's form: the best lambda is infinite.
     let dir = tempfile::tempdir().unwrap();
     let b = oneproxy::data::bundled::bundle(oneproxy::SpaceId::Nb201).unwrap();

@@ -1,4 +1,4 @@
-//! End-to-end tests of issue 8's data-safety rules: what oneproxy may replace, the `measure`
+//! End-to-end tests of the data-safety rules: what oneproxy may replace, the `measure`
 //! lock, the external runner's protocol and time bounds, and cleanup after errors, SIGINT,
 //! SIGTERM and SIGKILL. Everything runs inside temporary folders.
 
@@ -91,7 +91,7 @@ fn hanging_runner(dir: &Path) -> String {
 /// the same check, tested in `oneproxy::output::report_dir`, and replacing a report folder
 /// oneproxy wrote is tested in `tests/nas.rs`.
 #[test]
-fn issue8_run_never_replaces_a_folder_it_did_not_write() {
+fn run_never_replaces_a_folder_it_did_not_write() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::write(d.join("thesis.tex"), "years of work").unwrap();
@@ -113,7 +113,7 @@ fn issue8_run_never_replaces_a_folder_it_did_not_write() {
 }
 
 #[test]
-fn issue8_outputs_write_through_links_and_refuse_special_files() {
+fn outputs_write_through_links_and_refuse_special_files() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::write(d.join("real.csv"), "old").unwrap();
@@ -140,7 +140,7 @@ fn issue8_outputs_write_through_links_and_refuse_special_files() {
 }
 
 #[test]
-fn issue8_measure_out_errors_and_sample_beyond_the_space() {
+fn measure_out_errors_and_sample_beyond_the_space() {
     let (dir, _) = setup();
     let e = failure(
         oneproxy()
@@ -159,7 +159,7 @@ fn issue8_measure_out_errors_and_sample_beyond_the_space() {
 }
 
 #[test]
-fn issue8_resume_validates_rows_and_remeasures_empty_ones() {
+fn resume_validates_rows_and_remeasures_empty_ones() {
     let (dir, tmp) = setup();
     let out = dir.path().join("lat.csv");
     let measure = || {
@@ -197,7 +197,7 @@ fn issue8_resume_validates_rows_and_remeasures_empty_ones() {
 }
 
 #[test]
-fn issue8_runner_output_must_follow_the_protocol() {
+fn runner_output_must_follow_the_protocol() {
     let (dir, tmp) = setup();
     for (runner, ok) in [
         ("echo 'warming up'; echo 'latency_ms: 2.5'; echo done; : {model}", true),
@@ -238,7 +238,7 @@ fn issue8_runner_output_must_follow_the_protocol() {
 }
 
 #[test]
-fn issue8_runner_timeout_and_max_time_bound_the_wall_clock() {
+fn runner_timeout_and_max_time_bound_the_wall_clock() {
     let (dir, tmp) = setup();
     let d = dir.path();
     // A hanging runner: killed with its child after --runner-timeout, a clear error.
@@ -284,7 +284,7 @@ fn issue8_runner_timeout_and_max_time_bound_the_wall_clock() {
 }
 
 #[test]
-fn issue8_sigterm_and_sigint_clean_up_and_exit_non_zero() {
+fn sigterm_and_sigint_clean_up_and_exit_non_zero() {
     // SIGHUP is a closed terminal; a closed stderr (`2>&1 | tee log` with tee killed first) must
     // not make the cleanup panic and the process unstoppable.
     for (signal, code, close_stderr) in
@@ -315,7 +315,7 @@ fn issue8_sigterm_and_sigint_clean_up_and_exit_non_zero() {
 }
 
 #[test]
-fn issue8_a_second_measure_on_the_same_file_fails_and_sigkill_leftovers_are_cleaned() {
+fn a_second_measure_on_the_same_file_fails_and_sigkill_leftovers_are_cleaned() {
     let (dir, tmp) = setup();
     let d = dir.path();
     let mut first = spawn_measure(d, &hanging_runner(d), &["--max-time", "60"]);

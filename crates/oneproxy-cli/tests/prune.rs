@@ -1,4 +1,4 @@
-//! End-to-end tests of `--prune-dead` (issue 11, deliverable 4): models built as a deployment
+//! End-to-end tests of `--prune-dead`: models built as a deployment
 //! compiler runs an NB201 cell, measured under the architecture as written.
 
 mod common;
@@ -25,7 +25,7 @@ fn export(dir: &Path, arch: &str, prune: bool) -> Vec<u8> {
 }
 
 #[test]
-fn issue11_export_prunes_only_what_is_dead() {
+fn export_prunes_only_what_is_dead() {
     let dir = tempfile::tempdir().unwrap();
     let (written, pruned) = (export(dir.path(), DEAD, false), export(dir.path(), DEAD, true));
     assert_ne!(written, pruned);
@@ -37,7 +37,7 @@ fn issue11_export_prunes_only_what_is_dead() {
 }
 
 #[test]
-fn issue11_prune_dead_outside_nb201_is_refused() {
+fn prune_dead_outside_nb201_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("m.onnx");
     let e =
@@ -62,7 +62,7 @@ fn issue11_prune_dead_outside_nb201_is_refused() {
 }
 
 #[test]
-fn issue11_measure_keys_rows_by_the_arch_as_written() {
+fn measure_keys_rows_by_the_arch_as_written() {
     let dir = tempfile::tempdir().unwrap();
     let list = dir.path().join("archs.csv");
     std::fs::write(&list, format!("arch\n{DEAD}\n{CONV}\n")).unwrap();
@@ -116,7 +116,7 @@ fn issue11_measure_keys_rows_by_the_arch_as_written() {
 }
 
 #[test]
-fn issue11_help_explains_prune_dead() {
+fn help_explains_prune_dead() {
     for cmd in ["export", "measure"] {
         let out = oneproxy().args([cmd, "--help"]).assert().success().get_output().stdout.clone();
         let help = String::from_utf8(out).unwrap().split_whitespace().collect::<Vec<_>>().join(" ");
@@ -129,7 +129,7 @@ fn issue11_help_explains_prune_dead() {
 
 #[cfg(feature = "tract")]
 #[test]
-fn issue11_measure_with_tract_records_pruning() {
+fn measure_with_tract_records_pruning() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("here.csv");
     let v = json(&[
@@ -161,7 +161,7 @@ fn here_dataset() -> PathBuf {
 }
 
 #[test]
-fn issue11_the_shipped_here_dataset() {
+fn the_shipped_here_dataset() {
     let path = here_dataset();
     let file = path.to_str().unwrap();
     let v = json(&["devices", "--space", "nb201", "--latency", file, "--json"]);
@@ -183,7 +183,10 @@ fn issue11_the_shipped_here_dataset() {
             .map(|l| l.split(',').next().unwrap().to_string())
             .collect::<Vec<_>>()
     };
-    assert_eq!(archs(&path), archs(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/results/real-devices/here300.csv")));
+    assert_eq!(
+        archs(&path),
+        archs(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/results/real-devices/here300.csv"))
+    );
     // Every architecture with a dead op ran faster pruned; 115 of the 300 have one.
     let space = oneproxy::SpaceId::Nb201.space();
     let mut dead = 0;
@@ -198,12 +201,12 @@ fn issue11_the_shipped_here_dataset() {
     assert_eq!(dead, 115);
 }
 
-/// Issue 11's goal on the device measured here: with the bundled devices as the pool and 10
+/// The goal on the device measured here: with the bundled devices as the pool and 10
 /// samples, the averaged hypotheses rank `here_pruned` (a device that removes dead ops) far
 /// better than the correction forms alone, and say why (the live-op models carry the weight);
 /// `here`, which runs cells as written, stays with the proxies.
 #[test]
-fn issue11_goal_the_pruning_device_measured_here() {
+fn goal_the_pruning_device_measured_here() {
     let path = here_dataset();
     let pool = "1080ti_1,1080ti_256,1080ti_32,2080ti_1,2080ti_256,2080ti_32,essential_ph_1,eyeriss,fpga,gold_6226,gold_6240,pixel2,pixel3,raspi4,samsung_a50,samsung_s7,silver_4114,silver_4210r,titan_rtx_1,titan_rtx_256,titan_rtx_32,titanx_1,titanx_256,titanx_32,titanxp_1,titanxp_256,titanxp_32,edgegpu,edgetpu";
     let run = |combine: &str| {

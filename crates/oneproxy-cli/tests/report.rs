@@ -1,4 +1,4 @@
-//! The report folder people open (issue 13): every SVG parses and stays under the size limit,
+//! The report folder people open: every SVG parses and stays under the size limit,
 //! report.html is self-contained and lists every target, and the figure options work.
 //! (scripts/browser_check.py renders report.html in headless Chromium; scripts/test.sh runs it.)
 
@@ -55,7 +55,7 @@ fn default_run_report_is_small_parsable_and_complete() {
     for t in targets.iter().chain(["edgegpu", "edgetpu", "fpga"].iter()) {
         assert!(heat.contains(&format!(">{t}</text>")), "{t} is not in the heatmap");
     }
-    // The default proxy (issue 10) is a measured device, never a simulated one.
+    // The default proxy is a measured device, never a simulated one.
     let proxy = report["proxy"].as_str().unwrap();
     assert!(!["fpga", "eyeriss"].contains(&proxy), "{proxy}");
     assert!(heat.contains(&format!("outlined: the proxy, {proxy}")));

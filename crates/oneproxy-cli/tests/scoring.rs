@@ -1,4 +1,4 @@
-//! End-to-end tests of issue 10: regret per latency budget, baselines, the sequential design,
+//! End-to-end tests of scoring: regret per latency budget, baselines, the sequential design,
 //! and `run` telling the truth.
 
 mod common;
@@ -99,7 +99,7 @@ fn evaluate_nas_reports_regret_and_baselines() {
 }
 
 /// The measurement budget bounds the sequential design, and more measurements never raise the
-/// regret of a run much: it is the curve of issue 10.
+/// regret of a run much: it is the regret curve.
 #[test]
 fn the_sequential_design_spends_what_it_is_given() {
     let at = |n: &str| {

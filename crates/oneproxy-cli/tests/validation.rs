@@ -1,4 +1,4 @@
-//! Issue 8 (items 3 and 4): input validation, plausibility warnings and errors people can act on.
+//! Input validation, plausibility warnings and errors people can act on.
 //! One test per behaviour: exit code, the fragment the message must contain, and for warnings the
 //! stderr line (and the JSON `warnings`).
 

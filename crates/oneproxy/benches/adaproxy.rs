@@ -8,7 +8,7 @@
 //! * `sweep_1000_lambdas`: a full sweep of 1000 lambdas.
 //!
 //! Then, if `python3` with cvxpy is installed, the same problem is solved with cvxpy for 50
-//! lambdas and the ratios are printed. Goal (issue 3): >= 100x faster per solve.
+//! lambdas and the ratios are printed. Goal: >= 100x faster per solve.
 use criterion::{criterion_group, Criterion};
 use oneproxy::data::bundled::bundle;
 use oneproxy::predictor::solver::{solve_conic, Penalty, Problem, Spectral};

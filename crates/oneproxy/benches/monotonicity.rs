@@ -2,7 +2,7 @@
 //!
 //! Criterion measures our matrix; then, in the same run, the same matrix is timed with
 //! `scipy.stats.spearmanr` (if `python3` with scipy is available) on the same data, and the ratio
-//! is printed. Goal (issue 2): at least 10x faster than scipy.
+//! is printed. Goal: at least 10x faster than scipy.
 use criterion::{criterion_group, Criterion};
 use oneproxy::data::bundled::bundle;
 use oneproxy::stats::{correlation_matrix, Metric};

@@ -2,7 +2,7 @@
 //! NB201, the 28 other bundled devices as candidate proxies (4 correction forms each), 10
 //! random samples of the target (raspi4).
 //!
-//! * `averaged`: the default since issue 11, the correction forms plus the structure-aware
+//! * `averaged`: the default of `adapt`, the correction forms plus the structure-aware
 //!   hypotheses, averaged with LOO weights (goal: under 100 ms at 10 samples);
 //! * `best3`: the rule before it (`--combine best`, the mean of the 3 best), as the baseline
 //!   measured in the same run; the ratio is printed.

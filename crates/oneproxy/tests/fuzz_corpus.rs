@@ -1,4 +1,4 @@
-//! Issue 8: the fuzz corpus (`fuzz/corpus/<target>/`) replayed as a normal test, through the
+//! The fuzz corpus (`fuzz/corpus/<target>/`) replayed as a normal test, through the
 //! same harness functions as the cargo-fuzz targets (`oneproxy::fuzzing`), so that a machine
 //! without nightly Rust still checks every input the fuzzer kept: no panic, every invariant.
 
@@ -42,22 +42,22 @@ fn replay_both_kinds(target: &str) {
 }
 
 #[test]
-fn issue8_fuzz_corpus_latency_csv() {
+fn fuzz_corpus_latency_csv() {
     replay_both_kinds("latency_csv");
 }
 
 #[test]
-fn issue8_fuzz_corpus_arch_string() {
+fn fuzz_corpus_arch_string() {
     replay_both_kinds("arch_string");
 }
 
 #[test]
-fn issue8_fuzz_corpus_predictor_json() {
+fn fuzz_corpus_predictor_json() {
     replay_both_kinds("predictor_json");
 }
 
 #[test]
-fn issue8_fuzz_corpus_accuracy_csv() {
+fn fuzz_corpus_accuracy_csv() {
     replay_both_kinds("accuracy_csv");
 }
 

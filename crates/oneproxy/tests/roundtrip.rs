@@ -1,4 +1,4 @@
-//! Issue 5: every space's exported ONNX loads back into tract, optimises, runs and gives logits
+//! Every space's exported ONNX loads back into tract, optimises, runs and gives logits
 //! of the right shape; and measured latencies behave physically.
 #![cfg(feature = "tract")]
 
@@ -50,10 +50,10 @@ fn every_nb201_op_and_fbnet_block_round_trips() {
     }
 }
 
-/// Pruned models (issue 11) load and run too, the all-none one included: its cells output
+/// Pruned models load and run too, the all-none one included: its cells output
 /// zeros, so its logits do not depend on the input.
 #[test]
-fn issue11_pruned_models_round_trip() {
+fn pruned_models_round_trip() {
     let run_pruned = |arch: &Arch, input_seed| {
         let bytes = export_with(SpaceId::Nb201, arch, 1, 1, Execution::PruneDead).unwrap();
         let shape = input_shape(SpaceId::Nb201, arch, 1);
@@ -88,7 +88,7 @@ fn latency(arch: &Arch, runs: usize) -> f64 {
 }
 
 #[test]
-fn issue5_all_none_is_faster_than_all_conv3x3() {
+fn all_none_is_faster_than_all_conv3x3() {
     let none = latency(&Arch::from_genes(vec![0; 6]), 10);
     let conv = latency(&Arch::from_genes(vec![3; 6]), 10);
     eprintln!("all-none {none:.3} ms, all-conv3x3 {conv:.3} ms");
@@ -120,7 +120,7 @@ fn interleaved_latencies(archs: &[Arch], rounds: usize) -> Vec<f64> {
 /// pooling (0 FLOPs) costs about half as much as a 3x3 convolution edge, so over architectures
 /// that use it FLOPs rank latency only moderately; without pooling FLOPs rank it well.
 #[test]
-fn issue5_flops_rank_like_measured_latency_on_nb201() {
+fn flops_rank_like_measured_latency_on_nb201() {
     let mut rng = seeded_rng(2024);
     let archs: Vec<Arch> = (0..30).map(|_| oneproxy::SearchSpace::sample(SpaceId::Nb201.space(), &mut rng)).collect();
     let flops: Vec<f64> = archs.iter().map(|a| network::cost(SpaceId::Nb201, a).flops as f64).collect();
@@ -145,7 +145,7 @@ fn issue5_flops_rank_like_measured_latency_on_nb201() {
 
 /// The bundled devices, for reference: FLOPs against each device's NB201 latencies.
 #[test]
-fn issue5_flops_against_bundled_nb201_devices() {
+fn flops_against_bundled_nb201_devices() {
     let b = oneproxy::data::bundled::bundle(SpaceId::Nb201).unwrap();
     let flops: Vec<f64> = b.archs.iter().map(|a| network::cost(SpaceId::Nb201, a).flops as f64).collect();
     let mut all = Vec::new();

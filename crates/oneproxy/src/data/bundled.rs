@@ -68,7 +68,7 @@ pub fn is_simulated(space: SpaceId, device: &str) -> bool {
     matches!(space, SpaceId::Nb201 | SpaceId::Fbnet) && matches!(device, "eyeriss" | "fpga")
 }
 
-/// One device's result as the proxy of every other bundled device (issue 10).
+/// One device's result as the proxy of every other bundled device.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RankedProxy {
     /// Device name, or `auto` (the pool, chosen per target).

@@ -1262,7 +1262,7 @@ const MAX_SETTLED: usize = 16;
 /// on 10 samples it gave nearly all the weight to the few candidates whose LOO error was lowest
 /// by chance, and lost to the plain mean of the 3 best (mean Spearman 0.947 against 0.950,
 /// leave-one-device-out over the 29 bundled NB201 devices, 10 seeds). Tempering to 1/8 keeps
-/// the order of the candidates but averages more of them: 0.957 (README, "issue 11").
+/// the order of the candidates but averages more of them: 0.957 (docs/results/structure-hypotheses).
 const TEMPER: f64 = 0.125;
 
 /// A weight below this fraction of the largest is dropped from the average.

@@ -1,4 +1,4 @@
-//! Which architectures to measure next on the target: the sequential design of issue 10.
+//! Which architectures to measure next on the target: the sequential design.
 //!
 //! The flow is scored by regret per latency budget (see [`super::score`]): at each budget, how
 //! much accuracy is lost by taking the best *measured* architecture that fits instead of the best

@@ -329,7 +329,7 @@ impl MethodScore {
     }
 }
 
-/// The method's baselines, run on the same targets and trials (issue 10).
+/// The method's baselines, run on the same targets and trials.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Baselines {
     /// As many uniformly random architectures as the method measured, front taken.
@@ -525,7 +525,7 @@ mod tests {
 }
 
 #[cfg(test)]
-mod issue10_tests {
+mod baseline_tests {
     use super::*;
     use crate::data::bundled::bundle;
     use crate::SpaceId;

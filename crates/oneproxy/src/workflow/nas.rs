@@ -106,7 +106,7 @@ impl Default for NasConfig {
             layers: 2,
             constraints: Vec::new(),
             // The flow refits every round; the averaged hypotheses were not measured in it yet
-            // (issue 11 measured them on one-shot adaptations), so it keeps issue 10's rule.
+            // (they were measured on one-shot adaptations), so it keeps the best-candidates rule.
             adapt: AdaptParams { combination: crate::predictor::Combination::Best, ..AdaptParams::default() },
             seed: 0,
             design: Design::default(),

@@ -1,7 +1,7 @@
 //! Scoring a flow's outcome against a target's recorded table (simulations and evaluations).
 //!
 //! The flow's final set is measured, so it is scored by what it would give a user. The primary
-//! score is the **regret per latency budget** (issue 10): at each of [`REGRET_BUDGETS`] budgets
+//! score is the **regret per latency budget**: at each of [`REGRET_BUDGETS`] budgets
 //! (the 2%, 4%, ..., 100% quantiles of the target's true latencies), the best true accuracy that
 //! fits minus the best accuracy of the flow's final set that fits (the space's lowest accuracy if
 //! nothing does), averaged over the budgets, in accuracy points. Unlike the hypervolume ratio,
