@@ -138,7 +138,7 @@ pub enum OracleArg {
 }
 
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("oracle_kind").required(true).multiple(false).args(["oracle", "runner_cmd", "manual"])))]
+#[command(group(clap::ArgGroup::new("oracle_kind").required(true).multiple(false).args(["oracle", "runner_cmd", "runner_persistent", "manual"])))]
 pub struct NasArgs {
     #[command(flatten)]
     pub data: DataArgs,
@@ -432,13 +432,13 @@ pub struct TimingArgs {
     #[arg(long, default_value_t = 5)]
     pub warmup: usize,
     /// Wall-clock budget of the timed runs of one architecture, in seconds: no run starts after
-    /// it, and a --runner-cmd run still going when it runs out is stopped.
+    /// it, and a runner's run still going when it runs out is stopped.
     #[arg(long, default_value_t = 5.0)]
     pub max_time: f64,
     /// Images per inference; latencies are ms per image (batch latency / B).
     #[arg(long, default_value_t = 1)]
     pub batch: usize,
-    /// Threads for tract's matrix products (ignored by --runner-cmd).
+    /// Threads for tract's matrix products (ignored by the runners: give theirs in the command).
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
 }
@@ -456,10 +456,33 @@ pub struct RunnerArgs {
     /// cannot follow the protocol: its first capture group, or the whole match.
     #[arg(long, value_name = "RE", requires = "runner_cmd")]
     pub runner_regex: Option<String>,
-    /// Time limit of one --runner-cmd run, in seconds: a runner still going is killed with its
-    /// child processes, and the architecture fails.
+    /// Measure through one long-lived runner process instead: a shell command template (no
+    /// `{model}`) started once, that prints `ready`, then reads one JSON request per line on
+    /// stdin (`{"op":"load"|"run","model":PATH,"arch":..,"input_shape":[..],"run":K}`) and
+    /// answers each with one line, `ok`, `latency_ms: <x>` or `error: <message>`; see
+    /// docs/measuring.md and examples/runners/ (e.g. `.venv/bin/python
+    /// examples/runners/ort_runner.py --threads 1`).
+    #[arg(long, value_name = "TEMPLATE", conflicts_with_all = ["runner_cmd", "runner_regex"])]
+    pub runner_persistent: Option<String>,
+    /// Time limit of one --runner-cmd run, or of one request to --runner-persistent, in seconds:
+    /// a runner still going is killed with its child processes, and the architecture fails.
     #[arg(long, value_name = "SECS", default_value_t = 60.0)]
     pub runner_timeout: f64,
+    /// Time limit of the --runner-persistent start, until it prints `ready`, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 60.0, requires = "runner_persistent")]
+    pub runner_start_timeout: f64,
+    /// How many times in a row --runner-persistent is restarted after it crashes, hangs or breaks
+    /// the protocol (each time the architecture in flight fails); at the next failure measuring
+    /// stops, keeping what was measured.
+    #[arg(long, value_name = "N", default_value_t = 2, requires = "runner_persistent")]
+    pub runner_restarts: usize,
+}
+
+impl RunnerArgs {
+    /// Whether an external runner (per run or persistent) does the timing.
+    pub fn external(&self) -> bool {
+        self.runner_cmd.is_some() || self.runner_persistent.is_some()
+    }
 }
 
 // ---- end of export and measure ----

@@ -30,6 +30,7 @@ pub fn to_py(e: Error) -> PyErr {
     match inner {
         Error::Io { .. } | Error::Refused { .. } | Error::Locked { .. } => PyOSError::new_err(text),
         Error::Engine(_)
+        | Error::EngineLost(_)
         | Error::NotConverged(_)
         | Error::Timeout { .. }
         | Error::Signals(_)

@@ -151,6 +151,11 @@ pub enum Error {
     /// An inference engine (tract, an external runner) failed on a model.
     #[error("engine error: {0}")]
     Engine(String),
+    /// The engine itself is gone, not one model: a persistent runner that never started, or
+    /// that kept crashing. Measuring stops (the answers so far are kept), where an
+    /// [`Error::Engine`] fails one architecture and goes on with the next.
+    #[error("engine lost: {0}")]
+    EngineLost(String),
     /// An output path names something oneproxy must not replace (a directory, a device node, a
     /// FIFO, a socket, or a folder it did not write); `reason` says what it is and what to do.
     #[error("{}: {reason}", path.display())]

@@ -66,16 +66,31 @@ pub fn measure_params(t: &TimingArgs) -> anyhow::Result<MeasureParams> {
     Ok(params)
 }
 
-/// The engine of the runner flags (an external command), else tract; and its name prefix.
+/// The engine of the runner flags (an external command, per run or persistent), else tract; and
+/// its name prefix. A runner's program is printed as `PATH` resolves it (a `python3` that is
+/// not the virtual environment's is the usual cause of "No module named onnxruntime").
 pub fn timer(r: &RunnerArgs, t: &TimingArgs) -> anyhow::Result<(Box<dyn Timer>, &'static str)> {
-    Ok(match &r.runner_cmd {
-        Some(cmd) => {
-            let runner = oneproxy::measure::runner::CommandTimer::new(cmd, r.runner_regex.as_deref())?
-                .timeout(seconds(r.runner_timeout, "--runner-timeout")?)?;
-            (Box::new(runner), "runner")
+    use oneproxy::measure::{persistent::PersistentTimer, runner::CommandTimer};
+    let timeout = seconds(r.runner_timeout, "--runner-timeout")?;
+    let (timer, template): (Box<dyn Timer>, &str) = match (&r.runner_cmd, &r.runner_persistent) {
+        (Some(cmd), _) => (Box::new(CommandTimer::new(cmd, r.runner_regex.as_deref())?.timeout(timeout)?), cmd),
+        (None, Some(cmd)) => {
+            let runner = PersistentTimer::new(cmd)?
+                .timeout(timeout)?
+                .start_timeout(seconds(r.runner_start_timeout, "--runner-start-timeout")?)?
+                .restarts(r.runner_restarts);
+            (Box::new(runner), cmd)
         }
-        None => (tract_timer(t.threads)?, "tract"),
-    })
+        (None, None) => return Ok((tract_timer(t.threads)?, "tract")),
+    };
+    if let Some(program) = oneproxy::measure::runner::Program::of(template) {
+        note!("runner: {}", program.describe());
+        let cwd = std::env::current_dir().unwrap_or_default();
+        if let Some(w) = program.venv_warning(&cwd, std::env::var_os("VIRTUAL_ENV").as_deref()) {
+            note!("warning: {w}");
+        }
+    }
+    Ok((timer, "runner"))
 }
 
 fn tract_timer(threads: usize) -> anyhow::Result<Box<dyn Timer>> {
@@ -89,7 +104,7 @@ fn tract_timer(threads: usize) -> anyhow::Result<Box<dyn Timer>> {
         bail!(
             "measuring on this machine needs the `tract` feature: rebuild oneproxy with `--features tract` \
              (e.g. `cargo build --release -p oneproxy-cli --features tract`), or measure through another \
-             runtime with --runner-cmd"
+             runtime with --runner-cmd or --runner-persistent"
         )
     }
 }
@@ -184,7 +199,7 @@ pub fn run(a: MeasureArgs) -> anyhow::Result<()> {
     }
     // Fail early on an unwritable output, before any measurement.
     log.request(&[]).context("writing --out")?;
-    let threads = if a.runner.runner_cmd.is_some() { 1 } else { a.timing.threads };
+    let threads = if a.runner.external() { 1 } else { a.timing.threads };
     let environment = Environment::detect(session.engine(), threads, a.timing.batch);
     let (measured, failed) = measure_all(space_id, exec, &todo, session, &mut log)?;
     let report = Report {
@@ -245,6 +260,16 @@ fn measure_all(
                 let cost = oneproxy::network::build_with(space_id, arch, exec)?.cost();
                 let latency_ms = answer.latency_ms().expect("measured");
                 measured.push(Row { arch: text, latency_ms, flops: cost.flops, params: cost.params, measurement: m });
+            }
+            Err(e @ oneproxy::Error::EngineLost(_)) => {
+                // The runner is gone, not this architecture: nothing is marked failed, and a
+                // resume measures it.
+                bar.finish_and_clear();
+                return Err(anyhow::Error::new(e).context(format!(
+                    "measuring {text} ({} measured, kept in {})",
+                    measured.len(),
+                    log.path().map_or_else(|| "the log".into(), |p| p.display().to_string())
+                )));
             }
             Err(e) => {
                 log.record(arch, &Answer::Failed(e.to_string())).context("writing --out")?;

@@ -2,9 +2,10 @@
 //! robust summary, outliers and instability flagged rather than hidden.
 //!
 //! The pipeline ([`measure`]) drives a [`Timer`], which loads one model and runs it once per
-//! call. Engines: [`tract`](self::tract) (feature `tract`: tract-onnx on this machine), and
+//! call. Engines: [`tract`](self::tract) (feature `tract`: tract-onnx on this machine),
 //! [`runner::CommandTimer`] (any external program that prints a latency, e.g. a phone benchmark
-//! tool). Tests drive the pipeline with a mock timer, so it is exercised without an engine.
+//! tool, started once per run) and [`persistent::PersistentTimer`] (one long-lived runner
+//! process that keeps its engine and a session per model open, and times only the inference). Tests drive the pipeline with a mock timer, so it is exercised without an engine.
 //!
 //! **Summary.** The median of the timed runs is the latency; the spread is the median absolute
 //! deviation (MAD, unscaled). A sample is an outlier when its modified z-score
@@ -12,6 +13,7 @@
 //! hyperfine does). A measurement is *unstable* when MAD exceeds 5% of the median or more than
 //! 10% of the samples are outliers; warnings say which, and what to do.
 
+pub mod persistent;
 pub mod runner;
 #[cfg(feature = "onnx")]
 pub mod session;

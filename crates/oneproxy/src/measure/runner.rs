@@ -50,6 +50,7 @@ const DIR_PREFIX: &str = "oneproxy-runner-";
 #[derive(Debug)]
 pub struct CommandTimer {
     template: String,
+    program: Option<Program>,
     regex: Option<regex::Regex>,
     dir: TempPath,
     model: Option<PathBuf>,
@@ -70,13 +71,10 @@ impl CommandTimer {
         let regex = regex
             .map(|r| regex::Regex::new(r).map_err(|e| Error::InvalidParameter(format!("--runner-regex '{r}': {e}"))))
             .transpose()?;
-        let tmp = std::env::temp_dir();
-        sweep_stale_dirs(&tmp);
-        static SEQ: AtomicU64 = AtomicU64::new(0);
-        let name = format!("{DIR_PREFIX}{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
-        let dir = cleanup::create_dir(&tmp.join(name))?;
+        let dir = model_dir()?;
         Ok(CommandTimer {
             template: template.into(),
+            program: Program::of(template),
             regex,
             dir,
             model: None,
@@ -200,6 +198,27 @@ impl CommandTimer {
     }
 }
 
+/// A new private folder for models (see the module documentation), after removing the folders
+/// that dead processes left behind.
+pub(super) fn model_dir() -> Result<TempPath> {
+    let tmp = std::env::temp_dir();
+    sweep_stale_dirs(&tmp);
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let name = format!("{DIR_PREFIX}{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
+    cleanup::create_dir(&tmp.join(name))
+}
+
+/// Write `model` as the `count`th model of `dir` and remove the previous one: only the model in
+/// use stays on disk, however many architectures are measured.
+pub(super) fn replace_model(dir: &Path, count: usize, previous: Option<PathBuf>, model: &[u8]) -> Result<PathBuf> {
+    let path = dir.join(format!("model{count}.onnx"));
+    if let Some(old) = previous {
+        let _ = std::fs::remove_file(old);
+    }
+    crate::output::write_atomic(&path, model)?;
+    Ok(path)
+}
+
 /// Read a pipe to its end on a thread of its own, keeping at most [`MAX_OUTPUT`] bytes.
 fn drain(mut pipe: impl Read + Send + 'static) -> mpsc::Receiver<Vec<u8>> {
     let (tx, rx) = mpsc::channel();
@@ -219,7 +238,7 @@ fn drain(mut pipe: impl Read + Send + 'static) -> mpsc::Receiver<Vec<u8>> {
 }
 
 /// A value cut to a readable length for a message.
-fn cut(s: &str) -> String {
+pub(super) fn cut(s: &str) -> String {
     match s.char_indices().nth(80) {
         Some((i, _)) => format!("{}...", &s[..i]),
         None => s.to_string(),
@@ -227,7 +246,7 @@ fn cut(s: &str) -> String {
 }
 
 /// The end of an output, quoted, marked when cut.
-fn quote(s: &str) -> String {
+pub(super) fn quote(s: &str) -> String {
     let s = s.trim();
     if s.is_empty() {
         return "(nothing)".into();
@@ -285,15 +304,186 @@ fn is_model_name(n: &str) -> bool {
         .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// The program a runner's shell command starts, as `sh` finds it: its first word, after
+/// variable assignments (`OMP_NUM_THREADS=1 python3 ...`) and the wrappers `exec`, `env` and
+/// `command`, looked up through `PATH` unless it holds a `/`.
+///
+/// Recorded with the measurements and printed, because a template's `python3` silently becomes
+/// whatever interpreter comes first on `PATH`: the system's one when a virtual environment was
+/// not activated, with other packages (or none) and another engine version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Program {
+    /// The word as written (unquoted).
+    pub word: String,
+    /// Where it resolves: the first executable file of that name on `PATH`, or the word made
+    /// absolute when it is a path; `None` when `PATH` has none (a shell builtin, or a typo).
+    pub path: Option<PathBuf>,
+}
+
+impl Program {
+    /// The program of `template`, resolved through this process's `PATH` and current folder;
+    /// `None` when the template starts with no plain word (e.g. a subshell).
+    pub fn of(template: &str) -> Option<Program> {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        Program::resolve(template, std::env::var_os("PATH").as_deref(), &cwd)
+    }
+
+    /// [`Program::of`] with an explicit `PATH` value and current folder.
+    pub fn resolve(template: &str, path_var: Option<&std::ffi::OsStr>, cwd: &Path) -> Option<Program> {
+        let word = first_program_word(template)?;
+        let path = if word.contains('/') {
+            Some(cwd.join(&word))
+        } else {
+            path_var.and_then(|pv| {
+                std::env::split_paths(pv)
+                    // An empty entry of PATH is the current folder, for sh as for execvp.
+                    .map(|d| if d.as_os_str().is_empty() { cwd.join(&word) } else { d.join(&word) })
+                    .find(|c| is_executable(c))
+            })
+        };
+        Some(Program { word, path })
+    }
+
+    /// `word -> path`, as printed and recorded.
+    pub fn describe(&self) -> String {
+        match &self.path {
+            Some(p) if self.word.contains('/') && !is_executable(p) => {
+                format!("{} -> {} (not an executable file)", self.word, p.display())
+            }
+            Some(p) => format!("{} -> {}", self.word, p.display()),
+            None => format!("{} -> not found on PATH (a shell builtin, or not installed)", self.word),
+        }
+    }
+
+    /// A warning when the program is a `python`/`python3` found on `PATH` while no virtual
+    /// environment is active (`virtual_env`, the value of `VIRTUAL_ENV`, is unset or empty) and
+    /// `cwd` holds one (`.venv/bin/python`): the runner then most likely runs without the
+    /// packages installed for it.
+    pub fn venv_warning(&self, cwd: &Path, virtual_env: Option<&std::ffi::OsStr>) -> Option<String> {
+        let python = ["python", "python3"].contains(&self.word.as_str());
+        let venv_python = cwd.join(".venv/bin/python");
+        if !python || virtual_env.is_some_and(|v| !v.is_empty()) || !venv_python.exists() {
+            return None;
+        }
+        let found = self.path.as_ref()?;
+        if found.parent() == venv_python.parent() {
+            return None;
+        }
+        Some(format!(
+            "the runner's `{}` is {} (found on PATH, no virtual environment active), but {} exists: if the \
+             runner's packages are installed there, write `.venv/bin/python` in the command (or activate the \
+             environment first)",
+            self.word,
+            found.display(),
+            venv_python.display()
+        ))
+    }
+}
+
+/// A runner's settings for its measurement log: the engine, and the program it starts.
+pub(super) fn with_program(engine: String, program: Option<&Program>) -> crate::data::Settings {
+    let mut s = crate::data::Settings::from([("engine".to_string(), engine)]);
+    if let Some(p) = program {
+        s.insert("runner".to_string(), p.describe());
+    }
+    s
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// The first word of a shell command that names a program (see [`Program`]), unquoted: `'...'`,
+/// `"..."` and backslashes as `sh` reads them; `None` when the command starts otherwise (a
+/// subshell, a redirection). A compound command's keyword (`if`, `for`) is returned as it is.
+fn first_program_word(cmd: &str) -> Option<String> {
+    let mut rest = cmd;
+    let mut after_env = false;
+    loop {
+        let (word, bare, tail) = shell_word(rest)?;
+        rest = tail;
+        // `NAME=value`, where NAME is unquoted (the value may be quoted).
+        let assignment = word.find('=').is_some_and(|eq| {
+            eq > 0
+                && eq < bare
+                && !word.starts_with(|c: char| c.is_ascii_digit())
+                && word[..eq].chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        });
+        if assignment || (after_env && word.starts_with('-')) {
+            continue;
+        }
+        if bare == word.len() && ["exec", "env", "command"].contains(&word.as_str()) {
+            after_env = word == "env";
+            continue;
+        }
+        return Some(word);
+    }
+}
+
+/// The next shell word of `s`: the word, how many of its first bytes were read before any
+/// quoting (an assignment's name must be bare), and the rest of `s`. `None` at the end, at an
+/// operator, or at an unterminated quote.
+fn shell_word(s: &str) -> Option<(String, usize, &str)> {
+    let s = s.trim_start_matches([' ', '\t']);
+    let mut word = String::new();
+    let mut bare: Option<usize> = None;
+    let mut chars = s.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            ' ' | '\t' | '\n' | ';' | '&' | '|' | '(' | ')' | '<' | '>' => {
+                return finish_word(word, bare, &s[i..]);
+            }
+            '\'' => {
+                bare.get_or_insert(word.len());
+                loop {
+                    match chars.next()? {
+                        (_, '\'') => break,
+                        (_, ch) => word.push(ch),
+                    }
+                }
+            }
+            '"' => {
+                bare.get_or_insert(word.len());
+                loop {
+                    match chars.next()? {
+                        (_, '"') => break,
+                        (_, '\\') => match chars.next()? {
+                            (_, ch @ ('"' | '\\' | '$' | '`')) => word.push(ch),
+                            (_, ch) => {
+                                word.push('\\');
+                                word.push(ch);
+                            }
+                        },
+                        (_, ch) => word.push(ch),
+                    }
+                }
+            }
+            '\\' => {
+                bare.get_or_insert(word.len());
+                if let Some((_, ch)) = chars.next() {
+                    word.push(ch);
+                }
+            }
+            _ => word.push(c),
+        }
+    }
+    finish_word(word, bare, "")
+}
+
+/// A word read by [`shell_word`] (`''` is a word, nothing is none).
+fn finish_word(word: String, bare: Option<usize>, rest: &str) -> Option<(String, usize, &str)> {
+    if word.is_empty() && bare.is_none() {
+        return None;
+    }
+    let bare = bare.unwrap_or(word.len());
+    Some((word, bare, rest))
+}
+
 impl Timer for CommandTimer {
     fn load(&mut self, model: &[u8], _input_shape: [usize; 4]) -> Result<()> {
         self.count += 1;
-        let path = self.dir.path().join(format!("model{}.onnx", self.count));
-        if let Some(old) = self.model.take() {
-            let _ = std::fs::remove_file(old);
-        }
-        crate::output::write_atomic(&path, model)?;
-        self.model = Some(path);
+        self.model = Some(replace_model(self.dir.path(), self.count, self.model.take(), model)?);
         Ok(())
     }
 
@@ -309,6 +499,10 @@ impl Timer for CommandTimer {
 
     fn engine(&self) -> String {
         format!("external: {}", self.template)
+    }
+
+    fn settings(&self) -> crate::data::Settings {
+        with_program(self.engine(), self.program.as_ref())
     }
 
     fn label(&mut self, arch: &str) {
@@ -446,5 +640,67 @@ mod tests {
             assert_eq!(runner_dir_owner(other), None, "{other}");
         }
         assert!(is_model_name("model12.onnx") && !is_model_name("model.onnx") && !is_model_name("notes.txt"));
+    }
+
+    #[test]
+    fn programs_resolve_as_sh_finds_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        let exe = |name: &str| {
+            use std::os::unix::fs::PermissionsExt;
+            let p = bin.join(name);
+            std::fs::write(&p, "#!/bin/sh\n").unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        };
+        exe("python3");
+        std::fs::write(bin.join("notexec"), "").unwrap();
+        let path = std::ffi::OsString::from(format!("/nonexistent:{}", bin.display()));
+        let cwd = dir.path();
+        let word = |t: &str| Program::resolve(t, Some(&path), cwd).map(|p| p.word);
+        assert_eq!(word("python3 r.py {model}").as_deref(), Some("python3"));
+        assert_eq!(word("OMP_NUM_THREADS=1 A='x y' exec env -i B=2 python3 -u r.py").as_deref(), Some("python3"));
+        assert_eq!(word("'my tool' --x").as_deref(), Some("my tool"));
+        assert_eq!(word("\"a\\\"b\"c; d").as_deref(), Some("a\"bc"));
+        assert_eq!(word("'X=1' y").as_deref(), Some("X=1"), "a quoted name is no assignment");
+        assert_eq!(word("(cd x && y)"), None);
+        assert_eq!(word("'unterminated"), None);
+        let p = Program::resolve("python3 r.py", Some(&path), cwd).unwrap();
+        assert_eq!(p.path.as_deref(), Some(bin.join("python3").as_path()));
+        assert_eq!(p.describe(), format!("python3 -> {}", bin.join("python3").display()));
+        let p = Program::resolve("notexec x", Some(&path), cwd).unwrap();
+        assert!(p.path.is_none() && p.describe().contains("not found on PATH"), "{}", p.describe());
+        let p = Program::resolve(".venv/bin/python r.py", Some(&path), cwd).unwrap();
+        assert_eq!(p.path.as_deref(), Some(cwd.join(".venv/bin/python").as_path()));
+        assert!(p.describe().contains("not an executable file"), "{}", p.describe());
+        assert!(Program::resolve("python3", None, cwd).unwrap().path.is_none());
+    }
+
+    #[test]
+    fn a_python_on_path_beside_an_inactive_venv_is_warned_about() {
+        let dir = tempfile::tempdir().unwrap();
+        let cwd = dir.path();
+        let system = Program { word: "python3".into(), path: Some("/usr/bin/python3".into()) };
+        assert_eq!(system.venv_warning(cwd, None), None, "no .venv here");
+        std::fs::create_dir_all(cwd.join(".venv/bin")).unwrap();
+        std::fs::write(cwd.join(".venv/bin/python"), "").unwrap();
+        let w = system.venv_warning(cwd, None).unwrap();
+        assert!(w.contains("/usr/bin/python3") && w.contains(".venv/bin/python"), "{w}");
+        assert!(system.venv_warning(cwd, Some(std::ffi::OsStr::new(""))).is_some(), "an empty VIRTUAL_ENV is unset");
+        assert_eq!(system.venv_warning(cwd, Some(std::ffi::OsStr::new("/some/venv"))), None, "a venv is active");
+        let named = Program { word: ".venv/bin/python".into(), path: Some(cwd.join(".venv/bin/python")) };
+        assert_eq!(named.venv_warning(cwd, None), None, "named explicitly");
+        let other = Program { word: "adb".into(), path: Some("/usr/bin/adb".into()) };
+        assert_eq!(other.venv_warning(cwd, None), None);
+        let venv = Program { word: "python".into(), path: Some(cwd.join(".venv/bin/python")) };
+        assert_eq!(venv.venv_warning(cwd, None), None, "PATH already finds the venv's");
+    }
+
+    #[test]
+    fn settings_record_the_engine_and_the_program() {
+        let t = CommandTimer::new("sh -c 'echo 1' {model}", None).unwrap();
+        let s = t.settings();
+        assert_eq!(s["engine"], "external: sh -c 'echo 1' {model}");
+        assert!(s["runner"].starts_with("sh -> /"), "{s:?}");
     }
 }

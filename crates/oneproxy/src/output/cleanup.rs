@@ -150,6 +150,11 @@ impl ChildGroup {
     pub(crate) fn kill(&self) {
         kill_group(self.pgid);
     }
+
+    /// The process group's id (the leader's pid).
+    pub(crate) fn pgid(&self) -> u32 {
+        self.pgid
+    }
 }
 
 impl Drop for ChildGroup {

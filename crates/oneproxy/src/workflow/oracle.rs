@@ -179,7 +179,9 @@ impl TargetOracle for ManualOracle {
 
 /// Exported models timed by a [`Timer`](crate::measure::Timer) (tract, an external runner),
 /// through a measuring [`Session`](crate::measure::session::Session) (feature `onnx`). An
-/// architecture the engine fails on is answered [`Answer::Failed`] with the engine's error.
+/// architecture the engine fails on is answered [`Answer::Failed`] with the engine's error; an
+/// engine that is lost ([`Error::EngineLost`]: a persistent runner that keeps crashing) stops
+/// the measuring with that error.
 #[cfg(feature = "onnx")]
 pub struct TimerOracle {
     device: String,
@@ -208,6 +210,8 @@ impl TargetOracle for TimerOracle {
         for a in archs {
             let ans = match self.session.measure(a) {
                 Ok(m) => self.session.answer(&m),
+                // The engine is gone, not this architecture: stop (a resume measures it).
+                Err(e @ Error::EngineLost(_)) => return Err(e),
                 Err(e) => Answer::Failed(e.to_string()),
             };
             answer(a, ans);
