@@ -59,9 +59,11 @@ def protocol_stdout():
     return out
 
 
-def last_lines(text, n=4):
+def last_lines(text, n=3):
+    """What a tool said last, preferring its error lines to its progress lines."""
     lines = [l.strip() for l in text.splitlines() if l.strip()]
-    return " | ".join(lines[-n:])[-400:] or "(no output)"
+    errors = [l for l in lines if "error" in l.lower() or "exception" in l.lower()]
+    return " | ".join((errors or lines)[-n:])[-400:] or "(no output)"
 
 
 class Failure(Exception):

@@ -468,14 +468,15 @@ pub struct RunnerArgs {
     /// a runner still going is killed with its child processes, and the architecture fails.
     #[arg(long, value_name = "SECS", default_value_t = 60.0)]
     pub runner_timeout: f64,
-    /// Time limit of the --runner-persistent start, until it prints `ready`, in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 60.0, requires = "runner_persistent")]
-    pub runner_start_timeout: f64,
+    /// Time limit of the --runner-persistent start, until it prints `ready`, in seconds
+    /// [default: 60].
+    #[arg(long, value_name = "SECS", requires = "runner_persistent")]
+    pub runner_start_timeout: Option<f64>,
     /// How many times in a row --runner-persistent is restarted after it crashes, hangs or breaks
     /// the protocol (each time the architecture in flight fails); at the next failure measuring
-    /// stops, keeping what was measured.
-    #[arg(long, value_name = "N", default_value_t = 2, requires = "runner_persistent")]
-    pub runner_restarts: usize,
+    /// stops, keeping what was measured [default: 2].
+    #[arg(long, value_name = "N", requires = "runner_persistent")]
+    pub runner_restarts: Option<usize>,
 }
 
 impl RunnerArgs {

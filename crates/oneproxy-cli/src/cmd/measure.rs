@@ -75,10 +75,13 @@ pub fn timer(r: &RunnerArgs, t: &TimingArgs) -> anyhow::Result<(Box<dyn Timer>, 
     let (timer, template): (Box<dyn Timer>, &str) = match (&r.runner_cmd, &r.runner_persistent) {
         (Some(cmd), _) => (Box::new(CommandTimer::new(cmd, r.runner_regex.as_deref())?.timeout(timeout)?), cmd),
         (None, Some(cmd)) => {
-            let runner = PersistentTimer::new(cmd)?
-                .timeout(timeout)?
-                .start_timeout(seconds(r.runner_start_timeout, "--runner-start-timeout")?)?
-                .restarts(r.runner_restarts);
+            let mut runner = PersistentTimer::new(cmd)?.timeout(timeout)?;
+            if let Some(s) = r.runner_start_timeout {
+                runner = runner.start_timeout(seconds(s, "--runner-start-timeout")?)?;
+            }
+            if let Some(n) = r.runner_restarts {
+                runner = runner.restarts(n);
+            }
             (Box::new(runner), cmd)
         }
         (None, None) => return Ok((tract_timer(t.threads)?, "tract")),

@@ -69,7 +69,7 @@
 //! [`crate::output::cleanup`], so they are removed and killed on drop, on error and on
 //! SIGINT/SIGTERM/SIGHUP.
 
-use super::runner::{cut, model_dir, replace_model, with_program, Program, DEFAULT_TIMEOUT};
+use super::runner::{cut, cut_to, model_dir, replace_model, with_program, Program, DEFAULT_TIMEOUT};
 use super::Timer;
 use crate::error::{Error, Result};
 use crate::output::cleanup::{self, ChildGroup, TempPath};
@@ -95,6 +95,9 @@ pub const STDERR_KEPT: usize = 8 * 1024;
 /// Lines of the runner's stderr quoted in an error (at most [`QUOTED_CHARS`] characters).
 const QUOTED_LINES: usize = 8;
 const QUOTED_CHARS: usize = 800;
+
+/// Characters of an `error:` answer kept.
+const ERROR_CHARS: usize = 1000;
 
 /// Longest stdout line kept (the rest of a longer line is read and dropped).
 const MAX_LINE: usize = 64 * 1024;
@@ -667,7 +670,8 @@ fn parse_answer(line: &str) -> std::result::Result<Answer, String> {
     }
     if let Some(m) = l.strip_prefix("error:") {
         let m = m.trim();
-        return Ok(Answer::Error(if m.is_empty() { "(no message)".into() } else { cut(m) }));
+        // The runner's own words: long enough for a tool's last lines, bounded for the log.
+        return Ok(Answer::Error(if m.is_empty() { "(no message)".into() } else { cut_to(m, ERROR_CHARS) }));
     }
     if let Some(v) = l.strip_prefix("latency_ms:") {
         let v = v.trim();
@@ -945,7 +949,7 @@ touch "$d/closed"
         let mut t = PersistentTimer::new(broken).unwrap();
         let e = load(&mut t, "any").unwrap_err().to_string();
         assert!(e.contains("exited (exit status: 1) before it printed 'ready'"), "{e}");
-        assert!(e.contains("No module named onnxruntime") && e.contains("sh -> "), "{e}");
+        assert!(e.contains("No module named onnxruntime") && e.contains("its program: echo -> "), "{e}");
     }
 
     #[test]

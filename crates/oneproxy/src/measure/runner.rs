@@ -239,7 +239,12 @@ fn drain(mut pipe: impl Read + Send + 'static) -> mpsc::Receiver<Vec<u8>> {
 
 /// A value cut to a readable length for a message.
 pub(super) fn cut(s: &str) -> String {
-    match s.char_indices().nth(80) {
+    cut_to(s, 80)
+}
+
+/// `s` cut to `n` characters, marked when cut.
+pub(super) fn cut_to(s: &str, n: usize) -> String {
+    match s.char_indices().nth(n) {
         Some((i, _)) => format!("{}...", &s[..i]),
         None => s.to_string(),
     }
