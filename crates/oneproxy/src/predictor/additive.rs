@@ -1,8 +1,12 @@
-//! The additive latency predictor: latency = encoding . weights + intercept.
+//! The latency predictor: latency = encoding . weights + intercept, plus the terms AdaProxy adds.
 //!
 //! With a one-hot encoding this is the classic per-operation lookup table: the latency of a
 //! network is the sum of the latencies of its operations plus a fixed cost. It is the object
-//! AdaProxy adapts, and the model the paper builds on.
+//! AdaProxy adapts, and the model the paper builds on. An adapted predictor may also hold
+//! [`ProxyTerm`]s (a multiple of a proxy's *measured* latency, its additive model where it has
+//! not measured) and, for NB201, [`StructureTerm`]s (costs of the operations a cell executes).
+//! So it is additive only in general, and one method predicts, told where the proxy terms'
+//! latencies come from ([`ProxyLatency`]).
 //!
 //! Positivity: a latency predictor is only usable if it predicts a positive latency for every
 //! architecture a search may visit. Least squares does not ensure that (pixel3's NB201 fit
@@ -75,6 +79,28 @@ pub struct LowerBound {
     pub measured: bool,
 }
 
+/// Where a predictor's proxy terms read their proxy's latency (a predictor without proxy terms
+/// gives the same answer either way).
+#[derive(Debug, Clone, Copy)]
+pub enum ProxyLatency<'a> {
+    /// The proxy's measured latency in this table, its fallback model where it has not measured
+    /// the architecture. An adapted predictor is fitted this way: this is its prediction.
+    Measured(&'a LatencyTable),
+    /// Every proxy term on its proxy's fallback (additive) model, as when no table is at hand.
+    /// Differs from [`Measured`](Self::Measured) wherever the proxy measured an architecture.
+    Modelled,
+}
+
+impl<'a> ProxyLatency<'a> {
+    /// The table, if the latencies are measured.
+    fn table(self) -> Option<&'a LatencyTable> {
+        match self {
+            ProxyLatency::Measured(t) => Some(t),
+            ProxyLatency::Modelled => None,
+        }
+    }
+}
+
 /// A prediction counts as positive when it exceeds this fraction of the size of the
 /// predictor's terms ([`AdditivePredictor::magnitude`]): below that, rounding in the sum of the
 /// terms could already flip its sign.
@@ -98,40 +124,128 @@ pub struct Unconstrained {
     pub intercept: f64,
 }
 
-/// latency(arch) = encode(arch) . weights + intercept (+ proxy terms), in milliseconds.
+/// latency(arch) = encode(arch) . weights + intercept (+ proxy terms + structure terms), in
+/// milliseconds: a device's additive predictor, or one adapted to a target.
+///
+/// The fields are the predictor file's JSON (`oneproxy adapt --out`, `Predictor.save`); they are
+/// read through methods, and only this module and AdaProxy build predictors, so that every
+/// predictor in use has been checked ([`validate`](Self::validate)).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AdditivePredictor {
     /// Space of the encoding.
-    pub space: SpaceId,
+    pub(in crate::predictor) space: SpaceId,
     /// Encoding version ([`ENCODING_VERSION`] when written).
-    pub encoding_version: u32,
+    pub(in crate::predictor) encoding_version: u32,
     /// Device whose latency this predicts.
-    pub device: String,
+    pub(in crate::predictor) device: String,
     /// One weight per encoding feature (ms).
-    pub weights: Vec<f64>,
+    pub(in crate::predictor) weights: Vec<f64>,
     /// Fixed cost (ms).
-    pub intercept: f64,
+    pub(in crate::predictor) intercept: f64,
     /// Terms proportional to a proxy device's *measured* latency (empty for a plain additive
     /// predictor). See [`ProxyTerm`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub proxy_terms: Vec<ProxyTerm>,
+    pub(in crate::predictor) proxy_terms: Vec<ProxyTerm>,
     /// Terms over the executed structure of the cell (NB201 only; empty for a plain additive
     /// predictor). See [`StructureTerm`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub structure_terms: Vec<StructureTerm>,
+    pub(in crate::predictor) structure_terms: Vec<StructureTerm>,
     /// How the predictor was made (free-form, for people and the manifest).
     #[serde(default)]
-    pub provenance: serde_json::Value,
+    pub(in crate::predictor) provenance: serde_json::Value,
     /// The plain least-squares fit, when the positivity constraint changed it (`None`
     /// otherwise). Not a valid predictor (somewhere in the space it predicts <= 0), but it
     /// ranks the measured architectures as well as the data allow: AdaProxy adapts its
     /// direction ([`base_weights`](Self::base_weights); the scale and offset are refitted
     /// anyway) and `plan` spreads samples over its range.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unconstrained: Option<Unconstrained>,
+    pub(in crate::predictor) unconstrained: Option<Unconstrained>,
 }
 
 impl AdditivePredictor {
+    /// A plain additive predictor `encode(arch) . weights + intercept` of `device`, checked
+    /// ([`validate`](Self::validate): one finite weight per feature, positive everywhere).
+    pub fn linear(space: SpaceId, device: &str, weights: Vec<f64>, intercept: f64) -> Result<Self> {
+        let p = AdditivePredictor { device: device.to_string(), weights, intercept, ..Self::blank(space) };
+        p.validate()?;
+        Ok(p)
+    }
+
+    /// A predictor of `space` that predicts 0 everywhere (not valid as it is), to be filled in.
+    pub(in crate::predictor) fn blank(space: SpaceId) -> Self {
+        AdditivePredictor {
+            space,
+            encoding_version: ENCODING_VERSION,
+            device: String::new(),
+            weights: vec![0.0; space.space().num_features()],
+            intercept: 0.0,
+            proxy_terms: Vec::new(),
+            structure_terms: Vec::new(),
+            provenance: serde_json::Value::Null,
+            unconstrained: None,
+        }
+    }
+
+    /// The space of the encoding.
+    pub fn space(&self) -> SpaceId {
+        self.space
+    }
+
+    /// The device whose latency this predicts (empty when unnamed).
+    pub fn device(&self) -> &str {
+        &self.device
+    }
+
+    /// The same predictor, predicting for `device`.
+    pub fn named(self, device: &str) -> Self {
+        AdditivePredictor { device: device.to_string(), ..self }
+    }
+
+    /// One weight per encoding feature (ms).
+    pub fn weights(&self) -> &[f64] {
+        &self.weights
+    }
+
+    /// The fixed cost (ms).
+    pub fn intercept(&self) -> f64 {
+        self.intercept
+    }
+
+    /// Terms proportional to a proxy device's measured latency (see [`ProxyTerm`]).
+    pub fn proxy_terms(&self) -> &[ProxyTerm] {
+        &self.proxy_terms
+    }
+
+    /// Terms over the executed structure of an NB201 cell (see [`StructureTerm`]).
+    pub fn structure_terms(&self) -> &[StructureTerm] {
+        &self.structure_terms
+    }
+
+    /// The plain least-squares fit, when the positivity constraint changed it.
+    pub fn unconstrained(&self) -> Option<&Unconstrained> {
+        self.unconstrained.as_ref()
+    }
+
+    /// How the predictor was made (free-form, for people and the manifest).
+    pub fn provenance(&self) -> &serde_json::Value {
+        &self.provenance
+    }
+
+    /// Record how the predictor was made (the front ends write the manifest and the report).
+    pub fn set_provenance(&mut self, provenance: serde_json::Value) {
+        self.provenance = provenance;
+    }
+
+    /// Whether every weight, intercept and coefficient is finite.
+    pub(in crate::predictor) fn is_finite(&self) -> bool {
+        self.weights
+            .iter()
+            .chain([&self.intercept])
+            .chain(self.structure_terms.iter().flat_map(|t| &t.weights))
+            .all(|v| v.is_finite())
+            && self.proxy_terms.iter().all(|t| t.coefficient.is_finite())
+    }
+
     /// Least-squares fit on measurements, with a ridge term `ridge * mean(diag(X^T X))` on the
     /// weights (not the intercept). The space's [reference features](SearchSpace::reference_features)
     /// are pinned to 0, which removes the collinearity of one-hot encodings with the intercept;
@@ -193,7 +307,7 @@ impl AdditivePredictor {
             provenance: serde_json::json!({"fit": "least squares", "ridge": ridge, "samples": n}),
             unconstrained: None,
         };
-        if p.check_positive(None).is_ok() {
+        if p.check_positive(ProxyLatency::Modelled).is_ok() {
             return Ok(p);
         }
         p.refit_positive(&x, &free, latency, rho)
@@ -228,7 +342,7 @@ impl AdditivePredictor {
                 self.weights[f] = ldexp(u[j], e);
             }
             self.intercept = ldexp(u[d], e);
-            let low = self.lower_bound(None)?;
+            let low = self.lower_bound(ProxyLatency::Modelled)?;
             if self.is_positive(low.value) {
                 let how = if non_negative {
                     "non-negative least squares"
@@ -266,7 +380,7 @@ impl AdditivePredictor {
     }
 
     /// The predictor with every proxy term on its fallback model, as one additive model
-    /// (weights, intercept): what [`predict_all`](Self::predict_all) computes.
+    /// (weights, intercept): what [`ProxyLatency::Modelled`] predicts.
     fn fallback_model(&self) -> (Vec<f64>, f64) {
         let mut w = self.weights.clone();
         let mut c = self.intercept;
@@ -281,13 +395,13 @@ impl AdditivePredictor {
 
     /// The lowest prediction over the whole space, and where.
     ///
-    /// Without a table this is the minimum of [`predict_all`](Self::predict_all) (proxy terms
-    /// on their fallback models), exact. With a table it bounds [`predict_with`](Self::predict_with)
-    /// from below: the minimum over the table's architectures (measured cells) and over the
-    /// whole space on fallback models (exact when the table holds no architecture of the space
+    /// [`ProxyLatency::Modelled`]: the minimum of the predictions (proxy terms on their
+    /// fallback models), exact. [`ProxyLatency::Measured`]: a lower bound of the predictions,
+    /// the minimum over the table's architectures (measured cells) and over the whole space on
+    /// fallback models (exact when the table holds no architecture of the space
     /// that matters, a lower bound otherwise). Both cost one pass over the encoding (plus one
     /// prediction per table row).
-    pub fn lower_bound(&self, table: Option<&LatencyTable>) -> Result<LowerBound> {
+    pub fn lower_bound(&self, latency: ProxyLatency) -> Result<LowerBound> {
         let space = self.space.space();
         if self.weights.len() != space.num_features() {
             return Err(Error::InvalidParameter(format!(
@@ -306,11 +420,11 @@ impl AdditivePredictor {
             let all = space.enumerate().ok_or_else(|| {
                 Error::InvalidParameter(format!("structure terms need an enumerable space, not {}", self.space))
             })?;
-            let values = self.predict_all(&all);
+            let values = self.predict_modelled(&all);
             let i = (0..all.len()).fold(0, |b, i| if values[i] < values[b] { i } else { b });
             LowerBound { value: values[i], arch: all[i].clone(), measured: false }
         };
-        if let (Some(table), false) = (table, self.proxy_terms.is_empty()) {
+        if let (Some(table), false) = (latency.table(), self.proxy_terms.is_empty()) {
             if table.space() != self.space {
                 return Err(Error::InvalidParameter(format!(
                     "the latency table is for space {}, the predictor for {}",
@@ -318,7 +432,7 @@ impl AdditivePredictor {
                     self.space
                 )));
             }
-            let values = self.predict_with(table.archs(), table)?;
+            let values = self.predict_measured(table.archs(), table)?;
             for (a, v) in table.archs().iter().zip(values) {
                 // A NaN counts as lower: it must surface, not hide behind the bound.
                 if matches!(v.partial_cmp(&low.value), None | Some(std::cmp::Ordering::Less)) {
@@ -347,15 +461,14 @@ impl AdditivePredictor {
     }
 
     /// Whether `lowest` (a [`lower_bound`](Self::lower_bound) value) counts as positive.
-    pub(crate) fn is_positive(&self, lowest: f64) -> bool {
+    pub(in crate::predictor) fn is_positive(&self, lowest: f64) -> bool {
         lowest > POSITIVE_MARGIN * self.magnitude()
     }
 
-    /// Errors unless every prediction over the whole space is positive: with `table`, the
-    /// predictions of [`predict_with`](Self::predict_with) on it; without, those of
-    /// [`predict_all`](Self::predict_all). The error names the architecture and the value.
-    pub fn check_positive(&self, table: Option<&LatencyTable>) -> Result<()> {
-        let low = self.lower_bound(table)?;
+    /// Errors unless every prediction over the whole space, with the proxy terms' latencies
+    /// from `latency`, is positive. The error names the architecture and the value.
+    pub fn check_positive(&self, latency: ProxyLatency) -> Result<()> {
+        let low = self.lower_bound(latency)?;
         if self.is_positive(low.value) {
             return Ok(());
         }
@@ -379,11 +492,11 @@ impl AdditivePredictor {
         self.unconstrained.as_ref().map_or(&self.weights, |u| &u.weights)
     }
 
-    /// Predictions of the plain least-squares fit (the same as
-    /// [`predict_all`](Self::predict_all) unless the positivity constraint changed the fit):
+    /// Predictions of the plain least-squares fit (the same as [`predict`](Self::predict) of a
+    /// device's own predictor unless the positivity constraint changed the fit):
     /// for ranking and spreading architectures, not as latencies. Additive part only.
     pub fn least_squares_predictions(&self, archs: &[Arch]) -> Vec<f64> {
-        let Some(u) = &self.unconstrained else { return self.predict_all(archs) };
+        let Some(u) = &self.unconstrained else { return self.predict_modelled(archs) };
         let space = self.space.space();
         let mut buf = vec![0.0; space.num_features()];
         archs
@@ -395,8 +508,9 @@ impl AdditivePredictor {
             .collect()
     }
 
-    /// Predicted latency of an encoded architecture (additive part only).
-    pub fn predict_encoded(&self, features: &[f64]) -> f64 {
+    /// Predicted latency of an encoded architecture, additive part only: the whole prediction
+    /// of a device's own (plain) predictor.
+    pub(in crate::predictor) fn predict_encoded(&self, features: &[f64]) -> f64 {
         crate::stats::dot(features, &self.weights) + self.intercept
     }
 
@@ -433,19 +547,26 @@ impl AdditivePredictor {
         Ok(())
     }
 
-    /// Predicted latency of an architecture; proxy terms use their fallback model.
-    pub fn predict(&self, arch: &Arch) -> f64 {
-        self.predict_all(std::slice::from_ref(arch))[0]
+    /// Predicted latencies (ms) of `archs`, with the proxy terms' latencies taken from
+    /// `latency` (see [`ProxyLatency`]). Errors if a proxy term's device is not in the table.
+    pub fn predict(&self, archs: &[Arch], latency: ProxyLatency) -> Result<Vec<f64>> {
+        match latency {
+            ProxyLatency::Measured(table) => self.predict_measured(archs, table),
+            ProxyLatency::Modelled => Ok(self.predict_modelled(archs)),
+        }
     }
 
-    /// Predicted latencies; proxy terms use the fallback (additive) model of their proxy.
-    pub fn predict_all(&self, archs: &[Arch]) -> Vec<f64> {
+    /// Predicted latencies with every proxy term on its fallback model.
+    fn predict_modelled(&self, archs: &[Arch]) -> Vec<f64> {
         self.predict_impl(archs, &[])
     }
 
     /// Predicted latencies, looking proxy terms up in `table` (measured cells; the fallback
-    /// model elsewhere). Errors if a proxy term's device is not in the table.
-    pub fn predict_with(&self, archs: &[Arch], table: &crate::data::LatencyTable) -> Result<Vec<f64>> {
+    /// model elsewhere).
+    fn predict_measured(&self, archs: &[Arch], table: &LatencyTable) -> Result<Vec<f64>> {
+        if self.proxy_terms.is_empty() {
+            return Ok(self.predict_modelled(archs));
+        }
         let cols =
             self.proxy_terms.iter().map(|t| table.device_index(&t.device).map(Some)).collect::<Result<Vec<_>>>()?;
         let rows: Vec<Option<usize>> = archs.iter().map(|a| table.row_of(a)).collect();
@@ -545,7 +666,7 @@ impl AdditivePredictor {
             }
         }
         // Measured proxy latencies are checked where a table is at hand (`check_positive`).
-        self.check_positive(None)
+        self.check_positive(ProxyLatency::Modelled)
     }
 
     /// Save as JSON through `out` (atomically; never over an input or a file oneproxy did not
@@ -575,6 +696,11 @@ mod tests {
     use super::*;
     use crate::space::Nb201;
 
+    /// The prediction of one architecture, every proxy term on its model.
+    fn at(p: &AdditivePredictor, a: &Arch) -> f64 {
+        p.predict(std::slice::from_ref(a), ProxyLatency::Modelled).unwrap()[0]
+    }
+
     #[test]
     fn recovers_an_exact_additive_model() {
         let archs = Nb201.enumerate().unwrap();
@@ -582,7 +708,7 @@ mod tests {
         let y: Vec<f64> = archs.iter().map(|a| crate::stats::dot(&Nb201.encode(a), &truth) + 2.0).collect();
         let p = AdditivePredictor::fit(&Nb201, "t", &archs, &y, 1e-9).unwrap();
         for (a, v) in archs.iter().zip(&y).step_by(97) {
-            assert!((p.predict(a) - v).abs() < 1e-6, "{} vs {v}", p.predict(a));
+            assert!((at(&p, a) - v).abs() < 1e-6, "{} vs {v}", at(&p, a));
         }
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("p.json");
@@ -603,7 +729,10 @@ mod tests {
 
     /// Lowest prediction over every architecture of NB201, by brute force.
     fn brute_min(p: &AdditivePredictor) -> f64 {
-        p.predict_all(&Nb201.enumerate().unwrap()).into_iter().fold(f64::INFINITY, f64::min)
+        p.predict(&Nb201.enumerate().unwrap(), ProxyLatency::Modelled)
+            .unwrap()
+            .into_iter()
+            .fold(f64::INFINITY, f64::min)
     }
 
     #[test]
@@ -619,12 +748,12 @@ mod tests {
         let ls_pred =
             AdditivePredictor { weights: ls.weights, intercept: ls.intercept, unconstrained: None, ..p.clone() };
         assert!(brute_min(&ls_pred) < -1.0, "{}", brute_min(&ls_pred));
-        let low = p.lower_bound(None).unwrap();
+        let low = p.lower_bound(ProxyLatency::Modelled).unwrap();
         assert!((low.value - brute_min(&p)).abs() < 1e-9, "the bound is the minimum");
         let floor = FLOOR_FRACTION * y.iter().cloned().fold(f64::INFINITY, f64::min);
         assert!(low.value >= 0.9 * floor, "{} < floor {floor} (within the solver's tolerance)", low.value);
         // Still a good model of pixel3.
-        let rho = crate::stats::spearman(&p.predict_all(&archs), &y);
+        let rho = crate::stats::spearman(&p.predict(&archs, ProxyLatency::Modelled).unwrap(), &y);
         assert!(rho > 0.9, "{rho}");
         // The least-squares direction is what AdaProxy and plan build on.
         assert_eq!(p.base_weights(), &p.unconstrained.as_ref().unwrap().weights[..]);
@@ -645,10 +774,10 @@ mod tests {
         let y: Vec<f64> = archs.iter().map(|a| (12.0 * crate::stats::dot(&space.encode(a), &v)).exp()).collect();
         let p = AdditivePredictor::fit(&space, "convex", &archs, &y, 1e-6).unwrap();
         assert!(p.unconstrained.is_some(), "the data must need the constraint");
-        let low = p.lower_bound(None).unwrap();
+        let low = p.lower_bound(ProxyLatency::Modelled).unwrap();
         assert!(low.value > 0.0);
         for _ in 0..2000 {
-            assert!(p.predict(&space.sample(&mut rng)) >= low.value - 1e-9);
+            assert!(at(&p, &space.sample(&mut rng)) >= low.value - 1e-9);
         }
     }
 
@@ -696,9 +825,45 @@ mod tests {
             ..p
         };
         q.validate().unwrap();
-        let err = q.check_positive(Some(&table)).unwrap_err().to_string();
+        let err = q.check_positive(ProxyLatency::Measured(&table)).unwrap_err().to_string();
         assert!(err.contains("measured latency"), "{err}");
-        assert!(q.lower_bound(Some(&table)).unwrap().measured);
+        assert!(q.lower_bound(ProxyLatency::Measured(&table)).unwrap().measured);
+    }
+
+    #[test]
+    fn proxy_terms_read_measurements_only_when_told_where() {
+        let all = Nb201.enumerate().unwrap();
+        let mut table = LatencyTable::new(SpaceId::Nb201);
+        table.add_device("proxy", crate::data::DeviceSource::Computed("test".into()), [(all[7].clone(), 9.0)]).unwrap();
+        let plain = AdditivePredictor::linear(SpaceId::Nb201, "plain", vec![0.1; 30], 1.0).unwrap();
+        let adapted = AdditivePredictor {
+            weights: vec![0.0; 30],
+            intercept: 0.5,
+            proxy_terms: vec![ProxyTerm {
+                device: "proxy".into(),
+                coefficient: 2.0,
+                fallback_weights: vec![0.1; 30],
+                fallback_intercept: 1.0,
+                pruned: false,
+            }],
+            ..plain.clone()
+        };
+        let archs = [all[7].clone(), all[8].clone()];
+        let modelled = adapted.predict(&archs, ProxyLatency::Modelled).unwrap();
+        let measured = adapted.predict(&archs, ProxyLatency::Measured(&table)).unwrap();
+        // all[7] was measured (9 ms): 0.5 + 2 * 9; all[8] was not: both read the model.
+        assert_eq!(measured[0], 18.5);
+        assert_ne!(modelled[0], measured[0]);
+        assert_eq!(modelled[1], measured[1]);
+        // Without proxy terms the table changes nothing; with them, a table without the proxy
+        // is an error rather than a silent fallback.
+        let empty = LatencyTable::new(SpaceId::Nb201);
+        assert_eq!(
+            plain.predict(&archs, ProxyLatency::Measured(&empty)).unwrap(),
+            plain.predict(&archs, ProxyLatency::Modelled).unwrap()
+        );
+        assert!(adapted.predict(&archs, ProxyLatency::Measured(&empty)).is_err());
+        assert!(AdditivePredictor::linear(SpaceId::Nb201, "short", vec![0.1; 3], 1.0).is_err());
     }
 
     #[test]
@@ -711,9 +876,9 @@ mod tests {
         p.validate().unwrap();
         let cell = Nb201.parse("|nor_conv_3x3~0|+|skip_connect~0|none~1|+|none~0|none~1|skip_connect~2|").unwrap();
         // Only the two skips are live: 1 + 2 * 0.1.
-        assert!((p.predict(&cell) - 1.2).abs() < 1e-12);
+        assert!((at(&p, &cell) - 1.2).abs() < 1e-12);
         // The lowest prediction is the all-none cell's (nothing live).
-        let low = p.lower_bound(None).unwrap();
+        let low = p.lower_bound(ProxyLatency::Modelled).unwrap();
         assert_eq!((low.value, low.arch.genes().to_vec()), (1.0, vec![0; 6]));
         // A negative live cost can make it non-positive: found by enumeration.
         p.structure_terms[0].weights[3] = -1.0;
