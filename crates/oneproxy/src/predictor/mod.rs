@@ -4,7 +4,7 @@
 //!
 //! * [`additive`](AdditivePredictor): the predictor, its fit, positivity and file;
 //! * [`proxies`]: proxy selection and the shared pool of fitted proxy predictors;
-//! * [`adapt`]: AdaProxy (correction forms, hypotheses, validation, combination);
+//! * [`adapt`](mod@adapt): AdaProxy (correction forms, hypotheses, validation, combination);
 //! * [`solver`]: the spectral, conic and non-negative solvers behind them.
 
 pub mod adapt;

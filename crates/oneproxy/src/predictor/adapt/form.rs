@@ -9,8 +9,8 @@ use super::forms::{CorrectionForm, FORMS};
 use super::hypotheses::{Hypothesis, HYPOTHESES};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// One form: a correction of one proxy or a pool-wide hypothesis (see the module tables of
-/// [`adapt`](super) and [`hypotheses`](super::hypotheses)).
+/// One form: a correction of one proxy or a pool-wide hypothesis (see the module doc of
+/// [`adapt`](super)). Made only from the registries: by name, or by listing them.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Form(Entry);
 

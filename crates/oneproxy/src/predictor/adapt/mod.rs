@@ -10,7 +10,7 @@
 //! The forms differ in the base and in the correction columns `C = (X M - mu) / sigma`, linear
 //! in the encoding `X`:
 //!
-//! | form ([`forms`], one module each) | base | corrections |
+//! | form (`forms`, one module each) | base | corrections |
 //! |---|---|---|
 //! | `per-feature` (the paper) | proxy's additive prediction `X w` | `X diag(w)`: target weights `w * (a + b)` |
 //! | `grouped` | `X w` | one column per feature kind (op type, block choice): `sum over the kind of x_f w_f` |
@@ -21,7 +21,7 @@
 //! down 4 per-kind ones, and the proxy's measured latency ranks better than its additive model.
 //! Because every correction is linear in `X`, every form collapses to
 //! `latency = sum of proxy terms + X . weights + intercept` ([`AdditivePredictor`]).
-//! Beside the corrections, pool-wide [`hypotheses`] (live operations, costliest path, stacking
+//! Beside the corrections, pool-wide `hypotheses` (live operations, costliest path, stacking
 //! of the pool, a prior from the pool) compete when the form is left to the data.
 //!
 //! `lambda`, the form and (over a pool) the proxy are chosen by leave-one-out cross-validation of
@@ -34,15 +34,15 @@
 //! which left some problems badly scaled for its solver.
 //!
 //! The pool adaptation, step by step ([`adapt_pool_with_progress`]):
-//! 1. [`candidates`]: the samples encoded and scaled, every (proxy, form) cross-validated over
-//!    the lambda grid ([`cv`]), ranked;
-//! 2. [`settle`]: the best fitted on all samples and made positive ([`constrain`]), the
+//! 1. `candidates`: the samples encoded and scaled, every (proxy, form) cross-validated over
+//!    the lambda grid (`cv`), ranked;
+//! 2. `settle`: the best fitted on all samples and made positive (`constrain`), the
 //!    hypotheses fitted alongside when averaging;
-//! 3. [`combine`]: weighed and averaged into one predictor;
-//! 4. [`report`]: what was done.
+//! 3. `combine`: weighed and averaged into one predictor;
+//! 4. `report`: what was done.
 //!
-//! A new correction form is one module in [`forms`] and one line in its registry; a new
-//! hypothesis, one module in [`hypotheses`] and one line in its registry.
+//! A new correction form is one module in `forms` and one line in its registry; a new
+//! hypothesis, one module in `hypotheses` and one line in its registry.
 
 mod candidates;
 mod combine;

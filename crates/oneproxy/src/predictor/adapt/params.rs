@@ -63,7 +63,7 @@ pub enum Combination {
     /// The correction forms only; the best candidate, or with several proxies the mean of the
     /// `ensemble` best (the rule before the hypotheses existed).
     Best,
-    /// The correction forms *and* the [`hypotheses`](super::hypotheses) (live ops, costliest
+    /// The correction forms *and* the hypotheses ([`Form::hypotheses`]: live ops, costliest
     /// path, stacking, pruned stacking, pool prior), averaged with weights proportional to
     /// `MSE_LOO^(-n/8)`: a tempered leave-one-out likelihood of each under Gaussian errors
     /// (see `combine::TEMPER`), so a hypothesis the samples cannot tell from the best keeps a
@@ -151,7 +151,7 @@ impl AdaptParams {
         }
     }
 
-    /// Whether the [`hypotheses`](super::hypotheses) join and every candidate is averaged:
+    /// Whether the hypotheses join and every candidate is averaged:
     /// only when the form is left to the data.
     pub(super) fn averaged(&self) -> bool {
         self.combination == Combination::Averaged && self.form == FormChoice::Auto

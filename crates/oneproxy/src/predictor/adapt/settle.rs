@@ -6,10 +6,9 @@ use super::combine::{log_weight, MAX_SETTLED, NEGLIGIBLE_WEIGHT};
 use super::constrain::refit_positive;
 use super::cv::refit_tests;
 use super::design::Engine;
-use super::hypotheses::{fit_all, Fitted, Samples};
+use super::hypotheses::{fit_all, FittedHypotheses, Samples};
 use super::params::AdaptParams;
 use super::report::Constrained;
-use super::Form;
 use crate::error::{Error, Result};
 use crate::predictor::additive::AdditivePredictor;
 use crate::predictor::ProxyLatency;
@@ -34,7 +33,7 @@ pub(super) struct Choice {
 pub(super) struct Settled {
     /// At most the number of members the combination takes.
     pub(super) choices: Vec<Choice>,
-    pub(super) hypotheses: Vec<(Form, Fitted)>,
+    pub(super) hypotheses: FittedHypotheses,
     /// Solves of the validation and of every settled candidate (kept or not).
     pub(super) solves: usize,
 }
@@ -88,7 +87,7 @@ fn settle_with_hypotheses(
     take: usize,
     params: &AdaptParams,
     warnings: &mut Vec<String>,
-) -> Result<(Vec<Choice>, Vec<(Form, Fitted)>)> {
+) -> Result<(Vec<Choice>, FittedHypotheses)> {
     let n = target.n();
     let best = log_weight(candidates[order[0]].error(), n);
     let chosen: Vec<usize> = order

@@ -101,9 +101,12 @@ pub(crate) struct Fitted {
     pub filled: Vec<String>,
 }
 
+/// Fitted hypotheses with their forms, in registry order.
+pub(crate) type FittedHypotheses = Vec<(Form, Fitted)>;
+
 /// Every hypothesis that applies to the space and pool, fitted on `samples`. Hypotheses whose
 /// fit is not finite, or not positive over the space, are left out.
-pub(crate) fn fit_all(samples: &Samples) -> Vec<(Form, Fitted)> {
+pub(crate) fn fit_all(samples: &Samples) -> FittedHypotheses {
     let (space, pool) = (samples.space(), samples.proxies.len());
     let table = samples.proxies.iter().find_map(|p| p.measured.map(|(t, _)| t));
     let latency = table.map_or(ProxyLatency::Modelled, ProxyLatency::Measured);

@@ -8,20 +8,28 @@
 //! So it is additive only in general, and one method predicts, told where the proxy terms'
 //! latencies come from ([`ProxyLatency`]).
 //!
+//! Its jobs, one file each: the type, its terms and its predictions, checks and file (here);
+//! the fit of a device's measurements (`fit.rs`); positivity over the whole space
+//! (`positive.rs`).
+//!
 //! Positivity: a latency predictor is only usable if it predicts a positive latency for every
 //! architecture a search may visit. Least squares does not ensure that (pixel3's NB201 fit
 //! predicts -2.3 ms for the empty cell), so [`AdditivePredictor::fit`] refits under the
 //! constraint "every prediction >= a floor" when it has to, and [`AdditivePredictor::validate`]
 //! refuses predictors that are not positive over their whole space
-//! ([`AdditivePredictor::lower_bound`], exact through [`SearchSpace::argmin_additive`]).
+//! ([`AdditivePredictor::lower_bound`], exact through
+//! [`SearchSpace::argmin_additive`](crate::space::SearchSpace::argmin_additive)).
 
-use super::scaling::{exponent_of_max, ldexp};
-use super::solver::{constrained_least_squares, Inequality};
+mod fit;
+mod positive;
+
+pub(crate) use fit::{FLOOR_FRACTION, MAX_CUTS};
+pub use positive::LowerBound;
+
 use crate::data::LatencyTable;
 use crate::error::{Error, Result};
 use crate::space::cell::{CellFeature, OPS};
-use crate::space::{Arch, SearchSpace, SpaceId};
-use nalgebra::{DMatrix, DVector};
+use crate::space::{Arch, SpaceId};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -68,17 +76,6 @@ impl StructureTerm {
     }
 }
 
-/// Where a predictor is lowest over its space ([`AdditivePredictor::lower_bound`]).
-#[derive(Debug, Clone, PartialEq)]
-pub struct LowerBound {
-    /// The lowest prediction (ms).
-    pub value: f64,
-    /// An architecture with that prediction.
-    pub arch: Arch,
-    /// Whether the proxy terms use measured latencies there (false: their fallback models).
-    pub measured: bool,
-}
-
 /// Where a predictor's proxy terms read their proxy's latency (a predictor without proxy terms
 /// gives the same answer either way).
 #[derive(Debug, Clone, Copy)]
@@ -100,19 +97,6 @@ impl<'a> ProxyLatency<'a> {
         }
     }
 }
-
-/// A prediction counts as positive when it exceeds this fraction of the size of the
-/// predictor's terms ([`AdditivePredictor::magnitude`]): below that, rounding in the sum of the
-/// terms could already flip its sign.
-const POSITIVE_MARGIN: f64 = 1e-9;
-
-/// Floor of a constrained fit, as a fraction of the smallest measured latency: no architecture
-/// is predicted faster than 1% of the fastest one measured.
-pub(crate) const FLOOR_FRACTION: f64 = 0.01;
-
-/// Cutting planes tried before a constrained fit settles for a simpler positive model (each
-/// adds the architecture where the previous fit was lowest; a handful suffice in practice).
-pub(crate) const MAX_CUTS: usize = 50;
 
 /// The plain least-squares fit of a device, kept by [`AdditivePredictor::fit`] when the
 /// positivity constraint had to change it.
@@ -244,246 +228,6 @@ impl AdditivePredictor {
             .chain(self.structure_terms.iter().flat_map(|t| &t.weights))
             .all(|v| v.is_finite())
             && self.proxy_terms.iter().all(|t| t.coefficient.is_finite())
-    }
-
-    /// Least-squares fit on measurements, with a ridge term `ridge * mean(diag(X^T X))` on the
-    /// weights (not the intercept). The space's [reference features](SearchSpace::reference_features)
-    /// are pinned to 0, which removes the collinearity of one-hot encodings with the intercept;
-    /// a tiny ridge (1e-6) guards against what remains (e.g. choices never measured).
-    pub fn fit(space: &dyn SearchSpace, device: &str, archs: &[Arch], latency: &[f64], ridge: f64) -> Result<Self> {
-        if archs.len() != latency.len() {
-            return Err(Error::InvalidParameter("one latency per architecture".into()));
-        }
-        if archs.len() < 2 {
-            return Err(Error::TooFewSamples(format!(
-                "fitting a predictor for '{device}' needs at least 2 measurements, got {}",
-                archs.len()
-            )));
-        }
-        if !(ridge >= 0.0 && ridge.is_finite()) {
-            return Err(Error::InvalidParameter(format!("ridge must be >= 0, got {ridge}")));
-        }
-        if let Some(why) = latency.iter().find_map(|&v| crate::data::check_latency(v).err()) {
-            return Err(Error::InvalidParameter(format!("device '{device}': {why}")));
-        }
-        // Solve on latency / 2^e: exact, and sums cannot overflow whatever the unit.
-        let e = exponent_of_max(latency);
-        let ys: Vec<f64> = latency.iter().map(|v| ldexp(*v, -e)).collect();
-        let d_all = space.num_features();
-        let n = archs.len();
-        let pinned = space.reference_features();
-        let free: Vec<usize> = (0..d_all).filter(|j| !pinned.contains(j)).collect();
-        let d = free.len();
-        let x_all = DMatrix::from_row_slice(n, d_all, &crate::space::encode_all(space, archs));
-        let x = DMatrix::from_fn(n, d, |i, j| x_all[(i, free[j])]);
-        let mean_x: Vec<f64> = (0..d).map(|j| x.column(j).mean()).collect();
-        let mean_y = ys.iter().sum::<f64>() / n as f64;
-        let xc = DMatrix::from_fn(n, d, |i, j| x[(i, j)] - mean_x[j]);
-        let yc = DVector::from_iterator(n, ys.iter().map(|v| v - mean_y));
-        let mut gram = xc.transpose() * &xc;
-        let scale = (0..d).map(|j| gram[(j, j)]).sum::<f64>() / d as f64;
-        let rho = ridge.max(1e-12) * scale.max(1e-300);
-        for j in 0..d {
-            gram[(j, j)] += rho;
-        }
-        let rhs = xc.transpose() * yc;
-        let w = gram
-            .cholesky()
-            .ok_or_else(|| Error::NotConverged("normal equations are not positive definite".into()))?
-            .solve(&rhs);
-        let intercept = ldexp(mean_y - (0..d).map(|j| mean_x[j] * w[j]).sum::<f64>(), e);
-        let mut weights = vec![0.0; d_all];
-        for (j, &f) in free.iter().enumerate() {
-            weights[f] = ldexp(w[j], e);
-        }
-        let p = AdditivePredictor {
-            space: space.id(),
-            encoding_version: ENCODING_VERSION,
-            device: device.to_string(),
-            weights,
-            intercept,
-            proxy_terms: Vec::new(),
-            structure_terms: Vec::new(),
-            provenance: serde_json::json!({"fit": "least squares", "ridge": ridge, "samples": n}),
-            unconstrained: None,
-        };
-        if p.check_positive(ProxyLatency::Modelled).is_ok() {
-            return Ok(p);
-        }
-        p.refit_positive(&x, &free, latency, rho)
-    }
-
-    /// The least-squares fit (same ridge `rho` on the weights) under the constraint that every
-    /// architecture of the space is predicted at least [`FLOOR_FRACTION`] of the smallest
-    /// measured latency, by cutting planes: solve with the constraints found so far, find the
-    /// architecture where the fit is lowest ([`SearchSpace::argmin_additive`]), add
-    /// "prediction there >= floor" if it is below, repeat. Each round adds a violated
-    /// constraint, so it only ever constrains what must be; a handful of rounds suffice on the
-    /// bundled devices. Spaces with very many near-minimal architectures (the elastic ones,
-    /// on strongly curved data) may need more than [`MAX_CUTS`]: then the fit falls back to
-    /// non-negative weights and an intercept of at least the floor, positive because every
-    /// encoding is non-negative ("no choice is cheaper than the reference one").
-    fn refit_positive(mut self, x: &DMatrix<f64>, free: &[usize], latency: &[f64], rho: f64) -> Result<Self> {
-        let space = self.space.space();
-        self.unconstrained = Some(Unconstrained { weights: self.weights.clone(), intercept: self.intercept });
-        let (n, d) = x.shape();
-        // Solve on y / 2^e (exact), so that any positive finite latencies are O(1).
-        let e = exponent_of_max(latency);
-        let ys: Vec<f64> = latency.iter().map(|v| ldexp(*v, -e)).collect();
-        let floor = FLOOR_FRACTION * ys.iter().cloned().fold(f64::INFINITY, f64::min);
-        let design = DMatrix::from_fn(n, d + 1, |i, j| if j < d { x[(i, j)] } else { 1.0 });
-        let mut ridge = vec![rho; d + 1];
-        ridge[d] = 0.0;
-        let mut cuts: Vec<Inequality> = Vec::new();
-        let mut non_negative = false;
-        loop {
-            let u = constrained_least_squares(&design, &ys, &ridge, &cuts)?;
-            for (j, &f) in free.iter().enumerate() {
-                self.weights[f] = ldexp(u[j], e);
-            }
-            self.intercept = ldexp(u[d], e);
-            let low = self.lower_bound(ProxyLatency::Modelled)?;
-            if self.is_positive(low.value) {
-                let how = if non_negative {
-                    "non-negative least squares"
-                } else {
-                    "least squares, constrained to be positive over the space"
-                };
-                self.provenance = serde_json::json!({
-                    "fit": how,
-                    "floor_ms": ldexp(floor, e),
-                    "cuts": if non_negative { 0 } else { cuts.len() },
-                    "ridge": rho,
-                    "samples": n,
-                });
-                return Ok(self);
-            }
-            if non_negative {
-                return Err(Error::NotConverged(format!(
-                    "no positive additive fit for '{}' (non-negative weights still predict {:e} ms)",
-                    self.device, low.value
-                )));
-            }
-            if cuts.len() == MAX_CUTS {
-                non_negative = true;
-                cuts = (0..=d)
-                    .map(|j| Inequality {
-                        row: (0..=d).map(|i| if i == j { 1.0 } else { 0.0 }).collect(),
-                        at_least: if j == d { floor } else { 0.0 },
-                    })
-                    .collect();
-                continue;
-            }
-            let enc = space.encode(&low.arch);
-            cuts.push(Inequality { row: free.iter().map(|&f| enc[f]).chain([1.0]).collect(), at_least: floor });
-        }
-    }
-
-    /// The predictor with every proxy term on its fallback model, as one additive model
-    /// (weights, intercept): what [`ProxyLatency::Modelled`] predicts.
-    fn fallback_model(&self) -> (Vec<f64>, f64) {
-        let mut w = self.weights.clone();
-        let mut c = self.intercept;
-        for t in &self.proxy_terms {
-            for (wi, fi) in w.iter_mut().zip(&t.fallback_weights) {
-                *wi += t.coefficient * fi;
-            }
-            c += t.coefficient * t.fallback_intercept;
-        }
-        (w, c)
-    }
-
-    /// The lowest prediction over the whole space, and where.
-    ///
-    /// [`ProxyLatency::Modelled`]: the minimum of the predictions (proxy terms on their
-    /// fallback models), exact. [`ProxyLatency::Measured`]: a lower bound of the predictions,
-    /// the minimum over the table's architectures (measured cells) and over the whole space on
-    /// fallback models (exact when the table holds no architecture of the space
-    /// that matters, a lower bound otherwise). Both cost one pass over the encoding (plus one
-    /// prediction per table row).
-    pub fn lower_bound(&self, latency: ProxyLatency) -> Result<LowerBound> {
-        let space = self.space.space();
-        if self.weights.len() != space.num_features() {
-            return Err(Error::InvalidParameter(format!(
-                "predictor has {} weights, space {} has {} features",
-                self.weights.len(),
-                self.space,
-                space.num_features()
-            )));
-        }
-        let (w, c) = self.fallback_model();
-        let mut low = if self.is_additive() {
-            let arch = space.argmin_additive(&w);
-            LowerBound { value: space.min_additive(&w) + c, arch, measured: false }
-        } else {
-            // Not additive: over the whole (enumerable, checked by `validate`) space.
-            let all = space.enumerate().ok_or_else(|| {
-                Error::InvalidParameter(format!("structure terms need an enumerable space, not {}", self.space))
-            })?;
-            let values = self.predict_modelled(&all);
-            let i = (0..all.len()).fold(0, |b, i| if values[i] < values[b] { i } else { b });
-            LowerBound { value: values[i], arch: all[i].clone(), measured: false }
-        };
-        if let (Some(table), false) = (latency.table(), self.proxy_terms.is_empty()) {
-            if table.space() != self.space {
-                return Err(Error::InvalidParameter(format!(
-                    "the latency table is for space {}, the predictor for {}",
-                    table.space(),
-                    self.space
-                )));
-            }
-            let values = self.predict_measured(table.archs(), table)?;
-            for (a, v) in table.archs().iter().zip(values) {
-                // A NaN counts as lower: it must surface, not hide behind the bound.
-                if matches!(v.partial_cmp(&low.value), None | Some(std::cmp::Ordering::Less)) {
-                    low = LowerBound { value: v, arch: a.clone(), measured: true };
-                }
-            }
-        }
-        Ok(low)
-    }
-
-    /// Whether every term is additive in the encoding (no structure terms, no pruned proxy
-    /// terms): then the minimum over the space is exact from the weights.
-    fn is_additive(&self) -> bool {
-        self.structure_terms.is_empty() && self.proxy_terms.iter().all(|t| !t.pruned)
-    }
-
-    /// Size of the predictor's terms over the space (the largest sum of absolute contributions,
-    /// fallback models included): the yardstick against which "positive" is judged.
-    pub fn magnitude(&self) -> f64 {
-        let space = self.space.space();
-        let (w, c) = self.fallback_model();
-        let abs: Vec<f64> = w.iter().map(|v| v.abs()).collect();
-        // A cell has 6 edges: no count exceeds 6.
-        let structure: f64 = self.structure_terms.iter().flat_map(|t| &t.weights).map(|v| 6.0 * v.abs()).sum();
-        c.abs() + space.max_additive(&abs).max(0.0) + structure
-    }
-
-    /// Whether `lowest` (a [`lower_bound`](Self::lower_bound) value) counts as positive.
-    pub(in crate::predictor) fn is_positive(&self, lowest: f64) -> bool {
-        lowest > POSITIVE_MARGIN * self.magnitude()
-    }
-
-    /// Errors unless every prediction over the whole space, with the proxy terms' latencies
-    /// from `latency`, is positive. The error names the architecture and the value.
-    pub fn check_positive(&self, latency: ProxyLatency) -> Result<()> {
-        let low = self.lower_bound(latency)?;
-        if self.is_positive(low.value) {
-            return Ok(());
-        }
-        let who = if self.device.is_empty() { String::new() } else { format!(" for '{}'", self.device) };
-        let how = match (low.measured, self.proxy_terms.is_empty()) {
-            (_, true) => "",
-            (true, false) => " (with the proxy's measured latency)",
-            (false, false) => " (with the proxy's fallback model)",
-        };
-        Err(Error::InvalidParameter(format!(
-            "the predictor{who} is not positive over the {} space: it predicts {:.6e} ms for {}{how}",
-            self.space,
-            low.value,
-            self.space.space().format(&low.arch)
-        )))
     }
 
     /// The weights whose direction AdaProxy adapts: the plain least-squares fit's (see
@@ -691,30 +435,16 @@ impl AdditivePredictor {
     }
 }
 
+/// The prediction of one architecture, every proxy term on its model (for the tests).
+#[cfg(test)]
+fn at(p: &AdditivePredictor, a: &Arch) -> f64 {
+    p.predict(std::slice::from_ref(a), ProxyLatency::Modelled).unwrap()[0]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::space::Nb201;
-
-    /// The prediction of one architecture, every proxy term on its model.
-    fn at(p: &AdditivePredictor, a: &Arch) -> f64 {
-        p.predict(std::slice::from_ref(a), ProxyLatency::Modelled).unwrap()[0]
-    }
-
-    #[test]
-    fn recovers_an_exact_additive_model() {
-        let archs = Nb201.enumerate().unwrap();
-        let truth: Vec<f64> = (0..30).map(|j| (j % 5) as f64 * 0.5 + (j / 5) as f64 * 0.1).collect();
-        let y: Vec<f64> = archs.iter().map(|a| crate::stats::dot(&Nb201.encode(a), &truth) + 2.0).collect();
-        let p = AdditivePredictor::fit(&Nb201, "t", &archs, &y, 1e-9).unwrap();
-        for (a, v) in archs.iter().zip(&y).step_by(97) {
-            assert!((at(&p, a) - v).abs() < 1e-6, "{} vs {v}", at(&p, a));
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("p.json");
-        p.save(&f, &crate::output::Outputs::default()).unwrap();
-        assert_eq!(AdditivePredictor::load(&f).unwrap(), p);
-    }
+    use crate::space::{Nb201, SearchSpace};
 
     #[test]
     fn refuses_too_few_samples_and_bad_files() {
@@ -725,109 +455,6 @@ mod tests {
         std::fs::write(&f, r#"{"space":"nb201","encoding_version":1,"device":"x","weights":[1.0],"intercept":0}"#)
             .unwrap();
         assert!(AdditivePredictor::load(&f).unwrap_err().to_string().contains("30 features"));
-    }
-
-    /// Lowest prediction over every architecture of NB201, by brute force.
-    fn brute_min(p: &AdditivePredictor) -> f64 {
-        p.predict(&Nb201.enumerate().unwrap(), ProxyLatency::Modelled)
-            .unwrap()
-            .into_iter()
-            .fold(f64::INFINITY, f64::min)
-    }
-
-    #[test]
-    fn a_least_squares_fit_below_zero_is_refitted_positive() {
-        // pixel3's NB201 latencies: least squares predicts about -2.3 ms for the empty cell.
-        let b = crate::data::bundled::bundle(SpaceId::Nb201).unwrap();
-        let col = b.latency.device_index("pixel3").unwrap();
-        let rows = b.latency.measured_rows(col);
-        let archs: Vec<Arch> = rows.iter().map(|&r| b.latency.archs()[r].clone()).collect();
-        let y: Vec<f64> = rows.iter().map(|&r| b.latency.column(col)[r]).collect();
-        let p = AdditivePredictor::fit(&Nb201, "pixel3", &archs, &y, 1e-6).unwrap();
-        let ls = p.unconstrained.clone().expect("least squares dips below zero on pixel3");
-        let ls_pred =
-            AdditivePredictor { weights: ls.weights, intercept: ls.intercept, unconstrained: None, ..p.clone() };
-        assert!(brute_min(&ls_pred) < -1.0, "{}", brute_min(&ls_pred));
-        let low = p.lower_bound(ProxyLatency::Modelled).unwrap();
-        assert!((low.value - brute_min(&p)).abs() < 1e-9, "the bound is the minimum");
-        let floor = FLOOR_FRACTION * y.iter().cloned().fold(f64::INFINITY, f64::min);
-        assert!(low.value >= 0.9 * floor, "{} < floor {floor} (within the solver's tolerance)", low.value);
-        // Still a good model of pixel3.
-        let rho = crate::stats::spearman(&p.predict(&archs, ProxyLatency::Modelled).unwrap(), &y);
-        assert!(rho > 0.9, "{rho}");
-        // The least-squares direction is what AdaProxy and plan build on.
-        assert_eq!(p.base_weights(), &p.unconstrained.as_ref().unwrap().weights[..]);
-        let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("p.json");
-        p.save(&f, &crate::output::Outputs::default()).unwrap();
-        assert_eq!(AdditivePredictor::load(&f).unwrap(), p);
-    }
-
-    #[test]
-    fn elastic_fits_are_positive_whatever_the_data() {
-        // A convex latency (exponential in the encoding) on OFA: a linear fit undershoots at
-        // the cheap end of the space, which samples rarely reach.
-        let space = crate::space::OfaMbv3;
-        let mut rng = crate::space::seeded_rng(4);
-        let archs: Vec<Arch> = (0..300).map(|_| space.sample(&mut rng)).collect();
-        let v: Vec<f64> = (0..space.num_features()).map(|j| 0.02 + 0.01 * (j % 7) as f64).collect();
-        let y: Vec<f64> = archs.iter().map(|a| (12.0 * crate::stats::dot(&space.encode(a), &v)).exp()).collect();
-        let p = AdditivePredictor::fit(&space, "convex", &archs, &y, 1e-6).unwrap();
-        assert!(p.unconstrained.is_some(), "the data must need the constraint");
-        let low = p.lower_bound(ProxyLatency::Modelled).unwrap();
-        assert!(low.value > 0.0);
-        for _ in 0..2000 {
-            assert!(at(&p, &space.sample(&mut rng)) >= low.value - 1e-9);
-        }
-    }
-
-    #[test]
-    fn predictors_that_are_not_positive_everywhere_are_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("p.json");
-        let mut w = vec![1.0; 30];
-        w[3] = -8.0; // nor_conv_3x3 on the first edge: 1 + 5 * 1 - 8 = -2 ms at best
-        let p = AdditivePredictor {
-            space: SpaceId::Nb201,
-            encoding_version: ENCODING_VERSION,
-            device: "board".into(),
-            weights: w,
-            intercept: 1.0,
-            proxy_terms: Vec::new(),
-            structure_terms: Vec::new(),
-            provenance: serde_json::Value::Null,
-            unconstrained: None,
-        };
-        std::fs::write(&f, serde_json::to_string(&p).unwrap()).unwrap();
-        let err = AdditivePredictor::load(&f).unwrap_err().to_string();
-        assert!(err.contains("not positive") && err.contains("|nor_conv_3x3~0|+") && err.contains("-2.0"), "{err}");
-        // A proxy term with a negative coefficient: positive on its fallback, negative with the
-        // measured latency of a slow architecture.
-        let mut table = LatencyTable::new(SpaceId::Nb201);
-        let all = Nb201.enumerate().unwrap();
-        table
-            .add_device(
-                "slow",
-                crate::data::DeviceSource::Computed("test".into()),
-                [(all[1].clone(), 50.0), (all[2].clone(), 1.0)],
-            )
-            .unwrap();
-        let q = AdditivePredictor {
-            weights: vec![0.1; 30],
-            intercept: 5.0,
-            proxy_terms: vec![ProxyTerm {
-                device: "slow".into(),
-                coefficient: -0.2,
-                fallback_weights: vec![0.1; 30],
-                fallback_intercept: 1.0,
-                pruned: false,
-            }],
-            ..p
-        };
-        q.validate().unwrap();
-        let err = q.check_positive(ProxyLatency::Measured(&table)).unwrap_err().to_string();
-        assert!(err.contains("measured latency"), "{err}");
-        assert!(q.lower_bound(ProxyLatency::Measured(&table)).unwrap().measured);
     }
 
     #[test]
