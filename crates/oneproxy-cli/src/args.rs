@@ -6,6 +6,7 @@
 
 use anyhow::bail;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use oneproxy::predictor::{Form, FormChoice};
 use oneproxy::SpaceId;
 use std::path::PathBuf;
 
@@ -595,19 +596,13 @@ pub enum NormArg {
     Ridge,
 }
 
-/// Shape of the correction.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum FormArg {
-    /// Every form below; the best cross-validated one wins
-    Auto,
-    /// Target weights = proxy weights * (a + b), one b per encoding feature (the paper)
-    PerFeature,
-    /// One multiplicative correction per feature kind (op type / block choice)
-    Grouped,
-    /// Proxy's measured latency plus a cost per feature kind (op counts)
-    MeasuredCounts,
-    /// Proxy's additive prediction plus a cost per encoding feature
-    AdditiveOnehot,
+/// `--form`: `auto` or a correction form, the names and their help read from the library's
+/// registry of forms (a new form needs no change here).
+fn form_choice() -> impl clap::builder::TypedValueParser<Value = FormChoice> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    let auto = PossibleValue::new("auto").help("Every form below; the best cross-validated one wins");
+    let forms = Form::corrections().map(|f| PossibleValue::new(f.name()).help(f.help()));
+    PossibleValuesParser::new(std::iter::once(auto).chain(forms)).try_map(|name| name.parse::<FormChoice>())
 }
 
 /// Options of the adaptation itself, shared by `adapt` and `evaluate adapt`.
@@ -621,8 +616,8 @@ pub struct AdaptOptions {
     #[arg(long, default_value = "auto", allow_hyphen_values = true)]
     pub lambda: String,
     /// Form of the correction.
-    #[arg(long, value_enum, default_value = "auto")]
-    pub form: FormArg,
+    #[arg(long, value_parser = form_choice(), default_value = "auto")]
+    pub form: FormChoice,
     /// Cross-validation folds for the automatic choices (0 = leave-one-out).
     #[arg(long, default_value_t = 0)]
     pub folds: usize,

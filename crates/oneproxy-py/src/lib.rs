@@ -265,8 +265,8 @@ fn search<'py>(
     let from_file = accuracy_file.is_some();
     let acc = load_accuracy(py, id, dataset, accuracy_file)?;
     let table = match &predictor {
-        Some(p) if p.inner().space != id => {
-            return Err(PyValueError::new_err(format!("the predictor is for space {}, not {id}", p.inner().space)))
+        Some(p) if p.inner().space() != id => {
+            return Err(PyValueError::new_err(format!("the predictor is for space {}, not {id}", p.inner().space())))
         }
         Some(p) => p.table_for(py, &latency)?,
         None => load_table(py, id, &latency)?,
@@ -309,7 +309,10 @@ fn search<'py>(
                 .or_py()?;
             (
                 found,
-                format!("predictor of {}", if inner.device.is_empty() { "an unnamed device" } else { &inner.device }),
+                format!(
+                    "predictor of {}",
+                    if inner.device().is_empty() { "an unnamed device" } else { inner.device() }
+                ),
             )
         }
         (None, None) => return Err(PyValueError::new_err("give the latency as a device name or a predictor")),

@@ -3,10 +3,10 @@
 
 use crate::convert::{f64_array, parse_archs, parse_space, OrPy};
 use oneproxy::predictor::{
-    AdaptParams, AdditivePredictor, Combination, Form, FormChoice, LambdaChoice, Penalty, Validation,
+    AdaptParams, AdditivePredictor, Combination, FormChoice, LambdaChoice, Penalty, ProxyLatency, ProxySelection,
+    Validation,
 };
-use oneproxy::workflow::proxy::{adapt_target, TargetAdaptation};
-use oneproxy::workflow::ProxySelection;
+use oneproxy::workflow::{adapt_target, TargetAdaptation};
 use oneproxy::{LatencyTable, Manifest};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -35,15 +35,8 @@ pub fn adapt_params(
         .into_iter()
         .find(|p| p.name() == norm)
         .ok_or_else(|| PyValueError::new_err(format!("unknown norm '{norm}'; known norms: 1, 2, inf, ridge")))?;
-    let form = match form {
-        "auto" => FormChoice::Auto,
-        name => FormChoice::Fixed(Form::ALL.into_iter().find(|f| f.name() == name).ok_or_else(|| {
-            PyValueError::new_err(format!(
-                "unknown form '{name}'; known forms: auto, {}",
-                Form::ALL.map(|f| f.name()).join(", ")
-            ))
-        })?),
-    };
+    // The library's message lists the forms of its registry.
+    let form: FormChoice = form.parse().map_err(|e: oneproxy::Error| PyValueError::new_err(e.to_string()))?;
     let lambda = match lambda.extract::<String>() {
         Ok(s) if s == "auto" => LambdaChoice::Auto { grid: 25 },
         _ => match lambda.extract::<f64>() {
@@ -81,8 +74,8 @@ impl Predictor {
     /// Wrap `inner` with the bundled table of its space plus `latency` files, checking that it
     /// predicts positive latencies with those measurements.
     fn with_table(py: Python<'_>, inner: AdditivePredictor, latency: &[PathBuf]) -> PyResult<Self> {
-        let table = crate::table_with(py, inner.space, latency)?;
-        py.detach(|| inner.check_positive(Some(&table))).or_py()?;
+        let table = crate::table_with(py, inner.space(), latency)?;
+        py.detach(|| inner.check_positive(ProxyLatency::Measured(&table))).or_py()?;
         Ok(Predictor { inner, table })
     }
 }
@@ -94,21 +87,13 @@ impl Predictor {
     #[pyo3(signature = (archs=None))]
     fn predict<'py>(&self, py: Python<'py>, archs: Option<Vec<String>>) -> PyResult<Bound<'py, PyAny>> {
         let archs = match archs {
-            Some(a) => parse_archs(self.inner.space, &a)?,
-            None => match self.inner.space.space().enumerate() {
+            Some(a) => parse_archs(self.inner.space(), &a)?,
+            None => match self.inner.space().space().enumerate() {
                 Some(all) => all,
                 None => self.table.archs().to_vec(),
             },
         };
-        let values = py
-            .detach(|| {
-                if self.inner.needs_table() {
-                    self.inner.predict_with(&archs, &self.table)
-                } else {
-                    Ok(self.inner.predict_all(&archs))
-                }
-            })
-            .or_py()?;
+        let values = py.detach(|| self.inner.predict(&archs, ProxyLatency::Measured(&self.table))).or_py()?;
         f64_array(py, &values)
     }
 
@@ -131,19 +116,19 @@ impl Predictor {
     /// The device it predicts.
     #[getter]
     fn device(&self) -> &str {
-        &self.inner.device
+        self.inner.device()
     }
 
     /// The search space.
     #[getter]
     fn space(&self) -> &'static str {
-        self.inner.space.name()
+        self.inner.space().name()
     }
 
     /// How it was made (the adaptation report for an adapted predictor), as a JSON string.
     #[getter]
     fn provenance(&self) -> String {
-        self.inner.provenance.to_string()
+        self.inner.provenance().to_string()
     }
 
     /// The predictor file's JSON text.
@@ -152,7 +137,7 @@ impl Predictor {
     }
 
     fn __repr__(&self) -> String {
-        format!("Predictor(space='{}', device='{}')", self.inner.space.name(), self.inner.device)
+        format!("Predictor(space='{}', device='{}')", self.inner.space().name(), self.inner.device())
     }
 }
 
@@ -198,11 +183,11 @@ pub fn adapt(
                 .with_context(py, format!("adapting to '{target}' with {} samples", latency_ms.len()))
         })?;
     let mut inner = adapted.predictor;
-    inner.provenance = serde_json::json!({
+    inner.set_provenance(serde_json::json!({
         "manifest": Manifest::new(id, None, table.inputs().to_vec()),
         "adaproxy": &adapted.report,
         "target": target,
-    });
+    }));
     let summary = serde_json::json!({
         "target": target,
         "candidates": candidates,

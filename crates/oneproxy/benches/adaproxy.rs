@@ -12,16 +12,15 @@
 use criterion::{criterion_group, Criterion};
 use oneproxy::data::bundled::bundle;
 use oneproxy::predictor::solver::{solve_conic, Penalty, Problem, Spectral};
+use oneproxy::predictor::ProxyPool;
 use oneproxy::space::seeded_rng;
-use oneproxy::workflow::ProxyPredictors;
 use oneproxy::SpaceId;
 use std::io::Write;
 use std::time::Instant;
 
 fn problem() -> Problem {
     let b = bundle(SpaceId::Nb201).unwrap();
-    let mut cache = ProxyPredictors::default();
-    let w = cache.get(&b.latency, "pixel3").unwrap().weights.clone();
+    let w = ProxyPool::new(&b.latency).get_or_fit("pixel3").unwrap().weights().to_vec();
     let target = b.latency.device_index("raspi4").unwrap();
     let mut rng = seeded_rng(0);
     let idx = rand::seq::index::sample(&mut rng, b.archs.len(), 60);

@@ -8,41 +8,37 @@
 //!   measured in the same run; the ratio is printed.
 use criterion::{criterion_group, Criterion};
 use oneproxy::data::bundled::bundle;
-use oneproxy::predictor::{adapt_pool, AdaptParams, Combination, Proxy};
+use oneproxy::predictor::{adapt_pool, AdaptParams, Combination, Proxy, ProxyPool};
 use oneproxy::space::seeded_rng;
-use oneproxy::workflow::ProxyPredictors;
 use oneproxy::{Arch, SpaceId};
 use std::time::Instant;
 
 struct Setup {
-    cache: ProxyPredictors,
+    fitted: ProxyPool<'static>,
     pool: Vec<String>,
     archs: Vec<Arch>,
     y: Vec<f64>,
 }
 
 fn setup() -> Setup {
-    let b = bundle(SpaceId::Nb201).unwrap();
-    let t = &b.latency;
+    let t = &bundle(SpaceId::Nb201).unwrap().latency;
     let target = t.device_index("raspi4").unwrap();
     let pool: Vec<String> = t
         .measured_device_names()
         .into_iter()
         .filter(|d| d != "raspi4" && t.device_index(d).is_ok_and(|i| t.measured_count(i) > 1000))
         .collect();
-    let mut cache = ProxyPredictors::default();
-    cache.prefit(t, &pool).unwrap();
+    let fitted = ProxyPool::new(t);
+    fitted.proxies_named(&pool).unwrap();
     let mut rng = seeded_rng(0);
     let idx = rand::seq::index::sample(&mut rng, t.len(), 10);
     let archs: Vec<Arch> = idx.iter().map(|i| t.archs()[i].clone()).collect();
     let y = archs.iter().map(|a| t.latency(a, target).unwrap()).collect();
-    Setup { cache, pool, archs, y }
+    Setup { fitted, pool, archs, y }
 }
 
 fn run(s: &Setup, combination: Combination) {
-    let t = &bundle(SpaceId::Nb201).unwrap().latency;
-    let proxies: Vec<Proxy> =
-        s.pool.iter().map(|d| Proxy::with_table(s.cache.fitted(d).unwrap(), t).unwrap()).collect();
+    let proxies: Vec<Proxy> = s.fitted.proxies_named(&s.pool).unwrap();
     let params = AdaptParams { combination, ..AdaptParams::default() };
     std::hint::black_box(adapt_pool(&proxies, &s.archs, &s.y, &params).unwrap());
 }

@@ -19,10 +19,9 @@
 //!
 //! Peak memory is not measured here; run the CLI under `/usr/bin/time -v` for it.
 use oneproxy::data::bundled::{bundle, Bundle};
-use oneproxy::predictor::{adapt, AdaptParams, Penalty, Proxy, Validation};
+use oneproxy::predictor::{adapt, AdaptParams, Penalty, ProxyPool, ProxySelection, Validation};
 use oneproxy::space::seeded_rng;
-use oneproxy::workflow::proxy::{adapt_target, ProxySelection};
-use oneproxy::workflow::ProxyPredictors;
+use oneproxy::workflow::adapt_target;
 use oneproxy::Arch;
 use std::time::Instant;
 
@@ -69,8 +68,8 @@ fn pool(b: &Bundle) -> oneproxy::Result<()> {
 }
 
 fn one_proxy(b: &Bundle, refit_up_to: usize) -> oneproxy::Result<()> {
-    let mut cache = ProxyPredictors::default();
-    let proxy = Proxy::with_table(cache.get(&b.latency, "pixel3")?, &b.latency)?;
+    let pool = ProxyPool::new(&b.latency);
+    let proxy = pool.proxies_named(&["pixel3".into()])?.remove(0);
     println!("one proxy (pixel3), target {TARGET}");
     println!(
         "{:>7}  {:>12}  {:>12}  {:>20}  form, lambda (ridge)",

@@ -1,6 +1,7 @@
 //! The issue-3 goal table for NB201 through the library API (`cargo run --release --example eval_adapt`).
 use oneproxy::predictor::AdaptParams;
-use oneproxy::workflow::{evaluate_adapt, ProxySelection, SampleSet, Trials};
+use oneproxy::predictor::ProxySelection;
+use oneproxy::workflow::{evaluate_adapt, SampleSet, Trials};
 use oneproxy::SpaceId;
 
 fn main() -> oneproxy::Result<()> {

@@ -13,7 +13,7 @@
 use crate::data::AccuracyTable;
 use crate::data::{parse_latency_csv, DeviceSource, LatencyTable};
 use crate::error::Error;
-use crate::predictor::AdditivePredictor;
+use crate::predictor::{AdditivePredictor, ProxyLatency};
 use crate::space::{seeded_rng, Arch, SearchSpace, SpaceId};
 use std::collections::HashSet;
 use std::path::Path;
@@ -172,28 +172,31 @@ pub fn predictor_json(data: &[u8]) -> Verdict {
             return Verdict::Rejected;
         }
     };
-    let archs = reference_archs(p.space);
-    let plain = p.predict_all(archs);
+    let archs = reference_archs(p.space());
+    let plain = p
+        .predict(archs, ProxyLatency::Modelled)
+        .unwrap_or_else(|e| panic!("predicting on the proxies' models needs no table, yet failed: {e}"));
     assert_eq!(plain.len(), archs.len(), "one prediction per architecture");
-    assert_eq!(p.predict(&archs[0]).to_bits(), plain[0].to_bits(), "predict and predict_all disagree");
-    let empty = LatencyTable::new(p.space);
-    match p.predict_with(archs, &empty) {
+    let first = p.predict(&archs[..1], ProxyLatency::Modelled).unwrap_or_default();
+    assert_eq!(first.first().map(|v| v.to_bits()), Some(plain[0].to_bits()), "one at a time and all at once disagree");
+    let empty = LatencyTable::new(p.space());
+    match p.predict(archs, ProxyLatency::Measured(&empty)) {
         Ok(with) => {
             assert!(!p.needs_table(), "proxy terms were looked up in an empty table");
             let same = with.iter().zip(&plain).all(|(a, b)| a.to_bits() == b.to_bits());
-            assert!(same, "predict_with without proxy terms differs from predict_all");
+            assert!(same, "a table changes the predictions of a predictor without proxy terms");
         }
         Err(e) => {
-            assert!(p.needs_table(), "predict_with failed without proxy terms: {e}");
-            check_error("predict_with", &e);
+            assert!(p.needs_table(), "predicting with a table failed without proxy terms: {e}");
+            check_error("predict", &e);
         }
     }
     let saved = serde_json::to_vec(&p).unwrap_or_else(|e| panic!("a loaded predictor does not serialise: {e}"));
     let back = AdditivePredictor::from_json(&saved, Path::new(SOURCE))
         .unwrap_or_else(|e| panic!("a saved predictor does not load back: {e}"));
     assert_eq!(
-        (back.space, back.weights.len(), back.proxy_terms.len()),
-        (p.space, p.weights.len(), p.proxy_terms.len())
+        (back.space(), back.weights().len(), back.proxy_terms().len()),
+        (p.space(), p.weights().len(), p.proxy_terms().len())
     );
     Verdict::Accepted
 }

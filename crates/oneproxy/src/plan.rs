@@ -11,7 +11,7 @@
 //! for NB201, the counts of live and of dead operations per op kind (divided by 6, the most a
 //! cell holds). With a one-hot encoding this first fills uncovered features; the counts make
 //! the samples tell apart a device that runs dead operations from one that removes them (the
-//! hypotheses of `predictor::hypotheses`), which a plan over the encoding alone can leave
+//! hypotheses of `predictor::adapt`), which a plan over the encoding alone can leave
 //! confounded.
 //!
 //! Every bin picks one architecture, so a plan has exactly `budget` rows: when large budgets
@@ -157,8 +157,8 @@ pub fn plan_for_table(
             })?
         }
     };
-    let mut cache = crate::workflow::ProxyPredictors::default();
-    let predictor = cache.get(table, &proxy)?;
+    let proxies = crate::predictor::ProxyPool::new(table);
+    let predictor = proxies.get_or_fit(&proxy)?;
     let space = table.space();
     let candidates = match space.space().enumerate() {
         Some(all) => all,
@@ -171,23 +171,14 @@ pub fn plan_for_table(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::predictor::ProxyLatency;
     use crate::space::Nb201;
 
     #[test]
     fn plan_covers_every_feature_and_spans_latency() {
         let all = Nb201.enumerate().unwrap();
         let w: Vec<f64> = (0..30).map(|j| (j % 5) as f64 + 0.1).collect();
-        let proxy = AdditivePredictor {
-            space: crate::SpaceId::Nb201,
-            encoding_version: 1,
-            device: "p".into(),
-            weights: w,
-            intercept: 1.0,
-            proxy_terms: Vec::new(),
-            structure_terms: Vec::new(),
-            provenance: serde_json::Value::Null,
-            unconstrained: None,
-        };
+        let proxy = AdditivePredictor::linear(crate::SpaceId::Nb201, "p", w, 1.0).unwrap();
         let picks = plan(&Nb201, &proxy, &all, 10, 0).unwrap();
         assert_eq!(picks.len(), 10);
         let mut covered = vec![false; 30];
@@ -197,8 +188,8 @@ mod tests {
             }
         }
         assert!(covered.iter().all(|c| *c), "{covered:?}");
-        let lat = proxy.predict_all(&picks);
-        let all_lat = proxy.predict_all(&all);
+        let lat = proxy.predict(&picks, ProxyLatency::Modelled).unwrap();
+        let all_lat = proxy.predict(&all, ProxyLatency::Modelled).unwrap();
         let (lo, hi) =
             (all_lat.iter().cloned().fold(f64::INFINITY, f64::min), all_lat.iter().cloned().fold(0.0, f64::max));
         assert!(lat.iter().any(|v| *v < lo + 0.25 * (hi - lo)) && lat.iter().any(|v| *v > hi - 0.25 * (hi - lo)));
@@ -224,17 +215,8 @@ mod tests {
         // taken long before the budget is spent.
         let all = Nb201.enumerate().unwrap();
         let cands = &all[..1200];
-        let proxy = AdditivePredictor {
-            space: crate::SpaceId::Nb201,
-            encoding_version: 1,
-            device: "p".into(),
-            weights: (0..30).map(|j| if j % 5 == 3 { 1.0 } else { 0.0 }).collect(),
-            intercept: 1.0,
-            proxy_terms: Vec::new(),
-            structure_terms: Vec::new(),
-            provenance: serde_json::Value::Null,
-            unconstrained: None,
-        };
+        let weights = (0..30).map(|j| if j % 5 == 3 { 1.0 } else { 0.0 }).collect();
+        let proxy = AdditivePredictor::linear(crate::SpaceId::Nb201, "p", weights, 1.0).unwrap();
         for budget in [700, 1199, 1200] {
             let picks = plan(&Nb201, &proxy, cands, budget, 3).unwrap();
             let mut distinct = picks.clone();

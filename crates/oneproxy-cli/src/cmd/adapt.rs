@@ -6,7 +6,7 @@ use anyhow::{bail, Context};
 use oneproxy::data::bundled::bundle;
 use oneproxy::data::read_latency_csv;
 use oneproxy::predictor::{json_numbers, AdaptReport};
-use oneproxy::workflow::proxy::{adapt_target, TargetAdaptation};
+use oneproxy::workflow::{adapt_target, TargetAdaptation};
 use oneproxy::{Arch, Manifest, SpaceId};
 use serde::Serialize;
 
@@ -73,11 +73,11 @@ pub fn run(args: AdaptArgs) -> anyhow::Result<()> {
     let mut predictor = adapted.predictor;
     let mut inputs = table.inputs().to_vec();
     inputs.push(csv.input.clone());
-    predictor.provenance = serde_json::json!({
+    predictor.set_provenance(serde_json::json!({
         "manifest": Manifest::new(space, None, inputs.clone()),
         "adaproxy": &report,
         "target": target,
-    });
+    }));
     if let Some(out) = &args.out {
         predictor.save(out, &outputs).context("--out")?;
     }

@@ -12,12 +12,10 @@ mod predict;
 mod run;
 mod search;
 
-use crate::args::{
-    AdaptOptions, Cli, Command, DataArgs, EvaluateCommand, FlowArgs, FormArg, NormArg, ProxyArgs, SampleSetArg,
-};
+use crate::args::{AdaptOptions, Cli, Command, DataArgs, EvaluateCommand, FlowArgs, NormArg, ProxyArgs, SampleSetArg};
 use anyhow::{bail, Context};
-use oneproxy::predictor::{AdaptParams, Combination, Form, FormChoice, LambdaChoice, Penalty, Validation};
-use oneproxy::workflow::{NasConfig, ProxySelection, SampleSet};
+use oneproxy::predictor::{AdaptParams, Combination, LambdaChoice, Penalty, ProxySelection, Validation};
+use oneproxy::workflow::{NasConfig, SampleSet};
 use oneproxy::{Arch, LatencyTable, SearchSpace, SpaceId};
 use std::path::Path;
 
@@ -71,13 +69,6 @@ pub fn adapt_params(o: &AdaptOptions, combination: Combination) -> anyhow::Resul
         NormArg::Inf => Penalty::Linf,
         NormArg::Ridge => Penalty::Ridge,
     };
-    let form = match o.form {
-        FormArg::Auto => FormChoice::Auto,
-        FormArg::PerFeature => FormChoice::Fixed(Form::PerFeature),
-        FormArg::Grouped => FormChoice::Fixed(Form::Grouped),
-        FormArg::MeasuredCounts => FormChoice::Fixed(Form::MeasuredCounts),
-        FormArg::AdditiveOnehot => FormChoice::Fixed(Form::AdditiveOneHot),
-    };
     let lambda = if o.lambda == "auto" {
         LambdaChoice::Auto { grid: 25 }
     } else {
@@ -95,7 +86,7 @@ pub fn adapt_params(o: &AdaptOptions, combination: Combination) -> anyhow::Resul
         Some(crate::args::CombineArg::Averaged) => Combination::Averaged,
         Some(crate::args::CombineArg::Best) => Combination::Best,
     };
-    Ok(AdaptParams { penalty, form, lambda, validation, ensemble: o.ensemble, combination })
+    Ok(AdaptParams { penalty, form: o.form, lambda, validation, ensemble: o.ensemble, combination })
 }
 
 /// The accuracy table named by `--accuracy` / `--accuracy-file` (default: cifar100).

@@ -115,7 +115,7 @@ pub fn run(args: NasArgs) -> anyhow::Result<()> {
     }
     let (inner, kind) = oracle_for(&args, space, &table)?;
     let mut oracle = Recorded::new(inner, log).context("--measurements")?;
-    let mut flow = Flow::new(&table, &acc);
+    let flow = Flow::new(&table, &acc);
     let bar = crate::progress::bar(0, "measured");
     let mut on_event = |e: FlowEvent| match e {
         FlowEvent::Measuring { stage, count } => {

@@ -3,7 +3,7 @@
 use crate::args::PredictArgs;
 use anyhow::Context;
 use oneproxy::data::bundled::bundle;
-use oneproxy::predictor::AdditivePredictor;
+use oneproxy::predictor::{AdditivePredictor, ProxyLatency};
 use oneproxy::Arch;
 
 pub fn run(args: PredictArgs) -> anyhow::Result<()> {
@@ -16,12 +16,12 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     }
     // The library's error names the file; the context names the flag.
     let p = AdditivePredictor::load(&args.predictor).context("reading --predictor")?;
-    let device = if p.device.is_empty() { "predicted".to_string() } else { p.device.clone() };
+    let device = if p.device().is_empty() { "predicted".to_string() } else { p.device().to_string() };
     // The name becomes the CSV header: refuse one that would break it, before any work.
     oneproxy::data::validate_device_name(&device).with_context(|| {
         format!("the predictor's 'device' field cannot name a CSV column ({})", args.predictor.display())
     })?;
-    let space = p.space.space();
+    let space = p.space().space();
     let archs: Vec<Arch> = if let Some(a) = &args.arch {
         vec![space.parse(a)?]
     } else if let Some(f) = &args.archs {
@@ -29,22 +29,25 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     } else {
         match space.enumerate() {
             Some(all) => all,
-            None if bundle(p.space)?.archs.is_empty() => {
-                anyhow::bail!("--all: space {} has no bundled architectures; pass --archs FILE", p.space)
+            None if bundle(p.space())?.archs.is_empty() => {
+                anyhow::bail!("--all: space {} has no bundled architectures; pass --archs FILE", p.space())
             }
-            None => bundle(p.space)?.archs.clone(),
+            None => bundle(p.space())?.archs.clone(),
         }
     };
     let values = if p.needs_table() {
         // Proxy terms look the proxy's measurements up: bundled data plus --latency files.
-        let table = oneproxy::LatencyTable::bundled_with(p.space, &args.latency)?;
+        let table = oneproxy::LatencyTable::bundled_with(p.space(), &args.latency)?;
         super::print_warnings(table.warnings());
         p.check_inputs(&table).with_context(|| format!("predictor {}", args.predictor.display()))?;
         // Positive over the space with these measurements too (load checked the fallbacks).
-        p.check_positive(Some(&table)).with_context(|| format!("predictor {}", args.predictor.display()))?;
-        p.predict_with(&archs, &table).context("the predictor builds on a proxy's measured latencies")?
+        p.check_positive(ProxyLatency::Measured(&table))
+            .with_context(|| format!("predictor {}", args.predictor.display()))?;
+        p.predict(&archs, ProxyLatency::Measured(&table))
+            .context("the predictor builds on a proxy's measured latencies")?
     } else {
-        p.predict_all(&archs)
+        // No proxy terms: the table would change nothing.
+        p.predict(&archs, ProxyLatency::Modelled)?
     };
     let out = super::latency_csv(
         &device,

@@ -221,12 +221,12 @@ fn predicted_fronts(
     acc: &oneproxy::AccuracyTable,
     config: &RunConfig,
 ) -> Vec<Option<Vec<(f64, f64)>>> {
-    use oneproxy::workflow::proxy::ProxySelection;
+    use oneproxy::predictor::ProxySelection;
     use oneproxy::workflow::{Flow, Stage, TableOracle};
     let proxy = config.proxy.clone().unwrap_or_else(|| ProxySelection::Device(result.proxy.clone()));
     let nas = oneproxy::workflow::NasConfig { proxy, ..config.nas.clone() };
     let space = table.space().space();
-    let mut flow = Flow::new(table, acc);
+    let flow = Flow::new(table, acc);
     result
         .targets
         .iter()

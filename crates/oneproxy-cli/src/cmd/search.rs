@@ -3,7 +3,7 @@
 use crate::args::{MethodArg, SearchArgs};
 use crate::report::{print, print_json, TextTable};
 use anyhow::{bail, Context};
-use oneproxy::predictor::AdditivePredictor;
+use oneproxy::predictor::{AdditivePredictor, ProxyLatency};
 use oneproxy::search::front::{search, LatencySource, Method};
 use oneproxy::search::EvolutionParams;
 use oneproxy::{Arch, Manifest, SpaceId};
@@ -60,17 +60,18 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
         Some(p) => {
             // The library's error names the file; the context names the flag.
             let pred = AdditivePredictor::load(p).context("reading --predictor")?;
-            if pred.space != space {
+            if pred.space() != space {
                 bail!(
                     "predictor {} is for space {}, not {space} (use --space {})",
                     p.display(),
-                    pred.space,
-                    pred.space
+                    pred.space(),
+                    pred.space()
                 );
             }
             pred.check_inputs(&table).with_context(|| format!("predictor {}", p.display()))?;
             // Positive over the space with this table's measurements too (load checked the rest).
-            pred.check_positive(Some(&table)).with_context(|| format!("predictor {}", p.display()))?;
+            pred.check_positive(ProxyLatency::Measured(&table))
+                .with_context(|| format!("predictor {}", p.display()))?;
             Some(pred)
         }
         None => None,

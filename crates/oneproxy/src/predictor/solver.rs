@@ -29,7 +29,7 @@
 //! two) basis vectors of span{1, z} and works with the k x k Gram matrix (a thin SVD when
 //! k > n); the conic solver only sees the (k + 2) x (k + 2) normal equations.
 //!
-//! Callers keep every column O(1) (see `adapt.rs`): the thresholds below are relative.
+//! Callers keep every column O(1) (see `adapt::design`): the thresholds below are relative.
 
 use crate::error::{Error, Result};
 use clarabel::algebra::CscMatrix;
@@ -152,7 +152,7 @@ impl Problem {
 /// normal equations of a non-negative ridge fit), by cyclic coordinate descent: each step is
 /// exact in its coordinate, so the objective never rises, and the loop ends when no
 /// coordinate moves by more than `1e-13` of the solution's size (or after 10,000 sweeps).
-/// Far cheaper than a conic solve for the handful of columns it serves (`hypotheses`).
+/// Far cheaper than a conic solve for the handful of columns it serves (the hypotheses of `adapt`).
 pub fn nonnegative_quadratic(g: &DMatrix<f64>, h: &DVector<f64>) -> DVector<f64> {
     let k = h.len();
     let mut b: DVector<f64> = DVector::zeros(k);
@@ -751,5 +751,30 @@ mod tests {
         let p = random_problem(6, 20, 5);
         let s = Spectral::new(p.clone()).solve(Penalty::Ridge, 0.0).unwrap();
         assert!(s.objective < 1e-12, "{}", s.objective);
+    }
+
+    #[test]
+    fn nonnegative_quadratic_meets_its_optimality_conditions() {
+        let mut rng = crate::space::seeded_rng(1);
+        for _ in 0..20 {
+            let a = DMatrix::from_fn(12, 5, |_, _| rand::Rng::random_range(&mut rng, -1.0..1.0));
+            let b = DVector::from_fn(12, |_, _| rand::Rng::random_range(&mut rng, -1.0..1.0));
+            let mut g = a.transpose() * &a;
+            for j in 0..5 {
+                g[(j, j)] += 1e-3;
+            }
+            let h = a.transpose() * b;
+            let x = nonnegative_quadratic(&g, &h);
+            let grad = &g * &x - &h;
+            for j in 0..5 {
+                assert!(x[j] >= 0.0);
+                // KKT: zero gradient where free, non-negative where at the bound.
+                if x[j] > 0.0 {
+                    assert!(grad[j].abs() < 1e-9, "{grad}");
+                } else {
+                    assert!(grad[j] > -1e-9, "{grad}");
+                }
+            }
+        }
     }
 }

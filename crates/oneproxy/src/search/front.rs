@@ -6,7 +6,7 @@ use super::{best_under_constraints, evolve, pareto_front, Evaluated, EvolutionPa
 use crate::data::AccuracyTable;
 use crate::data::LatencyTable;
 use crate::error::Result;
-use crate::predictor::AdditivePredictor;
+use crate::predictor::{AdditivePredictor, ProxyLatency};
 use crate::space::Arch;
 use std::collections::HashMap;
 
@@ -40,7 +40,7 @@ impl<'a> LatencySource<'a> {
 
     /// `predictor`'s latencies, predicted for `candidates` at once.
     pub fn predicted(predictor: &'a AdditivePredictor, table: &'a LatencyTable, candidates: &[Arch]) -> Result<Self> {
-        let values = predictor.predict_with(candidates, table)?;
+        let values = predictor.predict(candidates, ProxyLatency::Measured(table))?;
         Ok(LatencySource::Predicted { cache: candidates.iter().cloned().zip(values).collect(), predictor, table })
     }
 
@@ -48,10 +48,9 @@ impl<'a> LatencySource<'a> {
     pub fn of(&self, arch: &Arch) -> Option<f64> {
         match self {
             LatencySource::Device { table, column } => table.latency(arch, *column),
-            LatencySource::Predicted { cache, predictor, table } => cache
-                .get(arch)
-                .copied()
-                .or_else(|| predictor.predict_with(std::slice::from_ref(arch), table).ok().map(|v| v[0])),
+            LatencySource::Predicted { cache, predictor, table } => cache.get(arch).copied().or_else(|| {
+                predictor.predict(std::slice::from_ref(arch), ProxyLatency::Measured(table)).ok().map(|v| v[0])
+            }),
         }
     }
 }

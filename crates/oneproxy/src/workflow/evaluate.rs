@@ -3,13 +3,15 @@
 
 use super::nas::{Flow, NasConfig, NasOutcome};
 use super::oracle::TableOracle;
-use super::proxy::{planner, resolve_pool, ProxyPredictors, ProxySelection};
 use super::samples::{target_seed, SampleSet};
 use super::score::{check_scorable, score_against, Score, Truth, RANDOM_DRAWS};
 use crate::data::AccuracyTable;
 use crate::data::LatencyTable;
 use crate::error::{Error, Result};
-use crate::predictor::{adapt_pool, AdaptParams, Form, Member, Proxy};
+use crate::predictor::proxies::resolve_pool;
+use crate::predictor::{
+    adapt_pool, AdaptParams, AdditivePredictor, Form, Member, Proxy, ProxyLatency, ProxyPool, ProxySelection,
+};
 use crate::space::Arch;
 use crate::stats::spearman;
 use rayon::prelude::*;
@@ -135,32 +137,24 @@ pub fn evaluate_adapt(
 ) -> Result<AdaptEvaluation> {
     check_targets(targets)?;
     let n_trials = trials.effective(samples.varies())?;
-    let mut cache = ProxyPredictors::default();
-    let pools: Vec<Vec<String>> = targets.iter().map(|t| resolve_pool(table, proxy, t)).collect::<Result<_>>()?;
-    for pool in &pools {
-        cache.prefit(table, pool)?;
-    }
-    let planners: Vec<Option<String>> = pools
+    let fitted = ProxyPool::new(table);
+    // Every target's pool is resolved (and checked) before any proxy is fitted.
+    let names: Vec<Vec<String>> = targets.iter().map(|t| resolve_pool(table, proxy, t)).collect::<Result<_>>()?;
+    let pools: Vec<Vec<Proxy>> = names.iter().map(|pool| fitted.proxies_named(pool)).collect::<Result<_>>()?;
+    let planners: Vec<Option<&AdditivePredictor>> = pools
         .iter()
         .map(|pool| match samples {
-            SampleSet::Plan(_) => {
-                let p = planner(table, proxy, pool)?;
-                cache.get(table, &p)?;
-                Ok(Some(p))
-            }
+            SampleSet::Plan(_) => fitted.planner(proxy, pool).map(Some),
             _ => Ok(None),
         })
         .collect::<Result<_>>()?;
     let mut results = Vec::new();
-    for ((target, pool), plan_with) in targets.iter().zip(&pools).zip(&planners) {
+    for ((target, candidates), &planner) in targets.iter().zip(&pools).zip(&planners) {
         let col = table.device_index(target)?;
         let rows = table.measured_rows(col);
         let all_archs: Vec<Arch> = rows.iter().map(|&r| table.archs()[r].clone()).collect();
-        let candidates: Vec<Proxy> =
-            pool.iter().map(|p| Proxy::with_table(cache.fitted(p)?, table)).collect::<Result<_>>()?;
         let draws: Vec<Vec<Arch>> = (0..n_trials)
             .map(|t| {
-                let planner = plan_with.as_deref().map(|p| cache.fitted(p)).transpose()?;
                 samples.draw(table.space().space(), &all_archs, planner, target_seed(trials.seed, t, target), target)
             })
             .collect::<Result<_>>()?;
@@ -191,16 +185,16 @@ pub fn evaluate_adapt(
                 }
                 let held_archs: Vec<Arch> = held.iter().map(|&i| all_archs[i].clone()).collect();
                 let truth: Vec<f64> = held.iter().map(|&i| table.column(col)[rows[i]]).collect();
-                let ad = adapt_pool(&candidates, archs, &y, params)?;
-                let proxy_pred = cache.fitted(&ad.report.proxy)?;
+                let ad = adapt_pool(candidates, archs, &y, params)?;
+                let proxy_pred = fitted.get_or_fit(&ad.report.proxy)?;
                 on_trial();
                 Ok(Trial {
                     proxy: ad.report.proxy.clone(),
                     members: ad.report.members.clone(),
                     form: ad.report.form,
                     lambda: ad.report.lambda,
-                    spearman_before: spearman(&proxy_pred.predict_all(&held_archs), &truth),
-                    spearman: spearman(&ad.predictor.predict_with(&held_archs, table)?, &truth),
+                    spearman_before: spearman(&proxy_pred.predict(&held_archs, ProxyLatency::Modelled)?, &truth),
+                    spearman: spearman(&ad.predictor.predict(&held_archs, ProxyLatency::Measured(table))?, &truth),
                     cv_spearman: ad.report.cv_spearman,
                     status: ad.report.status.clone(),
                 })
@@ -210,7 +204,7 @@ pub fn evaluate_adapt(
         results.push(TargetResult {
             target: target.clone(),
             proxy: most_frequent(trial_results.iter().map(|t| t.proxy.clone())).unwrap_or_default(),
-            form: most_frequent(trial_results.iter().map(|t| t.form)).unwrap_or(Form::PerFeature),
+            form: most_frequent(trial_results.iter().map(|t| t.form)).unwrap_or(Form::paper()),
             spearman_before: mean(|t| t.spearman_before),
             spearman_after: mean(|t| t.spearman),
             scored_on: rows.len(),
@@ -393,14 +387,10 @@ pub fn evaluate_nas(
     check_targets(targets)?;
     config.check()?;
     let n_trials = trials.effective(true)?;
-    let mut flow = Flow::new(table, accuracy);
+    let flow = Flow::new(table, accuracy);
     for t in targets {
         check_scorable(table, t, accuracy, config.samples.len())?;
-        let pool = resolve_pool(table, &config.proxy, t)?;
-        flow.prepare(&pool)?;
-        if matches!(config.samples, SampleSet::Plan(_)) {
-            flow.prepare(std::iter::once(&planner(table, &config.proxy, &pool)?))?;
-        }
+        flow.prepare(config, t)?;
     }
     let truths: Vec<Truth> = targets.par_iter().map(|t| Truth::new(table, t, accuracy)).collect::<Result<_>>()?;
     let jobs: Vec<(usize, usize)> = (0..targets.len()).flat_map(|t| (0..n_trials).map(move |k| (t, k))).collect();
@@ -450,7 +440,7 @@ mod tests {
             .collect();
         let help = SampleSet::help10(SpaceId::Nb201).unwrap();
         for penalty in [Penalty::L1, Penalty::L2, Penalty::Linf] {
-            let params = AdaptParams { penalty, form: FormChoice::Fixed(Form::PerFeature), ..AdaptParams::default() };
+            let params = AdaptParams { penalty, form: FormChoice::Fixed(Form::paper()), ..AdaptParams::default() };
             let e = evaluate_adapt(
                 &b.latency,
                 &targets,

@@ -5,27 +5,28 @@
 //! * [`evaluate`]: AdaProxy and the flow scored against recorded tables over targets and trials;
 //! * [`run`]: the main job on the bundled data;
 //! * [`design`]: which candidates the flow measures next (expected regret reduction);
-//! * [`proxy`], [`samples`], [`score`]: the pieces they share (proxy pools and recommendation,
-//!   sample sets and per-target seeds, scoring), each defined once.
+//! * [`adapt`]: AdaProxy for one target from its samples;
+//! * [`samples`], [`score`]: the pieces they share (sample sets and per-target seeds, scoring),
+//!   each defined once; proxy pools live with the predictors ([`crate::predictor::proxies`]).
 //!
 //! Workflows return data (serde types) and never print; progress is reported through callbacks.
 
+pub mod adapt;
 pub mod design;
 pub mod evaluate;
 pub mod nas;
 pub mod oracle;
-pub mod proxy;
 pub mod run;
 pub mod samples;
 pub mod score;
 
+pub use adapt::{adapt_target, TargetAdaptation};
 pub use evaluate::{
     evaluate_adapt, evaluate_baselines, evaluate_nas, AdaptEvaluation, Baselines, MethodScore, NasSummary, ScoredRun,
     Spread, Trials,
 };
 pub use nas::{Decision, Design, Flow, FlowEvent, NasConfig, NasOutcome, Stage};
 pub use oracle::{ManualOracle, MeasurementLog, Recorded, TableOracle, TargetOracle};
-pub use proxy::{ProxyPredictors, ProxySelection};
 pub use run::{run, RunConfig, RunReport};
 pub use samples::{target_seed, SampleSet};
 pub use score::{score, Score};

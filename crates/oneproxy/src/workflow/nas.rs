@@ -16,12 +16,11 @@
 //! against a full table is separate ([`super::score`]): a real device has no truth to score.
 
 use super::oracle::{Answer, TargetOracle};
-use super::proxy::{planner, resolve_pool, ProxyPredictors, ProxySelection};
 use super::samples::{target_seed, SampleSet};
 use crate::data::AccuracyTable;
 use crate::data::LatencyTable;
 use crate::error::{Error, Result};
-use crate::predictor::{adapt_pool, AdaptParams, Proxy};
+use crate::predictor::{adapt_pool, AdaptParams, ProxyLatency, ProxyPool, ProxySelection};
 use crate::search::{best_under_constraints, pareto_front};
 use crate::space::{seeded_rng, Arch};
 use crate::stats::spearman;
@@ -335,7 +334,7 @@ const REPLACEMENT_STREAM: u64 = 0x6661_696c_6564; // "failed"
 pub struct Flow<'a> {
     table: &'a LatencyTable,
     accuracy: &'a AccuracyTable,
-    proxies: ProxyPredictors,
+    proxies: ProxyPool<'a>,
 }
 
 /// Measurements of one run: each architecture once, in order.
@@ -436,7 +435,7 @@ impl Ledger<'_> {
 impl<'a> Flow<'a> {
     /// A flow over the proxies of `table` and the accuracies of `accuracy`.
     pub fn new(table: &'a LatencyTable, accuracy: &'a AccuracyTable) -> Self {
-        Flow { table, accuracy, proxies: ProxyPredictors::default() }
+        Flow { table, accuracy, proxies: ProxyPool::new(table) }
     }
 
     /// The latency table of the proxies.
@@ -449,13 +448,18 @@ impl<'a> Flow<'a> {
         self.accuracy
     }
 
-    /// Fit the additive predictors of `devices` (each once).
-    pub fn prepare<'s>(&mut self, devices: impl IntoIterator<Item = &'s String>) -> Result<()> {
-        self.proxies.prefit(self.table, devices)
+    /// Fit the proxies `config` uses for `target` (and the planner of a planned sample set),
+    /// each once, so that runs in parallel share them rather than fit them side by side.
+    pub fn prepare(&self, config: &NasConfig, target: &str) -> Result<()> {
+        let pool = self.proxies.proxies(&config.proxy, target)?;
+        if matches!(config.samples, SampleSet::Plan(_)) {
+            self.proxies.planner(&config.proxy, &pool)?;
+        }
+        Ok(())
     }
 
     /// The fitted proxy predictors.
-    pub fn proxies(&self) -> &ProxyPredictors {
+    pub fn proxies(&self) -> &ProxyPool<'a> {
         &self.proxies
     }
 
@@ -477,18 +481,13 @@ impl<'a> Flow<'a> {
     /// Run the flow for the target behind `oracle`, its random stream derived from
     /// `config.seed` and the target's name.
     pub fn run(
-        &mut self,
+        &self,
         oracle: &mut dyn TargetOracle,
         config: &NasConfig,
         events: &mut dyn FnMut(FlowEvent),
     ) -> Result<NasOutcome> {
         let target = oracle.device().to_string();
-        let pool = resolve_pool(self.table, &config.proxy, &target)?;
-        self.prepare(&pool)?;
-        if matches!(config.samples, SampleSet::Plan(_)) {
-            let p = planner(self.table, &config.proxy, &pool)?;
-            self.prepare(std::iter::once(&p))?;
-        }
+        self.prepare(config, &target)?;
         self.run_prepared(oracle, config, target_seed(config.seed, 0, &target), events)
     }
 
@@ -511,14 +510,12 @@ impl<'a> Flow<'a> {
                 "target '{target}': no architecture it can measure has a known accuracy"
             )));
         }
-        let pool = resolve_pool(table, &config.proxy, &target)?;
-        let fitted: Vec<&crate::predictor::AdditivePredictor> =
-            pool.iter().map(|p| self.proxies.fitted(p)).collect::<Result<_>>()?;
+        let proxies = self.proxies.proxies(&config.proxy, &target)?;
         // Samples come from the candidates (what the target can measure *and* has an accuracy):
         // a sample without an accuracy could never join the front.
         let domain = candidates.clone();
         let planner_pred = match config.samples {
-            SampleSet::Plan(_) => Some(self.proxies.fitted(&planner(table, &config.proxy, &pool)?)?),
+            SampleSet::Plan(_) => Some(self.proxies.planner(&config.proxy, &proxies)?),
             _ => None,
         };
         let initial = config.samples.draw(space, &domain, planner_pred, stream, &target)?;
@@ -568,14 +565,11 @@ impl<'a> Flow<'a> {
             )));
         }
         // Proxy latency of an arch: measured where the proxy has it, else its additive prediction.
-        let proxy_latency = |k: usize, archs: &[Arch]| -> Result<Vec<f64>> {
-            let col = table.device_index(&pool[k])?;
-            Ok(archs.iter().map(|a| table.latency(a, col).unwrap_or_else(|| fitted[k].predict(a))).collect())
-        };
+        let proxy_latency = |k: usize, archs: &[Arch]| proxies[k].latencies(archs);
         // The proxy whose latencies rank the samples best.
         let mut best: Option<(usize, f64)> = None;
-        for k in 0..pool.len() {
-            let rho = spearman(&proxy_latency(k, &sample_archs)?, &ys);
+        for k in 0..proxies.len() {
+            let rho = spearman(&proxy_latency(k, &sample_archs), &ys);
             let rho = if rho.is_nan() { -1.0 } else { rho };
             if best.is_none_or(|b| rho > b.1) {
                 best = Some((k, rho));
@@ -586,11 +580,14 @@ impl<'a> Flow<'a> {
             candidates.iter().map(|a| self.accuracy.get(a).expect("candidates have accuracies")).collect();
         let decision =
             if config.reuse && spearman_samples >= config.threshold { Decision::Reuse } else { Decision::Adapt };
-        events(FlowEvent::Decided { proxy: pool[proxy_k].clone(), spearman: spearman_samples, decision });
+        events(FlowEvent::Decided {
+            proxy: proxies[proxy_k].device().to_string(),
+            spearman: spearman_samples,
+            decision,
+        });
 
-        let proxies: Vec<Proxy> = fitted.iter().map(|p| Proxy::with_table(p, table)).collect::<Result<_>>()?;
         let (mut cv_spearman, predicted, mut cv_error) = match decision {
-            Decision::Reuse => (None, proxy_latency(proxy_k, &candidates)?, 0.0),
+            Decision::Reuse => (None, proxy_latency(proxy_k, &candidates), 0.0),
             Decision::Adapt => {
                 let mut rng = seeded_rng(stream);
                 // The sequential design spends no measurements on random samples: it chooses
@@ -609,7 +606,7 @@ impl<'a> Flow<'a> {
                     if cv >= config.threshold || room == 0 || fresh.is_empty() {
                         break (
                             Some(cv),
-                            adapted.predictor.predict_with(&candidates, table)?,
+                            adapted.predictor.predict(&candidates, ProxyLatency::Measured(table))?,
                             adapted.report.cv_error.sqrt(),
                         );
                     }
@@ -669,7 +666,7 @@ impl<'a> Flow<'a> {
                         events(FlowEvent::Adapted { samples: xs.len(), cv_spearman: adapted.report.cv_spearman });
                         cv_spearman = Some(adapted.report.cv_spearman);
                         cv_error = adapted.report.cv_error.sqrt();
-                        base = adapted.predictor.predict_with(&candidates, table)?;
+                        base = adapted.predictor.predict(&candidates, ProxyLatency::Measured(table))?;
                     }
                 }
             }
@@ -692,7 +689,7 @@ impl<'a> Flow<'a> {
         Ok(NasOutcome {
             target,
             decision,
-            proxy: pool[proxy_k].clone(),
+            proxy: proxies[proxy_k].device().to_string(),
             spearman_samples,
             cv_spearman,
             samples: sample_archs.len(),
@@ -724,7 +721,7 @@ mod tests {
             constraints,
             ..NasConfig::default()
         };
-        let mut flow = Flow::new(&b.latency, acc);
+        let flow = Flow::new(&b.latency, acc);
         let mut oracle = TableOracle::new(&b.latency, target).unwrap();
         let out = flow.run(&mut oracle, &config, &mut |_| {}).unwrap();
         let s = score(&out, &b.latency, acc).unwrap();
@@ -766,7 +763,7 @@ mod tests {
     fn the_measurement_budget_is_a_hard_bound() {
         let b = bundle(SpaceId::Nb201).unwrap();
         let acc = b.accuracy("cifar100").unwrap();
-        let mut flow = Flow::new(&b.latency, acc);
+        let flow = Flow::new(&b.latency, acc);
         for budget in [12, 25] {
             let config = NasConfig {
                 proxy: ProxySelection::Device("pixel3".into()),

@@ -3,11 +3,11 @@
 
 use super::evaluate::{evaluate_baselines, evaluate_nas, Baselines, NasSummary, ScoredRun, Trials};
 use super::nas::NasConfig;
-use super::proxy::ProxySelection;
 use super::score::check_scorable;
 use crate::data::AccuracyTable;
 use crate::data::LatencyTable;
 use crate::error::{Error, Result};
+use crate::predictor::ProxySelection;
 use crate::stats::{correlation_matrix, CorrelationMatrix, Metric, ProxyRecommendation};
 use serde::Serialize;
 

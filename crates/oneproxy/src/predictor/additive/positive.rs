@@ -1,0 +1,190 @@
+//! Positivity over the whole space: the lowest prediction and where (exact through
+//! [`SearchSpace::argmin_additive`](crate::space::SearchSpace::argmin_additive) for additive
+//! predictors, by enumeration with structure terms), and the check every predictor in use
+//! passes.
+
+use super::{AdditivePredictor, ProxyLatency};
+use crate::error::{Error, Result};
+use crate::space::Arch;
+
+/// Where a predictor is lowest over its space ([`AdditivePredictor::lower_bound`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LowerBound {
+    /// The lowest prediction (ms).
+    pub value: f64,
+    /// An architecture with that prediction.
+    pub arch: Arch,
+    /// Whether the proxy terms use measured latencies there (false: their fallback models).
+    pub measured: bool,
+}
+
+/// A prediction counts as positive when it exceeds this fraction of the size of the
+/// predictor's terms ([`AdditivePredictor::magnitude`]): below that, rounding in the sum of the
+/// terms could already flip its sign.
+const POSITIVE_MARGIN: f64 = 1e-9;
+
+impl AdditivePredictor {
+    /// The predictor with every proxy term on its fallback model, as one additive model
+    /// (weights, intercept): what [`ProxyLatency::Modelled`] predicts.
+    fn fallback_model(&self) -> (Vec<f64>, f64) {
+        let mut w = self.weights.clone();
+        let mut c = self.intercept;
+        for t in &self.proxy_terms {
+            for (wi, fi) in w.iter_mut().zip(&t.fallback_weights) {
+                *wi += t.coefficient * fi;
+            }
+            c += t.coefficient * t.fallback_intercept;
+        }
+        (w, c)
+    }
+
+    /// The lowest prediction over the whole space, and where.
+    ///
+    /// [`ProxyLatency::Modelled`]: the minimum of the predictions (proxy terms on their
+    /// fallback models), exact. [`ProxyLatency::Measured`]: a lower bound of the predictions,
+    /// the minimum over the table's architectures (measured cells) and over the whole space on
+    /// fallback models (exact when the table holds no architecture of the space
+    /// that matters, a lower bound otherwise). Both cost one pass over the encoding (plus one
+    /// prediction per table row).
+    pub fn lower_bound(&self, latency: ProxyLatency) -> Result<LowerBound> {
+        let space = self.space.space();
+        if self.weights.len() != space.num_features() {
+            return Err(Error::InvalidParameter(format!(
+                "predictor has {} weights, space {} has {} features",
+                self.weights.len(),
+                self.space,
+                space.num_features()
+            )));
+        }
+        let (w, c) = self.fallback_model();
+        let mut low = if self.is_additive() {
+            let arch = space.argmin_additive(&w);
+            LowerBound { value: space.min_additive(&w) + c, arch, measured: false }
+        } else {
+            // Not additive: over the whole (enumerable, checked by `validate`) space.
+            let all = space.enumerate().ok_or_else(|| {
+                Error::InvalidParameter(format!("structure terms need an enumerable space, not {}", self.space))
+            })?;
+            let values = self.predict_modelled(&all);
+            let i = (0..all.len()).fold(0, |b, i| if values[i] < values[b] { i } else { b });
+            LowerBound { value: values[i], arch: all[i].clone(), measured: false }
+        };
+        if let (Some(table), false) = (latency.table(), self.proxy_terms.is_empty()) {
+            if table.space() != self.space {
+                return Err(Error::InvalidParameter(format!(
+                    "the latency table is for space {}, the predictor for {}",
+                    table.space(),
+                    self.space
+                )));
+            }
+            let values = self.predict_measured(table.archs(), table)?;
+            for (a, v) in table.archs().iter().zip(values) {
+                // A NaN counts as lower: it must surface, not hide behind the bound.
+                if matches!(v.partial_cmp(&low.value), None | Some(std::cmp::Ordering::Less)) {
+                    low = LowerBound { value: v, arch: a.clone(), measured: true };
+                }
+            }
+        }
+        Ok(low)
+    }
+
+    /// Whether every term is additive in the encoding (no structure terms, no pruned proxy
+    /// terms): then the minimum over the space is exact from the weights.
+    pub(super) fn is_additive(&self) -> bool {
+        self.structure_terms.is_empty() && self.proxy_terms.iter().all(|t| !t.pruned)
+    }
+
+    /// Size of the predictor's terms over the space (the largest sum of absolute contributions,
+    /// fallback models included): the yardstick against which "positive" is judged.
+    pub fn magnitude(&self) -> f64 {
+        let space = self.space.space();
+        let (w, c) = self.fallback_model();
+        let abs: Vec<f64> = w.iter().map(|v| v.abs()).collect();
+        // A cell has 6 edges: no count exceeds 6.
+        let structure: f64 = self.structure_terms.iter().flat_map(|t| &t.weights).map(|v| 6.0 * v.abs()).sum();
+        c.abs() + space.max_additive(&abs).max(0.0) + structure
+    }
+
+    /// Whether `lowest` (a [`lower_bound`](Self::lower_bound) value) counts as positive.
+    pub(in crate::predictor) fn is_positive(&self, lowest: f64) -> bool {
+        lowest > POSITIVE_MARGIN * self.magnitude()
+    }
+
+    /// Errors unless every prediction over the whole space, with the proxy terms' latencies
+    /// from `latency`, is positive. The error names the architecture and the value.
+    pub fn check_positive(&self, latency: ProxyLatency) -> Result<()> {
+        let low = self.lower_bound(latency)?;
+        if self.is_positive(low.value) {
+            return Ok(());
+        }
+        let who = if self.device.is_empty() { String::new() } else { format!(" for '{}'", self.device) };
+        let how = match (low.measured, self.proxy_terms.is_empty()) {
+            (_, true) => "",
+            (true, false) => " (with the proxy's measured latency)",
+            (false, false) => " (with the proxy's fallback model)",
+        };
+        Err(Error::InvalidParameter(format!(
+            "the predictor{who} is not positive over the {} space: it predicts {:.6e} ms for {}{how}",
+            self.space,
+            low.value,
+            self.space.space().format(&low.arch)
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{ProxyTerm, ENCODING_VERSION};
+    use super::*;
+    use crate::data::LatencyTable;
+    use crate::space::{Nb201, SearchSpace, SpaceId};
+
+    #[test]
+    fn predictors_that_are_not_positive_everywhere_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("p.json");
+        let mut w = vec![1.0; 30];
+        w[3] = -8.0; // nor_conv_3x3 on the first edge: 1 + 5 * 1 - 8 = -2 ms at best
+        let p = AdditivePredictor {
+            space: SpaceId::Nb201,
+            encoding_version: ENCODING_VERSION,
+            device: "board".into(),
+            weights: w,
+            intercept: 1.0,
+            proxy_terms: Vec::new(),
+            structure_terms: Vec::new(),
+            provenance: serde_json::Value::Null,
+            unconstrained: None,
+        };
+        std::fs::write(&f, serde_json::to_string(&p).unwrap()).unwrap();
+        let err = AdditivePredictor::load(&f).unwrap_err().to_string();
+        assert!(err.contains("not positive") && err.contains("|nor_conv_3x3~0|+") && err.contains("-2.0"), "{err}");
+        // A proxy term with a negative coefficient: positive on its fallback, negative with the
+        // measured latency of a slow architecture.
+        let mut table = LatencyTable::new(SpaceId::Nb201);
+        let all = Nb201.enumerate().unwrap();
+        table
+            .add_device(
+                "slow",
+                crate::data::DeviceSource::Computed("test".into()),
+                [(all[1].clone(), 50.0), (all[2].clone(), 1.0)],
+            )
+            .unwrap();
+        let q = AdditivePredictor {
+            weights: vec![0.1; 30],
+            intercept: 5.0,
+            proxy_terms: vec![ProxyTerm {
+                device: "slow".into(),
+                coefficient: -0.2,
+                fallback_weights: vec![0.1; 30],
+                fallback_intercept: 1.0,
+                pruned: false,
+            }],
+            ..p
+        };
+        q.validate().unwrap();
+        let err = q.check_positive(ProxyLatency::Measured(&table)).unwrap_err().to_string();
+        assert!(err.contains("measured latency"), "{err}");
+        assert!(q.lower_bound(ProxyLatency::Measured(&table)).unwrap().measured);
+    }
+}
