@@ -72,6 +72,18 @@ pub fn measure_params(t: &TimingArgs) -> anyhow::Result<MeasureParams> {
 pub fn timer(r: &RunnerArgs, t: &TimingArgs) -> anyhow::Result<(Box<dyn Timer>, &'static str)> {
     use oneproxy::measure::{persistent::PersistentTimer, runner::CommandTimer};
     let timeout = seconds(r.runner_timeout, "--runner-timeout")?;
+    // clap's `requires` is waived when the required flag conflicts with one given (here
+    // --runner-cmd), so the persistent runner's own settings are checked here.
+    if r.runner_persistent.is_none() {
+        for (given, flag) in [
+            (r.runner_start_timeout.is_some(), "--runner-start-timeout"),
+            (r.runner_restarts.is_some(), "--runner-restarts"),
+        ] {
+            if given {
+                anyhow::bail!("{flag} only applies to a --runner-persistent runner");
+            }
+        }
+    }
     let (timer, template): (Box<dyn Timer>, &str) = match (&r.runner_cmd, &r.runner_persistent) {
         (Some(cmd), _) => (Box::new(CommandTimer::new(cmd, r.runner_regex.as_deref())?.timeout(timeout)?), cmd),
         (None, Some(cmd)) => {
