@@ -17,6 +17,7 @@
 //! | `live-path` | the same plus `gamma >=0` per op kind on the costliest path, costs from the live fit |
 //! | `stacking` | `c + sum over pool devices of beta * latency`, `beta >= 0`, ridge |
 //! | `pruned-stacking` | the same on the pool's latencies of the cell with its dead operations removed (NB201) |
+//! | `launch` | `c + a * kernels launched + b * elements moved`, `a, b >= 0`, ridge (spaces where both counts are additive in the encoding) |
 //! | `pool-prior` | one-hot weights with a Gaussian prior whose mean and covariance are those of the pool devices' additive weights (each scaled to mean latency 1) |
 //!
 //! Non-negative weights keep the fits physical (an operation does not make a network faster)
@@ -24,6 +25,7 @@
 //! operation, predicted at the intercept. Every fit is still checked positive over the space
 //! before it is averaged.
 
+mod launch;
 mod live_ops;
 mod live_path;
 mod pool_prior;
@@ -64,6 +66,7 @@ pub(crate) static HYPOTHESES: &[&dyn Hypothesis] = &[
     &stacking::Stacking,
     &pruned_stacking::PrunedStacking,
     &pool_prior::PoolPrior,
+    &launch::Launch,
 ];
 
 /// What every hypothesis is fitted on.
