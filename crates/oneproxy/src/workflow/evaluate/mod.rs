@@ -66,6 +66,11 @@ mod tests {
             evaluate_nas(&b.latency, acc, &["eyeriss".into(), "pixel2".into()], &config, trials, &|| {}).unwrap();
         let alone = evaluate_nas(&b.latency, acc, &["pixel2".into()], &config, trials, &|| {}).unwrap();
         assert_eq!(both[2..], alone[..]);
+        // Every run keeps its measurements, out of the JSON.
+        let first = &alone[0];
+        assert_eq!(first.measured.len(), first.outcome.measurements);
+        assert!(first.outcome.measured.is_empty());
+        assert!(!serde_json::to_string(first).unwrap().contains("latency_ms"));
         let adapt = |targets: &[String]| {
             evaluate_adapt(
                 &b.latency,

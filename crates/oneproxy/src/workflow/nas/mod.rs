@@ -463,6 +463,46 @@ mod tests {
         }
     }
 
+    /// The flow writes each measurement to the log of a recorded oracle itself, and a second
+    /// run over the same log asks the device for nothing.
+    #[test]
+    fn the_flow_persists_every_measurement_in_the_log() {
+        use super::super::oracle::{Answer, MeasurementLog, Recorded, Settings};
+        /// A table that counts what it is asked to measure.
+        struct Counting<'t>(TableOracle<'t>, usize);
+        impl TargetOracle for Counting<'_> {
+            fn device(&self) -> &str {
+                self.0.device()
+            }
+            fn domain(&self) -> Option<Vec<Arch>> {
+                self.0.domain()
+            }
+            fn settings(&self) -> Settings {
+                self.0.settings()
+            }
+            fn measure(&mut self, archs: &[Arch], answer: &mut dyn FnMut(&Arch, Answer)) -> Result<()> {
+                self.1 += archs.len();
+                self.0.measure(archs, answer)
+            }
+        }
+        let b = bundle(SpaceId::Nb201).unwrap();
+        let acc = b.accuracy("cifar100").unwrap();
+        let flow = Flow::new(&b.latency, acc);
+        let config = NasConfig { proxy: ProxySelection::Device("pixel3".into()), ..NasConfig::default() };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("eyeriss.csv");
+        let open = || MeasurementLog::open(&path, "eyeriss", SpaceId::Nb201, "test").unwrap();
+        let table = || Counting(TableOracle::new(&b.latency, "eyeriss").unwrap(), 0);
+        let mut oracle = Recorded::new(table(), open()).unwrap();
+        let first = flow.run(&mut oracle, &config, &mut |_| {}).unwrap();
+        assert_eq!(oracle.inner().1, first.measurements);
+        drop(oracle); // the log is locked while open
+        assert_eq!(open().measured(), first.measurements);
+        let mut again = Recorded::new(table(), open()).unwrap();
+        assert_eq!(flow.run(&mut again, &config, &mut |_| {}).unwrap(), first);
+        assert_eq!(again.inner().1, 0, "everything came from the log");
+    }
+
     #[test]
     fn the_measurement_budget_is_a_hard_bound() {
         let b = bundle(SpaceId::Nb201).unwrap();
