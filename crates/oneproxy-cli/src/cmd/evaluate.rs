@@ -2,22 +2,11 @@
 
 use crate::args::{EvalAdaptArgs, EvalNasArgs};
 use crate::report::{fmt3, print, print_json, TextTable};
+use oneproxy::report::{AdaptEvaluationBody, NasEvaluationBody, Report};
 use oneproxy::workflow::evaluate::{
-    evaluate_adapt, evaluate_baselines, evaluate_nas, AdaptEvaluation, Baselines, MethodScore, NasSummary, ScoredRun,
-    Trials,
+    evaluate_adapt, evaluate_baselines, evaluate_nas, Baselines, MethodScore, NasSummary, ScoredRun, Trials,
 };
 use oneproxy::{Manifest, SpaceId};
-use serde::Serialize;
-
-#[derive(Serialize)]
-struct AdaptOutput<'a> {
-    manifest: Manifest,
-    space: &'a str,
-    sample_set: &'a str,
-    samples: usize,
-    #[serde(flatten)]
-    evaluation: &'a AdaptEvaluation,
-}
 
 pub fn run_adapt(args: EvalAdaptArgs) -> anyhow::Result<()> {
     let space: SpaceId = args.data.space.into();
@@ -32,13 +21,9 @@ pub fn run_adapt(args: EvalAdaptArgs) -> anyhow::Result<()> {
     bar.finish_and_clear();
     let set = args.draw.sample_set.name();
     if args.json {
-        return print_json(&AdaptOutput {
-            manifest: Manifest::new(space, samples.varies().then_some(args.draw.seed), table.inputs().to_vec()),
-            space: space.name(),
-            sample_set: set,
-            samples: samples.len(),
-            evaluation: &eval,
-        });
+        let manifest = Manifest::new(space, samples.varies().then_some(args.draw.seed), table.inputs().to_vec());
+        let body = AdaptEvaluationBody { sample_set: set.to_string(), samples: samples.len(), evaluation: eval };
+        return print_json(&Report::new(manifest, space, None, body));
     }
     let mut t = TextTable::new(["target", "proxy", "form", "before", "after", "trials", "scored on"]);
     for r in &eval.targets {
@@ -66,21 +51,6 @@ pub fn run_adapt(args: EvalAdaptArgs) -> anyhow::Result<()> {
         samples.len(),
         t.render()
     ))
-}
-
-#[derive(Serialize)]
-struct NasOutput<'a> {
-    manifest: Manifest,
-    space: &'a str,
-    accuracy: &'a str,
-    sample_set: &'a str,
-    trials: usize,
-    /// The method over trials (mean ± std of the per-trial means over targets).
-    method: Option<MethodScore>,
-    baselines: &'a Baselines,
-    targets: &'a [ScoredRun],
-    #[serde(flatten)]
-    summary: NasSummary,
 }
 
 /// The method beside its baselines, mean ± std over trials.
@@ -169,17 +139,16 @@ pub fn run_nas(args: EvalNasArgs) -> anyhow::Result<()> {
     if args.json {
         let mut inputs = table.inputs().to_vec();
         inputs.extend(acc.input().cloned());
-        return print_json(&NasOutput {
-            manifest: Manifest::new(space, Some(args.draw.seed), inputs),
-            space: space.name(),
-            accuracy: acc.name(),
-            sample_set: set,
+        let body = NasEvaluationBody {
+            sample_set: set.to_string(),
             trials: trials.count,
             method: MethodScore::of(&rows, |r| Some(r.score.regret)),
-            baselines: &baselines,
+            baselines,
             summary: NasSummary::of(&rows),
-            targets: &rows,
-        });
+            targets: rows,
+        };
+        let manifest = Manifest::new(space, Some(args.draw.seed), inputs);
+        return print_json(&Report::new(manifest, space, Some(acc.name()), body));
     }
     print(&format!(
         "one-proxy NAS, space {space}, accuracy {}, {set} initial samples\n\n{}{}",

@@ -5,36 +5,18 @@
 use crate::args::{NasArgs, OracleArg};
 use crate::report::{fmt3, print, print_json, TextTable};
 use anyhow::Context;
+use oneproxy::report::NasBody;
 use oneproxy::workflow::nas::{FlowEvent, NasOutcome, Stage};
 use oneproxy::workflow::oracle::{ExportModels, ManualOracle, MeasurementLog, Recorded, TableOracle, TargetOracle};
 use oneproxy::workflow::Flow;
 use oneproxy::{Manifest, SpaceId};
-use serde::Serialize;
 use std::path::PathBuf;
 
 /// Exit status of a manual run that stopped to ask for measurements.
 pub const NEEDS_MEASUREMENTS: u8 = 3;
 
-#[derive(Serialize)]
-struct Output<'a> {
-    #[serde(skip)]
-    accuracies: &'a oneproxy::AccuracyTable,
-    #[serde(skip)]
-    space_id: SpaceId,
-    manifest: Manifest,
-    space: &'a str,
-    accuracy: &'a str,
-    oracle: &'a str,
-    measurements_file: String,
-    #[serde(flatten)]
-    outcome: &'a NasOutcome,
-}
-
-impl Output<'_> {
-    fn accuracy_of(&self, arch: &str) -> Option<f64> {
-        self.accuracies.get(&self.space_id.space().parse(arch).ok()?)
-    }
-}
+/// The target's report document.
+type Output = oneproxy::report::Report<NasBody>;
 
 fn oracle_for<'t>(
     args: &NasArgs,
@@ -156,23 +138,15 @@ pub fn run(args: NasArgs) -> anyhow::Result<()> {
     };
     let mut inputs = table.inputs().to_vec();
     inputs.extend(acc.input().cloned());
-    let output = Output {
-        accuracies: &acc,
-        space_id: space,
-        manifest: Manifest::new(space, Some(args.seed), inputs),
-        space: space.name(),
-        accuracy: acc.name(),
-        oracle: kind,
-        measurements_file: log_path.display().to_string(),
-        outcome: &outcome,
-    };
+    let body = NasBody { oracle: kind.to_string(), measurements_file: log_path.display().to_string(), outcome };
+    let output = Output::new(Manifest::new(space, Some(args.seed), inputs), space, Some(acc.name()), body);
     if let Some(dir) = report_dir {
-        write_report(dir, &output, &oracle.log().to_csv(), args.figure)?;
+        write_report(dir, &output, (space, &acc), &oracle.log().to_csv(), args.figure)?;
     }
     if args.json {
         return print_json(&output);
     }
-    print(&render(&outcome, &log_path))
+    print(&render(&output.body.outcome, &log_path))
 }
 
 /// Whether `file` would be in folder `dir` (both resolved as far as they exist).
@@ -223,17 +197,20 @@ fn render(o: &NasOutcome, log: &std::path::Path) -> String {
 fn write_report(
     dir: oneproxy::output::ReportDir,
     output: &Output,
+    (space, acc): (SpaceId, &oneproxy::AccuracyTable),
     log_csv: &str,
     figure: crate::args::FigureArgs,
 ) -> anyhow::Result<()> {
     dir.write("report.json", &serde_json::to_vec_pretty(output)?)?;
     dir.write("measurements.csv", log_csv.as_bytes())?;
-    let json = serde_json::to_value(output)?;
     #[cfg(feature = "plot")]
     {
         use oneproxy::plot::{Constraint, ParetoPlot, Series};
-        let o = output.outcome;
-        let point = |m: &oneproxy::workflow::nas::Measured| output.accuracy_of(&m.arch).map(|a| (m.latency_ms, a));
+        let o = &output.body.outcome;
+        let space = space.space();
+        let point = |m: &oneproxy::workflow::nas::Measured| {
+            space.parse(&m.arch).ok().and_then(|a| acc.get(&a)).map(|a| (m.latency_ms, a))
+        };
         let measured: Vec<(f64, f64)> = o.measured.iter().filter_map(point).collect();
         let predicted: Vec<(f64, f64)> =
             o.measured.iter().filter(|m| m.stage == Stage::Candidates).filter_map(point).collect();
@@ -262,12 +239,12 @@ fn write_report(
             pareto: vec![(o.target.clone(), oneproxy::report::html::Figure { file: "pareto.svg", svg: &svg })],
             ..Default::default()
         };
-        dir.write("report.html", oneproxy::report::html::render(&json, &figures).as_bytes())?;
+        dir.write("report.html", oneproxy::report::html::render(&output.into(), &figures).as_bytes())?;
     }
     #[cfg(not(feature = "plot"))]
     {
-        let _ = figure;
-        dir.write("report.html", oneproxy::report::html::render(&json, &Default::default()).as_bytes())?;
+        let _ = (figure, space, acc);
+        dir.write("report.html", oneproxy::report::html::render(&output.into(), &Default::default()).as_bytes())?;
     }
     let path = dir.commit()?;
     note!("wrote {}/", path.display());

@@ -4,25 +4,14 @@
 use crate::args::RunArgs;
 use crate::report::{fmt3, print, print_json};
 use anyhow::Context;
+use oneproxy::report::RunBody;
 use oneproxy::workflow::run::{RunConfig, RunReport};
 use oneproxy::workflow::score::{target_candidates, Truth};
 use oneproxy::workflow::ScoredRun;
 use oneproxy::{Manifest, SpaceId};
-use serde::Serialize;
 
-#[derive(Serialize)]
-struct Report<'a> {
-    manifest: Manifest,
-    space: &'a str,
-    accuracy: &'a str,
-    sample_set: &'a str,
-    samples: usize,
-    threshold: f64,
-    #[serde(skip)]
-    out: String,
-    #[serde(flatten)]
-    run: &'a RunReport,
-}
+/// The run's report document.
+type Report = oneproxy::report::Report<RunBody>;
 
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let space: SpaceId = args.data.space.into();
@@ -50,21 +39,18 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     let mut inputs = table.inputs().to_vec();
     inputs.extend(acc.input().cloned());
-    let report = Report {
-        manifest: Manifest::new(space, Some(args.seed), inputs),
-        space: space.name(),
-        accuracy: acc.name(),
-        sample_set: args.sample_set.name(),
+    let body = RunBody {
+        sample_set: args.sample_set.name().to_string(),
         samples: config.nas.samples.len(),
         threshold: args.flow.threshold,
-        out: args.out.display().to_string(),
-        run: &result,
+        run: result,
     };
-    write_report(dir, &report, &result, &table, &acc, &config, &args)?;
+    let report = Report::new(Manifest::new(space, Some(args.seed), inputs), space, Some(acc.name()), body);
+    write_report(dir, &report, &table, &acc, &args)?;
     if args.json {
         return print_json(&report);
     }
-    print(&render_summary(&result, &table, &acc, &report)?)
+    print(&render_summary(&report, &table, &acc, &args.out)?)
 }
 
 /// Named budgets of the summary: quantiles of each target's true latencies.
@@ -73,11 +59,12 @@ const NAMED_BUDGETS: [(&str, usize); 3] = [("tight", 10), ("mid", 50), ("loose",
 /// The people's summary: per target the measurements made, the regret and the random baseline
 /// at the same count, and the pick at three named budgets; then the means.
 fn render_summary(
-    result: &RunReport,
+    report: &Report,
     table: &oneproxy::LatencyTable,
     acc: &oneproxy::AccuracyTable,
-    report: &Report,
+    out_dir: &std::path::Path,
 ) -> anyhow::Result<String> {
+    let result = &report.body.run;
     let mut header: Vec<String> = ["target", "proxy", "action", "spearman", "measured", "regret", "random"]
         .iter()
         .map(|s| s.to_string())
@@ -118,9 +105,9 @@ fn render_summary(
          random: the regret of as many measurements spent on random architectures\n\
          tight/mid/loose: the best measured pick within the 10% / 50% / 90% latency quantile\n\n{}",
         report.space,
-        report.accuracy,
-        report.samples,
-        report.sample_set,
+        report.accuracy.as_deref().unwrap_or_default(),
+        report.body.samples,
+        report.body.sample_set,
         result.proxy,
         result.proxy_reason.describe(),
         t.render()
@@ -147,7 +134,7 @@ fn render_summary(
             }
         }
     }
-    out.push_str(&format!("report written to {}/\n", report.out));
+    out.push_str(&format!("report written to {}/\n", out_dir.display()));
     Ok(out)
 }
 
@@ -158,23 +145,21 @@ fn render_summary(
 fn write_report(
     dir: oneproxy::output::ReportDir,
     report: &Report,
-    result: &RunReport,
     table: &oneproxy::LatencyTable,
     acc: &oneproxy::AccuracyTable,
-    config: &RunConfig,
     args: &RunArgs,
 ) -> anyhow::Result<()> {
     dir.write("report.json", &serde_json::to_vec_pretty(report)?)?;
-    let json = serde_json::to_value(report)?;
+    let result = &report.body.run;
     #[cfg(feature = "plot")]
     {
         let heat = heatmap_svg(result, args.heatmap_order)?;
         dir.write("heatmap.svg", heat.as_bytes())?;
-        let predicted = predicted_fronts(result, table, acc, config);
         let mut plots = Vec::with_capacity(result.targets.len());
-        for (r, pred) in result.targets.iter().zip(&predicted) {
+        for r in &result.targets {
             let file = format!("{}.svg", oneproxy::report::html::anchor(&r.outcome.target));
-            let svg = pareto_plot(r, pred.as_deref(), table, acc, args.figure)?;
+            let pred = predicted_front(r, table, acc);
+            let svg = pareto_plot(r, Some(&pred), table, acc, args.figure)?;
             dir.write(&file, svg.as_bytes())?;
             plots.push((r.outcome.target.clone(), file, svg));
         }
@@ -185,12 +170,12 @@ fn write_report(
                 .map(|(t, file, svg)| (t.clone(), oneproxy::report::html::Figure { file, svg }))
                 .collect(),
         };
-        dir.write("report.html", oneproxy::report::html::render(&json, &figures).as_bytes())?;
+        dir.write("report.html", oneproxy::report::html::render(&report.into(), &figures).as_bytes())?;
     }
     #[cfg(not(feature = "plot"))]
     {
-        let _ = (result, table, acc, config, args);
-        dir.write("report.html", oneproxy::report::html::render(&json, &Default::default()).as_bytes())?;
+        let _ = (result, table, acc, args);
+        dir.write("report.html", oneproxy::report::html::render(&report.into(), &Default::default()).as_bytes())?;
     }
     dir.commit().context("--out")?;
     Ok(())
@@ -209,38 +194,15 @@ fn heatmap_svg(result: &RunReport, order: crate::args::HeatmapOrderArg) -> anyho
     Ok(oneproxy::plot::heatmap_svg(&m, &style))
 }
 
-/// What the proxy predicted to be each target's front, at the latencies measured on the target:
-/// the flow is run again on the target's table (same seed, so the same run; `run` keeps no
-/// measurement log) and its candidate-stage measurements are read back. `None` for a target
-/// whose rerun does not reproduce the scored outcome (nothing is drawn rather than something
-/// else).
+/// What the proxy predicted to be a target's front, at the latencies measured on the target:
+/// the run's candidate-stage measurements, kept by the evaluation.
 #[cfg(feature = "plot")]
-fn predicted_fronts(
-    result: &RunReport,
-    table: &oneproxy::LatencyTable,
-    acc: &oneproxy::AccuracyTable,
-    config: &RunConfig,
-) -> Vec<Option<Vec<(f64, f64)>>> {
-    use oneproxy::predictor::ProxySelection;
-    use oneproxy::workflow::{Flow, Stage, TableOracle};
-    let proxy = config.proxy.clone().unwrap_or_else(|| ProxySelection::Device(result.proxy.clone()));
-    let nas = oneproxy::workflow::NasConfig { proxy, ..config.nas.clone() };
+fn predicted_front(r: &ScoredRun, table: &oneproxy::LatencyTable, acc: &oneproxy::AccuracyTable) -> Vec<(f64, f64)> {
     let space = table.space().space();
-    let flow = Flow::new(table, acc);
-    result
-        .targets
+    r.measured
         .iter()
-        .map(|r| {
-            let mut oracle = TableOracle::new(table, &r.outcome.target).ok()?;
-            let o = flow.run(&mut oracle, &nas, &mut |_| {}).ok()?;
-            (o.chosen == r.outcome.chosen).then(|| {
-                o.measured
-                    .iter()
-                    .filter(|m| m.stage == Stage::Candidates)
-                    .filter_map(|m| Some((m.latency_ms, acc.get(&space.parse(&m.arch).ok()?)?)))
-                    .collect()
-            })
-        })
+        .filter(|m| m.stage == oneproxy::workflow::Stage::Candidates)
+        .filter_map(|m| Some((m.latency_ms, acc.get(&space.parse(&m.arch).ok()?)?)))
         .collect()
 }
 

@@ -2,12 +2,17 @@
 //! styles or fonts; the figures are inlined SVG and the only script sorts the table and opens a
 //! plot when its row links to it).
 //!
-//! It reads the report's own JSON (`report.json` as a [`serde_json::Value`]), so fields added to
-//! the report later appear with little change: per target, `regret`, `pareto_recall` and
-//! `baselines` become columns when present; top-level `mean_*` numbers and `baselines` are
-//! listed in the summary. Every string from the report (device names, paths) is escaped.
+//! It renders the typed report documents ([`super::document`]) through a [`Page`], what the
+//! page shows of a report: per target, the scoring columns (`regret`, `pareto_recall`, ...)
+//! appear when some target has a value, and a run's means and baselines are listed in the
+//! summary. Every string from the report (device names, paths) is escaped.
 
-use serde_json::Value;
+use super::document::{NasBody, Report, RunBody};
+use crate::data::Manifest;
+use crate::workflow::evaluate::{MethodScore, Spread};
+use crate::workflow::nas::NasOutcome;
+use crate::workflow::run::{ProxyReason, Skipped};
+use crate::workflow::score::Score;
 use std::fmt::Write;
 
 /// An inlined figure and the file it was also written to (linked for download).
@@ -117,43 +122,124 @@ const SCRIPT: &str = r#"
 })();
 "#;
 
-fn num(v: Option<&Value>) -> Option<f64> {
-    v.and_then(Value::as_f64)
-}
-
 fn fixed(v: Option<f64>, digits: usize) -> String {
     v.filter(|x| x.is_finite()).map_or("–".into(), |x| format!("{x:.digits$}"))
 }
 
-/// A statistic as text: a number, `mean ± std`, or an object's `regret`.
-fn stat(v: &Value) -> (String, Option<f64>) {
-    match v {
-        Value::Number(n) => {
-            let x = n.as_f64().unwrap_or(f64::NAN);
-            (fixed(Some(x), 4), Some(x))
+/// A number of the summary, as the JSON carries it (`null` when not finite).
+fn stat(v: Option<f64>) -> String {
+    fixed(v, 4)
+}
+
+/// A method's score: `mean ± std` of its regret; `–` when there is none.
+fn method_stat(m: Option<&MethodScore>) -> String {
+    let Some(m) = m else { return "–".into() };
+    let Spread { mean, std } = m.regret;
+    match (mean.is_finite(), std.is_finite()) {
+        (true, true) => format!("{mean:.4} ± {std:.4}"),
+        (true, false) => format!("{mean:.4}"),
+        _ => escape(&serde_json::to_string(&m.regret).unwrap_or_default()),
+    }
+}
+
+/// One target of the page: what the flow did and, for a scored run, how well.
+#[derive(Debug, Clone, Copy)]
+pub struct Row<'a> {
+    /// What the flow did.
+    pub outcome: &'a NasOutcome,
+    /// Its score against the target's table (`None` for a real device).
+    pub score: Option<&'a Score>,
+}
+
+/// What the page shows of a report, built from a typed document (`From` a run's or a target's
+/// report).
+#[derive(Debug, Clone)]
+pub struct Page<'a> {
+    /// Provenance.
+    pub manifest: &'a Manifest,
+    /// The search space.
+    pub space: &'a str,
+    /// The accuracy source.
+    pub accuracy: Option<&'a str>,
+    /// The proxy and why it is the one.
+    pub proxy: &'a str,
+    /// Why (a run); a target's report gives the samples' Spearman instead.
+    pub proxy_reason: Option<&'a ProxyReason>,
+    /// Samples per target and the sample set's name, when named.
+    pub samples: Option<(usize, Option<&'a str>)>,
+    /// The reuse threshold.
+    pub threshold: Option<f64>,
+    /// What measured the target, and its log (a target's report).
+    pub oracle: Option<&'a str>,
+    /// The measurement log.
+    pub measurements_file: Option<&'a str>,
+    /// Means over the targets, by name (the words after `mean_`), in name order.
+    pub means: Vec<(&'static str, Option<f64>)>,
+    /// The baselines' scores, by name, in name order.
+    pub baselines: Vec<(&'static str, Option<&'a MethodScore>)>,
+    /// One target at the top level (a target's report) rather than a list.
+    pub single: bool,
+    /// The targets.
+    pub rows: Vec<Row<'a>>,
+    /// Targets left out, and why.
+    pub skipped: &'a [Skipped],
+}
+
+impl<'a> From<&'a Report<RunBody>> for Page<'a> {
+    fn from(r: &'a Report<RunBody>) -> Self {
+        let run = &r.body.run;
+        let m = &run.summary;
+        // In name order, as the JSON object lists them.
+        let means = vec![
+            ("accuracy gap", m.mean_accuracy_gap),
+            ("hv ratio", Some(m.mean_hv_ratio)),
+            ("measurements", Some(m.mean_measurements)),
+            ("pareto recall", Some(m.mean_pareto_recall)),
+            ("random regret", m.mean_random_regret),
+            ("regret", Some(m.mean_regret)),
+        ];
+        let baselines = run.baselines.as_ref().map_or(Vec::new(), |b| {
+            vec![("always-adapt", b.always_adapt.as_ref()), ("flops", b.flops.as_ref()), ("random", b.random.as_ref())]
+        });
+        Page {
+            manifest: &r.manifest,
+            space: &r.space,
+            accuracy: r.accuracy.as_deref(),
+            proxy: &run.proxy,
+            proxy_reason: Some(&run.proxy_reason),
+            samples: Some((r.body.samples, Some(&r.body.sample_set))),
+            threshold: Some(r.body.threshold),
+            oracle: None,
+            measurements_file: None,
+            means,
+            baselines,
+            single: false,
+            rows: run.targets.iter().map(|t| Row { outcome: &t.outcome, score: Some(&t.score) }).collect(),
+            skipped: &run.skipped,
         }
-        Value::Object(o) => match (num(o.get("mean")), o.get("std").and_then(Value::as_f64)) {
-            (Some(m), Some(s)) => (format!("{m:.4} ± {s:.4}"), Some(m)),
-            (Some(m), None) => (format!("{m:.4}"), Some(m)),
-            _ => match o.get("regret").or_else(|| o.get("mean_regret")) {
-                Some(r) => stat(r),
-                None => (escape(&compact(v)), None),
-            },
-        },
-        Value::Null => ("–".into(), None),
-        other => (escape(&compact(other)), None),
     }
 }
 
-fn compact(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
+impl<'a> From<&'a Report<NasBody>> for Page<'a> {
+    fn from(r: &'a Report<NasBody>) -> Self {
+        let o = &r.body.outcome;
+        Page {
+            manifest: &r.manifest,
+            space: &r.space,
+            accuracy: r.accuracy.as_deref(),
+            proxy: &o.proxy,
+            proxy_reason: None,
+            samples: Some((o.samples, None)),
+            threshold: None,
+            oracle: Some(&r.body.oracle),
+            measurements_file: Some(&r.body.measurements_file),
+            means: Vec::new(),
+            baselines: Vec::new(),
+            single: true,
+            rows: vec![Row { outcome: o, score: None }],
+            skipped: &[],
+        }
     }
-}
-
-fn str_of<'v>(v: &'v Value, key: &str) -> Option<&'v str> {
-    v.get(key).and_then(Value::as_str)
 }
 
 /// A table cell with its sort key.
@@ -169,189 +255,135 @@ impl Cell {
     fn number(x: Option<f64>, digits: usize) -> Cell {
         Cell { html: fixed(x, digits), key: x.filter(|x| x.is_finite()).map_or(String::new(), |x| x.to_string()) }
     }
+    /// An architecture's accuracy at its latency, sorted by accuracy.
+    fn chosen(c: &crate::workflow::nas::Chosen) -> Cell {
+        Cell {
+            html: format!("{} % @ {} ms", fixed(Some(c.accuracy), 2), fixed(Some(c.latency), 3)),
+            key: fixed(Some(c.accuracy), 4),
+        }
+    }
 }
 
-/// One column: its title and how to fill it from a target's JSON.
-type Column<'a> = (String, Box<dyn Fn(&Value) -> Cell + 'a>);
+/// One column: its title and how to fill it from a target.
+type Column<'a> = (String, Box<dyn Fn(&Row) -> Cell + 'a>);
 
-fn columns<'a>(rows: &[&'a Value], proxy: Option<&str>) -> Vec<Column<'a>> {
-    let any = |k: &str| rows.iter().any(|r| r.get(k).is_some_and(|v| !v.is_null()));
+/// A score's column: its key, title, digits and value.
+type ScoreColumn = (&'static str, &'static str, usize, fn(&Score) -> Option<f64>);
+
+/// The scoring columns, shown when some target has a (finite) value.
+const SCORE_COLUMNS: [ScoreColumn; 5] = [
+    ("regret", "regret", 4, |s| Some(s.regret)),
+    ("random_regret", "random at same count", 4, |s| s.random_regret),
+    ("regret_max", "regret max", 4, |s| Some(s.regret_max)),
+    ("pareto_recall", "Pareto recall", 3, |s| Some(s.pareto_recall)),
+    ("hv_ratio", "hv_ratio", 4, |s| Some(s.hv_ratio)),
+];
+
+fn columns<'a>(rows: &[Row<'a>], proxy: &str) -> Vec<Column<'a>> {
+    let finite = |v: Option<f64>| v.is_some_and(f64::is_finite);
     let mut cols: Vec<Column> = Vec::new();
     cols.push((
         "target".into(),
-        Box::new(|r: &Value| {
-            let t = str_of(r, "target").unwrap_or("?");
+        Box::new(|r: &Row| {
+            let t = &r.outcome.target;
             Cell { html: format!(r##"<a href="#{}">{}</a>"##, escape(&anchor(t)), escape(t)), key: escape(t) }
         }),
     ));
-    if rows.iter().any(|r| str_of(r, "proxy") != proxy) {
-        cols.push(("proxy".into(), Box::new(|r: &Value| Cell::text(str_of(r, "proxy").unwrap_or("")))));
+    if rows.iter().any(|r| r.outcome.proxy != proxy) {
+        cols.push(("proxy".into(), Box::new(|r: &Row| Cell::text(&r.outcome.proxy))));
     }
-    cols.push(("decision".into(), Box::new(|r: &Value| Cell::text(str_of(r, "action").unwrap_or("")))));
-    cols.push(("sample Spearman".into(), Box::new(|r: &Value| Cell::number(num(r.get("spearman_samples")), 3))));
-    if any("cv_spearman") {
-        cols.push(("cv Spearman".into(), Box::new(|r: &Value| Cell::number(num(r.get("cv_spearman")), 3))));
+    cols.push(("decision".into(), Box::new(|r: &Row| Cell::text(r.outcome.decision.name()))));
+    cols.push(("sample Spearman".into(), Box::new(|r: &Row| Cell::number(Some(r.outcome.spearman_samples), 3))));
+    if rows.iter().any(|r| finite(r.outcome.cv_spearman)) {
+        cols.push(("cv Spearman".into(), Box::new(|r: &Row| Cell::number(r.outcome.cv_spearman, 3))));
     }
-    cols.push(("measurements".into(), Box::new(|r: &Value| Cell::number(num(r.get("measurements")), 0))));
-    for (k, title, digits) in [
-        ("regret", "regret", 4),
-        ("random_regret", "random at same count", 4),
-        ("regret_max", "regret max", 4),
-        ("pareto_recall", "Pareto recall", 3),
-        ("hv_ratio", "hv_ratio", 4),
-    ] {
-        if any(k) {
-            cols.push((title.into(), Box::new(move |r: &Value| Cell::number(num(r.get(k)), digits))));
+    cols.push(("measurements".into(), Box::new(|r: &Row| Cell::number(Some(r.outcome.measurements as f64), 0))));
+    for (_, title, digits, value) in SCORE_COLUMNS {
+        if rows.iter().any(|r| finite(r.score.and_then(value))) {
+            cols.push((title.into(), Box::new(move |r: &Row| Cell::number(r.score.and_then(value), digits))));
         }
     }
-    // Baselines, one column each, in the order of the first row that has them.
-    let names: Vec<String> = rows
-        .iter()
-        .find_map(|r| r.get("baselines").and_then(Value::as_object))
-        .map(|o| o.keys().cloned().collect())
-        .unwrap_or_default();
-    for name in names {
-        let title = format!("baseline {name}");
-        cols.push((
-            title,
-            Box::new(move |r: &Value| match r.get("baselines").and_then(|b| b.get(&name)) {
-                Some(v) => {
-                    let (html, key) = stat(v);
-                    Cell { html, key: key.map_or(String::new(), |x| x.to_string()) }
-                }
-                None => Cell::number(None, 0),
-            }),
-        ));
-    }
     // Picks at the constraints (from the first row: every target has the same constraints).
-    let constraints: Vec<f64> = rows
-        .first()
-        .and_then(|r| r.get("picks"))
-        .and_then(Value::as_array)
-        .map(|p| p.iter().filter_map(|c| num(c.get("constraint"))).collect())
-        .unwrap_or_default();
+    let constraints: Vec<f64> =
+        rows.first().map(|r| r.outcome.picks.iter().map(|p| p.constraint).collect()).unwrap_or_default();
     for (k, c) in constraints.into_iter().enumerate() {
         cols.push((
             format!("pick ≤ {c} ms"),
-            Box::new(move |r: &Value| {
-                let pick = r.get("picks").and_then(|p| p.get(k)).and_then(|p| p.get("pick")).filter(|p| !p.is_null());
-                match pick {
-                    Some(p) => Cell {
-                        html: format!(
-                            "{} % @ {} ms",
-                            fixed(num(p.get("accuracy")), 2),
-                            fixed(num(p.get("latency")), 3)
-                        ),
-                        key: fixed(num(p.get("accuracy")), 4),
-                    },
-                    None => Cell { html: "nothing fits".into(), key: String::new() },
-                }
+            Box::new(move |r: &Row| match r.outcome.picks.get(k).and_then(|p| p.pick.as_ref()) {
+                Some(p) => Cell::chosen(p),
+                None => Cell { html: "nothing fits".into(), key: String::new() },
             }),
         ));
     }
-    cols.push((
-        "final set".into(),
-        Box::new(|r: &Value| Cell::number(r.get("chosen").and_then(Value::as_array).map(|c| c.len() as f64), 0)),
-    ));
+    cols.push(("final set".into(), Box::new(|r: &Row| Cell::number(Some(r.outcome.chosen.len() as f64), 0))));
     cols.push((
         "most accurate".into(),
-        Box::new(|r: &Value| {
-            let best = r.get("chosen").and_then(Value::as_array).and_then(|c| c.last());
-            match best {
-                Some(b) => Cell {
-                    html: format!("{} % @ {} ms", fixed(num(b.get("accuracy")), 2), fixed(num(b.get("latency")), 3)),
-                    key: fixed(num(b.get("accuracy")), 4),
-                },
-                None => Cell::number(None, 0),
-            }
-        }),
+        Box::new(|r: &Row| r.outcome.chosen.last().map_or_else(|| Cell::number(None, 0), Cell::chosen)),
     ));
     cols
 }
 
-fn proxy_reason(report: &Value) -> String {
-    let proxy = str_of(report, "proxy").unwrap_or("?");
-    let reason = report.get("proxy_reason");
-    match reason.and_then(|r| str_of(r, "kind")) {
-        Some("recommended") => {
-            let r = reason.expect("has a kind");
-            format!(
-                "<b>{}</b>, recommended by the monotonicity analysis: the highest mean Spearman correlation of its latencies with the other devices' ({} mean, {} at worst, over {} devices), so its ranking of architectures is the one most devices share",
-                escape(proxy),
-                fixed(num(r.get("mean")), 3),
-                fixed(num(r.get("min")), 3),
-                fixed(num(r.get("compared")), 0)
-            )
-        }
-        Some("lowest-regret") => {
-            let r = reason.expect("has a kind");
-            format!(
-                "<b>{}</b>: the lowest mean regret ({} points with {} measurements per target) when each measured bundled device served as the proxy of the other {} (shipped ranking, <code>scripts/proxy_ranking.sh</code>); simulated devices are never a default",
-                escape(proxy),
-                fixed(num(r.get("mean_regret")), 3),
-                fixed(num(r.get("mean_measurements")), 1),
-                fixed(num(r.get("targets")), 0)
-            )
-        }
-        Some("given") => format!("<b>{}</b>, named with <code>--proxy</code>", escape(proxy)),
-        Some("pool") => format!("<b>{}</b>: per target, the pool member whose latencies rank the target's samples best (see the proxy column)", escape(proxy)),
-        _ => match num(report.get("spearman_samples")) {
-            Some(s) => format!("<b>{}</b>: its latencies rank the target's samples with Spearman {s:.3}", escape(proxy)),
-            None => format!("<b>{}</b>", escape(proxy)),
+fn proxy_reason(page: &Page) -> String {
+    let proxy = escape(page.proxy);
+    match page.proxy_reason {
+        Some(ProxyReason::Recommended(r)) => format!(
+            "<b>{proxy}</b>, recommended by the monotonicity analysis: the highest mean Spearman correlation of its latencies with the other devices' ({} mean, {} at worst, over {} devices), so its ranking of architectures is the one most devices share",
+            fixed(Some(r.mean), 3),
+            fixed(Some(r.min), 3),
+            fixed(Some(r.compared as f64), 0)
+        ),
+        Some(ProxyReason::LowestRegret(r)) => format!(
+            "<b>{proxy}</b>: the lowest mean regret ({} points with {} measurements per target) when each measured bundled device served as the proxy of the other {} (shipped ranking, <code>scripts/proxy_ranking.sh</code>); simulated devices are never a default",
+            fixed(Some(r.mean_regret), 3),
+            fixed(Some(r.mean_measurements), 1),
+            fixed(Some(r.targets as f64), 0)
+        ),
+        Some(ProxyReason::Given) => format!("<b>{proxy}</b>, named with <code>--proxy</code>"),
+        Some(ProxyReason::Pool) => format!("<b>{proxy}</b>: per target, the pool member whose latencies rank the target's samples best (see the proxy column)"),
+        None => match page.rows.first().filter(|_| page.single).map(|r| r.outcome.spearman_samples) {
+            Some(s) if s.is_finite() => format!("<b>{proxy}</b>: its latencies rank the target's samples with Spearman {s:.3}"),
+            _ => format!("<b>{proxy}</b>"),
         },
     }
 }
 
-fn header(out: &mut String, report: &Value) {
-    let m = report.get("manifest");
-    let mut rows: Vec<(&str, String)> = Vec::new();
-    let text = |k: &str| str_of(report, k).map(escape);
-    if let Some(s) = text("space") {
-        rows.push(("space", s));
+fn header(out: &mut String, page: &Page) {
+    let m = page.manifest;
+    let mut rows: Vec<(&str, String)> = vec![("space", escape(page.space))];
+    if let Some(s) = page.accuracy {
+        rows.push(("accuracy source", escape(s)));
     }
-    if let Some(s) = text("accuracy") {
-        rows.push(("accuracy source", s));
-    }
-    rows.push(("proxy", proxy_reason(report)));
-    if let Some(n) = num(report.get("samples")) {
-        let set = text("sample_set").map_or(String::new(), |s| format!(" ({s})"));
+    rows.push(("proxy", proxy_reason(page)));
+    if let Some((n, set)) = page.samples {
+        let set = set.map_or(String::new(), |s| format!(" ({})", escape(s)));
         rows.push(("samples per target", format!("{n}{set}")));
     }
-    if let Some(t) = num(report.get("threshold")) {
+    if let Some(t) = page.threshold {
         rows.push(("reuse threshold", format!("Spearman ≥ {t}")));
     }
-    if let Some(s) = text("oracle") {
-        rows.push(("measured by", s));
+    if let Some(s) = page.oracle {
+        rows.push(("measured by", escape(s)));
     }
-    if let Some(s) = text("measurements_file") {
-        rows.push(("measurement log", format!("<code>{s}</code>")));
+    if let Some(s) = page.measurements_file {
+        rows.push(("measurement log", format!("<code>{}</code>", escape(s))));
     }
-    if let Some(seed) = m.and_then(|m| m.get("seed")).filter(|s| !s.is_null()) {
-        rows.push(("seed", escape(&compact(seed))));
+    if let Some(seed) = m.seed {
+        rows.push(("seed", seed.to_string()));
     }
-    if let Some(v) = m.and_then(|m| str_of(m, "version")) {
-        rows.push(("version", format!("oneproxy {}", escape(v))));
-    }
-    if let Some(u) = m.and_then(|m| str_of(m, "units")) {
-        rows.push(("latency unit", escape(u)));
-    }
+    rows.push(("version", format!("oneproxy {}", escape(&m.version))));
+    rows.push(("latency unit", escape(&m.units)));
     let inputs: Vec<String> = m
-        .and_then(|m| m.get("inputs"))
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .map(|i| {
-                    let sha = str_of(i, "sha256").unwrap_or("");
-                    format!(
-                        r#"<code>{}</code> <span class="muted" title="SHA-256 {}">sha256 {}…</span>"#,
-                        escape(str_of(i, "name").unwrap_or("?")),
-                        escape(sha),
-                        escape(&sha.chars().take(12).collect::<String>())
-                    )
-                })
-                .collect()
+        .inputs
+        .iter()
+        .map(|i| {
+            format!(
+                r#"<code>{}</code> <span class="muted" title="SHA-256 {}">sha256 {}…</span>"#,
+                escape(&i.name),
+                escape(&i.sha256),
+                escape(&i.sha256.chars().take(12).collect::<String>())
+            )
         })
-        .unwrap_or_default();
+        .collect();
     if !inputs.is_empty() {
         rows.push(("inputs", inputs.join("<br>")));
     }
@@ -362,31 +394,22 @@ fn header(out: &mut String, report: &Value) {
     out.push_str("</dl>");
 }
 
-fn summary(out: &mut String, report: &Value, rows: &[&Value]) {
-    let proxy = str_of(report, "proxy");
-    let cols = columns(rows, proxy);
+fn summary(out: &mut String, page: &Page) {
+    let cols = columns(&page.rows, page.proxy);
     out.push_str(r#"<h2 id="summary">Summary</h2>"#);
-    // Means and baselines over the targets, whatever the report carries.
-    let mut means: Vec<String> = Vec::new();
-    if let Some(o) = report.as_object() {
-        for (k, v) in o.iter().filter(|(k, _)| k.starts_with("mean_")) {
-            means.push(format!("{} <b>{}</b>", escape(&k["mean_".len()..].replace('_', " ")), stat(v).0));
-        }
-        if let Some(b) = o.get("baselines").and_then(Value::as_object) {
-            for (name, v) in b {
-                means.push(format!("baseline {} <b>{}</b>", escape(name), stat(v).0));
-            }
-        }
-    }
+    // Means and baselines over the targets.
+    let mut means: Vec<String> = page.means.iter().map(|(k, v)| format!("{} <b>{}</b>", escape(k), stat(*v))).collect();
+    means
+        .extend(page.baselines.iter().map(|(name, m)| format!("baseline {} <b>{}</b>", escape(name), method_stat(*m))));
     if !means.is_empty() {
-        let _ = write!(out, "<p>Over {} target(s), mean: {}.</p>", rows.len(), means.join("; "));
+        let _ = write!(out, "<p>Over {} target(s), mean: {}.</p>", page.rows.len(), means.join("; "));
     }
     out.push_str(r#"<p class="muted">Click a column title to sort; click a target to open its Pareto plot.</p><table class="sum"><thead><tr>"#);
     for (title, _) in &cols {
         let _ = write!(out, "<th>{}</th>", escape(title));
     }
     out.push_str("</tr></thead><tbody>");
-    for r in rows {
+    for r in &page.rows {
         out.push_str("<tr>");
         for (_, cell) in &cols {
             let c = cell(r);
@@ -395,15 +418,10 @@ fn summary(out: &mut String, report: &Value, rows: &[&Value]) {
         out.push_str("</tr>");
     }
     out.push_str("</tbody></table>");
-    if let Some(skipped) = report.get("skipped").and_then(Value::as_array).filter(|s| !s.is_empty()) {
+    if !page.skipped.is_empty() {
         out.push_str("<p>Skipped targets:</p><ul>");
-        for s in skipped {
-            let _ = write!(
-                out,
-                "<li><b>{}</b>: {}</li>",
-                escape(str_of(s, "target").unwrap_or("?")),
-                escape(str_of(s, "reason").unwrap_or(""))
-            );
+        for s in page.skipped {
+            let _ = write!(out, "<li><b>{}</b>: {}</li>", escape(&s.target), escape(&s.reason));
         }
         out.push_str("</ul>");
     }
@@ -422,7 +440,7 @@ const READ_HEATMAP: &str = "Each cell is the Spearman rank correlation between t
 const READ_PARETO: &str = "Each plot is one target: accuracy against the latency measured on that target. Grey dots are the architectures (thinned where they overlap, so the file stays small; the footnote gives the count and what lies below the accuracy axis). The blue staircase is the target's true Pareto front, known here because the target's whole table exists; a real device has none. Green circles are what the proxy (reused, or adapted with the target's samples) predicted to be the front, placed at their latencies as measured on the target: the closer they hug the blue line, the better the proxy. Red crosses are the final set oneproxy reports (the measured, non-dominated architectures); orange dashed lines are the latency constraints and the orange triangles the pick within each. The latency axis is logarithmic when the latencies span more than two decades.";
 const READ_PARETO_MEASURED: &str = "Accuracy against the latency measured on the target. Grey dots are every architecture measured on it (the samples, and those measured for the adaptation); a real device has no true front to compare with. Green circles are what the proxy (reused, or adapted with the target's samples) predicted to be the front, placed at their latencies as measured on the target: the closer they hug the blue line, the better the proxy. Red crosses are the final set oneproxy reports (the measured, non-dominated architectures); orange dashed lines are the latency constraints and the orange triangles the pick within each. The latency axis is logarithmic when the latencies span more than two decades.";
 
-fn figures(out: &mut String, rows: &[&Value], figs: &Figures, has_truth: bool) {
+fn figures(out: &mut String, rows: &[Row], figs: &Figures, has_truth: bool) {
     if let Some(h) = figs.heatmap {
         let _ = write!(
             out,
@@ -442,12 +460,12 @@ fn figures(out: &mut String, rows: &[&Value], figs: &Figures, has_truth: bool) {
     );
     let single = figs.pareto.len() == 1;
     for (target, fig) in &figs.pareto {
-        let row = rows.iter().find(|r| str_of(r, "target") == Some(target.as_str()));
+        let row = rows.iter().find(|r| r.outcome.target == *target);
         let what = row.map_or(String::new(), |r| {
             format!(
                 " — {}, {} measurements",
-                escape(str_of(r, "action").unwrap_or("?")),
-                fixed(num(r.get("measurements")), 0)
+                escape(r.outcome.decision.name()),
+                fixed(Some(r.outcome.measurements as f64), 0)
             )
         });
         let _ = write!(
@@ -464,20 +482,11 @@ fn figures(out: &mut String, rows: &[&Value], figs: &Figures, has_truth: bool) {
     out.push_str("</div>");
 }
 
-/// The whole page.
-pub fn render(report: &Value, figs: &Figures) -> String {
-    // A `run` report lists targets; a `nas` report is one target at the top level.
-    let rows: Vec<&Value> = match report.get("targets").and_then(Value::as_array) {
-        Some(t) => t.iter().collect(),
-        None if report.get("target").is_some() => vec![report],
-        None => Vec::new(),
-    };
-    let space = str_of(report, "space").unwrap_or("");
-    let title = match rows.as_slice() {
-        [one] if report.get("targets").is_none() => {
-            format!("oneproxy report: {} ({space})", str_of(one, "target").unwrap_or("?"))
-        }
-        _ => format!("oneproxy report: {space}, {} targets", rows.len()),
+/// The whole page of a report (`page` from a typed document: `(&report).into()`).
+pub fn render(page: &Page, figs: &Figures) -> String {
+    let title = match page.rows.as_slice() {
+        [one] if page.single => format!("oneproxy report: {} ({})", one.outcome.target, page.space),
+        rows => format!("oneproxy report: {}, {} targets", page.space, rows.len()),
     };
     let mut out = String::with_capacity(figs.pareto.iter().map(|p| p.1.svg.len()).sum::<usize>() + 64 * 1024);
     let _ = write!(
@@ -486,10 +495,10 @@ pub fn render(report: &Value, figs: &Figures) -> String {
         escape(&title),
         escape(&title)
     );
-    header(&mut out, report);
-    summary(&mut out, report, &rows);
-    // Scored runs (they carry hv_ratio) have the target's true front in their plots.
-    figures(&mut out, &rows, figs, rows.iter().any(|r| r.get("hv_ratio").is_some()));
+    header(&mut out, page);
+    summary(&mut out, page);
+    // Scored runs have the target's true front in their plots.
+    figures(&mut out, &page.rows, figs, page.rows.iter().any(|r| r.score.is_some()));
     let _ = writeln!(out, "<script>{SCRIPT}</script></body></html>");
     out
 }
@@ -497,28 +506,101 @@ pub fn render(report: &Value, figs: &Figures) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::data::manifest::InputFile;
+    use crate::stats::ProxyRecommendation;
+    use crate::workflow::nas::{Chosen, Decision, Pick};
 
-    fn run_json(extra: Value) -> Value {
-        let mut v = json!({
-            "manifest": {"tool": "oneproxy", "version": "0.1.0", "space": "nb201", "seed": 7, "units": "ms per image",
-                         "inputs": [{"name": "/data/<evil>.csv", "sha256": "abcdef0123456789"}]},
-            "space": "nb201", "accuracy": "cifar100", "sample_set": "random", "samples": 10, "threshold": 0.9,
-            "proxy": "fpga", "proxy_reason": {"kind": "recommended", "device": "fpga", "mean": 0.878, "min": 0.754, "compared": 26},
-            "targets": [
-                {"target": "b<&>", "action": "reuse", "proxy": "fpga", "spearman_samples": 0.95, "cv_spearman": null, "measurements": 42,
-                 "chosen": [{"arch": "a", "accuracy": 70.0, "latency": 3.0}], "picks": [{"constraint": 5.0, "pick": {"arch": "a", "accuracy": 70.0, "latency": 3.0}}],
-                 "hv_ratio": 0.99},
-                {"target": "a", "action": "adapt", "proxy": "fpga", "spearman_samples": 0.5, "cv_spearman": 0.93, "measurements": 61,
-                 "chosen": [], "picks": [{"constraint": 5.0, "pick": null}], "hv_ratio": 0.9}
-            ],
-            "skipped": [{"target": "x", "reason": "too few"}],
-            "mean_hv_ratio": 0.945
-        });
-        if let (Some(o), Value::Object(e)) = (v.as_object_mut(), extra) {
-            o.extend(e);
+    fn manifest() -> Manifest {
+        let mut m = Manifest::new(crate::SpaceId::Nb201, Some(7), Vec::new());
+        m.inputs.push(InputFile { name: "/data/<evil>.csv".into(), sha256: "abcdef0123456789".into() });
+        m
+    }
+
+    fn outcome(
+        target: &str,
+        decision: Decision,
+        cv: Option<f64>,
+        measurements: usize,
+        chosen: Vec<Chosen>,
+    ) -> NasOutcome {
+        let pick = chosen.last().cloned();
+        NasOutcome {
+            target: target.into(),
+            decision,
+            proxy: "fpga".into(),
+            spearman_samples: 0.95,
+            cv_spearman: cv,
+            samples: 10,
+            measurements,
+            candidates_measured: 0,
+            chosen,
+            picks: vec![Pick { constraint: 5.0, pick }],
+            measured: Vec::new(),
+            failed: Vec::new(),
+            warnings: Vec::new(),
         }
-        v
+    }
+
+    fn score(hv_ratio: f64, regret: f64) -> Score {
+        Score {
+            regret,
+            regret_max: f64::NAN,
+            pareto_recall: f64::NAN,
+            random_regret: None,
+            hv_ratio,
+            constraints: Vec::new(),
+            scored_on: 10,
+        }
+    }
+
+    struct Fixture {
+        manifest: Manifest,
+        reason: ProxyReason,
+        outcomes: Vec<NasOutcome>,
+        scores: Vec<Score>,
+        skipped: Vec<Skipped>,
+        baselines: Option<MethodScore>,
+    }
+
+    impl Fixture {
+        fn new(regret: f64) -> Self {
+            let a = Chosen { arch: "a".into(), accuracy: 70.0, latency: 3.0 };
+            Fixture {
+                manifest: manifest(),
+                reason: ProxyReason::Recommended(ProxyRecommendation {
+                    device: "fpga".into(),
+                    mean: 0.878,
+                    min: 0.754,
+                    compared: 26,
+                }),
+                outcomes: vec![
+                    outcome("b<&>", Decision::Reuse, None, 42, vec![a]),
+                    outcome("a", Decision::Adapt, Some(0.93), 61, Vec::new()),
+                ],
+                scores: vec![score(0.99, regret), score(0.9, regret)],
+                skipped: vec![Skipped { target: "x".into(), reason: "too few".into() }],
+                baselines: None,
+            }
+        }
+
+        fn page(&self) -> Page<'_> {
+            Page {
+                manifest: &self.manifest,
+                space: "nb201",
+                accuracy: Some("cifar100"),
+                proxy: "fpga",
+                proxy_reason: Some(&self.reason),
+                samples: Some((10, Some("random"))),
+                threshold: Some(0.9),
+                oracle: None,
+                measurements_file: None,
+                means: vec![("hv ratio", Some(0.945)), ("regret", Some(0.12))],
+                baselines: vec![("random", self.baselines.as_ref())],
+                single: false,
+                rows: self.outcomes.iter().zip(&self.scores).map(|(o, s)| Row { outcome: o, score: Some(s) }).collect(),
+                skipped: &self.skipped,
+            }
+        }
     }
 
     #[test]
@@ -533,7 +615,8 @@ mod tests {
             heatmap: Some(Figure { file: "heatmap.svg", svg }),
             pareto: vec![("b<&>".into(), Figure { file: "pareto-b___.svg", svg })],
         };
-        let html = render(&run_json(json!({})), &figs);
+        let fx = Fixture::new(f64::NAN);
+        let html = render(&fx.page(), &figs);
         assert!(!html.contains("<evil>") && html.contains("/data/&lt;evil&gt;.csv"));
         assert!(!html.contains("b<&>") && html.contains("b&lt;&amp;&gt;"));
         assert!(!html.contains("<?xml"), "the prolog is dropped from inline SVG");
@@ -546,19 +629,26 @@ mod tests {
             html.contains(&format!(r##"<a href="#{id}">"##)) && html.contains(&format!(r#"<details id="{id}" open>"#))
         );
         assert!(html.contains("recommended by the monotonicity analysis") && html.contains("0.878"));
-        let why = serde_json::json!({"proxy": "raspi4", "proxy_reason": {"kind": "lowest-regret", "proxy": "raspi4", "mean_regret": 0.097, "mean_measurements": 34.8, "targets": 26}});
-        let text = proxy_reason(&why);
+        let why = ProxyReason::LowestRegret(crate::data::bundled::RankedProxy {
+            proxy: "raspi4".into(),
+            mean_regret: 0.097,
+            mean_measurements: 34.8,
+            targets: 26,
+        });
+        let page = Page { proxy: "raspi4", proxy_reason: Some(&why), ..fx.page() };
+        let text = proxy_reason(&page);
         assert!(text.contains("lowest mean regret (0.097 points") && text.contains("other 26"), "{text}");
         assert!(
             html.contains("<th>pick ≤ 5 ms</th>")
                 && html.contains("70.00 % @ 3.000 ms")
                 && html.contains("nothing fits")
         );
+        // A score no target has (not finite anywhere) is no column.
         assert!(html.contains("<th>hv_ratio</th>") && !html.contains("<th>regret</th>"));
         assert!(html.contains("<th>cv Spearman</th>"));
         assert!(html.contains("Skipped targets") && html.contains("too few"));
         assert!(html.contains("blue staircase"), "scored runs explain the true front");
-        assert!(html.contains("hv ratio <b>0.9450</b>"));
+        assert!(html.contains("hv ratio <b>0.9450</b>") && html.contains("baseline random <b>–</b>"));
         // Self-contained: no external resource, one inline script.
         for bad in ["src=\"http", "href=\"http", "<link", "@import", "<script src"] {
             assert!(!html.contains(bad), "{bad}");
@@ -567,27 +657,31 @@ mod tests {
     }
 
     #[test]
-    fn new_scoring_fields_become_columns() {
-        let mut v = run_json(json!({"mean_regret": 0.12, "baselines": {"random": {"mean": 0.3, "std": 0.05}}}));
-        for t in v["targets"].as_array_mut().unwrap() {
-            t["regret"] = json!(0.1);
-            t["baselines"] = json!({"random": {"regret": {"mean": 0.25, "std": 0.02}}, "flops": 0.4});
-        }
-        let html = render(&v, &Figures::default());
-        assert!(html.contains("<th>regret</th>"));
-        assert!(html.contains("<th>baseline random</th>") && html.contains("<th>baseline flops</th>"));
-        assert!(html.contains("0.2500 ± 0.0200") && html.contains(r#"data-v="0.25""#));
+    fn scores_become_columns_and_baselines_read_mean_and_std() {
+        let mut fx = Fixture::new(0.1);
+        let spread = Spread { mean: 0.3, std: 0.05 };
+        fx.baselines = Some(MethodScore { regret: spread, measurements: spread });
+        let html = render(&fx.page(), &Figures::default());
+        assert!(html.contains("<th>regret</th>") && html.contains(r#"data-v="0.1""#));
         assert!(html.contains("regret <b>0.1200</b>") && html.contains("baseline random <b>0.3000 ± 0.0500</b>"));
     }
 
     #[test]
     fn a_nas_report_is_one_row() {
-        let v = json!({"manifest": {"version": "0.1.0", "inputs": []}, "space": "nb201", "accuracy": "cifar100", "oracle": "table",
-                       "measurements_file": "t.csv", "target": "pixel3", "action": "adapt", "proxy": "fpga", "spearman_samples": 0.7,
-                       "measurements": 80, "chosen": [], "picks": []});
+        let mut m = manifest();
+        m.inputs.clear();
+        let mut o = outcome("pixel3", Decision::Adapt, None, 80, Vec::new());
+        o.spearman_samples = 0.7;
+        o.picks.clear();
+        let report = Report {
+            manifest: m,
+            space: "nb201".into(),
+            accuracy: Some("cifar100".into()),
+            body: NasBody { oracle: "table".into(), measurements_file: "t.csv".into(), outcome: o },
+        };
         let svg = r#"<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"></svg>"#;
         let html = render(
-            &v,
+            &(&report).into(),
             &Figures { pareto: vec![("pixel3".into(), Figure { file: "pareto.svg", svg })], ..Default::default() },
         );
         assert!(html.contains("oneproxy report: pixel3 (nb201)"));
@@ -595,7 +689,7 @@ mod tests {
             html.contains("no true front to compare with") && !html.contains("blue staircase"),
             "a measured target has no truth drawn"
         );
-        assert!(html.contains("rank the target&#39;s samples") || html.contains("rank the target's samples"));
+        assert!(html.contains("rank the target's samples with Spearman 0.700"));
         assert_eq!(html.matches("<tr>").count(), 2, "a header and one row");
         assert!(html.contains("<code>t.csv</code>"));
     }

@@ -1,8 +1,10 @@
 //! Workflows: the paper's flows as library calls, usable from Rust, the CLI and Python alike.
 //!
 //! * [`nas`]: the one-proxy NAS flow for one target, driven by a measurement [`oracle`]
-//!   (a recorded table, this machine, an external runner, a person, or any user type);
-//! * [`evaluate`]: AdaProxy and the flow scored against recorded tables over targets and trials;
+//!   (a recorded table, this machine, an external runner, a person, or any user type), as
+//!   named steps with the candidate designs behind a trait ([`nas::CandidateDesign`]);
+//! * [`evaluate`]: AdaProxy and the flow scored against recorded tables over targets and trials
+//!   (one module per job);
 //! * [`run`]: the main job on the bundled data;
 //! * [`design`]: which candidates the flow measures next (expected regret reduction);
 //! * [`adapt`]: AdaProxy for one target from its samples;

@@ -9,10 +9,12 @@
 //!   measurements ([`Error::MeasurementsNeeded`]), to be filled into the log and resumed;
 //! * any user type, such as the Python binding's callable.
 //!
-//! [`Recorded`] wraps any oracle with a [`MeasurementLog`], the target's latency CSV: every
-//! answer is written as it arrives, and architectures already in the log (measured, or marked
-//! as failed) are never asked for again, so an interrupted run resumes where it stopped, and a
-//! deterministic flow asks for exactly the same architectures again.
+//! [`Recorded`] pairs any oracle with a [`MeasurementLog`], the target's latency CSV. The flow
+//! persists its own measurements: it takes the pair apart ([`TargetOracle::recorded`]) and
+//! measures through [`measure_logged`], which writes every answer as it arrives and never asks
+//! again for architectures already in the log (measured, or marked as failed), so an
+//! interrupted run resumes where it stopped, and a deterministic flow asks for exactly the same
+//! architectures again.
 
 use crate::data::LatencyTable;
 pub use crate::data::{Answer, MeasurementLog, Settings};
@@ -43,6 +45,13 @@ pub trait TargetOracle {
     /// `Err` stops the flow (the engine is gone, a person must measure, the user interrupted);
     /// an architecture the device cannot run is an [`Answer::Failed`] instead.
     fn measure(&mut self, archs: &[Arch], answer: &mut dyn FnMut(&Arch, Answer)) -> Result<()>;
+
+    /// The oracle that measures and the log its answers are kept in, for an oracle that keeps
+    /// one ([`Recorded`]); `None` by default. The flow persists through the log itself
+    /// ([`measure_logged`]) rather than relying on a wrapper to intercept its answers.
+    fn recorded(&mut self) -> Option<(&mut dyn TargetOracle, &mut MeasurementLog)> {
+        None
+    }
 }
 
 impl<T: TargetOracle + ?Sized> TargetOracle for Box<T> {
@@ -60,6 +69,10 @@ impl<T: TargetOracle + ?Sized> TargetOracle for Box<T> {
 
     fn measure(&mut self, archs: &[Arch], answer: &mut dyn FnMut(&Arch, Answer)) -> Result<()> {
         (**self).measure(archs, answer)
+    }
+
+    fn recorded(&mut self) -> Option<(&mut dyn TargetOracle, &mut MeasurementLog)> {
+        (**self).recorded()
     }
 }
 
@@ -261,43 +274,61 @@ impl<O: TargetOracle> TargetOracle for Recorded<O> {
     }
 
     fn measure(&mut self, archs: &[Arch], answer: &mut dyn FnMut(&Arch, Answer)) -> Result<()> {
-        let mut missing: Vec<Arch> = Vec::new();
-        for a in archs {
-            match self.log.answer(a) {
-                Some(known) => answer(a, known),
-                None if !missing.contains(a) => missing.push(a.clone()),
-                None => {}
-            }
+        measure_logged(&mut self.inner, Some(&mut self.log), archs, answer)
+    }
+
+    fn recorded(&mut self) -> Option<(&mut dyn TargetOracle, &mut MeasurementLog)> {
+        Some((&mut self.inner, &mut self.log))
+    }
+}
+
+/// Measure `archs` with `oracle`, kept in `log` when there is one: what the log holds is
+/// answered from it, the rest is asked of `oracle` and each answer written to the log as it
+/// arrives (with the log's plausibility warnings added to it), before `answer` sees it; a
+/// request only a person can answer is written to the log as empty rows. Without a log, the
+/// oracle is asked for everything.
+pub fn measure_logged(
+    oracle: &mut dyn TargetOracle,
+    log: Option<&mut MeasurementLog>,
+    archs: &[Arch],
+    answer: &mut dyn FnMut(&Arch, Answer),
+) -> Result<()> {
+    let Some(log) = log else { return oracle.measure(archs, answer) };
+    let mut missing: Vec<Arch> = Vec::new();
+    for a in archs {
+        match log.answer(a) {
+            Some(known) => answer(a, known),
+            None if !missing.contains(a) => missing.push(a.clone()),
+            None => {}
         }
-        if missing.is_empty() {
-            return Ok(());
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let mut write_error = None;
+    let result = oracle.measure(&missing, &mut |a, mut ans| {
+        if write_error.is_some() {
+            return;
         }
-        let log = &mut self.log;
-        let mut write_error = None;
-        let result = self.inner.measure(&missing, &mut |a, mut ans| {
-            if write_error.is_some() {
-                return;
-            }
-            match log.record(a, &ans) {
-                Ok(warnings) => {
-                    if let Answer::Measured { warnings: w, .. } = &mut ans {
-                        w.extend(warnings.iter().map(ToString::to_string));
-                    }
-                    answer(a, ans);
+        match log.record(a, &ans) {
+            Ok(warnings) => {
+                if let Answer::Measured { warnings: w, .. } = &mut ans {
+                    w.extend(warnings.iter().map(ToString::to_string));
                 }
-                Err(e) => write_error = Some(e),
+                answer(a, ans);
             }
-        });
-        if let Some(e) = write_error {
-            return Err(e);
+            Err(e) => write_error = Some(e),
         }
-        match result {
-            Err(Error::MeasurementsNeeded { device, count, models, .. }) => {
-                self.log.request(&missing)?;
-                Err(Error::MeasurementsNeeded { device, count, log: self.log.path().map(Path::to_path_buf), models })
-            }
-            other => other,
+    });
+    if let Some(e) = write_error {
+        return Err(e);
+    }
+    match result {
+        Err(Error::MeasurementsNeeded { device, count, models, .. }) => {
+            log.request(&missing)?;
+            Err(Error::MeasurementsNeeded { device, count, log: log.path().map(Path::to_path_buf), models })
         }
+        other => other,
     }
 }
 

@@ -14,18 +14,30 @@
 //!
 //! Every architecture is measured at most once and every measurement is counted. Scoring
 //! against a full table is separate ([`super::score`]): a real device has no truth to score.
+//!
+//! Layout: the steps of a run (`steps.rs`); the designs behind [`CandidateDesign`], registered
+//! in [`design_for`] (`candidates.rs`), one module each ([`Sequential`], [`Layers`]); the
+//! ledger (`ledger.rs`), which asks for each architecture once and writes every answer to the
+//! oracle's log when it keeps one. The settings and result types stay here.
 
-use super::oracle::{Answer, TargetOracle};
+mod candidates;
+mod layers;
+mod ledger;
+mod sequential;
+mod steps;
+
+pub use candidates::{design_for, CandidateDesign, DesignView};
+pub use layers::{pareto_layers, Layers};
+pub use sequential::Sequential;
+
+use super::oracle::TargetOracle;
 use super::samples::{target_seed, SampleSet};
 use crate::data::AccuracyTable;
 use crate::data::LatencyTable;
 use crate::error::{Error, Result};
-use crate::predictor::{adapt_pool, AdaptParams, ProxyLatency, ProxyPool, ProxySelection};
-use crate::search::{best_under_constraints, pareto_front};
-use crate::space::{seeded_rng, Arch};
-use crate::stats::spearman;
+use crate::predictor::{AdaptParams, ProxyPool, ProxySelection};
+use crate::space::Arch;
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, HashSet};
 
 /// Settings of the flow (checked by [`NasConfig::check`]).
 #[derive(Debug, Clone, PartialEq)]
@@ -308,26 +320,6 @@ pub struct NasOutcome {
     pub warnings: Vec<String>,
 }
 
-/// Indices of the first `layers` non-dominated layers (front, front of the rest, ...).
-pub fn pareto_layers(latency: &[f64], accuracy: &[f64], layers: usize) -> Result<Vec<usize>> {
-    let mut out = Vec::new();
-    let mut lat = latency.to_vec();
-    for _ in 0..layers {
-        let front = pareto_front(&lat, accuracy)?;
-        if front.is_empty() {
-            break;
-        }
-        for &i in &front {
-            lat[i] = f64::NAN; // skipped by the next round
-        }
-        out.extend(front);
-    }
-    Ok(out)
-}
-
-/// Salt of the random stream that draws replacements for samples the target could not measure.
-const REPLACEMENT_STREAM: u64 = 0x6661_696c_6564; // "failed"
-
 /// The data the flow searches over: proxies' latencies and the accuracies, with the proxies'
 /// additive predictors fitted once (so one `Flow` serves many targets, in parallel).
 #[derive(Debug, Clone)]
@@ -335,101 +327,6 @@ pub struct Flow<'a> {
     table: &'a LatencyTable,
     accuracy: &'a AccuracyTable,
     proxies: ProxyPool<'a>,
-}
-
-/// Measurements of one run: each architecture once, in order.
-struct Ledger<'o> {
-    oracle: &'o mut dyn TargetOracle,
-    space: &'static dyn crate::space::SearchSpace,
-    values: HashMap<Arch, f64>,
-    /// The architectures of `log`, in the same order.
-    order: Vec<Arch>,
-    log: Vec<Measured>,
-    /// What could not be measured, in order, and the same as a set.
-    failed: Vec<Failure>,
-    failed_set: HashSet<Arch>,
-    max_failures: usize,
-    warnings: Vec<String>,
-    budget: Option<usize>,
-}
-
-impl Ledger<'_> {
-    fn count(&self) -> usize {
-        self.log.len()
-    }
-
-    fn room(&self) -> usize {
-        self.budget.map_or(usize::MAX, |b| b.saturating_sub(self.count()))
-    }
-
-    /// Whether an architecture was asked for already (measured or failed).
-    fn tried(&self, a: &Arch) -> bool {
-        self.values.contains_key(a) || self.failed_set.contains(a)
-    }
-
-    /// Measure what is new among `archs`; afterwards each is in `values` or in `failed`.
-    /// Answers are taken in the order asked, whatever the order they arrive in.
-    fn measure(&mut self, archs: &[Arch], stage: Stage, events: &mut dyn FnMut(FlowEvent)) -> Result<()> {
-        let mut fresh: Vec<Arch> = Vec::new();
-        for a in archs {
-            if !self.tried(a) && !fresh.contains(a) {
-                fresh.push(a.clone());
-            }
-        }
-        if fresh.is_empty() {
-            return Ok(());
-        }
-        events(FlowEvent::Measuring { stage, count: fresh.len() });
-        let space = self.space;
-        let mut answers: HashMap<Arch, Answer> = HashMap::new();
-        self.oracle.measure(&fresh, &mut |a, ans| {
-            events(match &ans {
-                Answer::Measured { latency_ms, warnings, .. } => {
-                    FlowEvent::Measured { arch: space.format(a), latency_ms: *latency_ms, warnings: warnings.clone() }
-                }
-                Answer::Failed(reason) => FlowEvent::Failed { arch: space.format(a), reason: reason.clone() },
-            });
-            answers.entry(a.clone()).or_insert(ans);
-        })?;
-        for a in fresh {
-            let text = space.format(&a);
-            match answers.remove(&a) {
-                Some(Answer::Measured { latency_ms, warnings, .. }) => {
-                    let v = crate::data::check_latency(latency_ms)
-                        .map_err(|why| Error::Engine(format!("the target oracle measured {text}: {why}")))?;
-                    self.warnings.extend(warnings.into_iter().map(|w| format!("{text}: {w}")));
-                    self.values.insert(a.clone(), v);
-                    self.order.push(a);
-                    self.log.push(Measured { arch: text, latency_ms: v, stage });
-                }
-                Some(Answer::Failed(reason)) => {
-                    self.failed_set.insert(a);
-                    self.failed.push(Failure { arch: text, reason });
-                    if self.failed.len() > self.max_failures {
-                        let last = self.failed.last().expect("just pushed");
-                        return Err(Error::TooManyFailures {
-                            device: self.oracle.device().to_string(),
-                            count: self.failed.len(),
-                            limit: self.max_failures,
-                            last: format!("{}: {}", last.arch, last.reason),
-                        });
-                    }
-                }
-                None => {
-                    return Err(Error::Engine(format!(
-                        "the target oracle of '{}' gave no answer for {text}",
-                        self.oracle.device()
-                    )))
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// The latencies of `archs`, all measured.
-    fn values_of(&self, archs: &[Arch]) -> Vec<f64> {
-        archs.iter().map(|a| self.values[a]).collect()
-    }
 }
 
 impl<'a> Flow<'a> {
@@ -492,7 +389,7 @@ impl<'a> Flow<'a> {
     }
 
     /// [`Flow::run`] with proxies fitted up front ([`Flow::prepare`]) and an explicit stream
-    /// seed (evaluations derive one per target and trial).
+    /// seed (evaluations derive one per target and trial). The steps of [`steps::Run`], in order.
     pub fn run_prepared(
         &self,
         oracle: &mut dyn TargetOracle,
@@ -501,206 +398,13 @@ impl<'a> Flow<'a> {
         events: &mut dyn FnMut(FlowEvent),
     ) -> Result<NasOutcome> {
         config.check()?;
-        let table = self.table;
-        let space = table.space().space();
-        let target = oracle.device().to_string();
-        let candidates = self.candidates(oracle);
-        if candidates.is_empty() {
-            return Err(Error::TooFewSamples(format!(
-                "target '{target}': no architecture it can measure has a known accuracy"
-            )));
-        }
-        let proxies = self.proxies.proxies(&config.proxy, &target)?;
-        // Samples come from the candidates (what the target can measure *and* has an accuracy):
-        // a sample without an accuracy could never join the front.
-        let domain = candidates.clone();
-        let planner_pred = match config.samples {
-            SampleSet::Plan(_) => Some(self.proxies.planner(&config.proxy, &proxies)?),
-            _ => None,
-        };
-        let initial = config.samples.draw(space, &domain, planner_pred, stream, &target)?;
-        let mut ledger = Ledger {
-            oracle,
-            space,
-            values: HashMap::new(),
-            order: Vec::new(),
-            log: Vec::new(),
-            failed: Vec::new(),
-            failed_set: HashSet::new(),
-            max_failures: config.max_failures,
-            warnings: Vec::new(),
-            budget: config.max_measurements,
-        };
-        let mut sample_archs: Vec<Arch> = Vec::new();
-        for a in &initial {
-            if !sample_archs.contains(a) {
-                sample_archs.push(a.clone());
-            }
-        }
-        ledger.measure(&sample_archs, Stage::Samples, events)?;
-        // A sample the target could not measure is replaced by another drawn from the domain
-        // (a fixed set has no replacement), on a stream of its own so that a run without
-        // failures draws exactly what it always did.
-        let wanted = sample_archs.len();
-        let mut replacements = seeded_rng(stream ^ REPLACEMENT_STREAM);
-        while config.samples.varies() {
-            let short = wanted - sample_archs.iter().filter(|a| ledger.values.contains_key(*a)).count();
-            let untried: Vec<&Arch> = domain.iter().filter(|a| !ledger.tried(a)).collect();
-            if short == 0 || untried.is_empty() {
-                break;
-            }
-            let more: Vec<Arch> = rand::seq::index::sample(&mut replacements, untried.len(), short.min(untried.len()))
-                .into_iter()
-                .map(|i| untried[i].clone())
-                .collect();
-            ledger.measure(&more, Stage::Samples, events)?;
-            sample_archs.extend(more);
-        }
-        sample_archs.retain(|a| ledger.values.contains_key(a));
-        let mut ys = ledger.values_of(&sample_archs);
-        if ys.len() < 3 {
-            return Err(Error::TooFewSamples(format!(
-                "target '{target}': at least 3 distinct samples are needed, got {}",
-                ys.len()
-            )));
-        }
-        // Proxy latency of an arch: measured where the proxy has it, else its additive prediction.
-        let proxy_latency = |k: usize, archs: &[Arch]| proxies[k].latencies(archs);
-        // The proxy whose latencies rank the samples best.
-        let mut best: Option<(usize, f64)> = None;
-        for k in 0..proxies.len() {
-            let rho = spearman(&proxy_latency(k, &sample_archs), &ys);
-            let rho = if rho.is_nan() { -1.0 } else { rho };
-            if best.is_none_or(|b| rho > b.1) {
-                best = Some((k, rho));
-            }
-        }
-        let (proxy_k, spearman_samples) = best.expect("the pool is not empty");
-        let accuracies: Vec<f64> =
-            candidates.iter().map(|a| self.accuracy.get(a).expect("candidates have accuracies")).collect();
-        let decision =
-            if config.reuse && spearman_samples >= config.threshold { Decision::Reuse } else { Decision::Adapt };
-        events(FlowEvent::Decided {
-            proxy: proxies[proxy_k].device().to_string(),
-            spearman: spearman_samples,
-            decision,
-        });
-
-        let (mut cv_spearman, predicted, mut cv_error) = match decision {
-            Decision::Reuse => (None, proxy_latency(proxy_k, &candidates), 0.0),
-            Decision::Adapt => {
-                let mut rng = seeded_rng(stream);
-                // The sequential design spends no measurements on random samples: it chooses
-                // its own, where they can change the result.
-                let random_samples = config.design == Design::Layers;
-                loop {
-                    let adapted = adapt_pool(&proxies, &sample_archs, &ys, &config.adapt)?;
-                    let cv = adapted.report.cv_spearman;
-                    events(FlowEvent::Adapted { samples: sample_archs.len(), cv_spearman: cv });
-                    let room = if random_samples {
-                        config.max_samples.saturating_sub(sample_archs.len()).min(ledger.room())
-                    } else {
-                        0
-                    };
-                    let fresh: Vec<&Arch> = candidates.iter().filter(|a| !ledger.tried(a)).collect();
-                    if cv >= config.threshold || room == 0 || fresh.is_empty() {
-                        break (
-                            Some(cv),
-                            adapted.predictor.predict(&candidates, ProxyLatency::Measured(table))?,
-                            adapted.report.cv_error.sqrt(),
-                        );
-                    }
-                    // Measure more: as many again as the initial set (bounded by the budget),
-                    // drawn at random among the candidates not measured yet.
-                    let more = room.min(initial.len().max(1)).min(fresh.len());
-                    let draw: Vec<Arch> = rand::seq::index::sample(&mut rng, fresh.len(), more)
-                        .into_iter()
-                        .map(|i| fresh[i].clone())
-                        .collect();
-                    ledger.measure(&draw, Stage::Adaptation, events)?;
-                    let measured: Vec<Arch> = draw.into_iter().filter(|a| ledger.values.contains_key(a)).collect();
-                    ys.extend(ledger.values_of(&measured));
-                    sample_archs.extend(measured);
-                }
-            }
-        };
-        // Step 3: measure candidates, then keep what is non-dominated when measured; every
-        // measured candidate (the samples too) takes part.
-        let position: HashMap<&Arch, usize> = candidates.iter().enumerate().map(|(i, a)| (a, i)).collect();
-        match config.design {
-            Design::Layers => {
-                let layered = pareto_layers(&predicted, &accuracies, config.layers)?;
-                let mut room = ledger.room();
-                let mut front: Vec<Arch> = Vec::with_capacity(layered.len());
-                for i in layered {
-                    if !ledger.tried(&candidates[i]) {
-                        if room == 0 {
-                            continue;
-                        }
-                        room -= 1;
-                    }
-                    front.push(candidates[i].clone());
-                }
-                ledger.measure(&front, Stage::Candidates, events)?;
-            }
-            Design::Sequential { batch, stop } => {
-                let mut base = predicted;
-                loop {
-                    let measured: Vec<(usize, f64)> =
-                        ledger.order.iter().filter_map(|a| position.get(a).map(|&i| (i, ledger.values[a]))).collect();
-                    let model = super::design::LatencyModel::calibrate(&base, &measured, cv_error);
-                    let failed: Vec<usize> =
-                        ledger.failed_set.iter().filter_map(|a| position.get(a).copied()).collect();
-                    let next = model.next_batch(&accuracies, &measured, &failed, batch.min(ledger.room()), stop);
-                    if next.is_empty() {
-                        break;
-                    }
-                    let archs: Vec<Arch> = next.iter().map(|&i| candidates[i].clone()).collect();
-                    ledger.measure(&archs, Stage::Candidates, events)?;
-                    {
-                        // Refit on everything measured (a reused proxy too: its ranking is now
-                        // checked against points near the front, where the result is decided).
-                        let xs = ledger.order.clone();
-                        let ys: Vec<f64> = xs.iter().map(|a| ledger.values[a]).collect();
-                        let adapted = adapt_pool(&proxies, &xs, &ys, &config.adapt)?;
-                        events(FlowEvent::Adapted { samples: xs.len(), cv_spearman: adapted.report.cv_spearman });
-                        cv_spearman = Some(adapted.report.cv_spearman);
-                        cv_error = adapted.report.cv_error.sqrt();
-                        base = adapted.predictor.predict(&candidates, ProxyLatency::Measured(table))?;
-                    }
-                }
-            }
-        }
-        let pool_idx: Vec<usize> = ledger.order.iter().filter_map(|a| position.get(a).copied()).collect();
-        let measured: Vec<f64> = pool_idx.iter().map(|&i| ledger.values[&candidates[i]]).collect();
-        let accs: Vec<f64> = pool_idx.iter().map(|&i| accuracies[i]).collect();
-        let kept = pareto_front(&measured, &accs)?;
-        let kept_lat: Vec<f64> = kept.iter().map(|&k| measured[k]).collect();
-        let kept_acc: Vec<f64> = kept.iter().map(|&k| accs[k]).collect();
-        let chosen: Vec<Chosen> = kept
-            .iter()
-            .map(|&k| Chosen { arch: space.format(&candidates[pool_idx[k]]), accuracy: accs[k], latency: measured[k] })
-            .collect();
-        let picks = best_under_constraints(&kept_lat, &kept_acc, &config.constraints)?
-            .into_iter()
-            .zip(&config.constraints)
-            .map(|(p, &c)| Pick { constraint: c, pick: p.map(|k| chosen[k].clone()) })
-            .collect();
-        Ok(NasOutcome {
-            target,
-            decision,
-            proxy: proxies[proxy_k].device().to_string(),
-            spearman_samples,
-            cv_spearman,
-            samples: sample_archs.len(),
-            measurements: ledger.count(),
-            candidates_measured: ledger.log.iter().filter(|m| m.stage == Stage::Candidates).count(),
-            chosen,
-            picks,
-            measured: ledger.log,
-            failed: ledger.failed,
-            warnings: ledger.warnings,
-        })
+        let (mut run, drawn) = steps::Run::prepare(self, oracle, config, stream)?;
+        run.measure_samples(&drawn, events)?;
+        let choice = run.choose_proxy(events);
+        let mut design = design_for(config);
+        let mut fit = run.fit(&choice, design.as_ref(), events)?;
+        run.measure_candidates(design.as_mut(), &mut fit, events)?;
+        run.finish(choice, fit)
     }
 }
 
@@ -757,6 +461,46 @@ mod tests {
                 assert!(!c.violated);
             }
         }
+    }
+
+    /// The flow writes each measurement to the log of a recorded oracle itself, and a second
+    /// run over the same log asks the device for nothing.
+    #[test]
+    fn the_flow_persists_every_measurement_in_the_log() {
+        use super::super::oracle::{Answer, MeasurementLog, Recorded, Settings};
+        /// A table that counts what it is asked to measure.
+        struct Counting<'t>(TableOracle<'t>, usize);
+        impl TargetOracle for Counting<'_> {
+            fn device(&self) -> &str {
+                self.0.device()
+            }
+            fn domain(&self) -> Option<Vec<Arch>> {
+                self.0.domain()
+            }
+            fn settings(&self) -> Settings {
+                self.0.settings()
+            }
+            fn measure(&mut self, archs: &[Arch], answer: &mut dyn FnMut(&Arch, Answer)) -> Result<()> {
+                self.1 += archs.len();
+                self.0.measure(archs, answer)
+            }
+        }
+        let b = bundle(SpaceId::Nb201).unwrap();
+        let acc = b.accuracy("cifar100").unwrap();
+        let flow = Flow::new(&b.latency, acc);
+        let config = NasConfig { proxy: ProxySelection::Device("pixel3".into()), ..NasConfig::default() };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("eyeriss.csv");
+        let open = || MeasurementLog::open(&path, "eyeriss", SpaceId::Nb201, "test").unwrap();
+        let table = || Counting(TableOracle::new(&b.latency, "eyeriss").unwrap(), 0);
+        let mut oracle = Recorded::new(table(), open()).unwrap();
+        let first = flow.run(&mut oracle, &config, &mut |_| {}).unwrap();
+        assert_eq!(oracle.inner().1, first.measurements);
+        drop(oracle); // the log is locked while open
+        assert_eq!(open().measured(), first.measurements);
+        let mut again = Recorded::new(table(), open()).unwrap();
+        assert_eq!(flow.run(&mut again, &config, &mut |_| {}).unwrap(), first);
+        assert_eq!(again.inner().1, 0, "everything came from the log");
     }
 
     #[test]

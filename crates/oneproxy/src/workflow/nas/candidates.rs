@@ -1,0 +1,52 @@
+//! How the flow spends its measurements after the reuse-or-adapt decision: a
+//! [`CandidateDesign`] per [`Design`], registered in [`design_for`].
+//!
+//! A new design is a module with a type implementing the trait, a variant of [`Design`] (its
+//! settings) and one line in [`design_for`].
+
+use super::{Design, NasConfig};
+use crate::error::Result;
+
+/// What a design sees of the run when it picks the next batch. Candidates are indices into
+/// the run's candidate list (the architectures the target can measure, with an accuracy).
+#[derive(Debug, Clone, Copy)]
+pub struct DesignView<'a> {
+    /// Accuracy (%) per candidate.
+    pub accuracy: &'a [f64],
+    /// Current prediction of the target latency per candidate (a reused proxy's latencies
+    /// until the first refit).
+    pub predicted: &'a [f64],
+    /// Cross-validated error of the last fit (0 for a reused proxy).
+    pub cv_error: f64,
+    /// (candidate, target ms) of every measured candidate, in measurement order.
+    pub measured: &'a [(usize, f64)],
+    /// Candidates the target could not measure.
+    pub failed: &'a [usize],
+    /// Per candidate, whether it was measured or failed already.
+    pub tried: &'a [bool],
+    /// Measurements the budget still allows.
+    pub room: usize,
+}
+
+/// A way of choosing which candidates to measure on the target.
+pub trait CandidateDesign {
+    /// Whether the adaptation first measures random samples while its cross-validated Spearman
+    /// stays below the threshold (the paper's flow), rather than leaving every measurement to
+    /// [`CandidateDesign::next_batch`].
+    fn draws_adaptation_samples(&self) -> bool;
+
+    /// The next candidates to measure (already tried ones are skipped by the flow); `None`
+    /// when the design is done.
+    fn next_batch(&mut self, view: &DesignView) -> Result<Option<Vec<usize>>>;
+
+    /// Whether the predictor is refitted on everything measured after each batch.
+    fn refits(&self) -> bool;
+}
+
+/// The design `config` asks for: one line per design.
+pub fn design_for(config: &NasConfig) -> Box<dyn CandidateDesign> {
+    match config.design {
+        Design::Layers => Box::new(super::layers::Layers::new(config.layers)),
+        Design::Sequential { batch, stop } => Box::new(super::sequential::Sequential { batch, stop }),
+    }
+}
