@@ -120,8 +120,10 @@ def lookup(nb201, device, calls=None):
 @pytest.mark.parametrize("target,seed", [("raspi4", 0), ("eyeriss", 3)])
 def test_nas_with_a_table_lookup_equals_evaluate_nas(cli_json, nb201, target, seed):
     want = cli_json("evaluate", "nas", "--targets", target, "--proxy", "pixel3", "--seed", seed, "--constraint", "4")["targets"][0]
+    # `evaluate nas` draws the evaluation protocol's samples per target, not the flow's default.
     got = oneproxy.nas(
-        "nb201", "cifar100", target=lookup(nb201, target), proxy="pixel3", seed=seed, target_name=target, constraints=[4], as_frame=False
+        "nb201", "cifar100", target=lookup(nb201, target), proxy="pixel3", seed=seed, target_name=target, constraints=[4],
+        samples=10, as_frame=False
     )
     for key in ("action", "proxy", "spearman_samples", "cv_spearman", "samples", "measurements", "candidates_measured", "chosen", "picks"):
         assert got.outcome[key] == want[key], key
@@ -142,3 +144,36 @@ def test_onnx_export_is_the_clis(cli, nb201, tmp_path):
     size = oneproxy.export_onnx("nb201", arch, tmp_path / "py.onnx", seed=2)
     assert (tmp_path / "py.onnx").read_bytes() == (tmp_path / "cli.onnx").read_bytes()
     assert size == (tmp_path / "py.onnx").stat().st_size
+
+
+NAS_KNOBS = [
+    # (CLI flags, the same as Python keywords)
+    ([], {}),
+    (
+        ["--samples", "8", "--seed", "2", "--round-size", "3", "--stop", "0.05", "--combine", "averaged", "--constraint", "4"],
+        dict(samples=8, seed=2, round_size=3, stop=0.05, combine="averaged", constraints=[4]),
+    ),
+    (
+        ["--design", "layers", "--always-adapt", "--layers", "1", "--max-failures", "2", "--proxy", "raspi4", "--norm", "2"],
+        dict(design="layers", always_adapt=True, layers=1, max_failures=2, proxy="raspi4", norm="2"),
+    ),
+]
+
+
+@pytest.mark.parametrize("flags,keywords", NAS_KNOBS)
+def test_nas_gives_the_same_picks_and_measurements_from_the_cli_and_python(cli_json, nb201, tmp_path, flags, keywords):
+    want = cli_json("nas", "--target", "pixel3", "--oracle", "table", "--measurements", tmp_path / "pixel3.csv", *flags)
+    got = oneproxy.nas("nb201", "cifar100", target=lookup(nb201, "pixel3"), target_name="pixel3", as_frame=False, **keywords)
+    for key, value in got.outcome.items():
+        assert want[key] == value, key
+    assert [m["arch"] for m in got.outcome["measured"]] == list(got.measurements)
+
+
+def test_python_defaults_are_the_libraries_as_the_cli_shows_them(cli):
+    d = oneproxy.defaults()
+    help_text = cli("nas", "--help")[1]
+    for flag, value in [("samples", d["nas"]["samples"]), ("threshold", d["nas"]["threshold"]), ("round-size", d["nas"]["round_size"])]:
+        assert f"[default: {value}]" in help_text.split(f"--{flag}")[1].split("--")[0], flag
+    search_help = cli("search", "--help")[1]
+    assert f"[default: {d['search']['population']}]" in search_help.split("--population")[1]
+    assert "samples=" in oneproxy.nas.__doc__ and f"samples={d['nas']['samples']!r}" in oneproxy.nas.__doc__

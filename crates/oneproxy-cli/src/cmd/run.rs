@@ -25,10 +25,10 @@ struct Report<'a> {
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
-    let space: SpaceId = args.data.space.into();
+    let space: SpaceId = args.data.space;
     let table = super::load_table(&args.data)?;
     let acc = super::accuracy_table(space, &args.accuracy)?;
-    let samples = super::sample_set(space, args.sample_set, args.samples)?;
+    let samples = super::sample_set(space, &args.sample_set, args.samples)?;
     let proxy = match &args.proxy {
         None => None,
         Some(p) => Some(super::proxy_selection(&crate::args::ProxyArgs { proxy: p.clone(), pool: args.pool.clone() })?),
@@ -54,7 +54,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         manifest: Manifest::new(space, Some(args.seed), inputs),
         space: space.name(),
         accuracy: acc.name(),
-        sample_set: args.sample_set.name(),
+        sample_set: args.sample_set.as_str(),
         samples: config.nas.samples.len(),
         threshold: args.flow.threshold,
         out: args.out.display().to_string(),
