@@ -410,7 +410,10 @@ mod tests {
             EvolutionParams { crossover_prob: 1.5, ..Default::default() },
             EvolutionParams { mutation_prob: f64::NAN, ..Default::default() },
         ] {
-            assert!(matches!(evolve(space, |_| Some((1.0, 1.0)), &p, |_, _| {}), Err(Error::InvalidParameter(_))));
+            assert!(matches!(
+                evolve(space, |_| Some((1.0, 1.0)), &p, |_, _| {}),
+                Err(Error::InvalidParameter(_) | Error::BadParameter { .. })
+            ));
         }
         assert!(evolve(space, |_| None, &EvolutionParams::default(), |_, _| {}).is_err());
     }
