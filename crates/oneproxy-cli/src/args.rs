@@ -6,7 +6,12 @@
 
 use anyhow::bail;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use oneproxy::predictor::{Form, FormChoice};
+use oneproxy::measure::MeasureParams;
+use oneproxy::predictor::{AdaptParams, Combination, Form, FormChoice, Penalty, ProxySelection};
+use oneproxy::search::front::{Method, METHODS};
+use oneproxy::search::EvolutionParams;
+use oneproxy::stats::Metric;
+use oneproxy::workflow::{Design, NasConfig, SampleSet, Trials, DESIGNS, SAMPLE_SETS};
 use oneproxy::SpaceId;
 use std::path::PathBuf;
 
@@ -176,16 +181,16 @@ pub struct NasArgs {
     pub proxy: ProxyArgs,
     /// Initial samples: random architectures measured for the reuse-or-adapt decision (the
     /// sequential design chooses the rest; see `run --help`).
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = SampleSet::default().len())]
     pub samples: usize,
     /// Which architectures are measured first.
-    #[arg(long, value_enum, default_value = "random")]
-    pub sample_set: SampleSetArg,
+    #[arg(long, value_parser = named(&SAMPLE_SETS), default_value = SampleSet::default().name())]
+    pub sample_set: String,
     /// Most target measurements in all (samples, adaptation, candidates).
     #[arg(long, value_name = "N")]
     pub max_measurements: Option<usize>,
     /// Seed of the sample draws (and of the models' weights).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = NasConfig::default().seed)]
     pub seed: u64,
     #[command(flatten)]
     pub flow: FlowArgs,
@@ -238,15 +243,6 @@ pub struct FigureArgs {
     pub log_latency: LogLatencyArg,
 }
 
-/// Search method.
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum MethodArg {
-    /// Evaluate every candidate (NB201, or every architecture with an accuracy)
-    Exhaustive,
-    /// NSGA-II over the space (for spaces too large to enumerate)
-    Evolution,
-}
-
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("latency_source").required(true).multiple(false)))]
 pub struct SearchArgs {
@@ -264,16 +260,16 @@ pub struct SearchArgs {
     #[arg(long = "constraint", value_name = "MS", value_parser = positive_ms, allow_negative_numbers = true)]
     pub constraints: Vec<f64>,
     /// Search method.
-    #[arg(long, value_enum, default_value = "exhaustive")]
-    pub method: MethodArg,
+    #[arg(long, value_parser = named(&METHODS), default_value = Method::default().name())]
+    pub method: String,
     /// Evolution: generations.
-    #[arg(long, default_value_t = 40)]
+    #[arg(long, default_value_t = EvolutionParams::default().generations)]
     pub generations: usize,
     /// Evolution: population size.
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = EvolutionParams::default().population)]
     pub population: usize,
     /// Evolution: seed.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = EvolutionParams::default().seed)]
     pub seed: u64,
     /// Print JSON instead of a table.
     #[arg(long)]
@@ -315,13 +311,13 @@ pub struct RunArgs {
     /// Initial samples per target: random architectures measured for the reuse-or-adapt
     /// decision. The sequential design chooses the rest itself, so few suffice (6 reached a
     /// lower regret than 10 with fewer measurements; docs/results/scoring-and-sequential-design).
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = SampleSet::default().len())]
     pub samples: usize,
     /// Which architectures are measured first on each target.
-    #[arg(long, value_enum, default_value = "random")]
-    pub sample_set: SampleSetArg,
+    #[arg(long, value_parser = named(&SAMPLE_SETS), default_value = SampleSet::default().name())]
+    pub sample_set: String,
     /// Seed of the sample draws.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = NasConfig::default().seed)]
     pub seed: u64,
     #[command(flatten)]
     pub flow: FlowArgs,
@@ -350,8 +346,8 @@ pub struct RunArgs {
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     /// Search space.
-    #[arg(long, value_enum)]
-    pub space: SpaceArg,
+    #[arg(long, value_parser = space_id())]
+    pub space: SpaceId,
     /// The architecture (canonical string of the space).
     #[arg(long)]
     pub arch: String,
@@ -385,8 +381,8 @@ pub struct ExportArgs {
 #[command(group(clap::ArgGroup::new("which").required(true).multiple(false)))]
 pub struct MeasureArgs {
     /// Search space.
-    #[arg(long, value_enum)]
-    pub space: SpaceArg,
+    #[arg(long, value_parser = space_id())]
+    pub space: SpaceId,
     /// One architecture string.
     #[arg(long, group = "which")]
     pub arch: Option<String>,
@@ -427,14 +423,14 @@ pub struct MeasureArgs {
 pub struct TimingArgs {
     /// Timed runs per architecture at most (min(5, R) are wanted; fewer than R when they take
     /// more than --max-time, with a warning if fewer than the minimum fit).
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = MeasureParams::default().max_runs)]
     pub runs: usize,
     /// Warm-up runs per architecture (not recorded; stopped after 1 s).
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = MeasureParams::default().warmup)]
     pub warmup: usize,
     /// Wall-clock budget of the timed runs of one architecture, in seconds: no run starts after
     /// it, and a runner's run still going when it runs out is stopped.
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(long, default_value_t = MeasureParams::default().max_time.as_secs_f64())]
     pub max_time: f64,
     /// Images per inference; latencies are ms per image (batch latency / B).
     #[arg(long, default_value_t = 1)]
@@ -467,7 +463,7 @@ pub struct RunnerArgs {
     pub runner_persistent: Option<String>,
     /// Time limit of one --runner-cmd run, or of one request to --runner-persistent, in seconds:
     /// a runner still going is killed with its child processes, and the architecture fails.
-    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    #[arg(long, value_name = "SECS", default_value_t = oneproxy::measure::runner::DEFAULT_TIMEOUT.as_secs_f64())]
     pub runner_timeout: f64,
     /// Time limit of the --runner-persistent start, until it prints `ready`, in seconds
     /// [default: 60].
@@ -517,39 +513,38 @@ pub struct FlowArgs {
     #[arg(long = "constraint", value_name = "MS", value_parser = positive_ms, allow_negative_numbers = true)]
     pub constraints: Vec<f64>,
     /// Spearman on the samples at or above which the proxy's result is reused as is (in [-1, 1]).
-    #[arg(long, default_value_t = 0.9, value_parser = correlation, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = NasConfig::default().threshold, value_parser = correlation, allow_negative_numbers = true)]
     pub threshold: f64,
     /// Most target samples the adaptation may measure (at least 1).
-    #[arg(long, default_value_t = 30, value_parser = at_least::<1>)]
+    #[arg(long, default_value_t = NasConfig::default().max_samples, value_parser = at_least::<1>)]
     pub max_samples: usize,
     /// Pareto layers of the predicted front to measure on the target (1 = the front only;
     /// with --design layers).
-    #[arg(long, default_value_t = 2, value_parser = at_least::<1>)]
+    #[arg(long, default_value_t = NasConfig::default().layers, value_parser = at_least::<1>)]
     pub layers: usize,
     /// How candidates are measured after the reuse-or-adapt decision: `sequential` (small
     /// rounds by expected regret reduction, refitting between them) or `layers` (the paper's
     /// flow: the first predicted Pareto layers at once).
-    #[arg(long, value_enum, default_value = "sequential")]
-    pub design: DesignArg,
+    #[arg(long, value_parser = named(&DESIGNS), default_value = Design::default().name())]
+    pub design: String,
     /// Candidates measured per round, between refits (--design sequential).
-    #[arg(long, default_value_t = 5, value_parser = at_least::<1>)]
+    #[arg(long, default_value_t = Design::sequential_defaults().0, value_parser = at_least::<1>)]
     pub round_size: usize,
     /// Stop when the best remaining candidate is expected to lower the mean regret by less
     /// than this many accuracy points (--design sequential).
-    #[arg(long, default_value_t = 0.01, value_parser = non_negative, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = Design::sequential_defaults().1, value_parser = non_negative, allow_negative_numbers = true)]
     pub stop: f64,
     /// Never reuse the proxy as is: always adapt its predictor.
     #[arg(long)]
     pub always_adapt: bool,
 }
 
-/// How the flow measures candidates.
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum DesignArg {
-    /// Rounds by expected regret reduction, refitting between them
-    Sequential,
-    /// The first predicted Pareto layers at once (the paper's flow)
-    Layers,
+/// A choice among the library's named options (`(name, help)` pairs), kept as its name: the
+/// library turns the name into its value (`SampleSet::named`, `Design::named`).
+fn named(choices: &'static [(&'static str, &'static str)]) -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(
+        choices.iter().map(|&(name, help)| clap::builder::PossibleValue::new(name).help(help)),
+    )
 }
 
 #[derive(Debug, Args)]
@@ -581,21 +576,6 @@ pub struct EvalNasArgs {
     pub max_measurements: Option<usize>,
 }
 
-/// Penalty on the per-feature corrections b.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum NormArg {
-    /// ||b||_1
-    #[value(name = "1")]
-    L1,
-    /// ||b||_2 (the paper's default)
-    #[value(name = "2")]
-    L2,
-    /// ||b||_inf
-    Inf,
-    /// ||b||_2^2, closed form
-    Ridge,
-}
-
 /// `--form`: `auto` or a correction form, the names and their help read from the library's
 /// registry of forms (a new form needs no change here).
 fn form_choice() -> impl clap::builder::TypedValueParser<Value = FormChoice> {
@@ -609,21 +589,21 @@ fn form_choice() -> impl clap::builder::TypedValueParser<Value = FormChoice> {
 #[derive(Debug, Clone, Args)]
 pub struct AdaptOptions {
     /// Penalty on the corrections (the paper uses 2).
-    #[arg(long, value_enum, default_value = "ridge")]
-    pub norm: NormArg,
+    #[arg(long, value_enum, default_value_t = AdaptParams::default().penalty)]
+    pub norm: Penalty,
     /// Penalty weight on the scaled problem (latencies divided by their mean), or `auto` to
-    /// choose it by cross-validation over a log grid.
-    #[arg(long, default_value = "auto", allow_hyphen_values = true)]
-    pub lambda: String,
+    /// choose it by cross-validation over a log grid (the default).
+    #[arg(long, allow_hyphen_values = true)]
+    pub lambda: Option<String>,
     /// Form of the correction.
-    #[arg(long, value_parser = form_choice(), default_value = "auto")]
+    #[arg(long, value_parser = form_choice(), default_value = form_name(AdaptParams::default().form))]
     pub form: FormChoice,
-    /// Cross-validation folds for the automatic choices (0 = leave-one-out).
-    #[arg(long, default_value_t = 0)]
-    pub folds: usize,
+    /// Cross-validation folds for the automatic choices (0 = leave-one-out, the default).
+    #[arg(long)]
+    pub folds: Option<usize>,
     /// With several candidate proxies and `--combine best`, average this many best
     /// candidates (1 = take the best).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = AdaptParams::default().ensemble)]
     pub ensemble: usize,
     /// How candidates become one predictor. `averaged` (the default of `adapt` and `evaluate
     /// adapt`, with `--form auto`) adds the structure-aware hypotheses (live ops, costliest
@@ -631,23 +611,22 @@ pub struct AdaptOptions {
     /// candidate with weights from its leave-one-out error; `best` keeps the `--ensemble` best
     /// correction candidates (the default of the NAS flows).
     #[arg(long, value_enum)]
-    pub combine: Option<CombineArg>,
+    pub combine: Option<Combination>,
 }
 
-/// How candidates are combined.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum CombineArg {
-    /// Every candidate and hypothesis, weighted by MSE_LOO^(-n/8).
-    Averaged,
-    /// The `--ensemble` best correction candidates, equally weighted.
-    Best,
+/// The command-line name of a form choice (`auto` or the form's name).
+fn form_name(choice: FormChoice) -> &'static str {
+    match choice {
+        FormChoice::Auto => "auto",
+        FormChoice::Fixed(form) => form.name(),
+    }
 }
 
 /// The proxy device and its candidates.
 #[derive(Debug, Clone, Args)]
 pub struct ProxyArgs {
     /// Proxy device, or `auto` to pick the pool member that cross-validates best on the target.
-    #[arg(long, default_value = "auto")]
+    #[arg(long, default_value_t = ProxySelection::default().to_string())]
     pub proxy: String,
     /// Candidate proxies for `--proxy auto` (comma-separated); default: every device with data
     /// except the target.
@@ -740,40 +719,19 @@ pub struct PlanArgs {
 /// Which target samples an evaluation draws, how many, how often.
 #[derive(Debug, Clone, Args)]
 pub struct SampleArgs {
-    /// Samples per target (ignored with --sample-set help10).
-    #[arg(long, default_value_t = 10)]
+    /// Samples per target (ignored with --sample-set help10); the evaluation protocol's K,
+    /// not the NAS flow's default.
+    #[arg(long, default_value_t = Trials::SAMPLES)]
     pub samples: usize,
     /// Trials of random samples.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = Trials::default().count)]
     pub trials: usize,
     /// Seed of the sample draws.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = Trials::default().seed)]
     pub seed: u64,
     /// Which architectures are measured first on each target.
-    #[arg(long, value_enum, default_value = "random")]
-    pub sample_set: SampleSetArg,
-}
-
-/// Which target architectures the evaluation adapts with.
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum SampleSetArg {
-    /// K random architectures measured on the target, per trial
-    Random,
-    /// HELP's 10 reference architectures (nb201 only)
-    Help10,
-    /// The architectures `oneproxy plan` would choose (budget K)
-    Plan,
-}
-
-impl SampleSetArg {
-    /// The name on the command line and in JSON.
-    pub fn name(self) -> &'static str {
-        match self {
-            SampleSetArg::Random => "random",
-            SampleSetArg::Help10 => "help10",
-            SampleSetArg::Plan => "plan",
-        }
-    }
+    #[arg(long, value_parser = named(&SAMPLE_SETS), default_value = SampleSet::default().name())]
+    pub sample_set: String,
 }
 
 #[derive(Debug, Args)]
@@ -794,40 +752,19 @@ pub struct EvalAdaptArgs {
     pub json: bool,
 }
 
-/// The search space argument.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum SpaceArg {
-    /// NAS-Bench-201 (15625 cells)
-    Nb201,
-    /// FBNet (22 layers x 9 blocks)
-    Fbnet,
-    /// Once-for-All MobileNetV3
-    #[value(name = "ofa-mbv3")]
-    OfaMbv3,
-    /// MobileNetV2-style elastic space (no bundled data)
-    Mbv2,
-    /// ProxylessNAS-style elastic space (no bundled data)
-    Proxyless,
-}
-
-impl From<SpaceArg> for SpaceId {
-    fn from(s: SpaceArg) -> Self {
-        match s {
-            SpaceArg::Nb201 => SpaceId::Nb201,
-            SpaceArg::Fbnet => SpaceId::Fbnet,
-            SpaceArg::OfaMbv3 => SpaceId::OfaMbv3,
-            SpaceArg::Mbv2 => SpaceId::Mbv2,
-            SpaceArg::Proxyless => SpaceId::Proxyless,
-        }
-    }
+/// `--space`: one of the library's spaces, listed by their `Display` names and parsed by
+/// `SpaceId`'s own `FromStr` (a new space needs no change here).
+fn space_id() -> impl clap::builder::TypedValueParser<Value = SpaceId> {
+    use clap::builder::{PossibleValuesParser, TypedValueParser};
+    PossibleValuesParser::new(SpaceId::ALL.iter().map(|s| s.to_string())).try_map(|name| name.parse::<SpaceId>())
 }
 
 /// Where latencies come from: the bundled tables plus user files.
 #[derive(Debug, Clone, Args)]
 pub struct DataArgs {
     /// Search space.
-    #[arg(long, value_enum, default_value = "nb201")]
-    pub space: SpaceArg,
+    #[arg(long, value_parser = space_id(), default_value_t = SpaceId::Nb201)]
+    pub space: SpaceId,
     /// A user latency CSV (header; an `arch` or `index` column; one column per device, ms;
     /// empty cell = not measured). Its devices are added to the bundled ones. Repeatable.
     #[arg(long = "latency", value_name = "FILE")]
@@ -843,24 +780,6 @@ pub struct DevicesArgs {
     pub json: bool,
 }
 
-/// Correlation metric.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum MetricArg {
-    Spearman,
-    Kendall,
-    Pearson,
-}
-
-impl From<MetricArg> for oneproxy::stats::Metric {
-    fn from(m: MetricArg) -> Self {
-        match m {
-            MetricArg::Spearman => Self::Spearman,
-            MetricArg::Kendall => Self::Kendall,
-            MetricArg::Pearson => Self::Pearson,
-        }
-    }
-}
-
 #[derive(Debug, Args)]
 pub struct MonotonicityArgs {
     #[command(flatten)]
@@ -873,8 +792,8 @@ pub struct MonotonicityArgs {
     #[arg(long, value_name = "N", default_value_t = oneproxy::stats::MIN_OVERLAP, value_parser = at_least::<2>)]
     pub min_overlap: usize,
     /// Correlation metric.
-    #[arg(long, value_enum, default_value = "spearman")]
-    pub metric: MetricArg,
+    #[arg(long, value_enum, default_value_t = Metric::default())]
+    pub metric: Metric,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,

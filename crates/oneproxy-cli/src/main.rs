@@ -21,6 +21,8 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Library messages name parameters as this program's flags (`max_time` as `--max-time`).
+    oneproxy::error::set_param_spelling(|name| format!("--{}", name.replace('_', "-")));
     let cli = args::Cli::parse();
     // Temporary files and runner processes are cleaned up on Ctrl-C and SIGTERM too.
     if let Err(e) = oneproxy::output::install_signal_handlers() {

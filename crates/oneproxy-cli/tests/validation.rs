@@ -334,3 +334,14 @@ fn negative_numbers_parse_and_get_a_domain_error() {
     );
     assert!(err.contains("unknown device 'nosuch'"), "{err}");
 }
+
+// ---- parameters named as flags ----
+
+#[test]
+fn library_errors_name_the_parameter_as_its_flag() {
+    let err = fails_with(&["search", "--device", "pixel3", "--method", "evolution", "--population", "1"], 1);
+    assert!(err.contains("--population: must be at least 2"), "{err}");
+    let err = fails_with(&["evaluate", "adapt", "--targets", "pixel3", "--trials", "0"], 1);
+    assert!(err.contains("--trials: at least one trial"), "{err}");
+    assert!(!err.contains('`'), "the library's own spelling leaked: {err}");
+}

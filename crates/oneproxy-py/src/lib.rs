@@ -8,6 +8,7 @@
 
 mod convert;
 mod nas;
+mod options;
 mod oracle;
 mod predictor;
 
@@ -114,7 +115,7 @@ fn load_accuracy(
             return Err(PyValueError::new_err("give either a bundled accuracy dataset or an accuracy file, not both"))
         }
         (_, Some(f)) => AccuracySource::File(f),
-        (d, None) => AccuracySource::Bundled(d.unwrap_or_else(|| "cifar100".into())),
+        (d, None) => d.map_or_else(AccuracySource::default, AccuracySource::Bundled),
     };
     let table = py.detach(|| source.load(space)).or_py()?;
     warn_all(py, table.warnings())?;
@@ -176,27 +177,22 @@ fn accuracy_table<'py>(
 
 /// The device correlation matrix (bundled table plus files, or a user's table).
 #[pyfunction]
-#[pyo3(signature = (space="nb201", devices=Vec::new(), metric="spearman", min_overlap=oneproxy::stats::MIN_OVERLAP, latency=Vec::new(), table=None))]
+#[pyo3(signature = (space="nb201", devices=Vec::new(), metric=None, min_overlap=None, latency=Vec::new(), table=None))]
 fn monotonicity<'py>(
     py: Python<'py>,
     space: &str,
     devices: Vec<String>,
-    metric: &str,
-    min_overlap: usize,
+    metric: Option<&str>,
+    min_overlap: Option<usize>,
     latency: Vec<PathBuf>,
     table: Option<UserTable<'py>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let id = parse_space(space)?;
     let metric = match metric {
-        "spearman" => Metric::Spearman,
-        "kendall" => Metric::Kendall,
-        "pearson" => Metric::Pearson,
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "unknown metric '{other}'; known metrics: spearman, kendall, pearson"
-            )))
-        }
+        None => Metric::default(),
+        Some(name) => options::metric(name)?,
     };
+    let min_overlap = min_overlap.unwrap_or(oneproxy::stats::MIN_OVERLAP);
     let table = match &table {
         Some(t) => Arc::new(user_table(id, t)?),
         None => load_table(py, id, &latency)?,
@@ -245,7 +241,7 @@ fn plan(
 /// `method`, `evaluated`, `latency_source`, `front` and `picks` (lists of (arch, latency,
 /// accuracy), a pick `None` where nothing fits).
 #[pyfunction]
-#[pyo3(signature = (space="nb201", device=None, predictor=None, dataset=None, accuracy_file=None, constraints=Vec::new(), method="exhaustive", population=300, generations=40, seed=0, latency=Vec::new()))]
+#[pyo3(signature = (space="nb201", device=None, predictor=None, dataset=None, accuracy_file=None, constraints=Vec::new(), method=None, population=None, generations=None, seed=None, latency=Vec::new()))]
 #[allow(clippy::too_many_arguments)]
 fn search<'py>(
     py: Python<'py>,
@@ -255,10 +251,10 @@ fn search<'py>(
     dataset: Option<String>,
     accuracy_file: Option<PathBuf>,
     constraints: Vec<f64>,
-    method: &str,
-    population: usize,
-    generations: usize,
-    seed: u64,
+    method: Option<&str>,
+    population: Option<usize>,
+    generations: Option<usize>,
+    seed: Option<u64>,
     latency: Vec<PathBuf>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let id = parse_space(space)?;
@@ -271,23 +267,21 @@ fn search<'py>(
         Some(p) => p.table_for(py, &latency)?,
         None => load_table(py, id, &latency)?,
     };
-    let method = match method {
-        // Accuracies from a file cover only its architectures: evolution would wander outside them.
-        "evolution" if from_file => {
-            let msg = c"accuracies from a file cover only its architectures: searching them exhaustively instead of by evolution";
-            PyErr::warn(py, &py.get_type::<PyUserWarning>(), msg, 2)?;
-            Method::Exhaustive
-        }
-        "exhaustive" => Method::Exhaustive,
-        "evolution" => {
-            Method::Evolution(EvolutionParams { population, generations, seed, ..EvolutionParams::default() })
-        }
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "unknown search method '{other}'; known methods: exhaustive, evolution"
-            )))
-        }
+    let d = EvolutionParams::default();
+    let evolution = EvolutionParams {
+        population: population.unwrap_or(d.population),
+        generations: generations.unwrap_or(d.generations),
+        seed: seed.unwrap_or(d.seed),
+        ..d
     };
+    let mut method = Method::named(method.unwrap_or(Method::default().name()), evolution).or_py()?;
+    // Accuracies from a file cover only its architectures: evolution would wander outside them.
+    if matches!(method, Method::Evolution(_)) && from_file {
+        let msg =
+            c"accuracies from a file cover only its architectures: searching them exhaustively instead of by evolution";
+        PyErr::warn(py, &py.get_type::<PyUserWarning>(), msg, 2)?;
+        method = Method::Exhaustive;
+    }
     let candidates = acc.archs();
     let (found, source) = match (&device, &predictor) {
         (Some(_), Some(_)) => {
@@ -391,6 +385,8 @@ fn architectures(py: Python<'_>, space: &str) -> PyResult<Vec<String>> {
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // Library messages name parameters as Python's keywords (`max_time` as `max_time=`).
+    oneproxy::error::set_param_spelling(options::spell_param);
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(devices, m)?)?;
     m.add_function(wrap_pyfunction!(latency_table, m)?)?;
@@ -403,6 +399,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(architectures, m)?)?;
     m.add_function(wrap_pyfunction!(predictor::adapt, m)?)?;
     m.add_function(wrap_pyfunction!(nas::nas, m)?)?;
+    m.add_function(wrap_pyfunction!(options::defaults, m)?)?;
     m.add_class::<Predictor>()?;
     Ok(())
 }

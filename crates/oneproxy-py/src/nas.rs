@@ -2,62 +2,64 @@
 //! with every measurement logged (in memory, or to `measurements_path` so that a rerun resumes).
 
 use crate::convert::{parse_space, to_py, OrPy};
+use crate::options::{self, AdaptKeywords};
 use crate::oracle::{Failure, PyOracle};
-use crate::predictor::{adapt_params, proxy_selection};
-use oneproxy::workflow::{Flow, MeasurementLog, NasConfig, Recorded, SampleSet};
+use oneproxy::workflow::{Flow, MeasurementLog, NasConfig, Recorded};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use std::path::PathBuf;
 
-/// The flow's settings from the keyword arguments (the CLI's `nas` flags).
-#[allow(clippy::too_many_arguments)]
-fn config(
-    py: Python<'_>,
-    space: oneproxy::SpaceId,
-    proxy: &str,
-    pool: Option<Vec<String>>,
-    samples: usize,
-    sample_set: &str,
-    max_measurements: Option<usize>,
-    threshold: f64,
-    max_samples: usize,
-    layers: usize,
-    constraints: Vec<f64>,
-    seed: u64,
-    adapt: (&str, &str, Option<Bound<'_, PyAny>>, usize, usize),
-) -> PyResult<NasConfig> {
-    let (norm, form, lambda, folds, ensemble) = adapt;
-    let auto = pyo3::types::PyString::new(py, "auto").into_any();
-    let mut c = NasConfig::default();
-    c.proxy = proxy_selection(proxy, pool)?;
-    c.samples = match sample_set {
-        "random" => SampleSet::Random(samples),
-        "plan" => SampleSet::Plan(samples),
-        "help10" => SampleSet::help10(space).or_py()?,
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "unknown sample set '{other}'; known sample sets: random, plan, help10"
-            )))
-        }
-    };
-    c.max_measurements = max_measurements;
-    c.threshold = threshold;
-    c.max_samples = max_samples;
-    c.layers = layers;
-    c.constraints = constraints;
-    c.seed = seed;
-    c.adapt = adapt_params(norm, form, lambda.as_ref().unwrap_or(&auto), folds, ensemble, c.adapt.combination)?;
-    c.check().or_py()?;
-    Ok(c)
+/// The flow's keywords (the CLI's `nas` flags), each `None` for the library's default.
+pub struct FlowKeywords<'py> {
+    pub proxy: Option<String>,
+    pub pool: Option<Vec<String>>,
+    pub samples: Option<usize>,
+    pub sample_set: Option<String>,
+    pub max_measurements: Option<usize>,
+    pub threshold: Option<f64>,
+    pub max_samples: Option<usize>,
+    pub layers: Option<usize>,
+    pub constraints: Vec<f64>,
+    pub seed: Option<u64>,
+    pub design: Option<String>,
+    pub round_size: Option<usize>,
+    pub stop: Option<f64>,
+    pub always_adapt: Option<bool>,
+    pub max_failures: Option<usize>,
+    pub adapt: AdaptKeywords<'py>,
+}
+
+impl FlowKeywords<'_> {
+    /// The library's default settings with the keywords given applied, checked.
+    fn config(self, space: oneproxy::SpaceId) -> PyResult<NasConfig> {
+        let d = NasConfig::default();
+        let c = NasConfig {
+            proxy: options::proxy_selection(self.proxy.as_deref(), self.pool)?,
+            samples: options::sample_set(space, self.sample_set.as_deref(), self.samples)?,
+            threshold: self.threshold.unwrap_or(d.threshold),
+            max_samples: self.max_samples.unwrap_or(d.max_samples),
+            max_measurements: self.max_measurements.or(d.max_measurements),
+            layers: self.layers.unwrap_or(d.layers),
+            constraints: self.constraints,
+            adapt: self.adapt.apply(d.adapt.clone())?,
+            seed: self.seed.unwrap_or(d.seed),
+            design: options::design(self.design.as_deref(), self.round_size, self.stop)?,
+            reuse: self.always_adapt.map_or(d.reuse, |always| !always),
+            max_failures: self.max_failures.unwrap_or(d.max_failures),
+        };
+        c.check().or_py()?;
+        Ok(c)
+    }
 }
 
 /// Run the flow with `target(archs) -> latencies` as the device. Returns the outcome as JSON
 /// (the fields of `oneproxy nas --json`) and every measurement in the log (arch, ms), resumed
 /// ones included. On an error the measurements so far are on the exception (`measurements`)
-/// and, with `measurements_path`, in that file.
+/// and, with `measurements_path`, in that file. Every setting left `None` takes the library's
+/// default (`defaults()["nas"]`).
 #[pyfunction]
-#[pyo3(signature = (target, space="nb201", dataset=None, accuracy_file=None, target_name="target", proxy="auto", pool=None, samples=10, sample_set="random", max_measurements=None, threshold=0.9, max_samples=30, layers=2, constraints=Vec::new(), seed=0, measurements_path=None, batch_size=Some(1), norm="ridge", form="auto", lambda_=None, folds=0, ensemble=3, latency=Vec::new()))]
+#[pyo3(signature = (target, space="nb201", dataset=None, accuracy_file=None, target_name="target", proxy=None, pool=None, samples=None, sample_set=None, max_measurements=None, threshold=None, max_samples=None, layers=None, constraints=Vec::new(), seed=None, measurements_path=None, batch_size=Some(1), norm=None, form=None, lambda_=None, folds=None, ensemble=None, latency=Vec::new(), combine=None, design=None, round_size=None, stop=None, always_adapt=None, max_failures=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn nas(
     py: Python<'_>,
@@ -66,24 +68,30 @@ pub fn nas(
     dataset: Option<String>,
     accuracy_file: Option<PathBuf>,
     target_name: &str,
-    proxy: &str,
+    proxy: Option<String>,
     pool: Option<Vec<String>>,
-    samples: usize,
-    sample_set: &str,
+    samples: Option<usize>,
+    sample_set: Option<String>,
     max_measurements: Option<usize>,
-    threshold: f64,
-    max_samples: usize,
-    layers: usize,
+    threshold: Option<f64>,
+    max_samples: Option<usize>,
+    layers: Option<usize>,
     constraints: Vec<f64>,
-    seed: u64,
+    seed: Option<u64>,
     measurements_path: Option<PathBuf>,
     batch_size: Option<usize>,
-    norm: &str,
-    form: &str,
+    norm: Option<String>,
+    form: Option<String>,
     lambda_: Option<Bound<'_, PyAny>>,
-    folds: usize,
-    ensemble: usize,
+    folds: Option<usize>,
+    ensemble: Option<usize>,
     latency: Vec<PathBuf>,
+    combine: Option<String>,
+    design: Option<String>,
+    round_size: Option<usize>,
+    stop: Option<f64>,
+    always_adapt: Option<bool>,
+    max_failures: Option<usize>,
 ) -> PyResult<(String, Vec<(String, f64)>)> {
     let id = parse_space(space)?;
     if !target.bind(py).is_callable() {
@@ -95,9 +103,7 @@ pub fn nas(
         return Err(PyValueError::new_err("batch_size must be at least 1 (or None: every request at once)"));
     }
     oneproxy::data::validate_device_name(target_name).or_py()?;
-    let config = config(
-        py,
-        id,
+    let config = FlowKeywords {
         proxy,
         pool,
         samples,
@@ -108,8 +114,14 @@ pub fn nas(
         layers,
         constraints,
         seed,
-        (norm, form, lambda_, folds, ensemble),
-    )?;
+        design,
+        round_size,
+        stop,
+        always_adapt,
+        max_failures,
+        adapt: AdaptKeywords { norm, form, lambda: lambda_, folds, ensemble, combine },
+    }
+    .config(id)?;
     let table = crate::load_table(py, id, &latency)?;
     let acc = crate::load_accuracy(py, id, dataset, accuracy_file)?;
     let log = match &measurements_path {

@@ -2,51 +2,14 @@
 //! predictor file shared with the CLI (`oneproxy adapt --out`, `oneproxy predict`).
 
 use crate::convert::{f64_array, parse_archs, parse_space, OrPy};
-use oneproxy::predictor::{
-    AdaptParams, AdditivePredictor, Combination, FormChoice, LambdaChoice, Penalty, ProxyLatency, ProxySelection,
-    Validation,
-};
+use crate::options::{proxy_selection, AdaptKeywords};
+use oneproxy::predictor::{AdaptParams, AdditivePredictor, ProxyLatency};
 use oneproxy::workflow::{adapt_target, TargetAdaptation};
 use oneproxy::{LatencyTable, Manifest};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use std::path::PathBuf;
 use std::sync::Arc;
-
-/// The proxy of a flow: a device name, or `auto` (the best of `pool`, or of every device).
-pub fn proxy_selection(proxy: &str, pool: Option<Vec<String>>) -> PyResult<ProxySelection> {
-    match (proxy, pool) {
-        ("auto", pool) => Ok(ProxySelection::Auto { pool }),
-        (_, Some(_)) => Err(PyValueError::new_err("pool only applies with proxy='auto'")),
-        (device, None) => Ok(ProxySelection::Device(device.to_string())),
-    }
-}
-
-/// AdaProxy settings from their names, as the CLI's `--norm --form --lambda --folds --ensemble`.
-pub fn adapt_params(
-    norm: &str,
-    form: &str,
-    lambda: &Bound<'_, PyAny>,
-    folds: usize,
-    ensemble: usize,
-    combination: Combination,
-) -> PyResult<AdaptParams> {
-    let penalty = [Penalty::L1, Penalty::L2, Penalty::Linf, Penalty::Ridge]
-        .into_iter()
-        .find(|p| p.name() == norm)
-        .ok_or_else(|| PyValueError::new_err(format!("unknown norm '{norm}'; known norms: 1, 2, inf, ridge")))?;
-    // The library's message lists the forms of its registry.
-    let form: FormChoice = form.parse().map_err(|e: oneproxy::Error| PyValueError::new_err(e.to_string()))?;
-    let lambda = match lambda.extract::<String>() {
-        Ok(s) if s == "auto" => LambdaChoice::Auto { grid: 25 },
-        _ => match lambda.extract::<f64>() {
-            Ok(v) if v >= 0.0 && v.is_finite() => LambdaChoice::Fixed(v),
-            _ => return Err(PyValueError::new_err(format!("lambda_ must be 'auto' or a number >= 0, got {lambda}"))),
-        },
-    };
-    let validation = if folds == 0 { Validation::LeaveOneOut } else { Validation::KFold(folds) };
-    Ok(AdaptParams { penalty, form, lambda, validation, ensemble, combination })
-}
 
 /// A latency predictor: the proxy's additive predictor adapted to a target, or any predictor
 /// file written by `oneproxy adapt --out`.
@@ -141,36 +104,32 @@ impl Predictor {
     }
 }
 
-/// AdaProxy: adapt the proxy's predictor to a target from its measured samples.
+/// AdaProxy: adapt the proxy's predictor to a target from its measured samples. Every setting
+/// left `None` takes the library's default (`defaults()["adapt"]`).
 #[pyfunction]
-#[pyo3(signature = (archs, latency_ms, space="nb201", proxy="auto", pool=None, target="target", norm="ridge", form="auto", lambda_=None, folds=0, ensemble=3, latency=Vec::new(), combine="averaged"))]
+#[pyo3(signature = (archs, latency_ms, space="nb201", proxy=None, pool=None, target="target", norm=None, form=None, lambda_=None, folds=None, ensemble=None, latency=Vec::new(), combine=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn adapt(
     py: Python<'_>,
     archs: Vec<String>,
     latency_ms: Vec<f64>,
     space: &str,
-    proxy: &str,
+    proxy: Option<String>,
     pool: Option<Vec<String>>,
     target: &str,
-    norm: &str,
-    form: &str,
+    norm: Option<String>,
+    form: Option<String>,
     lambda_: Option<Bound<'_, PyAny>>,
-    folds: usize,
-    ensemble: usize,
+    folds: Option<usize>,
+    ensemble: Option<usize>,
     latency: Vec<PathBuf>,
-    combine: &str,
+    combine: Option<String>,
 ) -> PyResult<(Predictor, String)> {
     let id = parse_space(space)?;
     oneproxy::data::validate_device_name(target).or_py()?;
-    let auto = pyo3::types::PyString::new(py, "auto").into_any();
-    let combination = match combine {
-        "averaged" => Combination::Averaged,
-        "best" => Combination::Best,
-        other => return Err(PyValueError::new_err(format!("unknown combine '{other}'; known: averaged, best"))),
-    };
-    let params = adapt_params(norm, form, lambda_.as_ref().unwrap_or(&auto), folds, ensemble, combination)?;
-    let selection = proxy_selection(proxy, pool)?;
+    let params =
+        AdaptKeywords { norm, form, lambda: lambda_, folds, ensemble, combine }.apply(AdaptParams::default())?;
+    let selection = proxy_selection(proxy.as_deref(), pool)?;
     if archs.len() != latency_ms.len() {
         return Err(PyValueError::new_err(format!("{} architectures but {} latencies", archs.len(), latency_ms.len())));
     }

@@ -120,8 +120,10 @@ def lookup(nb201, device, calls=None):
 @pytest.mark.parametrize("target,seed", [("raspi4", 0), ("eyeriss", 3)])
 def test_nas_with_a_table_lookup_equals_evaluate_nas(cli_json, nb201, target, seed):
     want = cli_json("evaluate", "nas", "--targets", target, "--proxy", "pixel3", "--seed", seed, "--constraint", "4")["targets"][0]
+    # `evaluate nas` draws the evaluation protocol's samples per target, not the flow's default.
     got = oneproxy.nas(
-        "nb201", "cifar100", target=lookup(nb201, target), proxy="pixel3", seed=seed, target_name=target, constraints=[4], as_frame=False
+        "nb201", "cifar100", target=lookup(nb201, target), proxy="pixel3", seed=seed, target_name=target, constraints=[4],
+        samples=10, as_frame=False
     )
     for key in ("action", "proxy", "spearman_samples", "cv_spearman", "samples", "measurements", "candidates_measured", "chosen", "picks"):
         assert got.outcome[key] == want[key], key
@@ -142,3 +144,43 @@ def test_onnx_export_is_the_clis(cli, nb201, tmp_path):
     size = oneproxy.export_onnx("nb201", arch, tmp_path / "py.onnx", seed=2)
     assert (tmp_path / "py.onnx").read_bytes() == (tmp_path / "cli.onnx").read_bytes()
     assert size == (tmp_path / "py.onnx").stat().st_size
+
+
+NAS_KNOBS = [
+    # (CLI flags, the same as Python keywords)
+    ([], {}),
+    (
+        ["--samples", "8", "--seed", "2", "--round-size", "3", "--stop", "0.05", "--combine", "averaged", "--constraint", "4"],
+        dict(samples=8, seed=2, round_size=3, stop=0.05, combine="averaged", constraints=[4]),
+    ),
+    (
+        ["--design", "layers", "--always-adapt", "--layers", "1", "--max-failures", "2", "--proxy", "raspi4", "--norm", "2"],
+        dict(design="layers", always_adapt=True, layers=1, max_failures=2, proxy="raspi4", norm="2"),
+    ),
+]
+
+
+@pytest.mark.parametrize("flags,keywords", NAS_KNOBS)
+def test_nas_gives_the_same_picks_and_measurements_from_the_cli_and_python(cli_json, nb201, tmp_path, flags, keywords):
+    want = cli_json("nas", "--target", "pixel3", "--oracle", "table", "--measurements", tmp_path / "pixel3.csv", *flags)
+    got = oneproxy.nas("nb201", "cifar100", target=lookup(nb201, "pixel3"), target_name="pixel3", as_frame=False, **keywords)
+    # A warning names the log: the CLI's file, Python's in-memory log.
+    if "warnings" in want:
+        want["warnings"] = [w.replace(str(tmp_path / "pixel3.csv"), "measurements of 'pixel3'") for w in want["warnings"]]
+    for key, value in got.outcome.items():
+        assert want[key] == value, key
+    assert [m["arch"] for m in got.outcome["measured"]] == list(got.measurements)
+
+
+def test_python_defaults_are_the_libraries_as_the_cli_shows_them(cli):
+    import re
+
+    def shown(command, flag):
+        text = cli(command, "--help")[1]
+        return re.search(rf"--{flag} <[^>]+>(.*?)\n\s+--[a-z]", text, re.S).group(1)
+
+    d = oneproxy.defaults()
+    for flag, key in [("samples", "samples"), ("threshold", "threshold"), ("round-size", "round_size"), ("max-failures", "max_failures")]:
+        assert f"[default: {d['nas'][key]}]" in shown("nas", flag), flag
+    assert f"[default: {d['search']['population']}]" in shown("search", "population")
+    assert f"samples={d['nas']['samples']!r}" in oneproxy.nas.__doc__

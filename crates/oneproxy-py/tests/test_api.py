@@ -179,8 +179,10 @@ def test_outputs_replace_a_users_file_only_with_overwrite(tmp_path):
     mine = tmp_path / "model.onnx"
     mine.write_text("my notes")
     arch = oneproxy.architectures("nb201")[0]
-    with pytest.raises(OSError, match="not written by oneproxy"):
+    with pytest.raises(OSError, match="not written by oneproxy") as e:
         oneproxy.export_onnx("nb201", arch, mine)
+    # The library's message names the parameter as Python spells it, not as the CLI's flag.
+    assert "pass overwrite=True" in str(e.value) and "--force" not in str(e.value)
     assert mine.read_text() == "my notes"
     assert oneproxy.export_onnx("nb201", arch, mine, overwrite=True) > 0
     # Its own file, rewritten without overwrite.
@@ -188,7 +190,7 @@ def test_outputs_replace_a_users_file_only_with_overwrite(tmp_path):
     pred = oneproxy.adapt(proxy="pixel3", samples=dict(zip(*_board())))
     saved = tmp_path / "pred.json"
     saved.write_text("{}")
-    with pytest.raises(OSError, match="--force"):
+    with pytest.raises(OSError, match="overwrite=True"):
         pred.save(saved)
     assert saved.read_text() == "{}"
     pred.save(saved, overwrite=True)

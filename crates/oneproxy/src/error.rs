@@ -137,6 +137,15 @@ pub enum Error {
     /// An invalid parameter (out of range, inconsistent with the others).
     #[error("invalid parameter: {0}")]
     InvalidParameter(String),
+    /// A named parameter has a value the library cannot work with; the message names it as the
+    /// front end in use spells it ([`Param`]).
+    #[error("{param}: {problem}")]
+    BadParameter {
+        /// The parameter.
+        param: Param,
+        /// What is wrong with its value, and what to give instead.
+        problem: String,
+    },
     /// A numerical solver did not reach a solution.
     #[error("solver did not converge: {0}")]
     NotConverged(String),
@@ -237,6 +246,11 @@ pub enum Error {
 }
 
 impl Error {
+    /// `param`'s value is refused, for the reason `problem`.
+    pub fn bad_parameter(param: &'static str, problem: impl Into<String>) -> Self {
+        Error::BadParameter { param: Param(param), problem: problem.into() }
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io { path: path.into(), source }
     }
@@ -249,6 +263,40 @@ impl Error {
     /// An unknown device among `known` (the message suggests the nearest known name).
     pub fn unknown_device(name: &str, known: &[String]) -> Self {
         Error::UnknownDevice { name: name.to_string(), known: known.to_vec() }
+    }
+}
+
+/// A parameter of a library call, by its canonical name: snake_case, as Python's keyword
+/// (`max_time`, `runner_cmd`). Messages, errors and warnings name parameters through it rather
+/// than as one front end's spelling, so that the CLI shows `--max-time` and Python `max_time=`:
+/// each front end chooses its spelling once with [`set_param_spelling`]. Without one, the
+/// canonical name is shown in backquotes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Param(pub &'static str);
+
+impl Param {
+    /// The canonical name.
+    pub fn name(self) -> &'static str {
+        self.0
+    }
+}
+
+/// How this process spells parameters in messages (set by the front end).
+static PARAM_SPELLING: std::sync::OnceLock<fn(&str) -> String> = std::sync::OnceLock::new();
+
+/// Choose how messages spell parameters in this process (the CLI: `--max-time`; Python:
+/// `max_time=`). Only the first call counts: one process has one front end. Returns whether
+/// this call set it.
+pub fn set_param_spelling(spell: fn(&str) -> String) -> bool {
+    PARAM_SPELLING.set(spell).is_ok()
+}
+
+impl std::fmt::Display for Param {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match PARAM_SPELLING.get() {
+            Some(spell) => f.write_str(&spell(self.0)),
+            None => write!(f, "`{}`", self.0),
+        }
     }
 }
 
@@ -369,6 +417,14 @@ mod tests {
         assert!(short.ends_with("known devices: a, c"), "{short}");
         let space = Error::UnknownSpace("nb-201".into()).to_string();
         assert!(space.contains("did you mean 'nb201'?") && space.contains("known spaces: nb201, fbnet"), "{space}");
+    }
+
+    #[test]
+    fn a_parameter_is_named_by_its_canonical_name_until_a_front_end_spells_it() {
+        // Library tests never choose a spelling: the CLI and Python do, once per process.
+        let e = Error::bad_parameter("max_time", "must be positive");
+        assert_eq!(e.to_string(), "`max_time`: must be positive");
+        assert_eq!(format!("raise {}", Param("runner_timeout")), "raise `runner_timeout`");
     }
 
     #[test]

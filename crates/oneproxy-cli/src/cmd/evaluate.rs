@@ -9,9 +9,9 @@ use oneproxy::workflow::evaluate::{
 use oneproxy::{Manifest, SpaceId};
 
 pub fn run_adapt(args: EvalAdaptArgs) -> anyhow::Result<()> {
-    let space: SpaceId = args.data.space.into();
+    let space: SpaceId = args.data.space;
     let table = super::load_table(&args.data)?;
-    let samples = super::sample_set(space, args.draw.sample_set, args.draw.samples)?;
+    let samples = super::sample_set(space, &args.draw.sample_set, args.draw.samples)?;
     let proxy = super::proxy_selection(&args.proxy)?;
     let params = super::adapt_params(&args.options, oneproxy::predictor::Combination::Averaged)?;
     let trials = Trials { count: args.draw.trials, seed: args.draw.seed };
@@ -19,7 +19,7 @@ pub fn run_adapt(args: EvalAdaptArgs) -> anyhow::Result<()> {
     let bar = crate::progress::bar((args.targets.len() * runs) as u64, "trials");
     let eval = evaluate_adapt(&table, &args.targets, &proxy, &samples, trials, &params, &|| bar.inc(1))?;
     bar.finish_and_clear();
-    let set = args.draw.sample_set.name();
+    let set = args.draw.sample_set.as_str();
     if args.json {
         let manifest = Manifest::new(space, samples.varies().then_some(args.draw.seed), table.inputs().to_vec());
         let body = AdaptEvaluationBody { sample_set: set.to_string(), samples: samples.len(), evaluation: eval };
@@ -117,10 +117,10 @@ pub fn render_nas(runs: &[ScoredRun], constraints: &[f64]) -> String {
 }
 
 pub fn run_nas(args: EvalNasArgs) -> anyhow::Result<()> {
-    let space: SpaceId = args.data.space.into();
+    let space: SpaceId = args.data.space;
     let table = super::load_table(&args.data)?;
     let acc = super::accuracy_table(space, &args.accuracy)?;
-    let samples = super::sample_set(space, args.draw.sample_set, args.draw.samples)?;
+    let samples = super::sample_set(space, &args.draw.sample_set, args.draw.samples)?;
     let mut config =
         super::nas_config(&args.flow, &args.options, super::proxy_selection(&args.proxy)?, samples, args.draw.seed)?;
     config.max_measurements = args.max_measurements;
@@ -135,7 +135,7 @@ pub fn run_nas(args: EvalNasArgs) -> anyhow::Result<()> {
         evaluate_baselines(&table, &acc, &args.targets, &config, trials, &rows, &|| bar.inc(1))?
     };
     bar.finish_and_clear();
-    let set = args.draw.sample_set.name();
+    let set = args.draw.sample_set.as_str();
     if args.json {
         let mut inputs = table.inputs().to_vec();
         inputs.extend(acc.input().cloned());

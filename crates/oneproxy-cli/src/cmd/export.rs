@@ -13,7 +13,7 @@ pub fn run(_: ExportArgs) -> anyhow::Result<()> {
 
 #[cfg(feature = "onnx")]
 pub fn run(a: ExportArgs) -> anyhow::Result<()> {
-    let space: SpaceId = a.space.into();
+    let space: SpaceId = a.space;
     let exec = super::execution(a.prune_dead, space)?;
     let arch = space.space().parse(&a.arch)?;
     anyhow::ensure!(a.batch >= 1, "--batch must be at least 1");

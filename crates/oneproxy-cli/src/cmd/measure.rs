@@ -177,7 +177,7 @@ pub fn run(_: MeasureArgs) -> anyhow::Result<()> {
 
 #[cfg(feature = "onnx")]
 pub fn run(a: MeasureArgs) -> anyhow::Result<()> {
-    let space_id: SpaceId = a.space.into();
+    let space_id: SpaceId = a.space;
     let space = space_id.space();
     let exec = super::execution(a.prune_dead, space_id)?;
     let params = measure_params(&a.timing)?;

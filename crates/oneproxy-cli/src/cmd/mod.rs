@@ -12,9 +12,9 @@ mod predict;
 mod run;
 mod search;
 
-use crate::args::{AdaptOptions, Cli, Command, DataArgs, EvaluateCommand, FlowArgs, NormArg, ProxyArgs, SampleSetArg};
+use crate::args::{AdaptOptions, Cli, Command, DataArgs, EvaluateCommand, FlowArgs, ProxyArgs};
 use anyhow::{bail, Context};
-use oneproxy::predictor::{AdaptParams, Combination, LambdaChoice, Penalty, ProxySelection, Validation};
+use oneproxy::predictor::{AdaptParams, Combination, LambdaChoice, ProxySelection, Validation};
 use oneproxy::workflow::{NasConfig, SampleSet};
 use oneproxy::{Arch, LatencyTable, SearchSpace, SpaceId};
 use std::path::Path;
@@ -48,7 +48,7 @@ pub fn execution(prune_dead: bool, space: SpaceId) -> anyhow::Result<oneproxy::n
 /// The bundled table of the space plus the user's `--latency` files; their plausibility
 /// warnings go to stderr.
 pub fn load_table(data: &DataArgs) -> anyhow::Result<LatencyTable> {
-    let space: SpaceId = data.space.into();
+    let space = data.space;
     let table = LatencyTable::bundled_with(space, &data.latency)
         .with_context(|| format!("loading latency data for space {space}"))?;
     print_warnings(table.warnings());
@@ -63,30 +63,25 @@ pub fn load_table(data: &DataArgs) -> anyhow::Result<LatencyTable> {
 
 /// Library parameters from the adaptation flags; `combination` unless `--combine` says.
 pub fn adapt_params(o: &AdaptOptions, combination: Combination) -> anyhow::Result<AdaptParams> {
-    let penalty = match o.norm {
-        NormArg::L1 => Penalty::L1,
-        NormArg::L2 => Penalty::L2,
-        NormArg::Inf => Penalty::Linf,
-        NormArg::Ridge => Penalty::Ridge,
+    let defaults = AdaptParams::default();
+    let lambda = match o.lambda.as_deref() {
+        None | Some("auto") => defaults.lambda,
+        Some(text) => {
+            let v: f64 = text
+                .parse()
+                .ok()
+                .filter(|v: &f64| *v >= 0.0 && v.is_finite())
+                .with_context(|| format!("--lambda must be 'auto' or a number >= 0, got '{text}'"))?;
+            LambdaChoice::Fixed(v)
+        }
     };
-    let lambda = if o.lambda == "auto" {
-        LambdaChoice::Auto { grid: 25 }
-    } else {
-        let v: f64 = o
-            .lambda
-            .parse()
-            .ok()
-            .filter(|v: &f64| *v >= 0.0 && v.is_finite())
-            .with_context(|| format!("--lambda must be 'auto' or a number >= 0, got '{}'", o.lambda))?;
-        LambdaChoice::Fixed(v)
+    let validation = match o.folds {
+        None => defaults.validation,
+        Some(0) => Validation::LeaveOneOut,
+        Some(k) => Validation::KFold(k),
     };
-    let validation = if o.folds == 0 { Validation::LeaveOneOut } else { Validation::KFold(o.folds) };
-    let combination = match o.combine {
-        None => combination,
-        Some(crate::args::CombineArg::Averaged) => Combination::Averaged,
-        Some(crate::args::CombineArg::Best) => Combination::Best,
-    };
-    Ok(AdaptParams { penalty, form: o.form, lambda, validation, ensemble: o.ensemble, combination })
+    let combination = o.combine.unwrap_or(combination);
+    Ok(AdaptParams { penalty: o.norm, form: o.form, lambda, validation, ensemble: o.ensemble, combination })
 }
 
 /// The accuracy table named by `--accuracy` / `--accuracy-file` (default: cifar100).
@@ -94,7 +89,7 @@ pub fn accuracy_table(space: SpaceId, a: &crate::args::AccuracyArgs) -> anyhow::
     use oneproxy::data::AccuracySource;
     let source = match &a.accuracy_file {
         Some(f) => AccuracySource::File(f.clone()),
-        None => AccuracySource::Bundled(a.accuracy.clone().unwrap_or_else(|| "cifar100".into())),
+        None => a.accuracy.clone().map_or_else(AccuracySource::default, AccuracySource::Bundled),
     };
     let table = source.load(space).map_err(|e| match (&source, e) {
         (AccuracySource::Bundled(_), oneproxy::Error::InvalidParameter(m)) if m.contains("no bundled accuracies") => {
@@ -121,12 +116,8 @@ pub fn proxy_selection(p: &ProxyArgs) -> anyhow::Result<ProxySelection> {
 }
 
 /// The sample set of `--sample-set` with `k` samples.
-pub fn sample_set(space: SpaceId, set: SampleSetArg, k: usize) -> anyhow::Result<SampleSet> {
-    Ok(match set {
-        SampleSetArg::Random => SampleSet::Random(k),
-        SampleSetArg::Plan => SampleSet::Plan(k),
-        SampleSetArg::Help10 => SampleSet::help10(space)?,
-    })
+pub fn sample_set(space: SpaceId, set: &str, k: usize) -> anyhow::Result<SampleSet> {
+    Ok(SampleSet::named(set, k, space)?)
 }
 
 /// Settings of the one-proxy NAS flow from its flags.
@@ -147,12 +138,7 @@ pub fn nas_config(
         constraints: flow.constraints.clone(),
         adapt: adapt_params(options, NasConfig::default().adapt.combination)?,
         seed,
-        design: match flow.design {
-            crate::args::DesignArg::Sequential => {
-                oneproxy::workflow::Design::Sequential { batch: flow.round_size, stop: flow.stop }
-            }
-            crate::args::DesignArg::Layers => oneproxy::workflow::Design::Layers,
-        },
+        design: oneproxy::workflow::Design::named(&flow.design, Some(flow.round_size), Some(flow.stop))?,
         reuse: !flow.always_adapt,
         max_failures: NasConfig::default().max_failures,
     };

@@ -31,8 +31,8 @@ pub fn run(args: MonotonicityArgs) -> anyhow::Result<()> {
         anyhow::Context::context(outputs.check(path), "--plot")?;
     }
     let table = super::load_table(&args.data)?;
-    let space: SpaceId = args.data.space.into();
-    let m = correlation_matrix_with(&table, &args.devices, args.metric.into(), args.min_overlap)?;
+    let space: SpaceId = args.data.space;
+    let m = correlation_matrix_with(&table, &args.devices, args.metric, args.min_overlap)?;
     let rec = m.recommended_proxy();
     if let Some(path) = &args.plot {
         plot(&m, space, rec.as_ref().map(|r| r.device.as_str()), args.heatmap_order, path, &outputs)?;

@@ -56,10 +56,10 @@ fn timer_oracle(_: &NasArgs, _: SpaceId) -> anyhow::Result<(Box<dyn TargetOracle
 }
 
 pub fn run(args: NasArgs) -> anyhow::Result<()> {
-    let space: SpaceId = args.data.space.into();
+    let space: SpaceId = args.data.space;
     let table = super::load_table(&args.data)?;
     let acc = super::accuracy_table(space, &args.accuracy)?;
-    let samples = super::sample_set(space, args.sample_set, args.samples)?;
+    let samples = super::sample_set(space, &args.sample_set, args.samples)?;
     let mut config =
         super::nas_config(&args.flow, &args.options, super::proxy_selection(&args.proxy)?, samples, args.seed)?;
     config.max_measurements = args.max_measurements;

@@ -14,10 +14,10 @@ use oneproxy::{Manifest, SpaceId};
 type Report = oneproxy::report::Report<RunBody>;
 
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
-    let space: SpaceId = args.data.space.into();
+    let space: SpaceId = args.data.space;
     let table = super::load_table(&args.data)?;
     let acc = super::accuracy_table(space, &args.accuracy)?;
-    let samples = super::sample_set(space, args.sample_set, args.samples)?;
+    let samples = super::sample_set(space, &args.sample_set, args.samples)?;
     let proxy = match &args.proxy {
         None => None,
         Some(p) => Some(super::proxy_selection(&crate::args::ProxyArgs { proxy: p.clone(), pool: args.pool.clone() })?),
@@ -40,7 +40,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let mut inputs = table.inputs().to_vec();
     inputs.extend(acc.input().cloned());
     let body = RunBody {
-        sample_set: args.sample_set.name().to_string(),
+        sample_set: args.sample_set.as_str().to_string(),
         samples: config.nas.samples.len(),
         threshold: args.flow.threshold,
         run: result,

@@ -1,6 +1,6 @@
 //! `oneproxy search`: the Pareto front of accuracy against a device's latency.
 
-use crate::args::{MethodArg, SearchArgs};
+use crate::args::SearchArgs;
 use crate::report::{print, print_json, TextTable};
 use anyhow::{bail, Context};
 use oneproxy::predictor::{AdditivePredictor, ProxyLatency};
@@ -44,7 +44,7 @@ struct Output {
 }
 
 pub fn run(args: SearchArgs) -> anyhow::Result<()> {
-    let space: SpaceId = args.data.space.into();
+    let space: SpaceId = args.data.space;
     let outputs = oneproxy::output::Outputs::new(args.force)
         .inputs(&args.data.latency)
         .inputs(args.accuracy.accuracy_file.iter())
@@ -88,23 +88,20 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
     let bundled = oneproxy::data::bundled::bundle(space).ok().filter(|b| !b.archs.is_empty());
     let index = |a: &Arch| bundled.and_then(|b| b.latency.row_of(a));
     // Accuracies from a file cover only its architectures: evolution would wander outside them.
-    let method = if args.method == MethodArg::Evolution && args.accuracy.accuracy_file.is_some() {
+    let evolution = EvolutionParams {
+        population: args.population,
+        generations: args.generations,
+        seed: args.seed,
+        ..EvolutionParams::default()
+    };
+    let mut method = Method::named(&args.method, evolution)?;
+    if matches!(method, Method::Evolution(_)) && args.accuracy.accuracy_file.is_some() {
         note!(
             "note: accuracies from a file cover only its {} architectures; searching all of them exhaustively instead of by evolution",
             acc.len()
         );
-        Method::Exhaustive
-    } else {
-        match args.method {
-            MethodArg::Exhaustive => Method::Exhaustive,
-            MethodArg::Evolution => Method::Evolution(EvolutionParams {
-                population: args.population,
-                generations: args.generations,
-                seed: args.seed,
-                ..EvolutionParams::default()
-            }),
-        }
-    };
+        method = Method::Exhaustive;
+    }
     let bar = match method {
         Method::Evolution(_) => crate::progress::bar(args.generations as u64, "generations"),
         Method::Exhaustive => indicatif::ProgressBar::hidden(),

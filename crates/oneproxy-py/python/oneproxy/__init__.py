@@ -39,9 +39,23 @@ __all__ = [
     "nas",
     "export_onnx",
     "flops",
+    "defaults",
 ]
 
 PathLike = Union[str, "os.PathLike[str]"]
+
+
+def defaults() -> Dict[str, Any]:
+    """The library's default of every keyword of :func:`nas`, :func:`adapt`, :func:`search` and
+    :func:`monotonicity` that is left ``None``, by function: ``defaults()["nas"]["samples"]``.
+    They are declared once, in the Rust library, and shared with the CLI's flags."""
+    return _native.defaults()
+
+
+def _document_defaults(function: Callable, name: str) -> None:
+    """Append the library's defaults of ``function``'s keywords to its docstring."""
+    listed = ", ".join(f"``{k}={v!r}``" for k, v in sorted(_native.defaults()[name].items()))
+    function.__doc__ = f"{function.__doc__}\n\n    Library defaults of the keywords left ``None``: {listed}."
 
 
 class Table:
@@ -126,6 +140,14 @@ def _frame(values: np.ndarray, rows: List[str], columns: List[str], index_name: 
     return frame
 
 
+def _accuracy(accuracy: Union[str, PathLike, None]) -> Tuple[Optional[str], bool]:
+    """A bundled dataset name or a file (and which), None for the library's default dataset."""
+    if accuracy is None:
+        return None, False
+    acc = os.fspath(accuracy)
+    return acc, os.sep in acc or acc.endswith(".csv") or os.path.exists(acc)
+
+
 def _paths(latency: Optional[Sequence[PathLike]]) -> List[str]:
     return [os.fspath(p) for p in (latency or [])]
 
@@ -159,9 +181,9 @@ def latency_table(
     return table
 
 
-def accuracy_table(space: str = "nb201", dataset: Optional[str] = "cifar100", file: Optional[PathLike] = None, as_frame: bool = True):
-    """An accuracy table (%): bundled (NB201: cifar10, cifar100, imagenet16-120) or a CSV file
-    with columns ``arch,accuracy``."""
+def accuracy_table(space: str = "nb201", dataset: Optional[str] = None, file: Optional[PathLike] = None, as_frame: bool = True):
+    """An accuracy table (%): bundled (NB201: cifar10, cifar100, imagenet16-120; None: the
+    library's default, ``defaults()["accuracy"]``) or a CSV file with columns ``arch,accuracy``."""
     if file is not None:
         dataset = None
     archs, values = _native.accuracy_table(space, dataset, None if file is None else os.fspath(file))
@@ -179,8 +201,8 @@ def _table_parts(table) -> Tuple[List[str], List[str], np.ndarray]:
 def monotonicity(
     table_or_space: Any = "nb201",
     devices: Optional[Sequence[str]] = None,
-    metric: str = "spearman",
-    min_overlap: int = 30,
+    metric: Optional[str] = None,
+    min_overlap: Optional[int] = None,
     space: Optional[str] = None,
     latency: Optional[Sequence[PathLike]] = None,
     as_frame: bool = True,
@@ -221,22 +243,23 @@ def _samples(samples: Samples) -> Tuple[List[str], List[float]]:
 
 
 def adapt(
-    proxy: str = "auto",
+    proxy: Optional[str] = None,
     samples: Samples = None,  # type: ignore[assignment]
     space: str = "nb201",
     pool: Optional[Sequence[str]] = None,
     target: str = "target",
-    norm: str = "ridge",
-    form: str = "auto",
-    lambda_: Union[str, float] = "auto",
-    folds: int = 0,
-    ensemble: int = 3,
+    norm: Optional[str] = None,
+    form: Optional[str] = None,
+    lambda_: Union[str, float, None] = None,
+    folds: Optional[int] = None,
+    ensemble: Optional[int] = None,
     latency: Optional[Sequence[PathLike]] = None,
-    combine: str = "averaged",
+    combine: Optional[str] = None,
 ) -> Predictor:
     """AdaProxy: adapt the proxy's latency predictor to your device from a few measurements,
     ``samples={arch: ms}`` or ``(archs, ms)``. ``proxy="auto"`` adapts every device of ``pool``
-    (default: all bundled devices). ``combine="averaged"`` (as the CLI's ``--combine``) also fits
+    (default: all bundled devices). Keywords left ``None`` take the library's defaults (listed
+    below). ``combine="averaged"`` (as the CLI's ``--combine``) also fits
     the structure-aware hypotheses and averages every candidate with weights from its
     leave-one-out error; ``"best"`` keeps the ``ensemble`` best corrections. The predictor's
     ``provenance`` holds the adaptation report (``members`` with their ``weight``); ``save``
@@ -258,14 +281,14 @@ def plan(space: str = "nb201", budget: int = 10, proxy: Optional[str] = None, se
 
 
 def search(
-    accuracy: Union[str, PathLike] = "cifar100",
+    accuracy: Union[str, PathLike, None] = None,
     latency: Union[str, Predictor, None] = None,
     constraints: Sequence[float] = (),
-    method: str = "exhaustive",
+    method: Optional[str] = None,
     space: str = "nb201",
-    population: int = 300,
-    generations: int = 40,
-    seed: int = 0,
+    population: Optional[int] = None,
+    generations: Optional[int] = None,
+    seed: Optional[int] = None,
     latency_files: Optional[Sequence[PathLike]] = None,
     as_frame: bool = True,
 ) -> SearchResult:
@@ -275,8 +298,7 @@ def search(
     (seeded) instead of evaluating every candidate."""
     if latency is None:
         raise ValueError("latency is required: a device name or a Predictor")
-    acc = os.fspath(accuracy)
-    is_file = os.sep in acc or acc.endswith(".csv") or os.path.exists(acc)
+    acc, is_file = _accuracy(accuracy)
     r = _native.search(
         space,
         latency if isinstance(latency, str) else None,
@@ -298,34 +320,42 @@ def search(
 
 def nas(
     space: str = "nb201",
-    accuracy: Union[str, PathLike] = "cifar100",
+    accuracy: Union[str, PathLike, None] = None,
     target: Callable[[List[str]], Sequence[float]] = None,  # type: ignore[assignment]
-    proxy: str = "auto",
-    samples: int = 10,
+    proxy: Optional[str] = None,
+    samples: Optional[int] = None,
     max_measurements: Optional[int] = None,
     *,
     target_name: str = "target",
     pool: Optional[Sequence[str]] = None,
-    sample_set: str = "random",
-    threshold: float = 0.9,
-    max_samples: int = 30,
-    layers: int = 2,
+    sample_set: Optional[str] = None,
+    threshold: Optional[float] = None,
+    max_samples: Optional[int] = None,
+    layers: Optional[int] = None,
     constraints: Sequence[float] = (),
-    seed: int = 0,
+    seed: Optional[int] = None,
+    design: Optional[str] = None,
+    round_size: Optional[int] = None,
+    stop: Optional[float] = None,
+    always_adapt: Optional[bool] = None,
+    max_failures: Optional[int] = None,
     measurements_path: Optional[PathLike] = None,
     batch_size: Optional[int] = 1,
-    norm: str = "ridge",
-    form: str = "auto",
-    lambda_: Union[str, float] = "auto",
-    folds: int = 0,
-    ensemble: int = 3,
+    norm: Optional[str] = None,
+    form: Optional[str] = None,
+    lambda_: Union[str, float, None] = None,
+    folds: Optional[int] = None,
+    ensemble: Optional[int] = None,
+    combine: Optional[str] = None,
     latency: Optional[Sequence[PathLike]] = None,
     as_frame: bool = True,
 ) -> NasResult:
     """One-proxy NAS on your device: ``target(archs) -> latencies`` (ms per image) measures it,
     e.g. by building the PyTorch model and timing it, or by calling a phone. The flow measures a
     few samples, reuses the best proxy or adapts it (AdaProxy), then measures the predicted
-    Pareto front and returns the measured front (``oneproxy nas``).
+    Pareto front and returns the measured front (``oneproxy nas``). Every keyword of the CLI's
+    ``nas`` is here, spelled with ``_`` for ``-`` (``--round-size`` is ``round_size``); those
+    left ``None`` take the library's defaults (listed below, and in :func:`defaults`).
 
     ``target`` is called with lists of at most ``batch_size`` architectures (None: all those the
     flow asks for at once). An exception it raises comes back as is, noted with the
@@ -334,8 +364,7 @@ def nas(
     CSV, from which a rerun resumes without measuring them again."""
     if target is None:
         raise ValueError("target is required: a callable measure(archs: list[str]) -> list[float] (ms per image)")
-    acc = os.fspath(accuracy)
-    is_file = os.sep in acc or acc.endswith(".csv") or os.path.exists(acc)
+    acc, is_file = _accuracy(accuracy)
     outcome_json, measured = _native.nas(
         target,
         space,
@@ -360,12 +389,24 @@ def nas(
         folds,
         ensemble,
         _paths(latency),
+        combine,
+        design,
+        round_size,
+        stop,
+        always_adapt,
+        max_failures,
     )
     outcome = json.loads(outcome_json)
     chosen = outcome["chosen"]
     values = np.array([[c["latency"], c["accuracy"]] for c in chosen], dtype=np.float64).reshape(-1, 2)
     front = _frame(values, [c["arch"] for c in chosen], ["latency_ms", "accuracy"], "arch", as_frame)
     return NasResult(outcome, front, dict(measured))
+
+
+_document_defaults(nas, "nas")
+_document_defaults(adapt, "adapt")
+_document_defaults(search, "search")
+_document_defaults(monotonicity, "monotonicity")
 
 
 def export_onnx(space: str, arch: str, path: PathLike, batch: int = 1, seed: int = 0, overwrite: bool = False) -> int:

@@ -32,6 +32,14 @@ pub enum AccuracySource {
     File(std::path::PathBuf),
 }
 
+impl Default for AccuracySource {
+    /// NB201's CIFAR-100 accuracies, the paper's: the table the flows and searches score with
+    /// unless told otherwise.
+    fn default() -> Self {
+        AccuracySource::Bundled("cifar100".into())
+    }
+}
+
 impl AccuracySource {
     /// Load the table for `space`.
     pub fn load(&self, space: crate::SpaceId) -> Result<AccuracyTable> {

@@ -20,7 +20,7 @@ pub mod session;
 #[cfg(feature = "tract")]
 pub mod tract;
 
-use crate::error::Result;
+use crate::error::{Param, Result};
 use std::time::{Duration, Instant};
 
 /// An engine that runs one loaded model at a time.
@@ -99,7 +99,7 @@ impl MeasureParams {
     /// Check the bounds.
     pub fn check(&self) -> Result<()> {
         if self.max_runs == 0 {
-            return Err(crate::Error::InvalidParameter("at least one timed run is needed (--runs >= 1)".into()));
+            return Err(crate::Error::bad_parameter("runs", "at least one timed run is needed (1 or more)"));
         }
         if self.min_runs > self.max_runs {
             return Err(crate::Error::InvalidParameter(format!(
@@ -204,16 +204,18 @@ pub fn measure(timer: &mut dyn Timer, p: &MeasureParams) -> Result<Measurement> 
     let budget = p.max_time.as_secs_f64();
     if samples_ms.is_empty() {
         return Err(crate::Error::TooFewSamples(format!(
-            "no timed run finished within the time budget of {budget} s (--max-time); raise it"
+            "no timed run finished within the time budget of {budget} s ({}); raise it",
+            Param("max_time")
         )));
     }
     let mut m = judge(samples_ms, warmup_ms);
     if m.samples_ms.len() < p.min_runs {
         m.warnings.push(format!(
-            "only {} of the minimum {} timed runs fit in the time budget of {budget} s{}; the value is less reliable: raise --max-time",
+            "only {} of the minimum {} timed runs fit in the time budget of {budget} s{}; the value is less reliable: raise {}",
             m.samples_ms.len(),
             p.min_runs,
-            if cut_off { " (the last run was stopped when it ran out)" } else { "" }
+            if cut_off { " (the last run was stopped when it ran out)" } else { "" },
+            Param("max_time")
         ));
     }
     Ok(m)
@@ -233,8 +235,9 @@ pub fn judge(samples_ms: Vec<f64>, warmup_ms: Vec<f64>) -> Measurement {
     if rel > 0.05 {
         unstable = true;
         warnings.push(format!(
-            "unstable: the spread (MAD) is {:.1}% of the median; close other programs, pin the CPU frequency or use more --runs",
-            100.0 * rel
+            "unstable: the spread (MAD) is {:.1}% of the median; close other programs, pin the CPU frequency or use more {}",
+            100.0 * rel,
+            Param("runs")
         ));
     }
     let n_out = summary.outliers.len();
@@ -248,7 +251,7 @@ pub fn judge(samples_ms: Vec<f64>, warmup_ms: Vec<f64>) -> Measurement {
         ));
     }
     if warmup_ms.is_empty() && samples_ms.len() > 1 && samples_ms[0] > 2.0 * summary.median_ms {
-        warnings.push("the first run was much slower than the others: use --warmup".into());
+        warnings.push(format!("the first run was much slower than the others: use {}", Param("warmup")));
     }
     Measurement { samples_ms, warmup_ms, summary, unstable, warnings }
 }
@@ -419,7 +422,7 @@ mod tests {
         // Not even one run fits: an error that names the flag.
         let p = MeasureParams { warmup: 0, max_time: Duration::from_millis(20), ..Default::default() };
         let e = measure(&mut Slow { each: Duration::from_millis(50), limits: Vec::new() }, &p).unwrap_err().to_string();
-        assert!(e.contains("--max-time"), "{e}");
+        assert!(e.contains("`max_time`"), "{e}");
     }
 
     #[test]

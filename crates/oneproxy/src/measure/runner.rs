@@ -26,7 +26,7 @@
 //! next runner.
 
 use super::Timer;
-use crate::error::{Error, Result};
+use crate::error::{Error, Param, Result};
 use crate::output::cleanup::{self, TempPath};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -64,12 +64,13 @@ impl CommandTimer {
     /// extracts the latency in ms from the command's output.
     pub fn new(template: &str, regex: Option<&str>) -> Result<Self> {
         if !template.contains("{model}") {
-            return Err(Error::InvalidParameter(format!(
-                "--runner-cmd must contain {{model}} (the exported ONNX path), got '{template}'"
-            )));
+            return Err(Error::bad_parameter(
+                "runner_cmd",
+                format!("must contain {{model}} (the exported ONNX path), got '{template}'"),
+            ));
         }
         let regex = regex
-            .map(|r| regex::Regex::new(r).map_err(|e| Error::InvalidParameter(format!("--runner-regex '{r}': {e}"))))
+            .map(|r| regex::Regex::new(r).map_err(|e| Error::bad_parameter("runner_regex", format!("'{r}': {e}"))))
             .transpose()?;
         let dir = model_dir()?;
         Ok(CommandTimer {
@@ -87,7 +88,7 @@ impl CommandTimer {
     /// Set the per-run time limit (more than zero).
     pub fn timeout(mut self, limit: Duration) -> Result<Self> {
         if limit.is_zero() {
-            return Err(Error::InvalidParameter("the runner timeout must be more than 0 s".into()));
+            return Err(Error::bad_parameter("runner_timeout", "must be more than 0 s"));
         }
         self.timeout = limit;
         Ok(self)
@@ -109,7 +110,8 @@ impl CommandTimer {
     pub fn extract(&self, output: &str) -> std::result::Result<f64, String> {
         let text = match &self.regex {
             Some(re) => {
-                let caps = re.captures(output).ok_or_else(|| format!("nothing matches --runner-regex '{re}'"))?;
+                let caps =
+                    re.captures(output).ok_or_else(|| format!("nothing matches {} '{re}'", Param("runner_regex")))?;
                 caps.get(1).or_else(|| caps.get(0)).map_or("", |m| m.as_str()).trim().to_string()
             }
             None => {
@@ -178,7 +180,7 @@ impl CommandTimer {
             return Err(Error::Timeout {
                 command: cmd,
                 seconds: self.timeout.as_secs_f64(),
-                hint: "; if the model needs longer, raise --runner-timeout".into(),
+                hint: format!("; if the model needs longer, raise {}", Param("runner_timeout")),
             });
         };
         if !status.success() {
@@ -191,7 +193,8 @@ impl CommandTimer {
             Ok(v) => Ok(Some(v)),
             Err(why) => Err(Error::Engine(format!(
                 "runner `{cmd}` did not report a latency: {why}. The runner must print a line 'latency_ms: <ms>' or a \
-                 bare number alone on its last line (or pass --runner-regex); its output: {}",
+                 bare number alone on its last line (or pass {}); its output: {}",
+                Param("runner_regex"),
                 quote(&stdout)
             ))),
         }
@@ -548,7 +551,7 @@ mod tests {
         assert!(e.contains("'4.20 ms, 238.1 FPS' is not a bare number"), "{e}");
         let t = CommandTimer::new("x {model}", Some(r"avg=([0-9.]+)")).unwrap();
         assert_eq!(t.extract("min=1.0 avg=2.25 max=9"), Ok(2.25));
-        assert!(t.extract("nothing").unwrap_err().contains("--runner-regex"));
+        assert!(t.extract("nothing").unwrap_err().contains("`runner_regex`"));
         assert!(CommandTimer::new("no placeholder", None).is_err());
         assert!(CommandTimer::new("x {model}", Some("(")).is_err());
     }
@@ -610,7 +613,7 @@ mod tests {
         t.load(b"x", [1, 3, 32, 32]).unwrap();
         let e = t.run().unwrap_err();
         assert!(matches!(e, Error::Timeout { .. }), "{e}");
-        assert!(e.to_string().contains("--runner-timeout"), "{e}");
+        assert!(e.to_string().contains("`runner_timeout`"), "{e}");
         let pgid: u32 = std::fs::read_to_string(&pg).unwrap().trim().parse().unwrap();
         assert_eq!(settled_live_in_group(pgid), 0, "sh and its sleep are gone");
         // Cut off by the budget rather than the timeout: not an error, no sample.

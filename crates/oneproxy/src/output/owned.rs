@@ -93,10 +93,11 @@ impl Outputs {
         }
         Err(Error::Refused {
             path: path.into(),
-            reason:
+            reason: format!(
                 "exists and was not written by oneproxy (or was changed since): it is left alone; give a new name, \
-                     or pass --force (Python: overwrite=True) to replace it"
-                    .into(),
+                 or pass {} to replace it",
+                crate::error::Param("force")
+            ),
         })
     }
 
@@ -194,7 +195,7 @@ mod tests {
         // Edited by the user since: theirs now.
         std::fs::write(&out, b"my notes").unwrap();
         let e = o.write(&out, b"three").unwrap_err().to_string();
-        assert!(e.contains("front.csv") && e.contains("not written by oneproxy") && e.contains("--force"), "{e}");
+        assert!(e.contains("front.csv") && e.contains("not written by oneproxy") && e.contains("`force`"), "{e}");
         assert_eq!(std::fs::read(&out).unwrap(), b"my notes");
         let theirs = dir.path().join("thesis.tex");
         std::fs::write(&theirs, b"years").unwrap();

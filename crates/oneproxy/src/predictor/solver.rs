@@ -40,18 +40,25 @@ use serde::{Deserialize, Serialize};
 /// The penalty on the correction vector `b`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Penalty {
     /// `||b||_1` (linear program part).
+    #[cfg_attr(feature = "clap", value(name = "1"))]
     L1,
     /// `||b||_2` (second-order cone), the paper's default.
+    #[cfg_attr(feature = "clap", value(name = "2"))]
     L2,
     /// `||b||_inf`.
+    #[cfg_attr(feature = "clap", value(name = "inf"))]
     Linf,
     /// `||b||_2^2`, closed form.
     Ridge,
 }
 
 impl Penalty {
+    /// Every penalty.
+    pub const ALL: [Penalty; 4] = [Penalty::L1, Penalty::L2, Penalty::Linf, Penalty::Ridge];
+
     /// Name used on the command line and in JSON (`1`, `2`, `inf`, `ridge`).
     pub fn name(self) -> &'static str {
         match self {

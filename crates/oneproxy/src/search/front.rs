@@ -5,7 +5,7 @@
 use super::{best_under_constraints, evolve, pareto_front, Evaluated, EvolutionParams};
 use crate::data::AccuracyTable;
 use crate::data::LatencyTable;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::predictor::{AdditivePredictor, ProxyLatency};
 use crate::space::Arch;
 use std::collections::HashMap;
@@ -64,7 +64,32 @@ pub enum Method {
     Evolution(EvolutionParams),
 }
 
+impl Default for Method {
+    /// Every candidate: exact, and fast enough for NB201's 15625 or a bundled table.
+    fn default() -> Self {
+        Method::Exhaustive
+    }
+}
+
+/// The methods by name, as a command line or a keyword gives them, with what each does.
+pub const METHODS: [(&str, &str); 2] = [
+    ("exhaustive", "Evaluate every candidate (NB201, or every architecture with an accuracy)"),
+    ("evolution", "NSGA-II over the space (for spaces too large to enumerate)"),
+];
+
 impl Method {
+    /// The method called `name` (one of [`METHODS`]); evolution runs with `evolution`.
+    pub fn named(name: &str, evolution: EvolutionParams) -> Result<Method> {
+        match name {
+            "exhaustive" => Ok(Method::Exhaustive),
+            "evolution" => Ok(Method::Evolution(evolution)),
+            other => Err(Error::bad_parameter(
+                "method",
+                format!("unknown search method '{}'; known methods: exhaustive, evolution", crate::error::clip(other)),
+            )),
+        }
+    }
+
     /// `exhaustive` or `evolution`.
     pub fn name(&self) -> &'static str {
         match self {

@@ -15,6 +15,7 @@ use std::cmp::Ordering;
 /// Which correlation to compute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Metric {
     /// Spearman's rank correlation (the paper's monotonicity measure).
     #[default]
@@ -26,6 +27,9 @@ pub enum Metric {
 }
 
 impl Metric {
+    /// Every metric.
+    pub const ALL: [Metric; 3] = [Metric::Spearman, Metric::Kendall, Metric::Pearson];
+
     /// Name used in JSON and on the command line.
     pub fn name(self) -> &'static str {
         match self {

@@ -16,7 +16,44 @@
 //! is expected to lower the mean regret by less than a threshold. The budgets are the quantiles of
 //! the *predicted* latencies, as a real device has no table to take them from.
 
+use super::nas::Design;
 use super::score::budgets;
+use crate::error::{Error, Result};
+
+/// The designs by name, as a command line or a keyword gives them, with what each does.
+pub const DESIGNS: [(&str, &str); 2] = [
+    ("sequential", "Rounds by expected regret reduction, refitting between them"),
+    ("layers", "The first predicted Pareto layers at once (the paper's flow)"),
+];
+
+impl Design {
+    /// The sequential design with its default round size and stopping threshold.
+    pub const SEQUENTIAL: Design = Design::Sequential { batch: 5, stop: 0.01 };
+
+    /// The design called `name` (one of [`DESIGNS`]); a sequential one measures `batch`
+    /// candidates per round and stops below `stop` ([`Design::SEQUENTIAL`]'s where `None`).
+    pub fn named(name: &str, batch: Option<usize>, stop: Option<f64>) -> Result<Design> {
+        match name {
+            "sequential" => {
+                let (b, s) = Design::sequential_defaults();
+                Ok(Design::Sequential { batch: batch.unwrap_or(b), stop: stop.unwrap_or(s) })
+            }
+            "layers" => Ok(Design::Layers),
+            other => Err(Error::bad_parameter(
+                "design",
+                format!("unknown design '{}'; known designs: sequential, layers", crate::error::clip(other)),
+            )),
+        }
+    }
+
+    /// [`Design::SEQUENTIAL`]'s round size and stopping threshold.
+    pub fn sequential_defaults() -> (usize, f64) {
+        match Design::SEQUENTIAL {
+            Design::Sequential { batch, stop } => (batch, stop),
+            Design::Layers => unreachable!("Design::SEQUENTIAL is sequential"),
+        }
+    }
+}
 
 /// Smallest spread assumed for a prediction (log space, about 2%): even a perfect fit on the
 /// measurements so far does not know the next architecture's latency to better than that.

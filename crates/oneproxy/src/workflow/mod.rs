@@ -23,6 +23,7 @@ pub mod samples;
 pub mod score;
 
 pub use adapt::{adapt_target, TargetAdaptation};
+pub use design::DESIGNS;
 pub use evaluate::{
     evaluate_adapt, evaluate_baselines, evaluate_nas, AdaptEvaluation, Baselines, MethodScore, NasSummary, ScoredRun,
     Spread, Trials,
@@ -30,5 +31,5 @@ pub use evaluate::{
 pub use nas::{Decision, Design, Flow, FlowEvent, NasConfig, NasOutcome, Stage};
 pub use oracle::{ManualOracle, MeasurementLog, Recorded, TableOracle, TargetOracle};
 pub use run::{run, RunConfig, RunReport};
-pub use samples::{target_seed, SampleSet};
+pub use samples::{target_seed, SampleSet, SAMPLE_SETS};
 pub use score::{score, Score};

@@ -18,12 +18,42 @@ pub enum SampleSet {
 }
 
 impl Default for SampleSet {
+    /// Six random architectures: the sequential design chooses the rest itself, so few suffice
+    /// (6 reached a lower regret than 10 with fewer measurements;
+    /// docs/results/scoring-and-sequential-design).
     fn default() -> Self {
-        SampleSet::Random(10)
+        SampleSet::Random(6)
     }
 }
 
+/// The sample sets by name, as a command line or a keyword gives them, with what each is.
+pub const SAMPLE_SETS: [(&str, &str); 3] = [
+    ("random", "K random architectures measured on the target"),
+    ("help10", "HELP's 10 reference architectures (nb201 only)"),
+    ("plan", "The architectures `oneproxy plan` would choose (budget K)"),
+];
+
 impl SampleSet {
+    /// The set called `name` (one of [`SAMPLE_SETS`]) of `k` architectures; `help10` has its own 10.
+    pub fn named(name: &str, k: usize, space: SpaceId) -> Result<Self> {
+        match name {
+            "random" => Ok(SampleSet::Random(k)),
+            "plan" => Ok(SampleSet::Plan(k)),
+            "help10" => SampleSet::help10(space),
+            other => {
+                let known: Vec<&str> = SAMPLE_SETS.iter().map(|(n, _)| *n).collect();
+                Err(Error::bad_parameter(
+                    "sample_set",
+                    format!(
+                        "unknown sample set '{}'; known sample sets: {}",
+                        crate::error::clip(other),
+                        known.join(", ")
+                    ),
+                ))
+            }
+        }
+    }
+
     /// HELP's 10 reference architectures of NB201 (the only space they exist for).
     pub fn help10(space: SpaceId) -> Result<Self> {
         if space != SpaceId::Nb201 {

@@ -27,7 +27,7 @@ impl std::str::FromStr for FormChoice {
         }
         Form::corrections().find(|f| f.name() == name).map(FormChoice::Fixed).ok_or_else(|| {
             let known: Vec<&str> = Form::corrections().map(Form::name).collect();
-            Error::InvalidParameter(format!("unknown form '{name}'; known forms: auto, {}", known.join(", ")))
+            Error::bad_parameter("form", format!("unknown form '{name}'; known forms: auto, {}", known.join(", ")))
         })
     }
 }
@@ -59,6 +59,7 @@ pub enum Validation {
 /// How the cross-validated candidates become one predictor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Combination {
     /// The correction forms only; the best candidate, or with several proxies the mean of the
     /// `ensemble` best (the rule before the hypotheses existed).
@@ -70,6 +71,19 @@ pub enum Combination {
     /// share, one they rule out none.
     #[default]
     Averaged,
+}
+
+impl Combination {
+    /// Every rule.
+    pub const ALL: [Combination; 2] = [Combination::Averaged, Combination::Best];
+
+    /// The name in JSON, on the command line and in Python (`averaged`, `best`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Combination::Best => "best",
+            Combination::Averaged => "averaged",
+        }
+    }
 }
 
 /// Parameters of an adaptation (checked by [`AdaptParams::check`]).
@@ -120,7 +134,7 @@ impl AdaptParams {
     pub fn check(&self, n: usize) -> Result<()> {
         if let LambdaChoice::Fixed(l) = self.lambda {
             if !(l >= 0.0 && l.is_finite()) {
-                return Err(Error::InvalidParameter(format!("lambda must be >= 0, got {l}")));
+                return Err(Error::bad_parameter("lambda", format!("must be >= 0, got {l}")));
             }
         }
         if let LambdaChoice::Auto { grid } = self.lambda {
@@ -129,7 +143,7 @@ impl AdaptParams {
             }
         }
         if self.ensemble == 0 {
-            return Err(Error::InvalidParameter("the ensemble size must be at least 1".into()));
+            return Err(Error::bad_parameter("ensemble", "the ensemble size must be at least 1"));
         }
         // a, c and at least one held-out point need 3 samples.
         if n < 3 {
@@ -139,7 +153,7 @@ impl AdaptParams {
         }
         match &self.validation {
             Validation::KFold(k) if *k < 2 || *k > n => {
-                Err(Error::InvalidParameter(format!("k-fold needs 2 <= k <= {n} samples, got k = {k}")))
+                Err(Error::bad_parameter("folds", format!("k-fold needs 2 <= k <= {n} samples, got k = {k}")))
             }
             Validation::Holdout(idx) if idx.is_empty() || idx.len() + 3 > n || idx.iter().any(|&i| i >= n) => {
                 Err(Error::InvalidParameter(format!(

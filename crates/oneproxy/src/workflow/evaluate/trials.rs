@@ -21,11 +21,16 @@ impl Default for Trials {
 }
 
 impl Trials {
+    /// Target samples per trial of the evaluation protocol (the paper's K = 10), which
+    /// `evaluate adapt` and `evaluate nas` draw unless told otherwise. Not the NAS flow's
+    /// default ([`crate::workflow::SampleSet::default`]): evaluations compare with the paper at its K.
+    pub const SAMPLES: usize = 10;
+
     /// Trials that can differ: a fixed sample set gives an adaptation the same result every
     /// time (`varies == false`), while the flow still draws its extra adaptation samples at random.
     pub fn effective(self, varies: bool) -> Result<usize> {
         if self.count == 0 {
-            return Err(Error::InvalidParameter("at least one trial is needed".into()));
+            return Err(Error::bad_parameter("trials", "at least one trial is needed"));
         }
         Ok(if varies { self.count } else { 1 })
     }

@@ -92,7 +92,7 @@ pub enum Design {
 
 impl Default for Design {
     fn default() -> Self {
-        Design::Sequential { batch: 5, stop: 0.01 }
+        Design::SEQUENTIAL
     }
 }
 
