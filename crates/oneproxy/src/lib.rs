@@ -30,6 +30,7 @@
 
 pub mod data;
 pub mod error;
+pub mod files;
 // The fuzz targets' harness, shared with the corpus replay test; not public API.
 #[doc(hidden)]
 pub mod fuzzing;
