@@ -372,7 +372,7 @@ fn export_onnx(
 fn flops(space: &str, arch: &str) -> PyResult<(u64, u64)> {
     let id = parse_space(space)?;
     let arch = id.space().parse(arch).or_py()?;
-    let cost = oneproxy::network::cost(id, &arch);
+    let cost = id.cost(&arch);
     Ok((cost.flops, cost.params))
 }
 
