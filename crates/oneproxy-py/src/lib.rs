@@ -201,7 +201,7 @@ fn monotonicity<'py>(
         Some(t) => Arc::new(user_table(id, t)?),
         None => load_table(py, id, &latency)?,
     };
-    let m = py.detach(|| correlation_matrix_with(&table, &devices, metric, min_overlap)).or_py()?;
+    let m = py.detach(|| correlation_matrix_with(&*table, &devices, metric, min_overlap)).or_py()?;
     let n = m.devices.len();
     let flat: Vec<f64> = m.matrix.iter().flatten().copied().collect();
     let out = PyDict::new(py);
