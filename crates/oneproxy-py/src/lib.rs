@@ -197,7 +197,7 @@ fn monotonicity<'py>(
         Some(t) => Arc::new(user_table(id, t)?),
         None => load_table(py, id, &latency)?,
     };
-    let m = py.detach(|| correlation_matrix_with(&table, &devices, metric, min_overlap)).or_py()?;
+    let m = py.detach(|| correlation_matrix_with(&*table, &devices, metric, min_overlap)).or_py()?;
     let n = m.devices.len();
     let flat: Vec<f64> = m.matrix.iter().flatten().copied().collect();
     let out = PyDict::new(py);
@@ -366,7 +366,7 @@ fn export_onnx(
 fn flops(space: &str, arch: &str) -> PyResult<(u64, u64)> {
     let id = parse_space(space)?;
     let arch = id.space().parse(arch).or_py()?;
-    let cost = oneproxy::network::cost(id, &arch);
+    let cost = id.cost(&arch);
     Ok((cost.flops, cost.params))
 }
 

@@ -120,8 +120,14 @@ pub enum Error {
         known: Vec<String>,
     },
     /// A search-space name that does not exist.
-    #[error("unknown search space '{}'; {}", clip(.0), known_names(.0, &SPACE_NAMES.map(String::from), "spaces", ""))]
-    UnknownSpace(String),
+    #[error("unknown search space '{}'; {}", clip(name), known_names(name, &known.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "spaces", ""))]
+    UnknownSpace {
+        /// The name asked for.
+        name: String,
+        /// The canonical names of every space ([`crate::SpaceId::NAMES`], from the space
+        /// registry; carried here so that errors do not depend on the spaces).
+        known: &'static [&'static str],
+    },
     /// A device name that cannot be used (it would break a CSV header or be mistaken for a
     /// column of the format); see [`crate::data::validate_device_name`].
     #[error("invalid device name '{}': {reason}", clip(name))]
@@ -306,8 +312,6 @@ pub const VALUE_CHARS: usize = 80;
 const REASON_CHARS: usize = 300;
 /// Known names listed in full up to this many; beyond, the first few and the count.
 const LISTED_NAMES: usize = 6;
-/// Names printed by `--space` (and accepted by [`crate::SpaceId`]'s `FromStr`).
-const SPACE_NAMES: [&str; 5] = ["nb201", "fbnet", "ofa-mbv3", "mbv2", "proxyless"];
 
 /// A number for a message: Rust's shortest round-trip form in the usual range, scientific
 /// notation outside it, so that 1e306 is not printed as 307 digits and 1e-300 not as 300 zeros.
@@ -394,7 +398,7 @@ mod tests {
             Error::DuplicateDevice { path: "f.csv".into(), device: huge.clone(), previous: "x".into() },
             Error::BadHeader { path: "f.csv".into(), reason: huge.clone() },
             Error::unknown_device(&huge, std::slice::from_ref(&huge)),
-            Error::UnknownSpace(huge.clone()),
+            Error::UnknownSpace { name: huge.clone(), known: &crate::SpaceId::NAMES },
             Error::BadDeviceName { name: huge.clone(), reason: "too long".into() },
         ];
         for e in errors {
@@ -415,7 +419,7 @@ mod tests {
         assert!(!far.contains("did you mean"), "{far}");
         let short = Error::unknown_device("b", &["a".into(), "c".into()]).to_string();
         assert!(short.ends_with("known devices: a, c"), "{short}");
-        let space = Error::UnknownSpace("nb-201".into()).to_string();
+        let space = Error::UnknownSpace { name: "nb-201".into(), known: &crate::SpaceId::NAMES }.to_string();
         assert!(space.contains("did you mean 'nb201'?") && space.contains("known spaces: nb201, fbnet"), "{space}");
     }
 

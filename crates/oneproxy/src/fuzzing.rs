@@ -97,7 +97,7 @@ pub fn check_arch(space: &dyn SearchSpace, arch: &Arch) {
     let enc = space.encode(arch);
     assert_eq!(enc.len(), space.num_features(), "{id}: encoding length");
     assert!(enc.iter().all(|v| v.is_finite()), "{id}: non-finite encoding of '{text}'");
-    let cost = crate::network::cost(id, arch);
+    let cost = id.cost(arch);
     assert!(cost.flops > 0 && cost.params > 0, "{id}: '{text}' has cost {cost:?}");
 }
 

@@ -10,15 +10,17 @@
 //! target measurements (AdaProxy).
 //!
 //! Layout, one job per module:
-//! * [`space`]: search spaces (NB201, FBNet, OFA-MobileNetV3, MobileNetV2, ProxylessNAS): parse,
-//!   format, sample, encode;
-//! * [`network`]: the layers of every architecture, its FLOPs and parameters;
+//! * [`space`]: search spaces (NB201, FBNet, OFA-MobileNetV3, MobileNetV2, ProxylessNAS), one
+//!   folder each and one registry line: parse, format, sample, encode, their networks and
+//!   bundled datasets;
+//! * [`network`]: the layer and cost types networks are written in (FLOPs, parameters);
 //! * `onnx` (feature `onnx`): ONNX export of every architecture;
 //! * [`measure`]: latency measurement (tract with feature `tract`, or an external runner);
 //! * [`table`]: [`LatencyTable`], latencies from the [`bundled`] data and user CSV files;
 //! * [`accuracy`]: accuracy tables;
 //! * [`plausibility`]: warnings about values that parse but look wrong (units, ranges);
 //! * [`stats`]: Spearman, Kendall tau-b, Pearson, and the device correlation matrix;
+//! * [`files`]: reading an input file and hashing bytes (under both `data` and `output`);
 //! * [`manifest`]: provenance attached to every JSON result;
 //! * [`output`]: everything written to disk: atomic files, report folders, locks, cleanup on
 //!   error and on SIGINT/SIGTERM;
@@ -30,10 +32,13 @@
 
 pub mod data;
 pub mod error;
+pub mod files;
 // The fuzz targets' harness, shared with the corpus replay test; not public API.
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod measure;
+#[cfg(test)]
+mod module_graph;
 pub mod network;
 #[cfg(feature = "onnx")]
 pub mod onnx;

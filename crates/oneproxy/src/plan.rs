@@ -57,7 +57,7 @@ pub fn plan(
         return Ok(order.into_iter().map(|i| candidates[i].clone()).collect());
     }
     let (lat_lo, lat_hi) = (pred[order[0]], pred[order[order.len() - 1]]);
-    let structure = space.id() == crate::SpaceId::Nb201;
+    let structure = space.id().family().has_cells();
     let e = space.num_features();
     let d = e + 2 + if structure { 2 * (OPS - 1) } else { 0 };
     let span = (lat_hi - lat_lo).max(f64::MIN_POSITIVE);

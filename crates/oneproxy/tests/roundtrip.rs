@@ -4,7 +4,7 @@
 
 use oneproxy::measure::tract::{TractModel, TractTimer};
 use oneproxy::measure::{measure, MeasureParams, Timer};
-use oneproxy::network::{self, Execution};
+use oneproxy::network::Execution;
 use oneproxy::onnx::{export, export_with, input_shape, seeded_input};
 use oneproxy::space::seeded_rng;
 use oneproxy::stats::spearman;
@@ -28,7 +28,7 @@ fn every_space_round_trips_through_tract() {
         for i in 0..n {
             let arch = space.space().sample(&mut rng);
             let batch = 1 + i % 2;
-            let classes = network::build(space, &arch).output().c;
+            let classes = space.network(&arch).output().c;
             let (shape, out) = run(space, &arch, batch);
             assert_eq!(shape, vec![batch, classes], "{space} {}", space.space().format(&arch));
             assert!(out.iter().all(|v| v.is_finite()), "{space}: non-finite logits");
@@ -123,7 +123,7 @@ fn interleaved_latencies(archs: &[Arch], rounds: usize) -> Vec<f64> {
 fn flops_rank_like_measured_latency_on_nb201() {
     let mut rng = seeded_rng(2024);
     let archs: Vec<Arch> = (0..30).map(|_| oneproxy::SearchSpace::sample(SpaceId::Nb201.space(), &mut rng)).collect();
-    let flops: Vec<f64> = archs.iter().map(|a| network::cost(SpaceId::Nb201, a).flops as f64).collect();
+    let flops: Vec<f64> = archs.iter().map(|a| SpaceId::Nb201.cost(a).flops as f64).collect();
     let ms = interleaved_latencies(&archs, 7);
     for (a, (f, m)) in archs.iter().zip(flops.iter().zip(&ms)) {
         eprintln!("{:>6.1} MFLOPs {m:>8.3} ms {}", f / 1e6, SpaceId::Nb201.space().format(a));
@@ -136,7 +136,7 @@ fn flops_rank_like_measured_latency_on_nb201() {
         .iter()
         .map(|a| Arch::from_genes(a.genes().iter().map(|&g| if g == 4 { 0 } else { g }).collect::<Vec<u8>>()))
         .collect();
-    let flops: Vec<f64> = no_pool.iter().map(|a| network::cost(SpaceId::Nb201, a).flops as f64).collect();
+    let flops: Vec<f64> = no_pool.iter().map(|a| SpaceId::Nb201.cost(a).flops as f64).collect();
     let ms = interleaved_latencies(&no_pool, 7);
     let rho = spearman(&flops, &ms);
     eprintln!("Spearman(FLOPs, tract latency) over the same 30 without pooling: {rho:.3}");
@@ -147,7 +147,7 @@ fn flops_rank_like_measured_latency_on_nb201() {
 #[test]
 fn flops_against_bundled_nb201_devices() {
     let b = oneproxy::data::bundled::bundle(SpaceId::Nb201).unwrap();
-    let flops: Vec<f64> = b.archs.iter().map(|a| network::cost(SpaceId::Nb201, a).flops as f64).collect();
+    let flops: Vec<f64> = b.archs.iter().map(|a| SpaceId::Nb201.cost(a).flops as f64).collect();
     let mut all = Vec::new();
     for (d, dev) in b.latency.devices().iter().enumerate() {
         let rows = b.latency.measured_rows(d);

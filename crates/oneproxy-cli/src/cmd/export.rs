@@ -30,7 +30,7 @@ pub fn run(a: ExportArgs) -> anyhow::Result<()> {
     }
     let bytes = oneproxy::onnx::export_with(space, &arch, a.batch, a.seed, exec)?;
     outputs.write(&a.out, &bytes).context("--out")?;
-    let cost = oneproxy::network::build_with(space, &arch, exec)?.cost();
+    let cost = space.network_with(&arch, exec)?.cost();
     note!(
         "wrote {} ({} bytes; {:.2} MFLOPs, {:.3} M parameters per image{})",
         a.out.display(),

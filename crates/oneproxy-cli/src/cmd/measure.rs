@@ -272,7 +272,7 @@ fn measure_all(
                 for w in &column_warnings {
                     bar.suspend(|| note!("warning: {w}"));
                 }
-                let cost = oneproxy::network::build_with(space_id, arch, exec)?.cost();
+                let cost = space_id.network_with(arch, exec)?.cost();
                 let latency_ms = answer.latency_ms().expect("measured");
                 measured.push(Row { arch: text, latency_ms, flops: cost.flops, params: cost.params, measurement: m });
             }

@@ -41,7 +41,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
 pub fn execution(prune_dead: bool, space: SpaceId) -> anyhow::Result<oneproxy::network::Execution> {
     use oneproxy::network::Execution;
     let exec = if prune_dead { Execution::PruneDead } else { Execution::AsWritten };
-    exec.check(space).context("--prune-dead")?;
+    space.check_execution(exec).context("--prune-dead")?;
     Ok(exec)
 }
 

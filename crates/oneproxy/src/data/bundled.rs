@@ -7,33 +7,13 @@ use crate::data::manifest::InputFile;
 use crate::data::AccuracyTable;
 use crate::data::{parse_latency_csv, DeviceSource, LatencyTable};
 use crate::error::{Error, Origin, Result};
-use crate::space::{Arch, OfaMbv3, SpaceId};
+use crate::space::{Arch, Dataset, Embedded, SpaceId};
 use std::io::Read;
 use std::path::Path;
 use std::sync::OnceLock;
 
-struct Embedded {
-    name: &'static str,
-    gz: &'static [u8],
-}
-
-macro_rules! embed {
-    ($name:literal) => {
-        Embedded { name: $name, gz: include_bytes!(concat!("../../data/", $name, ".gz")) }
-    };
-}
-
-const NB201_ARCHS: Embedded = embed!("nasbench201/archs.csv");
-const NB201_LATENCY: Embedded = embed!("nasbench201/latency.csv");
-const NB201_EDGE: Embedded = embed!("nasbench201/latency_edge_subset.csv");
-const FBNET_ARCHS: Embedded = embed!("fbnet/archs.csv");
-const FBNET_LATENCY: Embedded = embed!("fbnet/latency.csv");
-const OFA_ARCHS: Embedded = embed!("ofa_mbv3/archs.csv");
-const OFA_LATENCY: Embedded = embed!("ofa_mbv3/latency.csv");
-
-/// The HELP paper's 10 reference ("hardware embedding") architectures of NB201, as bundled
-/// row indices. Used by `--sample-set help10`.
-pub const HELP10_NB201: [usize; 10] = [11982, 431, 55, 9, 14451, 8636, 9881, 13479, 6196, 1462];
+/// The HELP paper's 10 reference architectures of NB201 (declared with the NB201 dataset).
+pub use crate::space::nb201::HELP10_NB201;
 
 /// Everything bundled for one space.
 #[derive(Debug)]
@@ -62,10 +42,11 @@ fn inflate(e: &Embedded) -> Result<Vec<u8>> {
 }
 
 /// Whether a bundled device's latencies come from a simulator or an estimator rather than a
-/// measurement (HW-NAS-Bench's `eyeriss` and `fpga`, in NB201 and FBNet): such a device is never a default proxy
-/// (`run`'s choice, the `auto` pool) unless the user names it.
+/// measurement (HW-NAS-Bench's `eyeriss` and `fpga`, in NB201 and FBNet; each space's
+/// [`Dataset::simulated`]): such a device is never a default proxy (`run`'s choice, the `auto`
+/// pool) unless the user names it.
 pub fn is_simulated(space: SpaceId, device: &str) -> bool {
-    matches!(space, SpaceId::Nb201 | SpaceId::Fbnet) && matches!(device, "eyeriss" | "fpga")
+    space.family().dataset().is_some_and(|d| d.simulated.contains(&device))
 }
 
 /// One device's result as the proxy of every other bundled device.
@@ -94,41 +75,32 @@ pub struct ProxyRanking {
 
 /// The shipped proxy ranking of a space, if there is one.
 pub fn proxy_ranking(space: SpaceId) -> Option<ProxyRanking> {
-    match space {
-        SpaceId::Nb201 => serde_json::from_str(include_str!("../../data/nasbench201/proxy_ranking.json")).ok(),
-        _ => None,
-    }
+    serde_json::from_str(space.family().dataset()?.proxy_ranking?).ok()
 }
 
 /// The bundled data of a space (parsed on first call, then shared).
 pub fn bundle(space: SpaceId) -> Result<&'static Bundle> {
     static CELLS: [OnceLock<std::result::Result<Bundle, String>>; SpaceId::ALL.len()] =
         [const { OnceLock::new() }; SpaceId::ALL.len()];
-    let i = SpaceId::ALL.iter().position(|&s| s == space).expect("every space is in ALL");
-    CELLS[i]
+    CELLS[space as usize]
         .get_or_init(|| load(space).map_err(|e| e.to_string()))
         .as_ref()
         .map_err(|e| Error::InvalidParameter(format!("bundled data for {space} is corrupt: {e}")))
 }
 
 fn load(space: SpaceId) -> Result<Bundle> {
-    let (archs_file, latency_files): (&Embedded, &[&Embedded]) = match space {
-        SpaceId::Nb201 => (&NB201_ARCHS, &[&NB201_LATENCY, &NB201_EDGE]),
-        SpaceId::Fbnet => (&FBNET_ARCHS, &[&FBNET_LATENCY]),
-        SpaceId::OfaMbv3 => (&OFA_ARCHS, &[&OFA_LATENCY]),
-        // Spaces without a dataset: no architectures, no devices (measure your own).
-        SpaceId::Mbv2 | SpaceId::Proxyless => {
-            return Ok(Bundle { archs: Vec::new(), latency: LatencyTable::new(space), accuracy: Vec::new() })
-        }
+    // Spaces without a dataset: no architectures, no devices (measure your own).
+    let Some(dataset) = space.family().dataset() else {
+        return Ok(Bundle { archs: Vec::new(), latency: LatencyTable::new(space), accuracy: Vec::new() });
     };
-    let archs_csv = inflate(archs_file)?;
-    let (archs, accuracy) = parse_archs(space, archs_file.name, &archs_csv)?;
+    let archs_csv = inflate(&dataset.archs)?;
+    let (archs, accuracy) = parse_archs(space, dataset, &archs_csv)?;
     let mut latency = LatencyTable::new(space);
     for arch in &archs {
         latency.ensure_row(arch);
     }
-    latency.push_input(InputFile::from_bytes(format!("bundled:{}", archs_file.name), &archs_csv));
-    for file in latency_files {
+    latency.push_input(InputFile::from_bytes(format!("bundled:{}", dataset.archs.name), &archs_csv));
+    for file in dataset.latency {
         let bytes = inflate(file)?;
         let label = format!("bundled:{}", file.name);
         let csv = parse_latency_csv(&bytes, Path::new(&label), space.space(), Some(&archs))?;
@@ -137,11 +109,14 @@ fn load(space: SpaceId) -> Result<Bundle> {
     Ok(Bundle { archs, latency, accuracy })
 }
 
-fn parse_archs(space: SpaceId, name: &str, bytes: &[u8]) -> Result<(Vec<Arch>, Vec<AccuracyTable>)> {
-    let path = Path::new(name);
+/// The architectures of a bundled architecture file and its accuracy tables: an `index` column,
+/// the space's architecture fields, then one column per accuracy table.
+fn parse_archs(space: SpaceId, dataset: &Dataset, bytes: &[u8]) -> Result<(Vec<Arch>, Vec<AccuracyTable>)> {
+    let path = Path::new(dataset.archs.name);
+    let fields = 1..1 + dataset.arch_columns;
     let mut reader = csv::ReaderBuilder::new().from_reader(bytes);
     let mut archs = Vec::new();
-    let mut acc: [Vec<f64>; 3] = Default::default();
+    let mut acc: Vec<Vec<f64>> = vec![Vec::new(); dataset.accuracy.len()];
     for (i, rec) in reader.records().enumerate() {
         let rec = rec.map_err(|source| Error::Csv { path: path.into(), source })?;
         let origin = Origin::File { path: path.into(), line: i as u64 + 2 };
@@ -153,37 +128,24 @@ fn parse_archs(space: SpaceId, name: &str, bytes: &[u8]) -> Result<(Vec<Arch>, V
                 reason: "bundled indices must be 0, 1, 2, ...".into(),
             });
         }
-        let arch = match space {
-            SpaceId::OfaMbv3 => {
-                let list = |s: &str| s.split(';').map(|v| v.parse::<u8>().unwrap_or(0)).collect::<Vec<u8>>();
-                let res = rec[1].parse().unwrap_or(0);
-                OfaMbv3::from_parts(res, &list(&rec[2]), &list(&rec[3]), &list(&rec[4])).map_err(|reason| {
-                    Error::BadArch {
-                        origin,
-                        space: space.name(),
-                        value: rec.iter().collect::<Vec<_>>().join(","),
-                        reason,
-                    }
-                })?
-            }
-            _ => space.space().parse_at(&rec[1], origin)?,
-        };
-        if space == SpaceId::Nb201 {
-            for (k, a) in acc.iter_mut().enumerate() {
-                a.push(rec[2 + k].parse().unwrap_or(f64::NAN));
-            }
+        let described: Vec<&str> = fields.clone().filter_map(|f| rec.get(f)).collect();
+        let arch = space.family().parse_bundled(&described).map_err(|reason| Error::BadArch {
+            origin,
+            space: space.name(),
+            value: described.join(","),
+            reason,
+        })?;
+        for (k, a) in acc.iter_mut().enumerate() {
+            a.push(rec.get(fields.end + k).and_then(|v| v.parse().ok()).unwrap_or(f64::NAN));
         }
         archs.push(arch);
     }
-    let accuracy = if space == SpaceId::Nb201 {
-        ["cifar10", "cifar100", "imagenet16-120"]
-            .iter()
-            .zip(acc)
-            .map(|(n, values)| AccuracyTable::new(n, archs.iter().cloned().zip(values)))
-            .collect::<Result<Vec<_>>>()?
-    } else {
-        Vec::new()
-    };
+    let accuracy = dataset
+        .accuracy
+        .iter()
+        .zip(acc)
+        .map(|(n, values)| AccuracyTable::new(n, archs.iter().cloned().zip(values)))
+        .collect::<Result<Vec<_>>>()?;
     Ok((archs, accuracy))
 }
 

@@ -1,7 +1,7 @@
 //! Provenance attached to every JSON result: which tool, which space, which seed, which inputs.
 
+pub use crate::files::sha256_hex;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::path::Path;
 
 /// One input file and its content hash.
@@ -21,15 +21,9 @@ impl InputFile {
 
     /// Hash a file on disk.
     pub fn from_path(path: &Path) -> crate::Result<Self> {
-        let bytes = crate::data::input::read(path)?;
+        let bytes = crate::files::read(path)?;
         Ok(Self::from_bytes(path.display().to_string(), &bytes))
     }
-}
-
-/// Hex SHA-256 of bytes.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The small header of every JSON output, so that a result can be traced and reproduced.

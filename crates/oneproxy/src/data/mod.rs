@@ -1,6 +1,7 @@
 //! The data layer: every table, file format and file oneproxy reads, one job per module.
 //!
-//! * [`input`]: the one way an input file is read (regular files only, bounded);
+//! * [`input`]: the one way an input file is read (regular files only, bounded; it lives in
+//!   [`crate::files`], under both `data` and `output`);
 //! * [`csv`]: the one CSV writer, and line numbers for the readers' messages;
 //! * [`latency`]: the one check a latency passes wherever it enters;
 //! * [`device`]: device names (one rule everywhere) and where a device's data came from;
@@ -19,7 +20,8 @@ pub mod accuracy;
 pub mod bundled;
 pub mod csv;
 pub mod device;
-pub mod input;
+/// Reading input files lives in [`crate::files`]; kept here under its old path.
+pub use crate::files::input;
 pub mod latency;
 pub mod latency_csv;
 pub mod load;

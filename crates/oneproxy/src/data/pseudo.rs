@@ -17,7 +17,7 @@ impl LatencyTable {
         let space = self.space();
         let costs: Vec<crate::network::Cost> = {
             use rayon::prelude::*;
-            self.archs().par_iter().map(|a| crate::network::cost(space, a)).collect()
+            self.archs().par_iter().map(|a| space.cost(a)).collect()
         };
         let archs = self.archs().to_vec();
         let source = |what: &str| DeviceSource::Computed(format!("computed: {what} of the {space} network"));

@@ -215,6 +215,28 @@ impl LatencyTable {
     }
 }
 
+/// The correlation matrix reads a table through [`DeviceColumns`]; each method is the table's own.
+impl crate::stats::DeviceColumns for LatencyTable {
+    fn rows(&self) -> usize {
+        self.len()
+    }
+    fn measured_device_names(&self) -> Vec<String> {
+        LatencyTable::measured_device_names(self)
+    }
+    fn device_index(&self, name: &str) -> Result<usize> {
+        LatencyTable::device_index(self, name)
+    }
+    fn column(&self, device: usize) -> &[f64] {
+        LatencyTable::column(self, device)
+    }
+    fn measured_count(&self, device: usize) -> usize {
+        LatencyTable::measured_count(self, device)
+    }
+    fn paired(&self, a: usize, b: usize) -> (Vec<f64>, Vec<f64>) {
+        LatencyTable::paired(self, a, b)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -34,7 +34,7 @@ impl Session {
         if batch == 0 {
             return Err(Error::InvalidParameter("the batch size must be at least 1".into()));
         }
-        exec.check(space)?;
+        space.check_execution(exec)?;
         Ok(Session { space, timer, params, batch, seed, exec })
     }
 

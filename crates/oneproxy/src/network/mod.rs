@@ -1,14 +1,16 @@
-//! Network descriptions: the layers (with shapes) of every architecture of every space.
+//! Network descriptions: the layer and cost types every space's network is written in.
 //!
 //! A [`Network`] is a small dataflow graph of [`Node`]s in topological order, each an [`Op`]
 //! applied to earlier nodes, with its output [`Shape`] (channels, height, width; batch excluded).
 //! It is the one definition of each space's macro network that everything else reads:
 //! [`cost`] counts multiply-adds and parameters from it, and the ONNX exporter (feature `onnx`)
-//! turns it into a model with seeded random weights. The builders, one module per family, say
-//! where they follow the original definitions and where they simplify:
-//! * [`nb201`]: the NAS-Bench-201 CIFAR network;
-//! * [`fbnet`]: the HW-NAS-Bench FBNet network for CIFAR-100;
-//! * [`mobilenet`]: OFA-MobileNetV3 and the MobileNetV2 / ProxylessNAS elastic spaces.
+//! turns it into a model with seeded random weights. Each space builds its own network next to
+//! its genotype ([`Family::network`](crate::space::Family::network); get one with
+//! [`SpaceId::network`](crate::SpaceId::network)), saying where it follows the original
+//! definition and where it simplifies: `space/nb201/network.rs` (the NAS-Bench-201 CIFAR
+//! network), `space/fbnet/network.rs` (HW-NAS-Bench's FBNet for CIFAR-100),
+//! `space/elastic/network.rs` (OFA-MobileNetV3 and the MobileNetV2 / ProxylessNAS elastic
+//! spaces). This module depends on no space.
 //!
 //! **Counting convention** (the one of NAS-Bench-201's reported figures, which these builders
 //! reproduce exactly: 7.78 to 220.11 MFLOPs, 0.073 to 1.531 M parameters): FLOPs are the
@@ -16,13 +18,6 @@
 //! additions and SE multiplications are not counted. Parameters are convolution and linear
 //! weights and biases plus the two affine parameters of each batch norm (running statistics are
 //! buffers, not parameters, as in PyTorch's `parameters()`).
-
-pub mod fbnet;
-pub mod mobilenet;
-pub mod nb201;
-
-use crate::error::{Error, Result};
-use crate::space::{Arch, SpaceId};
 
 /// The shape of one feature map (per image): channels, height, width.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -160,15 +155,6 @@ pub struct Cost {
     pub params: u64,
 }
 
-/// The network of an architecture (input resolution as the space defines it).
-pub fn build(space: SpaceId, arch: &Arch) -> Network {
-    match space {
-        SpaceId::Nb201 => nb201::build(arch),
-        SpaceId::Fbnet => fbnet::build(arch),
-        SpaceId::OfaMbv3 | SpaceId::Mbv2 | SpaceId::Proxyless => mobilenet::build(space, arch),
-    }
-}
-
 /// Which operations of an architecture the network computes.
 ///
 /// NAS-Bench-201's model computes every edge of a cell, also those whose result cannot reach
@@ -182,37 +168,9 @@ pub enum Execution {
     #[default]
     AsWritten,
     /// Only the live operations of each NB201 cell ([`crate::space::cell`]): `none` edges and
-    /// dead operations are not in the network at all. Defined for NB201 only.
+    /// dead operations are not in the network at all. Defined for spaces with cells only
+    /// ([`SpaceId::check_execution`](crate::SpaceId::check_execution)).
     PruneDead,
-}
-
-impl Execution {
-    /// Whether the space's networks can be built this way: pruning is an error outside NB201
-    /// (the other spaces have no `none` edges and no dead operations to remove), never a
-    /// silent no-op.
-    pub fn check(self, space: SpaceId) -> Result<()> {
-        match (self, space) {
-            (Execution::PruneDead, s) if s != SpaceId::Nb201 => Err(Error::InvalidParameter(format!(
-                "pruning dead operations is defined for the nb201 space only (its cells have `none` edges); the {s} space has nothing to prune"
-            ))),
-            _ => Ok(()),
-        }
-    }
-}
-
-/// The network of an architecture computed as `exec` says; an error when the space does not
-/// support it ([`Execution::check`]).
-pub fn build_with(space: SpaceId, arch: &Arch, exec: Execution) -> Result<Network> {
-    exec.check(space)?;
-    Ok(match space {
-        SpaceId::Nb201 => nb201::build_with(arch, exec),
-        _ => build(space, arch),
-    })
-}
-
-/// FLOPs (multiply-adds) and parameters of an architecture.
-pub fn cost(space: SpaceId, arch: &Arch) -> Cost {
-    build(space, arch).cost()
 }
 
 /// Incremental construction with shape inference, shared by the builders.

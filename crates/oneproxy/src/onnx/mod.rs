@@ -15,7 +15,7 @@
 
 pub mod proto;
 
-use crate::network::{self, Act, Execution, Network, Op, Shape};
+use crate::network::{Act, Execution, Network, Op, Shape};
 use crate::space::{seeded_rng, Arch, SeededRng, SpaceId};
 use prost::Message;
 use proto::*;
@@ -36,15 +36,15 @@ pub fn export(space: SpaceId, arch: &Arch, batch: usize, seed: u64) -> Vec<u8> {
 }
 
 /// The ONNX model of an architecture's network computed as `exec` says (an error where the
-/// space does not support it: [`Execution::check`]).
+/// space does not support it: [`SpaceId::check_execution`](crate::SpaceId::check_execution)).
 ///
 /// The doc string names the architecture as given, and says when pruning removed operations.
 /// Weights are drawn in node order, so the operations that a pruned model keeps get other
 /// random weights than in the model as written (latency does not depend on them); a model
 /// that pruning does not change (an NB201 cell without `none` edges) is byte-identical.
 pub fn export_with(space: SpaceId, arch: &Arch, batch: usize, seed: u64, exec: Execution) -> crate::Result<Vec<u8>> {
-    let net = network::build_with(space, arch, exec)?;
-    let pruned = exec == Execution::PruneDead && net != network::build(space, arch);
+    let net = space.network_with(arch, exec)?;
+    let pruned = exec == Execution::PruneDead && net != space.network(arch);
     let how = if pruned { "none edges and dead operations removed, " } else { "" };
     let doc = format!("oneproxy {space} {} ({how}weights seed {seed})", space.space().format(arch));
     Ok(model_proto(&net, batch, seed, doc).encode_to_vec())
@@ -52,7 +52,7 @@ pub fn export_with(space: SpaceId, arch: &Arch, batch: usize, seed: u64, exec: E
 
 /// The input shape of an architecture's exported model, `[batch, 3, H, W]`.
 pub fn input_shape(space: SpaceId, arch: &Arch, batch: usize) -> [usize; 4] {
-    let s = network::build(space, arch).input();
+    let s = space.network(arch).input();
     [batch, s.c, s.h, s.w]
 }
 
@@ -270,7 +270,7 @@ mod tests {
         // Every weight of the network is an initializer: the parameter count matches (BN running
         // statistics are two extra tensors per BN, not parameters).
         let floats: usize = g.initializer.iter().map(|t| t.raw_data.len() / 4).sum();
-        let net = network::build(SpaceId::Nb201, &arch);
+        let net = SpaceId::Nb201.network(&arch);
         let bn: usize = net.nodes.iter().filter(|n| n.op == Op::BatchNorm).map(|n| 2 * n.shape.c).sum();
         assert_eq!(floats as u64, net.cost().params + bn as u64);
         assert_eq!(g.output[0].name, OUTPUT_NAME);

@@ -12,6 +12,7 @@
 
 use super::{cleanup, temp};
 use crate::error::{Error, Result};
+use crate::files::kind_of;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -38,25 +39,6 @@ pub fn final_target(path: &Path) -> Result<PathBuf> {
         path: path.into(),
         reason: format!("more than {MAX_LINKS} symbolic links in a chain (a loop?)"),
     })
-}
-
-/// What a non-regular file is, in words.
-pub(crate) fn kind_of(meta: &std::fs::Metadata) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
-    let t = meta.file_type();
-    if t.is_dir() {
-        "a directory"
-    } else if t.is_char_device() {
-        "a character device"
-    } else if t.is_block_device() {
-        "a block device"
-    } else if t.is_fifo() {
-        "a FIFO (named pipe)"
-    } else if t.is_socket() {
-        "a socket"
-    } else {
-        "not a regular file"
-    }
 }
 
 /// Check that an output file may be written at `path` (following links): it is a regular file

@@ -19,7 +19,6 @@ mod owned;
 mod report_dir;
 pub(crate) mod temp;
 
-pub(crate) use atomic::kind_of;
 pub use atomic::{check_output_file, final_target, write_atomic};
 pub use cleanup::install_signal_handlers;
 pub use lock::OutputLock;

@@ -18,8 +18,8 @@
 //! replace the data the command is reading with what it computed from them.
 
 use super::{atomic::check_output_file, final_target, write_atomic};
-use crate::data::manifest::sha256_hex;
 use crate::error::{Error, Result};
+use crate::files::sha256_hex;
 use std::collections::BTreeMap;
 use std::io::{Read, Seek, Write};
 use std::os::unix::fs::MetadataExt;
@@ -143,11 +143,11 @@ fn split(target: &Path) -> Option<(PathBuf, String)> {
 fn is_ours(target: &Path) -> bool {
     let Some((dir, name)) = split(target) else { return false };
     let Some(want) = read_ledger(&dir.join(LEDGER)).and_then(|l| l.files.get(&name).cloned()) else { return false };
-    crate::data::input::read(target).is_ok_and(|bytes| sha256_hex(&bytes) == want)
+    crate::files::read(target).is_ok_and(|bytes| sha256_hex(&bytes) == want)
 }
 
 fn read_ledger(path: &Path) -> Option<Ledger> {
-    let bytes = crate::data::input::read(path).ok()?;
+    let bytes = crate::files::read(path).ok()?;
     serde_json::from_slice::<Ledger>(&bytes).ok().filter(|l| l.written_by == "oneproxy")
 }
 

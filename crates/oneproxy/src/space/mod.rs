@@ -9,17 +9,20 @@
 //! The canonical string form of each space is documented on its type ([`Nb201`], [`Fbnet`],
 //! [`OfaMbv3`], [`Mbv2`], [`Proxyless`]); `format(parse(s)) == s` holds for every canonical string.
 
-pub mod cell;
 pub mod elastic;
+mod family;
 pub(crate) mod fbnet;
 pub(crate) mod nb201;
-pub(crate) mod ofa;
 
+pub use elastic::{Mbv2, OfaMbv3, Proxyless};
+pub(crate) use family::embed;
+pub use family::{Dataset, Embedded, Family};
 pub use fbnet::Fbnet;
+pub use nb201::cell;
 pub use nb201::Nb201;
-pub use ofa::{Mbv2, OfaMbv3, Proxyless};
 
 use crate::error::{Error, Origin, Result};
+use crate::network::{Cost, Execution, Network};
 use rand::Rng;
 use std::fmt;
 use std::str::FromStr;
@@ -59,50 +62,96 @@ impl fmt::Debug for Arch {
     }
 }
 
-/// The search spaces oneproxy knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub enum SpaceId {
+/// Declare the registry: the [`SpaceId`] enum (with its serde names), [`SpaceId::ALL`],
+/// [`SpaceId::NAMES`] and the implementation of each space, from one line per space.
+macro_rules! registry {
+    ($($(#[$doc:meta])* $variant:ident = $name:literal => $family:path),* $(,)?) => {
+        /// The search spaces oneproxy knows (the registry below lists them).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        pub enum SpaceId {
+            $($(#[$doc])* #[serde(rename = $name)] $variant,)*
+        }
+
+        impl SpaceId {
+            /// All spaces, in registry order.
+            pub const ALL: [SpaceId; [$($name),*].len()] = [$(SpaceId::$variant),*];
+
+            /// The canonical name of every space, in registry order.
+            pub const NAMES: [&'static str; [$($name),*].len()] = [$($name),*];
+
+            /// The space's implementation (genotype and encoding).
+            pub fn space(self) -> &'static dyn SearchSpace {
+                match self {
+                    $(SpaceId::$variant => &$family,)*
+                }
+            }
+
+            /// The space's family (names, network, bundled data).
+            pub fn family(self) -> &'static dyn Family {
+                match self {
+                    $(SpaceId::$variant => &$family,)*
+                }
+            }
+        }
+    };
+}
+
+// The registry: one line per space, `Variant = "canonical name" => implementation`.
+registry! {
     /// NAS-Bench-201 cell space (15625 architectures).
-    #[serde(rename = "nb201")]
-    Nb201,
+    Nb201 = "nb201" => nb201::Nb201,
     /// FBNet: 22 layers x 9 block choices.
-    #[serde(rename = "fbnet")]
-    Fbnet,
+    Fbnet = "fbnet" => fbnet::Fbnet,
     /// Once-for-All MobileNetV3.
-    #[serde(rename = "ofa-mbv3")]
-    OfaMbv3,
+    OfaMbv3 = "ofa-mbv3" => elastic::OfaMbv3,
     /// MobileNetV2-style elastic MBConv space (no bundled data).
-    #[serde(rename = "mbv2")]
-    Mbv2,
+    Mbv2 = "mbv2" => elastic::Mbv2,
     /// ProxylessNAS-style elastic MBConv space (no bundled data).
-    #[serde(rename = "proxyless")]
-    Proxyless,
+    Proxyless = "proxyless" => elastic::Proxyless,
 }
 
 impl SpaceId {
-    /// All spaces.
-    pub const ALL: [SpaceId; 5] = [SpaceId::Nb201, SpaceId::Fbnet, SpaceId::OfaMbv3, SpaceId::Mbv2, SpaceId::Proxyless];
-
     /// The short name used on the command line and in JSON.
     pub fn name(self) -> &'static str {
-        match self {
-            SpaceId::Nb201 => "nb201",
-            SpaceId::Fbnet => "fbnet",
-            SpaceId::OfaMbv3 => "ofa-mbv3",
-            SpaceId::Mbv2 => "mbv2",
-            SpaceId::Proxyless => "proxyless",
+        Self::NAMES[self as usize]
+    }
+
+    /// The network of an architecture, every operation computed as written.
+    pub fn network(self, arch: &Arch) -> Network {
+        self.family().network(arch)
+    }
+
+    /// FLOPs (multiply-adds) and parameters of an architecture.
+    pub fn cost(self, arch: &Arch) -> Cost {
+        self.network(arch).cost()
+    }
+
+    /// Whether the space's networks can be built as `exec` says: pruning is an error for spaces
+    /// without cells (they have no `none` edges and no dead operations to remove), never a
+    /// silent no-op.
+    pub fn check_execution(self, exec: Execution) -> Result<()> {
+        match exec {
+            Execution::PruneDead if !self.family().has_cells() => Err(self.nothing_to_prune()),
+            _ => Ok(()),
         }
     }
 
-    /// The space's implementation.
-    pub fn space(self) -> &'static dyn SearchSpace {
-        match self {
-            SpaceId::Nb201 => &Nb201,
-            SpaceId::Fbnet => &Fbnet,
-            SpaceId::OfaMbv3 => &OfaMbv3,
-            SpaceId::Mbv2 => &Mbv2,
-            SpaceId::Proxyless => &Proxyless,
+    /// The network of an architecture computed as `exec` says; an error when the space does not
+    /// support it ([`SpaceId::check_execution`]).
+    pub fn network_with(self, arch: &Arch, exec: Execution) -> Result<Network> {
+        match exec {
+            Execution::AsWritten => Ok(self.network(arch)),
+            Execution::PruneDead => self.family().pruned_network(arch).ok_or_else(|| self.nothing_to_prune()),
         }
+    }
+
+    fn nothing_to_prune(self) -> Error {
+        let with_cells: Vec<&str> =
+            SpaceId::ALL.into_iter().filter(|id| id.family().has_cells()).map(SpaceId::name).collect();
+        Error::InvalidParameter(format!(
+            "pruning dead operations is defined for the {} space only (its cells have `none` edges); the {self} space has nothing to prune",
+            with_cells.join(", ")
+        ))
     }
 }
 
@@ -114,15 +163,13 @@ impl fmt::Display for SpaceId {
 
 impl FromStr for SpaceId {
     type Err = Error;
+    /// A canonical name or one of the family's aliases, in any case.
     fn from_str(s: &str) -> Result<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "nb201" | "nasbench201" | "nas-bench-201" => Ok(SpaceId::Nb201),
-            "fbnet" => Ok(SpaceId::Fbnet),
-            "ofa-mbv3" | "ofa_mbv3" | "ofa" => Ok(SpaceId::OfaMbv3),
-            "mbv2" | "mobilenetv2" => Ok(SpaceId::Mbv2),
-            "proxyless" | "proxylessnas" => Ok(SpaceId::Proxyless),
-            _ => Err(Error::UnknownSpace(s.to_string())),
-        }
+        let lower = s.to_ascii_lowercase();
+        SpaceId::ALL
+            .into_iter()
+            .find(|id| id.name() == lower || id.family().aliases().contains(&lower.as_str()))
+            .ok_or_else(|| Error::UnknownSpace { name: s.to_string(), known: &SpaceId::NAMES })
     }
 }
 

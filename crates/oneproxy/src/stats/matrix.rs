@@ -8,7 +8,6 @@
 //! JSON ([`Correlation::Undefined`]), `-` in tables.
 
 use super::rank::{dot, standardized_ranks, Metric};
-use crate::data::LatencyTable;
 use crate::error::{Error, Result};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -163,8 +162,29 @@ impl CorrelationMatrix {
     }
 }
 
+/// What the correlation matrix reads of a table of latencies: devices as columns over one list
+/// of architectures, with missing cells.
+///
+/// Why a trait: the table ([`crate::data::LatencyTable`]) sits above the statistics (it is
+/// loaded, checked, merged); statistics only read numbers, so they name what they read and
+/// the table provides it, keeping `stats` free of the data layer.
+pub trait DeviceColumns: Sync {
+    /// Number of architectures (rows).
+    fn rows(&self) -> usize;
+    /// Names of the devices with at least one measurement, in column order.
+    fn measured_device_names(&self) -> Vec<String>;
+    /// Column of a device by name; an error naming the device when there is none.
+    fn device_index(&self, name: &str) -> Result<usize>;
+    /// One device's latencies, one per row (NaN where not measured).
+    fn column(&self, device: usize) -> &[f64];
+    /// Rows measured on a device.
+    fn measured_count(&self, device: usize) -> usize;
+    /// The latencies of two devices on the rows measured on both.
+    fn paired(&self, a: usize, b: usize) -> (Vec<f64>, Vec<f64>);
+}
+
 /// [`correlation_matrix_with`] at the default minimum overlap, [`MIN_OVERLAP`].
-pub fn correlation_matrix(table: &LatencyTable, devices: &[String], metric: Metric) -> Result<CorrelationMatrix> {
+pub fn correlation_matrix(table: &impl DeviceColumns, devices: &[String], metric: Metric) -> Result<CorrelationMatrix> {
     correlation_matrix_with(table, devices, metric, MIN_OVERLAP)
 }
 
@@ -175,7 +195,7 @@ pub fn correlation_matrix(table: &LatencyTable, devices: &[String], metric: Metr
 /// matrix costs 27 sorts and 351 dot products; pairs with missing cells are ranked on their
 /// common architectures. Pairs run in parallel.
 pub fn correlation_matrix_with(
-    table: &LatencyTable,
+    table: &impl DeviceColumns,
     devices: &[String],
     metric: Metric,
     min_overlap: usize,
@@ -200,7 +220,7 @@ pub fn correlation_matrix_with(
         }
         cols.push(c);
     }
-    let full: Vec<bool> = counts.iter().map(|&k| k == table.len()).collect();
+    let full: Vec<bool> = counts.iter().map(|&k| k == table.rows()).collect();
     // Some(Some(z)): standardised ranks of a full column; Some(None): a constant full column.
     let ranks: Vec<Option<Option<Vec<f64>>>> = cols
         .par_iter()
@@ -212,8 +232,8 @@ pub fn correlation_matrix_with(
     let results: Vec<(f64, usize)> = pairs
         .par_iter()
         .map(|&(i, j)| match (&ranks[i], &ranks[j]) {
-            (Some(Some(zi)), Some(Some(zj))) => (dot(zi, zj).clamp(-1.0, 1.0), table.len()),
-            (Some(None), Some(_)) | (Some(_), Some(None)) => (f64::NAN, table.len()),
+            (Some(Some(zi)), Some(Some(zj))) => (dot(zi, zj).clamp(-1.0, 1.0), table.rows()),
+            (Some(None), Some(_)) | (Some(_), Some(None)) => (f64::NAN, table.rows()),
             _ => {
                 let (x, y) = table.paired(cols[i], cols[j]);
                 let v = if x.len() >= min_overlap { metric.compute(&x, &y) } else { f64::NAN };
@@ -240,6 +260,7 @@ pub fn correlation_matrix_with(
 mod tests {
     use super::*;
     use crate::data::bundled::bundle;
+    use crate::data::LatencyTable;
     use crate::SpaceId;
 
     fn nb201(metric: Metric, devs: &[&str]) -> CorrelationMatrix {

@@ -6,7 +6,8 @@ mod rank;
 
 pub use cluster::cluster_order;
 pub use matrix::{
-    correlation_matrix, correlation_matrix_with, Correlation, CorrelationMatrix, ProxyRecommendation, MIN_OVERLAP,
+    correlation_matrix, correlation_matrix_with, Correlation, CorrelationMatrix, DeviceColumns, ProxyRecommendation,
+    MIN_OVERLAP,
 };
 pub use rank::{
     average_ranks, dot, kendall_tau_b, pearson, sorted_indices, spearman, standardize, standardized_ranks, Metric,

@@ -1,6 +1,6 @@
 //! The first architectures a target measures, and the random stream of each target.
 
-use crate::data::bundled::{bundle, HELP10_NB201};
+use crate::data::bundled::bundle;
 use crate::error::{Error, Result};
 use crate::predictor::AdditivePredictor;
 use crate::space::{seeded_rng, Arch, SearchSpace, SpaceId};
@@ -56,11 +56,12 @@ impl SampleSet {
 
     /// HELP's 10 reference architectures of NB201 (the only space they exist for).
     pub fn help10(space: SpaceId) -> Result<Self> {
-        if space != SpaceId::Nb201 {
+        let rows = space.family().dataset().map_or(&[][..], |d| d.reference_rows);
+        if rows.is_empty() {
             return Err(Error::InvalidParameter(format!("the help10 sample set exists for nb201 only, not {space}")));
         }
         let b = bundle(space)?;
-        Ok(SampleSet::Fixed(HELP10_NB201.iter().map(|&i| b.archs[i].clone()).collect()))
+        Ok(SampleSet::Fixed(rows.iter().map(|&i| b.archs[i].clone()).collect()))
     }
 
     /// Number of architectures.

@@ -383,7 +383,7 @@ impl AdditivePredictor {
                 return Err(Error::InvalidParameter(format!("proxy term '{}' is malformed", t.device)));
             }
         }
-        if !self.is_additive() && self.space != SpaceId::Nb201 {
+        if !self.is_additive() && !self.space.family().has_cells() {
             return Err(Error::InvalidParameter(format!(
                 "structure terms and pruned proxy terms are defined for nb201 cells, not {}",
                 self.space

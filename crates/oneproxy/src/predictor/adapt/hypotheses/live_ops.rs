@@ -24,7 +24,7 @@ impl Hypothesis for LiveOps {
     }
 
     fn applies(&self, space: SpaceId, _: usize) -> bool {
-        space == SpaceId::Nb201
+        space.family().has_cells()
     }
 
     fn fit(&self, s: &Samples) -> Option<Fitted> {

@@ -26,7 +26,7 @@ impl Hypothesis for LivePath {
     }
 
     fn applies(&self, space: SpaceId, _: usize) -> bool {
-        space == SpaceId::Nb201
+        space.family().has_cells()
     }
 
     /// `None` also when the live fit costs nothing: then no path is costlier than another.

@@ -23,7 +23,7 @@ impl Hypothesis for PrunedStacking {
     }
 
     fn applies(&self, space: SpaceId, pool: usize) -> bool {
-        pool >= 2 && space == SpaceId::Nb201
+        pool >= 2 && space.family().has_cells()
     }
 
     fn fit(&self, s: &Samples) -> Option<Fitted> {

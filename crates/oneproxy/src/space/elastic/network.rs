@@ -28,44 +28,65 @@
 //! ProxylessNAS widths. In both the 320-channel block before the head is fixed (k3, e6), not
 //! searched, a simplification of OFA's ProxylessNAS supernet.
 
-use super::{Act, Builder, Network};
-use crate::space::elastic::ElasticSpec;
-use crate::space::{Arch, SpaceId};
+use super::ElasticSpec;
+use crate::network::{Act, Builder, Network};
+use crate::space::Arch;
 
 /// Output classes (ImageNet).
 pub const IMAGENET_CLASSES: usize = 1000;
 
-struct Family {
+/// The fixed part of an elastic space's network, around its elastic stages (one per space,
+/// held by its [`ElasticSpec`], so that every elastic space has a network by construction).
+#[derive(Debug)]
+pub struct MacroNet {
     stem: usize,
     stem_act: Act,
+    first_act: Act,
     first_out: usize,
+    tail: Tail,
     widths: [usize; 5],
     strides: [usize; 5],
     acts: [Act; 5],
     se: [bool; 5],
 }
 
-const OFA_MBV3: Family = Family {
+/// The layers after the last elastic stage.
+#[derive(Debug)]
+enum Tail {
+    /// MobileNetV3's: 1x1 to 960, BN, h-swish; pool; 1x1 to 1280 (no BN), h-swish.
+    Mbv3,
+    /// MobileNetV2's: a fixed k3 e6 block to 320; 1x1 to 1280, BN, ReLU6; pool.
+    Mbv2,
+}
+
+/// OFA-MobileNetV3's network.
+pub const OFA_MBV3: MacroNet = MacroNet {
     stem: 16,
     stem_act: Act::HSwish,
+    first_act: Act::Relu,
     first_out: 16,
+    tail: Tail::Mbv3,
     widths: [24, 40, 80, 112, 160],
     strides: [2, 2, 2, 1, 2],
     acts: [Act::Relu, Act::Relu, Act::HSwish, Act::HSwish, Act::HSwish],
     se: [false, true, false, true, true],
 };
 
-const MBV2: Family = Family {
+/// The MobileNetV2 space's network.
+pub const MBV2: MacroNet = MacroNet {
     stem: 32,
     stem_act: Act::Relu6,
+    first_act: Act::Relu6,
     first_out: 16,
+    tail: Tail::Mbv2,
     widths: [24, 32, 64, 96, 160],
     strides: [2, 2, 2, 1, 2],
     acts: [Act::Relu6; 5],
     se: [false; 5],
 };
 
-const PROXYLESS: Family = Family { widths: [24, 40, 80, 96, 192], ..MBV2 };
+/// The ProxylessNAS space's network.
+pub const PROXYLESS: MacroNet = MacroNet { widths: [24, 40, 80, 96, 192], ..MBV2 };
 
 /// MobileNet's channel rounding: to a multiple of `d` (at least `d`), never more than 10% down.
 pub fn make_divisible(v: f64, d: usize) -> usize {
@@ -107,34 +128,31 @@ fn mbconv(b: &mut Builder, x: usize, out: usize, k: usize, stride: usize, e: usi
     }
 }
 
-/// The network of an architecture of an elastic space (`ofa-mbv3`, `mbv2`, `proxyless`).
-pub fn build(space: SpaceId, arch: &Arch) -> Network {
-    let (f, spec) = match space {
-        SpaceId::OfaMbv3 => (&OFA_MBV3, crate::space::OfaMbv3::SPEC),
-        SpaceId::Mbv2 => (&MBV2, crate::space::Mbv2::SPEC),
-        SpaceId::Proxyless => (&PROXYLESS, crate::space::Proxyless::SPEC),
-        other => panic!("{other} is not an elastic MBConv space"),
-    };
+/// The network of an architecture of an elastic space, in the space's own macro network.
+pub fn build(spec: &ElasticSpec, arch: &Arch) -> Network {
+    let f = spec.net;
     let r = ElasticSpec::resolution(arch) as usize;
     let mut b = Builder::new(3, r, r);
     let mut x = b.conv_bn_act(0, f.stem, 3, 2, 1, f.stem_act);
-    let first_act = if space == SpaceId::OfaMbv3 { Act::Relu } else { Act::Relu6 };
-    x = mbconv(&mut b, x, f.first_out, 3, 1, 1, first_act, false);
+    x = mbconv(&mut b, x, f.first_out, 3, 1, 1, f.first_act, false);
     for (s, blocks) in spec.blocks(arch).iter().enumerate() {
         for (j, &(k, e)) in blocks.iter().enumerate() {
             let stride = if j == 0 { f.strides[s] } else { 1 };
             x = mbconv(&mut b, x, f.widths[s], k as usize, stride, e as usize, f.acts[s], f.se[s]);
         }
     }
-    let x = if space == SpaceId::OfaMbv3 {
-        let x = b.conv_bn_act(x, 960, 1, 1, 1, Act::HSwish);
-        let x = b.global_pool(x);
-        let x = b.conv(x, 1280, 1, 1, 1, false);
-        b.act(x, Act::HSwish)
-    } else {
-        let x = mbconv(&mut b, x, 320, 3, 1, 6, Act::Relu6, false);
-        let x = b.conv_bn_act(x, 1280, 1, 1, 1, Act::Relu6);
-        b.global_pool(x)
+    let x = match f.tail {
+        Tail::Mbv3 => {
+            let x = b.conv_bn_act(x, 960, 1, 1, 1, Act::HSwish);
+            let x = b.global_pool(x);
+            let x = b.conv(x, 1280, 1, 1, 1, false);
+            b.act(x, Act::HSwish)
+        }
+        Tail::Mbv2 => {
+            let x = mbconv(&mut b, x, 320, 3, 1, 6, Act::Relu6, false);
+            let x = b.conv_bn_act(x, 1280, 1, 1, 1, Act::Relu6);
+            b.global_pool(x)
+        }
     };
     b.linear(x, IMAGENET_CLASSES);
     b.finish()
@@ -143,7 +161,7 @@ pub fn build(space: SpaceId, arch: &Arch) -> Network {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::network::cost;
+    use crate::space::SpaceId;
 
     #[test]
     fn make_divisible_matches_mobilenet_rounding() {
@@ -157,13 +175,13 @@ mod tests {
     fn smallest_and_largest_ofa_networks() {
         let small = SpaceId::OfaMbv3.space().parse("r128_k33-33-33-33-33_e33-33-33-33-33").unwrap();
         let large = SpaceId::OfaMbv3.space().parse("r224_k7777-7777-7777-7777-7777_e6666-6666-6666-6666-6666").unwrap();
-        let (s, l) = (cost(SpaceId::OfaMbv3, &small), cost(SpaceId::OfaMbv3, &large));
+        let (s, l) = (SpaceId::OfaMbv3.cost(&small), SpaceId::OfaMbv3.cost(&large));
         // OFA reports about 7.7 M parameters for its full MobileNetV3 supernet (the largest
         // subnet) and a few hundred MFLOPs at 224.
         assert!((7_000_000..8_500_000).contains(&l.params), "{l:?}");
         assert!((400_000_000..800_000_000).contains(&l.flops), "{l:?}");
         assert!(s.flops < l.flops / 5 && s.params < l.params);
-        let net = build(SpaceId::OfaMbv3, &large);
+        let net = SpaceId::OfaMbv3.network(&large);
         assert_eq!(net.output().c, 1000);
         assert_eq!(net.input().h, 224);
     }
@@ -174,7 +192,7 @@ mod tests {
             let mut rng = crate::space::seeded_rng(1);
             for _ in 0..20 {
                 let a = id.space().sample(&mut rng);
-                let net = build(id, &a);
+                let net = id.network(&a);
                 assert_eq!(net.output().c, 1000);
                 assert!(net.cost().flops > 0);
             }
@@ -182,7 +200,7 @@ mod tests {
         // MobileNetV2 at 224 with depths 4 everywhere, k3 e6, is larger than the original
         // (300 MFLOPs, 3.5 M parameters), which has fewer blocks.
         let big = SpaceId::Mbv2.space().parse("r224_k3333-3333-3333-3333-3333_e6666-6666-6666-6666-6666").unwrap();
-        let c = cost(SpaceId::Mbv2, &big);
+        let c = SpaceId::Mbv2.cost(&big);
         assert!(c.flops > 300_000_000 && c.params > 3_500_000, "{c:?}");
     }
 }

@@ -14,8 +14,8 @@
 //! the cell's four input-to-output paths ([`PATHS`]) whose edges are all non-`none`.
 //! `none` edges are neither live nor dead (there is no operation to run).
 
-use super::nb201::{NB201_EDGES, NB201_OPS};
-use super::Arch;
+use super::{NB201_EDGES, NB201_OPS};
+use crate::space::Arch;
 
 /// Number of operation kinds (including `none`, index 0).
 pub const OPS: usize = NB201_OPS.len();

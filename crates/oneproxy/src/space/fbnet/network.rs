@@ -15,7 +15,7 @@
 //! convolution (with the stride) and BN. Simplification: FBNet shuffles channels after a grouped
 //! convolution; this network does not (no FLOPs or parameters change, one reshape fewer).
 
-use super::{Act, Builder, Network};
+use crate::network::{Act, Builder, Network};
 use crate::space::Arch;
 
 /// Layers per stage.
@@ -85,7 +85,6 @@ pub fn build(arch: &Arch) -> Network {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::network::cost;
     use crate::space::SpaceId;
 
     #[test]
@@ -106,13 +105,13 @@ mod tests {
         ];
         let flops = 3 * 16 * 9 * 1024 + convs.iter().map(|&(i, o, p)| i * o * p).sum::<usize>() + 1504 * 100;
         let params = 3 * 16 * 9 + 32 + convs.iter().map(|&(i, o, _)| i * o + 2 * o).sum::<usize>() + 1504 * 100 + 100;
-        let c = cost(SpaceId::Fbnet, &Arch::from_genes(vec![8; 22]));
+        let c = SpaceId::Fbnet.cost(&Arch::from_genes(vec![8; 22]));
         assert_eq!((c.flops, c.params), (flops as u64, params as u64));
     }
 
     #[test]
     fn bigger_blocks_cost_more() {
-        let c = |g: u8| cost(SpaceId::Fbnet, &Arch::from_genes(vec![g; 22]));
+        let c = |g: u8| SpaceId::Fbnet.cost(&Arch::from_genes(vec![g; 22]));
         // k3_e1 < k5_e1 < k5_e3 < k5_e6, and grouping halves the 1x1 work.
         assert!(c(0).flops < c(4).flops && c(4).flops < c(6).flops && c(6).flops < c(7).flops);
         assert!(c(1).flops < c(0).flops && c(1).params < c(0).params);

@@ -1,9 +1,21 @@
 //! Once-for-All MobileNetV3 and the MobileNetV2 / ProxylessNAS elastic spaces: three
-//! [elastic MBConv spaces](super::elastic) that share one implementation and differ in their
-//! expand ratios (and in their networks, [`crate::network::mobilenet`]).
+//! [elastic MBConv spaces](super) that share one implementation and differ in their
+//! expand ratios and in their networks ([`super::network`]).
 
-use super::elastic::{cardinalities, elastic_space, ElasticSpec, ELASTIC_GENES};
-use super::{Arch, FeatureGroup, SearchSpace, SpaceId};
+use super::network::{MBV2, OFA_MBV3, PROXYLESS};
+use super::{cardinalities, elastic_space, ElasticSpec, ELASTIC_GENES};
+use crate::space::{embed, Arch, Dataset, FeatureGroup, SearchSpace, SpaceId};
+
+/// The bundled OFA-MobileNetV3 data: 5000 architectures with their latencies.
+pub const OFA_DATASET: Dataset = Dataset {
+    archs: embed!("ofa_mbv3/archs.csv"),
+    arch_columns: 4,
+    accuracy: &[],
+    latency: &[embed!("ofa_mbv3/latency.csv")],
+    simulated: &[],
+    proxy_ranking: None,
+    reference_rows: &[],
+};
 
 /// OFA-MobileNetV3 inverted-bottleneck expand ratios.
 pub const OFA_EXPANDS: [u8; 3] = [3, 4, 6];
@@ -20,7 +32,9 @@ elastic_space!(
     /// kernel size (3, 5, 7) and expand ratio (3, 4, 6). String, genes and encoding
     /// (121 features): see [the elastic spaces](super::elastic).
     OfaMbv3,
-    &ElasticSpec { id: SpaceId::OfaMbv3, expands: &OFA_EXPANDS, card: &CARD3 }
+    &ElasticSpec { id: SpaceId::OfaMbv3, expands: &OFA_EXPANDS, card: &CARD3, net: &OFA_MBV3 },
+    aliases: &["ofa_mbv3", "ofa"],
+    dataset: Some(&OFA_DATASET)
 );
 
 elastic_space!(
@@ -28,7 +42,9 @@ elastic_space!(
     /// expand (3, 4, 6) and resolution on MobileNetV2's macro network. Same string form as
     /// [`OfaMbv3`]; 121 features. No bundled latency data.
     Mbv2,
-    &ElasticSpec { id: SpaceId::Mbv2, expands: &MBV2_EXPANDS, card: &CARD3 }
+    &ElasticSpec { id: SpaceId::Mbv2, expands: &MBV2_EXPANDS, card: &CARD3, net: &MBV2 },
+    aliases: &["mobilenetv2"],
+    dataset: None
 );
 
 elastic_space!(
@@ -36,7 +52,9 @@ elastic_space!(
     /// expand (3, 6) and resolution on ProxylessNAS's macro network. Same string form as
     /// [`OfaMbv3`]; 101 features. No bundled latency data.
     Proxyless,
-    &ElasticSpec { id: SpaceId::Proxyless, expands: &PROXYLESS_EXPANDS, card: &CARD2 }
+    &ElasticSpec { id: SpaceId::Proxyless, expands: &PROXYLESS_EXPANDS, card: &CARD2, net: &PROXYLESS },
+    aliases: &["proxylessnas"],
+    dataset: None
 );
 
 #[cfg(test)]

@@ -1,6 +1,10 @@
-//! NAS-Bench-201 cell space.
+//! NAS-Bench-201 cell space: the genotype and encoding (here), the cell analyses ([`cell`]),
+//! the network ([`network`]) and the bundled dataset ([`DATASET`]).
 
-use super::{Arch, FeatureGroup, SearchSpace, SpaceId};
+pub mod cell;
+pub mod network;
+
+use super::{embed, Arch, Dataset, Family, FeatureGroup, SearchSpace, SpaceId};
 
 /// The five candidate operations of an NB201 edge, in gene order.
 pub const NB201_OPS: [&str; 5] = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"];
@@ -134,6 +138,44 @@ impl SearchSpace for Nb201 {
             .enumerate()
             .map(|(o, op)| FeatureGroup { name: op.to_string(), features: (0..6).map(|e| 5 * e + o).collect() })
             .collect()
+    }
+}
+
+/// The HELP paper's 10 reference ("hardware embedding") architectures of NB201, as bundled
+/// row indices. Used by `--sample-set help10`.
+pub const HELP10_NB201: [usize; 10] = [11982, 431, 55, 9, 14451, 8636, 9881, 13479, 6196, 1462];
+
+/// The bundled NAS-Bench-201 data: every architecture with its accuracies on three datasets,
+/// latencies on the HW-NAS-Bench and HELP devices, and the edge-device subset.
+pub const DATASET: Dataset = Dataset {
+    archs: embed!("nasbench201/archs.csv"),
+    arch_columns: 1,
+    accuracy: &["cifar10", "cifar100", "imagenet16-120"],
+    latency: &[embed!("nasbench201/latency.csv"), embed!("nasbench201/latency_edge_subset.csv")],
+    simulated: &["eyeriss", "fpga"],
+    proxy_ranking: Some(include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/data/nasbench201/proxy_ranking.json"))),
+    reference_rows: &HELP10_NB201,
+};
+
+impl Family for Nb201 {
+    fn aliases(&self) -> &'static [&'static str] {
+        &["nasbench201", "nas-bench-201"]
+    }
+
+    fn network(&self, arch: &Arch) -> crate::network::Network {
+        network::build(arch)
+    }
+
+    fn pruned_network(&self, arch: &Arch) -> Option<crate::network::Network> {
+        Some(network::build_with(arch, crate::network::Execution::PruneDead))
+    }
+
+    fn has_cells(&self) -> bool {
+        true
+    }
+
+    fn dataset(&self) -> Option<&'static Dataset> {
+        Some(&DATASET)
     }
 }
 

@@ -15,16 +15,16 @@
 //! [`Execution::PruneDead`] builds the cell as a deployment compiler runs it: only its live
 //! operations ([`crate::space::cell`]) are in the network, a node is the sum of its live terms,
 //! and `none` edges and dead operations are not emitted at all. When no operation of the cell is
-//! live, its output is zeros (a [`Op::Zero`](super::Op::Zero) of the cell input, so that the
+//! live, its output is zeros (a [`Op::Zero`](crate::network::Op::Zero) of the cell input, so that the
 //! graph stays well-formed). An architecture without `none` edges has no dead operation, and
 //! both builds give the same network.
 //!
 //! The counts reproduce the benchmark's: all-`none` 7.78 MFLOPs / 0.073 M parameters, all
 //! `nor_conv_3x3` 220.11 MFLOPs / 1.531 M parameters.
 
-use super::{Act, Builder, Execution, Network};
-use crate::space::cell::live_edges;
-use crate::space::nb201::NB201_EDGES;
+use super::cell::live_edges;
+use super::NB201_EDGES;
+use crate::network::{Act, Builder, Execution, Network};
 use crate::space::Arch;
 
 /// Channels of the three stages.
@@ -103,7 +103,7 @@ pub fn build_with(arch: &Arch, exec: Execution) -> Network {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::network::{cost, Cost, Op};
+    use crate::network::{Cost, Op};
     use crate::space::{SearchSpace, SpaceId};
 
     fn uniform(op: u8) -> Arch {
@@ -114,18 +114,18 @@ mod tests {
     fn counts_match_the_benchmark_extremes() {
         // Derived by hand in the module docs' layout; the benchmark reports the same ranges.
         // All none: stem 442368 + 2 reductions x 3670016 + linear 640 multiply-adds.
-        assert_eq!(cost(SpaceId::Nb201, &uniform(0)), Cost { flops: 7_783_040, params: 73_306 });
+        assert_eq!(SpaceId::Nb201.cost(&uniform(0)), Cost { flops: 7_783_040, params: 73_306 });
         // All conv3x3 adds 30 edges per stage of 2359296 multiply-adds each.
-        assert_eq!(cost(SpaceId::Nb201, &uniform(3)), Cost { flops: 220_119_680, params: 1_531_546 });
+        assert_eq!(SpaceId::Nb201.cost(&uniform(3)), Cost { flops: 220_119_680, params: 1_531_546 });
     }
 
     #[test]
     fn parameter_free_ops_cost_like_none_and_conv1x1_is_between() {
-        let none = cost(SpaceId::Nb201, &uniform(0));
-        assert_eq!(cost(SpaceId::Nb201, &uniform(1)), none);
-        assert_eq!(cost(SpaceId::Nb201, &uniform(4)), none);
-        let c1 = cost(SpaceId::Nb201, &uniform(2));
-        let c3 = cost(SpaceId::Nb201, &uniform(3));
+        let none = SpaceId::Nb201.cost(&uniform(0));
+        assert_eq!(SpaceId::Nb201.cost(&uniform(1)), none);
+        assert_eq!(SpaceId::Nb201.cost(&uniform(4)), none);
+        let c1 = SpaceId::Nb201.cost(&uniform(2));
+        let c3 = SpaceId::Nb201.cost(&uniform(3));
         assert!(none.flops < c1.flops && c1.flops < c3.flops);
         // One 1x1 edge per cell position: 16*16*1024 + 32*32*256 + 64*64*64 per edge, 30 edges.
         assert_eq!(c1.flops - none.flops, 30 * 3 * 262_144);
@@ -160,11 +160,11 @@ mod tests {
             .parse("|nor_conv_3x3~0|+|skip_connect~0|none~1|+|none~0|none~1|skip_connect~2|")
             .unwrap();
         // As written, the dead conv is computed: 15 cells x one 3x3 conv edge per stage.
-        assert_eq!(build(&arch).cost().flops, cost(SpaceId::Nb201, &uniform(0)).flops + 5 * 2_359_296 * 3);
+        assert_eq!(build(&arch).cost().flops, SpaceId::Nb201.cost(&uniform(0)).flops + 5 * 2_359_296 * 3);
         // Pruned, the network costs what the cell without it costs: the stem, reductions, head.
         let net = pruned(&arch);
-        assert_eq!(net.cost(), cost(SpaceId::Nb201, &uniform(0)));
-        assert_eq!(net.cost(), cost(SpaceId::Nb201, &crate::space::cell::prune_dead(&arch)));
+        assert_eq!(net.cost(), SpaceId::Nb201.cost(&uniform(0)));
+        assert_eq!(net.cost(), SpaceId::Nb201.cost(&crate::space::cell::prune_dead(&arch)));
         assert_eq!(count(&net, &Op::Zero), 0);
     }
 
@@ -217,15 +217,11 @@ mod tests {
 
     #[test]
     fn pruning_is_for_nb201_only() {
-        use crate::network::build_with as build_in;
         let nb = uniform(0);
-        assert_eq!(build_in(SpaceId::Nb201, &nb, Execution::PruneDead).unwrap(), pruned(&nb));
+        assert_eq!(SpaceId::Nb201.network_with(&nb, Execution::PruneDead).unwrap(), pruned(&nb));
         let fb = Arch::from_genes(vec![0; 22]);
-        let e = build_in(SpaceId::Fbnet, &fb, Execution::PruneDead).unwrap_err();
+        let e = SpaceId::Fbnet.network_with(&fb, Execution::PruneDead).unwrap_err();
         assert!(matches!(e, crate::Error::InvalidParameter(_)), "{e}");
-        assert_eq!(
-            build_in(SpaceId::Fbnet, &fb, Execution::AsWritten).unwrap(),
-            crate::network::build(SpaceId::Fbnet, &fb)
-        );
+        assert_eq!(SpaceId::Fbnet.network_with(&fb, Execution::AsWritten).unwrap(), SpaceId::Fbnet.network(&fb));
     }
 }

@@ -19,7 +19,7 @@ pub const MAX_INPUT_BYTES: u64 = 1 << 30;
 pub fn check(path: &Path) -> Result<std::fs::Metadata> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if !meta.is_file() {
-        let what = crate::output::kind_of(&meta);
+        let what = super::kind_of(&meta);
         return Err(Error::Refused {
             path: path.into(),
             reason: format!("is {what}, not a regular file: oneproxy reads its inputs from regular files only"),

@@ -1,6 +1,9 @@
-//! FBNet space (HW-NAS-Bench variant for CIFAR-100).
+//! FBNet space (HW-NAS-Bench variant for CIFAR-100): the genotype and encoding (here), the
+//! network ([`network`]) and the bundled dataset ([`DATASET`]).
 
-use super::{Arch, FeatureGroup, SearchSpace, SpaceId};
+pub mod network;
+
+use super::{embed, Arch, Dataset, Family, FeatureGroup, SearchSpace, SpaceId};
 
 /// The nine block choices of a searchable FBNet layer, in gene order:
 /// kernel size, expansion ratio and `g2` for a grouped 1x1 convolution with 2 groups.
@@ -84,6 +87,27 @@ impl SearchSpace for Fbnet {
                 features: (0..FBNET_LAYERS).map(|l| 9 * l + c).collect(),
             })
             .collect()
+    }
+}
+
+/// The bundled FBNet data: 5000 architectures with their HW-NAS-Bench latencies.
+pub const DATASET: Dataset = Dataset {
+    archs: embed!("fbnet/archs.csv"),
+    arch_columns: 1,
+    accuracy: &[],
+    latency: &[embed!("fbnet/latency.csv")],
+    simulated: &["eyeriss", "fpga"],
+    proxy_ranking: None,
+    reference_rows: &[],
+};
+
+impl Family for Fbnet {
+    fn network(&self, arch: &Arch) -> crate::network::Network {
+        network::build(arch)
+    }
+
+    fn dataset(&self) -> Option<&'static Dataset> {
+        Some(&DATASET)
     }
 }
 

@@ -1,6 +1,6 @@
 //! Elastic MBConv spaces (Once-for-All style): one implementation shared by OFA-MobileNetV3,
-//! MobileNetV2 and ProxylessNAS, which differ only in their expand ratios (and their networks,
-//! see [`crate::network::mobilenet`]).
+//! MobileNetV2 and ProxylessNAS, which differ only in their expand ratios and their macro
+//! networks ([`network`]). The three spaces themselves are declared in `spaces.rs`.
 //!
 //! **Genes** (46): resolution index (128, 132, ..., 224), then the depth index of each of the 5
 //! stages (2, 3 or 4 blocks), then a kernel-size index per block slot (5 stages x 4 slots,
@@ -16,6 +16,11 @@
 //! (stage-major, 20 slots) a one-hot kernel size and a one-hot expand ratio, set only for active
 //! slots and multiplied by `(res/224)^2` because a block's work grows with the number of pixels;
 //! then one feature `(res/224)^2` for the fixed stem and head.
+
+pub mod network;
+mod spaces;
+
+pub use spaces::{Mbv2, OfaMbv3, Proxyless, MBV2_EXPANDS, OFA_EXPANDS, PROXYLESS_EXPANDS};
 
 use super::{Arch, FeatureGroup, SpaceId};
 
@@ -58,6 +63,8 @@ pub struct ElasticSpec {
     pub expands: &'static [u8],
     /// Gene cardinalities (from [`cardinalities`]).
     pub card: &'static [u8; ELASTIC_GENES],
+    /// The macro network the blocks are placed in.
+    pub net: &'static network::MacroNet,
 }
 
 fn pos(choices: &[u8], v: u8, what: &str) -> Result<u8, String> {
@@ -140,6 +147,31 @@ impl ElasticSpec {
         }
         self.canonicalize(&mut genes);
         Ok(Arch::from_genes(genes))
+    }
+
+    /// An architecture from the four fields of a bundled row: resolution, then the depths,
+    /// kernels and expand ratios as `;`-separated numbers (all 20 slots).
+    pub fn parse_bundled(&self, fields: &[&str]) -> Result<Arch, String> {
+        let [res, depths, kernels, expands] = fields else {
+            return Err(format!(
+                "expected 4 architecture fields (resolution, depths, kernels, expands), found {}",
+                fields.len()
+            ));
+        };
+        let number = |v: &str, what: &str| v.trim().parse::<u32>().map_err(|_| format!("{what} '{v}' is not a number"));
+        let list = |s: &str, what: &str| -> Result<Vec<u8>, String> {
+            s.split(';')
+                .map(|v| {
+                    number(v, what).and_then(|n| u8::try_from(n).map_err(|_| format!("{what} {n} is out of range")))
+                })
+                .collect()
+        };
+        self.from_parts(
+            number(res, "resolution")?,
+            &list(depths, "depth")?,
+            &list(kernels, "kernel")?,
+            &list(expands, "expand ratio")?,
+        )
     }
 
     /// [`SearchSpace::parse_str`](super::SearchSpace::parse_str).
@@ -312,7 +344,7 @@ impl ElasticSpec {
 /// Define a unit-struct elastic space whose [`SearchSpace`](super::SearchSpace) implementation
 /// is its [`ElasticSpec`].
 macro_rules! elastic_space {
-    ($(#[$doc:meta])* $name:ident, $spec:expr) => {
+    ($(#[$doc:meta])* $name:ident, $spec:expr, aliases: $aliases:expr, dataset: $dataset:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, Default)]
         pub struct $name;
@@ -373,6 +405,21 @@ macro_rules! elastic_space {
             }
             fn argmin_additive(&self, weights: &[f64]) -> Arch {
                 Self::SPEC.argmin_additive(weights)
+            }
+        }
+
+        impl $crate::space::Family for $name {
+            fn aliases(&self) -> &'static [&'static str] {
+                $aliases
+            }
+            fn network(&self, arch: &Arch) -> $crate::network::Network {
+                $crate::space::elastic::network::build(Self::SPEC, arch)
+            }
+            fn dataset(&self) -> Option<&'static $crate::space::Dataset> {
+                $dataset
+            }
+            fn parse_bundled(&self, fields: &[&str]) -> Result<Arch, String> {
+                Self::SPEC.parse_bundled(fields)
             }
         }
     };
