@@ -19,7 +19,7 @@
 
 use super::ridge::NonNegativeRidge;
 use super::{Fitted, Hypothesis, Samples};
-use crate::network::{build, Network, Op};
+use crate::network::{Network, Op};
 use crate::predictor::additive::AdditivePredictor;
 use crate::space::{seeded_rng, Arch, SearchSpace, SpaceId};
 use nalgebra::{DMatrix, DVector};
@@ -49,7 +49,7 @@ impl Hypothesis for Launch {
     fn fit(&self, s: &Samples) -> Option<Fitted> {
         let space = s.space();
         let proj = projection(space)?;
-        let counts: Vec<[f64; 2]> = s.archs.iter().map(|a| counts(&build(space, a))).collect();
+        let counts: Vec<[f64; 2]> = s.archs.iter().map(|a| counts(&space.network(a))).collect();
         let f = DMatrix::from_fn(counts.len(), 2, |i, j| counts[i][j]);
         let fit = NonNegativeRidge::new(f, s.ys).fit(s.tests)?;
         let per = fit.per_column();
@@ -140,8 +140,8 @@ fn project(s: &dyn SearchSpace, id: SpaceId) -> Option<Projection> {
     };
     let x = design(&fit_set);
     let svd = x.clone().svd(true, true);
-    let fit_counts: Vec<[f64; 2]> = fit_set.iter().map(|a| counts(&build(id, a))).collect();
-    let check_counts: Vec<[f64; 2]> = check_set.iter().map(|a| counts(&build(id, a))).collect();
+    let fit_counts: Vec<[f64; 2]> = fit_set.iter().map(|a| counts(&id.network(a))).collect();
+    let check_counts: Vec<[f64; 2]> = check_set.iter().map(|a| counts(&id.network(a))).collect();
     let xc = design(&check_set);
     let mut solved = Vec::with_capacity(2);
     for k in 0..2 {
@@ -175,7 +175,7 @@ mod tests {
         let mut rng = seeded_rng(11);
         for _ in 0..50 {
             let a = s.sample(&mut rng);
-            let c = counts(&build(SpaceId::Fbnet, &a));
+            let c = counts(&SpaceId::Fbnet.network(&a));
             let e = s.encode(&a);
             let k: f64 = p.kernels_intercept + e.iter().zip(&p.kernels).map(|(x, w)| x * w).sum::<f64>();
             assert!((k - c[0]).abs() < 1e-6 * c[0], "{k} vs {}", c[0]);
@@ -190,10 +190,10 @@ mod tests {
         let mut genes = a.genes().to_vec();
         let skip = s.gene_cardinalities()[3] - 1;
         genes[3] = skip;
-        let skipped = counts(&build(SpaceId::Fbnet, &Arch::from_genes(genes.clone())));
+        let skipped = counts(&SpaceId::Fbnet.network(&Arch::from_genes(genes.clone())));
         for g in 0..skip {
             genes[3] = g;
-            let block = counts(&build(SpaceId::Fbnet, &Arch::from_genes(genes.clone())));
+            let block = counts(&SpaceId::Fbnet.network(&Arch::from_genes(genes.clone())));
             assert!(block[0] > skipped[0] && block[1] > skipped[1], "choice {g}: {block:?} vs skip {skipped:?}");
         }
     }
@@ -203,7 +203,7 @@ mod tests {
         // latency = 0.5 ms + 0.01 ms per kernel + 2 ns per element moved.
         let space = SpaceId::Fbnet;
         let lat = |a: &Arch| {
-            let c = counts(&build(space, a));
+            let c = counts(&space.network(a));
             0.5 + 0.01 * c[0] + 2e-6 * c[1]
         };
         let s = space.space();
