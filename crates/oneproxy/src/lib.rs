@@ -15,19 +15,28 @@
 //!   bundled datasets;
 //! * [`network`]: the layer and cost types networks are written in (FLOPs, parameters);
 //! * `onnx` (feature `onnx`): ONNX export of every architecture;
-//! * [`measure`]: latency measurement (tract with feature `tract`, or an external runner);
-//! * [`table`]: [`LatencyTable`], latencies from the [`bundled`] data and user CSV files;
-//! * [`accuracy`]: accuracy tables;
-//! * [`plausibility`]: warnings about values that parse but look wrong (units, ranges);
+//! * [`measure`]: latency measurement (tract with feature `tract`, an external runner per run,
+//!   or a persistent runner);
+//! * [`data`]: every table and file format oneproxy reads: [`LatencyTable`], accuracy tables,
+//!   the bundled datasets, the measurement log of a device, plausibility warnings and the
+//!   provenance ([`Manifest`]) attached to every JSON result;
 //! * [`stats`]: Spearman, Kendall tau-b, Pearson, and the device correlation matrix;
 //! * [`files`]: reading an input file and hashing bytes (under both `data` and `output`);
-//! * [`manifest`]: provenance attached to every JSON result;
+//! * [`predictor`]: the additive latency predictor, proxy devices and AdaProxy (correction forms
+//!   and hypotheses, each one module in a registry);
+//! * [`plan`]: which architectures a new device should measure;
 //! * [`output`]: everything written to disk: atomic files, report folders, locks, cleanup on
 //!   error and on SIGINT/SIGTERM;
 //! * [`search`]: Pareto fronts, latency-constrained picks, hypervolume, NSGA-II search;
 //! * `plot` (feature `plot`): heatmaps and Pareto plots;
 //! * [`workflow`]: the flows (one-proxy NAS on a device, evaluations, the main job), driven by
-//!   measurement oracles.
+//!   measurement oracles;
+//! * [`report`]: the typed report documents and `report.html`.
+//!
+//! The top-level modules form a layered graph without cycles (a test keeps it so):
+//! `error` and `files` at the bottom, then `stats`, `network`, `space`, `output`, `data`,
+//! `predictor`, `search`, `plan`, `measure`, `workflow`, `report`. [`prelude`] gathers what a
+//! program driving the flows needs.
 #![deny(missing_docs)]
 
 pub mod data;
@@ -47,6 +56,7 @@ pub mod plan;
 #[cfg(feature = "plot")]
 pub mod plot;
 pub mod predictor;
+pub mod prelude;
 pub mod report;
 pub mod search;
 pub mod space;
