@@ -15,8 +15,8 @@ mod predictor;
 use convert::{f64_array, f64_matrix, parse_archs, parse_space, OrPy};
 use oneproxy::data::AccuracySource;
 use oneproxy::data::DeviceSource;
-use oneproxy::search::front::{search as search_front, LatencySource, Method};
 use oneproxy::search::EvolutionParams;
+use oneproxy::search::{search as search_front, LatencySource, Method};
 use oneproxy::stats::{correlation_matrix_with, Metric};
 use oneproxy::{AccuracyTable, LatencyTable, SpaceId};
 use predictor::Predictor;
@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex};
 type UserTable<'py> = (Vec<String>, Vec<String>, Bound<'py, PyBytes>);
 
 /// Issue each plausibility warning as a Python `UserWarning`.
-pub(crate) fn warn_all(py: Python<'_>, warnings: &[oneproxy::data::plausibility::Warning]) -> PyResult<()> {
+pub(crate) fn warn_all(py: Python<'_>, warnings: &[oneproxy::data::Warning]) -> PyResult<()> {
     warn_texts(py, warnings.iter().map(ToString::to_string))
 }
 
@@ -377,7 +377,7 @@ fn architectures(py: Python<'_>, space: &str) -> PyResult<Vec<String>> {
     let id = parse_space(space)?;
     let archs = match id.space().enumerate() {
         Some(all) => all,
-        None => py.detach(|| oneproxy::data::bundled::bundle(id)).or_py()?.archs.clone(),
+        None => py.detach(|| oneproxy::data::bundle(id)).or_py()?.archs.clone(),
     };
     let s = id.space();
     Ok(archs.iter().map(|a| s.format(a)).collect())

@@ -165,7 +165,7 @@ pub fn defaults(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     search.set_item("population", e.population)?;
     search.set_item("generations", e.generations)?;
     search.set_item("seed", e.seed)?;
-    search.set_item("method", oneproxy::search::front::Method::default().name())?;
+    search.set_item("method", oneproxy::search::Method::default().name())?;
     out.set_item("search", search)?;
     let monotonicity = PyDict::new(py);
     monotonicity.set_item("metric", Metric::default().name())?;

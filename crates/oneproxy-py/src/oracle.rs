@@ -1,6 +1,6 @@
 //! The target oracle of `oneproxy.nas`: a Python callable `measure(archs) -> latencies (ms)`.
 
-use oneproxy::workflow::oracle::Answer;
+use oneproxy::workflow::Answer;
 use oneproxy::workflow::TargetOracle;
 use oneproxy::{Arch, Error, SpaceId};
 use pyo3::exceptions::PyValueError;

@@ -3,7 +3,7 @@
 use crate::args::AdaptArgs;
 use crate::report::{fmt3, print, print_json};
 use anyhow::{bail, Context};
-use oneproxy::data::bundled::bundle;
+use oneproxy::data::bundle;
 use oneproxy::data::read_latency_csv;
 use oneproxy::predictor::{json_numbers, AdaptReport};
 use oneproxy::workflow::{adapt_target, TargetAdaptation};

@@ -2,7 +2,7 @@
 
 use crate::args::DevicesArgs;
 use crate::report::{print, print_json, TextTable};
-use oneproxy::data::plausibility::Warning;
+use oneproxy::data::Warning;
 use oneproxy::{Manifest, SpaceId};
 use serde::Serialize;
 
@@ -35,7 +35,7 @@ pub fn run(args: DevicesArgs) -> anyhow::Result<()> {
             name: d.name.clone(),
             archs_measured: table.measured_count(i),
             source: d.source.to_string(),
-            simulated: oneproxy::data::bundled::is_simulated(space, &d.name)
+            simulated: oneproxy::data::is_simulated(space, &d.name)
                 && matches!(d.source, oneproxy::data::DeviceSource::Bundled(_)),
         })
         .collect();

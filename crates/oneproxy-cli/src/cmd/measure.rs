@@ -6,7 +6,7 @@ use anyhow::{bail, Context};
 #[cfg(feature = "onnx")]
 use oneproxy::data::{Answer, MeasurementLog};
 #[cfg(feature = "onnx")]
-use oneproxy::measure::session::Session;
+use oneproxy::measure::Session;
 use oneproxy::measure::{Environment, MeasureParams, Measurement, Timer};
 use oneproxy::network::Execution;
 use oneproxy::{Arch, SearchSpace, SpaceId};

@@ -166,7 +166,7 @@ pub fn read_arch_list(path: &Path, space: &dyn SearchSpace) -> anyhow::Result<Ve
 }
 
 /// Plausibility warnings of loaded data, one line each on stderr.
-pub fn print_warnings(warnings: &[oneproxy::data::plausibility::Warning]) {
+pub fn print_warnings(warnings: &[oneproxy::data::Warning]) {
     for w in warnings {
         note!("warning: {w}");
     }

@@ -2,7 +2,7 @@
 
 use crate::args::MonotonicityArgs;
 use crate::report::{fmt3, print, print_json, TextTable};
-use oneproxy::data::plausibility::Warning;
+use oneproxy::data::Warning;
 use oneproxy::stats::{correlation_matrix_with, Correlation, CorrelationMatrix, ProxyRecommendation};
 use oneproxy::{Manifest, SpaceId};
 use serde::Serialize;

@@ -6,9 +6,9 @@ use crate::args::{NasArgs, OracleArg};
 use crate::report::{fmt3, print, print_json, TextTable};
 use anyhow::Context;
 use oneproxy::report::NasBody;
-use oneproxy::workflow::nas::{FlowEvent, NasOutcome, Stage};
-use oneproxy::workflow::oracle::{ExportModels, ManualOracle, MeasurementLog, Recorded, TableOracle, TargetOracle};
 use oneproxy::workflow::Flow;
+use oneproxy::workflow::{ExportModels, ManualOracle, MeasurementLog, Recorded, TableOracle, TargetOracle};
+use oneproxy::workflow::{FlowEvent, NasOutcome, Stage};
 use oneproxy::{Manifest, SpaceId};
 use std::path::PathBuf;
 
@@ -46,8 +46,8 @@ fn timer_oracle(args: &NasArgs, space: SpaceId) -> anyhow::Result<(Box<dyn Targe
     let params = super::measure::measure_params(&args.timing)?;
     let (timer, kind) = super::measure::timer(&args.runner, &args.timing)?;
     let exec = super::execution(args.prune_dead, space)?;
-    let session = oneproxy::measure::session::Session::new(space, timer, params, args.timing.batch, args.seed, exec)?;
-    Ok((Box::new(oneproxy::workflow::oracle::TimerOracle::new(&args.target, session)), kind))
+    let session = oneproxy::measure::Session::new(space, timer, params, args.timing.batch, args.seed, exec)?;
+    Ok((Box::new(oneproxy::workflow::TimerOracle::new(&args.target, session)), kind))
 }
 
 #[cfg(not(feature = "onnx"))]
@@ -208,7 +208,7 @@ fn write_report(
         use oneproxy::plot::{Constraint, ParetoPlot, Series};
         let o = &output.body.outcome;
         let space = space.space();
-        let point = |m: &oneproxy::workflow::nas::Measured| {
+        let point = |m: &oneproxy::workflow::Measured| {
             space.parse(&m.arch).ok().and_then(|a| acc.get(&a)).map(|a| (m.latency_ms, a))
         };
         let measured: Vec<(f64, f64)> = o.measured.iter().filter_map(point).collect();

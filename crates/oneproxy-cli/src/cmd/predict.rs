@@ -2,7 +2,7 @@
 
 use crate::args::PredictArgs;
 use anyhow::Context;
-use oneproxy::data::bundled::bundle;
+use oneproxy::data::bundle;
 use oneproxy::predictor::{AdditivePredictor, ProxyLatency};
 use oneproxy::Arch;
 

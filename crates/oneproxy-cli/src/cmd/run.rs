@@ -5,9 +5,9 @@ use crate::args::RunArgs;
 use crate::report::{fmt3, print, print_json};
 use anyhow::Context;
 use oneproxy::report::RunBody;
-use oneproxy::workflow::run::{RunConfig, RunReport};
-use oneproxy::workflow::score::{target_candidates, Truth};
 use oneproxy::workflow::ScoredRun;
+use oneproxy::workflow::{target_candidates, Truth};
+use oneproxy::workflow::{RunConfig, RunReport};
 use oneproxy::{Manifest, SpaceId};
 
 /// The run's report document.

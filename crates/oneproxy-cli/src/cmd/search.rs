@@ -4,8 +4,8 @@ use crate::args::SearchArgs;
 use crate::report::{print, print_json, TextTable};
 use anyhow::{bail, Context};
 use oneproxy::predictor::{AdditivePredictor, ProxyLatency};
-use oneproxy::search::front::{search, LatencySource, Method};
 use oneproxy::search::EvolutionParams;
+use oneproxy::search::{search, LatencySource, Method};
 use oneproxy::{Arch, Manifest, SpaceId};
 use serde::Serialize;
 
@@ -85,7 +85,7 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
         ),
         (None, None) => unreachable!("clap requires one latency source"),
     };
-    let bundled = oneproxy::data::bundled::bundle(space).ok().filter(|b| !b.archs.is_empty());
+    let bundled = oneproxy::data::bundle(space).ok().filter(|b| !b.archs.is_empty());
     let index = |a: &Arch| bundled.and_then(|b| b.latency.row_of(a));
     // Accuracies from a file cover only its architectures: evolution would wander outside them.
     let evolution = EvolutionParams {

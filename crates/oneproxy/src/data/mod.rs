@@ -33,6 +33,7 @@ pub mod table;
 
 pub use self::csv::{csv_text, LineIndex};
 pub use accuracy::AccuracyTable;
+pub use bundled::{bundle, is_simulated};
 pub use device::{validate_device_name, Device, DeviceSource, MAX_DEVICE_NAME_CHARS};
 pub use latency::{check_latency, parse_latency, FAILED};
 pub use latency_csv::{parse_latency_csv, read_latency_csv, LatencyCsv};

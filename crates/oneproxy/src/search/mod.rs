@@ -13,4 +13,5 @@ pub mod front;
 pub mod pareto;
 
 pub use evolution::{evolve, Evaluated, EvolutionParams, EvolutionResult};
+pub use front::{search, LatencySource, Method, METHODS};
 pub use pareto::{best_under_constraints, dominates, hypervolume_2d, pareto_front};

@@ -28,8 +28,11 @@ pub use evaluate::{
     evaluate_adapt, evaluate_baselines, evaluate_nas, AdaptEvaluation, Baselines, MethodScore, NasSummary, ScoredRun,
     Spread, Trials,
 };
+pub use nas::Measured;
 pub use nas::{Decision, Design, Flow, FlowEvent, NasConfig, NasOutcome, Stage};
+pub use oracle::{Answer, ExportModels, TimerOracle};
 pub use oracle::{ManualOracle, MeasurementLog, Recorded, TableOracle, TargetOracle};
 pub use run::{run, RunConfig, RunReport};
 pub use samples::{target_seed, SampleSet, SAMPLE_SETS};
 pub use score::{score, Score};
+pub use score::{target_candidates, Truth};
