@@ -279,12 +279,17 @@ pub struct SearchArgs {
     pub plot: Option<PathBuf>,
     #[command(flatten)]
     pub figure: FigureArgs,
-    /// Write the front (and the picks) as a latency CSV with an empty column for the target,
-    /// ready for `oneproxy measure --archs FILE` or to fill in by hand.
+    /// Write the Pareto front as a CSV: `arch`, `latency_ms` (from the latency source, measured
+    /// or predicted), `accuracy` and `index` (row of the bundled data, empty outside it).
     #[arg(long, value_name = "FILE")]
     pub out_csv: Option<PathBuf>,
-    /// Name of the empty target column of --out-csv.
-    #[arg(long, default_value = "my_device", requires = "out_csv")]
+    /// Write the front and the picks as a list to measure on a new device: a latency CSV with an
+    /// empty column named by --device-name, ready for `oneproxy measure --archs FILE` or to fill
+    /// in by hand.
+    #[arg(long, value_name = "FILE")]
+    pub to_measure: Option<PathBuf>,
+    /// Name of the empty target column of --to-measure.
+    #[arg(long, default_value = "my_device", requires = "to_measure")]
     pub device_name: String,
     /// Replace an existing output file that oneproxy did not write (or that was changed since it
     /// wrote it); without it such a file is left alone and the command stops. An output is never

@@ -248,7 +248,8 @@ fn accuracy_file_makes_any_space_searchable() {
 #[test]
 fn search_feeds_measure_and_shows_the_nb201_index() {
     let dir = tempfile::tempdir().unwrap();
-    let csv = dir.path().join("front.csv");
+    let csv = dir.path().join("to-measure.csv");
+    let front_csv = dir.path().join("front.csv");
     let v = json(&[
         "search",
         "--accuracy",
@@ -257,10 +258,12 @@ fn search_feeds_measure_and_shows_the_nb201_index() {
         "pixel3",
         "--constraint",
         "5",
-        "--out-csv",
+        "--to-measure",
         csv.to_str().unwrap(),
         "--device-name",
         "board",
+        "--out-csv",
+        front_csv.to_str().unwrap(),
         "--json",
     ]);
     let front = v["front"].as_array().unwrap();
@@ -268,6 +271,17 @@ fn search_feeds_measure_and_shows_the_nb201_index() {
     for p in front {
         let i = p["index"].as_u64().unwrap() as usize;
         assert_eq!(oneproxy::SpaceId::Nb201.space().format(&b.archs[i]), p["arch"].as_str().unwrap());
+    }
+    // --out-csv is the front itself, with the latency and accuracy the JSON reports.
+    let mut rows = csv::Reader::from_path(&front_csv).unwrap();
+    assert_eq!(rows.headers().unwrap(), vec!["arch", "latency_ms", "accuracy", "index"]);
+    let rows: Vec<csv::StringRecord> = rows.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), front.len());
+    for (r, p) in rows.iter().zip(front) {
+        assert_eq!(&r[0], p["arch"].as_str().unwrap());
+        assert_eq!(r[1].parse::<f64>().unwrap(), p["latency"].as_f64().unwrap());
+        assert_eq!(r[2].parse::<f64>().unwrap(), p["accuracy"].as_f64().unwrap());
+        assert_eq!(r[3].parse::<u64>().unwrap(), p["index"].as_u64().unwrap());
     }
     let text = std::fs::read_to_string(&csv).unwrap();
     let mut lines = text.lines();

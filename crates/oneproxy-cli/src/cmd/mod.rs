@@ -177,12 +177,8 @@ pub fn print_warnings(warnings: &[oneproxy::data::Warning]) {
 /// [`oneproxy::data::validate_device_name`], so that the file reads back.
 pub fn latency_csv(device: &str, rows: impl IntoIterator<Item = (String, String)>) -> anyhow::Result<String> {
     oneproxy::data::validate_device_name(device)?;
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(["arch", device])?;
-    for (arch, value) in rows {
-        w.write_record([arch, value])?;
-    }
-    Ok(String::from_utf8(w.into_inner()?)?)
+    let header = ["arch".to_string(), device.to_string()];
+    Ok(oneproxy::data::csv_text(std::iter::once(header).chain(rows.into_iter().map(|(a, v)| [a, v]))))
 }
 
 /// A latency in ms with `decimals` decimals in the usual range (0.1 ms to 1e9 ms), and in

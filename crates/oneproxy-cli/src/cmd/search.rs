@@ -49,7 +49,7 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
         .inputs(&args.data.latency)
         .inputs(args.accuracy.accuracy_file.iter())
         .inputs(args.predictor.iter());
-    for (path, flag) in [(&args.plot, "--plot"), (&args.out_csv, "--out-csv")] {
+    for (path, flag) in [(&args.plot, "--plot"), (&args.out_csv, "--out-csv"), (&args.to_measure, "--to-measure")] {
         if let Some(p) = path {
             outputs.check(p).context(flag)?;
         }
@@ -140,6 +140,20 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
         .context("--plot")?;
     }
     if let Some(path) = &args.out_csv {
+        let header = ["arch", "latency_ms", "accuracy", "index"].map(String::from);
+        let rows = front.iter().map(|p| {
+            [
+                p.arch.clone(),
+                p.latency.to_string(),
+                p.accuracy.to_string(),
+                p.index.map_or(String::new(), |i| i.to_string()),
+            ]
+        });
+        let text = oneproxy::data::csv_text(std::iter::once(header).chain(rows));
+        outputs.write(path, text.as_bytes()).context("--out-csv")?;
+        note!("wrote {} (the front: {} architectures with latency and accuracy)", path.display(), front.len());
+    }
+    if let Some(path) = &args.to_measure {
         let mut seen = std::collections::HashSet::new();
         let rows: Vec<(String, String)> = front
             .iter()
@@ -148,7 +162,7 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
             .map(|p| (p.arch.clone(), String::new()))
             .collect();
         let text = super::latency_csv(&args.device_name, rows).context("--device-name")?;
-        outputs.write(path, text.as_bytes()).context("--out-csv")?;
+        outputs.write(path, text.as_bytes()).context("--to-measure")?;
         note!("wrote {} ({} architectures to measure on '{}')", path.display(), seen.len(), args.device_name);
     }
     let method = method.name();
