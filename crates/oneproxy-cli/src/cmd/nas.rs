@@ -107,8 +107,8 @@ pub fn run(args: NasArgs) -> anyhow::Result<()> {
                 Stage::Candidates => "candidates near the predicted front",
             };
             bar.suspend(|| note!("measuring {count} architecture(s): {why}"));
-            bar.set_length(count as u64);
-            bar.set_position(0);
+            // Counted over the whole run: what is measured so far plus this request.
+            bar.set_length(bar.position() + count as u64);
         }
         FlowEvent::Measured { arch, latency_ms, warnings } => {
             for w in warnings {

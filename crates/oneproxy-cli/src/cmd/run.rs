@@ -30,7 +30,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let config = RunConfig { proxy, targets: args.targets.clone(), nas, baselines: args.baselines };
     // Refused before any work when --out is a folder oneproxy must not replace.
     let dir = oneproxy::output::ReportDir::create(&args.out).context("--out")?;
-    let bar = crate::progress::bar(table.measured_device_names().len().saturating_sub(1) as u64, "targets");
+    // Every measured device but the proxy, or the targets named.
+    let targets = if args.targets.is_empty() {
+        table.measured_device_names().len().saturating_sub(1)
+    } else {
+        args.targets.len()
+    };
+    let bar = crate::progress::bar(targets as u64, "targets");
     let result = oneproxy::workflow::run(&table, &acc, &config, &|| bar.inc(1));
     bar.finish_and_clear();
     let result = result?;
