@@ -17,6 +17,7 @@ pub mod persistent;
 pub mod runner;
 #[cfg(feature = "onnx")]
 pub mod session;
+#[cfg(feature = "onnx")]
 pub use session::Session;
 #[cfg(feature = "tract")]
 pub mod tract;

@@ -30,7 +30,9 @@ pub use evaluate::{
 };
 pub use nas::Measured;
 pub use nas::{Decision, Design, Flow, FlowEvent, NasConfig, NasOutcome, Stage};
-pub use oracle::{Answer, ExportModels, TimerOracle};
+#[cfg(feature = "onnx")]
+pub use oracle::TimerOracle;
+pub use oracle::{Answer, ExportModels};
 pub use oracle::{ManualOracle, MeasurementLog, Recorded, TableOracle, TargetOracle};
 pub use run::{run, RunConfig, RunReport};
 pub use samples::{target_seed, SampleSet, SAMPLE_SETS};

@@ -159,7 +159,8 @@ mod tests {
                 "live-path",
                 "stacking",
                 "pruned-stacking",
-                "pool-prior"
+                "pool-prior",
+                "launch"
             ]
             .map(|n| format!("\"{n}\""))
         );
