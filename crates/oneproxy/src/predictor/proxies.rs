@@ -315,14 +315,15 @@ impl<'t> ProxyPool<'t> {
     }
 
     /// The predictor a plan of samples spans: the named proxy's, or that of the pool member
-    /// [`recommend_default`] chooses (the first pool member when it chooses none).
+    /// that ranks most like the others (highest mean Spearman within the pool; the first member
+    /// when none is defined). Left on the pool's correlations: the adaptation's results depend on it.
     pub fn planner(&self, selection: &ProxySelection, pool: &[Proxy]) -> Result<&AdditivePredictor> {
         let device = match selection {
             ProxySelection::Device(d) => d.clone(),
             ProxySelection::Auto { .. } => {
                 let names: Vec<String> = pool.iter().map(|p| p.device().to_string()).collect();
                 let m = correlation_matrix(self.table, &names, Metric::Spearman)?;
-                recommend_default(&m, self.table.space(), &[]).map_or_else(|| names[0].clone(), |r| r.device)
+                m.recommended_proxy().map_or_else(|| names[0].clone(), |r| r.device)
             }
         };
         self.get_or_fit(&device)
