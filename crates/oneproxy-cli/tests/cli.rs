@@ -37,7 +37,42 @@ fn monotonicity_reference_figures() {
     assert_eq!(v["matrix"].as_array().unwrap().len(), n);
     let k = json(&["monotonicity", "--space", "nb201", "--metric", "kendall", "--devices", "pixel3,raspi4", "--json"]);
     assert!((cell(&k, "pixel3", "raspi4") - 0.8461928843023325).abs() < 1e-9);
-    assert_eq!(k["recommended_proxy"]["device"], "pixel3");
+    // The shipped regret ranking covers both devices, so it decides, whatever the metric.
+    assert_eq!(k["recommended_proxy"]["device"], "raspi4");
+    assert_eq!(k["recommended_proxy"]["criterion"]["kind"], "lowest-regret");
+    assert_eq!(k["recommended_proxy"]["by_correlation"]["device"], "pixel3");
+}
+
+#[test]
+fn monotonicity_plan_and_run_recommend_the_same_measured_proxy_and_say_why() {
+    let m = json(&["monotonicity", "--json"]);
+    let rec = m["recommended_proxy"]["device"].as_str().unwrap().to_string();
+    assert_eq!(m["recommended_proxy"]["criterion"]["kind"], "lowest-regret");
+    assert!(rec != "fpga" && rec != "eyeriss", "a simulated device is never the default: {rec}");
+    let text = |args: &[&str]| {
+        let out = oneproxy().args(args).assert().success().get_output().clone();
+        (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (table, _) = text(&["monotonicity"]);
+    assert!(table.contains(&format!("recommended proxy: {rec} (lowest mean regret")), "{table}");
+    let (_, plan) = text(&["plan", "--budget", "3"]);
+    assert!(plan.contains(&format!("recommended proxy: {rec} (lowest mean regret")), "{plan}");
+    assert!(plan.contains(&format!("spanning {rec}'s latency range")), "{plan}");
+    let run = json(&["run", "--targets", "pixel3", "--json"]);
+    assert_eq!(run["proxy"], rec.as_str());
+    assert_eq!(run["recommended_proxy"]["device"], rec.as_str());
+    assert_eq!(run["recommended_proxy"]["criterion"]["kind"], "lowest-regret");
+    assert_eq!(run["proxy_reason"]["kind"], "lowest-regret");
+}
+
+#[test]
+fn own_devices_outside_the_ranking_are_recommended_by_mean_correlation() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "mine.csv", &format!("arch,phone,board\n{A1},12.5,3\n{A2},8.0,2\n{A3},1.0,2.5\n"));
+    let v = json(&["monotonicity", "--latency", &f, "--devices", "phone,board", "--min-overlap", "3", "--json"]);
+    assert_eq!(v["recommended_proxy"]["criterion"]["kind"], "highest-mean-correlation");
+    assert_eq!(v["recommended_proxy"]["criterion"]["metric"], "spearman");
+    assert_eq!(v["recommended_proxy"]["device"], "phone");
 }
 
 #[test]

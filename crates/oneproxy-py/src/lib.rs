@@ -206,13 +206,10 @@ fn monotonicity<'py>(
     out.set_item("matrix", f64_matrix(py, &flat, n, n)?)?;
     out.set_item("overlaps", &m.overlaps)?;
     out.set_item("min_overlap", m.min_overlap)?;
-    let rec = m.recommended_proxy().map(|r| -> PyResult<_> {
-        let d = PyDict::new(py);
-        d.set_item("device", r.device)?;
-        d.set_item("mean", r.mean)?;
-        d.set_item("min", r.min)?;
-        d.set_item("compared", r.compared)?;
-        Ok(d)
+    // The proxy every front end recommends, as the CLI's JSON has it (criterion included).
+    let rec = oneproxy::predictor::recommend_default(&m, id, &[]).map(|r| -> PyResult<_> {
+        let text = serde_json::to_string(&r).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        py.import("json")?.call_method1("loads", (text,))
     });
     out.set_item("recommended_proxy", rec.transpose()?)?;
     out.set_item("not_comparable", m.unrankable())?;

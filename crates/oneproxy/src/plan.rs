@@ -129,6 +129,8 @@ fn nearest_free(order: &[usize], taken: &[bool], at: usize, count: usize) -> Vec
 pub struct TablePlan {
     /// The proxy whose predictor the plan spans (named, or the recommended one).
     pub proxy: String,
+    /// The recommendation that chose the proxy when none was named, with its criterion.
+    pub recommended: Option<crate::predictor::DefaultProxy>,
     /// The architectures to measure: `budget` of them, or every candidate of a smaller space.
     pub archs: Vec<Arch>,
     /// Number of candidates (every architecture of the space, else the bundled ones).
@@ -145,16 +147,17 @@ pub fn plan_for_table(
     seed: u64,
 ) -> Result<TablePlan> {
     use crate::stats::{correlation_matrix, Metric};
-    let proxy = match proxy {
-        Some(p) => p.to_string(),
+    let (proxy, recommended) = match proxy {
+        Some(p) => (p.to_string(), None),
         None => {
             let m = correlation_matrix(table, &[], Metric::Spearman)?;
-            m.recommended_proxy().map(|r| r.device).ok_or_else(|| {
+            let r = crate::predictor::recommend_default(&m, table.space(), &[]).ok_or_else(|| {
                 Error::InvalidParameter(format!(
-                    "no device can be recommended as proxy (no two share {} measured architectures); name one",
+                    "no device can be recommended as proxy (no two measured devices share {} architectures); name one",
                     m.min_overlap
                 ))
-            })?
+            })?;
+            (r.device.clone(), Some(r))
         }
     };
     let proxies = crate::predictor::ProxyPool::new(table);
@@ -165,7 +168,7 @@ pub fn plan_for_table(
         None => crate::data::bundled::bundle(space)?.archs.clone(),
     };
     let archs = plan(space.space(), predictor, &candidates, budget.min(candidates.len()), seed)?;
-    Ok(TablePlan { proxy, archs, candidates: candidates.len() })
+    Ok(TablePlan { proxy, recommended, archs, candidates: candidates.len() })
 }
 
 #[cfg(test)]

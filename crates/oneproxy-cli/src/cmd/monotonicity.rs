@@ -1,9 +1,10 @@
 //! `oneproxy monotonicity`: the device correlation matrix and the recommended proxy.
 
 use crate::args::MonotonicityArgs;
-use crate::report::{fmt3, print, print_json, TextTable};
+use crate::report::{print, print_json, TextTable};
 use oneproxy::data::Warning;
-use oneproxy::stats::{correlation_matrix_with, Correlation, CorrelationMatrix, ProxyRecommendation};
+use oneproxy::predictor::{recommend_default, DefaultProxy};
+use oneproxy::stats::{correlation_matrix_with, Correlation, CorrelationMatrix};
 use oneproxy::{Manifest, SpaceId};
 use serde::Serialize;
 
@@ -18,7 +19,8 @@ struct Output<'a> {
     /// Architectures measured on both devices of each pair.
     overlaps: &'a [Vec<usize>],
     min_overlap: usize,
-    recommended_proxy: Option<ProxyRecommendation>,
+    /// The proxy every front end recommends, with the criterion that chose it.
+    recommended_proxy: Option<DefaultProxy>,
     /// Devices sharing too few architectures with every other one to be compared at all.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     not_comparable: Vec<String>,
@@ -33,7 +35,7 @@ pub fn run(args: MonotonicityArgs) -> anyhow::Result<()> {
     let table = super::load_table(&args.data)?;
     let space: SpaceId = args.data.space;
     let m = correlation_matrix_with(&table, &args.devices, args.metric, args.min_overlap)?;
-    let rec = m.recommended_proxy();
+    let rec = recommend_default(&m, space, &[]);
     if let Some(path) = &args.plot {
         plot(&m, space, rec.as_ref().map(|r| r.device.as_str()), args.heatmap_order, path, &outputs)?;
     }
@@ -54,7 +56,7 @@ pub fn run(args: MonotonicityArgs) -> anyhow::Result<()> {
     print(&render(&m, space, rec.as_ref()))
 }
 
-fn render(m: &CorrelationMatrix, space: SpaceId, rec: Option<&ProxyRecommendation>) -> String {
+fn render(m: &CorrelationMatrix, space: SpaceId, rec: Option<&DefaultProxy>) -> String {
     // Columns are numbered to keep the table narrow; the numbers refer to the rows. A cell over
     // fewer architectures than the best-measured device has gets its overlap in brackets, so the
     // common case (full tables) stays a plain grid of correlations.
@@ -92,14 +94,7 @@ fn render(m: &CorrelationMatrix, space: SpaceId, rec: Option<&ProxyRecommendatio
         ));
     }
     match rec {
-        Some(r) => out.push_str(&format!(
-            "\nrecommended proxy: {} (mean {} and min {} to {} other device{})\n",
-            r.device,
-            fmt3(r.mean),
-            fmt3(r.min),
-            r.compared,
-            if r.compared == 1 { "" } else { "s" }
-        )),
+        Some(r) => out.push_str(&format!("\nrecommended proxy: {} ({})\n", r.device, r.describe())),
         None if m.devices.len() > 1 => out.push_str("\nno recommended proxy: no correlation is defined\n"),
         None => {}
     }

@@ -13,6 +13,9 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
     let table = super::load_table(&args.data)?;
     let planned = oneproxy::plan::plan_for_table(&table, args.proxy.as_deref(), args.budget, args.seed)
         .context("choosing the architectures (name a proxy with --proxy)")?;
+    if let Some(r) = &planned.recommended {
+        note!("recommended proxy: {} ({})", r.device, r.describe());
+    }
     let (proxy, picks) = (planned.proxy, planned.archs);
     // A budget beyond the space is clipped, and said: every candidate is planned.
     if picks.len() < args.budget {

@@ -115,7 +115,7 @@ fn render_summary(
         report.body.samples,
         report.body.sample_set,
         result.proxy,
-        result.proxy_reason.describe(),
+        proxy_why(result),
         t.render()
     );
     if partial {
@@ -255,4 +255,14 @@ fn pareto_plot(
         latency_axis: super::latency_axis(figure.log_latency),
     })?;
     Ok(svg)
+}
+
+/// Why the run's proxy is the one it is: the shared recommendation's words when it was the
+/// default, else the given reason (named by the user, or a pool).
+fn proxy_why(result: &RunReport) -> String {
+    use oneproxy::workflow::ProxyReason;
+    match (&result.proxy_reason, &result.recommended_proxy) {
+        (ProxyReason::Given | ProxyReason::Pool, _) | (_, None) => result.proxy_reason.describe(),
+        (_, Some(r)) => format!("recommended, {}", r.describe()),
+    }
 }

@@ -21,5 +21,5 @@ pub use adapt::{
 pub use additive::{
     AdditivePredictor, LowerBound, ProxyLatency, ProxyTerm, StructureTerm, Unconstrained, ENCODING_VERSION,
 };
-pub use proxies::{Proxy, ProxyPool, ProxySelection};
+pub use proxies::{recommend_default, DefaultProxy, Proxy, ProxyCriterion, ProxyPool, ProxySelection};
 pub use solver::Penalty;

@@ -10,7 +10,8 @@ use super::AdditivePredictor;
 use crate::data::LatencyTable;
 use crate::error::{Error, Result};
 use crate::space::Arch;
-use crate::stats::{correlation_matrix, Metric, ProxyRecommendation};
+use crate::stats::{correlation_matrix, CorrelationMatrix, Metric, ProxyRecommendation};
+use crate::SpaceId;
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 
@@ -82,10 +83,126 @@ pub fn resolve_pool(table: &LatencyTable, selection: &ProxySelection, target: &s
     Ok(list)
 }
 
-/// The device that ranks architectures most like the others among `devices` (Spearman over
-/// their common architectures), with its mean and minimum correlation.
-pub fn recommend(table: &LatencyTable, devices: &[String]) -> Result<Option<ProxyRecommendation>> {
-    Ok(correlation_matrix(table, devices, Metric::Spearman)?.recommended_proxy())
+/// Which rule chose the recommended proxy, with the figures behind it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum ProxyCriterion {
+    /// The space's shipped ranking: the lowest mean regret of the one-proxy flow when the
+    /// device served as the proxy of every other bundled device (`scripts/proxy_ranking.sh`).
+    /// Measured end to end, so it is preferred whenever it covers the device.
+    LowestRegret(crate::data::bundled::RankedProxy),
+    /// No shipped ranking covers the table's devices: the measured device whose latencies rank
+    /// architectures most like the other measured devices (highest mean correlation, figures
+    /// in [`DefaultProxy`]).
+    HighestMeanCorrelation {
+        /// The correlation the mean is over (Spearman unless asked otherwise).
+        metric: Metric,
+    },
+}
+
+/// The default proxy of every front end (`monotonicity`, `plan`, `run`, Python), and why.
+///
+/// One function chooses it ([`recommend_default`]) so that the analysis that recommends a
+/// proxy and the flows that use one never disagree. Simulated devices are never recommended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DefaultProxy {
+    /// The device.
+    pub device: String,
+    /// Its mean correlation to the other measured devices it has a defined correlation with
+    /// (NaN, `null` in JSON, with none).
+    pub mean: f64,
+    /// The lowest of those correlations.
+    pub min: f64,
+    /// How many devices the mean and min are over.
+    pub compared: usize,
+    /// The correlation of `mean`, `min` and `by_correlation`.
+    pub metric: Metric,
+    /// Why it was chosen.
+    pub criterion: ProxyCriterion,
+    /// What the highest mean correlation alone would choose among the measured devices.
+    pub by_correlation: Option<ProxyRecommendation>,
+    /// The next devices under the same criterion, best first (at most three).
+    pub runners_up: Vec<String>,
+}
+
+impl DefaultProxy {
+    /// The criterion in words, for text outputs: `lowest mean regret ...; by mean spearman
+    /// alone it would be ...`.
+    pub fn describe(&self) -> String {
+        match &self.criterion {
+            ProxyCriterion::LowestRegret(r) => {
+                let mut out = format!(
+                    "lowest mean regret of the one-proxy flow over {} bundled targets: {:.3} points",
+                    r.targets, r.mean_regret
+                );
+                if let Some(c) = self.by_correlation.as_ref().filter(|c| c.device != self.device) {
+                    out.push_str(&format!(
+                        "; by mean {} alone it would be {} ({:.3})",
+                        self.metric.name(),
+                        c.device,
+                        c.mean
+                    ));
+                }
+                out
+            }
+            ProxyCriterion::HighestMeanCorrelation { metric: m } => format!(
+                "highest mean {} to the other {} measured device{}: {:.3}, min {:.3}",
+                m.name(),
+                self.compared,
+                if self.compared == 1 { "" } else { "s" },
+                self.mean,
+                self.min
+            ),
+        }
+    }
+}
+
+/// The recommended proxy among the devices of `matrix` (a correlation matrix of `space`'s
+/// devices), leaving out `exclude` (targets) and simulated devices
+/// ([`crate::data::bundled::is_simulated`]).
+///
+/// Criterion 1: the first device of the space's shipped regret ranking that is a candidate.
+/// Criterion 2, when there is no ranking or it names none of the candidates (a user's own
+/// devices): the candidate with the highest mean correlation to the other candidates
+/// ([`CorrelationMatrix::recommended_proxy`]). `None` when no ranking applies and no
+/// candidate pair has a defined correlation.
+pub fn recommend_default(matrix: &CorrelationMatrix, space: SpaceId, exclude: &[String]) -> Option<DefaultProxy> {
+    let real: Vec<String> = matrix
+        .devices
+        .iter()
+        .filter(|d| !crate::data::bundled::is_simulated(space, d) && !exclude.contains(d))
+        .cloned()
+        .collect();
+    let by_corr = matrix.subset(&real).proxy_candidates();
+    let ranked: Vec<crate::data::bundled::RankedProxy> = crate::data::bundled::proxy_ranking(space)
+        .map(|r| r.ranking.into_iter().filter(|p| real.contains(&p.proxy)).collect())
+        .unwrap_or_default();
+    let (device, criterion, runners_up): (String, ProxyCriterion, Vec<String>) = match ranked.split_first() {
+        Some((best, rest)) => (
+            best.proxy.clone(),
+            ProxyCriterion::LowestRegret(best.clone()),
+            rest.iter().take(3).map(|r| r.proxy.clone()).collect(),
+        ),
+        None => {
+            let best = by_corr.first()?;
+            (
+                best.device.clone(),
+                ProxyCriterion::HighestMeanCorrelation { metric: matrix.metric },
+                by_corr[1..].iter().take(3).map(|r| r.device.clone()).collect(),
+            )
+        }
+    };
+    let figures = by_corr.iter().find(|r| r.device == device);
+    Some(DefaultProxy {
+        mean: figures.map_or(f64::NAN, |r| r.mean),
+        min: figures.map_or(f64::NAN, |r| r.min),
+        compared: figures.map_or(0, |r| r.compared),
+        metric: matrix.metric,
+        device,
+        criterion,
+        by_correlation: by_corr.first().cloned(),
+        runners_up,
+    })
 }
 
 /// A proxy as AdaProxy sees it: its additive predictor and, where available, its measurements.
@@ -198,13 +315,15 @@ impl<'t> ProxyPool<'t> {
     }
 
     /// The predictor a plan of samples spans: the named proxy's, or that of the pool member
-    /// ([`recommend`]ed among `pool`) that ranks most like the others.
+    /// that ranks most like the others (highest mean Spearman within the pool; the first member
+    /// when none is defined). Left on the pool's correlations: the adaptation's results depend on it.
     pub fn planner(&self, selection: &ProxySelection, pool: &[Proxy]) -> Result<&AdditivePredictor> {
         let device = match selection {
             ProxySelection::Device(d) => d.clone(),
             ProxySelection::Auto { .. } => {
                 let names: Vec<String> = pool.iter().map(|p| p.device().to_string()).collect();
-                recommend(self.table, &names)?.map_or_else(|| names[0].clone(), |r| r.device)
+                let m = correlation_matrix(self.table, &names, Metric::Spearman)?;
+                m.recommended_proxy().map_or_else(|| names[0].clone(), |r| r.device)
             }
         };
         self.get_or_fit(&device)
@@ -255,6 +374,25 @@ mod tests {
         }
         let planner = pool.planner(&ProxySelection::Device("eyeriss".into()), &proxies).unwrap();
         assert_eq!(planner.device(), "eyeriss");
+    }
+
+    #[test]
+    fn the_default_proxy_is_the_ranking_s_best_measured_device_else_the_best_correlated() {
+        let t = &bundle(SpaceId::Nb201).unwrap().latency;
+        let m = correlation_matrix(t, &[], Metric::Spearman).unwrap();
+        let d = recommend_default(&m, SpaceId::Nb201, &[]).unwrap();
+        assert_eq!(d.device, "raspi4");
+        assert!(matches!(&d.criterion, ProxyCriterion::LowestRegret(r) if r.proxy == "raspi4"));
+        assert!(d.describe().starts_with("lowest mean regret of the one-proxy flow over 26 bundled targets"));
+        // A target is never its own proxy: the next ranked device takes over.
+        let next = recommend_default(&m, SpaceId::Nb201, &["raspi4".into()]).unwrap();
+        assert_eq!(next.device, d.runners_up[0]);
+        // Only simulated devices and one the ranking does not name: no ranking applies, and the
+        // simulated devices are never chosen.
+        let sub = m.subset(&["fpga".into(), "eyeriss".into(), "edgegpu".into(), "edgetpu".into()]);
+        let own = recommend_default(&sub, SpaceId::Nb201, &[]).unwrap();
+        assert!(matches!(own.criterion, ProxyCriterion::HighestMeanCorrelation { .. }));
+        assert!(own.device == "edgegpu" || own.device == "edgetpu", "{}", own.device);
     }
 
     #[test]

@@ -116,8 +116,14 @@ impl CorrelationMatrix {
     /// first keeps a device correlated with one other device (a mean over one pair) from beating
     /// one correlated with all. `None` when no pair has a defined correlation.
     pub fn recommended_proxy(&self) -> Option<ProxyRecommendation> {
+        self.proxy_candidates().into_iter().next()
+    }
+
+    /// Every device with a defined correlation, best proxy first, ordered as
+    /// [`Self::recommended_proxy`] chooses (a stable sort: full ties keep the listed order).
+    pub fn proxy_candidates(&self) -> Vec<ProxyRecommendation> {
         let n = self.devices.len();
-        (0..n)
+        let mut all: Vec<ProxyRecommendation> = (0..n)
             .filter_map(|i| {
                 let vals: Vec<f64> =
                     (0..n).filter(|&j| j != i).map(|j| self.matrix[i][j]).filter(|v| v.is_finite()).collect();
@@ -128,16 +134,14 @@ impl CorrelationMatrix {
                 let min = vals.iter().cloned().fold(f64::INFINITY, f64::min);
                 Some(ProxyRecommendation { device: self.devices[i].clone(), mean, min, compared: vals.len() })
             })
-            // On a full tie the device listed first wins (`max_by` would pick the last).
-            .reduce(|best, c| {
-                let order =
-                    c.compared.cmp(&best.compared).then(c.mean.total_cmp(&best.mean)).then(c.min.total_cmp(&best.min));
-                if order.is_gt() {
-                    c
-                } else {
-                    best
-                }
-            })
+            .collect();
+        all.sort_by(|a, b| b.compared.cmp(&a.compared).then(b.mean.total_cmp(&a.mean)).then(b.min.total_cmp(&a.min)));
+        all
+    }
+
+    /// Device names in [`Self::proxy_candidates`] order.
+    pub fn ranked_devices(&self) -> Vec<String> {
+        self.proxy_candidates().into_iter().map(|r| r.device).collect()
     }
 
     /// The rows and columns of `devices` that this matrix holds, in this matrix's order (a

@@ -34,7 +34,7 @@ pub use nas::{Decision, Design, Flow, FlowEvent, NasConfig, NasOutcome, Stage};
 pub use oracle::TimerOracle;
 pub use oracle::{Answer, ExportModels};
 pub use oracle::{ManualOracle, MeasurementLog, Recorded, TableOracle, TargetOracle};
-pub use run::{run, RunConfig, RunReport};
+pub use run::{run, ProxyReason, RunConfig, RunReport};
 pub use samples::{target_seed, SampleSet, SAMPLE_SETS};
 pub use score::{score, Score};
 pub use score::{target_candidates, Truth};

@@ -7,14 +7,14 @@ use super::score::check_scorable;
 use crate::data::AccuracyTable;
 use crate::data::LatencyTable;
 use crate::error::{Error, Result};
-use crate::predictor::ProxySelection;
+use crate::predictor::{DefaultProxy, ProxyCriterion, ProxySelection};
 use crate::stats::{correlation_matrix, CorrelationMatrix, Metric, ProxyRecommendation};
 use serde::Serialize;
 
 /// Settings of the main job.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RunConfig {
-    /// The proxy; `None`: the device recommended by the monotonicity analysis.
+    /// The proxy; `None`: the recommended proxy ([`crate::predictor::recommend_default`]).
     pub proxy: Option<ProxySelection>,
     /// Targets; empty: every device with data except the proxy.
     pub targets: Vec<String>,
@@ -39,6 +39,19 @@ pub enum ProxyReason {
 }
 
 impl ProxyReason {
+    /// The reason of a default proxy, from the criterion that chose it.
+    fn of(d: &DefaultProxy) -> Self {
+        match &d.criterion {
+            ProxyCriterion::LowestRegret(r) => ProxyReason::LowestRegret(r.clone()),
+            ProxyCriterion::HighestMeanCorrelation { .. } => ProxyReason::Recommended(ProxyRecommendation {
+                device: d.device.clone(),
+                mean: d.mean,
+                min: d.min,
+                compared: d.compared,
+            }),
+        }
+    }
+
     /// Why, in words, for report headers.
     pub fn describe(&self) -> String {
         match self {
@@ -72,8 +85,9 @@ pub struct RunReport {
     pub proxy: String,
     /// Why.
     pub proxy_reason: ProxyReason,
-    /// The recommendation of the monotonicity analysis.
-    pub recommended_proxy: Option<ProxyRecommendation>,
+    /// The recommended proxy ([`crate::predictor::recommend_default`], the same as
+    /// `monotonicity`'s and `plan`'s), with the criterion that chose it.
+    pub recommended_proxy: Option<DefaultProxy>,
     /// Per target.
     pub targets: Vec<ScoredRun>,
     /// Targets that could not be run or scored.
@@ -103,26 +117,17 @@ pub fn run(
     let panel = if full.len() >= 2 { full } else { measured.clone() };
     // Every target is in the matrix (edgegpu and edgetpu too, over the architectures they share).
     let matrix = correlation_matrix(table, &measured, Metric::Spearman)?;
-    let recommended = matrix.subset(&panel).recommended_proxy();
-    // The default proxy: the shipped ranking's best device present here and not asked for as a
-    // target, else the device that ranks like the others best; simulated devices are never a
-    // default.
-    let space = table.space();
-    let real: Vec<String> = panel.iter().filter(|d| !crate::data::bundled::is_simulated(space, d)).cloned().collect();
-    let ranked = crate::data::bundled::proxy_ranking(space).and_then(|r| {
-        r.ranking
-            .into_iter()
-            .find(|p| p.proxy == "auto" || (real.contains(&p.proxy) && !config.targets.contains(&p.proxy)))
-    });
-    let (selection, reason) = match (&config.proxy, ranked) {
+    // The default proxy: the one every front end recommends (`recommend_default`: the shipped
+    // regret ranking's best device present here and not asked for as a target, else the measured
+    // device that ranks like the others best); simulated devices are never a default.
+    let recommended = crate::predictor::recommend_default(&matrix.subset(&panel), table.space(), &config.targets);
+    let (selection, reason) = match (&config.proxy, &recommended) {
         (Some(p @ ProxySelection::Device(_)), _) => (p.clone(), ProxyReason::Given),
         (Some(p @ ProxySelection::Auto { .. }), _) => (p.clone(), ProxyReason::Pool),
-        (None, Some(r)) if r.proxy == "auto" => (ProxySelection::Auto { pool: None }, ProxyReason::LowestRegret(r)),
-        (None, Some(r)) => (ProxySelection::Device(r.proxy.clone()), ProxyReason::LowestRegret(r)),
-        (None, None) => match matrix.subset(&real).recommended_proxy() {
-            Some(r) => (ProxySelection::Device(r.device.clone()), ProxyReason::Recommended(r)),
-            None => return Err(Error::TooFewSamples("need at least two measured devices to choose a proxy".into())),
-        },
+        (None, Some(r)) => (ProxySelection::Device(r.device.clone()), ProxyReason::of(r)),
+        (None, None) => {
+            return Err(Error::TooFewSamples("need at least two measured devices to choose a proxy".into()));
+        }
     };
     let proxy_name = selection.to_string();
     let (targets, explicit) = if config.targets.is_empty() {
