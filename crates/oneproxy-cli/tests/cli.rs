@@ -58,7 +58,10 @@ fn monotonicity_plan_and_run_recommend_the_same_measured_proxy_and_say_why() {
     let (_, plan) = text(&["plan", "--budget", "3"]);
     assert!(plan.contains(&format!("recommended proxy: {rec} (lowest mean regret")), "{plan}");
     assert!(plan.contains(&format!("spanning {rec}'s latency range")), "{plan}");
-    let run = json(&["run", "--targets", "pixel3", "--json"]);
+    // The report folder goes to a temporary folder, not into the working directory.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report");
+    let run = json(&["run", "--targets", "pixel3", "--json", "--out", out.to_str().unwrap()]);
     assert_eq!(run["proxy"], rec.as_str());
     assert_eq!(run["recommended_proxy"]["device"], rec.as_str());
     assert_eq!(run["recommended_proxy"]["criterion"]["kind"], "lowest-regret");
