@@ -51,7 +51,7 @@ VIRTUAL_ENV="$(cd "$venv" && pwd)" "$venv/bin/maturin" develop --release --quiet
 "$venv/bin/python" -m pytest crates/oneproxy-py/tests -q
 # The ready-made runners (examples/runners) through the CLI built above: ONNX Runtime and
 # OpenVINO on NB201 models, and the adb runner against a fake adb and converter.
-ONEPROXY_BIN=target/release/oneproxy "$venv/bin/python" -m pytest tests/runners -q
+ONEPROXY_BIN="$PWD/target/release/oneproxy" "$venv/bin/python" -m pytest tests/runners -q
 # report.html renders in headless Chromium with no console error (the checker first
 # proves it catches a broken page). Chromium comes from Debian's package when missing; where it
 # cannot be had the check fails loudly, unless ONEPROXY_SKIP_BROWSER=1 says to skip it.

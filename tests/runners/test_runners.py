@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(os.environ.get("ONEPROXY_BIN", ROOT / "target" / "release" / "oneproxy"))
+BIN = Path(os.environ.get("ONEPROXY_BIN", ROOT / "target" / "release" / "oneproxy")).resolve()
 RUNNERS = ROOT / "examples" / "runners"
 FAKES = Path(__file__).resolve().parent / "fakes"
 PY = shlex.quote(sys.executable)
