@@ -31,9 +31,10 @@ pub fn adapt_target(
     let pool = ProxyPool::new(table);
     let proxies = pool.proxies(selection, target)?;
     let candidates = proxies.iter().map(|p| p.device().to_string()).collect();
-    let Adapted { predictor, report } = adapt_pool_with_progress(&proxies, archs, latency_ms, params, progress)?;
+    let Adapted { predictor, report, members } =
+        adapt_pool_with_progress(&proxies, archs, latency_ms, params, progress)?;
     let proxy = pool.get_or_fit(&report.proxy)?;
     let before = crate::stats::spearman(&proxy.predict(archs, ProxyLatency::Modelled)?, latency_ms);
-    let adapted = Adapted { predictor: predictor.named(target), report };
+    let adapted = Adapted { predictor: predictor.named(target), report, members };
     Ok(TargetAdaptation { candidates, adapted, spearman_before: before })
 }

@@ -59,13 +59,18 @@ impl Design {
 /// measurements so far does not know the next architecture's latency to better than that.
 pub const MIN_SIGMA: f64 = 0.05;
 
-/// Predicted log-latency of every candidate and one spread for all of them.
+/// Predicted log-latency of every candidate, with a spread common to all of them and one of
+/// each candidate's own.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LatencyModel {
     /// ln(ms) per candidate.
     pub mu: Vec<f64>,
-    /// Standard deviation of ln(ms) around `mu`.
+    /// Standard deviation of ln(ms) around `mu` that every candidate has: how far the
+    /// measurements so far lie from the calibrated prediction.
     pub sigma: f64,
+    /// Per candidate, a further standard deviation of ln(ms) (empty: none): how much the
+    /// members of the prediction disagree about it, on the target's scale.
+    pub own: Vec<f64>,
 }
 
 impl LatencyModel {
@@ -74,6 +79,14 @@ impl LatencyModel {
     /// (candidate index, target ms) pairs. The spread is the leave-one-out residual of that fit,
     /// at least `floor` (e.g. the adaptation's own cross-validated error) and [`MIN_SIGMA`].
     pub fn calibrate(base: &[f64], measured: &[(usize, f64)], floor: f64) -> Self {
+        Self::calibrate_with_spread(base, &[], measured, floor)
+    }
+
+    /// [`LatencyModel::calibrate`], where `spread` gives per candidate the standard deviation
+    /// of ln(base) among the predictors that `base` averages (empty: one predictor). It passes
+    /// through the calibration's slope into each candidate's own spread, so the flow stays
+    /// unsure where its members disagree, however well they fit the measurements.
+    pub fn calibrate_with_spread(base: &[f64], spread: &[f64], measured: &[(usize, f64)], floor: f64) -> Self {
         let pts: Vec<(f64, f64)> =
             measured.iter().filter(|(i, y)| base[*i] > 0.0 && *y > 0.0).map(|&(i, y)| (base[i].ln(), y.ln())).collect();
         let n = pts.len() as f64;
@@ -101,7 +114,16 @@ impl LatencyModel {
             (a, b, (press / n).sqrt())
         };
         let mu = base.iter().map(|&v| if v > 0.0 { a + b * v.ln() } else { f64::NAN }).collect();
-        LatencyModel { mu, sigma: sigma.max(floor).max(MIN_SIGMA) }
+        let own = spread.iter().map(|s| b * s).collect();
+        LatencyModel { mu, sigma: sigma.max(floor).max(MIN_SIGMA), own }
+    }
+
+    /// The whole standard deviation of candidate `i`'s ln(ms): the common spread and its own.
+    pub fn sigma_of(&self, i: usize) -> f64 {
+        match self.own.get(i) {
+            Some(o) => self.sigma.hypot(*o),
+            None => self.sigma,
+        }
     }
 
     /// The candidates to measure next: up to `batch` of those neither `measured` nor
@@ -136,7 +158,7 @@ impl LatencyModel {
                 if taken[i] || !self.mu[i].is_finite() {
                     continue;
                 }
-                let e = cover.gain(self.mu[i], self.sigma, accuracy[i]);
+                let e = cover.gain(self.mu[i], self.sigma_of(i), accuracy[i]);
                 if e > 0.0 && top.is_none_or(|t| e > t.1) {
                     top = Some((i, e));
                 }
@@ -159,9 +181,13 @@ impl LatencyModel {
     /// predictions: each prediction counts at the deciles of its own spread.
     pub fn budgets(&self) -> Vec<f64> {
         const Z: [f64; 9] = [-1.2816, -0.8416, -0.5244, -0.2533, 0.0, 0.2533, 0.5244, 0.8416, 1.2816];
-        let s = self.sigma;
-        let spread: Vec<f64> =
-            self.mu.iter().filter(|m| m.is_finite()).flat_map(|m| Z.iter().map(move |z| (m + z * s).exp())).collect();
+        let spread: Vec<f64> = (0..self.mu.len())
+            .filter(|&i| self.mu[i].is_finite())
+            .flat_map(|i| {
+                let (m, s) = (self.mu[i], self.sigma_of(i));
+                Z.iter().map(move |z| (m + z * s).exp())
+            })
+            .collect();
         budgets(&spread)
     }
 }
@@ -259,10 +285,34 @@ mod tests {
     }
 
     #[test]
+    fn members_disagreeing_widen_their_candidates_and_lower_the_fast_budgets() {
+        // Target = 2 * base exactly on the measured: the common spread is at the floor.
+        let base: Vec<f64> = (1..=200).map(|i| i as f64).collect();
+        let measured: Vec<(usize, f64)> = (50..200).step_by(10).map(|i| (i, 2.0 * base[i])).collect();
+        let agreed = LatencyModel::calibrate(&base, &measured, 0.0);
+        // The members disagree about the ten fastest candidates only.
+        let spread: Vec<f64> = (0..200).map(|i| if i < 10 { 0.5 } else { 0.0 }).collect();
+        let unsure = LatencyModel::calibrate_with_spread(&base, &spread, &measured, 0.0);
+        assert_eq!(unsure.mu, agreed.mu);
+        assert_eq!(unsure.sigma, agreed.sigma);
+        assert!((unsure.sigma_of(0) - agreed.sigma.hypot(0.5)).abs() < 1e-9, "slope 1 passes the spread as is");
+        assert_eq!(unsure.sigma_of(100), agreed.sigma);
+        // Fast candidates that may be much faster than predicted pull the fastest budget down;
+        // the slow end does not move.
+        let (a, u) = (agreed.budgets(), unsure.budgets());
+        assert!(u[0] < a[0], "fastest budget {} not below {}", u[0], a[0]);
+        assert!((u[49] - a[49]).abs() < 1e-9);
+    }
+
+    #[test]
     fn the_batch_goes_where_regret_can_fall() {
         // Four candidates: a fast weak one, a fast strong one, a slow strong one, a slow weak
         // one. Nothing measured: the fast strong one covers the most budgets best.
-        let model = LatencyModel { mu: vec![1.0f64.ln(), 1.0f64.ln(), 10.0f64.ln(), 10.0f64.ln()], sigma: 0.05 };
+        let model = LatencyModel {
+            mu: vec![1.0f64.ln(), 1.0f64.ln(), 10.0f64.ln(), 10.0f64.ln()],
+            sigma: 0.05,
+            own: Vec::new(),
+        };
         let acc = [50.0, 70.0, 80.0, 40.0];
         let first = model.next_batch(&acc, &[], &[], 1, 0.0);
         assert_eq!(first, vec![1]);

@@ -26,6 +26,9 @@ pub(super) struct Combined {
     pub(super) predictor: AdditivePredictor,
     pub(super) members: Vec<Member>,
     pub(super) held_out: Vec<f64>,
+    /// Each member's own predictor with its weight: where they disagree, the combination is
+    /// unsure.
+    pub(super) weighted: Vec<(f64, AdditivePredictor)>,
 }
 
 /// The settled corrections (equal weights) and the hypotheses as one predictor; `averaged`
@@ -40,7 +43,8 @@ pub(super) fn combine(target: &Target, candidates: &[Candidate], settled: &Settl
     let predictor = average(&predictors, &weights);
     let held_out: Vec<f64> =
         (0..target.n()).map(|i| parts.iter().zip(&weights).map(|(p, w)| w * p.held_out[i]).sum::<f64>()).collect();
-    Combined { predictor, members: parts.into_iter().map(|p| p.member).collect(), held_out }
+    let weighted = parts.iter().zip(&weights).map(|(p, &w)| (w, p.predictor.clone())).collect();
+    Combined { predictor, members: parts.into_iter().map(|p| p.member).collect(), held_out, weighted }
 }
 
 /// The members in order: the settled corrections (each weighing `1 / count`), then the

@@ -79,6 +79,36 @@ pub struct Adapted {
     pub predictor: AdditivePredictor,
     /// How it was chosen.
     pub report: AdaptReport,
+    /// The members averaged into `predictor`, each with its weight (summing to 1).
+    pub members: Vec<(f64, AdditivePredictor)>,
+}
+
+impl Adapted {
+    /// Per architecture, how far the members' predictions spread around their weighted mean,
+    /// as the weighted standard deviation of ln(ms). Members that agree on an architecture
+    /// leave it 0; a region only some members understand (the fast end of an unusual
+    /// device) shows up here long before a cross-validated error notices it, because the
+    /// samples seldom lie there.
+    pub fn log_spread(&self, archs: &[Arch], proxy: ProxyLatency) -> Result<Vec<f64>> {
+        let weighted: Vec<(f64, Vec<f64>)> = self
+            .members
+            .iter()
+            .filter(|(w, _)| *w > 0.0)
+            .map(|(w, p)| Ok((*w, p.predict(archs, proxy)?)))
+            .collect::<Result<_>>()?;
+        Ok((0..archs.len())
+            .map(|i| {
+                let logs: Vec<(f64, f64)> =
+                    weighted.iter().filter(|(_, v)| v[i] > 0.0).map(|(w, v)| (*w, v[i].ln())).collect();
+                let total: f64 = logs.iter().map(|l| l.0).sum();
+                if logs.len() < 2 || total <= 0.0 {
+                    return 0.0;
+                }
+                let mean = logs.iter().map(|(w, l)| w * l).sum::<f64>() / total;
+                (logs.iter().map(|(w, l)| w * (l - mean).powi(2)).sum::<f64>() / total).sqrt()
+            })
+            .collect())
+    }
 }
 
 /// Adapt one proxy to a target measured on `archs` (latencies `y`, ms).
@@ -111,7 +141,7 @@ pub fn adapt_pool_with_progress(
     combined.predictor.validate()?;
     combined.predictor.check_positive(target.table().map_or(ProxyLatency::Modelled, ProxyLatency::Measured))?;
     let report = report(&target, &candidates, &settled, &combined, params, warnings, started);
-    Ok(Adapted { predictor: combined.predictor, report })
+    Ok(Adapted { predictor: combined.predictor, report, members: combined.weighted })
 }
 
 /// The report of an adaptation. The proxy and form reported are the heaviest member's that has
@@ -208,6 +238,32 @@ mod tests {
             assert!(after > before + 0.01, "{params:?}: {before} -> {after}");
             assert!(ad.report.solves > 10);
         }
+    }
+
+    #[test]
+    fn the_members_spread_is_zero_where_they_agree_and_the_weights_sum_to_one() {
+        let (proxy, sa, sy, all, _) = setup();
+        let px = Proxy::modelled(&proxy);
+        let ad = adapt(&px, &sa, &sy, &AdaptParams::default()).unwrap();
+        assert!(!ad.members.is_empty());
+        assert!((ad.members.iter().map(|m| m.0).sum::<f64>() - 1.0).abs() < 1e-9);
+        // The paper's setting is one member: no spread.
+        let paper = adapt(&px, &sa, &sy, &AdaptParams::paper()).unwrap();
+        assert_eq!(paper.members.len(), 1);
+        assert!(paper.log_spread(&all[..50], ProxyLatency::Modelled).unwrap().iter().all(|s| *s == 0.0));
+        // Two copies of one predictor agree everywhere; two different fits do not.
+        let members = |a: &AdditivePredictor, b: &AdditivePredictor| vec![(0.5, a.clone()), (0.5, b.clone())];
+        let twin = Adapted { members: members(&ad.predictor, &ad.predictor), ..ad.clone() };
+        assert!(twin.log_spread(&all[..500], ProxyLatency::Modelled).unwrap().iter().all(|s| *s < 1e-12));
+        let pair = Adapted { members: members(&ad.predictor, &paper.predictor), ..ad.clone() };
+        let spread = pair.log_spread(&all[..500], ProxyLatency::Modelled).unwrap();
+        assert!(spread.iter().all(|s| s.is_finite() && *s >= 0.0));
+        // Half of the weight on each of two values: the spread is half their log distance.
+        let (p, q) = (predict_all(&ad.predictor, &all[..500]), predict_all(&paper.predictor, &all[..500]));
+        for i in 0..500 {
+            assert!((spread[i] - 0.5 * (p[i].ln() - q[i].ln()).abs()).abs() < 1e-9);
+        }
+        assert!(spread.iter().any(|s| *s > 1e-6));
     }
 
     #[test]

@@ -16,6 +16,9 @@ pub struct DesignView<'a> {
     /// Current prediction of the target latency per candidate (a reused proxy's latencies
     /// until the first refit).
     pub predicted: &'a [f64],
+    /// Per candidate, the spread of ln(ms) among the members of the prediction (empty: one
+    /// predictor).
+    pub spread: &'a [f64],
     /// Cross-validated error of the last fit (0 for a reused proxy).
     pub cv_error: f64,
     /// (candidate, target ms) of every measured candidate, in measurement order.

@@ -23,7 +23,7 @@ impl CandidateDesign for Sequential {
     }
 
     fn next_batch(&mut self, view: &DesignView) -> Result<Option<Vec<usize>>> {
-        let model = LatencyModel::calibrate(view.predicted, view.measured, view.cv_error);
+        let model = LatencyModel::calibrate_with_spread(view.predicted, view.spread, view.measured, view.cv_error);
         let next = model.next_batch(view.accuracy, view.measured, view.failed, self.batch.min(view.room), self.stop);
         Ok((!next.is_empty()).then_some(next))
     }

@@ -36,6 +36,9 @@ pub(super) struct Fit {
     pub cv_spearman: Option<f64>,
     /// Its cross-validated error, the floor of a calibrated spread (0 for a reused proxy).
     pub cv_error: f64,
+    /// Per candidate, the spread of ln(ms) among the adaptation's members (empty: one
+    /// predictor, e.g. a reused proxy before its first refit).
+    pub spread: Vec<f64>,
 }
 
 /// One run of the flow for one target: what every step reads and adds to.
@@ -172,7 +175,7 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
     ) -> Result<Fit> {
         if choice.decision == Decision::Reuse {
             let predicted = self.proxies[choice.index].latencies(&self.candidates);
-            return Ok(Fit { predicted, cv_spearman: None, cv_error: 0.0 });
+            return Ok(Fit { predicted, cv_spearman: None, cv_error: 0.0, spread: Vec::new() });
         }
         let mut rng = seeded_rng(self.stream);
         let random_samples = design.draws_adaptation_samples();
@@ -187,12 +190,12 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
             };
             let fresh: Vec<&Arch> = self.candidates.iter().filter(|a| !self.ledger.tried(a)).collect();
             if cv >= self.config.threshold || room == 0 || fresh.is_empty() {
+                let table = ProxyLatency::Measured(self.flow.table());
                 return Ok(Fit {
-                    predicted: adapted
-                        .predictor
-                        .predict(&self.candidates, ProxyLatency::Measured(self.flow.table()))?,
+                    predicted: adapted.predictor.predict(&self.candidates, table)?,
                     cv_spearman: Some(cv),
                     cv_error: adapted.report.cv_error.sqrt(),
+                    spread: adapted.log_spread(&self.candidates, table)?,
                 });
             }
             // Measure more: as many again as the initial set (bounded by the budget), drawn at
@@ -223,6 +226,7 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
             let view = DesignView {
                 accuracy: &self.accuracies,
                 predicted: &fit.predicted,
+                spread: &fit.spread,
                 cv_error: fit.cv_error,
                 measured: &measured,
                 failed: &failed,
@@ -247,7 +251,9 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
         events(FlowEvent::Adapted { samples: xs.len(), cv_spearman: adapted.report.cv_spearman });
         fit.cv_spearman = Some(adapted.report.cv_spearman);
         fit.cv_error = adapted.report.cv_error.sqrt();
-        fit.predicted = adapted.predictor.predict(&self.candidates, ProxyLatency::Measured(self.flow.table()))?;
+        let table = ProxyLatency::Measured(self.flow.table());
+        fit.predicted = adapted.predictor.predict(&self.candidates, table)?;
+        fit.spread = adapted.log_spread(&self.candidates, table)?;
         Ok(())
     }
 
