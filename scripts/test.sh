@@ -44,10 +44,14 @@ fi
 cargo test --workspace --release --no-fail-fast --features oneproxy-cli/tract
 # Exported models give tract's output in ONNX Runtime.
 "$venv/bin/python" scripts/onnx_interop.py --bin target/release/oneproxy
-# The Python package, built from this checkout into the test environment (one release
-# build of the extension), then its tests, which compare with target/release/oneproxy built above.
-# (maturin from requirements-test.txt; users install with `pip install ./crates/oneproxy-py`.)
-VIRTUAL_ENV="$(cd "$venv" && pwd)" "$venv/bin/maturin" develop --release --quiet -m crates/oneproxy-py/Cargo.toml
+# The Python package as one wheel, built from this checkout (in target/, so it reuses the crates
+# compiled above) and installed into the test environment offline, as a user installs it
+# (`pip install --no-index target/test-wheel/oneproxy-*.whl`); then its tests, which compare with
+# target/release/oneproxy built above. (maturin comes from requirements-test.txt.)
+wheel_dir=target/test-wheel
+rm -rf "$wheel_dir"
+"$venv/bin/maturin" build --release --quiet -m crates/oneproxy-py/Cargo.toml --interpreter "$venv/bin/python" -o "$wheel_dir"
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-index --no-deps --force-reinstall "$wheel_dir"/oneproxy-*.whl
 "$venv/bin/python" -m pytest crates/oneproxy-py/tests -q
 # The ready-made runners (examples/runners) through the CLI built above: ONNX Runtime and
 # OpenVINO on NB201 models, and the adb runner against a fake adb and converter.
