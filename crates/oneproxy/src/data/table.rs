@@ -126,6 +126,14 @@ impl LatencyTable {
         self.columns[device].iter().filter(|v| !v.is_nan()).count()
     }
 
+    /// Whether a device's latencies come from a simulator or an estimator, not a measurement:
+    /// a bundled device of the space's simulated list ([`super::is_simulated`]); a user's file
+    /// is taken as measured, whatever its device is called.
+    pub fn simulated(&self, device: usize) -> bool {
+        let d = &self.devices[device];
+        super::is_simulated(self.space, &d.name) && matches!(d.source, DeviceSource::Bundled(_))
+    }
+
     /// The row of `arch`, added (all cells missing) if absent.
     pub fn ensure_row(&mut self, arch: &Arch) -> usize {
         if let Some(&r) = self.rows.get(arch) {
