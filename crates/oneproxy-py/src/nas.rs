@@ -117,14 +117,36 @@ impl Progress {
     }
 }
 
+/// Latencies of the target measured before (the keyword `measurements`) into its log, checked as
+/// every Python latency input: the flow takes them as measured and does not ask for them again.
+/// One that the log (`measurements_path`) holds with another value is refused.
+fn record_known(py: Python<'_>, log: &mut MeasurementLog, archs: &[String], ms: &[f64]) -> PyResult<()> {
+    let parsed = crate::convert::measurements(py, log.space(), "measurements", log.device(), archs, ms)?;
+    for ((arch, &v), name) in parsed.iter().zip(ms).zip(archs) {
+        match log.get(arch) {
+            Some(old) if old != v => {
+                return Err(PyValueError::new_err(format!(
+                    "measurements: {name} is {v} ms but the log has {old} ms: give the log's value or leave it out"
+                )))
+            }
+            Some(_) => {}
+            None => {
+                log.record(arch, &oneproxy::data::Answer::latency(v)).or_py()?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Run the flow with `target(archs) -> latencies` as the device. Returns the outcome as JSON
 /// (the fields of `oneproxy nas --json`) and every measurement in the log (arch, ms), resumed
 /// ones included. On an error the measurements so far are on the exception (`measurements`)
 /// and, with `measurements_path`, in that file. Every setting left `None` takes the library's
 /// default (`defaults()["nas"]`). `progress(event: dict)` is called on each event of the flow
-/// (an exception it raises stops the flow as one of `target` does).
+/// (an exception it raises stops the flow as one of `target` does). `measurements`, (archs, ms)
+/// measured before, are taken as measured.
 #[pyfunction]
-#[pyo3(signature = (target, space="nb201", dataset=None, accuracy_file=None, target_name="target", proxy=None, pool=None, samples=None, sample_set=None, max_measurements=None, threshold=None, max_samples=None, layers=None, constraints=Vec::new(), seed=None, measurements_path=None, batch_size=Some(1), norm=None, form=None, lambda_=None, folds=None, ensemble=None, latency=Vec::new(), combine=None, design=None, round_size=None, stop=None, always_adapt=None, max_failures=None, progress=None))]
+#[pyo3(signature = (target, space="nb201", dataset=None, accuracy_file=None, target_name="target", proxy=None, pool=None, samples=None, sample_set=None, max_measurements=None, threshold=None, max_samples=None, layers=None, constraints=Vec::new(), seed=None, measurements_path=None, batch_size=Some(1), norm=None, form=None, lambda_=None, folds=None, ensemble=None, latency=Vec::new(), combine=None, design=None, round_size=None, stop=None, always_adapt=None, max_failures=None, progress=None, measurements=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn nas(
     py: Python<'_>,
@@ -158,6 +180,7 @@ pub fn nas(
     always_adapt: Option<bool>,
     max_failures: Option<usize>,
     progress: Option<Py<PyAny>>,
+    measurements: Option<(Vec<String>, Vec<f64>)>,
 ) -> PyResult<(String, Vec<(String, f64)>)> {
     let id = parse_space(space)?;
     if !target.bind(py).is_callable() {
@@ -193,10 +216,13 @@ pub fn nas(
     .config(id)?;
     let table = crate::load_table(py, id, &latency)?;
     let acc = crate::load_accuracy(py, id, dataset, accuracy_file)?;
-    let log = match &measurements_path {
+    let mut log = match &measurements_path {
         Some(p) => MeasurementLog::open(p, target_name, id, "python nas").or_py()?,
         None => MeasurementLog::in_memory(target_name, id),
     };
+    if let Some((archs, ms)) = &measurements {
+        record_known(py, &mut log, archs, ms)?;
+    }
     let failure = Failure::default();
     let inner = PyOracle::new(target_name, id, target, batch_size, failure.clone());
     let mut progress = Progress {

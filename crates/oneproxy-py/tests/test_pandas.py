@@ -183,3 +183,14 @@ def test_a_users_table_passes_the_same_checks(nb201):
     twice = pd.concat([frame.iloc[:5], frame.iloc[:1]]).abs()
     with pytest.raises(ValueError, match=r"table: entry 6 .* given twice \(entries 1 and 6\)"):
         oneproxy.monotonicity(twice)
+
+
+def test_measurements_made_before_are_not_asked_again(nb201):
+    whole = oneproxy.nas(target=lookup(nb201, "raspi4"), target_name="raspi4", proxy="pixel3")
+    known = whole.measurements.iloc[:7]  # a Series indexed by arch, as nas gives it
+    asked = []
+    again = oneproxy.nas(target=lookup(nb201, "raspi4", calls=asked), target_name="raspi4", proxy="pixel3", measurements=known)
+    assert not set(asked) & set(known.index) and len(asked) == whole.outcome["measurements"] - 7
+    assert again.outcome["chosen"] == whole.outcome["chosen"]
+    with pytest.raises(ValueError, match=r"measurements: column 'raspi4': entry 1 .*latency -1"):
+        oneproxy.nas(target=lookup(nb201, "raspi4"), target_name="raspi4", measurements={known.index[0]: -1.0})

@@ -521,6 +521,7 @@ def nas(
     combine: Optional[str] = None,
     latency_files: Optional[Sequence[PathLike]] = None,
     progress: Optional[Callable[[NasProgress], Any]] = None,
+    measurements: Measurements = None,
     as_frame: bool = True,
     latency: Optional[Sequence[PathLike]] = None,
 ) -> NasResult:
@@ -536,6 +537,11 @@ def nas(
     architectures; Ctrl-C stops the flow with ``KeyboardInterrupt``. Either way the measurements
     made so far are on the exception (``measurements``) and, with ``measurements_path``, in that
     CSV, from which a rerun resumes without measuring them again.
+
+    ``measurements`` are latencies of the target measured before (any shape of
+    :data:`Measurements`, e.g. ``exc.measurements`` of a stopped run): the flow takes them as
+    measured and does not ask ``target`` for them again (with ``measurements_path`` they are
+    added to the log, which must not hold another value for them).
 
     ``progress`` is called with a :class:`NasProgress` on each step of the flow (what the CLI's
     progress bar shows): ``measured`` grows by one per measurement and ends at
@@ -578,6 +584,7 @@ def nas(
         always_adapt,
         max_failures,
         None if progress is None else (lambda event: progress(NasProgress(**event))),
+        None if measurements is None else _measurements(measurements, "measurements"),
     )
     outcome = json.loads(outcome_json)
     chosen = outcome["chosen"]

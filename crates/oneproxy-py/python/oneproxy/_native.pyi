@@ -108,6 +108,7 @@ def nas(
     always_adapt: Optional[bool] = None,
     max_failures: Optional[int] = None,
     progress: Optional[Callable[[Dict[str, Any]], Any]] = None,
+    measurements: Optional[Tuple[Sequence[str], Sequence[float]]] = None,
 ) -> Tuple[str, List[Tuple[str, float]]]:
     """`progress(event)` gets dicts with `event`, `phase`, `measured`, `failed`, `requested`,
     `max_measurements`, `message` (and `arch`, `latency_ms` where one architecture is meant)."""
