@@ -248,7 +248,7 @@ pub fn nas(
             Ok((json, measured))
         }
         (result, stored) => {
-            let err = stored.unwrap_or_else(|| to_py(result.err().expect("an error when nothing is stored")));
+            let err = stored.unwrap_or_else(|| to_py(result.expect_err("an error when nothing is stored")));
             let value = err.value(py);
             let so_far = PyDict::new(py);
             for (a, v) in &measured {
