@@ -254,6 +254,19 @@ mod tests {
     const A: &str = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|";
     const B: &str = "|none~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|";
 
+    #[test]
+    fn only_a_bundled_simulator_column_is_simulated() {
+        let a = Nb201.parse(A).unwrap();
+        let mut t = LatencyTable::new(SpaceId::Nb201);
+        t.add_device("eyeriss", DeviceSource::Bundled("latency.csv"), [(a.clone(), 2.0)]).unwrap();
+        t.add_device("pixel3", DeviceSource::Bundled("latency.csv"), [(a.clone(), 3.0)]).unwrap();
+        assert!(t.simulated(0) && !t.simulated(1));
+        // A user's file measured a real board, whatever it is called.
+        let mut mine = LatencyTable::new(SpaceId::Nb201);
+        mine.add_device("eyeriss", DeviceSource::File("e.csv".into()), [(a, 2.0)]).unwrap();
+        assert!(!mine.simulated(0));
+    }
+
     fn parse(text: &str) -> Result<LatencyCsv> {
         parse_latency_csv(text.as_bytes(), Path::new("my.csv"), &Nb201, None)
     }

@@ -459,6 +459,17 @@ mod tests {
     use crate::data::bundled::bundle;
     use crate::SpaceId;
 
+    #[test]
+    fn flow_events_read_as_the_lines_progress_displays_print() {
+        let measuring = FlowEvent::Measuring { stage: Stage::Adaptation, count: 3 };
+        assert_eq!(measuring.to_string(), "measuring 3 architecture(s): more samples for the adaptation");
+        let measured = FlowEvent::Measured { arch: "a".into(), latency_ms: 4.25, warnings: vec![] };
+        assert_eq!(measured.to_string(), "measured a: 4.25 ms");
+        let decided = FlowEvent::Decided { proxy: "pixel3".into(), spearman: 0.91234, decision: Decision::Reuse };
+        assert_eq!(decided.to_string(), "proxy pixel3: Spearman 0.912 on the samples -> reuse");
+        assert_eq!(Stage::Candidates.name(), serde_json::to_value(Stage::Candidates).unwrap());
+    }
+
     fn run(proxy: &str, target: &str, constraints: Vec<f64>) -> (NasOutcome, super::super::score::Score) {
         let b = bundle(SpaceId::Nb201).unwrap();
         let acc = b.accuracy("cifar100").unwrap();
