@@ -31,13 +31,13 @@ def measure(archs):
 
 samples = oneproxy.plan("nb201", budget=10, proxy=proxy, seed=0)
 predictor = oneproxy.adapt(proxy=proxy, samples=dict(zip(samples, measure(samples))), target="my_device")
-predicted = predictor.predict(truth.rows)
+predicted = predictor.predict(truth.rows)  # a pandas Series indexed by architecture
 print(f"adapted predictor: {len(predicted)} architectures predicted")
 
 # 4. The accuracy/latency Pareto front on my device and the best architecture within 5 ms.
-result = oneproxy.search(accuracy="cifar100", latency=predictor, constraints=[5.0])
-constraint, pick = result.picks[0]
-print(f"front of {len(result.front)} architectures; within {constraint} ms: {pick[0]} ({pick[2]:.2f} %, predicted {pick[1]:.2f} ms)")
+result = oneproxy.search(accuracy="cifar100", device=predictor, constraints=[5.0])
+pick = result.picks[0]
+print(f"front of {len(result.front)} architectures; within {pick.constraint_ms} ms: {pick.arch} ({pick.accuracy:.2f} %, predicted {pick.latency_ms:.2f} ms)")
 
 # 5. The whole one-proxy flow, measuring only what it needs on my device.
 flow = oneproxy.nas("nb201", "cifar100", target=measure, proxy=proxy, samples=10, constraints=[5.0], target_name="my_device")

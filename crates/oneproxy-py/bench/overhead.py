@@ -59,8 +59,8 @@ def main():
     archs = oneproxy.architectures("nb201")
     sample = archs[::1500]
     pred = oneproxy.adapt(proxy="pixel3", samples=dict(zip(sample, t.values[::1500, t.columns.index("raspi4")])), target="raspi4")
-    pr = best_of(a.repeat, lambda: pred.predict(archs))
-    pa = best_of(a.repeat, lambda: pred.predict())
+    pr = best_of(a.repeat, lambda: pred.predict(archs, as_frame=False))
+    pa = best_of(a.repeat, lambda: pred.predict(as_frame=False))
     print(f"Predictor.predict, {len(archs)} NB201 architectures per call, best / median:")
     print(f"  from a list of strings     {pr[0] * 1e3:8.2f} / {pr[1] * 1e3:8.2f} ms per call ({pr[0] / len(archs) * 1e9:.0f} ns per architecture)")
     print(f"  predict() (whole space)    {pa[0] * 1e3:8.2f} / {pa[1] * 1e3:8.2f} ms per call")

@@ -74,3 +74,139 @@ pub fn f64_array<'py>(py: Python<'py>, values: &[f64]) -> PyResult<Bound<'py, Py
 pub fn f64_matrix<'py>(py: Python<'py>, values: &[f64], rows: usize, cols: usize) -> PyResult<Bound<'py, PyAny>> {
     f64_array(py, values)?.call_method1("reshape", (rows, cols))
 }
+
+/// Latencies the user gave as the keyword `argument` (the samples of `adapt`), for the device
+/// `column`: the architectures parsed (an error names the entry), then [`check_measurements`]
+/// and [`check_unique`].
+pub fn measurements(
+    py: Python<'_>,
+    space: SpaceId,
+    argument: &str,
+    column: &str,
+    archs: &[String],
+    latency_ms: &[f64],
+) -> PyResult<Vec<Arch>> {
+    if archs.len() != latency_ms.len() {
+        return Err(PyValueError::new_err(format!(
+            "{argument}: {} architectures but {} latencies",
+            archs.len(),
+            latency_ms.len()
+        )));
+    }
+    let s = space.space();
+    let parsed = archs
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            s.parse_at(name, Origin::Argument).map_err(|e| {
+                let text = match &e {
+                    // The entry says where: not "argument: ...".
+                    Error::BadArch { space, value, reason, .. } => {
+                        format!("invalid {space} architecture '{}': {reason}", oneproxy::error::clip(value))
+                    }
+                    other => message(other),
+                };
+                PyValueError::new_err(format!("{argument}: entry {}: {text}", i + 1))
+            })
+        })
+        .collect::<PyResult<Vec<Arch>>>()?;
+    let entries: Vec<(&str, &Arch, f64)> =
+        archs.iter().zip(&parsed).zip(latency_ms).map(|((n, a), &v)| (n.as_str(), a, v)).collect();
+    check_measurements(py, argument, column, &entries)?;
+    check_unique(argument, archs.iter().map(String::as_str).zip(&parsed))?;
+    Ok(parsed)
+}
+
+/// The one check of every Python latency value, as (architecture as written, parsed, ms) for
+/// the device `column` given as the keyword `argument` (also a column of a user's table, whose
+/// rows the caller checks once with [`check_unique`]): each latency a positive finite number of ms
+/// ([`oneproxy::data::check_latency`]); errors name the argument and the entry. What is
+/// accepted but looks wrong (values in seconds, mixed units, out of range) comes as
+/// `UserWarning`s ([`oneproxy::data::plausibility::latency_values`]).
+pub fn check_measurements(
+    py: Python<'_>,
+    argument: &str,
+    column: &str,
+    entries: &[(&str, &Arch, f64)],
+) -> PyResult<()> {
+    for (i, &(name, _, v)) in entries.iter().enumerate() {
+        oneproxy::data::check_latency(v).map_err(|why| {
+            PyValueError::new_err(format!(
+                "{argument}: column '{}': entry {} ('{}'): {why}",
+                oneproxy::error::clip(column),
+                i + 1,
+                oneproxy::error::clip(name)
+            ))
+        })?;
+    }
+    let named: Vec<(String, f64)> = entries.iter().map(|&(n, _, v)| (n.to_string(), v)).collect();
+    crate::warn_all(py, &oneproxy::data::plausibility::latency_values(argument, column, &named))
+}
+
+/// Each architecture once, by its canonical form, among (as written, parsed): two spellings of
+/// one architecture would give it two latencies.
+pub fn check_unique<'a>(argument: &str, archs: impl ExactSizeIterator<Item = (&'a str, &'a Arch)>) -> PyResult<()> {
+    let mut seen: std::collections::HashMap<&Arch, usize> = std::collections::HashMap::with_capacity(archs.len());
+    for (i, (name, arch)) in archs.enumerate() {
+        if let Some(first) = seen.insert(arch, i) {
+            return Err(PyValueError::new_err(format!(
+                "{argument}: entry {} ('{}'): the architecture is given twice (entries {} and {}): give each once",
+                i + 1,
+                oneproxy::error::clip(name),
+                first + 1,
+                i + 1
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Strings from any iterable (a list, a tuple, a pandas Index or Series, a numpy array of
+/// str), for the keyword `argument`. One string alone is refused: it would iterate by
+/// character.
+pub fn strings(value: &Bound<'_, PyAny>, argument: &str) -> PyResult<Vec<String>> {
+    if value.is_instance_of::<pyo3::types::PyString>() {
+        return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+            "{argument}: give a list of architecture strings, not one string (write [{}])",
+            value.repr()?
+        )));
+    }
+    value
+        .try_iter()?
+        .enumerate()
+        .map(|(i, item)| {
+            let item = item?;
+            item.extract::<String>().map_err(|_| {
+                pyo3::exceptions::PyTypeError::new_err(format!(
+                    "{argument}: entry {} is {} ({}), not an architecture string",
+                    i + 1,
+                    item.get_type().name().map_or_else(|_| "?".to_string(), |n| n.to_string()),
+                    item.repr().map_or_else(|_| "?".to_string(), |r| r.to_string())
+                ))
+            })
+        })
+        .collect()
+}
+
+/// Values by architecture: a pandas Series indexed by `archs` (index name `arch`) named `name`
+/// when `labelled` and pandas is installed, else the plain numpy array in the order of `archs`.
+pub fn by_arch<'py>(
+    py: Python<'py>,
+    values: &[f64],
+    archs: impl FnOnce() -> Vec<String>,
+    name: &str,
+    labelled: bool,
+) -> PyResult<Bound<'py, PyAny>> {
+    let array = f64_array(py, values)?;
+    let pandas = match py.import("pandas") {
+        Ok(pd) if labelled => pd,
+        _ => return Ok(array),
+    };
+    let named = pyo3::types::PyDict::new(py);
+    named.set_item("name", "arch")?;
+    let index = pandas.getattr("Index")?.call((archs(),), Some(&named))?;
+    let series = pyo3::types::PyDict::new(py);
+    series.set_item("index", index)?;
+    series.set_item("name", name)?;
+    pandas.getattr("Series")?.call((array,), Some(&series))
+}

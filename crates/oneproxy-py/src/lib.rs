@@ -76,8 +76,10 @@ fn load_table(py: Python<'_>, space: SpaceId, latency: &[PathBuf]) -> PyResult<A
     Ok(table)
 }
 
-/// A table built from a user's arrays (devices named by `devices`, values row-major).
-fn user_table(space: SpaceId, (archs, devices, values): &UserTable<'_>) -> PyResult<LatencyTable> {
+/// A table built from a user's arrays (devices named by `devices`, values row-major). Each
+/// device's measured cells pass the checks of every Python latency input
+/// ([`convert::check_measurements`]).
+fn user_table(py: Python<'_>, space: SpaceId, (archs, devices, values): &UserTable<'_>) -> PyResult<LatencyTable> {
     let bytes = values.as_bytes();
     let (rows, cols) = (archs.len(), devices.len());
     if bytes.len() != rows * cols * 8 {
@@ -91,11 +93,18 @@ fn user_table(space: SpaceId, (archs, devices, values): &UserTable<'_>) -> PyRes
         let i = (r * cols + c) * 8;
         f64::from_ne_bytes(bytes[i..i + 8].try_into().expect("8 bytes"))
     };
+    convert::check_unique("table", archs.iter().map(String::as_str).zip(&parsed))?;
     let mut table = LatencyTable::new(space);
     for a in &parsed {
         table.ensure_row(a);
     }
     for (c, name) in devices.iter().enumerate() {
+        let entries: Vec<(&str, &oneproxy::Arch, f64)> = (0..rows)
+            .filter(|&r| !value(r, c).is_nan())
+            .map(|r| (archs[r].as_str(), &parsed[r], value(r, c)))
+            .collect();
+        // Rows were checked once above: this checks the values.
+        convert::check_measurements(py, "table", name, &entries)?;
         let column =
             parsed.iter().enumerate().filter(|&(r, _)| !value(r, c).is_nan()).map(|(r, a)| (a.clone(), value(r, c)));
         table.add_device(name, DeviceSource::File(PathBuf::from("(table from Python)")), column).or_py()?;
@@ -122,16 +131,17 @@ fn load_accuracy(
     Ok(table)
 }
 
-/// Devices of a space: (name, architectures measured, source).
+/// Devices of a space: (name, architectures measured, source, simulated), the rows of the
+/// CLI's `devices --json`.
 #[pyfunction]
 #[pyo3(signature = (space="nb201", latency=Vec::new()))]
-fn devices(py: Python<'_>, space: &str, latency: Vec<PathBuf>) -> PyResult<Vec<(String, usize, String)>> {
+fn devices(py: Python<'_>, space: &str, latency: Vec<PathBuf>) -> PyResult<Vec<(String, usize, String, bool)>> {
     let table = load_table(py, parse_space(space)?, &latency)?;
     Ok(table
         .devices()
         .iter()
         .enumerate()
-        .map(|(i, d)| (d.name.clone(), table.measured_count(i), d.source.to_string()))
+        .map(|(i, d)| (d.name.clone(), table.measured_count(i), d.source.to_string(), table.simulated(i)))
         .collect())
 }
 
@@ -194,7 +204,7 @@ fn monotonicity<'py>(
     };
     let min_overlap = min_overlap.unwrap_or(oneproxy::stats::MIN_OVERLAP);
     let table = match &table {
-        Some(t) => Arc::new(user_table(id, t)?),
+        Some(t) => Arc::new(user_table(py, id, t)?),
         None => load_table(py, id, &latency)?,
     };
     let m = py.detach(|| correlation_matrix_with(&*table, &devices, metric, min_overlap)).or_py()?;

@@ -4,7 +4,7 @@
 use crate::convert::{parse_space, to_py, OrPy};
 use crate::options::{self, AdaptKeywords};
 use crate::oracle::{Failure, PyOracle};
-use oneproxy::workflow::{Flow, MeasurementLog, NasConfig, Recorded};
+use oneproxy::workflow::{Flow, FlowEvent, MeasurementLog, NasConfig, Recorded, Stage};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -53,13 +53,100 @@ impl FlowKeywords<'_> {
     }
 }
 
+/// The flow's events for a Python callable `progress(event: dict)`: the library's
+/// [`FlowEvent`]s (what the CLI's progress bar shows) with counts over the run. An exception of
+/// the callable is kept in `failure`, which stops the flow before its next measurement; the
+/// callable is not called again.
+struct Progress {
+    callable: Option<Py<PyAny>>,
+    failure: Failure,
+    max_measurements: Option<usize>,
+    measured: usize,
+    failed: usize,
+    requested: usize,
+    stage: Stage,
+}
+
+impl Progress {
+    fn on(&mut self, event: &FlowEvent) {
+        match event {
+            FlowEvent::Measuring { stage, count } => {
+                self.stage = *stage;
+                self.requested = self.measured + self.failed + count;
+            }
+            FlowEvent::Measured { .. } => self.measured += 1,
+            FlowEvent::Failed { .. } => self.failed += 1,
+            FlowEvent::Decided { .. } | FlowEvent::Adapted { .. } => {}
+        }
+        let Some(callable) = &self.callable else { return };
+        if self.failure.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
+            return;
+        }
+        Python::attach(|py| {
+            if let Err(err) = self.call(py, callable, event) {
+                *self.failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(err);
+            }
+        });
+    }
+
+    fn call(&self, py: Python<'_>, callable: &Py<PyAny>, event: &FlowEvent) -> PyResult<()> {
+        let d = PyDict::new(py);
+        let (kind, phase) = match event {
+            FlowEvent::Measuring { .. } => ("measuring", self.stage.name()),
+            FlowEvent::Measured { arch, latency_ms, .. } => {
+                d.set_item("arch", arch)?;
+                d.set_item("latency_ms", latency_ms)?;
+                ("measured", self.stage.name())
+            }
+            FlowEvent::Failed { arch, .. } => {
+                d.set_item("arch", arch)?;
+                ("failed", self.stage.name())
+            }
+            FlowEvent::Decided { .. } => ("decided", "decision"),
+            FlowEvent::Adapted { .. } => ("adapted", "adaptation"),
+        };
+        d.set_item("event", kind)?;
+        d.set_item("phase", phase)?;
+        d.set_item("measured", self.measured)?;
+        d.set_item("failed", self.failed)?;
+        d.set_item("requested", self.requested)?;
+        d.set_item("max_measurements", self.max_measurements)?;
+        d.set_item("message", event.to_string())?;
+        callable.bind(py).call1((d,))?;
+        Ok(())
+    }
+}
+
+/// Latencies of the target measured before (the keyword `measurements`) into its log, checked as
+/// every Python latency input: the flow takes them as measured and does not ask for them again.
+/// One that the log (`measurements_path`) holds with another value is refused.
+fn record_known(py: Python<'_>, log: &mut MeasurementLog, archs: &[String], ms: &[f64]) -> PyResult<()> {
+    let parsed = crate::convert::measurements(py, log.space(), "measurements", log.device(), archs, ms)?;
+    for ((arch, &v), name) in parsed.iter().zip(ms).zip(archs) {
+        match log.get(arch) {
+            Some(old) if old != v => {
+                return Err(PyValueError::new_err(format!(
+                    "measurements: {name} is {v} ms but the log has {old} ms: give the log's value or leave it out"
+                )))
+            }
+            Some(_) => {}
+            None => {
+                log.record(arch, &oneproxy::data::Answer::latency(v)).or_py()?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Run the flow with `target(archs) -> latencies` as the device. Returns the outcome as JSON
 /// (the fields of `oneproxy nas --json`) and every measurement in the log (arch, ms), resumed
 /// ones included. On an error the measurements so far are on the exception (`measurements`)
 /// and, with `measurements_path`, in that file. Every setting left `None` takes the library's
-/// default (`defaults()["nas"]`).
+/// default (`defaults()["nas"]`). `progress(event: dict)` is called on each event of the flow
+/// (an exception it raises stops the flow as one of `target` does). `measurements`, (archs, ms)
+/// measured before, are taken as measured.
 #[pyfunction]
-#[pyo3(signature = (target, space="nb201", dataset=None, accuracy_file=None, target_name="target", proxy=None, pool=None, samples=None, sample_set=None, max_measurements=None, threshold=None, max_samples=None, layers=None, constraints=Vec::new(), seed=None, measurements_path=None, batch_size=Some(1), norm=None, form=None, lambda_=None, folds=None, ensemble=None, latency=Vec::new(), combine=None, design=None, round_size=None, stop=None, always_adapt=None, max_failures=None))]
+#[pyo3(signature = (target, space="nb201", dataset=None, accuracy_file=None, target_name="target", proxy=None, pool=None, samples=None, sample_set=None, max_measurements=None, threshold=None, max_samples=None, layers=None, constraints=Vec::new(), seed=None, measurements_path=None, batch_size=Some(1), norm=None, form=None, lambda_=None, folds=None, ensemble=None, latency=Vec::new(), combine=None, design=None, round_size=None, stop=None, always_adapt=None, max_failures=None, progress=None, measurements=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn nas(
     py: Python<'_>,
@@ -92,12 +179,17 @@ pub fn nas(
     stop: Option<f64>,
     always_adapt: Option<bool>,
     max_failures: Option<usize>,
+    progress: Option<Py<PyAny>>,
+    measurements: Option<(Vec<String>, Vec<f64>)>,
 ) -> PyResult<(String, Vec<(String, f64)>)> {
     let id = parse_space(space)?;
     if !target.bind(py).is_callable() {
         return Err(PyValueError::new_err(
             "target must be a callable: measure(archs: list[str]) -> list[float] (ms per image)",
         ));
+    }
+    if progress.as_ref().is_some_and(|p| !p.bind(py).is_callable()) {
+        return Err(PyValueError::new_err("progress must be a callable: progress(event) (or None)"));
     }
     if batch_size == Some(0) {
         return Err(PyValueError::new_err("batch_size must be at least 1 (or None: every request at once)"));
@@ -124,33 +216,39 @@ pub fn nas(
     .config(id)?;
     let table = crate::load_table(py, id, &latency)?;
     let acc = crate::load_accuracy(py, id, dataset, accuracy_file)?;
-    let log = match &measurements_path {
+    let mut log = match &measurements_path {
         Some(p) => MeasurementLog::open(p, target_name, id, "python nas").or_py()?,
         None => MeasurementLog::in_memory(target_name, id),
     };
+    if let Some((archs, ms)) = &measurements {
+        record_known(py, &mut log, archs, ms)?;
+    }
     let failure = Failure::default();
-    let inner = PyOracle {
-        device: target_name.to_string(),
-        space: id,
-        callable: target,
-        batch: batch_size,
+    let inner = PyOracle::new(target_name, id, target, batch_size, failure.clone());
+    let mut progress = Progress {
+        callable: progress,
         failure: failure.clone(),
+        max_measurements: config.max_measurements,
+        measured: 0,
+        failed: 0,
+        requested: 0,
+        stage: Stage::Samples,
     };
     crate::warn_all(py, log.warnings())?;
     let mut oracle = Recorded::new(inner, log).or_py()?;
-    let result = py.detach(|| Flow::new(&table, &acc).run(&mut oracle, &config, &mut |_| {}));
+    let result = py.detach(|| Flow::new(&table, &acc).run(&mut oracle, &config, &mut |e| progress.on(&e)));
     let s = id.space();
     let measured: Vec<(String, f64)> =
         oracle.log().rows().into_iter().filter_map(|(a, v)| v.map(|v| (s.format(&a), v))).collect();
     let stored = failure.lock().unwrap_or_else(|e| e.into_inner()).take();
     match (result, stored) {
-        (Ok(outcome), _) => {
+        (Ok(outcome), None) => {
             crate::warn_texts(py, outcome.warnings.iter().cloned())?;
             let json = serde_json::to_string(&outcome).map_err(|e| PyValueError::new_err(e.to_string()))?;
             Ok((json, measured))
         }
-        (Err(e), stored) => {
-            let err = stored.unwrap_or_else(|| to_py(e));
+        (result, stored) => {
+            let err = stored.unwrap_or_else(|| to_py(result.expect_err("an error when nothing is stored")));
             let value = err.value(py);
             let so_far = PyDict::new(py);
             for (a, v) in &measured {

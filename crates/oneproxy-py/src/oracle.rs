@@ -7,7 +7,8 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use std::sync::{Arc, Mutex};
 
-/// The Python exception that stopped a flow, kept to be raised again once the flow returns.
+/// The Python exception that stopped a flow (raised by the measure function or the progress
+/// callable), kept to be raised again once the flow returns.
 pub type Failure = Arc<Mutex<Option<PyErr>>>;
 
 /// A Python callable as the target device. It is called with lists of at most `batch`
@@ -21,11 +22,29 @@ pub struct PyOracle {
     pub callable: Py<PyAny>,
     pub batch: Option<usize>,
     pub failure: Failure,
+    /// Every latency returned so far, for the check that they are not seconds.
+    returned: Vec<f64>,
+    /// Whether the values were said to look like seconds (said once).
+    said_seconds: bool,
 }
 
 impl PyOracle {
-    /// One call of the callable on `names`, with the values checked.
-    fn call(&self, py: Python<'_>, names: &[String]) -> PyResult<Vec<f64>> {
+    /// The callable `callable` measuring `device`; a Python exception is kept in `failure`.
+    pub fn new(device: &str, space: SpaceId, callable: Py<PyAny>, batch: Option<usize>, failure: Failure) -> Self {
+        PyOracle {
+            device: device.to_string(),
+            space,
+            callable,
+            batch,
+            failure,
+            returned: Vec::new(),
+            said_seconds: false,
+        }
+    }
+
+    /// One call of the callable on `names`, with the values checked; once the values so far
+    /// look like seconds, a `UserWarning` says so.
+    fn call(&mut self, py: Python<'_>, names: &[String]) -> PyResult<Vec<f64>> {
         py.check_signals()?;
         let returned = self.callable.bind(py).call1((names.to_vec(),))?;
         let values: Vec<f64> = returned.extract().map_err(|_| {
@@ -47,6 +66,13 @@ impl PyOracle {
             values.iter().zip(names).find_map(|(&v, name)| oneproxy::data::check_latency(v).err().map(|w| (w, name)))
         {
             return Err(PyValueError::new_err(format!("the measure function returned for {name}: {why}")));
+        }
+        self.returned.extend(&values);
+        if !self.said_seconds {
+            if let Some(why) = oneproxy::data::plausibility::seconds_like(&self.returned) {
+                self.said_seconds = true;
+                crate::warn_texts(py, [format!("target '{}': {why}", self.device)])?;
+            }
         }
         Ok(values)
     }
@@ -76,6 +102,10 @@ impl TargetOracle for PyOracle {
     fn measure(&mut self, archs: &[Arch], answer: &mut dyn FnMut(&Arch, Answer)) -> oneproxy::Result<()> {
         let space = self.space.space();
         for part in archs.chunks(self.batch.unwrap_or(archs.len()).max(1)) {
+            // A failure of the progress callable stops the flow before the next call.
+            if self.failure.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
+                return Err(Error::Engine(format!("measuring on '{}': stopped by the progress callable", self.device)));
+            }
             let names: Vec<String> = part.iter().map(|a| space.format(a)).collect();
             let values = Python::attach(|py| {
                 self.call(py, &names).inspect_err(|err| {

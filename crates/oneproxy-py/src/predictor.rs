@@ -1,7 +1,7 @@
 //! `oneproxy.adapt` and the `Predictor` class: AdaProxy from the user's samples, and the
 //! predictor file shared with the CLI (`oneproxy adapt --out`, `oneproxy predict`).
 
-use crate::convert::{f64_array, parse_archs, parse_space, OrPy};
+use crate::convert::{by_arch, measurements, parse_archs, parse_space, strings, OrPy};
 use crate::options::{proxy_selection, AdaptKeywords};
 use oneproxy::predictor::{AdaptParams, AdditivePredictor, ProxyLatency};
 use oneproxy::workflow::{adapt_target, TargetAdaptation};
@@ -45,19 +45,30 @@ impl Predictor {
 
 #[pymethods]
 impl Predictor {
-    /// Predicted latencies (ms per image) of `archs`, or of every architecture of the space
-    /// (NB201; the bundled ones elsewhere) when `None`.
-    #[pyo3(signature = (archs=None))]
-    fn predict<'py>(&self, py: Python<'py>, archs: Option<Vec<String>>) -> PyResult<Bound<'py, PyAny>> {
-        let archs = match archs {
-            Some(a) => parse_archs(self.inner.space(), &a)?,
-            None => match self.inner.space().space().enumerate() {
+    /// Predicted latencies (ms per image) of `archs` (any iterable of architecture strings), or
+    /// of every architecture of the space (NB201; the bundled ones elsewhere) when `None`: a
+    /// pandas Series indexed by architecture and named by the device, or with `as_frame=False`
+    /// (or without pandas) a numpy array in the order of `archs`.
+    #[pyo3(signature = (archs=None, as_frame=true))]
+    fn predict<'py>(
+        &self,
+        py: Python<'py>,
+        archs: Option<Bound<'py, PyAny>>,
+        as_frame: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let names = archs.map(|a| strings(&a, "archs")).transpose()?;
+        let space = self.inner.space();
+        let parsed = match &names {
+            Some(a) => parse_archs(space, a)?,
+            None => match space.space().enumerate() {
                 Some(all) => all,
                 None => self.table.archs().to_vec(),
             },
         };
-        let values = py.detach(|| self.inner.predict(&archs, ProxyLatency::Measured(&self.table))).or_py()?;
-        f64_array(py, &values)
+        let values = py.detach(|| self.inner.predict(&parsed, ProxyLatency::Measured(&self.table))).or_py()?;
+        let device = if self.inner.device().is_empty() { "latency_ms" } else { self.inner.device() };
+        let formatted = || names.unwrap_or_else(|| parsed.iter().map(|a| space.space().format(a)).collect());
+        by_arch(py, &values, formatted, device, as_frame)
     }
 
     /// Write the predictor as JSON (atomically): the file `oneproxy predict --predictor` reads.
@@ -68,12 +79,29 @@ impl Predictor {
     }
 
     /// Read a predictor file (written by `Predictor.save` or `oneproxy adapt --out`);
-    /// `latency` adds the CSV files whose measurements its proxy terms use.
+    /// `latency_files` adds the CSV files whose measurements its proxy terms use (`latency` is
+    /// its old name, deprecated).
     #[staticmethod]
-    #[pyo3(signature = (path, latency=Vec::new()))]
-    fn load(py: Python<'_>, path: PathBuf, latency: Vec<PathBuf>) -> PyResult<Self> {
+    #[pyo3(signature = (path, latency_files=Vec::new(), *, latency=None))]
+    fn load(
+        py: Python<'_>,
+        path: PathBuf,
+        mut latency_files: Vec<PathBuf>,
+        latency: Option<Vec<PathBuf>>,
+    ) -> PyResult<Self> {
+        if let Some(old) = latency {
+            if !latency_files.is_empty() {
+                return Err(pyo3::exceptions::PyTypeError::new_err(
+                    "Predictor.load() got latency= and latency_files=: give latency_files= only (latency= is its old name)",
+                ));
+            }
+            let text =
+                c"Predictor.load(latency=...) is now Predictor.load(latency_files=...); latency= will be removed";
+            PyErr::warn(py, &py.get_type::<pyo3::exceptions::PyDeprecationWarning>(), text, 1)?;
+            latency_files = old;
+        }
         let inner = py.detach(|| AdditivePredictor::load(&path)).or_py()?;
-        Self::with_table(py, inner, &latency)
+        Self::with_table(py, inner, &latency_files)
     }
 
     /// The device it predicts.
@@ -130,10 +158,7 @@ pub fn adapt(
     let params =
         AdaptKeywords { norm, form, lambda: lambda_, folds, ensemble, combine }.apply(AdaptParams::default())?;
     let selection = proxy_selection(proxy.as_deref(), pool)?;
-    if archs.len() != latency_ms.len() {
-        return Err(PyValueError::new_err(format!("{} architectures but {} latencies", archs.len(), latency_ms.len())));
-    }
-    let parsed = parse_archs(id, &archs)?;
+    let parsed = measurements(py, id, "samples", target, &archs, &latency_ms)?;
     let table = crate::load_table(py, id, &latency)?;
     let TargetAdaptation { adapted, spearman_before, candidates } = py
         .detach(|| adapt_target(&table, &selection, target, &parsed, &latency_ms, &params, &|_, _| {}))

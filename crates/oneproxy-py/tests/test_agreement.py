@@ -78,7 +78,7 @@ def test_samples_as_a_pair_of_sequences_give_the_same_predictor(nb201):
 
 def test_search_front_matches_the_cli(cli_json):
     want = cli_json("search", "--device", "pixel3", "--constraint", "5", "--constraint", "0.001")
-    got = oneproxy.search(accuracy="cifar100", latency="pixel3", constraints=[5, 0.001], as_frame=False)
+    got = oneproxy.search(accuracy="cifar100", device="pixel3", constraints=[5, 0.001], as_frame=False)
     assert got.front.rows == [p["arch"] for p in want["front"]]
     np.testing.assert_array_equal(got.front.values[:, 0], [p["latency"] for p in want["front"]])
     np.testing.assert_array_equal(got.front.values[:, 1], [p["accuracy"] for p in want["front"]])
@@ -90,7 +90,7 @@ def test_search_front_matches_the_cli(cli_json):
 
 def test_evolution_search_is_seeded_and_matches_the_cli(cli_json):
     want = cli_json("search", "--device", "raspi4", "--method", "evolution", "--population", "40", "--generations", "5", "--seed", "7")
-    got = oneproxy.search(latency="raspi4", method="evolution", population=40, generations=5, seed=7, as_frame=False)
+    got = oneproxy.search(device="raspi4", method="evolution", population=40, generations=5, seed=7, as_frame=False)
     assert got.front.rows == [p["arch"] for p in want["front"]]
     assert got.evaluated == want["evaluated"]
 
@@ -99,7 +99,7 @@ def test_search_with_a_predictor_matches_the_cli(cli_json, nb201, tmp_path):
     p = oneproxy.adapt(proxy="pixel3", samples=samples_of(nb201, "eyeriss"), target="eyeriss")
     p.save(tmp_path / "p.json")
     want = cli_json("search", "--predictor", tmp_path / "p.json", "--constraint", "3")
-    got = oneproxy.search(latency=p, constraints=[3], as_frame=False)
+    got = oneproxy.search(device=p, constraints=[3], as_frame=False)
     assert got.front.rows == [x["arch"] for x in want["front"]]
     np.testing.assert_allclose(got.front.values[:, 0], [x["latency"] for x in want["front"]], rtol=1e-15)
 

@@ -35,8 +35,7 @@ pub fn run(args: DevicesArgs) -> anyhow::Result<()> {
             name: d.name.clone(),
             archs_measured: table.measured_count(i),
             source: d.source.to_string(),
-            simulated: oneproxy::data::is_simulated(space, &d.name)
-                && matches!(d.source, oneproxy::data::DeviceSource::Bundled(_)),
+            simulated: table.simulated(i),
         })
         .collect();
     if args.json {

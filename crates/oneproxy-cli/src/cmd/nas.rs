@@ -99,34 +99,24 @@ pub fn run(args: NasArgs) -> anyhow::Result<()> {
     let mut oracle = Recorded::new(inner, log).context("--measurements")?;
     let flow = Flow::new(&table, &acc);
     let bar = crate::progress::bar(0, "measured");
-    let mut on_event = |e: FlowEvent| match e {
-        FlowEvent::Measuring { stage, count } => {
-            let why = match stage {
-                Stage::Samples => "initial samples (to compare the proxy's ranking with the target's)",
-                Stage::Adaptation => "more samples for the adaptation",
-                Stage::Candidates => "candidates near the predicted front",
-            };
-            bar.suspend(|| note!("measuring {count} architecture(s): {why}"));
+    let mut on_event = |e: FlowEvent| match &e {
+        FlowEvent::Measuring { count, .. } => {
+            bar.suspend(|| note!("{e}"));
             // Counted over the whole run: what is measured so far plus this request.
-            bar.set_length(bar.position() + count as u64);
+            bar.set_length(bar.position() + *count as u64);
         }
         FlowEvent::Measured { arch, latency_ms, warnings } => {
             for w in warnings {
                 bar.suspend(|| note!("warning: {arch}: {w}"));
             }
             bar.inc(1);
-            bar.set_message(format!("last {} ms", super::fmt_latency(latency_ms, 3)));
+            bar.set_message(format!("last {} ms", super::fmt_latency(*latency_ms, 3)));
         }
-        FlowEvent::Failed { arch, reason } => {
-            bar.suspend(|| note!("could not measure {arch} (another takes its place): {reason}"));
+        FlowEvent::Failed { .. } => {
+            bar.suspend(|| note!("{e}"));
             bar.inc(1);
         }
-        FlowEvent::Decided { proxy, spearman, decision } => {
-            bar.suspend(|| note!("proxy {proxy}: Spearman {spearman:.3} on the samples -> {}", decision.name()))
-        }
-        FlowEvent::Adapted { samples, cv_spearman } => {
-            bar.suspend(|| note!("adapted with {samples} samples: cross-validated Spearman {cv_spearman:.3}"))
-        }
+        FlowEvent::Decided { .. } | FlowEvent::Adapted { .. } => bar.suspend(|| note!("{e}")),
     };
     let result = flow.run(&mut oracle, &config, &mut on_event);
     bar.finish_and_clear();

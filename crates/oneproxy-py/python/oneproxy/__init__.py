@@ -5,15 +5,22 @@ Hardware-Aware NAS"). Every function calls the library (the same code as the ``o
 this module only shapes the results: tables come back as a ``pandas.DataFrame`` when pandas is
 installed and ``as_frame=True``, else as a :class:`Table` of numpy arrays with labels.
 
-Latencies are milliseconds per image. Errors are ``ValueError`` (bad input), ``OSError`` (files)
-or ``RuntimeError`` (solvers), with the CLI's messages.
+Latencies are milliseconds per image; every latency given in memory (the samples of
+:func:`adapt`, a table of :func:`monotonicity`, what ``nas``'s ``target`` returns) goes through
+the library's checks: an error for what cannot be a latency, a ``UserWarning`` for what looks
+wrong (values in seconds, mixed units). Measurements are accepted as a pandas ``Series`` indexed
+by architecture, a ``dict`` ``{arch: ms}``, a ``DataFrame`` with columns ``arch`` and
+``latency_ms`` or a pair ``(archs, ms)``. Errors are ``ValueError`` (bad input), ``OSError``
+(files) or ``RuntimeError`` (solvers), with the CLI's messages.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -26,8 +33,10 @@ __all__ = [
     "Predictor",
     "Table",
     "Monotonicity",
+    "Pick",
     "SearchResult",
     "NasResult",
+    "NasProgress",
     "devices",
     "architectures",
     "latency_table",
@@ -96,22 +105,62 @@ class Monotonicity(NamedTuple):
     not_comparable: List[str]
 
 
+@dataclass(frozen=True)
+class Pick:
+    """The most accurate architecture within one latency constraint, the same shape from
+    :func:`search` and :func:`nas`. ``arch``, ``latency_ms`` and ``accuracy`` are None where
+    nothing fits; ``measured`` says whether ``latency_ms`` was measured on the device (a device's
+    table, ``nas``'s measurements) or predicted (a :class:`Predictor`).
+
+    ``pick["arch"]`` reads a field as from a dict. For code written against the tuples
+    ``search`` used to return, ``constraint, best = pick`` and ``pick[0]``, ``pick[1]`` still
+    give ``(constraint_ms, (arch, latency_ms, accuracy) or None)``."""
+
+    constraint_ms: float
+    arch: Optional[str]
+    latency_ms: Optional[float]
+    accuracy: Optional[float]
+    measured: bool
+
+    def _legacy(self) -> Tuple[float, Optional[Tuple[str, float, float]]]:
+        best = None if self.arch is None else (self.arch, self.latency_ms, self.accuracy)
+        return (self.constraint_ms, best)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._legacy())
+
+    def __len__(self) -> int:
+        return 2
+
+    def __getitem__(self, key: Union[str, int]) -> Any:
+        if isinstance(key, str):
+            if key not in self.__dataclass_fields__:
+                raise KeyError(key)
+            return getattr(self, key)
+        return self._legacy()[key]
+
+    def as_dict(self) -> Dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
 class SearchResult(NamedTuple):
     """A Pareto front (fastest first) and the best pick within each latency constraint."""
 
     front: Any
-    picks: List[Tuple[float, Optional[Tuple[str, float, float]]]]
+    picks: List[Pick]
     evaluated: int
     method: str
     latency_source: str
 
 
 class NasResult(NamedTuple):
-    """The one-proxy flow's outcome (the fields of ``oneproxy nas --json``) and every measurement."""
+    """The one-proxy flow's outcome (the fields of ``oneproxy nas --json``) and every measurement
+    (``measurements``: a pandas Series indexed by architecture, named by the target, or a dict
+    ``{arch: ms}`` without pandas or with ``as_frame=False``)."""
 
     outcome: Dict[str, Any]
     front: Any
-    measurements: Dict[str, float]
+    measurements: Any
 
     @property
     def proxy(self) -> str:
@@ -120,6 +169,49 @@ class NasResult(NamedTuple):
     @property
     def action(self) -> str:
         return self.outcome["action"]
+
+    @property
+    def picks(self) -> List[Pick]:
+        """The pick per constraint, as :class:`Pick` (measured on the target)."""
+        return [_pick(p["constraint"], p.get("pick"), True) for p in self.outcome["picks"]]
+
+
+@dataclass(frozen=True)
+class NasProgress:
+    """One event of :func:`nas`, for its ``progress`` callable. ``event`` is ``measuring``
+    (``requested`` grew), ``measured``, ``failed``, ``decided`` (reuse or adapt the proxy) or
+    ``adapted``; ``phase`` is ``samples``, ``adaptation``, ``candidates`` or ``decision``.
+    ``measured`` counts the measurements so far (resumed ones included: the flow asks for them
+    too), ``failed`` the architectures that could not be measured, ``requested`` how many the
+    flow has asked for up to now (it grows as the flow goes), ``max_measurements`` the bound
+    (None: none). ``message`` is the line the CLI prints."""
+
+    event: str
+    phase: str
+    measured: int
+    failed: int
+    requested: int
+    max_measurements: Optional[int]
+    message: str
+    arch: Optional[str] = None
+    latency_ms: Optional[float] = None
+
+
+def _pick(constraint: float, best: Optional[Dict[str, Any]], measured: bool) -> Pick:
+    if best is None:
+        return Pick(float(constraint), None, None, None, measured)
+    return Pick(float(constraint), best["arch"], float(best["latency"]), float(best["accuracy"]), measured)
+
+
+def _renamed(function: str, old: str, new: str, old_value: Any, new_value: Any) -> Any:
+    """The value of a keyword renamed from ``old`` to ``new``: the old one still works, with a
+    ``DeprecationWarning``."""
+    if old_value is None:
+        return new_value
+    if new_value is not None:
+        raise TypeError(f"{function}() got {old}= and {new}=: give {new}= only ({old}= is its old name)")
+    warnings.warn(f"{function}({old}=...) is now {function}({new}=...); {old}= will be removed", DeprecationWarning, stacklevel=3)
+    return old_value
 
 
 def _pandas(as_frame: bool):
@@ -152,11 +244,15 @@ def _paths(latency: Optional[Sequence[PathLike]]) -> List[str]:
     return [os.fspath(p) for p in (latency or [])]
 
 
-def devices(space: str = "nb201", latency: Optional[Sequence[PathLike]] = None) -> List[Dict[str, Any]]:
-    """The devices of a space: name, architectures measured, source (bundled data or a file)."""
+def devices(space: str = "nb201", latency_files: Optional[Sequence[PathLike]] = None, *, latency: Optional[Sequence[PathLike]] = None) -> List[Dict[str, Any]]:
+    """The devices of a space, as the rows of ``oneproxy devices --json``: ``name``,
+    ``archs_measured``, ``source`` (bundled data or a file) and ``simulated`` (latencies from a
+    simulator or an estimator, never a default proxy). ``latency_files`` adds CSV files
+    (``latency=`` is its old name)."""
+    files = _renamed("devices", "latency", "latency_files", latency, latency_files)
     return [
-        {"name": n, "archs_measured": k, "source": s}
-        for n, k, s in _native.devices(space, _paths(latency))
+        {"name": n, "archs_measured": k, "source": src, "simulated": sim}
+        for n, k, src, sim in _native.devices(space, _paths(files))
     ]
 
 
@@ -168,13 +264,16 @@ def architectures(space: str = "nb201") -> List[str]:
 def latency_table(
     space: str = "nb201",
     devices: Optional[Sequence[str]] = None,
-    latency: Optional[Sequence[PathLike]] = None,
+    latency_files: Optional[Sequence[PathLike]] = None,
     as_frame: bool = True,
+    *,
+    latency: Optional[Sequence[PathLike]] = None,
 ):
-    """The bundled latency table (plus user CSV files): architectures x devices, ms, NaN where
-    a device did not measure an architecture. The DataFrame's index is the architecture string;
-    ``frame.attrs["space"]`` names the space."""
-    archs, names, values = _native.latency_table(space, None if devices is None else list(devices), _paths(latency))
+    """The bundled latency table (plus user CSV files ``latency_files``; ``latency=`` is its old
+    name): architectures x devices, ms, NaN where a device did not measure an architecture. The
+    DataFrame's index is the architecture string; ``frame.attrs["space"]`` names the space."""
+    files = _renamed("latency_table", "latency", "latency_files", latency, latency_files)
+    archs, names, values = _native.latency_table(space, None if devices is None else list(devices), _paths(files))
     table = _frame(values, archs, names, "arch", as_frame)
     if not isinstance(table, Table):
         table.attrs["space"] = space
@@ -204,15 +303,19 @@ def monotonicity(
     metric: Optional[str] = None,
     min_overlap: Optional[int] = None,
     space: Optional[str] = None,
-    latency: Optional[Sequence[PathLike]] = None,
+    latency_files: Optional[Sequence[PathLike]] = None,
     as_frame: bool = True,
+    *,
+    latency: Optional[Sequence[PathLike]] = None,
 ) -> Monotonicity:
     """Pairwise latency correlation between devices (Spearman by default) and the recommended
-    proxy, over a space's bundled table (plus ``latency`` files) or over a table of your own
-    (a DataFrame from :func:`latency_table`, or any with architectures as index)."""
+    proxy, over a space's bundled table (plus ``latency_files``; ``latency=`` is its old name) or
+    over a table of your own (a DataFrame from :func:`latency_table`, or any with architectures
+    as index; its latencies pass the library's checks, column by column)."""
+    files = _renamed("monotonicity", "latency", "latency_files", latency, latency_files)
     names = [] if devices is None else list(devices)
     if isinstance(table_or_space, str):
-        r = _native.monotonicity(table_or_space, names, metric, min_overlap, _paths(latency), None)
+        r = _native.monotonicity(table_or_space, names, metric, min_overlap, _paths(files), None)
     else:
         archs, cols, values = _table_parts(table_or_space)
         space = space or getattr(table_or_space, "attrs", {}).get("space") or "nb201"
@@ -232,14 +335,63 @@ def monotonicity(
     )
 
 
-Samples = Union[Dict[str, float], Tuple[Sequence[str], Sequence[float]]]
+Measurements = Any
+"""Latencies by architecture (ms per image): a pandas ``Series`` indexed by architecture, a
+``dict`` ``{arch: ms}``, a ``DataFrame`` with an ``arch`` column (or architectures as its index)
+and one latency column (``latency_ms``, ``latency`` or ``ms``; or its only column), an
+:class:`oneproxy.Table` of one column, or a pair ``(archs, ms)`` of sequences."""
+Samples = Measurements
+
+_LATENCY_COLUMNS = ("latency_ms", "latency", "ms")
 
 
-def _samples(samples: Samples) -> Tuple[List[str], List[float]]:
-    if isinstance(samples, dict):
-        return list(samples.keys()), [float(v) for v in samples.values()]
-    archs, ms = samples
-    return [str(a) for a in archs], [float(v) for v in np.asarray(ms, dtype=np.float64)]
+def _measurements(value: Measurements, argument: str) -> Tuple[List[str], List[float]]:
+    """``value`` (any of :data:`Measurements`) as (archs, ms): the one place where Python's
+    shapes of measurements are read. The values themselves are checked by the library when they
+    arrive (unknown or repeated architectures, latencies that are not positive finite numbers,
+    units), with messages that name ``argument``."""
+    if value is None:
+        raise ValueError(f"{argument} is required: latencies (ms per image) by architecture, e.g. {{arch: ms}} or a pandas Series indexed by arch")
+    if isinstance(value, Table):
+        if len(value.columns) != 1:
+            raise ValueError(f"{argument}: a Table of measurements has one column of latencies, not {len(value.columns)}")
+        return _pair(value.rows, value.values[:, 0], argument)
+    if hasattr(value, "columns") and hasattr(value, "index"):  # a pandas DataFrame
+        columns = [str(c) for c in value.columns]
+        archs = value["arch"] if "arch" in columns else value.index
+        rest = [c for c in value.columns if str(c) != "arch"]
+        named = [c for c in rest if str(c) in _LATENCY_COLUMNS]
+        chosen = named if len(named) == 1 else (rest if len(rest) == 1 else [])
+        if not chosen:
+            raise ValueError(
+                f"{argument}: a DataFrame of measurements needs an 'arch' column (or architectures as its index) and one "
+                f"latency column ('latency_ms', 'latency' or 'ms'); it has columns {columns}"
+            )
+        return _pair(archs, value[chosen[0]], argument)
+    if hasattr(value, "index") and hasattr(value, "to_numpy"):  # a pandas Series
+        return _pair(value.index, value.to_numpy(), argument)
+    if isinstance(value, Mapping):
+        return _pair(list(value.keys()), list(value.values()), argument)
+    if isinstance(value, (tuple, list)) and len(value) == 2 and not isinstance(value[0], str):
+        return _pair(value[0], value[1], argument)
+    raise TypeError(
+        f"{argument}: expected latencies by architecture (a pandas Series indexed by arch, a dict {{arch: ms}}, a DataFrame "
+        f"with columns arch and latency_ms, or a pair (archs, ms)); got {type(value).__name__}"
+    )
+
+
+def _pair(archs: Any, ms: Any, argument: str) -> Tuple[List[str], List[float]]:
+    names = list(archs)
+    for i, a in enumerate(names):
+        if not isinstance(a, str):
+            raise TypeError(f"{argument}: entry {i + 1} is labelled {a!r} ({type(a).__name__}), not an architecture string")
+    try:
+        values = np.asarray(ms, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{argument}: the latencies must be numbers (ms per image): {e}") from None
+    if values.ndim != 1:
+        raise ValueError(f"{argument}: the latencies must be one number per architecture, not of shape {values.shape}")
+    return names, values.tolist()
 
 
 def adapt(
@@ -253,36 +405,50 @@ def adapt(
     lambda_: Union[str, float, None] = None,
     folds: Optional[int] = None,
     ensemble: Optional[int] = None,
-    latency: Optional[Sequence[PathLike]] = None,
+    latency_files: Optional[Sequence[PathLike]] = None,
     combine: Optional[str] = None,
+    *,
+    latency: Optional[Sequence[PathLike]] = None,
 ) -> Predictor:
     """AdaProxy: adapt the proxy's latency predictor to your device from a few measurements,
-    ``samples={arch: ms}`` or ``(archs, ms)``. ``proxy="auto"`` adapts every device of ``pool``
+    ``samples``: a pandas Series indexed by architecture, ``{arch: ms}``, a DataFrame with
+    columns ``arch`` and ``latency_ms``, or ``(archs, ms)`` (each gives the same predictor).
+    ``latency_files`` adds CSV files of other devices (``latency=`` is its old name).
+    ``proxy="auto"`` adapts every device of ``pool``
     (default: all bundled devices). Keywords left ``None`` take the library's defaults (listed
     below). ``combine="averaged"`` (as the CLI's ``--combine``) also fits
     the structure-aware hypotheses and averages every candidate with weights from its
     leave-one-out error; ``"best"`` keeps the ``ensemble`` best corrections. The predictor's
     ``provenance`` holds the adaptation report (``members`` with their ``weight``); ``save``
     writes the CLI's predictor file."""
-    if samples is None:
-        raise ValueError("samples are required: {arch: ms} or (archs, ms) measured on the target")
-    archs, ms = _samples(samples)
+    files = _renamed("adapt", "latency", "latency_files", latency, latency_files)
+    archs, ms = _measurements(samples, "samples")
     predictor, _summary = _native.adapt(
-        archs, ms, space, proxy, None if pool is None else list(pool), target, norm, form, lambda_, folds, ensemble, _paths(latency), combine
+        archs, ms, space, proxy, None if pool is None else list(pool), target, norm, form, lambda_, folds, ensemble, _paths(files), combine
     )
     return predictor
 
 
-def plan(space: str = "nb201", budget: int = 10, proxy: Optional[str] = None, seed: int = 0, latency: Optional[Sequence[PathLike]] = None) -> List[str]:
+def plan(
+    space: str = "nb201",
+    budget: int = 10,
+    proxy: Optional[str] = None,
+    seed: int = 0,
+    latency_files: Optional[Sequence[PathLike]] = None,
+    *,
+    latency: Optional[Sequence[PathLike]] = None,
+) -> List[str]:
     """The ``budget`` architectures a new device should measure (they span the proxy's latency
-    range and cover every encoding feature); the recommended proxy when ``proxy`` is None."""
-    _proxy, archs = _native.plan(space, budget, proxy, seed, _paths(latency))
+    range and cover every encoding feature); the recommended proxy when ``proxy`` is None.
+    ``latency_files`` adds CSV files (``latency=`` is its old name)."""
+    files = _renamed("plan", "latency", "latency_files", latency, latency_files)
+    _proxy, archs = _native.plan(space, budget, proxy, seed, _paths(files))
     return archs
 
 
 def search(
     accuracy: Union[str, PathLike, None] = None,
-    latency: Union[str, Predictor, None] = None,
+    device: Union[str, Predictor, None] = None,
     constraints: Sequence[float] = (),
     method: Optional[str] = None,
     space: str = "nb201",
@@ -291,18 +457,22 @@ def search(
     seed: Optional[int] = None,
     latency_files: Optional[Sequence[PathLike]] = None,
     as_frame: bool = True,
+    *,
+    latency: Union[str, Predictor, None] = None,
 ) -> SearchResult:
     """The Pareto front of accuracy (a bundled dataset name, or a CSV file ``arch,accuracy``)
-    against latency (a device name, or a :class:`Predictor`), fastest first, with the most
-    accurate architecture within each constraint (ms). ``method="evolution"`` runs NSGA-II
-    (seeded) instead of evaluating every candidate."""
-    if latency is None:
-        raise ValueError("latency is required: a device name or a Predictor")
+    against the latency on ``device`` (a device name, or a :class:`Predictor`; ``latency=`` is
+    its old name), fastest first, with the most accurate architecture within each constraint
+    (ms) as a :class:`Pick`. ``method="evolution"`` runs NSGA-II (seeded) instead of evaluating
+    every candidate. ``latency_files`` adds CSV files of devices."""
+    device = _renamed("search", "latency", "device", latency, device)
+    if device is None:
+        raise ValueError("device is required: a device name or a Predictor")
     acc, is_file = _accuracy(accuracy)
     r = _native.search(
         space,
-        latency if isinstance(latency, str) else None,
-        latency if isinstance(latency, Predictor) else None,
+        device if isinstance(device, str) else None,
+        device if isinstance(device, Predictor) else None,
         None if is_file else acc,
         acc if is_file else None,
         [float(c) for c in constraints],
@@ -315,7 +485,9 @@ def search(
     rows = r["front"]
     values = np.array([[lat, a] for _, lat, a in rows], dtype=np.float64).reshape(-1, 2)
     front = _frame(values, [a for a, _, _ in rows], ["latency_ms", "accuracy"], "arch", as_frame)
-    return SearchResult(front, list(r["picks"]), r["evaluated"], r["method"], r["latency_source"])
+    measured = not isinstance(device, Predictor)
+    picks = [_pick(c, None if best is None else dict(zip(("arch", "latency", "accuracy"), best)), measured) for c, best in r["picks"]]
+    return SearchResult(front, picks, r["evaluated"], r["method"], r["latency_source"])
 
 
 def nas(
@@ -347,8 +519,11 @@ def nas(
     folds: Optional[int] = None,
     ensemble: Optional[int] = None,
     combine: Optional[str] = None,
-    latency: Optional[Sequence[PathLike]] = None,
+    latency_files: Optional[Sequence[PathLike]] = None,
+    progress: Optional[Callable[[NasProgress], Any]] = None,
+    measurements: Measurements = None,
     as_frame: bool = True,
+    latency: Optional[Sequence[PathLike]] = None,
 ) -> NasResult:
     """One-proxy NAS on your device: ``target(archs) -> latencies`` (ms per image) measures it,
     e.g. by building the PyTorch model and timing it, or by calling a phone. The flow measures a
@@ -361,7 +536,20 @@ def nas(
     flow asks for at once). An exception it raises comes back as is, noted with the
     architectures; Ctrl-C stops the flow with ``KeyboardInterrupt``. Either way the measurements
     made so far are on the exception (``measurements``) and, with ``measurements_path``, in that
-    CSV, from which a rerun resumes without measuring them again."""
+    CSV, from which a rerun resumes without measuring them again.
+
+    ``measurements`` are latencies of the target measured before (any shape of
+    :data:`Measurements`, e.g. ``exc.measurements`` of a stopped run): the flow takes them as
+    measured and does not ask ``target`` for them again (with ``measurements_path`` they are
+    added to the log, which must not hold another value for them).
+
+    ``progress`` is called with a :class:`NasProgress` on each step of the flow (what the CLI's
+    progress bar shows): ``measured`` grows by one per measurement and ends at
+    ``outcome["measurements"]``. An exception it raises stops the flow as one of ``target``
+    does, measurements kept. ``latency_files`` adds CSV files of other devices (``latency=`` is
+    its old name). ``target``'s latencies go through the library's checks (a ``UserWarning``
+    once they look like seconds)."""
+    files = _renamed("nas", "latency", "latency_files", latency, latency_files)
     if target is None:
         raise ValueError("target is required: a callable measure(archs: list[str]) -> list[float] (ms per image)")
     acc, is_file = _accuracy(accuracy)
@@ -388,19 +576,25 @@ def nas(
         lambda_,
         folds,
         ensemble,
-        _paths(latency),
+        _paths(files),
         combine,
         design,
         round_size,
         stop,
         always_adapt,
         max_failures,
+        None if progress is None else (lambda event: progress(NasProgress(**event))),
+        None if measurements is None else _measurements(measurements, "measurements"),
     )
     outcome = json.loads(outcome_json)
     chosen = outcome["chosen"]
     values = np.array([[c["latency"], c["accuracy"]] for c in chosen], dtype=np.float64).reshape(-1, 2)
     front = _frame(values, [c["arch"] for c in chosen], ["latency_ms", "accuracy"], "arch", as_frame)
-    return NasResult(outcome, front, dict(measured))
+    pd = _pandas(as_frame)
+    if pd is None:
+        return NasResult(outcome, front, dict(measured))
+    series = pd.Series([v for _, v in measured], index=pd.Index([a for a, _ in measured], name="arch"), name=target_name, dtype="float64")
+    return NasResult(outcome, front, series)
 
 
 _document_defaults(nas, "nas")

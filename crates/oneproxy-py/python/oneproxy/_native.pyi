@@ -1,7 +1,7 @@
 """Type stubs of the Rust extension `oneproxy._native` (use the package `oneproxy`)."""
 
 from os import PathLike
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -12,14 +12,18 @@ __version__: str
 class Predictor:
     """A latency predictor (ms per image): AdaProxy's result, or a file of `oneproxy adapt --out`."""
 
-    def predict(self, archs: Optional[Sequence[str]] = None) -> np.ndarray:
-        """Latencies of `archs` (every architecture of the space when None)."""
+    def predict(self, archs: Optional[Iterable[str]] = None, as_frame: bool = True) -> Any:
+        """Latencies (ms per image) of `archs` (any iterable of architecture strings; every
+        architecture of the space when None): a pandas Series indexed by architecture (index
+        name `arch`) and named by the device, or a numpy array in the order of `archs` with
+        `as_frame=False` or without pandas."""
     def save(self, path: _Path, overwrite: bool = False) -> None:
         """Write the predictor JSON (atomically), as `oneproxy adapt --out` does; an existing
         file that oneproxy did not write is replaced only with `overwrite=True`."""
     @staticmethod
-    def load(path: _Path, latency: Sequence[_Path] = ...) -> "Predictor":
-        """Read a predictor JSON (written by `save` or the CLI)."""
+    def load(path: _Path, latency_files: Sequence[_Path] = ..., *, latency: Optional[Sequence[_Path]] = None) -> "Predictor":
+        """Read a predictor JSON (written by `save` or the CLI); `latency_files` adds CSV files
+        (`latency=` is its old name: a DeprecationWarning)."""
     @property
     def device(self) -> str: ...
     @property
@@ -29,7 +33,8 @@ class Predictor:
         """How it was made (the adaptation report), JSON text."""
     def to_json(self) -> str: ...
 
-def devices(space: str = "nb201", latency: Sequence[_Path] = ...) -> List[Tuple[str, int, str]]: ...
+def devices(space: str = "nb201", latency: Sequence[_Path] = ...) -> List[Tuple[str, int, str, bool]]:
+    """(name, architectures measured, source, simulated) per device."""
 def architectures(space: str = "nb201") -> List[str]: ...
 def latency_table(
     space: str = "nb201", devices: Optional[Sequence[str]] = None, latency: Sequence[_Path] = ...
@@ -59,7 +64,7 @@ def search(
 ) -> Dict[str, Any]: ...
 def adapt(
     archs: Sequence[str],
-    latency_ms: Sequence[float],
+    latency_ms: Sequence[float],  # checked as `samples` (the library's latency checks)
     space: str = "nb201",
     proxy: Optional[str] = None,
     pool: Optional[Sequence[str]] = None,
@@ -102,7 +107,11 @@ def nas(
     stop: Optional[float] = None,
     always_adapt: Optional[bool] = None,
     max_failures: Optional[int] = None,
-) -> Tuple[str, List[Tuple[str, float]]]: ...
+    progress: Optional[Callable[[Dict[str, Any]], Any]] = None,
+    measurements: Optional[Tuple[Sequence[str], Sequence[float]]] = None,
+) -> Tuple[str, List[Tuple[str, float]]]:
+    """`progress(event)` gets dicts with `event`, `phase`, `measured`, `failed`, `requested`,
+    `max_measurements`, `message` (and `arch`, `latency_ms` where one architecture is meant)."""
 def defaults() -> Dict[str, Any]:
     """The library's default of every keyword left None, by function (`nas`, `adapt`, `search`, `monotonicity`)."""
 def export_onnx(space: str, arch: str, path: _Path, batch: int = 1, seed: int = 0, overwrite: bool = False) -> int: ...

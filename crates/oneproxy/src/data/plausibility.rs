@@ -61,23 +61,82 @@ impl std::fmt::Display for Warning {
     }
 }
 
+/// Below this median a set of latencies (ms per image) reads like seconds: a 5 ms network
+/// written in seconds is 0.005. No bundled device comes near it (the fastest bundled NB201
+/// device's median is 1.2 ms), while a median latency of 100 us per image would take a network
+/// far smaller than any of the spaces here.
+pub const SECONDS_MEDIAN_MS: f64 = 0.1;
+/// Fewer values than this say nothing of their unit: a few degenerate architectures (no
+/// operation between input and output) run in microseconds on real devices.
+pub const SECONDS_MIN_VALUES: usize = 3;
+
 /// Warnings about one latency column of a file: values outside
 /// [[`MIN_PLAUSIBLE_MS`], [`MAX_PLAUSIBLE_MS`]], and values split from the others by a gap of
 /// more than [`UNIT_GAP`]. `cells` are the measured cells as (line, ms). One warning per kind
 /// of problem, naming the first lines, so a column of 15625 bad values stays one message.
 pub fn latency_column(path: &Path, column: &str, cells: &[(u64, f64)]) -> Vec<Warning> {
-    let warn = |offenders: Vec<(u64, f64)>, what: String, kind: &'static str| {
-        (!offenders.is_empty()).then(|| Warning {
-            file: Some(path.display().to_string()),
-            line: Some(offenders[0].0),
-            column: Some(column.to_string()),
-            // One offender is already located by the warning's line.
-            message: if offenders.len() == 1 { what } else { format!("{what} ({})", lines(&offenders)) },
-            kind,
-        })
+    let file = path.display().to_string();
+    column_checks(cells, &|offenders, what, kind| Warning {
+        file: Some(file.clone()),
+        line: Some(offenders[0].0),
+        column: Some(column.to_string()),
+        // One offender is already located by the warning's line.
+        message: if offenders.len() == 1 { what } else { format!("{what} (lines {})", listed(offenders, |c| c.0)) },
+        kind,
+    })
+}
+
+/// Warnings about latencies given in memory (a binding's argument `source`, a device `column`),
+/// as (architecture, ms): the checks of [`latency_column`], naming the architectures instead of
+/// lines, and a warning when their median looks like seconds ([`SECONDS_MEDIAN_MS`]), which a
+/// file's column is not checked for (a file may hold a few fast architectures only).
+pub fn latency_values(source: &str, column: &str, values: &[(String, f64)]) -> Vec<Warning> {
+    let cells: Vec<Cell> = values.iter().enumerate().map(|(i, (_, v))| (i as u64, *v)).collect();
+    let mut out = column_checks(&cells, &|offenders, what, kind| Warning {
+        file: Some(source.to_string()),
+        line: None,
+        column: Some(column.to_string()),
+        message: format!("{what} ({})", listed(offenders, |c| crate::error::clip(&values[c.0 as usize].0))),
+        kind,
+    });
+    let ms: Vec<f64> = values.iter().map(|v| v.1).collect();
+    out.extend(seconds_like(&ms).map(|message| Warning {
+        file: Some(source.to_string()),
+        line: None,
+        column: Some(column.to_string()),
+        message,
+        kind: "seconds",
+    }));
+    out
+}
+
+/// Why `values` (ms per image) look like seconds, if their median is below
+/// [`SECONDS_MEDIAN_MS`] (at least [`SECONDS_MIN_VALUES`] of them, non-finite ones left out).
+pub fn seconds_like(values: &[f64]) -> Option<String> {
+    let mut finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    if finite.len() < SECONDS_MIN_VALUES {
+        return None;
+    }
+    finite.sort_by(f64::total_cmp);
+    let n = finite.len();
+    let median = if n % 2 == 1 { finite[n / 2] } else { (finite[n / 2 - 1] + finite[n / 2]) / 2.0 };
+    (median < SECONDS_MEDIAN_MS).then(|| {
+        format!(
+            "the median latency is {} ms per image, below {} ms: are these seconds? latencies are in ms per image (multiply seconds by 1000)",
+            show_number(median),
+            show_number(SECONDS_MEDIAN_MS)
+        )
+    })
+}
+
+/// The range and unit checks of one column of cells (key, ms); `warn(offenders, message,
+/// kind)` locates a warning (lines of a file, architectures of an argument).
+fn column_checks(cells: &[Cell], warn: &dyn Fn(&[Cell], String, &'static str) -> Warning) -> Vec<Warning> {
+    let warn = |offenders: Vec<Cell>, what: String, kind: &'static str| {
+        (!offenders.is_empty()).then(|| warn(&offenders, what, kind))
     };
     let mut out = Vec::new();
-    let low: Vec<(u64, f64)> = cells.iter().copied().filter(|c| c.1 < MIN_PLAUSIBLE_MS).collect();
+    let low: Vec<Cell> = cells.iter().copied().filter(|c| c.1 < MIN_PLAUSIBLE_MS).collect();
     let smallest = low.iter().map(|c| c.1).fold(f64::INFINITY, f64::min);
     out.extend(warn(
         low,
@@ -87,7 +146,7 @@ pub fn latency_column(path: &Path, column: &str, cells: &[(u64, f64)]) -> Vec<Wa
         ),
         "too-fast",
     ));
-    let high: Vec<(u64, f64)> = cells.iter().copied().filter(|c| c.1 > MAX_PLAUSIBLE_MS).collect();
+    let high: Vec<Cell> = cells.iter().copied().filter(|c| c.1 > MAX_PLAUSIBLE_MS).collect();
     let largest = high.iter().map(|c| c.1).fold(0.0, f64::max);
     out.extend(warn(
         high,
@@ -98,7 +157,7 @@ pub fn latency_column(path: &Path, column: &str, cells: &[(u64, f64)]) -> Vec<Wa
         "too-slow",
     ));
     // Out-of-range values are said above; the unit check looks at the others.
-    let plausible: Vec<(u64, f64)> =
+    let plausible: Vec<Cell> =
         cells.iter().copied().filter(|c| (MIN_PLAUSIBLE_MS..=MAX_PLAUSIBLE_MS).contains(&c.1)).collect();
     if let Some((minority, below, above)) = unit_split(plausible) {
         let what = format!(
@@ -147,12 +206,12 @@ pub fn accuracy_fractions(path: &Path, values: &[f64]) -> Option<Warning> {
     })
 }
 
-/// "lines 3, 7, 9" / "lines 3, 7, 9, 12, 15 and 2 more".
-fn lines(offenders: &[(u64, f64)]) -> String {
-    let shown: Vec<String> = offenders.iter().take(LINES_LISTED).map(|c| c.0.to_string()).collect();
+/// The first offenders by `name` ("3, 7, 9"), the others counted ("3, 7, 9, 12, 15 and 2 more").
+fn listed<T: std::fmt::Display>(offenders: &[Cell], name: impl Fn(&Cell) -> T) -> String {
+    let shown: Vec<String> = offenders.iter().take(LINES_LISTED).map(|c| name(c).to_string()).collect();
     match offenders.len().saturating_sub(LINES_LISTED) {
-        0 => format!("lines {}", shown.join(", ")),
-        more => format!("lines {} and {more} more", shown.join(", ")),
+        0 => shown.join(", "),
+        more => format!("{} and {more} more", shown.join(", ")),
     }
 }
 
@@ -220,5 +279,28 @@ mod tests {
         assert!(w.to_string().starts_with("a.csv: column 'accuracy': all 3 accuracies lie in [0, 1]"), "{w}");
         assert!(accuracy_fractions(Path::new("a.csv"), &[0.71, 93.0]).is_none());
         assert!(accuracy_fractions(Path::new("a.csv"), &[]).is_none());
+    }
+
+    #[test]
+    fn values_in_memory_are_named_by_architecture_and_seconds_are_caught() {
+        let named =
+            |v: &[f64]| -> Vec<(String, f64)> { v.iter().enumerate().map(|(i, &x)| (format!("a{i}"), x)).collect() };
+        assert!(latency_values("samples", "target", &named(&[4.2, 7.5, 11.0])).is_empty());
+        let w = latency_values("samples", "target", &named(&[0.0042, 0.0075, 0.011]));
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert_eq!(w[0].kind, "seconds");
+        assert!(
+            w[0].to_string().starts_with("samples: column 'target': the median latency is 0.0075 ms per image"),
+            "{}",
+            w[0]
+        );
+        let w = latency_values("samples", "target", &named(&[5e-7, 4.0, 5.0, 6.0]));
+        assert_eq!(
+            w[0].message,
+            "implausibly fast: below 1 us per image (smallest 5e-7 ms); latencies are in ms per image (a0)"
+        );
+        // Two values say nothing of the unit: degenerate architectures are that fast.
+        assert!(seconds_like(&[0.003, 0.004]).is_none());
+        assert!(seconds_like(&[0.003, 0.004, 9.0, 12.0, f64::NAN]).is_none());
     }
 }

@@ -126,6 +126,14 @@ impl LatencyTable {
         self.columns[device].iter().filter(|v| !v.is_nan()).count()
     }
 
+    /// Whether a device's latencies come from a simulator or an estimator, not a measurement:
+    /// a bundled device of the space's simulated list ([`super::is_simulated`]); a user's file
+    /// is taken as measured, whatever its device is called.
+    pub fn simulated(&self, device: usize) -> bool {
+        let d = &self.devices[device];
+        super::is_simulated(self.space, &d.name) && matches!(d.source, DeviceSource::Bundled(_))
+    }
+
     /// The row of `arch`, added (all cells missing) if absent.
     pub fn ensure_row(&mut self, arch: &Arch) -> usize {
         if let Some(&r) = self.rows.get(arch) {
@@ -245,6 +253,19 @@ mod tests {
 
     const A: &str = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|";
     const B: &str = "|none~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|";
+
+    #[test]
+    fn only_a_bundled_simulator_column_is_simulated() {
+        let a = Nb201.parse(A).unwrap();
+        let mut t = LatencyTable::new(SpaceId::Nb201);
+        t.add_device("eyeriss", DeviceSource::Bundled("latency.csv"), [(a.clone(), 2.0)]).unwrap();
+        t.add_device("pixel3", DeviceSource::Bundled("latency.csv"), [(a.clone(), 3.0)]).unwrap();
+        assert!(t.simulated(0) && !t.simulated(1));
+        // A user's file measured a real board, whatever it is called.
+        let mut mine = LatencyTable::new(SpaceId::Nb201);
+        mine.add_device("eyeriss", DeviceSource::File("e.csv".into()), [(a, 2.0)]).unwrap();
+        assert!(!mine.simulated(0));
+    }
 
     fn parse(text: &str) -> Result<LatencyCsv> {
         parse_latency_csv(text.as_bytes(), Path::new("my.csv"), &Nb201, None)

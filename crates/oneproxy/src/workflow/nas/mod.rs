@@ -245,6 +245,49 @@ pub enum FlowEvent {
     },
 }
 
+impl Stage {
+    /// `samples`, `adaptation` or `candidates` (as in JSON).
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Samples => "samples",
+            Stage::Adaptation => "adaptation",
+            Stage::Candidates => "candidates",
+        }
+    }
+
+    /// Why the flow measures at this stage, in words for progress displays.
+    pub fn purpose(self) -> &'static str {
+        match self {
+            Stage::Samples => "initial samples (to compare the proxy's ranking with the target's)",
+            Stage::Adaptation => "more samples for the adaptation",
+            Stage::Candidates => "candidates near the predicted front",
+        }
+    }
+}
+
+/// One line per event, as progress displays print it (every front end says the same).
+impl std::fmt::Display for FlowEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FlowEvent::Measuring { stage, count } => {
+                write!(f, "measuring {count} architecture(s): {}", stage.purpose())
+            }
+            FlowEvent::Measured { arch, latency_ms, .. } => {
+                write!(f, "measured {arch}: {} ms", crate::error::show_number(*latency_ms))
+            }
+            FlowEvent::Failed { arch, reason } => {
+                write!(f, "could not measure {arch} (another takes its place): {reason}")
+            }
+            FlowEvent::Decided { proxy, spearman, decision } => {
+                write!(f, "proxy {proxy}: Spearman {spearman:.3} on the samples -> {}", decision.name())
+            }
+            FlowEvent::Adapted { samples, cv_spearman } => {
+                write!(f, "adapted with {samples} samples: cross-validated Spearman {cv_spearman:.3}")
+            }
+        }
+    }
+}
+
 /// One architecture of the final set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Chosen {
@@ -415,6 +458,17 @@ mod tests {
     use super::*;
     use crate::data::bundled::bundle;
     use crate::SpaceId;
+
+    #[test]
+    fn flow_events_read_as_the_lines_progress_displays_print() {
+        let measuring = FlowEvent::Measuring { stage: Stage::Adaptation, count: 3 };
+        assert_eq!(measuring.to_string(), "measuring 3 architecture(s): more samples for the adaptation");
+        let measured = FlowEvent::Measured { arch: "a".into(), latency_ms: 4.25, warnings: vec![] };
+        assert_eq!(measured.to_string(), "measured a: 4.25 ms");
+        let decided = FlowEvent::Decided { proxy: "pixel3".into(), spearman: 0.91234, decision: Decision::Reuse };
+        assert_eq!(decided.to_string(), "proxy pixel3: Spearman 0.912 on the samples -> reuse");
+        assert_eq!(Stage::Candidates.name(), serde_json::to_value(Stage::Candidates).unwrap());
+    }
 
     fn run(proxy: &str, target: &str, constraints: Vec<f64>) -> (NasOutcome, super::super::score::Score) {
         let b = bundle(SpaceId::Nb201).unwrap();
