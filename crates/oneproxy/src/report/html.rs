@@ -777,7 +777,7 @@ mod tests {
         assert!(!html.contains("33.4643") && !html.contains("± 0.0"));
         // Target "a" (0.4 against 0.3) is failing; "b<&>" is not.
         assert!(
-            html.contains(r#"<b>1 target(s) did worse than random</b>"#) && html.contains("(0.40 against 0.30 points)")
+            html.contains(r#"<b>1 target did worse than random</b>"#) && html.contains("(0.40 against 0.30 points)")
         );
         assert_eq!(html.matches(r#"<tr class="fail">"#).count(), 1);
         let fail_row = &html[html.find(r#"<tr class="fail">"#).unwrap()..];
