@@ -151,7 +151,8 @@ fn render_summary(
 
 /// Fill the report folder (built aside, swapped in whole by `commit`; an existing folder is
 /// replaced only if oneproxy wrote it, and dropping `dir` on an error removes the temporary one):
-/// report.json, and with the `plot` feature heatmap.svg, one pareto-<target>.svg per target and
+/// report.json, summary.csv, one front-<target>.csv per target, and with the `plot` feature
+/// overview.svg, heatmap.svg, one pareto-<target>.svg per target and
 /// report.html, which inlines them.
 fn write_report(
     dir: oneproxy::output::ReportDir,
