@@ -437,11 +437,7 @@ where
     let picks: Vec<(f64, f64)> = p.constraints.iter().filter_map(|c| c.pick).filter(visible).collect();
     if !picks.is_empty() {
         chart
-            .draw_series(picks.iter().map(|&q| {
-                EmptyElement::at(q)
-                    + TriangleMarker::new((0, 0), 7, orange.filled())
-                    + TriangleMarker::new((0, 0), 7, BLACK.stroke_width(1))
-            }))
+            .draw_series(picks.iter().map(|&q| TriangleMarker::new(q, 8, orange.filled())))
             .map_err(perr)?
             .label("pick within a constraint")
             .legend(move |(x, y)| TriangleMarker::new((x, y), 6, orange.filled()));
