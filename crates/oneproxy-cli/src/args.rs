@@ -234,6 +234,15 @@ pub enum HeatmapOrderArg {
     Alpha,
 }
 
+/// Colour scale of a correlation heatmap.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum HeatmapScaleArg {
+    /// Sequential, over the range the correlations span
+    Data,
+    /// Diverging, fixed from -1 to 1 (figures compare across reports)
+    Full,
+}
+
 /// How figures are drawn.
 #[derive(Debug, Clone, Copy, Args)]
 pub struct FigureArgs {
@@ -337,6 +346,10 @@ pub struct RunArgs {
     /// Device order of the heatmap.
     #[arg(long, value_enum, default_value = "cluster")]
     pub heatmap_order: HeatmapOrderArg,
+    /// Colour scale of the heatmap: `data` (sequential over the correlations' range) or `full`
+    /// (diverging, -1 to 1).
+    #[arg(long, value_enum, default_value = "data")]
+    pub heatmap_scale: HeatmapScaleArg,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
@@ -808,6 +821,10 @@ pub struct MonotonicityArgs {
     /// Device order of the heatmap.
     #[arg(long, value_enum, default_value = "cluster")]
     pub heatmap_order: HeatmapOrderArg,
+    /// Colour scale of the heatmap: `data` (sequential over the correlations' range) or `full`
+    /// (diverging, -1 to 1).
+    #[arg(long, value_enum, default_value = "data")]
+    pub heatmap_scale: HeatmapScaleArg,
     /// Replace an existing output file that oneproxy did not write (or that was changed since it
     /// wrote it); without it such a file is left alone and the command stops. An output is never
     /// written onto one of the command's inputs, forced or not.

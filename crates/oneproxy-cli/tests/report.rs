@@ -49,7 +49,7 @@ fn default_run_report_is_small_parsable_and_complete() {
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
     let targets: Vec<&str> =
         report["targets"].as_array().unwrap().iter().map(|t| t["target"].as_str().unwrap()).collect();
-    assert_eq!(svgs.len(), targets.len() + 1, "one Pareto plot per target and the heatmap");
+    assert_eq!(svgs.len(), targets.len() + 2, "one Pareto plot per target, the heatmap and the overview");
     // Every target is in the heatmap, including the edge devices that measured part of the space.
     let heat = std::fs::read_to_string(out.join("heatmap.svg")).unwrap();
     for t in targets.iter().chain(["edgegpu", "edgetpu", "fpga"].iter()) {
@@ -69,12 +69,152 @@ fn default_run_report_is_small_parsable_and_complete() {
         );
     }
     // The plots are inlined: the page holds every figure's SVG.
-    assert_eq!(html.matches("<svg").count(), targets.len() + 1);
+    assert_eq!(html.matches("<svg").count(), targets.len() + 2);
+    // The story first: the primary score with its unit and its baseline, before the provenance.
+    let lead = html.find(r#"<p class="lead">"#).expect("a headline");
+    assert!(lead < html.find(r#"<dl class="head">"#).unwrap());
+    assert!(html[lead..].starts_with(r#"<p class="lead">Over 28 targets, oneproxy's mean regret is <b>"#));
+    assert!(!html.contains("± 0.0000") && !html.contains("baseline random"), "one trial has no spread");
+    // A target worse than random is named up front and its row marked.
+    let failing: Vec<&str> = report["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["regret"].as_f64().unwrap() > t["random_regret"].as_f64().unwrap())
+        .map(|t| t["target"].as_str().unwrap())
+        .collect();
+    assert!(!failing.is_empty(), "the default run has a failing target to show");
+    assert_eq!(html.matches(r#"<tr class="fail">"#).count(), failing.len());
+    for t in &failing {
+        assert!(html.contains(&format!(r##"<a href="#pareto-{t}">{t}</a><span class="flag">"##)), "{t}");
+    }
+    // Every plot is titled with its regret, and the collapsed ones say it too.
+    for t in report["targets"].as_array().unwrap() {
+        let name = t["target"].as_str().unwrap();
+        let regret = format!("regret {:.3} points", t["regret"].as_f64().unwrap());
+        let svg = std::fs::read_to_string(out.join(format!("pareto-{name}.svg"))).unwrap();
+        assert!(svg.contains(&regret), "{name}: {regret}");
+        assert!(html.contains(&format!("<summary><b>{name}</b> — {regret}")), "{name}");
+    }
+    // No command-line text inside a figure.
+    for (file, _) in &svgs {
+        assert!(!std::fs::read_to_string(out.join(file)).unwrap().contains("--"), "{file}");
+    }
     let total: u64 = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum();
     let largest = svgs.iter().max_by_key(|s| s.1).unwrap();
     eprintln!("report folder: {total} bytes; largest SVG {} ({} bytes)", largest.0, largest.1);
     // Was 37 MB of SVG; the report with its inlined page stays a few MB.
     assert!(total < 8 * 1024 * 1024, "{total} bytes");
+}
+
+/// The rows of a CSV file as maps from column to cell (no cell of these files holds a comma).
+fn csv_rows(path: &Path) -> (Vec<String>, Vec<std::collections::HashMap<String, String>>) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<String> = lines.next().unwrap().split(',').map(str::to_string).collect();
+    let rows = lines.map(|l| header.iter().cloned().zip(l.split(',').map(str::to_string)).collect()).collect();
+    (header, rows)
+}
+
+/// A JSON number as the CSV writes it (empty for null).
+fn cell(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(s) => s.clone(),
+        v => v.to_string(),
+    }
+}
+
+#[test]
+fn summary_and_front_csvs_agree_with_report_json_and_are_registered() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r");
+    run(&out, &["--targets", "pixel3,edgegpu,eyeriss"]);
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let targets = report["targets"].as_array().unwrap();
+    let (header, rows) = csv_rows(&out.join("summary.csv"));
+    assert_eq!(&header[..6], ["target", "proxy", "decision", "measurements", "regret_points", "random_regret_points"]);
+    assert_eq!(rows.len(), targets.len());
+    for (row, t) in rows.iter().zip(targets) {
+        for (col, key) in [
+            ("target", "target"),
+            ("proxy", "proxy"),
+            ("decision", "action"),
+            ("measurements", "measurements"),
+            ("regret_points", "regret"),
+            ("random_regret_points", "random_regret"),
+            ("regret_max_points", "regret_max"),
+            ("pareto_recall", "pareto_recall"),
+            ("hv_ratio", "hv_ratio"),
+            ("sample_spearman", "spearman_samples"),
+            ("cv_spearman", "cv_spearman"),
+            ("scored_on_archs", "scored_on"),
+        ] {
+            // Numbers to the last digit (`1` and `1.0` are one number).
+            match t[key].as_f64() {
+                Some(v) => assert_eq!(row[col].parse::<f64>().unwrap(), v, "{col}"),
+                None => assert_eq!(row[col], cell(&t[key]), "{col}"),
+            }
+        }
+        assert_eq!(row["final_set_size"], t["chosen"].as_array().unwrap().len().to_string());
+        let worse = t["regret"].as_f64().unwrap() > t["random_regret"].as_f64().unwrap();
+        assert_eq!(row["worse_than_random"], worse.to_string());
+        // The front CSV is the final set: every row measured, none dominated by another.
+        let name = t["target"].as_str().unwrap();
+        let (fh, front) = csv_rows(&out.join(format!("front-{name}.csv")));
+        assert_eq!(fh, ["arch", "proxy_latency_ms", "measured_latency_ms", "accuracy_percent"]);
+        assert_eq!(front.len(), t["chosen"].as_array().unwrap().len());
+        let points: Vec<(f64, f64)> = front
+            .iter()
+            .map(|r| (r["measured_latency_ms"].parse().unwrap(), r["accuracy_percent"].parse().unwrap()))
+            .collect();
+        for (i, a) in points.iter().enumerate() {
+            for (j, b) in points.iter().enumerate() {
+                let dominates = b.0 <= a.0 && b.1 >= a.1 && (b.0 < a.0 || b.1 > a.1);
+                assert!(i == j || !dominates, "{name}: {b:?} dominates {a:?}");
+            }
+        }
+        // The proxy measured every architecture of the space (raspi4 is a full table).
+        assert!(front.iter().all(|r| r["proxy_latency_ms"].parse::<f64>().is_ok()), "{name}");
+    }
+    // Every file is in the marker, the overview and the CSVs included, so a rerun replaces them.
+    let marker: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join(".oneproxy-report.json")).unwrap()).unwrap();
+    let listed: Vec<&str> = marker["files"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+    for f in ["overview.svg", "summary.csv", "front-pixel3.csv", "front-edgegpu.csv", "front-eyeriss.csv"] {
+        assert!(listed.contains(&f), "{f} is not in the marker");
+        assert!(out.join(f).is_file(), "{f}");
+    }
+    let mut on_disk: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != ".oneproxy-report.json")
+        .collect();
+    on_disk.sort();
+    assert_eq!(listed, on_disk);
+    // The overview marks the failing target.
+    let overview = std::fs::read_to_string(out.join("overview.svg")).unwrap();
+    assert!(overview.contains("Regret per target") && overview.contains(r#"font-weight="bold">edgegpu</text>"#));
+    run(&out, &["--targets", "pixel3"]);
+    assert!(!out.join("front-edgegpu.csv").exists(), "a rerun replaces the folder's files");
+}
+
+#[test]
+fn heatmap_scale_follows_the_data_by_default_or_spans_minus_one_to_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (d, f) = (dir.path().join("d.svg"), dir.path().join("f.svg"));
+    oneproxy().args(["monotonicity", "--plot"]).arg(&d).assert().success();
+    oneproxy().args(["monotonicity", "--heatmap-scale", "full", "--plot"]).arg(&f).assert().success();
+    let (data, full) = (std::fs::read_to_string(&d).unwrap(), std::fs::read_to_string(&f).unwrap());
+    assert!(full.contains("(fixed scale −1 to 1)") && full.contains(">−1.00</text>"));
+    // The bundled devices' correlations are all positive: the data scale starts above 0.
+    let bar = data.split("(scale over the data, ").nth(1).expect("a data scale");
+    let lo: f64 = bar.split(" to ").next().unwrap().replace('−', "-").parse().unwrap();
+    assert!(lo > 0.0 && lo < 0.9, "{lo}");
+    assert!(!data.contains(">−1.00</text>") && !data.contains("--heatmap-order"));
+    let out = dir.path().join("r");
+    run(&out, &["--targets", "pixel3", "--heatmap-scale", "full"]);
+    assert!(std::fs::read_to_string(out.join("heatmap.svg")).unwrap().contains("fixed scale −1 to 1"));
 }
 
 #[test]
@@ -84,13 +224,18 @@ fn pareto_plots_show_the_predicted_front_and_the_picks() {
     run(&out, &["--proxy", "pixel3", "--targets", "raspi4,eyeriss", "--constraint", "5", "--log-latency", "off"]);
     let svg = std::fs::read_to_string(out.join("pareto-raspi4.svg")).unwrap();
     for want in [
-        "raspi4: proxy pixel3",
+        "raspi4: regret ",
+        "; proxy pixel3",
         "measurements",
         "true Pareto front",
         "predicted front, measured on target",
         "final set",
         "≤ 5 ms",
         "latency constraint",
+        "latency budgets",
+        "\ntight\n",
+        "\nloose\n",
+        "zoom on the top of the front",
     ] {
         assert!(svg.contains(want), "{want}");
     }
@@ -199,4 +344,8 @@ fn nas_out_writes_report_html() {
     assert!(html.contains("pick ≤ 5 ms"));
     let svg = std::fs::read_to_string(out.join("pareto.svg")).unwrap();
     assert!(svg.contains("predicted front, measured") && svg.contains("measured architectures"));
+    // A real device's report has no true front, in its figure or its words.
+    assert!(!svg.contains("true") && !html.contains("true front") && !html.contains("staircase"));
+    let (_, front) = csv_rows(&out.join("front-pixel2.csv"));
+    assert!(!front.is_empty() && front.iter().all(|r| !r["measured_latency_ms"].is_empty()));
 }

@@ -228,6 +228,7 @@ fn plot_pareto(
             predicted: None,
             chosen: None,
             constraints: &constraints,
+            budgets: (&[], ""),
             latency_axis: latency_axis(figure.log_latency),
         },
         outputs,
@@ -260,6 +261,23 @@ pub fn latency_axis(a: crate::args::LogLatencyArg) -> oneproxy::plot::AxisScale 
     }
 }
 
+/// The latency a proxy device measured for an architecture (by its canonical string), where the
+/// table has it: the front CSVs' `proxy_latency_ms`.
+pub fn proxy_latency<'t>(table: &'t oneproxy::LatencyTable, proxy: &str) -> impl Fn(&str) -> Option<f64> + 't {
+    let col = table.device_index(proxy).ok();
+    let space = table.space().space();
+    move |arch| table.latency(&space.parse(arch).ok()?, col?)
+}
+
+/// The plot library's heatmap scale for the command-line choice.
+#[cfg(feature = "plot")]
+pub fn heatmap_scale(a: crate::args::HeatmapScaleArg) -> oneproxy::plot::HeatmapScale {
+    match a {
+        crate::args::HeatmapScaleArg::Data => oneproxy::plot::HeatmapScale::Data,
+        crate::args::HeatmapScaleArg::Full => oneproxy::plot::HeatmapScale::Full,
+    }
+}
+
 /// A heatmap's matrix in the chosen device order, and a note saying which order it is.
 pub fn heatmap_order(
     m: &oneproxy::stats::CorrelationMatrix,
@@ -267,7 +285,7 @@ pub fn heatmap_order(
 ) -> (oneproxy::stats::CorrelationMatrix, &'static str) {
     match order {
         crate::args::HeatmapOrderArg::Cluster => {
-            (m.clustered(), "devices ordered by hierarchical clustering (average linkage on 1 − ρ); --heatmap-order alpha for alphabetical")
+            (m.clustered(), "devices ordered by hierarchical clustering (average linkage on 1 − ρ)")
         }
         crate::args::HeatmapOrderArg::Alpha => (m.alphabetical(), "devices in alphabetical order"),
     }

@@ -37,7 +37,8 @@ pub fn run(args: MonotonicityArgs) -> anyhow::Result<()> {
     let m = correlation_matrix_with(&table, &args.devices, args.metric, args.min_overlap)?;
     let rec = recommend_default(&m, space, &[]);
     if let Some(path) = &args.plot {
-        plot(&m, space, rec.as_ref().map(|r| r.device.as_str()), args.heatmap_order, path, &outputs)?;
+        let figure = (args.heatmap_order, args.heatmap_scale);
+        plot(&m, space, rec.as_ref().map(|r| r.device.as_str()), figure, path, &outputs)?;
     }
     if args.json {
         return print_json(&Output {
@@ -106,14 +107,19 @@ fn plot(
     m: &CorrelationMatrix,
     space: SpaceId,
     proxy: Option<&str>,
-    order: crate::args::HeatmapOrderArg,
+    (order, scale): (crate::args::HeatmapOrderArg, crate::args::HeatmapScaleArg),
     path: &std::path::Path,
     outputs: &oneproxy::output::Outputs,
 ) -> anyhow::Result<()> {
     let name = m.metric.name();
     let title = format!("{}{} correlation of latencies ({space})", name[..1].to_uppercase(), &name[1..]);
     let (m, note) = super::heatmap_order(m, order);
-    let style = oneproxy::plot::HeatmapStyle { title: &title, highlight: proxy, note: Some(note) };
+    let style = oneproxy::plot::HeatmapStyle {
+        title: &title,
+        highlight: proxy,
+        note: Some(note),
+        scale: super::heatmap_scale(scale),
+    };
     oneproxy::plot::heatmap(&m, &style, path, outputs)?;
     note!("wrote {}", path.display());
     Ok(())
@@ -124,7 +130,7 @@ fn plot(
     _: &CorrelationMatrix,
     _: SpaceId,
     _: Option<&str>,
-    _: crate::args::HeatmapOrderArg,
+    _: (crate::args::HeatmapOrderArg, crate::args::HeatmapScaleArg),
     _: &std::path::Path,
     _: &oneproxy::output::Outputs,
 ) -> anyhow::Result<()> {

@@ -131,7 +131,7 @@ pub fn run(args: NasArgs) -> anyhow::Result<()> {
     let body = NasBody { oracle: kind.to_string(), measurements_file: log_path.display().to_string(), outcome };
     let output = Output::new(Manifest::new(space, Some(args.seed), inputs), space, Some(acc.name()), body);
     if let Some(dir) = report_dir {
-        write_report(dir, &output, (space, &acc), &oracle.log().to_csv(), args.figure)?;
+        write_report(dir, &output, (&table, &acc), &oracle.log().to_csv(), args.figure)?;
     }
     if args.json {
         return print_json(&output);
@@ -187,17 +187,19 @@ fn render(o: &NasOutcome, log: &std::path::Path) -> String {
 fn write_report(
     dir: oneproxy::output::ReportDir,
     output: &Output,
-    (space, acc): (SpaceId, &oneproxy::AccuracyTable),
+    (table, acc): (&oneproxy::LatencyTable, &oneproxy::AccuracyTable),
     log_csv: &str,
     figure: crate::args::FigureArgs,
 ) -> anyhow::Result<()> {
     dir.write("report.json", &serde_json::to_vec_pretty(output)?)?;
     dir.write("measurements.csv", log_csv.as_bytes())?;
+    let o = &output.body.outcome;
+    let front = oneproxy::report::tables::front_csv(o, super::proxy_latency(table, &o.proxy));
+    dir.write(&oneproxy::report::tables::front_file(&o.target), front.as_bytes())?;
     #[cfg(feature = "plot")]
     {
         use oneproxy::plot::{Constraint, ParetoPlot, Series};
-        let o = &output.body.outcome;
-        let space = space.space();
+        let space = table.space().space();
         let point = |m: &oneproxy::workflow::Measured| {
             space.parse(&m.arch).ok().and_then(|a| acc.get(&a)).map(|a| (m.latency_ms, a))
         };
@@ -222,6 +224,7 @@ fn write_report(
             predicted: Some(Series { label: &labels.1, points: &predicted }),
             chosen: Some(Series { label: &labels.2, points: &chosen }),
             constraints: &constraints,
+            budgets: (&[], ""),
             latency_axis: super::latency_axis(figure.log_latency),
         })?;
         dir.write("pareto.svg", svg.as_bytes())?;
@@ -233,7 +236,7 @@ fn write_report(
     }
     #[cfg(not(feature = "plot"))]
     {
-        let _ = (figure, space, acc);
+        let _ = (figure, acc);
         dir.write("report.html", oneproxy::report::html::render(&output.into(), &Default::default()).as_bytes())?;
     }
     let path = dir.commit()?;

@@ -6,7 +6,7 @@ use crate::report::{fmt3, print, print_json};
 use anyhow::Context;
 use oneproxy::report::RunBody;
 use oneproxy::workflow::ScoredRun;
-use oneproxy::workflow::{target_candidates, Truth};
+use oneproxy::workflow::Truth;
 use oneproxy::workflow::{RunConfig, RunReport};
 use oneproxy::{Manifest, SpaceId};
 
@@ -62,6 +62,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
 /// Named budgets of the summary: quantiles of each target's true latencies.
 const NAMED_BUDGETS: [(&str, usize); 3] = [("tight", 10), ("mid", 50), ("loose", 90)];
 
+/// A target's named budgets (ms): its regret budgets at the [`NAMED_BUDGETS`] quantiles, the
+/// ones the summary's picks and the plots' dotted lines show.
+fn named_budgets(truth: &Truth) -> [(&'static str, f64); 3] {
+    NAMED_BUDGETS.map(|(name, q)| (name, truth.budgets[q * truth.budgets.len() / 100 - 1]))
+}
+
 /// The people's summary: per target the measurements made, the regret and the random baseline
 /// at the same count, and the pick at three named budgets; then the means.
 fn render_summary(
@@ -92,8 +98,7 @@ fn render_summary(
             format!("{:.3}", s.regret),
             s.random_regret.map_or("-".into(), |v| format!("{v:.3}")),
         ];
-        for (_, q) in NAMED_BUDGETS {
-            let budget = truth.budgets[q * truth.budgets.len() / 100 - 1];
+        for (_, budget) in named_budgets(&truth) {
             let pick = x.chosen.iter().filter(|c| c.latency <= budget).max_by(|a, b| a.accuracy.total_cmp(&b.accuracy));
             row.push(pick.map_or_else(
                 || format!("none <= {budget:.2}ms"),
@@ -146,7 +151,8 @@ fn render_summary(
 
 /// Fill the report folder (built aside, swapped in whole by `commit`; an existing folder is
 /// replaced only if oneproxy wrote it, and dropping `dir` on an error removes the temporary one):
-/// report.json, and with the `plot` feature heatmap.svg, one pareto-<target>.svg per target and
+/// report.json, summary.csv, one front-<target>.csv per target, and with the `plot` feature
+/// overview.svg, heatmap.svg, one pareto-<target>.svg per target and
 /// report.html, which inlines them.
 fn write_report(
     dir: oneproxy::output::ReportDir,
@@ -157,9 +163,16 @@ fn write_report(
 ) -> anyhow::Result<()> {
     dir.write("report.json", &serde_json::to_vec_pretty(report)?)?;
     let result = &report.body.run;
+    dir.write("summary.csv", oneproxy::report::tables::summary_csv(report).as_bytes())?;
+    for r in &result.targets {
+        let csv = oneproxy::report::tables::front_csv(&r.outcome, super::proxy_latency(table, &r.outcome.proxy));
+        dir.write(&oneproxy::report::tables::front_file(&r.outcome.target), csv.as_bytes())?;
+    }
     #[cfg(feature = "plot")]
     {
-        let heat = heatmap_svg(result, args.heatmap_order)?;
+        let overview = overview_svg(report);
+        dir.write("overview.svg", overview.as_bytes())?;
+        let heat = heatmap_svg(result, args.heatmap_order, args.heatmap_scale)?;
         dir.write("heatmap.svg", heat.as_bytes())?;
         let mut plots = Vec::with_capacity(result.targets.len());
         for r in &result.targets {
@@ -170,6 +183,7 @@ fn write_report(
             plots.push((r.outcome.target.clone(), file, svg));
         }
         let figures = oneproxy::report::html::Figures {
+            overview: Some(oneproxy::report::html::Figure { file: "overview.svg", svg: &overview }),
             heatmap: Some(oneproxy::report::html::Figure { file: "heatmap.svg", svg: &heat }),
             pareto: plots
                 .iter()
@@ -187,16 +201,52 @@ fn write_report(
     Ok(())
 }
 
+/// The overview figure: regret per target against random, and against measurements.
+#[cfg(feature = "plot")]
+fn overview_svg(report: &Report) -> String {
+    let result = &report.body.run;
+    let targets: Vec<oneproxy::plot::OverviewTarget> = result
+        .targets
+        .iter()
+        .map(|r| oneproxy::plot::OverviewTarget {
+            name: &r.outcome.target,
+            regret: r.score.regret,
+            random: r.score.random_regret,
+            measurements: r.outcome.measurements as f64,
+            failing: r.score.worse_than_random(),
+        })
+        .collect();
+    let m = &result.summary;
+    let random = m.mean_random_regret.map_or(String::new(), |r| format!(", random {r:.2}"));
+    let title = format!(
+        "oneproxy on {} targets ({}, proxy {}): mean regret {:.2} accuracy points{random}",
+        targets.len(),
+        report.space,
+        result.proxy,
+        m.mean_regret
+    );
+    oneproxy::plot::overview_svg(&oneproxy::plot::Overview { title: &title, targets: &targets })
+}
+
 /// The heatmap of every measured device (the monotonicity panel, the proxy and every target,
 /// including those that measured only part of the space: their cells are over the
 /// architectures each pair shares), in the chosen order, with the proxy outlined.
 #[cfg(feature = "plot")]
-fn heatmap_svg(result: &RunReport, order: crate::args::HeatmapOrderArg) -> anyhow::Result<String> {
+fn heatmap_svg(
+    result: &RunReport,
+    order: crate::args::HeatmapOrderArg,
+    scale: crate::args::HeatmapScaleArg,
+) -> anyhow::Result<String> {
     // `result.matrix` already holds every measured device of the table: the panel, the proxy
     // and every target.
     let (m, note) = super::heatmap_order(&result.matrix, order);
     let title = format!("Spearman correlation of latencies, {} devices", m.devices.len());
-    let style = oneproxy::plot::HeatmapStyle { title: &title, highlight: Some(&result.proxy), note: Some(note) };
+    let style = oneproxy::plot::HeatmapStyle {
+        title: &title,
+        highlight: Some(&result.proxy),
+        note: Some(note),
+        scale: super::heatmap_scale(scale),
+    };
     Ok(oneproxy::plot::heatmap_svg(&m, &style))
 }
 
@@ -222,14 +272,12 @@ fn pareto_plot(
     acc: &oneproxy::AccuracyTable,
     figure: crate::args::FigureArgs,
 ) -> anyhow::Result<String> {
-    use oneproxy::plot::{Constraint, ParetoPlot, Series};
-    let col = table.device_index(&r.outcome.target)?;
-    let cands = target_candidates(table, col, acc);
-    let all: Vec<(f64, f64)> =
-        cands.iter().map(|a| (table.latency(a, col).unwrap_or(f64::NAN), acc.get(a).unwrap_or(f64::NAN))).collect();
-    let lat: Vec<f64> = all.iter().map(|p| p.0).collect();
-    let accs: Vec<f64> = all.iter().map(|p| p.1).collect();
-    let front: Vec<(f64, f64)> = oneproxy::search::pareto_front(&lat, &accs)?.into_iter().map(|i| all[i]).collect();
+    use oneproxy::plot::{Budget, Constraint, ParetoPlot, Series};
+    let truth = Truth::new(table, &r.outcome.target, acc)?;
+    let all: Vec<(f64, f64)> = truth.latency.iter().copied().zip(truth.accuracy.iter().copied()).collect();
+    let front: Vec<(f64, f64)> =
+        oneproxy::search::pareto_front(&truth.latency, &truth.accuracy)?.into_iter().map(|i| all[i]).collect();
+    let budgets = named_budgets(&truth).map(|(name, ms)| Budget { name, ms });
     let chosen: Vec<(f64, f64)> = r.outcome.chosen.iter().map(|c| (c.latency, c.accuracy)).collect();
     let constraints: Vec<Constraint> = r
         .outcome
@@ -237,8 +285,16 @@ fn pareto_plot(
         .iter()
         .map(|p| Constraint { ms: p.constraint, pick: p.pick.as_ref().map(|c| (c.latency, c.accuracy)) })
         .collect();
-    let o = &r.outcome;
-    let title = format!("{}: proxy {} ({}), {} measurements", o.target, o.proxy, o.decision.name(), o.measurements);
+    let (o, s) = (&r.outcome, &r.score);
+    let random = s.random_regret.map_or(String::new(), |v| format!(" (random {v:.2})"));
+    let title = format!(
+        "{}: regret {:.3} points{random}; proxy {} ({}), {} measurements",
+        o.target,
+        s.regret,
+        o.proxy,
+        o.decision.name(),
+        o.measurements
+    );
     let (l_all, l_front, l_chosen) = (
         format!("all architectures ({})", all.len()),
         format!("true Pareto front ({})", front.len()),
@@ -252,6 +308,7 @@ fn pareto_plot(
         predicted: predicted.zip(l_pred.as_deref()).map(|(points, label)| Series { label, points }),
         chosen: Some(Series { label: &l_chosen, points: &chosen }),
         constraints: &constraints,
+        budgets: (&budgets, "latency budgets: 10/50/90 % quantiles"),
         latency_axis: super::latency_axis(figure.log_latency),
     })?;
     Ok(svg)

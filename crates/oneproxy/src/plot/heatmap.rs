@@ -1,10 +1,12 @@
-//! The correlation heatmap, written as SVG directly: a fixed diverging colour scale from -1 to
-//! 1 (the same in every figure, so figures compare), a colour bar with a title and ticks, column
-//! labels at 45 degrees, the proxy outlined, and cell values written in where they stay readable.
+//! The correlation heatmap, written as SVG directly: by default a sequential colour scale over the
+//! range the data spans (latency rankings mostly agree, so a -1..1 scale would spend half its
+//! colours on values that never occur), or on request the fixed diverging scale from -1 to 1 (the
+//! same in every figure, so figures compare); a colour bar with a title and ticks, column labels
+//! at 45 degrees, the proxy outlined, and cell values written in where they stay readable.
 //! Rows and columns are drawn in the matrix's order: reorder it first (clustered or alphabetical,
 //! see [`CorrelationMatrix::clustered`]).
 
-use super::{escape_xml, register_font, save, FONT_FAMILY};
+use super::{escape_xml, save, text_width, FONT_FAMILY};
 use crate::error::Result;
 use crate::stats::CorrelationMatrix;
 use std::fmt::Write;
@@ -29,14 +31,119 @@ const RDBU: [(u8, u8, u8); 11] = [
     (0x05, 0x30, 0x61),
 ];
 
-/// Colour of a correlation on the fixed scale [-1, 1] (values outside are clamped).
-pub(crate) fn colour(v: f64) -> String {
-    let t = (v.clamp(-1.0, 1.0) + 1.0) / 2.0 * (RDBU.len() - 1) as f64;
-    let k = (t.floor() as usize).min(RDBU.len() - 2);
+/// ColorBrewer's YlGnBu, light (low) to dark blue (high): sequential, and legible to readers
+/// with a colour-vision deficiency.
+const YLGNBU: [(u8, u8, u8); 9] = [
+    (0xff, 0xff, 0xd9),
+    (0xed, 0xf8, 0xb1),
+    (0xc7, 0xe9, 0xb4),
+    (0x7f, 0xcd, 0xbb),
+    (0x41, 0xb6, 0xc4),
+    (0x1d, 0x91, 0xc0),
+    (0x22, 0x5e, 0xa8),
+    (0x25, 0x34, 0x94),
+    (0x08, 0x1d, 0x58),
+];
+
+/// The colour at `t` (0..=1, clamped) along a list of stops.
+fn ramp(stops: &[(u8, u8, u8)], t: f64) -> String {
+    let t = t.clamp(0.0, 1.0) * (stops.len() - 1) as f64;
+    let k = (t.floor() as usize).min(stops.len() - 2);
     let f = t - k as f64;
-    let (a, b) = (RDBU[k], RDBU[k + 1]);
+    let (a, b) = (stops[k], stops[k + 1]);
     let mix = |x: u8, y: u8| (x as f64 + (y as f64 - x as f64) * f).round() as u8;
     format!("#{:02x}{:02x}{:02x}", mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
+/// Colour of a correlation on the fixed scale [-1, 1] (values outside are clamped).
+pub(crate) fn colour(v: f64) -> String {
+    ramp(&RDBU, (v + 1.0) / 2.0)
+}
+
+/// The heatmap's colour scale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HeatmapScale {
+    /// Sequential, over the range of the finite values (the default).
+    #[default]
+    Data,
+    /// Diverging, fixed from -1 to 1 in every figure.
+    Full,
+}
+
+/// A colour scale with its bounds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scale {
+    /// Which scale.
+    pub kind: HeatmapScale,
+    /// The value drawn at the bottom of the colour bar.
+    pub lo: f64,
+    /// The value drawn at its top.
+    pub hi: f64,
+}
+
+impl Scale {
+    /// The scale of `kind` for the finite values of `m`; a data scale rounds its bounds out to
+    /// 0.05 and spans at least 0.1.
+    pub fn of(m: &CorrelationMatrix, kind: HeatmapScale) -> Scale {
+        if kind == HeatmapScale::Full {
+            return Scale { kind, lo: -1.0, hi: 1.0 };
+        }
+        let values = m.matrix.iter().flatten().copied().filter(|v| v.is_finite());
+        let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+        if !lo.is_finite() {
+            return Scale { kind, lo: 0.0, hi: 1.0 };
+        }
+        let lo = ((lo * 20.0 + 1e-9).floor() / 20.0).max(-1.0);
+        let hi = ((hi * 20.0 - 1e-9).ceil() / 20.0).min(1.0);
+        let lo = if hi - lo < 0.1 { hi - 0.1 } else { lo };
+        Scale { kind, lo, hi }
+    }
+
+    /// Where `v` falls on the scale, 0..=1.
+    fn at(&self, v: f64) -> f64 {
+        ((v - self.lo) / (self.hi - self.lo)).clamp(0.0, 1.0)
+    }
+
+    /// The fill of a value.
+    pub fn colour(&self, v: f64) -> String {
+        match self.kind {
+            HeatmapScale::Full => colour(v),
+            HeatmapScale::Data => ramp(&YLGNBU, self.at(v)),
+        }
+    }
+
+    /// Whether a cell's number is written in white (on a dark fill).
+    fn dark(&self, v: f64) -> bool {
+        match self.kind {
+            HeatmapScale::Full => v.abs() > 0.55,
+            HeatmapScale::Data => self.at(v) > 0.6,
+        }
+    }
+
+    fn stops(&self) -> usize {
+        match self.kind {
+            HeatmapScale::Full => RDBU.len(),
+            HeatmapScale::Data => YLGNBU.len(),
+        }
+    }
+
+    /// The colour bar's title after the metric's name.
+    fn describe(&self) -> String {
+        match self.kind {
+            HeatmapScale::Full => "fixed scale −1 to 1".into(),
+            HeatmapScale::Data => format!("scale over the data, {} to {}", signed(self.lo), signed(self.hi)),
+        }
+    }
+}
+
+/// A tick value with a true minus sign.
+fn signed(v: f64) -> String {
+    let v = if v.abs() < 1e-9 { 0.0 } else { v };
+    if v < 0.0 {
+        format!("−{:.2}", -v)
+    } else {
+        format!("{v:.2}")
+    }
 }
 
 /// What to write on the heatmap besides the matrix.
@@ -48,20 +155,14 @@ pub struct HeatmapStyle<'a> {
     pub highlight: Option<&'a str>,
     /// A note under the figure (e.g. the device order).
     pub note: Option<&'a str>,
-}
-
-/// Width of `text` in pixels at `size`: the bundled font's measure or 0.64 em a character,
-/// whichever is wider (browsers may draw the SVG with a wider font of their own).
-fn text_width(text: &str, size: u32) -> f64 {
-    use plotters::style::IntoFont;
-    register_font();
-    let measured = ("sans-serif", size as f64).into_font().box_size(text).map_or(0.0, |(w, _)| w as f64);
-    measured.max(text.chars().count() as f64 * size as f64 * 0.64)
+    /// The colour scale.
+    pub scale: HeatmapScale,
 }
 
 /// Draw the heatmap as an SVG document.
 pub fn heatmap_svg(m: &CorrelationMatrix, style: &HeatmapStyle) -> String {
     let n = m.devices.len();
+    let scale = Scale::of(m, style.scale);
     let cell: f64 = match n {
         0..=10 => 40.0,
         11..=16 => 32.0,
@@ -101,7 +202,7 @@ pub fn heatmap_svg(m: &CorrelationMatrix, style: &HeatmapStyle) -> String {
         for j in 0..n {
             let v = m.matrix[i][j];
             let (x, y) = (left + j as f64 * cell, top + i as f64 * cell);
-            let fill = if v.is_finite() { colour(v) } else { "#d9d9d9".into() };
+            let fill = if v.is_finite() { scale.colour(v) } else { "#d9d9d9".into() };
             let value = if v.is_finite() { format!("{v:.2}") } else { "undefined".into() };
             let _ = write!(
                 s,
@@ -112,7 +213,7 @@ pub fn heatmap_svg(m: &CorrelationMatrix, style: &HeatmapStyle) -> String {
             );
             if annotate {
                 let text = if v.is_finite() { format!("{v:.2}") } else { "–".into() };
-                let fg = if v.is_finite() && v.abs() > 0.55 { "white" } else { "black" };
+                let fg = if v.is_finite() && scale.dark(v) { "white" } else { "black" };
                 let _ = write!(
                     s,
                     r#"<text x="{}" y="{}" fill="{fg}">{text}</text>"#,
@@ -147,20 +248,22 @@ pub fn heatmap_svg(m: &CorrelationMatrix, style: &HeatmapStyle) -> String {
             left + at
         );
     }
-    // Colour bar: the fixed scale, ticks every 0.5, and what it shows.
-    s.push_str(r#"<defs><linearGradient id="oneproxy-rdbu" x1="0" y1="1" x2="0" y2="0">"#);
-    for (k, _) in RDBU.iter().enumerate() {
-        let t = k as f64 / (RDBU.len() - 1) as f64;
-        let _ = write!(s, r#"<stop offset="{t}" stop-color="{}"/>"#, colour(-1.0 + 2.0 * t));
+    // Colour bar: the scale, five ticks, and what it shows.
+    s.push_str(r#"<defs><linearGradient id="oneproxy-heat" x1="0" y1="1" x2="0" y2="0">"#);
+    let stops = scale.stops();
+    for k in 0..stops {
+        let t = k as f64 / (stops - 1) as f64;
+        let _ =
+            write!(s, r#"<stop offset="{t}" stop-color="{}"/>"#, scale.colour(scale.lo + (scale.hi - scale.lo) * t));
     }
     s.push_str("</linearGradient></defs>");
     let _ = write!(
         s,
-        r##"<rect x="{bar_x}" y="{top}" width="14" height="{bar_h}" fill="url(#oneproxy-rdbu)" stroke="#555" stroke-width="0.5"/>"##
+        r##"<rect x="{bar_x}" y="{top}" width="14" height="{bar_h}" fill="url(#oneproxy-heat)" stroke="#555" stroke-width="0.5"/>"##
     );
     let _ = write!(s, r##"<g font-size="11" stroke="#555">"##);
     for k in 0..=4 {
-        let v = 1.0 - 0.5 * k as f64;
+        let v = scale.hi - (scale.hi - scale.lo) * k as f64 / 4.0;
         let y = top + bar_h * k as f64 / 4.0;
         let _ = write!(
             s,
@@ -169,15 +272,16 @@ pub fn heatmap_svg(m: &CorrelationMatrix, style: &HeatmapStyle) -> String {
             bar_x + 18.0,
             bar_x + 21.0,
             y + 4.0,
-            if v < 0.0 { format!("−{:.1}", -v) } else { format!("{v:.1}") }
+            signed(v)
         );
     }
     s.push_str("</g>");
     let (tx, ty) = (bar_x + 14.0 + 50.0, top + bar_h / 2.0);
     let _ = write!(
         s,
-        r#"<text x="{tx}" y="{ty}" font-size="12" text-anchor="middle" transform="rotate(-90 {tx} {ty})">{} correlation (fixed scale −1 to 1)</text>"#,
-        capitalised(m.metric.name())
+        r#"<text x="{tx}" y="{ty}" font-size="12" text-anchor="middle" transform="rotate(-90 {tx} {ty})">{} correlation ({})</text>"#,
+        capitalised(m.metric.name()),
+        scale.describe()
     );
     for (k, note) in notes.iter().enumerate() {
         let _ = write!(
@@ -244,7 +348,12 @@ mod tests {
         let m = matrix(4);
         let svg = heatmap_svg(
             &m,
-            &HeatmapStyle { title: "a & b", highlight: Some("dev<2>"), note: Some("order: clustered") },
+            &HeatmapStyle {
+                title: "a & b",
+                highlight: Some("dev<2>"),
+                note: Some("order: clustered"),
+                scale: HeatmapScale::Full,
+            },
         );
         assert!(svg.contains("a &amp; b"));
         assert!(svg.contains("dev&lt;2&gt;") && !svg.contains("dev<2>"));
@@ -254,16 +363,39 @@ mod tests {
         assert!(svg.contains("order: clustered"));
         assert!(svg.contains("rotate(-45"));
         assert!(svg.contains("Spearman correlation (fixed scale −1 to 1)"));
+        assert!(svg.contains(">−1.00</text>") && svg.contains(">0.00</text>"));
         assert_eq!(svg.matches(r#"stroke-width="2""#).count(), 1);
         // It parses, and renders (the PNG path checks the text with the bundled font).
         super::super::svg_to_png(&svg, 1.0, Path::new("h.png")).unwrap();
     }
 
     #[test]
+    fn the_default_scale_spans_the_data_and_full_spans_minus_one_to_one() {
+        let m = matrix(4);
+        // Off-diagonal values 0.5 - 0.1 j: 0.2..0.5, and 1 on the diagonal.
+        let s = Scale::of(&m, HeatmapScale::Data);
+        assert_eq!((s.lo, s.hi), (0.2, 1.0));
+        assert_eq!(s.colour(0.2), "#ffffd9", "the lowest value takes the lightest colour");
+        assert_eq!(s.colour(1.0), "#081d58");
+        assert_eq!(Scale::of(&m, HeatmapScale::Full), Scale { kind: HeatmapScale::Full, lo: -1.0, hi: 1.0 });
+        let mut flat = matrix(2);
+        flat.matrix = vec![vec![1.0, 0.97], vec![0.97, 1.0]];
+        let s = Scale::of(&flat, HeatmapScale::Data);
+        assert!((s.lo - 0.9).abs() < 1e-12 && s.hi == 1.0, "{s:?}");
+        let svg = heatmap_svg(&m, &HeatmapStyle { title: "t", ..Default::default() });
+        assert!(svg.contains("Spearman correlation (scale over the data, 0.20 to 1.00)"), "{svg}");
+        assert!(svg.contains(">0.20</text>") && !svg.contains(">−1.00</text>"));
+        assert!(!svg.contains("--"), "no command-line text in a figure");
+    }
+
+    #[test]
     fn large_matrix_drops_cell_numbers() {
         let m = matrix(ANNOTATE_MAX_DEVICES + 1);
-        let svg = heatmap_svg(&m, &HeatmapStyle { title: "t", highlight: Some("not there"), note: None });
-        assert!(!svg.contains(">0.50</text>"));
+        let svg = heatmap_svg(
+            &m,
+            &HeatmapStyle { title: "t", highlight: Some("not there"), note: None, ..Default::default() },
+        );
+        assert!(!svg.contains(r#"fill="black">"#) && !svg.contains(r#"fill="white">"#), "no cell numbers");
         assert!(svg.contains("<title>dev&lt;0&gt; / dev&lt;1&gt;: 0.40 (50 archs)</title>"));
         assert!(!svg.contains("outlined"));
     }

@@ -6,10 +6,13 @@
 //! (twice the SVG's pixel size, for print) or `.pdf` (vector). Files are written atomically.
 
 mod heatmap;
+mod overview;
+pub mod palette;
 mod pareto;
 
-pub use heatmap::{heatmap, heatmap_svg, HeatmapStyle, ANNOTATE_MAX_DEVICES};
-pub use pareto::{pareto, pareto_svg, thin, AxisScale, Constraint, ParetoPlot, Series, THIN_CELLS};
+pub use heatmap::{heatmap, heatmap_svg, HeatmapScale, HeatmapStyle, Scale, ANNOTATE_MAX_DEVICES};
+pub use overview::{overview, overview_svg, Overview, OverviewTarget};
+pub use pareto::{pareto, pareto_svg, thin, AxisScale, Budget, Constraint, ParetoPlot, Series, THIN_CELLS};
 
 use crate::error::{Error, Result};
 use resvg::usvg;
@@ -31,6 +34,15 @@ fn register_font() {
         // The font is compiled in and known to be valid; a failure would only misplace labels.
         let _ = plotters::style::register_font("sans-serif", plotters::style::FontStyle::Normal, FONT);
     });
+}
+
+/// Width of `text` in pixels at `size`: the bundled font's measure or 0.64 em a character,
+/// whichever is wider (browsers may draw the SVG with a wider font of their own).
+pub(crate) fn text_width(text: &str, size: u32) -> f64 {
+    use plotters::style::IntoFont;
+    register_font();
+    let measured = ("sans-serif", size as f64).into_font().box_size(text).map_or(0.0, |(w, _)| w as f64);
+    measured.max(text.chars().count() as f64 * size as f64 * 0.64)
 }
 
 fn plot_err(path: &Path, e: impl std::fmt::Display) -> Error {

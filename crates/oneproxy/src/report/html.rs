@@ -27,6 +27,8 @@ pub struct Figure<'a> {
 /// The figures of a report.
 #[derive(Debug, Clone, Default)]
 pub struct Figures<'a> {
+    /// The overview: regret per target against random, and against measurements (a `run`).
+    pub overview: Option<Figure<'a>>,
     /// The correlation heatmap (a `run`).
     pub heatmap: Option<Figure<'a>>,
     /// One Pareto plot per target, by target name.
@@ -73,10 +75,12 @@ const STYLE: &str = r#"
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:0 auto;max-width:1280px;padding:0 18px 40px;color:#222;line-height:1.4}
 h1{font-size:1.5em;margin:18px 0 6px}h2{font-size:1.2em;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
 dl.head{display:grid;grid-template-columns:max-content auto;gap:2px 14px;margin:8px 0}dl.head dt{color:#666}dl.head dd{margin:0}
-table.sum{border-collapse:collapse;font-size:.9em;font-variant-numeric:tabular-nums}
-table.sum th,table.sum td{padding:3px 8px;border-bottom:1px solid #e5e5e5;text-align:right;white-space:nowrap}
+table.sum{border-collapse:collapse;font-size:.88em;font-variant-numeric:tabular-nums;display:block;overflow-x:auto;max-width:100%}
+table.sum th,table.sum td{padding:3px 7px;border-bottom:1px solid #e5e5e5;text-align:right;white-space:nowrap}
 table.sum th:first-child,table.sum td:first-child{text-align:left}
-table.sum th{cursor:pointer;background:#f4f4f4;user-select:none}
+table.sum th{cursor:pointer;background:#f4f4f4;user-select:none;white-space:normal;vertical-align:bottom;max-width:7.5em;font-weight:600}
+table.sum tr.fail td{background:#fbe3cf}.flag{display:inline-block;margin-left:6px;padding:0 5px;border-radius:3px;background:#d55e00;color:#fff;font-size:.8em}
+p.lead{font-size:1.1em;margin:10px 0}p.fail{border-left:4px solid #d55e00;background:#fdf0e6;padding:6px 10px}
 table.sum th[aria-sort=ascending]::after{content:" \25B2"}table.sum th[aria-sort=descending]::after{content:" \25BC"}
 table.sum tr:hover td{background:#f7fbff}
 .read{background:#f8f8f2;border-left:3px solid #c9c38a;padding:6px 10px;font-size:.92em;max-width:900px}
@@ -126,19 +130,14 @@ fn fixed(v: Option<f64>, digits: usize) -> String {
     v.filter(|x| x.is_finite()).map_or("–".into(), |x| format!("{x:.digits$}"))
 }
 
-/// A number of the summary, as the JSON carries it (`null` when not finite).
-fn stat(v: Option<f64>) -> String {
-    fixed(v, 4)
-}
-
-/// A method's score: `mean ± std` of its regret; `–` when there is none.
-fn method_stat(m: Option<&MethodScore>) -> String {
-    let Some(m) = m else { return "–".into() };
+/// A method's regret in points: `mean ± std` over several trials, the mean alone over one (a
+/// spread of one value says nothing); `None` when there is no finite mean.
+fn method_stat(m: &MethodScore, trials: usize) -> Option<String> {
     let Spread { mean, std } = m.regret;
-    match (mean.is_finite(), std.is_finite()) {
-        (true, true) => format!("{mean:.4} ± {std:.4}"),
-        (true, false) => format!("{mean:.4}"),
-        _ => escape(&serde_json::to_string(&m.regret).unwrap_or_default()),
+    match (mean.is_finite(), std.is_finite() && trials > 1) {
+        (true, true) => Some(format!("{mean:.2} ± {std:.2} points")),
+        (true, false) => Some(format!("{mean:.2} points")),
+        _ => None,
     }
 }
 
@@ -177,6 +176,8 @@ pub struct Page<'a> {
     pub means: Vec<(&'static str, Option<f64>)>,
     /// The baselines' scores, by name, in name order.
     pub baselines: Vec<(&'static str, Option<&'a MethodScore>)>,
+    /// Trials the scores are over (a spread is shown over more than one).
+    pub trials: usize,
     /// One target at the top level (a target's report) rather than a list.
     pub single: bool,
     /// The targets.
@@ -213,6 +214,7 @@ impl<'a> From<&'a Report<RunBody>> for Page<'a> {
             measurements_file: None,
             means,
             baselines,
+            trials: 1,
             single: false,
             rows: run.targets.iter().map(|t| Row { outcome: &t.outcome, score: Some(&t.score) }).collect(),
             skipped: &run.skipped,
@@ -235,6 +237,7 @@ impl<'a> From<&'a Report<NasBody>> for Page<'a> {
             measurements_file: Some(&r.body.measurements_file),
             means: Vec::new(),
             baselines: Vec::new(),
+            trials: 1,
             single: true,
             rows: vec![Row { outcome: o, score: None }],
             skipped: &[],
@@ -258,7 +261,7 @@ impl Cell {
     /// An architecture's accuracy at its latency, sorted by accuracy.
     fn chosen(c: &crate::workflow::nas::Chosen) -> Cell {
         Cell {
-            html: format!("{} % @ {} ms", fixed(Some(c.accuracy), 2), fixed(Some(c.latency), 3)),
+            html: format!("{} @ {}", fixed(Some(c.accuracy), 2), fixed(Some(c.latency), 2)),
             key: fixed(Some(c.accuracy), 4),
         }
     }
@@ -270,14 +273,20 @@ type Column<'a> = (String, Box<dyn Fn(&Row) -> Cell + 'a>);
 /// A score's column: its key, title, digits and value.
 type ScoreColumn = (&'static str, &'static str, usize, fn(&Score) -> Option<f64>);
 
-/// The scoring columns, shown when some target has a (finite) value.
+/// The scoring columns, shown when some target has a (finite) value: the primary score and its
+/// baseline first, units in the titles.
 const SCORE_COLUMNS: [ScoreColumn; 5] = [
-    ("regret", "regret", 4, |s| Some(s.regret)),
-    ("random_regret", "random at same count", 4, |s| s.random_regret),
-    ("regret_max", "regret max", 4, |s| Some(s.regret_max)),
-    ("pareto_recall", "Pareto recall", 3, |s| Some(s.pareto_recall)),
-    ("hv_ratio", "hv_ratio", 4, |s| Some(s.hv_ratio)),
+    ("regret", "regret (points)", 3, |s| Some(s.regret)),
+    ("random_regret", "random, same count (points)", 2, |s| s.random_regret),
+    ("regret_max", "regret max (points)", 2, |s| Some(s.regret_max)),
+    ("pareto_recall", "Pareto recall", 2, |s| Some(s.pareto_recall)),
+    ("hv_ratio", "hv ratio", 3, |s| Some(s.hv_ratio)),
 ];
+
+/// Whether a row is a failing target (worse than random at the same count).
+fn failing(r: &Row) -> bool {
+    r.score.is_some_and(Score::worse_than_random)
+}
 
 fn columns<'a>(rows: &[Row<'a>], proxy: &str) -> Vec<Column<'a>> {
     let finite = |v: Option<f64>| v.is_some_and(f64::is_finite);
@@ -286,38 +295,39 @@ fn columns<'a>(rows: &[Row<'a>], proxy: &str) -> Vec<Column<'a>> {
         "target".into(),
         Box::new(|r: &Row| {
             let t = &r.outcome.target;
-            Cell { html: format!(r##"<a href="#{}">{}</a>"##, escape(&anchor(t)), escape(t)), key: escape(t) }
+            let flag = if failing(r) { r#"<span class="flag">worse than random</span>"# } else { "" };
+            Cell { html: format!(r##"<a href="#{}">{}</a>{flag}"##, escape(&anchor(t)), escape(t)), key: escape(t) }
         }),
     ));
     if rows.iter().any(|r| r.outcome.proxy != proxy) {
         cols.push(("proxy".into(), Box::new(|r: &Row| Cell::text(&r.outcome.proxy))));
     }
     cols.push(("decision".into(), Box::new(|r: &Row| Cell::text(r.outcome.decision.name()))));
-    cols.push(("sample Spearman".into(), Box::new(|r: &Row| Cell::number(Some(r.outcome.spearman_samples), 3))));
-    if rows.iter().any(|r| finite(r.outcome.cv_spearman)) {
-        cols.push(("cv Spearman".into(), Box::new(|r: &Row| Cell::number(r.outcome.cv_spearman, 3))));
-    }
     cols.push(("measurements".into(), Box::new(|r: &Row| Cell::number(Some(r.outcome.measurements as f64), 0))));
     for (_, title, digits, value) in SCORE_COLUMNS {
         if rows.iter().any(|r| finite(r.score.and_then(value))) {
             cols.push((title.into(), Box::new(move |r: &Row| Cell::number(r.score.and_then(value), digits))));
         }
     }
+    cols.push(("sample Spearman".into(), Box::new(|r: &Row| Cell::number(Some(r.outcome.spearman_samples), 2))));
+    if rows.iter().any(|r| finite(r.outcome.cv_spearman)) {
+        cols.push(("cv Spearman".into(), Box::new(|r: &Row| Cell::number(r.outcome.cv_spearman, 2))));
+    }
     // Picks at the constraints (from the first row: every target has the same constraints).
     let constraints: Vec<f64> =
         rows.first().map(|r| r.outcome.picks.iter().map(|p| p.constraint).collect()).unwrap_or_default();
     for (k, c) in constraints.into_iter().enumerate() {
         cols.push((
-            format!("pick ≤ {c} ms"),
+            format!("pick ≤ {c} ms (% @ ms)"),
             Box::new(move |r: &Row| match r.outcome.picks.get(k).and_then(|p| p.pick.as_ref()) {
                 Some(p) => Cell::chosen(p),
                 None => Cell { html: "nothing fits".into(), key: String::new() },
             }),
         ));
     }
-    cols.push(("final set".into(), Box::new(|r: &Row| Cell::number(Some(r.outcome.chosen.len() as f64), 0))));
+    cols.push(("final set (archs)".into(), Box::new(|r: &Row| Cell::number(Some(r.outcome.chosen.len() as f64), 0))));
     cols.push((
-        "most accurate".into(),
+        "most accurate (% @ ms)".into(),
         Box::new(|r: &Row| r.outcome.chosen.last().map_or_else(|| Cell::number(None, 0), Cell::chosen)),
     ));
     cols
@@ -394,15 +404,67 @@ fn header(out: &mut String, page: &Page) {
     out.push_str("</dl>");
 }
 
+/// The story in two sentences, before anything else: the primary score with its unit and
+/// its baseline beside it, then the targets where oneproxy did worse than that baseline.
+fn headline(out: &mut String, page: &Page) {
+    let mean = |name: &str| page.means.iter().find(|(k, _)| *k == name).and_then(|(_, v)| *v).filter(|v| v.is_finite());
+    if let Some(regret) = mean("regret") {
+        let random = mean("random regret")
+            .map_or(String::new(), |r| format!(", against <b>{r:.2} points</b> for as many random architectures"));
+        let count =
+            mean("measurements").map_or(String::new(), |m| format!(", with <b>{m:.1} measurements</b> per target"));
+        let _ = write!(
+            out,
+            r#"<p class="lead">Over {} target{}, oneproxy's mean regret is <b>{regret:.2} accuracy points</b>{random}{count} (lower is better).</p>"#,
+            page.rows.len(),
+            if page.rows.len() == 1 { "" } else { "s" }
+        );
+    }
+    let bad: Vec<String> = page
+        .rows
+        .iter()
+        .filter_map(|r| r.score.filter(|s| s.worse_than_random()).map(|s| (r, s)))
+        .map(|(r, s)| {
+            format!(
+                r##"<a href="#{}">{}</a> ({:.2} against {:.2} points)"##,
+                escape(&anchor(&r.outcome.target)),
+                escape(&r.outcome.target),
+                s.regret,
+                s.random_regret.unwrap_or(f64::NAN)
+            )
+        })
+        .collect();
+    if !bad.is_empty() {
+        let _ = write!(
+            out,
+            r#"<p class="fail"><b>{} did worse than random</b> at the same number of measurements: {}. {} marked in the table.</p>"#,
+            if bad.len() == 1 { "1 target".to_string() } else { format!("{} targets", bad.len()) },
+            bad.join(", "),
+            if bad.len() == 1 { "Its row is" } else { "Their rows are" }
+        );
+    }
+}
+
 fn summary(out: &mut String, page: &Page) {
     let cols = columns(&page.rows, page.proxy);
     out.push_str(r#"<h2 id="summary">Summary</h2>"#);
-    // Means and baselines over the targets.
-    let mut means: Vec<String> = page.means.iter().map(|(k, v)| format!("{} <b>{}</b>", escape(k), stat(*v))).collect();
-    means
-        .extend(page.baselines.iter().map(|(name, m)| format!("baseline {} <b>{}</b>", escape(name), method_stat(*m))));
-    if !means.is_empty() {
-        let _ = write!(out, "<p>Over {} target(s), mean: {}.</p>", page.rows.len(), means.join("; "));
+    if page.rows.iter().any(|r| r.score.is_some()) {
+        out.push_str(r#"<p class="muted">Regret: the best true accuracy within a latency budget minus the best measured pick within it, averaged over 50 budgets (the 2 %…100 % quantiles of the target's latencies), in accuracy points.</p>"#);
+    }
+    // The secondary means, and the baselines the headline does not already give.
+    let headline = ["regret", "random regret", "measurements"];
+    let mut also: Vec<String> = page
+        .means
+        .iter()
+        .filter(|(k, _)| !headline.contains(k))
+        .filter_map(|(k, v)| v.filter(|v| v.is_finite()).map(|v| format!("mean {} {v:.3}", escape(k))))
+        .collect();
+    let has_random = page.means.iter().any(|(k, v)| *k == "random regret" && v.is_some());
+    also.extend(page.baselines.iter().filter(|(name, _)| *name != "random" || !has_random).filter_map(|(name, m)| {
+        m.and_then(|m| method_stat(m, page.trials)).map(|v| format!("baseline {}: regret {v}", escape(name)))
+    }));
+    if !also.is_empty() {
+        let _ = write!(out, r#"<p class="muted">Also: {}.</p>"#, also.join("; "));
     }
     out.push_str(r#"<p class="muted">Click a column title to sort; click a target to open its Pareto plot.</p><table class="sum"><thead><tr>"#);
     for (title, _) in &cols {
@@ -410,7 +472,7 @@ fn summary(out: &mut String, page: &Page) {
     }
     out.push_str("</tr></thead><tbody>");
     for r in &page.rows {
-        out.push_str("<tr>");
+        out.push_str(if failing(r) { r#"<tr class="fail">"# } else { "<tr>" });
         for (_, cell) in &cols {
             let c = cell(r);
             let _ = write!(out, r#"<td data-v="{}">{}</td>"#, c.key, c.html);
@@ -435,20 +497,33 @@ fn inline_svg(svg: &str) -> &str {
     }
 }
 
-const READ_HEATMAP: &str = "Each cell is the Spearman rank correlation between two devices' latencies over the architectures both measured: 1 means they rank every architecture alike, so one can stand in for the other when searching. The colour scale is fixed from −1 (red) through 0 (white) to 1 (dark blue) in every report, so two heatmaps compare by eye. Devices are ordered by hierarchical clustering (average linkage on 1 − ρ), so devices that behave alike (a vendor's GPUs, one batch size) form dark blocks along the diagonal; a device whose row is pale everywhere is a poor proxy and a hard target. The outlined row and column are the proxy. Devices that measured only part of the space are compared on the architectures they share with each other device (hover a cell for the count); grey cells are undefined.";
+const READ_OVERVIEW: &str = "Left: per target, oneproxy's regret (blue circle) beside the regret of as many uniformly random architectures (orange triangle), worst target first, on a log scale; a shaded row with its name in bold is a target where oneproxy did worse than random. Right: the same regrets against the number of measurements each target cost, with the means as dashed lines: what the measurements bought. Lower is better everywhere.";
 
-const READ_PARETO: &str = "Each plot is one target: accuracy against the latency measured on that target. Grey dots are the architectures (thinned where they overlap, so the file stays small; the footnote gives the count and what lies below the accuracy axis). The blue staircase is the target's true Pareto front, known here because the target's whole table exists; a real device has none. Green circles are what the proxy (reused, or adapted with the target's samples) predicted to be the front, placed at their latencies as measured on the target: the closer they hug the blue line, the better the proxy. Red crosses are the final set oneproxy reports (the measured, non-dominated architectures); orange dashed lines are the latency constraints and the orange triangles the pick within each. The latency axis is logarithmic when the latencies span more than two decades.";
-const READ_PARETO_MEASURED: &str = "Accuracy against the latency measured on the target. Grey dots are every architecture measured on it (the samples, and those measured for the adaptation); a real device has no true front to compare with. Green circles are what the proxy (reused, or adapted with the target's samples) predicted to be the front, placed at their latencies as measured on the target: the closer they hug the blue line, the better the proxy. Red crosses are the final set oneproxy reports (the measured, non-dominated architectures); orange dashed lines are the latency constraints and the orange triangles the pick within each. The latency axis is logarithmic when the latencies span more than two decades.";
+const READ_HEATMAP: &str = "Each cell is the Spearman rank correlation between two devices' latencies over the architectures both measured: 1 means they rank every architecture alike, so one can stand in for the other when searching. The colour bar says which scale the figure uses: by default a sequential scale over the range the correlations span (lightest: the lowest correlation in the figure, dark blue: the highest), or the fixed diverging scale from −1 (red) through 0 (white) to 1 (dark blue), the same in every report. Devices are ordered by hierarchical clustering (average linkage on 1 − ρ), so devices that behave alike (a vendor's GPUs, one batch size) form dark blocks along the diagonal; a device whose row is pale everywhere is a poor proxy and a hard target. The outlined row and column are the proxy. Devices that measured only part of the space are compared on the architectures they share with each other device (hover a cell for the count); grey cells are undefined.";
+
+/// What the marks of every Pareto plot mean (after what the grey dots and the true front are).
+const READ_PARETO_MARKS: &str = "Vermillion crosses are the final set oneproxy reports (the measured, non-dominated architectures). Purple dashed lines are the latency constraints given, if any, and orange triangles the pick within each. The panel at the right zooms on the top of the front, where the series differ by tenths of a point (its window is outlined in the main panel). The latency axis is logarithmic when the latencies span more than two decades.";
+
+const READ_PARETO: &str = "Each plot is one target, titled with its regret and the random baseline's: accuracy against the latency measured on that target. Grey dots are the architectures (thinned where they overlap, so the file stays small; the footnote gives the count and what lies below the accuracy axis). The blue staircase is the target's true Pareto front, known here because the target's whole table exists. Sky-blue hollow circles are what the proxy (reused, or adapted with the target's samples) predicted to be the front, placed at their latencies as measured on the target: the closer they hug the blue line, the better the proxy. Grey dotted lines are three of the latency budgets the regret is read at: tight, mid and loose, the 10 %, 50 % and 90 % quantiles of the target's latencies (the regret averages 50 such budgets).";
+const READ_PARETO_MEASURED: &str = "Accuracy against the latency measured on the target. Grey dots are every architecture measured on it (the samples, and those measured for the adaptation). Sky-blue hollow circles are the architectures the proxy (reused, or adapted with the target's samples) predicted to be on the front, placed at their latencies as measured on the target.";
+
+/// A figure's section: its title, how to read it, the inline SVG and a link to its file.
+fn section(out: &mut String, id: &str, title: &str, read: &str, fig: &Figure) {
+    let _ = write!(
+        out,
+        r#"<h2 id="{id}">{title}</h2><p class="read"><b>How to read this.</b> {read}</p><figure>{}<figcaption class="muted"><a href="{}">{}</a></figcaption></figure>"#,
+        inline_svg(fig.svg),
+        escape(fig.file),
+        escape(fig.file)
+    );
+}
 
 fn figures(out: &mut String, rows: &[Row], figs: &Figures, has_truth: bool) {
-    if let Some(h) = figs.heatmap {
-        let _ = write!(
-            out,
-            r#"<h2 id="heatmap">Latency monotonicity across devices</h2><p class="read"><b>How to read this.</b> {READ_HEATMAP}</p><figure>{}<figcaption class="muted"><a href="{}">{}</a></figcaption></figure>"#,
-            inline_svg(h.svg),
-            escape(h.file),
-            escape(h.file)
-        );
+    if let Some(o) = &figs.overview {
+        section(out, "overview", "Overview: regret per target", READ_OVERVIEW, o);
+    }
+    if let Some(h) = &figs.heatmap {
+        section(out, "heatmap", "Latency monotonicity across devices", READ_HEATMAP, h);
     }
     if figs.pareto.is_empty() {
         return;
@@ -456,14 +531,19 @@ fn figures(out: &mut String, rows: &[Row], figs: &Figures, has_truth: bool) {
     let read = if has_truth { READ_PARETO } else { READ_PARETO_MEASURED };
     let _ = write!(
         out,
-        r#"<h2 id="pareto">Pareto fronts, one per target</h2><p class="read"><b>How to read this.</b> {read}</p><div class="grid">"#
+        r#"<h2 id="pareto">Pareto fronts, one per target</h2><p class="read"><b>How to read this.</b> {read} {READ_PARETO_MARKS}</p><div class="grid">"#
     );
     let single = figs.pareto.len() == 1;
     for (target, fig) in &figs.pareto {
         let row = rows.iter().find(|r| r.outcome.target == *target);
         let what = row.map_or(String::new(), |r| {
+            let score = r.score.map_or(String::new(), |s| {
+                let random = s.random_regret.map_or(String::new(), |v| format!(" (random {v:.2})"));
+                format!("regret {:.3} points{random}, ", s.regret)
+            });
+            let flag = if failing(r) { r#" <span class="flag">worse than random</span>"# } else { "" };
             format!(
-                " — {}, {} measurements",
+                " — {score}{}, {} measurements{flag}",
                 escape(r.outcome.decision.name()),
                 fixed(Some(r.outcome.measurements as f64), 0)
             )
@@ -495,6 +575,7 @@ pub fn render(page: &Page, figs: &Figures) -> String {
         escape(&title),
         escape(&title)
     );
+    headline(&mut out, page);
     header(&mut out, page);
     summary(&mut out, page);
     // Scored runs have the target's true front in their plots.
@@ -596,6 +677,7 @@ mod tests {
                 measurements_file: None,
                 means: vec![("hv ratio", Some(0.945)), ("regret", Some(0.12))],
                 baselines: vec![("random", self.baselines.as_ref())],
+                trials: 2,
                 single: false,
                 rows: self.outcomes.iter().zip(&self.scores).map(|(o, s)| Row { outcome: o, score: Some(s) }).collect(),
                 skipped: &self.skipped,
@@ -612,6 +694,7 @@ mod tests {
     fn escapes_every_user_string_and_links_rows_to_plots() {
         let svg = r#"<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"></svg>"#;
         let figs = Figures {
+            overview: None,
             heatmap: Some(Figure { file: "heatmap.svg", svg }),
             pareto: vec![("b<&>".into(), Figure { file: "pareto-b___.svg", svg })],
         };
@@ -639,16 +722,17 @@ mod tests {
         let text = proxy_reason(&page);
         assert!(text.contains("lowest mean regret (0.097 points") && text.contains("other 26"), "{text}");
         assert!(
-            html.contains("<th>pick ≤ 5 ms</th>")
-                && html.contains("70.00 % @ 3.000 ms")
+            html.contains("<th>pick ≤ 5 ms (% @ ms)</th>")
+                && html.contains("70.00 @ 3.00")
                 && html.contains("nothing fits")
         );
         // A score no target has (not finite anywhere) is no column.
-        assert!(html.contains("<th>hv_ratio</th>") && !html.contains("<th>regret</th>"));
+        assert!(html.contains("<th>hv ratio</th>") && !html.contains("<th>regret (points)</th>"));
         assert!(html.contains("<th>cv Spearman</th>"));
         assert!(html.contains("Skipped targets") && html.contains("too few"));
         assert!(html.contains("blue staircase"), "scored runs explain the true front");
-        assert!(html.contains("hv ratio <b>0.9450</b>") && html.contains("baseline random <b>–</b>"));
+        assert!(html.contains("mean hv ratio 0.945") && !html.contains("baseline random"), "{html}");
+        assert!(!html.contains("worse than random"), "no target is failing");
         // Self-contained: no external resource, one inline script.
         for bad in ["src=\"http", "href=\"http", "<link", "@import", "<script src"] {
             assert!(!html.contains(bad), "{bad}");
@@ -662,8 +746,44 @@ mod tests {
         let spread = Spread { mean: 0.3, std: 0.05 };
         fx.baselines = Some(MethodScore { regret: spread, measurements: spread });
         let html = render(&fx.page(), &Figures::default());
-        assert!(html.contains("<th>regret</th>") && html.contains(r#"data-v="0.1""#));
-        assert!(html.contains("regret <b>0.1200</b>") && html.contains("baseline random <b>0.3000 ± 0.0500</b>"));
+        assert!(html.contains("<th>regret (points)</th>") && html.contains(r#"data-v="0.1""#));
+        assert!(html.contains("mean regret is <b>0.12 accuracy points</b>"), "{html}");
+        assert!(html.contains("baseline random: regret 0.30 ± 0.05 points"));
+        // One trial has no spread to show.
+        let page = Page { trials: 1, ..fx.page() };
+        assert!(render(&page, &Figures::default()).contains("baseline random: regret 0.30 points."));
+    }
+
+    #[test]
+    fn the_primary_score_comes_first_and_failing_targets_are_marked() {
+        let mut fx = Fixture::new(0.4);
+        fx.scores[0].random_regret = Some(5.0);
+        fx.scores[1].random_regret = Some(0.3);
+        let mut page = fx.page();
+        page.means = vec![
+            ("hv ratio", Some(0.9)),
+            ("measurements", Some(33.4643)),
+            ("random regret", Some(2.65)),
+            ("regret", Some(0.4)),
+        ];
+        let html = render(&page, &Figures::default());
+        let lead = html.find(r#"<p class="lead">"#).expect("a headline");
+        assert!(lead < html.find(r#"<dl class="head">"#).unwrap(), "the score comes before the provenance");
+        assert!(html.contains(
+            "oneproxy's mean regret is <b>0.40 accuracy points</b>, against <b>2.65 points</b> for as many random architectures, with <b>33.5 measurements</b> per target"
+        ));
+        // Each number once: the headline's are not repeated, and no baseline repeats random.
+        assert_eq!(html.matches("2.65").count(), 1);
+        assert!(!html.contains("33.4643") && !html.contains("± 0.0"));
+        // Target "a" (0.4 against 0.3) is failing; "b<&>" is not.
+        assert!(
+            html.contains(r#"<b>1 target did worse than random</b>"#) && html.contains("(0.40 against 0.30 points)")
+        );
+        assert_eq!(html.matches(r#"<tr class="fail">"#).count(), 1);
+        let fail_row = &html[html.find(r#"<tr class="fail">"#).unwrap()..];
+        assert!(fail_row.contains(r##"<a href="#pareto-a">a</a><span class="flag">"##));
+        // Headers carry their units.
+        assert!(html.contains("<th>regret (points)</th><th>random, same count (points)</th>"));
     }
 
     #[test]
@@ -686,8 +806,8 @@ mod tests {
         );
         assert!(html.contains("oneproxy report: pixel3 (nb201)"));
         assert!(
-            html.contains("no true front to compare with") && !html.contains("blue staircase"),
-            "a measured target has no truth drawn"
+            !html.contains("true front") && !html.contains("staircase") && !html.contains("budgets the regret"),
+            "a measured target has no true front and no regret to explain"
         );
         assert!(html.contains("rank the target's samples with Spearman 0.700"));
         assert_eq!(html.matches("<tr>").count(), 2, "a header and one row");

@@ -66,6 +66,14 @@ pub struct Score {
     pub scored_on: usize,
 }
 
+impl Score {
+    /// Whether the flow did worse than random architectures at the same measurement count: a
+    /// failing target, which every report highlights.
+    pub fn worse_than_random(&self) -> bool {
+        self.random_regret.is_some_and(|r| self.regret > r)
+    }
+}
+
 /// The candidates of a target with a table: measured architectures with an accuracy.
 pub fn target_candidates(table: &LatencyTable, target: usize, accuracy: &AccuracyTable) -> Vec<Arch> {
     table
