@@ -162,7 +162,7 @@ fn summary_and_front_csvs_agree_with_report_json_and_are_registered() {
         // The front CSV is the final set: every row measured, none dominated by another.
         let name = t["target"].as_str().unwrap();
         let (fh, front) = csv_rows(&out.join(format!("front-{name}.csv")));
-        assert_eq!(fh, ["arch", "proxy_latency_ms", "measured_latency_ms", "accuracy_percent"]);
+        assert_eq!(fh, ["arch", "predicted_latency_ms", "proxy_latency_ms", "measured_latency_ms", "accuracy_percent"]);
         assert_eq!(front.len(), t["chosen"].as_array().unwrap().len());
         let points: Vec<(f64, f64)> = front
             .iter()
@@ -174,8 +174,14 @@ fn summary_and_front_csvs_agree_with_report_json_and_are_registered() {
                 assert!(i == j || !dominates, "{name}: {b:?} dominates {a:?}");
             }
         }
-        // The proxy measured every architecture of the space (raspi4 is a full table).
+        // The proxy measured every architecture of the space (raspi4 is a full table), and the
+        // flow's final model predicted each, as report.json says.
         assert!(front.iter().all(|r| r["proxy_latency_ms"].parse::<f64>().is_ok()), "{name}");
+        for (r, c) in front.iter().zip(t["chosen"].as_array().unwrap()) {
+            let predicted = r["predicted_latency_ms"].parse::<f64>().unwrap();
+            assert!(predicted > 0.0, "{name}");
+            assert_eq!(predicted, c["predicted_latency"].as_f64().unwrap(), "{name}");
+        }
     }
     // Every file is in the marker, the overview and the CSVs included, so a rerun replaces them.
     let marker: serde_json::Value =

@@ -645,7 +645,7 @@ mod tests {
 
     impl Fixture {
         fn new(regret: f64) -> Self {
-            let a = Chosen { arch: "a".into(), accuracy: 70.0, latency: 3.0 };
+            let a = Chosen { arch: "a".into(), accuracy: 70.0, latency: 3.0, predicted_latency: None };
             Fixture {
                 manifest: manifest(),
                 reason: ProxyReason::Recommended(ProxyRecommendation {

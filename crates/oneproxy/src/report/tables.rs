@@ -27,7 +27,8 @@ pub const SUMMARY_COLUMNS: [&str; 14] = [
 ];
 
 /// The columns of a front CSV, in order.
-pub const FRONT_COLUMNS: [&str; 4] = ["arch", "proxy_latency_ms", "measured_latency_ms", "accuracy_percent"];
+pub const FRONT_COLUMNS: [&str; 5] =
+    ["arch", "predicted_latency_ms", "proxy_latency_ms", "measured_latency_ms", "accuracy_percent"];
 
 /// A number as the JSON writes it; empty when absent or not finite (the JSON's `null`).
 fn num(v: Option<f64>) -> String {
@@ -60,14 +61,20 @@ pub fn summary_csv(report: &Report<RunBody>) -> String {
     csv_text(std::iter::once(header).chain(report.body.run.targets.iter().map(summary_row)))
 }
 
-/// A target's front CSV: its final set, fastest first, with the proxy's own latency for each
-/// architecture where `proxy_latency` knows it (the proxy device measured it).
+/// A target's front CSV: its final set, fastest first, with the flow's final prediction and the
+/// proxy's own latency for each architecture where `proxy_latency` knows it (the proxy device
+/// measured it).
 pub fn front_csv(outcome: &NasOutcome, proxy_latency: impl Fn(&str) -> Option<f64>) -> String {
     let header = FRONT_COLUMNS.map(str::to_string);
-    let rows = outcome
-        .chosen
-        .iter()
-        .map(|c| [c.arch.clone(), num(proxy_latency(&c.arch)), num(Some(c.latency)), num(Some(c.accuracy))]);
+    let rows = outcome.chosen.iter().map(|c| {
+        [
+            c.arch.clone(),
+            num(c.predicted_latency),
+            num(proxy_latency(&c.arch)),
+            num(Some(c.latency)),
+            num(Some(c.accuracy)),
+        ]
+    });
     csv_text(std::iter::once(header).chain(rows))
 }
 
@@ -82,7 +89,12 @@ mod tests {
     use crate::workflow::nas::{Chosen, Decision};
 
     fn outcome() -> NasOutcome {
-        let c = |arch: &str, latency, accuracy| Chosen { arch: arch.into(), accuracy, latency };
+        let c = |arch: &str, latency, accuracy| Chosen {
+            arch: arch.into(),
+            accuracy,
+            latency,
+            predicted_latency: (arch == "|b|").then_some(2.5),
+        };
         NasOutcome {
             target: "pixel,3".into(),
             decision: Decision::Adapt,
@@ -103,7 +115,11 @@ mod tests {
     #[test]
     fn a_front_csv_has_units_in_its_header_and_empty_cells_for_what_is_unknown() {
         let text = front_csv(&outcome(), |a| (a == "|a|").then_some(12.0));
-        assert_eq!(text, "arch,proxy_latency_ms,measured_latency_ms,accuracy_percent\n|a|,12,1.5,60.25\n|b|,,3,70\n");
+        assert_eq!(
+            text,
+            "arch,predicted_latency_ms,proxy_latency_ms,measured_latency_ms,accuracy_percent\n\
+             |a|,,12,1.5,60.25\n|b|,2.5,,3,70\n"
+        );
         assert_eq!(front_file("pixel,3"), "front-pixel.00002c3.csv");
     }
 }

@@ -297,6 +297,11 @@ pub struct Chosen {
     pub accuracy: f64,
     /// Measured latency on the target (ms).
     pub latency: f64,
+    /// What the flow's final model predicted for it (ms): the adapted predictor, or a reused
+    /// proxy's own latency where the flow never refitted. Beside `latency`, it shows how far
+    /// the model was off where it mattered.
+    #[serde(default)]
+    pub predicted_latency: Option<f64>,
 }
 
 /// The pick at one latency constraint (from the measured final set).

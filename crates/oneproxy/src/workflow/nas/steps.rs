@@ -277,6 +277,7 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
                 arch: self.space.format(&self.candidates[measured_pairs[k].0]),
                 accuracy: accs[k],
                 latency: measured[k],
+                predicted_latency: fit.predicted.get(measured_pairs[k].0).copied().filter(|v| v.is_finite()),
             })
             .collect();
         let constraints = &self.config.constraints;
