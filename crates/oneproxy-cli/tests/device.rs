@@ -116,6 +116,38 @@ fn manual_target_resumes_to_the_table_result() {
     nas(&["--target", "raspi4", "--manual"], &log).success();
 }
 
+/// A person with the board on the desk, simulated: run `nas --manual` with `extra`, fill every
+/// requested row from the bundled `device` column, run again, until the flow finishes. The
+/// rows asked for in each request, in order (the final, successful run asks for nothing).
+fn manual_requests(extra: &[&str], device: &str, log: &Path) -> Vec<usize> {
+    let mut requests = Vec::new();
+    loop {
+        let a = nas(&[&["--target", device, "--manual"], extra].concat(), log);
+        match a.get_output().status.code() {
+            Some(0) => return requests,
+            Some(3) => requests.push(fill_from_bundle(log, device)),
+            other => panic!("{other:?}: {}", String::from_utf8_lossy(&a.get_output().stderr)),
+        }
+        assert!(requests.len() < 30, "the flow must finish: {requests:?}");
+    }
+}
+
+#[test]
+fn manual_requests_hold_the_samples_at_once_then_up_to_a_round_each() {
+    let dir = tempfile::tempdir().unwrap();
+    for (round, log) in [(5, "five.csv"), (12, "twelve.csv")] {
+        let n = round.to_string();
+        let requests = manual_requests(&["--round-size", &n], "eyeriss", &dir.path().join(log));
+        // The 6 default samples in one request, then rounds of at most `round` candidates.
+        assert_eq!(requests[0], 6, "{requests:?}");
+        assert!(requests[1..].iter().all(|&r| (1..=round).contains(&r)), "{requests:?}");
+        assert!(requests.len() >= 2, "{requests:?}");
+        if round == 12 {
+            assert!(requests[1..].iter().any(|&r| r > 5), "a larger round asks for more at once: {requests:?}");
+        }
+    }
+}
+
 #[test]
 fn a_foreign_measurements_file_is_refused_untouched() {
     let dir = tempfile::tempdir().unwrap();
