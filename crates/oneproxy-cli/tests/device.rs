@@ -149,6 +149,41 @@ fn manual_requests_hold_the_samples_at_once_then_up_to_a_round_each() {
 }
 
 #[test]
+fn an_upfront_manual_target_asks_once_and_the_rerun_finishes() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("raspi4.csv");
+    let first = nas(&["--target", "raspi4", "--manual", "--design", "upfront"], &log);
+    let stderr = String::from_utf8_lossy(&first.get_output().stderr).into_owned();
+    assert_eq!(first.get_output().status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("one request of 35 rows") && stderr.contains("once more"), "{stderr}");
+    std::fs::remove_file(&log).unwrap();
+    assert_eq!(manual_requests(&["--design", "upfront"], "raspi4", &log), [35]);
+    // The budget caps the one request.
+    let capped = dir.path().join("capped.csv");
+    assert_eq!(manual_requests(&["--design", "upfront", "--max-measurements", "20"], "raspi4", &capped), [20]);
+    // What evaluate nas makes of the design on the same table.
+    let v = json(&[
+        "evaluate",
+        "nas",
+        "--targets",
+        "raspi4,eyeriss",
+        "--proxy",
+        "pixel3",
+        "--accuracy",
+        "cifar100",
+        "--design",
+        "upfront",
+        "--samples",
+        "6",
+        "--no-baselines",
+        "--json",
+    ]);
+    for t in v["targets"].as_array().unwrap() {
+        assert_eq!(t["measurements"], 35, "{t}");
+    }
+}
+
+#[test]
 fn a_foreign_measurements_file_is_refused_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("mine.csv");
