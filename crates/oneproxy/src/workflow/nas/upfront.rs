@@ -12,12 +12,13 @@
 use super::candidates::{CandidateDesign, DesignView, UpfrontView};
 use super::layers::pareto_layers;
 use crate::error::Result;
-use crate::workflow::design::Coverage;
+use crate::workflow::design::{Coverage, MIN_SIGMA};
 use crate::workflow::score::budgets;
 
-/// Spread (log space, about 10%) of a plausible target's latency around another device's:
-/// devices of one family rank alike but not identically, and a budget's edge is uncertain.
-pub const UPFRONT_SPREAD: f64 = 0.1;
+/// Spread (log space) of a plausible target's latency around another device's: the smallest
+/// the sequential design assumes for a prediction. Wider spreads (0.1, 0.2) spent more of the
+/// set on the edges of budgets and scored worse (docs/results/manual-mode).
+pub const UPFRONT_SPREAD: f64 = MIN_SIGMA;
 
 /// Pareto layers of each plausible target's latencies the set is chosen from: the best at any
 /// budget lies on the front, and the second layer holds what a slightly different ranking
