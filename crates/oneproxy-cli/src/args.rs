@@ -541,8 +541,10 @@ pub struct FlowArgs {
     #[arg(long, default_value_t = NasConfig::default().layers, value_parser = at_least::<1>)]
     pub layers: usize,
     /// How candidates are measured after the reuse-or-adapt decision: `sequential` (small
-    /// rounds by expected regret reduction, refitting between them) or `layers` (the paper's
-    /// flow: the first predicted Pareto layers at once).
+    /// rounds by expected regret reduction, refitting between them), `layers` (the paper's
+    /// flow: the first predicted Pareto layers at once) or `upfront` (the samples and every
+    /// candidate in one request, chosen before any target measurement: one file to fill with
+    /// --manual; at most 35 measurements, or --max-measurements).
     #[arg(long, value_parser = named(&DESIGNS), default_value = Design::default().name())]
     pub design: String,
     /// Candidates measured per round, between refits (--design sequential).

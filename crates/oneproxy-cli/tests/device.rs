@@ -116,6 +116,73 @@ fn manual_target_resumes_to_the_table_result() {
     nas(&["--target", "raspi4", "--manual"], &log).success();
 }
 
+/// A person with the board on the desk, simulated: run `nas --manual` with `extra`, fill every
+/// requested row from the bundled `device` column, run again, until the flow finishes. The
+/// rows asked for in each request, in order (the final, successful run asks for nothing).
+fn manual_requests(extra: &[&str], device: &str, log: &Path) -> Vec<usize> {
+    let mut requests = Vec::new();
+    loop {
+        let a = nas(&[&["--target", device, "--manual"], extra].concat(), log);
+        match a.get_output().status.code() {
+            Some(0) => return requests,
+            Some(3) => requests.push(fill_from_bundle(log, device)),
+            other => panic!("{other:?}: {}", String::from_utf8_lossy(&a.get_output().stderr)),
+        }
+        assert!(requests.len() < 30, "the flow must finish: {requests:?}");
+    }
+}
+
+#[test]
+fn manual_requests_hold_the_samples_at_once_then_up_to_a_round_each() {
+    let dir = tempfile::tempdir().unwrap();
+    for (round, log) in [(5, "five.csv"), (12, "twelve.csv")] {
+        let n = round.to_string();
+        let requests = manual_requests(&["--round-size", &n], "eyeriss", &dir.path().join(log));
+        // The 6 default samples in one request, then rounds of at most `round` candidates.
+        assert_eq!(requests[0], 6, "{requests:?}");
+        assert!(requests[1..].iter().all(|&r| (1..=round).contains(&r)), "{requests:?}");
+        assert!(requests.len() >= 2, "{requests:?}");
+        if round == 12 {
+            assert!(requests[1..].iter().any(|&r| r > 5), "a larger round asks for more at once: {requests:?}");
+        }
+    }
+}
+
+#[test]
+fn an_upfront_manual_target_asks_once_and_the_rerun_finishes() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("raspi4.csv");
+    let first = nas(&["--target", "raspi4", "--manual", "--design", "upfront"], &log);
+    let stderr = String::from_utf8_lossy(&first.get_output().stderr).into_owned();
+    assert_eq!(first.get_output().status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("one request of 35 rows") && stderr.contains("once more"), "{stderr}");
+    std::fs::remove_file(&log).unwrap();
+    assert_eq!(manual_requests(&["--design", "upfront"], "raspi4", &log), [35]);
+    // The budget caps the one request.
+    let capped = dir.path().join("capped.csv");
+    assert_eq!(manual_requests(&["--design", "upfront", "--max-measurements", "20"], "raspi4", &capped), [20]);
+    // What evaluate nas makes of the design on the same table.
+    let v = json(&[
+        "evaluate",
+        "nas",
+        "--targets",
+        "raspi4,eyeriss",
+        "--proxy",
+        "pixel3",
+        "--accuracy",
+        "cifar100",
+        "--design",
+        "upfront",
+        "--samples",
+        "6",
+        "--no-baselines",
+        "--json",
+    ]);
+    for t in v["targets"].as_array().unwrap() {
+        assert_eq!(t["measurements"], 35, "{t}");
+    }
+}
+
 #[test]
 fn a_foreign_measurements_file_is_refused_untouched() {
     let dir = tempfile::tempdir().unwrap();

@@ -93,7 +93,7 @@ pub fn proxy_selection(proxy: Option<&str>, pool: Option<Vec<String>>) -> PyResu
     }
 }
 
-/// The design keywords of the flow: `design` (`sequential` or `layers`), and the sequential
+/// The design keywords of the flow: `design` (`sequential`, `layers` or `upfront`), and the sequential
 /// design's `round_size` and `stop`, each `None` for the library's default.
 pub fn design(name: Option<&str>, round_size: Option<usize>, stop: Option<f64>) -> PyResult<Design> {
     Design::named(name.unwrap_or(Design::default().name()), round_size, stop).or_py()

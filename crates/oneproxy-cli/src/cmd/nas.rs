@@ -7,8 +7,8 @@ use crate::report::{fmt3, print, print_json, TextTable};
 use anyhow::Context;
 use oneproxy::report::NasBody;
 use oneproxy::workflow::Flow;
+use oneproxy::workflow::{Design, FlowEvent, NasOutcome, Stage};
 use oneproxy::workflow::{ExportModels, ManualOracle, MeasurementLog, Recorded, TableOracle, TargetOracle};
-use oneproxy::workflow::{FlowEvent, NasOutcome, Stage};
 use oneproxy::{Manifest, SpaceId};
 use std::path::PathBuf;
 
@@ -99,8 +99,11 @@ pub fn run(args: NasArgs) -> anyhow::Result<()> {
     let mut oracle = Recorded::new(inner, log).context("--measurements")?;
     let flow = Flow::new(&table, &acc);
     let bar = crate::progress::bar(0, "measured");
+    // What the flow asked for, by stage, for the manual request's summary.
+    let mut asked: Vec<(Stage, usize)> = Vec::new();
     let mut on_event = |e: FlowEvent| match &e {
-        FlowEvent::Measuring { count, .. } => {
+        FlowEvent::Measuring { stage, count } => {
+            asked.push((*stage, *count));
             bar.suspend(|| note!("{e}"));
             // Counted over the whole run: what is measured so far plus this request.
             bar.set_length(bar.position() + *count as u64);
@@ -123,7 +126,10 @@ pub fn run(args: NasArgs) -> anyhow::Result<()> {
     let outcome = match result {
         Ok(o) => o,
         // Passed up as it is: `main` turns it into exit status 3.
-        Err(e @ oneproxy::Error::MeasurementsNeeded { .. }) => return Err(e.into()),
+        Err(e @ oneproxy::Error::MeasurementsNeeded { .. }) => {
+            note!("{}", manual_request_note(config.design, &asked));
+            return Err(e.into());
+        }
         Err(e) => return Err(e).with_context(|| format!("measurements so far are in {}", log_path.display())),
     };
     let mut inputs = table.inputs().to_vec();
@@ -137,6 +143,30 @@ pub fn run(args: NasArgs) -> anyhow::Result<()> {
         return print_json(&output);
     }
     print(&render(&output.body.outcome, &log_path))
+}
+
+/// What a person who was just asked for measurements should expect: with the upfront design,
+/// this request is the only one; with the others, how the requests will go on.
+fn manual_request_note(design: Design, asked: &[(Stage, usize)]) -> String {
+    let of = |s: Stage| asked.iter().filter(|a| a.0 == s).map(|a| a.1).sum::<usize>();
+    match design {
+        Design::Upfront { .. } => format!(
+            "design upfront: one request of {} rows ({} initial samples and {} candidates chosen before any \
+             target measurement); fill them all and run the same command once more: it finishes without asking \
+             again (a sample marked `failed` is replaced, which asks for one more row)",
+            of(Stage::Samples) + of(Stage::Candidates),
+            of(Stage::Samples),
+            of(Stage::Candidates)
+        ),
+        Design::Sequential { batch, .. } => format!(
+            "design sequential: the flow asks again after each round of up to {batch} candidates (--round-size), \
+             until another round is not expected to help; --design upfront asks for everything in one file"
+        ),
+        Design::Layers => "design layers: the flow asks for the samples (and more while the adaptation is \
+                           unsure), then for the predicted Pareto layers at once; --design upfront asks for \
+                           everything in one file"
+            .to_string(),
+    }
 }
 
 /// Whether `file` would be in folder `dir` (both resolved as far as they exist).

@@ -21,17 +21,23 @@ use super::score::budgets;
 use crate::error::{Error, Result};
 
 /// The designs by name, as a command line or a keyword gives them, with what each does.
-pub const DESIGNS: [(&str, &str); 2] = [
+pub const DESIGNS: [(&str, &str); 3] = [
     ("sequential", "Rounds by expected regret reduction, refitting between them"),
     ("layers", "The first predicted Pareto layers at once (the paper's flow)"),
+    ("upfront", "Everything in one request, chosen before any target measurement (for a person measuring by hand)"),
 ];
 
 impl Design {
     /// The sequential design with its default round size and stopping threshold.
     pub const SEQUENTIAL: Design = Design::Sequential { batch: 5, stop: 0.01 };
 
+    /// The upfront design with its default cap on the measurements (samples included), used
+    /// when no `max_measurements` is given.
+    pub const UPFRONT: Design = Design::Upfront { cap: 35 };
+
     /// The design called `name` (one of [`DESIGNS`]); a sequential one measures `batch`
     /// candidates per round and stops below `stop` ([`Design::SEQUENTIAL`]'s where `None`).
+    /// The others take neither.
     pub fn named(name: &str, batch: Option<usize>, stop: Option<f64>) -> Result<Design> {
         match name {
             "sequential" => {
@@ -39,10 +45,14 @@ impl Design {
                 Ok(Design::Sequential { batch: batch.unwrap_or(b), stop: stop.unwrap_or(s) })
             }
             "layers" => Ok(Design::Layers),
-            other => Err(Error::bad_parameter(
-                "design",
-                format!("unknown design '{}'; known designs: sequential, layers", crate::error::clip(other)),
-            )),
+            "upfront" => Ok(Design::UPFRONT),
+            other => {
+                let known: Vec<&str> = DESIGNS.iter().map(|d| d.0).collect();
+                Err(Error::bad_parameter(
+                    "design",
+                    format!("unknown design '{}'; known designs: {}", crate::error::clip(other), known.join(", ")),
+                ))
+            }
         }
     }
 
@@ -50,7 +60,7 @@ impl Design {
     pub fn sequential_defaults() -> (usize, f64) {
         match Design::SEQUENTIAL {
             Design::Sequential { batch, stop } => (batch, stop),
-            Design::Layers => unreachable!("Design::SEQUENTIAL is sequential"),
+            Design::Layers | Design::Upfront { .. } => unreachable!("Design::SEQUENTIAL is sequential"),
         }
     }
 }
@@ -198,7 +208,7 @@ impl LatencyModel {
 /// budget counts half, and the flow keeps looking for a safer one. (Scored budgets are quantiles
 /// of the *true* latencies, which the flow only estimates; at the fastest budgets a few percent
 /// decide between the best accuracy and none.)
-struct Coverage {
+pub(crate) struct Coverage {
     /// Per budget: the measured points that may fit it, most accurate first, with
     /// `above[j]` = probability that none of the first `j` fits and `rest[j]` = the expected best
     /// accuracy of those from `j` on, given that none before `j` fits.
@@ -213,7 +223,9 @@ struct BudgetCover {
 }
 
 impl Coverage {
-    fn new(points: &[(f64, f64)], ln_budgets: &[f64], tau: f64, floor: f64) -> Self {
+    /// The coverage of `points` (ln ms, accuracy) at `ln_budgets`, a point fitting a budget
+    /// with the probability its distance allows at spread `tau`; `floor`: nothing fits.
+    pub(crate) fn new(points: &[(f64, f64)], ln_budgets: &[f64], tau: f64, floor: f64) -> Self {
         let mut sorted: Vec<(f64, f64)> = points.to_vec();
         sorted.sort_by(|a, b| b.1.total_cmp(&a.1));
         let budgets = ln_budgets
@@ -241,7 +253,7 @@ impl Coverage {
 
     /// Expected reduction of the mean regret from measuring an architecture of accuracy `acc`
     /// whose ln-latency is normal (`mu`, `spread`).
-    fn gain(&self, mu: f64, spread: f64, acc: f64) -> f64 {
+    pub(crate) fn gain(&self, mu: f64, spread: f64, acc: f64) -> f64 {
         // Budgets far below the prediction have no chance of fitting it.
         let start = self.ln_budgets.partition_point(|&b| b < mu - 6.0 * spread);
         let mut total = 0.0;

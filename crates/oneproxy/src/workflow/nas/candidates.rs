@@ -31,6 +31,20 @@ pub struct DesignView<'a> {
     pub room: usize,
 }
 
+/// What a design that decides before any target measurement sees ([`CandidateDesign::upfront`]).
+#[derive(Debug, Clone, Copy)]
+pub struct UpfrontView<'a> {
+    /// Accuracy (%) per candidate.
+    pub accuracy: &'a [f64],
+    /// Per plausible target (a device of the proxy pool), its latency per candidate: measured
+    /// where its table has one, else its additive prediction.
+    pub plausible: &'a [Vec<f64>],
+    /// The drawn samples, measured in the same request.
+    pub samples: &'a [usize],
+    /// Measurements the budget allows beyond the samples.
+    pub room: usize,
+}
+
 /// A way of choosing which candidates to measure on the target.
 pub trait CandidateDesign {
     /// Whether the adaptation first measures random samples while its cross-validated Spearman
@@ -44,6 +58,18 @@ pub trait CandidateDesign {
 
     /// Whether the predictor is refitted on everything measured after each batch.
     fn refits(&self) -> bool;
+
+    /// Whether the design chooses candidates before any target measurement
+    /// ([`CandidateDesign::upfront`]); `false` by default.
+    fn decides_upfront(&self) -> bool {
+        false
+    }
+
+    /// The candidates asked for together with the samples, in one request (asked only when
+    /// [`CandidateDesign::decides_upfront`]); none by default.
+    fn upfront(&mut self, _view: &UpfrontView) -> Result<Vec<usize>> {
+        Ok(Vec::new())
+    }
 }
 
 /// The design `config` asks for: one line per design.
@@ -51,5 +77,6 @@ pub fn design_for(config: &NasConfig) -> Box<dyn CandidateDesign> {
     match config.design {
         Design::Layers => Box::new(super::layers::Layers::new(config.layers)),
         Design::Sequential { batch, stop } => Box::new(super::sequential::Sequential { batch, stop }),
+        Design::Upfront { cap } => Box::new(super::upfront::Upfront::new(config.max_measurements.unwrap_or(cap))),
     }
 }

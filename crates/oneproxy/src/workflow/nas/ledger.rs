@@ -74,16 +74,29 @@ impl<'o> Ledger<'o> {
     /// Measure what is new among `archs`; afterwards each is in `values` or in `failed`.
     /// Answers are taken in the order asked, whatever the order they arrive in.
     pub fn measure(&mut self, archs: &[Arch], stage: Stage, events: &mut dyn FnMut(FlowEvent)) -> Result<()> {
+        self.measure_stages(&[(archs, stage)], events)
+    }
+
+    /// [`Ledger::measure`] for groups measured for different reasons, asked of the oracle in
+    /// one request (a person gets one file to fill).
+    pub fn measure_stages(&mut self, groups: &[(&[Arch], Stage)], events: &mut dyn FnMut(FlowEvent)) -> Result<()> {
         let mut fresh: Vec<Arch> = Vec::new();
-        for a in archs {
-            if !self.tried(a) && !fresh.contains(a) {
-                fresh.push(a.clone());
+        let mut stages: Vec<Stage> = Vec::new();
+        for &(archs, stage) in groups {
+            let before = fresh.len();
+            for a in archs {
+                if !self.tried(a) && !fresh.contains(a) {
+                    fresh.push(a.clone());
+                    stages.push(stage);
+                }
+            }
+            if fresh.len() > before {
+                events(FlowEvent::Measuring { stage, count: fresh.len() - before });
             }
         }
         if fresh.is_empty() {
             return Ok(());
         }
-        events(FlowEvent::Measuring { stage, count: fresh.len() });
         let space = self.space;
         let mut answers: HashMap<Arch, Answer> = HashMap::new();
         // Persisted here, answer by answer, so that an interrupted run keeps all it was told.
@@ -96,7 +109,7 @@ impl<'o> Ledger<'o> {
             });
             answers.entry(a.clone()).or_insert(ans);
         })?;
-        for a in fresh {
+        for (a, stage) in fresh.into_iter().zip(stages) {
             let text = space.format(&a);
             match answers.remove(&a) {
                 Some(Answer::Measured { latency_ms, warnings, .. }) => {

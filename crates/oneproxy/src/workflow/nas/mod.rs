@@ -10,7 +10,9 @@
 //!    measurements, not predictions. By default ([`Design::Sequential`]) candidates are
 //!    measured in small batches chosen by expected regret reduction ([`super::design`]), the
 //!    predictor refitted between batches, until another batch is not expected to help; the
-//!    paper's way ([`Design::Layers`]) measures the first Pareto layers of the prediction at once.
+//!    paper's way ([`Design::Layers`]) measures the first Pareto layers of the prediction at once;
+//!    for a person measuring by hand, [`Design::Upfront`] asks for the samples and the
+//!    candidates in one request, chosen before any target measurement.
 //!
 //! Every architecture is measured at most once and every measurement is counted. Scoring
 //! against a full table is separate ([`super::score`]): a real device has no truth to score.
@@ -25,10 +27,12 @@ mod layers;
 mod ledger;
 mod sequential;
 mod steps;
+mod upfront;
 
-pub use candidates::{design_for, CandidateDesign, DesignView};
+pub use candidates::{design_for, CandidateDesign, DesignView, UpfrontView};
 pub use layers::{pareto_layers, Layers};
 pub use sequential::Sequential;
+pub use upfront::{coverage_order, Upfront};
 
 use super::oracle::TargetOracle;
 use super::samples::{target_seed, SampleSet};
@@ -88,6 +92,15 @@ pub enum Design {
         /// Expected regret reduction (points) below which no more is measured.
         stop: f64,
     },
+    /// Everything in one request, decided before any target measurement: the initial samples
+    /// and the candidates that cover the predicted fronts of the pool's devices best, each
+    /// device taken as a plausible target ([`Upfront`]). Made for a person measuring by hand:
+    /// one file to fill, one rerun to finish. The predictor is then adapted on every row.
+    Upfront {
+        /// Most measurements in all (samples included) when the flow's `max_measurements`
+        /// gives none.
+        cap: usize,
+    },
 }
 
 impl Default for Design {
@@ -97,11 +110,12 @@ impl Default for Design {
 }
 
 impl Design {
-    /// `layers` or `sequential`.
+    /// `layers`, `sequential` or `upfront`.
     pub fn name(self) -> &'static str {
         match self {
             Design::Layers => "layers",
             Design::Sequential { .. } => "sequential",
+            Design::Upfront { .. } => "upfront",
         }
     }
 }
@@ -145,6 +159,9 @@ impl NasConfig {
         }
         if self.layers == 0 {
             return bad("at least one Pareto layer must be measured".into());
+        }
+        if let Design::Upfront { cap: 0 } = self.design {
+            return bad("the upfront design's cap holds at least 1 measurement".into());
         }
         if let Design::Sequential { batch, stop } = self.design {
             if batch == 0 {
@@ -447,9 +464,9 @@ impl<'a> Flow<'a> {
     ) -> Result<NasOutcome> {
         config.check()?;
         let (mut run, drawn) = steps::Run::prepare(self, oracle, config, stream)?;
-        run.measure_samples(&drawn, events)?;
-        let choice = run.choose_proxy(events);
         let mut design = design_for(config);
+        run.measure_samples(&drawn, design.as_mut(), events)?;
+        let choice = run.choose_proxy(events);
         let mut fit = run.fit(&choice, design.as_ref(), events)?;
         run.measure_candidates(design.as_mut(), &mut fit, events)?;
         run.finish(choice, fit)
@@ -473,6 +490,36 @@ mod tests {
         let decided = FlowEvent::Decided { proxy: "pixel3".into(), spearman: 0.91234, decision: Decision::Reuse };
         assert_eq!(decided.to_string(), "proxy pixel3: Spearman 0.912 on the samples -> reuse");
         assert_eq!(Stage::Candidates.name(), serde_json::to_value(Stage::Candidates).unwrap());
+    }
+
+    /// A table that counts the requests it gets (`.2`) and the architectures in them (`.1`).
+    struct Counting<'t>(TableOracle<'t>, usize, usize);
+
+    impl<'t> Counting<'t> {
+        fn new(table: TableOracle<'t>) -> Self {
+            Counting(table, 0, 0)
+        }
+    }
+
+    impl TargetOracle for Counting<'_> {
+        fn device(&self) -> &str {
+            self.0.device()
+        }
+        fn domain(&self) -> Option<Vec<Arch>> {
+            self.0.domain()
+        }
+        fn settings(&self) -> super::super::oracle::Settings {
+            self.0.settings()
+        }
+        fn measure(
+            &mut self,
+            archs: &[Arch],
+            answer: &mut dyn FnMut(&Arch, super::super::oracle::Answer),
+        ) -> Result<()> {
+            self.1 += archs.len();
+            self.2 += 1;
+            self.0.measure(archs, answer)
+        }
     }
 
     fn run(proxy: &str, target: &str, constraints: Vec<f64>) -> (NasOutcome, super::super::score::Score) {
@@ -526,24 +573,7 @@ mod tests {
     /// run over the same log asks the device for nothing.
     #[test]
     fn the_flow_persists_every_measurement_in_the_log() {
-        use super::super::oracle::{Answer, MeasurementLog, Recorded, Settings};
-        /// A table that counts what it is asked to measure.
-        struct Counting<'t>(TableOracle<'t>, usize);
-        impl TargetOracle for Counting<'_> {
-            fn device(&self) -> &str {
-                self.0.device()
-            }
-            fn domain(&self) -> Option<Vec<Arch>> {
-                self.0.domain()
-            }
-            fn settings(&self) -> Settings {
-                self.0.settings()
-            }
-            fn measure(&mut self, archs: &[Arch], answer: &mut dyn FnMut(&Arch, Answer)) -> Result<()> {
-                self.1 += archs.len();
-                self.0.measure(archs, answer)
-            }
-        }
+        use super::super::oracle::{MeasurementLog, Recorded};
         let b = bundle(SpaceId::Nb201).unwrap();
         let acc = b.accuracy("cifar100").unwrap();
         let flow = Flow::new(&b.latency, acc);
@@ -551,7 +581,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("eyeriss.csv");
         let open = || MeasurementLog::open(&path, "eyeriss", SpaceId::Nb201, "test").unwrap();
-        let table = || Counting(TableOracle::new(&b.latency, "eyeriss").unwrap(), 0);
+        let table = || Counting::new(TableOracle::new(&b.latency, "eyeriss").unwrap());
         let mut oracle = Recorded::new(table(), open()).unwrap();
         let first = flow.run(&mut oracle, &config, &mut |_| {}).unwrap();
         assert_eq!(oracle.inner().1, first.measurements);
@@ -580,5 +610,34 @@ mod tests {
         }
         let bad = NasConfig { max_measurements: Some(5), ..NasConfig::default() };
         assert!(bad.check().is_err());
+    }
+
+    /// The upfront design on a complete table: one request, then the flow finishes on what it
+    /// measured (nothing asked again), with the same set for the same seed, within the budget.
+    #[test]
+    fn the_upfront_design_asks_once_for_a_set_fixed_by_the_seed() {
+        let b = bundle(SpaceId::Nb201).unwrap();
+        let acc = b.accuracy("cifar100").unwrap();
+        let flow = Flow::new(&b.latency, acc);
+        let run = |seed: u64, max_measurements: Option<usize>| {
+            let config = NasConfig { design: Design::UPFRONT, seed, max_measurements, ..NasConfig::default() };
+            let mut oracle = Counting::new(TableOracle::new(&b.latency, "pixel3").unwrap());
+            let out = flow.run(&mut oracle, &config, &mut |_| {}).unwrap();
+            assert_eq!(oracle.2, 1, "one request");
+            assert_eq!(oracle.1, out.measurements);
+            out
+        };
+        let first = run(3, None);
+        let Design::Upfront { cap } = Design::UPFRONT else { unreachable!() };
+        assert_eq!(first.measurements, cap);
+        assert!(first.measured.iter().any(|m| m.stage == Stage::Candidates));
+        // Adapted on every row measured, the front from the measured set.
+        assert!(first.cv_spearman.is_some());
+        assert!(!first.chosen.is_empty());
+        assert_eq!(run(3, None), first, "the same seed, the same set");
+        assert_ne!(run(4, None).measured, first.measured, "another seed draws other samples");
+        for budget in [12, 50] {
+            assert_eq!(run(3, Some(budget)).measurements, budget);
+        }
     }
 }

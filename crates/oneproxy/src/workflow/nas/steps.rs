@@ -3,11 +3,11 @@
 //! (reuse, or adapt with more samples), measure candidates as the design picks them (refitting
 //! between batches when it asks to), finish (the measured front and the picks).
 
-use super::candidates::{CandidateDesign, DesignView};
+use super::candidates::{CandidateDesign, DesignView, UpfrontView};
 use super::ledger::Ledger;
 use super::{Chosen, Decision, Flow, FlowEvent, NasConfig, NasOutcome, Pick, Stage};
 use crate::error::{Error, Result};
-use crate::predictor::{adapt_pool, Proxy, ProxyLatency};
+use crate::predictor::{adapt_pool, Proxy, ProxyLatency, ProxySelection};
 use crate::search::{best_under_constraints, pareto_front};
 use crate::space::{seeded_rng, Arch, SearchSpace};
 use crate::stats::spearman;
@@ -107,17 +107,24 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
         Ok((run, initial))
     }
 
-    /// Measure the drawn samples; a sample the target could not measure is replaced by another
+    /// Measure the drawn samples, with the candidates of a design that decides upfront in the
+    /// same request; a sample the target could not measure is replaced by another
     /// drawn from the candidates (a fixed set has no replacement), on a stream of its own so
     /// that a run without failures draws exactly what it always did.
-    pub fn measure_samples(&mut self, drawn: &[Arch], events: &mut dyn FnMut(FlowEvent)) -> Result<()> {
+    pub fn measure_samples(
+        &mut self,
+        drawn: &[Arch],
+        design: &mut dyn CandidateDesign,
+        events: &mut dyn FnMut(FlowEvent),
+    ) -> Result<()> {
         let mut samples: Vec<Arch> = Vec::new();
         for a in drawn {
             if !samples.contains(a) {
                 samples.push(a.clone());
             }
         }
-        self.ledger.measure(&samples, Stage::Samples, events)?;
+        let upfront = if design.decides_upfront() { self.upfront(&samples, design)? } else { Vec::new() };
+        self.ledger.measure_stages(&[(&samples, Stage::Samples), (&upfront, Stage::Candidates)], events)?;
         let wanted = samples.len();
         let mut replacements = seeded_rng(self.stream ^ REPLACEMENT_STREAM);
         while self.config.samples.varies() {
@@ -144,6 +151,29 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
             )));
         }
         Ok(())
+    }
+
+    /// The candidates `design` asks for with the `samples`, chosen on the latencies of the
+    /// plausible targets: the proxy pool's devices (every device of the table but the target
+    /// when one proxy is named, as one device is a poor guess of another's front).
+    fn upfront(&self, samples: &[Arch], design: &mut dyn CandidateDesign) -> Result<Vec<Arch>> {
+        let named;
+        let pool = match self.config.proxy {
+            ProxySelection::Auto { .. } => &self.proxies,
+            ProxySelection::Device(_) => {
+                named = self.flow.proxies().proxies(&ProxySelection::default(), &self.target)?;
+                &named
+            }
+        };
+        let plausible: Vec<Vec<f64>> = pool.iter().map(|p| p.latencies(&self.candidates)).collect();
+        let sample_index: Vec<usize> = samples.iter().filter_map(|a| self.position.get(a).copied()).collect();
+        let view = UpfrontView {
+            accuracy: &self.accuracies,
+            plausible: &plausible,
+            samples: &sample_index,
+            room: self.ledger.room().saturating_sub(samples.len()),
+        };
+        Ok(design.upfront(&view)?.into_iter().map(|i| self.candidates[i].clone()).collect())
     }
 
     /// Choose the proxy whose latencies rank the samples best, and reuse it or adapt it.
