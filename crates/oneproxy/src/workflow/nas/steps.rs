@@ -7,7 +7,7 @@ use super::candidates::{CandidateDesign, DesignView, UpfrontView};
 use super::ledger::Ledger;
 use super::{Chosen, Decision, Flow, FlowEvent, NasConfig, NasOutcome, Pick, Stage};
 use crate::error::{Error, Result};
-use crate::predictor::{adapt_pool, Proxy, ProxyLatency, ProxySelection};
+use crate::predictor::{adapt_pool, Adapted, Proxy, ProxyLatency, ProxySelection};
 use crate::search::{best_under_constraints, pareto_front};
 use crate::space::{seeded_rng, Arch, SearchSpace};
 use crate::stats::spearman;
@@ -220,13 +220,7 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
             };
             let fresh: Vec<&Arch> = self.candidates.iter().filter(|a| !self.ledger.tried(a)).collect();
             if cv >= self.config.threshold || room == 0 || fresh.is_empty() {
-                let table = ProxyLatency::Measured(self.flow.table());
-                return Ok(Fit {
-                    predicted: adapted.predictor.predict(&self.candidates, table)?,
-                    cv_spearman: Some(cv),
-                    cv_error: adapted.report.cv_error.sqrt(),
-                    spread: adapted.log_spread(&self.candidates, table)?,
-                });
+                return self.fit_of(&adapted);
             }
             // Measure more: as many again as the initial set (bounded by the budget), drawn at
             // random among the candidates not measured yet.
@@ -279,12 +273,19 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
         let ys = self.ledger.values_of(xs);
         let adapted = adapt_pool(&self.proxies, xs, &ys, &self.config.adapt)?;
         events(FlowEvent::Adapted { samples: xs.len(), cv_spearman: adapted.report.cv_spearman });
-        fit.cv_spearman = Some(adapted.report.cv_spearman);
-        fit.cv_error = adapted.report.cv_error.sqrt();
-        let table = ProxyLatency::Measured(self.flow.table());
-        fit.predicted = adapted.predictor.predict(&self.candidates, table)?;
-        fit.spread = adapted.log_spread(&self.candidates, table)?;
+        *fit = self.fit_of(&adapted)?;
         Ok(())
+    }
+
+    /// The prediction of every candidate by an adaptation, with its members' spread.
+    fn fit_of(&self, adapted: &Adapted) -> Result<Fit> {
+        let table = ProxyLatency::Measured(self.flow.table());
+        Ok(Fit {
+            predicted: adapted.predictor.predict(&self.candidates, table)?,
+            cv_spearman: Some(adapted.report.cv_spearman),
+            cv_error: adapted.report.cv_error.sqrt(),
+            spread: adapted.log_spread(&self.candidates, table)?,
+        })
     }
 
     /// (candidate index, target ms) of every measured candidate, in measurement order.
