@@ -46,7 +46,36 @@ fn outcome_fields(v: &Value) -> Value {
     serde_json::json!({
         "action": v["action"], "proxy": v["proxy"], "spearman_samples": v["spearman_samples"],
         "measurements": v["measurements"], "chosen": v["chosen"], "picks": v["picks"],
+        "remaining_regret": v["remaining_regret"],
     })
+}
+
+/// The flow says how much regret it believes it left, in words and in JSON, and an evaluation
+/// sets that belief beside the truth.
+#[test]
+fn the_flow_states_the_regret_it_believes_it_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("fpga.csv");
+    let text = nas(&["--target", "fpga", "--oracle", "table"], &log).success().get_output().stdout.clone();
+    let text = String::from_utf8(text).unwrap();
+    assert!(text.contains("estimated remaining regret <= ") && text.contains("(80% bound"), "{text}");
+    let v: Value = serde_json::from_slice(
+        &nas(&["--target", "fpga", "--oracle", "table", "--json"], &log).success().get_output().stdout,
+    )
+    .unwrap();
+    let e = &v["remaining_regret"];
+    assert_eq!(e["level"].as_f64(), Some(0.8));
+    let (mean, bound) = (e["mean"].as_f64().unwrap(), e["bound"].as_f64().unwrap());
+    assert!(mean >= 0.0 && bound >= 0.0 && mean.is_finite() && bound.is_finite(), "{e}");
+    let eval = oneproxy()
+        .args(["evaluate", "nas", "--targets", "fpga,eyeriss", "--proxy", "pixel3", "--trials", "2", "--no-baselines"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let eval = String::from_utf8(eval).unwrap();
+    assert!(eval.contains("estimated: mean, 80% bound") && eval.contains("within its 80% bound in"), "{eval}");
 }
 
 #[test]

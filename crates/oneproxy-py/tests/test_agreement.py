@@ -125,8 +125,9 @@ def test_nas_with_a_table_lookup_equals_evaluate_nas(cli_json, nb201, target, se
         "nb201", "cifar100", target=lookup(nb201, target), proxy="pixel3", seed=seed, target_name=target, constraints=[4],
         samples=10, as_frame=False
     )
-    for key in ("action", "proxy", "spearman_samples", "cv_spearman", "samples", "measurements", "candidates_measured", "chosen", "picks"):
+    for key in ("action", "proxy", "spearman_samples", "cv_spearman", "samples", "measurements", "candidates_measured", "chosen", "picks", "remaining_regret"):
         assert got.outcome[key] == want[key], key
+    assert got.remaining_regret["level"] == 0.8 and got.remaining_regret["bound"] >= 0
     assert got.front.rows == [c["arch"] for c in want["chosen"]]
     assert len(got.measurements) == want["measurements"]
 

@@ -70,11 +70,21 @@ pub fn render_baselines(runs: &[ScoredRun], baselines: &Baselines, trials: usize
 
 /// The human-readable table of scored flow runs.
 pub fn render_nas(runs: &[ScoredRun], constraints: &[f64]) -> String {
-    let mut header: Vec<String> =
-        ["target", "proxy", "action", "spearman", "measured", "regret", "random", "recall", "hv_ratio"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+    let mut header: Vec<String> = [
+        "target",
+        "proxy",
+        "action",
+        "spearman",
+        "measured",
+        "regret",
+        "estimated: mean, 80% bound",
+        "random",
+        "recall",
+        "hv_ratio",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     header.extend(constraints.iter().map(|c| format!("acc@{c}ms")));
     let mut t = TextTable::new(header);
     for r in runs {
@@ -86,6 +96,7 @@ pub fn render_nas(runs: &[ScoredRun], constraints: &[f64]) -> String {
             fmt3(x.spearman_samples),
             x.measurements.to_string(),
             format!("{:.3}", s.regret),
+            x.remaining_regret.map_or("-".into(), |e| format!("{:.3}, {:.3}", e.mean, e.bound)),
             s.random_regret.map_or("-".into(), |r| format!("{r:.3}")),
             format!("{:.2}", s.pareto_recall),
             format!("{:.4}", s.hv_ratio),
@@ -111,6 +122,23 @@ pub fn render_nas(runs: &[ScoredRun], constraints: &[f64]) -> String {
     ));
     if let Some(g) = s.mean_accuracy_gap {
         out.push_str(&format!("; mean accuracy gap to the true optimum {g:.3} points"));
+    }
+    if let (Some(e), Some(c)) = (s.mean_estimated_regret, s.estimate_coverage) {
+        out.push_str(&format!(
+            "\nthe flow's own estimate: mean expected remaining regret {e:.3} points; the true regret was within its 80% bound in {:.0}% of the runs",
+            c * 100.0
+        ));
+    }
+    if !s.interval_coverage.is_empty() {
+        let parts: Vec<String> = s
+            .interval_coverage
+            .iter()
+            .map(|c| format!("{:.0}% -> {:.1}%", c.level * 100.0, c.observed * 100.0))
+            .collect();
+        out.push_str(&format!(
+            "\nits predictive intervals on the architectures it did not measure (nominal -> observed): {}",
+            parts.join(", ")
+        ));
     }
     out.push_str("\n(acc@C: accuracy of the pick / best accuracy within C, by true latency)\n");
     out

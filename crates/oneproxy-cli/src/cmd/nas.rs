@@ -194,6 +194,9 @@ fn render(o: &NasOutcome, log: &std::path::Path) -> String {
         o.measurements,
         log.display()
     );
+    if let Some(e) = &o.remaining_regret {
+        out.insert_str(out.len() - "\nmeasured Pareto front:\n".len(), &format!("{}\n", e.describe()));
+    }
     let mut t = TextTable::new(["latency ms", "accuracy %", "architecture"]);
     for c in &o.chosen {
         t.row([format!("{:.3}", c.latency), format!("{:.2}", c.accuracy), c.arch.clone()]);

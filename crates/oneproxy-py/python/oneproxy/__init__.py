@@ -171,6 +171,12 @@ class NasResult(NamedTuple):
         return self.outcome["action"]
 
     @property
+    def remaining_regret(self) -> Optional[Dict[str, float]]:
+        """The flow's own estimate of the regret its front leaves (accuracy points): ``mean``,
+        ``bound`` (not exceeded with probability ``level``, 0.8) and ``empty_budgets``."""
+        return self.outcome.get("remaining_regret")
+
+    @property
     def picks(self) -> List[Pick]:
         """The pick per constraint, as :class:`Pick` (measured on the target)."""
         return [_pick(p["constraint"], p.get("pick"), True) for p in self.outcome["picks"]]

@@ -198,6 +198,8 @@ impl<'a> From<&'a Report<RunBody>> for Page<'a> {
             ("pareto recall", Some(m.mean_pareto_recall)),
             ("random regret", m.mean_random_regret),
             ("regret", Some(m.mean_regret)),
+            ("estimated regret", m.mean_estimated_regret),
+            ("estimate coverage", m.estimate_coverage),
         ];
         let baselines = run.baselines.as_ref().map_or(Vec::new(), |b| {
             vec![("always-adapt", b.always_adapt.as_ref()), ("flops", b.flops.as_ref()), ("random", b.random.as_ref())]
@@ -308,6 +310,13 @@ fn columns<'a>(rows: &[Row<'a>], proxy: &str) -> Vec<Column<'a>> {
         if rows.iter().any(|r| finite(r.score.and_then(value))) {
             cols.push((title.into(), Box::new(move |r: &Row| Cell::number(r.score.and_then(value), digits))));
         }
+    }
+    // What the flow believes it left: on a real device the only score there is.
+    if rows.iter().any(|r| r.outcome.remaining_regret.is_some()) {
+        cols.push((
+            "estimated regret, 80% bound (points)".into(),
+            Box::new(|r: &Row| Cell::number(r.outcome.remaining_regret.map(|e| e.bound), 2)),
+        ));
     }
     cols.push(("sample Spearman".into(), Box::new(|r: &Row| Cell::number(Some(r.outcome.spearman_samples), 2))));
     if rows.iter().any(|r| finite(r.outcome.cv_spearman)) {
@@ -619,6 +628,8 @@ mod tests {
             measured: Vec::new(),
             failed: Vec::new(),
             warnings: Vec::new(),
+            remaining_regret: None,
+            prediction: None,
         }
     }
 

@@ -109,6 +109,8 @@ mod tests {
             measured: Vec::new(),
             failed: Vec::new(),
             warnings: Vec::new(),
+            remaining_regret: None,
+            prediction: None,
         }
     }
 

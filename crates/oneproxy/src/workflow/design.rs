@@ -275,6 +275,21 @@ pub fn normal_cdf(z: f64) -> f64 {
     0.5 * libm::erfc(-z / std::f64::consts::SQRT_2)
 }
 
+/// The standard normal quantile of `p` in (0, 1), by bisection on [`normal_cdf`] (to the last
+/// bits: it is called a few times per evaluation, never in a loop over candidates).
+pub fn normal_quantile(p: f64) -> f64 {
+    let (mut lo, mut hi) = (-40.0f64, 40.0f64);
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if normal_cdf(mid) < p {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,6 +356,13 @@ mod tests {
         assert!(model.next_batch(&acc, &[], &[], 0, 0.0).is_empty());
         // What the target could not measure is never proposed again: the next best comes.
         assert_eq!(model.next_batch(&acc, &[], &[1], 1, 0.0), vec![2]);
+    }
+
+    #[test]
+    fn normal_quantile_inverts_the_cdf() {
+        assert!(normal_quantile(0.5).abs() < 1e-12);
+        assert!((normal_quantile(0.975) - 1.959963984540054).abs() < 1e-9);
+        assert!((normal_quantile(0.9) - 1.2815515655446004).abs() < 1e-9);
     }
 
     #[test]

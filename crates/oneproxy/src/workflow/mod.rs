@@ -7,6 +7,7 @@
 //!   (one module per job);
 //! * [`run`]: the main job on the bundled data;
 //! * [`design`]: which candidates the flow measures next (expected regret reduction);
+//! * [`remaining`]: the flow's own estimate of the regret it leaves (what it tells the user);
 //! * [`adapt`]: AdaProxy for one target from its samples;
 //! * [`samples`], [`score`]: the pieces they share (sample sets and per-target seeds, scoring),
 //!   each defined once; proxy pools live with the predictors ([`crate::predictor::proxies`]).
@@ -18,6 +19,7 @@ pub mod design;
 pub mod evaluate;
 pub mod nas;
 pub mod oracle;
+pub mod remaining;
 pub mod run;
 pub mod samples;
 pub mod score;
@@ -34,6 +36,7 @@ pub use nas::{Decision, Design, Flow, FlowEvent, NasConfig, NasOutcome, Stage};
 pub use oracle::TimerOracle;
 pub use oracle::{Answer, ExportModels};
 pub use oracle::{ManualOracle, MeasurementLog, Recorded, TableOracle, TargetOracle};
+pub use remaining::RemainingRegret;
 pub use run::{run, ProxyReason, RunConfig, RunReport};
 pub use samples::{target_seed, SampleSet, SAMPLE_SETS};
 pub use score::{score, Score};

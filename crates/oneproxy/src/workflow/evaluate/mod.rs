@@ -11,7 +11,7 @@ pub mod trials;
 
 pub use adapt::{evaluate_adapt, AdaptEvaluation, TargetResult, Trial};
 pub use baselines::{evaluate_baselines, Baselines, MethodScore, Spread};
-pub use nas::{evaluate_nas, NasSummary, ScoredRun};
+pub use nas::{evaluate_nas, IntervalCoverage, NasSummary, ScoredRun, INTERVAL_LEVELS};
 pub use trials::Trials;
 
 #[cfg(test)]

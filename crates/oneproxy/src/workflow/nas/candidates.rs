@@ -6,6 +6,7 @@
 
 use super::{Design, NasConfig};
 use crate::error::Result;
+use crate::workflow::design::LatencyModel;
 
 /// What a design sees of the run when it picks the next batch. Candidates are indices into
 /// the run's candidate list (the architectures the target can measure, with an accuracy).
@@ -21,6 +22,9 @@ pub struct DesignView<'a> {
     pub spread: &'a [f64],
     /// Cross-validated error of the last fit (0 for a reused proxy).
     pub cv_error: f64,
+    /// The run's latency model: `predicted` calibrated on the measurements, with a spread
+    /// per candidate (what the flow's estimate of the remaining regret uses too).
+    pub model: &'a LatencyModel,
     /// (candidate, target ms) of every measured candidate, in measurement order.
     pub measured: &'a [(usize, f64)],
     /// Candidates the target could not measure.

@@ -383,6 +383,48 @@ pub struct NasOutcome {
     /// What looked wrong in the measurements (unstable runs, implausible values), in words.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The flow's own estimate of the regret its final set leaves, from its final latency model
+    /// (a real device has no truth to score against; this is what the flow believes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remaining_regret: Option<crate::workflow::RemainingRegret>,
+    /// The final predictive distribution of every candidate's latency, kept in memory for
+    /// evaluations that check it against a table (not written out: thousands of numbers).
+    #[serde(skip)]
+    pub prediction: Option<Prediction>,
+}
+
+/// The flow's final belief about every candidate's target latency: ln(ms) is normal with mean
+/// `mu` and standard deviation `sigma` (the model the design and the estimate of the remaining
+/// regret use).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Prediction {
+    /// The candidates.
+    pub archs: Vec<Arch>,
+    /// Mean ln(ms) per candidate (not finite: no prediction).
+    pub mu: Vec<f64>,
+    /// Standard deviation of ln(ms) per candidate.
+    pub sigma: Vec<f64>,
+    /// Whether the flow measured it (its interval is no prediction any more).
+    pub measured: Vec<bool>,
+}
+
+impl Prediction {
+    /// Share of the unmeasured candidates with a `truth` (ms) whose true latency lies inside
+    /// their central `level` interval; `None` when there is none to check.
+    pub fn coverage(&self, level: f64, truth: &dyn Fn(&Arch) -> Option<f64>) -> Option<f64> {
+        let z = crate::workflow::design::normal_quantile(0.5 + level / 2.0);
+        let (mut n, mut inside) = (0usize, 0usize);
+        for (i, a) in self.archs.iter().enumerate() {
+            if self.measured[i] || !self.mu[i].is_finite() {
+                continue;
+            }
+            if let Some(t) = truth(a).filter(|t| *t > 0.0) {
+                n += 1;
+                inside += usize::from((t.ln() - self.mu[i]).abs() <= z * self.sigma[i]);
+            }
+        }
+        (n > 0).then(|| inside as f64 / n as f64)
+    }
 }
 
 /// The data the flow searches over: proxies' latencies and the accuracies, with the proxies'

@@ -3,7 +3,6 @@
 
 use super::candidates::{CandidateDesign, DesignView};
 use crate::error::Result;
-use crate::workflow::design::LatencyModel;
 
 /// Batches of `batch` candidates while the best one is expected to lower the mean regret by at
 /// least `stop` points.
@@ -23,8 +22,8 @@ impl CandidateDesign for Sequential {
     }
 
     fn next_batch(&mut self, view: &DesignView) -> Result<Option<Vec<usize>>> {
-        let model = LatencyModel::calibrate_with_spread(view.predicted, view.spread, view.measured, view.cv_error);
-        let next = model.next_batch(view.accuracy, view.measured, view.failed, self.batch.min(view.room), self.stop);
+        let next =
+            view.model.next_batch(view.accuracy, view.measured, view.failed, self.batch.min(view.room), self.stop);
         Ok((!next.is_empty()).then_some(next))
     }
 

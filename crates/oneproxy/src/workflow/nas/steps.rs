@@ -5,18 +5,22 @@
 
 use super::candidates::{CandidateDesign, DesignView, UpfrontView};
 use super::ledger::Ledger;
-use super::{Chosen, Decision, Flow, FlowEvent, NasConfig, NasOutcome, Pick, Stage};
+use super::{Chosen, Decision, Flow, FlowEvent, NasConfig, NasOutcome, Pick, Prediction, Stage};
 use crate::error::{Error, Result};
 use crate::predictor::{adapt_pool, Adapted, Proxy, ProxyLatency, ProxySelection};
 use crate::search::{best_under_constraints, pareto_front};
 use crate::space::{seeded_rng, Arch, SearchSpace};
 use crate::stats::spearman;
+use crate::workflow::design::LatencyModel;
 use crate::workflow::oracle::TargetOracle;
 use crate::workflow::samples::SampleSet;
 use std::collections::HashMap;
 
 /// Salt of the random stream that draws replacements for samples the target could not measure.
 const REPLACEMENT_STREAM: u64 = 0x6661_696c_6564; // "failed"
+
+/// Salt of the draws of the final estimate of the remaining regret.
+const ESTIMATE_STREAM: u64 = 0x7265_6d61_696e; // "remain"
 
 /// The proxy that ranks the samples best.
 pub(super) struct ProxyChoice {
@@ -247,11 +251,13 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
             let failed: Vec<usize> =
                 self.ledger.failed_set.iter().filter_map(|a| self.position.get(a).copied()).collect();
             let tried: Vec<bool> = self.candidates.iter().map(|a| self.ledger.tried(a)).collect();
+            let model = self.model(fit, &measured);
             let view = DesignView {
                 accuracy: &self.accuracies,
                 predicted: &fit.predicted,
                 spread: &fit.spread,
                 cv_error: fit.cv_error,
+                model: &model,
                 measured: &measured,
                 failed: &failed,
                 tried: &tried,
@@ -288,6 +294,13 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
         })
     }
 
+    /// The latency model of `fit` on the `measured` candidates: its predictions calibrated to
+    /// them, with each candidate's spread ([`LatencyModel::calibrate_with_spread`]). The design
+    /// and the final estimate of the remaining regret share it.
+    fn model(&self, fit: &Fit, measured: &[(usize, f64)]) -> LatencyModel {
+        LatencyModel::calibrate_with_spread(&fit.predicted, &fit.spread, measured, fit.cv_error)
+    }
+
     /// (candidate index, target ms) of every measured candidate, in measurement order.
     fn measured_candidates(&self) -> Vec<(usize, f64)> {
         self.ledger.order.iter().filter_map(|a| self.position.get(a).map(|&i| (i, self.ledger.values[a]))).collect()
@@ -317,6 +330,10 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
             .zip(constraints)
             .map(|(p, &c)| Pick { constraint: c, pick: p.map(|k| chosen[k].clone()) })
             .collect();
+        let failed: Vec<usize> = self.ledger.failed_set.iter().filter_map(|a| self.position.get(a).copied()).collect();
+        let model = self.model(&fit, &measured_pairs);
+        let remaining =
+            model.remaining_regret(&self.accuracies, &measured_pairs, &failed, self.stream ^ ESTIMATE_STREAM);
         let ledger = self.ledger;
         Ok(NasOutcome {
             target: self.target,
@@ -332,6 +349,13 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
             measured: ledger.measured,
             failed: ledger.failed,
             warnings: ledger.warnings,
+            remaining_regret: Some(remaining),
+            prediction: Some(Prediction {
+                measured: self.candidates.iter().map(|a| ledger.values.contains_key(a)).collect(),
+                archs: self.candidates,
+                sigma: (0..model.mu.len()).map(|i| model.sigma_of(i)).collect(),
+                mu: model.mu,
+            }),
         })
     }
 }
