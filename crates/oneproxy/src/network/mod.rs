@@ -18,6 +18,11 @@
 //! additions and SE multiplications are not counted. Parameters are convolution and linear
 //! weights and biases plus the two affine parameters of each batch norm (running statistics are
 //! buffers, not parameters, as in PyTorch's `parameters()`).
+//!
+//! What a launch-bound device pays for (kernels launched, memory traffic) is counted in
+//! [`counts`].
+
+pub mod counts;
 
 /// The shape of one feature map (per image): channels, height, width.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

@@ -19,7 +19,7 @@ pub use adapt::{
     FormChoice, LambdaChoice, Member, Validation, LARGE_SAMPLE_FOLDS, LOO_REFIT_LIMIT,
 };
 pub use additive::{
-    AdditivePredictor, LowerBound, ProxyLatency, ProxyTerm, StructureTerm, Unconstrained, ENCODING_VERSION,
+    AdditivePredictor, LowerBound, NetworkTerm, ProxyLatency, ProxyTerm, StructureTerm, Unconstrained, ENCODING_VERSION,
 };
 pub use proxies::{recommend_default, DefaultProxy, Proxy, ProxyCriterion, ProxyPool, ProxySelection};
 pub use solver::Penalty;

@@ -33,6 +33,14 @@ pub trait Family: SearchSpace {
         false
     }
 
+    /// Two architectures whose networks are the smallest and the largest of the space in every
+    /// [`NetworkCount`](crate::network::counts::NetworkCount) at once, where the space has
+    /// them: they bound a latency model over those counts without visiting the space (which
+    /// may be far too large to enumerate). `None` where no architecture is smallest in all.
+    fn count_extremes(&self) -> Option<[Arch; 2]> {
+        None
+    }
+
     /// The dataset bundled with the library for this space, if any.
     fn dataset(&self) -> Option<&'static Dataset> {
         None

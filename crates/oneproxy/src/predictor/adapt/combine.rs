@@ -5,7 +5,7 @@
 use super::candidates::{Candidate, Target};
 use super::report::Member;
 use super::settle::Settled;
-use crate::predictor::additive::{AdditivePredictor, ProxyTerm, StructureTerm};
+use crate::predictor::additive::{AdditivePredictor, NetworkTerm, ProxyTerm, StructureTerm};
 
 /// The log-weight of a cross-validated error under `MSE^(-TEMPER n)` averaging.
 pub(super) fn log_weight(err: f64, n: usize) -> f64 {
@@ -99,7 +99,7 @@ fn weighed(mut parts: Vec<Part>, n: usize) -> Vec<Part> {
 }
 
 /// The weighted mean of predictors of one space (weights summing to 1; linear, so the mean
-/// predicts the mean): proxy terms of one device, and structure terms of one feature, merge.
+/// predicts the mean): proxy terms of one device, structure terms of one feature and network terms of one count merge.
 fn average(ps: &[&AdditivePredictor], weights: &[f64]) -> AdditivePredictor {
     let mut out = ps[0].clone();
     out.weights =
@@ -107,6 +107,7 @@ fn average(ps: &[&AdditivePredictor], weights: &[f64]) -> AdditivePredictor {
     out.intercept = ps.iter().zip(weights).map(|(p, w)| w * p.intercept).sum::<f64>();
     out.proxy_terms.clear();
     out.structure_terms.clear();
+    out.network_terms.clear();
     for (p, &w) in ps.iter().zip(weights) {
         for term in &p.proxy_terms {
             match out.proxy_terms.iter_mut().find(|t| t.device == term.device && t.pruned == term.pruned) {
@@ -119,6 +120,12 @@ fn average(ps: &[&AdditivePredictor], weights: &[f64]) -> AdditivePredictor {
             match out.structure_terms.iter_mut().find(|t| t.feature == term.feature) {
                 Some(t) => t.weights.iter_mut().zip(scaled).for_each(|(a, b)| *a += b),
                 None => out.structure_terms.push(StructureTerm { weights: scaled.collect(), ..term.clone() }),
+            }
+        }
+        for term in &p.network_terms {
+            match out.network_terms.iter_mut().find(|t| t.count == term.count) {
+                Some(t) => t.weight += w * term.weight,
+                None => out.network_terms.push(NetworkTerm { weight: w * term.weight, ..term.clone() }),
             }
         }
     }

@@ -160,7 +160,8 @@ mod tests {
                 "stacking",
                 "pruned-stacking",
                 "pool-prior",
-                "launch"
+                "launch",
+                "launch-depth"
             ]
             .map(|n| format!("\"{n}\""))
         );

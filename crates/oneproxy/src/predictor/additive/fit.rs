@@ -75,6 +75,7 @@ impl AdditivePredictor {
             intercept,
             proxy_terms: Vec::new(),
             structure_terms: Vec::new(),
+            network_terms: Vec::new(),
             provenance: serde_json::json!({"fit": "least squares", "ridge": ridge, "samples": n}),
             unconstrained: None,
         };

@@ -4,7 +4,9 @@
 //! network is the sum of the latencies of its operations plus a fixed cost. It is the object
 //! AdaProxy adapts, and the model the paper builds on. An adapted predictor may also hold
 //! [`ProxyTerm`]s (a multiple of a proxy's *measured* latency, its additive model where it has
-//! not measured) and, for NB201, [`StructureTerm`]s (costs of the operations a cell executes).
+//! not measured), for NB201, [`StructureTerm`]s (costs of the operations a cell executes), and
+//! for the elastic spaces [`NetworkTerm`]s (costs per kernel launched, element moved or
+//! multiply-add of the architecture's network).
 //! So it is additive only in general, and one method predicts, told where the proxy terms'
 //! latencies come from ([`ProxyLatency`]).
 //!
@@ -28,6 +30,7 @@ pub use positive::LowerBound;
 
 use crate::data::LatencyTable;
 use crate::error::{Error, Result};
+use crate::network::counts::NetworkCount;
 use crate::space::cell::{CellFeature, OPS};
 use crate::space::{Arch, SpaceId};
 use serde::{Deserialize, Serialize};
@@ -74,6 +77,22 @@ impl StructureTerm {
     fn value(&self, arch: &Arch) -> f64 {
         self.feature.counts(arch.genes()).iter().zip(&self.weights).map(|(&c, w)| c as f64 * w).sum()
     }
+}
+
+/// A term `weight * count(network(arch))` over one physical count of the architecture's network
+/// ([`NetworkCount`]): a launch-bound device (a GPU at small batch) pays per kernel launched and
+/// per element moved. In the elastic spaces' encoding every feature carries the factor
+/// `(res/224)^2`, so a count that does not grow with the pixels (kernels follow the depth
+/// alone) is not additive there; it is a count of the network. Defined for spaces whose
+/// smallest and largest networks are known ([`Family::count_extremes`](crate::space::Family::count_extremes)),
+/// which bound it over the space.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NetworkTerm {
+    /// Which count.
+    pub count: NetworkCount,
+    /// Milliseconds per unit counted, `>= 0` (a kernel or an element never makes a network
+    /// faster, and the bound over the space relies on it).
+    pub weight: f64,
 }
 
 /// Where a predictor's proxy terms read their proxy's latency (a predictor without proxy terms
@@ -134,6 +153,10 @@ pub struct AdditivePredictor {
     /// predictor). See [`StructureTerm`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(in crate::predictor) structure_terms: Vec<StructureTerm>,
+    /// Terms over physical counts of the architecture's network (elastic spaces only; empty
+    /// for a plain additive predictor). See [`NetworkTerm`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(in crate::predictor) network_terms: Vec<NetworkTerm>,
     /// How the predictor was made (free-form, for people and the manifest).
     #[serde(default)]
     pub(in crate::predictor) provenance: serde_json::Value,
@@ -165,6 +188,7 @@ impl AdditivePredictor {
             intercept: 0.0,
             proxy_terms: Vec::new(),
             structure_terms: Vec::new(),
+            network_terms: Vec::new(),
             provenance: serde_json::Value::Null,
             unconstrained: None,
         }
@@ -205,6 +229,27 @@ impl AdditivePredictor {
         &self.structure_terms
     }
 
+    /// Terms over physical counts of the architecture's network (see [`NetworkTerm`]).
+    pub fn network_terms(&self) -> &[NetworkTerm] {
+        &self.network_terms
+    }
+
+    /// The network terms' part of the prediction of `arch` (0 without network terms: the
+    /// network is only built when a term needs it).
+    fn network_value(&self, arch: &Arch) -> f64 {
+        self.network_parts(arch).iter().map(|(w, c)| w * c).sum()
+    }
+
+    /// Each network term's weight with its count for `arch` (empty without network terms).
+    fn network_parts(&self, arch: &Arch) -> Vec<(f64, f64)> {
+        if self.network_terms.is_empty() {
+            return Vec::new();
+        }
+        let counts = NetworkCount::all_of(&self.space.network(arch));
+        let index = |count| NetworkCount::ALL.iter().position(|&c| c == count).unwrap_or(0);
+        self.network_terms.iter().map(|t| (t.weight, counts[index(t.count)])).collect()
+    }
+
     /// The plain least-squares fit, when the positivity constraint changed it.
     pub fn unconstrained(&self) -> Option<&Unconstrained> {
         self.unconstrained.as_ref()
@@ -226,6 +271,7 @@ impl AdditivePredictor {
             .iter()
             .chain([&self.intercept])
             .chain(self.structure_terms.iter().flat_map(|t| &t.weights))
+            .chain(self.network_terms.iter().map(|t| &t.weight))
             .all(|v| v.is_finite())
             && self.proxy_terms.iter().all(|t| t.coefficient.is_finite())
     }
@@ -344,7 +390,9 @@ impl AdditivePredictor {
                 if any_pruned {
                     space.encode_into(&crate::space::cell::prune_dead(a), &mut pruned_buf);
                 }
-                let mut v = self.predict_encoded(&buf) + self.structure_terms.iter().map(|t| t.value(a)).sum::<f64>();
+                let mut v = self.predict_encoded(&buf)
+                    + self.structure_terms.iter().map(|t| t.value(a)).sum::<f64>()
+                    + self.network_value(a);
                 for (t, term) in self.proxy_terms.iter().enumerate() {
                     let measured = lookups.get(t).map_or(f64::NAN, |l| l[i]);
                     let base = if !measured.is_nan() {
@@ -383,7 +431,8 @@ impl AdditivePredictor {
                 return Err(Error::InvalidParameter(format!("proxy term '{}' is malformed", t.device)));
             }
         }
-        if !self.is_additive() && !self.space.family().has_cells() {
+        let cell_terms = !self.structure_terms.is_empty() || self.proxy_terms.iter().any(|t| t.pruned);
+        if cell_terms && !self.space.family().has_cells() {
             return Err(Error::InvalidParameter(format!(
                 "structure terms and pruned proxy terms are defined for nb201 cells, not {}",
                 self.space
@@ -400,6 +449,19 @@ impl AdditivePredictor {
                     t.feature.name()
                 )));
             }
+        }
+        if !self.network_terms.is_empty() && self.space.family().count_extremes().is_none() {
+            return Err(Error::InvalidParameter(format!(
+                "network terms are defined for spaces whose smallest and largest networks are known (the elastic spaces), not {}",
+                self.space
+            )));
+        }
+        if let Some(t) = self.network_terms.iter().find(|t| !(t.weight.is_finite() && t.weight >= 0.0)) {
+            return Err(Error::InvalidParameter(format!(
+                "network term '{}' is malformed (needs a finite weight >= 0, has {})",
+                t.count.name(),
+                t.weight
+            )));
         }
         if !self.weights.iter().chain([&self.intercept]).all(|w| w.is_finite()) {
             return Err(Error::InvalidParameter("predictor has non-finite weights".into()));
@@ -517,5 +579,35 @@ mod tests {
         let mut q = AdditivePredictor::fit(&crate::space::Fbnet, "d", &fb, &vec![1.0; 50], 1e-6).unwrap();
         q.structure_terms.push(StructureTerm { feature: CellFeature::LiveOps, weights: vec![0.0; 5] });
         assert!(q.validate().unwrap_err().to_string().contains("nb201"));
+    }
+
+    #[test]
+    fn network_terms_predict_bound_and_refuse_spaces_without_count_extremes() {
+        let space = SpaceId::OfaMbv3;
+        let [small, large] = space.family().count_extremes().unwrap();
+        let counts = |a: &Arch| NetworkCount::all_of(&space.network(a));
+        let mut p = AdditivePredictor { intercept: -1.0, ..AdditivePredictor::blank(space) };
+        p.network_terms.push(NetworkTerm { count: NetworkCount::Kernels, weight: 0.05 });
+        p.validate().unwrap();
+        // -1 ms plus 0.05 ms per kernel; the lowest at the smallest network, and saved files
+        // keep the terms.
+        assert!((at(&p, &large) - (-1.0 + 0.05 * counts(&large)[0])).abs() < 1e-9);
+        let low = p.lower_bound(ProxyLatency::Modelled).unwrap();
+        assert!((low.value - at(&p, &small)).abs() < 1e-9);
+        let back: AdditivePredictor = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+        assert_eq!(back, p);
+        // A plain predictor's file has no network terms field.
+        let plain = AdditivePredictor { network_terms: Vec::new(), intercept: 1.0, ..p.clone() };
+        assert!(!serde_json::to_string(&plain).unwrap().contains("network_terms"));
+        // Too negative an intercept is caught at the smallest network.
+        p.intercept = -0.06 * counts(&small)[0];
+        assert!(p.validate().unwrap_err().to_string().contains("not positive"));
+        p.intercept = 1.0;
+        p.network_terms[0].weight = -0.01;
+        assert!(p.validate().unwrap_err().to_string().contains("malformed"));
+        // FBNet has no smallest network in every count: no bound, so no network terms.
+        let mut q = AdditivePredictor { intercept: 1.0, ..AdditivePredictor::blank(SpaceId::Fbnet) };
+        q.network_terms.push(NetworkTerm { count: NetworkCount::Traffic, weight: 1e-6 });
+        assert!(q.validate().unwrap_err().to_string().contains("elastic"));
     }
 }

@@ -60,6 +60,14 @@ impl AdditivePredictor {
         let mut low = if self.is_additive() {
             let arch = space.argmin_additive(&w);
             LowerBound { value: space.min_additive(&w) + c, arch, measured: false }
+        } else if let (true, Some([smallest, _])) =
+            (self.is_additive_but_networks(), self.space.family().count_extremes())
+        {
+            // Network terms weigh counts >= 0 by weights >= 0 (checked by `validate`): the sum
+            // of the additive part's minimum and the terms at the smallest network bounds every
+            // prediction from below (exact when the additive part is lowest there too).
+            let arch = space.argmin_additive(&w);
+            LowerBound { value: space.min_additive(&w) + c + self.network_value(&smallest), arch, measured: false }
         } else {
             // Not additive: over the whole (enumerable, checked by `validate`) space.
             let all = space.enumerate().ok_or_else(|| {
@@ -91,6 +99,11 @@ impl AdditivePredictor {
     /// Whether every term is additive in the encoding (no structure terms, no pruned proxy
     /// terms): then the minimum over the space is exact from the weights.
     pub(super) fn is_additive(&self) -> bool {
+        self.is_additive_but_networks() && self.network_terms.is_empty()
+    }
+
+    /// Whether every term but the network terms is additive in the encoding.
+    fn is_additive_but_networks(&self) -> bool {
         self.structure_terms.is_empty() && self.proxy_terms.iter().all(|t| !t.pruned)
     }
 
@@ -102,7 +115,11 @@ impl AdditivePredictor {
         let abs: Vec<f64> = w.iter().map(|v| v.abs()).collect();
         // A cell has 6 edges: no count exceeds 6.
         let structure: f64 = self.structure_terms.iter().flat_map(|t| &t.weights).map(|v| 6.0 * v.abs()).sum();
-        c.abs() + space.max_additive(&abs).max(0.0) + structure
+        let network = match (self.network_terms.is_empty(), self.space.family().count_extremes()) {
+            (false, Some([_, largest])) => self.network_parts(&largest).iter().map(|(w, c)| w.abs() * c).sum(),
+            _ => 0.0,
+        };
+        c.abs() + space.max_additive(&abs).max(0.0) + structure + network
     }
 
     /// Whether `lowest` (a [`lower_bound`](Self::lower_bound) value) counts as positive.
@@ -153,6 +170,7 @@ mod tests {
             intercept: 1.0,
             proxy_terms: Vec::new(),
             structure_terms: Vec::new(),
+            network_terms: Vec::new(),
             provenance: serde_json::Value::Null,
             unconstrained: None,
         };

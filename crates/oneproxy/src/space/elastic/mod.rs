@@ -212,6 +212,17 @@ impl ElasticSpec {
         format!("r{}_k{}_e{}", Self::resolution(arch), part(|b| b.0), part(|b| b.1))
     }
 
+    /// [`Family::count_extremes`](super::Family::count_extremes): all genes first (resolution
+    /// 128, two blocks per stage, kernel 3, the smallest expand ratio) and all genes last. Every
+    /// count grows with the resolution, the depth and the expand ratio (a block adds kernels,
+    /// and its elements and multiply-adds grow with its width and its pixels); the kernel size
+    /// changes multiply-adds only (padding keeps the shapes), and they grow with it.
+    pub fn count_extremes(&self) -> [Arch; 2] {
+        let mut large: Vec<u8> = self.card.iter().map(|c| c - 1).collect();
+        self.canonicalize(&mut large);
+        [Arch::from_genes(vec![0; ELASTIC_GENES]), Arch::from_genes(large)]
+    }
+
     /// [`SearchSpace::canonicalize`](super::SearchSpace::canonicalize).
     pub fn canonicalize(&self, genes: &mut [u8]) {
         for s in 0..ELASTIC_STAGES {
@@ -417,6 +428,9 @@ macro_rules! elastic_space {
             }
             fn dataset(&self) -> Option<&'static $crate::space::Dataset> {
                 $dataset
+            }
+            fn count_extremes(&self) -> Option<[Arch; 2]> {
+                Some(Self::SPEC.count_extremes())
             }
             fn parse_bundled(&self, fields: &[&str]) -> Result<Arch, String> {
                 Self::SPEC.parse_bundled(fields)

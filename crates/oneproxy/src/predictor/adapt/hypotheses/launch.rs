@@ -5,21 +5,19 @@
 //! follow FLOPs. A launch-bound target ranks architectures by something else entirely (a
 //! skipped FBNet layer saves its eight kernels; an expansion-6 block costs little more than an
 //! expansion-1 one), so no multiple of a CPU proxy describes it, while two physical counts do.
-//! Both counts come from the architecture's network ([`crate::network`]):
-//! * **kernels**: one per operation node, a grouped (not depthwise) convolution one per group
-//!   (libraries launch those per group), an addition of `k` inputs `k - 1`;
-//! * **memory traffic**: the elements every operation reads and writes.
+//! Both counts come from the architecture's network ([`crate::network::counts`]).
 //!
 //! The model `c + a * kernels + b * traffic`, `a, b >= 0`, becomes an ordinary additive
 //! predictor wherever both counts are exactly additive in the space's encoding (each choice
 //! adds a fixed number of kernels and elements; true when a position's input and output shapes
 //! do not depend on the other positions' choices). That is checked per space by projecting the
 //! counts of sampled architectures onto the encoding; where the projection is not exact the
-//! hypothesis does not apply, rather than approximate.
+//! hypothesis does not apply, rather than approximate, and [`launch_depth`](super::launch_depth)
+//! fits the same counts as terms of the predictor.
 
 use super::ridge::NonNegativeRidge;
 use super::{Fitted, Hypothesis, Samples};
-use crate::network::{Network, Op};
+use crate::network::counts::launch as counts;
 use crate::predictor::additive::AdditivePredictor;
 use crate::space::{seeded_rng, Arch, SearchSpace, SpaceId};
 use nalgebra::{DMatrix, DVector};
@@ -56,39 +54,8 @@ impl Hypothesis for Launch {
         let weights: Vec<f64> =
             proj.kernels.iter().zip(&proj.traffic).map(|(k, m)| s.scale * (per[0] * k + per[1] * m)).collect();
         let intercept = s.scale * (fit.intercept + per[0] * proj.kernels_intercept + per[1] * proj.traffic_intercept);
-        let predictor = AdditivePredictor { weights, intercept, ..AdditivePredictor::blank(space) };
-        Some(Fitted {
-            lambda: fit.lambda,
-            cv_error: fit.cv_error,
-            held_out: fit.held_out,
-            predictor,
-            filled: Vec::new(),
-        })
+        Some(fit.fitted(AdditivePredictor { weights, intercept, ..AdditivePredictor::blank(space) }))
     }
-}
-
-/// Kernels launched and elements moved by one network (per image).
-pub(crate) fn counts(net: &Network) -> [f64; 2] {
-    let (mut kernels, mut traffic) = (0.0, 0.0);
-    for node in net.nodes.iter().skip(1) {
-        let elements = |s: crate::network::Shape| (s.c * s.h * s.w) as f64;
-        let read: f64 = node.inputs.iter().map(|&i| elements(net.nodes[i].shape)).sum();
-        traffic += read + elements(node.shape);
-        kernels += match node.op {
-            Op::Input => 0.0,
-            Op::Conv { groups, .. } => {
-                let in_c = node.inputs.first().map_or(1, |&i| net.nodes[i].shape.c);
-                if groups > 1 && groups < in_c {
-                    groups as f64
-                } else {
-                    1.0
-                }
-            }
-            Op::Add => node.inputs.len().saturating_sub(1).max(1) as f64,
-            _ => 1.0,
-        };
-    }
-    [kernels, traffic]
 }
 
 /// Both counts as additive models over a space's encoding.
@@ -101,7 +68,7 @@ pub(crate) struct Projection {
 
 /// The projection of a space, computed once; `None` where the counts are not additive in the
 /// encoding.
-fn projection(space: SpaceId) -> Option<Arc<Projection>> {
+pub(super) fn projection(space: SpaceId) -> Option<Arc<Projection>> {
     static CACHE: OnceLock<Mutex<HashMap<SpaceId, Option<Arc<Projection>>>>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     if let Some(p) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&space) {
@@ -163,10 +130,9 @@ fn project(s: &dyn SearchSpace, id: SpaceId) -> Option<Projection> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{loo, proxies, scaled};
+    use super::super::testing::fit_alone;
     use super::*;
     use crate::predictor::ProxyLatency;
-    use crate::predictor::ProxyPool;
 
     #[test]
     fn counts_are_exactly_additive_in_the_fbnet_encoding() {
@@ -210,13 +176,7 @@ mod tests {
         let mut rng = seeded_rng(3);
         let archs: Vec<Arch> = (0..12).map(|_| s.sample(&mut rng)).collect();
         let y: Vec<f64> = archs.iter().map(lat).collect();
-        let (ys, scale) = scaled(&y);
-        // The pool only names the space: the hypothesis uses no proxy.
-        let table = &crate::data::bundled::bundle(space).unwrap().latency;
-        let pool = ProxyPool::new(table);
-        let pool = proxies(&pool, &["pixel3"]);
-        let samples = Samples { proxies: &pool, archs: &archs, ys: &ys, scale, tests: &loo(12) };
-        let fit = Launch.fit(&samples).unwrap();
+        let fit = fit_alone(&Launch, space, &archs, &y).unwrap();
         let others: Vec<Arch> = (0..200).map(|_| s.sample(&mut rng)).collect();
         let predicted = fit.predictor.predict(&others, ProxyLatency::Modelled).unwrap();
         for (a, p) in others.iter().zip(&predicted) {

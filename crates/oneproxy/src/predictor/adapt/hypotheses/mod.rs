@@ -18,6 +18,7 @@
 //! | `stacking` | `c + sum over pool devices of beta * latency`, `beta >= 0`, ridge |
 //! | `pruned-stacking` | the same on the pool's latencies of the cell with its dead operations removed (NB201) |
 //! | `launch` | `c + a * kernels launched + b * elements moved`, `a, b >= 0`, ridge (spaces where both counts are additive in the encoding) |
+//! | `launch-depth` | `c + a * kernels + b * elements moved + f * multiply-adds`, non-negative, as network terms (elastic spaces, where depth and resolution make the counts non-additive) |
 //! | `pool-prior` | one-hot weights with a Gaussian prior whose mean and covariance are those of the pool devices' additive weights (each scaled to mean latency 1) |
 //!
 //! Non-negative weights keep the fits physical (an operation does not make a network faster)
@@ -26,6 +27,7 @@
 //! before it is averaged.
 
 mod launch;
+mod launch_depth;
 mod live_ops;
 mod live_path;
 mod pool_prior;
@@ -67,6 +69,7 @@ pub(crate) static HYPOTHESES: &[&dyn Hypothesis] = &[
     &pruned_stacking::PrunedStacking,
     &pool_prior::PoolPrior,
     &launch::Launch,
+    &launch_depth::LaunchDepth,
 ];
 
 /// What every hypothesis is fitted on.
@@ -151,6 +154,23 @@ pub(super) mod testing {
     pub fn proxies<'t>(pool: &'t ProxyPool<'t>, devices: &[&str]) -> Vec<Proxy<'t>> {
         let names: Vec<String> = devices.iter().map(|d| d.to_string()).collect();
         pool.proxies_named(&names).unwrap()
+    }
+
+    /// `h` fitted on `archs` measured at `y` (ms) with leave-one-out, for a hypothesis that uses
+    /// no proxy: the pool is the first bundled device of `space`, which only names the space.
+    pub fn fit_alone(
+        h: &dyn super::Hypothesis,
+        space: crate::SpaceId,
+        archs: &[crate::space::Arch],
+        y: &[f64],
+    ) -> Option<super::Fitted> {
+        let table = &crate::data::bundled::bundle(space).unwrap().latency;
+        let pool = ProxyPool::new(table);
+        let first = table.devices()[0].name.clone();
+        let pool = proxies(&pool, &[first.as_str()]);
+        let (ys, scale) = scaled(y);
+        let tests = loo(y.len());
+        h.fit(&super::Samples { proxies: &pool, archs, ys: &ys, scale, tests: &tests })
     }
 
     /// The bundled NB201 table.

@@ -135,6 +135,17 @@ impl RidgeFit {
             .collect()
     }
 
+    /// The fit's validation with `predictor`, the model it stands for (in milliseconds).
+    pub(super) fn fitted(&self, predictor: AdditivePredictor) -> Fitted {
+        Fitted {
+            lambda: self.lambda,
+            cv_error: self.cv_error,
+            held_out: self.held_out.clone(),
+            predictor,
+            filled: Vec::new(),
+        }
+    }
+
     /// The fit as a predictor of structure terms: `features[t]` owns columns `4t..4t+4`.
     pub(super) fn into_counts(self, scale: f64, features: &[CellFeature]) -> Fitted {
         let per = self.per_column();
