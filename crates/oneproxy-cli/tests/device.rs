@@ -405,3 +405,25 @@ fn two_nas_runs_on_one_measurements_file_lose_nothing() {
     .success();
     assert_eq!(runner_calls(dir.path()), calls, "the second run measured nothing twice");
 }
+
+#[test]
+fn the_text_output_names_the_runner_up_proxies() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("edgegpu.csv");
+    let run = |extra: &[&str]| {
+        let mut c = oneproxy();
+        c.args(["nas", "--target", "edgegpu", "--oracle", "table", "--proxy", "auto", "--max-measurements", "12"]);
+        c.args(extra).arg("--measurements").arg(&log);
+        c.assert().success().get_output().stdout.clone()
+    };
+    let v: Value = serde_json::from_slice(&run(&["--json"])).unwrap();
+    let ranking = v["proxy_ranking"].as_array().unwrap();
+    assert!(ranking.len() >= 2, "{ranking:?}");
+    assert_eq!(ranking[0]["proxy"], v["proxy"]);
+    // The same run again from its log, as text.
+    let text = String::from_utf8(run(&[])).unwrap();
+    let line = text.lines().find(|l| l.starts_with("runner-up proxies")).unwrap_or_else(|| panic!("{text}"));
+    for r in &ranking[1..] {
+        assert!(line.contains(r["proxy"].as_str().unwrap()), "{line}");
+    }
+}

@@ -7,7 +7,7 @@ use crate::report::{fmt3, print, print_json, TextTable};
 use anyhow::Context;
 use oneproxy::report::NasBody;
 use oneproxy::workflow::Flow;
-use oneproxy::workflow::{Design, FlowEvent, NasOutcome, Stage};
+use oneproxy::workflow::{Decision, Design, FlowEvent, NasOutcome, Stage};
 use oneproxy::workflow::{ExportModels, ManualOracle, MeasurementLog, Recorded, TableOracle, TargetOracle};
 use oneproxy::{Manifest, SpaceId};
 use std::path::PathBuf;
@@ -182,15 +182,44 @@ fn inside(dir: &std::path::Path, file: &std::path::Path) -> bool {
     resolve(parent).starts_with(resolve(dir))
 }
 
+/// The decision in words: "reuse" alone would hide that a sequential run refits the reused
+/// proxy on what it measures.
+fn decision_text(o: &NasOutcome) -> String {
+    match (o.decision, o.refitted) {
+        (Decision::Reuse, true) => "reuse, then refit on its measurements".to_string(),
+        (d, _) => d.name().to_string(),
+    }
+}
+
+/// The runner-up proxies and, when the best ones tied, what chose among them.
+fn proxy_choice_text(o: &NasOutcome) -> String {
+    let mut out = String::new();
+    let runner_ups: Vec<String> =
+        o.proxy_ranking.iter().skip(1).map(|r| format!("{} ({})", r.proxy, fmt3(r.spearman))).collect();
+    if !runner_ups.is_empty() {
+        out.push_str(&format!("runner-up proxies (Spearman on the samples): {}\n", runner_ups.join(", ")));
+    }
+    if let Some(tie) = &o.proxy_tie {
+        out.push_str(&format!(
+            "tie: {} share the best Spearman; {} chosen by {}\n",
+            tie.tied.join(", "),
+            o.proxy,
+            tie.broken_by.describe()
+        ));
+    }
+    out
+}
+
 fn render(o: &NasOutcome, log: &std::path::Path) -> String {
     let mut out = format!(
-        "target {}: proxy {} (Spearman {} on {} samples) -> {}{}\n{} measurements in all (in {})\n\nmeasured Pareto front:\n",
+        "target {}: proxy {} (Spearman {} on {} samples) -> {}{}\n{}{} measurements in all (in {})\n\nmeasured Pareto front:\n",
         o.target,
         o.proxy,
         fmt3(o.spearman_samples),
         o.measured.iter().filter(|m| m.stage == Stage::Samples).count(),
-        o.decision.name(),
+        decision_text(o),
         o.cv_spearman.map_or(String::new(), |c| format!(" (cross-validated Spearman {c:.3})")),
+        proxy_choice_text(o),
         o.measurements,
         log.display()
     );
@@ -212,6 +241,9 @@ fn render(o: &NasOutcome, log: &std::path::Path) -> String {
         }
     }
     out.push('\n');
+    for w in &o.warnings {
+        out.push_str(&format!("warning: {w}\n"));
+    }
     out
 }
 

@@ -177,6 +177,19 @@ class NasResult(NamedTuple):
         return self.outcome.get("remaining_regret")
 
     @property
+    def proxy_ranking(self) -> List[Dict[str, Any]]:
+        """The best pool members on the samples (``proxy``, ``spearman``, ``log_pearson``), the
+        chosen proxy first: how clear the choice was. ``outcome["proxy_tie"]`` says when several
+        tied and what chose among them."""
+        return list(self.outcome.get("proxy_ranking", []))
+
+    @property
+    def refitted(self) -> bool:
+        """Whether the final predictions come from a refit on the candidates' measurements (a
+        reused proxy too: its latencies then guided the first round only)."""
+        return bool(self.outcome.get("refitted", False))
+
+    @property
     def picks(self) -> List[Pick]:
         """The pick per constraint, as :class:`Pick` (measured on the target)."""
         return [_pick(p["constraint"], p.get("pick"), True) for p in self.outcome["picks"]]

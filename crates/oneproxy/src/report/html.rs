@@ -359,11 +359,32 @@ fn proxy_reason(page: &Page) -> String {
         ),
         Some(ProxyReason::Given) => format!("<b>{proxy}</b>, named with <code>--proxy</code>"),
         Some(ProxyReason::Pool) => format!("<b>{proxy}</b>: per target, the pool member whose latencies rank the target's samples best (see the proxy column)"),
-        None => match page.rows.first().filter(|_| page.single).map(|r| r.outcome.spearman_samples) {
-            Some(s) if s.is_finite() => format!("<b>{proxy}</b>: its latencies rank the target's samples with Spearman {s:.3}"),
+        None => match page.rows.first().filter(|_| page.single).map(|r| r.outcome) {
+            Some(o) if o.spearman_samples.is_finite() => format!(
+                "<b>{proxy}</b>: its latencies rank the target's samples with Spearman {:.3}{}",
+                o.spearman_samples,
+                runner_ups(o)
+            ),
             _ => format!("<b>{proxy}</b>"),
         },
     }
+}
+
+/// The runner-up proxies of a pool run and any tie, in words ("" for a named proxy).
+fn runner_ups(o: &NasOutcome) -> String {
+    let others: Vec<String> = o
+        .proxy_ranking
+        .iter()
+        .skip(1)
+        .map(|r| format!("{} {}", escape(&r.proxy), fixed(Some(r.spearman), 3)))
+        .collect();
+    if others.is_empty() {
+        return String::new();
+    }
+    let tie = o.proxy_tie.as_ref().map_or(String::new(), |t| {
+        format!("; a tie between {}, broken by {}", escape(&t.tied.join(", ")), t.broken_by.describe())
+    });
+    format!(" (runner-ups: {}{tie})", others.join(", "))
 }
 
 fn header(out: &mut String, page: &Page) {
@@ -619,6 +640,9 @@ mod tests {
             decision,
             proxy: "fpga".into(),
             spearman_samples: 0.95,
+            proxy_ranking: Vec::new(),
+            proxy_tie: None,
+            refitted: false,
             cv_spearman: cv,
             samples: 10,
             measurements,

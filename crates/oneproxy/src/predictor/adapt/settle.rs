@@ -1,5 +1,7 @@
 //! Settling: the best candidates fitted on all samples at their chosen lambda and made positive
-//! over the space; with averaging, the hypotheses are fitted alongside.
+//! over the space; with averaging, the hypotheses are fitted alongside. A settled fit that ranks
+//! its own samples far worse than its cross-validation promised is not the fit that was
+//! validated, and is dropped for the next candidate ([`MAX_OVERPROMISE`]).
 
 use super::candidates::{drop_unsolved, ranked, Candidate, Target};
 use super::combine::{log_weight, MAX_SETTLED, NEGLIGIBLE_WEIGHT};
@@ -9,6 +11,7 @@ use super::design::Engine;
 use super::hypotheses::{fit_all, FittedHypotheses, Samples};
 use super::params::AdaptParams;
 use super::report::Constrained;
+use super::Form;
 use crate::error::{Error, Result};
 use crate::predictor::additive::AdditivePredictor;
 use crate::predictor::ProxyLatency;
@@ -27,6 +30,76 @@ pub(super) struct Choice {
     pub(super) held_out: Vec<f64>,
     pub(super) constrained: Option<Constrained>,
     pub(super) solves: usize,
+    /// Spearman of its held-out predictions with the samples (NaN when undefined).
+    pub(super) cv_spearman: f64,
+    /// Spearman of the fit itself on the samples it was fitted on (NaN when undefined).
+    pub(super) training_spearman: f64,
+}
+
+/// How far a fit's ranking of its own training samples may fall below what its
+/// cross-validation promised before the fit is dropped. A fit ranks the samples it was fitted
+/// on at least about as well as held-out ones; one that does far worse is not the fit that was
+/// validated (a positivity refit held up by constraints its folds did not need once ranked
+/// held-out data at 0.41 after cross-validating at 0.92).
+pub(super) const MAX_OVERPROMISE: f64 = 0.3;
+
+impl Choice {
+    /// Whether the cross-validation promised far more than the fit delivers on its own samples.
+    pub(super) fn overpromised(&self) -> bool {
+        self.cv_spearman - self.training_spearman > MAX_OVERPROMISE
+    }
+
+    /// Why it was dropped, for the adaptation's warnings.
+    fn dropped_because(&self, proxy: &str, form: Form) -> String {
+        format!(
+            "candidate {proxy} x {} left out: it ranks its own samples with Spearman {:.3}, far below the {:.3} its \
+             cross-validation promised",
+            form.name(),
+            self.training_spearman,
+            self.cv_spearman
+        )
+    }
+}
+
+/// Spearman of `predicted` with `ys` over the samples where `predicted` is defined.
+fn defined_spearman(predicted: &[f64], ys: &[f64]) -> f64 {
+    let (p, y): (Vec<f64>, Vec<f64>) =
+        predicted.iter().zip(ys).filter(|(p, _)| !p.is_nan()).map(|(&p, &y)| (p, y)).unzip();
+    crate::stats::spearman(&p, &y)
+}
+
+/// (cross-validated, training) Spearman of a fit `p` with the samples: what its validation
+/// promised and what it does on the samples it was fitted on.
+fn agreement(target: &Target, p: &AdditivePredictor, latency: ProxyLatency, held_out: &[f64]) -> Result<(f64, f64)> {
+    let training = crate::stats::spearman(&p.predict(target.archs, latency)?, &target.ys);
+    Ok((defined_spearman(held_out, &target.ys), training))
+}
+
+/// Keep the choices whose fit delivers what its cross-validation promised, with a warning per
+/// dropped one (`name`: the candidate's proxy and form); when every one overpromised, keep them
+/// all (something beats nothing).
+fn keep_delivering(
+    choices: Vec<Choice>,
+    name: &dyn Fn(usize) -> (String, Form),
+    warnings: &mut Vec<String>,
+) -> Vec<Choice> {
+    if choices.iter().all(Choice::overpromised) {
+        return choices;
+    }
+    let (bad, kept): (Vec<Choice>, Vec<Choice>) = choices.into_iter().partition(Choice::overpromised);
+    for b in bad {
+        let (proxy, form) = name(b.candidate);
+        warnings.push(b.dropped_because(&proxy, form));
+    }
+    kept
+}
+
+/// The proxy and form of candidate `ci`, for warnings.
+fn candidate_name<'t>(target: &'t Target, candidates: &'t [Candidate]) -> impl Fn(usize) -> (String, Form) + 't {
+    move |ci| {
+        let c = &candidates[ci];
+        (target.proxies[c.proxy].predictor.device.clone(), c.form)
+    }
 }
 
 /// What settling kept: the members from the corrections, best first, and the hypotheses.
@@ -120,7 +193,7 @@ fn settle_with_hypotheses(
             }
         }
     }
-    Ok((kept, hypotheses))
+    Ok((keep_delivering(kept, &candidate_name(target, candidates), warnings), hypotheses))
 }
 
 /// Candidates settled one by one, best first. As the constraint rarely helps, they stop being
@@ -137,9 +210,9 @@ fn settle_until_beaten(
     let mut settled: Vec<Choice> = Vec::new();
     for &ci in order {
         let c = &candidates[ci];
-        let mut errs: Vec<f64> = settled.iter().map(|s| s.cv_error).collect();
+        let mut errs: Vec<f64> = settled.iter().filter(|s| !s.overpromised()).map(|s| s.cv_error).collect();
         errs.sort_by(f64::total_cmp);
-        if settled.len() >= take && c.error() >= errs[take - 1] {
+        if errs.len() >= take && c.error() >= errs[take - 1] {
             break;
         }
         match settle_one(target, candidates, ci, params) {
@@ -147,7 +220,7 @@ fn settle_until_beaten(
             Err(e) => warnings.push(drop_unsolved(e, &target.proxies[c.proxy], c.form)?),
         }
     }
-    Ok(settled)
+    Ok(keep_delivering(settled, &candidate_name(target, candidates), warnings))
 }
 
 /// Candidate `ci` at its best lambda, fitted on all samples. If its predictor is not positive
@@ -167,7 +240,9 @@ fn settle_one(target: &Target, candidates: &[Candidate], ci: usize, params: &Ada
     let predictor = design.predictor(proxy, &sol);
     let latency = proxy.measured.map_or(ProxyLatency::Modelled, |(t, _)| ProxyLatency::Measured(t));
     let low = predictor.lower_bound(latency)?;
+    let agreement = |p: &AdditivePredictor, held_out: &[f64]| agreement(target, p, latency, held_out);
     if predictor.is_positive(low.value) {
+        let (cv_spearman, training_spearman) = agreement(&predictor, &c.held_out)?;
         return Ok(Choice {
             candidate: ci,
             lambda: c.lambdas[li],
@@ -177,6 +252,8 @@ fn settle_one(target: &Target, candidates: &[Candidate], ci: usize, params: &Ada
             held_out: c.held_out.clone(),
             constrained: None,
             solves: 1,
+            cv_spearman,
+            training_spearman,
         });
     }
     let fit = refit_positive(&design, proxy, params, lambda, &refit_tests(&target.scheme, design.y.len()))?;
@@ -190,6 +267,7 @@ fn settle_one(target: &Target, candidates: &[Candidate], ci: usize, params: &Ada
         constraints: fit.constraints,
         unconstrained_cv_error: c.errors[li],
     };
+    let (cv_spearman, training_spearman) = agreement(&fit.predictor, &fit.held_out)?;
     Ok(Choice {
         candidate: ci,
         lambda,
@@ -199,5 +277,56 @@ fn settle_one(target: &Target, candidates: &[Candidate], ci: usize, params: &Ada
         held_out: fit.held_out,
         constrained: Some(constrained),
         solves: fit.solves,
+        cv_spearman,
+        training_spearman,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A settled choice of candidate `ci` with the given cross-validated and training Spearman.
+    fn choice(ci: usize, cv_spearman: f64, training_spearman: f64) -> Choice {
+        let predictor = AdditivePredictor::linear(crate::SpaceId::Nb201, "proxy", vec![1.0; 30], 0.5).unwrap();
+        Choice {
+            candidate: ci,
+            lambda: 1.0,
+            predictor,
+            status: "exact".into(),
+            cv_error: 0.01,
+            held_out: Vec::new(),
+            constrained: None,
+            solves: 1,
+            cv_spearman,
+            training_spearman,
+        }
+    }
+
+    fn name(ci: usize) -> (String, Form) {
+        (format!("proxy{ci}"), Form::all().next().unwrap())
+    }
+
+    #[test]
+    fn a_fit_ranking_its_own_samples_far_below_its_cross_validation_is_dropped() {
+        // The positivity refit that cross-validated at 0.92 but ranks its own samples at 0.41,
+        // beside an honest fit: the honest one stays, the other goes with a warning.
+        let mut warnings = Vec::new();
+        let kept = keep_delivering(vec![choice(0, 0.92, 0.41), choice(1, 0.8, 0.9)], &name, &mut warnings);
+        assert_eq!(kept.iter().map(|c| c.candidate).collect::<Vec<_>>(), [1]);
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].contains("proxy0") && warnings[0].contains("0.410"), "{}", warnings[0]);
+        // Training a little below cross-validation is noise, not a broken fit.
+        assert!(!choice(0, 0.92, 0.92 - MAX_OVERPROMISE + 0.01).overpromised());
+        // Undefined correlations drop nothing.
+        assert!(!choice(0, f64::NAN, 0.1).overpromised());
+    }
+
+    #[test]
+    fn when_every_fit_overpromises_they_are_all_kept() {
+        let mut warnings = Vec::new();
+        let kept = keep_delivering(vec![choice(0, 0.9, 0.2), choice(1, 0.95, 0.3)], &name, &mut warnings);
+        assert_eq!(kept.len(), 2);
+        assert!(warnings.is_empty());
+    }
 }

@@ -1,7 +1,9 @@
 //! The one-proxy NAS flow for one target, driven by a measurement oracle.
 //!
 //! 1. Measure a few sample architectures on the target and compute the Spearman correlation
-//!    between each candidate proxy's latencies and the target's on them; the best proxy wins.
+//!    between each candidate proxy's latencies and the target's on them; the best proxy wins
+//!    (a tie, common on a few samples, goes to the best Pearson correlation of log latencies);
+//!    the outcome lists the runner-ups and any tie, so the choice shows how sure it was.
 //! 2. If it reaches the threshold (0.9), **reuse** the proxy's latencies; otherwise **adapt**
 //!    the proxy's predictor (AdaProxy), measuring more samples while the cross-validated
 //!    Spearman stays below the threshold and the budget allows.
@@ -9,10 +11,15 @@
 //!    latencies (the samples join it), so that picks under a latency constraint rely on
 //!    measurements, not predictions. By default ([`Design::Sequential`]) candidates are
 //!    measured in small batches chosen by expected regret reduction ([`super::design`]), the
-//!    predictor refitted between batches, until another batch is not expected to help; the
+//!    predictor refitted between batches (a reused proxy too: its latencies choose the first
+//!    batch, then refits on its measurements take over, `refitted` in the outcome; keeping the
+//!    proxy's latencies instead doubled the mean regret, docs/results/decisions), until another
+//!    batch is not expected to help; the
 //!    paper's way ([`Design::Layers`]) measures the first Pareto layers of the prediction at once;
 //!    for a person measuring by hand, [`Design::Upfront`] asks for the samples and the
 //!    candidates in one request, chosen before any target measurement.
+//!
+//! A final predictor whose cross-validated Spearman is low earns a warning in the outcome.
 //!
 //! Every architecture is measured at most once and every measurement is counted. Scoring
 //! against a full table is separate ([`super::score`]): a real device has no truth to score.
@@ -350,6 +357,49 @@ pub struct Failure {
     pub reason: String,
 }
 
+/// One pool member's agreement with the target on the initial samples.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RankedProxy {
+    /// The pool member.
+    pub proxy: String,
+    /// Spearman between its latencies and the target's on the samples (-1 when undefined).
+    pub spearman: f64,
+    /// Pearson correlation of the logs of its latencies and the target's on the samples (`None`
+    /// when undefined): how well one scale and one offset carry its latencies over, which
+    /// breaks ties of the Spearman.
+    pub log_pearson: Option<f64>,
+}
+
+/// How the proxy was picked among pool members that rank the samples equally well.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TieBreak {
+    /// The best Pearson correlation of log latencies among the tied members.
+    LogPearson,
+    /// Equal on that too: the first of them in the pool's order.
+    PoolOrder,
+}
+
+impl TieBreak {
+    /// In words, as the text output prints it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            TieBreak::LogPearson => "the best Pearson correlation of log latencies on the samples",
+            TieBreak::PoolOrder => "the pool's order (equal on the Pearson correlation of log latencies too)",
+        }
+    }
+}
+
+/// Several pool members with the same Spearman on the samples (few samples allow few values),
+/// and how one of them was chosen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProxyTie {
+    /// The tied members, the chosen one first (as in `proxy_ranking`).
+    pub tied: Vec<String>,
+    /// What chose among them.
+    pub broken_by: TieBreak,
+}
+
 /// The flow's outcome for one target.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NasOutcome {
@@ -362,6 +412,18 @@ pub struct NasOutcome {
     pub proxy: String,
     /// Spearman between proxy and target latencies on the initial samples.
     pub spearman_samples: f64,
+    /// The best pool members on the initial samples, the chosen proxy first, then the
+    /// runner-ups: how clear the choice was.
+    #[serde(default)]
+    pub proxy_ranking: Vec<RankedProxy>,
+    /// Set when several pool members tied on the samples' Spearman: which, and what chose.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_tie: Option<ProxyTie>,
+    /// Whether the final predictions come from a refit on the target's measurements made after
+    /// the decision (the sequential and upfront designs refit after each batch, a reused proxy
+    /// too: "reuse" then means its latencies guided the first batch only).
+    #[serde(default)]
+    pub refitted: bool,
     /// Cross-validated Spearman of the adapted predictor (adapt only).
     pub cv_spearman: Option<f64>,
     /// Samples measured for the decision and the adaptation.
@@ -534,6 +596,32 @@ mod tests {
         assert_eq!(Stage::Candidates.name(), serde_json::to_value(Stage::Candidates).unwrap());
     }
 
+    #[test]
+    fn a_pool_run_reports_the_runner_up_proxies_best_first() {
+        let b = bundle(SpaceId::Nb201).unwrap();
+        let acc = b.accuracy("cifar100").unwrap();
+        let flow = Flow::new(&b.latency, acc);
+        let config = NasConfig { samples: SampleSet::Random(6), ..NasConfig::default() };
+        let mut oracle = TableOracle::new(&b.latency, "edgegpu").unwrap();
+        let out = flow.run(&mut oracle, &config, &mut |_| {}).unwrap();
+        let ranking = &out.proxy_ranking;
+        assert!(ranking.len() >= 4, "{ranking:?}");
+        assert_eq!((ranking[0].proxy.as_str(), ranking[0].spearman), (out.proxy.as_str(), out.spearman_samples));
+        assert!(ranking.windows(2).all(|w| w[0].spearman >= w[1].spearman - 1e-9), "{ranking:?}");
+        if let Some(tie) = &out.proxy_tie {
+            assert_eq!(tie.tied[0], out.proxy);
+            assert!(tie.tied.iter().all(|t| ranking.iter().any(|r| &r.proxy == t)));
+        }
+        // The fields survive a JSON round trip; an outcome written before them still reads.
+        let json = serde_json::to_value(&out).unwrap();
+        assert_eq!(serde_json::from_value::<NasOutcome>(json.clone()).unwrap(), out);
+        let mut old = json;
+        for key in ["proxy_ranking", "proxy_tie", "refitted"] {
+            old.as_object_mut().unwrap().remove(key);
+        }
+        assert!(serde_json::from_value::<NasOutcome>(old).is_ok());
+    }
+
     /// A table that counts the requests it gets (`.2`) and the architectures in them (`.1`).
     struct Counting<'t>(TableOracle<'t>, usize, usize);
 
@@ -584,6 +672,11 @@ mod tests {
     fn reuse_when_monotone_and_adapt_otherwise() {
         let (r, s) = run("pixel3", "raspi4", vec![5.0, 1e9]);
         assert_eq!(r.decision, Decision::Reuse, "Spearman {}", r.spearman_samples);
+        // The sequential design refits the reused proxy on what it measured, and says so.
+        assert!(r.refitted && r.cv_spearman.is_some());
+        // One proxy named: the ranking holds it alone, with the Spearman the decision used.
+        assert_eq!(r.proxy_ranking.len(), 1);
+        assert_eq!((r.proxy_ranking[0].proxy.as_str(), r.proxy_ranking[0].spearman), ("pixel3", r.spearman_samples));
         assert!(s.hv_ratio > 0.95 && s.hv_ratio <= 1.0 + 1e-12, "{}", s.hv_ratio);
         assert!(s.constraints.iter().all(|c| !c.violated));
         // With no constraint binding, the pick is the most accurate chosen architecture.

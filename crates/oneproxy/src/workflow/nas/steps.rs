@@ -5,12 +5,14 @@
 
 use super::candidates::{CandidateDesign, DesignView, UpfrontView};
 use super::ledger::Ledger;
-use super::{Chosen, Decision, Flow, FlowEvent, NasConfig, NasOutcome, Pick, Prediction, Stage};
+use super::{
+    Chosen, Decision, Flow, FlowEvent, NasConfig, NasOutcome, Pick, Prediction, ProxyTie, RankedProxy, Stage, TieBreak,
+};
 use crate::error::{Error, Result};
 use crate::predictor::{adapt_pool, Adapted, Proxy, ProxyLatency, ProxySelection};
 use crate::search::{best_under_constraints, pareto_front};
 use crate::space::{seeded_rng, Arch, SearchSpace};
-use crate::stats::spearman;
+use crate::stats::{pearson, spearman};
 use crate::workflow::design::LatencyModel;
 use crate::workflow::oracle::TargetOracle;
 use crate::workflow::samples::SampleSet;
@@ -22,6 +24,34 @@ const REPLACEMENT_STREAM: u64 = 0x6661_696c_6564; // "failed"
 /// Salt of the draws of the final estimate of the remaining regret.
 const ESTIMATE_STREAM: u64 = 0x7265_6d61_696e; // "remain"
 
+/// Cross-validated Spearman of the final predictor below which the outcome warns that its
+/// predictions are unreliable (docs/results/decisions: below it, the final predictor was off by
+/// several times more on the final set).
+const LOW_CV_SPEARMAN: f64 = 0.8;
+
+/// The warning for a final predictor whose cross-validated Spearman is below
+/// [`LOW_CV_SPEARMAN`] (or undefined), with what would help.
+fn unreliable_predictions(cv_spearman: f64) -> Option<String> {
+    if cv_spearman >= LOW_CV_SPEARMAN {
+        return None;
+    }
+    Some(format!(
+        "the final predictor's cross-validated Spearman is {} (below {LOW_CV_SPEARMAN}): its predicted latencies \
+             are unreliable and the measured front may miss architectures it ranked wrongly; measure more samples \
+             (--samples), try another proxy (--proxy, --pool) or allow more measurements (--max-measurements, a \
+             lower --stop)",
+        if cv_spearman.is_nan() { "undefined".to_string() } else { format!("{cv_spearman:.3}") }
+    ))
+}
+
+/// Pool members shown in the outcome's ranking: the chosen one and its runner-ups (more when
+/// more tie).
+const RANKING_SHOWN: usize = 4;
+
+/// Spearman values this close count as equal: on a few samples Spearman takes few values, and
+/// pool members often share the best one exactly (rounding aside).
+const TIE_MARGIN: f64 = 1e-9;
+
 /// The proxy that ranks the samples best.
 pub(super) struct ProxyChoice {
     /// Index in the pool.
@@ -30,6 +60,37 @@ pub(super) struct ProxyChoice {
     pub spearman: f64,
     /// Reuse or adapt.
     pub decision: Decision,
+    /// The best pool members, the chosen one first.
+    pub ranking: Vec<RankedProxy>,
+    /// Set when several tied on the Spearman.
+    pub tie: Option<ProxyTie>,
+}
+
+/// A pool member's (index, Spearman, log Pearson) on the samples.
+type Scored = (usize, f64, Option<f64>);
+
+/// Pool members ranked by Spearman on the samples, ties broken by the Pearson correlation of
+/// log latencies (the member whose latencies map onto the target's by one scale fits them
+/// best, as a reused proxy must), then by the pool's order. Returns (pool index, Spearman, log
+/// Pearson) in that order, and how the first was chosen when it tied.
+fn rank_proxies(scores: &[(f64, Option<f64>)]) -> (Vec<Scored>, Option<TieBreak>) {
+    let mut order: Vec<Scored> = scores.iter().enumerate().map(|(k, &(r, p))| (k, r, p)).collect();
+    let best = order.iter().map(|o| o.1).fold(f64::NEG_INFINITY, f64::max);
+    let tied = |rho: f64| rho >= best - TIE_MARGIN;
+    let pearson = |p: Option<f64>| p.unwrap_or(f64::NEG_INFINITY);
+    order.sort_by(|a, b| match (tied(a.1), tied(b.1)) {
+        (true, true) => pearson(b.2).total_cmp(&pearson(a.2)).then(a.0.cmp(&b.0)),
+        _ => b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)),
+    });
+    let ties = order.iter().filter(|o| tied(o.1)).count();
+    let rule = (ties > 1).then(|| {
+        if pearson(order[0].2) > pearson(order[1].2) {
+            TieBreak::LogPearson
+        } else {
+            TieBreak::PoolOrder
+        }
+    });
+    (order, rule)
 }
 
 /// The current prediction of every candidate's target latency.
@@ -43,6 +104,8 @@ pub(super) struct Fit {
     /// Per candidate, the spread of ln(ms) among the adaptation's members (empty: one
     /// predictor, e.g. a reused proxy before its first refit).
     pub spread: Vec<f64>,
+    /// Whether it comes from a refit after the decision (on the candidates' measurements too).
+    pub refitted: bool,
 }
 
 /// One run of the flow for one target: what every step reads and adds to.
@@ -180,22 +243,36 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
         Ok(design.upfront(&view)?.into_iter().map(|i| self.candidates[i].clone()).collect())
     }
 
-    /// Choose the proxy whose latencies rank the samples best, and reuse it or adapt it.
+    /// Choose the proxy whose latencies rank the samples best (ties broken as
+    /// [`rank_proxies`] says), and reuse it or adapt it.
     pub fn choose_proxy(&self, events: &mut dyn FnMut(FlowEvent)) -> ProxyChoice {
-        let mut best: Option<(usize, f64)> = None;
-        for (k, proxy) in self.proxies.iter().enumerate() {
-            // Measured where the proxy has it, else its additive prediction.
-            let rho = spearman(&proxy.latencies(&self.samples), &self.ys);
-            let rho = if rho.is_nan() { -1.0 } else { rho };
-            if best.is_none_or(|b| rho > b.1) {
-                best = Some((k, rho));
-            }
-        }
-        let (index, spearman) = best.expect("the pool is not empty");
+        let log_ys: Vec<f64> = self.ys.iter().map(|v| v.ln()).collect();
+        let scores: Vec<(f64, Option<f64>)> = self
+            .proxies
+            .iter()
+            .map(|proxy| {
+                // Measured where the proxy has it, else its additive prediction.
+                let latencies = proxy.latencies(&self.samples);
+                let rho = spearman(&latencies, &self.ys);
+                let logs: Vec<f64> = latencies.iter().map(|v| v.ln()).collect();
+                let r = pearson(&logs, &log_ys);
+                (if rho.is_nan() { -1.0 } else { rho }, r.is_finite().then_some(r))
+            })
+            .collect();
+        let (order, rule) = rank_proxies(&scores);
+        let (index, spearman, _) = order[0];
+        let ties = order.iter().take_while(|o| o.1 >= spearman - TIE_MARGIN).count();
+        let name = |k: usize| self.proxies[k].device().to_string();
+        let ranking = order
+            .iter()
+            .take(RANKING_SHOWN.max(ties))
+            .map(|&(k, spearman, log_pearson)| RankedProxy { proxy: name(k), spearman, log_pearson })
+            .collect();
+        let tie = rule.map(|broken_by| ProxyTie { tied: order[..ties].iter().map(|o| name(o.0)).collect(), broken_by });
         let decision =
             if self.config.reuse && spearman >= self.config.threshold { Decision::Reuse } else { Decision::Adapt };
-        events(FlowEvent::Decided { proxy: self.proxies[index].device().to_string(), spearman, decision });
-        ProxyChoice { index, spearman, decision }
+        events(FlowEvent::Decided { proxy: name(index), spearman, decision });
+        ProxyChoice { index, spearman, decision, ranking, tie }
     }
 
     /// Fit: a reused proxy predicts with its own latencies; an adapted one is refitted with
@@ -209,7 +286,7 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
     ) -> Result<Fit> {
         if choice.decision == Decision::Reuse {
             let predicted = self.proxies[choice.index].latencies(&self.candidates);
-            return Ok(Fit { predicted, cv_spearman: None, cv_error: 0.0, spread: Vec::new() });
+            return Ok(Fit { predicted, cv_spearman: None, cv_error: 0.0, spread: Vec::new(), refitted: false });
         }
         let mut rng = seeded_rng(self.stream);
         let random_samples = design.draws_adaptation_samples();
@@ -279,7 +356,7 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
         let ys = self.ledger.values_of(xs);
         let adapted = adapt_pool(&self.proxies, xs, &ys, &self.config.adapt)?;
         events(FlowEvent::Adapted { samples: xs.len(), cv_spearman: adapted.report.cv_spearman });
-        *fit = self.fit_of(&adapted)?;
+        *fit = Fit { refitted: true, ..self.fit_of(&adapted)? };
         Ok(())
     }
 
@@ -291,6 +368,7 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
             cv_spearman: Some(adapted.report.cv_spearman),
             cv_error: adapted.report.cv_error.sqrt(),
             spread: adapted.log_spread(&self.candidates, table)?,
+            refitted: false,
         })
     }
 
@@ -335,11 +413,16 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
         let remaining =
             model.remaining_regret(&self.accuracies, &measured_pairs, &failed, self.stream ^ ESTIMATE_STREAM);
         let ledger = self.ledger;
+        let mut warnings = ledger.warnings.clone();
+        warnings.extend(fit.cv_spearman.and_then(unreliable_predictions));
         Ok(NasOutcome {
             target: self.target,
             decision: choice.decision,
             proxy: self.proxies[choice.index].device().to_string(),
             spearman_samples: choice.spearman,
+            proxy_ranking: choice.ranking,
+            proxy_tie: choice.tie,
+            refitted: fit.refitted,
             cv_spearman: fit.cv_spearman,
             samples: self.samples.len(),
             measurements: ledger.count(),
@@ -348,7 +431,7 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
             picks,
             measured: ledger.measured,
             failed: ledger.failed,
-            warnings: ledger.warnings,
+            warnings,
             remaining_regret: Some(remaining),
             prediction: Some(Prediction {
                 measured: self.candidates.iter().map(|a| ledger.values.contains_key(a)).collect(),
@@ -357,5 +440,41 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
                 mu: model.mu,
             }),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tie_on_spearman_goes_to_the_best_log_pearson_then_to_the_pool_order() {
+        // Members 1 and 2 tie on the best Spearman; 2 fits the log latencies better.
+        let (order, rule) = rank_proxies(&[(0.7, Some(0.9)), (0.9, Some(0.8)), (0.9, Some(0.95)), (0.8, None)]);
+        assert_eq!(order.iter().map(|o| o.0).collect::<Vec<_>>(), [2, 1, 3, 0]);
+        assert_eq!(rule, Some(TieBreak::LogPearson));
+        // Equal on both: the first in the pool.
+        let (order, rule) = rank_proxies(&[(0.9, Some(0.8)), (0.9, Some(0.8))]);
+        assert_eq!(order[0].0, 0);
+        assert_eq!(rule, Some(TieBreak::PoolOrder));
+        // An undefined Pearson loses a tie.
+        let (order, _) = rank_proxies(&[(0.9, None), (0.9, Some(-0.5))]);
+        assert_eq!(order[0].0, 1);
+    }
+
+    #[test]
+    fn a_clear_best_is_no_tie_whatever_its_log_pearson() {
+        let (order, rule) = rank_proxies(&[(0.8, Some(0.99)), (0.9, Some(0.5))]);
+        assert_eq!(order[0].0, 1);
+        assert_eq!(rule, None);
+    }
+
+    #[test]
+    fn a_low_or_undefined_cross_validated_spearman_warns_with_what_to_do() {
+        assert!(unreliable_predictions(LOW_CV_SPEARMAN).is_none());
+        assert!(unreliable_predictions(0.95).is_none());
+        let w = unreliable_predictions(0.61).unwrap();
+        assert!(w.contains("0.610") && w.contains("unreliable") && w.contains("--samples"), "{w}");
+        assert!(unreliable_predictions(f64::NAN).unwrap().contains("undefined"));
     }
 }
