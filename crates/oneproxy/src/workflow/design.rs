@@ -21,6 +21,10 @@ use super::nas::Design;
 use super::score::{budgets, budgets_by_sort};
 use crate::error::{Error, Result};
 
+/// How [`LatencyModel::next_batch`] finds one pick: under a coverage, with the candidates
+/// already taken, the candidate of largest gain and its gain (see [`super::design_scan`]).
+type TopOf<'a> = dyn FnMut(&Coverage, &[bool]) -> Option<(usize, f64)> + 'a;
+
 /// The designs by name, as a command line or a keyword gives them, with what each does.
 pub const DESIGNS: [(&str, &str); 3] = [
     ("sequential", "Rounds by expected regret reduction, refitting between them"),
@@ -189,7 +193,7 @@ impl LatencyModel {
         batch: usize,
         stop: f64,
         budgets: Vec<f64>,
-        top: &mut dyn FnMut(&Coverage, &[bool]) -> Option<(usize, f64)>,
+        top: &mut TopOf<'_>,
     ) -> Vec<usize> {
         if budgets.is_empty() || batch == 0 {
             return Vec::new();

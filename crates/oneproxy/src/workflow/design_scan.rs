@@ -298,7 +298,8 @@ fn phi_table() -> &'static [f64] {
 fn phi_at_or_above(z: f64) -> f64 {
     let table = phi_table();
     let x = (z - LOWEST) * STEPS;
-    if !(x < (table.len() - 1) as f64) {
+    // Beyond the grid, or not a number: 1 bounds every probability.
+    if x.is_nan() || x >= (table.len() - 1) as f64 {
         return 1.0;
     }
     table[x.ceil().max(0.0) as usize]
@@ -319,12 +320,16 @@ mod tests {
         assert_eq!(phi_at_or_above(f64::NAN), 1.0);
     }
 
+    /// A model, the accuracies, the measured (candidate, ms) and the unavailable candidates.
+    type Case = (LatencyModel, Vec<f64>, Vec<(usize, f64)>, Vec<usize>);
+
     /// A model of `n` candidates with random predictions, spreads and accuracies, some points
     /// measured, and ties in accuracy (the space has many).
-    fn random_case(seed: u64, n: usize) -> (LatencyModel, Vec<f64>, Vec<(usize, f64)>, Vec<usize>) {
+    fn random_case(seed: u64, n: usize) -> Case {
         let mut rng = seeded_rng(seed);
         let mu: Vec<f64> = (0..n).map(|_| rng.random_range(0.0..3.0)).collect();
-        let own: Vec<f64> = if seed % 2 == 0 { (0..n).map(|_| rng.random_range(0.0..0.3)).collect() } else { vec![] };
+        let own: Vec<f64> =
+            if seed.is_multiple_of(2) { (0..n).map(|_| rng.random_range(0.0..0.3)).collect() } else { vec![] };
         let accuracy: Vec<f64> =
             mu.iter().map(|m| (40.0 + 10.0 * m + rng.random_range(0.0..20.0_f64)).round()).collect();
         let measured: Vec<(usize, f64)> =
@@ -362,12 +367,41 @@ mod tests {
             let points: Vec<(f64, f64)> = measured.iter().map(|&(i, y)| (y.ln(), acc[i])).collect();
             let cover = Coverage::new(&points, &lb, model.sigma, floor);
             let segments = Segments::new(&cover);
-            for i in 0..acc.len() {
+            for (i, &a) in acc.iter().enumerate() {
                 let (m, s) = (model.mu[i], model.sigma_of(i));
-                let exact = cover.gain(m, s, acc[i]);
-                assert!(segments.fine(m, s, acc[i]) >= exact, "seed {seed}, candidate {i}");
-                assert!(segments.coarse(m, s, acc[i]) >= exact, "seed {seed}, candidate {i}");
+                let exact = cover.gain(m, s, a);
+                assert!(segments.fine(m, s, a) >= exact, "seed {seed}, candidate {i}");
+                assert!(segments.coarse(m, s, a) >= exact, "seed {seed}, candidate {i}");
             }
+        }
+    }
+
+    /// On the bundled space: the proxy's latencies calibrated to a target from a few of its
+    /// measurements, as the flow's first rounds see them.
+    #[test]
+    fn pruned_batches_are_the_reference_batches_on_the_bundled_space() {
+        let b = crate::data::bundled::bundle(crate::SpaceId::Nb201).unwrap();
+        let acc_table = b.accuracy("cifar100").unwrap();
+        let t = &b.latency;
+        let archs: Vec<_> = t.archs().iter().filter(|a| acc_table.get(a).is_some()).cloned().collect();
+        let accuracy: Vec<f64> = archs.iter().map(|a| acc_table.get(a).unwrap()).collect();
+        let column = |device: &str| {
+            let c = t.device_index(device).unwrap();
+            archs.iter().map(|a| t.latency(a, c).unwrap_or(f64::NAN)).collect::<Vec<f64>>()
+        };
+        let base = column("pixel3");
+        for (target, seed) in [("raspi4", 1), ("titan_rtx_32", 2), ("eyeriss", 3)] {
+            let truth = column(target);
+            let mut rng = seeded_rng(seed);
+            let measured: Vec<(usize, f64)> = rand::seq::index::sample(&mut rng, archs.len(), 12)
+                .into_iter()
+                .filter(|&i| truth[i].is_finite())
+                .map(|i| (i, truth[i]))
+                .collect();
+            let model = LatencyModel::calibrate(&base, &measured, 0.0);
+            let fast = model.next_batch(&accuracy, &measured, &[], 5, 0.01);
+            assert!(!fast.is_empty(), "{target}: a batch is expected");
+            assert_eq!(fast, model.next_batch_reference(&accuracy, &measured, &[], 5, 0.01), "{target}");
         }
     }
 }
