@@ -16,9 +16,14 @@
 //! is expected to lower the mean regret by less than a threshold. The budgets are the quantiles of
 //! the *predicted* latencies, as a real device has no table to take them from.
 
+use super::design_scan::{every_candidate_top, Pruned, Scan};
 use super::nas::Design;
-use super::score::budgets;
+use super::score::{budgets, budgets_by_sort};
 use crate::error::{Error, Result};
+
+/// How [`LatencyModel::next_batch`] finds one pick: under a coverage, with the candidates
+/// already taken, the candidate of largest gain and its gain (see [`super::design_scan`]).
+type TopOf<'a> = dyn FnMut(&Coverage, &[bool]) -> Option<(usize, f64)> + 'a;
 
 /// The designs by name, as a command line or a keyword gives them, with what each does.
 pub const DESIGNS: [(&str, &str); 3] = [
@@ -149,7 +154,47 @@ impl LatencyModel {
         batch: usize,
         stop: f64,
     ) -> Vec<usize> {
-        let budgets = self.budgets();
+        match super::design_scan::scan() {
+            Scan::Pruned => {
+                let mut pruned = None;
+                self.pick(accuracy, measured, unavailable, batch, stop, self.budgets(), &mut |cover, taken| {
+                    pruned.get_or_insert_with(|| Pruned::new(self, accuracy, cover, taken)).top(cover, taken)
+                })
+            }
+            Scan::Every => self.next_batch_reference(accuracy, measured, unavailable, batch, stop),
+        }
+    }
+
+    /// [`LatencyModel::next_batch`] as first written: every candidate scored for every pick,
+    /// the budgets from a full sort. Kept as the reference that the pruned scan must match
+    /// pick for pick, and as the baseline of the speed bench.
+    pub fn next_batch_reference(
+        &self,
+        accuracy: &[f64],
+        measured: &[(usize, f64)],
+        unavailable: &[usize],
+        batch: usize,
+        stop: f64,
+    ) -> Vec<usize> {
+        let budgets = budgets_by_sort(&self.budget_spread());
+        self.pick(accuracy, measured, unavailable, batch, stop, budgets, &mut |cover, taken| {
+            every_candidate_top(self, accuracy, cover, taken)
+        })
+    }
+
+    /// The batch loop of [`LatencyModel::next_batch`], with `top` finding the candidate of largest
+    /// expected regret reduction under a coverage (ties: the lowest index), or none above 0.
+    #[allow(clippy::too_many_arguments)]
+    fn pick(
+        &self,
+        accuracy: &[f64],
+        measured: &[(usize, f64)],
+        unavailable: &[usize],
+        batch: usize,
+        stop: f64,
+        budgets: Vec<f64>,
+        top: &mut TopOf<'_>,
+    ) -> Vec<usize> {
         if budgets.is_empty() || batch == 0 {
             return Vec::new();
         }
@@ -163,17 +208,7 @@ impl LatencyModel {
         let mut out = Vec::with_capacity(batch);
         while out.len() < batch {
             let cover = Coverage::new(&points, &ln_budgets, self.sigma, floor);
-            let mut top: Option<(usize, f64)> = None;
-            for i in 0..accuracy.len() {
-                if taken[i] || !self.mu[i].is_finite() {
-                    continue;
-                }
-                let e = cover.gain(self.mu[i], self.sigma_of(i), accuracy[i]);
-                if e > 0.0 && top.is_none_or(|t| e > t.1) {
-                    top = Some((i, e));
-                }
-            }
-            match top {
+            match top(&cover, &taken) {
                 Some((i, e)) if e >= stop => {
                     taken[i] = true;
                     out.push(i);
@@ -190,15 +225,20 @@ impl LatencyModel {
     /// fastest few percent of the truth are faster than the fastest few percent of the
     /// predictions: each prediction counts at the deciles of its own spread.
     pub fn budgets(&self) -> Vec<f64> {
+        budgets(&self.budget_spread())
+    }
+
+    /// Every candidate's predicted latency at the deciles of its spread, that
+    /// [`LatencyModel::budgets`] takes the quantiles of.
+    fn budget_spread(&self) -> Vec<f64> {
         const Z: [f64; 9] = [-1.2816, -0.8416, -0.5244, -0.2533, 0.0, 0.2533, 0.5244, 0.8416, 1.2816];
-        let spread: Vec<f64> = (0..self.mu.len())
+        (0..self.mu.len())
             .filter(|&i| self.mu[i].is_finite())
             .flat_map(|i| {
                 let (m, s) = (self.mu[i], self.sigma_of(i));
                 Z.iter().map(move |z| (m + z * s).exp())
             })
-            .collect();
-        budgets(&spread)
+            .collect()
     }
 }
 
@@ -212,14 +252,14 @@ pub(crate) struct Coverage {
     /// Per budget: the measured points that may fit it, most accurate first, with
     /// `above[j]` = probability that none of the first `j` fits and `rest[j]` = the expected best
     /// accuracy of those from `j` on, given that none before `j` fits.
-    budgets: Vec<BudgetCover>,
-    ln_budgets: Vec<f64>,
+    pub(super) budgets: Vec<BudgetCover>,
+    pub(super) ln_budgets: Vec<f64>,
 }
 
-struct BudgetCover {
-    acc: Vec<f64>,
-    above: Vec<f64>,
-    rest: Vec<f64>,
+pub(super) struct BudgetCover {
+    pub(super) acc: Vec<f64>,
+    pub(super) above: Vec<f64>,
+    pub(super) rest: Vec<f64>,
 }
 
 impl Coverage {

@@ -6,7 +6,8 @@
 //! * [`evaluate`]: AdaProxy and the flow scored against recorded tables over targets and trials
 //!   (one module per job);
 //! * [`run`]: the main job on the bundled data;
-//! * [`design`]: which candidates the flow measures next (expected regret reduction);
+//! * [`design`]: which candidates the flow measures next (expected regret reduction), and
+//!   [`design_scan`]: how it finds them without scoring every candidate each time;
 //! * [`remaining`]: the flow's own estimate of the regret it leaves (what it tells the user);
 //! * [`adapt`]: AdaProxy for one target from its samples;
 //! * [`samples`], [`score`]: the pieces they share (sample sets and per-target seeds, scoring),
@@ -16,6 +17,7 @@
 
 pub mod adapt;
 pub mod design;
+pub mod design_scan;
 pub mod evaluate;
 pub mod nas;
 pub mod oracle;

@@ -121,14 +121,50 @@ pub struct Truth {
 
 /// The [`REGRET_BUDGETS`] quantiles of `latencies` (the `k/B` quantile is the smallest value
 /// with at least that fraction of the values at or below it).
+///
+/// The quantiles are found by selection (each split of the values places one quantile and
+/// leaves the others to one side), not a full sort: the sequential design takes them of
+/// nine values per candidate at every round. [`budgets_by_sort`] gives the same values.
 pub fn budgets(latencies: &[f64]) -> Vec<f64> {
+    let mut values: Vec<f64> = latencies.iter().copied().filter(|v| v.is_finite()).collect();
+    let ranks = quantile_ranks(values.len());
+    let mut out = vec![0.0; ranks.len()];
+    select_ranks(&mut values, 0, &ranks, &mut out);
+    out
+}
+
+/// [`budgets`] by sorting every value: the reference the selection is tested against.
+pub fn budgets_by_sort(latencies: &[f64]) -> Vec<f64> {
     let mut sorted: Vec<f64> = latencies.iter().copied().filter(|v| v.is_finite()).collect();
     sorted.sort_by(f64::total_cmp);
-    if sorted.is_empty() {
+    quantile_ranks(sorted.len()).into_iter().map(|r| sorted[r]).collect()
+}
+
+/// The 0-based positions in the sorted values of the [`REGRET_BUDGETS`] quantiles of `n`
+/// values, ascending (none when `n == 0`).
+fn quantile_ranks(n: usize) -> Vec<usize> {
+    if n == 0 {
         return Vec::new();
     }
-    let n = sorted.len();
-    (1..=REGRET_BUDGETS).map(|k| sorted[((k * n).div_ceil(REGRET_BUDGETS)).clamp(1, n) - 1]).collect()
+    (1..=REGRET_BUDGETS).map(|k| (k * n).div_ceil(REGRET_BUDGETS).clamp(1, n) - 1).collect()
+}
+
+/// Put into `out[m]` the value of sorted rank `ranks[m] - offset` within `values` (ranks
+/// ascending, repeats allowed): select the middle rank, then each side on its own part.
+fn select_ranks(values: &mut [f64], offset: usize, ranks: &[usize], out: &mut [f64]) {
+    if ranks.is_empty() {
+        return;
+    }
+    let mid = ranks.len() / 2;
+    let r = ranks[mid] - offset;
+    let (low, at, high) = values.select_nth_unstable_by(r, f64::total_cmp);
+    let v = *at;
+    // Equal ranks next to the middle one take its value; the rest go to their side.
+    let first = ranks.partition_point(|&q| q < ranks[mid]);
+    let last = ranks.partition_point(|&q| q <= ranks[mid]);
+    out[first..last].fill(v);
+    select_ranks(low, offset, &ranks[..first], &mut out[..first]);
+    select_ranks(high, offset + r + 1, &ranks[last..], &mut out[last..]);
 }
 
 /// Best accuracy within each budget among `(latency, accuracy)` points; `floor` where none fits.
@@ -240,6 +276,17 @@ pub fn score_against(outcome: &NasOutcome, truth_of: &Truth) -> Result<Score> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn budgets_by_selection_are_the_sorted_quantiles() {
+        let mut rng = crate::space::seeded_rng(5);
+        for n in [0, 1, 2, 3, 49, 50, 51, 99, 1000, 4321] {
+            // Repeats and a non-finite value among them, as predictions may have.
+            let mut v: Vec<f64> = (0..n).map(|_| (rand::Rng::random_range(&mut rng, 0..40) as f64).exp()).collect();
+            v.push(f64::NAN);
+            assert_eq!(budgets(&v), budgets_by_sort(&v), "{n} values");
+        }
+    }
     use crate::data::bundled::bundle;
     use crate::SpaceId;
 
