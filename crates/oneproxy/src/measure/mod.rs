@@ -130,7 +130,8 @@ pub struct Summary {
     pub outliers: Vec<usize>,
 }
 
-fn median(v: &[f64]) -> f64 {
+/// The median of `v` (not empty); the mean of the middle two for an even count.
+pub(crate) fn median(v: &[f64]) -> f64 {
     let mut s = v.to_vec();
     s.sort_by(f64::total_cmp);
     let n = s.len();
@@ -139,6 +140,20 @@ fn median(v: &[f64]) -> f64 {
     } else {
         (s[n / 2 - 1] + s[n / 2]) / 2.0
     }
+}
+
+/// Relative spread above which a measurement is unstable: the MAD over the median.
+pub const UNSTABLE_SPREAD: f64 = 0.05;
+
+/// The spread of a measurement's runs as one scale-free number: their median absolute deviation
+/// over their median (the statistic behind [`UNSTABLE_SPREAD`]); `None` for fewer than two runs,
+/// which have no spread to speak of.
+pub fn relative_spread(runs_ms: &[f64]) -> Option<f64> {
+    if runs_ms.len() < 2 {
+        return None;
+    }
+    let s = summarize(runs_ms);
+    (s.median_ms > 0.0).then(|| s.mad_ms / s.median_ms)
 }
 
 /// Summarise samples (at least one).
@@ -234,7 +249,7 @@ pub fn judge(samples_ms: Vec<f64>, warmup_ms: Vec<f64>) -> Measurement {
     let mut warnings = Vec::new();
     let mut unstable = false;
     let rel = summary.mad_ms / summary.median_ms;
-    if rel > 0.05 {
+    if rel > UNSTABLE_SPREAD {
         unstable = true;
         warnings.push(format!(
             "unstable: the spread (MAD) is {:.1}% of the median; close other programs, pin the CPU frequency or use more {}",

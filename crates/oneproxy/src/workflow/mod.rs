@@ -29,7 +29,7 @@ pub use evaluate::{
     Spread, Trials,
 };
 pub use nas::Measured;
-pub use nas::{Decision, Design, Flow, FlowEvent, NasConfig, NasOutcome, Stage};
+pub use nas::{Decision, Design, Flow, FlowEvent, NasConfig, NasOutcome, Remeasure, Stage};
 #[cfg(feature = "onnx")]
 pub use oracle::TimerOracle;
 pub use oracle::{Answer, ExportModels};
