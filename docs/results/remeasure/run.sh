@@ -13,7 +13,7 @@ for _ in $(seq "$(nproc)"); do python3 -c 'while True: pass' & pids+=($!); done
 kill "${pids[@]}"; wait "${pids[@]}" 2>/dev/null || true
 for run in auto never; do
   python3 -c "import json,sys; print('arch'); [print(c['arch']) for c in json.load(open('$run.json'))['chosen']]" > front-$run.csv
-  "$B" measure --archs front-$run.csv $T --device-name here --out quiet-$run.csv 2> quiet-$run.err
+  "$B" measure --space nb201 --archs front-$run.csv $T --device-name here --out quiet-$run.csv 2> quiet-$run.err
 done
 python3 - <<'PY'
 import csv, json
