@@ -29,9 +29,9 @@
 use super::latency::{check_latency, FAILED};
 use crate::data::plausibility::{self, Warning};
 use crate::error::{Error, Origin, Result};
-use crate::measure::relative_spread;
 use crate::output::{check_output_file, final_target, write_atomic, OutputLock};
 use crate::space::{Arch, SpaceId};
+use crate::stats::relative_spread;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};

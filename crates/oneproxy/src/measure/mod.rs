@@ -130,31 +130,9 @@ pub struct Summary {
     pub outliers: Vec<usize>,
 }
 
-/// The median of `v` (not empty); the mean of the middle two for an even count.
-pub(crate) fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    let n = s.len();
-    if n % 2 == 1 {
-        s[n / 2]
-    } else {
-        (s[n / 2 - 1] + s[n / 2]) / 2.0
-    }
-}
+pub(crate) use crate::stats::median;
 
-/// Relative spread above which a measurement is unstable: the MAD over the median.
-pub const UNSTABLE_SPREAD: f64 = 0.05;
-
-/// The spread of a measurement's runs as one scale-free number: their median absolute deviation
-/// over their median (the statistic behind [`UNSTABLE_SPREAD`]); `None` for fewer than two runs,
-/// which have no spread to speak of.
-pub fn relative_spread(runs_ms: &[f64]) -> Option<f64> {
-    if runs_ms.len() < 2 {
-        return None;
-    }
-    let s = summarize(runs_ms);
-    (s.median_ms > 0.0).then(|| s.mad_ms / s.median_ms)
-}
+pub use crate::stats::{relative_spread, UNSTABLE_SPREAD};
 
 /// Summarise samples (at least one).
 pub fn summarize(samples: &[f64]) -> Summary {
