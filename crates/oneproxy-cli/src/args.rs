@@ -177,6 +177,11 @@ pub struct NasArgs {
     /// again, and replaced by another architecture.
     #[arg(long, value_name = "N", default_value_t = oneproxy::workflow::NasConfig::default().max_failures)]
     pub max_failures: usize,
+    /// Measure the final front again before reporting it, with measured candidates whose value
+    /// is in doubt (unstable runs, far from the prediction); repeats are combined by their median
+    /// and logged beside the measurements. With --manual, `auto` is `never`.
+    #[arg(long, value_enum, default_value_t = oneproxy::workflow::Remeasure::default())]
+    pub remeasure: oneproxy::workflow::Remeasure,
     #[command(flatten)]
     pub proxy: ProxyArgs,
     /// Initial samples: random architectures measured for the reuse-or-adapt decision (the

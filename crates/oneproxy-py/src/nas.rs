@@ -4,7 +4,7 @@
 use crate::convert::{parse_space, to_py, OrPy};
 use crate::options::{self, AdaptKeywords};
 use crate::oracle::{Failure, PyOracle};
-use oneproxy::workflow::{Flow, FlowEvent, MeasurementLog, NasConfig, Recorded, Stage};
+use oneproxy::workflow::{Flow, FlowEvent, MeasurementLog, NasConfig, Recorded, Remeasure, Stage};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -27,6 +27,7 @@ pub struct FlowKeywords<'py> {
     pub stop: Option<f64>,
     pub always_adapt: Option<bool>,
     pub max_failures: Option<usize>,
+    pub remeasure: Option<String>,
     pub adapt: AdaptKeywords<'py>,
 }
 
@@ -47,6 +48,7 @@ impl FlowKeywords<'_> {
             design: options::design(self.design.as_deref(), self.round_size, self.stop)?,
             reuse: self.always_adapt.map_or(d.reuse, |always| !always),
             max_failures: self.max_failures.unwrap_or(d.max_failures),
+            remeasure: self.remeasure.as_deref().map_or(Ok(d.remeasure), Remeasure::named).or_py()?,
         };
         c.check().or_py()?;
         Ok(c)
@@ -76,7 +78,10 @@ impl Progress {
             }
             FlowEvent::Measured { .. } => self.measured += 1,
             FlowEvent::Failed { .. } => self.failed += 1,
-            FlowEvent::Decided { .. } | FlowEvent::Adapted { .. } => {}
+            FlowEvent::Decided { .. }
+            | FlowEvent::Adapted { .. }
+            | FlowEvent::Remeasuring { .. }
+            | FlowEvent::Remeasured { .. } => {}
         }
         let Some(callable) = &self.callable else { return };
         if self.failure.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
@@ -104,6 +109,12 @@ impl Progress {
             }
             FlowEvent::Decided { .. } => ("decided", "decision"),
             FlowEvent::Adapted { .. } => ("adapted", "adaptation"),
+            FlowEvent::Remeasuring { .. } => ("remeasuring", "remeasure"),
+            FlowEvent::Remeasured { arch, latency_ms, .. } => {
+                d.set_item("arch", arch)?;
+                d.set_item("latency_ms", latency_ms)?;
+                ("remeasured", "remeasure")
+            }
         };
         d.set_item("event", kind)?;
         d.set_item("phase", phase)?;
@@ -146,7 +157,7 @@ fn record_known(py: Python<'_>, log: &mut MeasurementLog, archs: &[String], ms: 
 /// (an exception it raises stops the flow as one of `target` does). `measurements`, (archs, ms)
 /// measured before, are taken as measured.
 #[pyfunction]
-#[pyo3(signature = (target, space="nb201", dataset=None, accuracy_file=None, target_name="target", proxy=None, pool=None, samples=None, sample_set=None, max_measurements=None, threshold=None, max_samples=None, layers=None, constraints=Vec::new(), seed=None, measurements_path=None, batch_size=Some(1), norm=None, form=None, lambda_=None, folds=None, ensemble=None, latency=Vec::new(), combine=None, design=None, round_size=None, stop=None, always_adapt=None, max_failures=None, progress=None, measurements=None))]
+#[pyo3(signature = (target, space="nb201", dataset=None, accuracy_file=None, target_name="target", proxy=None, pool=None, samples=None, sample_set=None, max_measurements=None, threshold=None, max_samples=None, layers=None, constraints=Vec::new(), seed=None, measurements_path=None, batch_size=Some(1), norm=None, form=None, lambda_=None, folds=None, ensemble=None, latency=Vec::new(), combine=None, design=None, round_size=None, stop=None, always_adapt=None, max_failures=None, progress=None, measurements=None, remeasure=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn nas(
     py: Python<'_>,
@@ -181,6 +192,7 @@ pub fn nas(
     max_failures: Option<usize>,
     progress: Option<Py<PyAny>>,
     measurements: Option<(Vec<String>, Vec<f64>)>,
+    remeasure: Option<String>,
 ) -> PyResult<(String, Vec<(String, f64)>)> {
     let id = parse_space(space)?;
     if !target.bind(py).is_callable() {
@@ -211,6 +223,7 @@ pub fn nas(
         stop,
         always_adapt,
         max_failures,
+        remeasure,
         adapt: AdaptKeywords { norm, form, lambda: lambda_, folds, ensemble, combine },
     }
     .config(id)?;

@@ -141,6 +141,7 @@ pub fn nas_config(
         design: oneproxy::workflow::Design::named(&flow.design, Some(flow.round_size), Some(flow.stop))?,
         reuse: !flow.always_adapt,
         max_failures: NasConfig::default().max_failures,
+        remeasure: NasConfig::default().remeasure,
     };
     config.check()?;
     Ok(config)
@@ -230,6 +231,7 @@ fn plot_pareto(
             constraints: &constraints,
             budgets: (&[], ""),
             latency_axis: latency_axis(figure.log_latency),
+            spreads: &[],
         },
         outputs,
     )?;

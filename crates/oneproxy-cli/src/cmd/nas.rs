@@ -7,7 +7,7 @@ use crate::report::{fmt3, print, print_json, TextTable};
 use anyhow::Context;
 use oneproxy::report::NasBody;
 use oneproxy::workflow::Flow;
-use oneproxy::workflow::{Decision, Design, FlowEvent, NasOutcome, Stage};
+use oneproxy::workflow::{Decision, Design, FlowEvent, NasOutcome, Remeasure, Stage};
 use oneproxy::workflow::{ExportModels, ManualOracle, MeasurementLog, Recorded, TableOracle, TargetOracle};
 use oneproxy::{Manifest, SpaceId};
 use std::path::PathBuf;
@@ -64,6 +64,11 @@ pub fn run(args: NasArgs) -> anyhow::Result<()> {
         super::nas_config(&args.flow, &args.options, super::proxy_selection(&args.proxy)?, samples, args.seed)?;
     config.max_measurements = args.max_measurements;
     config.max_failures = args.max_failures;
+    // A person fills one value per row: nobody to ask again through the log.
+    config.remeasure = match args.remeasure {
+        Remeasure::Auto if args.manual => Remeasure::Never,
+        r => r,
+    };
     config.check()?;
     oneproxy::data::validate_device_name(&args.target).context("--target")?;
     let log_path = args.measurements.clone().unwrap_or_else(|| PathBuf::from(format!("{}.csv", args.target)));
@@ -119,7 +124,10 @@ pub fn run(args: NasArgs) -> anyhow::Result<()> {
             bar.suspend(|| note!("{e}"));
             bar.inc(1);
         }
-        FlowEvent::Decided { .. } | FlowEvent::Adapted { .. } => bar.suspend(|| note!("{e}")),
+        FlowEvent::Decided { .. } | FlowEvent::Adapted { .. } | FlowEvent::Remeasuring { .. } => {
+            bar.suspend(|| note!("{e}"))
+        }
+        FlowEvent::Remeasured { .. } => bar.suspend(|| note!("{e}")),
     };
     let result = flow.run(&mut oracle, &config, &mut on_event);
     bar.finish_and_clear();
@@ -212,7 +220,7 @@ fn proxy_choice_text(o: &NasOutcome) -> String {
 
 fn render(o: &NasOutcome, log: &std::path::Path) -> String {
     let mut out = format!(
-        "target {}: proxy {} (Spearman {} on {} samples) -> {}{}\n{}{} measurements in all (in {})\n\nmeasured Pareto front:\n",
+        "target {}: proxy {} (Spearman {} on {} samples) -> {}{}\n{}{} measurements in all{} (in {})\n\nmeasured Pareto front:\n",
         o.target,
         o.proxy,
         fmt3(o.spearman_samples),
@@ -221,6 +229,10 @@ fn render(o: &NasOutcome, log: &std::path::Path) -> String {
         o.cv_spearman.map_or(String::new(), |c| format!(" (cross-validated Spearman {c:.3})")),
         proxy_choice_text(o),
         o.measurements,
+        match o.remeasurements {
+            0 => String::new(),
+            n => format!(", and {n} again before reporting the front (latencies: the median of each one's values)"),
+        },
         log.display()
     );
     if let Some(e) = &o.remaining_regret {
@@ -266,8 +278,13 @@ fn write_report(
         use oneproxy::plot::{Constraint, ParetoPlot, Series};
         let space = table.space().space();
         let point = |m: &oneproxy::workflow::Measured| {
-            space.parse(&m.arch).ok().and_then(|a| acc.get(&a)).map(|a| (m.latency_ms, a))
+            space.parse(&m.arch).ok().and_then(|a| acc.get(&a)).map(|a| (m.value_ms(), a))
         };
+        let spreads: Vec<oneproxy::plot::Spread> = o
+            .measured
+            .iter()
+            .filter_map(|m| Some(oneproxy::plot::Spread { ms: m.range_ms()?, accuracy: point(m)?.1 }))
+            .collect();
         let measured: Vec<(f64, f64)> = o.measured.iter().filter_map(point).collect();
         let predicted: Vec<(f64, f64)> =
             o.measured.iter().filter(|m| m.stage == Stage::Candidates).filter_map(point).collect();
@@ -291,6 +308,7 @@ fn write_report(
             constraints: &constraints,
             budgets: (&[], ""),
             latency_axis: super::latency_axis(figure.log_latency),
+            spreads: &spreads,
         })?;
         dir.write("pareto.svg", svg.as_bytes())?;
         let figures = oneproxy::report::html::Figures {

@@ -310,6 +310,7 @@ fn pareto_plot(
         constraints: &constraints,
         budgets: (&budgets, "latency budgets: 10/50/90 % quantiles"),
         latency_axis: super::latency_axis(figure.log_latency),
+        spreads: &[],
     })?;
     Ok(svg)
 }

@@ -198,8 +198,10 @@ class NasResult(NamedTuple):
 @dataclass(frozen=True)
 class NasProgress:
     """One event of :func:`nas`, for its ``progress`` callable. ``event`` is ``measuring``
-    (``requested`` grew), ``measured``, ``failed``, ``decided`` (reuse or adapt the proxy) or
-    ``adapted``; ``phase`` is ``samples``, ``adaptation``, ``candidates`` or ``decision``.
+    (``requested`` grew), ``measured``, ``failed``, ``decided`` (reuse or adapt the proxy),
+    ``adapted``, ``remeasuring`` or ``remeasured`` (the front measured again, which ``measured``
+    does not count); ``phase`` is ``samples``, ``adaptation``, ``candidates``, ``decision`` or
+    ``remeasure``.
     ``measured`` counts the measurements so far (resumed ones included: the flow asks for them
     too), ``failed`` the architectures that could not be measured, ``requested`` how many the
     flow has asked for up to now (it grows as the flow goes), ``max_measurements`` the bound
@@ -530,6 +532,7 @@ def nas(
     stop: Optional[float] = None,
     always_adapt: Optional[bool] = None,
     max_failures: Optional[int] = None,
+    remeasure: Optional[str] = None,
     measurements_path: Optional[PathLike] = None,
     batch_size: Optional[int] = 1,
     norm: Optional[str] = None,
@@ -567,7 +570,12 @@ def nas(
     ``outcome["measurements"]``. An exception it raises stops the flow as one of ``target``
     does, measurements kept. ``latency_files`` adds CSV files of other devices (``latency=`` is
     its old name). ``target``'s latencies go through the library's checks (a ``UserWarning``
-    once they look like seconds)."""
+    once they look like seconds).
+
+    ``remeasure`` (``auto``, ``always``, ``never``): measure the final front again before it is
+    returned, with measured architectures whose value is in doubt; repeats are combined by their
+    median (``outcome["remeasurements"]`` counts them, ``progress`` sees them as ``remeasured``
+    events). ``auto`` does so, as ``target`` is a device, not a table."""
     files = _renamed("nas", "latency", "latency_files", latency, latency_files)
     if target is None:
         raise ValueError("target is required: a callable measure(archs: list[str]) -> list[float] (ms per image)")
@@ -604,6 +612,7 @@ def nas(
         max_failures,
         None if progress is None else (lambda event: progress(NasProgress(**event))),
         None if measurements is None else _measurements(measurements, "measurements"),
+        remeasure,
     )
     outcome = json.loads(outcome_json)
     chosen = outcome["chosen"]

@@ -109,6 +109,7 @@ def nas(
     max_failures: Optional[int] = None,
     progress: Optional[Callable[[Dict[str, Any]], Any]] = None,
     measurements: Optional[Tuple[Sequence[str], Sequence[float]]] = None,
+    remeasure: Optional[str] = None,
 ) -> Tuple[str, List[Tuple[str, float]]]:
     """`progress(event)` gets dicts with `event`, `phase`, `measured`, `failed`, `requested`,
     `max_measurements`, `message` (and `arch`, `latency_ms` where one architecture is meant)."""

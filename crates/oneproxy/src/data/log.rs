@@ -13,7 +13,10 @@
 //! Beside the CSV, a sidecar `.<name>.oneproxy-log.json` records what the CSV cannot hold: the
 //! settings the values were measured with (engine, command, batch, pruning), so that a resume
 //! with other settings is refused instead of mixing two setups in one column; why each failed
-//! architecture failed; and every timed run of each architecture. A CSV without its sidecar
+//! architecture failed; every timed run of each architecture with their relative spread (MAD
+//! over median); and re-measurements (`repeats`): the CSV keeps an architecture's first
+//! measurement, so a resumed flow takes the path it took, and the further ones follow in the
+//! sidecar, in order, so a resume answers them without asking again. A CSV without its sidecar
 //! (copied elsewhere, written by hand) is still a valid log: its settings are then unknown.
 //!
 //! While a log is open on disk it holds the file's [`OutputLock`], so two processes never
@@ -28,6 +31,7 @@ use crate::data::plausibility::{self, Warning};
 use crate::error::{Error, Origin, Result};
 use crate::output::{check_output_file, final_target, write_atomic, OutputLock};
 use crate::space::{Arch, SpaceId};
+use crate::stats::relative_spread;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -92,6 +96,26 @@ struct Sidecar {
     /// Every timed run (ms per image) of each architecture measured with several.
     #[serde(default)]
     runs: BTreeMap<String, Vec<f64>>,
+    /// The relative spread of those runs (MAD over median, [`relative_spread`]), for reading.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    spread: BTreeMap<String, f64>,
+    /// Re-measurements of an architecture after its first measurement (the CSV's value), in the
+    /// order they were made: a flow that asks for the k-th again finds it here on a resume.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    repeats: BTreeMap<String, Vec<Repeat>>,
+}
+
+/// One re-measurement in the sidecar.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Repeat {
+    /// Latency in ms per image; `None` when it could not be measured this time.
+    latency_ms: Option<f64>,
+    /// Its timed runs (ms per image), when there were several.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    runs_ms: Vec<f64>,
+    /// Why it could not be measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    failed: Option<String>,
 }
 
 /// A device's measurements; see the module documentation.
@@ -294,6 +318,41 @@ impl MeasurementLog {
         }
     }
 
+    /// The `k`-th re-measurement of an architecture (0: the first after its measurement), if
+    /// the log holds it.
+    pub fn repeat(&self, arch: &Arch, k: usize) -> Option<Answer> {
+        let r = self.sidecar.repeats.get(&self.space.space().format(arch))?.get(k)?;
+        Some(match r.latency_ms {
+            Some(v) => Answer::Measured { latency_ms: v, runs_ms: r.runs_ms.clone(), warnings: Vec::new() },
+            None => Answer::Failed(r.failed.clone().unwrap_or_default()),
+        })
+    }
+
+    /// Number of re-measurements the log holds (failed ones included).
+    pub fn repeats(&self) -> usize {
+        self.sidecar.repeats.values().map(Vec::len).sum()
+    }
+
+    /// Record a re-measurement of a measured architecture, after those already recorded, and
+    /// write the log. The CSV keeps the first measurement, so that a resumed flow takes the path
+    /// it took; the repeats live in the sidecar.
+    pub fn record_repeat(&mut self, arch: &Arch, answer: &Answer) -> Result<()> {
+        let text = self.space.space().format(arch);
+        if self.get(arch).is_none() {
+            return Err(Error::InvalidParameter(format!("{text} is re-measured before it was measured")));
+        }
+        let repeat = match answer {
+            Answer::Measured { latency_ms, runs_ms, .. } => {
+                let v = self.checked(*latency_ms, &format!("measuring {text} again"))?;
+                let runs_ms = if runs_ms.len() > 1 { runs_ms.clone() } else { Vec::new() };
+                Repeat { latency_ms: Some(v), runs_ms, failed: None }
+            }
+            Answer::Failed(why) => Repeat { latency_ms: None, runs_ms: Vec::new(), failed: Some(why.clone()) },
+        };
+        self.sidecar.repeats.entry(text).or_default().push(repeat);
+        self.save()
+    }
+
     /// Number of measured architectures.
     pub fn measured(&self) -> usize {
         self.rows.iter().filter(|r| matches!(r.1, Cell::Latency(_))).count()
@@ -334,21 +393,31 @@ impl MeasurementLog {
         }
     }
 
+    /// A latency entering the log, checked by [`check_latency`]; `what` says where it came from.
+    fn checked(&self, latency_ms: f64, what: &str) -> Result<f64> {
+        check_latency(latency_ms).map_err(|reason| Error::BadValue {
+            origin: Origin::Argument,
+            column: self.device.clone(),
+            value: crate::error::show_number(latency_ms),
+            reason: format!("{reason} ({what})"),
+        })
+    }
+
     /// Record an answer and write the log. A latency must pass [`check_latency`]; returns the
     /// plausibility warnings about the column that this value raised for the first time.
     pub fn record(&mut self, arch: &Arch, answer: &Answer) -> Result<Vec<Warning>> {
         let text = self.space.space().format(arch);
         match answer {
             Answer::Measured { latency_ms, runs_ms, .. } => {
-                let v = check_latency(*latency_ms).map_err(|reason| Error::BadValue {
-                    origin: Origin::Argument,
-                    column: self.device.clone(),
-                    value: crate::error::show_number(*latency_ms),
-                    reason: format!("{reason} (measuring {text})"),
-                })?;
+                let v = self.checked(*latency_ms, &format!("measuring {text}"))?;
                 self.set(arch, Cell::Latency(v));
                 self.sidecar.failures.remove(&text);
+                // A new first measurement: re-measurements of the old one no longer apply.
+                self.sidecar.repeats.remove(&text);
                 if runs_ms.len() > 1 {
+                    if let Some(spread) = relative_spread(runs_ms) {
+                        self.sidecar.spread.insert(text.clone(), spread);
+                    }
                     self.sidecar.runs.insert(text, runs_ms.clone());
                 }
             }
@@ -445,6 +514,43 @@ mod tests {
         assert_eq!(log.answer(&a[2]), None, "requested, not measured");
         assert_eq!(log.answer(&a[3]), None);
         assert_eq!((log.measured(), log.failed()), (1, 1));
+    }
+
+    /// Re-measurements go to the sidecar in order, the CSV keeping the first value; a new first
+    /// measurement drops them. A sidecar of an older version (no spreads, no repeats) still loads.
+    #[test]
+    fn repeats_are_kept_beside_the_first_value_and_old_sidecars_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("board.csv");
+        let a = archs(2);
+        let runs = |v: f64| Answer::Measured { latency_ms: v, runs_ms: vec![v, v * 1.5, v], warnings: vec![] };
+        {
+            let mut log = MeasurementLog::open(&path, "board", SpaceId::Nb201, "test").unwrap();
+            assert!(log.record_repeat(&a[0], &Answer::latency(2.0)).is_err(), "measured first");
+            log.record(&a[0], &runs(2.0)).unwrap();
+            log.record_repeat(&a[0], &runs(10.0)).unwrap();
+            log.record_repeat(&a[0], &Answer::Failed("the runner crashed".into())).unwrap();
+        }
+        assert!(std::fs::read_to_string(&path).unwrap().ends_with(",2\n"), "the CSV keeps the first");
+        let side = dir.path().join(".board.csv.oneproxy-log.json");
+        let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&side).unwrap()).unwrap();
+        let text = SpaceId::Nb201.space().format(&a[0]);
+        assert_eq!(json["spread"][&text], 0.0, "MAD over median of 2, 3, 2");
+        let mut log = MeasurementLog::open(&path, "board", SpaceId::Nb201, "test").unwrap();
+        assert_eq!(log.repeat(&a[0], 0), Some(runs(10.0)));
+        assert_eq!(log.repeat(&a[0], 1), Some(Answer::Failed("the runner crashed".into())));
+        assert_eq!((log.repeat(&a[0], 2), log.repeats()), (None, 2));
+        log.record(&a[0], &Answer::latency(3.0)).unwrap();
+        assert_eq!(log.repeats(), 0, "a new first value drops the old repeats");
+        drop(log);
+        // What an older version wrote: settings, failures and runs only.
+        let old = format!(
+            r#"{{"written_by":"oneproxy","version":"0.1.0","device":"board","space":"nb201","runs":{{"{text}":[3.0,3.1]}}}}"#
+        );
+        std::fs::write(&side, old).unwrap();
+        let log = MeasurementLog::open(&path, "board", SpaceId::Nb201, "test").unwrap();
+        assert_eq!((log.repeats(), log.repeat(&a[0], 0)), (0, None));
+        assert!(matches!(log.answer(&a[0]), Some(Answer::Measured { runs_ms, .. }) if runs_ms == [3.0, 3.1]));
     }
 
     #[test]

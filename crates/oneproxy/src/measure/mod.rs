@@ -130,16 +130,9 @@ pub struct Summary {
     pub outliers: Vec<usize>,
 }
 
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    let n = s.len();
-    if n % 2 == 1 {
-        s[n / 2]
-    } else {
-        (s[n / 2 - 1] + s[n / 2]) / 2.0
-    }
-}
+pub(crate) use crate::stats::median;
+
+pub use crate::stats::{relative_spread, UNSTABLE_SPREAD};
 
 /// Summarise samples (at least one).
 pub fn summarize(samples: &[f64]) -> Summary {
@@ -234,7 +227,7 @@ pub fn judge(samples_ms: Vec<f64>, warmup_ms: Vec<f64>) -> Measurement {
     let mut warnings = Vec::new();
     let mut unstable = false;
     let rel = summary.mad_ms / summary.median_ms;
-    if rel > 0.05 {
+    if rel > UNSTABLE_SPREAD {
         unstable = true;
         warnings.push(format!(
             "unstable: the spread (MAD) is {:.1}% of the median; close other programs, pin the CPU frequency or use more {}",

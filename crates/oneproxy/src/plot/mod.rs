@@ -12,7 +12,7 @@ mod pareto;
 
 pub use heatmap::{heatmap, heatmap_svg, HeatmapScale, HeatmapStyle, Scale, ANNOTATE_MAX_DEVICES};
 pub use overview::{overview, overview_svg, Overview, OverviewTarget};
-pub use pareto::{pareto, pareto_svg, thin, AxisScale, Budget, Constraint, ParetoPlot, Series, THIN_CELLS};
+pub use pareto::{pareto, pareto_svg, thin, AxisScale, Budget, Constraint, ParetoPlot, Series, Spread, THIN_CELLS};
 
 use crate::error::{Error, Result};
 use resvg::usvg;

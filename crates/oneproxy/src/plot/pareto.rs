@@ -50,6 +50,16 @@ pub struct Constraint {
     pub pick: Option<(f64, f64)>,
 }
 
+/// The range of latencies one measured architecture gave (its runs, or its repeats), drawn as a
+/// horizontal error bar at its accuracy.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Spread {
+    /// Lowest and highest latency (ms).
+    pub ms: (f64, f64),
+    /// Its accuracy (%).
+    pub accuracy: f64,
+}
+
 /// A named latency budget (a dotted line): where a score is read, e.g. the regret's quantiles.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Budget<'a> {
@@ -91,6 +101,8 @@ pub struct ParetoPlot<'a> {
     pub budgets: (&'a [Budget<'a>], &'a str),
     /// The latency axis.
     pub latency_axis: AxisScale,
+    /// Error bars of measured points that have a spread (none: nothing drawn).
+    pub spreads: &'a [Spread],
 }
 
 fn perr(e: impl std::fmt::Display) -> Error {
@@ -340,6 +352,30 @@ fn fmt_ms(v: f64) -> String {
     }
 }
 
+/// Horizontal error bars with end caps, clipped to the view; bars outside it are left out.
+fn draw_spreads<'a, DB, X>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, RangedCoordf64>>,
+    spreads: &[Spread],
+    v: &View,
+) -> Result<()>
+where
+    DB: DrawingBackend + 'a,
+    X: Ranged<ValueType = f64>,
+{
+    let style = rgb(palette::DARK_GREY).stroke_width(1);
+    for s in spreads {
+        let (lo, hi) = (s.ms.0.max(v.x.0), s.ms.1.min(v.x.1));
+        if !(lo.is_finite() && hi.is_finite() && lo <= hi && s.accuracy >= v.y.0 && s.accuracy <= v.y.1) {
+            continue;
+        }
+        let bar = PathElement::new(vec![(lo, s.accuracy), (hi, s.accuracy)], style);
+        chart.draw_series(std::iter::once(bar)).map_err(perr)?;
+        let cap = |x: f64| EmptyElement::at((x, s.accuracy)) + PathElement::new(vec![(0, -3), (0, 3)], style);
+        chart.draw_series([cap(lo), cap(hi)]).map_err(perr)?;
+    }
+    Ok(())
+}
+
 /// Draw the axes and every series; returns the pixel positions of the thinned cloud (spliced in
 /// as one path).
 fn draw_series<'a, DB, X>(
@@ -403,6 +439,7 @@ where
             .label(front.label)
             .legend(move |(x, y)| PathElement::new(vec![(x - 9, y), (x + 9, y)], blue.stroke_width(2)));
     }
+    draw_spreads(chart, p.spreads, &v)?;
     if let Some(pred) = p.predicted {
         let sky = rgb(palette::SKY_BLUE);
         chart
@@ -620,6 +657,7 @@ mod tests {
             constraints: &picks,
             budgets: (&[Budget { name: "mid", ms: 30.0 }], "latency budgets"),
             latency_axis: AxisScale::Auto,
+            spreads: &[],
         };
         let svg = pareto_svg(&plot).unwrap();
         assert!(svg.len() < super::super::MAX_SVG_BYTES, "{} bytes", svg.len());
@@ -653,6 +691,32 @@ mod tests {
         assert!(!linear.contains("log scale"));
     }
 
+    /// A measured point with a spread gets a bar over its range; without spreads the plot is
+    /// what it was.
+    #[test]
+    fn a_spread_is_drawn_as_an_error_bar_and_nothing_without_one() {
+        let all = cloud(200);
+        let chosen = vec![(2.0, 60.0), (5.0, 65.0)];
+        let plot = ParetoPlot {
+            title: "t",
+            cloud: Series { label: "all", points: &all },
+            front: None,
+            predicted: None,
+            chosen: Some(Series { label: "chosen", points: &chosen }),
+            constraints: &[],
+            budgets: (&[], ""),
+            latency_axis: AxisScale::Linear,
+            spreads: &[],
+        };
+        let plain = pareto_svg(&plot).unwrap();
+        let grey = |svg: &str| svg.to_uppercase().matches(&palette::hex(palette::DARK_GREY).to_uppercase()).count();
+        let bars = [Spread { ms: (1.5, 3.0), accuracy: 60.0 }];
+        let with = pareto_svg(&ParetoPlot { spreads: &bars, ..plot }).unwrap();
+        assert_eq!(grey(&with), grey(&plain) + 3, "a bar and its two caps");
+        let outside = [Spread { ms: (1e5, 2e5), accuracy: 60.0 }];
+        assert_eq!(pareto_svg(&ParetoPlot { spreads: &outside, ..plot }).unwrap(), plain, "out of view: left out");
+    }
+
     #[test]
     fn the_top_of_the_front_gets_a_zoomed_panel() {
         let all = cloud(2000);
@@ -666,6 +730,7 @@ mod tests {
             constraints: &[],
             budgets: (&[], ""),
             latency_axis: AxisScale::Auto,
+            spreads: &[],
         };
         let frame = Frame::of(&plot).unwrap();
         let z = frame.zoom.expect("a zoom");
@@ -697,6 +762,7 @@ mod tests {
             constraints: &[],
             budgets: (&[], ""),
             latency_axis: AxisScale::Auto,
+            spreads: &[],
         };
         assert!(pareto_svg(&p).unwrap_err().to_string().contains("nothing to plot"));
     }

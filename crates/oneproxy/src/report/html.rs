@@ -646,6 +646,7 @@ mod tests {
             cv_spearman: cv,
             samples: 10,
             measurements,
+            remeasurements: 0,
             candidates_measured: 0,
             chosen,
             picks: vec![Pick { constraint: 5.0, pick }],

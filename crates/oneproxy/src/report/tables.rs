@@ -106,6 +106,7 @@ mod tests {
             cv_spearman: None,
             samples: 6,
             measurements: 20,
+            remeasurements: 0,
             candidates_measured: 14,
             chosen: vec![c("|a|", 1.5, 60.25), c("|b|", 3.0, 70.0)],
             picks: Vec::new(),

@@ -33,7 +33,9 @@ pub use evaluate::{
     Spread, Trials,
 };
 pub use nas::Measured;
-pub use nas::{Decision, Design, Flow, FlowEvent, NasConfig, NasOutcome, ProxyTie, RankedProxy, Stage, TieBreak};
+pub use nas::{
+    Decision, Design, Flow, FlowEvent, NasConfig, NasOutcome, ProxyTie, RankedProxy, Remeasure, Stage, TieBreak,
+};
 #[cfg(feature = "onnx")]
 pub use oracle::TimerOracle;
 pub use oracle::{Answer, ExportModels};

@@ -39,6 +39,13 @@ pub trait TargetOracle {
         Settings::new()
     }
 
+    /// Whether asking again gives the same answer: a recorded table does, a device timed under
+    /// load does not. The flow re-measures the final front of an inexact oracle before it
+    /// reports it ([`Remeasure::Auto`](super::Remeasure::Auto)); `false` by default.
+    fn exact(&self) -> bool {
+        false
+    }
+
     /// Measure `archs`. The contract: `answer` is called exactly once per architecture, as soon
     /// as its answer is known (a latency in ms per image, or why it could not be measured):
     /// that call is what the caller keeps and what a [`Recorded`] oracle writes to its log. An
@@ -65,6 +72,10 @@ impl<T: TargetOracle + ?Sized> TargetOracle for Box<T> {
 
     fn settings(&self) -> Settings {
         (**self).settings()
+    }
+
+    fn exact(&self) -> bool {
+        (**self).exact()
     }
 
     fn measure(&mut self, archs: &[Arch], answer: &mut dyn FnMut(&Arch, Answer)) -> Result<()> {
@@ -104,6 +115,10 @@ impl TargetOracle for TableOracle<'_> {
             "engine".to_string(),
             format!("recorded table: {}", self.table.devices()[self.column].source),
         )])
+    }
+
+    fn exact(&self) -> bool {
+        true
     }
 
     fn measure(&mut self, archs: &[Arch], answer: &mut dyn FnMut(&Arch, Answer)) -> Result<()> {
@@ -273,6 +288,10 @@ impl<O: TargetOracle> TargetOracle for Recorded<O> {
         self.inner.settings()
     }
 
+    fn exact(&self) -> bool {
+        self.inner.exact()
+    }
+
     fn measure(&mut self, archs: &[Arch], answer: &mut dyn FnMut(&Arch, Answer)) -> Result<()> {
         measure_logged(&mut self.inner, Some(&mut self.log), archs, answer)
     }
@@ -330,6 +349,30 @@ pub fn measure_logged(
         }
         other => other,
     }
+}
+
+/// Measure `arch` once more, its `k`-th re-measurement (0: the first after its measurement),
+/// kept in `log` when there is one: a repeat the log holds is answered from it, so a resumed flow
+/// asks the device for nothing it was told before; a new one is asked of `oracle` and recorded
+/// as a repeat (the log's CSV keeps the first value). `None`: the oracle gave no answer.
+pub fn measure_again(
+    oracle: &mut dyn TargetOracle,
+    log: Option<&mut MeasurementLog>,
+    arch: &Arch,
+    k: usize,
+) -> Result<Option<Answer>> {
+    if let Some(known) = log.as_deref().and_then(|l| l.repeat(arch, k)) {
+        return Ok(Some(known));
+    }
+    let mut got = None;
+    oracle.measure(std::slice::from_ref(arch), &mut |_, ans| {
+        got.get_or_insert(ans);
+    })?;
+    let Some(ans) = got else { return Ok(None) };
+    if let Some(log) = log {
+        log.record_repeat(arch, &ans)?;
+    }
+    Ok(Some(ans))
 }
 
 #[cfg(test)]

@@ -1,11 +1,13 @@
 //! The measurements of one run: each architecture asked for once, every answer kept in order
-//! and, when the oracle keeps a log, written to it by the flow as it arrives.
+//! and, when the oracle keeps a log, written to it by the flow as it arrives. Before the front
+//! is reported, some are measured again ([`Ledger::remeasure`]): each repeat is logged too, and
+//! the value the flow then uses is the median of all of an architecture's values.
 
 use super::{Failure, FlowEvent, Measured, Stage};
 use crate::data::{Answer, MeasurementLog};
 use crate::error::{Error, Result};
 use crate::space::{Arch, SearchSpace};
-use crate::workflow::oracle::{measure_logged, TargetOracle};
+use crate::workflow::oracle::{measure_again, measure_logged, TargetOracle};
 use std::collections::{HashMap, HashSet};
 
 /// Measurements of one run: each architecture once, in order.
@@ -14,7 +16,20 @@ pub(super) struct Ledger<'o> {
     /// Where answers are persisted (a [`Recorded`](crate::workflow::Recorded) oracle's log).
     log: Option<&'o mut MeasurementLog>,
     space: &'static dyn SearchSpace,
+    /// Per architecture measured, the value the flow uses: its measurement, or once measured
+    /// again, the median of its values.
     pub values: HashMap<Arch, f64>,
+    /// Where each measured architecture's entry is in `measured`.
+    entry: HashMap<Arch, usize>,
+    /// Re-measurements asked for per architecture (failed ones included): the next one's index
+    /// in the log.
+    asked_again: HashMap<Arch, usize>,
+    /// Re-measurements made.
+    pub remeasurements: usize,
+    /// Set when the oracle cannot measure again (a person measuring by hand).
+    no_repeats: bool,
+    /// Architectures whose first value is in doubt: once re-measured, only the repeats count.
+    doubted: HashSet<Arch>,
     /// The architectures of `log`, in the same order.
     pub order: Vec<Arch>,
     pub measured: Vec<Measured>,
@@ -46,6 +61,11 @@ impl<'o> Ledger<'o> {
             log,
             space,
             values: HashMap::new(),
+            entry: HashMap::new(),
+            asked_again: HashMap::new(),
+            remeasurements: 0,
+            no_repeats: false,
+            doubted: HashSet::new(),
             order: Vec::new(),
             measured: Vec::new(),
             failed: Vec::new(),
@@ -112,13 +132,23 @@ impl<'o> Ledger<'o> {
         for (a, stage) in fresh.into_iter().zip(stages) {
             let text = space.format(&a);
             match answers.remove(&a) {
-                Some(Answer::Measured { latency_ms, warnings, .. }) => {
-                    let v = crate::data::check_latency(latency_ms)
-                        .map_err(|why| Error::Engine(format!("the target oracle measured {text}: {why}")))?;
+                Some(Answer::Measured { latency_ms, warnings, runs_ms }) => {
+                    let v = checked(latency_ms, &text)?;
                     self.warnings.extend(warnings.into_iter().map(|w| format!("{text}: {w}")));
                     self.values.insert(a.clone(), v);
+                    self.entry.insert(a.clone(), self.measured.len());
                     self.order.push(a);
-                    self.measured.push(Measured { arch: text, latency_ms: v, stage });
+                    let spread = crate::measure::relative_spread(&runs_ms);
+                    let runs_ms = if runs_ms.len() > 1 { runs_ms } else { Vec::new() };
+                    self.measured.push(Measured {
+                        arch: text,
+                        latency_ms: v,
+                        stage,
+                        runs_ms,
+                        spread,
+                        repeats_ms: Vec::new(),
+                        combined_ms: None,
+                    });
                 }
                 Some(Answer::Failed(reason)) => {
                     self.failed_set.insert(a);
@@ -144,8 +174,78 @@ impl<'o> Ledger<'o> {
         Ok(())
     }
 
+    /// Whether the oracle answers the same when asked again (a recorded table).
+    pub fn exact(&self) -> bool {
+        self.oracle.exact()
+    }
+
+    /// The measurement entry of a measured architecture.
+    pub fn entry(&self, a: &Arch) -> &Measured {
+        &self.measured[self.entry[a]]
+    }
+
+    /// Take the first value of a measured architecture as in doubt: once it is measured again,
+    /// its value is the median of its repeats only.
+    pub fn doubt(&mut self, a: &Arch) {
+        self.doubted.insert(a.clone());
+    }
+
+    /// The values of a measured architecture that count: its first and its repeats, or the
+    /// repeats only when its first is in doubt.
+    pub fn values_used(&self, a: &Arch) -> Vec<f64> {
+        let m = self.entry(a);
+        let first = (!self.doubted.contains(a)).then_some(m.latency_ms);
+        first.into_iter().chain(m.repeats_ms.iter().copied()).collect()
+    }
+
+    /// Measure a measured architecture again (from the log when it holds this repeat) and
+    /// combine: its value becomes the median of the values that count ([`Ledger::values_used`]).
+    /// Returns the new value, or
+    /// `None` when this repeat could not be measured (the value stays as it was) or the oracle
+    /// cannot measure again at all (a person measuring by hand: said once in the warnings).
+    pub fn remeasure(&mut self, a: &Arch, events: &mut dyn FnMut(FlowEvent)) -> Result<Option<f64>> {
+        if self.no_repeats {
+            return Ok(None);
+        }
+        let k = *self.asked_again.get(a).unwrap_or(&0);
+        let text = self.space.format(a);
+        let answer = match measure_again(&mut *self.oracle, self.log.as_deref_mut(), a, k) {
+            Ok(Some(ans)) => ans,
+            Ok(None) => {
+                return Err(Error::Engine(format!(
+                    "the target oracle of '{}' gave no answer for {text}",
+                    self.oracle.device()
+                )))
+            }
+            Err(Error::MeasurementsNeeded { .. }) => {
+                self.no_repeats = true;
+                self.warnings.push("the front was not measured again: the target is measured by hand".into());
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        self.asked_again.insert(a.clone(), k + 1);
+        let Answer::Measured { latency_ms, warnings, .. } = answer else { return Ok(None) };
+        let v = checked(latency_ms, &text)?;
+        self.remeasurements += 1;
+        self.warnings.extend(warnings.into_iter().map(|w| format!("{text} (again): {w}")));
+        let at = self.entry[a];
+        self.measured[at].repeats_ms.push(v);
+        let combined = crate::measure::median(&self.values_used(a));
+        self.measured[at].combined_ms = Some(combined);
+        self.values.insert(a.clone(), combined);
+        events(FlowEvent::Remeasured { arch: text, latency_ms: v, combined_ms: combined });
+        Ok(Some(v))
+    }
+
     /// The latencies of `archs`, all measured.
     pub fn values_of(&self, archs: &[Arch]) -> Vec<f64> {
         archs.iter().map(|a| self.values[a]).collect()
     }
+}
+
+/// A latency the oracle gave, checked.
+fn checked(latency_ms: f64, text: &str) -> Result<f64> {
+    crate::data::check_latency(latency_ms)
+        .map_err(|why| Error::Engine(format!("the target oracle measured {text}: {why}")))
 }

@@ -19,25 +19,33 @@
 //!    for a person measuring by hand, [`Design::Upfront`] asks for the samples and the
 //!    candidates in one request, chosen before any target measurement.
 //!
+//! 4. Unless the oracle is exact (a recorded table), measure the front again before reporting
+//!    it, with measured candidates whose value is in doubt; each front value is then the median
+//!    of its values ([`Remeasure`], `remeasure.rs`).
+//!
 //! A final predictor whose cross-validated Spearman is low earns a warning in the outcome.
 //!
-//! Every architecture is measured at most once and every measurement is counted. Scoring
+//! Every architecture is measured at most once and every measurement is counted (the
+//! re-measurements of step 4 apart, counted as `remeasurements`). Scoring
 //! against a full table is separate ([`super::score`]): a real device has no truth to score.
 //!
 //! Layout: the steps of a run (`steps.rs`); the designs behind [`CandidateDesign`], registered
 //! in [`design_for`] (`candidates.rs`), one module each ([`Sequential`], [`Layers`]); the
 //! ledger (`ledger.rs`), which asks for each architecture once and writes every answer to the
-//! oracle's log when it keeps one. The settings and result types stay here.
+//! oracle's log when it keeps one, repeats too; what is in doubt and how repeats combine
+//! (`remeasure.rs`). The settings and result types stay here.
 
 mod candidates;
 mod layers;
 mod ledger;
+mod remeasure;
 mod sequential;
 mod steps;
 mod upfront;
 
 pub use candidates::{design_for, CandidateDesign, DesignView, UpfrontView};
 pub use layers::{pareto_layers, Layers};
+pub use remeasure::Remeasure;
 pub use sequential::Sequential;
 pub use upfront::{coverage_order, Upfront};
 
@@ -80,6 +88,8 @@ pub struct NasConfig {
     /// Most architectures that may fail to measure (the device cannot run them) before the
     /// flow gives up; each failure is logged and replaced by another architecture.
     pub max_failures: usize,
+    /// Whether the final front is measured again before it is reported ([`Remeasure`]).
+    pub remeasure: Remeasure,
 }
 
 /// How the flow spends its target measurements after the reuse-or-adapt decision.
@@ -144,6 +154,7 @@ impl Default for NasConfig {
             design: Design::default(),
             reuse: true,
             max_failures: 5,
+            remeasure: Remeasure::default(),
         }
     }
 }
@@ -267,6 +278,22 @@ pub enum FlowEvent {
         /// Cross-validated Spearman.
         cv_spearman: f64,
     },
+    /// About to measure `count` measured architectures again before the front is reported.
+    Remeasuring {
+        /// How many.
+        count: usize,
+        /// The round (1 first; members new to the front are re-measured in the next).
+        round: usize,
+    },
+    /// One architecture measured again.
+    Remeasured {
+        /// Canonical string.
+        arch: String,
+        /// This re-measurement, ms.
+        latency_ms: f64,
+        /// What the front now uses for it: the median of all its values, ms.
+        combined_ms: f64,
+    },
 }
 
 impl Stage {
@@ -308,6 +335,15 @@ impl std::fmt::Display for FlowEvent {
             FlowEvent::Adapted { samples, cv_spearman } => {
                 write!(f, "adapted with {samples} samples: cross-validated Spearman {cv_spearman:.3}")
             }
+            FlowEvent::Remeasuring { count, round } => {
+                write!(f, "measuring {count} architecture(s) again before reporting the front (round {round})")
+            }
+            FlowEvent::Remeasured { arch, latency_ms, combined_ms } => write!(
+                f,
+                "measured {arch} again: {} ms (now {} ms)",
+                crate::error::show_number(*latency_ms),
+                crate::error::show_number(*combined_ms)
+            ),
         }
     }
 }
@@ -346,6 +382,40 @@ pub struct Measured {
     pub latency_ms: f64,
     /// Why it was measured.
     pub stage: Stage,
+    /// Every timed run of this measurement, ms per image (empty: the oracle gave one value).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runs_ms: Vec<f64>,
+    /// How much those runs disagree: their MAD over their median
+    /// ([`relative_spread`](crate::measure::relative_spread)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spread: Option<f64>,
+    /// Re-measurements before the front was reported, ms per image, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repeats_ms: Vec<f64>,
+    /// With re-measurements: the value the front uses, the median of `latency_ms` and
+    /// `repeats_ms` (of the repeats only when `latency_ms` was in doubt: far slower than
+    /// predicted, or from unstable runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub combined_ms: Option<f64>,
+}
+
+impl Measured {
+    /// The latency the flow's front uses: the combined value once re-measured.
+    pub fn value_ms(&self) -> f64 {
+        self.combined_ms.unwrap_or(self.latency_ms)
+    }
+
+    /// The range this architecture's values spanned: over its repeats (the first value
+    /// included) when re-measured, else over its runs; `None` when it has a single value.
+    pub fn range_ms(&self) -> Option<(f64, f64)> {
+        let values: Vec<f64> = if self.repeats_ms.is_empty() {
+            self.runs_ms.clone()
+        } else {
+            std::iter::once(self.latency_ms).chain(self.repeats_ms.iter().copied()).collect()
+        };
+        (values.len() > 1)
+            .then(|| values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v))))
+    }
 }
 
 /// An architecture the target could not measure.
@@ -430,6 +500,9 @@ pub struct NasOutcome {
     pub samples: usize,
     /// Total target measurements (each architecture once).
     pub measurements: usize,
+    /// Measurements made again before the front was reported (not in `measurements`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub remeasurements: usize,
     /// Size of the candidate set of step 3.
     pub candidates_measured: usize,
     /// The final (measured, non-dominated) set, fastest first.
@@ -487,6 +560,10 @@ impl Prediction {
         }
         (n > 0).then(|| inside as f64 / n as f64)
     }
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// The data the flow searches over: proxies' latencies and the accuracies, with the proxies'
@@ -573,6 +650,7 @@ impl<'a> Flow<'a> {
         let choice = run.choose_proxy(events);
         let mut fit = run.fit(&choice, design.as_ref(), events)?;
         run.measure_candidates(design.as_mut(), &mut fit, events)?;
+        run.remeasure(&fit, events)?;
         run.finish(choice, fit)
     }
 }
@@ -642,6 +720,9 @@ mod tests {
         }
         fn settings(&self) -> super::super::oracle::Settings {
             self.0.settings()
+        }
+        fn exact(&self) -> bool {
+            self.0.exact()
         }
         fn measure(
             &mut self,

@@ -1,10 +1,12 @@
 //! The flow's steps, in the order [`Flow::run_prepared`](super::Flow::run_prepared) takes them:
 //! prepare (candidates, proxies, the ledger), measure the samples, choose the proxy, fit
 //! (reuse, or adapt with more samples), measure candidates as the design picks them (refitting
-//! between batches when it asks to), finish (the measured front and the picks).
+//! between batches when it asks to), measure the front again when the oracle is not exact,
+//! finish (the measured front and the picks).
 
 use super::candidates::{CandidateDesign, DesignView, UpfrontView};
 use super::ledger::Ledger;
+use super::remeasure::{in_doubt, settled, Prediction as Predicted, Reading, MAX_ROUNDS};
 use super::{
     Chosen, Decision, Flow, FlowEvent, NasConfig, NasOutcome, Pick, Prediction, ProxyTie, RankedProxy, Stage, TieBreak,
 };
@@ -16,7 +18,7 @@ use crate::stats::{pearson, spearman};
 use crate::workflow::design::LatencyModel;
 use crate::workflow::oracle::TargetOracle;
 use crate::workflow::samples::SampleSet;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Salt of the random stream that draws replacements for samples the target could not measure.
 const REPLACEMENT_STREAM: u64 = 0x6661_696c_6564; // "failed"
@@ -379,6 +381,52 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
         LatencyModel::calibrate_with_spread(&fit.predicted, &fit.spread, measured, fit.cv_error)
     }
 
+    /// Measure again, before the front is reported, what it rests on (see
+    /// [`super::remeasure`]): the members of the measured front and the candidates in doubt, then
+    /// the members new to the front, for at most [`MAX_ROUNDS`] rounds. Nothing when the
+    /// configuration says so for this oracle.
+    pub fn remeasure(&mut self, fit: &Fit, events: &mut dyn FnMut(FlowEvent)) -> Result<()> {
+        if !self.config.remeasure.applies(self.ledger.exact()) {
+            return Ok(());
+        }
+        let mut done: HashSet<usize> = HashSet::new();
+        for round in 1..=MAX_ROUNDS {
+            let measured = self.measured_candidates();
+            let values: Vec<f64> = measured.iter().map(|&(_, v)| v).collect();
+            let accs: Vec<f64> = measured.iter().map(|&(i, _)| self.accuracies[i]).collect();
+            let mut todo: Vec<usize> = pareto_front(&values, &accs)?.into_iter().map(|k| measured[k].0).collect();
+            if round == 1 {
+                let entries: Vec<_> = measured.iter().map(|&(i, _)| self.ledger.entry(&self.candidates[i])).collect();
+                let readings: Vec<Reading> = measured
+                    .iter()
+                    .zip(&entries)
+                    .map(|(&(index, value), m)| Reading { index, value, spread: m.spread, runs: &m.runs_ms })
+                    .collect();
+                let prediction = Predicted { predicted: &fit.predicted, spread: &fit.spread };
+                let doubted = in_doubt(&readings, &prediction, &self.accuracies)?;
+                for &i in &doubted {
+                    self.ledger.doubt(&self.candidates[i]);
+                }
+                todo.extend(doubted);
+            }
+            todo.retain(|i| done.insert(*i));
+            if todo.is_empty() {
+                break;
+            }
+            events(FlowEvent::Remeasuring { count: todo.len(), round });
+            for i in todo {
+                let arch = self.candidates[i].clone();
+                // Until two values agree, or a third decides.
+                while !settled(&self.ledger.values_used(&arch)) {
+                    if self.ledger.remeasure(&arch, events)?.is_none() {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// (candidate index, target ms) of every measured candidate, in measurement order.
     fn measured_candidates(&self) -> Vec<(usize, f64)> {
         self.ledger.order.iter().filter_map(|a| self.position.get(a).map(|&i| (i, self.ledger.values[a]))).collect()
@@ -426,6 +474,7 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
             cv_spearman: fit.cv_spearman,
             samples: self.samples.len(),
             measurements: ledger.count(),
+            remeasurements: ledger.remeasurements,
             candidates_measured: ledger.measured.iter().filter(|m| m.stage == Stage::Candidates).count(),
             chosen,
             picks,
