@@ -112,7 +112,8 @@ def test_progress_sees_increasing_counts_ending_at_the_measurements(nb201):
 
 def test_an_exception_in_progress_propagates_and_the_log_resumes(nb201, tmp_path):
     log = tmp_path / "raspi4.csv"
-    whole = oneproxy.nas(target=lookup(nb201, "raspi4"), target_name="raspi4", proxy="pixel3")
+    # A lookup is exact: nothing to measure again, so every call below is a first measurement.
+    whole = oneproxy.nas(target=lookup(nb201, "raspi4"), target_name="raspi4", proxy="pixel3", remeasure="never")
 
     class Stop(Exception):
         pass
@@ -122,10 +123,15 @@ def test_an_exception_in_progress_propagates_and_the_log_resumes(nb201, tmp_path
             raise Stop("enough")
 
     with pytest.raises(Stop) as e:
-        oneproxy.nas(target=lookup(nb201, "raspi4"), target_name="raspi4", proxy="pixel3", measurements_path=log, progress=stop_at_five)
+        oneproxy.nas(
+            target=lookup(nb201, "raspi4"), target_name="raspi4", proxy="pixel3", measurements_path=log, progress=stop_at_five,
+            remeasure="never",
+        )
     assert len(e.value.measurements) == 5 and len(log.read_text().splitlines()) == 1 + 5
     again = []
-    resumed = oneproxy.nas(target=lookup(nb201, "raspi4", calls=again), target_name="raspi4", proxy="pixel3", measurements_path=log)
+    resumed = oneproxy.nas(
+        target=lookup(nb201, "raspi4", calls=again), target_name="raspi4", proxy="pixel3", measurements_path=log, remeasure="never"
+    )
     assert not set(again) & set(e.value.measurements)
     assert resumed.outcome["chosen"] == whole.outcome["chosen"]
 
@@ -186,11 +192,21 @@ def test_a_users_table_passes_the_same_checks(nb201):
 
 
 def test_measurements_made_before_are_not_asked_again(nb201):
-    whole = oneproxy.nas(target=lookup(nb201, "raspi4"), target_name="raspi4", proxy="pixel3")
+    exact = dict(target_name="raspi4", proxy="pixel3", remeasure="never")  # a lookup needs no second value
+    whole = oneproxy.nas(target=lookup(nb201, "raspi4"), **exact)
     known = whole.measurements.iloc[:7]  # a Series indexed by arch, as nas gives it
     asked = []
-    again = oneproxy.nas(target=lookup(nb201, "raspi4", calls=asked), target_name="raspi4", proxy="pixel3", measurements=known)
+    again = oneproxy.nas(target=lookup(nb201, "raspi4", calls=asked), measurements=known, **exact)
     assert not set(asked) & set(known.index) and len(asked) == whole.outcome["measurements"] - 7
     assert again.outcome["chosen"] == whole.outcome["chosen"]
     with pytest.raises(ValueError, match=r"measurements: column 'raspi4': entry 1 .*latency -1"):
         oneproxy.nas(target=lookup(nb201, "raspi4"), target_name="raspi4", measurements={known.index[0]: -1.0})
+
+
+def test_a_callable_device_has_its_front_measured_again_unless_told_it_is_exact(nb201):
+    asked = []
+    result = oneproxy.nas(target=lookup(nb201, "raspi4", calls=asked), target_name="raspi4", proxy="pixel3")
+    again = result.outcome.get("remeasurements", 0)
+    assert again >= len(result.outcome["chosen"]) and len(asked) == result.outcome["measurements"] + again
+    exact = oneproxy.nas(target=lookup(nb201, "raspi4"), target_name="raspi4", proxy="pixel3", remeasure="never")
+    assert "remeasurements" not in exact.outcome and exact.outcome["chosen"] == result.outcome["chosen"]
