@@ -21,6 +21,8 @@
 //! set at a budget they might fit are drawn, so the cost falls as the front fills.
 
 use super::design::LatencyModel;
+// Budgets and points in ln(ms) keep their order, so the scorer's fit rule applies as is.
+use super::score::best_within;
 use crate::space::seeded_rng;
 use rand::Rng;
 use rand_distr::StandardNormal;
@@ -90,7 +92,7 @@ impl LatencyModel {
         // might fit, with every budget moved down by six shared spreads (the measured best is
         // then smallest).
         let low: Vec<f64> = ln_budgets.iter().map(|b| b - 6.0 * shared).collect();
-        let low_best = best_measured(&points, &low, floor);
+        let low_best = best_within(points.iter().copied(), &low, floor);
         let drawn: Vec<(f64, f64, f64)> = (0..accuracy.len())
             .filter(|&i| !skip[i] && self.mu[i].is_finite() && accuracy[i] > floor)
             .filter_map(|i| {
@@ -110,7 +112,7 @@ impl LatencyModel {
             for (m, b) in moved.iter_mut().zip(&ln_budgets) {
                 *m = b + c;
             }
-            let best = best_measured(&points, &moved, floor);
+            let best = best_within(points.iter().copied(), &moved, floor);
             top.iter_mut().for_each(|t| *t = f64::NEG_INFINITY);
             for &(mu, own, acc) in &drawn {
                 let z: f64 = rng.sample(StandardNormal);
@@ -136,19 +138,6 @@ impl LatencyModel {
         let empty_budgets = empty.iter().filter(|&&n| n * 2 > DRAWS).count();
         RemainingRegret { mean, bound: regrets[at], level: LEVEL, empty_budgets }
     }
-}
-
-/// Best accuracy of the measured `points` (ln ms, accuracy) within each of the ascending
-/// `ln_budgets`; `floor` where none fits.
-fn best_measured(points: &[(f64, f64)], ln_budgets: &[f64], floor: f64) -> Vec<f64> {
-    let mut best = vec![floor; ln_budgets.len()];
-    for &(ly, acc) in points {
-        let first = ln_budgets.partition_point(|&b| b < ly);
-        for v in &mut best[first..] {
-            *v = v.max(acc);
-        }
-    }
-    best
 }
 
 #[cfg(test)]
