@@ -461,6 +461,12 @@ pub struct TimingArgs {
     /// Threads for tract's matrix products (ignored by the runners: give theirs in the command).
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    /// The clock that times tract's runs: `cpu` counts only the work of the thread that runs the
+    /// model, so other programs competing for the cores do not inflate it (one thread only);
+    /// `wall` counts waiting too; `auto` is `cpu` with one thread, else `wall`. A runner's
+    /// latency is what it prints (time its runs with its own CPU clock if it has one).
+    #[arg(long, value_enum, default_value_t = oneproxy::measure::Clock::default())]
+    pub clock: oneproxy::measure::Clock,
 }
 
 /// An external program that times exported models.

@@ -193,6 +193,16 @@ fn measure_input_errors() {
             .arg(&out),
     );
     assert!(e.contains("did not report a latency") && e.contains("--runner-regex"), "{e}");
+    // The CPU clock times tract in this process; a runner's value is what it prints.
+    let out = dir.path().join("clock.csv");
+    let e = stderr_of(
+        oneproxy()
+            .args(["measure", "--space", "nb201", "--arch", NONE, "--runner-cmd", "echo 1 {model}", "--clock", "cpu"])
+            .arg("--out")
+            .arg(&out),
+    );
+    assert!(e.contains("--clock cpu") && e.contains("runner"), "{e}");
+    assert!(!out.exists());
 }
 
 #[cfg(not(feature = "tract"))]
@@ -241,6 +251,24 @@ mod tract {
         let device = v["device"].as_str().unwrap();
         assert!(device.starts_with("tract"));
         assert_eq!(lines(&out)[0], format!("arch,{device}"));
+        // One thread: timed on the CPU clock by default, and the log says so.
+        let sidecar: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join(".local.csv.oneproxy-log.json")).unwrap())
+                .unwrap();
+        assert_eq!(sidecar["settings"]["clock"], "cpu", "{sidecar}");
+    }
+
+    #[test]
+    fn the_cpu_clock_refuses_a_thread_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("local.csv");
+        let e = stderr_of(
+            oneproxy()
+                .args(["measure", "--space", "nb201", "--arch", NONE, "--threads", "2", "--clock", "cpu", "--out"])
+                .arg(&out),
+        );
+        assert!(e.contains("--clock") && e.contains("2 threads"), "{e}");
+        assert!(!out.exists());
     }
 
     #[test]

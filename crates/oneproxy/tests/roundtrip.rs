@@ -88,6 +88,39 @@ fn latency(arch: &Arch, runs: usize) -> f64 {
 }
 
 #[test]
+fn one_thread_is_timed_on_the_cpu_clock_and_a_pool_on_the_wall_clock() {
+    use oneproxy::measure::Clock;
+    assert_eq!(TractTimer::new(1).clock(), Clock::Cpu);
+    assert_eq!(TractTimer::new(4).clock(), Clock::Wall);
+    assert_eq!(TractTimer::new(1).with_clock(Clock::Wall).unwrap().clock(), Clock::Wall);
+    assert_eq!(TractTimer::new(4).with_clock(Clock::Auto).unwrap().clock(), Clock::Wall);
+    let e = TractTimer::new(4).with_clock(Clock::Cpu).unwrap_err().to_string();
+    assert!(e.contains("4 threads"), "{e}");
+    assert_eq!(TractTimer::new(1).settings()["clock"], "cpu");
+}
+
+/// The CPU clock counts only the work of the thread that runs the model, so a run on it can
+/// never take longer than the same run on the wall clock; both see the same model cost.
+#[test]
+fn the_cpu_clock_never_exceeds_the_wall_clock() {
+    use oneproxy::measure::Clock;
+    let arch = Arch::from_genes(vec![3; 6]);
+    let bytes = export(SpaceId::Nb201, &arch, 1, 0);
+    let shape = input_shape(SpaceId::Nb201, &arch, 1);
+    let input = seeded_input(shape, 2);
+    let mut m = TractModel::load(&bytes, shape, &input, 1).unwrap();
+    m.time(Clock::Wall).unwrap();
+    // Interleaved, fastest of each: the floor of each clock.
+    let (mut cpu, mut wall) = (f64::INFINITY, f64::INFINITY);
+    for _ in 0..10 {
+        cpu = cpu.min(m.time(Clock::Cpu).unwrap());
+        wall = wall.min(m.time(Clock::Wall).unwrap());
+    }
+    eprintln!("fastest run: cpu {cpu:.3} ms, wall {wall:.3} ms");
+    assert!(cpu > 0.0 && cpu <= wall * 1.05, "cpu {cpu} ms, wall {wall} ms");
+}
+
+#[test]
 fn all_none_is_faster_than_all_conv3x3() {
     let none = latency(&Arch::from_genes(vec![0; 6]), 10);
     let conv = latency(&Arch::from_genes(vec![3; 6]), 10);

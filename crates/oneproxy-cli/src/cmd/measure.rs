@@ -84,6 +84,9 @@ pub fn timer(r: &RunnerArgs, t: &TimingArgs) -> anyhow::Result<(Box<dyn Timer>, 
             }
         }
     }
+    if t.clock == oneproxy::measure::Clock::Cpu && (r.runner_cmd.is_some() || r.runner_persistent.is_some()) {
+        bail!("--clock cpu times tract's runs in this process; a runner's latency is what it prints (time its runs with its own CPU clock)");
+    }
     let (timer, template): (Box<dyn Timer>, &str) = match (&r.runner_cmd, &r.runner_persistent) {
         (Some(cmd), _) => (Box::new(CommandTimer::new(cmd, r.runner_regex.as_deref())?.timeout(timeout)?), cmd),
         (None, Some(cmd)) => {
@@ -96,7 +99,7 @@ pub fn timer(r: &RunnerArgs, t: &TimingArgs) -> anyhow::Result<(Box<dyn Timer>, 
             }
             (Box::new(runner), cmd)
         }
-        (None, None) => return Ok((tract_timer(t.threads)?, "tract")),
+        (None, None) => return Ok((tract_timer(t.threads, t.clock)?, "tract")),
     };
     if let Some(program) = oneproxy::measure::runner::Program::of(template) {
         note!("runner: {}", program.describe());
@@ -108,14 +111,15 @@ pub fn timer(r: &RunnerArgs, t: &TimingArgs) -> anyhow::Result<(Box<dyn Timer>, 
     Ok((timer, "runner"))
 }
 
-fn tract_timer(threads: usize) -> anyhow::Result<Box<dyn Timer>> {
+fn tract_timer(threads: usize, clock: oneproxy::measure::Clock) -> anyhow::Result<Box<dyn Timer>> {
     #[cfg(feature = "tract")]
     {
-        Ok(Box::new(oneproxy::measure::tract::TractTimer::new(threads)))
+        let timer = oneproxy::measure::tract::TractTimer::new(threads).with_clock(clock).context("--clock")?;
+        Ok(Box::new(timer))
     }
     #[cfg(not(feature = "tract"))]
     {
-        let _ = threads;
+        let _ = (threads, clock);
         bail!(
             "measuring on this machine needs the `tract` feature: rebuild oneproxy with `--features tract` \
              (e.g. `cargo build --release -p oneproxy-cli --features tract`), or measure through another \

@@ -113,6 +113,39 @@ impl MeasureParams {
     }
 }
 
+/// Which clock times a run.
+///
+/// Why a choice: on a loaded machine the wall clock counts the time the engine waited for a
+/// core, which has nothing to do with the architecture; a run longer than the scheduler's time
+/// slice (a few ms) is then interrupted every time, so neither repeats nor the median of runs
+/// recover its latency (measured: front members 2-4x their quiet values under one busy loop
+/// per core, docs/results/remeasure). The CPU time of the thread that runs the model counts
+/// only its work. It is exact for an engine that computes on that one thread (tract with one
+/// thread); a multi-threaded engine or an external program needs the wall clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum Clock {
+    /// The CPU clock where it is exact (tract on one thread), else the wall clock.
+    #[default]
+    Auto,
+    /// Wall-clock time of each run.
+    Wall,
+    /// CPU time of the thread that runs the model (tract on one thread only).
+    Cpu,
+}
+
+impl Clock {
+    /// `auto`, `wall` or `cpu`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Clock::Auto => "auto",
+            Clock::Wall => "wall",
+            Clock::Cpu => "cpu",
+        }
+    }
+}
+
 /// Robust summary of samples.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Summary {

@@ -4,8 +4,12 @@
 //! Threads: tract runs single-threaded by default; with `threads > 1` its matrix products use a
 //! private pool of that many threads (tract-linalg's `multithread-mm`), other operators stay on
 //! the calling thread.
+//!
+//! Clock: single-threaded, a run is timed by the CPU time of the calling thread by default
+//! ([`Clock`]), so that other programs competing for the cores do not inflate it; with a thread
+//! pool the work is spread over threads, and only the wall clock measures it.
 
-use super::Timer;
+use super::{Clock, Timer};
 use crate::error::{Error, Result};
 use std::sync::Arc;
 use std::time::Instant;
@@ -61,15 +65,23 @@ impl TractModel {
         Ok((t.shape().to_vec(), t.iter().copied().collect()))
     }
 
-    /// Run once and return the elapsed time in ms (only the run is timed).
-    pub fn time(&mut self) -> Result<f64> {
+    /// Run once and return the elapsed time in ms on `clock` (only the run is timed; `Auto`
+    /// reads as `Wall` here: [`TractTimer`] resolves it).
+    pub fn time(&mut self, clock: Clock) -> Result<f64> {
         let input = self.input.clone();
         let state = &mut self.state;
-        let start = Instant::now();
-        let out = multithread_tract_scope(self.executor.clone(), || state.run(tvec!(input)));
-        let ms = start.elapsed().as_secs_f64() * 1e3;
+        let cpu_error = |e: std::io::Error| Error::Engine(format!("reading this thread's CPU clock: {e}"));
+        let (out, elapsed) = if clock == Clock::Cpu {
+            let start = cpu_time::ThreadTime::try_now().map_err(cpu_error)?;
+            let out = multithread_tract_scope(self.executor.clone(), || state.run(tvec!(input)));
+            (out, start.try_elapsed().map_err(cpu_error)?)
+        } else {
+            let start = Instant::now();
+            let out = multithread_tract_scope(self.executor.clone(), || state.run(tvec!(input)));
+            (out, start.elapsed())
+        };
         out.map_err(|e| engine_err("running the model", e))?;
-        Ok(ms)
+        Ok(elapsed.as_secs_f64() * 1e3)
     }
 }
 
@@ -77,14 +89,44 @@ impl TractModel {
 #[derive(Debug)]
 pub struct TractTimer {
     threads: usize,
+    clock: Clock,
     seed: u64,
     model: Option<TractModel>,
 }
 
 impl TractTimer {
-    /// A timer running tract with `threads` threads (1 = single-threaded).
+    /// A timer running tract with `threads` threads (1 = single-threaded), on the default
+    /// clock (the CPU clock single-threaded, else the wall clock).
     pub fn new(threads: usize) -> Self {
-        TractTimer { threads: threads.max(1), seed: 0, model: None }
+        let threads = threads.max(1);
+        TractTimer { threads, clock: Self::resolve(threads, Clock::Auto), seed: 0, model: None }
+    }
+
+    /// The same timer on `clock`; an error for the CPU clock with more than one thread, whose
+    /// work the calling thread's clock does not see.
+    pub fn with_clock(mut self, clock: Clock) -> Result<Self> {
+        if clock == Clock::Cpu && self.threads > 1 {
+            return Err(Error::InvalidParameter(format!(
+                "the CPU clock times the thread that runs the model, but tract spreads its work over {} threads: \
+                 use one thread or the wall clock",
+                self.threads
+            )));
+        }
+        self.clock = Self::resolve(self.threads, clock);
+        Ok(self)
+    }
+
+    /// The clock runs are timed with (never `Auto`).
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    fn resolve(threads: usize, clock: Clock) -> Clock {
+        match clock {
+            Clock::Auto if threads == 1 => Clock::Cpu,
+            Clock::Auto => Clock::Wall,
+            given => given,
+        }
     }
 }
 
@@ -97,7 +139,8 @@ impl Timer for TractTimer {
     }
 
     fn run(&mut self) -> Result<f64> {
-        self.model.as_mut().ok_or_else(|| Error::Engine("tract: no model loaded".into()))?.time()
+        let clock = self.clock;
+        self.model.as_mut().ok_or_else(|| Error::Engine("tract: no model loaded".into()))?.time(clock)
     }
 
     fn engine(&self) -> String {
@@ -107,6 +150,7 @@ impl Timer for TractTimer {
     fn settings(&self) -> crate::data::Settings {
         let mut s = crate::data::Settings::from([("engine".to_string(), self.engine())]);
         s.insert("threads".into(), self.threads.to_string());
+        s.insert("clock".into(), self.clock.name().to_string());
         s
     }
 }

@@ -327,8 +327,7 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
     ) -> Result<()> {
         loop {
             let measured: Vec<(usize, f64)> = self.measured_candidates();
-            let failed: Vec<usize> =
-                self.ledger.failed_set.iter().filter_map(|a| self.position.get(a).copied()).collect();
+            let failed = self.failed_candidates();
             let tried: Vec<bool> = self.candidates.iter().map(|a| self.ledger.tried(a)).collect();
             let model = self.model(fit, &measured);
             let view = DesignView {
@@ -432,6 +431,11 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
         self.ledger.order.iter().filter_map(|a| self.position.get(a).map(|&i| (i, self.ledger.values[a]))).collect()
     }
 
+    /// The candidate indices the target could not run.
+    fn failed_candidates(&self) -> Vec<usize> {
+        self.ledger.failed_set.iter().filter_map(|a| self.position.get(a).copied()).collect()
+    }
+
     /// Finish: keep what is non-dominated when measured (every measured candidate, the samples
     /// too, takes part), pick within each constraint, and report.
     pub fn finish(self, choice: ProxyChoice, fit: Fit) -> Result<NasOutcome> {
@@ -456,7 +460,7 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
             .zip(constraints)
             .map(|(p, &c)| Pick { constraint: c, pick: p.map(|k| chosen[k].clone()) })
             .collect();
-        let failed: Vec<usize> = self.ledger.failed_set.iter().filter_map(|a| self.position.get(a).copied()).collect();
+        let failed = self.failed_candidates();
         let model = self.model(&fit, &measured_pairs);
         let remaining =
             model.remaining_regret(&self.accuracies, &measured_pairs, &failed, self.stream ^ ESTIMATE_STREAM);
