@@ -10,8 +10,13 @@ Name the interpreter whose environment has numpy and onnxruntime (`.venv/bin/pyt
 One process serves the whole measurement: it prints `ready`, then answers one request line (JSON)
 with one answer line (see docs/measuring.md, "Persistent runners"). It keeps one
 `InferenceSession` for the last model path (a new path replaces it: oneproxy deletes the previous
-model file anyway), builds it on the `load` request (untimed), and times `session.run` alone with
-`time.perf_counter` on each `run` request, with a seeded input of the requested shape.
+model file anyway), builds it on the `load` request (untimed), and times `session.run` alone on each `run` request,
+with a seeded input of the requested shape.
+
+The clock (`--clock`): with one intra-op thread ONNX Runtime computes on the calling thread, so
+`time.thread_time` (that thread's CPU time) measures the model and not the time it waited for a
+core while other programs ran; with a thread pool only the wall clock (`time.perf_counter`) sees
+the work. `auto` (the default) picks the CPU clock for one thread, else the wall clock.
 
 Everything but answers goes to stderr: the process's file descriptor 1 is pointed at stderr, so
 that nothing a library prints (Python or C) can be read as an answer.
@@ -41,9 +46,19 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the input values (default 0)")
+    ap.add_argument(
+        "--clock",
+        choices=["auto", "wall", "cpu"],
+        default="auto",
+        help="cpu: the calling thread's CPU time (one thread only); wall: elapsed time; auto: cpu with one thread",
+    )
     args = ap.parse_args()
     if args.threads < 1:
         ap.error("--threads must be at least 1")
+    if args.clock == "cpu" and args.threads > 1:
+        ap.error(f"--clock cpu times the calling thread, but {args.threads} threads share the work: use --clock wall")
+    clock = args.clock if args.clock != "auto" else ("cpu" if args.threads == 1 else "wall")
+    now = time.thread_time if clock == "cpu" else time.perf_counter
     out = protocol_stdout()
     try:
         import numpy as np
@@ -74,7 +89,7 @@ def main():
         cached = (path, shape, sess, {inp.name: x})
         return cached
 
-    out.write(f"ready: onnxruntime {ort.__version__}, {args.threads} thread(s)\n")
+    out.write(f"ready: onnxruntime {ort.__version__}, {args.threads} thread(s), {clock} clock\n")
     for line in sys.stdin:
         if not line.strip():
             continue
@@ -84,9 +99,9 @@ def main():
             if req.get("op") == "load":
                 answer = "ok"
             else:
-                start = time.perf_counter()
+                start = now()
                 sess.run(None, feeds)
-                answer = f"latency_ms: {(time.perf_counter() - start) * 1e3:.6f}"
+                answer = f"latency_ms: {(now() - start) * 1e3:.6f}"
         except Exception as e:  # every failure is an answer, never a dead runner
             answer = "error: " + one_line(e)
         out.write(answer + "\n")

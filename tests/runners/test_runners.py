@@ -119,6 +119,29 @@ def test_ort_runner_speaks_the_protocol(tmp_path):
     speak_protocol(tmp_path, f"{PY} {shlex.quote(str(RUNNERS / 'ort_runner.py'))}")
 
 
+def test_ort_runner_times_one_thread_on_its_cpu_clock(tmp_path):
+    script = shlex.quote(str(RUNNERS / "ort_runner.py"))
+    c = Conversation(f"{PY} {script} --threads 1")
+    assert c.greeting.endswith("cpu clock"), c.greeting
+    c.close()
+    c = Conversation(f"{PY} {script} --threads 2")
+    assert c.greeting.endswith("wall clock"), c.greeting
+    c.close()
+    # The CPU clock of one thread cannot see a pool's work: refused, and said why.
+    p = subprocess.run(f"{PY} {script} --threads 2 --clock cpu", shell=True, capture_output=True, text=True)
+    assert p.returncode != 0 and "--clock wall" in p.stderr, p.stderr
+    # A run's CPU time is at most its wall time: the fastest of ten on each clock, in two
+    # sessions (hence the margin), agree that way.
+    model = export(tmp_path, CELLS[0])
+    fastest = {}
+    for clock in ("cpu", "wall"):
+        c = Conversation(f"{PY} {script} --threads 1 --clock {clock}")
+        assert c.ask("load", model, 0) == "ok"
+        fastest[clock] = min(float(c.ask("run", model, k).split(":")[1]) for k in range(1, 11))
+        c.close()
+    assert 0 < fastest["cpu"] <= 1.5 * fastest["wall"], fastest
+
+
 def test_ort_runner_without_onnxruntime_says_which_interpreter(tmp_path):
     # An interpreter that cannot import onnxruntime (an empty module path): the error quotes it.
     runner = f"{PY} -I -S {shlex.quote(str(RUNNERS / 'ort_runner.py'))}"
