@@ -193,9 +193,15 @@ fn inside(dir: &std::path::Path, file: &std::path::Path) -> bool {
 /// The decision in words: "reuse" alone would hide that a sequential run refits the reused
 /// proxy on what it measures.
 fn decision_text(o: &NasOutcome) -> String {
-    match (o.decision, o.refitted) {
-        (Decision::Reuse, true) => "reuse, then refit on its measurements".to_string(),
-        (d, _) => d.name().to_string(),
+    match (o.decision, o.refitted, o.kept_proxy) {
+        (Decision::Reuse, _, true) => {
+            "reuse (its latencies predicted its measurements better than any refit)".to_string()
+        }
+        (Decision::Reuse, true, false) => "reuse, then refit on its measurements".to_string(),
+        (d, _, true) => {
+            format!("{}, then the proxy's own latencies (they predicted the measurements better)", d.name())
+        }
+        (d, _, _) => d.name().to_string(),
     }
 }
 

@@ -190,6 +190,13 @@ class NasResult(NamedTuple):
         return bool(self.outcome.get("refitted", False))
 
     @property
+    def kept_proxy(self) -> bool:
+        """Whether the final predictions are the chosen proxy's own latencies, kept by the refits
+        because they predicted the measured candidates better than the adaptation (a proxy
+        near-identical to the target)."""
+        return bool(self.outcome.get("kept_proxy", False))
+
+    @property
     def picks(self) -> List[Pick]:
         """The pick per constraint, as :class:`Pick` (measured on the target)."""
         return [_pick(p["constraint"], p.get("pick"), True) for p in self.outcome["picks"]]

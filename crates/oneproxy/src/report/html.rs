@@ -643,6 +643,7 @@ mod tests {
             proxy_ranking: Vec::new(),
             proxy_tie: None,
             refitted: false,
+            kept_proxy: false,
             cv_spearman: cv,
             samples: 10,
             measurements,

@@ -103,6 +103,7 @@ mod tests {
             proxy_ranking: Vec::new(),
             proxy_tie: None,
             refitted: false,
+            kept_proxy: false,
             cv_spearman: None,
             samples: 6,
             measurements: 20,

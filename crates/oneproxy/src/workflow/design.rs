@@ -102,6 +102,19 @@ impl LatencyModel {
     /// through the calibration's slope into each candidate's own spread, so the flow stays
     /// unsure where its members disagree, however well they fit the measurements.
     pub fn calibrate_with_spread(base: &[f64], spread: &[f64], measured: &[(usize, f64)], floor: f64) -> Self {
+        Self::calibrate_with_spread_above(base, spread, measured, floor, MIN_SIGMA)
+    }
+
+    /// [`LatencyModel::calibrate_with_spread`] with `min_sigma` for [`MIN_SIGMA`]: for a base
+    /// that is itself a measured device's latencies, whose calibration has already predicted
+    /// the measured candidates, there is no model error for the floor to stand for.
+    pub fn calibrate_with_spread_above(
+        base: &[f64],
+        spread: &[f64],
+        measured: &[(usize, f64)],
+        floor: f64,
+        min_sigma: f64,
+    ) -> Self {
         let pts: Vec<(f64, f64)> =
             measured.iter().filter(|(i, y)| base[*i] > 0.0 && *y > 0.0).map(|&(i, y)| (base[i].ln(), y.ln())).collect();
         let n = pts.len() as f64;
@@ -130,7 +143,7 @@ impl LatencyModel {
         };
         let mu = base.iter().map(|&v| if v > 0.0 { a + b * v.ln() } else { f64::NAN }).collect();
         let own = spread.iter().map(|s| b * s).collect();
-        LatencyModel { mu, sigma: sigma.max(floor).max(MIN_SIGMA), own }
+        LatencyModel { mu, sigma: sigma.max(floor).max(min_sigma), own }
     }
 
     /// The whole standard deviation of candidate `i`'s ln(ms): the common spread and its own.

@@ -494,6 +494,11 @@ pub struct NasOutcome {
     /// too: "reuse" then means its latencies guided the first batch only).
     #[serde(default)]
     pub refitted: bool,
+    /// Whether the final predictions are the chosen proxy's own latencies (calibrated), kept by
+    /// the refits because they predicted the measured candidates better than the adaptation
+    /// (leave-one-out): a proxy near-identical to the target.
+    #[serde(default)]
+    pub kept_proxy: bool,
     /// Cross-validated Spearman of the adapted predictor (adapt only).
     pub cv_spearman: Option<f64>,
     /// Samples measured for the decision and the adaptation.
@@ -674,6 +679,43 @@ mod tests {
         assert_eq!(Stage::Candidates.name(), serde_json::to_value(Stage::Candidates).unwrap());
     }
 
+    /// A proxy identical to the target (a twin) keeps its own latencies through the refits and
+    /// ends the flow sooner than a proxy that is the same device seen through 10% of noise per
+    /// architecture; both find the front.
+    #[test]
+    fn a_twin_proxy_is_kept_by_the_refits_and_needs_fewer_measurements() {
+        use crate::data::DeviceSource;
+        use rand::Rng;
+        let b = bundle(SpaceId::Nb201).unwrap();
+        let acc = b.accuracy("cifar100").unwrap();
+        let mut table = b.latency.clone();
+        let col = table.device_index("pixel2").unwrap();
+        let exact: Vec<(Arch, f64)> =
+            table.archs().iter().cloned().zip(table.column(col).to_vec()).filter(|(_, v)| v.is_finite()).collect();
+        let mut rng = crate::space::seeded_rng(5);
+        let noisy: Vec<(Arch, f64)> =
+            exact.iter().map(|(a, v)| (a.clone(), v * (1.0 + 0.1 * rng.random_range(-1.0..1.0)))).collect();
+        table.add_device("twin", DeviceSource::File("twin.csv".into()), exact).unwrap();
+        table.add_device("blurred", DeviceSource::File("blurred.csv".into()), noisy).unwrap();
+        let flow = Flow::new(&table, acc);
+        let run = |proxy: &str| {
+            let config = NasConfig {
+                proxy: ProxySelection::Device(proxy.into()),
+                samples: SampleSet::Random(6),
+                ..NasConfig::default()
+            };
+            let mut oracle = TableOracle::new(&table, "pixel2").unwrap();
+            let out = flow.run(&mut oracle, &config, &mut |_| {}).unwrap();
+            let regret = score(&out, &table, acc).unwrap().regret;
+            (out.measurements, regret, out.kept_proxy)
+        };
+        let twin = run("twin");
+        let blurred = run("blurred");
+        assert!(twin.0 < blurred.0, "twin {twin:?}, blurred {blurred:?}");
+        assert!(twin.2, "the twin's own latencies are kept: {twin:?}");
+        assert!(twin.1 < 0.1 && blurred.1 < 0.5, "{twin:?} {blurred:?}");
+    }
+
     #[test]
     fn a_pool_run_reports_the_runner_up_proxies_best_first() {
         let b = bundle(SpaceId::Nb201).unwrap();
@@ -696,7 +738,7 @@ mod tests {
         let json = serde_json::to_value(&out).unwrap();
         assert_eq!(serde_json::from_value::<NasOutcome>(json.clone()).unwrap(), out);
         let mut old = json;
-        for key in ["proxy_ranking", "proxy_tie", "refitted"] {
+        for key in ["proxy_ranking", "proxy_tie", "refitted", "kept_proxy"] {
             old.as_object_mut().unwrap().remove(key);
         }
         assert!(serde_json::from_value::<NasOutcome>(old).is_ok());

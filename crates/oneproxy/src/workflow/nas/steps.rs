@@ -15,7 +15,7 @@ use crate::predictor::{adapt_pool, Adapted, Proxy, ProxyLatency, ProxySelection}
 use crate::search::{best_under_constraints, pareto_front};
 use crate::space::{seeded_rng, Arch, SearchSpace};
 use crate::stats::{pearson, spearman};
-use crate::workflow::design::LatencyModel;
+use crate::workflow::design::{LatencyModel, MIN_SIGMA};
 use crate::workflow::oracle::TargetOracle;
 use crate::workflow::samples::SampleSet;
 use std::collections::{HashMap, HashSet};
@@ -96,6 +96,7 @@ fn rank_proxies(scores: &[(f64, Option<f64>)]) -> (Vec<Scored>, Option<TieBreak>
 }
 
 /// The current prediction of every candidate's target latency.
+#[derive(Clone)]
 pub(super) struct Fit {
     /// Per candidate, in the target's ms (a reused proxy's own latencies until the first refit).
     pub predicted: Vec<f64>,
@@ -108,7 +109,14 @@ pub(super) struct Fit {
     pub spread: Vec<f64>,
     /// Whether it comes from a refit after the decision (on the candidates' measurements too).
     pub refitted: bool,
+    /// Whether `predicted` is the chosen proxy's own latencies kept by a refit because they
+    /// predicted the measured candidates better than the adaptation.
+    pub kept_proxy: bool,
 }
+
+/// Smallest spread of a kept proxy's calibrated latencies (log space, 1%): the repeatability
+/// of a latency measurement, not the error of a model.
+const KEPT_PROXY_MIN_SIGMA: f64 = 0.01;
 
 /// One run of the flow for one target: what every step reads and adds to.
 pub(super) struct Run<'f, 'a, 'o> {
@@ -128,6 +136,9 @@ pub(super) struct Run<'f, 'a, 'o> {
     samples: Vec<Arch>,
     ys: Vec<f64>,
     ledger: Ledger<'o>,
+    /// The chosen proxy's own latency of every candidate, once chosen: each refit weighs it
+    /// against the adaptation ([`Run::refit`]).
+    proxy_latencies: Option<Vec<f64>>,
 }
 
 impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
@@ -172,6 +183,7 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
             samples: Vec::new(),
             ys: Vec::new(),
             ledger,
+            proxy_latencies: None,
         };
         Ok((run, initial))
     }
@@ -286,9 +298,18 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
         design: &dyn CandidateDesign,
         events: &mut dyn FnMut(FlowEvent),
     ) -> Result<Fit> {
+        let proxy_latencies = self.proxies[choice.index].latencies(&self.candidates);
+        self.proxy_latencies = Some(proxy_latencies.clone());
         if choice.decision == Decision::Reuse {
-            let predicted = self.proxies[choice.index].latencies(&self.candidates);
-            return Ok(Fit { predicted, cv_spearman: None, cv_error: 0.0, spread: Vec::new(), refitted: false });
+            let predicted = proxy_latencies;
+            return Ok(Fit {
+                predicted,
+                cv_spearman: None,
+                cv_error: 0.0,
+                spread: Vec::new(),
+                refitted: false,
+                kept_proxy: false,
+            });
         }
         let mut rng = seeded_rng(self.stream);
         let random_samples = design.draws_adaptation_samples();
@@ -352,12 +373,37 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
 
     /// Refit on everything measured (a reused proxy too: its ranking is now checked against
     /// points near the front, where the result is decided).
+    ///
+    /// The chosen proxy's own latencies stay in the running: where they predict the measured
+    /// candidates better (leave-one-out error of their calibration) than the adaptation does
+    /// (the larger of its calibration's leave-one-out error and its cross-validated error), they
+    /// are kept instead. A near-identical proxy (a twin, a sibling at another batch size) is then
+    /// believed as it deserves, and the flow stops when the front is measured instead of paying
+    /// for the additive model's coarser error.
     fn refit(&self, fit: &mut Fit, events: &mut dyn FnMut(FlowEvent)) -> Result<()> {
         let xs = &self.ledger.order;
         let ys = self.ledger.values_of(xs);
         let adapted = adapt_pool(&self.proxies, xs, &ys, &self.config.adapt)?;
         events(FlowEvent::Adapted { samples: xs.len(), cv_spearman: adapted.report.cv_spearman });
-        *fit = Fit { refitted: true, ..self.fit_of(&adapted)? };
+        let refit = Fit { refitted: true, ..self.fit_of(&adapted)? };
+        let measured = self.measured_candidates();
+        *fit = match &self.proxy_latencies {
+            Some(own) => {
+                let kept = Fit {
+                    predicted: own.clone(),
+                    cv_error: 0.0,
+                    spread: Vec::new(),
+                    kept_proxy: true,
+                    ..refit.clone()
+                };
+                if self.model(&kept, &measured).sigma < self.model(&refit, &measured).sigma {
+                    kept
+                } else {
+                    refit
+                }
+            }
+            None => refit,
+        };
         Ok(())
     }
 
@@ -370,6 +416,7 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
             cv_error: adapted.report.cv_error.sqrt(),
             spread: adapted.log_spread(&self.candidates, table)?,
             refitted: false,
+            kept_proxy: false,
         })
     }
 
@@ -377,7 +424,8 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
     /// them, with each candidate's spread ([`LatencyModel::calibrate_with_spread`]). The design
     /// and the final estimate of the remaining regret share it.
     fn model(&self, fit: &Fit, measured: &[(usize, f64)]) -> LatencyModel {
-        LatencyModel::calibrate_with_spread(&fit.predicted, &fit.spread, measured, fit.cv_error)
+        let min_sigma = if fit.kept_proxy { KEPT_PROXY_MIN_SIGMA } else { MIN_SIGMA };
+        LatencyModel::calibrate_with_spread_above(&fit.predicted, &fit.spread, measured, fit.cv_error, min_sigma)
     }
 
     /// Measure again, before the front is reported, what it rests on (see
@@ -475,6 +523,7 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
             proxy_ranking: choice.ranking,
             proxy_tie: choice.tie,
             refitted: fit.refitted,
+            kept_proxy: fit.kept_proxy,
             cv_spearman: fit.cv_spearman,
             samples: self.samples.len(),
             measurements: ledger.count(),
