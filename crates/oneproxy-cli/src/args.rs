@@ -692,6 +692,10 @@ pub struct PredictArgs {
     /// A predictor JSON file (from `adapt --out`).
     #[arg(long, value_name = "FILE")]
     pub predictor: PathBuf,
+    /// The space file of the predictor's space, when it is a declared one (`adapt
+    /// --space-file`): it is read before the predictor, which names the space.
+    #[arg(long, value_name = "FILE")]
+    pub space_file: Option<PathBuf>,
     /// One architecture string.
     #[arg(long, group = "which")]
     pub arch: Option<String>,

@@ -175,12 +175,28 @@ fn adapt_and_plan_on_declared_fbnet_match_built_in_fbnet() {
         v["report"].as_object_mut().unwrap().remove("solve_seconds");
     }
     assert_eq!(built_in, declared);
+    // A saved predictor of the declared space is read back with its space file.
+    let (csv, file) = (fbnet_latency_csv(dir.path()), fbnet_file());
+    let saved = |space: &[&str], name: &str| {
+        let out = dir.path().join(name).display().to_string();
+        let all: Vec<&str> = ["adapt", "--out", out.as_str()].iter().chain(space).chain(&args).copied().collect();
+        oneproxy().args(&all).assert().success();
+        out
+    };
+    let (pb, pd) =
+        (saved(&["--space", "fbnet"], "b.json"), saved(&["--space-file", &file, "--latency", &csv], "d.json"));
+    let predict = |extra: &[&str]| {
+        let all: Vec<&str> = ["predict", "--archs", samples.as_str()].iter().chain(extra).copied().collect();
+        String::from_utf8(oneproxy().args(&all).assert().success().get_output().stdout.clone()).unwrap()
+    };
+    assert_eq!(predict(&["--predictor", &pb]), predict(&["--predictor", &pd, "--space-file", &file]));
+    let e = stderr_of(&["predict", "--predictor", &pd, "--archs", &samples]);
+    assert!(e.contains("d.json") && e.contains("fbnet-declared"), "{e}");
     // `plan` draws from the user's architectures when the space has no bundled ones: the same
     // picks, as the rows are in the same order.
     let plan = |space: &[&str]| {
         let all: Vec<&str> = ["plan", "--budget", "8", "--proxy", "pixel3"].iter().chain(space).copied().collect();
         String::from_utf8(oneproxy().args(&all).assert().success().get_output().stdout.clone()).unwrap()
     };
-    let (csv, file) = (fbnet_latency_csv(dir.path()), fbnet_file());
     assert_eq!(plan(&["--space", "fbnet"]), plan(&["--space-file", &file, "--latency", &csv]));
 }

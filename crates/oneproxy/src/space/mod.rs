@@ -210,7 +210,12 @@ impl<'de> serde::Deserialize<'de> for SpaceId {
     /// A built-in space's canonical name, or the name of a declared space loaded before.
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         let name = String::deserialize(d)?;
-        SpaceId::from_name(&name).ok_or_else(|| serde::de::Error::unknown_variant(&name, &SpaceId::NAMES))
+        SpaceId::from_name(&name).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown space `{name}`, expected one of {} or a declared space (give its space file, --space-file)",
+                SpaceId::NAMES.map(|n| format!("`{n}`")).join(", ")
+            ))
+        })
     }
 }
 
