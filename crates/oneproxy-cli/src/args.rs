@@ -698,6 +698,10 @@ pub struct PredictArgs {
     /// A predictor JSON file (from `adapt --out`).
     #[arg(long, value_name = "FILE")]
     pub predictor: PathBuf,
+    /// The space file of the predictor's space, when it is a declared one (`adapt
+    /// --space-file`): it is read before the predictor, which names the space.
+    #[arg(long, value_name = "FILE")]
+    pub space_file: Option<PathBuf>,
     /// One architecture string.
     #[arg(long, group = "which")]
     pub arch: Option<String>,
@@ -796,10 +800,26 @@ pub struct DataArgs {
     /// Search space.
     #[arg(long, value_parser = space_id(), default_value_t = SpaceId::Nb201)]
     pub space: SpaceId,
+    /// Your own search space, declared in a space file (TOML: named positions, each with its
+    /// choices; see docs/space-file.md), instead of --space. It has no bundled data: give its
+    /// latencies with --latency (architecture strings in the file's form).
+    #[arg(long, value_name = "FILE", conflicts_with = "space")]
+    pub space_file: Option<PathBuf>,
     /// A user latency CSV (header; an `arch` or `index` column; one column per device, ms;
     /// empty cell = not measured). Its devices are added to the bundled ones. Repeatable.
     #[arg(long = "latency", value_name = "FILE")]
     pub latency: Vec<PathBuf>,
+}
+
+impl DataArgs {
+    /// The space: the declared one of `--space-file` (read once per process, then shared),
+    /// else `--space`.
+    pub fn space(&self) -> anyhow::Result<SpaceId> {
+        match &self.space_file {
+            Some(file) => Ok(oneproxy::space::declared::load(file)?),
+            None => Ok(self.space),
+        }
+    }
 }
 
 #[derive(Debug, Args)]

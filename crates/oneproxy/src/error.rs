@@ -111,6 +111,17 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A space file (a declared search space) is unusable: the file, the 1-based line where
+    /// the problem is (when known) and what is wrong.
+    #[error("{}{}: {}", path.display(), line.map_or(String::new(), |l| format!(":{l}")), clip_to(reason, REASON_CHARS))]
+    BadSpaceFile {
+        /// The space file.
+        path: PathBuf,
+        /// 1-based line of the offending entry, when the parser gives it.
+        line: Option<u64>,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A device name that is not in the loaded tables.
     #[error("unknown device '{}'; {}", clip(name), known_names(name, known, "devices", "see `oneproxy devices`"))]
     UnknownDevice {

@@ -163,9 +163,14 @@ pub fn plan_for_table(
     let proxies = crate::predictor::ProxyPool::new(table);
     let predictor = proxies.get_or_fit(&proxy)?;
     let space = table.space();
+    // Every architecture where the space is small, else the bundled sample, else (a space
+    // without bundled data, such as a declared one) the architectures of the user's tables.
     let candidates = match space.space().enumerate() {
         Some(all) => all,
-        None => crate::data::bundled::bundle(space)?.archs.clone(),
+        None => match &crate::data::bundled::bundle(space)?.archs {
+            bundled if bundled.is_empty() => table.archs().to_vec(),
+            bundled => bundled.clone(),
+        },
     };
     let archs = plan(space.space(), predictor, &candidates, budget.min(candidates.len()), seed)?;
     Ok(TablePlan { proxy, recommended, archs, candidates: candidates.len() })

@@ -36,7 +36,7 @@ struct Output {
 }
 
 pub fn run(args: AdaptArgs) -> anyhow::Result<()> {
-    let space: SpaceId = args.data.space;
+    let space: SpaceId = args.data.space()?;
     let outputs = oneproxy::output::Outputs::new(args.force).input(&args.samples).inputs(&args.data.latency);
     if let Some(out) = &args.out {
         outputs.check(out).context("--out")?;

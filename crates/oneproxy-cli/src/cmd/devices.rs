@@ -26,7 +26,7 @@ struct Output<'a> {
 
 pub fn run(args: DevicesArgs) -> anyhow::Result<()> {
     let table = super::load_table(&args.data)?;
-    let space: SpaceId = args.data.space;
+    let space: SpaceId = args.data.space()?;
     let devices: Vec<DeviceRow> = table
         .devices()
         .iter()

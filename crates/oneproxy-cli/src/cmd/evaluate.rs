@@ -9,7 +9,7 @@ use oneproxy::workflow::evaluate::{
 use oneproxy::{Manifest, SpaceId};
 
 pub fn run_adapt(args: EvalAdaptArgs) -> anyhow::Result<()> {
-    let space: SpaceId = args.data.space;
+    let space: SpaceId = args.data.space()?;
     let table = super::load_table(&args.data)?;
     let samples = super::sample_set(space, &args.draw.sample_set, args.draw.samples)?;
     let proxy = super::proxy_selection(&args.proxy)?;
@@ -145,7 +145,7 @@ pub fn render_nas(runs: &[ScoredRun], constraints: &[f64]) -> String {
 }
 
 pub fn run_nas(args: EvalNasArgs) -> anyhow::Result<()> {
-    let space: SpaceId = args.data.space;
+    let space: SpaceId = args.data.space()?;
     let table = super::load_table(&args.data)?;
     let acc = super::accuracy_table(space, &args.accuracy)?;
     let samples = super::sample_set(space, &args.draw.sample_set, args.draw.samples)?;

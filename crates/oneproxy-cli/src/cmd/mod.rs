@@ -48,10 +48,13 @@ pub fn execution(prune_dead: bool, space: SpaceId) -> anyhow::Result<oneproxy::n
 /// The bundled table of the space plus the user's `--latency` files; their plausibility
 /// warnings go to stderr.
 pub fn load_table(data: &DataArgs) -> anyhow::Result<LatencyTable> {
-    let space = data.space;
+    let space = data.space()?;
     let table = LatencyTable::bundled_with(space, &data.latency)
         .with_context(|| format!("loading latency data for space {space}"))?;
     print_warnings(table.warnings());
+    if table.devices().is_empty() && data.space_file.is_some() {
+        bail!("space {space} (declared in a space file) has no bundled data: pass its latencies with --latency");
+    }
     if table.devices().is_empty() {
         bail!(
             "space {space} has no bundled latency data: measure architectures with `oneproxy measure --space {space}` \

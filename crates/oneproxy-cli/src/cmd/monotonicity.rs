@@ -33,7 +33,7 @@ pub fn run(args: MonotonicityArgs) -> anyhow::Result<()> {
         anyhow::Context::context(outputs.check(path), "--plot")?;
     }
     let table = super::load_table(&args.data)?;
-    let space: SpaceId = args.data.space;
+    let space: SpaceId = args.data.space()?;
     let m = correlation_matrix_with(&table, &args.devices, args.metric, args.min_overlap)?;
     let rec = recommend_default(&m, space, &[]);
     if let Some(path) = &args.plot {

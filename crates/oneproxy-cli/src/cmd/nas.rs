@@ -56,7 +56,7 @@ fn timer_oracle(_: &NasArgs, _: SpaceId) -> anyhow::Result<(Box<dyn TargetOracle
 }
 
 pub fn run(args: NasArgs) -> anyhow::Result<()> {
-    let space: SpaceId = args.data.space;
+    let space: SpaceId = args.data.space()?;
     let table = super::load_table(&args.data)?;
     let acc = super::accuracy_table(space, &args.accuracy)?;
     let samples = super::sample_set(space, &args.sample_set, args.samples)?;

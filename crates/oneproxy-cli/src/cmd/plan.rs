@@ -5,7 +5,7 @@ use anyhow::Context;
 use oneproxy::SpaceId;
 
 pub fn run(args: PlanArgs) -> anyhow::Result<()> {
-    let space: SpaceId = args.data.space;
+    let space: SpaceId = args.data.space()?;
     let outputs = oneproxy::output::Outputs::new(args.force).inputs(&args.data.latency);
     if let Some(out) = &args.out {
         outputs.check(out).context("--out")?;

@@ -14,8 +14,17 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     if let Some(out) = &args.out {
         outputs.check(out).context("--out")?;
     }
+    // A declared space is known by name only once its file is read.
+    let declared = args.space_file.as_deref().map(oneproxy::space::declared::load).transpose()?;
     // The library's error names the file; the context names the flag.
     let p = AdditivePredictor::load(&args.predictor).context("reading --predictor")?;
+    if let Some(space) = declared.filter(|&s| s != p.space()) {
+        anyhow::bail!(
+            "--space-file declares space {space}, but the predictor {} is for {}",
+            args.predictor.display(),
+            p.space()
+        );
+    }
     let device = if p.device().is_empty() { "predicted".to_string() } else { p.device().to_string() };
     // The name becomes the CSV header: refuse one that would break it, before any work.
     oneproxy::data::validate_device_name(&device).with_context(|| {

@@ -14,7 +14,7 @@ use oneproxy::{Manifest, SpaceId};
 type Report = oneproxy::report::Report<RunBody>;
 
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
-    let space: SpaceId = args.data.space;
+    let space: SpaceId = args.data.space()?;
     let table = super::load_table(&args.data)?;
     let acc = super::accuracy_table(space, &args.accuracy)?;
     let samples = super::sample_set(space, &args.sample_set, args.samples)?;

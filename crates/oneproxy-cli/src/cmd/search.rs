@@ -44,7 +44,7 @@ struct Output {
 }
 
 pub fn run(args: SearchArgs) -> anyhow::Result<()> {
-    let space: SpaceId = args.data.space;
+    let space: SpaceId = args.data.space()?;
     let outputs = oneproxy::output::Outputs::new(args.force)
         .inputs(&args.data.latency)
         .inputs(args.accuracy.accuracy_file.iter())

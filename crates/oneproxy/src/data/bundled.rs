@@ -7,10 +7,9 @@ use crate::data::manifest::InputFile;
 use crate::data::AccuracyTable;
 use crate::data::{parse_latency_csv, DeviceSource, LatencyTable};
 use crate::error::{Error, Origin, Result};
-use crate::space::{Arch, Dataset, Embedded, SpaceId};
+use crate::space::{Arch, Dataset, Embedded, PerSpace, SpaceId};
 use std::io::Read;
 use std::path::Path;
-use std::sync::OnceLock;
 
 /// The HELP paper's 10 reference architectures of NB201 (declared with the NB201 dataset).
 pub use crate::space::nb201::HELP10_NB201;
@@ -80,10 +79,9 @@ pub fn proxy_ranking(space: SpaceId) -> Option<ProxyRanking> {
 
 /// The bundled data of a space (parsed on first call, then shared).
 pub fn bundle(space: SpaceId) -> Result<&'static Bundle> {
-    static CELLS: [OnceLock<std::result::Result<Bundle, String>>; SpaceId::ALL.len()] =
-        [const { OnceLock::new() }; SpaceId::ALL.len()];
-    CELLS[space as usize]
-        .get_or_init(|| load(space).map_err(|e| e.to_string()))
+    static CELLS: PerSpace<std::result::Result<Bundle, String>> = PerSpace::new();
+    CELLS
+        .get_or_init(space, || load(space).map_err(|e| e.to_string()))
         .as_ref()
         .map_err(|e| Error::InvalidParameter(format!("bundled data for {space} is corrupt: {e}")))
 }

@@ -9,9 +9,10 @@ impl LatencyTable {
     /// Add the pseudo-devices `flops` (multiply-adds, in millions) and `params` (millions),
     /// computed from each architecture's network ([`crate::network`]) for every row: the
     /// zero-measurement baseline, usable wherever a device is (monotonicity, proxy, pool).
-    /// Their values are not milliseconds; only their rankings are meaningful.
+    /// Their values are not milliseconds; only their rankings are meaningful. A space without
+    /// networks (a declared one) has neither.
     pub fn add_cost_devices(&mut self) -> Result<()> {
-        if self.is_empty() {
+        if self.is_empty() || !self.space().family().has_network() {
             return Ok(());
         }
         let space = self.space();

@@ -16,8 +16,16 @@ pub trait Family: SearchSpace {
         &[]
     }
 
+    /// Whether the space builds networks. Declared spaces do not: they are lists of choices,
+    /// so FLOPs, network counts and ONNX exports are unavailable there, and callers that need
+    /// a network check this first ([`SpaceId::require_network`](super::SpaceId::require_network)).
+    fn has_network(&self) -> bool {
+        true
+    }
+
     /// The network of an architecture, every operation computed as written (the layers that
     /// FLOPs, parameters and ONNX exports are read from).
+    /// Only called where [`Family::has_network`] holds.
     fn network(&self, arch: &Arch) -> Network;
 
     /// The network with only the live operations of each cell, for spaces with dead operations

@@ -9,11 +9,13 @@
 //! The canonical string form of each space is documented on its type ([`Nb201`], [`Fbnet`],
 //! [`OfaMbv3`], [`Mbv2`], [`Proxyless`]); `format(parse(s)) == s` holds for every canonical string.
 
+pub mod declared;
 pub mod elastic;
 mod family;
 pub(crate) mod fbnet;
 pub(crate) mod nb201;
 
+pub use declared::DeclaredSpace;
 pub use elastic::{Mbv2, OfaMbv3, Proxyless};
 pub(crate) use family::embed;
 pub use family::{Dataset, Embedded, Family};
@@ -24,8 +26,10 @@ pub use nb201::Nb201;
 use crate::error::{Error, Origin, Result};
 use crate::network::{Cost, Execution, Network};
 use rand::Rng;
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::{Mutex, OnceLock};
 
 /// The seeded random generator used everywhere randomness is needed.
 pub type SeededRng = rand_chacha::ChaCha8Rng;
@@ -62,27 +66,31 @@ impl fmt::Debug for Arch {
     }
 }
 
-/// Declare the registry: the [`SpaceId`] enum (with its serde names), [`SpaceId::ALL`],
-/// [`SpaceId::NAMES`] and the implementation of each space, from one line per space.
+/// Declare the registry: the [`SpaceId`] enum, [`SpaceId::ALL`], [`SpaceId::NAMES`] and the
+/// implementation of each space, from one line per space.
 macro_rules! registry {
     ($($(#[$doc:meta])* $variant:ident = $name:literal => $family:path),* $(,)?) => {
-        /// The search spaces oneproxy knows (the registry below lists them).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        /// A search space: one of the built-in spaces (the registry below lists them) or a
+        /// space declared in a space file ([`declared`]). Serialised as its name.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum SpaceId {
-            $($(#[$doc])* #[serde(rename = $name)] $variant,)*
+            $($(#[$doc])* $variant,)*
+            /// A space read from a space file ([`declared::load`]).
+            Declared(declared::DeclaredRef),
         }
 
         impl SpaceId {
-            /// All spaces, in registry order.
+            /// All built-in spaces, in registry order (declared spaces are not listed).
             pub const ALL: [SpaceId; [$($name),*].len()] = [$(SpaceId::$variant),*];
 
-            /// The canonical name of every space, in registry order.
+            /// The canonical name of every built-in space, in registry order.
             pub const NAMES: [&'static str; [$($name),*].len()] = [$($name),*];
 
             /// The space's implementation (genotype and encoding).
             pub fn space(self) -> &'static dyn SearchSpace {
                 match self {
                     $(SpaceId::$variant => &$family,)*
+                    SpaceId::Declared(d) => d.get(),
                 }
             }
 
@@ -90,6 +98,15 @@ macro_rules! registry {
             pub fn family(self) -> &'static dyn Family {
                 match self {
                     $(SpaceId::$variant => &$family,)*
+                    SpaceId::Declared(d) => d.get(),
+                }
+            }
+
+            /// The short name used on the command line and in JSON.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(SpaceId::$variant => $name,)*
+                    SpaceId::Declared(d) => d.get().name(),
                 }
             }
         }
@@ -111,12 +128,33 @@ registry! {
 }
 
 impl SpaceId {
-    /// The short name used on the command line and in JSON.
-    pub fn name(self) -> &'static str {
-        Self::NAMES[self as usize]
+    /// Position in [`SpaceId::ALL`]; `None` for a declared space.
+    pub fn builtin_index(self) -> Option<usize> {
+        SpaceId::ALL.iter().position(|&s| s == self)
     }
 
-    /// The network of an architecture, every operation computed as written.
+    /// A built-in space by its canonical name or a loaded declared space by its name (exactly
+    /// as written: the names that JSON files carry).
+    pub fn from_name(name: &str) -> Option<SpaceId> {
+        match SpaceId::NAMES.iter().position(|&n| n == name) {
+            Some(i) => Some(SpaceId::ALL[i]),
+            None => declared::find(name),
+        }
+    }
+
+    /// Whether the space has networks ([`Family::has_network`]); else an error saying what
+    /// needs one (`what`, e.g. `FLOPs`).
+    pub fn require_network(self, what: &str) -> Result<()> {
+        if self.family().has_network() {
+            return Ok(());
+        }
+        Err(Error::InvalidParameter(format!(
+            "{what} needs the network of each architecture, and the declared space {self} has none (it is a list of choices)"
+        )))
+    }
+
+    /// The network of an architecture, every operation computed as written. Spaces without
+    /// networks (declared ones) are checked by callers ([`SpaceId::require_network`]).
     pub fn network(self, arch: &Arch) -> Network {
         self.family().network(arch)
     }
@@ -139,6 +177,7 @@ impl SpaceId {
     /// The network of an architecture computed as `exec` says; an error when the space does not
     /// support it ([`SpaceId::check_execution`]).
     pub fn network_with(self, arch: &Arch, exec: Execution) -> Result<Network> {
+        self.require_network("building a network")?;
         match exec {
             Execution::AsWritten => Ok(self.network(arch)),
             Execution::PruneDead => self.family().pruned_network(arch).ok_or_else(|| self.nothing_to_prune()),
@@ -161,15 +200,55 @@ impl fmt::Display for SpaceId {
     }
 }
 
+impl serde::Serialize for SpaceId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SpaceId {
+    /// A built-in space's canonical name, or the name of a declared space loaded before.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        SpaceId::from_name(&name).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown space `{name}`, expected one of {} or a declared space (give its space file, --space-file)",
+                SpaceId::NAMES.map(|n| format!("`{n}`")).join(", ")
+            ))
+        })
+    }
+}
+
 impl FromStr for SpaceId {
     type Err = Error;
-    /// A canonical name or one of the family's aliases, in any case.
+    /// A built-in space's canonical name or one of its aliases, in any case. (Declared spaces
+    /// are named by their file, not by a name.)
     fn from_str(s: &str) -> Result<Self> {
         let lower = s.to_ascii_lowercase();
         SpaceId::ALL
             .into_iter()
             .find(|id| id.name() == lower || id.family().aliases().contains(&lower.as_str()))
             .ok_or_else(|| Error::UnknownSpace { name: s.to_string(), known: &SpaceId::NAMES })
+    }
+}
+
+/// A value computed once per space and kept for the process (a bundle, reference statistics),
+/// for built-in and declared spaces alike. Each space gets its own cell, so computing one
+/// space's value neither blocks nor repeats another's.
+pub(crate) struct PerSpace<T: 'static>(OnceLock<Mutex<HashMap<SpaceId, &'static OnceLock<T>>>>);
+
+impl<T: Send + Sync + 'static> PerSpace<T> {
+    pub(crate) const fn new() -> Self {
+        PerSpace(OnceLock::new())
+    }
+
+    /// The value for `space`, computed by `make` on first use (once, other callers wait).
+    pub(crate) fn get_or_init(&self, space: SpaceId, make: impl FnOnce() -> T) -> &'static T {
+        let cell: &'static OnceLock<T> = {
+            let mut map = self.0.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+            map.entry(space).or_insert_with(|| Box::leak(Box::new(OnceLock::new())))
+        };
+        cell.get_or_init(make)
     }
 }
 

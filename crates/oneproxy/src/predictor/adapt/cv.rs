@@ -4,9 +4,8 @@
 
 use super::params::{AdaptParams, LambdaChoice, Validation};
 use crate::predictor::solver::Penalty;
-use crate::space::{SearchSpace, SpaceId};
+use crate::space::{PerSpace, SearchSpace};
 use nalgebra::{DMatrix, DVector};
-use std::sync::OnceLock;
 
 /// Above this many samples, leave-one-out by refitting (every penalty but ridge, which has an
 /// exact shortcut) gives way to [`LARGE_SAMPLE_FOLDS`]-fold validation: it would cost one
@@ -127,9 +126,8 @@ pub(super) struct Reference {
 
 /// The reference statistics of `space`, computed once per process.
 pub(super) fn reference(space: &dyn SearchSpace) -> &'static Reference {
-    static CELLS: [OnceLock<Reference>; SpaceId::ALL.len()] = [const { OnceLock::new() }; SpaceId::ALL.len()];
-    let i = SpaceId::ALL.iter().position(|&s| s == space.id()).expect("every space is in ALL");
-    CELLS[i].get_or_init(|| {
+    static CELLS: PerSpace<Reference> = PerSpace::new();
+    CELLS.get_or_init(space.id(), || {
         let archs = space.enumerate().unwrap_or_else(|| {
             let mut rng = crate::space::seeded_rng(0);
             (0..4000).map(|_| space.sample(&mut rng)).collect()

@@ -67,8 +67,11 @@ pub(crate) struct Projection {
 }
 
 /// The projection of a space, computed once; `None` where the counts are not additive in the
-/// encoding.
+/// encoding, or where the space has no networks to count (a declared space).
 pub(super) fn projection(space: SpaceId) -> Option<Arc<Projection>> {
+    if !space.family().has_network() {
+        return None;
+    }
     static CACHE: OnceLock<Mutex<HashMap<SpaceId, Option<Arc<Projection>>>>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     if let Some(p) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&space) {
