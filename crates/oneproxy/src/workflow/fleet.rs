@@ -23,6 +23,7 @@ use super::oracle::TargetOracle;
 use super::samples::target_seed;
 use crate::data::{AccuracyTable, DeviceSource, LatencyTable};
 use crate::error::{Error, Result};
+use crate::predictor::proxies::resolve_pool;
 use crate::predictor::ProxySelection;
 use crate::space::Arch;
 use rayon::prelude::*;
@@ -149,12 +150,14 @@ pub fn run_fleet_seeded(
             )));
         }
     }
+    // The initial pool, named (no target is left out here: each device's flow leaves itself out).
+    let initial = resolve_pool(pool, &config.nas.proxy, "").map_err(|e| e.context("the fleet's initial pool"))?;
     let mut table = pool.clone();
     let mut members: Vec<Member> = Vec::new();
     let mut devices: Vec<FleetDevice> = Vec::with_capacity(oracles.len());
     for (wave, chunk) in oracles.chunks_mut(config.concurrency).enumerate() {
         let start = devices.len();
-        let nas = with_members(&config.nas, &members);
+        let nas = with_members(&config.nas, &initial, &members);
         let outcomes: Vec<Result<NasOutcome>> = {
             let flow = Flow::new(&table, accuracy);
             chunk
@@ -199,17 +202,12 @@ pub fn run_fleet_seeded(
     Ok(FleetOutcome { devices })
 }
 
-/// The flow's settings with the members added to a pool that names its devices (a pool left to
-/// the table takes them in by itself).
-fn with_members(nas: &NasConfig, members: &[Member]) -> NasConfig {
-    match &nas.proxy {
-        ProxySelection::Auto { pool: Some(listed) } => {
-            let mut pool = listed.clone();
-            pool.extend(members.iter().map(|m| m.column.clone()));
-            NasConfig { proxy: ProxySelection::Auto { pool: Some(pool) }, ..nas.clone() }
-        }
-        _ => nas.clone(),
-    }
+/// The flow's settings with the members added to the pool, named: the default pool holds only
+/// measured devices, and a member's column is computed.
+fn with_members(nas: &NasConfig, initial: &[String], members: &[Member]) -> NasConfig {
+    let mut pool = initial.to_vec();
+    pool.extend(members.iter().map(|m| m.column.clone()));
+    NasConfig { proxy: ProxySelection::Auto { pool: Some(pool) }, ..nas.clone() }
 }
 
 /// A finished device's column: its measured latencies (the values its front used), its final

@@ -44,7 +44,7 @@ pub use oracle::TimerOracle;
 pub use oracle::{Answer, ExportModels};
 pub use oracle::{ManualOracle, MeasurementLog, Recorded, TableOracle, TargetOracle};
 pub use remaining::RemainingRegret;
-pub use run::{run, ProxyReason, RunConfig, RunReport};
+pub use run::{default_targets, run, ProxyReason, RunConfig, RunReport};
 pub use samples::{target_seed, SampleSet, SAMPLE_SETS};
 pub use score::{score, Score};
 pub use score::{target_candidates, Truth};
