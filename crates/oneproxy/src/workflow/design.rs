@@ -102,6 +102,12 @@ impl LatencyModel {
     /// through the calibration's slope into each candidate's own spread, so the flow stays
     /// unsure where its members disagree, however well they fit the measurements.
     pub fn calibrate_with_spread(base: &[f64], spread: &[f64], measured: &[(usize, f64)], floor: f64) -> Self {
+        Self::calibrate_floored(base, spread, measured, floor.max(MIN_SIGMA))
+    }
+
+    /// [`LatencyModel::calibrate_with_spread`] with the common spread floored at `floor` only
+    /// (not at [`MIN_SIGMA`]): for a base that the measurements show to be near-identical.
+    pub fn calibrate_floored(base: &[f64], spread: &[f64], measured: &[(usize, f64)], floor: f64) -> Self {
         let pts: Vec<(f64, f64)> =
             measured.iter().filter(|(i, y)| base[*i] > 0.0 && *y > 0.0).map(|&(i, y)| (base[i].ln(), y.ln())).collect();
         let n = pts.len() as f64;
@@ -130,7 +136,7 @@ impl LatencyModel {
         };
         let mu = base.iter().map(|&v| if v > 0.0 { a + b * v.ln() } else { f64::NAN }).collect();
         let own = spread.iter().map(|s| b * s).collect();
-        LatencyModel { mu, sigma: sigma.max(floor).max(MIN_SIGMA), own }
+        LatencyModel { mu, sigma: sigma.max(floor), own }
     }
 
     /// The whole standard deviation of candidate `i`'s ln(ms): the common spread and its own.

@@ -830,6 +830,33 @@ mod tests {
         assert!(bad.check().is_err());
     }
 
+    /// A reused proxy that the measurements show to be the target's twin is believed on its
+    /// own, with a spread under the general floor; a merely similar one is not.
+    #[test]
+    fn a_twin_proxy_is_believed_with_a_smaller_spread_than_a_similar_one() {
+        let b = bundle(SpaceId::Nb201).unwrap();
+        let acc = b.accuracy("cifar100").unwrap();
+        let mut table = b.latency.clone();
+        let col = table.device_index("pixel2").unwrap();
+        let copy: Vec<(Arch, f64)> =
+            table.archs().iter().filter_map(|a| table.latency(a, col).map(|v| (a.clone(), v))).collect();
+        table.add_device("twin", crate::data::DeviceSource::Computed("test".into()), copy).unwrap();
+        let flow = Flow::new(&table, acc);
+        let run = |proxy: &str| {
+            let config = NasConfig { proxy: ProxySelection::Device(proxy.into()), ..NasConfig::default() };
+            let mut oracle = TableOracle::new(&table, "pixel2").unwrap();
+            flow.run(&mut oracle, &config, &mut |_| {}).unwrap()
+        };
+        let floor = crate::workflow::design::MIN_SIGMA;
+        let largest = |out: &NasOutcome| out.prediction.as_ref().unwrap().sigma.iter().copied().fold(0.0, f64::max);
+        let twin = run("twin");
+        assert_eq!(twin.decision, Decision::Reuse);
+        assert!(largest(&twin) < floor, "{}", largest(&twin));
+        let similar = run("pixel3");
+        assert!(largest(&similar) >= floor, "{}", largest(&similar));
+        assert!(twin.measurements < similar.measurements, "{} vs {}", twin.measurements, similar.measurements);
+    }
+
     /// The upfront design on a complete table: one request, then the flow finishes on what it
     /// measured (nothing asked again), with the same set for the same seed, within the budget.
     #[test]

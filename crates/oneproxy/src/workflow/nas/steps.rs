@@ -46,6 +46,16 @@ fn unreliable_predictions(cv_spearman: f64) -> Option<String> {
     ))
 }
 
+/// Fewest measurements on which a reused proxy may be found near-identical to the target.
+const TWIN_POINTS: usize = 10;
+
+/// Leave-one-out spread of ln(ms) of a reused proxy's calibrated latencies below which it is
+/// near-identical to the target: half the general floor of the spread.
+const TWIN_SPREAD: f64 = crate::workflow::design::MIN_SIGMA / 2.0;
+
+/// The floor of a near-identical proxy's spread (1% in latency).
+const TWIN_FLOOR: f64 = 0.01;
+
 /// Pool members shown in the outcome's ranking: the chosen one and its runner-ups (more when
 /// more tie).
 const RANKING_SHOWN: usize = 4;
@@ -108,6 +118,8 @@ pub(super) struct Fit {
     pub spread: Vec<f64>,
     /// Whether it comes from a refit after the decision (on the candidates' measurements too).
     pub refitted: bool,
+    /// The reused proxy's latencies per candidate, kept through the refits (empty: adapted).
+    pub reused: Vec<f64>,
 }
 
 /// One run of the flow for one target: what every step reads and adds to.
@@ -288,7 +300,15 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
     ) -> Result<Fit> {
         if choice.decision == Decision::Reuse {
             let predicted = self.proxies[choice.index].latencies(&self.candidates);
-            return Ok(Fit { predicted, cv_spearman: None, cv_error: 0.0, spread: Vec::new(), refitted: false });
+            let reused = predicted.clone();
+            return Ok(Fit {
+                predicted,
+                cv_spearman: None,
+                cv_error: 0.0,
+                spread: Vec::new(),
+                refitted: false,
+                reused,
+            });
         }
         let mut rng = seeded_rng(self.stream);
         let random_samples = design.draws_adaptation_samples();
@@ -358,7 +378,7 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
         let ys = self.ledger.values_of(xs);
         let adapted = adapt_pool(&self.proxies, xs, &ys, &self.config.adapt)?;
         events(FlowEvent::Adapted { samples: xs.len(), cv_spearman: adapted.report.cv_spearman });
-        *fit = Fit { refitted: true, ..self.fit_of(&adapted)? };
+        *fit = Fit { refitted: true, reused: std::mem::take(&mut fit.reused), ..self.fit_of(&adapted)? };
         Ok(())
     }
 
@@ -371,13 +391,26 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
             cv_error: adapted.report.cv_error.sqrt(),
             spread: adapted.log_spread(&self.candidates, table)?,
             refitted: false,
+            reused: Vec::new(),
         })
     }
 
     /// The latency model of `fit` on the `measured` candidates: its predictions calibrated to
     /// them, with each candidate's spread ([`LatencyModel::calibrate_with_spread`]). The design
     /// and the final estimate of the remaining regret share it.
+    ///
+    /// A reused proxy that the measurements show to be near-identical to the target (after the
+    /// first refit, on at least [`TWIN_POINTS`] measurements, its own calibrated latencies'
+    /// leave-one-out spread below [`TWIN_SPREAD`]) is believed on its own, with a spread of at
+    /// least [`TWIN_FLOOR`] instead of the general floor: a twin needs no refit, and its small
+    /// spread lets the design stop sooner.
     fn model(&self, fit: &Fit, measured: &[(usize, f64)]) -> LatencyModel {
+        if fit.refitted && !fit.reused.is_empty() && measured.len() >= TWIN_POINTS {
+            let twin = LatencyModel::calibrate_floored(&fit.reused, &[], measured, TWIN_FLOOR);
+            if twin.sigma < TWIN_SPREAD {
+                return twin;
+            }
+        }
         LatencyModel::calibrate_with_spread(&fit.predicted, &fit.spread, measured, fit.cv_error)
     }
 
