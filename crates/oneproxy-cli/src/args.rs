@@ -85,6 +85,7 @@ impl Cli {
             Command::Run(a) => (a.targets.as_slice(), a.pool.as_slice()),
             Command::Evaluate(EvaluateCommand::Adapt(a)) => (a.targets.as_slice(), a.proxy.pool.as_slice()),
             Command::Evaluate(EvaluateCommand::Nas(a)) => (a.targets.as_slice(), a.proxy.pool.as_slice()),
+            Command::Evaluate(EvaluateCommand::Fleet(a)) => (a.targets.as_slice(), &[]),
             Command::Adapt(a) => (&[], a.proxy.pool.as_slice()),
             Command::Monotonicity(a) => return check_unique("--devices", &a.devices),
             _ => return Ok(()),
@@ -520,6 +521,9 @@ pub enum EvaluateCommand {
     Adapt(EvalAdaptArgs),
     /// The one-proxy NAS flow per target (reuse or adapt), scored against the true front.
     Nas(EvalNasArgs),
+    /// A fleet: targets arriving one after another, each finished device joining the proxy
+    /// pool of the next, scored beside the same targets run one at a time.
+    Fleet(EvalFleetArgs),
 }
 
 /// Where accuracies come from.
@@ -605,6 +609,53 @@ pub struct EvalNasArgs {
     /// spends exactly this many (the regret-versus-measurements curve).
     #[arg(long, value_name = "N")]
     pub max_measurements: Option<usize>,
+}
+
+/// In which order a fleet's targets arrive.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ArrivalOrder {
+    /// Shuffled per trial, from the seed.
+    Random,
+    /// As listed in --targets.
+    Given,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalFleetArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// The fleet (comma-separated); default: the targets of `oneproxy run` (every measured
+    /// device but its default proxy). The initial pool is every other device with data.
+    #[arg(long, value_delimiter = ',', value_parser = list_name)]
+    pub targets: Vec<String>,
+    #[command(flatten)]
+    pub accuracy: AccuracyArgs,
+    /// Order in which the targets arrive.
+    #[arg(long, value_enum, default_value = "random")]
+    pub order: ArrivalOrder,
+    /// Devices measured side by side; a wave joins the pool when all of it is done (1: one at
+    /// a time, each joins the pool of the next; the fleet's size: all at once).
+    #[arg(long, default_value_t = 1, value_parser = at_least::<1>)]
+    pub concurrency: usize,
+    /// Initial samples per target (the flow's default, as `oneproxy run`).
+    #[arg(long, default_value_t = SampleSet::default().len())]
+    pub samples: usize,
+    /// Which architectures are measured first on each target.
+    #[arg(long, value_parser = named(&SAMPLE_SETS), default_value = SampleSet::default().name())]
+    pub sample_set: String,
+    /// Trials (arrival orders and sample draws), seeded `seed, seed + 1, ...`.
+    #[arg(long, default_value_t = Trials::default().count)]
+    pub trials: usize,
+    /// Seed of the first trial.
+    #[arg(long, default_value_t = Trials::default().seed)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub flow: FlowArgs,
+    #[command(flatten)]
+    pub options: AdaptOptions,
+    /// Print JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `--form`: `auto` or a correction form, the names and their help read from the library's

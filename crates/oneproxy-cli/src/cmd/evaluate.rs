@@ -1,11 +1,14 @@
-//! `oneproxy evaluate adapt|nas`: methods scored against full target tables.
+//! `oneproxy evaluate adapt|nas|fleet`: methods scored against full target tables.
 
-use crate::args::{EvalAdaptArgs, EvalNasArgs};
+use crate::args::{ArrivalOrder, EvalAdaptArgs, EvalFleetArgs, EvalNasArgs};
 use crate::report::{fmt3, print, print_json, TextTable};
+use oneproxy::predictor::ProxySelection;
 use oneproxy::report::{AdaptEvaluationBody, NasEvaluationBody, Report};
 use oneproxy::workflow::evaluate::{
-    evaluate_adapt, evaluate_baselines, evaluate_nas, Baselines, MethodScore, NasSummary, ScoredRun, Trials,
+    evaluate_adapt, evaluate_baselines, evaluate_fleet, evaluate_nas, Arrival, Baselines, FleetEvaluation, MethodScore,
+    NasSummary, ScoredRun, Trials,
 };
+use oneproxy::workflow::{FleetConfig, ProxySource};
 use oneproxy::{Manifest, SpaceId};
 
 pub fn run_adapt(args: EvalAdaptArgs) -> anyhow::Result<()> {
@@ -184,4 +187,104 @@ pub fn run_nas(args: EvalNasArgs) -> anyhow::Result<()> {
         render_nas(&rows, &args.flow.constraints),
         render_baselines(&rows, &baselines, trials.count)
     ))
+}
+
+pub fn run_fleet(args: EvalFleetArgs) -> anyhow::Result<()> {
+    let space: SpaceId = args.data.space;
+    let table = super::load_table(&args.data)?;
+    let acc = super::accuracy_table(space, &args.accuracy)?;
+    let samples = super::sample_set(space, &args.sample_set, args.samples)?;
+    let nas = super::nas_config(&args.flow, &args.options, ProxySelection::default(), samples, args.seed)?;
+    let targets = if args.targets.is_empty() {
+        oneproxy::workflow::default_targets(&table, &acc, nas.samples.len())?
+    } else {
+        args.targets.clone()
+    };
+    let config = FleetConfig { nas, concurrency: args.concurrency, join: true };
+    let order = match args.order {
+        ArrivalOrder::Random => Arrival::Random,
+        ArrivalOrder::Given => Arrival::Given,
+    };
+    let trials = Trials { count: args.trials, seed: args.seed };
+    let bar = crate::progress::bar((trials.count * 2) as u64, "passes");
+    let eval = evaluate_fleet(&table, &acc, &targets, &config, order, trials, &|| bar.inc(1))?;
+    bar.finish_and_clear();
+    if args.json {
+        let mut inputs = table.inputs().to_vec();
+        inputs.extend(acc.input().cloned());
+        let manifest = Manifest::new(space, Some(args.seed), inputs);
+        return print_json(&Report::new(manifest, space, Some(acc.name()), eval));
+    }
+    print(&format!(
+        "a fleet of {} targets, space {space}, accuracy {}, {} {} initial samples, arrival {}, {} at a time; initial pool: {}\n\n{}",
+        targets.len(),
+        acc.name(),
+        args.samples,
+        args.sample_set,
+        if order == Arrival::Random { "in a seeded random order" } else { "in the given order" },
+        args.concurrency,
+        eval.initial_pool.join(", "),
+        render_fleet(&eval)
+    ))
+}
+
+/// The fleet beside the one-at-a-time flow: the first trial device by device, the curve over
+/// arrival indices, the means over trials.
+pub fn render_fleet(eval: &FleetEvaluation) -> String {
+    let mut out = String::new();
+    if let Some(first) = eval.runs.first() {
+        let mut t = TextTable::new([
+            "arrival",
+            "target",
+            "proxy",
+            "action",
+            "measured",
+            "regret",
+            "alone: proxy",
+            "measured",
+            "regret",
+        ]);
+        for d in &first.devices {
+            let proxy = match &d.proxy_source {
+                ProxySource::Fleet { arrival, .. } => format!("{} (fleet, #{arrival})", d.proxy),
+                ProxySource::Pool => d.proxy.clone(),
+            };
+            t.row([
+                d.arrival.to_string(),
+                d.target.clone(),
+                proxy,
+                d.action.name().to_string(),
+                d.measurements.to_string(),
+                format!("{:.3}", d.regret),
+                d.alone_proxy.clone(),
+                d.alone_measurements.to_string(),
+                format!("{:.3}", d.alone_regret),
+            ]);
+        }
+        out.push_str(&format!("trial {} device by device (fleet, then alone):\n{}", first.trial, t.render()));
+    }
+    let mut c =
+        TextTable::new(["arrival", "measured: fleet", "alone", "regret: fleet", "alone", "proxy from the fleet"]);
+    for p in &eval.curve {
+        c.row([
+            p.arrival.to_string(),
+            format!("{:.1}", p.measurements),
+            format!("{:.1}", p.alone_measurements),
+            format!("{:.3}", p.regret),
+            format!("{:.3}", p.alone_regret),
+            format!("{:.0}%", p.from_fleet * 100.0),
+        ]);
+    }
+    out.push_str(&format!("\nper arrival index, mean over {} trial(s):\n{}", eval.trials, c.render()));
+    let mut m = TextTable::new(["method", "mean regret (points)", "measurements per device"]);
+    for (name, s) in [("fleet", &eval.fleet), ("one at a time", &eval.alone)] {
+        m.row([name.to_string(), s.regret.to_string(), format!("{:.1}", s.measurements)]);
+    }
+    out.push_str(&format!(
+        "\nmean ± std over {} trial(s), each the mean over devices:\n{}\na fleet member was the proxy of {:.0}% of the devices\n",
+        eval.trials,
+        m.render(),
+        eval.from_fleet * 100.0
+    ));
+    out
 }

@@ -28,6 +28,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Plan(a) => plan::run(a),
         Command::Evaluate(EvaluateCommand::Adapt(a)) => evaluate::run_adapt(a),
         Command::Evaluate(EvaluateCommand::Nas(a)) => evaluate::run_nas(a),
+        Command::Evaluate(EvaluateCommand::Fleet(a)) => evaluate::run_fleet(a),
         Command::Nas(a) => nas::run(*a),
         Command::Search(a) => search::run(a),
         Command::Run(a) => run::run(a),

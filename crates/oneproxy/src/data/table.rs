@@ -216,6 +216,30 @@ impl LatencyTable {
         self.inputs.push(input);
     }
 
+    /// The table without the named devices (names it does not hold are ignored): the rows, their
+    /// order and the inputs stay, so that flows over it draw the same architectures.
+    pub fn without_devices(&self, names: &[String]) -> LatencyTable {
+        let keep: Vec<usize> = (0..self.devices.len()).filter(|&d| !names.contains(&self.devices[d].name)).collect();
+        LatencyTable {
+            devices: keep.iter().map(|&d| self.devices[d].clone()).collect(),
+            columns: keep.iter().map(|&d| self.columns[d].clone()).collect(),
+            ..self.clone_rows()
+        }
+    }
+
+    /// The rows, inputs and warnings, without devices.
+    fn clone_rows(&self) -> LatencyTable {
+        LatencyTable {
+            space: self.space,
+            archs: self.archs.clone(),
+            rows: self.rows.clone(),
+            devices: Vec::new(),
+            columns: Vec::new(),
+            inputs: self.inputs.clone(),
+            warnings: self.warnings.clone(),
+        }
+    }
+
     /// Rows where both devices are measured, and the two value vectors.
     pub fn paired(&self, a: usize, b: usize) -> (Vec<f64>, Vec<f64>) {
         let (ca, cb) = (&self.columns[a], &self.columns[b]);

@@ -5,6 +5,7 @@
 //!   named steps with the candidate designs behind a trait ([`nas::CandidateDesign`]);
 //! * [`evaluate`]: AdaProxy and the flow scored against recorded tables over targets and trials
 //!   (one module per job);
+//! * [`fleet`]: many targets in turn, each finished device joining the proxy pool of the next;
 //! * [`run`]: the main job on the bundled data;
 //! * [`design`]: which candidates the flow measures next (expected regret reduction), and
 //!   [`design_scan`]: how it finds them without scoring every candidate each time;
@@ -19,6 +20,7 @@ pub mod adapt;
 pub mod design;
 pub mod design_scan;
 pub mod evaluate;
+pub mod fleet;
 pub mod nas;
 pub mod oracle;
 pub mod remaining;
@@ -32,6 +34,7 @@ pub use evaluate::{
     evaluate_adapt, evaluate_baselines, evaluate_nas, AdaptEvaluation, Baselines, MethodScore, NasSummary, ScoredRun,
     Spread, Trials,
 };
+pub use fleet::{run_fleet, FleetConfig, FleetDevice, FleetOutcome, ProxySource};
 pub use nas::Measured;
 pub use nas::{
     Decision, Design, Flow, FlowEvent, NasConfig, NasOutcome, ProxyTie, RankedProxy, Remeasure, Stage, TieBreak,
@@ -41,7 +44,7 @@ pub use oracle::TimerOracle;
 pub use oracle::{Answer, ExportModels};
 pub use oracle::{ManualOracle, MeasurementLog, Recorded, TableOracle, TargetOracle};
 pub use remaining::RemainingRegret;
-pub use run::{run, ProxyReason, RunConfig, RunReport};
+pub use run::{default_targets, run, ProxyReason, RunConfig, RunReport};
 pub use samples::{target_seed, SampleSet, SAMPLE_SETS};
 pub use score::{score, Score};
 pub use score::{target_candidates, Truth};

@@ -100,13 +100,8 @@ pub struct RunReport {
     pub summary: NasSummary,
 }
 
-/// Run the main job; `on_target` is called after each target (progress bars).
-pub fn run(
-    table: &LatencyTable,
-    accuracy: &AccuracyTable,
-    config: &RunConfig,
-    on_target: &(dyn Fn() + Sync),
-) -> Result<RunReport> {
+/// The correlations of the measured devices and the default proxy, leaving out `targets`.
+fn recommendation(table: &LatencyTable, targets: &[String]) -> Result<(CorrelationMatrix, Option<DefaultProxy>)> {
     // Devices with a full table rank every architecture: they are the monotonicity panel.
     let measured = table.measured_device_names();
     let full: Vec<String> = measured
@@ -120,7 +115,31 @@ pub fn run(
     // The default proxy: the one every front end recommends (`recommend_default`: the shipped
     // regret ranking's best device present here and not asked for as a target, else the measured
     // device that ranks like the others best); simulated devices are never a default.
-    let recommended = crate::predictor::recommend_default(&matrix.subset(&panel), table.space(), &config.targets);
+    let recommended = crate::predictor::recommend_default(&matrix.subset(&panel), table.space(), targets);
+    Ok((matrix, recommended))
+}
+
+/// The targets of the main job with its defaults: every measured device but the default proxy
+/// that the flow can run and score with `samples` initial samples.
+pub fn default_targets(table: &LatencyTable, accuracy: &AccuracyTable, samples: usize) -> Result<Vec<String>> {
+    let (_, recommended) = recommendation(table, &[])?;
+    let proxy = recommended.map(|r| r.device);
+    Ok(table
+        .measured_device_names()
+        .into_iter()
+        .filter(|d| Some(d) != proxy.as_ref() && check_scorable(table, d, accuracy, samples).is_ok())
+        .collect())
+}
+
+/// Run the main job; `on_target` is called after each target (progress bars).
+pub fn run(
+    table: &LatencyTable,
+    accuracy: &AccuracyTable,
+    config: &RunConfig,
+    on_target: &(dyn Fn() + Sync),
+) -> Result<RunReport> {
+    let measured = table.measured_device_names();
+    let (matrix, recommended) = recommendation(table, &config.targets)?;
     let (selection, reason) = match (&config.proxy, &recommended) {
         (Some(p @ ProxySelection::Device(_)), _) => (p.clone(), ProxyReason::Given),
         (Some(p @ ProxySelection::Auto { .. }), _) => (p.clone(), ProxyReason::Pool),

@@ -2,15 +2,18 @@
 //! result, per target and trial, each scored only on what the method did not see.
 //!
 //! One job per module: the trials and targets every evaluation shares ([`trials`]), the
-//! adaptation's evaluation ([`adapt`]), the flow's ([`nas`]) and its baselines ([`baselines`]).
+//! adaptation's evaluation ([`adapt`]), the flow's ([`nas`]) and its baselines ([`baselines`]),
+//! a fleet's beside the flow one device at a time ([`fleet`]).
 
 pub mod adapt;
 pub mod baselines;
+pub mod fleet;
 pub mod nas;
 pub mod trials;
 
 pub use adapt::{evaluate_adapt, AdaptEvaluation, TargetResult, Trial};
 pub use baselines::{evaluate_baselines, Baselines, MethodScore, Spread};
+pub use fleet::{evaluate_fleet, Arrival, CurvePoint, FleetEvaluation, FleetScored, FleetTrial};
 pub use nas::{evaluate_nas, IntervalCoverage, NasSummary, ScoredRun, INTERVAL_LEVELS};
 pub use trials::Trials;
 

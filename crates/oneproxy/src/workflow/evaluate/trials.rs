@@ -36,7 +36,7 @@ impl Trials {
     }
 }
 
-pub(super) fn check_targets(targets: &[String]) -> Result<()> {
+pub(crate) fn check_targets(targets: &[String]) -> Result<()> {
     if targets.is_empty() {
         return Err(Error::InvalidParameter("no target device given".into()));
     }
@@ -48,7 +48,7 @@ pub(super) fn check_targets(targets: &[String]) -> Result<()> {
 }
 
 /// Name the target in an error unless the message already does.
-pub(super) fn in_target(target: &str, e: Error) -> Error {
+pub(crate) fn in_target(target: &str, e: Error) -> Error {
     if e.to_string().contains(&format!("'{target}'")) {
         e
     } else {
