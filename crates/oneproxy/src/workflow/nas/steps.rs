@@ -96,7 +96,6 @@ fn rank_proxies(scores: &[(f64, Option<f64>)]) -> (Vec<Scored>, Option<TieBreak>
 }
 
 /// The current prediction of every candidate's target latency.
-#[derive(Clone)]
 pub(super) struct Fit {
     /// Per candidate, in the target's ms (a reused proxy's own latencies until the first refit).
     pub predicted: Vec<f64>,
@@ -391,10 +390,11 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
             Some(own) => {
                 let kept = Fit {
                     predicted: own.clone(),
+                    cv_spearman: refit.cv_spearman,
                     cv_error: 0.0,
                     spread: Vec::new(),
+                    refitted: true,
                     kept_proxy: true,
-                    ..refit.clone()
                 };
                 if self.model(&kept, &measured).sigma < self.model(&refit, &measured).sigma {
                     kept
