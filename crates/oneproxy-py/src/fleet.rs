@@ -92,7 +92,7 @@ pub fn fleet(
     for ((name, measure), failure) in targets.into_iter().zip(&failures) {
         let log = open_log(log_dir.as_deref(), &name, id)?;
         crate::warn_all(py, log.warnings())?;
-        let inner = PyOracle::new(&name, id, measure, batch_size, failure.clone());
+        let inner = PyOracle::new(&name, id, measure, batch_size, failure.clone()).described(py)?;
         oracles.push(Recorded::new(inner, log).or_py()?);
     }
     let progresses: Vec<Mutex<Progress>> = names

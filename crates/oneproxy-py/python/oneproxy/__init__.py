@@ -725,7 +725,13 @@ def fleet(
     fleet once its wave is done (the other devices of the wave finish); the first failed
     device's exception is raised with every device's measurements so far on it
     (``measurements``, a dict by target). ``progress(target, event)`` gets each device's
-    :class:`NasProgress` events. ``flow`` holds :func:`nas`'s keywords (``samples``, ``proxy``,
+    :class:`NasProgress` events.
+
+    A measure function may say two things of itself, as the library's oracles do: ``domain``, the
+    architecture strings it can measure (a recorded table measured only some; absent or None:
+    any), and ``exact``, whether asking again gives the same answer (absent: no, so the final
+    front is measured again with ``remeasure="auto"``). Functions backed by recorded tables that
+    say both run exactly as ``oneproxy evaluate fleet``'s devices. ``flow`` holds :func:`nas`'s keywords (``samples``, ``proxy``,
     ``pool``, ``stop``, ``remeasure``, ...), the same for every device; ``batch_size`` and
     ``latency_files`` are :func:`nas`'s too."""
     if not isinstance(targets, Mapping) or not targets:

@@ -16,7 +16,7 @@ log, so nothing measured is lost; the other devices go on meanwhile. This module
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import ray
 
@@ -33,7 +33,8 @@ class _Device:
     ``measure`` is instantiated on the actor (once per start, e.g. to open the device's
     connection) and then called."""
 
-    def __init__(self, name: str, measure: Callable[..., Any], args: Sequence[Any]):
+    def __init__(self, name: str, arguments: Tuple[Callable[..., Any], Sequence[Any]]):
+        measure, args = arguments
         self._name = name
         self._measure = measure(*args) if isinstance(measure, type) else measure
 
@@ -42,6 +43,16 @@ class _Device:
 
     def name(self) -> str:
         return self._name
+
+    def restarted(self) -> bool:
+        """Whether this actor is a restart of the device's first one."""
+        return bool(ray.get_runtime_context().was_current_actor_reconstructed)
+
+    def describe(self) -> Tuple[Optional[List[str]], bool]:
+        """What the measure function says of itself: ``domain`` and ``exact`` (see
+        :func:`oneproxy.fleet`)."""
+        domain = getattr(self._measure, "domain", None)
+        return (None if domain is None else list(domain)), bool(getattr(self._measure, "exact", False))
 
 
 _RemoteDevice = ray.remote(_Device)
@@ -72,16 +83,24 @@ def device_actor(
         max_task_retries=max_task_retries,
         **options,
     )
-    return actor.remote(name, measure, list(args))
+    # The function and its arguments go to the object store under a reference this handle keeps:
+    # Ray releases a creation task's own large arguments once the actor is up, and a restart
+    # would then find them gone.
+    arguments = ray.put((measure, list(args)))
+    handle = actor.remote(name, arguments)
+    handle._oneproxy_arguments = arguments
+    return handle
 
 
 def remote_measure(handle: Any) -> Callable[[List[str]], List[float]]:
     """A measure function that calls ``handle.measure`` remotely and waits for the answer (the GIL
-    is released while Ray waits). An actor that is restarting makes the call wait, with the
+    is released while Ray waits), with the ``domain`` and ``exact`` of the device's function. An actor that is restarting makes the call wait, with the
     restart settings of :func:`device_actor`; one that is gone for good raises Ray's
     ``RayActorError``, which stops the fleet with every measurement kept in its log."""
 
     def measure(archs: List[str]) -> List[float]:
         return ray.get(handle.measure.remote(list(archs)))
 
+    # What the device's function says of itself (waits for the actor to start).
+    measure.domain, measure.exact = ray.get(handle.describe.remote())  # type: ignore[attr-defined]
     return measure
