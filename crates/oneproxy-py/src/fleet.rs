@@ -38,6 +38,32 @@ fn open_log(dir: Option<&Path>, target: &str, space: oneproxy::SpaceId) -> PyRes
     }
 }
 
+/// The fleet's own rayon pool: a thread for each device of a wave (`side_by_side`) to block on,
+/// and no fewer than rayon's global pool for the flows' parallel steps (see the module's note).
+fn fleet_threads(side_by_side: usize) -> PyResult<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(side_by_side.max(rayon::current_num_threads()))
+        .thread_name(|i| format!("oneproxy-fleet-{i}"))
+        .build()
+        .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(format!("starting the fleet's threads: {e}")))
+}
+
+/// Wait for the fleet on the calling thread (Python's main one), checking for Ctrl-C as it goes:
+/// the devices' threads are not the main thread, where Python sees signals. An interrupt is
+/// stored as every device's failure, which stops each at its next call.
+fn watch_signals<T>(fleet: &std::thread::ScopedJoinHandle<'_, T>, failures: &[Failure]) {
+    while !fleet.is_finished() {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        Python::attach(|py| {
+            if let Err(interrupt) = py.check_signals() {
+                for f in failures {
+                    f.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(|| interrupt.clone_ref(py));
+                }
+            }
+        });
+    }
+}
+
 /// Run the `targets` (name, `measure(archs) -> latencies`) as a fleet in that arrival order.
 /// The initial pool is the table without the targets' names (as `oneproxy evaluate fleet`'s),
 /// so a target named as a bundled device is not measured twice over. Returns the fleet's
@@ -103,19 +129,20 @@ pub fn fleet(
             Mutex::new(Progress::new(callable, Some(n.clone()), f.clone(), config.nas.max_measurements))
         })
         .collect();
-    let threads = config.concurrency.min(names.len()).max(rayon::current_num_threads());
-    let workers = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .thread_name(|i| format!("oneproxy-fleet-{i}"))
-        .build()
-        .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(format!("starting the fleet's threads: {e}")))?;
+    let workers = fleet_threads(config.concurrency.min(names.len()))?;
     let result = py.detach(|| {
         let mut refs: Vec<&mut (dyn TargetOracle + Send)> =
             oracles.iter_mut().map(|o| o as &mut (dyn TargetOracle + Send)).collect();
-        workers.install(|| {
-            run_fleet(&initial, &acc, &mut refs, &config, &|arrival, e| {
-                progresses[arrival].lock().unwrap_or_else(|e| e.into_inner()).on(&e)
-            })
+        std::thread::scope(|scope| {
+            let fleet = scope.spawn(|| {
+                workers.install(|| {
+                    run_fleet(&initial, &acc, &mut refs, &config, &|arrival, e| {
+                        progresses[arrival].lock().unwrap_or_else(|e| e.into_inner()).on(&e)
+                    })
+                })
+            });
+            watch_signals(&fleet, &failures);
+            fleet.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
         })
     });
     let s = id.space();

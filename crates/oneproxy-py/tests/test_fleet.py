@@ -123,3 +123,22 @@ def test_a_fleet_refuses_a_keyword_the_flow_does_not_have(columns):
         oneproxy.fleet({"pixel2": table_measure(columns, "pixel2")}, sample=3)
     with pytest.raises(TypeError, match="samples"):
         oneproxy.fleet({"pixel2": table_measure(columns, "pixel2")}, samples="six")
+
+
+def test_ctrl_c_stops_a_fleet_with_its_measurements(columns):
+    import _thread
+    import time
+
+    def slow(device):
+        measure = table_measure(columns, device)
+
+        def timed(archs):
+            time.sleep(0.05)
+            return measure(archs)
+
+        return timed
+
+    threading.Timer(0.5, _thread.interrupt_main).start()
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        oneproxy.fleet({d: slow(d) for d in TARGETS[:2]}, seed=0, concurrency=2, **FLOW)
+    assert 0 < sum(len(m) for m in stopped.value.measurements.values()) < 60
