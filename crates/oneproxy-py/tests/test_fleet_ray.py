@@ -112,3 +112,41 @@ def test_a_killed_device_actor_resumes_and_the_fleet_loses_no_measurement(cluste
     assert not ray.get(actors["titanx_1"].restarted.remote())
     for a in actors.values():
         ray.kill(a, no_restart=True)
+
+
+def test_a_device_whose_actor_is_gone_resumes_from_its_log_with_a_new_actor(cluster, columns, tmp_path):
+    from oneproxy.ray import remote_measure
+
+    # An actor that may not restart: killed after 5 answers, the fleet stops with Ray's error.
+    gone = device_actor("victim", sleeping_table(columns["pixel2"], 0.05), max_restarts=0, max_task_retries=0)
+    answered = threading.Semaphore(0)
+
+    def progress(target, event):
+        if event.event == "measured":
+            answered.release()
+
+    def kill():
+        for _ in range(5):
+            answered.acquire(timeout=60)
+        ray.kill(gone, no_restart=True)
+
+    killer = threading.Thread(target=kill)
+    killer.start()
+    with pytest.raises(ray.exceptions.RayActorError) as stopped:
+        oneproxy.fleet({"victim": gone}, seed=SEED, log_dir=tmp_path, progress=progress, **FLOW)
+    killer.join()
+    logged = len(stopped.value.measurements["victim"])
+    assert logged >= 5
+    # A new actor for the device: the rerun asks it only for what the log lacks.
+    back = remote_measure(device_actor("victim", sleeping_table(columns["pixel2"], 0)))
+    asked = []
+
+    def counted(archs):
+        asked.extend(archs)
+        return back(archs)
+
+    counted.domain, counted.exact = back.domain, back.exact
+    got = oneproxy.fleet({"victim": counted}, seed=SEED, log_dir=tmp_path, as_frame=False, **FLOW)
+    plain = oneproxy.fleet({"victim": sleeping_table(columns["pixel2"], 0)}, seed=SEED, as_frame=False, **FLOW)
+    assert got.outcome == plain.outcome
+    assert len(asked) == got.measurements - logged
