@@ -138,7 +138,14 @@ def test_ctrl_c_stops_a_fleet_with_its_measurements(columns):
 
         return timed
 
-    threading.Timer(0.5, _thread.interrupt_main).start()
+    interrupt = threading.Timer(0.3, _thread.interrupt_main)
+    first = threading.Lock()
+
+    def progress(target, event):
+        # Ctrl-C a little after the first measurement, whatever the machine's speed.
+        if event.event == "measured" and first.acquire(blocking=False):
+            interrupt.start()
+
     with pytest.raises(KeyboardInterrupt) as stopped:
-        oneproxy.fleet({d: slow(d) for d in TARGETS[:2]}, seed=0, concurrency=2, **FLOW)
+        oneproxy.fleet({d: slow(d) for d in TARGETS[:2]}, seed=0, concurrency=2, progress=progress, **FLOW)
     assert 0 < sum(len(m) for m in stopped.value.measurements.values()) < 60
