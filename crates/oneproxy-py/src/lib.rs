@@ -7,6 +7,7 @@
 //! the library's message and its causes, as the CLI prints them.
 
 mod convert;
+mod fleet;
 mod nas;
 mod options;
 mod oracle;
@@ -406,6 +407,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(architectures, m)?)?;
     m.add_function(wrap_pyfunction!(predictor::adapt, m)?)?;
     m.add_function(wrap_pyfunction!(nas::nas, m)?)?;
+    m.add_function(wrap_pyfunction!(fleet::fleet, m)?)?;
     m.add_function(wrap_pyfunction!(options::defaults, m)?)?;
     m.add_class::<Predictor>()?;
     Ok(())

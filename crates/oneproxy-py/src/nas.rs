@@ -5,7 +5,8 @@ use crate::convert::{parse_space, to_py, OrPy};
 use crate::options::{self, AdaptKeywords};
 use crate::oracle::{Failure, PyOracle};
 use oneproxy::workflow::{Flow, FlowEvent, MeasurementLog, NasConfig, Recorded, Remeasure, Stage};
-use pyo3::exceptions::PyValueError;
+use pyo3::conversion::FromPyObjectOwned;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use std::path::PathBuf;
@@ -31,9 +32,88 @@ pub struct FlowKeywords<'py> {
     pub adapt: AdaptKeywords<'py>,
 }
 
+/// The flow's keywords, as `nas` names them: what `fleet` takes in one dict (`**flow` in Python).
+const FLOW_KEYWORDS: [&str; 22] = [
+    "proxy",
+    "pool",
+    "samples",
+    "sample_set",
+    "max_measurements",
+    "threshold",
+    "max_samples",
+    "layers",
+    "constraints",
+    "seed",
+    "design",
+    "round_size",
+    "stop",
+    "always_adapt",
+    "max_failures",
+    "remeasure",
+    "norm",
+    "form",
+    "lambda_",
+    "folds",
+    "ensemble",
+    "combine",
+];
+
+/// The value of `key` in `d` (absent or `None`: `None`), converted; a wrong type names the key.
+fn keyword<'py, T: FromPyObjectOwned<'py>>(d: &Bound<'py, PyDict>, key: &str) -> PyResult<Option<T>> {
+    match d.get_item(key)? {
+        Some(v) if !v.is_none() => v.extract::<T>().map(Some).map_err(|e| {
+            let e: PyErr = e.into();
+            PyTypeError::new_err(format!("{key}: {e}"))
+        }),
+        _ => Ok(None),
+    }
+}
+
+impl<'py> FlowKeywords<'py> {
+    /// The keywords given in `d` (those of `nas`, by name), every other one left `None`; a key
+    /// that is not one of them is refused by name.
+    pub(crate) fn from_dict(d: &Bound<'py, PyDict>) -> PyResult<Self> {
+        for key in d.keys() {
+            let key: String = key.extract()?;
+            if !FLOW_KEYWORDS.contains(&key.as_str()) {
+                return Err(PyTypeError::new_err(format!(
+                    "unknown keyword '{key}'; the flow's keywords are {}",
+                    FLOW_KEYWORDS.join(", ")
+                )));
+            }
+        }
+        Ok(FlowKeywords {
+            proxy: keyword(d, "proxy")?,
+            pool: keyword(d, "pool")?,
+            samples: keyword(d, "samples")?,
+            sample_set: keyword(d, "sample_set")?,
+            max_measurements: keyword(d, "max_measurements")?,
+            threshold: keyword(d, "threshold")?,
+            max_samples: keyword(d, "max_samples")?,
+            layers: keyword(d, "layers")?,
+            constraints: keyword(d, "constraints")?.unwrap_or_default(),
+            seed: keyword(d, "seed")?,
+            design: keyword(d, "design")?,
+            round_size: keyword(d, "round_size")?,
+            stop: keyword(d, "stop")?,
+            always_adapt: keyword(d, "always_adapt")?,
+            max_failures: keyword(d, "max_failures")?,
+            remeasure: keyword(d, "remeasure")?,
+            adapt: AdaptKeywords {
+                norm: keyword(d, "norm")?,
+                form: keyword(d, "form")?,
+                lambda: d.get_item("lambda_")?.filter(|v| !v.is_none()),
+                folds: keyword(d, "folds")?,
+                ensemble: keyword(d, "ensemble")?,
+                combine: keyword(d, "combine")?,
+            },
+        })
+    }
+}
+
 impl FlowKeywords<'_> {
     /// The library's default settings with the keywords given applied, checked.
-    fn config(self, space: oneproxy::SpaceId) -> PyResult<NasConfig> {
+    pub(crate) fn config(self, space: oneproxy::SpaceId) -> PyResult<NasConfig> {
         let d = NasConfig::default();
         let c = NasConfig {
             proxy: options::proxy_selection(self.proxy.as_deref(), self.pool)?,
@@ -58,9 +138,11 @@ impl FlowKeywords<'_> {
 /// The flow's events for a Python callable `progress(event: dict)`: the library's
 /// [`FlowEvent`]s (what the CLI's progress bar shows) with counts over the run. An exception of
 /// the callable is kept in `failure`, which stops the flow before its next measurement; the
-/// callable is not called again.
-struct Progress {
+/// callable is not called again. In a fleet, each device has its own, which names its
+/// `target` in every event.
+pub(crate) struct Progress {
     callable: Option<Py<PyAny>>,
+    target: Option<String>,
     failure: Failure,
     max_measurements: Option<usize>,
     measured: usize,
@@ -70,7 +152,26 @@ struct Progress {
 }
 
 impl Progress {
-    fn on(&mut self, event: &FlowEvent) {
+    /// Counts from zero; events go to `callable` (none: only counted) until `failure` is set.
+    pub(crate) fn new(
+        callable: Option<Py<PyAny>>,
+        target: Option<String>,
+        failure: Failure,
+        max_measurements: Option<usize>,
+    ) -> Self {
+        Progress {
+            callable,
+            target,
+            failure,
+            max_measurements,
+            measured: 0,
+            failed: 0,
+            requested: 0,
+            stage: Stage::Samples,
+        }
+    }
+
+    pub(crate) fn on(&mut self, event: &FlowEvent) {
         match event {
             FlowEvent::Measuring { stage, count } => {
                 self.stage = *stage;
@@ -123,6 +224,9 @@ impl Progress {
         d.set_item("requested", self.requested)?;
         d.set_item("max_measurements", self.max_measurements)?;
         d.set_item("message", event.to_string())?;
+        if let Some(target) = &self.target {
+            d.set_item("target", target)?;
+        }
         callable.bind(py).call1((d,))?;
         Ok(())
     }
@@ -238,15 +342,7 @@ pub fn nas(
     }
     let failure = Failure::default();
     let inner = PyOracle::new(target_name, id, target, batch_size, failure.clone());
-    let mut progress = Progress {
-        callable: progress,
-        failure: failure.clone(),
-        max_measurements: config.max_measurements,
-        measured: 0,
-        failed: 0,
-        requested: 0,
-        stage: Stage::Samples,
-    };
+    let mut progress = Progress::new(progress, None, failure.clone(), config.max_measurements);
     crate::warn_all(py, log.warnings())?;
     let mut oracle = Recorded::new(inner, log).or_py()?;
     let result = py.detach(|| Flow::new(&table, &acc).run(&mut oracle, &config, &mut |e| progress.on(&e)));
@@ -262,20 +358,36 @@ pub fn nas(
         }
         (result, stored) => {
             let err = stored.unwrap_or_else(|| to_py(result.expect_err("an error when nothing is stored")));
-            let value = err.value(py);
-            let so_far = PyDict::new(py);
-            for (a, v) in &measured {
-                so_far.set_item(a, v)?;
-            }
-            let _ = value.setattr("measurements", so_far);
-            if let Some(p) = &measurements_path {
-                if value.hasattr("add_note").unwrap_or(false) {
-                    let note =
-                        format!("{} measurements so far are in {}; run again to resume", measured.len(), p.display());
-                    let _ = value.call_method1("add_note", (note,));
-                }
-            }
-            Err(err)
+            let note = measurements_path.map(|p| (measured.len(), p));
+            stopped_with(py, err, measured_dict(py, &measured)?.into_any(), note)
         }
     }
+}
+
+/// `{arch: ms}` of measurements.
+pub(crate) fn measured_dict<'py>(py: Python<'py>, measured: &[(String, f64)]) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    for (a, v) in measured {
+        d.set_item(a, v)?;
+    }
+    Ok(d)
+}
+
+/// The exception that stopped a flow, with the measurements so far on it (`measurements`) and,
+/// when they are in a file or folder, a note saying how many and where (a rerun resumes).
+pub(crate) fn stopped_with<T>(
+    py: Python<'_>,
+    err: PyErr,
+    so_far: Bound<'_, PyAny>,
+    kept: Option<(usize, PathBuf)>,
+) -> PyResult<T> {
+    let value = err.value(py);
+    let _ = value.setattr("measurements", so_far);
+    if let Some((count, path)) = kept {
+        if value.hasattr("add_note").unwrap_or(false) {
+            let note = format!("{count} measurements so far are in {}; run again to resume", path.display());
+            let _ = value.call_method1("add_note", (note,));
+        }
+    }
+    Err(err)
 }

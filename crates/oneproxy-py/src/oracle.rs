@@ -22,6 +22,10 @@ pub struct PyOracle {
     pub callable: Py<PyAny>,
     pub batch: Option<usize>,
     pub failure: Failure,
+    /// The architectures the callable can measure, when it says (its attribute `domain`).
+    pub domain: Option<Vec<Arch>>,
+    /// Whether it answers the same every time (its attribute `exact`), as a recorded table does.
+    pub exact: bool,
     /// Every latency returned so far, for the check that they are not seconds.
     returned: Vec<f64>,
     /// Whether the values were said to look like seconds (said once).
@@ -37,9 +41,32 @@ impl PyOracle {
             callable,
             batch,
             failure,
+            domain: None,
+            exact: false,
             returned: Vec::new(),
             said_seconds: false,
         }
+    }
+
+    /// Read what the callable says of itself, as a [`TargetOracle`] does: `domain` (the
+    /// architecture strings it can measure; absent or `None`: any) and `exact` (whether asking
+    /// again gives the same answer; absent: no). A fleet's table-backed callables say both, so
+    /// that they run as the library's recorded tables do.
+    pub fn described(mut self, py: Python<'_>) -> PyResult<Self> {
+        let callable = self.callable.bind(py);
+        if let Some(domain) = callable.getattr_opt("domain")?.filter(|d| !d.is_none()) {
+            let names: Vec<String> = domain.extract().map_err(|_| {
+                PyValueError::new_err(format!(
+                    "target '{}': domain must be a list of architecture strings",
+                    self.device
+                ))
+            })?;
+            self.domain = Some(crate::convert::parse_archs(self.space, &names)?);
+        }
+        if let Some(exact) = callable.getattr_opt("exact")? {
+            self.exact = exact.is_truthy()?;
+        }
+        Ok(self)
     }
 
     /// One call of the callable on `names`, with the values checked; once the values so far
@@ -97,6 +124,14 @@ fn note_archs(py: Python<'_>, err: &PyErr, device: &str, names: &[String]) {
 impl TargetOracle for PyOracle {
     fn device(&self) -> &str {
         &self.device
+    }
+
+    fn domain(&self) -> Option<Vec<Arch>> {
+        self.domain.clone()
+    }
+
+    fn exact(&self) -> bool {
+        self.exact
     }
 
     fn measure(&mut self, archs: &[Arch], answer: &mut dyn FnMut(&Arch, Answer)) -> oneproxy::Result<()> {

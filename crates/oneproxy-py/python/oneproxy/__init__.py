@@ -37,6 +37,8 @@ __all__ = [
     "SearchResult",
     "NasResult",
     "NasProgress",
+    "FleetDevice",
+    "FleetResult",
     "devices",
     "architectures",
     "latency_table",
@@ -46,6 +48,7 @@ __all__ = [
     "plan",
     "search",
     "nas",
+    "fleet",
     "export_onnx",
     "flops",
     "defaults",
@@ -223,6 +226,49 @@ class NasProgress:
     message: str
     arch: Optional[str] = None
     latency_ms: Optional[float] = None
+
+
+class FleetDevice(NamedTuple):
+    """One device of :func:`fleet`: its ``arrival`` index and ``wave`` (0 first), where its
+    proxy came from (``proxy_source``: ``{"kind": "pool"}``, or ``{"kind": "fleet", "target":
+    ..., "arrival": ...}`` for a member that finished before it), the members it could choose
+    from (``fleet_pool``, their ``fleet-<target>`` columns) and its flow's :class:`NasResult`."""
+
+    target: str
+    arrival: int
+    wave: int
+    proxy_source: Dict[str, Any]
+    fleet_pool: List[str]
+    result: NasResult
+
+    @property
+    def proxy(self) -> str:
+        return self.result.proxy
+
+    @property
+    def from_fleet(self) -> bool:
+        """Whether its proxy was a fleet member."""
+        return self.proxy_source.get("kind") == "fleet"
+
+
+class FleetResult(NamedTuple):
+    """What :func:`fleet` did: ``devices`` in arrival order, and ``outcome``, the library's
+    record of the whole fleet (``outcome["devices"][i]`` as ``oneproxy evaluate fleet`` runs it)."""
+
+    devices: List[FleetDevice]
+    outcome: Dict[str, Any]
+
+    def device(self, target: str) -> FleetDevice:
+        """The device named ``target``."""
+        for d in self.devices:
+            if d.target == target:
+                return d
+        raise KeyError(f"no device '{target}' in the fleet; it has {', '.join(d.target for d in self.devices)}")
+
+    @property
+    def measurements(self) -> int:
+        """Target measurements over the whole fleet."""
+        return sum(d.result.outcome["measurements"] for d in self.devices)
 
 
 def _pick(constraint: float, best: Optional[Dict[str, Any]], measured: bool) -> Pick:
@@ -621,7 +667,11 @@ def nas(
         None if measurements is None else _measurements(measurements, "measurements"),
         remeasure,
     )
-    outcome = json.loads(outcome_json)
+    return _nas_result(json.loads(outcome_json), measured, target_name, as_frame)
+
+
+def _nas_result(outcome: Dict[str, Any], measured: List[Tuple[str, float]], target_name: str, as_frame: bool) -> NasResult:
+    """A flow's outcome (the JSON of ``oneproxy nas``) and its measurements as a :class:`NasResult`."""
     chosen = outcome["chosen"]
     values = np.array([[c["latency"], c["accuracy"]] for c in chosen], dtype=np.float64).reshape(-1, 2)
     front = _frame(values, [c["arch"] for c in chosen], ["latency_ms", "accuracy"], "arch", as_frame)
@@ -632,7 +682,95 @@ def nas(
     return NasResult(outcome, front, series)
 
 
+def _remote_measure(name: str, target: Any) -> Callable[[List[str]], Sequence[float]]:
+    """A fleet target as a callable: a callable as is, a Ray actor handle (anything with a
+    ``measure.remote``) through :func:`oneproxy.ray.remote_measure`."""
+    method = getattr(target, "measure", None)
+    if method is not None and hasattr(method, "remote"):
+        from .ray import remote_measure
+
+        return remote_measure(target)
+    if callable(target):
+        return target
+    raise ValueError(f"target '{name}' must be a callable measure(archs) -> latencies (ms) or a Ray actor handle with a measure method")
+
+
+def fleet(
+    targets: Mapping[str, Any],
+    space: str = "nb201",
+    accuracy: Union[str, PathLike, None] = None,
+    *,
+    concurrency: Optional[int] = None,
+    join: bool = True,
+    seed: Optional[int] = None,
+    log_dir: Optional[PathLike] = None,
+    batch_size: Optional[int] = 1,
+    latency_files: Optional[Sequence[PathLike]] = None,
+    progress: Optional[Callable[[str, NasProgress], Any]] = None,
+    as_frame: bool = True,
+    **flow: Any,
+) -> FleetResult:
+    """A fleet of devices at once: ``targets`` maps each device's name to its measure function
+    (``measure(archs) -> latencies``, as :func:`nas`'s ``target``) or to a Ray actor handle whose
+    ``measure`` method is called remotely (:func:`oneproxy.ray.device_actor`), in arrival order.
+    Devices run the one-proxy flow ``concurrency`` at a time, in waves (None: the library's
+    default, one at a time; ``len(targets)``: all at once); when a wave is done its devices join
+    the pool of the next waves as ``fleet-<target>`` columns (``join=False``: nobody joins). The
+    same ``seed`` gives the same result whatever the timing, the same as ``oneproxy evaluate
+    fleet --order given`` on recorded tables. The initial pool is the latency table without the
+    targets' names.
+
+    With ``log_dir``, each device's measurements go to ``<log_dir>/<target>.csv`` as they arrive
+    and a rerun resumes every device from its log. An exception of a measure function stops the
+    fleet once its wave is done (the other devices of the wave finish); the first failed
+    device's exception is raised with every device's measurements so far on it
+    (``measurements``, a dict by target). ``progress(target, event)`` gets each device's
+    :class:`NasProgress` events.
+
+    A measure function may say two things of itself, as the library's oracles do: ``domain``, the
+    architecture strings it can measure (a recorded table measured only some; absent or None:
+    any), and ``exact``, whether asking again gives the same answer (absent: no, so the final
+    front is measured again with ``remeasure="auto"``). Functions backed by recorded tables that
+    say both run exactly as ``oneproxy evaluate fleet``'s devices. ``flow`` holds :func:`nas`'s keywords (``samples``, ``proxy``,
+    ``pool``, ``stop``, ``remeasure``, ...), the same for every device; ``batch_size`` and
+    ``latency_files`` are :func:`nas`'s too."""
+    if not isinstance(targets, Mapping) or not targets:
+        raise ValueError("targets must be a non-empty dict: device name -> measure callable or Ray actor handle")
+    acc, is_file = _accuracy(accuracy)
+    measures = [(str(name), _remote_measure(str(name), t)) for name, t in targets.items()]
+    if "constraints" in flow:
+        flow["constraints"] = [float(c) for c in flow["constraints"]]
+    if flow.get("pool") is not None:
+        flow["pool"] = list(flow["pool"])
+
+    def on_event(event: Dict[str, Any]) -> None:
+        target = event.pop("target")
+        progress(target, NasProgress(**event))  # type: ignore[misc]
+
+    outcome_json, measured = _native.fleet(
+        measures,
+        space,
+        None if is_file else acc,
+        acc if is_file else None,
+        concurrency,
+        join,
+        None if log_dir is None else os.fspath(log_dir),
+        batch_size,
+        _paths(latency_files),
+        None if progress is None else on_event,
+        dict(flow, seed=seed),
+    )
+    outcome = json.loads(outcome_json)
+    devices = []
+    for d, rows in zip(outcome["devices"], measured):
+        target = d["outcome"]["target"]
+        result = _nas_result(d["outcome"], rows, target, as_frame)
+        devices.append(FleetDevice(target, d["arrival"], d["wave"], d["proxy_source"], list(d["fleet_pool"]), result))
+    return FleetResult(devices, outcome)
+
+
 _document_defaults(nas, "nas")
+_document_defaults(fleet, "nas")
 _document_defaults(adapt, "adapt")
 _document_defaults(search, "search")
 _document_defaults(monotonicity, "monotonicity")

@@ -113,6 +113,21 @@ def nas(
 ) -> Tuple[str, List[Tuple[str, float]]]:
     """`progress(event)` gets dicts with `event`, `phase`, `measured`, `failed`, `requested`,
     `max_measurements`, `message` (and `arch`, `latency_ms` where one architecture is meant)."""
+def fleet(
+    targets: Sequence[Tuple[str, Callable[[List[str]], Sequence[float]]]],
+    space: str = "nb201",
+    dataset: Optional[str] = None,
+    accuracy_file: Optional[_Path] = None,
+    concurrency: Optional[int] = None,
+    join: bool = True,
+    log_dir: Optional[_Path] = None,
+    batch_size: Optional[int] = 1,
+    latency: Sequence[_Path] = ...,
+    progress: Optional[Callable[[Dict[str, Any]], Any]] = None,
+    flow: Optional[Dict[str, Any]] = None,
+) -> Tuple[str, List[List[Tuple[str, float]]]]:
+    """The fleet's outcome (JSON) and each device's measurements, in arrival order. `flow` holds
+    `nas`'s flow keywords; `progress` gets `nas`'s event dicts with the device's `target` added."""
 def defaults() -> Dict[str, Any]:
     """The library's default of every keyword left None, by function (`nas`, `adapt`, `search`, `monotonicity`)."""
 def export_onnx(space: str, arch: str, path: _Path, batch: int = 1, seed: int = 0, overwrite: bool = False) -> int: ...
