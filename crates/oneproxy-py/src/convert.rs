@@ -52,8 +52,17 @@ impl<T> OrPy<T> for Result<T, Error> {
     }
 }
 
-/// A space by name (`nb201`, `fbnet`, `ofa-mbv3`, `mbv2`, `proxyless`).
+/// A space by name (`nb201`, `fbnet`, `ofa-mbv3`, `mbv2`, `proxyless`, or a declared space
+/// loaded before), or the path of a space file (read once per process, then known by its name
+/// too; `docs/space-file.md` gives the format).
 pub fn parse_space(name: &str) -> PyResult<SpaceId> {
+    if let Some(id) = SpaceId::from_name(name) {
+        return Ok(id);
+    }
+    let path = std::path::Path::new(name);
+    if path.extension().is_some_and(|e| e == "toml") || path.is_file() {
+        return oneproxy::space::declared::load(path).or_py();
+    }
     name.parse().or_py()
 }
 

@@ -358,6 +358,7 @@ fn export_onnx(
     overwrite: bool,
 ) -> PyResult<usize> {
     let id = parse_space(space)?;
+    id.require_network("exporting a model").or_py()?;
     let arch = id.space().parse(arch).or_py()?;
     if batch == 0 {
         return Err(PyValueError::new_err("the batch size must be at least 1"));
@@ -373,6 +374,7 @@ fn export_onnx(
 #[pyfunction]
 fn flops(space: &str, arch: &str) -> PyResult<(u64, u64)> {
     let id = parse_space(space)?;
+    id.require_network("FLOPs and parameters").or_py()?;
     let arch = id.space().parse(arch).or_py()?;
     let cost = id.cost(&arch);
     Ok((cost.flops, cost.params))

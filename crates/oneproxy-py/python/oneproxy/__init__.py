@@ -314,6 +314,12 @@ def _accuracy(accuracy: Union[str, PathLike, None]) -> Tuple[Optional[str], bool
     return acc, os.sep in acc or acc.endswith(".csv") or os.path.exists(acc)
 
 
+def _space(space: Union[str, PathLike]) -> str:
+    """A space's name, or the path of a space file (``docs/space-file.md``) as a string: the
+    native side reads a space file once and knows the space by its name afterwards."""
+    return os.fspath(space) if isinstance(space, os.PathLike) else space
+
+
 def _paths(latency: Optional[Sequence[PathLike]]) -> List[str]:
     return [os.fspath(p) for p in (latency or [])]
 
@@ -326,13 +332,13 @@ def devices(space: str = "nb201", latency_files: Optional[Sequence[PathLike]] = 
     files = _renamed("devices", "latency", "latency_files", latency, latency_files)
     return [
         {"name": n, "archs_measured": k, "source": src, "simulated": sim}
-        for n, k, src, sim in _native.devices(space, _paths(files))
+        for n, k, src, sim in _native.devices(_space(space), _paths(files))
     ]
 
 
 def architectures(space: str = "nb201") -> List[str]:
     """Every architecture of the space (NB201: 15,625), else the bundled ones."""
-    return _native.architectures(space)
+    return _native.architectures(_space(space))
 
 
 def latency_table(
@@ -347,7 +353,7 @@ def latency_table(
     name): architectures x devices, ms, NaN where a device did not measure an architecture. The
     DataFrame's index is the architecture string; ``frame.attrs["space"]`` names the space."""
     files = _renamed("latency_table", "latency", "latency_files", latency, latency_files)
-    archs, names, values = _native.latency_table(space, None if devices is None else list(devices), _paths(files))
+    archs, names, values = _native.latency_table(_space(space), None if devices is None else list(devices), _paths(files))
     table = _frame(values, archs, names, "arch", as_frame)
     if not isinstance(table, Table):
         table.attrs["space"] = space
@@ -359,7 +365,7 @@ def accuracy_table(space: str = "nb201", dataset: Optional[str] = None, file: Op
     library's default, ``defaults()["accuracy"]``) or a CSV file with columns ``arch,accuracy``."""
     if file is not None:
         dataset = None
-    archs, values = _native.accuracy_table(space, dataset, None if file is None else os.fspath(file))
+    archs, values = _native.accuracy_table(_space(space), dataset, None if file is None else os.fspath(file))
     return _frame(values.reshape(-1, 1), archs, ["accuracy"], "arch", as_frame)
 
 
@@ -388,13 +394,13 @@ def monotonicity(
     as index; its latencies pass the library's checks, column by column)."""
     files = _renamed("monotonicity", "latency", "latency_files", latency, latency_files)
     names = [] if devices is None else list(devices)
-    if isinstance(table_or_space, str):
-        r = _native.monotonicity(table_or_space, names, metric, min_overlap, _paths(files), None)
+    if isinstance(table_or_space, (str, os.PathLike)):
+        r = _native.monotonicity(_space(table_or_space), names, metric, min_overlap, _paths(files), None)
     else:
         archs, cols, values = _table_parts(table_or_space)
         space = space or getattr(table_or_space, "attrs", {}).get("space") or "nb201"
         blob = np.ascontiguousarray(values, dtype=np.float64).tobytes()
-        r = _native.monotonicity(space, names, metric, min_overlap, [], (archs, cols, blob))
+        r = _native.monotonicity(_space(space), names, metric, min_overlap, [], (archs, cols, blob))
     devs = r["devices"]
     pd = _pandas(as_frame)
     matrix = r["matrix"] if pd is None else pd.DataFrame(r["matrix"], index=devs, columns=devs)
@@ -498,7 +504,7 @@ def adapt(
     files = _renamed("adapt", "latency", "latency_files", latency, latency_files)
     archs, ms = _measurements(samples, "samples")
     predictor, _summary = _native.adapt(
-        archs, ms, space, proxy, None if pool is None else list(pool), target, norm, form, lambda_, folds, ensemble, _paths(files), combine
+        archs, ms, _space(space), proxy, None if pool is None else list(pool), target, norm, form, lambda_, folds, ensemble, _paths(files), combine
     )
     return predictor
 
@@ -516,7 +522,7 @@ def plan(
     range and cover every encoding feature); the recommended proxy when ``proxy`` is None.
     ``latency_files`` adds CSV files (``latency=`` is its old name)."""
     files = _renamed("plan", "latency", "latency_files", latency, latency_files)
-    _proxy, archs = _native.plan(space, budget, proxy, seed, _paths(files))
+    _proxy, archs = _native.plan(_space(space), budget, proxy, seed, _paths(files))
     return archs
 
 
@@ -544,7 +550,7 @@ def search(
         raise ValueError("device is required: a device name or a Predictor")
     acc, is_file = _accuracy(accuracy)
     r = _native.search(
-        space,
+        _space(space),
         device if isinstance(device, str) else None,
         device if isinstance(device, Predictor) else None,
         None if is_file else acc,
@@ -635,7 +641,7 @@ def nas(
     acc, is_file = _accuracy(accuracy)
     outcome_json, measured = _native.nas(
         target,
-        space,
+        _space(space),
         None if is_file else acc,
         acc if is_file else None,
         target_name,
@@ -749,7 +755,7 @@ def fleet(
 
     outcome_json, measured = _native.fleet(
         measures,
-        space,
+        _space(space),
         None if is_file else acc,
         acc if is_file else None,
         concurrency,
@@ -781,14 +787,14 @@ def export_onnx(space: str, arch: str, path: PathLike, batch: int = 1, seed: int
 
     An existing file at ``path`` that oneproxy did not write (or that changed since) is left alone
     with a ``ValueError`` unless ``overwrite=True``."""
-    return _native.export_onnx(space, arch, os.fspath(path), batch, seed, overwrite)
+    return _native.export_onnx(_space(space), arch, os.fspath(path), batch, seed, overwrite)
 
 
 def flops(space: str, arch: str) -> int:
     """Multiply-adds of one image through the architecture (see also :func:`params`)."""
-    return _native.flops(space, arch)[0]
+    return _native.flops(_space(space), arch)[0]
 
 
 def params(space: str, arch: str) -> int:
     """Trainable parameters of the architecture."""
-    return _native.flops(space, arch)[1]
+    return _native.flops(_space(space), arch)[1]
