@@ -80,7 +80,7 @@ pub fn fleet(
     targets: Vec<(String, Py<PyAny>)>,
     space: &str,
     dataset: Option<String>,
-    accuracy_file: Option<PathBuf>,
+    accuracy_file: Option<crate::AccuracyArg>,
     concurrency: Option<usize>,
     join: bool,
     log_dir: Option<PathBuf>,

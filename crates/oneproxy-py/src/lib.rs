@@ -113,23 +113,62 @@ fn user_table(py: Python<'_>, space: SpaceId, (archs, devices, values): &UserTab
     Ok(table)
 }
 
-/// The accuracy table named `dataset` (bundled) or read from `file`.
+/// Where accuracies come from besides a bundled dataset: a CSV file, or the values of the
+/// user's own accuracy function (its name, the architectures it was given, what it returned),
+/// which the Python wrapper calls on the space's candidates.
+#[derive(FromPyObject)]
+pub enum AccuracyArg {
+    Values(String, Vec<String>, Vec<f64>),
+    File(PathBuf),
+}
+
+/// The accuracy table named `dataset` (bundled), read from a file or given as values (checked as
+/// a file's are: architectures of the space, percentages, no repeats).
 fn load_accuracy(
     py: Python<'_>,
     space: SpaceId,
     dataset: Option<String>,
-    file: Option<PathBuf>,
+    file: Option<AccuracyArg>,
 ) -> PyResult<AccuracyTable> {
     let source = match (dataset, file) {
         (Some(_), Some(_)) => {
             return Err(PyValueError::new_err("give either a bundled accuracy dataset or an accuracy file, not both"))
         }
-        (_, Some(f)) => AccuracySource::File(f),
+        (_, Some(AccuracyArg::Values(name, archs, values))) => {
+            return accuracy_from_values(space, &name, &archs, &values)
+        }
+        (_, Some(AccuracyArg::File(f))) => AccuracySource::File(f),
         (d, None) => d.map_or_else(AccuracySource::default, AccuracySource::Bundled),
     };
     let table = py.detach(|| source.load(space)).or_py()?;
     warn_all(py, table.warnings())?;
     Ok(table)
+}
+
+/// The accuracy table of what the user's function `name` returned for `archs`: an error names
+/// the function and the first architecture at fault.
+fn accuracy_from_values(space: SpaceId, name: &str, archs: &[String], values: &[f64]) -> PyResult<AccuracyTable> {
+    if archs.len() != values.len() {
+        return Err(PyValueError::new_err(format!(
+            "the accuracy function {name} returned {} values for {} architectures",
+            values.len(),
+            archs.len()
+        )));
+    }
+    let parsed = convert::parse_archs(space, archs)?;
+    let mut seen = std::collections::HashSet::new();
+    for (k, (arch, &v)) in parsed.iter().zip(values).enumerate() {
+        if !seen.insert(arch) {
+            return Err(PyValueError::new_err(format!("the accuracy function {name} was given '{}' twice", archs[k])));
+        }
+        if !(v.is_finite() && (0.0..=100.0).contains(&v)) {
+            return Err(PyValueError::new_err(format!(
+                "the accuracy function {name} returned {v} for {}: an accuracy is a percentage in [0, 100]",
+                archs[k]
+            )));
+        }
+    }
+    AccuracyTable::new(name, parsed.into_iter().zip(values.iter().copied())).or_py()
 }
 
 /// Devices of a space: (name, architectures measured, source, simulated), the rows of the
@@ -179,7 +218,7 @@ fn accuracy_table<'py>(
     file: Option<PathBuf>,
 ) -> PyResult<(Vec<String>, Bound<'py, PyAny>)> {
     let id = parse_space(space)?;
-    let table = load_accuracy(py, id, dataset, file)?;
+    let table = load_accuracy(py, id, dataset, file.map(AccuracyArg::File))?;
     let archs = table.archs();
     let values: Vec<f64> = archs.iter().map(|a| table.get(a).expect("listed by the table")).collect();
     let s = id.space();
@@ -257,7 +296,7 @@ fn search<'py>(
     device: Option<String>,
     predictor: Option<PyRef<'py, Predictor>>,
     dataset: Option<String>,
-    accuracy_file: Option<PathBuf>,
+    accuracy_file: Option<AccuracyArg>,
     constraints: Vec<f64>,
     method: Option<&str>,
     population: Option<usize>,
@@ -283,10 +322,10 @@ fn search<'py>(
         ..d
     };
     let mut method = Method::named(method.unwrap_or(Method::default().name()), evolution).or_py()?;
-    // Accuracies from a file cover only its architectures: evolution would wander outside them.
+    // Accuracies from a file or a function cover only their architectures: evolution would
+    // wander outside them.
     if matches!(method, Method::Evolution(_)) && from_file {
-        let msg =
-            c"accuracies from a file cover only its architectures: searching them exhaustively instead of by evolution";
+        let msg = c"accuracies from a file or an accuracy function cover only their architectures: searching them exhaustively instead of by evolution";
         PyErr::warn(py, &py.get_type::<PyUserWarning>(), msg, 2)?;
         method = Method::Exhaustive;
     }

@@ -268,7 +268,7 @@ pub fn nas(
     target: Py<PyAny>,
     space: &str,
     dataset: Option<String>,
-    accuracy_file: Option<PathBuf>,
+    accuracy_file: Option<crate::AccuracyArg>,
     target_name: &str,
     proxy: Option<String>,
     pool: Option<Vec<String>>,

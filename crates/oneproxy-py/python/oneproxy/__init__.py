@@ -306,12 +306,42 @@ def _frame(values: np.ndarray, rows: List[str], columns: List[str], index_name: 
     return frame
 
 
-def _accuracy(accuracy: Union[str, PathLike, None]) -> Tuple[Optional[str], bool]:
-    """A bundled dataset name or a file (and which), None for the library's default dataset."""
+Accuracy = Union[str, PathLike, Callable[[List[str]], Sequence[float]], None]
+
+
+def _accuracy(accuracy: Accuracy, space: Any = "nb201", latency_files: Optional[Sequence[PathLike]] = None) -> Tuple[Any, bool]:
+    """A bundled dataset name or a file (and which), None for the library's default dataset.
+    An accuracy function (your own predictor: ``f(archs: list[str]) -> list[float]``, percent)
+    is called once on the space's candidates (every architecture where the space can list them,
+    else those of its latency tables) and its values go to the native side as a file's would."""
     if accuracy is None:
         return None, False
+    if callable(accuracy):
+        archs = _candidate_archs(space, latency_files)
+        name = getattr(accuracy, "__qualname__", None) or type(accuracy).__name__
+        values = accuracy(list(archs))
+        try:
+            values = [float(v) for v in values]
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"the accuracy function {name} must return numbers (percent), one per architecture: {e}") from e
+        return (name, list(archs), values), True
     acc = os.fspath(accuracy)
     return acc, os.sep in acc or acc.endswith(".csv") or os.path.exists(acc)
+
+
+def _candidate_archs(space: Any, latency_files: Optional[Sequence[PathLike]]) -> List[str]:
+    """The architectures an accuracy function is asked about: the whole space where it can be
+    listed or has bundled data, else the architectures of the given latency files."""
+    listed = _native.architectures(_space(space))
+    if listed:
+        return listed
+    if not latency_files:
+        raise ValueError(
+            f"the space {os.fspath(space)} is too large to list and has no bundled architectures: give latency_files, "
+            "whose architectures the accuracy function is then asked about"
+        )
+    archs, _names, _values = _native.latency_table(_space(space), None, _paths(latency_files))
+    return list(archs)
 
 
 def _space(space: Union[str, PathLike]) -> str:
@@ -527,7 +557,7 @@ def plan(
 
 
 def search(
-    accuracy: Union[str, PathLike, None] = None,
+    accuracy: Accuracy = None,
     device: Union[str, Predictor, None] = None,
     constraints: Sequence[float] = (),
     method: Optional[str] = None,
@@ -548,7 +578,7 @@ def search(
     device = _renamed("search", "latency", "device", latency, device)
     if device is None:
         raise ValueError("device is required: a device name or a Predictor")
-    acc, is_file = _accuracy(accuracy)
+    acc, is_file = _accuracy(accuracy, space, latency_files)
     r = _native.search(
         _space(space),
         device if isinstance(device, str) else None,
@@ -572,7 +602,7 @@ def search(
 
 def nas(
     space: str = "nb201",
-    accuracy: Union[str, PathLike, None] = None,
+    accuracy: Accuracy = None,
     target: Callable[[List[str]], Sequence[float]] = None,  # type: ignore[assignment]
     proxy: Optional[str] = None,
     samples: Optional[int] = None,
@@ -638,7 +668,7 @@ def nas(
     files = _renamed("nas", "latency", "latency_files", latency, latency_files)
     if target is None:
         raise ValueError("target is required: a callable measure(archs: list[str]) -> list[float] (ms per image)")
-    acc, is_file = _accuracy(accuracy)
+    acc, is_file = _accuracy(accuracy, space, files)
     outcome_json, measured = _native.nas(
         target,
         _space(space),
@@ -704,7 +734,7 @@ def _remote_measure(name: str, target: Any) -> Callable[[List[str]], Sequence[fl
 def fleet(
     targets: Mapping[str, Any],
     space: str = "nb201",
-    accuracy: Union[str, PathLike, None] = None,
+    accuracy: Accuracy = None,
     *,
     concurrency: Optional[int] = None,
     join: bool = True,
@@ -742,7 +772,7 @@ def fleet(
     ``latency_files`` are :func:`nas`'s too."""
     if not isinstance(targets, Mapping) or not targets:
         raise ValueError("targets must be a non-empty dict: device name -> measure callable or Ray actor handle")
-    acc, is_file = _accuracy(accuracy)
+    acc, is_file = _accuracy(accuracy, space, latency_files)
     measures = [(str(name), _remote_measure(str(name), t)) for name, t in targets.items()]
     if "constraints" in flow:
         flow["constraints"] = [float(c) for c in flow["constraints"]]

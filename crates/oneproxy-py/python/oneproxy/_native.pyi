@@ -6,6 +6,8 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 import numpy as np
 
 _Path = Union[str, PathLike[str]]
+# An accuracy file, or an accuracy function's (name, architectures, values).
+_AccuracyArg = Union[_Path, Tuple[str, List[str], List[float]]]
 
 __version__: str
 
@@ -54,7 +56,7 @@ def search(
     device: Optional[str] = None,
     predictor: Optional[Predictor] = None,
     dataset: Optional[str] = None,
-    accuracy_file: Optional[_Path] = None,
+    accuracy_file: Optional[_AccuracyArg] = None,
     constraints: Sequence[float] = ...,
     method: Optional[str] = None,
     population: Optional[int] = None,
@@ -81,7 +83,7 @@ def nas(
     target: Callable[[List[str]], Sequence[float]],
     space: str = "nb201",
     dataset: Optional[str] = None,
-    accuracy_file: Optional[_Path] = None,
+    accuracy_file: Optional[_AccuracyArg] = None,
     target_name: str = "target",
     proxy: Optional[str] = None,
     pool: Optional[Sequence[str]] = None,
@@ -117,7 +119,7 @@ def fleet(
     targets: Sequence[Tuple[str, Callable[[List[str]], Sequence[float]]]],
     space: str = "nb201",
     dataset: Optional[str] = None,
-    accuracy_file: Optional[_Path] = None,
+    accuracy_file: Optional[_AccuracyArg] = None,
     concurrency: Optional[int] = None,
     join: bool = True,
     log_dir: Optional[_Path] = None,
