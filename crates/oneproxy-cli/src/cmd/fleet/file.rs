@@ -182,21 +182,23 @@ fn parse_keys<T: CommandFactory + FromArgMatches>(
 /// A clap refusal in the file's words: the key's line, the key for the flag.
 fn clap_error(e: &clap::Error, keys: &Keys, here: &dyn Fn(usize) -> String, start: usize) -> anyhow::Error {
     use clap::error::{ContextKind, ContextValue};
-    let flag = match e.get(ContextKind::InvalidArg) {
-        Some(ContextValue::String(s)) => s.trim_start_matches('-').split([' ', '=']).next().unwrap_or("").to_string(),
-        Some(ContextValue::Strings(s)) => {
-            s.first().map_or(String::new(), |s| s.trim_start_matches('-').split(' ').next().unwrap_or("").to_string())
-        }
+    // The flag as clap shows it (`--max-time <MAX_TIME>`), and its key.
+    let shown = match e.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(s)) => s.clone(),
+        Some(ContextValue::Strings(s)) => s.first().cloned().unwrap_or_default(),
         _ => String::new(),
     };
-    let key = flag.replace('-', "_");
+    let key = shown.trim_start_matches('-').split([' ', '=']).next().unwrap_or("").replace('-', "_");
     let offset = keys.get(&key).map_or(start, |v| v.span().start);
     let rendered = e.render().to_string();
     let first = rendered.lines().next().unwrap_or("").trim_start_matches("error: ");
-    // The flags of the message as the file's keys.
-    let mut message = first.to_string();
-    for long in keys.keys().map(|k| k.replace('_', "-")).chain([flag]) {
-        message = message.replace(&format!("--{long}"), &long.replace('-', "_"));
+    let mut message = first.replace(&format!("'{shown}'"), &key);
+    if let Some(ContextValue::Strings(valid)) = e.get(ContextKind::ValidValue) {
+        message.push_str(&format!(" (one of: {})", valid.join(", ")));
+    }
+    // Other flags the message names (a conflict, a requirement), as keys.
+    for long in keys.keys() {
+        message = message.replace(&format!("'--{}'", long.replace('_', "-")), long);
     }
     anyhow!("{}: {}", here(offset), message)
 }
