@@ -226,4 +226,10 @@ mod tests {
         assert_eq!(f.devices.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(), ["b", "a"]);
         assert_eq!(f.devices[1].oracle.timing.runs, 2);
     }
+
+    #[test]
+    fn the_key_definitions_are_consistent() {
+        FleetSettings::command().debug_assert();
+        FleetDeviceArgs::command().debug_assert();
+    }
 }
