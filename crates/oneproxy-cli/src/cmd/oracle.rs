@@ -109,8 +109,21 @@ mod on_thread {
         settings: Settings,
         domain: Option<Vec<Arch>>,
         exact: bool,
-        requests: Sender<Vec<Arch>>,
+        /// `None` once dropped: the thread's loop then ends.
+        requests: Option<Sender<Vec<Arch>>>,
         replies: Receiver<Reply>,
+        thread: Option<std::thread::JoinHandle<()>>,
+    }
+
+    impl Drop for OnThread {
+        /// Ends the thread and waits for it, so that the oracle is dropped (a runner stopped,
+        /// its temporary models removed) before the program goes on, or exits.
+        fn drop(&mut self) {
+            self.requests.take();
+            if let Some(t) = self.thread.take() {
+                let _ = t.join();
+            }
+        }
     }
 
     impl OnThread {
@@ -126,7 +139,7 @@ mod on_thread {
             let (req_tx, req_rx) = channel::<Vec<Arch>>();
             let (rep_tx, rep_rx) = channel::<Reply>();
             let (ready_tx, ready_rx) = channel();
-            std::thread::spawn(move || {
+            let thread = std::thread::spawn(move || {
                 let mut oracle = match make() {
                     Ok((o, kind)) => {
                         let _ = ready_tx.send(Ok((o.settings(), o.domain(), o.exact(), kind)));
@@ -148,8 +161,15 @@ mod on_thread {
             let (settings, domain, exact, kind) = ready_rx
                 .recv()
                 .map_err(|_| anyhow::anyhow!("the measuring thread of '{device}' ended at its start"))??;
-            let handle =
-                OnThread { device: device.to_string(), settings, domain, exact, requests: req_tx, replies: rep_rx };
+            let handle = OnThread {
+                device: device.to_string(),
+                settings,
+                domain,
+                exact,
+                requests: Some(req_tx),
+                replies: rep_rx,
+                thread: Some(thread),
+            };
             Ok((handle, kind))
         }
     }
@@ -173,7 +193,7 @@ mod on_thread {
 
         fn measure(&mut self, archs: &[Arch], answer: &mut dyn FnMut(&Arch, Answer)) -> oneproxy::error::Result<()> {
             let lost = || oneproxy::Error::EngineLost(format!("the measuring thread of '{}' ended", self.device));
-            self.requests.send(archs.to_vec()).map_err(|_| lost())?;
+            self.requests.as_ref().ok_or_else(lost)?.send(archs.to_vec()).map_err(|_| lost())?;
             loop {
                 match self.replies.recv().map_err(|_| lost())? {
                     Reply::Answer(a, ans) => answer(&a, ans),
