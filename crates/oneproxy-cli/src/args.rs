@@ -133,6 +133,105 @@ pub enum Command {
     /// The one-proxy NAS flow on one real target: measure a few samples, reuse or adapt the
     /// proxy, search once, measure the candidate front; resumable.
     Nas(Box<NasArgs>),
+    /// A fleet of real targets, named in a fleet file, each measured through its own oracle:
+    /// every device the flow finishes joins the proxy pool of the next; one report folder.
+    Fleet(FleetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FleetArgs {
+    /// The fleet file (TOML): shared settings, then one `[[device]]` per target, in arrival
+    /// order (see docs/fleet.md).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The fleet's folder: each device's measurements (`devices/<name>/measurements.csv`,
+    /// read first so that a rerun resumes) and the report (`report/`, replaced at the end).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub figure: FigureArgs,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The shared settings of a fleet file: each key is the `nas` flag of the same name (with `_`
+/// for `-`), parsed by this definition so that both read a setting the same way.
+#[derive(Debug, Parser)]
+#[command(name = "fleet file", no_binary_name = true, disable_help_flag = true, disable_version_flag = true)]
+pub struct FleetSettings {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub accuracy: AccuracyArgs,
+    /// The proxy pool the fleet starts from; default: every device with data that is not in
+    /// the fleet.
+    #[arg(long, value_delimiter = ',', value_parser = list_name)]
+    pub pool: Vec<String>,
+    #[arg(long, default_value_t = SampleSet::default().len())]
+    pub samples: usize,
+    #[arg(long, value_parser = named(&SAMPLE_SETS), default_value = SampleSet::default().name())]
+    pub sample_set: String,
+    #[arg(long, value_name = "N")]
+    pub max_measurements: Option<usize>,
+    #[arg(long, value_name = "N", default_value_t = oneproxy::workflow::NasConfig::default().max_failures)]
+    pub max_failures: usize,
+    #[arg(long, value_enum, default_value_t = oneproxy::workflow::Remeasure::default())]
+    pub remeasure: oneproxy::workflow::Remeasure,
+    #[arg(long, default_value_t = NasConfig::default().seed)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub flow: FlowArgs,
+    #[command(flatten)]
+    pub options: AdaptOptions,
+    /// Devices measured side by side; a wave joins the pool when all of it is done.
+    #[arg(long, default_value_t = 1, value_parser = at_least::<1>)]
+    pub concurrency: usize,
+    /// Whether finished devices join the pool of the next.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub join: bool,
+}
+
+/// How a fleet device is measured (`oracle = ...`).
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum DeviceOracleArg {
+    /// This machine, with tract (`nas --oracle tract`)
+    Tract,
+    /// Its column of the loaded latency data (`nas --oracle table`)
+    Table,
+    /// An external command per run (`nas --runner-cmd`; give `runner_cmd`)
+    Runner,
+    /// A long-lived runner process (`nas --runner-persistent`; give `runner_persistent`)
+    Persistent,
+    /// A person fills its measurements file (`nas --manual`)
+    Manual,
+}
+
+/// One `[[device]]` of a fleet file: its name and the `nas` flags of its oracle.
+#[derive(Debug, Parser)]
+#[command(name = "[[device]]", no_binary_name = true, disable_help_flag = true, disable_version_flag = true)]
+pub struct FleetDeviceArgs {
+    /// The device's name (its measurements' column).
+    #[arg(long, value_parser = device_name)]
+    pub name: String,
+    #[arg(long, value_enum)]
+    pub oracle: DeviceOracleArg,
+    #[command(flatten)]
+    pub runner: RunnerArgs,
+    #[command(flatten)]
+    pub timing: TimingArgs,
+    #[arg(long)]
+    pub prune_dead: bool,
+    /// With `oracle = "manual"`: also write the requested models here.
+    #[arg(long, value_name = "DIR")]
+    pub export_dir: Option<PathBuf>,
+    /// With `export_dir`: replace files there that oneproxy did not write.
+    #[arg(long)]
+    pub force: bool,
+    /// Latency files added to the loaded data (with `oracle = "table"`, the one holding the
+    /// device's column).
+    #[arg(long = "latency", value_name = "FILE")]
+    pub latency: Vec<PathBuf>,
 }
 
 /// Where the target's latencies come from in `oneproxy nas`.

@@ -4,9 +4,11 @@ mod adapt;
 mod devices;
 mod evaluate;
 mod export;
+mod fleet;
 mod measure;
 mod monotonicity;
 pub mod nas;
+mod oracle;
 mod plan;
 mod predict;
 mod run;
@@ -34,6 +36,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Run(a) => run::run(a),
         Command::Export(a) => export::run(a),
         Command::Measure(a) => measure::run(a),
+        Command::Fleet(a) => fleet::run(a),
     }
 }
 

@@ -2,13 +2,14 @@
 //! oracle (tract on this machine, an external runner, a person, or a recorded table), with
 //! every measurement logged so that an interrupted run resumes.
 
+use super::oracle::{OracleChoice, Source};
 use crate::args::{NasArgs, OracleArg};
 use crate::report::{fmt3, print, print_json, TextTable};
 use anyhow::Context;
 use oneproxy::report::NasBody;
 use oneproxy::workflow::Flow;
 use oneproxy::workflow::{Decision, Design, FlowEvent, NasOutcome, Remeasure, Stage};
-use oneproxy::workflow::{ExportModels, ManualOracle, MeasurementLog, Recorded, TableOracle, TargetOracle};
+use oneproxy::workflow::{MeasurementLog, Recorded};
 use oneproxy::{Manifest, SpaceId};
 use std::path::PathBuf;
 
@@ -16,43 +17,18 @@ use std::path::PathBuf;
 pub const NEEDS_MEASUREMENTS: u8 = 3;
 
 /// The target's report document.
-type Output = oneproxy::report::Report<NasBody>;
+pub type Output = oneproxy::report::Report<NasBody>;
 
-fn oracle_for<'t>(
-    args: &NasArgs,
-    space: SpaceId,
-    table: &'t oneproxy::LatencyTable,
-) -> anyhow::Result<(Box<dyn TargetOracle + 't>, &'static str)> {
-    if args.manual {
-        let export = args.export_dir.as_ref().map(|dir| ExportModels {
-            dir: dir.clone(),
-            batch: args.timing.batch,
-            seed: args.seed,
-            force: args.force,
-        });
-        return Ok((Box::new(ManualOracle::new(&args.target, space, export)), "manual"));
-    }
-    match args.oracle {
-        Some(OracleArg::Table) if args.prune_dead => {
-            anyhow::bail!("--prune-dead changes how models are built and timed; --oracle table times nothing")
-        }
-        Some(OracleArg::Table) => Ok((Box::new(TableOracle::new(table, &args.target)?), "table")),
-        _ => timer_oracle(args, space),
-    }
-}
-
-#[cfg(feature = "onnx")]
-fn timer_oracle(args: &NasArgs, space: SpaceId) -> anyhow::Result<(Box<dyn TargetOracle + 'static>, &'static str)> {
-    let params = super::measure::measure_params(&args.timing)?;
-    let (timer, kind) = super::measure::timer(&args.runner, &args.timing)?;
-    let exec = super::execution(args.prune_dead, space)?;
-    let session = oneproxy::measure::Session::new(space, timer, params, args.timing.batch, args.seed, exec)?;
-    Ok((Box::new(oneproxy::workflow::TimerOracle::new(&args.target, session)), kind))
-}
-
-#[cfg(not(feature = "onnx"))]
-fn timer_oracle(_: &NasArgs, _: SpaceId) -> anyhow::Result<(Box<dyn TargetOracle + 'static>, &'static str)> {
-    anyhow::bail!("measuring needs the ONNX export: rebuild oneproxy with `--features onnx` (or `tract`)")
+/// How `nas`'s flags say the target is measured.
+pub fn oracle_choice(args: &NasArgs) -> OracleChoice {
+    let source = if args.manual {
+        Source::Manual { export_dir: args.export_dir.clone(), force: args.force }
+    } else if args.oracle == Some(OracleArg::Table) {
+        Source::Table
+    } else {
+        Source::Timed
+    };
+    OracleChoice { source, runner: args.runner.clone(), timing: args.timing.clone(), prune_dead: args.prune_dead }
 }
 
 pub fn run(args: NasArgs) -> anyhow::Result<()> {
@@ -100,7 +76,7 @@ pub fn run(args: NasArgs) -> anyhow::Result<()> {
             if log.failed() > 0 { format!(" ({} marked failed)", log.failed()) } else { String::new() }
         );
     }
-    let (inner, kind) = oracle_for(&args, space, &table)?;
+    let (inner, kind) = oracle_choice(&args).build(&args.target, space, args.seed, &table)?;
     let mut oracle = Recorded::new(inner, log).context("--measurements")?;
     let flow = Flow::new(&table, &acc);
     let bar = crate::progress::bar(0, "measured");
@@ -265,17 +241,34 @@ fn render(o: &NasOutcome, log: &std::path::Path) -> String {
     out
 }
 
-/// The report folder of one target: `report.json`, the measurements CSV, and (feature `plot`)
-/// the Pareto plot of the measured architectures; then `report.html`, which inlines it.
+/// The report folder of one target: its files ([`write_target`]), then the swap into place.
 fn write_report(
     dir: oneproxy::output::ReportDir,
+    output: &Output,
+    data: (&oneproxy::LatencyTable, &oneproxy::AccuracyTable),
+    log_csv: &str,
+    figure: crate::args::FigureArgs,
+) -> anyhow::Result<()> {
+    write_target(&dir, "", output, data, log_csv, figure)?;
+    let path = dir.commit()?;
+    note!("wrote {}/", path.display());
+    Ok(())
+}
+
+/// One target's files in a report folder, each name after `prefix` (empty for `nas`, the
+/// device's for a fleet): `report.json`, the measurements CSV, the front CSV and (feature
+/// `plot`) the Pareto plot of the measured architectures; then `report.html`, which inlines it.
+pub fn write_target(
+    dir: &oneproxy::output::ReportDir,
+    prefix: &str,
     output: &Output,
     (table, acc): (&oneproxy::LatencyTable, &oneproxy::AccuracyTable),
     log_csv: &str,
     figure: crate::args::FigureArgs,
 ) -> anyhow::Result<()> {
-    dir.write("report.json", &serde_json::to_vec_pretty(output)?)?;
-    dir.write("measurements.csv", log_csv.as_bytes())?;
+    let name = |file: &str| format!("{prefix}{file}");
+    dir.write(&name("report.json"), &serde_json::to_vec_pretty(output)?)?;
+    dir.write(&name("measurements.csv"), log_csv.as_bytes())?;
     let o = &output.body.outcome;
     let front = oneproxy::report::tables::front_csv(o, super::proxy_latency(table, &o.proxy));
     dir.write(&oneproxy::report::tables::front_file(&o.target), front.as_bytes())?;
@@ -316,19 +309,21 @@ fn write_report(
             latency_axis: super::latency_axis(figure.log_latency),
             spreads: &spreads,
         })?;
-        dir.write("pareto.svg", svg.as_bytes())?;
+        let file = name("pareto.svg");
+        dir.write(&file, svg.as_bytes())?;
         let figures = oneproxy::report::html::Figures {
-            pareto: vec![(o.target.clone(), oneproxy::report::html::Figure { file: "pareto.svg", svg: &svg })],
+            pareto: vec![(o.target.clone(), oneproxy::report::html::Figure { file: &file, svg: &svg })],
             ..Default::default()
         };
-        dir.write("report.html", oneproxy::report::html::render(&output.into(), &figures).as_bytes())?;
+        dir.write(&name("report.html"), oneproxy::report::html::render(&output.into(), &figures).as_bytes())?;
     }
     #[cfg(not(feature = "plot"))]
     {
         let _ = (figure, acc);
-        dir.write("report.html", oneproxy::report::html::render(&output.into(), &Default::default()).as_bytes())?;
+        dir.write(
+            &name("report.html"),
+            oneproxy::report::html::render(&output.into(), &Default::default()).as_bytes(),
+        )?;
     }
-    let path = dir.commit()?;
-    note!("wrote {}/", path.display());
     Ok(())
 }

@@ -10,6 +10,8 @@
 //! * [`OutputLock`]: an exclusive lock on an output rewritten many times (a measurement log);
 //! * [`cleanup`]: the registry of temporary files, folders and child process groups that
 //!   SIGINT/SIGTERM clean up ([`install_signal_handlers`]);
+//! * [`WorkDir`]: a folder a job keeps adding to across runs (a fleet's measurement logs and
+//!   report), claimed by a marker and never replaced whole;
 //! * `temp`: the temporary-name pattern, and the sweep of stale entries left by a SIGKILL.
 
 mod atomic;
@@ -18,9 +20,11 @@ mod lock;
 mod owned;
 mod report_dir;
 pub(crate) mod temp;
+mod work_dir;
 
 pub use atomic::{check_output_file, final_target, write_atomic};
 pub use cleanup::install_signal_handlers;
 pub use lock::OutputLock;
 pub use owned::{Outputs, LEDGER};
 pub use report_dir::ReportDir;
+pub use work_dir::{WorkDir, WORK_MARKER};

@@ -44,14 +44,14 @@ pub struct ReportDir {
 }
 
 /// Where a report folder goes: its (canonical) parent, its name, and whether it exists.
-struct Place {
-    parent: PathBuf,
-    name: OsString,
-    exists: bool,
+pub(super) struct Place {
+    pub(super) parent: PathBuf,
+    pub(super) name: OsString,
+    pub(super) exists: bool,
 }
 
 impl Place {
-    fn full(&self) -> PathBuf {
+    pub(super) fn full(&self) -> PathBuf {
         self.parent.join(&self.name)
     }
 }
@@ -61,7 +61,7 @@ fn refused(dest: &Path, reason: impl Into<String>) -> Error {
 }
 
 /// Resolve `dest` and refuse what may never be replaced.
-fn place(dest: &Path) -> Result<Place> {
+pub(super) fn place(dest: &Path) -> Result<Place> {
     match std::fs::symlink_metadata(dest) {
         Ok(m) if m.file_type().is_symlink() => Err(refused(
             dest,

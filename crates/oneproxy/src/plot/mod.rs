@@ -5,11 +5,13 @@
 //! depends on the machine's fonts. The format follows the file extension: `.svg`, `.png`
 //! (twice the SVG's pixel size, for print) or `.pdf` (vector). Files are written atomically.
 
+mod fleet;
 mod heatmap;
 mod overview;
 pub mod palette;
 mod pareto;
 
+pub use fleet::{fleet_svg, FleetBar};
 pub use heatmap::{heatmap, heatmap_svg, HeatmapScale, HeatmapStyle, Scale, ANNOTATE_MAX_DEVICES};
 pub use overview::{overview, overview_svg, Overview, OverviewTarget};
 pub use pareto::{pareto, pareto_svg, thin, AxisScale, Budget, Constraint, ParetoPlot, Series, Spread, THIN_CELLS};

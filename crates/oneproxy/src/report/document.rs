@@ -7,6 +7,7 @@
 
 use crate::data::Manifest;
 use crate::workflow::evaluate::{AdaptEvaluation, Baselines, MethodScore, NasSummary, ScoredRun};
+use crate::workflow::fleet::FleetDevice;
 use crate::workflow::nas::NasOutcome;
 use crate::workflow::run::RunReport;
 use crate::SpaceId;
@@ -88,4 +89,34 @@ pub struct AdaptEvaluationBody {
     /// The results.
     #[serde(flatten)]
     pub evaluation: AdaptEvaluation,
+}
+
+/// `oneproxy fleet`: real targets in arrival order, each finished one joining the pool of the
+/// next.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FleetBody {
+    /// The fleet file.
+    pub fleet_file: String,
+    /// Devices measured side by side in one wave.
+    pub concurrency: usize,
+    /// Whether finished devices joined the pool.
+    pub join: bool,
+    /// The pool the first device started from.
+    pub initial_pool: Vec<String>,
+    /// Per device, in arrival order.
+    pub devices: Vec<FleetMember>,
+}
+
+/// One device of a fleet report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FleetMember {
+    /// What measured it (`table`, `tract`, `runner`, `manual`).
+    pub oracle: String,
+    /// Its measurement log.
+    pub measurements_file: String,
+    /// Its page in the report folder.
+    pub page: String,
+    /// Where it arrived, what proxied it and what its flow did.
+    #[serde(flatten)]
+    pub device: FleetDevice,
 }

@@ -3,7 +3,8 @@
 //! the folder's CSV tables ([`tables`]).
 
 pub mod document;
+pub mod fleet;
 pub mod html;
 pub mod tables;
 
-pub use document::{AdaptEvaluationBody, NasBody, NasEvaluationBody, Report, RunBody};
+pub use document::{AdaptEvaluationBody, FleetBody, FleetMember, NasBody, NasEvaluationBody, Report, RunBody};

@@ -1,0 +1,147 @@
+//! The fleet figure, written as SVG directly: one bar per device in arrival order, as tall as
+//! the measurements its flow made, and who proxied whom. A device proxied by a fleet member is
+//! joined to that member's bar by an arc above the bars; a device proxied from the initial pool
+//! has its proxy's name above its bar instead. The bars are coloured by where the proxy came
+//! from, so a fleet that learns shows blue arcs and shorter bars to the right.
+
+use super::palette::{self, hex};
+use super::{escape_xml, text_width, FONT_FAMILY};
+use std::fmt::Write;
+
+/// One device of the figure.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FleetBar<'a> {
+    /// Its name.
+    pub name: &'a str,
+    /// Measurements its flow made.
+    pub measurements: usize,
+    /// The proxy's name.
+    pub proxy: &'a str,
+    /// The arrival index of the fleet member that proxied it, if one did.
+    pub member: Option<usize>,
+}
+
+const BAR_W: f64 = 34.0;
+const GAP: f64 = 22.0;
+const PLOT_H: f64 = 200.0;
+
+/// Draw the fleet figure; `bars` in arrival order.
+pub fn fleet_svg(title: &str, bars: &[FleetBar]) -> String {
+    let n = bars.len().max(1);
+    let most = bars.iter().map(|b| b.measurements).max().unwrap_or(0).max(1) as f64;
+    // Ticks at round steps, about five of them.
+    let step =
+        [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0].into_iter().find(|s| most / s <= 6.0).unwrap_or(1000.0);
+    let top_value = (most / step).ceil() * step;
+    let longest = bars.iter().map(|b| text_width(b.name, 11)).fold(40.0, f64::max);
+    let arcs_h = 24.0 + 14.0 * (bars.iter().filter(|b| b.member.is_some()).count().min(6) as f64);
+    let (left, top) = (48.0, 40.0 + arcs_h + 16.0);
+    let width = (left + n as f64 * (BAR_W + GAP) + 20.0).max(text_width(title, 14) + 30.0).ceil();
+    let height = (top + PLOT_H + longest * 0.75 + 40.0).ceil();
+    let y = |v: f64| top + PLOT_H * (1.0 - v / top_value);
+    let x = |i: usize| left + GAP / 2.0 + i as f64 * (BAR_W + GAP);
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="{FONT_FAMILY}" font-size="11"><rect width="100%" height="100%" fill="white"/><text x="10" y="20" font-size="14">{}</text>"#,
+        escape_xml(title)
+    );
+    let mut v = 0.0;
+    while v <= top_value + 1e-9 {
+        let _ = write!(
+            s,
+            r#"<line x1="{left}" x2="{:.1}" y1="{yy:.1}" y2="{yy:.1}" stroke="{}"/><text x="{:.1}" y="{:.1}" text-anchor="end">{v}</text>"#,
+            width - 10.0,
+            hex(palette::GRID),
+            left - 6.0,
+            y(v) + 4.0,
+            yy = y(v)
+        );
+        v += step;
+    }
+    let _ = write!(
+        s,
+        r#"<text transform="translate(14 {:.1}) rotate(-90)" text-anchor="middle">measurements</text>"#,
+        top + PLOT_H / 2.0
+    );
+    for (i, b) in bars.iter().enumerate() {
+        let colour = if b.member.is_some() { palette::BLUE } else { palette::CLOUD_GREY };
+        let (x0, y0) = (x(i), y(b.measurements as f64));
+        let _ = write!(
+            s,
+            r#"<rect x="{x0:.1}" y="{y0:.1}" width="{BAR_W}" height="{:.1}" fill="{}"><title>{}: {} measurements, proxy {}</title></rect><text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+            top + PLOT_H - y0,
+            hex(colour),
+            escape_xml(b.name),
+            b.measurements,
+            escape_xml(b.proxy),
+            x0 + BAR_W / 2.0,
+            y0 - 4.0,
+            b.measurements
+        );
+        let _ = write!(
+            s,
+            r#"<text transform="translate({:.1} {:.1}) rotate(45)">{}</text>"#,
+            x0 + BAR_W / 2.0 - 4.0,
+            top + PLOT_H + 14.0,
+            escape_xml(b.name)
+        );
+        match b.member {
+            Some(m) if m < i => {
+                let (xa, xb) = (x(m) + BAR_W / 2.0, x0 + BAR_W / 2.0);
+                let lift = 18.0 + 10.0 * ((i - m) as f64).min(6.0);
+                let base = top - 8.0;
+                let _ = write!(
+                    s,
+                    r#"<path d="M{xa:.1} {base:.1} C{xa:.1} {:.1} {xb:.1} {:.1} {xb:.1} {base:.1}" fill="none" stroke="{}" stroke-width="1.6"/><path d="M{:.1} {:.1}L{xb:.1} {base:.1}L{:.1} {:.1}" fill="none" stroke="{}" stroke-width="1.6"/>"#,
+                    base - lift,
+                    base - lift,
+                    hex(palette::BLUE),
+                    xb - 4.0,
+                    base - 7.0,
+                    xb + 4.0,
+                    base - 7.0,
+                    hex(palette::BLUE)
+                );
+            }
+            _ => {
+                let _ = write!(
+                    s,
+                    r#"<text transform="translate({:.1} {:.1}) rotate(-45)" fill="{}">{}</text>"#,
+                    x0 + BAR_W / 2.0,
+                    top - 8.0,
+                    hex(palette::DARK_GREY),
+                    escape_xml(b.proxy)
+                );
+            }
+        }
+    }
+    let legend_y = height - 10.0;
+    let _ = write!(
+        s,
+        r#"<rect x="10" y="{:.1}" width="10" height="10" fill="{}"/><text x="24" y="{legend_y:.1}">proxied by a fleet member (arc from it)</text><rect x="260" y="{:.1}" width="10" height="10" fill="{}"/><text x="274" y="{legend_y:.1}">proxied from the initial pool (named above)</text></svg>"#,
+        legend_y - 9.0,
+        hex(palette::BLUE),
+        legend_y - 9.0,
+        hex(palette::CLOUD_GREY)
+    );
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_member_proxy_is_an_arc_and_a_pool_proxy_a_name() {
+        let bars = [
+            FleetBar { name: "a", measurements: 30, proxy: "pixel3", member: None },
+            FleetBar { name: "b<", measurements: 12, proxy: "fleet-a", member: Some(0) },
+        ];
+        let svg = fleet_svg("fleet", &bars);
+        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
+        assert_eq!(svg.matches("<path d=\"M").count(), 2, "one arc and its arrow head");
+        assert!(svg.contains(">pixel3</text>") && svg.contains("b&lt;"));
+        roxmltree::Document::parse(&svg).unwrap();
+    }
+}
