@@ -29,6 +29,7 @@ fn oracle_for<'t>(
             batch: args.timing.batch,
             seed: args.seed,
             force: args.force,
+            builder_cmd: args.builder.builder_cmd.clone(),
         });
         return Ok((Box::new(ManualOracle::new(&args.target, space, export)), "manual"));
     }
@@ -46,7 +47,8 @@ fn timer_oracle(args: &NasArgs, space: SpaceId) -> anyhow::Result<(Box<dyn Targe
     let params = super::measure::measure_params(&args.timing)?;
     let (timer, kind) = super::measure::timer(&args.runner, &args.timing)?;
     let exec = super::execution(args.prune_dead, space)?;
-    let session = oneproxy::measure::Session::new(space, timer, params, args.timing.batch, args.seed, exec)?;
+    let builder = super::model_builder(&args.builder, space, args.seed, exec, None)?;
+    let session = oneproxy::measure::Session::with_builder(space, builder, timer, params, args.timing.batch, exec)?;
     Ok((Box::new(oneproxy::workflow::TimerOracle::new(&args.target, session)), kind))
 }
 
@@ -56,6 +58,13 @@ fn timer_oracle(_: &NasArgs, _: SpaceId) -> anyhow::Result<(Box<dyn TargetOracle
 }
 
 pub fn run(args: NasArgs) -> anyhow::Result<()> {
+    let builds_models = (!args.manual && args.oracle != Some(OracleArg::Table)) || args.export_dir.is_some();
+    if args.builder.builder_cmd.is_some() && !builds_models {
+        anyhow::bail!(
+            "--builder-cmd builds the models to time or to export; this run builds none (--oracle table, or --manual \
+             without --export-dir)"
+        )
+    }
     let space: SpaceId = args.data.space()?;
     let table = super::load_table(&args.data)?;
     let acc = super::accuracy_table(space, &args.accuracy)?;
