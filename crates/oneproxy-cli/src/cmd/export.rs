@@ -73,7 +73,7 @@ fn dump_io_available() -> anyhow::Result<()> {
 fn dump_io(
     _: SpaceId,
     _: &oneproxy::Arch,
-    _: &oneproxy::onnx::builder::BuiltModel,
+    _: &oneproxy::measure::builder::BuiltModel,
     _: u64,
     _: &std::path::Path,
     _: &oneproxy::output::Outputs,
@@ -85,7 +85,7 @@ fn dump_io(
 fn dump_io(
     space: SpaceId,
     arch: &oneproxy::Arch,
-    built: &oneproxy::onnx::builder::BuiltModel,
+    built: &oneproxy::measure::builder::BuiltModel,
     seed: u64,
     path: &std::path::Path,
     outputs: &oneproxy::output::Outputs,

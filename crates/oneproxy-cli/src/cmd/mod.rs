@@ -56,19 +56,19 @@ pub fn model_builder(
     seed: u64,
     exec: oneproxy::network::Execution,
     dir: Option<&std::path::Path>,
-) -> anyhow::Result<Box<dyn oneproxy::onnx::builder::ModelBuilder>> {
+) -> anyhow::Result<Box<dyn oneproxy::measure::builder::ModelBuilder>> {
     let command = match &b.builder_cmd {
         None => None,
         Some(cmd) => {
             let limit = measure::seconds(b.builder_timeout, "--builder-timeout")?;
-            let c = oneproxy::onnx::builder::CommandBuilder::new(cmd, space)?.timeout(limit)?;
+            let c = oneproxy::measure::builder::CommandBuilder::new(cmd, space)?.timeout(limit)?;
             Some(match dir {
                 Some(d) => c.in_dir(d),
                 None => c,
             })
         }
     };
-    Ok(oneproxy::onnx::builder::model_builder(space, command, seed, exec)?)
+    Ok(oneproxy::measure::builder::model_builder(space, command, seed, exec)?)
 }
 
 /// The bundled table of the space plus the user's `--latency` files; their plausibility

@@ -178,7 +178,7 @@ impl CommandTimer {
 }
 
 /// Why [`run_bounded`] has no output: the program could not be started, or waiting for it failed.
-pub(crate) enum Bounded {
+pub(super) enum Bounded {
     /// Spawning failed.
     Start(std::io::Error),
     /// Waiting failed.
@@ -188,7 +188,7 @@ pub(crate) enum Bounded {
 /// Run `command` in a process group of its own (stdin empty, stdout and stderr captured, at most
 /// [`MAX_OUTPUT`] bytes of each), killed with its group after `limit`: its exit status and
 /// output, or `None` when it was killed.
-pub(crate) fn run_bounded(
+pub(super) fn run_bounded(
     command: &mut Command,
     limit: Duration,
 ) -> std::result::Result<Option<(std::process::ExitStatus, String, String)>, Bounded> {
@@ -271,7 +271,7 @@ pub(super) fn cut_to(s: &str, n: usize) -> String {
 }
 
 /// The end of an output, quoted, marked when cut.
-pub(crate) fn quote(s: &str) -> String {
+pub(super) fn quote(s: &str) -> String {
     let s = s.trim();
     if s.is_empty() {
         return "(nothing)".into();

@@ -7,8 +7,8 @@
 use super::{measure, MeasureParams, Measurement, Timer};
 use crate::data::{Answer, Settings};
 use crate::error::{Error, Result};
+use crate::measure::builder::{model_builder, ModelBuilder};
 use crate::network::Execution;
-use crate::onnx::builder::{model_builder, ModelBuilder};
 use crate::space::{Arch, SpaceId};
 
 /// A model builder and an engine: see the module documentation.

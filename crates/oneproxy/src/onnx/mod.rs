@@ -13,7 +13,6 @@
 //! tract reads ONNX but does not write it, so the protobuf is built here ([`proto`]) and encoded
 //! with prost; the round-trip tests load every space's models back with tract.
 
-pub mod builder;
 pub mod proto;
 
 use crate::network::{Act, Execution, Network, Op, Shape};

@@ -3,7 +3,7 @@
 //!
 //! A [`ModelBuilder`] turns an architecture into the bytes of an ONNX file and the shape of its
 //! input. Implementations:
-//! * [`NetworkExport`]: oneproxy's own export of the space's network ([`super::export_with`]),
+//! * [`NetworkExport`]: oneproxy's own export of the space's network ([`crate::onnx::export_with`]),
 //!   for the built-in spaces;
 //! * [`CommandBuilder`]: the user's program (`python build.py {arch} {out}`), for a declared
 //!   space, which has no network, or for a user's own implementation of a built-in space.
@@ -26,11 +26,11 @@
 //! command's output. The input shape is read from the model: a dynamic first dimension takes the
 //! batch; a fixed one must equal it (pass `{batch}` to the command, or export a dynamic batch).
 
-use super::proto::{ModelProto, ValueInfoProto};
+use super::runner::{quote, run_bounded, Bounded};
 use crate::data::Settings;
 use crate::error::{Error, Param, Result};
-use crate::measure::runner::{quote, run_bounded, Bounded};
 use crate::network::Execution;
+use crate::onnx::proto::{ModelProto, ValueInfoProto};
 use crate::output::cleanup;
 use crate::space::{Arch, SpaceId};
 use prost::Message;
@@ -89,7 +89,7 @@ pub fn model_builder(
     }
 }
 
-/// oneproxy's export of a built-in space's network, node for node ([`super::export_with`]).
+/// oneproxy's export of a built-in space's network, node for node ([`crate::onnx::export_with`]).
 #[derive(Debug, Clone)]
 pub struct NetworkExport {
     space: SpaceId,
@@ -115,8 +115,8 @@ impl NetworkExport {
 
 impl ModelBuilder for NetworkExport {
     fn build(&mut self, arch: &Arch, batch: usize) -> Result<BuiltModel> {
-        let bytes = super::export_with(self.space, arch, batch, self.seed, self.exec)?;
-        Ok(BuiltModel { bytes, input_shape: super::input_shape(self.space, arch, batch) })
+        let bytes = crate::onnx::export_with(self.space, arch, batch, self.seed, self.exec)?;
+        Ok(BuiltModel { bytes, input_shape: crate::onnx::input_shape(self.space, arch, batch) })
     }
 
     fn settings(&self) -> Settings {
