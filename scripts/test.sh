@@ -56,6 +56,9 @@ rm -rf "$wheel_dir"
 # The ready-made runners (examples/runners) through the CLI built above: ONNX Runtime and
 # OpenVINO on NB201 models, and the adb runner against a fake adb and converter.
 ONEPROXY_BIN="$PWD/target/release/oneproxy" "$venv/bin/python" -m pytest tests/runners -q
+# The example spaces (examples/spaces): their builder scripts write ONNX that ONNX Runtime runs,
+# also through `oneproxy export --builder-cmd`.
+ONEPROXY_BIN="$PWD/target/release/oneproxy" "$venv/bin/python" -m pytest tests/spaces -q
 # report.html renders in headless Chromium with no console error (the checker first
 # proves it catches a broken page). Chromium comes from Debian's package when missing; where it
 # cannot be had the check fails loudly, unless ONEPROXY_SKIP_BROWSER=1 says to skip it.

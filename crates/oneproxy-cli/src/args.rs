@@ -222,6 +222,8 @@ pub struct FleetDeviceArgs {
     pub timing: TimingArgs,
     #[arg(long)]
     pub prune_dead: bool,
+    #[command(flatten)]
+    pub builder: BuilderArgs,
     /// With `oracle = "manual"`: also write the requested models here.
     #[arg(long, value_name = "DIR")]
     pub export_dir: Option<PathBuf>,
@@ -272,6 +274,8 @@ pub struct NasArgs {
     /// --prune-dead`); the log keeps the architectures as given. NB201 only.
     #[arg(long, conflicts_with = "manual")]
     pub prune_dead: bool,
+    #[command(flatten)]
+    pub builder: BuilderArgs,
     /// Most architectures that may fail to measure (the runner fails on them) before the flow
     /// gives up; each failure is marked `failed` in the measurements file, never asked for
     /// again, and replaced by another architecture.
@@ -468,9 +472,10 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// Search space.
-    #[arg(long, value_parser = space_id())]
-    pub space: SpaceId,
+    #[command(flatten)]
+    pub space: SpaceChoice,
+    #[command(flatten)]
+    pub builder: BuilderArgs,
     /// The architecture (canonical string of the space).
     #[arg(long)]
     pub arch: String,
@@ -503,9 +508,10 @@ pub struct ExportArgs {
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("which").required(true).multiple(false)))]
 pub struct MeasureArgs {
-    /// Search space.
-    #[arg(long, value_parser = space_id())]
-    pub space: SpaceId,
+    #[command(flatten)]
+    pub space: SpaceChoice,
+    #[command(flatten)]
+    pub builder: BuilderArgs,
     /// One architecture string.
     #[arg(long, group = "which")]
     pub arch: Option<String>,
@@ -539,6 +545,47 @@ pub struct MeasureArgs {
     pub prune_dead: bool,
     #[command(flatten)]
     pub runner: RunnerArgs,
+}
+
+/// The space of `export` and `measure`: a built-in one, or one declared in a space file.
+#[derive(Debug, Clone, Args)]
+pub struct SpaceChoice {
+    /// Search space.
+    #[arg(long, value_parser = space_id(), required_unless_present = "space_file")]
+    pub space: Option<SpaceId>,
+    /// Your own search space, declared in a space file (see docs/space-file.md), instead of
+    /// --space. It has no network: its models come from --builder-cmd.
+    #[arg(long, value_name = "FILE", conflicts_with = "space")]
+    pub space_file: Option<PathBuf>,
+}
+
+impl SpaceChoice {
+    /// The space: the declared one of `--space-file`, else `--space`.
+    pub fn space(&self) -> anyhow::Result<SpaceId> {
+        match (&self.space_file, self.space) {
+            (Some(file), _) => Ok(oneproxy::space::declared::load(file)?),
+            (None, Some(space)) => Ok(space),
+            (None, None) => anyhow::bail!("give --space or --space-file"),
+        }
+    }
+}
+
+/// The user's program that builds each architecture's ONNX model.
+#[derive(Debug, Clone, Args)]
+pub struct BuilderArgs {
+    /// Build each architecture's ONNX model with your own program instead of oneproxy's export:
+    /// a command template where `{arch}` is the architecture string, `{out}` the ONNX file to
+    /// write and `{batch}` the images per inference. It is split into words as a shell would,
+    /// each placeholder filled in inside its word, and run without a shell (an architecture is
+    /// always one argument). The model's input shape is read from the file. Needed for a
+    /// --space-file space, which has no network; see docs/space-file.md.
+    #[arg(long, value_name = "TEMPLATE")]
+    pub builder_cmd: Option<String>,
+    /// Time limit of one --builder-cmd run, in seconds: a builder still going is killed with its
+    /// child processes, and the architecture fails.
+    // The library's `DEFAULT_BUILD_TIMEOUT` (its module exists only with the `onnx` feature).
+    #[arg(long, value_name = "SECS", requires = "builder_cmd", default_value_t = 300.0)]
+    pub builder_timeout: f64,
 }
 
 /// How one architecture is timed (tract or an external runner).

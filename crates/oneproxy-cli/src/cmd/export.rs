@@ -1,5 +1,6 @@
-//! `oneproxy export`: an architecture as an ONNX model; optionally tract's output on a seeded
-//! input, for comparing runtimes (`scripts/onnx_interop.py`).
+//! `oneproxy export`: an architecture as an ONNX model (oneproxy's export of the space's network,
+//! or the user's `--builder-cmd`); optionally tract's output on a seeded input, for comparing
+//! runtimes (`scripts/onnx_interop.py`).
 
 use crate::args::ExportArgs;
 #[cfg(feature = "onnx")]
@@ -13,7 +14,7 @@ pub fn run(_: ExportArgs) -> anyhow::Result<()> {
 
 #[cfg(feature = "onnx")]
 pub fn run(a: ExportArgs) -> anyhow::Result<()> {
-    let space: SpaceId = a.space;
+    let space: SpaceId = a.space.space()?;
     let exec = super::execution(a.prune_dead, space)?;
     let arch = space.space().parse(&a.arch)?;
     anyhow::ensure!(a.batch >= 1, "--batch must be at least 1");
@@ -28,19 +29,31 @@ pub fn run(a: ExportArgs) -> anyhow::Result<()> {
             "--dump-io and --out name the same file"
         );
     }
-    let bytes = oneproxy::onnx::export_with(space, &arch, a.batch, a.seed, exec)?;
-    outputs.write(&a.out, &bytes).context("--out")?;
-    let cost = space.network_with(&arch, exec)?.cost();
-    note!(
-        "wrote {} ({} bytes; {:.2} MFLOPs, {:.3} M parameters per image{})",
-        a.out.display(),
-        bytes.len(),
-        cost.flops as f64 / 1e6,
-        cost.params as f64 / 1e6,
-        if a.prune_dead { ", dead operations pruned" } else { "" }
-    );
+    // A builder's file is made next to --out, and only a finished, checked model replaces it.
+    let folder = oneproxy::output::final_target(&a.out)?.parent().map(std::path::Path::to_path_buf);
+    let mut builder = super::model_builder(&a.builder, space, a.seed, exec, folder.as_deref())?;
+    let model = builder.build(&arch, a.batch)?;
+    outputs.write(&a.out, &model.bytes).context("--out")?;
+    if builder.is_network() {
+        let cost = space.network_with(&arch, exec)?.cost();
+        note!(
+            "wrote {} ({} bytes; {:.2} MFLOPs, {:.3} M parameters per image{})",
+            a.out.display(),
+            model.bytes.len(),
+            cost.flops as f64 / 1e6,
+            cost.params as f64 / 1e6,
+            if a.prune_dead { ", dead operations pruned" } else { "" }
+        );
+    } else {
+        note!(
+            "wrote {} ({} bytes, input {:?}, built by --builder-cmd)",
+            a.out.display(),
+            model.bytes.len(),
+            model.input_shape
+        );
+    }
     if let Some(path) = &a.dump_io {
-        dump_io(space, &arch, &bytes, a.batch, a.seed, path, &outputs)?;
+        dump_io(space, &arch, &model, a.seed, path, &outputs)?;
     }
     Ok(())
 }
@@ -60,8 +73,7 @@ fn dump_io_available() -> anyhow::Result<()> {
 fn dump_io(
     _: SpaceId,
     _: &oneproxy::Arch,
-    _: &[u8],
-    _: usize,
+    _: &oneproxy::measure::builder::BuiltModel,
     _: u64,
     _: &std::path::Path,
     _: &oneproxy::output::Outputs,
@@ -73,15 +85,14 @@ fn dump_io(
 fn dump_io(
     space: SpaceId,
     arch: &oneproxy::Arch,
-    bytes: &[u8],
-    batch: usize,
+    built: &oneproxy::measure::builder::BuiltModel,
     seed: u64,
     path: &std::path::Path,
     outputs: &oneproxy::output::Outputs,
 ) -> anyhow::Result<()> {
-    let shape = oneproxy::onnx::input_shape(space, arch, batch);
+    let shape = built.input_shape;
     let input = oneproxy::onnx::seeded_input(shape, seed);
-    let mut model = oneproxy::measure::tract::TractModel::load(bytes, shape, &input, 1)?;
+    let mut model = oneproxy::measure::tract::TractModel::load(&built.bytes, shape, &input, 1)?;
     let (output_shape, output) = model.run()?;
     let doc = serde_json::json!({
         "space": space.name(),

@@ -19,10 +19,12 @@ struct Row {
     /// Median latency per image (batch latency / batch), ms: the CSV value.
     latency_ms: f64,
     /// Multiply-adds per image (the network definition's count, of the model measured: the
-    /// pruned one with --prune-dead).
-    flops: u64,
-    /// Parameters.
-    params: u64,
+    /// pruned one with --prune-dead); absent for a --builder-cmd model, which is the user's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    flops: Option<u64>,
+    /// Parameters (absent for a --builder-cmd model).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    params: Option<u64>,
     measurement: Measurement,
 }
 
@@ -181,9 +183,10 @@ pub fn run(_: MeasureArgs) -> anyhow::Result<()> {
 
 #[cfg(feature = "onnx")]
 pub fn run(a: MeasureArgs) -> anyhow::Result<()> {
-    let space_id: SpaceId = a.space;
+    let space_id: SpaceId = a.space.space()?;
     let space = space_id.space();
     let exec = super::execution(a.prune_dead, space_id)?;
+    let builder = super::model_builder(&a.builder, space_id, a.seed, exec, None)?;
     let params = measure_params(&a.timing)?;
     let (archs, warnings) = arch_list(&a, space)?;
     for w in &warnings {
@@ -205,7 +208,7 @@ pub fn run(a: MeasureArgs) -> anyhow::Result<()> {
     // One writer per log (a second `measure` or `nas` on it is refused while this one runs).
     let mut log = MeasurementLog::open(&a.out, &device, space_id, "measure").context("--out")?;
     super::print_warnings(log.warnings());
-    let session = Session::new(space_id, timer, params.clone(), a.timing.batch, a.seed, exec)?;
+    let session = Session::with_builder(space_id, builder, timer, params.clone(), a.timing.batch, exec)?;
     log.use_settings(&session.settings()).context("--resume")?;
     let todo: Vec<Arch> = archs.iter().filter(|x| log.answer(x).is_none()).cloned().collect();
     let skipped = archs.iter().filter(|x| log.get(x).is_some()).count();
@@ -276,9 +279,11 @@ fn measure_all(
                 for w in &column_warnings {
                     bar.suspend(|| note!("warning: {w}"));
                 }
-                let cost = space_id.network_with(arch, exec)?.cost();
+                let cost =
+                    if session.builds_networks() { Some(space_id.network_with(arch, exec)?.cost()) } else { None };
                 let latency_ms = answer.latency_ms().expect("measured");
-                measured.push(Row { arch: text, latency_ms, flops: cost.flops, params: cost.params, measurement: m });
+                let (flops, params) = (cost.map(|c| c.flops), cost.map(|c| c.params));
+                measured.push(Row { arch: text, latency_ms, flops, params, measurement: m });
             }
             Err(e @ oneproxy::Error::EngineLost(_)) => {
                 // The runner is gone, not this architecture: nothing is marked failed, and a
@@ -303,7 +308,7 @@ fn measure_all(
 }
 
 /// A positive number of seconds as a duration (a flag's value).
-fn seconds(v: f64, flag: &str) -> anyhow::Result<Duration> {
+pub fn seconds(v: f64, flag: &str) -> anyhow::Result<Duration> {
     match Duration::try_from_secs_f64(v) {
         Ok(d) if !d.is_zero() => Ok(d),
         _ => bail!("{flag} must be a positive number of seconds, got {v}"),

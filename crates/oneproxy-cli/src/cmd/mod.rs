@@ -49,6 +49,31 @@ pub fn execution(prune_dead: bool, space: SpaceId) -> anyhow::Result<oneproxy::n
     Ok(exec)
 }
 
+/// The model builder of the builder flags: the user's command (its private folders in `dir`,
+/// else in the system's temporary folder), or oneproxy's export of the space's network, refused
+/// for a space that has none.
+#[cfg(feature = "onnx")]
+pub fn model_builder(
+    b: &crate::args::BuilderArgs,
+    space: SpaceId,
+    seed: u64,
+    exec: oneproxy::network::Execution,
+    dir: Option<&std::path::Path>,
+) -> anyhow::Result<Box<dyn oneproxy::measure::builder::ModelBuilder>> {
+    let command = match &b.builder_cmd {
+        None => None,
+        Some(cmd) => {
+            let limit = measure::seconds(b.builder_timeout, "--builder-timeout")?;
+            let c = oneproxy::measure::builder::CommandBuilder::new(cmd, space)?.timeout(limit)?;
+            Some(match dir {
+                Some(d) => c.in_dir(d),
+                None => c,
+            })
+        }
+    };
+    Ok(oneproxy::measure::builder::model_builder(space, command, seed, exec)?)
+}
+
 /// The bundled table of the space plus the user's `--latency` files; their plausibility
 /// warnings go to stderr.
 pub fn load_table(data: &DataArgs) -> anyhow::Result<LatencyTable> {

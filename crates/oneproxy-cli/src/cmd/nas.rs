@@ -28,10 +28,23 @@ pub fn oracle_choice(args: &NasArgs) -> OracleChoice {
     } else {
         Source::Timed
     };
-    OracleChoice { source, runner: args.runner.clone(), timing: args.timing.clone(), prune_dead: args.prune_dead }
+    OracleChoice {
+        source,
+        runner: args.runner.clone(),
+        timing: args.timing.clone(),
+        prune_dead: args.prune_dead,
+        builder: args.builder.clone(),
+    }
 }
 
 pub fn run(args: NasArgs) -> anyhow::Result<()> {
+    let builds_models = (!args.manual && args.oracle != Some(OracleArg::Table)) || args.export_dir.is_some();
+    if args.builder.builder_cmd.is_some() && !builds_models {
+        anyhow::bail!(
+            "--builder-cmd builds the models to time or to export; this run builds none (--oracle table, or --manual \
+             without --export-dir)"
+        )
+    }
     let space: SpaceId = args.data.space()?;
     let table = super::load_table(&args.data)?;
     let acc = super::accuracy_table(space, &args.accuracy)?;

@@ -1,7 +1,7 @@
 //! How a target is measured, as `nas` flags or a fleet file's device entry say: one choice
 //! type and one builder, so that both front ends reach the same oracles by the same code.
 
-use crate::args::{RunnerArgs, TimingArgs};
+use crate::args::{BuilderArgs, RunnerArgs, TimingArgs};
 use oneproxy::workflow::{ExportModels, ManualOracle, TableOracle, TargetOracle};
 use oneproxy::SpaceId;
 use std::path::PathBuf;
@@ -33,6 +33,8 @@ pub struct OracleChoice {
     pub timing: TimingArgs,
     /// Whether models are timed without their dead operations.
     pub prune_dead: bool,
+    /// The user's program that builds the models (none: oneproxy's export).
+    pub builder: BuilderArgs,
 }
 
 /// A built oracle and the word the report names it by (`table`, `tract`, `runner`, `manual`).
@@ -56,6 +58,7 @@ impl OracleChoice {
                     batch: self.timing.batch,
                     seed,
                     force: *force,
+                    builder_cmd: self.builder.builder_cmd.clone(),
                 });
                 Ok((Box::new(ManualOracle::new(target, space, export)), "manual"))
             }
@@ -76,7 +79,9 @@ fn timed(choice: OracleChoice, target: &str, space: SpaceId, seed: u64) -> anyho
         let params = super::measure::measure_params(&choice.timing)?;
         let (timer, kind) = super::measure::timer(&choice.runner, &choice.timing)?;
         let exec = super::execution(choice.prune_dead, space)?;
-        let session = oneproxy::measure::Session::new(space, timer, params, choice.timing.batch, seed, exec)?;
+        let builder = super::model_builder(&choice.builder, space, seed, exec, None)?;
+        let session =
+            oneproxy::measure::Session::with_builder(space, builder, timer, params, choice.timing.batch, exec)?;
         Ok((oneproxy::workflow::TimerOracle::new(&device, session), kind))
     })?;
     Ok((Box::new(oracle), kind))

@@ -5,7 +5,9 @@
 //! call. Engines: [`tract`](self::tract) (feature `tract`: tract-onnx on this machine),
 //! [`runner::CommandTimer`] (any external program that prints a latency, e.g. a phone benchmark
 //! tool, started once per run) and [`persistent::PersistentTimer`] (one long-lived runner
-//! process that keeps its engine and a session per model open, and times only the inference). Tests drive the pipeline with a mock timer, so it is exercised without an engine.
+//! process that keeps its engine and a session per model open, and times only the inference). The
+//! models come from a [`builder::ModelBuilder`]: oneproxy's export of the space's network, or the
+//! user's program (`--builder-cmd`). Tests drive the pipeline with a mock timer, so it is exercised without an engine.
 //!
 //! **Summary.** The median of the timed runs is the latency; the spread is the median absolute
 //! deviation (MAD, unscaled). A sample is an outlier when its modified z-score
@@ -13,6 +15,8 @@
 //! hyperfine does). A measurement is *unstable* when MAD exceeds 5% of the median or more than
 //! 10% of the samples are outliers; warnings say which, and what to do.
 
+#[cfg(feature = "onnx")]
+pub mod builder;
 pub mod persistent;
 pub mod runner;
 #[cfg(feature = "onnx")]

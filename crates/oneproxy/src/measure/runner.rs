@@ -140,40 +140,16 @@ impl CommandTimer {
         }
     }
 
-    /// One run, killed after `limit`: the output, or `None` if it was killed.
-    fn run_bounded(&self, cmd: &str, limit: Duration) -> Result<Option<(std::process::ExitStatus, String, String)>> {
-        let mut command = Command::new("sh");
-        command.arg("-c").arg(cmd).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let (mut child, group) = cleanup::spawn_group(&mut command)
-            .map_err(|e| Error::Engine(format!("runner: cannot start `sh -c {cmd}`: {e}")))?;
-        let stdout = child.stdout.take().map(drain);
-        let stderr = child.stderr.take().map(drain);
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = tx.send(child.wait());
-        });
-        let status = match rx.recv_timeout(limit) {
-            Ok(status) => status.map_err(|e| Error::Engine(format!("runner `{cmd}`: {e}")))?,
-            Err(_) => {
-                group.kill();
-                // Reap it (SIGKILL cannot be ignored; the bound only guards against the absurd).
-                let _ = rx.recv_timeout(Duration::from_secs(5));
-                return Ok(None);
-            }
-        };
-        // Background jobs the runner left behind hold the pipes open: kill them, then read.
-        drop(group);
-        let collect = |r: Option<mpsc::Receiver<Vec<u8>>>| {
-            let bytes = r.and_then(|r| r.recv_timeout(Duration::from_secs(2)).ok()).unwrap_or_default();
-            String::from_utf8_lossy(&bytes).into_owned()
-        };
-        Ok(Some((status, collect(stdout), collect(stderr))))
-    }
-
     fn run_once(&mut self, limit: Duration) -> Result<Option<f64>> {
         let cmd = self.command_line().ok_or_else(|| Error::Engine("runner: no model loaded".into()))?;
         let wait = limit.min(self.timeout);
-        let Some((status, stdout, stderr)) = self.run_bounded(&cmd, wait)? else {
+        let mut command = Command::new("sh");
+        command.arg("-c").arg(&cmd);
+        let done = run_bounded(&mut command, wait).map_err(|e| match e {
+            Bounded::Start(e) => Error::Engine(format!("runner: cannot start `sh -c {cmd}`: {e}")),
+            Bounded::Wait(e) => Error::Engine(format!("runner `{cmd}`: {e}")),
+        })?;
+        let Some((status, stdout, stderr)) = done else {
             if limit < self.timeout {
                 return Ok(None);
             }
@@ -199,6 +175,47 @@ impl CommandTimer {
             ))),
         }
     }
+}
+
+/// Why [`run_bounded`] has no output: the program could not be started, or waiting for it failed.
+pub(super) enum Bounded {
+    /// Spawning failed.
+    Start(std::io::Error),
+    /// Waiting failed.
+    Wait(std::io::Error),
+}
+
+/// Run `command` in a process group of its own (stdin empty, stdout and stderr captured, at most
+/// [`MAX_OUTPUT`] bytes of each), killed with its group after `limit`: its exit status and
+/// output, or `None` when it was killed.
+pub(super) fn run_bounded(
+    command: &mut Command,
+    limit: Duration,
+) -> std::result::Result<Option<(std::process::ExitStatus, String, String)>, Bounded> {
+    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let (mut child, group) = cleanup::spawn_group(command).map_err(Bounded::Start)?;
+    let stdout = child.stdout.take().map(drain);
+    let stderr = child.stderr.take().map(drain);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait());
+    });
+    let status = match rx.recv_timeout(limit) {
+        Ok(status) => status.map_err(Bounded::Wait)?,
+        Err(_) => {
+            group.kill();
+            // Reap it (SIGKILL cannot be ignored; the bound only guards against the absurd).
+            let _ = rx.recv_timeout(Duration::from_secs(5));
+            return Ok(None);
+        }
+    };
+    // Background jobs the program left behind hold the pipes open: kill them, then read.
+    drop(group);
+    let collect = |r: Option<mpsc::Receiver<Vec<u8>>>| {
+        let bytes = r.and_then(|r| r.recv_timeout(Duration::from_secs(2)).ok()).unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    Ok(Some((status, collect(stdout), collect(stderr))))
 }
 
 /// A new private folder for models (see the module documentation), after removing the folders

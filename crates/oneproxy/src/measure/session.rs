@@ -1,22 +1,24 @@
-//! One way of measuring architectures, from the architecture to its [`Measurement`]: export the
-//! model (batch, weights seed, pruning), load it into a [`Timer`], time it. `measure` and the
+//! One way of measuring architectures, from the architecture to its [`Measurement`]: build the
+//! model ([`ModelBuilder`]: oneproxy's export with its batch, weights seed and pruning, or the
+//! user's builder command), load it into a [`Timer`], time it. `measure` and the
 //! `nas` flow's timer oracle both measure through a [`Session`], so they export, time, warn and
 //! record their settings the same way.
 
 use super::{measure, MeasureParams, Measurement, Timer};
 use crate::data::{Answer, Settings};
 use crate::error::{Error, Result};
+use crate::measure::builder::{model_builder, ModelBuilder};
 use crate::network::Execution;
 use crate::space::{Arch, SpaceId};
 
-/// Export settings and an engine: see the module documentation.
+/// A model builder and an engine: see the module documentation.
 pub struct Session {
     space: SpaceId,
     timer: Box<dyn Timer>,
     params: MeasureParams,
     batch: usize,
-    seed: u64,
     exec: Execution,
+    builder: Box<dyn ModelBuilder>,
 }
 
 impl Session {
@@ -30,18 +32,33 @@ impl Session {
         seed: u64,
         exec: Execution,
     ) -> Result<Self> {
+        let builder = model_builder(space, None, seed, exec)?;
+        Self::with_builder(space, builder, timer, params, batch, exec)
+    }
+
+    /// Measure `space`'s architectures built by `builder` (see [`model_builder`]) with `timer`
+    /// within `params`, `batch` images per inference; `exec` is what `builder` computes.
+    pub fn with_builder(
+        space: SpaceId,
+        builder: Box<dyn ModelBuilder>,
+        timer: Box<dyn Timer>,
+        params: MeasureParams,
+        batch: usize,
+        exec: Execution,
+    ) -> Result<Self> {
         params.check()?;
         if batch == 0 {
             return Err(Error::InvalidParameter("the batch size must be at least 1".into()));
         }
-        space.check_execution(exec)?;
-        Ok(Session { space, timer, params, batch, seed, exec })
+        Ok(Session { space, timer, params, batch, exec, builder })
     }
 
     /// What changes the numbers this session measures: the engine (and its own settings), the
-    /// batch and the pruning. A measurement log refuses to mix sessions that differ in these.
+    /// model builder, the batch and the pruning. A measurement log refuses to mix sessions that
+    /// differ in these.
     pub fn settings(&self) -> Settings {
         let mut s = self.timer.settings();
+        s.extend(self.builder.settings());
         s.insert("batch".into(), self.batch.to_string());
         s.insert("prune_dead".into(), (self.exec == Execution::PruneDead).to_string());
         s
@@ -67,11 +84,16 @@ impl Session {
         self.exec
     }
 
-    /// Export, load and time one architecture.
+    /// Whether the models are the space's own networks (their FLOPs and parameters are known).
+    pub fn builds_networks(&self) -> bool {
+        self.builder.is_network()
+    }
+
+    /// Build, load and time one architecture.
     pub fn measure(&mut self, arch: &Arch) -> Result<Measurement> {
-        let bytes = crate::onnx::export_with(self.space, arch, self.batch, self.seed, self.exec)?;
+        let model = self.builder.build(arch, self.batch)?;
         self.timer.label(&self.space.space().format(arch));
-        self.timer.load(&bytes, crate::onnx::input_shape(self.space, arch, self.batch))?;
+        self.timer.load(&model.bytes, model.input_shape)?;
         measure(self.timer.as_mut(), &self.params)
     }
 

@@ -158,6 +158,9 @@ pub struct ExportModels {
     pub seed: u64,
     /// Whether models replace files of the same names that oneproxy did not write.
     pub force: bool,
+    /// The user's command that builds the models ([`CommandBuilder`](crate::measure::builder::CommandBuilder));
+    /// `None`: oneproxy's export of the space's network.
+    pub builder_cmd: Option<String>,
 }
 
 impl ManualOracle {
@@ -173,11 +176,15 @@ impl ManualOracle {
         std::fs::create_dir_all(&e.dir).map_err(|err| Error::io(&e.dir, err))?;
         let space = self.space.space();
         let out = crate::output::Outputs::new(e.force);
+        let command = e.builder_cmd.as_deref().map(|c| crate::measure::builder::CommandBuilder::new(c, self.space));
+        let command = command.transpose()?.map(|c| c.in_dir(&e.dir));
+        let mut builder =
+            crate::measure::builder::model_builder(self.space, command, e.seed, crate::network::Execution::AsWritten)?;
         let mut rows = vec![["model".to_string(), "arch".to_string()]];
         for a in archs {
             let text = space.format(a);
             let name = format!("{}.onnx", &crate::data::manifest::sha256_hex(text.as_bytes())[..16]);
-            out.write(&e.dir.join(&name), &crate::onnx::export(self.space, a, e.batch, e.seed))?;
+            out.write(&e.dir.join(&name), &builder.build(a, e.batch)?.bytes)?;
             rows.push([name, text]);
         }
         out.write(&e.dir.join("models.csv"), crate::data::csv_text(rows).as_bytes())?;

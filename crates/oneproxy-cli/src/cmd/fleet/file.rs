@@ -124,7 +124,17 @@ fn oracle_choice(kind: DeviceOracleArg, a: &FleetDeviceArgs) -> anyhow::Result<O
     if a.export_dir.is_some() && kind != DeviceOracleArg::Manual {
         bail!("export_dir applies to oracle \"manual\" only");
     }
-    Ok(OracleChoice { source, runner: a.runner.clone(), timing: a.timing.clone(), prune_dead: a.prune_dead })
+    let builds_models = matches!(source, Source::Timed) || a.export_dir.is_some();
+    if a.builder.builder_cmd.is_some() && !builds_models {
+        bail!("builder_cmd builds the models to time or to export; this device builds none");
+    }
+    Ok(OracleChoice {
+        source,
+        runner: a.runner.clone(),
+        timing: a.timing.clone(),
+        prune_dead: a.prune_dead,
+        builder: a.builder.clone(),
+    })
 }
 
 /// Parse one table's keys as the flags of `T`; `start` is where the table's first key is (for
