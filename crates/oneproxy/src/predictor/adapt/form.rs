@@ -161,7 +161,8 @@ mod tests {
                 "pruned-stacking",
                 "pool-prior",
                 "launch",
-                "launch-depth"
+                "launch-depth",
+                "layers"
             ]
             .map(|n| format!("\"{n}\""))
         );
@@ -179,7 +180,7 @@ mod tests {
     #[test]
     fn only_the_combinations_of_devices_use_the_pool() {
         let pooled: Vec<&str> = Form::all().filter(|f| f.uses_pool()).map(Form::name).collect();
-        assert_eq!(pooled, ["stacking", "pruned-stacking", "pool-prior"]);
+        assert_eq!(pooled, ["stacking", "pruned-stacking", "pool-prior", "layers"]);
         assert!(Form::corrections().all(|f| !f.is_hypothesis() && f.correction().is_some()));
         assert!(Form::hypotheses().all(|f| f.is_hypothesis() && f.hypothesis().is_some()));
     }

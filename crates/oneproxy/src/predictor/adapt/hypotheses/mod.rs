@@ -19,6 +19,7 @@
 //! | `pruned-stacking` | the same on the pool's latencies of the cell with its dead operations removed (NB201) |
 //! | `launch` | `c + a * kernels launched + b * elements moved`, `a, b >= 0`, ridge (spaces where both counts are additive in the encoding) |
 //! | `launch-depth` | `c + a * kernels + b * elements moved + f * multiply-adds`, non-negative, as network terms (elastic spaces, where depth and resolution make the counts non-additive) |
+//! | `layers` | `c + a * layers run + sum over pool devices of beta * latency`, non-negative (declared spaces whose file declares skips or elastic depths) |
 //! | `pool-prior` | one-hot weights with a Gaussian prior whose mean and covariance are those of the pool devices' additive weights (each scaled to mean latency 1) |
 //!
 //! Non-negative weights keep the fits physical (an operation does not make a network faster)
@@ -28,6 +29,7 @@
 
 mod launch;
 mod launch_depth;
+mod layers;
 mod live_ops;
 mod live_path;
 mod pool_prior;
@@ -70,6 +72,7 @@ pub(crate) static HYPOTHESES: &[&dyn Hypothesis] = &[
     &pool_prior::PoolPrior,
     &launch::Launch,
     &launch_depth::LaunchDepth,
+    &layers::Layers,
 ];
 
 /// What every hypothesis is fitted on.

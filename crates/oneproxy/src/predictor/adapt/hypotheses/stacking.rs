@@ -36,11 +36,27 @@ impl Hypothesis for Stacking {
 /// device has them, its fitted model elsewhere: those devices are listed in `filled`); with
 /// `pruned`, their latencies of the samples with dead operations removed.
 pub(super) fn stack(s: &Samples, pruned: bool) -> Option<Fitted> {
+    stack_with(s, pruned, None)
+}
+
+/// A count that is a linear function of the encoding, `weights . encode(arch) + intercept`,
+/// fitted beside the pool's latencies by [`stack_with`] (with a non-negative cost per unit).
+pub(super) struct LinearCount<'a> {
+    /// The count at each sample.
+    pub at_samples: Vec<f64>,
+    /// Its linear form.
+    pub weights: &'a [f64],
+    pub intercept: f64,
+}
+
+/// [`stack`], with one more non-negative column: `count`, whose cost per unit becomes weights of
+/// the predictor (it is linear in the encoding).
+pub(super) fn stack_with(s: &Samples, pruned: bool, count: Option<LinearCount>) -> Option<Fitted> {
     let proxies = s.proxies;
     let space = s.space().space();
     let n = s.archs.len();
     let mut filled = Vec::new();
-    let mut f = DMatrix::zeros(n, proxies.len());
+    let mut f = DMatrix::zeros(n, proxies.len() + usize::from(count.is_some()));
     let read: Vec<Arch> =
         s.archs.iter().map(|a| if pruned { crate::space::cell::prune_dead(a) } else { a.clone() }).collect();
     let encoded: Vec<Vec<f64>> = read.iter().map(|a| space.encode(a)).collect();
@@ -54,9 +70,21 @@ pub(super) fn stack(s: &Samples, pruned: bool) -> Option<Fitted> {
             filled.push(p.predictor.device.clone());
         }
     }
+    if let Some(c) = &count {
+        for (i, v) in c.at_samples.iter().enumerate() {
+            f[(i, proxies.len())] = *v;
+        }
+    }
     let fit = NonNegativeRidge::new(f, s.ys).fit(s.tests)?;
     let per = fit.per_column();
     let mut predictor = AdditivePredictor { intercept: s.scale * fit.intercept, ..AdditivePredictor::blank(s.space()) };
+    if let Some(c) = &count {
+        let per_unit = s.scale * per[proxies.len()];
+        for (t, v) in predictor.weights.iter_mut().zip(c.weights) {
+            *t += per_unit * v;
+        }
+        predictor.intercept += per_unit * c.intercept;
+    }
     for (p, &w) in proxies.iter().zip(&per) {
         if w <= 0.0 {
             continue;
