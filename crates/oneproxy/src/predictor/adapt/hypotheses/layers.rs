@@ -97,4 +97,50 @@ mod tests {
             assert!((got - want).abs() < 0.03 * want, "{}: {got} vs {want}", space.format(a));
         }
     }
+
+    /// On FBNet's bundled tables, a GPU at batch 1 adapted from mobile and CPU proxies: the
+    /// declaration that marks `skip` as a skip (so the layers run are counted) ranks it far
+    /// better than the same declaration with `skip` only as its reference choice.
+    #[test]
+    fn counting_the_layers_run_ranks_a_launch_bound_gpu_from_mobile_proxies() {
+        use crate::data::bundled::bundle;
+        use crate::predictor::{AdaptParams, ProxySelection};
+        use crate::workflow::evaluate::{evaluate_adapt, Trials};
+        use crate::workflow::samples::SampleSet;
+        let builtin = &bundle(SpaceId::Fbnet).unwrap().latency;
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/spaces/fbnet.toml");
+        let counted = crate::space::declared::load(&file).unwrap();
+        let text = std::fs::read_to_string(&file)
+            .unwrap()
+            .replace("skip = \"skip\"", "reference = \"skip\"")
+            .replace("fbnet-declared", "fbnet-uncounted");
+        let spec = crate::space::declared::file::parse(&text, Path::new("uncounted.toml")).unwrap();
+        let uncounted = crate::space::declared::intern(spec, Path::new("uncounted.toml")).unwrap();
+        let pool: Vec<String> = ["essential_ph_1", "pixel2", "pixel3", "raspi4"].map(String::from).to_vec();
+        let devices: Vec<&str> = pool.iter().map(String::as_str).chain(["1080ti_1"]).collect();
+        let score = |id: SpaceId| {
+            // The same rows under the declared space (its genes are FBNet's).
+            let mut t = LatencyTable::new(id);
+            for d in &devices {
+                let col = builtin.device_index(d).unwrap();
+                let rows = builtin.archs().iter().filter_map(|a| builtin.latency(a, col).map(|v| (a.clone(), v)));
+                t.add_device(d, DeviceSource::Computed("bundled fbnet".into()), rows).unwrap();
+            }
+            let proxy = ProxySelection::Auto { pool: Some(pool.clone()) };
+            let trials = Trials { count: 3, seed: 0 };
+            let e = evaluate_adapt(
+                &t,
+                &["1080ti_1".into()],
+                &proxy,
+                &SampleSet::Random(20),
+                trials,
+                &AdaptParams::default(),
+                &|| {},
+            )
+            .unwrap();
+            e.mean_after
+        };
+        let (with, without) = (score(counted), score(uncounted));
+        assert!(with > without + 0.2, "layers counted {with:.3}, not counted {without:.3}");
+    }
 }
