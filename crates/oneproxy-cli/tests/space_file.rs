@@ -75,7 +75,8 @@ fn evaluate_adapt_on_declared_fbnet_matches_built_in_fbnet() {
     let (b, d) = run(&["--combine", "best", "--trials", "2"]);
     assert_eq!(b, d);
     // Averaged with the hypotheses: the same candidates, less `launch` (it counts the kernels
-    // of each network, and a declared space has no network).
+    // of each network, and a declared space has no network), plus `layers` (it counts the
+    // layers run from the file's `skip` mark, which the built-in space does not declare).
     let (b, d) = run(&["--trials", "1"]);
     let members = |v: &Value, keep_launch: bool| -> Vec<Value> {
         let mut out = Vec::new();
@@ -92,6 +93,8 @@ fn evaluate_adapt_on_declared_fbnet_matches_built_in_fbnet() {
     };
     assert!(members(&b, true).iter().any(|m| m[0] == "launch"));
     assert!(!members(&d, true).iter().any(|m| m[0] == "launch"));
+    assert!(members(&d, true).iter().any(|m| m[0] == "layers"));
+    assert!(!members(&b, true).iter().any(|m| m[0] == "layers"));
     // Where `launch` dominates, the built-in keeps it alone; every other member it keeps is the
     // declared space's, with the same penalty and error.
     let declared = members(&d, true);
@@ -199,4 +202,67 @@ fn adapt_and_plan_on_declared_fbnet_match_built_in_fbnet() {
         String::from_utf8(oneproxy().args(&all).assert().success().get_output().stdout.clone()).unwrap()
     };
     assert_eq!(plan(&["--space", "fbnet"]), plan(&["--space-file", &file, "--latency", &csv]));
+}
+
+/// The bundled OFA-MobileNetV3 latencies keyed by the strings of its declaration
+/// (examples/spaces/ofa-mbv3.toml): `r<res>`, then per stage `d<depth>`, four kernel sizes and
+/// four expand ratios, `~` beyond the depth.
+fn ofa_latency_csv(dir: &Path) -> String {
+    use oneproxy::space::OfaMbv3;
+    let b = oneproxy::data::bundled::bundle(oneproxy::SpaceId::OfaMbv3).unwrap();
+    let t = &b.latency;
+    let names: Vec<&str> = t.devices().iter().map(|d| d.name.as_str()).collect();
+    let mut out = format!("arch,{}\n", names.join(","));
+    for (row, arch) in t.archs().iter().enumerate() {
+        let mut parts = vec![format!("r{}", OfaMbv3::resolution(arch))];
+        for (d, blocks) in OfaMbv3::depths(arch).iter().zip(OfaMbv3::SPEC.blocks(arch)) {
+            parts.push(format!("d{d}"));
+            parts.extend((0..4).map(|j| blocks.get(j).map_or("~".into(), |b| format!("k{}", b.0))));
+            parts.extend((0..4).map(|j| blocks.get(j).map_or("~".into(), |b| format!("e{}", b.1))));
+        }
+        out.push_str(&parts.join("-"));
+        for d in 0..names.len() {
+            out.push(',');
+            if let Some(v) = t.get(row, d) {
+                out.push_str(&v.to_string());
+            }
+        }
+        out.push('\n');
+    }
+    write(dir, "ofa_latency.csv", &out).display().to_string()
+}
+
+#[test]
+fn declared_ofa_with_elastic_depth_and_resolution_adapts_as_the_built_in_ofa() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = ofa_latency_csv(dir.path());
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/spaces/ofa-mbv3.toml").display().to_string();
+    let common = ["--json", "--targets", "v100_1,titan_xp_1", "--proxy", "auto", "--samples", "10", "--trials", "2"];
+    let run = |space: &[&str]| -> Value {
+        let all: Vec<&str> = ["evaluate", "adapt"].iter().chain(space).chain(&common).copied().collect();
+        json(&all)
+    };
+    let b = run(&["--space", "ofa-mbv3"]);
+    let d = run(&["--space-file", &file, "--latency", &csv]);
+    let (mb, md) = (b["mean_after"].as_f64().unwrap(), d["mean_after"].as_f64().unwrap());
+    assert!((mb - md).abs() < 0.05, "built-in {mb:.3}, declared {md:.3}");
+    let forms = |v: &Value| -> Vec<String> {
+        v["targets"].as_array().unwrap()[0]["trials"][0]["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["form"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(forms(&d).contains(&"layers".to_string()) && forms(&b).contains(&"launch-depth".to_string()));
+    // A `~` inside a stage's depth is refused with the file and line.
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines: Vec<String> = text.lines().take(3).map(str::to_string).collect();
+    let (arch, values) = lines[2].split_once(',').unwrap();
+    let mut parts: Vec<&str> = arch.split('-').collect();
+    parts[2] = "~"; // the first block of stage 1, which every depth runs
+    lines[2] = format!("{},{values}", parts.join("-"));
+    let bad = write(dir.path(), "bad_ofa.csv", &(lines.join("\n") + "\n")).display().to_string();
+    let e = stderr_of(&["devices", "--space-file", &file, "--latency", &bad]);
+    assert!(e.contains("bad_ofa.csv:3") && e.contains("beyond its stage's depth"), "{e}");
 }
