@@ -156,19 +156,7 @@ fn accuracy_from_values(space: SpaceId, name: &str, archs: &[String], values: &[
         )));
     }
     let parsed = convert::parse_archs(space, archs)?;
-    let mut seen = std::collections::HashSet::new();
-    for (k, (arch, &v)) in parsed.iter().zip(values).enumerate() {
-        if !seen.insert(arch) {
-            return Err(PyValueError::new_err(format!("the accuracy function {name} was given '{}' twice", archs[k])));
-        }
-        if !(v.is_finite() && (0.0..=100.0).contains(&v)) {
-            return Err(PyValueError::new_err(format!(
-                "the accuracy function {name} returned {v} for {}: an accuracy is a percentage in [0, 100]",
-                archs[k]
-            )));
-        }
-    }
-    AccuracyTable::new(name, parsed.into_iter().zip(values.iter().copied())).or_py()
+    AccuracyTable::from_values(name, space.space(), parsed.into_iter().zip(values.iter().copied())).or_py()
 }
 
 /// Devices of a space: (name, architectures measured, source, simulated), the rows of the

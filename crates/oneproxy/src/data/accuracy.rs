@@ -45,6 +45,27 @@ impl AccuracyTable {
         Ok(AccuracyTable { name: name.to_string(), values, input: None, warnings: Vec::new() })
     }
 
+    /// Build from pairs given by a program rather than a file (a user's accuracy predictor):
+    /// every value a percentage in [0, 100], no architecture twice; errors name the table and
+    /// the architecture (written in `space`), which a file's line number would otherwise give.
+    pub fn from_values(
+        name: &str,
+        space: &dyn SearchSpace,
+        pairs: impl IntoIterator<Item = (Arch, f64)>,
+    ) -> Result<Self> {
+        let mut values = HashMap::new();
+        for (a, v) in pairs {
+            let refuse = |why: &str| Error::InvalidParameter(format!("accuracy '{name}': {}: {why}", space.format(&a)));
+            if let Some(why) = accuracy_problem(v) {
+                return Err(refuse(&format!("value {v}: {why}")));
+            }
+            if values.insert(a.clone(), v).is_some() {
+                return Err(refuse("given twice"));
+            }
+        }
+        Ok(AccuracyTable { name: name.to_string(), values, input: None, warnings: Vec::new() })
+    }
+
     /// Read `arch,accuracy` from a CSV file.
     pub fn from_csv(path: &Path, space: &dyn SearchSpace) -> Result<Self> {
         let bytes = crate::data::input::read(path)?;
@@ -161,6 +182,21 @@ mod tests {
         let p = dir.path().join("acc.csv");
         std::fs::write(&p, text).unwrap();
         AccuracyTable::from_csv(&p, &Nb201)
+    }
+
+    #[test]
+    fn values_from_a_program_are_checked_and_errors_name_the_architecture() {
+        let space = crate::SpaceId::Nb201.space();
+        let all = space.enumerate().unwrap();
+        let t = AccuracyTable::from_values("f", space, [(all[0].clone(), 70.0), (all[1].clone(), 71.5)]).unwrap();
+        assert_eq!(t.len(), 2);
+        let e = AccuracyTable::from_values("f", space, [(all[0].clone(), 70.0), (all[0].clone(), 70.0)]).unwrap_err();
+        assert_eq!(e.to_string(), format!("invalid parameter: accuracy 'f': {}: given twice", space.format(&all[0])));
+        let e = AccuracyTable::from_values("f", space, [(all[2].clone(), 140.0)]).unwrap_err().to_string();
+        let start = format!("invalid parameter: accuracy 'f': {}: value 140", space.format(&all[2]));
+        assert!(e.starts_with(&start) && e.contains("percentage"), "{e}");
+        let e = AccuracyTable::from_values("f", space, [(all[2].clone(), f64::NAN)]).unwrap_err().to_string();
+        assert!(e.contains("not a finite number"), "{e}");
     }
 
     #[test]
