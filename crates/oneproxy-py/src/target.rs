@@ -50,7 +50,9 @@ struct Channels {
 }
 
 /// A session on a thread of its own, shared by the Python object and the oracles made from it
-/// (one engine: whoever measures through it takes their turn).
+/// (one engine: whoever measures through it takes their turn). When the last of them goes, the
+/// channels go with it and the thread ends on its own, stopping the engine; nothing waits for it
+/// then, as the freeing thread may hold the GIL that a builder on that thread is waiting for.
 struct Served {
     channels: Mutex<Option<Channels>>,
 }
@@ -192,7 +194,14 @@ impl OnnxTarget {
     /// The oracle of `nas`/`fleet` measuring through this target as `device`; a Python
     /// exception that stops measuring (Ctrl-C, a builder's `KeyboardInterrupt`) goes to `failure`.
     pub fn oracle(&self, device: &str, failure: Failure) -> OnnxOracle {
-        OnnxOracle { device: device.to_string(), served: self.served.clone(), settings: self.settings.clone(), failure }
+        OnnxOracle {
+            device: device.to_string(),
+            served: self.served.clone(),
+            settings: self.settings.clone(),
+            builder: self.builder.clone(),
+            space: self.space,
+            failure,
+        }
     }
 }
 
@@ -444,15 +453,6 @@ impl OnnxTarget {
     }
 }
 
-impl Drop for OnnxTarget {
-    /// Closes the channels without waiting: the session's thread ends on its own, stopping the
-    /// engine (waiting here could block on the GIL that the freeing thread holds).
-    fn drop(&mut self) {
-        let taken = self.served.channels.lock().unwrap_or_else(|e| e.into_inner()).take();
-        drop(taken);
-    }
-}
-
 /// Start the session's thread: builder and engine are made there, and its settings and engine
 /// name sent back (or why they could not be made).
 fn start(
@@ -511,6 +511,9 @@ pub struct OnnxOracle {
     device: String,
     served: Arc<Served>,
     settings: Settings,
+    /// The builder's label, for the note on an exception that stops measuring.
+    builder: String,
+    space: SpaceId,
     failure: Failure,
 }
 
@@ -540,6 +543,8 @@ impl TargetOracle for OnnxOracle {
             }
             if let Err(e) = reply.result {
                 if let Some(p) = reply.raised {
+                    let name = self.space.space().format(a);
+                    Python::attach(|py| note_arch(py, &p, &name, &self.builder));
                     *self.failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(p);
                 }
                 return Err(e);

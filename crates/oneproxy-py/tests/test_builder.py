@@ -259,6 +259,24 @@ def test_in_nas_an_architecture_the_builder_fails_on_is_a_failed_measurement_not
     assert not any(a.startswith("mb3-") for a in run.measurements.index)
 
 
+def test_a_keyboard_interrupt_in_the_builder_stops_nas_with_the_measurements_so_far(tmp_path):
+    proxy = _proxy_csv(tmp_path / "proxy.csv")
+    calls = []
+
+    def interrupted(arch, batch):
+        calls.append(arch)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return build_bytes(arch, batch)
+
+    log = tmp_path / "log.csv"
+    with target(builder=interrupted) as t, pytest.raises(KeyboardInterrupt) as e:
+        oneproxy.nas(SPACE, ACCURACY, target=t, proxy="flops_proxy", latency_files=[proxy], max_measurements=12, seed=3, measurements_path=log)
+    # Not a failed architecture: measuring stopped there, the two before it kept.
+    assert list(e.value.measurements) == calls[:2]
+    assert e.value.arch == calls[2]
+
+
 def test_a_fleet_device_can_be_an_onnx_target(tmp_path):
     proxy = _proxy_csv(tmp_path / "proxy.csv")
     with target() as t:
