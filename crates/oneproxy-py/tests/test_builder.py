@@ -168,6 +168,32 @@ def test_an_onnx_target_times_the_builders_models_with_onnx_runtime():
     assert "closed" in str(e.value)
 
 
+def test_without_a_builder_a_built_in_space_is_measured_on_oneproxys_export():
+    arch = oneproxy.architectures("nb201")[123]
+    with oneproxy.OnnxTarget("nb201", runner_persistent=RUNNER, batch=2, **FAST) as t:
+        assert t.builder == t.settings["builder"] == "oneproxy" and t.settings["batch"] == "2"
+        (ms,) = t([arch])
+    assert math.isfinite(ms) and ms > 0
+
+
+@pytest.mark.parametrize(
+    "keywords,expect",
+    [
+        (dict(runner_cmd="run {model}", runner_persistent="serve"), "not both"),
+        (dict(runner_regex="(.*)", runner_persistent="serve"), "runner_regex= reads"),
+        (dict(runner_persistent="serve", clock="cpu"), "clock='cpu'"),
+        (dict(runner_persistent="serve", builder_timeout=3.0), "builder_timeout= bounds a builder_cmd="),
+        (dict(runner_persistent="serve", input_shape=(3, 32, 32), builder=None), "input_shape="),
+        (dict(runner_cmd="run it", builder=build_bytes), "{model}"),
+    ],
+)
+def test_conflicting_measuring_keywords_are_refused_by_name(keywords, expect):
+    keywords.setdefault("builder", build_bytes)
+    with pytest.raises(ValueError) as e:
+        oneproxy.OnnxTarget(SPACE, **keywords)
+    assert expect in str(e.value), str(e.value)
+
+
 def test_a_runner_given_as_words_is_quoted_for_the_shell(tmp_path):
     folder = tmp_path / "a folder with spaces"
     folder.mkdir()
