@@ -176,6 +176,19 @@ def test_without_a_builder_a_built_in_space_is_measured_on_oneproxys_export():
     assert math.isfinite(ms) and ms > 0
 
 
+def test_without_a_runner_tract_measures_or_the_error_says_how_to_get_it():
+    # The wheel has tract only when built with `--features tract`: either way the answer is useful.
+    try:
+        t = oneproxy.OnnxTarget(SPACE, builder=build_proto, **FAST)
+    except ValueError as e:
+        assert "tract" in str(e) and "runner_persistent=" in str(e) and "--features tract" in str(e), str(e)
+        return
+    with t:
+        assert t.engine.startswith("tract") and t.settings["threads"] == "1"
+        ms = t(["skip-skip-skip-skip-skip", "k5-k5-k5-k5-k5"])
+    assert 0 < ms[0] < ms[1], ms
+
+
 @pytest.mark.parametrize(
     "keywords,expect",
     [
