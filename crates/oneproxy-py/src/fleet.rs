@@ -15,7 +15,8 @@
 
 use crate::convert::{parse_space, to_py, OrPy};
 use crate::nas::{measured_dict, stopped_with, FlowKeywords, Progress};
-use crate::oracle::{Failure, PyOracle};
+use crate::oracle::Failure;
+use crate::target::Device;
 use oneproxy::workflow::{run_fleet, FleetConfig, MeasurementLog, Recorded, TargetOracle};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -118,7 +119,7 @@ pub fn fleet(
     for ((name, measure), failure) in targets.into_iter().zip(&failures) {
         let log = open_log(log_dir.as_deref(), &name, id)?;
         crate::warn_all(py, log.warnings())?;
-        let inner = PyOracle::new(&name, id, measure, batch_size, failure.clone()).described(py)?;
+        let inner = Device::of(py, &name, id, measure, batch_size, failure.clone(), true)?;
         oracles.push(Recorded::new(inner, log).or_py()?);
     }
     let progresses: Vec<Mutex<Progress>> = names

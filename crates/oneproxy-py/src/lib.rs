@@ -6,12 +6,14 @@
 //! become `ValueError` (bad input), `OSError` (files) or `RuntimeError` (engines, solvers), with
 //! the library's message and its causes, as the CLI prints them.
 
+mod builder;
 mod convert;
 mod fleet;
 mod nas;
 mod options;
 mod oracle;
 mod predictor;
+mod target;
 
 use convert::{f64_array, f64_matrix, parse_archs, parse_space, OrPy};
 use oneproxy::data::AccuracySource;
@@ -372,9 +374,12 @@ fn search<'py>(
 }
 
 /// An architecture as an ONNX model, written atomically to `path`; returns the model's size. An
-/// existing file that oneproxy did not write is replaced only with `overwrite`.
+/// existing file that oneproxy did not write is replaced only with `overwrite`. The model is
+/// oneproxy's export of a built-in space's network, or what `builder` (a Python callable, see
+/// [`builder`]) or `builder_cmd` builds, which serves declared spaces too.
 #[pyfunction]
-#[pyo3(signature = (space, arch, path, batch=1, seed=0, overwrite=false))]
+#[pyo3(signature = (space, arch, path, batch=1, seed=0, overwrite=false, builder=None, input_shape=None, builder_cmd=None, builder_timeout=None))]
+#[allow(clippy::too_many_arguments)]
 fn export_onnx(
     py: Python<'_>,
     space: &str,
@@ -383,18 +388,79 @@ fn export_onnx(
     batch: usize,
     seed: u64,
     overwrite: bool,
+    builder: Option<Py<PyAny>>,
+    input_shape: Option<Vec<usize>>,
+    builder_cmd: Option<String>,
+    builder_timeout: Option<f64>,
 ) -> PyResult<usize> {
+    use oneproxy::measure::builder::{CommandBuilder, ModelBuilder};
     let id = parse_space(space)?;
-    id.require_network("exporting a model").or_py()?;
-    let arch = id.space().parse(arch).or_py()?;
     if batch == 0 {
         return Err(PyValueError::new_err("the batch size must be at least 1"));
     }
-    py.detach(|| {
-        let bytes = oneproxy::onnx::export(id, &arch, batch, seed);
-        oneproxy::output::Outputs::new(overwrite).write(&path, &bytes).map(|()| bytes.len())
-    })
-    .or_py()
+    if input_shape.is_some() && builder.is_none() {
+        return Err(PyValueError::new_err("input_shape= is the input of the torch modules a Python builder= returns"));
+    }
+    if builder_timeout.is_some() && builder_cmd.is_none() {
+        return Err(PyValueError::new_err(
+            "builder_timeout= bounds a builder_cmd= command; a Python builder runs in this process",
+        ));
+    }
+    let bytes = match (builder, builder_cmd) {
+        (Some(_), Some(_)) => {
+            return Err(PyValueError::new_err("give builder= (a Python callable) or builder_cmd=, not both"))
+        }
+        (Some(callable), None) => {
+            let arch = id.space().parse(arch).or_py()?;
+            let mut b = builder::PyBuilder::new(py, callable, id, input_shape)?;
+            match b.build(&arch, batch) {
+                Ok(model) => model.bytes,
+                Err(e) => {
+                    let kept = b.raised().lock().unwrap_or_else(|e| e.into_inner()).take();
+                    return Err(match kept {
+                        Some(err)
+                            if err.is_instance_of::<PyValueError>(py)
+                                && err.value(py).to_string().contains(&b.label()) =>
+                        {
+                            err
+                        }
+                        Some(err) => {
+                            builder::note_arch(py, &err, &id.space().format(&arch), &b.label());
+                            err
+                        }
+                        None => convert::to_py(e),
+                    });
+                }
+            }
+        }
+        (None, Some(cmd)) => {
+            let arch = id.space().parse(arch).or_py()?;
+            let mut c = CommandBuilder::new(&cmd, id).or_py()?;
+            if let Some(t) = builder_timeout {
+                let limit =
+                    std::time::Duration::try_from_secs_f64(t).ok().filter(|d| !d.is_zero()).ok_or_else(|| {
+                        PyValueError::new_err(format!("builder_timeout= must be a positive number of seconds, got {t}"))
+                    })?;
+                c = c.timeout(limit).or_py()?;
+            }
+            // The builder's private folder goes next to the file, as the CLI's export puts it.
+            if let Some(dir) = path.parent().filter(|d| d.is_dir()) {
+                c = c.in_dir(dir);
+            }
+            py.detach(|| c.build(&arch, batch)).or_py()?.bytes
+        }
+        (None, None) => {
+            id.require_network("exporting a model").map_err(|e| {
+                PyValueError::new_err(format!(
+                    "{e}: give builder= (a Python callable builder(arch, batch) returning the ONNX model) or \
+                     builder_cmd='python build.py {{arch}} {{out}}'"
+                ))
+            })?;
+            let arch = id.space().parse(arch).or_py()?;
+            py.detach(|| oneproxy::onnx::export(id, &arch, batch, seed))
+        }
+    };
+    py.detach(|| oneproxy::output::Outputs::new(overwrite).write(&path, &bytes).map(|()| bytes.len())).or_py()
 }
 
 /// Multiply-adds and parameters of an architecture, per image: (flops, params).
@@ -439,5 +505,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fleet::fleet, m)?)?;
     m.add_function(wrap_pyfunction!(options::defaults, m)?)?;
     m.add_class::<Predictor>()?;
+    m.add_class::<target::OnnxTarget>()?;
     Ok(())
 }

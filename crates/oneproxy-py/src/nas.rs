@@ -3,7 +3,8 @@
 
 use crate::convert::{parse_space, to_py, OrPy};
 use crate::options::{self, AdaptKeywords};
-use crate::oracle::{Failure, PyOracle};
+use crate::oracle::Failure;
+use crate::target::Device;
 use oneproxy::workflow::{Flow, FlowEvent, MeasurementLog, NasConfig, Recorded, Remeasure, Stage};
 use pyo3::conversion::FromPyObjectOwned;
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -341,7 +342,7 @@ pub fn nas(
         record_known(py, &mut log, archs, ms)?;
     }
     let failure = Failure::default();
-    let inner = PyOracle::new(target_name, id, target, batch_size, failure.clone());
+    let inner = Device::of(py, target_name, id, target, batch_size, failure.clone(), false)?;
     let mut progress = Progress::new(progress, None, failure.clone(), config.max_measurements);
     crate::warn_all(py, log.warnings())?;
     let mut oracle = Recorded::new(inner, log).or_py()?;

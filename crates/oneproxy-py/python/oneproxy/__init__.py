@@ -25,12 +25,13 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, NamedTuple, Opt
 import numpy as np
 
 from . import _native
-from ._native import Predictor
+from ._native import OnnxTarget, Predictor
 
 __version__: str = _native.__version__
 
 __all__ = [
     "Predictor",
+    "OnnxTarget",
     "Table",
     "Monotonicity",
     "Pick",
@@ -603,7 +604,7 @@ def search(
 def nas(
     space: str = "nb201",
     accuracy: Accuracy = None,
-    target: Callable[[List[str]], Sequence[float]] = None,  # type: ignore[assignment]
+    target: Union[Callable[[List[str]], Sequence[float]], OnnxTarget] = None,  # type: ignore[assignment]
     proxy: Optional[str] = None,
     samples: Optional[int] = None,
     max_measurements: Optional[int] = None,
@@ -642,6 +643,12 @@ def nas(
     Pareto front and returns the measured front (``oneproxy nas``). Every keyword of the CLI's
     ``nas`` is here, spelled with ``_`` for ``-`` (``--round-size`` is ``round_size``); those
     left ``None`` take the library's defaults (listed below, and in :func:`defaults`).
+
+    ``target`` may be an :class:`OnnxTarget`: the device is then measured by oneproxy's engines
+    (tract or a runner) on the models of its builder, as ``oneproxy nas --runner-...`` does: an
+    architecture that cannot be built or run is a failed measurement (``max_failures``), and a
+    ``measurements_path`` log records the engine, builder and batch, refusing to resume with
+    others.
 
     ``target`` is called with lists of at most ``batch_size`` architectures (None: all those the
     flow asks for at once). An exception it raises comes back as is, noted with the
@@ -747,7 +754,8 @@ def fleet(
     **flow: Any,
 ) -> FleetResult:
     """A fleet of devices at once: ``targets`` maps each device's name to its measure function
-    (``measure(archs) -> latencies``, as :func:`nas`'s ``target``) or to a Ray actor handle whose
+    (``measure(archs) -> latencies``, as :func:`nas`'s ``target``), to an :class:`OnnxTarget`
+    (measured by oneproxy's engines, as in :func:`nas`) or to a Ray actor handle whose
     ``measure`` method is called remotely (:func:`oneproxy.ray.device_actor`), in arrival order.
     Devices run the one-proxy flow ``concurrency`` at a time, in waves (None: the library's
     default, one at a time; ``len(targets)``: all at once); when a wave is done its devices join
@@ -812,12 +820,46 @@ _document_defaults(search, "search")
 _document_defaults(monotonicity, "monotonicity")
 
 
-def export_onnx(space: str, arch: str, path: PathLike, batch: int = 1, seed: int = 0, overwrite: bool = False) -> int:
-    """Write the architecture as an ONNX model (random weights from ``seed``); returns its size in bytes.
+def export_onnx(
+    space: str,
+    arch: str,
+    path: PathLike,
+    batch: int = 1,
+    seed: int = 0,
+    overwrite: bool = False,
+    *,
+    builder: Optional[Callable[..., Any]] = None,
+    input_shape: Optional[Sequence[int]] = None,
+    builder_cmd: Optional[str] = None,
+    builder_timeout: Optional[float] = None,
+) -> int:
+    """Write the architecture as an ONNX model; returns its size in bytes.
 
-    An existing file at ``path`` that oneproxy did not write (or that changed since) is left alone
-    with a ``ValueError`` unless ``overwrite=True``."""
-    return _native.export_onnx(_space(space), arch, os.fspath(path), batch, seed, overwrite)
+    The model is oneproxy's export of the space's network (random weights from ``seed``), or,
+    for any space (a space file's too, which has no network), what your ``builder`` returns:
+    a callable ``builder(arch, batch)`` (or ``builder(arch)``) giving the ONNX model as
+    ``bytes``, an ``onnx.ModelProto``, or a ``torch.nn.Module`` that oneproxy exports with
+    ``torch.onnx.export`` on an input of shape ``input_shape=(C, H, W)`` (or the module's own
+    attribute ``input_shape``). ``builder_cmd`` is the CLI's ``--builder-cmd`` instead, a
+    program that writes the model (``'python build.py {arch} {out}'``). What the builder gives
+    must be an ONNX model with one image input ``[batch, C, H, W]``: anything else is a
+    ``ValueError`` naming the architecture and the builder; an exception the builder raises
+    comes back as it is, noted with the architecture.
+
+    The file is written atomically. An existing file at ``path`` that oneproxy did not write (or
+    that changed since) is left alone with an ``OSError`` unless ``overwrite=True``."""
+    return _native.export_onnx(
+        _space(space),
+        arch,
+        os.fspath(path),
+        batch,
+        seed,
+        overwrite,
+        builder,
+        None if input_shape is None else [int(v) for v in input_shape],
+        builder_cmd,
+        builder_timeout,
+    )
 
 
 def flops(space: str, arch: str) -> int:

@@ -35,6 +35,61 @@ class Predictor:
         """How it was made (the adaptation report), JSON text."""
     def to_json(self) -> str: ...
 
+# What a Python builder returns: ONNX bytes, an onnx.ModelProto, or a torch.nn.Module.
+_Builder = Callable[..., Any]
+# A command: a shell template (as the CLI's flags) or its words.
+_Command = Union[str, Sequence[str]]
+
+class OnnxTarget:
+    """A device measured by oneproxy's engines: each architecture's model built (oneproxy's
+    export, `builder(arch, batch)` or `builder_cmd`), then timed by tract or a runner, as the
+    CLI's `measure` does. Called as `target(archs) -> list[float]` (ms per image); `nas` and
+    `fleet` take it as a device and measure it as the CLI's timed oracle."""
+
+    def __init__(
+        self,
+        space: Union[str, _Path],
+        *,
+        builder: Optional[_Builder] = None,
+        builder_cmd: Optional[str] = None,
+        builder_timeout: Optional[float] = None,
+        input_shape: Optional[Sequence[int]] = None,
+        runner_cmd: Optional[_Command] = None,
+        runner_regex: Optional[str] = None,
+        runner_persistent: Optional[_Command] = None,
+        runner_timeout: Optional[float] = None,
+        runner_start_timeout: Optional[float] = None,
+        runner_restarts: Optional[int] = None,
+        runs: Optional[int] = None,
+        warmup: Optional[int] = None,
+        max_time: Optional[float] = None,
+        batch: int = 1,
+        threads: int = 1,
+        clock: Optional[str] = None,
+        prune_dead: bool = False,
+        seed: int = 0,
+    ) -> None: ...
+    def __call__(self, archs: List[str]) -> List[float]:
+        """Latencies (ms per image), measured one architecture after another; the first that
+        cannot be measured raises (the builder's exception noted with the architecture, a
+        ValueError for what it returned, a RuntimeError for the engine)."""
+    @property
+    def settings(self) -> Dict[str, str]:
+        """What changes the numbers (engine, builder, batch, prune_dead), recorded by a measurement log."""
+    @property
+    def engine(self) -> str: ...
+    @property
+    def batch(self) -> int: ...
+    @property
+    def builder(self) -> str:
+        """`python:<module>.<name>`, the builder command, or `oneproxy`."""
+    @property
+    def exact(self) -> bool: ...
+    def close(self) -> None:
+        """Stop the engine (a persistent runner exits); measuring afterwards is an error."""
+    def __enter__(self) -> "OnnxTarget": ...
+    def __exit__(self, *args: Any) -> bool: ...
+
 def devices(space: str = "nb201", latency: Sequence[_Path] = ...) -> List[Tuple[str, int, str, bool]]:
     """(name, architectures measured, source, simulated) per device."""
 def architectures(space: str = "nb201") -> List[str]: ...
@@ -80,7 +135,7 @@ def adapt(
     combine: Optional[str] = None,
 ) -> Tuple[Predictor, str]: ...
 def nas(
-    target: Callable[[List[str]], Sequence[float]],
+    target: Union[Callable[[List[str]], Sequence[float]], OnnxTarget],
     space: str = "nb201",
     dataset: Optional[str] = None,
     accuracy_file: Optional[_AccuracyArg] = None,
@@ -132,5 +187,16 @@ def fleet(
     `nas`'s flow keywords; `progress` gets `nas`'s event dicts with the device's `target` added."""
 def defaults() -> Dict[str, Any]:
     """The library's default of every keyword left None, by function (`nas`, `adapt`, `search`, `monotonicity`)."""
-def export_onnx(space: str, arch: str, path: _Path, batch: int = 1, seed: int = 0, overwrite: bool = False) -> int: ...
+def export_onnx(
+    space: str,
+    arch: str,
+    path: _Path,
+    batch: int = 1,
+    seed: int = 0,
+    overwrite: bool = False,
+    builder: Optional[_Builder] = None,
+    input_shape: Optional[Sequence[int]] = None,
+    builder_cmd: Optional[str] = None,
+    builder_timeout: Optional[float] = None,
+) -> int: ...
 def flops(space: str, arch: str) -> Tuple[int, int]: ...
