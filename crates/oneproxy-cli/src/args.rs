@@ -833,11 +833,11 @@ pub struct AdaptOptions {
     /// candidates (1 = take the best).
     #[arg(long, default_value_t = AdaptParams::default().ensemble)]
     pub ensemble: usize,
-    /// How candidates become one predictor. `averaged` (the default of `adapt` and `evaluate
-    /// adapt`, with `--form auto`) adds the structure-aware hypotheses (live ops, costliest
-    /// path, stacking of the pool, a prior from the pool's weights) and averages every
-    /// candidate with weights from its leave-one-out error; `best` keeps the `--ensemble` best
-    /// correction candidates (the default of the NAS flows).
+    /// How candidates become one predictor. `averaged` (the default, with `--form auto`) adds
+    /// the structure-aware hypotheses (live ops, costliest path, stacking of the pool, a prior
+    /// from the pool's weights, layers run) and averages every candidate with weights from its
+    /// leave-one-out error, in `adapt` and in every refit of the NAS flows; `best` keeps the
+    /// `--ensemble` best correction candidates (the NAS flows' rule before).
     #[arg(long, value_enum)]
     pub combine: Option<Combination>,
 }

@@ -146,6 +146,13 @@ impl LatencyModel {
         LatencyModel { mu, sigma: sigma.max(floor).max(min_sigma), own }
     }
 
+    /// The model with every spread (common and own) multiplied by `factor`.
+    pub fn widened(mut self, factor: f64) -> Self {
+        self.sigma *= factor;
+        self.own.iter_mut().for_each(|o| *o *= factor);
+        self
+    }
+
     /// The whole standard deviation of candidate `i`'s ln(ms): the common spread and its own.
     pub fn sigma_of(&self, i: usize) -> f64 {
         match self.own.get(i) {

@@ -147,9 +147,10 @@ impl Default for NasConfig {
             max_measurements: None,
             layers: 2,
             constraints: Vec::new(),
-            // The flow refits every round; the averaged hypotheses were not measured in it yet
-            // (they were measured on one-shot adaptations), so it keeps the best-candidates rule.
-            adapt: AdaptParams { combination: crate::predictor::Combination::Best, ..AdaptParams::default() },
+            // The refits average every candidate and hypothesis, as `adapt` does: measured in
+            // the flow, a target unlike the proxy (edgegpu) is then found by a hypothesis the
+            // best correction candidates miss (docs/results/flow-averaging).
+            adapt: AdaptParams::default(),
             seed: 0,
             design: Design::default(),
             reuse: true,

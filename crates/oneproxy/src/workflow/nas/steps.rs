@@ -117,6 +117,14 @@ pub(super) struct Fit {
 /// of a latency measurement, not the error of a model.
 const KEPT_PROXY_MIN_SIGMA: f64 = 0.01;
 
+/// Candidates measured before their surprises widen the model ([`Run::widening`]).
+const MIN_SURPRISES: usize = 4;
+
+/// Most the surprises widen the model's spreads. Twice is enough to send the design to a fast
+/// end it did not believe in (measured on the main job: a cap of 4 cost 0.5 more measurements
+/// per target for the same regret; docs/results/flow-averaging).
+const MAX_WIDENING: f64 = 2.0;
+
 /// One run of the flow for one target: what every step reads and adds to.
 pub(super) struct Run<'f, 'a, 'o> {
     config: &'f NasConfig,
@@ -138,6 +146,9 @@ pub(super) struct Run<'f, 'a, 'o> {
     /// The chosen proxy's own latency of every candidate, once chosen: each refit weighs it
     /// against the adaptation ([`Run::refit`]).
     proxy_latencies: Option<Vec<f64>>,
+    /// Each measured candidate's surprise: how many of its predicted standard deviations its
+    /// ln(ms) landed from the prediction made when it was chosen ([`Run::widening`]).
+    surprises: Vec<f64>,
 }
 
 impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
@@ -183,6 +194,7 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
             ys: Vec::new(),
             ledger,
             proxy_latencies: None,
+            surprises: Vec::new(),
         };
         Ok((run, initial))
     }
@@ -363,7 +375,17 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
             };
             let Some(next) = design.next_batch(&view)? else { return Ok(()) };
             let archs: Vec<Arch> = next.iter().map(|&i| self.candidates[i].clone()).collect();
+            // What the model said of each before it was measured, on its own (unwidened) spread.
+            let base = self.base_model(fit, &measured);
+            let said: Vec<(f64, f64)> = next.iter().map(|&i| (base.mu[i], base.sigma_of(i))).collect();
             self.ledger.measure(&archs, Stage::Candidates, events)?;
+            for (a, (mu, sd)) in archs.iter().zip(said) {
+                if let Some(&y) = self.ledger.values.get(a) {
+                    if y > 0.0 && mu.is_finite() && sd > 0.0 {
+                        self.surprises.push((y.ln() - mu) / sd);
+                    }
+                }
+            }
             if design.refits() {
                 self.refit(fit, events)?;
             }
@@ -424,8 +446,30 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
     /// them, with each candidate's spread ([`LatencyModel::calibrate_with_spread`]). The design
     /// and the final estimate of the remaining regret share it.
     fn model(&self, fit: &Fit, measured: &[(usize, f64)]) -> LatencyModel {
+        self.base_model(fit, measured).widened(self.widening())
+    }
+
+    /// [`Run::model`] before its widening.
+    fn base_model(&self, fit: &Fit, measured: &[(usize, f64)]) -> LatencyModel {
         let min_sigma = if fit.kept_proxy { KEPT_PROXY_MIN_SIGMA } else { MIN_SIGMA };
         LatencyModel::calibrate_with_spread_above(&fit.predicted, &fit.spread, measured, fit.cv_error, min_sigma)
+    }
+
+    /// How much wider the model's spreads must be than it says: the root mean square of the
+    /// surprises of the candidates measured so far, at least 1 (a model is never made surer
+    /// than it says) and at most [`MAX_WIDENING`]; 1 before [`MIN_SURPRISES`] of them.
+    ///
+    /// Why: the model's spread is fitted on the very points it predicts (the refit has seen
+    /// every measured candidate), so a target unlike the pool looks well predicted exactly where
+    /// it was measured. The candidates' predictions made *before* their measurement are the
+    /// only out-of-sample check the flow has; when they miss by several standard deviations,
+    /// the fast end the model believes in is not to be believed either.
+    fn widening(&self) -> f64 {
+        if self.surprises.len() < MIN_SURPRISES {
+            return 1.0;
+        }
+        let ms = self.surprises.iter().map(|z| z * z).sum::<f64>() / self.surprises.len() as f64;
+        ms.sqrt().clamp(1.0, MAX_WIDENING)
     }
 
     /// Measure again, before the front is reported, what it rests on (see
