@@ -103,7 +103,7 @@ fn evaluate_adapt_on_declared_fbnet_matches_built_in_fbnet() {
 }
 
 #[test]
-fn evaluate_nas_on_declared_fbnet_matches_built_in_fbnet_but_for_the_flops_baseline() {
+fn evaluate_nas_on_declared_fbnet_matches_built_in_fbnet_but_for_the_flops_baseline_and_hypotheses() {
     let dir = tempfile::tempdir().unwrap();
     let acc = dir.path().join("acc.csv");
     let b = oneproxy::data::bundled::bundle(oneproxy::SpaceId::Fbnet).unwrap();
@@ -114,7 +114,21 @@ fn evaluate_nas_on_declared_fbnet_matches_built_in_fbnet_but_for_the_flops_basel
     }
     std::fs::write(&acc, text).unwrap();
     let acc = acc.display().to_string();
-    let args = ["--targets", "1080ti_1,raspi4", "--proxy", "pixel3", "--trials", "2", "--accuracy-file", &acc];
+    // The correction candidates only: the flow's default averaging adds each space's own
+    // hypotheses (`launch` for the built-in, `layers` for the declaration), as in
+    // `evaluate adapt` above.
+    let args = [
+        "--targets",
+        "1080ti_1,raspi4",
+        "--proxy",
+        "pixel3",
+        "--trials",
+        "2",
+        "--accuracy-file",
+        &acc,
+        "--combine",
+        "best",
+    ];
     let (mut b, mut d) = both(dir.path(), &["evaluate", "nas"], &args);
     assert!(b["baselines"]["flops"].is_object(), "the built-in space has FLOPs");
     assert!(d["baselines"]["flops"].is_null(), "a declared space has no network, so no FLOPs baseline");
