@@ -156,11 +156,75 @@ impl Problem {
 
 /// Dense matrix to Clarabel's compressed-column format (upper triangle only if `upper`).
 /// The minimiser of `b' G b / 2 - h' b` over `b >= 0`, for a positive definite `G` (the
-/// normal equations of a non-negative ridge fit), by cyclic coordinate descent: each step is
-/// exact in its coordinate, so the objective never rises, and the loop ends when no
-/// coordinate moves by more than `1e-13` of the solution's size (or after 10,000 sweeps).
-/// Far cheaper than a conic solve for the handful of columns it serves (the hypotheses of `adapt`).
+/// normal equations of a non-negative ridge fit): the exact active-set solution where it
+/// settles, else cyclic coordinate descent.
+///
+/// Why the active set: the flow's refits fit the hypotheses' ridges on every fold and every
+/// penalty of every round, and coordinate descent on a nearly singular `G` (a small penalty)
+/// needs thousands of sweeps; with a handful of columns the active-set method solves a few
+/// small Cholesky systems and is exact to rounding.
 pub fn nonnegative_quadratic(g: &DMatrix<f64>, h: &DVector<f64>) -> DVector<f64> {
+    active_set_quadratic(g, h).unwrap_or_else(|| coordinate_descent_quadratic(g, h))
+}
+
+/// Lawson and Hanson's active-set method on the quadratic form: free the coordinate whose
+/// negative gradient is largest, solve the free block exactly, and step back to the boundary
+/// when that solution leaves the orthant. `None` if a block is not positive definite or the
+/// method does not settle (rounding), for the caller to fall back.
+fn active_set_quadratic(g: &DMatrix<f64>, h: &DVector<f64>) -> Option<DVector<f64>> {
+    let k = h.len();
+    let mut b: DVector<f64> = DVector::zeros(k);
+    let mut free = vec![false; k];
+    let tol = 1e-12 * (1.0 + h.amax());
+    for _ in 0..3 * k + 10 {
+        let w = h - g * &b;
+        let entering = (0..k)
+            .filter(|&j| !free[j] && w[j] > tol)
+            .fold(None, |best: Option<usize>, j| match best {
+                Some(i) if w[i] >= w[j] => Some(i),
+                _ => Some(j),
+            });
+        let Some(j) = entering else { return Some(b) };
+        free[j] = true;
+        let mut settled = false;
+        for _ in 0..=k {
+            let idx: Vec<usize> = (0..k).filter(|&i| free[i]).collect();
+            let gp = g.select_rows(&idx).select_columns(&idx);
+            let hp = DVector::from_iterator(idx.len(), idx.iter().map(|&i| h[i]));
+            let z = gp.cholesky()?.solve(&hp);
+            if z.iter().all(|&v| v > 0.0) {
+                for (t, &i) in idx.iter().enumerate() {
+                    b[i] = z[t];
+                }
+                settled = true;
+                break;
+            }
+            // Step from b towards z until the first free coordinate reaches zero.
+            let mut alpha = 1.0f64;
+            for (t, &i) in idx.iter().enumerate() {
+                if z[t] <= 0.0 {
+                    alpha = alpha.min(b[i] / (b[i] - z[t]));
+                }
+            }
+            for (t, &i) in idx.iter().enumerate() {
+                b[i] += alpha * (z[t] - b[i]);
+                if b[i] <= 0.0 || (z[t] <= 0.0 && b[i] <= 1e-15 * (1.0 + b.amax())) {
+                    b[i] = 0.0;
+                    free[i] = false;
+                }
+            }
+        }
+        if !settled {
+            return None;
+        }
+    }
+    None
+}
+
+/// Cyclic coordinate descent for [`nonnegative_quadratic`]: each step is exact in its
+/// coordinate, so the objective never rises, and the loop ends when no coordinate moves by more
+/// than `1e-13` of the solution's size (or after 10,000 sweeps).
+fn coordinate_descent_quadratic(g: &DMatrix<f64>, h: &DVector<f64>) -> DVector<f64> {
     let k = h.len();
     let mut b: DVector<f64> = DVector::zeros(k);
     // grad = G b - h, kept up to date.
@@ -758,6 +822,29 @@ mod tests {
         let p = random_problem(6, 20, 5);
         let s = Spectral::new(p.clone()).solve(Penalty::Ridge, 0.0).unwrap();
         assert!(s.objective < 1e-12, "{}", s.objective);
+    }
+
+    /// The active-set solution and coordinate descent agree on random problems, ill-conditioned
+    /// ones (a tiny ridge) included, and the active set settles on every one of them.
+    #[test]
+    fn the_active_set_and_coordinate_descent_agree() {
+        let mut rng = crate::space::seeded_rng(4);
+        for draw in 0..200 {
+            let k = 1 + draw % 12;
+            let a = DMatrix::from_fn(20, k, |_, _| rand::Rng::random_range(&mut rng, -1.0..1.0));
+            let y = DVector::from_fn(20, |_, _| rand::Rng::random_range(&mut rng, -1.0..1.0));
+            let mut g = a.transpose() * &a;
+            let ridge = [1e-8, 1e-3, 1.0][draw % 3];
+            for j in 0..k {
+                g[(j, j)] += ridge;
+            }
+            let h = a.transpose() * y;
+            let exact = active_set_quadratic(&g, &h).expect("settles");
+            let cd = coordinate_descent_quadratic(&g, &h);
+            let objective = |x: &DVector<f64>| 0.5 * x.dot(&(&g * x)) - h.dot(x);
+            assert!(exact.iter().all(|&v| v >= 0.0));
+            assert!(objective(&exact) <= objective(&cd) + 1e-10 * (1.0 + objective(&cd).abs()), "draw {draw}");
+        }
     }
 
     #[test]
