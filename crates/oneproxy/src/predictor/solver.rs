@@ -178,12 +178,10 @@ fn active_set_quadratic(g: &DMatrix<f64>, h: &DVector<f64>) -> Option<DVector<f6
     let tol = 1e-12 * (1.0 + h.amax());
     for _ in 0..3 * k + 10 {
         let w = h - g * &b;
-        let entering = (0..k)
-            .filter(|&j| !free[j] && w[j] > tol)
-            .fold(None, |best: Option<usize>, j| match best {
-                Some(i) if w[i] >= w[j] => Some(i),
-                _ => Some(j),
-            });
+        let entering = (0..k).filter(|&j| !free[j] && w[j] > tol).fold(None, |best: Option<usize>, j| match best {
+            Some(i) if w[i] >= w[j] => Some(i),
+            _ => Some(j),
+        });
         let Some(j) = entering else { return Some(b) };
         free[j] = true;
         let mut settled = false;
