@@ -361,7 +361,9 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
             let measured: Vec<(usize, f64)> = self.measured_candidates();
             let failed = self.failed_candidates();
             let tried: Vec<bool> = self.candidates.iter().map(|a| self.ledger.tried(a)).collect();
-            let model = self.model(fit, &measured);
+            // The unwidened model is what each candidate's surprise is measured against.
+            let base = self.base_model(fit, &measured);
+            let model = base.clone().widened(self.widening());
             let view = DesignView {
                 accuracy: &self.accuracies,
                 predicted: &fit.predicted,
@@ -376,7 +378,6 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
             let Some(next) = design.next_batch(&view)? else { return Ok(()) };
             let archs: Vec<Arch> = next.iter().map(|&i| self.candidates[i].clone()).collect();
             // What the model said of each before it was measured, on its own (unwidened) spread.
-            let base = self.base_model(fit, &measured);
             let said: Vec<(f64, f64)> = next.iter().map(|&i| (base.mu[i], base.sigma_of(i))).collect();
             self.ledger.measure(&archs, Stage::Candidates, events)?;
             for (a, (mu, sd)) in archs.iter().zip(said) {
