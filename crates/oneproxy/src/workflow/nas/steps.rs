@@ -17,6 +17,7 @@ use crate::space::{seeded_rng, Arch, SearchSpace};
 use crate::stats::{pearson, spearman};
 use crate::workflow::design::{LatencyModel, MIN_SIGMA};
 use crate::workflow::oracle::TargetOracle;
+use crate::workflow::remaining::MIN_ERRORS;
 use crate::workflow::samples::SampleSet;
 use std::collections::{HashMap, HashSet};
 
@@ -554,9 +555,18 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
             .map(|(p, &c)| Pick { constraint: c, pick: p.map(|k| chosen[k].clone()) })
             .collect();
         let failed = self.failed_candidates();
-        let model = self.model(&fit, &measured_pairs);
-        let remaining =
-            model.remaining_regret(&self.accuracies, &measured_pairs, &failed, self.stream ^ ESTIMATE_STREAM);
+        let base = self.base_model(&fit, &measured_pairs);
+        let model = base.clone().widened(self.widening());
+        // Once the surprises are enough to resample, they replace the widening they set: the
+        // estimate draws them on the unwidened spreads they were measured against.
+        let estimated = if self.surprises.len() >= MIN_ERRORS { &base } else { &model };
+        let remaining = estimated.remaining_regret(
+            &self.accuracies,
+            &measured_pairs,
+            &failed,
+            &self.surprises,
+            self.stream ^ ESTIMATE_STREAM,
+        );
         let ledger = self.ledger;
         let mut warnings = ledger.warnings.clone();
         warnings.extend(fit.cv_spearman.and_then(unreliable_predictions));
