@@ -107,6 +107,14 @@ fn a_fleet_file_of_tables_gives_what_evaluate_fleet_gives_and_a_rerun_measures_n
         );
     }
     roxmltree::Document::parse(&std::fs::read_to_string(report.join("fleet.svg")).unwrap()).unwrap();
+    // The fleet's life: a bar per device, named after it, inlined in the index.
+    let timeline = std::fs::read_to_string(report.join("timeline.svg")).unwrap();
+    roxmltree::Document::parse(&timeline).unwrap();
+    assert!(index.contains("The fleet's life") && index.contains("href=\"timeline.svg\""));
+    for d in devices {
+        let name = d["outcome"]["target"].as_str().unwrap();
+        assert!(timeline.contains(&format!("<title>{name}: ")), "{name}");
+    }
     // Run again: every answer comes from the logs, and the fleet is the same.
     let (again, stderr) = run();
     assert_eq!(again["devices"], first["devices"]);

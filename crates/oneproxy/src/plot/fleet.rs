@@ -6,6 +6,7 @@
 
 use super::palette::{self, hex};
 use super::{escape_xml, text_width, FONT_FAMILY};
+use crate::workflow::Span;
 use std::fmt::Write;
 
 /// One device of the figure.
@@ -128,9 +129,113 @@ pub fn fleet_svg(title: &str, bars: &[FleetBar]) -> String {
     s
 }
 
+/// Height of one device's row in the timeline.
+const ROW_H: f64 = 18.0;
+
+/// Draw the fleet's timeline: one row per device in arrival order, a bar from the slot its
+/// first measurement takes to its last ([`Span`]), split into its initial samples, the other
+/// architectures it measured and its re-measurements. A fleet that learns shows later rows
+/// shorter; devices side by side in a wave share a start.
+pub fn timeline_svg(title: &str, rows: &[(&str, Span)]) -> String {
+    let last = rows.iter().map(|(_, s)| s.end()).max().unwrap_or(0).max(1) as f64;
+    let longest = rows.iter().map(|(n, _)| text_width(n, 11)).fold(40.0, f64::max);
+    let (left, top, plot_w) = (longest + 20.0, 44.0, 640.0);
+    let width = (left + plot_w + 30.0).max(text_width(title, 14) + 30.0).ceil();
+    let height = (top + rows.len() as f64 * ROW_H + 64.0).ceil();
+    let x = |slot: f64| left + plot_w * slot / last;
+    let step = [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0]
+        .into_iter()
+        .find(|s| last / s <= 8.0)
+        .unwrap_or(5000.0);
+    let bottom = top + rows.len() as f64 * ROW_H;
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="{FONT_FAMILY}" font-size="11"><rect width="100%" height="100%" fill="white"/><text x="10" y="20" font-size="14">{}</text>"#,
+        escape_xml(title)
+    );
+    let mut v = 0.0;
+    while v <= last + 1e-9 {
+        let _ = write!(
+            s,
+            r#"<line x1="{xx:.1}" x2="{xx:.1}" y1="{top}" y2="{bottom:.1}" stroke="{}"/><text x="{xx:.1}" y="{:.1}" text-anchor="middle">{v}</text>"#,
+            hex(palette::GRID),
+            bottom + 14.0,
+            xx = x(v)
+        );
+        v += step;
+    }
+    let _ = write!(
+        s,
+        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">measurement slots (devices of a wave measure side by side)</text>"#,
+        left + plot_w / 2.0,
+        bottom + 30.0
+    );
+    let parts = [
+        (palette::CLOUD_GREY, "initial samples"),
+        (palette::BLUE, "measured by the flow"),
+        (palette::ORANGE, "re-measured"),
+    ];
+    for (i, (name, span)) in rows.iter().enumerate() {
+        let y = top + i as f64 * ROW_H;
+        let _ = write!(
+            s,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
+            left - 6.0,
+            y + ROW_H * 0.7,
+            escape_xml(name)
+        );
+        let mut at = span.start;
+        for (count, (colour, what)) in [span.samples, span.candidates, span.remeasurements].into_iter().zip(parts) {
+            if count == 0 {
+                continue;
+            }
+            let _ = write!(
+                s,
+                r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{}"><title>{}: {count} {what}, slots {} to {}</title></rect>"#,
+                x(at as f64),
+                y + 3.0,
+                (x((at + count) as f64) - x(at as f64)).max(0.5),
+                ROW_H - 6.0,
+                hex(colour),
+                escape_xml(name),
+                at,
+                at + count
+            );
+            at += count;
+        }
+    }
+    let legend_y = height - 10.0;
+    let mut lx = 10.0;
+    for (colour, what) in parts {
+        let _ = write!(
+            s,
+            r#"<rect x="{lx:.1}" y="{:.1}" width="10" height="10" fill="{}"/><text x="{:.1}" y="{legend_y:.1}">{what}</text>"#,
+            legend_y - 9.0,
+            hex(colour),
+            lx + 14.0
+        );
+        lx += 30.0 + text_width(what, 11);
+    }
+    s.push_str("</svg>");
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_timeline_draws_each_part_of_a_device_where_its_slots_fall() {
+        let a = Span { start: 0, samples: 6, candidates: 20, remeasurements: 3 };
+        let b = Span { start: 29, samples: 6, candidates: 4, remeasurements: 0 };
+        let svg = timeline_svg("fleet", &[("a", a), ("b&", b)]);
+        roxmltree::Document::parse(&svg).unwrap();
+        // Five parts drawn (b has no re-measurement), three legend swatches.
+        assert_eq!(svg.matches("<rect x=").count(), 5 + 3);
+        assert!(svg.contains("b&amp;: 4 measured by the flow, slots 35 to 39"), "{svg}");
+        assert!(svg.contains("a: 3 re-measured, slots 26 to 29"));
+    }
 
     #[test]
     fn a_member_proxy_is_an_arc_and_a_pool_proxy_a_name() {

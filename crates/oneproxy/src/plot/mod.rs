@@ -11,7 +11,7 @@ mod overview;
 pub mod palette;
 mod pareto;
 
-pub use fleet::{fleet_svg, FleetBar};
+pub use fleet::{fleet_svg, timeline_svg, FleetBar};
 pub use heatmap::{heatmap, heatmap_svg, HeatmapScale, HeatmapStyle, Scale, ANNOTATE_MAX_DEVICES};
 pub use overview::{overview, overview_svg, Overview, OverviewTarget};
 pub use pareto::{pareto, pareto_svg, thin, AxisScale, Budget, Constraint, ParetoPlot, Series, Spread, THIN_CELLS};

@@ -12,8 +12,9 @@ const STYLE: &str = "body{font-family:sans-serif;margin:2em;max-width:72em}table
 td,th{border-bottom:1px solid #ddd;padding:.3em .7em;text-align:left}td.n{text-align:right}\
 .note{color:#555}";
 
-/// The index page; `figure` is the fleet figure's (file, SVG), inlined when there is one.
-pub fn index_html(report: &Report<FleetBody>, figure: Option<(&str, &str)>) -> String {
+/// The index page; `figure` is the fleet figure's (file, SVG) and `timeline` the timeline's,
+/// each inlined when there is one.
+pub fn index_html(report: &Report<FleetBody>, figure: Option<(&str, &str)>, timeline: Option<(&str, &str)>) -> String {
     let b = &report.body;
     let title = format!("oneproxy fleet: {} devices ({})", b.devices.len(), report.space);
     let mut out = format!(
@@ -64,6 +65,15 @@ pub fn index_html(report: &Report<FleetBody>, figure: Option<(&str, &str)>) -> S
             out,
             "<h2>Who proxied whom, and the measurements each device made</h2><p class=note>Bars in arrival \
              order; an arc joins a device to the fleet member that proxied it (<a href=\"{}\">SVG</a>).</p>{svg}",
+            escape(file)
+        );
+    }
+    if let Some((file, svg)) = timeline {
+        let _ = write!(
+            out,
+            "<h2>The fleet's life</h2><p class=note>Each device's measurements on the fleet's clock, counted \
+             in measurement slots: devices of a wave measure side by side, and a wave starts when the one \
+             before it has finished (<a href=\"{}\">SVG</a>).</p>{svg}",
             escape(file)
         );
     }

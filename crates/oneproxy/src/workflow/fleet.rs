@@ -107,6 +107,61 @@ pub struct FleetOutcome {
     pub devices: Vec<FleetDevice>,
 }
 
+/// Where one device's measurements fall in the fleet's life, in measurement slots: the devices
+/// of a wave measure side by side, one architecture per slot each, and a wave starts when the
+/// longest device of the one before it has finished. Slots, not seconds: a table oracle has no
+/// clock, and a real fleet's seconds depend on its devices, while slots show what the fleet's
+/// order and its learning decide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Span {
+    /// The slot its first measurement takes (its wave's start).
+    pub start: usize,
+    /// Initial samples (the reuse-or-adapt decision).
+    pub samples: usize,
+    /// Every other architecture measured (adaptation samples and candidates).
+    pub candidates: usize,
+    /// Re-measurements before its front was reported.
+    pub remeasurements: usize,
+}
+
+impl Span {
+    /// The slot after its last measurement.
+    pub fn end(&self) -> usize {
+        self.start + self.samples + self.candidates + self.remeasurements
+    }
+}
+
+impl FleetOutcome {
+    /// Each device's [`Span`], in arrival order.
+    pub fn timeline(&self) -> Vec<Span> {
+        timeline(&self.devices)
+    }
+}
+
+/// Each of `devices`' [`Span`] (in their order; waves as they record them).
+pub fn timeline<'d>(devices: impl IntoIterator<Item = &'d FleetDevice>) -> Vec<Span> {
+    let devices: Vec<&FleetDevice> = devices.into_iter().collect();
+    let waves = devices.iter().map(|d| d.wave + 1).max().unwrap_or(0);
+    let mut spans: Vec<Span> = devices
+        .iter()
+        .map(|d| {
+            let o = &d.outcome;
+            let samples = o.measured.iter().filter(|m| m.stage == super::nas::Stage::Samples).count();
+            Span { start: 0, samples, candidates: o.measured.len() - samples, remeasurements: o.remeasurements }
+        })
+        .collect();
+    let mut start = 0;
+    for w in 0..waves {
+        let mut longest = 0;
+        for (_, span) in devices.iter().zip(spans.iter_mut()).filter(|(d, _)| d.wave == w) {
+            span.start = start;
+            longest = longest.max(span.end() - start);
+        }
+        start += longest;
+    }
+    spans
+}
+
 /// A fleet member: its column name, its target and its arrival index.
 struct Member {
     column: String,
@@ -291,6 +346,16 @@ mod tests {
         assert_eq!((first.devices[1].wave, first.devices[2].wave), (0, 1));
         assert!(first.devices[1].fleet_pool.is_empty());
         assert_eq!(first.devices[2].fleet_pool.len(), 2);
+        // On the timeline the first wave measures side by side from slot 0; the third device
+        // starts when the longer of the two has finished, and every measurement has a slot.
+        let spans = first.timeline();
+        assert_eq!((spans[0].start, spans[1].start), (0, 0));
+        assert_eq!(spans[2].start, spans[0].end().max(spans[1].end()));
+        for (span, d) in spans.iter().zip(&first.devices) {
+            assert_eq!(span.samples + span.candidates, d.outcome.measurements);
+            assert_eq!(span.end() - span.start, d.outcome.measurements + d.outcome.remeasurements);
+            assert!(span.samples > 0 && span.candidates > 0, "{span:?}");
+        }
         // Without joining, every device runs as alone, whatever the order.
         let alone = FleetConfig { join: false, ..small_pool() };
         let a = fleet(&targets, &alone).unwrap();
