@@ -755,6 +755,16 @@ pub struct EvalNasArgs {
     /// spends exactly this many (the regret-versus-measurements curve).
     #[arg(long, value_name = "N")]
     pub max_measurements: Option<usize>,
+    /// Also draw the calibration of the flow's uncertainty (.svg, .png or .pdf): how often its
+    /// latency intervals on the architectures it did not measure, and its bound on the
+    /// remaining regret, held the truth, against their nominal levels.
+    #[arg(long, value_name = "FILE")]
+    pub calibration_plot: Option<PathBuf>,
+    /// Replace an existing output file that oneproxy did not write (or that was changed since it
+    /// wrote it); without it such a file is left alone and the command stops. An output is never
+    /// written onto one of the command's inputs, forced or not.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// In which order a fleet's targets arrive.

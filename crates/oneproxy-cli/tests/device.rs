@@ -76,6 +76,24 @@ fn the_flow_states_the_regret_it_believes_it_left() {
         .clone();
     let eval = String::from_utf8(eval).unwrap();
     assert!(eval.contains("estimated: mean, 80% bound") && eval.contains("within its 80% bound in"), "{eval}");
+    // The calibration figure: the intervals' curve and the bound's point, as the text says.
+    let figure = dir.path().join("calibration.svg");
+    let args = ["evaluate", "nas", "--targets", "fpga,eyeriss", "--proxy", "pixel3", "--trials", "2", "--no-baselines"];
+    oneproxy().args(args).arg("--calibration-plot").arg(&figure).assert().success();
+    let svg = std::fs::read_to_string(&figure).unwrap();
+    roxmltree::Document::parse(&svg).unwrap();
+    assert!(svg.contains("central 80% intervals hold") && svg.contains("the 80% bound on the remaining regret holds"));
+    // A file the user wrote is not replaced without --force.
+    let theirs = dir.path().join("theirs.svg");
+    std::fs::write(&theirs, "mine").unwrap();
+    oneproxy()
+        .args(args)
+        .arg("--calibration-plot")
+        .arg(&theirs)
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("--calibration-plot"));
+    assert_eq!(std::fs::read_to_string(&theirs).unwrap(), "mine");
 }
 
 #[test]

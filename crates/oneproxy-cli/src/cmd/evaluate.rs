@@ -148,6 +148,10 @@ pub fn render_nas(runs: &[ScoredRun], constraints: &[f64]) -> String {
 }
 
 pub fn run_nas(args: EvalNasArgs) -> anyhow::Result<()> {
+    let outputs = oneproxy::output::Outputs::new(args.force).inputs(&args.data.latency);
+    if let Some(path) = &args.calibration_plot {
+        anyhow::Context::context(outputs.check(path), "--calibration-plot")?;
+    }
     let space: SpaceId = args.data.space()?;
     let table = super::load_table(&args.data)?;
     let acc = super::accuracy_table(space, &args.accuracy)?;
@@ -167,6 +171,10 @@ pub fn run_nas(args: EvalNasArgs) -> anyhow::Result<()> {
     };
     bar.finish_and_clear();
     let set = args.draw.sample_set.as_str();
+    if let Some(path) = &args.calibration_plot {
+        let title = format!("Does the flow mean what it says? {space}, {} runs", rows.len());
+        calibration_plot(&NasSummary::of(&rows), &title, path, &outputs)?;
+    }
     if args.json {
         let mut inputs = table.inputs().to_vec();
         inputs.extend(acc.input().cloned());
@@ -187,6 +195,28 @@ pub fn run_nas(args: EvalNasArgs) -> anyhow::Result<()> {
         render_nas(&rows, &args.flow.constraints),
         render_baselines(&rows, &baselines, trials.count)
     ))
+}
+
+#[cfg(feature = "plot")]
+fn calibration_plot(
+    summary: &NasSummary,
+    title: &str,
+    path: &std::path::Path,
+    outputs: &oneproxy::output::Outputs,
+) -> anyhow::Result<()> {
+    let intervals: Vec<(f64, f64)> = summary.interval_coverage.iter().map(|c| (c.level, c.observed)).collect();
+    let bound = summary.estimate_coverage.map(|c| (oneproxy::workflow::remaining::LEVEL, c));
+    if intervals.is_empty() && bound.is_none() {
+        anyhow::bail!("--calibration-plot: no scored run states an uncertainty to check");
+    }
+    oneproxy::plot::calibration(&oneproxy::plot::Calibration { title, intervals: &intervals, bound }, path, outputs)?;
+    note!("wrote {}", path.display());
+    Ok(())
+}
+
+#[cfg(not(feature = "plot"))]
+fn calibration_plot(_: &NasSummary, _: &str, _: &std::path::Path, _: &oneproxy::output::Outputs) -> anyhow::Result<()> {
+    anyhow::bail!("this oneproxy was built without the `plot` feature")
 }
 
 pub fn run_fleet(args: EvalFleetArgs) -> anyhow::Result<()> {

@@ -1,16 +1,19 @@
-//! Plots (feature `plot`): the device correlation heatmap and Pareto fronts.
+//! Plots (feature `plot`): the device correlation heatmap, Pareto fronts, the overview of a
+//! run, a fleet's figures and the calibration of the flow's uncertainty.
 //!
 //! Every figure is drawn once, as SVG; PNG and PDF are made from that SVG (resvg and svg2pdf)
 //! with the bundled DejaVu Sans font, so the three formats show the same figure and none
 //! depends on the machine's fonts. The format follows the file extension: `.svg`, `.png`
 //! (twice the SVG's pixel size, for print) or `.pdf` (vector). Files are written atomically.
 
+mod calibration;
 mod fleet;
 mod heatmap;
 mod overview;
 pub mod palette;
 mod pareto;
 
+pub use calibration::{calibration, calibration_svg, Calibration};
 pub use fleet::{fleet_svg, timeline_svg, FleetBar};
 pub use heatmap::{heatmap, heatmap_svg, HeatmapScale, HeatmapStyle, Scale, ANNOTATE_MAX_DEVICES};
 pub use overview::{overview, overview_svg, Overview, OverviewTarget};
