@@ -53,6 +53,12 @@ def test_a_fleet_of_callables_gives_the_cli_simulations_devices_for_the_seed(col
     for d in got.devices:
         assert len(d.result.measurements) == d.result.outcome["measurements"]
         assert all(columns[d.target][a] == v for a, v in d.result.measurements.items())
+    # On the fleet's clock the first wave starts together, the second when the first is done.
+    spans = [d.span for d in got.devices]
+    ends = [s["start"] + s["samples"] + s["candidates"] + s["remeasurements"] for s in spans]
+    assert spans[0]["start"] == spans[1]["start"] == 0
+    assert spans[2]["start"] == spans[3]["start"] == max(ends[:2])
+    assert all(s["samples"] + s["candidates"] == d.result.outcome["measurements"] for s, d in zip(spans, got.devices))
 
 
 def test_a_stopped_fleet_resumes_every_device_from_its_log(columns, tmp_path):

@@ -241,6 +241,10 @@ class FleetDevice(NamedTuple):
     proxy_source: Dict[str, Any]
     fleet_pool: List[str]
     result: NasResult
+    #: Where its measurements fall in the fleet's life, in measurement slots (devices of a wave
+    #: measure side by side; a wave starts when the one before it has finished): ``start``,
+    #: ``samples``, ``candidates`` (the rest of its flow) and ``remeasurements``.
+    span: Dict[str, int] = {}
 
     @property
     def proxy(self) -> str:
@@ -809,7 +813,9 @@ def fleet(
     for d, rows in zip(outcome["devices"], measured):
         target = d["outcome"]["target"]
         result = _nas_result(d["outcome"], rows, target, as_frame)
-        devices.append(FleetDevice(target, d["arrival"], d["wave"], d["proxy_source"], list(d["fleet_pool"]), result))
+        devices.append(
+            FleetDevice(target, d["arrival"], d["wave"], d["proxy_source"], list(d["fleet_pool"]), result, dict(d["span"]))
+        )
     return FleetResult(devices, outcome)
 
 

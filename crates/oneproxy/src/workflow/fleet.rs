@@ -98,6 +98,9 @@ pub struct FleetDevice {
     pub fleet_pool: Vec<String>,
     /// What its flow did.
     pub outcome: NasOutcome,
+    /// Where its measurements fall in the fleet's life ([`timeline`]).
+    #[serde(default)]
+    pub span: Span,
 }
 
 /// What a fleet did, device by device in arrival order.
@@ -112,7 +115,7 @@ pub struct FleetOutcome {
 /// longest device of the one before it has finished. Slots, not seconds: a table oracle has no
 /// clock, and a real fleet's seconds depend on its devices, while slots show what the fleet's
 /// order and its learning decide.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Span {
     /// The slot its first measurement takes (its wave's start).
     pub start: usize,
@@ -128,13 +131,6 @@ impl Span {
     /// The slot after its last measurement.
     pub fn end(&self) -> usize {
         self.start + self.samples + self.candidates + self.remeasurements
-    }
-}
-
-impl FleetOutcome {
-    /// Each device's [`Span`], in arrival order.
-    pub fn timeline(&self) -> Vec<Span> {
-        timeline(&self.devices)
     }
 }
 
@@ -239,6 +235,7 @@ pub fn run_fleet_seeded(
                 proxy_source,
                 fleet_pool: fleet_pool.clone(),
                 outcome,
+                span: Span::default(),
             });
         }
         if config.join {
@@ -253,6 +250,9 @@ pub fn run_fleet_seeded(
                 members.push(Member { column, target: d.outcome.target.clone(), arrival: d.arrival });
             }
         }
+    }
+    for (device, span) in timeline(&devices).into_iter().enumerate() {
+        devices[device].span = span;
     }
     Ok(FleetOutcome { devices })
 }
@@ -348,7 +348,8 @@ mod tests {
         assert_eq!(first.devices[2].fleet_pool.len(), 2);
         // On the timeline the first wave measures side by side from slot 0; the third device
         // starts when the longer of the two has finished, and every measurement has a slot.
-        let spans = first.timeline();
+        let spans: Vec<Span> = first.devices.iter().map(|d| d.span).collect();
+        assert_eq!(spans, timeline(&first.devices));
         assert_eq!((spans[0].start, spans[1].start), (0, 0));
         assert_eq!(spans[2].start, spans[0].end().max(spans[1].end()));
         for (span, d) in spans.iter().zip(&first.devices) {

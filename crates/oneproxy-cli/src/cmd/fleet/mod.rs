@@ -145,13 +145,8 @@ fn write_index(dir: &oneproxy::output::ReportDir, report: &Report<FleetBody>) ->
         let title = format!("a fleet of {}: measurements by arrival, and who proxied whom", bars.len());
         let svg = oneproxy::plot::fleet_svg(&title, &bars);
         dir.write("fleet.svg", svg.as_bytes())?;
-        let rows: Vec<(&str, oneproxy::workflow::Span)> = report
-            .body
-            .devices
-            .iter()
-            .map(|d| d.device.outcome.target.as_str())
-            .zip(oneproxy::workflow::timeline(report.body.devices.iter().map(|d| &d.device)))
-            .collect();
+        let rows: Vec<(&str, oneproxy::workflow::Span)> =
+            report.body.devices.iter().map(|d| (d.device.outcome.target.as_str(), d.device.span)).collect();
         let timeline =
             oneproxy::plot::timeline_svg(&format!("a fleet of {}: its life, device by device", rows.len()), &rows);
         dir.write("timeline.svg", timeline.as_bytes())?;
