@@ -7,7 +7,7 @@
 //! than it claims; below it, surer than it should be.
 
 use super::palette::{self, hex};
-use super::{escape_xml, text_width, FONT_FAMILY};
+use super::{svg_with_title, text_width};
 use std::fmt::Write;
 
 /// What the figure shows.
@@ -30,12 +30,7 @@ pub fn calibration_svg(c: &Calibration) -> String {
     let height = top + SIDE + 56.0;
     let x = |v: f64| left + SIDE * v.clamp(0.0, 1.0);
     let y = |v: f64| top + SIDE * (1.0 - v.clamp(0.0, 1.0));
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="{FONT_FAMILY}" font-size="11"><rect width="100%" height="100%" fill="white"/><text x="10" y="20" font-size="14">{}</text>"#,
-        escape_xml(c.title)
-    );
+    let mut s = svg_with_title(width, height, c.title);
     for k in 0..=5 {
         let v = k as f64 / 5.0;
         let _ = write!(

@@ -5,7 +5,7 @@
 //! from, so a fleet that learns shows blue arcs and shorter bars to the right.
 
 use super::palette::{self, hex};
-use super::{escape_xml, text_width, FONT_FAMILY};
+use super::{escape_xml, svg_with_title, text_width, tick_step};
 use crate::workflow::Span;
 use std::fmt::Write;
 
@@ -31,8 +31,7 @@ pub fn fleet_svg(title: &str, bars: &[FleetBar]) -> String {
     let n = bars.len().max(1);
     let most = bars.iter().map(|b| b.measurements).max().unwrap_or(0).max(1) as f64;
     // Ticks at round steps, about five of them.
-    let step =
-        [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0].into_iter().find(|s| most / s <= 6.0).unwrap_or(1000.0);
+    let step = tick_step(most, 6.0);
     let top_value = (most / step).ceil() * step;
     let longest = bars.iter().map(|b| text_width(b.name, 11)).fold(40.0, f64::max);
     let arcs_h = 24.0 + 14.0 * (bars.iter().filter(|b| b.member.is_some()).count().min(6) as f64);
@@ -41,12 +40,7 @@ pub fn fleet_svg(title: &str, bars: &[FleetBar]) -> String {
     let height = (top + PLOT_H + longest * 0.75 + 40.0).ceil();
     let y = |v: f64| top + PLOT_H * (1.0 - v / top_value);
     let x = |i: usize| left + GAP / 2.0 + i as f64 * (BAR_W + GAP);
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="{FONT_FAMILY}" font-size="11"><rect width="100%" height="100%" fill="white"/><text x="10" y="20" font-size="14">{}</text>"#,
-        escape_xml(title)
-    );
+    let mut s = svg_with_title(width, height, title);
     let mut v = 0.0;
     while v <= top_value + 1e-9 {
         let _ = write!(
@@ -143,17 +137,9 @@ pub fn timeline_svg(title: &str, rows: &[(&str, Span)]) -> String {
     let width = (left + plot_w + 30.0).max(text_width(title, 14) + 30.0).ceil();
     let height = (top + rows.len() as f64 * ROW_H + 64.0).ceil();
     let x = |slot: f64| left + plot_w * slot / last;
-    let step = [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0]
-        .into_iter()
-        .find(|s| last / s <= 8.0)
-        .unwrap_or(5000.0);
+    let step = tick_step(last, 8.0);
     let bottom = top + rows.len() as f64 * ROW_H;
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="{FONT_FAMILY}" font-size="11"><rect width="100%" height="100%" fill="white"/><text x="10" y="20" font-size="14">{}</text>"#,
-        escape_xml(title)
-    );
+    let mut s = svg_with_title(width, height, title);
     let mut v = 0.0;
     while v <= last + 1e-9 {
         let _ = write!(

@@ -125,9 +125,44 @@ pub fn save(svg: &str, path: &Path, out: &crate::output::Outputs) -> Result<()> 
 
 pub(crate) use crate::report::html::escape as escape_xml;
 
+/// The opening of a figure drawn as SVG text: its size, the font, a white page and the title.
+pub(crate) fn svg_with_title(width: f64, height: f64, title: &str) -> String {
+    format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="{FONT_FAMILY}" font-size="11"><rect width="100%" height="100%" fill="white"/><text x="10" y="20" font-size="14">{}</text>"#,
+        escape_xml(title)
+    )
+}
+
+/// A round tick step (1, 2 or 5 times a power of ten) that cuts `0..=largest` into at most
+/// `ticks` intervals.
+pub(crate) fn tick_step(largest: f64, ticks: f64) -> f64 {
+    let mut step = 1.0;
+    loop {
+        for m in [1.0, 2.0, 5.0] {
+            if largest / (m * step) <= ticks {
+                return m * step;
+            }
+        }
+        step *= 10.0;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tick_steps_are_round_and_cut_the_range_into_at_most_so_many() {
+        assert_eq!(tick_step(6.0, 6.0), 1.0);
+        assert_eq!(tick_step(7.0, 6.0), 2.0);
+        assert_eq!(tick_step(29.0, 6.0), 5.0);
+        assert_eq!(tick_step(127.0, 8.0), 20.0);
+        assert_eq!(tick_step(4000.0, 6.0), 1000.0);
+        for largest in [0.5, 3.0, 49.0, 1234.0] {
+            let step = tick_step(largest, 6.0);
+            assert!(largest / step <= 6.0 && largest / step > 1.0 || largest <= 1.0, "{largest} {step}");
+        }
+    }
 
     #[test]
     fn formats_follow_the_extension() {
