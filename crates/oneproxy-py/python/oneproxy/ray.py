@@ -44,6 +44,12 @@ class _Device:
     def name(self) -> str:
         return self._name
 
+    def host(self) -> Tuple[str, str]:
+        """Where the device's actor runs: the Ray node's id and its IP address (to check that
+        each device landed on the host it is attached to)."""
+        context = ray.get_runtime_context()
+        return context.get_node_id(), ray.util.get_node_ip_address()
+
     def restarted(self) -> bool:
         """Whether this actor is a restart of the device's first one."""
         return bool(ray.get_runtime_context().was_current_actor_reconstructed)
