@@ -171,9 +171,10 @@ pub fn run_nas(args: EvalNasArgs) -> anyhow::Result<()> {
     };
     bar.finish_and_clear();
     let set = args.draw.sample_set.as_str();
+    let summary = NasSummary::of(&rows);
     if let Some(path) = &args.calibration_plot {
         let title = format!("Does the flow mean what it says? {space}, {} runs", rows.len());
-        calibration_plot(&NasSummary::of(&rows), &title, path, &outputs)?;
+        calibration_plot(&summary, &title, path, &outputs)?;
     }
     if args.json {
         let mut inputs = table.inputs().to_vec();
@@ -183,7 +184,7 @@ pub fn run_nas(args: EvalNasArgs) -> anyhow::Result<()> {
             trials: trials.count,
             method: MethodScore::of(&rows, |r| Some(r.score.regret)),
             baselines,
-            summary: NasSummary::of(&rows),
+            summary,
             targets: rows,
         };
         let manifest = Manifest::new(space, Some(args.draw.seed), inputs);

@@ -135,8 +135,7 @@ impl Span {
 }
 
 /// Each of `devices`' [`Span`] (in their order; waves as they record them).
-pub fn timeline<'d>(devices: impl IntoIterator<Item = &'d FleetDevice>) -> Vec<Span> {
-    let devices: Vec<&FleetDevice> = devices.into_iter().collect();
+pub fn timeline(devices: &[FleetDevice]) -> Vec<Span> {
     let waves = devices.iter().map(|d| d.wave + 1).max().unwrap_or(0);
     let mut spans: Vec<Span> = devices
         .iter()

@@ -56,6 +56,12 @@ const SHARED: f64 = 0.5;
 /// make a distribution whose tail is one or two values.
 pub const MIN_ERRORS: usize = 8;
 
+/// Whether [`LatencyModel::remaining_regret`] resamples `errors` rather than drawing normals
+/// (callers then give it the model the errors were measured against).
+pub fn resamples(errors: &[f64]) -> bool {
+    errors.len() >= MIN_ERRORS
+}
+
 /// The flow's estimate of the regret its measured set leaves, in accuracy points.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct RemainingRegret {
@@ -97,7 +103,7 @@ impl LatencyModel {
         errors: &[f64],
         seed: u64,
     ) -> RemainingRegret {
-        let errors: Vec<f64> = if errors.len() >= MIN_ERRORS {
+        let errors: Vec<f64> = if resamples(errors) {
             errors.iter().filter(|z| z.is_finite()).map(|z| z.clamp(-REACH, REACH)).collect()
         } else {
             Vec::new()

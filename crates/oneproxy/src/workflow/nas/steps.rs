@@ -17,7 +17,7 @@ use crate::space::{seeded_rng, Arch, SearchSpace};
 use crate::stats::{pearson, spearman};
 use crate::workflow::design::{LatencyModel, MIN_SIGMA};
 use crate::workflow::oracle::TargetOracle;
-use crate::workflow::remaining::MIN_ERRORS;
+use crate::workflow::remaining::resamples;
 use crate::workflow::samples::SampleSet;
 use std::collections::{HashMap, HashSet};
 
@@ -573,7 +573,7 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
         let model = base.clone().widened(self.widening());
         // Once the surprises are enough to resample, they replace the widening they set: the
         // estimate draws them on the unwidened spreads they were measured against.
-        let estimated = if self.surprises.len() >= MIN_ERRORS { &base } else { &model };
+        let estimated = if resamples(&self.surprises) { &base } else { &model };
         let remaining = estimated.remaining_regret(
             &self.accuracies,
             &measured_pairs,
