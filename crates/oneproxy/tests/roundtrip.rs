@@ -99,25 +99,31 @@ fn one_thread_is_timed_on_the_cpu_clock_and_a_pool_on_the_wall_clock() {
     assert_eq!(TractTimer::new(1).settings()["clock"], "cpu");
 }
 
-/// The CPU clock counts only the work of the thread that runs the model, so a run on it can
-/// never take longer than the same run on the wall clock; both see the same model cost.
+/// The CPU clock counts only the work of the thread that runs the model, so within one run it
+/// can never exceed the wall time around that same run; and it does see the model's work (a run
+/// costs about as much CPU as its quietest wall time). Comparing separate runs would not test
+/// this: the fastest wall run can beat the fastest CPU run by chance on a busy machine.
 #[test]
 fn the_cpu_clock_never_exceeds_the_wall_clock() {
     use oneproxy::measure::Clock;
+    use std::time::Instant;
     let arch = Arch::from_genes(vec![3; 6]);
     let bytes = export(SpaceId::Nb201, &arch, 1, 0);
     let shape = input_shape(SpaceId::Nb201, &arch, 1);
     let input = seeded_input(shape, 2);
     let mut m = TractModel::load(&bytes, shape, &input, 1).unwrap();
     m.time(Clock::Wall).unwrap();
-    // Interleaved, fastest of each: the floor of each clock.
-    let (mut cpu, mut wall) = (f64::INFINITY, f64::INFINITY);
+    let (mut fastest_cpu, mut fastest_wall) = (f64::INFINITY, f64::INFINITY);
     for _ in 0..10 {
-        cpu = cpu.min(m.time(Clock::Cpu).unwrap());
-        wall = wall.min(m.time(Clock::Wall).unwrap());
+        let start = Instant::now();
+        let cpu = m.time(Clock::Cpu).unwrap();
+        let around = start.elapsed().as_secs_f64() * 1e3;
+        assert!(cpu > 0.0 && cpu <= around, "one run: cpu {cpu} ms, wall around it {around} ms");
+        fastest_cpu = fastest_cpu.min(cpu);
+        fastest_wall = fastest_wall.min(m.time(Clock::Wall).unwrap());
     }
-    eprintln!("fastest run: cpu {cpu:.3} ms, wall {wall:.3} ms");
-    assert!(cpu > 0.0 && cpu <= wall * 1.05, "cpu {cpu} ms, wall {wall} ms");
+    eprintln!("fastest run: cpu {fastest_cpu:.3} ms, wall {fastest_wall:.3} ms");
+    assert!(fastest_cpu >= 0.5 * fastest_wall, "cpu {fastest_cpu} ms, wall {fastest_wall} ms");
 }
 
 #[test]
