@@ -142,6 +142,14 @@ impl SpaceId {
         }
     }
 
+    /// Every architecture of an enumerable space, enumerated once per process ([`SearchSpace::enumerate`]):
+    /// bounds over the whole space are checked on every refit of the flow, and enumerating
+    /// NB201's 15,625 cells each time cost more than the check.
+    pub fn enumerated(self) -> Option<&'static [Arch]> {
+        static CELLS: PerSpace<Option<Vec<Arch>>> = PerSpace::new();
+        CELLS.get_or_init(self, || self.space().enumerate()).as_deref()
+    }
+
     /// Whether the space has networks ([`Family::has_network`]); else an error saying what
     /// needs one (`what`, e.g. `FLOPs`).
     pub fn require_network(self, what: &str) -> Result<()> {

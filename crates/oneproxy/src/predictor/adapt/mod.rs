@@ -96,10 +96,13 @@ impl Adapted {
             .filter(|(w, _)| *w > 0.0)
             .map(|(w, p)| Ok((*w, p.predict(archs, proxy)?)))
             .collect::<Result<_>>()?;
+        // One buffer for every architecture: this runs over every candidate on each of the
+        // flow's refits.
+        let mut logs: Vec<(f64, f64)> = Vec::with_capacity(weighted.len());
         Ok((0..archs.len())
             .map(|i| {
-                let logs: Vec<(f64, f64)> =
-                    weighted.iter().filter(|(_, v)| v[i] > 0.0).map(|(w, v)| (*w, v[i].ln())).collect();
+                logs.clear();
+                logs.extend(weighted.iter().filter(|(_, v)| v[i] > 0.0).map(|(w, v)| (*w, v[i].ln())));
                 let total: f64 = logs.iter().map(|l| l.0).sum();
                 if logs.len() < 2 || total <= 0.0 {
                     return 0.0;

@@ -380,16 +380,15 @@ impl AdditivePredictor {
     fn predict_impl(&self, archs: &[Arch], lookups: &[Vec<f64>]) -> Vec<f64> {
         let space = self.space.space();
         let mut buf = vec![0.0; space.num_features()];
-        let any_pruned = self.proxy_terms.iter().any(|t| t.pruned);
-        let mut pruned_buf = vec![0.0; if any_pruned { space.num_features() } else { 0 }];
+        let mut pruned_buf = Vec::new();
         archs
             .iter()
             .enumerate()
             .map(|(i, a)| {
                 space.encode_into(a, &mut buf);
-                if any_pruned {
-                    space.encode_into(&crate::space::cell::prune_dead(a), &mut pruned_buf);
-                }
+                // The pruned cell's encoding only serves a pruned term's fallback: encoded on
+                // first need per architecture (most lookups are measured cells).
+                let mut pruned_encoded = false;
                 let mut v = self.predict_encoded(&buf)
                     + self.structure_terms.iter().map(|t| t.value(a)).sum::<f64>()
                     + self.network_value(a);
@@ -398,7 +397,16 @@ impl AdditivePredictor {
                     let base = if !measured.is_nan() {
                         measured
                     } else {
-                        let x = if term.pruned { &pruned_buf } else { &buf };
+                        let x = if term.pruned {
+                            if !pruned_encoded {
+                                pruned_buf.resize(space.num_features(), 0.0);
+                                space.encode_into(&crate::space::cell::prune_dead(a), &mut pruned_buf);
+                                pruned_encoded = true;
+                            }
+                            &pruned_buf
+                        } else {
+                            &buf
+                        };
                         crate::stats::dot(x, &term.fallback_weights) + term.fallback_intercept
                     };
                     v += term.coefficient * base;

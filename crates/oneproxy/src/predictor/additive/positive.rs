@@ -70,10 +70,10 @@ impl AdditivePredictor {
             LowerBound { value: space.min_additive(&w) + c + self.network_value(&smallest), arch, measured: false }
         } else {
             // Not additive: over the whole (enumerable, checked by `validate`) space.
-            let all = space.enumerate().ok_or_else(|| {
+            let all = self.space.enumerated().ok_or_else(|| {
                 Error::InvalidParameter(format!("structure terms need an enumerable space, not {}", self.space))
             })?;
-            let values = self.predict_modelled(&all);
+            let values = self.predict_modelled(all);
             let i = (0..all.len()).fold(0, |b, i| if values[i] < values[b] { i } else { b });
             LowerBound { value: values[i], arch: all[i].clone(), measured: false }
         };

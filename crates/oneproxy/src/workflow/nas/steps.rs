@@ -139,6 +139,8 @@ pub(super) struct Run<'f, 'a, 'o> {
     target: String,
     /// What the target may measure, with an accuracy; their accuracies and positions.
     candidates: Vec<Arch>,
+    /// Whether `candidates` are the pool table's rows, in order.
+    candidates_are_rows: bool,
     accuracies: Vec<f64>,
     position: HashMap<Arch, usize>,
     proxies: Vec<Proxy<'f>>,
@@ -185,12 +187,14 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
             candidates.iter().map(|a| flow.accuracy().get(a).expect("candidates have accuracies")).collect();
         let position = candidates.iter().enumerate().map(|(i, a)| (a.clone(), i)).collect();
         let ledger = Ledger::new(oracle, space, config.max_failures, config.max_measurements);
+        let candidates_are_rows = candidates[..] == *flow.table().archs();
         let run = Run {
             config,
             flow,
             space,
             target,
             candidates,
+            candidates_are_rows,
             accuracies,
             position,
             proxies,
@@ -439,11 +443,16 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
     /// The prediction of every candidate by an adaptation, with its members' spread.
     fn fit_of(&self, adapted: &Adapted) -> Result<Fit> {
         let table = ProxyLatency::Measured(self.flow.table());
+        // The table's own rows when the candidates are exactly them (a recorded space, as in
+        // the main job): predictions then read each proxy's column in place instead of
+        // matching every candidate to its row, once per member on every refit.
+        let rows = self.flow.table().archs();
+        let candidates = if self.candidates_are_rows { rows } else { &self.candidates[..] };
         Ok(Fit {
-            predicted: adapted.predictor.predict(&self.candidates, table)?,
+            predicted: adapted.predictor.predict(candidates, table)?,
             cv_spearman: Some(adapted.report.cv_spearman),
             cv_error: adapted.report.cv_error.sqrt(),
-            spread: adapted.log_spread(&self.candidates, table)?,
+            spread: adapted.log_spread(candidates, table)?,
             refitted: false,
             kept_proxy: false,
         })
