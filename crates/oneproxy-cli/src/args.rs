@@ -715,6 +715,11 @@ pub struct FlowArgs {
     /// than this many accuracy points (--design sequential).
     #[arg(long, default_value_t = Design::sequential_defaults().1, value_parser = non_negative, allow_negative_numbers = true)]
     pub stop: f64,
+    /// The regret you accept, in accuracy points: also stop once the flow's own estimate of
+    /// what is left to gain is at most this with 80% confidence, every budget it believes
+    /// populated holding a measured pick (--design sequential; default: no such stop).
+    #[arg(long, value_name = "POINTS", value_parser = non_negative, allow_negative_numbers = true)]
+    pub stop_regret: Option<f64>,
     /// Never reuse the proxy as is: always adapt its predictor.
     #[arg(long)]
     pub always_adapt: bool,

@@ -159,6 +159,7 @@ fn the_sequential_design_spends_what_it_is_given() {
     ]);
     assert!(layers["mean_measurements"].as_f64().unwrap() > seq["mean_measurements"].as_f64().unwrap());
     assert!(stderr_of(&["evaluate", "nas", "--targets", "gold_6226", "--stop", "-1"]).contains("--stop"));
+    assert!(stderr_of(&["evaluate", "nas", "--targets", "gold_6226", "--stop-regret", "-1"]).contains("--stop-regret"));
     assert!(stderr_of(&["evaluate", "nas", "--targets", "gold_6226", "--round-size", "0"]).contains("--round-size"));
 }
 

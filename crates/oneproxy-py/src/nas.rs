@@ -30,11 +30,12 @@ pub struct FlowKeywords<'py> {
     pub always_adapt: Option<bool>,
     pub max_failures: Option<usize>,
     pub remeasure: Option<String>,
+    pub stop_regret: Option<f64>,
     pub adapt: AdaptKeywords<'py>,
 }
 
 /// The flow's keywords, as `nas` names them: what `fleet` takes in one dict (`**flow` in Python).
-const FLOW_KEYWORDS: [&str; 22] = [
+const FLOW_KEYWORDS: [&str; 23] = [
     "proxy",
     "pool",
     "samples",
@@ -51,6 +52,7 @@ const FLOW_KEYWORDS: [&str; 22] = [
     "always_adapt",
     "max_failures",
     "remeasure",
+    "stop_regret",
     "norm",
     "form",
     "lambda_",
@@ -100,6 +102,7 @@ impl<'py> FlowKeywords<'py> {
             always_adapt: keyword(d, "always_adapt")?,
             max_failures: keyword(d, "max_failures")?,
             remeasure: keyword(d, "remeasure")?,
+            stop_regret: keyword(d, "stop_regret")?,
             adapt: AdaptKeywords {
                 norm: keyword(d, "norm")?,
                 form: keyword(d, "form")?,
@@ -130,6 +133,7 @@ impl FlowKeywords<'_> {
             reuse: self.always_adapt.map_or(d.reuse, |always| !always),
             max_failures: self.max_failures.unwrap_or(d.max_failures),
             remeasure: self.remeasure.as_deref().map_or(Ok(d.remeasure), Remeasure::named).or_py()?,
+            stop_regret: self.stop_regret.or(d.stop_regret),
         };
         c.check().or_py()?;
         Ok(c)
@@ -262,7 +266,7 @@ fn record_known(py: Python<'_>, log: &mut MeasurementLog, archs: &[String], ms: 
 /// (an exception it raises stops the flow as one of `target` does). `measurements`, (archs, ms)
 /// measured before, are taken as measured.
 #[pyfunction]
-#[pyo3(signature = (target, space="nb201", dataset=None, accuracy_file=None, target_name="target", proxy=None, pool=None, samples=None, sample_set=None, max_measurements=None, threshold=None, max_samples=None, layers=None, constraints=Vec::new(), seed=None, measurements_path=None, batch_size=Some(1), norm=None, form=None, lambda_=None, folds=None, ensemble=None, latency=Vec::new(), combine=None, design=None, round_size=None, stop=None, always_adapt=None, max_failures=None, progress=None, measurements=None, remeasure=None))]
+#[pyo3(signature = (target, space="nb201", dataset=None, accuracy_file=None, target_name="target", proxy=None, pool=None, samples=None, sample_set=None, max_measurements=None, threshold=None, max_samples=None, layers=None, constraints=Vec::new(), seed=None, measurements_path=None, batch_size=Some(1), norm=None, form=None, lambda_=None, folds=None, ensemble=None, latency=Vec::new(), combine=None, design=None, round_size=None, stop=None, always_adapt=None, max_failures=None, progress=None, measurements=None, remeasure=None, stop_regret=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn nas(
     py: Python<'_>,
@@ -298,6 +302,7 @@ pub fn nas(
     progress: Option<Py<PyAny>>,
     measurements: Option<(Vec<String>, Vec<f64>)>,
     remeasure: Option<String>,
+    stop_regret: Option<f64>,
 ) -> PyResult<(String, Vec<(String, f64)>)> {
     let id = parse_space(space)?;
     if !target.bind(py).is_callable() {
@@ -329,6 +334,7 @@ pub fn nas(
         always_adapt,
         max_failures,
         remeasure,
+        stop_regret,
         adapt: AdaptKeywords { norm, form, lambda: lambda_, folds, ensemble, combine },
     }
     .config(id)?;

@@ -154,6 +154,7 @@ NAS_KNOBS = [
         ["--samples", "8", "--seed", "2", "--round-size", "3", "--stop", "0.05", "--combine", "averaged", "--constraint", "4"],
         dict(samples=8, seed=2, round_size=3, stop=0.05, combine="averaged", constraints=[4]),
     ),
+    (["--stop-regret", "0.4", "--seed", "1"], dict(stop_regret=0.4, seed=1)),
     (
         ["--design", "layers", "--always-adapt", "--layers", "1", "--max-failures", "2", "--proxy", "raspi4", "--norm", "2"],
         dict(design="layers", always_adapt=True, layers=1, max_failures=2, proxy="raspi4", norm="2"),

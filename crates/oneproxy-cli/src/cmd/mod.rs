@@ -174,6 +174,7 @@ pub fn nas_config(
         reuse: !flow.always_adapt,
         max_failures: NasConfig::default().max_failures,
         remeasure: NasConfig::default().remeasure,
+        stop_regret: flow.stop_regret,
     };
     config.check()?;
     Ok(config)

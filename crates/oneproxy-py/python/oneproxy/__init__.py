@@ -624,6 +624,7 @@ def nas(
     design: Optional[str] = None,
     round_size: Optional[int] = None,
     stop: Optional[float] = None,
+    stop_regret: Optional[float] = None,
     always_adapt: Optional[bool] = None,
     max_failures: Optional[int] = None,
     remeasure: Optional[str] = None,
@@ -675,7 +676,11 @@ def nas(
     ``remeasure`` (``auto``, ``always``, ``never``): measure the final front again before it is
     returned, with measured architectures whose value is in doubt; repeats are combined by their
     median (``outcome["remeasurements"]`` counts them, ``progress`` sees them as ``remeasured``
-    events). ``auto`` does so, as ``target`` is a device, not a table."""
+    events). ``auto`` does so, as ``target`` is a device, not a table.
+
+    ``stop_regret`` is the regret you accept, in accuracy points: the flow also stops once its
+    own estimate of what is left to gain (``outcome["remaining_regret"]``) is at most that with
+    80% confidence, every budget it believes populated holding a measured pick."""
     files = _renamed("nas", "latency", "latency_files", latency, latency_files)
     if target is None:
         raise ValueError("target is required: a callable measure(archs: list[str]) -> list[float] (ms per image)")
@@ -713,6 +718,7 @@ def nas(
         None if progress is None else (lambda event: progress(NasProgress(**event))),
         None if measurements is None else _measurements(measurements, "measurements"),
         remeasure,
+        stop_regret,
     )
     return _nas_result(json.loads(outcome_json), measured, target_name, as_frame)
 

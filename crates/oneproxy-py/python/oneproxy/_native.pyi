@@ -167,6 +167,7 @@ def nas(
     progress: Optional[Callable[[Dict[str, Any]], Any]] = None,
     measurements: Optional[Tuple[Sequence[str], Sequence[float]]] = None,
     remeasure: Optional[str] = None,
+    stop_regret: Optional[float] = None,
 ) -> Tuple[str, List[Tuple[str, float]]]:
     """`progress(event)` gets dicts with `event`, `phase`, `measured`, `failed`, `requested`,
     `max_measurements`, `message` (and `arch`, `latency_ms` where one architecture is meant)."""

@@ -90,6 +90,11 @@ pub struct NasConfig {
     pub max_failures: usize,
     /// Whether the final front is measured again before it is reported ([`Remeasure`]).
     pub remeasure: Remeasure,
+    /// The regret (accuracy points) the user accepts: the sequential design also stops once
+    /// the flow's own estimate of what is left to gain ([`crate::workflow::RemainingRegret`])
+    /// has its 80% bound at or below it, every budget it believes populated holding a measured
+    /// pick. `None`: only the design's own rule (`stop`) ends it.
+    pub stop_regret: Option<f64>,
 }
 
 /// How the flow spends its target measurements after the reuse-or-adapt decision.
@@ -156,6 +161,7 @@ impl Default for NasConfig {
             reuse: true,
             max_failures: 5,
             remeasure: Remeasure::default(),
+            stop_regret: None,
         }
     }
 }
@@ -189,6 +195,9 @@ impl NasConfig {
             if !(stop.is_finite() && stop >= 0.0) {
                 return bad(format!("the stopping threshold is a non-negative number of accuracy points, got {stop}"));
             }
+        }
+        if let Some(r) = self.stop_regret.filter(|r| !(r.is_finite() && *r >= 0.0)) {
+            return bad(format!("the accepted regret is a non-negative number of accuracy points, got {r}"));
         }
         if let Some(c) = self.constraints.iter().find(|c| !(c.is_finite() && **c > 0.0)) {
             return bad(format!("a latency constraint must be a positive number of ms, got {c}"));
@@ -715,6 +724,36 @@ mod tests {
         assert!(twin.0 < blurred.0, "twin {twin:?}, blurred {blurred:?}");
         assert!(twin.2, "the twin's own latencies are kept: {twin:?}");
         assert!(twin.1 < 0.1 && blurred.1 < 0.5, "{twin:?} {blurred:?}");
+    }
+
+    /// A user who accepts some regret gets a flow that stops once its own estimate says so:
+    /// fewer measurements, the reported 80% bound within what was accepted; accepting none
+    /// changes nothing; a negative or undefined amount is refused.
+    #[test]
+    fn an_accepted_regret_stops_the_flow_once_its_estimate_is_within_it() {
+        let b = bundle(SpaceId::Nb201).unwrap();
+        let acc = b.accuracy("cifar100").unwrap();
+        let flow = Flow::new(&b.latency, acc);
+        let run = |stop_regret: Option<f64>| {
+            let config = NasConfig {
+                proxy: ProxySelection::Device("raspi4".into()),
+                samples: SampleSet::Random(6),
+                stop_regret,
+                ..NasConfig::default()
+            };
+            let mut oracle = TableOracle::new(&b.latency, "silver_4210r").unwrap();
+            flow.run(&mut oracle, &config, &mut |_| {}).unwrap()
+        };
+        let (strict, none) = (run(None), run(Some(0.0)));
+        assert_eq!(strict.measured, none.measured, "accepting no regret is the design's own rule");
+        let lenient = run(Some(0.5));
+        assert!(lenient.measurements < strict.measurements, "{} vs {}", lenient.measurements, strict.measurements);
+        let bound = lenient.remaining_regret.as_ref().unwrap().bound;
+        assert!(bound <= 0.5, "stopped with an estimated bound of {bound}");
+        for bad in [-0.1, f64::NAN, f64::INFINITY] {
+            let e = NasConfig { stop_regret: Some(bad), ..NasConfig::default() }.check().unwrap_err();
+            assert!(e.to_string().contains("accepted regret"), "{e}");
+        }
     }
 
     #[test]

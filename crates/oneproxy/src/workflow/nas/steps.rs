@@ -19,6 +19,7 @@ use crate::workflow::design::{LatencyModel, MIN_SIGMA};
 use crate::workflow::oracle::TargetOracle;
 use crate::workflow::remaining::resamples;
 use crate::workflow::samples::SampleSet;
+use crate::workflow::RemainingRegret;
 use std::collections::{HashMap, HashSet};
 
 /// Salt of the random stream that draws replacements for samples the target could not measure.
@@ -385,6 +386,9 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
                 tried: &tried,
                 room: self.ledger.room(),
             };
+            if self.accepted(&base, &model, &measured, &failed) {
+                return Ok(());
+            }
             let Some(next) = design.next_batch(&view)? else { return Ok(()) };
             let archs: Vec<Arch> = next.iter().map(|&i| self.candidates[i].clone()).collect();
             // What the model said of each before it was measured, on its own (unwidened) spread.
@@ -401,6 +405,34 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
                 self.refit(fit, events)?;
             }
         }
+    }
+
+    /// Whether the regret the user accepts ([`NasConfig::stop_regret`]) is reached by the
+    /// flow's own estimate: its 80% bound at or below it, with no budget the model believes
+    /// populated left without a measured pick. Never before the surprises can be resampled: on
+    /// fewer, the estimate rests on the model's own spread, which a target unlike the pool
+    /// makes too sure of itself.
+    fn accepted(&self, base: &LatencyModel, model: &LatencyModel, measured: &[(usize, f64)], failed: &[usize]) -> bool {
+        let Some(accepted) = self.config.stop_regret else { return false };
+        if !resamples(&self.surprises) {
+            return false;
+        }
+        let estimate = self.estimate(base, model, measured, failed);
+        estimate.bound <= accepted && estimate.empty_budgets == 0
+    }
+
+    /// The flow's estimate of the regret it leaves with what is `measured` ([`LatencyModel::remaining_regret`]).
+    /// Once the surprises are enough to resample, they replace the widening they set: the
+    /// estimate draws them on the unwidened spreads (`base`) they were measured against.
+    fn estimate(
+        &self,
+        base: &LatencyModel,
+        model: &LatencyModel,
+        measured: &[(usize, f64)],
+        failed: &[usize],
+    ) -> RemainingRegret {
+        let estimated = if resamples(&self.surprises) { base } else { model };
+        estimated.remaining_regret(&self.accuracies, measured, failed, &self.surprises, self.stream ^ ESTIMATE_STREAM)
     }
 
     /// Refit on everything measured (a reused proxy too: its ranking is now checked against
@@ -580,16 +612,7 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
         let failed = self.failed_candidates();
         let base = self.base_model(&fit, &measured_pairs);
         let model = base.clone().widened(self.widening());
-        // Once the surprises are enough to resample, they replace the widening they set: the
-        // estimate draws them on the unwidened spreads they were measured against.
-        let estimated = if resamples(&self.surprises) { &base } else { &model };
-        let remaining = estimated.remaining_regret(
-            &self.accuracies,
-            &measured_pairs,
-            &failed,
-            &self.surprises,
-            self.stream ^ ESTIMATE_STREAM,
-        );
+        let remaining = self.estimate(&base, &model, &measured_pairs, &failed);
         let ledger = self.ledger;
         let mut warnings = ledger.warnings.clone();
         warnings.extend(fit.cv_spearman.and_then(unreliable_predictions));
