@@ -184,12 +184,16 @@ pub struct FleetSettings {
     pub flow: FlowArgs,
     #[command(flatten)]
     pub options: AdaptOptions,
-    /// Devices measured side by side; a wave joins the pool when all of it is done.
+    /// Devices measured side by side; each next one starts when one of them ends.
     #[arg(long, default_value_t = 1, value_parser = at_least::<1>)]
     pub concurrency: usize,
-    /// Whether finished devices join the pool of the next.
+    /// Whether devices join the pool of the devices that start after them.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub join: bool,
+    /// A running device also joins, with its model then, once its flow's estimate of the regret
+    /// it leaves is within this many accuracy points (80% bound); default: only when it ends.
+    #[arg(long, value_name = "POINTS", value_parser = non_negative, allow_negative_numbers = true)]
+    pub join_regret: Option<f64>,
 }
 
 /// How a fleet device is measured (`oracle = ...`).
@@ -794,10 +798,14 @@ pub struct EvalFleetArgs {
     /// Order in which the targets arrive.
     #[arg(long, value_enum, default_value = "random")]
     pub order: ArrivalOrder,
-    /// Devices measured side by side; a wave joins the pool when all of it is done (1: one at
-    /// a time, each joins the pool of the next; the fleet's size: all at once).
+    /// Devices measured side by side; each next one starts when one of them ends (1: one at a
+    /// time, each joins the pool of the next; the fleet's size: all at once).
     #[arg(long, default_value_t = 1, value_parser = at_least::<1>)]
     pub concurrency: usize,
+    /// A running device also joins, with its model then, once its flow's estimate of the regret
+    /// it leaves is within this many accuracy points (80% bound); default: only when it ends.
+    #[arg(long, value_name = "POINTS", value_parser = non_negative, allow_negative_numbers = true)]
+    pub join_regret: Option<f64>,
     /// Initial samples per target (the flow's default, as `oneproxy run`).
     #[arg(long, default_value_t = SampleSet::default().len())]
     pub samples: usize,

@@ -36,6 +36,30 @@ fn a_small_fleet_is_scored_beside_the_flow_one_device_at_a_time() {
     }
 }
 
+/// With `--join-regret`, devices side by side join the pools of the devices that start after
+/// them as soon as their estimate is within it; the JSON says which, and when on the clock.
+#[test]
+fn a_confident_device_joins_the_devices_that_start_before_it_ends() {
+    let out = json(&[&FLEET[..], &["--order", "given", "--concurrency", "2", "--join-regret", "5", "--json"]].concat());
+    assert_eq!((out["concurrency"].as_u64(), out["join_regret"].as_f64()), (Some(2), Some(5.0)));
+    assert!(out["joined_when_confident"].as_f64().unwrap() > 0.0, "{}", out["runs"]);
+    let devices = out["runs"][0]["devices"].as_array().unwrap();
+    let end = |d: &serde_json::Value| {
+        let s = &d["span"];
+        ["start", "samples", "candidates", "remeasurements"].iter().map(|k| s[k].as_u64().unwrap()).sum::<u64>()
+    };
+    let last = devices.iter().map(end).max().unwrap();
+    assert_eq!(out["slots"]["mean"].as_f64(), Some(last as f64));
+    for d in devices {
+        for m in d["confident_members"].as_array().into_iter().flatten() {
+            let member = devices.iter().find(|e| format!("fleet-{}", e["target"].as_str().unwrap()) == *m).unwrap();
+            assert!(end(member) > d["span"]["start"].as_u64().unwrap(), "{m} ended before {} started", d["target"]);
+        }
+    }
+    let err = stderr_of(&[&FLEET[..], &["--join-regret", "-1"]].concat());
+    assert!(err.contains("--join-regret"), "{err}");
+}
+
 #[test]
 fn a_fleet_with_an_unknown_or_repeated_target_is_refused() {
     let err = stderr_of(&["evaluate", "fleet", "--targets", "pixel2,nosuch"]);

@@ -1,17 +1,15 @@
 //! `oneproxy.fleet`: many targets, each measured by a Python callable, run as a fleet
-//! ([`oneproxy::workflow::fleet`]): every finished device joins the pool of the next waves.
+//! ([`oneproxy::workflow::fleet`]): every device joins the pool of the devices that start after it.
 //!
 //! Each device's answers go through its own measurement log (in memory, or `<log_dir>/<target>.csv`
 //! so that a rerun resumes every device where it stopped). The package's Ray helpers
 //! (python/oneproxy/ray.py) turn actor handles into callables that wait on `ray.get`; here they
 //! are callables like any other.
 //!
-//! Threads: the library runs a wave's devices with rayon, and each device's callable blocks (a
-//! device timing a model, a remote call) with the GIL released most of the time. Rayon's global
-//! pool has one thread per core, so a wave of 28 devices on 2 cores would measure two at a time.
-//! The fleet therefore runs inside its own rayon pool of at least `concurrency` threads: every
-//! device of a wave has a thread to block on, and the library's `run_fleet` stays as it is (the
-//! flows' own parallel steps share that pool). Threads that wait cost no core.
+//! Threads: the library runs every device on a thread of its own (and the flows' parallel steps
+//! on a pool with a thread for every device measuring at once), and each device's callable
+//! blocks (a device timing a model, a remote call) with the GIL released most of the time, so
+//! 28 devices at once on 2 cores all measure at once. Threads that wait cost no core.
 
 use crate::convert::{parse_space, to_py, OrPy};
 use crate::nas::{measured_dict, stopped_with, FlowKeywords, Progress};
@@ -39,16 +37,6 @@ fn open_log(dir: Option<&Path>, target: &str, space: oneproxy::SpaceId) -> PyRes
     }
 }
 
-/// The fleet's own rayon pool: a thread for each device of a wave (`side_by_side`) to block on,
-/// and no fewer than rayon's global pool for the flows' parallel steps (see the module's note).
-fn fleet_threads(side_by_side: usize) -> PyResult<rayon::ThreadPool> {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(side_by_side.max(rayon::current_num_threads()))
-        .thread_name(|i| format!("oneproxy-fleet-{i}"))
-        .build()
-        .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(format!("starting the fleet's threads: {e}")))
-}
-
 /// Wait for the fleet on the calling thread (Python's main one), checking for Ctrl-C as it goes:
 /// the devices' threads are not the main thread, where Python sees signals. An interrupt is
 /// stored as every device's failure, which stops each at its next call.
@@ -74,7 +62,7 @@ fn watch_signals<T>(fleet: &std::thread::ScopedJoinHandle<'_, T>, failures: &[Fa
 /// `progress(event: dict)` is called on each event of each device, the dict naming its `target`;
 /// `flow` holds the flow's keywords, as `nas` names them (each device runs with them).
 #[pyfunction]
-#[pyo3(signature = (targets, space="nb201", dataset=None, accuracy_file=None, concurrency=None, join=true, log_dir=None, batch_size=Some(1), latency=Vec::new(), progress=None, flow=None))]
+#[pyo3(signature = (targets, space="nb201", dataset=None, accuracy_file=None, concurrency=None, join=true, join_regret=None, log_dir=None, batch_size=Some(1), latency=Vec::new(), progress=None, flow=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn fleet(
     py: Python<'_>,
@@ -84,6 +72,7 @@ pub fn fleet(
     accuracy_file: Option<crate::AccuracyArg>,
     concurrency: Option<usize>,
     join: bool,
+    join_regret: Option<f64>,
     log_dir: Option<PathBuf>,
     batch_size: Option<usize>,
     latency: Vec<PathBuf>,
@@ -108,7 +97,7 @@ pub fn fleet(
     let flow = flow.unwrap_or_else(|| PyDict::new(py));
     let nas = FlowKeywords::from_dict(&flow)?.config(id)?;
     let d = FleetConfig::default();
-    let config = FleetConfig { nas, concurrency: concurrency.unwrap_or(d.concurrency), join };
+    let config = FleetConfig { nas, concurrency: concurrency.unwrap_or(d.concurrency), join, join_regret };
     config.check().or_py()?;
     let table = crate::load_table(py, id, &latency)?;
     let acc = crate::load_accuracy(py, id, dataset, accuracy_file)?;
@@ -130,16 +119,13 @@ pub fn fleet(
             Mutex::new(Progress::new(callable, Some(n.clone()), f.clone(), config.nas.max_measurements))
         })
         .collect();
-    let workers = fleet_threads(config.concurrency.min(names.len()))?;
     let result = py.detach(|| {
         let mut refs: Vec<&mut (dyn TargetOracle + Send)> =
             oracles.iter_mut().map(|o| o as &mut (dyn TargetOracle + Send)).collect();
         std::thread::scope(|scope| {
             let fleet = scope.spawn(|| {
-                workers.install(|| {
-                    run_fleet(&initial, &acc, &mut refs, &config, &|arrival, e| {
-                        progresses[arrival].lock().unwrap_or_else(|e| e.into_inner()).on(&e)
-                    })
+                run_fleet(&initial, &acc, &mut refs, &config, &|arrival, e| {
+                    progresses[arrival].lock().unwrap_or_else(|e| e.into_inner()).on(&e)
                 })
             });
             watch_signals(&fleet, &failures);

@@ -134,6 +134,7 @@ impl FlowKeywords<'_> {
             max_failures: self.max_failures.unwrap_or(d.max_failures),
             remeasure: self.remeasure.as_deref().map_or(Ok(d.remeasure), Remeasure::named).or_py()?,
             stop_regret: self.stop_regret.or(d.stop_regret),
+            confident_at: d.confident_at,
         };
         c.check().or_py()?;
         Ok(c)
@@ -187,6 +188,7 @@ impl Progress {
             FlowEvent::Decided { .. }
             | FlowEvent::Adapted { .. }
             | FlowEvent::Remeasuring { .. }
+            | FlowEvent::Confident(_)
             | FlowEvent::Remeasured { .. } => {}
         }
         let Some(callable) = &self.callable else { return };
@@ -216,6 +218,7 @@ impl Progress {
             FlowEvent::Decided { .. } => ("decided", "decision"),
             FlowEvent::Adapted { .. } => ("adapted", "adaptation"),
             FlowEvent::Remeasuring { .. } => ("remeasuring", "remeasure"),
+            FlowEvent::Confident(_) => ("confident", "candidates"),
             FlowEvent::Remeasured { arch, latency_ms, .. } => {
                 d.set_item("arch", arch)?;
                 d.set_item("latency_ms", latency_ms)?;

@@ -37,7 +37,6 @@ def test_a_fleet_of_callables_gives_the_cli_simulations_devices_for_the_seed(col
     got = oneproxy.fleet(targets, seed=3, concurrency=2, as_frame=False, **FLOW)
     want = cli_json("evaluate", "fleet", "--targets", ",".join(TARGETS), "--order", "given", "--trials", 1, "--seed", 3, "--concurrency", 2)
     assert [d.target for d in got.devices] == TARGETS
-    assert [d.wave for d in got.devices] == [0, 0, 1, 1]
     for d, c in zip(got.devices, want["runs"][0]["devices"]):
         assert (d.target, d.proxy, d.proxy_source, d.result.outcome["measurements"], d.result.action) == (
             c["target"],
@@ -46,19 +45,40 @@ def test_a_fleet_of_callables_gives_the_cli_simulations_devices_for_the_seed(col
             c["measurements"],
             c["action"],
         )
-    # The second wave could choose the first one's members.
-    assert got.devices[2].fleet_pool == ["fleet-titanx_1", "fleet-titanx_32"]
     assert got.measurements == sum(c["measurements"] for c in want["runs"][0]["devices"])
     # Every device's measurements are its table's values.
     for d in got.devices:
         assert len(d.result.measurements) == d.result.outcome["measurements"]
         assert all(columns[d.target][a] == v for a, v in d.result.measurements.items())
-    # On the fleet's clock the first wave starts together, the second when the first is done.
+    # On the fleet's clock two devices start together; the third takes the slot of the first to
+    # end, the fourth the next one to free, each with the members ended by its start.
     spans = [d.span for d in got.devices]
     ends = [s["start"] + s["samples"] + s["candidates"] + s["remeasurements"] for s in spans]
     assert spans[0]["start"] == spans[1]["start"] == 0
-    assert spans[2]["start"] == spans[3]["start"] == max(ends[:2])
+    assert spans[2]["start"] == min(ends[:2])
+    assert spans[3]["start"] == sorted([max(ends[:2]), ends[2]])[0]
+    for i, d in enumerate(got.devices):
+        assert d.fleet_pool == [f"fleet-{TARGETS[j]}" for j in sorted(range(i), key=lambda j: (ends[j], j)) if ends[j] <= spans[i]["start"]]
+        assert d.confident_members == []
+    assert [d.wave for d in got.devices][:2] == [0, 0]
     assert all(s["samples"] + s["candidates"] == d.result.outcome["measurements"] for s, d in zip(spans, got.devices))
+
+
+def test_a_confident_device_joins_before_it_ends_as_in_the_cli_simulation(columns, cli_json):
+    targets = {d: table_measure(columns, d) for d in TARGETS}
+    got = oneproxy.fleet(targets, seed=3, concurrency=2, join_regret=5.0, as_frame=False, **FLOW)
+    want = cli_json("evaluate", "fleet", "--targets", ",".join(TARGETS), "--order", "given", "--trials", 1, "--seed", 3, "--concurrency", 2, "--join-regret", 5)
+    for d, c in zip(got.devices, want["runs"][0]["devices"]):
+        assert (d.proxy, d.proxy_source, d.result.outcome["measurements"]) == (c["proxy"], c["proxy_source"], c["measurements"])
+    early = [(d, m) for d in got.devices for m in d.confident_members]
+    assert early, [d.fleet_pool for d in got.devices]
+    by_column = {f"fleet-{d.target}": d for d in got.devices}
+    for d, m in early:
+        member = by_column[m].span
+        assert m in d.fleet_pool
+        assert member["start"] + member["samples"] + member["candidates"] + member["remeasurements"] > d.span["start"]
+    with pytest.raises(ValueError, match="join_regret"):
+        oneproxy.fleet(targets, seed=3, concurrency=2, join_regret=-1.0, **FLOW)
 
 
 def test_a_stopped_fleet_resumes_every_device_from_its_log(columns, tmp_path):

@@ -231,7 +231,7 @@ pub fn run_fleet(args: EvalFleetArgs) -> anyhow::Result<()> {
     } else {
         args.targets.clone()
     };
-    let config = FleetConfig { nas, concurrency: args.concurrency, join: true };
+    let config = FleetConfig { nas, concurrency: args.concurrency, join: true, join_regret: args.join_regret };
     let order = match args.order {
         ArrivalOrder::Random => Arrival::Random,
         ArrivalOrder::Given => Arrival::Given,
@@ -247,13 +247,14 @@ pub fn run_fleet(args: EvalFleetArgs) -> anyhow::Result<()> {
         return print_json(&Report::new(manifest, space, Some(acc.name()), eval));
     }
     print(&format!(
-        "a fleet of {} targets, space {space}, accuracy {}, {} {} initial samples, arrival {}, {} at a time; initial pool: {}\n\n{}",
+        "a fleet of {} targets, space {space}, accuracy {}, {} {} initial samples, arrival {}, {} at a time{}; initial pool: {}\n\n{}",
         targets.len(),
         acc.name(),
         args.samples,
         args.sample_set,
         if order == Arrival::Random { "in a seeded random order" } else { "in the given order" },
         args.concurrency,
+        args.join_regret.map_or(String::new(), |r| format!(", joining when confident within {r} points")),
         eval.initial_pool.join(", "),
         render_fleet(&eval)
     ))
@@ -277,6 +278,9 @@ pub fn render_fleet(eval: &FleetEvaluation) -> String {
         ]);
         for d in &first.devices {
             let proxy = match &d.proxy_source {
+                ProxySource::Fleet { arrival, .. } if d.confident_members.contains(&d.proxy) => {
+                    format!("{} (fleet, #{arrival}, joined when confident)", d.proxy)
+                }
                 ProxySource::Fleet { arrival, .. } => format!("{} (fleet, #{arrival})", d.proxy),
                 ProxySource::Pool => d.proxy.clone(),
             };
@@ -312,10 +316,18 @@ pub fn render_fleet(eval: &FleetEvaluation) -> String {
         m.row([name.to_string(), s.regret.to_string(), format!("{:.1}", s.measurements)]);
     }
     out.push_str(&format!(
-        "\nmean ± std over {} trial(s), each the mean over devices:\n{}\na fleet member was the proxy of {:.0}% of the devices\n",
+        "\nmean ± std over {} trial(s), each the mean over devices:\n{}\na fleet member was the proxy of {:.0}% of the devices; \
+         the fleet took {:.0} measurement slots ({} at a time){}\n",
         eval.trials,
         m.render(),
-        eval.from_fleet * 100.0
+        eval.from_fleet * 100.0,
+        eval.slots,
+        eval.concurrency,
+        if eval.join_regret.is_some() {
+            format!("; {:.1} device(s) per trial got a member still running", eval.joined_when_confident)
+        } else {
+            String::new()
+        }
     ));
     out
 }

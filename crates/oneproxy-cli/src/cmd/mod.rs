@@ -175,6 +175,7 @@ pub fn nas_config(
         max_failures: NasConfig::default().max_failures,
         remeasure: NasConfig::default().remeasure,
         stop_regret: flow.stop_regret,
+        confident_at: None,
     };
     config.check()?;
     Ok(config)

@@ -113,9 +113,10 @@ pub fn run(args: NasArgs) -> anyhow::Result<()> {
             bar.suspend(|| note!("{e}"));
             bar.inc(1);
         }
-        FlowEvent::Decided { .. } | FlowEvent::Adapted { .. } | FlowEvent::Remeasuring { .. } => {
-            bar.suspend(|| note!("{e}"))
-        }
+        FlowEvent::Decided { .. }
+        | FlowEvent::Adapted { .. }
+        | FlowEvent::Remeasuring { .. }
+        | FlowEvent::Confident(_) => bar.suspend(|| note!("{e}")),
         FlowEvent::Remeasured { .. } => bar.suspend(|| note!("{e}")),
     };
     let result = flow.run(&mut oracle, &config, &mut on_event);

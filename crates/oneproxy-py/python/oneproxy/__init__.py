@@ -230,10 +230,12 @@ class NasProgress:
 
 
 class FleetDevice(NamedTuple):
-    """One device of :func:`fleet`: its ``arrival`` index and ``wave`` (0 first), where its
-    proxy came from (``proxy_source``: ``{"kind": "pool"}``, or ``{"kind": "fleet", "target":
-    ..., "arrival": ...}`` for a member that finished before it), the members it could choose
-    from (``fleet_pool``, their ``fleet-<target>`` columns) and its flow's :class:`NasResult`."""
+    """One device of :func:`fleet`: its ``arrival`` index and ``wave`` (which start it shared: 0
+    for the devices that started at slot 0, 1 for the next start, ...), where its proxy came from
+    (``proxy_source``: ``{"kind": "pool"}``, or ``{"kind": "fleet", "target": ..., "arrival":
+    ...}`` for a member that joined before it), the members it could choose from (``fleet_pool``,
+    their ``fleet-<target>`` columns; ``confident_members``: those of them still running when it
+    started, joined when their model was confident) and its flow's :class:`NasResult`."""
 
     target: str
     arrival: int
@@ -241,10 +243,11 @@ class FleetDevice(NamedTuple):
     proxy_source: Dict[str, Any]
     fleet_pool: List[str]
     result: NasResult
-    #: Where its measurements fall in the fleet's life, in measurement slots (devices of a wave
-    #: measure side by side; a wave starts when the one before it has finished): ``start``,
+    #: Where its measurements fall in the fleet's life, in measurement slots (running devices
+    #: measure side by side; each next one starts when one of them ends): ``start``,
     #: ``samples``, ``candidates`` (the rest of its flow) and ``remeasurements``.
     span: Dict[str, int] = {}
+    confident_members: List[str] = []
 
     @property
     def proxy(self) -> str:
@@ -755,6 +758,7 @@ def fleet(
     *,
     concurrency: Optional[int] = None,
     join: bool = True,
+    join_regret: Optional[float] = None,
     seed: Optional[int] = None,
     log_dir: Optional[PathLike] = None,
     batch_size: Optional[int] = 1,
@@ -767,16 +771,18 @@ def fleet(
     (``measure(archs) -> latencies``, as :func:`nas`'s ``target``), to an :class:`OnnxTarget`
     (measured by oneproxy's engines, as in :func:`nas`) or to a Ray actor handle whose
     ``measure`` method is called remotely (:func:`oneproxy.ray.device_actor`), in arrival order.
-    Devices run the one-proxy flow ``concurrency`` at a time, in waves (None: the library's
-    default, one at a time; ``len(targets)``: all at once); when a wave is done its devices join
-    the pool of the next waves as ``fleet-<target>`` columns (``join=False``: nobody joins). The
+    Devices run the one-proxy flow ``concurrency`` at a time (None: the library's default, one
+    at a time; ``len(targets)``: all at once), each next one starting when a running one ends;
+    a device joins the pool of the devices that start after it as a ``fleet-<target>`` column
+    when it ends, or, with ``join_regret``, as soon as its flow's estimate of the regret it leaves
+    is within that many points (with its model then) (``join=False``: nobody joins). The
     same ``seed`` gives the same result whatever the timing, the same as ``oneproxy evaluate
     fleet --order given`` on recorded tables. The initial pool is the latency table without the
     targets' names.
 
     With ``log_dir``, each device's measurements go to ``<log_dir>/<target>.csv`` as they arrive
     and a rerun resumes every device from its log. An exception of a measure function stops the
-    fleet once its wave is done (the other devices of the wave finish); the first failed
+    fleet: the devices already measuring finish, the others do not start; the first failed
     device's exception is raised with every device's measurements so far on it
     (``measurements``, a dict by target). ``progress(target, event)`` gets each device's
     :class:`NasProgress` events.
@@ -808,6 +814,7 @@ def fleet(
         acc if is_file else None,
         concurrency,
         join,
+        join_regret,
         None if log_dir is None else os.fspath(log_dir),
         batch_size,
         _paths(latency_files),
@@ -820,7 +827,16 @@ def fleet(
         target = d["outcome"]["target"]
         result = _nas_result(d["outcome"], rows, target, as_frame)
         devices.append(
-            FleetDevice(target, d["arrival"], d["wave"], d["proxy_source"], list(d["fleet_pool"]), result, dict(d["span"]))
+            FleetDevice(
+                target,
+                d["arrival"],
+                d["wave"],
+                d["proxy_source"],
+                list(d["fleet_pool"]),
+                result,
+                dict(d["span"]),
+                list(d.get("confident_members", [])),
+            )
         )
     return FleetResult(devices, outcome)
 

@@ -178,6 +178,7 @@ def fleet(
     accuracy_file: Optional[_AccuracyArg] = None,
     concurrency: Optional[int] = None,
     join: bool = True,
+    join_regret: Optional[float] = None,
     log_dir: Optional[_Path] = None,
     batch_size: Optional[int] = 1,
     latency: Sequence[_Path] = ...,

@@ -129,7 +129,7 @@ const ROW_H: f64 = 18.0;
 /// Draw the fleet's timeline: one row per device in arrival order, a bar from the slot its
 /// first measurement takes to its last ([`Span`]), split into its initial samples, the other
 /// architectures it measured and its re-measurements. A fleet that learns shows later rows
-/// shorter; devices side by side in a wave share a start.
+/// shorter; each next device starts where a running one ends.
 pub fn timeline_svg(title: &str, rows: &[(&str, Span)]) -> String {
     let last = rows.iter().map(|(_, s)| s.end()).max().unwrap_or(0).max(1) as f64;
     let longest = rows.iter().map(|(n, _)| text_width(n, 11)).fold(40.0, f64::max);
@@ -153,7 +153,7 @@ pub fn timeline_svg(title: &str, rows: &[(&str, Span)]) -> String {
     }
     let _ = write!(
         s,
-        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">measurement slots (devices of a wave measure side by side)</text>"#,
+        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">measurement slots (running devices measure side by side)</text>"#,
         left + plot_w / 2.0,
         bottom + 30.0
     );

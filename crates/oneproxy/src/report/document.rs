@@ -97,7 +97,7 @@ pub struct AdaptEvaluationBody {
 pub struct FleetBody {
     /// The fleet file.
     pub fleet_file: String,
-    /// Devices measured side by side in one wave.
+    /// Devices measured side by side.
     pub concurrency: usize,
     /// Whether finished devices joined the pool.
     pub join: bool,

@@ -29,26 +29,37 @@ pub fn index_html(report: &Report<FleetBody>, figure: Option<(&str, &str)>, time
          {from_fleet} of {} devices were proxied by a fleet member. Initial pool: {}.</p>",
         escape(&b.fleet_file),
         b.concurrency,
-        if b.join { "each finished device joined the pool of the next" } else { "nobody joined the pool" },
+        if b.join {
+            "each device joined the pool of the devices that started after it"
+        } else {
+            "nobody joined the pool"
+        },
         b.devices.len(),
         escape(&b.initial_pool.join(", "))
     );
     out.push_str(
-        "<table><tr><th>arrival</th><th>wave</th><th>device</th><th>oracle</th><th>proxy</th><th>from</th>\
+        "<table><tr><th>arrival</th><th>start (slot)</th><th>device</th><th>oracle</th><th>proxy</th><th>from</th>\
          <th>decision</th><th>measurements</th><th>front</th><th>measurements file</th></tr>",
     );
     for d in &b.devices {
         let o = &d.device.outcome;
         let from = match &d.device.proxy_source {
             ProxySource::Pool => "initial pool".to_string(),
-            ProxySource::Fleet { target, arrival } => format!("fleet member {} (#{arrival})", escape(target)),
+            ProxySource::Fleet { target, arrival } => {
+                let early = d.device.confident_members.contains(&crate::workflow::fleet::member_name(target));
+                format!(
+                    "fleet member {} (#{arrival}{})",
+                    escape(target),
+                    if early { ", joined when confident" } else { "" }
+                )
+            }
         };
         let _ = write!(
             out,
             "<tr><td class=n>{}</td><td class=n>{}</td><td><a href=\"{}\">{}</a></td><td>{}</td><td>{}</td><td>{from}</td>\
              <td>{}</td><td class=n>{}</td><td class=n>{}</td><td>{}</td></tr>",
             d.device.arrival,
-            d.device.wave,
+            d.device.span.start,
             escape(&d.page),
             escape(&o.target),
             escape(&d.oracle),
@@ -72,8 +83,8 @@ pub fn index_html(report: &Report<FleetBody>, figure: Option<(&str, &str)>, time
         let _ = write!(
             out,
             "<h2>The fleet's life</h2><p class=note>Each device's measurements on the fleet's clock, counted \
-             in measurement slots: devices of a wave measure side by side, and a wave starts when the one \
-             before it has finished (<a href=\"{}\">SVG</a>).</p>{svg}",
+             in measurement slots: running devices measure side by side, and each next one starts when one \
+             of them ends (<a href=\"{}\">SVG</a>).</p>{svg}",
             escape(file)
         );
     }

@@ -34,10 +34,11 @@ pub use evaluate::{
     evaluate_adapt, evaluate_baselines, evaluate_nas, AdaptEvaluation, Baselines, MethodScore, NasSummary, ScoredRun,
     Spread, Trials,
 };
-pub use fleet::{run_fleet, timeline, FleetConfig, FleetDevice, FleetOutcome, ProxySource, Span};
+pub use fleet::{run_fleet, FleetConfig, FleetDevice, FleetOutcome, ProxySource, Span};
 pub use nas::Measured;
 pub use nas::{
-    Decision, Design, Flow, FlowEvent, NasConfig, NasOutcome, ProxyTie, RankedProxy, Remeasure, Stage, TieBreak,
+    Confidence, Decision, Design, Flow, FlowEvent, NasConfig, NasOutcome, ProxyTie, RankedProxy, Remeasure, Stage,
+    TieBreak,
 };
 #[cfg(feature = "onnx")]
 pub use oracle::TimerOracle;

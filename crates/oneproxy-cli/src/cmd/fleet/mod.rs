@@ -40,7 +40,7 @@ pub fn run(args: FleetArgs) -> anyhow::Result<()> {
         Remeasure::Auto if manual => Remeasure::Never,
         r => r,
     };
-    let config = FleetConfig { nas, concurrency: s.concurrency, join: s.join };
+    let config = FleetConfig { nas, concurrency: s.concurrency, join: s.join, join_regret: s.join_regret };
     config.check().with_context(|| args.file.display().to_string())?;
     let names: Vec<String> = file.devices.iter().map(|d| d.name.clone()).collect();
     // A device of the loaded data is measured through its oracle, never also a proxy column.

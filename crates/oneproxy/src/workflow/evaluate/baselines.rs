@@ -11,7 +11,7 @@ use crate::workflow::nas::NasConfig;
 use serde::{Deserialize, Serialize};
 
 /// Mean and standard deviation (sample, n - 1; 0 for one value) over trials.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Spread {
     /// Mean.
     pub mean: f64,

@@ -13,7 +13,7 @@ use crate::data::{AccuracyTable, LatencyTable};
 use crate::error::Result;
 use crate::predictor::proxies::resolve_pool;
 use crate::space::seeded_rng;
-use crate::workflow::fleet::{run_fleet_seeded, FleetConfig, FleetOutcome, ProxySource};
+use crate::workflow::fleet::{run_fleet_seeded, FleetConfig, FleetOutcome, ProxySource, Span};
 use crate::workflow::nas::Decision;
 use crate::workflow::oracle::{TableOracle, TargetOracle};
 use crate::workflow::samples::target_seed;
@@ -57,6 +57,12 @@ pub struct FleetScored {
     pub alone_measurements: usize,
     /// Regret one at a time (points).
     pub alone_regret: f64,
+    /// Its slots on the fleet's clock.
+    #[serde(default)]
+    pub span: Span,
+    /// The members in its pool that were still running when it started (joined when confident).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub confident_members: Vec<String>,
 }
 
 /// One trial: the arrival order and every device.
@@ -90,8 +96,11 @@ pub struct CurvePoint {
 pub struct FleetEvaluation {
     /// The arrival order.
     pub order: Arrival,
-    /// Devices run side by side in one wave.
+    /// Devices run side by side.
     pub concurrency: usize,
+    /// The regret at which a running device joined the pool ([`FleetConfig::join_regret`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub join_regret: Option<f64>,
     /// The pool every device starts from (the table's devices the flow may use, the targets out).
     pub initial_pool: Vec<String>,
     /// Trials run.
@@ -102,6 +111,13 @@ pub struct FleetEvaluation {
     pub alone: MethodScore,
     /// Share of all devices whose proxy was a fleet member.
     pub from_fleet: f64,
+    /// The fleet's length on its clock (the slot after its last measurement), mean ± std over
+    /// trials: with devices side by side, the measurements of one device's worth of wall time.
+    #[serde(default)]
+    pub slots: Spread,
+    /// Devices that got a member still running when they started, per trial (mean).
+    #[serde(default)]
+    pub joined_when_confident: f64,
     /// Per arrival index, means over trials.
     pub curve: Vec<CurvePoint>,
     /// Every trial.
@@ -163,6 +179,8 @@ pub fn evaluate_fleet(
                         alone_proxy: y.proxy.clone(),
                         alone_measurements: y.measurements,
                         alone_regret: score_against(y, &truths[i])?.regret,
+                        span: f.span,
+                        confident_members: f.confident_members.clone(),
                     })
                 })
                 .collect::<Result<_>>()?;
@@ -175,11 +193,20 @@ pub fn evaluate_fleet(
     Ok(FleetEvaluation {
         order,
         concurrency: config.concurrency,
+        join_regret: config.join_regret,
         initial_pool,
         trials: n_trials,
         fleet: over_trials(&runs, |d| (d.regret, d.measurements)),
         alone: over_trials(&runs, |d| (d.alone_regret, d.alone_measurements)),
         from_fleet,
+        slots: Spread::of(
+            &runs.iter().map(|r| r.devices.iter().map(|d| d.span.end()).max().unwrap_or(0) as f64).collect::<Vec<_>>(),
+        ),
+        joined_when_confident: runs
+            .iter()
+            .map(|r| r.devices.iter().filter(|d| !d.confident_members.is_empty()).count() as f64)
+            .sum::<f64>()
+            / runs.len().max(1) as f64,
         curve: curve(&runs, targets.len()),
         runs,
     })

@@ -95,6 +95,11 @@ pub struct NasConfig {
     /// has its 80% bound at or below it, every budget it believes populated holding a measured
     /// pick. `None`: only the design's own rule (`stop`) ends it.
     pub stop_regret: Option<f64>,
+    /// Announce ([`FlowEvent::Confident`]) the first round at which the flow's estimate of the
+    /// regret it leaves has its 80% bound at or below this many points, with its model then: a
+    /// fleet lets such a device join the pools of the devices that start after it before it
+    /// ends. `None`: never announced.
+    pub confident_at: Option<f64>,
 }
 
 /// How the flow spends its target measurements after the reuse-or-adapt decision.
@@ -162,6 +167,7 @@ impl Default for NasConfig {
             max_failures: 5,
             remeasure: Remeasure::default(),
             stop_regret: None,
+            confident_at: None,
         }
     }
 }
@@ -198,6 +204,11 @@ impl NasConfig {
         }
         if let Some(r) = self.stop_regret.filter(|r| !(r.is_finite() && *r >= 0.0)) {
             return bad(format!("the accepted regret is a non-negative number of accuracy points, got {r}"));
+        }
+        if let Some(r) = self.confident_at.filter(|r| !(r.is_finite() && *r >= 0.0)) {
+            return bad(format!(
+                "the regret a device is confident at is a non-negative number of accuracy points, got {r}"
+            ));
         }
         if let Some(c) = self.constraints.iter().find(|c| !(c.is_finite() && **c > 0.0)) {
             return bad(format!("a latency constraint must be a positive number of ms, got {c}"));
@@ -295,6 +306,9 @@ pub enum FlowEvent {
         /// The round (1 first; members new to the front are re-measured in the next).
         round: usize,
     },
+    /// The flow's estimate of the regret it leaves came within [`NasConfig::confident_at`]
+    /// (announced once, before the next round is measured).
+    Confident(std::sync::Arc<Confidence>),
     /// One architecture measured again.
     Remeasured {
         /// Canonical string.
@@ -326,6 +340,20 @@ impl Stage {
     }
 }
 
+/// What a flow knew when it became confident ([`FlowEvent::Confident`]): enough to stand in for
+/// its device as a proxy before its flow ends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Confidence {
+    /// Architectures measured so far (re-measurements come later).
+    pub measurements: usize,
+    /// The estimate's 80% bound on the regret left, points.
+    pub bound: f64,
+    /// Every architecture measured so far and its latency, ms.
+    pub measured: Vec<(Arch, f64)>,
+    /// The flow's model of every candidate then.
+    pub prediction: Prediction,
+}
+
 /// One line per event, as progress displays print it (every front end says the same).
 impl std::fmt::Display for FlowEvent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -348,6 +376,11 @@ impl std::fmt::Display for FlowEvent {
             FlowEvent::Remeasuring { count, round } => {
                 write!(f, "measuring {count} architecture(s) again before reporting the front (round {round})")
             }
+            FlowEvent::Confident(c) => write!(
+                f,
+                "confident after {} measurements: estimated remaining regret <= {:.3} points (80% bound)",
+                c.measurements, c.bound
+            ),
             FlowEvent::Remeasured { arch, latency_ms, combined_ms } => write!(
                 f,
                 "measured {arch} again: {} ms (now {} ms)",

@@ -8,7 +8,8 @@ use super::candidates::{CandidateDesign, DesignView, UpfrontView};
 use super::ledger::Ledger;
 use super::remeasure::{in_doubt, settled, Prediction as Predicted, Reading, MAX_ROUNDS};
 use super::{
-    Chosen, Decision, Flow, FlowEvent, NasConfig, NasOutcome, Pick, Prediction, ProxyTie, RankedProxy, Stage, TieBreak,
+    Chosen, Confidence, Decision, Flow, FlowEvent, NasConfig, NasOutcome, Pick, Prediction, ProxyTie, RankedProxy,
+    Stage, TieBreak,
 };
 use crate::error::{Error, Result};
 use crate::predictor::{adapt_pool, Adapted, Proxy, ProxyLatency, ProxySelection};
@@ -368,6 +369,7 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
         fit: &mut Fit,
         events: &mut dyn FnMut(FlowEvent),
     ) -> Result<()> {
+        let mut announced = false;
         loop {
             let measured: Vec<(usize, f64)> = self.measured_candidates();
             let failed = self.failed_candidates();
@@ -386,8 +388,27 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
                 tried: &tried,
                 room: self.ledger.room(),
             };
-            if self.accepted(&base, &model, &measured, &failed) {
-                return Ok(());
+            if self.config.stop_regret.is_some() || (self.config.confident_at.is_some() && !announced) {
+                // The estimate only once it can draw from recorded errors: on fewer it rests on
+                // the model's own spread, which a target unlike the pool makes too sure of itself.
+                if resamples(&self.surprises) {
+                    let estimate = self.estimate(&base, &model, &measured, &failed);
+                    let within = |points: Option<f64>| {
+                        points.is_some_and(|p| estimate.bound <= p && estimate.empty_budgets == 0)
+                    };
+                    if !announced && within(self.config.confident_at) {
+                        announced = true;
+                        events(FlowEvent::Confident(std::sync::Arc::new(Confidence {
+                            measurements: self.ledger.count(),
+                            bound: estimate.bound,
+                            measured: self.ledger.order.iter().map(|a| (a.clone(), self.ledger.values[a])).collect(),
+                            prediction: self.prediction(&model),
+                        })));
+                    }
+                    if within(self.config.stop_regret) {
+                        return Ok(());
+                    }
+                }
             }
             let Some(next) = design.next_batch(&view)? else { return Ok(()) };
             let archs: Vec<Arch> = next.iter().map(|&i| self.candidates[i].clone()).collect();
@@ -405,20 +426,6 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
                 self.refit(fit, events)?;
             }
         }
-    }
-
-    /// Whether the regret the user accepts ([`NasConfig::stop_regret`]) is reached by the
-    /// flow's own estimate: its 80% bound at or below it, with no budget the model believes
-    /// populated left without a measured pick. Never before the surprises can be resampled: on
-    /// fewer, the estimate rests on the model's own spread, which a target unlike the pool
-    /// makes too sure of itself.
-    fn accepted(&self, base: &LatencyModel, model: &LatencyModel, measured: &[(usize, f64)], failed: &[usize]) -> bool {
-        let Some(accepted) = self.config.stop_regret else { return false };
-        if !resamples(&self.surprises) {
-            return false;
-        }
-        let estimate = self.estimate(base, model, measured, failed);
-        estimate.bound <= accepted && estimate.empty_budgets == 0
     }
 
     /// The flow's estimate of the regret it leaves with what is `measured` ([`LatencyModel::remaining_regret`]).
@@ -643,6 +650,16 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
                 mu: model.mu,
             }),
         })
+    }
+
+    /// The model of every candidate as a [`Prediction`], with what is measured so far.
+    fn prediction(&self, model: &LatencyModel) -> Prediction {
+        Prediction {
+            measured: self.candidates.iter().map(|a| self.ledger.values.contains_key(a)).collect(),
+            archs: self.candidates.clone(),
+            sigma: (0..model.mu.len()).map(|i| model.sigma_of(i)).collect(),
+            mu: model.mu.clone(),
+        }
     }
 }
 
