@@ -101,6 +101,10 @@ pub struct FleetBody {
     pub concurrency: usize,
     /// Whether finished devices joined the pool.
     pub join: bool,
+    /// The regret at which a running device joined the pool, once confident (`None`: only at
+    /// its end).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub join_regret: Option<f64>,
     /// The pool the first device started from.
     pub initial_pool: Vec<String>,
     /// Per device, in arrival order.

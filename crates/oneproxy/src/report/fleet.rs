@@ -29,10 +29,14 @@ pub fn index_html(report: &Report<FleetBody>, figure: Option<(&str, &str)>, time
          {from_fleet} of {} devices were proxied by a fleet member. Initial pool: {}.</p>",
         escape(&b.fleet_file),
         b.concurrency,
-        if b.join {
-            "each device joined the pool of the devices that started after it"
-        } else {
-            "nobody joined the pool"
+        match (b.join, b.join_regret) {
+            (false, _) => "nobody joined the pool".to_string(),
+            (true, None) =>
+                "each device joined the pool of the devices that started after it when it ended".to_string(),
+            (true, Some(r)) => format!(
+                "each device joined the pool of the devices that started after it when it ended, or once its \
+                 estimate was within {r} points"
+            ),
         },
         b.devices.len(),
         escape(&b.initial_pool.join(", "))

@@ -110,6 +110,7 @@ pub fn run(args: FleetArgs) -> anyhow::Result<()> {
         fleet_file: args.file.display().to_string(),
         concurrency: config.concurrency,
         join: config.join,
+        join_regret: config.join_regret,
         initial_pool,
         devices: members,
     };
@@ -183,8 +184,19 @@ fn render(b: &FleetBody) -> String {
         "a fleet of {} devices, {} at a time{}; initial pool: {}\n\n{}\n{total} measurements in all\n",
         b.devices.len(),
         b.concurrency,
-        if b.join { ", each joining the pool of the next" } else { ", nobody joining the pool" },
+        joining(b),
         b.initial_pool.join(", "),
         t.render()
     )
+}
+
+/// How the fleet's devices joined, in words.
+fn joining(b: &FleetBody) -> String {
+    match (b.join, b.join_regret) {
+        (false, _) => ", nobody joining the pool".into(),
+        (true, None) => ", each joining the pool of the next when it ends".into(),
+        (true, Some(r)) => {
+            format!(", each joining the pool of the next when it ends or once confident within {r} points")
+        }
+    }
 }
