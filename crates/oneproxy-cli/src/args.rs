@@ -168,8 +168,8 @@ pub struct FleetSettings {
     /// the fleet.
     #[arg(long, value_delimiter = ',', value_parser = list_name)]
     pub pool: Vec<String>,
-    #[arg(long, default_value_t = SampleSet::default().len())]
-    pub samples: usize,
+    #[arg(long)]
+    pub samples: Option<usize>,
     #[arg(long, value_parser = named(&SAMPLE_SETS), default_value = SampleSet::default().name())]
     pub sample_set: String,
     #[arg(long, value_name = "N")]
@@ -293,9 +293,10 @@ pub struct NasArgs {
     #[command(flatten)]
     pub proxy: ProxyArgs,
     /// Initial samples: random architectures measured for the reuse-or-adapt decision (the
-    /// sequential design chooses the rest; see `run --help`).
-    #[arg(long, default_value_t = SampleSet::default().len())]
-    pub samples: usize,
+    /// sequential design chooses the rest; see `run --help`). Default: 3 with the sequential
+    /// design, 6 with the others.
+    #[arg(long)]
+    pub samples: Option<usize>,
     /// Which architectures are measured first.
     #[arg(long, value_parser = named(&SAMPLE_SETS), default_value = SampleSet::default().name())]
     pub sample_set: String,
@@ -436,10 +437,11 @@ pub struct RunArgs {
     #[arg(long, value_delimiter = ',', value_parser = list_name)]
     pub targets: Vec<String>,
     /// Initial samples per target: random architectures measured for the reuse-or-adapt
-    /// decision. The sequential design chooses the rest itself, so few suffice (6 reached a
-    /// lower regret than 10 with fewer measurements; docs/results/scoring-and-sequential-design).
-    #[arg(long, default_value_t = SampleSet::default().len())]
-    pub samples: usize,
+    /// decision. Default: 3 with the sequential design, which chooses the rest itself and
+    /// refits on each (3 reached a lower regret than 6 at the same measurement count;
+    /// docs/results/one-at-a-time), 6 with the others.
+    #[arg(long)]
+    pub samples: Option<usize>,
     /// Which architectures are measured first on each target.
     #[arg(long, value_parser = named(&SAMPLE_SETS), default_value = SampleSet::default().name())]
     pub sample_set: String,
@@ -712,13 +714,16 @@ pub struct FlowArgs {
     /// --manual; at most 35 measurements, or --max-measurements).
     #[arg(long, value_parser = named(&DESIGNS), default_value = Design::default().name())]
     pub design: String,
-    /// Candidates measured per round, between refits (--design sequential).
-    #[arg(long, default_value_t = Design::sequential_defaults().0, value_parser = at_least::<1>)]
-    pub round_size: usize,
+    /// Candidates measured per round, between refits (--design sequential). Default: 1, a
+    /// refit after every measurement; 5 for a person measuring by hand (--manual), each round
+    /// being a request to fill.
+    #[arg(long, value_parser = at_least::<1>)]
+    pub round_size: Option<usize>,
     /// Stop when the best remaining candidate is expected to lower the mean regret by less
-    /// than this many accuracy points (--design sequential).
-    #[arg(long, default_value_t = Design::sequential_defaults().1, value_parser = non_negative, allow_negative_numbers = true)]
-    pub stop: f64,
+    /// than this many accuracy points (--design sequential). Default: 0.007; 0.01 with
+    /// --manual.
+    #[arg(long, value_parser = non_negative, allow_negative_numbers = true)]
+    pub stop: Option<f64>,
     /// The regret you accept, in accuracy points: also stop once the flow's own estimate of
     /// what is left to gain is at most this with 80% confidence, every budget it believes
     /// populated holding a measured pick (--design sequential; default: no such stop).
@@ -806,9 +811,10 @@ pub struct EvalFleetArgs {
     /// it leaves is within this many accuracy points (80% bound); default: only when it ends.
     #[arg(long, value_name = "POINTS", value_parser = non_negative, allow_negative_numbers = true)]
     pub join_regret: Option<f64>,
-    /// Initial samples per target (the flow's default, as `oneproxy run`).
-    #[arg(long, default_value_t = SampleSet::default().len())]
-    pub samples: usize,
+    /// Initial samples per target; default: the flow's, as `oneproxy run` (3 with the
+    /// sequential design, 6 with the others).
+    #[arg(long)]
+    pub samples: Option<usize>,
     /// Which architectures are measured first on each target.
     #[arg(long, value_parser = named(&SAMPLE_SETS), default_value = SampleSet::default().name())]
     pub sample_set: String,

@@ -106,7 +106,7 @@ fn table_oracle_agrees_with_evaluate_nas() {
         .stdout
         .clone();
     let one: Value = serde_json::from_slice(&out).unwrap();
-    // `nas` measures 6 initial samples by default, `evaluate` keeps HELP's 10.
+    // `nas` measures 3 initial samples by default, `evaluate` keeps HELP's 10.
     let eval = json(&[
         "evaluate",
         "nas",
@@ -119,7 +119,7 @@ fn table_oracle_agrees_with_evaluate_nas() {
         "--accuracy",
         "cifar100",
         "--samples",
-        "6",
+        "3",
         "--constraint",
         "5",
         "--json",
@@ -152,11 +152,16 @@ fn manual_target_resumes_to_the_table_result() {
     assert!(rounds >= 2, "samples first, then the front: {rounds}");
     let manual: Value = serde_json::from_slice(&out).unwrap();
     let table_log = dir.path().join("table.csv");
-    let out = nas(&["--target", "raspi4", "--oracle", "table", "--constraint", "5", "--json"], &table_log)
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    // By hand the flow's rounds are larger: the same rounds through the table.
+    let by_hand = ["--round-size", "5", "--stop", "0.01"];
+    let out = nas(
+        &[&["--target", "raspi4", "--oracle", "table", "--constraint", "5", "--json"][..], &by_hand].concat(),
+        &table_log,
+    )
+    .success()
+    .get_output()
+    .stdout
+    .clone();
     let table: Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(outcome_fields(&manual), outcome_fields(&table));
     // Nothing is measured twice: a last run with the complete log asks for nothing.
@@ -193,6 +198,21 @@ fn manual_requests_hold_the_samples_at_once_then_up_to_a_round_each() {
             assert!(requests[1..].iter().any(|&r| r > 5), "a larger round asks for more at once: {requests:?}");
         }
     }
+}
+
+#[test]
+fn by_hand_the_default_rounds_are_of_five_after_six_samples_and_rounds_of_one_start_from_three() {
+    let dir = tempfile::tempdir().unwrap();
+    // A person filling requests: few, larger rounds unless asked otherwise.
+    let requests = manual_requests(&[], "eyeriss", &dir.path().join("default.csv"));
+    assert_eq!(requests[0], 6, "{requests:?}");
+    assert!(requests[1..].iter().all(|&r| (1..=5).contains(&r)), "{requests:?}");
+    assert!(requests[1..].iter().any(|&r| r > 1), "rounds of more than one: {requests:?}");
+    // Rounds of one (the default without --manual) start from 3 samples.
+    let one =
+        manual_requests(&["--round-size", "1", "--max-measurements", "9"], "eyeriss", &dir.path().join("one.csv"));
+    assert_eq!(one[0], 3, "{one:?}");
+    assert!(one[1..].iter().all(|&r| r == 1) && one.len() > 1, "{one:?}");
 }
 
 #[test]

@@ -159,11 +159,13 @@ fn an_interrupted_fleet_resumes_without_measuring_a_logged_architecture_again() 
          c=$(printf %s \"$1\" | cksum | cut -d' ' -f1)\necho \"latency_ms: $((c % 900 + 100))\"\n",
     )
     .unwrap();
+    // Interrupted after the 6 samples (random architectures, seldom on the final front that is
+    // measured again at the end).
     std::fs::write(d.join("stop"), "6").unwrap();
     let file = fleet_file(
         d,
         &format!(
-            "accuracy = \"cifar100\"\nmax_measurements = 14\n\n[[device]]\nname = \"titanx_1\"\noracle = \"table\"\n\n\
+            "accuracy = \"cifar100\"\nmax_measurements = 14\nsamples = 6\n\n[[device]]\nname = \"titanx_1\"\noracle = \"table\"\n\n\
              [[device]]\nname = \"board\"\noracle = \"runner\"\nruns = 1\nwarmup = 0\n\
              runner_cmd = \"exec sh {} {{arch}} {} ; : {{model}}\"\n",
             d.join("runner.sh").display(),

@@ -79,10 +79,10 @@ fn default_run_report_is_small_parsable_and_complete() {
     assert!(failing(&report).is_empty(), "{:?}", failing(&report));
     assert_eq!(html.matches(r#"<tr class="fail">"#).count(), 0);
     // A target worse than random is named up front and its row marked: edgegpu under the
-    // flow's earlier rule (the best correction candidates only) with a stopping threshold five
-    // times the default, which stops it too early.
+    // flow's earlier rules (the best correction candidates only, rounds of 5) with a stopping
+    // threshold five times the old default, which stops it too early.
     let worse = dir.path().join("worse");
-    run(&worse, &["--targets", "pixel3,edgegpu", "--combine", "best", "--stop", "0.05"]);
+    run(&worse, &["--targets", "pixel3,edgegpu", "--combine", "best", "--round-size", "5", "--stop", "0.05"]);
     let worse_report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(worse.join("report.json")).unwrap()).unwrap();
     let worse_html = std::fs::read_to_string(worse.join("report.html")).unwrap();
@@ -143,7 +143,7 @@ fn summary_and_front_csvs_agree_with_report_json_and_are_registered() {
     let out = dir.path().join("r");
     // Under the flow's earlier rule (`--combine best`) and a stopping threshold five times the
     // default, edgegpu ends worse than random, so the overview has a failing target to mark.
-    run(&out, &["--targets", "pixel3,edgegpu,eyeriss", "--combine", "best", "--stop", "0.05"]);
+    run(&out, &["--targets", "pixel3,edgegpu,eyeriss", "--combine", "best", "--round-size", "5", "--stop", "0.05"]);
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
     let targets = report["targets"].as_array().unwrap();
     let (header, rows) = csv_rows(&out.join("summary.csv"));

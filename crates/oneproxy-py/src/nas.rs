@@ -119,9 +119,10 @@ impl FlowKeywords<'_> {
     /// The library's default settings with the keywords given applied, checked.
     pub(crate) fn config(self, space: oneproxy::SpaceId) -> PyResult<NasConfig> {
         let d = NasConfig::default();
+        let design = options::design(self.design.as_deref(), self.round_size, self.stop)?;
         let c = NasConfig {
             proxy: options::proxy_selection(self.proxy.as_deref(), self.pool)?,
-            samples: options::sample_set(space, self.sample_set.as_deref(), self.samples)?,
+            samples: options::sample_set(space, self.sample_set.as_deref(), self.samples, design)?,
             threshold: self.threshold.unwrap_or(d.threshold),
             max_samples: self.max_samples.unwrap_or(d.max_samples),
             max_measurements: self.max_measurements.or(d.max_measurements),
@@ -129,7 +130,7 @@ impl FlowKeywords<'_> {
             constraints: self.constraints,
             adapt: self.adapt.apply(d.adapt.clone())?,
             seed: self.seed.unwrap_or(d.seed),
-            design: options::design(self.design.as_deref(), self.round_size, self.stop)?,
+            design,
             reuse: self.always_adapt.map_or(d.reuse, |always| !always),
             max_failures: self.max_failures.unwrap_or(d.max_failures),
             remeasure: self.remeasure.as_deref().map_or(Ok(d.remeasure), Remeasure::named).or_py()?,

@@ -100,10 +100,15 @@ pub fn design(name: Option<&str>, round_size: Option<usize>, stop: Option<f64>) 
 }
 
 /// The first samples of the flow: `sample_set` (`random`, `plan` or `help10`) of `samples`
-/// architectures, each `None` for the library's default.
-pub fn sample_set(space: oneproxy::SpaceId, set: Option<&str>, samples: Option<usize>) -> PyResult<SampleSet> {
-    let default = SampleSet::default();
-    SampleSet::named(set.unwrap_or(default.name()), samples.unwrap_or(default.len()), space).or_py()
+/// architectures, each `None` for the library's default (the count: `design`'s).
+pub fn sample_set(
+    space: oneproxy::SpaceId,
+    set: Option<&str>,
+    samples: Option<usize>,
+    design: Design,
+) -> PyResult<SampleSet> {
+    SampleSet::named(set.unwrap_or(SampleSet::default().name()), samples.unwrap_or(design.default_samples()), space)
+        .or_py()
 }
 
 /// The library's defaults of the keywords of `nas`, `adapt`, `search` and `monotonicity`, by

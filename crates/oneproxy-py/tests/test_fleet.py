@@ -9,8 +9,8 @@ import pytest
 import oneproxy
 
 TARGETS = ["titanx_1", "titanx_32", "pixel2", "titanxp_1"]
-# The flow's settings of `oneproxy evaluate fleet` (6 samples, as `oneproxy run`).
-FLOW = dict(samples=6)
+# The flow's settings: its defaults, as `oneproxy evaluate fleet` and `oneproxy run` take them.
+FLOW = dict()
 
 
 @pytest.fixture(scope="module")

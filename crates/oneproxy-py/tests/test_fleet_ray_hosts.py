@@ -14,7 +14,8 @@ cluster_utils = pytest.importorskip("ray.cluster_utils")
 from oneproxy.ray import device_actor, device_resource  # noqa: E402
 
 SEED = 2
-FLOW = dict(samples=6)
+# The flow's settings: its defaults, as `oneproxy evaluate fleet` takes them.
+FLOW = dict()
 # Which node each device is attached to: two "hosts" besides the fleet's head.
 HOSTS = {"lab-gpu": ["titanx_1", "titanx_32"], "lab-phone": ["pixel2"]}
 

@@ -156,8 +156,15 @@ pub fn run_nas(args: EvalNasArgs) -> anyhow::Result<()> {
     let table = super::load_table(&args.data)?;
     let acc = super::accuracy_table(space, &args.accuracy)?;
     let samples = super::sample_set(space, &args.draw.sample_set, args.draw.samples)?;
-    let mut config =
-        super::nas_config(&args.flow, &args.options, super::proxy_selection(&args.proxy)?, samples, args.draw.seed)?;
+    let design = super::flow_design(&args.flow, false)?;
+    let mut config = super::nas_config(
+        &args.flow,
+        &args.options,
+        super::proxy_selection(&args.proxy)?,
+        samples,
+        design,
+        args.draw.seed,
+    )?;
     config.max_measurements = args.max_measurements;
     config.check()?;
     let trials = Trials { count: args.draw.trials, seed: args.draw.seed };
@@ -224,8 +231,9 @@ pub fn run_fleet(args: EvalFleetArgs) -> anyhow::Result<()> {
     let space: SpaceId = args.data.space;
     let table = super::load_table(&args.data)?;
     let acc = super::accuracy_table(space, &args.accuracy)?;
-    let samples = super::sample_set(space, &args.sample_set, args.samples)?;
-    let nas = super::nas_config(&args.flow, &args.options, ProxySelection::default(), samples, args.seed)?;
+    let design = super::flow_design(&args.flow, false)?;
+    let samples = super::flow_sample_set(space, &args.sample_set, args.samples, design)?;
+    let nas = super::nas_config(&args.flow, &args.options, ProxySelection::default(), samples, design, args.seed)?;
     let targets = if args.targets.is_empty() {
         oneproxy::workflow::default_targets(&table, &acc, nas.samples.len())?
     } else {
@@ -250,7 +258,7 @@ pub fn run_fleet(args: EvalFleetArgs) -> anyhow::Result<()> {
         "a fleet of {} targets, space {space}, accuracy {}, {} {} initial samples, arrival {}, {} at a time{}; initial pool: {}\n\n{}",
         targets.len(),
         acc.name(),
-        args.samples,
+        config.nas.samples.len(),
         args.sample_set,
         if order == Arrival::Random { "in a seeded random order" } else { "in the given order" },
         args.concurrency,

@@ -17,7 +17,7 @@ mod search;
 use crate::args::{AdaptOptions, Cli, Command, DataArgs, EvaluateCommand, FlowArgs, ProxyArgs};
 use anyhow::{bail, Context};
 use oneproxy::predictor::{AdaptParams, Combination, LambdaChoice, ProxySelection, Validation};
-use oneproxy::workflow::{NasConfig, SampleSet};
+use oneproxy::workflow::{Design, NasConfig, SampleSet};
 use oneproxy::{Arch, LatencyTable, SearchSpace, SpaceId};
 use std::path::Path;
 
@@ -152,12 +152,29 @@ pub fn sample_set(space: SpaceId, set: &str, k: usize) -> anyhow::Result<SampleS
     Ok(SampleSet::named(set, k, space)?)
 }
 
+/// The flow's design from its flags; `by_hand` when a person fills every request, whose
+/// sequential rounds are then [`Design::BY_HAND`]'s unless the flags say otherwise.
+pub fn flow_design(flow: &FlowArgs, by_hand: bool) -> anyhow::Result<Design> {
+    let (batch, stop) = match (by_hand, Design::BY_HAND) {
+        (true, Design::Sequential { batch, stop }) => (flow.round_size.or(Some(batch)), flow.stop.or(Some(stop))),
+        _ => (flow.round_size, flow.stop),
+    };
+    Ok(Design::named(&flow.design, batch, stop)?)
+}
+
+/// The flow's sample set of `--sample-set` with `k` samples, or as many as `design` starts
+/// with by default ([`Design::default_samples`]).
+pub fn flow_sample_set(space: SpaceId, set: &str, k: Option<usize>, design: Design) -> anyhow::Result<SampleSet> {
+    sample_set(space, set, k.unwrap_or(design.default_samples()))
+}
+
 /// Settings of the one-proxy NAS flow from its flags.
 pub fn nas_config(
     flow: &FlowArgs,
     options: &AdaptOptions,
     proxy: ProxySelection,
     samples: SampleSet,
+    design: Design,
     seed: u64,
 ) -> anyhow::Result<NasConfig> {
     let config = NasConfig {
@@ -170,7 +187,7 @@ pub fn nas_config(
         constraints: flow.constraints.clone(),
         adapt: adapt_params(options, NasConfig::default().adapt.combination)?,
         seed,
-        design: oneproxy::workflow::Design::named(&flow.design, Some(flow.round_size), Some(flow.stop))?,
+        design,
         reuse: !flow.always_adapt,
         max_failures: NasConfig::default().max_failures,
         remeasure: NasConfig::default().remeasure,

@@ -48,9 +48,10 @@ pub fn run(args: NasArgs) -> anyhow::Result<()> {
     let space: SpaceId = args.data.space()?;
     let table = super::load_table(&args.data)?;
     let acc = super::accuracy_table(space, &args.accuracy)?;
-    let samples = super::sample_set(space, &args.sample_set, args.samples)?;
+    let design = super::flow_design(&args.flow, args.manual)?;
+    let samples = super::flow_sample_set(space, &args.sample_set, args.samples, design)?;
     let mut config =
-        super::nas_config(&args.flow, &args.options, super::proxy_selection(&args.proxy)?, samples, args.seed)?;
+        super::nas_config(&args.flow, &args.options, super::proxy_selection(&args.proxy)?, samples, design, args.seed)?;
     config.max_measurements = args.max_measurements;
     config.max_failures = args.max_failures;
     // A person fills one value per row: nobody to ask again through the log.

@@ -17,7 +17,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let space: SpaceId = args.data.space()?;
     let table = super::load_table(&args.data)?;
     let acc = super::accuracy_table(space, &args.accuracy)?;
-    let samples = super::sample_set(space, &args.sample_set, args.samples)?;
+    let design = super::flow_design(&args.flow, false)?;
+    let samples = super::flow_sample_set(space, &args.sample_set, args.samples, design)?;
     let proxy = match &args.proxy {
         None => None,
         Some(p) => Some(super::proxy_selection(&crate::args::ProxyArgs { proxy: p.clone(), pool: args.pool.clone() })?),
@@ -26,7 +27,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         anyhow::bail!("--pool only applies with --proxy auto");
     }
     // The flow's own proxy field is replaced by the run's choice.
-    let nas = super::nas_config(&args.flow, &args.options, Default::default(), samples, args.seed)?;
+    let nas = super::nas_config(&args.flow, &args.options, Default::default(), samples, design, args.seed)?;
     let config = RunConfig { proxy, targets: args.targets.clone(), nas, baselines: args.baselines };
     // Refused before any work when --out is a folder oneproxy must not replace.
     let dir = oneproxy::output::ReportDir::create(&args.out).context("--out")?;

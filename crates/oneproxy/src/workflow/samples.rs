@@ -18,11 +18,9 @@ pub enum SampleSet {
 }
 
 impl Default for SampleSet {
-    /// Six random architectures: the sequential design chooses the rest itself, so few suffice
-    /// (6 reached a lower regret than 10 with fewer measurements;
-    /// docs/results/scoring-and-sequential-design).
+    /// The default design's random samples ([`crate::workflow::Design::default_samples`]).
     fn default() -> Self {
-        SampleSet::Random(6)
+        SampleSet::Random(crate::workflow::Design::default().default_samples())
     }
 }
 

@@ -29,13 +29,14 @@ pub fn run(args: FleetArgs) -> anyhow::Result<()> {
     data.latency.extend(file.devices.iter().flat_map(|d| d.latency.iter().cloned()));
     let table = super::load_table(&data)?;
     let acc = super::accuracy_table(space, &s.accuracy)?;
-    let samples = super::sample_set(space, &s.sample_set, s.samples)?;
+    // As `nas --manual`: a person fills one value per row, and every round is a request.
+    let manual = file.devices.iter().any(|d| matches!(d.oracle.source, super::oracle::Source::Manual { .. }));
+    let design = super::flow_design(&s.flow, manual)?;
+    let samples = super::flow_sample_set(space, &s.sample_set, s.samples, design)?;
     let proxy = super::proxy_selection(&ProxyArgs { proxy: "auto".into(), pool: s.pool.clone() })?;
-    let mut nas = super::nas_config(&s.flow, &s.options, proxy, samples, s.seed)?;
+    let mut nas = super::nas_config(&s.flow, &s.options, proxy, samples, design, s.seed)?;
     nas.max_measurements = s.max_measurements;
     nas.max_failures = s.max_failures;
-    // As `nas --manual`: a person fills one value per row.
-    let manual = file.devices.iter().any(|d| matches!(d.oracle.source, super::oracle::Source::Manual { .. }));
     nas.remeasure = match s.remeasure {
         Remeasure::Auto if manual => Remeasure::Never,
         r => r,

@@ -789,6 +789,38 @@ mod tests {
         }
     }
 
+    /// Refitting after every measurement keeps a target unlike its proxy from being declared
+    /// done with its fast budgets empty: edgegpu from raspi4 (the main job's hardest target),
+    /// over seeds, with the default design (rounds of one after 3 samples) against rounds of 5
+    /// after 3 samples, whose first rounds are chosen on a model no measurement corrected.
+    #[test]
+    fn rounds_of_one_keep_a_target_unlike_its_proxy_from_stopping_short() {
+        let b = bundle(SpaceId::Nb201).unwrap();
+        let acc = b.accuracy("cifar100").unwrap();
+        let flow = Flow::new(&b.latency, acc);
+        let regrets = |design: Design| -> Vec<f64> {
+            (0..5)
+                .map(|seed| {
+                    let config = NasConfig {
+                        proxy: ProxySelection::Device("raspi4".into()),
+                        samples: SampleSet::Random(3),
+                        design,
+                        seed,
+                        ..NasConfig::default()
+                    };
+                    let mut oracle = TableOracle::new(&b.latency, "edgegpu").unwrap();
+                    let out = flow.run(&mut oracle, &config, &mut |_| {}).unwrap();
+                    score(&out, &b.latency, acc).unwrap().regret
+                })
+                .collect()
+        };
+        let ones = regrets(Design::default());
+        let fives = regrets(Design::Sequential { batch: 5, stop: 0.007 });
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        assert!(ones.iter().all(|&r| r < 0.5), "rounds of one: {ones:?}");
+        assert!(mean(&ones) < mean(&fives), "rounds of one {ones:?}, of five {fives:?}");
+    }
+
     #[test]
     fn a_pool_run_reports_the_runner_up_proxies_best_first() {
         let b = bundle(SpaceId::Nb201).unwrap();
@@ -941,7 +973,9 @@ mod tests {
             assert!(out.measurements <= budget, "{} > {budget}", out.measurements);
             assert!(!out.chosen.is_empty());
         }
-        let bad = NasConfig { max_measurements: Some(5), ..NasConfig::default() };
+        // A budget that cannot even hold the initial samples is refused.
+        let fewer = NasConfig::default().samples.len() - 1;
+        let bad = NasConfig { max_measurements: Some(fewer), ..NasConfig::default() };
         assert!(bad.check().is_err());
     }
 
