@@ -8,9 +8,10 @@ use super::latency_csv::{read_latency_csv, LatencyCsv};
 use super::manifest::InputFile;
 use super::plausibility::Warning;
 use crate::error::{Error, Result};
-use crate::space::{Arch, SpaceId};
+use crate::space::{Arch, Encoded, SpaceId};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 /// Latencies of architectures on devices, in milliseconds per image.
 #[derive(Debug, Clone)]
@@ -23,6 +24,9 @@ pub struct LatencyTable {
     columns: Vec<Vec<f64>>,
     inputs: Vec<InputFile>,
     warnings: Vec<Warning>,
+    /// The rows encoded for prediction, on first need ([`LatencyTable::encoded`]); shared by
+    /// the copies of the table, reset when a row is added.
+    encoded: OnceLock<Arc<Encoded>>,
 }
 
 impl LatencyTable {
@@ -36,6 +40,7 @@ impl LatencyTable {
             columns: Vec::new(),
             inputs: Vec::new(),
             warnings: Vec::new(),
+            encoded: OnceLock::new(),
         }
     }
 
@@ -47,6 +52,12 @@ impl LatencyTable {
     /// Row keys.
     pub fn archs(&self) -> &[Arch] {
         &self.archs
+    }
+
+    /// The rows encoded for prediction ([`Encoded`]), computed on first need: every refit of
+    /// the flow predicts the table's rows again.
+    pub fn encoded(&self) -> &Encoded {
+        self.encoded.get_or_init(|| Arc::new(Encoded::new(self.space, &self.archs)))
     }
 
     /// Number of rows.
@@ -141,6 +152,7 @@ impl LatencyTable {
         }
         let r = self.archs.len();
         self.archs.push(arch.clone());
+        self.encoded = OnceLock::new();
         self.rows.insert(arch.clone(), r);
         for c in &mut self.columns {
             c.push(f64::NAN);
@@ -237,6 +249,7 @@ impl LatencyTable {
             columns: Vec::new(),
             inputs: self.inputs.clone(),
             warnings: self.warnings.clone(),
+            encoded: self.encoded.clone(),
         }
     }
 

@@ -11,12 +11,14 @@
 
 pub mod declared;
 pub mod elastic;
+mod encoded;
 mod family;
 pub(crate) mod fbnet;
 pub(crate) mod nb201;
 
 pub use declared::DeclaredSpace;
 pub use elastic::{Mbv2, OfaMbv3, Proxyless};
+pub use encoded::Encoded;
 pub(crate) use family::embed;
 pub use family::{Dataset, Embedded, Family};
 pub use fbnet::Fbnet;

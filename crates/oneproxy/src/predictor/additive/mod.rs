@@ -32,7 +32,7 @@ use crate::data::LatencyTable;
 use crate::error::{Error, Result};
 use crate::network::counts::NetworkCount;
 use crate::space::cell::{CellFeature, OPS};
-use crate::space::{Arch, SpaceId};
+use crate::space::{Arch, Encoded, SpaceId};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -74,8 +74,13 @@ pub struct StructureTerm {
 }
 
 impl StructureTerm {
-    fn value(&self, arch: &Arch) -> f64 {
-        self.feature.counts(arch.genes()).iter().zip(&self.weights).map(|(&c, w)| c as f64 * w).sum()
+    /// The term for architecture `i` of `archs` (encoded as `enc`, whose live counts are kept).
+    fn value_at(&self, enc: &Encoded, archs: &[Arch], i: usize) -> f64 {
+        let counts = match &self.feature {
+            CellFeature::LiveOps => enc.live_counts(archs)[i],
+            CellFeature::CostliestPath { op_costs } => enc.live_paths(archs)[i].costliest_counts(op_costs),
+        };
+        counts.iter().zip(&self.weights).map(|(&c, w)| c as f64 * w).sum()
     }
 }
 
@@ -240,6 +245,18 @@ impl AdditivePredictor {
         self.network_parts(arch).iter().map(|(w, c)| w * c).sum()
     }
 
+    /// [`network_value`](Self::network_value) of architecture `i` of `archs` (encoded as `enc`,
+    /// whose network counts are kept).
+    fn network_value_at(&self, enc: &Encoded, archs: &[Arch], i: usize) -> f64 {
+        if self.network_terms.is_empty() {
+            // The empty sum, as `network_value` gives it.
+            return std::iter::empty::<f64>().sum();
+        }
+        let counts = &enc.network_counts(archs)[i];
+        let index = |count| NetworkCount::ALL.iter().position(|&c| c == count).unwrap_or(0);
+        self.network_terms.iter().map(|t| t.weight * counts[index(t.count)]).sum()
+    }
+
     /// Each network term's weight with its count for `arch` (empty without network terms).
     fn network_parts(&self, arch: &Arch) -> Vec<(f64, f64)> {
         if self.network_terms.is_empty() {
@@ -348,14 +365,38 @@ impl AdditivePredictor {
 
     /// Predicted latencies with every proxy term on its fallback model.
     fn predict_modelled(&self, archs: &[Arch]) -> Vec<f64> {
-        self.predict_impl(archs, &[])
+        self.predict_without_lookups(archs, None)
+    }
+
+    /// Predicted latencies with every proxy term on its fallback model, `archs` encoded as
+    /// `table` keeps its rows if they are its rows.
+    fn predict_without_lookups(&self, archs: &[Arch], table: Option<&LatencyTable>) -> Vec<f64> {
+        let owned;
+        let enc = match self.kept_encoding(archs, table) {
+            Some(enc) => enc,
+            None => {
+                owned = Encoded::new(self.space, archs);
+                &owned
+            }
+        };
+        self.predict_impl(archs, enc, &[])
+    }
+
+    /// The encoding of `archs` kept by the space (`archs` is the whole enumerated space) or by
+    /// `table` (`archs` is its rows), if it is one of those: the flow predicts them on every
+    /// refit, and encoding them each time cost more than the prediction.
+    fn kept_encoding<'a>(&self, archs: &[Arch], table: Option<&'a LatencyTable>) -> Option<&'a Encoded> {
+        if let Some(all) = self.space.enumerated().filter(|all| std::ptr::eq(*all, archs)) {
+            return Encoded::enumerated(self.space).filter(|e| e.len() == all.len());
+        }
+        table.filter(|t| t.space() == self.space && std::ptr::eq(t.archs(), archs)).map(LatencyTable::encoded)
     }
 
     /// Predicted latencies, looking proxy terms up in `table` (measured cells; the fallback
     /// model elsewhere).
     fn predict_measured(&self, archs: &[Arch], table: &LatencyTable) -> Result<Vec<f64>> {
         if self.proxy_terms.is_empty() {
-            return Ok(self.predict_modelled(archs));
+            return Ok(self.predict_without_lookups(archs, Some(table)));
         }
         let cols =
             self.proxy_terms.iter().map(|t| table.device_index(&t.device).map(Some)).collect::<Result<Vec<_>>>()?;
@@ -373,41 +414,34 @@ impl AdditivePredictor {
                 rows.iter().map(|r| r.and_then(|r| c.and_then(|c| table.get(r, c))).unwrap_or(f64::NAN)).collect()
             })
             .collect();
-        Ok(self.predict_impl(archs, &lookups))
+        let owned;
+        let enc = match self.kept_encoding(archs, Some(table)) {
+            Some(enc) => enc,
+            None => {
+                owned = Encoded::new(self.space, archs);
+                &owned
+            }
+        };
+        Ok(self.predict_impl(archs, enc, &lookups))
     }
 
-    /// `lookups[t][i]`: measured latency of arch i for proxy term t (NaN = use the fallback).
-    fn predict_impl(&self, archs: &[Arch], lookups: &[Vec<f64>]) -> Vec<f64> {
-        let space = self.space.space();
-        let mut buf = vec![0.0; space.num_features()];
-        let mut pruned_buf = Vec::new();
-        archs
-            .iter()
-            .enumerate()
-            .map(|(i, a)| {
-                space.encode_into(a, &mut buf);
-                // The pruned cell's encoding only serves a pruned term's fallback: encoded on
-                // first need per architecture (most lookups are measured cells).
-                let mut pruned_encoded = false;
-                let mut v = self.predict_encoded(&buf)
-                    + self.structure_terms.iter().map(|t| t.value(a)).sum::<f64>()
-                    + self.network_value(a);
+    /// `lookups[t][i]`: measured latency of arch i for proxy term t (NaN = use the fallback);
+    /// `enc`: `archs` encoded.
+    fn predict_impl(&self, archs: &[Arch], enc: &Encoded, lookups: &[Vec<f64>]) -> Vec<f64> {
+        (0..archs.len())
+            .map(|i| {
+                let mut v = enc.dot(i, &self.weights)
+                    + self.intercept
+                    + self.structure_terms.iter().map(|t| t.value_at(enc, archs, i)).sum::<f64>()
+                    + self.network_value_at(enc, archs, i);
                 for (t, term) in self.proxy_terms.iter().enumerate() {
                     let measured = lookups.get(t).map_or(f64::NAN, |l| l[i]);
                     let base = if !measured.is_nan() {
                         measured
                     } else {
-                        let x = if term.pruned {
-                            if !pruned_encoded {
-                                pruned_buf.resize(space.num_features(), 0.0);
-                                space.encode_into(&crate::space::cell::prune_dead(a), &mut pruned_buf);
-                                pruned_encoded = true;
-                            }
-                            &pruned_buf
-                        } else {
-                            &buf
-                        };
-                        crate::stats::dot(x, &term.fallback_weights) + term.fallback_intercept
+                        // The pruned cells are encoded on first need (most lookups are measured).
+                        let x = if term.pruned { enc.pruned(archs) } else { enc };
+                        x.dot(i, &term.fallback_weights) + term.fallback_intercept
                     };
                     v += term.coefficient * base;
                 }

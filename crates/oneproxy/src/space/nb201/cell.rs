@@ -66,31 +66,71 @@ pub fn dead_counts(genes: &[u8]) -> OpCounts {
     c
 }
 
+/// A cell's live paths (those without a `none` edge, in the order of [`PATHS`]), each as its
+/// operations in edge order: all that [`costliest_path`] compares. Kept per cell where many
+/// costs are tried on the same cells (a fitted path term predicts the whole space on every
+/// refit of the flow).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LivePaths {
+    count: u8,
+    index: [u8; 4],
+    len: [u8; 4],
+    ops: [[u8; 3]; 4],
+}
+
+impl LivePaths {
+    /// The live paths of a cell.
+    pub fn of(genes: &[u8]) -> LivePaths {
+        let mut lp = LivePaths { count: 0, index: [0; 4], len: [0; 4], ops: [[0; 3]; 4] };
+        for (p, path) in PATHS.iter().enumerate() {
+            if path.iter().any(|&e| genes[e] == 0) {
+                continue;
+            }
+            let k = lp.count as usize;
+            lp.index[k] = p as u8;
+            lp.len[k] = path.len() as u8;
+            for (o, &e) in lp.ops[k].iter_mut().zip(path.iter()) {
+                *o = genes[e];
+            }
+            lp.count += 1;
+        }
+        lp
+    }
+
+    /// Position (among the live paths) of the one with the largest total cost, the first on ties.
+    fn costliest(&self, op_costs: &[f64; OPS]) -> Option<usize> {
+        let mut best: Option<(usize, f64)> = None;
+        for k in 0..self.count as usize {
+            let cost: f64 = self.ops[k][..self.len[k] as usize].iter().map(|&o| op_costs[o as usize]).sum();
+            if best.is_none_or(|(_, c)| cost > c) {
+                best = Some((k, cost));
+            }
+        }
+        best.map(|(k, _)| k)
+    }
+
+    /// [`path_counts`] of the cell.
+    pub fn costliest_counts(&self, op_costs: &[f64; OPS]) -> OpCounts {
+        let mut c = [0; OPS];
+        if let Some(k) = self.costliest(op_costs) {
+            for &o in &self.ops[k][..self.len[k] as usize] {
+                c[o as usize] += 1;
+            }
+        }
+        c
+    }
+}
+
 /// The live path (index into [`PATHS`]) with the largest total cost under `op_costs` (one cost
 /// per op kind), the first on ties; `None` when no path is live (the cell's output is zero).
 pub fn costliest_path(genes: &[u8], op_costs: &[f64; OPS]) -> Option<usize> {
-    let mut best: Option<(usize, f64)> = None;
-    for (p, path) in PATHS.iter().enumerate() {
-        if path.iter().any(|&e| genes[e] == 0) {
-            continue;
-        }
-        let cost: f64 = path.iter().map(|&e| op_costs[genes[e] as usize]).sum();
-        if best.is_none_or(|(_, c)| cost > c) {
-            best = Some((p, cost));
-        }
-    }
-    best.map(|(p, _)| p)
+    let lp = LivePaths::of(genes);
+    lp.costliest(op_costs).map(|k| lp.index[k] as usize)
 }
 
 /// The op counts along the [costliest path](costliest_path) (all zero without a live path).
 pub fn path_counts(genes: &[u8], op_costs: &[f64; OPS]) -> OpCounts {
-    let mut c = [0; OPS];
-    if let Some(p) = costliest_path(genes, op_costs) {
-        for &e in PATHS[p] {
-            c[genes[e] as usize] += 1;
-        }
-    }
-    c
+    LivePaths::of(genes).costliest_counts(op_costs)
 }
 
 /// The cell with its dead operations replaced by `none`: the same function, computed the way a

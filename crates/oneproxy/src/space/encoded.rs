@@ -1,0 +1,183 @@
+//! [`Encoded`]: architectures encoded once, for predictors that score the same architectures
+//! over and over.
+//!
+//! Why: the flow refits its latency model after every measurement and then predicts every
+//! candidate, once per member of the averaged model and again to check that each fit stays
+//! positive over the whole space. Encoding an NB201 cell (30 features, 6 of them set), counting
+//! its live operations and building its network cost more than the prediction itself; they
+//! depend on the architecture alone, so they are computed once per list of architectures here
+//! (the whole space, a latency table's rows) and shared by every prediction.
+//!
+//! Predictions through an `Encoded` are bit for bit those of the dense encoding:
+//! [`Encoded::dot`] adds the non-zero features in the order and to the accumulators that
+//! [`crate::stats::dot`] would, so the flow's choices do not depend on which path predicted.
+
+use super::cell::{live_counts, prune_dead, LivePaths, OpCounts};
+use super::{Arch, SpaceId};
+use crate::network::counts::NetworkCount;
+use std::sync::OnceLock;
+
+/// The features of a list of architectures, kept sparse, with what predictors derive from
+/// each architecture computed on first need.
+#[derive(Debug)]
+pub struct Encoded {
+    space: SpaceId,
+    features: usize,
+    /// `entries[starts[i]..starts[i + 1]]`: architecture i's non-zero features, ascending.
+    starts: Vec<usize>,
+    entries: Vec<(usize, f64)>,
+    live: OnceLock<Vec<OpCounts>>,
+    paths: OnceLock<Vec<LivePaths>>,
+    networks: OnceLock<Vec<[f64; 3]>>,
+    pruned: OnceLock<Box<Encoded>>,
+}
+
+impl Encoded {
+    /// Encode `archs` of `space`.
+    pub fn new(space: SpaceId, archs: &[Arch]) -> Encoded {
+        let s = space.space();
+        let features = s.num_features();
+        let mut buf = vec![0.0; features];
+        let mut starts = Vec::with_capacity(archs.len() + 1);
+        let mut entries = Vec::with_capacity(archs.len() * 8);
+        starts.push(0);
+        for a in archs {
+            s.encode_into(a, &mut buf);
+            entries.extend(buf.iter().enumerate().filter(|(_, v)| **v != 0.0).map(|(j, v)| (j, *v)));
+            starts.push(entries.len());
+        }
+        Encoded {
+            space,
+            features,
+            starts,
+            entries,
+            live: OnceLock::new(),
+            paths: OnceLock::new(),
+            networks: OnceLock::new(),
+            pruned: OnceLock::new(),
+        }
+    }
+
+    /// Every architecture of an enumerable space ([`SpaceId::enumerated`]), encoded once per
+    /// process.
+    pub fn enumerated(space: SpaceId) -> Option<&'static Encoded> {
+        static ENCODED: super::PerSpace<Option<Encoded>> = super::PerSpace::new();
+        ENCODED.get_or_init(space, || space.enumerated().map(|all| Encoded::new(space, all))).as_ref()
+    }
+
+    /// The space the architectures were encoded in.
+    pub fn space(&self) -> SpaceId {
+        self.space
+    }
+
+    /// How many architectures.
+    pub fn len(&self) -> usize {
+        self.starts.len() - 1
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// `features(arch i) . w`, bit for bit what [`crate::stats::dot`] gives on the dense
+    /// encoding: each product lands in the accumulator (`j % 4`) or the tail it would have
+    /// there, in the same order, and the zero products it skips leave a sum unchanged.
+    pub fn dot(&self, i: usize, w: &[f64]) -> f64 {
+        debug_assert_eq!(w.len(), self.features, "weights of another space");
+        let full = self.features - self.features % 4;
+        let mut acc = [0.0f64; 4];
+        let mut tail = 0.0f64;
+        for &(j, v) in &self.entries[self.starts[i]..self.starts[i + 1]] {
+            if j < full {
+                acc[j % 4] += v * w[j];
+            } else {
+                tail += v * w[j];
+            }
+        }
+        acc.iter().sum::<f64>() + tail
+    }
+
+    /// The live operations of each cell ([`live_counts`]); `archs` are the ones encoded.
+    pub(crate) fn live_counts(&self, archs: &[Arch]) -> &[OpCounts] {
+        self.check(archs);
+        self.live.get_or_init(|| archs.iter().map(|a| live_counts(a.genes())).collect())
+    }
+
+    /// The live paths of each cell ([`LivePaths`]); `archs` are the ones encoded.
+    pub(crate) fn live_paths(&self, archs: &[Arch]) -> &[LivePaths] {
+        self.check(archs);
+        self.paths.get_or_init(|| archs.iter().map(|a| LivePaths::of(a.genes())).collect())
+    }
+
+    /// Every [`NetworkCount`] of each architecture's network; `archs` are the ones encoded.
+    pub(crate) fn network_counts(&self, archs: &[Arch]) -> &[[f64; 3]] {
+        self.check(archs);
+        self.networks.get_or_init(|| archs.iter().map(|a| NetworkCount::all_of(&self.space.network(a))).collect())
+    }
+
+    /// The cells with their dead operations removed ([`prune_dead`]), encoded; `archs` are the
+    /// ones encoded.
+    pub(crate) fn pruned(&self, archs: &[Arch]) -> &Encoded {
+        self.check(archs);
+        self.pruned.get_or_init(|| {
+            let pruned: Vec<Arch> = archs.iter().map(prune_dead).collect();
+            Box::new(Encoded::new(self.space, &pruned))
+        })
+    }
+
+    fn check(&self, archs: &[Arch]) {
+        assert_eq!(archs.len(), self.len(), "the architectures are not the ones encoded");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::space::{seeded_rng, SearchSpace};
+    use rand::Rng;
+
+    #[test]
+    fn the_sparse_dot_is_the_dense_dot_bit_for_bit() {
+        let mut rng = seeded_rng(3);
+        for space in SpaceId::ALL {
+            let s = space.space();
+            let archs: Vec<Arch> = (0..200).map(|_| s.sample(&mut rng)).collect();
+            let enc = Encoded::new(space, &archs);
+            let w: Vec<f64> = (0..s.num_features()).map(|_| rng.random_range(-3.0..3.0) * 1e-3).collect();
+            for (i, a) in archs.iter().enumerate() {
+                let dense = crate::stats::dot(&s.encode(a), &w);
+                assert_eq!(enc.dot(i, &w).to_bits(), dense.to_bits(), "{space}: {}", s.format(a));
+            }
+        }
+    }
+
+    #[test]
+    fn the_whole_space_is_encoded_once_and_its_derived_counts_follow_its_cells() {
+        let all = SpaceId::Nb201.enumerated().unwrap();
+        let enc = Encoded::enumerated(SpaceId::Nb201).unwrap();
+        assert!(std::ptr::eq(enc, Encoded::enumerated(SpaceId::Nb201).unwrap()));
+        assert_eq!(enc.len(), all.len());
+        let live = enc.live_counts(all);
+        let paths = enc.live_paths(all);
+        let pruned = enc.pruned(all);
+        let op_costs = [0.0, 0.1, 1.0, 9.0, 0.3];
+        for i in [0, 1, 777, all.len() - 1] {
+            assert_eq!(live[i], live_counts(all[i].genes()));
+            assert_eq!(
+                paths[i].costliest_counts(&op_costs),
+                crate::space::cell::path_counts(all[i].genes(), &op_costs)
+            );
+            let w: Vec<f64> = (0..30).map(|j| j as f64).collect();
+            assert_eq!(pruned.dot(i, &w), crate::stats::dot(&crate::space::Nb201.encode(&prune_dead(&all[i])), &w));
+        }
+        assert!(Encoded::enumerated(SpaceId::Fbnet).is_none());
+    }
+
+    #[test]
+    #[should_panic(expected = "not the ones encoded")]
+    fn derived_counts_refuse_other_architectures() {
+        let all = SpaceId::Nb201.enumerated().unwrap();
+        Encoded::new(SpaceId::Nb201, &all[..10]).live_counts(&all[..11]);
+    }
+}
