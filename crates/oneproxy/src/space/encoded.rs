@@ -17,6 +17,19 @@ use super::{Arch, SpaceId};
 use crate::network::counts::NetworkCount;
 use std::sync::OnceLock;
 
+/// Where [`Encoded::dot`] adds the features past the last multiple of 4 ([`crate::stats::dot`]'s
+/// tail; 0-3 are its accumulators).
+const TAIL: usize = 4;
+
+/// A non-zero feature of an architecture.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    feature: u32,
+    /// Where [`crate::stats::dot`] adds it: `feature % 4`, or [`TAIL`].
+    accumulator: u32,
+    value: f64,
+}
+
 /// The features of a list of architectures, kept sparse, with what predictors derive from
 /// each architecture computed on first need.
 #[derive(Debug)]
@@ -25,7 +38,7 @@ pub struct Encoded {
     features: usize,
     /// `entries[starts[i]..starts[i + 1]]`: architecture i's non-zero features, ascending.
     starts: Vec<usize>,
-    entries: Vec<(usize, f64)>,
+    entries: Vec<Entry>,
     live: OnceLock<Vec<OpCounts>>,
     paths: OnceLock<Vec<LivePaths>>,
     networks: OnceLock<Vec<[f64; 3]>>,
@@ -38,12 +51,17 @@ impl Encoded {
         let s = space.space();
         let features = s.num_features();
         let mut buf = vec![0.0; features];
+        let full = features - features % 4;
         let mut starts = Vec::with_capacity(archs.len() + 1);
         let mut entries = Vec::with_capacity(archs.len() * 8);
         starts.push(0);
         for a in archs {
             s.encode_into(a, &mut buf);
-            entries.extend(buf.iter().enumerate().filter(|(_, v)| **v != 0.0).map(|(j, v)| (j, *v)));
+            entries.extend(buf.iter().enumerate().filter(|(_, v)| **v != 0.0).map(|(j, &value)| Entry {
+                feature: j as u32,
+                accumulator: if j < full { (j % 4) as u32 } else { TAIL as u32 },
+                value,
+            }));
             starts.push(entries.len());
         }
         Encoded {
@@ -85,17 +103,12 @@ impl Encoded {
     /// there, in the same order, and the zero products it skips leave a sum unchanged.
     pub fn dot(&self, i: usize, w: &[f64]) -> f64 {
         debug_assert_eq!(w.len(), self.features, "weights of another space");
-        let full = self.features - self.features % 4;
-        let mut acc = [0.0f64; 4];
-        let mut tail = 0.0f64;
-        for &(j, v) in &self.entries[self.starts[i]..self.starts[i + 1]] {
-            if j < full {
-                acc[j % 4] += v * w[j];
-            } else {
-                tail += v * w[j];
-            }
+        // Four accumulators, the tail, and room for the index mask to need no bounds check.
+        let mut acc = [0.0f64; 8];
+        for e in &self.entries[self.starts[i]..self.starts[i + 1]] {
+            acc[e.accumulator as usize & 7] += e.value * w[e.feature as usize];
         }
-        acc.iter().sum::<f64>() + tail
+        acc[..4].iter().sum::<f64>() + acc[TAIL]
     }
 
     /// The live operations of each cell ([`live_counts`]); `archs` are the ones encoded.

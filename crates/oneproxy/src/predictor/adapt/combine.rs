@@ -18,6 +18,8 @@ struct Part {
     member: Member,
     predictor: AdditivePredictor,
     held_out: Vec<f64>,
+    /// Its lower bound over the space, when known ([`Combined::lowest`]).
+    lowest: Option<f64>,
 }
 
 /// The result of combining: the predictor, its members (heaviest first when averaged) and its
@@ -29,6 +31,11 @@ pub(super) struct Combined {
     /// Each member's own predictor with its weight: where they disagree, the combination is
     /// unsure.
     pub(super) weighted: Vec<(f64, AdditivePredictor)>,
+    /// A lower bound of the combination's predictions over the space (with the target's table),
+    /// when every member's is known: the members' bounds weighed like the members, as the
+    /// combination predicts their weighted mean everywhere and a mean is never below the mean
+    /// of the minima. Checking positivity on it spares predicting the whole space once more.
+    pub(super) lowest: Option<f64>,
 }
 
 /// The settled corrections (equal weights) and the hypotheses as one predictor; `averaged`
@@ -44,7 +51,8 @@ pub(super) fn combine(target: &Target, candidates: &[Candidate], settled: &Settl
     let held_out: Vec<f64> =
         (0..target.n()).map(|i| parts.iter().zip(&weights).map(|(p, w)| w * p.held_out[i]).sum::<f64>()).collect();
     let weighted = parts.iter().zip(&weights).map(|(p, &w)| (w, p.predictor.clone())).collect();
-    Combined { predictor, members: parts.into_iter().map(|p| p.member).collect(), held_out, weighted }
+    let lowest = parts.iter().zip(&weights).map(|(p, w)| p.lowest.map(|l| w * l)).sum::<Option<f64>>();
+    Combined { predictor, members: parts.into_iter().map(|p| p.member).collect(), held_out, weighted, lowest }
 }
 
 /// The members in order: the settled corrections (each weighing `1 / count`), then the
@@ -65,6 +73,7 @@ fn parts(target: &Target, candidates: &[Candidate], settled: &Settled) -> Vec<Pa
             },
             predictor: m.predictor.clone(),
             held_out: m.held_out.clone(),
+            lowest: m.lowest,
         }
     });
     let hypotheses = settled.hypotheses.iter().map(|(form, h)| Part {
@@ -78,6 +87,7 @@ fn parts(target: &Target, candidates: &[Candidate], settled: &Settled) -> Vec<Pa
         },
         predictor: h.predictor.clone(),
         held_out: h.held_out.clone(),
+        lowest: h.lowest,
     });
     corrections.chain(hypotheses).collect()
 }
@@ -144,3 +154,36 @@ const TEMPER: f64 = 0.125;
 
 /// A weight below this fraction of the largest is dropped from the average.
 pub(super) const NEGLIGIBLE_WEIGHT: f64 = 1e-3;
+
+#[cfg(test)]
+mod tests {
+    use super::super::hypotheses::testing::{nb201, proxies};
+    use super::super::{candidates, settle, AdaptParams};
+    use super::*;
+    use crate::predictor::{ProxyLatency, ProxyPool};
+
+    #[test]
+    fn the_members_bounds_weighed_bound_the_combination_from_below() {
+        let table = nb201();
+        let pool = ProxyPool::new(table);
+        let proxies = proxies(&pool, &["raspi4", "pixel3", "1080ti_1"]);
+        let target = table.device_index("edgegpu").unwrap();
+        let measured: Vec<usize> = (0..table.archs().len()).filter(|&r| table.get(r, target).is_some()).collect();
+        let rows: Vec<usize> = (0..20).map(|k| measured[(37 + 701 * k) % measured.len()]).collect();
+        let archs: Vec<_> = rows.iter().map(|&r| table.archs()[r].clone()).collect();
+        let y: Vec<f64> = rows.iter().map(|&r| table.get(r, target).unwrap()).collect();
+        let params = AdaptParams::default();
+        let t = Target::new(&proxies, &archs, &y, &params).unwrap();
+        let mut warnings = Vec::new();
+        let cands = candidates::validate_all(&t, &params, &|_, _| {}, &mut warnings).unwrap();
+        let settled = settle::settle(&t, &cands, &params, &mut warnings).unwrap();
+        let combined = combine(&t, &cands, &settled, params.averaged());
+        assert!(combined.weighted.len() > 1, "an average of several members");
+        let bound = combined.lowest.expect("every member's bound is known");
+        let exact = combined.predictor.lower_bound(ProxyLatency::Measured(table)).unwrap().value;
+        // Rounding in the weighted sums aside, the members' weighed bounds never exceed the
+        // combination's own.
+        assert!(bound <= exact + 1e-12 * combined.predictor.magnitude(), "{bound} > {exact}");
+        assert!(combined.predictor.is_positive(bound));
+    }
+}

@@ -24,6 +24,19 @@ pub(super) struct PositiveFit {
     /// Held-out predictions (scaled), NaN where a fold's solve failed.
     pub(super) held_out: Vec<f64>,
     pub(super) solves: usize,
+    /// The fit's [`lower_bound`](AdditivePredictor::lower_bound) over the space, with the
+    /// proxy's measurements where it has them.
+    pub(super) lowest: f64,
+}
+
+/// A fit that the cutting planes made positive.
+struct Held {
+    predictor: AdditivePredictor,
+    /// Status of the final solve.
+    status: String,
+    cuts: Vec<Inequality>,
+    /// Its lower bound over the space (positive).
+    lowest: f64,
 }
 
 /// `design` at the solver lambda `lambda`, fitted on all samples under the positivity
@@ -35,18 +48,19 @@ pub(super) fn refit_positive(
     lambda: f64,
     tests: &[Vec<usize>],
 ) -> Result<PositiveFit> {
-    let (predictor, status, cuts, lambda) = constrained_fit(design, proxy, params, lambda)?;
-    let held_out = constrained_held_out(design, params, lambda, &cuts, tests);
+    let (held, lambda) = constrained_fit(design, proxy, params, lambda)?;
+    let held_out = constrained_held_out(design, params, lambda, &held.cuts, tests);
     let cv_error =
         if held_out.iter().all(|v| v.is_nan()) { f64::INFINITY } else { super::cv::mse(&held_out, &design.y) };
     Ok(PositiveFit {
-        predictor,
-        status,
+        predictor: held.predictor,
+        status: held.status,
         uncorrected: lambda.is_infinite(),
-        constraints: cuts.len(),
+        constraints: held.cuts.len(),
         cv_error,
         held_out,
-        solves: 2 + cuts.len() + tests.len(),
+        solves: 2 + held.cuts.len() + tests.len(),
+        lowest: held.lowest,
     })
 }
 
@@ -101,17 +115,11 @@ fn full_width(sol: Solution, k: usize) -> Solution {
 /// `a = 0, b = 0, c = floor` satisfies every constraint. If [`MAX_CUTS`] rounds do not
 /// suffice (spaces with very many near-minimal architectures), the corrections are dropped
 /// and only the scale and intercept are fitted under the constraint, which takes a round or
-/// two. Returns the predictor, the solver status, the constraints and the (solver) lambda
-/// used.
-fn constrained_fit(
-    design: &Design,
-    proxy: &Proxy,
-    params: &AdaptParams,
-    lambda: f64,
-) -> Result<(AdditivePredictor, String, Vec<Inequality>, f64)> {
+/// two. Returns the fit and the (solver) lambda used.
+fn constrained_fit(design: &Design, proxy: &Proxy, params: &AdaptParams, lambda: f64) -> Result<(Held, f64)> {
     for lambda in [lambda, f64::INFINITY] {
-        if let Some((predictor, status, cuts)) = cutting_planes(design, proxy, params.penalty, lambda)? {
-            return Ok((predictor, status, cuts, lambda));
+        if let Some(held) = cutting_planes(design, proxy, params.penalty, lambda)? {
+            return Ok((held, lambda));
         }
     }
     Err(Error::NotConverged(format!(
@@ -121,12 +129,7 @@ fn constrained_fit(
 }
 
 /// [`constrained_fit`] at one lambda; `None` after [`MAX_CUTS`] rounds.
-fn cutting_planes(
-    design: &Design,
-    proxy: &Proxy,
-    penalty: Penalty,
-    lambda: f64,
-) -> Result<Option<(AdditivePredictor, String, Vec<Inequality>)>> {
+fn cutting_planes(design: &Design, proxy: &Proxy, penalty: Penalty, lambda: f64) -> Result<Option<Held>> {
     let latency = proxy.measured.map_or(ProxyLatency::Modelled, |(t, _)| ProxyLatency::Measured(t));
     let (problem, penalty, lambda) = constrained_problem(design.full_problem(), penalty, lambda);
     let k = problem.c.ncols();
@@ -138,7 +141,7 @@ fn cutting_planes(
         let predictor = design.predictor(proxy, &sol);
         let low = predictor.lower_bound(latency)?;
         if predictor.is_positive(low.value) {
-            return Ok(Some((predictor, sol.status, cuts)));
+            return Ok(Some(Held { predictor, status: sol.status, cuts, lowest: low.value }));
         }
         let mut row = design.row_at(proxy, &low.arch, low.measured);
         row.truncate(2 + k);

@@ -140,9 +140,12 @@ pub fn adapt_pool_with_progress(
     let settled = settle::settle(&target, &candidates, params, &mut warnings)?;
     let combined = combine::combine(&target, &candidates, &settled, params.averaged());
     // A convex combination of predictors that are positive everywhere is positive everywhere;
-    // checked anyway (with the measurements, and that every weight is finite).
+    // checked anyway (with the measurements, and that every weight is finite): on the
+    // members' bounds when they suffice, else over the whole space.
     combined.predictor.validate()?;
-    combined.predictor.check_positive(target.table().map_or(ProxyLatency::Modelled, ProxyLatency::Measured))?;
+    if !combined.lowest.is_some_and(|low| combined.predictor.is_positive(low)) {
+        combined.predictor.check_positive(target.table().map_or(ProxyLatency::Modelled, ProxyLatency::Measured))?;
+    }
     let report = report(&target, &candidates, &settled, &combined, params, warnings, started);
     Ok(Adapted { predictor: combined.predictor, report, members: combined.weighted })
 }

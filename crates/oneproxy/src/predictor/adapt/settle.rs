@@ -34,6 +34,9 @@ pub(super) struct Choice {
     pub(super) cv_spearman: f64,
     /// Spearman of the fit itself on the samples it was fitted on (NaN when undefined).
     pub(super) training_spearman: f64,
+    /// Its [`lower_bound`](AdditivePredictor::lower_bound) over the space with the target's
+    /// latency table ([`Target::table`]), when it was found so.
+    pub(super) lowest: Option<f64>,
 }
 
 /// How far a fit's ranking of its own training samples may fall below what its
@@ -240,6 +243,11 @@ fn settle_one(target: &Target, candidates: &[Candidate], ci: usize, params: &Ada
     let predictor = design.predictor(proxy, &sol);
     let latency = proxy.measured.map_or(ProxyLatency::Modelled, |(t, _)| ProxyLatency::Measured(t));
     let low = predictor.lower_bound(latency)?;
+    // The bound holds for the combination's check only if it was found with the same table.
+    let same_table = match (proxy.measured, target.table()) {
+        (Some((a, _)), Some(b)) => std::ptr::eq(a, b),
+        (a, b) => a.is_none() && b.is_none(),
+    };
     let agreement = |p: &AdditivePredictor, held_out: &[f64]| agreement(target, p, latency, held_out);
     if predictor.is_positive(low.value) {
         let (cv_spearman, training_spearman) = agreement(&predictor, &c.held_out)?;
@@ -254,6 +262,7 @@ fn settle_one(target: &Target, candidates: &[Candidate], ci: usize, params: &Ada
             solves: 1,
             cv_spearman,
             training_spearman,
+            lowest: same_table.then_some(low.value),
         });
     }
     let fit = refit_positive(&design, proxy, params, lambda, &refit_tests(&target.scheme, design.y.len()))?;
@@ -279,6 +288,7 @@ fn settle_one(target: &Target, candidates: &[Candidate], ci: usize, params: &Ada
         solves: fit.solves,
         cv_spearman,
         training_spearman,
+        lowest: same_table.then_some(fit.lowest),
     })
 }
 
@@ -300,6 +310,7 @@ mod tests {
             solves: 1,
             cv_spearman,
             training_spearman,
+            lowest: None,
         }
     }
 

@@ -31,7 +31,7 @@ pub use positive::LowerBound;
 use crate::data::LatencyTable;
 use crate::error::{Error, Result};
 use crate::network::counts::NetworkCount;
-use crate::space::cell::{CellFeature, OPS};
+use crate::space::cell::{CellFeature, LivePaths, OpCounts, OPS};
 use crate::space::{Arch, Encoded, SpaceId};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -73,14 +73,23 @@ pub struct StructureTerm {
     pub weights: Vec<f64>,
 }
 
-impl StructureTerm {
-    /// The term for architecture `i` of `archs` (encoded as `enc`, whose live counts are kept).
-    fn value_at(&self, enc: &Encoded, archs: &[Arch], i: usize) -> f64 {
-        let counts = match &self.feature {
-            CellFeature::LiveOps => enc.live_counts(archs)[i],
-            CellFeature::CostliestPath { op_costs } => enc.live_paths(archs)[i].costliest_counts(op_costs),
-        };
-        counts.iter().zip(&self.weights).map(|(&c, w)| c as f64 * w).sum()
+/// Counts weighed per op kind: a structure term's value.
+fn weigh(counts: &OpCounts, weights: &[f64]) -> f64 {
+    counts.iter().zip(weights).map(|(&c, w)| c as f64 * w).sum()
+}
+
+/// Where a structure term reads its counts for encoded architectures.
+enum Counted<'a> {
+    Live(&'a [OpCounts]),
+    Path(&'a [LivePaths], &'a [f64; OPS]),
+}
+
+impl Counted<'_> {
+    fn at(&self, i: usize) -> OpCounts {
+        match self {
+            Counted::Live(c) => c[i],
+            Counted::Path(p, costs) => p[i].costliest_counts(costs),
+        }
     }
 }
 
@@ -243,18 +252,6 @@ impl AdditivePredictor {
     /// network is only built when a term needs it).
     fn network_value(&self, arch: &Arch) -> f64 {
         self.network_parts(arch).iter().map(|(w, c)| w * c).sum()
-    }
-
-    /// [`network_value`](Self::network_value) of architecture `i` of `archs` (encoded as `enc`,
-    /// whose network counts are kept).
-    fn network_value_at(&self, enc: &Encoded, archs: &[Arch], i: usize) -> f64 {
-        if self.network_terms.is_empty() {
-            // The empty sum, as `network_value` gives it.
-            return std::iter::empty::<f64>().sum();
-        }
-        let counts = &enc.network_counts(archs)[i];
-        let index = |count| NetworkCount::ALL.iter().position(|&c| c == count).unwrap_or(0);
-        self.network_terms.iter().map(|t| t.weight * counts[index(t.count)]).sum()
     }
 
     /// Each network term's weight with its count for `arch` (empty without network terms).
@@ -428,19 +425,41 @@ impl AdditivePredictor {
     /// `lookups[t][i]`: measured latency of arch i for proxy term t (NaN = use the fallback);
     /// `enc`: `archs` encoded.
     fn predict_impl(&self, archs: &[Arch], enc: &Encoded, lookups: &[Vec<f64>]) -> Vec<f64> {
+        // What each term reads, looked up once for every architecture.
+        let structure: Vec<(Counted, &[f64])> = self
+            .structure_terms
+            .iter()
+            .map(|t| {
+                let counted = match &t.feature {
+                    CellFeature::LiveOps => Counted::Live(enc.live_counts(archs)),
+                    CellFeature::CostliestPath { op_costs } => Counted::Path(enc.live_paths(archs), op_costs),
+                };
+                (counted, &t.weights[..])
+            })
+            .collect();
+        let networks = (!self.network_terms.is_empty()).then(|| enc.network_counts(archs));
+        let network_index: Vec<usize> = self
+            .network_terms
+            .iter()
+            .map(|t| NetworkCount::ALL.iter().position(|&c| c == t.count).unwrap_or(0))
+            .collect();
+        // The pruned cells are encoded on first need (most lookups are measured).
+        let mut pruned: Option<&Encoded> = None;
         (0..archs.len())
             .map(|i| {
-                let mut v = enc.dot(i, &self.weights)
-                    + self.intercept
-                    + self.structure_terms.iter().map(|t| t.value_at(enc, archs, i)).sum::<f64>()
-                    + self.network_value_at(enc, archs, i);
+                let structure_value: f64 = structure.iter().map(|(c, w)| weigh(&c.at(i), w)).sum();
+                // The empty sum without network terms, as `network_value` gives it.
+                let network_value: f64 = match networks {
+                    Some(n) => self.network_terms.iter().zip(&network_index).map(|(t, &k)| t.weight * n[i][k]).sum(),
+                    None => std::iter::empty::<f64>().sum(),
+                };
+                let mut v = enc.dot(i, &self.weights) + self.intercept + structure_value + network_value;
                 for (t, term) in self.proxy_terms.iter().enumerate() {
                     let measured = lookups.get(t).map_or(f64::NAN, |l| l[i]);
                     let base = if !measured.is_nan() {
                         measured
                     } else {
-                        // The pruned cells are encoded on first need (most lookups are measured).
-                        let x = if term.pruned { enc.pruned(archs) } else { enc };
+                        let x = if term.pruned { *pruned.get_or_insert_with(|| enc.pruned(archs)) } else { enc };
                         x.dot(i, &term.fallback_weights) + term.fallback_intercept
                     };
                     v += term.coefficient * base;

@@ -108,6 +108,9 @@ pub(crate) struct Fitted {
     /// Pool devices whose latency at some sample came from their fitted model, not a
     /// measurement (stacking only).
     pub filled: Vec<String>,
+    /// Its [`lower_bound`](AdditivePredictor::lower_bound) over the space, with the proxies'
+    /// measurements where the pool has them (set by [`fit_all`], which checks it).
+    pub lowest: Option<f64>,
 }
 
 /// Fitted hypotheses with their forms, in registry order.
@@ -127,10 +130,15 @@ pub(crate) fn fit_all(samples: &Samples) -> FittedHypotheses {
             }
             h.fit(samples).map(|fit| (form, fit))
         })
-        .filter(|(_, h)| {
+        .filter_map(|(form, mut h)| {
             // Finite (a degenerate fit is dropped, not averaged) and positive over the space.
             let p = &h.predictor;
-            p.is_finite() && p.lower_bound(latency).is_ok_and(|low| p.is_positive(low.value))
+            if !p.is_finite() {
+                return None;
+            }
+            let low = p.lower_bound(latency).ok().filter(|low| p.is_positive(low.value))?;
+            h.lowest = Some(low.value);
+            Some((form, h))
         })
         .collect()
 }

@@ -54,7 +54,14 @@ fn pool_prior(s: &Samples) -> Option<Fitted> {
         intercept: w[d - 1] * scale,
         ..AdditivePredictor::blank(s.space())
     };
-    Some(Fitted { lambda: fit.ratio, cv_error: fit.cv_error, held_out: fit.held_out, predictor, filled: Vec::new() })
+    Some(Fitted {
+        lambda: fit.ratio,
+        cv_error: fit.cv_error,
+        held_out: fit.held_out,
+        predictor,
+        filled: Vec::new(),
+        lowest: None,
+    })
 }
 
 /// The pool prior's regression on the samples (scaled problem): `ys ~ X w`, `w` drawn from

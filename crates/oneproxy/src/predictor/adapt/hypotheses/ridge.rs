@@ -143,6 +143,7 @@ impl RidgeFit {
             held_out: self.held_out.clone(),
             predictor,
             filled: Vec::new(),
+            lowest: None,
         }
     }
 
@@ -165,6 +166,13 @@ impl RidgeFit {
             intercept: scale * self.intercept,
             ..AdditivePredictor::blank(SpaceId::Nb201)
         };
-        Fitted { lambda: self.lambda, cv_error: self.cv_error, held_out: self.held_out, predictor, filled: Vec::new() }
+        Fitted {
+            lambda: self.lambda,
+            cv_error: self.cv_error,
+            held_out: self.held_out,
+            predictor,
+            filled: Vec::new(),
+            lowest: None,
+        }
     }
 }

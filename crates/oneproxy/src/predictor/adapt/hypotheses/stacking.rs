@@ -107,7 +107,7 @@ pub(super) fn stack_with(s: &Samples, pruned: bool, count: Option<LinearCount>) 
         }
     }
     filled.retain(|d| predictor.proxy_terms.iter().any(|t| &t.device == d));
-    Some(Fitted { lambda: fit.lambda, cv_error: fit.cv_error, held_out: fit.held_out, predictor, filled })
+    Some(Fitted { lambda: fit.lambda, cv_error: fit.cv_error, held_out: fit.held_out, predictor, filled, lowest: None })
 }
 
 #[cfg(test)]
