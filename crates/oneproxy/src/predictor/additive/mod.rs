@@ -368,15 +368,16 @@ impl AdditivePredictor {
     /// Predicted latencies with every proxy term on its fallback model, `archs` encoded as
     /// `table` keeps its rows if they are its rows.
     fn predict_without_lookups(&self, archs: &[Arch], table: Option<&LatencyTable>) -> Vec<f64> {
-        let owned;
-        let enc = match self.kept_encoding(archs, table) {
-            Some(enc) => enc,
-            None => {
-                owned = Encoded::new(self.space, archs);
-                &owned
-            }
-        };
-        self.predict_impl(archs, enc, &[])
+        self.predict_encoding(archs, table, &[])
+    }
+
+    /// [`predict_impl`](Self::predict_impl) on the encoding of `archs` that the space or `table`
+    /// keeps ([`kept_encoding`](Self::kept_encoding)), else on one made for the call.
+    fn predict_encoding(&self, archs: &[Arch], table: Option<&LatencyTable>, lookups: &[Vec<f64>]) -> Vec<f64> {
+        match self.kept_encoding(archs, table) {
+            Some(enc) => self.predict_impl(archs, enc, lookups),
+            None => self.predict_impl(archs, &Encoded::new(self.space, archs), lookups),
+        }
     }
 
     /// The encoding of `archs` kept by the space (`archs` is the whole enumerated space) or by
@@ -411,15 +412,7 @@ impl AdditivePredictor {
                 rows.iter().map(|r| r.and_then(|r| c.and_then(|c| table.get(r, c))).unwrap_or(f64::NAN)).collect()
             })
             .collect();
-        let owned;
-        let enc = match self.kept_encoding(archs, Some(table)) {
-            Some(enc) => enc,
-            None => {
-                owned = Encoded::new(self.space, archs);
-                &owned
-            }
-        };
-        Ok(self.predict_impl(archs, enc, &lookups))
+        Ok(self.predict_encoding(archs, Some(table), &lookups))
     }
 
     /// `lookups[t][i]`: measured latency of arch i for proxy term t (NaN = use the fallback);
