@@ -184,6 +184,8 @@ struct Progress {
     confident: Option<(usize, Arc<Column>)>,
     /// Its length in slots once its flow ended, with its final column (when members join).
     ended: Option<(usize, Option<Arc<Column>>)>,
+    /// Whether it will change nothing more: it ended, failed, or gave up without starting.
+    settled: bool,
 }
 
 impl Progress {
@@ -201,7 +203,8 @@ impl Progress {
 /// Every device's progress, shared by their threads.
 struct Board {
     devices: Vec<Progress>,
-    /// Set when a device's flow failed: the devices not yet started give up.
+    /// Set when a device's flow failed: the devices whose start the clock can no longer
+    /// settle give up.
     aborted: bool,
 }
 
@@ -311,19 +314,28 @@ pub fn run_fleet_seeded(
         f(&mut lock());
         changed.notify_all();
     };
-    // One device: wait for its start and pool, run its flow, say what it did. `Ok(None)`: the
-    // fleet failed before it started.
+    // One device: wait for its start and pool, run its flow, say what it did. `Ok(None)`: a
+    // device failed and the clock can no longer settle this one's start.
+    //
+    // After a failure the others go on: those running finish, and a device still waiting starts
+    // if what the devices before it measure (the failed one's measurements up to its failure
+    // included) settles its start. It gives up only once every device before it is settled
+    // itself (ended, failed or given up), so which devices run after a failure depends on the
+    // clock, never on which thread woke first.
     let device = |i: usize, oracle: &mut (dyn TargetOracle + Send)| -> Result<Option<(FleetDevice, usize)>> {
         let target = oracle.device().to_string();
         let (start, members) = {
             let mut b = lock();
             loop {
-                if b.aborted {
-                    return Ok(None);
-                }
                 if let Some((start, slot, members)) = plan(&b, i, config.concurrency, config.join) {
                     b.devices[i].start = Some((start, slot));
                     break (start, members);
+                }
+                if b.aborted && b.devices[..i].iter().all(|p| p.settled) {
+                    b.devices[i].settled = true;
+                    drop(b);
+                    changed.notify_all();
+                    return Ok(None);
                 }
                 b = changed.wait(b).unwrap_or_else(|e| e.into_inner());
             }
@@ -360,16 +372,26 @@ pub fn run_fleet_seeded(
                 })
             })
         };
-        let outcome = match run().map_err(|e| in_target(&target, e)) {
-            Ok(outcome) => outcome,
+        // The flow and its column to join with; on failure the devices waiting on it are told.
+        let finished = run().map_err(|e| in_target(&target, e)).and_then(|outcome| {
+            let column = if config.join { Some(Arc::new(final_column(pool, &outcome)?)) } else { None };
+            Ok((outcome, column))
+        });
+        let (outcome, column) = match finished {
+            Ok(finished) => finished,
             Err(e) => {
-                update(&mut |b| b.aborted = true);
+                update(&mut |b| {
+                    b.aborted = true;
+                    b.devices[i].settled = true;
+                });
                 return Err(e);
             }
         };
         let span = Span::of(&outcome, start);
-        let column = if config.join { Some(Arc::new(final_column(pool, &outcome)?)) } else { None };
-        update(&mut |b| b.devices[i].ended = Some((span.end() - start, column.clone())));
+        update(&mut |b| {
+            b.devices[i].ended = Some((span.end() - start, column.clone()));
+            b.devices[i].settled = true;
+        });
         let proxy_source = members
             .iter()
             .find(|(j, ..)| member_name(&targets[*j]) == outcome.proxy)
@@ -530,36 +552,100 @@ mod tests {
     }
 
     /// A table that answers after a pause of random length, drawn from the clock: the order in
-    /// which the devices' answers come back changes from run to run.
-    struct Jittery<'t>(TableOracle<'t>);
+    /// which the devices' answers come back changes from run to run. With `requests_left`, the
+    /// device goes away as soon as it has answered that many requests (the last one's answers
+    /// are kept).
+    struct Jittery<'t> {
+        table: TableOracle<'t>,
+        requests_left: Option<usize>,
+        /// Architectures answered so far.
+        answered: usize,
+    }
 
     impl TargetOracle for Jittery<'_> {
         fn device(&self) -> &str {
-            self.0.device()
+            self.table.device()
         }
         fn domain(&self) -> Option<Vec<Arch>> {
-            self.0.domain()
+            self.table.domain()
         }
         fn exact(&self) -> bool {
-            self.0.exact()
+            self.table.exact()
         }
         fn measure(&mut self, archs: &[Arch], answer: &mut dyn FnMut(&Arch, crate::workflow::Answer)) -> Result<()> {
             let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
             std::thread::sleep(std::time::Duration::from_micros(u64::from(nanos % 3000)));
-            self.0.measure(archs, answer)
+            self.answered += archs.len();
+            self.table.measure(archs, answer)?;
+            match &mut self.requests_left {
+                Some(left) if *left <= 1 => Err(Error::Engine(format!("{} went away", self.table.device()))),
+                Some(left) => {
+                    *left -= 1;
+                    Ok(())
+                }
+                None => Ok(()),
+            }
         }
     }
 
-    fn jittery_fleet(targets: &[&str], config: &FleetConfig) -> FleetOutcome {
+    /// The fleet on jittery tables, `fail` naming a device and after how many requests it goes
+    /// away; with how many architectures each device answered.
+    fn jittery_run(
+        targets: &[&str],
+        config: &FleetConfig,
+        fail: Option<(&str, usize)>,
+    ) -> (Result<FleetOutcome>, Vec<usize>) {
         let b = bundle(SpaceId::Nb201).unwrap();
         let acc = b.accuracy("cifar100").unwrap();
         let names: Vec<String> = targets.iter().map(|t| t.to_string()).collect();
         let pool = b.latency.without_devices(&names);
-        let mut tables: Vec<Jittery> =
-            targets.iter().map(|t| Jittery(TableOracle::new(&b.latency, t).unwrap())).collect();
+        let mut tables: Vec<Jittery> = targets
+            .iter()
+            .map(|t| Jittery {
+                table: TableOracle::new(&b.latency, t).unwrap(),
+                requests_left: fail.filter(|f| f.0 == *t).map(|f| f.1),
+                answered: 0,
+            })
+            .collect();
         let mut oracles: Vec<&mut (dyn TargetOracle + Send)> =
             tables.iter_mut().map(|o| o as &mut (dyn TargetOracle + Send)).collect();
-        run_fleet(&pool, acc, &mut oracles, config, &|_, _| {}).unwrap()
+        let out = run_fleet(&pool, acc, &mut oracles, config, &|_, _| {});
+        (out, tables.iter().map(|t| t.answered).collect())
+    }
+
+    fn jittery_fleet(targets: &[&str], config: &FleetConfig) -> FleetOutcome {
+        jittery_run(targets, config, None).0.unwrap()
+    }
+
+    /// When a device fails, the others go on: a device waiting for its start runs to its end if
+    /// what was measured before the failure settles its start, whichever thread woke first.
+    #[test]
+    fn after_a_failure_a_device_whose_start_was_settled_runs_whatever_the_timing() {
+        let config = FleetConfig { concurrency: 2, ..small_pool() };
+        let targets = ["titanx_1", "titanx_32", "pixel2", "titanxp_1"];
+        let whole = fleet(&targets, &config).unwrap();
+        let span = |k: usize| whole.devices[k].span;
+        let (third, fourth) = (span(2), span(3));
+        // The fourth starts when the earlier of the first two ends, pixel2 still running then.
+        assert!(fourth.start > third.start && third.end() > fourth.start + 2, "{third:?} {fourth:?}");
+        // pixel2 answers its samples in one request, then one candidate per request, and goes
+        // away right after the answer that takes it beyond the fourth's start (long before its
+        // end): the fourth's thread can hardly have woken to see its start settled by then.
+        let short = (fourth.start + 1).saturating_sub(third.start + third.samples);
+        let requests = short + 1;
+        let whole_answers: Vec<usize> =
+            whole.devices.iter().map(|d| d.outcome.measurements + d.outcome.remeasurements).collect();
+        for _ in 0..3 {
+            let (out, answered) = jittery_run(&targets, &config, Some(("pixel2", requests)));
+            let err = out.unwrap_err().to_string();
+            assert!(err.contains("pixel2 went away"), "{err}");
+            assert_eq!(answered[2], third.samples + requests - 1);
+            assert!(third.start + answered[2] > fourth.start);
+            // Every other device measured exactly what it measures in the unbroken fleet.
+            for k in [0, 1, 3] {
+                assert_eq!(answered[k], whole_answers[k], "{}", targets[k]);
+            }
+        }
     }
 
     /// Two devices measure side by side from slot 0; the third takes the slot of the first to
