@@ -56,12 +56,33 @@ impl NetworkCount {
         [kernels, traffic, net.cost().flops as f64]
     }
 
+    /// Its position in [`ALL`](Self::ALL), and so in [`all_of`](Self::all_of)'s counts.
+    pub fn index(self) -> usize {
+        match self {
+            NetworkCount::Kernels => 0,
+            NetworkCount::Traffic => 1,
+            NetworkCount::MultiplyAdds => 2,
+        }
+    }
+
     /// Short name for reports and JSON.
     pub fn name(self) -> &'static str {
         match self {
             NetworkCount::Kernels => "kernels",
             NetworkCount::Traffic => "traffic",
             NetworkCount::MultiplyAdds => "multiply-adds",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::NetworkCount;
+
+    #[test]
+    fn each_count_knows_its_place_in_the_list() {
+        for (k, c) in NetworkCount::ALL.into_iter().enumerate() {
+            assert_eq!(c.index(), k, "{}", c.name());
         }
     }
 }

@@ -260,8 +260,7 @@ impl AdditivePredictor {
             return Vec::new();
         }
         let counts = NetworkCount::all_of(&self.space.network(arch));
-        let index = |count| NetworkCount::ALL.iter().position(|&c| c == count).unwrap_or(0);
-        self.network_terms.iter().map(|t| (t.weight, counts[index(t.count)])).collect()
+        self.network_terms.iter().map(|t| (t.weight, counts[t.count.index()])).collect()
     }
 
     /// The plain least-squares fit, when the positivity constraint changed it.
@@ -431,11 +430,6 @@ impl AdditivePredictor {
             })
             .collect();
         let networks = (!self.network_terms.is_empty()).then(|| enc.network_counts(archs));
-        let network_index: Vec<usize> = self
-            .network_terms
-            .iter()
-            .map(|t| NetworkCount::ALL.iter().position(|&c| c == t.count).unwrap_or(0))
-            .collect();
         // The pruned cells are encoded on first need (most lookups are measured).
         let mut pruned: Option<&Encoded> = None;
         (0..archs.len())
@@ -443,7 +437,7 @@ impl AdditivePredictor {
                 let structure_value: f64 = structure.iter().map(|(c, w)| weigh(&c.at(i), w)).sum();
                 // The empty sum without network terms, as `network_value` gives it.
                 let network_value: f64 = match networks {
-                    Some(n) => self.network_terms.iter().zip(&network_index).map(|(t, &k)| t.weight * n[i][k]).sum(),
+                    Some(n) => self.network_terms.iter().map(|t| t.weight * n[i][t.count.index()]).sum(),
                     None => std::iter::empty::<f64>().sum(),
                 };
                 let mut v = enc.dot(i, &self.weights) + self.intercept + structure_value + network_value;
