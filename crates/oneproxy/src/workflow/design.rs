@@ -18,7 +18,7 @@
 
 use super::design_scan::{every_candidate_top, Pruned, Scan};
 use super::nas::Design;
-use super::score::{budgets, budgets_by_sort};
+use super::score::{budgets_by_sort, budgets_of_ln};
 use crate::error::{Error, Result};
 
 /// How [`LatencyModel::next_batch`] finds one pick: under a coverage, with the candidates
@@ -269,18 +269,24 @@ impl LatencyModel {
     /// fastest few percent of the truth are faster than the fastest few percent of the
     /// predictions: each prediction counts at the deciles of its own spread.
     pub fn budgets(&self) -> Vec<f64> {
-        budgets(&self.budget_spread())
+        budgets_of_ln(&self.budget_spread_ln())
     }
 
     /// Every candidate's predicted latency at the deciles of its spread, that
     /// [`LatencyModel::budgets`] takes the quantiles of.
     fn budget_spread(&self) -> Vec<f64> {
+        self.budget_spread_ln().into_iter().map(f64::exp).collect()
+    }
+
+    /// The logarithms of [`LatencyModel::budget_spread`]'s values, which the budgets are
+    /// selected among ([`budgets_of_ln`]).
+    fn budget_spread_ln(&self) -> Vec<f64> {
         const Z: [f64; 9] = [-1.2816, -0.8416, -0.5244, -0.2533, 0.0, 0.2533, 0.5244, 0.8416, 1.2816];
         (0..self.mu.len())
             .filter(|&i| self.mu[i].is_finite())
             .flat_map(|i| {
                 let (m, s) = (self.mu[i], self.sigma_of(i));
-                Z.iter().map(move |z| (m + z * s).exp())
+                Z.iter().map(move |z| m + z * s)
             })
             .collect()
     }

@@ -122,29 +122,92 @@ pub struct Truth {
 /// The [`REGRET_BUDGETS`] quantiles of `latencies` (the `k/B` quantile is the smallest value
 /// with at least that fraction of the values at or below it).
 ///
-/// The quantiles are found by selection (each split of the values places one quantile and
-/// leaves the others to one side), not a full sort: the sequential design takes them of
-/// nine values per candidate at every round. [`budgets_by_sort`] gives the same values.
+/// The quantiles are found by selection ([`select_ranks`]), not a full sort: the sequential
+/// design takes them of nine values per candidate at every round. [`budgets_by_sort`] gives
+/// the same values.
 pub fn budgets(latencies: &[f64]) -> Vec<f64> {
-    // Selected as integer keys in the order of `f64::total_cmp` (the flow selects among
-    // hundreds of thousands of values every round, and integers compare faster).
-    let mut keys: Vec<i64> = latencies.iter().copied().filter(|v| v.is_finite()).map(total_order_key).collect();
-    let ranks = quantile_ranks(keys.len());
-    let mut out = vec![0; ranks.len()];
-    select_ranks(&mut keys, 0, &ranks, &mut out);
-    out.into_iter().map(from_total_order_key).collect()
+    let mut values: Vec<f64> = latencies.iter().copied().filter(|v| v.is_finite()).collect();
+    let ranks = quantile_ranks(values.len());
+    select_ranks(&mut values, &ranks)
 }
 
-/// An integer that orders as `f64::total_cmp` orders the values: the bits, with the magnitude
-/// bits of negative values flipped.
-fn total_order_key(v: f64) -> i64 {
-    let bits = v.to_bits() as i64;
-    bits ^ ((((bits >> 63) as u64) >> 1) as i64)
+/// [`budgets`] of the latencies `exp(v)` for `v` in `ln_values`, selected among the
+/// logarithms: only the selected ones are exponentiated. `exp` keeps the order of its
+/// arguments, so the k-th smallest exponential is the exponential of the k-th smallest
+/// logarithm, and the values are those of [`budgets`] of the exponentials (tested bit for
+/// bit). The sequential design's budgets are quantiles of 9 values per candidate, every
+/// round; exponentiating all of them cost more than selecting among them.
+pub fn budgets_of_ln(ln_values: &[f64]) -> Vec<f64> {
+    // A logarithm above LN_MAX has an infinite exponential, which `budgets` drops.
+    let mut values: Vec<f64> = ln_values.iter().copied().filter(|v| v.is_finite() && *v <= LN_MAX).collect();
+    let ranks = quantile_ranks(values.len());
+    select_ranks(&mut values, &ranks).into_iter().map(f64::exp).collect()
 }
 
-/// The value of a [`total_order_key`].
-fn from_total_order_key(key: i64) -> f64 {
-    f64::from_bits((key ^ ((((key >> 63) as u64) >> 1) as i64)) as u64)
+/// The largest `v` whose `exp(v)` is finite (`ln(f64::MAX)` rounded down).
+const LN_MAX: f64 = 709.782_712_893_384;
+
+/// Buckets of [`select_ranks`]: a few dozen values each on the design's 140,625.
+const SELECT_BUCKETS: usize = 4096;
+
+/// The values of sorted ranks `ranks` (0-based, ascending, repeats allowed) among the finite
+/// `values`, ordered as `f64::total_cmp` orders them.
+///
+/// One pass counts the values per bucket of equal width between the smallest and the
+/// largest; a bucket's place is a monotone function of the value, so every value of a
+/// bucket sorts after every value of the buckets below it, and the counts say which bucket
+/// holds each rank. A second pass gathers the values of those buckets (at most one per
+/// rank), and each is sorted on its own: three linear passes instead of a selection's
+/// repeated partitions.
+fn select_ranks(values: &mut [f64], ranks: &[usize]) -> Vec<f64> {
+    if ranks.is_empty() || values.is_empty() {
+        return Vec::new();
+    }
+    let (lo, hi) = values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    let span = hi - lo;
+    if !(span > 0.0 && span.is_finite()) {
+        // Equal values (or a span too wide for a bucket width): select the classic way.
+        return ranks
+            .iter()
+            .map(|&r| {
+                let (_, at, _) = values.select_nth_unstable_by(r, f64::total_cmp);
+                *at
+            })
+            .collect();
+    }
+    let scale = SELECT_BUCKETS as f64 / span;
+    // Monotone in the value: a subtraction, a product by a positive constant and a floor.
+    let bucket = |v: f64| (((v - lo) * scale) as usize).min(SELECT_BUCKETS - 1);
+    let mut counts = vec![0usize; SELECT_BUCKETS];
+    for &v in values.iter() {
+        counts[bucket(v)] += 1;
+    }
+    // Each rank's bucket and its rank within the bucket.
+    let mut slot = vec![usize::MAX; SELECT_BUCKETS];
+    let mut wanted: Vec<(usize, usize)> = Vec::with_capacity(ranks.len());
+    let mut groups: Vec<Vec<f64>> = Vec::new();
+    let (mut b, mut below) = (0, 0);
+    for &r in ranks {
+        while below + counts[b] <= r {
+            below += counts[b];
+            b += 1;
+        }
+        if slot[b] == usize::MAX {
+            slot[b] = groups.len();
+            groups.push(Vec::with_capacity(counts[b]));
+        }
+        wanted.push((slot[b], r - below));
+    }
+    for &v in values.iter() {
+        let g = slot[bucket(v)];
+        if g != usize::MAX {
+            groups[g].push(v);
+        }
+    }
+    for g in &mut groups {
+        g.sort_unstable_by(f64::total_cmp);
+    }
+    wanted.into_iter().map(|(g, k)| groups[g][k]).collect()
 }
 
 /// [`budgets`] by sorting every value: the reference the selection is tested against.
@@ -161,24 +224,6 @@ fn quantile_ranks(n: usize) -> Vec<usize> {
         return Vec::new();
     }
     (1..=REGRET_BUDGETS).map(|k| (k * n).div_ceil(REGRET_BUDGETS).clamp(1, n) - 1).collect()
-}
-
-/// Put into `out[m]` the value of sorted rank `ranks[m] - offset` within `values` (ranks
-/// ascending, repeats allowed): select the middle rank, then each side on its own part.
-fn select_ranks(values: &mut [i64], offset: usize, ranks: &[usize], out: &mut [i64]) {
-    if ranks.is_empty() {
-        return;
-    }
-    let mid = ranks.len() / 2;
-    let r = ranks[mid] - offset;
-    let (low, at, high) = values.select_nth_unstable(r);
-    let v = *at;
-    // Equal ranks next to the middle one take its value; the rest go to their side.
-    let first = ranks.partition_point(|&q| q < ranks[mid]);
-    let last = ranks.partition_point(|&q| q <= ranks[mid]);
-    out[first..last].fill(v);
-    select_ranks(low, offset, &ranks[..first], &mut out[..first]);
-    select_ranks(high, offset + r + 1, &ranks[last..], &mut out[last..]);
 }
 
 /// Best accuracy within each budget among `(latency, accuracy)` points; `floor` where none fits.
@@ -303,13 +348,32 @@ mod tests {
     }
 
     #[test]
-    fn integer_keys_order_and_round_trip_as_total_cmp() {
-        let v = [-f64::MAX, -3.5, -f64::MIN_POSITIVE, -0.0, 0.0, 5e-324, 1.0, 2.5e300, f64::MAX];
-        for a in v {
-            assert_eq!(from_total_order_key(total_order_key(a)).to_bits(), a.to_bits());
-            for b in v {
-                assert_eq!(total_order_key(a).cmp(&total_order_key(b)), a.total_cmp(&b), "{a} vs {b}");
-            }
+    fn bucketed_selection_matches_the_sort_on_skewed_and_extreme_values() {
+        let mut rng = crate::space::seeded_rng(11);
+        // Most values in one narrow cluster and a few far out (one bucket holds nearly all),
+        // the extremes of the floats (a span too wide for buckets), signed zeros, and one value.
+        let mut skewed: Vec<f64> = (0..5000).map(|_| 1.0 + rand::Rng::random_range(&mut rng, 0.0..1e-9)).collect();
+        skewed.extend([1e6, -1e6, 3.0]);
+        let extremes = vec![-f64::MAX, -3.5, -0.0, 0.0, 5e-324, 1.0, f64::MAX, 0.0, -0.0];
+        for v in [skewed, extremes, vec![2.5], vec![7.0; 120]] {
+            let (by_buckets, by_sort) = (budgets(&v), budgets_by_sort(&v));
+            let bits = |b: &[f64]| b.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&by_buckets), bits(&by_sort), "{} values", v.len());
+        }
+    }
+
+    #[test]
+    fn budgets_selected_among_logarithms_are_those_of_the_exponentials_bit_for_bit() {
+        let mut rng = crate::space::seeded_rng(3);
+        for n in [0, 1, 7, 50, 51, 999, 140_625] {
+            // Log-latencies as the design spreads them: each centre at nine offsets, with repeats.
+            let mut ln: Vec<f64> = (0..n)
+                .map(|_| rand::Rng::random_range(&mut rng, -1.0..4.0_f64) + [0.0, 0.25, -1.2816][n % 3])
+                .collect();
+            ln.extend([f64::NAN, f64::INFINITY, 800.0]);
+            let exps: Vec<f64> = ln.iter().map(|v| v.exp()).collect();
+            let bits = |b: &[f64]| b.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&budgets_of_ln(&ln)), bits(&budgets(&exps)), "{n} values");
         }
     }
 
