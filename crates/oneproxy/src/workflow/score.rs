@@ -122,9 +122,9 @@ pub struct Truth {
 /// The [`REGRET_BUDGETS`] quantiles of `latencies` (the `k/B` quantile is the smallest value
 /// with at least that fraction of the values at or below it).
 ///
-/// The quantiles are found by selection ([`select_ranks`]), not a full sort: the sequential
-/// design takes them of nine values per candidate at every round. [`budgets_by_sort`] gives
-/// the same values.
+/// The quantiles are found by counting the values into buckets and sorting only the buckets
+/// that hold one (see `select_ranks`), not by a full sort: the sequential design takes them
+/// of nine values per candidate at every round. [`budgets_by_sort`] gives the same values.
 pub fn budgets(latencies: &[f64]) -> Vec<f64> {
     let mut values: Vec<f64> = latencies.iter().copied().filter(|v| v.is_finite()).collect();
     let ranks = quantile_ranks(values.len());
@@ -165,8 +165,10 @@ fn select_ranks(values: &mut [f64], ranks: &[usize]) -> Vec<f64> {
     }
     let (lo, hi) = values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
     let span = hi - lo;
-    if !(span > 0.0 && span.is_finite()) {
-        // Equal values (or a span too wide for a bucket width): select the classic way.
+    let scale = SELECT_BUCKETS as f64 / span;
+    if !(span > 0.0 && span.is_finite() && scale.is_finite()) {
+        // Equal values, or a span too wide or too narrow for a finite bucket width: select
+        // the classic way.
         return ranks
             .iter()
             .map(|&r| {
@@ -175,7 +177,6 @@ fn select_ranks(values: &mut [f64], ranks: &[usize]) -> Vec<f64> {
             })
             .collect();
     }
-    let scale = SELECT_BUCKETS as f64 / span;
     // Monotone in the value: a subtraction, a product by a positive constant and a floor.
     let bucket = |v: f64| (((v - lo) * scale) as usize).min(SELECT_BUCKETS - 1);
     let mut counts = vec![0usize; SELECT_BUCKETS];
@@ -355,7 +356,9 @@ mod tests {
         let mut skewed: Vec<f64> = (0..5000).map(|_| 1.0 + rand::Rng::random_range(&mut rng, 0.0..1e-9)).collect();
         skewed.extend([1e6, -1e6, 3.0]);
         let extremes = vec![-f64::MAX, -3.5, -0.0, 0.0, 5e-324, 1.0, f64::MAX, 0.0, -0.0];
-        for v in [skewed, extremes, vec![2.5], vec![7.0; 120]] {
+        // A span so narrow that the bucket width is not finite.
+        let subnormal = vec![5e-324, 0.0, -0.0, 1e-323, 5e-324];
+        for v in [skewed, extremes, subnormal, vec![2.5], vec![7.0; 120]] {
             let (by_buckets, by_sort) = (budgets(&v), budgets_by_sort(&v));
             let bits = |b: &[f64]| b.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&by_buckets), bits(&by_sort), "{} values", v.len());
@@ -366,10 +369,10 @@ mod tests {
     fn budgets_selected_among_logarithms_are_those_of_the_exponentials_bit_for_bit() {
         let mut rng = crate::space::seeded_rng(3);
         for n in [0, 1, 7, 50, 51, 999, 140_625] {
-            // Log-latencies as the design spreads them: each centre at nine offsets, with repeats.
-            let mut ln: Vec<f64> = (0..n)
-                .map(|_| rand::Rng::random_range(&mut rng, -1.0..4.0_f64) + [0.0, 0.25, -1.2816][n % 3])
-                .collect();
+            // Log-latencies of 0.4 to 55 ms, a tenth of them repeated, and values whose
+            // exponential is not finite.
+            let mut ln: Vec<f64> = (0..n).map(|_| rand::Rng::random_range(&mut rng, -1.0..4.0_f64)).collect();
+            ln.extend_from_within(..n / 10);
             ln.extend([f64::NAN, f64::INFINITY, 800.0]);
             let exps: Vec<f64> = ln.iter().map(|v| v.exp()).collect();
             let bits = |b: &[f64]| b.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
