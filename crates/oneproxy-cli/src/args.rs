@@ -729,6 +729,12 @@ pub struct FlowArgs {
     /// populated holding a measured pick (--design sequential; default: no such stop).
     #[arg(long, value_name = "POINTS", value_parser = non_negative, allow_negative_numbers = true)]
     pub stop_regret: Option<f64>,
+    /// Fewest candidates measured, each predicted before it is measured, before the stopping
+    /// threshold (--stop) may end the flow: the flow's confidence is its model's, checked only
+    /// on such candidates (--design sequential; 0: no floor). --stop-regret, the regret you
+    /// accept, may still end it sooner.
+    #[arg(long, value_name = "N", default_value_t = NasConfig::default().min_checks)]
+    pub min_checks: usize,
     /// Never reuse the proxy as is: always adapt its predictor.
     #[arg(long)]
     pub always_adapt: bool,

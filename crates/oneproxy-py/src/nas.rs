@@ -31,11 +31,12 @@ pub struct FlowKeywords<'py> {
     pub max_failures: Option<usize>,
     pub remeasure: Option<String>,
     pub stop_regret: Option<f64>,
+    pub min_checks: Option<usize>,
     pub adapt: AdaptKeywords<'py>,
 }
 
 /// The flow's keywords, as `nas` names them: what `fleet` takes in one dict (`**flow` in Python).
-const FLOW_KEYWORDS: [&str; 23] = [
+const FLOW_KEYWORDS: [&str; 24] = [
     "proxy",
     "pool",
     "samples",
@@ -53,6 +54,7 @@ const FLOW_KEYWORDS: [&str; 23] = [
     "max_failures",
     "remeasure",
     "stop_regret",
+    "min_checks",
     "norm",
     "form",
     "lambda_",
@@ -103,6 +105,7 @@ impl<'py> FlowKeywords<'py> {
             max_failures: keyword(d, "max_failures")?,
             remeasure: keyword(d, "remeasure")?,
             stop_regret: keyword(d, "stop_regret")?,
+            min_checks: keyword(d, "min_checks")?,
             adapt: AdaptKeywords {
                 norm: keyword(d, "norm")?,
                 form: keyword(d, "form")?,
@@ -136,6 +139,7 @@ impl FlowKeywords<'_> {
             remeasure: self.remeasure.as_deref().map_or(Ok(d.remeasure), Remeasure::named).or_py()?,
             stop_regret: self.stop_regret.or(d.stop_regret),
             confident_at: d.confident_at,
+            min_checks: self.min_checks.unwrap_or(d.min_checks),
         };
         c.check().or_py()?;
         Ok(c)
@@ -270,7 +274,7 @@ fn record_known(py: Python<'_>, log: &mut MeasurementLog, archs: &[String], ms: 
 /// (an exception it raises stops the flow as one of `target` does). `measurements`, (archs, ms)
 /// measured before, are taken as measured.
 #[pyfunction]
-#[pyo3(signature = (target, space="nb201", dataset=None, accuracy_file=None, target_name="target", proxy=None, pool=None, samples=None, sample_set=None, max_measurements=None, threshold=None, max_samples=None, layers=None, constraints=Vec::new(), seed=None, measurements_path=None, batch_size=Some(1), norm=None, form=None, lambda_=None, folds=None, ensemble=None, latency=Vec::new(), combine=None, design=None, round_size=None, stop=None, always_adapt=None, max_failures=None, progress=None, measurements=None, remeasure=None, stop_regret=None))]
+#[pyo3(signature = (target, space="nb201", dataset=None, accuracy_file=None, target_name="target", proxy=None, pool=None, samples=None, sample_set=None, max_measurements=None, threshold=None, max_samples=None, layers=None, constraints=Vec::new(), seed=None, measurements_path=None, batch_size=Some(1), norm=None, form=None, lambda_=None, folds=None, ensemble=None, latency=Vec::new(), combine=None, design=None, round_size=None, stop=None, always_adapt=None, max_failures=None, progress=None, measurements=None, remeasure=None, stop_regret=None, min_checks=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn nas(
     py: Python<'_>,
@@ -307,6 +311,7 @@ pub fn nas(
     measurements: Option<(Vec<String>, Vec<f64>)>,
     remeasure: Option<String>,
     stop_regret: Option<f64>,
+    min_checks: Option<usize>,
 ) -> PyResult<(String, Vec<(String, f64)>)> {
     let id = parse_space(space)?;
     if !target.bind(py).is_callable() {
@@ -339,6 +344,7 @@ pub fn nas(
         max_failures,
         remeasure,
         stop_regret,
+        min_checks,
         adapt: AdaptKeywords { norm, form, lambda: lambda_, folds, ensemble, combine },
     }
     .config(id)?;

@@ -163,6 +163,7 @@ pub fn defaults(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     nas.set_item("max_failures", c.max_failures)?;
     nas.set_item("remeasure", c.remeasure.name())?;
     nas.set_item("stop_regret", c.stop_regret)?;
+    nas.set_item("min_checks", c.min_checks)?;
     out.set_item("nas", nas)?;
     let adapt = adapt_dict(&AdaptParams::default())?;
     adapt.set_item("proxy", ProxySelection::default().to_string())?;

@@ -193,6 +193,7 @@ pub fn nas_config(
         remeasure: NasConfig::default().remeasure,
         stop_regret: flow.stop_regret,
         confident_at: None,
+        min_checks: flow.min_checks,
     };
     config.check()?;
     Ok(config)

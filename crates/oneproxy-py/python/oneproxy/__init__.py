@@ -628,6 +628,7 @@ def nas(
     round_size: Optional[int] = None,
     stop: Optional[float] = None,
     stop_regret: Optional[float] = None,
+    min_checks: Optional[int] = None,
     always_adapt: Optional[bool] = None,
     max_failures: Optional[int] = None,
     remeasure: Optional[str] = None,
@@ -683,7 +684,11 @@ def nas(
 
     ``stop_regret`` is the regret you accept, in accuracy points: the flow also stops once its
     own estimate of what is left to gain (``outcome["remaining_regret"]``) is at most that with
-    80% confidence, every budget it believes populated holding a measured pick."""
+    80% confidence, every budget it believes populated holding a measured pick.
+
+    ``min_checks`` is the fewest candidates the sequential design measures, each predicted
+    before it is measured, before its stopping threshold (``stop``) may end it (``None``: the
+    library's default, ``defaults()["nas"]["min_checks"]``; 0: no floor)."""
     files = _renamed("nas", "latency", "latency_files", latency, latency_files)
     if target is None:
         raise ValueError("target is required: a callable measure(archs: list[str]) -> list[float] (ms per image)")
@@ -722,6 +727,7 @@ def nas(
         None if measurements is None else _measurements(measurements, "measurements"),
         remeasure,
         stop_regret,
+        min_checks,
     )
     return _nas_result(json.loads(outcome_json), measured, target_name, as_frame)
 

@@ -168,6 +168,7 @@ def nas(
     measurements: Optional[Tuple[Sequence[str], Sequence[float]]] = None,
     remeasure: Optional[str] = None,
     stop_regret: Optional[float] = None,
+    min_checks: Optional[int] = None,
 ) -> Tuple[str, List[Tuple[str, float]]]:
     """`progress(event)` gets dicts with `event`, `phase`, `measured`, `failed`, `requested`,
     `max_measurements`, `message` (and `arch`, `latency_ms` where one architecture is meant)."""

@@ -33,6 +33,9 @@ pub struct DesignView<'a> {
     pub tried: &'a [bool],
     /// Measurements the budget still allows.
     pub room: usize,
+    /// Candidates measured so far that the flow predicted before measuring them: the checks
+    /// of its model ([`crate::workflow::nas::NasConfig::min_checks`]).
+    pub checked: usize,
 }
 
 /// What a design that decides before any target measurement sees ([`CandidateDesign::upfront`]).
@@ -80,7 +83,9 @@ pub trait CandidateDesign {
 pub fn design_for(config: &NasConfig) -> Box<dyn CandidateDesign> {
     match config.design {
         Design::Layers => Box::new(super::layers::Layers::new(config.layers)),
-        Design::Sequential { batch, stop } => Box::new(super::sequential::Sequential { batch, stop }),
+        Design::Sequential { batch, stop } => {
+            Box::new(super::sequential::Sequential { batch, stop, min_checks: config.min_checks })
+        }
         Design::Upfront { cap } => Box::new(super::upfront::Upfront::new(config.max_measurements.unwrap_or(cap))),
     }
 }

@@ -12,6 +12,9 @@ pub struct Sequential {
     pub batch: usize,
     /// Expected regret reduction (points) below which no more is measured.
     pub stop: f64,
+    /// Candidates checked ([`DesignView::checked`]) before `stop` applies: until then the best
+    /// candidate is measured whatever it is expected to gain, as long as it may gain anything.
+    pub min_checks: usize,
 }
 
 impl CandidateDesign for Sequential {
@@ -22,8 +25,8 @@ impl CandidateDesign for Sequential {
     }
 
     fn next_batch(&mut self, view: &DesignView) -> Result<Option<Vec<usize>>> {
-        let next =
-            view.model.next_batch(view.accuracy, view.measured, view.failed, self.batch.min(view.room), self.stop);
+        let stop = if view.checked < self.min_checks { 0.0 } else { self.stop };
+        let next = view.model.next_batch(view.accuracy, view.measured, view.failed, self.batch.min(view.room), stop);
         Ok((!next.is_empty()).then_some(next))
     }
 

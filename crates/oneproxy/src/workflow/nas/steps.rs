@@ -387,6 +387,7 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
                 failed: &failed,
                 tried: &tried,
                 room: self.ledger.room(),
+                checked: self.surprises.len(),
             };
             if self.config.stop_regret.is_some() || (self.config.confident_at.is_some() && !announced) {
                 // The estimate only once it can draw from recorded errors: on fewer it rests on
