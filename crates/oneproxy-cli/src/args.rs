@@ -733,7 +733,7 @@ pub struct FlowArgs {
     /// threshold (--stop) may end the flow: the flow's confidence is its model's, checked only
     /// on such candidates (--design sequential; 0: no floor). --stop-regret, the regret you
     /// accept, may still end it sooner.
-    #[arg(long, value_name = "N", default_value_t = NasConfig::default().min_checks)]
+    #[arg(long, value_name = "N", default_value_t = NasConfig::default().min_checks, allow_negative_numbers = true)]
     pub min_checks: usize,
     /// Never reuse the proxy as is: always adapt its predictor.
     #[arg(long)]

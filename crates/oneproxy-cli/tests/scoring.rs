@@ -213,3 +213,22 @@ fn devices_says_which_are_simulated() {
     let text = String::from_utf8(oneproxy().arg("devices").assert().success().get_output().stdout.clone()).unwrap();
     assert!(text.lines().any(|l| l.starts_with("fpga") && l.contains("simulated")));
 }
+
+/// `--min-checks`: by default the flow measures the floor of checked predictions before its
+/// threshold may stop it (25 measurements with 3 samples); `--min-checks 0` lets a confident
+/// flow stop sooner on a device unlike its proxy; a value that is not a count is refused by name.
+#[test]
+fn the_flow_checks_its_model_before_it_may_stop() {
+    let measured = |extra: &[&str]| -> u64 {
+        let mut args = vec!["evaluate", "nas", "--targets", "edgetpu", "--proxy", "raspi4", "--samples", "3"];
+        args.extend_from_slice(&["--seed", "0", "--no-baselines", "--json"]);
+        args.extend_from_slice(extra);
+        json(&args)["targets"][0]["measurements"].as_u64().unwrap()
+    };
+    let (floored, free) = (measured(&[]), measured(&["--min-checks", "0"]));
+    assert!(floored >= 25, "{floored} measurements with the default floor");
+    assert!(free < floored, "without the floor {free}, with it {floored}");
+    let thirty = measured(&["--min-checks", "30"]);
+    assert!(thirty >= 33, "{thirty}: at least 30 checked candidates after 3 samples");
+    assert!(stderr_of(&["evaluate", "nas", "--targets", "gold_6226", "--min-checks", "-1"]).contains("--min-checks"));
+}

@@ -155,6 +155,7 @@ NAS_KNOBS = [
         dict(samples=8, seed=2, round_size=3, stop=0.05, combine="averaged", constraints=[4]),
     ),
     (["--stop-regret", "0.4", "--seed", "1"], dict(stop_regret=0.4, seed=1)),
+    (["--min-checks", "60", "--seed", "3"], dict(min_checks=60, seed=3)),
     (
         ["--design", "layers", "--always-adapt", "--layers", "1", "--max-failures", "2", "--proxy", "raspi4", "--norm", "2"],
         dict(design="layers", always_adapt=True, layers=1, max_failures=2, proxy="raspi4", norm="2"),
@@ -174,6 +175,16 @@ def test_nas_gives_the_same_picks_and_measurements_from_the_cli_and_python(cli_j
     assert [m["arch"] for m in got.outcome["measured"]] == list(got.measurements)
 
 
+def test_the_flow_measures_the_checks_asked_for_before_it_may_stop(nb201):
+    kw = dict(target=lookup(nb201, "pixel3"), target_name="pixel3", as_frame=False, remeasure="never", seed=3)
+    floored = oneproxy.nas("nb201", "cifar100", min_checks=60, **kw)
+    # 3 samples, then at least 60 candidates predicted before they were measured (50 without).
+    assert len(floored.measurements) >= 63
+    assert len(oneproxy.nas("nb201", "cifar100", min_checks=0, **kw).measurements) < len(floored.measurements)
+    with pytest.raises(TypeError, match="min_checks"):
+        oneproxy.nas("nb201", "cifar100", min_checks="many", **kw)
+
+
 def test_python_defaults_are_the_libraries_as_the_cli_shows_them(cli):
     import re
 
@@ -182,7 +193,7 @@ def test_python_defaults_are_the_libraries_as_the_cli_shows_them(cli):
         return re.search(rf"--{flag} <[^>]+>(.*?)\n\s+--[a-z]", text, re.S).group(1)
 
     d = oneproxy.defaults()
-    for flag, key in [("threshold", "threshold"), ("max-failures", "max_failures")]:
+    for flag, key in [("threshold", "threshold"), ("max-failures", "max_failures"), ("min-checks", "min_checks")]:
         assert f"[default: {d['nas'][key]}]" in shown("nas", flag), flag
     # Defaults that depend on other flags (the design, --manual) are said in the help's words.
     for flag, key in [("samples", "samples"), ("round-size", "round_size")]:
