@@ -720,8 +720,8 @@ pub struct FlowArgs {
     #[arg(long, value_parser = at_least::<1>)]
     pub round_size: Option<usize>,
     /// Stop when the best remaining candidate is expected to lower the mean regret by less
-    /// than this many accuracy points (--design sequential). Default: 0.007; 0.01 with
-    /// --manual.
+    /// than this many accuracy points (--design sequential), once --min-checks candidates are
+    /// measured. Default: 0.007; 0.01 with --manual.
     #[arg(long, value_parser = non_negative, allow_negative_numbers = true)]
     pub stop: Option<f64>,
     /// The regret you accept, in accuracy points: also stop once the flow's own estimate of

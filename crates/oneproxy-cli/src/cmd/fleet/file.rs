@@ -227,12 +227,13 @@ mod tests {
     #[test]
     fn keys_are_the_nas_flags_and_devices_keep_their_order() {
         let f = read(
-            "seed = 7\nconstraint = [5.0, 10]\nalways_adapt = true\njoin = false\n\n[[device]]\nname = \"b\"\noracle = \"table\"\n\n[[device]]\nname = \"a\"\noracle = \"runner\"\nrunner_cmd = \"echo 1\"\nruns = 2\n",
+            "seed = 7\nconstraint = [5.0, 10]\nalways_adapt = true\nmin_checks = 9\njoin = false\n\n[[device]]\nname = \"b\"\noracle = \"table\"\n\n[[device]]\nname = \"a\"\noracle = \"runner\"\nrunner_cmd = \"echo 1\"\nruns = 2\n",
         )
         .unwrap();
         assert_eq!(f.settings.seed, 7);
         assert_eq!(f.settings.flow.constraints, [5.0, 10.0]);
         assert!(f.settings.flow.always_adapt && !f.settings.join);
+        assert_eq!(f.settings.flow.min_checks, 9);
         assert_eq!(f.devices.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(), ["b", "a"]);
         assert_eq!(f.devices[1].oracle.timing.runs, 2);
     }
