@@ -175,13 +175,20 @@ fn write_report(
         dir.write("overview.svg", overview.as_bytes())?;
         let heat = heatmap_svg(result, args.heatmap_order, args.heatmap_scale)?;
         dir.write("heatmap.svg", heat.as_bytes())?;
-        let mut plots = Vec::with_capacity(result.targets.len());
-        for r in &result.targets {
-            let file = format!("{}.svg", oneproxy::report::html::anchor(&r.outcome.target));
-            let pred = predicted_front(r, table, acc);
-            let svg = pareto_plot(r, Some(&pred), table, acc, args.figure)?;
-            dir.write(&file, svg.as_bytes())?;
-            plots.push((r.outcome.target.clone(), file, svg));
+        // Drawn side by side (each target's truth is rebuilt for its plot), written in order.
+        use rayon::prelude::*;
+        let plots = result
+            .targets
+            .par_iter()
+            .map(|r| {
+                let file = format!("{}.svg", oneproxy::report::html::anchor(&r.outcome.target));
+                let pred = predicted_front(r, table, acc);
+                let svg = pareto_plot(r, Some(&pred), table, acc, args.figure)?;
+                Ok((r.outcome.target.clone(), file, svg))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        for (_, file, svg) in &plots {
+            dir.write(file, svg.as_bytes())?;
         }
         let figures = oneproxy::report::html::Figures {
             overview: Some(oneproxy::report::html::Figure { file: "overview.svg", svg: &overview }),

@@ -69,6 +69,7 @@ use crate::space::Arch;
 use crate::stats::spearman;
 use candidates::{Candidate, Target};
 use combine::Combined;
+use rayon::prelude::*;
 use settle::Settled;
 use std::time::Instant;
 
@@ -90,9 +91,11 @@ impl Adapted {
     /// device) shows up here long before a cross-validated error notices it, because the
     /// samples seldom lie there.
     pub fn log_spread(&self, archs: &[Arch], proxy: ProxyLatency) -> Result<Vec<f64>> {
+        // The members side by side: when the flow's targets run in parallel, the last one
+        // still running gets the idle threads this way.
         let weighted: Vec<(f64, Vec<f64>)> = self
             .members
-            .iter()
+            .par_iter()
             .filter(|(w, _)| *w > 0.0)
             .map(|(w, p)| Ok((*w, p.predict(archs, proxy)?)))
             .collect::<Result<_>>()?;
@@ -142,10 +145,8 @@ pub fn adapt_pool_with_progress(
     // A convex combination of predictors that are positive everywhere is positive everywhere;
     // checked anyway (with the measurements, and that every weight is finite): on the
     // members' bounds when they suffice, else over the whole space.
-    combined.predictor.validate()?;
-    if !combined.lowest.is_some_and(|low| combined.predictor.is_positive(low)) {
-        combined.predictor.check_positive(target.table().map_or(ProxyLatency::Modelled, ProxyLatency::Measured))?;
-    }
+    let bounded = combined.lowest.is_some_and(|low| combined.predictor.is_positive(low));
+    combined.predictor.validate_with(if bounded { None } else { target.table() })?;
     let report = report(&target, &candidates, &settled, &combined, params, warnings, started);
     Ok(Adapted { predictor: combined.predictor, report, members: combined.weighted })
 }

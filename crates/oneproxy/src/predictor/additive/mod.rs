@@ -84,7 +84,15 @@ enum Counted<'a> {
     Path(&'a [LivePaths], &'a [f64; OPS]),
 }
 
-impl Counted<'_> {
+impl<'a> Counted<'a> {
+    /// Where `feature` reads its counts for `archs`, encoded as `enc`.
+    fn of(feature: &'a CellFeature, enc: &'a Encoded, archs: &[Arch]) -> Self {
+        match feature {
+            CellFeature::LiveOps => Counted::Live(enc.live_counts(archs)),
+            CellFeature::CostliestPath { op_costs } => Counted::Path(enc.live_paths(archs), op_costs),
+        }
+    }
+
     fn at(&self, i: usize) -> OpCounts {
         match self {
             Counted::Live(c) => c[i],
@@ -418,17 +426,8 @@ impl AdditivePredictor {
     /// `enc`: `archs` encoded.
     fn predict_impl(&self, archs: &[Arch], enc: &Encoded, lookups: &[Vec<f64>]) -> Vec<f64> {
         // What each term reads, looked up once for every architecture.
-        let structure: Vec<(Counted, &[f64])> = self
-            .structure_terms
-            .iter()
-            .map(|t| {
-                let counted = match &t.feature {
-                    CellFeature::LiveOps => Counted::Live(enc.live_counts(archs)),
-                    CellFeature::CostliestPath { op_costs } => Counted::Path(enc.live_paths(archs), op_costs),
-                };
-                (counted, &t.weights[..])
-            })
-            .collect();
+        let structure: Vec<(Counted, &[f64])> =
+            self.structure_terms.iter().map(|t| (Counted::of(&t.feature, enc, archs), &t.weights[..])).collect();
         let networks = (!self.network_terms.is_empty()).then(|| enc.network_counts(archs));
         // The pruned cells are encoded on first need (most lookups are measured).
         let mut pruned: Option<&Encoded> = None;
@@ -456,10 +455,24 @@ impl AdditivePredictor {
             .collect()
     }
 
+    /// The structure terms' part of the prediction of `arch`, as [`predict_impl`](Self::predict_impl)
+    /// sums it.
+    pub(super) fn structure_value_of(&self, arch: &Arch) -> f64 {
+        let archs = std::slice::from_ref(arch);
+        let enc = Encoded::new(self.space, archs);
+        self.structure_terms.iter().map(|t| weigh(&Counted::of(&t.feature, &enc, archs).at(0), &t.weights)).sum()
+    }
+
     /// Check that the predictor matches the current encoding of its space, has finite
     /// weights, and predicts a positive latency for every architecture of the space (proxy
     /// terms on their fallback models; see [`check_positive`](Self::check_positive)).
     pub fn validate(&self) -> Result<()> {
+        self.validate_with(None)
+    }
+
+    /// [`validate`](Self::validate), and positive with the measured latencies of `measured` too
+    /// ([`check_positive`](Self::check_positive)), the bound over the space computed once.
+    pub(crate) fn validate_with(&self, measured: Option<&LatencyTable>) -> Result<()> {
         let d = self.space.space().num_features();
         if self.encoding_version != ENCODING_VERSION {
             return Err(Error::InvalidParameter(format!(
@@ -519,8 +532,8 @@ impl AdditivePredictor {
                 return Err(Error::InvalidParameter("the predictor's unconstrained fit is malformed".into()));
             }
         }
-        // Measured proxy latencies are checked where a table is at hand (`check_positive`).
-        self.check_positive(ProxyLatency::Modelled)
+        // Measured proxy latencies are checked where a table is at hand.
+        self.check_positive_both(measured)
     }
 
     /// Save as JSON through `out` (atomically; never over an input or a file oneproxy did not
