@@ -30,6 +30,19 @@ struct Entry {
     value: f64,
 }
 
+/// The non-zero features of every architecture, one after the other.
+#[derive(Debug)]
+enum Entries {
+    /// Every value is 1 (a one-hot encoding, as NB201's and FBNet's): each feature packed with
+    /// its accumulator as `feature << 3 | accumulator`, a quarter of an [`Entry`]. Why: a
+    /// product by 1 is the other factor, bit for bit, so the sum needs only the weights, and
+    /// the flow predicts the whole space several times per refit; the smaller entries stay in
+    /// cache.
+    Units(Vec<u32>),
+    /// Any values.
+    Weighted(Vec<Entry>),
+}
+
 /// The features of a list of architectures, kept sparse, with what predictors derive from
 /// each architecture computed on first need.
 #[derive(Debug)]
@@ -38,7 +51,7 @@ pub struct Encoded {
     features: usize,
     /// `entries[starts[i]..starts[i + 1]]`: architecture i's non-zero features, ascending.
     starts: Vec<usize>,
-    entries: Vec<Entry>,
+    entries: Entries,
     live: OnceLock<Vec<OpCounts>>,
     paths: OnceLock<Vec<LivePaths>>,
     networks: OnceLock<Vec<[f64; 3]>>,
@@ -64,6 +77,12 @@ impl Encoded {
             }));
             starts.push(entries.len());
         }
+        let units = entries.iter().all(|e| e.value == 1.0 && e.feature < 1 << 28);
+        let entries = if units {
+            Entries::Units(entries.iter().map(|e| e.feature << 3 | e.accumulator).collect())
+        } else {
+            Entries::Weighted(entries)
+        };
         Encoded {
             space,
             features,
@@ -105,8 +124,18 @@ impl Encoded {
         debug_assert_eq!(w.len(), self.features, "weights of another space");
         // Four accumulators, the tail, and room for the index mask to need no bounds check.
         let mut acc = [0.0f64; 8];
-        for e in &self.entries[self.starts[i]..self.starts[i + 1]] {
-            acc[e.accumulator as usize & 7] += e.value * w[e.feature as usize];
+        let range = self.starts[i]..self.starts[i + 1];
+        match &self.entries {
+            Entries::Units(units) => {
+                for &e in &units[range] {
+                    acc[e as usize & 7] += w[(e >> 3) as usize];
+                }
+            }
+            Entries::Weighted(entries) => {
+                for e in &entries[range] {
+                    acc[e.accumulator as usize & 7] += e.value * w[e.feature as usize];
+                }
+            }
         }
         acc[..4].iter().sum::<f64>() + acc[TAIL]
     }
@@ -153,16 +182,28 @@ mod tests {
     #[test]
     fn the_sparse_dot_is_the_dense_dot_bit_for_bit() {
         let mut rng = seeded_rng(3);
+        let mut kinds = std::collections::BTreeSet::new();
         for space in SpaceId::ALL {
             let s = space.space();
             let archs: Vec<Arch> = (0..200).map(|_| s.sample(&mut rng)).collect();
             let enc = Encoded::new(space, &archs);
             let w: Vec<f64> = (0..s.num_features()).map(|_| rng.random_range(-3.0..3.0) * 1e-3).collect();
-            for (i, a) in archs.iter().enumerate() {
-                let dense = crate::stats::dot(&s.encode(a), &w);
-                assert_eq!(enc.dot(i, &w).to_bits(), dense.to_bits(), "{space}: {}", s.format(a));
+            // Signed zeros, subnormals and values whose sums overflow too: the packed one-hot
+            // path skips the product by 1, which must change nothing. (Not infinite weights:
+            // the dense sum multiplies them by the zero features, the sparse one never does.)
+            let mut odd = w.clone();
+            for (j, v) in odd.iter_mut().enumerate() {
+                *v = [-0.0, 0.0, 1e308, -1e308, 1e308, 5e-324, -7.5][j % 7];
             }
+            for (i, a) in archs.iter().enumerate() {
+                for w in [&w, &odd] {
+                    let dense = crate::stats::dot(&s.encode(a), w);
+                    assert_eq!(enc.dot(i, w).to_bits(), dense.to_bits(), "{space}: {}", s.format(a));
+                }
+            }
+            kinds.insert(matches!(enc.entries, Entries::Units(_)));
         }
+        assert_eq!(kinds.len(), 2, "both kinds of entries are checked (one-hot and weighted spaces)");
     }
 
     #[test]
