@@ -18,7 +18,7 @@
 
 use super::design_scan::{every_candidate_top, Pruned, Scan};
 use super::nas::Design;
-use super::score::{budgets_by_sort, budgets_of_ln};
+use super::score::{budgets_by_sort, budgets_of_ln_owned};
 use crate::error::{Error, Result};
 
 /// How [`LatencyModel::next_batch`] finds one pick: under a coverage, with the candidates
@@ -200,9 +200,17 @@ impl LatencyModel {
     ) -> Vec<usize> {
         match super::design_scan::scan() {
             Scan::Pruned => {
+                // Every candidate's whole spread, once for the budgets and the bounds.
+                let spread = self.spreads();
+                let budgets = budgets_of_ln_owned(self.budget_spread_ln_of(&spread));
+                let mut spread = Some(spread);
                 let mut pruned = None;
-                self.pick(accuracy, measured, unavailable, batch, stop, self.budgets(), &mut |cover, taken| {
-                    pruned.get_or_insert_with(|| Pruned::new(self, accuracy, cover, taken)).top(cover, taken)
+                self.pick(accuracy, measured, unavailable, batch, stop, budgets, &mut |cover, taken| {
+                    pruned
+                        .get_or_insert_with(|| {
+                            Pruned::new(self, accuracy, cover, taken, spread.take().unwrap_or_else(|| self.spreads()))
+                        })
+                        .top(cover, taken)
                 })
             }
             Scan::Every => self.next_batch_reference(accuracy, measured, unavailable, batch, stop),
@@ -269,7 +277,12 @@ impl LatencyModel {
     /// fastest few percent of the truth are faster than the fastest few percent of the
     /// predictions: each prediction counts at the deciles of its own spread.
     pub fn budgets(&self) -> Vec<f64> {
-        budgets_of_ln(&self.budget_spread_ln())
+        budgets_of_ln_owned(self.budget_spread_ln())
+    }
+
+    /// Every candidate's [`LatencyModel::sigma_of`].
+    fn spreads(&self) -> Vec<f64> {
+        (0..self.mu.len()).map(|i| self.sigma_of(i)).collect()
     }
 
     /// Every candidate's predicted latency at the deciles of its spread, that
@@ -279,16 +292,19 @@ impl LatencyModel {
     }
 
     /// The logarithms of [`LatencyModel::budget_spread`]'s values, which the budgets are
-    /// selected among ([`budgets_of_ln`]).
+    /// selected among ([`budgets_of_ln`](super::score::budgets_of_ln)).
     fn budget_spread_ln(&self) -> Vec<f64> {
+        self.budget_spread_ln_of(&self.spreads())
+    }
+
+    /// [`LatencyModel::budget_spread_ln`] with every candidate's spread given.
+    fn budget_spread_ln_of(&self, spread: &[f64]) -> Vec<f64> {
         const Z: [f64; 9] = [-1.2816, -0.8416, -0.5244, -0.2533, 0.0, 0.2533, 0.5244, 0.8416, 1.2816];
-        (0..self.mu.len())
-            .filter(|&i| self.mu[i].is_finite())
-            .flat_map(|i| {
-                let (m, s) = (self.mu[i], self.sigma_of(i));
-                Z.iter().map(move |z| m + z * s)
-            })
-            .collect()
+        let mut values = Vec::with_capacity(Z.len() * self.mu.len());
+        for (&m, &s) in self.mu.iter().zip(spread).filter(|(m, _)| m.is_finite()) {
+            values.extend(Z.iter().map(|z| m + z * s));
+        }
+        values
     }
 }
 

@@ -138,8 +138,15 @@ pub(crate) struct Pruned<'m> {
 impl<'m> Pruned<'m> {
     /// Bound every candidate not `taken` under `cover`, the coverage of the batch's first pick
     /// (by bands: most are never looked at again).
-    pub(crate) fn new(model: &'m LatencyModel, accuracy: &'m [f64], cover: &Coverage, taken: &[bool]) -> Self {
-        let spread: Vec<f64> = (0..accuracy.len()).map(|i| model.sigma_of(i)).collect();
+    /// `spread`: every candidate's [`LatencyModel::sigma_of`].
+    pub(crate) fn new(
+        model: &'m LatencyModel,
+        accuracy: &'m [f64],
+        cover: &Coverage,
+        taken: &[bool],
+        spread: Vec<f64>,
+    ) -> Self {
+        debug_assert_eq!(spread.len(), accuracy.len());
         let segments = Segments::new(cover);
         let bounds = (0..accuracy.len())
             .filter(|&i| eligible(model, taken, i))
