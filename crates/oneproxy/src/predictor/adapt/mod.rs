@@ -99,19 +99,27 @@ impl Adapted {
             .filter(|(w, _)| *w > 0.0)
             .map(|(w, p)| Ok((*w, p.predict(archs, proxy)?)))
             .collect::<Result<_>>()?;
-        // One buffer for every architecture: this runs over every candidate on each of the
-        // flow's refits.
-        let mut logs: Vec<(f64, f64)> = Vec::with_capacity(weighted.len());
+        // Each member's logarithms in one pass over its predictions (NaN where it predicts no
+        // positive latency, left out below), then per architecture the members in their order.
+        let logs: Vec<(f64, Vec<f64>)> = weighted
+            .into_par_iter()
+            .map(|(w, v)| (w, v.into_iter().map(|x| if x > 0.0 { x.ln() } else { f64::NAN }).collect()))
+            .collect();
         Ok((0..archs.len())
             .map(|i| {
-                logs.clear();
-                logs.extend(weighted.iter().filter(|(_, v)| v[i] > 0.0).map(|(w, v)| (*w, v[i].ln())));
-                let total: f64 = logs.iter().map(|l| l.0).sum();
-                if logs.len() < 2 || total <= 0.0 {
+                let (mut count, mut total, mut weighted_sum) = (0usize, 0.0, 0.0);
+                for (w, l) in logs.iter().filter(|(_, l)| !l[i].is_nan()) {
+                    count += 1;
+                    total += w;
+                    weighted_sum += w * l[i];
+                }
+                if count < 2 || total <= 0.0 {
                     return 0.0;
                 }
-                let mean = logs.iter().map(|(w, l)| w * l).sum::<f64>() / total;
-                (logs.iter().map(|(w, l)| w * (l - mean).powi(2)).sum::<f64>() / total).sqrt()
+                let mean = weighted_sum / total;
+                let square: f64 =
+                    logs.iter().filter(|(_, l)| !l[i].is_nan()).map(|(w, l)| w * (l[i] - mean).powi(2)).sum();
+                (square / total).sqrt()
             })
             .collect())
     }
