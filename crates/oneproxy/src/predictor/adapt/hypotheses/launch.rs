@@ -27,6 +27,28 @@ use std::sync::{Arc, Mutex, OnceLock};
 /// `c + a * kernels + b * memory traffic`, `a, b >= 0`, no proxy.
 pub(super) struct Launch;
 
+/// Architectures whose counts [`counts_of`] keeps (about 2 MB); past it, it starts afresh.
+const KEPT_COUNTS: usize = 50_000;
+
+/// The counts of `arch`'s network, built once per process: the flow refits after every
+/// measurement, and building its samples' networks again each time was a fiftieth of the main
+/// job's time.
+fn counts_of(space: SpaceId, arch: &Arch) -> [f64; 2] {
+    static KEPT: OnceLock<Mutex<HashMap<(SpaceId, Arch), [f64; 2]>>> = OnceLock::new();
+    let kept = KEPT.get_or_init(Default::default);
+    let key = (space, arch.clone());
+    if let Some(&c) = kept.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return c;
+    }
+    let c = counts(&space.network(arch));
+    let mut kept = kept.lock().unwrap_or_else(|e| e.into_inner());
+    if kept.len() >= KEPT_COUNTS {
+        kept.clear();
+    }
+    kept.insert(key, c);
+    c
+}
+
 impl Hypothesis for Launch {
     fn name(&self) -> &'static str {
         "launch"
@@ -47,7 +69,7 @@ impl Hypothesis for Launch {
     fn fit(&self, s: &Samples) -> Option<Fitted> {
         let space = s.space();
         let proj = projection(space)?;
-        let counts: Vec<[f64; 2]> = s.archs.iter().map(|a| counts(&space.network(a))).collect();
+        let counts: Vec<[f64; 2]> = s.archs.iter().map(|a| counts_of(space, a)).collect();
         let f = DMatrix::from_fn(counts.len(), 2, |i, j| counts[i][j]);
         let fit = NonNegativeRidge::new(f, s.ys).fit(s.tests)?;
         let per = fit.per_column();
