@@ -30,11 +30,14 @@ pub(super) struct Launch;
 /// Architectures whose counts [`counts_of`] keeps (about 2 MB); past it, it starts afresh.
 const KEPT_COUNTS: usize = 50_000;
 
+/// Each architecture's counts, by space.
+type KeptCounts = Mutex<HashMap<(SpaceId, Arch), [f64; 2]>>;
+
 /// The counts of `arch`'s network, built once per process: the flow refits after every
 /// measurement, and building its samples' networks again each time was a fiftieth of the main
 /// job's time.
 fn counts_of(space: SpaceId, arch: &Arch) -> [f64; 2] {
-    static KEPT: OnceLock<Mutex<HashMap<(SpaceId, Arch), [f64; 2]>>> = OnceLock::new();
+    static KEPT: OnceLock<KeptCounts> = OnceLock::new();
     let kept = KEPT.get_or_init(Default::default);
     let key = (space, arch.clone());
     if let Some(&c) = kept.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
