@@ -91,20 +91,19 @@ impl Adapted {
     /// device) shows up here long before a cross-validated error notices it, because the
     /// samples seldom lie there.
     pub fn log_spread(&self, archs: &[Arch], proxy: ProxyLatency) -> Result<Vec<f64>> {
-        // The members side by side: when the flow's targets run in parallel, the last one
-        // still running gets the idle threads this way.
-        let weighted: Vec<(f64, Vec<f64>)> = self
+        // Each member's predictions and their logarithms (NaN where it predicts no positive
+        // latency, left out below), the members side by side: when the flow's targets run in
+        // parallel, the last one still running gets the idle threads this way.
+        let logs: Vec<(f64, Vec<f64>)> = self
             .members
             .par_iter()
             .filter(|(w, _)| *w > 0.0)
-            .map(|(w, p)| Ok((*w, p.predict(archs, proxy)?)))
+            .map(|(w, p)| {
+                let ln = |x: f64| if x > 0.0 { x.ln() } else { f64::NAN };
+                Ok((*w, p.predict(archs, proxy)?.into_iter().map(ln).collect()))
+            })
             .collect::<Result<_>>()?;
-        // Each member's logarithms in one pass over its predictions (NaN where it predicts no
-        // positive latency, left out below), then per architecture the members in their order.
-        let logs: Vec<(f64, Vec<f64>)> = weighted
-            .into_par_iter()
-            .map(|(w, v)| (w, v.into_iter().map(|x| if x > 0.0 { x.ln() } else { f64::NAN }).collect()))
-            .collect();
+        // Per architecture, the members in their order.
         Ok((0..archs.len())
             .map(|i| {
                 let (mut count, mut total, mut weighted_sum) = (0usize, 0.0, 0.0);

@@ -125,7 +125,7 @@ impl AdditivePredictor {
             && !self.structure_terms.is_empty()
             && self.intercept.is_finite()
             && self.weights.iter().all(|w| w.to_bits() == 0)
-            && self.structure_terms.iter().all(|t| t.weights.iter().all(|w| w.is_finite() && *w >= 0.0));
+            && self.counts_weigh_up();
         if !counts_alone || self.structure_value_of(first) != 0.0 {
             return None;
         }
@@ -185,6 +185,12 @@ impl AdditivePredictor {
         }
     }
 
+    /// Whether every structure term weighs its counts (never negative) by finite weights
+    /// >= 0: then the structure terms add nothing below 0 to any prediction.
+    fn counts_weigh_up(&self) -> bool {
+        self.structure_terms.iter().all(|t| t.weights.iter().all(|w| w.is_finite() && *w >= 0.0))
+    }
+
     /// Whether every prediction on the fallback models is positive, known without a scan: the
     /// additive part's exact minimum is above the margin, the structure terms weigh counts
     /// (never negative) by weights >= 0, and there is no other term. The scan sums the same
@@ -194,8 +200,7 @@ impl AdditivePredictor {
     /// predicted all 15,625 NB201 cells on every refit of the flow.
     fn positive_by_parts(&self) -> bool {
         let plain_terms = self.network_terms.is_empty() && self.proxy_terms.iter().all(|t| !t.pruned);
-        let counts_add = self.structure_terms.iter().all(|t| t.weights.iter().all(|w| w.is_finite() && *w >= 0.0));
-        if !plain_terms || !counts_add {
+        if !plain_terms || !self.counts_weigh_up() {
             return false;
         }
         let (w, c) = self.fallback_model();
