@@ -96,6 +96,28 @@ fn the_flow_states_the_regret_it_believes_it_left() {
     assert_eq!(std::fs::read_to_string(&theirs).unwrap(), "mine");
 }
 
+/// A phone that reports whole milliseconds is read as such, and says so; one that reports
+/// fractions is not.
+#[test]
+fn a_target_reporting_whole_milliseconds_reads_its_budgets_on_that_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("pixel2.csv");
+    let text = nas(&["--target", "pixel2", "--oracle", "table"], &log).success().get_output().stdout.clone();
+    let text = String::from_utf8(text).unwrap();
+    assert!(text.contains("reports latencies in steps of 1 ms"), "{text}");
+    let v: Value = serde_json::from_slice(
+        &nas(&["--target", "pixel2", "--oracle", "table", "--json"], &log).success().get_output().stdout,
+    )
+    .unwrap();
+    assert_eq!(v["reporting_step"].as_f64(), Some(1.0), "{v}");
+    let log = dir.path().join("raspi4.csv");
+    let v: Value = serde_json::from_slice(
+        &nas(&["--target", "raspi4", "--oracle", "table", "--json"], &log).success().get_output().stdout,
+    )
+    .unwrap();
+    assert!(v.get("reporting_step").is_none(), "{v}");
+}
+
 #[test]
 fn table_oracle_agrees_with_evaluate_nas() {
     let dir = tempfile::tempdir().unwrap();

@@ -655,6 +655,7 @@ mod tests {
             failed: Vec::new(),
             warnings: Vec::new(),
             remaining_regret: None,
+            reporting_step: None,
             prediction: None,
         }
     }

@@ -110,6 +110,10 @@ pub struct LatencyModel {
     /// Per candidate, a further standard deviation of ln(ms) (empty: none): how much the
     /// members of the prediction disagree about it, on the target's scale.
     pub own: Vec<f64>,
+    /// The step the target reports its latencies in (ms; 0: continuous), see
+    /// [`reporting_grid`]. A budget is then a reported value, and a latency fits it when it
+    /// reports at or below it: when it is under the budget plus half a step.
+    pub grid: f64,
 }
 
 impl LatencyModel {
@@ -167,7 +171,8 @@ impl LatencyModel {
         };
         let mu = base.iter().map(|&v| if v > 0.0 { a + b * v.ln() } else { f64::NAN }).collect();
         let own = spread.iter().map(|s| b * s).collect();
-        LatencyModel { mu, sigma: sigma.max(floor).max(min_sigma), own }
+        let grid = reporting_grid(measured.iter().map(|m| m.1));
+        LatencyModel { mu, sigma: sigma.max(floor).max(min_sigma), own, grid }
     }
 
     /// The model with every spread (common and own) multiplied by `factor`.
@@ -202,7 +207,7 @@ impl LatencyModel {
             Scan::Pruned => {
                 // Every candidate's whole spread, once for the budgets and the bounds.
                 let spread = self.spreads();
-                let budgets = budgets_of_ln_owned(self.budget_spread_ln_of(&spread));
+                let budgets = self.on_grid(budgets_of_ln_owned(self.budget_spread_ln_of(&spread)));
                 let mut spread = Some(spread);
                 let mut pruned = None;
                 self.pick(accuracy, measured, unavailable, batch, stop, budgets, &mut |cover, taken| {
@@ -228,7 +233,7 @@ impl LatencyModel {
         batch: usize,
         stop: f64,
     ) -> Vec<usize> {
-        let budgets = budgets_by_sort(&self.budget_spread());
+        let budgets = self.on_grid(budgets_by_sort(&self.budget_spread()));
         self.pick(accuracy, measured, unavailable, batch, stop, budgets, &mut |cover, taken| {
             every_candidate_top(self, accuracy, cover, taken)
         })
@@ -277,7 +282,19 @@ impl LatencyModel {
     /// fastest few percent of the truth are faster than the fastest few percent of the
     /// predictions: each prediction counts at the deciles of its own spread.
     pub fn budgets(&self) -> Vec<f64> {
-        budgets_of_ln_owned(self.budget_spread_ln())
+        self.on_grid(budgets_of_ln_owned(self.budget_spread_ln()))
+    }
+
+    /// `budgets` as latencies fit them on a target that reports on [`LatencyModel::grid`]:
+    /// each budget is the reported value its quantile rounds to (a quantile of rounded values
+    /// is the rounded quantile), and a latency reports within it when it lies below that value
+    /// plus half a step. Unchanged on a continuous target.
+    fn on_grid(&self, mut budgets: Vec<f64>) -> Vec<f64> {
+        let r = self.grid;
+        if r > 0.0 {
+            budgets.iter_mut().for_each(|b| *b = ((*b / r).round().max(1.0) + 0.5) * r);
+        }
+        budgets
     }
 
     /// Every candidate's [`LatencyModel::sigma_of`].
@@ -376,6 +393,32 @@ impl Coverage {
     }
 }
 
+/// The step a target reports its latencies in, from what it reported (ms; 0: continuous or
+/// too fine to matter). Phone benchmarks often print whole milliseconds: on a phone whose
+/// fastest networks take 4 to 6 ms, one step is a sixth of the latency, every budget holds a
+/// tie of cells reported alike, and a network truly at 6.4 ms fits a budget of 6. Found as the
+/// coarsest power of ten that every value is a whole multiple of, once [`GRID_MIN_VALUES`]
+/// values agree, and kept only when it is at least [`GRID_MIN_SHARE`] of the smallest value.
+/// Powers of ten only: a step of 2 or 5 would be claimed by chance (three whole numbers are
+/// all even one time in eight), and a claimed step too coarse misplaces every budget, where
+/// one too fine only leaves the budgets nearly as they were.
+pub fn reporting_grid(values: impl IntoIterator<Item = f64>) -> f64 {
+    let values: Vec<f64> = values.into_iter().filter(|v| v.is_finite() && *v > 0.0).collect();
+    if values.len() < GRID_MIN_VALUES {
+        return 0.0;
+    }
+    let smallest = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let on = |r: f64| values.iter().all(|v| ((v / r) - (v / r).round()).abs() <= 1e-6 * (v / r).max(1.0));
+    (-6..=3).rev().map(|k| 10f64.powi(k)).find(|&r| r >= GRID_MIN_SHARE * smallest && on(r)).unwrap_or(0.0)
+}
+
+/// Fewest reported values that [`reporting_grid`] takes a grid from: the flow's samples.
+pub const GRID_MIN_VALUES: usize = 3;
+
+/// Smallest step, as a share of the smallest reported value, that [`reporting_grid`] keeps:
+/// finer steps move no budget by more than the model's own spread floor could tell.
+pub const GRID_MIN_SHARE: f64 = 0.01;
+
 /// The standard normal distribution function.
 pub fn normal_cdf(z: f64) -> f64 {
     0.5 * libm::erfc(-z / std::f64::consts::SQRT_2)
@@ -455,6 +498,7 @@ mod tests {
         // Four candidates: a fast weak one, a fast strong one, a slow strong one, a slow weak
         // one. Nothing measured: the fast strong one covers the most budgets best.
         let model = LatencyModel {
+            grid: 0.0,
             mu: vec![1.0f64.ln(), 1.0f64.ln(), 10.0f64.ln(), 10.0f64.ln()],
             sigma: 0.05,
             own: Vec::new(),
@@ -475,6 +519,37 @@ mod tests {
         assert!(model.next_batch(&acc, &[], &[], 0, 0.0).is_empty());
         // What the target could not measure is never proposed again: the next best comes.
         assert_eq!(model.next_batch(&acc, &[], &[1], 1, 0.0), vec![2]);
+    }
+
+    #[test]
+    fn a_target_reporting_whole_milliseconds_has_a_grid_of_one() {
+        assert_eq!(reporting_grid([9.0, 14.0, 6.0, 23.0]), 1.0);
+        // Medians of an even number of whole-millisecond runs end in .5.
+        assert_eq!(reporting_grid([9.0, 14.5, 6.0]), 0.1);
+        assert_eq!(reporting_grid([0.25, 0.5, 0.75]), 0.01);
+        // Continuous values, too few values, or a step too fine to matter: no grid.
+        assert_eq!(reporting_grid([3.60585, 10.482, 7.52681]), 0.0);
+        assert_eq!(reporting_grid([9.0, 14.0]), 0.0);
+        assert_eq!(reporting_grid([312.0, 451.0, 1210.0]), 0.0);
+        // Values that are not positive numbers say nothing.
+        assert_eq!(reporting_grid([9.0, f64::NAN, 0.0, 14.0]), 0.0);
+    }
+
+    #[test]
+    fn on_a_grid_a_budget_is_a_reported_value_and_fits_up_to_half_a_step_above() {
+        let base: Vec<f64> = (1..=60).map(|i| i as f64).collect();
+        let whole: Vec<(usize, f64)> = (0..60).step_by(4).map(|i| (i, (base[i] * 1.3).round())).collect();
+        let model = LatencyModel::calibrate(&base, &whole, 0.0);
+        assert_eq!(model.grid, 1.0);
+        let continuous = LatencyModel { grid: 0.0, ..model.clone() };
+        for (on, off) in model.budgets().iter().zip(continuous.budgets()) {
+            // The reported value the continuous budget rounds to, plus half a step.
+            assert_eq!(*on, off.round().max(1.0) + 0.5, "{off}");
+        }
+        // A measurement reported at a budget's value fits it: measured at 6 with a budget of
+        // 6, it covers the budget nearly surely, where without the grid it would count half.
+        let cover = Coverage::new(&[(6f64.ln(), 70.0)], &[6.5f64.ln()], 0.05, 0.0);
+        assert!(cover.budgets[0].above[1] < 0.06, "{}", cover.budgets[0].above[1]);
     }
 
     #[test]

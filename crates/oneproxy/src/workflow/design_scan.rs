@@ -384,7 +384,9 @@ mod tests {
         let unavailable =
             vec![rng.random_range(0..n)].into_iter().filter(|u| !measured_once.iter().any(|m| m.0 == *u)).collect();
         let sigma = rng.random_range(0.05..0.4);
-        (LatencyModel { mu, sigma, own }, accuracy, measured_once, unavailable)
+        // Every third case reports on a grid of half a millisecond: budgets on reported values.
+        let grid = if seed % 3 == 1 { 0.5 } else { 0.0 };
+        (LatencyModel { mu, sigma, own, grid }, accuracy, measured_once, unavailable)
     }
 
     #[test]
@@ -431,7 +433,8 @@ mod tests {
             archs.iter().map(|a| t.latency(a, c).unwrap_or(f64::NAN)).collect::<Vec<f64>>()
         };
         let base = column("pixel3");
-        for (target, seed) in [("raspi4", 1), ("titan_rtx_32", 2), ("eyeriss", 3)] {
+        // pixel2 reports whole milliseconds, so its model reads budgets on that grid.
+        for (target, seed) in [("raspi4", 1), ("titan_rtx_32", 2), ("eyeriss", 3), ("pixel2", 4)] {
             let truth = column(target);
             let mut rng = seeded_rng(seed);
             let measured: Vec<(usize, f64)> = rand::seq::index::sample(&mut rng, archs.len(), 12)
@@ -440,6 +443,7 @@ mod tests {
                 .map(|i| (i, truth[i]))
                 .collect();
             let model = LatencyModel::calibrate(&base, &measured, 0.0);
+            assert_eq!(model.grid > 0.0, target == "pixel2", "{target}: grid {}", model.grid);
             let fast = model.next_batch(&accuracy, &measured, &[], 5, 0.01);
             assert!(!fast.is_empty(), "{target}: a batch is expected");
             assert_eq!(fast, model.next_batch_reference(&accuracy, &measured, &[], 5, 0.01), "{target}");

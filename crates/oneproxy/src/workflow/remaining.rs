@@ -206,7 +206,7 @@ mod tests {
     use super::*;
 
     fn model(mu: Vec<f64>, sigma: f64) -> LatencyModel {
-        LatencyModel { mu: mu.iter().map(|m: &f64| m.ln()).collect(), sigma, own: Vec::new() }
+        LatencyModel { mu: mu.iter().map(|m: &f64| m.ln()).collect(), sigma, own: Vec::new(), grid: 0.0 }
     }
 
     #[test]

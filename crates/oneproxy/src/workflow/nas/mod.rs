@@ -587,6 +587,11 @@ pub struct NasOutcome {
     /// (a real device has no truth to score against; this is what the flow believes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remaining_regret: Option<crate::workflow::RemainingRegret>,
+    /// The step the target reported its latencies in (ms), when coarse enough to matter (see
+    /// [`reporting_grid`](crate::workflow::design::reporting_grid)): the design and the estimate
+    /// read every budget as a reported value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reporting_step: Option<f64>,
     /// The final predictive distribution of every candidate's latency, kept in memory for
     /// evaluations that check it against a table (not written out: thousands of numbers).
     #[serde(skip)]

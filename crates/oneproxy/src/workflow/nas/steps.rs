@@ -661,6 +661,7 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
             failed: ledger.failed,
             warnings,
             remaining_regret: Some(remaining),
+            reporting_step: (model.grid > 0.0).then_some(model.grid),
             prediction: Some(Prediction {
                 measured: self.candidates.iter().map(|a| ledger.values.contains_key(a)).collect(),
                 archs: self.candidates,
