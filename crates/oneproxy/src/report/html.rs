@@ -318,6 +318,17 @@ fn columns<'a>(rows: &[Row<'a>], proxy: &str) -> Vec<Column<'a>> {
             Box::new(|r: &Row| Cell::number(r.outcome.remaining_regret.map(|e| e.bound), 2)),
         ));
     }
+    // Targets that report on a coarse step have their budgets read on it.
+    if rows.iter().any(|r| r.outcome.reporting_step.is_some()) {
+        cols.push((
+            "reports in steps of (ms)".into(),
+            Box::new(|r: &Row| match r.outcome.reporting_step {
+                // Its shortest form: 1, 0.1, 0.01.
+                Some(step) => Cell { html: format!("{step}"), key: step.to_string() },
+                None => Cell::number(None, 0),
+            }),
+        ));
+    }
     cols.push(("sample Spearman".into(), Box::new(|r: &Row| Cell::number(Some(r.outcome.spearman_samples), 2))));
     if rows.iter().any(|r| finite(r.outcome.cv_spearman)) {
         cols.push(("cv Spearman".into(), Box::new(|r: &Row| Cell::number(r.outcome.cv_spearman, 2))));
@@ -822,6 +833,16 @@ mod tests {
         assert!(fail_row.contains(r##"<a href="#pareto-a">a</a><span class="flag">"##));
         // Headers carry their units.
         assert!(html.contains("<th>regret (points)</th><th>random, same count (points)</th>"));
+    }
+
+    #[test]
+    fn a_reporting_step_is_a_column_only_when_a_target_has_one() {
+        let mut fx = Fixture::new(0.1);
+        assert!(!render(&fx.page(), &Figures::default()).contains("reports in steps of"));
+        fx.outcomes[1].reporting_step = Some(1.0);
+        let html = render(&fx.page(), &Figures::default());
+        assert!(html.contains("<th>reports in steps of (ms)</th>"), "{html}");
+        assert!(html.contains(r#"data-v="1">1</td>"#), "{html}");
     }
 
     #[test]
