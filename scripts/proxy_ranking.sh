@@ -4,7 +4,7 @@
 # all the other full-table devices (CIFAR-100, run's defaults: 3 random first samples; 3 trials,
 # seeds 0 to 2: one seed let a proxy 0.04 points worse over 5 seeds rank first).
 # Writes crates/oneproxy/data/nasbench201/proxy_ranking.json, which `run` reads at start-up.
-# Usage: scripts/proxy_ranking.sh [path/to/oneproxy]   (about 35 minutes on 2 cores)
+# Usage: scripts/proxy_ranking.sh [path/to/oneproxy]   (about 10 minutes on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin="${1:-target/release/oneproxy}"

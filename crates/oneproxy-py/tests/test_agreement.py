@@ -117,7 +117,7 @@ def lookup(nb201, device, calls=None):
     return measure
 
 
-@pytest.mark.parametrize("target,seed", [("raspi4", 0), ("eyeriss", 3)])
+@pytest.mark.parametrize("target,seed", [("raspi4", 0), ("eyeriss", 3), ("pixel2", 1)])
 def test_nas_with_a_table_lookup_equals_evaluate_nas(cli_json, nb201, target, seed):
     want = cli_json("evaluate", "nas", "--targets", target, "--proxy", "pixel3", "--seed", seed, "--constraint", "4")["targets"][0]
     # `evaluate nas` draws the evaluation protocol's samples per target, not the flow's default.
@@ -128,6 +128,8 @@ def test_nas_with_a_table_lookup_equals_evaluate_nas(cli_json, nb201, target, se
     for key in ("action", "proxy", "spearman_samples", "cv_spearman", "samples", "measurements", "candidates_measured", "chosen", "picks", "remaining_regret"):
         assert got.outcome[key] == want[key], key
     assert got.remaining_regret["level"] == 0.8 and got.remaining_regret["bound"] >= 0
+    # pixel2 is timed in whole milliseconds, and both front ends say so alike.
+    assert got.reporting_step == want.get("reporting_step") == (1.0 if target == "pixel2" else None)
     assert got.front.rows == [c["arch"] for c in want["chosen"]]
     assert len(got.measurements) == want["measurements"]
 

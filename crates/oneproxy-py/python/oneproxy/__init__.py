@@ -181,6 +181,12 @@ class NasResult(NamedTuple):
         return self.outcome.get("remaining_regret")
 
     @property
+    def reporting_step(self) -> Optional[float]:
+        """The step the target reported its latencies in (ms), when coarse enough that the flow
+        reads its budgets on it (a phone timed in whole milliseconds: 1.0); ``None`` otherwise."""
+        return self.outcome.get("reporting_step")
+
+    @property
     def proxy_ranking(self) -> List[Dict[str, Any]]:
         """The best pool members on the samples (``proxy``, ``spearman``, ``log_pearson``), the
         chosen proxy first: how clear the choice was. ``outcome["proxy_tie"]`` says when several

@@ -498,10 +498,10 @@ mod tests {
         // Four candidates: a fast weak one, a fast strong one, a slow strong one, a slow weak
         // one. Nothing measured: the fast strong one covers the most budgets best.
         let model = LatencyModel {
-            grid: 0.0,
             mu: vec![1.0f64.ln(), 1.0f64.ln(), 10.0f64.ln(), 10.0f64.ln()],
             sigma: 0.05,
             own: Vec::new(),
+            grid: 0.0,
         };
         let acc = [50.0, 70.0, 80.0, 40.0];
         let first = model.next_batch(&acc, &[], &[], 1, 0.0);
