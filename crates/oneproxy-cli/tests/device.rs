@@ -18,6 +18,17 @@ fn nas(extra: &[&str], log: &Path) -> assert_cmd::assert::Assert {
     c.assert()
 }
 
+/// `nas` with `extra` and `--json`, succeeding: its outcome.
+fn nas_json(extra: &[&str], log: &Path) -> Value {
+    let out = nas(&[extra, &["--json"]].concat(), log).success().get_output().stdout.clone();
+    serde_json::from_slice(&out).unwrap()
+}
+
+/// The text `nas` prints with `extra`, succeeding.
+fn nas_text(extra: &[&str], log: &Path) -> String {
+    String::from_utf8(nas(extra, log).success().get_output().stdout.clone()).unwrap()
+}
+
 /// Fill every empty value of a measurement log with the bundled latency of `device`.
 fn fill_from_bundle(log: &Path, device: &str) -> usize {
     let b = bundle(SpaceId::Nb201).unwrap();
@@ -56,13 +67,9 @@ fn outcome_fields(v: &Value) -> Value {
 fn the_flow_states_the_regret_it_believes_it_left() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("fpga.csv");
-    let text = nas(&["--target", "fpga", "--oracle", "table"], &log).success().get_output().stdout.clone();
-    let text = String::from_utf8(text).unwrap();
+    let text = nas_text(&["--target", "fpga", "--oracle", "table"], &log);
     assert!(text.contains("estimated remaining regret <= ") && text.contains("(80% bound"), "{text}");
-    let v: Value = serde_json::from_slice(
-        &nas(&["--target", "fpga", "--oracle", "table", "--json"], &log).success().get_output().stdout,
-    )
-    .unwrap();
+    let v = nas_json(&["--target", "fpga", "--oracle", "table"], &log);
     let e = &v["remaining_regret"];
     assert_eq!(e["level"].as_f64(), Some(0.8));
     let (mean, bound) = (e["mean"].as_f64().unwrap(), e["bound"].as_f64().unwrap());
@@ -102,19 +109,11 @@ fn the_flow_states_the_regret_it_believes_it_left() {
 fn a_target_reporting_whole_milliseconds_reads_its_budgets_on_that_step() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("pixel2.csv");
-    let text = nas(&["--target", "pixel2", "--oracle", "table"], &log).success().get_output().stdout.clone();
-    let text = String::from_utf8(text).unwrap();
+    let text = nas_text(&["--target", "pixel2", "--oracle", "table"], &log);
     assert!(text.contains("reports latencies in steps of 1 ms"), "{text}");
-    let v: Value = serde_json::from_slice(
-        &nas(&["--target", "pixel2", "--oracle", "table", "--json"], &log).success().get_output().stdout,
-    )
-    .unwrap();
+    let v = nas_json(&["--target", "pixel2", "--oracle", "table"], &log);
     assert_eq!(v["reporting_step"].as_f64(), Some(1.0), "{v}");
-    let log = dir.path().join("raspi4.csv");
-    let v: Value = serde_json::from_slice(
-        &nas(&["--target", "raspi4", "--oracle", "table", "--json"], &log).success().get_output().stdout,
-    )
-    .unwrap();
+    let v = nas_json(&["--target", "raspi4", "--oracle", "table"], &dir.path().join("raspi4.csv"));
     assert!(v.get("reporting_step").is_none(), "{v}");
 }
 
