@@ -232,15 +232,17 @@ fn render(o: &NasOutcome, log: &std::path::Path) -> String {
         },
         log.display()
     );
+    // What the flow believes it left, and the step it read budgets on, before the front.
+    let mut beliefs = String::new();
     if let Some(e) = &o.remaining_regret {
-        out.insert_str(out.len() - "\nmeasured Pareto front:\n".len(), &format!("{}\n", e.describe()));
+        beliefs.push_str(&format!("{}\n", e.describe()));
     }
     if let Some(step) = o.reporting_step {
-        out.insert_str(
-            out.len() - "\nmeasured Pareto front:\n".len(),
-            &format!("the target reports latencies in steps of {step} ms: budgets are read as reported values\n"),
-        );
+        beliefs.push_str(&format!(
+            "the target reports latencies in steps of {step} ms: budgets are read as reported values\n"
+        ));
     }
+    out.insert_str(out.len() - "\nmeasured Pareto front:\n".len(), &beliefs);
     let mut t = TextTable::new(["latency ms", "accuracy %", "architecture"]);
     for c in &o.chosen {
         t.row([format!("{:.3}", c.latency), format!("{:.2}", c.accuracy), c.arch.clone()]);

@@ -207,7 +207,7 @@ impl LatencyModel {
             Scan::Pruned => {
                 // Every candidate's whole spread, once for the budgets and the bounds.
                 let spread = self.spreads();
-                let budgets = self.on_grid(budgets_of_ln_owned(self.budget_spread_ln_of(&spread)));
+                let budgets = self.budgets_of(&spread);
                 let mut spread = Some(spread);
                 let mut pruned = None;
                 self.pick(accuracy, measured, unavailable, batch, stop, budgets, &mut |cover, taken| {
@@ -282,7 +282,12 @@ impl LatencyModel {
     /// fastest few percent of the truth are faster than the fastest few percent of the
     /// predictions: each prediction counts at the deciles of its own spread.
     pub fn budgets(&self) -> Vec<f64> {
-        self.on_grid(budgets_of_ln_owned(self.budget_spread_ln()))
+        self.budgets_of(&self.spreads())
+    }
+
+    /// [`LatencyModel::budgets`] with every candidate's spread given.
+    fn budgets_of(&self, spread: &[f64]) -> Vec<f64> {
+        self.on_grid(budgets_of_ln_owned(self.budget_spread_ln_of(spread)))
     }
 
     /// `budgets` as latencies fit them on a target that reports on [`LatencyModel::grid`]:
