@@ -159,8 +159,8 @@ fn an_interrupted_fleet_resumes_without_measuring_a_logged_architecture_again() 
          c=$(printf %s \"$1\" | cksum | cut -d' ' -f1)\necho \"latency_ms: $((c % 900 + 100))\"\n",
     )
     .unwrap();
-    // Interrupted after the 6 samples (random architectures, seldom on the final front that is
-    // measured again at the end).
+    // Interrupted after the 6 samples (random architectures; one may end on the final front,
+    // which is measured again at the end).
     std::fs::write(d.join("stop"), "6").unwrap();
     let file = fleet_file(
         d,
@@ -189,17 +189,22 @@ fn an_interrupted_fleet_resumes_without_measuring_a_logged_architecture_again() 
     let resumed = oneproxy().arg("fleet").arg(&file).arg("--out").arg(&out).arg("--json").output().unwrap();
     assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
     let calls = std::fs::read_to_string(d.join("calls.txt")).unwrap();
-    for arch in &logged {
-        let arch = arch.trim_matches('"');
-        assert!(!calls.lines().any(|c| c == arch), "{arch} measured again");
-    }
     let v: serde_json::Value = serde_json::from_slice(&resumed.stdout).unwrap();
     let board = &v["devices"][1];
     assert_eq!(board["oracle"], "runner");
-    // Every call of the rerun is a new measurement or a re-measurement of the final front.
     let o = &board["outcome"];
-    let made = o["measurements"].as_u64().unwrap() + o["remeasurements"].as_u64().unwrap();
-    assert_eq!(made as usize, 6 + calls.lines().count());
+    let remeasured = o["remeasurements"].as_u64().unwrap() as usize;
+    // A logged architecture is asked for again only to be re-measured before the front is
+    // reported (a sample can end on the front), never as a measurement of its own.
+    let logged_again = calls.lines().filter(|c| logged.iter().any(|a| a.trim_matches('"') == *c)).count();
+    assert!(
+        logged_again <= remeasured,
+        "{logged_again} logged architectures asked again, {remeasured} re-measurements"
+    );
+    // Every call of the rerun is a new measurement or a re-measurement: an architecture
+    // measured anew would be counted once in `measurements` for two calls.
+    let made = o["measurements"].as_u64().unwrap() as usize + remeasured;
+    assert_eq!(made, 6 + calls.lines().count());
 }
 
 #[test]

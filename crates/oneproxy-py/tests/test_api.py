@@ -100,7 +100,7 @@ def test_bad_latencies_are_value_errors_naming_the_architecture(nb201, bad, mess
 
 def test_interrupt_persists_and_a_rerun_resumes(nb201, tmp_path):
     # 6 samples in the first request: the interruption comes after them, before any candidate
-    # (a candidate may be on the final front, which the rerun measures again).
+    # (a sample may end on the final front, which the rerun measures again).
     six = dict(samples=6)
     whole = run(nb201, lookup(nb201, "eyeriss"), **six)
     log = tmp_path / "eyeriss.csv"
@@ -119,7 +119,9 @@ def test_interrupt_persists_and_a_rerun_resumes(nb201, tmp_path):
     assert len(log.read_text().splitlines()) == 1 + 6
     again = []
     resumed = run(nb201, lookup(nb201, "eyeriss", calls=again), measurements_path=log, **six)
-    assert not set(again) & set(done[:6])
+    # A sample is asked for again only to be re-measured before the front is reported.
+    asked_again = sum(1 for a in again if a in set(done[:6]))
+    assert asked_again <= resumed.outcome.get("remeasurements", 0)
     assert resumed.outcome["chosen"] == whole.outcome["chosen"]
     assert resumed.measurements.equals(whole.measurements)
     assert len(log.read_text().splitlines()) == 1 + whole.outcome["measurements"]
