@@ -264,10 +264,17 @@ mod tests {
         assert!(combined.predictor.is_positive(bound));
     }
 
-    /// Two members for `without_wild`: the first device's own predictor, and the same costs
-    /// turned over (the dearest choice at each position becomes the cheapest), which ranks the
-    /// space backwards.
-    fn tame_and_wild(proxies: &[crate::predictor::Proxy]) -> (Part, Part) {
+    /// What `without_wild` keeps (member and weight) of two members adapted to `samples`
+    /// architectures with the named devices as pool: the first device's own predictor (weight
+    /// 0.4), and the same costs turned over (0.6; the dearest choice at each position becomes
+    /// the cheapest), which ranks the space backwards.
+    fn kept_of_tame_and_wild(devices: &[&str], samples: usize) -> Vec<(String, f64)> {
+        let table = nb201();
+        let pool = ProxyPool::new(table);
+        let proxies = proxies(&pool, devices);
+        let archs: Vec<_> = table.archs()[..samples].to_vec();
+        let y: Vec<f64> = (0..samples).map(|i| 2.0 + i as f64).collect();
+        let t = Target::new(&proxies, &archs, &y, &AdaptParams::default()).unwrap();
         let tame = proxies[0].predictor.clone();
         let mut wild = tame.clone();
         let top = wild.weights.iter().cloned().fold(0.0, f64::max);
@@ -285,37 +292,30 @@ mod tests {
             held_out: Vec::new(),
             lowest: None,
         };
-        (part(tame, "tame", 0.4), part(wild, "wild", 0.6))
+        let parts = vec![part(wild, "wild", 0.6), part(tame, "tame", 0.4)];
+        without_wild(parts, &t).into_iter().map(|p| (p.member.proxy, p.member.weight)).collect()
     }
+
+    const FOUR: [&str; 4] = ["raspi4", "pixel3", "1080ti_1", "gold_6226"];
 
     #[test]
     fn a_member_ranking_the_space_unlike_every_pool_device_is_dropped() {
-        let table = nb201();
-        let pool = ProxyPool::new(table);
-        let proxies = proxies(&pool, &["raspi4", "pixel3", "1080ti_1", "gold_6226"]);
-        let archs: Vec<_> = table.archs()[..5].to_vec();
-        let y = [2.0, 3.0, 5.0, 7.0, 11.0];
-        let params = AdaptParams::default();
-        let t = Target::new(&proxies, &archs, &y, &params).unwrap();
-        let (tame, wild) = tame_and_wild(&proxies);
-        let kept = without_wild(vec![wild, tame], &t);
-        assert_eq!(kept.len(), 1, "only the member that ranks like the pool stays");
-        assert_eq!(kept[0].member.proxy, "tame");
-        assert!((kept[0].member.weight - 1.0).abs() < 1e-12, "reweighed to sum to 1");
+        let kept = kept_of_tame_and_wild(&FOUR, 5);
+        assert_eq!(kept.len(), 1, "only the member that ranks like the pool stays: {kept:?}");
+        assert_eq!(kept[0].0, "tame");
+        assert!((kept[0].1 - 1.0).abs() < 1e-12, "reweighed to sum to 1");
+    }
+
+    #[test]
+    fn from_ten_samples_every_member_stays() {
+        let kept = kept_of_tame_and_wild(&FOUR, WILD_BELOW_SAMPLES);
+        assert_eq!(kept, [("wild".to_string(), 0.6), ("tame".to_string(), 0.4)]);
     }
 
     #[test]
     fn with_fewer_than_three_measured_pool_devices_every_member_stays() {
-        let table = nb201();
-        let pool = ProxyPool::new(table);
-        let proxies = proxies(&pool, &["raspi4", "pixel3"]);
-        let archs: Vec<_> = table.archs()[..5].to_vec();
-        let y = [2.0, 3.0, 5.0, 7.0, 11.0];
-        let params = AdaptParams::default();
-        let t = Target::new(&proxies, &archs, &y, &params).unwrap();
-        let (tame, wild) = tame_and_wild(&proxies);
-        let kept = without_wild(vec![wild, tame], &t);
-        let weights: Vec<f64> = kept.iter().map(|p| p.member.weight).collect();
+        let kept = kept_of_tame_and_wild(&FOUR[..2], 5);
+        let weights: Vec<f64> = kept.iter().map(|k| k.1).collect();
         assert_eq!(weights, [0.6, 0.4], "two devices cannot tell a consensus from a disagreement");
     }
 }
