@@ -129,7 +129,12 @@ fn weighed(mut parts: Vec<Part>, n: usize) -> Vec<Part> {
 /// them would go.
 fn without_wild(parts: Vec<Part>, target: &Target) -> Vec<Part> {
     let Some(table) = target.table() else { return parts };
-    let cols: Vec<usize> = target.proxies.iter().filter_map(|p| p.measured.map(|(_, c)| c)).collect::<Vec<_>>();
+    // The pool devices measured in that table (a proxy from another table has other rows).
+    let cols: Vec<usize> = target
+        .proxies
+        .iter()
+        .filter_map(|p| p.measured.filter(|(t, _)| std::ptr::eq(*t, table)).map(|(_, c)| c))
+        .collect();
     if target.n() >= WILD_BELOW_SAMPLES || cols.len() < WILD_MIN_DEVICES || parts.len() < 2 {
         return parts;
     }
@@ -137,7 +142,7 @@ fn without_wild(parts: Vec<Part>, target: &Target) -> Vec<Part> {
     let step = (n / WILD_CELLS).max(1);
     // Cells every pool device measured.
     let rows: Vec<usize> = (0..n).step_by(step).filter(|&r| cols.iter().all(|&c| table.get(r, c).is_some())).collect();
-    if rows.len() < 30 {
+    if rows.len() < WILD_MIN_CELLS {
         return parts;
     }
     let ranks = crate::stats::average_ranks;
@@ -184,6 +189,9 @@ const WILD_BELOW_SAMPLES: usize = 10;
 const WILD_MIN_DEVICES: usize = 3;
 /// Cells the consensus is taken over ([`without_wild`]).
 const WILD_CELLS: usize = 500;
+/// Fewest of them the pool must have measured in common for a consensus ([`without_wild`]): a
+/// Spearman over fewer moves by more than the margin from one trial to the next.
+const WILD_MIN_CELLS: usize = 30;
 
 /// The weighted mean of predictors of one space (weights summing to 1; linear, so the mean
 /// predicts the mean): proxy terms of one device, structure terms of one feature and network terms of one count merge.
