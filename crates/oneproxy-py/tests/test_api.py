@@ -120,7 +120,8 @@ def test_interrupt_persists_and_a_rerun_resumes(nb201, tmp_path):
     again = []
     resumed = run(nb201, lookup(nb201, "eyeriss", calls=again), measurements_path=log, **six)
     # A sample is asked for again only to be re-measured before the front is reported.
-    asked_again = sum(1 for a in again if a in set(done[:6]))
+    samples = set(done[:6])
+    asked_again = sum(1 for a in again if a in samples)
     assert asked_again <= resumed.outcome.get("remeasurements", 0)
     assert resumed.outcome["chosen"] == whole.outcome["chosen"]
     assert resumed.measurements.equals(whole.measurements)

@@ -310,16 +310,12 @@ impl LatencyModel {
     /// Every candidate's predicted latency at the deciles of its spread, that
     /// [`LatencyModel::budgets`] takes the quantiles of.
     fn budget_spread(&self) -> Vec<f64> {
-        self.budget_spread_ln().into_iter().map(f64::exp).collect()
+        self.budget_spread_ln_of(&self.spreads()).into_iter().map(f64::exp).collect()
     }
 
-    /// The logarithms of [`LatencyModel::budget_spread`]'s values, which the budgets are
-    /// selected among ([`budgets_of_ln`](super::score::budgets_of_ln)).
-    fn budget_spread_ln(&self) -> Vec<f64> {
-        self.budget_spread_ln_of(&self.spreads())
-    }
-
-    /// [`LatencyModel::budget_spread_ln`] with every candidate's spread given.
+    /// The logarithms of [`LatencyModel::budget_spread`]'s values with every candidate's spread
+    /// given, which the budgets are selected among
+    /// ([`budgets_of_ln`](super::score::budgets_of_ln)).
     fn budget_spread_ln_of(&self, spread: &[f64]) -> Vec<f64> {
         const Z: [f64; 9] = [-1.2816, -0.8416, -0.5244, -0.2533, 0.0, 0.2533, 0.5244, 0.8416, 1.2816];
         let mut values = Vec::with_capacity(Z.len() * self.mu.len());
