@@ -115,6 +115,42 @@ fn adapt_predict_round_trip() {
     assert_eq!(v["candidates"].as_array().unwrap().len(), 3);
 }
 
+/// Five of eyeriss's bundled latencies, as measured: with the other 28 devices as pool, one
+/// correction fitted to them ranks the space unlike every device.
+const EYERISS_FIVE: &str = "index,eyeriss\n3244,2.41682\n14934,6.59474\n12130,5.12018\n4124,5.12018\n12384,6.34898\n";
+
+#[test]
+fn a_correction_left_out_of_the_average_is_named_with_how_far_it_ranks_from_the_pool() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = dir.path().join("eyeriss.csv");
+    std::fs::write(&samples, EYERISS_FIVE).unwrap();
+    let samples = samples.to_str().unwrap();
+    let v = json(&["adapt", "--samples", samples, "--target", "eyeriss", "--json"]);
+    let report = &v["report"];
+    let left_out = report["unlike_pool"].as_array().expect("members left out");
+    assert!(!left_out.is_empty());
+    let members = report["members"].as_array().unwrap();
+    let total: f64 = members.iter().map(|m| m["weight"].as_f64().unwrap()).sum();
+    assert!((total - 1.0).abs() < 1e-9, "the members kept are reweighed to sum to 1: {total}");
+    for u in left_out {
+        let (rho, floor) = (u["spearman"].as_f64().unwrap(), u["floor"].as_f64().unwrap());
+        assert!(rho < floor, "{u}");
+        assert!(u["member"]["weight"].as_f64().unwrap() > 0.0, "{u}");
+        assert!(
+            !members.iter().any(|m| m["proxy"] == u["member"]["proxy"] && m["form"] == u["member"]["form"]),
+            "a member left out is not averaged: {u}"
+        );
+    }
+    let out = oneproxy().args(["adapt", "--samples", samples, "--target", "eyeriss"]).assert().success();
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    let line = text.lines().find(|l| l.starts_with("left out of the average")).expect("the text names them");
+    let first = &left_out[0]["member"];
+    assert!(
+        line.contains(&format!("{} {}", first["proxy"].as_str().unwrap(), first["form"].as_str().unwrap())),
+        "{line}"
+    );
+}
+
 #[test]
 fn adapt_errors_are_clear() {
     let dir = tempfile::tempdir().unwrap();

@@ -121,7 +121,11 @@ pub fn run(args: AdaptArgs) -> anyhow::Result<()> {
         fmt3(report.cv_spearman),
     );
     text.push_str(&members_note(&report));
+    text.push_str(&unlike_pool_note(&report));
     text.push_str(&positivity_note(&report));
+    for w in &report.warnings {
+        text.push_str(&format!("warning: {w}\n"));
+    }
     match &args.out {
         Some(p) => text.push_str(&format!("predictor written to {}\n", p.display())),
         None => text.push_str("(use --out FILE to save the predictor)\n"),
@@ -150,6 +154,27 @@ fn members_note(report: &AdaptReport) -> String {
     let rest = report.members.len().saturating_sub(6);
     let more = if rest > 0 { format!(", and {rest} more") } else { String::new() };
     format!("average of {} members (weight proxy form): {}{more}\n", report.members.len(), named.join(", "))
+}
+
+/// The corrections the averaging left out because they rank the space unlike every pool device,
+/// in words (empty when none).
+fn unlike_pool_note(report: &AdaptReport) -> String {
+    if report.unlike_pool.is_empty() {
+        return String::new();
+    }
+    let named: Vec<String> = report
+        .unlike_pool
+        .iter()
+        .map(|u| {
+            format!("{:.2} {} {} (Spearman {:.2})", u.member.weight, u.member.proxy, u.member.form.name(), u.spearman)
+        })
+        .collect();
+    format!(
+        "left out of the average, ranking the space unlike every pool device (Spearman with the pool's mean rank \
+         below {:.2}): {}\n",
+        report.unlike_pool[0].floor,
+        named.join(", ")
+    )
 }
 
 /// What the positivity requirement changed, in words (empty when nothing).

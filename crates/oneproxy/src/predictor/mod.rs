@@ -16,7 +16,7 @@ pub mod solver;
 
 pub use adapt::{
     adapt, adapt_pool, adapt_pool_with_progress, AdaptParams, AdaptReport, Adapted, Combination, Constrained, Form,
-    FormChoice, LambdaChoice, Member, Validation, LARGE_SAMPLE_FOLDS, LOO_REFIT_LIMIT,
+    FormChoice, LambdaChoice, Member, UnlikePool, Validation, LARGE_SAMPLE_FOLDS, LOO_REFIT_LIMIT,
 };
 pub use additive::{
     AdditivePredictor, LowerBound, NetworkTerm, ProxyLatency, ProxyTerm, StructureTerm, Unconstrained, ENCODING_VERSION,

@@ -172,7 +172,13 @@ impl LatencyModel {
         let mu = base.iter().map(|&v| if v > 0.0 { a + b * v.ln() } else { f64::NAN }).collect();
         let own = spread.iter().map(|s| b * s).collect();
         let grid = reporting_grid(measured.iter().map(|m| m.1));
-        LatencyModel { mu, sigma: sigma.max(floor).max(min_sigma), own, grid }
+        // The residuals (and the adaptation's error, fitted on the same values) hold the
+        // rounding of the reports; the model is of the latency before it, which the budgets
+        // on the grid round themselves.
+        let rounding =
+            if pts.is_empty() { 0.0 } else { pts.iter().map(|p| rounding_variance(grid, p.1.exp())).sum::<f64>() / n };
+        let beyond = |s: f64| (s * s - rounding).max(0.0).sqrt();
+        LatencyModel { mu, sigma: beyond(sigma).max(beyond(floor)).max(min_sigma), own, grid }
     }
 
     /// The model with every spread (common and own) multiplied by `factor`.
@@ -413,6 +419,17 @@ pub fn reporting_grid(values: impl IntoIterator<Item = f64>) -> f64 {
     (-6..=3).rev().map(|k| 10f64.powi(k)).find(|&r| r >= GRID_MIN_SHARE * smallest && on(r)).unwrap_or(0.0)
 }
 
+/// Variance of ln(ms) that reporting on a grid of `step` ms adds to a latency of `ms`: rounded to
+/// the nearest step, the error is uniform over one step, (step / ms)^2 / 12 in log space while
+/// the step is small against the value. 0 on a continuous target.
+pub fn rounding_variance(step: f64, ms: f64) -> f64 {
+    if step > 0.0 && ms > 0.0 {
+        (step / ms).powi(2) / 12.0
+    } else {
+        0.0
+    }
+}
+
 /// Fewest reported values that [`reporting_grid`] takes a grid from: the flow's samples.
 pub const GRID_MIN_VALUES: usize = 3;
 
@@ -551,6 +568,26 @@ mod tests {
         // 6, it covers the budget nearly surely, where without the grid it would count half.
         let cover = Coverage::new(&[(6f64.ln(), 70.0)], &[6.5f64.ln()], 0.05, 0.0);
         assert!(cover.budgets[0].above[1] < 0.06, "{}", cover.budgets[0].above[1]);
+    }
+
+    #[test]
+    fn the_rounding_of_whole_millisecond_reports_is_not_taken_for_model_error() {
+        // Half a step either way at 6 ms: uniform over one step, (1/6)^2 / 12 in log space.
+        assert!((rounding_variance(1.0, 6.0) - 1.0 / 432.0).abs() < 1e-15);
+        assert_eq!(rounding_variance(0.0, 6.0), 0.0);
+        // The same fit, its error floor (an adaptation's error on the same reports) 0.1: the
+        // whole-millisecond reports of a fast device owe part of it to their rounding, values
+        // between the steps owe none of it.
+        let base: Vec<f64> = (0..40).map(|i| 4.0 + 0.25 * i as f64).collect();
+        let whole: Vec<(usize, f64)> = (0..40).step_by(3).map(|i| (i, (base[i] * 1.3).round())).collect();
+        let between: Vec<(usize, f64)> = whole.iter().map(|&(i, y)| (i, y + 0.013)).collect();
+        let on_grid = LatencyModel::calibrate_with_spread_above(&base, &[], &whole, 0.1, 1e-3);
+        let off_grid = LatencyModel::calibrate_with_spread_above(&base, &[], &between, 0.1, 1e-3);
+        assert_eq!((on_grid.grid, off_grid.grid), (1.0, 0.0));
+        assert!((off_grid.sigma - 0.1).abs() < 1e-12, "{}", off_grid.sigma);
+        let rounding: f64 = whole.iter().map(|&(_, y)| rounding_variance(1.0, y)).sum::<f64>() / whole.len() as f64;
+        assert!((on_grid.sigma - (0.01 - rounding).sqrt()).abs() < 1e-12, "{}", on_grid.sigma);
+        assert!(on_grid.sigma < 0.099);
     }
 
     #[test]

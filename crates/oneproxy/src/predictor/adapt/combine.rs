@@ -3,7 +3,7 @@
 //! weighted mean of predictors is one predictor (every term is linear in its weights).
 
 use super::candidates::{Candidate, Target};
-use super::report::Member;
+use super::report::{Member, UnlikePool};
 use super::settle::Settled;
 use crate::predictor::additive::{AdditivePredictor, NetworkTerm, ProxyTerm, StructureTerm};
 
@@ -36,15 +36,17 @@ pub(super) struct Combined {
     /// combination predicts their weighted mean everywhere and a mean is never below the mean
     /// of the minima. Checking positivity on it spares predicting the whole space once more.
     pub(super) lowest: Option<f64>,
+    /// The corrections the consensus guard left out ([`without_wild`]).
+    pub(super) unlike_pool: Vec<UnlikePool>,
 }
 
 /// The settled corrections (equal weights) and the hypotheses as one predictor; `averaged`
 /// weighs every member by its error instead.
 pub(super) fn combine(target: &Target, candidates: &[Candidate], settled: &Settled, averaged: bool) -> Combined {
     let mut parts = parts(target, candidates, settled);
+    let mut unlike_pool = Vec::new();
     if averaged {
-        parts = weighed(parts, target.n());
-        parts = without_wild(parts, target);
+        (parts, unlike_pool) = without_wild(weighed(parts, target.n()), target);
     }
     let weights: Vec<f64> = parts.iter().map(|p| p.member.weight).collect();
     let predictors: Vec<&AdditivePredictor> = parts.iter().map(|p| &p.predictor).collect();
@@ -53,7 +55,14 @@ pub(super) fn combine(target: &Target, candidates: &[Candidate], settled: &Settl
         (0..target.n()).map(|i| parts.iter().zip(&weights).map(|(p, w)| w * p.held_out[i]).sum::<f64>()).collect();
     let weighted = parts.iter().zip(&weights).map(|(p, &w)| (w, p.predictor.clone())).collect();
     let lowest = parts.iter().zip(&weights).map(|(p, w)| p.lowest.map(|l| w * l)).sum::<Option<f64>>();
-    Combined { predictor, members: parts.into_iter().map(|p| p.member).collect(), held_out, weighted, lowest }
+    Combined {
+        predictor,
+        members: parts.into_iter().map(|p| p.member).collect(),
+        held_out,
+        weighted,
+        lowest,
+        unlike_pool,
+    }
 }
 
 /// The members in order: the settled corrections (each weighing `1 / count`), then the
@@ -126,9 +135,9 @@ fn weighed(mut parts: Vec<Part>, n: usize) -> Vec<Part> {
 /// The consensus is the pool devices' mean rank over about [`WILD_CELLS`] cells that every one
 /// of them measured, spread evenly over the table. Needs [`WILD_MIN_DEVICES`] measured pool
 /// devices (two cannot tell a consensus from a disagreement); keeps every member when all of
-/// them would go.
-fn without_wild(parts: Vec<Part>, target: &Target) -> Vec<Part> {
-    let Some(table) = target.table() else { return parts };
+/// them would go. Returns the members kept and those left out, as reported.
+fn without_wild(parts: Vec<Part>, target: &Target) -> (Vec<Part>, Vec<UnlikePool>) {
+    let Some(table) = target.table() else { return (parts, Vec::new()) };
     // The pool devices measured in that table (a proxy from another table has other rows).
     let cols: Vec<usize> = target
         .proxies
@@ -136,14 +145,14 @@ fn without_wild(parts: Vec<Part>, target: &Target) -> Vec<Part> {
         .filter_map(|p| p.measured.filter(|(t, _)| std::ptr::eq(*t, table)).map(|(_, c)| c))
         .collect();
     if target.n() >= WILD_BELOW_SAMPLES || cols.len() < WILD_MIN_DEVICES || parts.len() < 2 {
-        return parts;
+        return (parts, Vec::new());
     }
     let n = table.archs().len();
     let step = (n / WILD_CELLS).max(1);
     // Cells every pool device measured.
     let rows: Vec<usize> = (0..n).step_by(step).filter(|&r| cols.iter().all(|&c| table.get(r, c).is_some())).collect();
     if rows.len() < WILD_MIN_CELLS {
-        return parts;
+        return (parts, Vec::new());
     }
     let ranks = crate::stats::average_ranks;
     let device_ranks: Vec<Vec<f64>> =
@@ -153,29 +162,33 @@ fn without_wild(parts: Vec<Part>, target: &Target) -> Vec<Part> {
     let floor =
         device_ranks.iter().map(|d| crate::stats::spearman(d, &consensus)).fold(f64::INFINITY, f64::min) - WILD_MARGIN;
     let archs: Vec<_> = rows.iter().map(|&r| table.archs()[r].clone()).collect();
-    let tame: Vec<bool> = parts
+    // Per member, its Spearman with the consensus when it falls below the floor.
+    let wild: Vec<Option<f64>> = parts
         .iter()
         .map(|p| {
-            p.member.form.is_hypothesis()
-                || match p.predictor.predict(&archs, crate::predictor::ProxyLatency::Measured(table)) {
-                    Ok(pred) => crate::stats::spearman(&pred, &consensus) >= floor,
-                    Err(_) => true,
-                }
+            if p.member.form.is_hypothesis() {
+                return None;
+            }
+            let pred = p.predictor.predict(&archs, crate::predictor::ProxyLatency::Measured(table)).ok()?;
+            Some(crate::stats::spearman(&pred, &consensus)).filter(|&s| s < floor)
         })
         .collect();
-    let kept: f64 = parts.iter().zip(&tame).filter(|(_, t)| **t).map(|(p, _)| p.member.weight).sum();
-    if kept <= 0.0 || tame.iter().all(|t| *t) {
-        return parts;
+    let kept: f64 = parts.iter().zip(&wild).filter(|(_, w)| w.is_none()).map(|(p, _)| p.member.weight).sum();
+    if kept <= 0.0 || wild.iter().all(Option::is_none) {
+        return (parts, Vec::new());
     }
-    parts
-        .into_iter()
-        .zip(tame)
-        .filter(|(_, t)| *t)
-        .map(|(mut p, _)| {
-            p.member.weight /= kept;
-            p
-        })
-        .collect()
+    let mut out = Vec::with_capacity(parts.len());
+    let mut left_out = Vec::new();
+    for (mut p, w) in parts.into_iter().zip(wild) {
+        match w {
+            None => {
+                p.member.weight /= kept;
+                out.push(p);
+            }
+            Some(spearman) => left_out.push(UnlikePool { member: p.member, spearman, floor }),
+        }
+    }
+    (out, left_out)
 }
 
 /// How much further from the pool's consensus than its least typical device a correction may
@@ -277,6 +290,16 @@ mod tests {
     /// 0.4), and the same costs turned over (0.6; the dearest choice at each position becomes
     /// the cheapest), which ranks the space backwards.
     fn kept_of_tame_and_wild(devices: &[&str], samples: usize) -> Vec<(String, f64)> {
+        let (kept, left_out) = tame_and_wild(devices, samples);
+        assert!(
+            left_out.is_empty() == (kept.len() == 2),
+            "a member is reported left out exactly when it is: {kept:?}, {left_out:?}"
+        );
+        kept
+    }
+
+    /// [`kept_of_tame_and_wild`] with the members left out, as reported.
+    fn tame_and_wild(devices: &[&str], samples: usize) -> (Vec<(String, f64)>, Vec<UnlikePool>) {
         let table = nb201();
         let pool = ProxyPool::new(table);
         let proxies = proxies(&pool, devices);
@@ -301,7 +324,8 @@ mod tests {
             lowest: None,
         };
         let parts = vec![part(wild, "wild", 0.6), part(tame, "tame", 0.4)];
-        without_wild(parts, &t).into_iter().map(|p| (p.member.proxy, p.member.weight)).collect()
+        let (kept, left_out) = without_wild(parts, &t);
+        (kept.into_iter().map(|p| (p.member.proxy, p.member.weight)).collect(), left_out)
     }
 
     const FOUR: [&str; 4] = ["raspi4", "pixel3", "1080ti_1", "gold_6226"];
@@ -312,6 +336,17 @@ mod tests {
         assert_eq!(kept.len(), 1, "only the member that ranks like the pool stays: {kept:?}");
         assert_eq!(kept[0].0, "tame");
         assert!((kept[0].1 - 1.0).abs() < 1e-12, "reweighed to sum to 1");
+    }
+
+    #[test]
+    fn a_member_left_out_is_reported_with_its_weight_and_how_far_it_ranks_from_the_pool() {
+        let (_, left_out) = tame_and_wild(&FOUR, 5);
+        assert_eq!(left_out.len(), 1, "{left_out:?}");
+        let w = &left_out[0];
+        assert_eq!((w.member.proxy.as_str(), w.member.weight), ("wild", 0.6));
+        // Costs turned over rank the space backwards: far below any device's agreement.
+        assert!(w.spearman < 0.0 && w.spearman < w.floor, "{w:?}");
+        assert!(w.floor > 0.3 && w.floor < 1.0, "{w:?}");
     }
 
     #[test]

@@ -59,7 +59,7 @@ mod settle;
 pub use cv::{LARGE_SAMPLE_FOLDS, LOO_REFIT_LIMIT};
 pub use form::Form;
 pub use params::{AdaptParams, Combination, FormChoice, LambdaChoice, Validation};
-pub use report::{AdaptReport, Constrained, Member};
+pub use report::{AdaptReport, Constrained, Member, UnlikePool};
 
 use super::additive::AdditivePredictor;
 use super::proxies::Proxy;
@@ -204,6 +204,7 @@ fn report(
         constrained: settled.choices.iter().filter_map(|s| s.constrained.clone()).collect(),
         unsolved_lambdas: candidates.iter().map(|c| c.unsolved).sum(),
         warnings,
+        unlike_pool: combined.unlike_pool.clone(),
     }
 }
 

@@ -77,6 +77,24 @@ pub struct AdaptReport {
     /// the predictor; one pathological candidate does not stop an adaptation).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Corrections left out of the average because they rank the space unlike every pool
+    /// device (below ten samples only; the members kept were reweighed to sum to 1).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unlike_pool: Vec<UnlikePool>,
+}
+
+/// A correction left out of the average: fitted to a handful of samples, it ranks the space
+/// further from the pool's consensus than any pool device does, which latency monotonicity
+/// says no device does (the consensus guard of the averaging).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnlikePool {
+    /// The member, with the weight it had before it was left out.
+    pub member: Member,
+    /// Its Spearman with the pool devices' mean rank, over the cells they all measured.
+    pub spearman: f64,
+    /// The least it needed: the least typical pool device's own Spearman with that mean rank,
+    /// less the margin.
+    pub floor: f64,
 }
 
 /// A member refitted because its least-squares predictor is not positive over the whole

@@ -16,7 +16,7 @@ use crate::predictor::{adapt_pool, Adapted, Proxy, ProxyLatency, ProxySelection}
 use crate::search::{best_under_constraints, pareto_front};
 use crate::space::{seeded_rng, Arch, SearchSpace};
 use crate::stats::{pearson, spearman};
-use crate::workflow::design::{LatencyModel, MIN_SIGMA};
+use crate::workflow::design::{rounding_variance, LatencyModel, MIN_SIGMA};
 use crate::workflow::oracle::TargetOracle;
 use crate::workflow::remaining::resamples;
 use crate::workflow::samples::SampleSet;
@@ -419,6 +419,8 @@ impl<'f, 'a, 'o> Run<'f, 'a, 'o> {
             for (a, (mu, sd)) in archs.iter().zip(said) {
                 if let Some(&y) = self.ledger.values.get(a) {
                     if y > 0.0 && mu.is_finite() && sd > 0.0 {
+                        // Against the spread of the report: the model's and the rounding's.
+                        let sd = (sd * sd + rounding_variance(base.grid, y)).sqrt();
                         self.surprises.push((y.ln() - mu) / sd);
                     }
                 }
