@@ -120,7 +120,7 @@ fn adapt_predict_round_trip() {
 const EYERISS_FIVE: &str = "index,eyeriss\n3244,2.41682\n14934,6.59474\n12130,5.12018\n4124,5.12018\n12384,6.34898\n";
 
 #[test]
-fn a_correction_left_out_of_the_average_is_named_with_how_far_it_ranks_from_the_pool() {
+fn a_correction_left_out_of_the_average_is_named_and_a_low_cross_validation_warned_of() {
     let dir = tempfile::tempdir().unwrap();
     let samples = dir.path().join("eyeriss.csv");
     std::fs::write(&samples, EYERISS_FIVE).unwrap();
@@ -144,6 +144,12 @@ fn a_correction_left_out_of_the_average_is_named_with_how_far_it_ranks_from_the_
     let out = oneproxy().args(["adapt", "--samples", samples, "--target", "eyeriss"]).assert().success();
     let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
     let line = text.lines().find(|l| l.starts_with("left out of the average")).expect("the text names them");
+    // Five samples, ranked at 0.36 held out: the adaptation says it is not to be relied on.
+    let cv = report["cv_spearman"].as_f64().unwrap();
+    assert!(cv < 0.8, "{cv}");
+    let warned = report["warnings"].as_array().unwrap().iter().any(|w| w.as_str().unwrap().contains("below 0.8"));
+    assert!(warned, "{}", report["warnings"]);
+    assert!(text.contains(&format!("warning: the adapted predictor's cross-validated Spearman is {cv:.3}")), "{text}");
     let first = &left_out[0]["member"];
     assert!(
         line.contains(&format!("{} {}", first["proxy"].as_str().unwrap(), first["form"].as_str().unwrap())),

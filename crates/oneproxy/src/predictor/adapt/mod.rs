@@ -158,6 +158,11 @@ pub fn adapt_pool_with_progress(
     Ok(Adapted { predictor: combined.predictor, report, members: combined.weighted })
 }
 
+/// Cross-validated Spearman below which an adapted predictor's ranking is not to be relied on:
+/// the adaptation warns, and so does a NAS flow whose final predictor it is (docs/results/decisions:
+/// below it, the final predictor was off by several times more on the final set).
+pub const LOW_CV_SPEARMAN: f64 = 0.8;
+
 /// The report of an adaptation. The proxy and form reported are the heaviest member's that has
 /// one (a correction), else the best settled candidate's.
 fn report(
@@ -166,7 +171,7 @@ fn report(
     settled: &Settled,
     combined: &Combined,
     params: &AdaptParams,
-    warnings: Vec<String>,
+    mut warnings: Vec<String>,
     started: Instant,
 ) -> AdaptReport {
     let (ys, held_out, members) = (&target.ys, &combined.held_out, &combined.members);
@@ -184,16 +189,24 @@ fn report(
     } else {
         "almost_solved"
     };
+    let cv_spearman = spearman(
+        &defined.iter().map(|&i| held_out[i]).collect::<Vec<_>>(),
+        &defined.iter().map(|&i| ys[i]).collect::<Vec<_>>(),
+    );
+    if cv_spearman.is_nan() || cv_spearman < LOW_CV_SPEARMAN {
+        warnings.push(format!(
+            "the adapted predictor's cross-validated Spearman is {} (below {LOW_CV_SPEARMAN}): it ranks the \
+             samples it did not see unreliably; measure more samples or try other proxies",
+            if cv_spearman.is_nan() { "undefined".to_string() } else { format!("{cv_spearman:.3}") }
+        ));
+    }
     AdaptReport {
         proxy,
         form,
         penalty: params.penalty,
         lambda,
         cv_error: cv::mse(held_out, ys),
-        cv_spearman: spearman(
-            &defined.iter().map(|&i| held_out[i]).collect::<Vec<_>>(),
-            &defined.iter().map(|&i| ys[i]).collect::<Vec<_>>(),
-        ),
+        cv_spearman,
         solves: settled.solves,
         solve_seconds: started.elapsed().as_secs_f64(),
         status: status.to_string(),

@@ -12,6 +12,7 @@ use super::{
     Stage, TieBreak,
 };
 use crate::error::{Error, Result};
+use crate::predictor::adapt::LOW_CV_SPEARMAN;
 use crate::predictor::{adapt_pool, Adapted, Proxy, ProxyLatency, ProxySelection};
 use crate::search::{best_under_constraints, pareto_front};
 use crate::space::{seeded_rng, Arch, SearchSpace};
@@ -28,11 +29,6 @@ const REPLACEMENT_STREAM: u64 = 0x6661_696c_6564; // "failed"
 
 /// Salt of the draws of the final estimate of the remaining regret.
 const ESTIMATE_STREAM: u64 = 0x7265_6d61_696e; // "remain"
-
-/// Cross-validated Spearman of the final predictor below which the outcome warns that its
-/// predictions are unreliable (docs/results/decisions: below it, the final predictor was off by
-/// several times more on the final set).
-const LOW_CV_SPEARMAN: f64 = 0.8;
 
 /// The warning for a final predictor whose cross-validated Spearman is below
 /// [`LOW_CV_SPEARMAN`] (or undefined), with what would help.
