@@ -120,7 +120,8 @@ impl LatencyModel {
     /// Calibrate `base` (a predicted or proxy latency per candidate, any positive unit) to the
     /// target: ln(target ms) = a + b ln(base), fitted by least squares on the `measured`
     /// (candidate index, target ms) pairs. The spread is the leave-one-out residual of that fit,
-    /// at least `floor` (e.g. the adaptation's own cross-validated error) and [`MIN_SIGMA`].
+    /// at least `floor` (e.g. the adaptation's own cross-validated error: a root mean square
+    /// relative to the mean measured latency) and [`MIN_SIGMA`].
     pub fn calibrate(base: &[f64], measured: &[(usize, f64)], floor: f64) -> Self {
         Self::calibrate_with_spread(base, &[], measured, floor)
     }
@@ -172,13 +173,19 @@ impl LatencyModel {
         let mu = base.iter().map(|&v| if v > 0.0 { a + b * v.ln() } else { f64::NAN }).collect();
         let own = spread.iter().map(|s| b * s).collect();
         let grid = reporting_grid(measured.iter().map(|m| m.1));
-        // The residuals (and the adaptation's error, fitted on the same values) hold the
-        // rounding of the reports; the model is of the latency before it, which the budgets
-        // on the grid round themselves.
-        let rounding =
-            if pts.is_empty() { 0.0 } else { pts.iter().map(|p| rounding_variance(grid, p.1.exp())).sum::<f64>() / n };
-        let beyond = |s: f64| (s * s - rounding).max(0.0).sqrt();
-        LatencyModel { mu, sigma: beyond(sigma).max(beyond(floor)).max(min_sigma), own, grid }
+        // The residuals and the floor (an adaptation's error on the same values) hold the
+        // rounding of the reports; the model is of the latency before it, which the budgets on
+        // the grid do themselves. The residuals are logs, so each value's share counts; the
+        // floor is an error in milliseconds relative to their mean, so the mean's does.
+        let (in_logs, in_mean) = if pts.is_empty() {
+            (0.0, 0.0)
+        } else {
+            let ms: Vec<f64> = pts.iter().map(|p| p.1.exp()).collect();
+            let in_logs = ms.iter().map(|&y| rounding_variance(grid, y)).sum::<f64>() / n;
+            (in_logs, rounding_variance(grid, ms.iter().sum::<f64>() / n))
+        };
+        let beyond = |s: f64, rounding: f64| (s * s - rounding).max(0.0).sqrt();
+        LatencyModel { mu, sigma: beyond(sigma, in_logs).max(beyond(floor, in_mean)).max(min_sigma), own, grid }
     }
 
     /// The model with every spread (common and own) multiplied by `factor`.
@@ -585,8 +592,9 @@ mod tests {
         let off_grid = LatencyModel::calibrate_with_spread_above(&base, &[], &between, 0.1, 1e-3);
         assert_eq!((on_grid.grid, off_grid.grid), (1.0, 0.0));
         assert!((off_grid.sigma - 0.1).abs() < 1e-12, "{}", off_grid.sigma);
-        let rounding: f64 = whole.iter().map(|&(_, y)| rounding_variance(1.0, y)).sum::<f64>() / whole.len() as f64;
-        assert!((on_grid.sigma - (0.01 - rounding).sqrt()).abs() < 1e-12, "{}", on_grid.sigma);
+        // The floor is relative to the mean latency: the rounding's share at the mean comes off.
+        let mean = whole.iter().map(|m| m.1).sum::<f64>() / whole.len() as f64;
+        assert!((on_grid.sigma - (0.01 - rounding_variance(1.0, mean)).sqrt()).abs() < 1e-12, "{}", on_grid.sigma);
         assert!(on_grid.sigma < 0.099);
     }
 
