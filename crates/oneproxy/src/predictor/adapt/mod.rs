@@ -163,6 +163,16 @@ pub fn adapt_pool_with_progress(
 /// below it, the final predictor was off by several times more on the final set).
 pub const LOW_CV_SPEARMAN: f64 = 0.8;
 
+/// `cv_spearman` as a warning about it shows it (`undefined` for NaN), when it is below
+/// [`LOW_CV_SPEARMAN`] or undefined; `None` when it is not low. The adaptation and the NAS flow
+/// word their advice each for its own user, on this one test.
+pub fn low_cv_spearman(cv_spearman: f64) -> Option<String> {
+    if cv_spearman >= LOW_CV_SPEARMAN {
+        return None;
+    }
+    Some(if cv_spearman.is_nan() { "undefined".to_string() } else { format!("{cv_spearman:.3}") })
+}
+
 /// The report of an adaptation. The proxy and form reported are the heaviest member's that has
 /// one (a correction), else the best settled candidate's.
 fn report(
@@ -193,11 +203,10 @@ fn report(
         &defined.iter().map(|&i| held_out[i]).collect::<Vec<_>>(),
         &defined.iter().map(|&i| ys[i]).collect::<Vec<_>>(),
     );
-    if cv_spearman.is_nan() || cv_spearman < LOW_CV_SPEARMAN {
+    if let Some(shown) = low_cv_spearman(cv_spearman) {
         warnings.push(format!(
-            "the adapted predictor's cross-validated Spearman is {} (below {LOW_CV_SPEARMAN}): it ranks the \
-             samples it did not see unreliably; measure more samples or try other proxies",
-            if cv_spearman.is_nan() { "undefined".to_string() } else { format!("{cv_spearman:.3}") }
+            "the adapted predictor's cross-validated Spearman is {shown} (below {LOW_CV_SPEARMAN}): it ranks the \
+             samples it did not see unreliably; measure more samples or try other proxies"
         ));
     }
     AdaptReport {

@@ -12,7 +12,7 @@ use super::{
     Stage, TieBreak,
 };
 use crate::error::{Error, Result};
-use crate::predictor::adapt::LOW_CV_SPEARMAN;
+use crate::predictor::adapt::{low_cv_spearman, LOW_CV_SPEARMAN};
 use crate::predictor::{adapt_pool, Adapted, Proxy, ProxyLatency, ProxySelection};
 use crate::search::{best_under_constraints, pareto_front};
 use crate::space::{seeded_rng, Arch, SearchSpace};
@@ -33,16 +33,14 @@ const ESTIMATE_STREAM: u64 = 0x7265_6d61_696e; // "remain"
 /// The warning for a final predictor whose cross-validated Spearman is below
 /// [`LOW_CV_SPEARMAN`] (or undefined), with what would help.
 fn unreliable_predictions(cv_spearman: f64) -> Option<String> {
-    if cv_spearman >= LOW_CV_SPEARMAN {
-        return None;
-    }
-    Some(format!(
-        "the final predictor's cross-validated Spearman is {} (below {LOW_CV_SPEARMAN}): its predicted latencies \
-             are unreliable and the measured front may miss architectures it ranked wrongly; measure more samples \
-             (--samples), try another proxy (--proxy, --pool) or allow more measurements (--max-measurements, a \
-             lower --stop)",
-        if cv_spearman.is_nan() { "undefined".to_string() } else { format!("{cv_spearman:.3}") }
-    ))
+    low_cv_spearman(cv_spearman).map(|shown| {
+        format!(
+            "the final predictor's cross-validated Spearman is {shown} (below {LOW_CV_SPEARMAN}): its predicted \
+             latencies are unreliable and the measured front may miss architectures it ranked wrongly; measure more \
+             samples (--samples), try another proxy (--proxy, --pool) or allow more measurements \
+             (--max-measurements, a lower --stop)"
+        )
+    })
 }
 
 /// Pool members shown in the outcome's ranking: the chosen one and its runner-ups (more when
